@@ -1,0 +1,39 @@
+# Passerelle: the two commands of the README, and the pieces they are made of.
+#   make demo    install what is missing, build (release), run the two-site demo
+#   make test    install what is missing, check formatting, build (dev: ASan+UBSan, -Werror), ctest
+#   make bench   benchmarks side by side with R; writes docs/benchmarks.md
+.PHONY: all deps build build-dev demo test format format-check bench clean
+
+SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+
+build-dev: deps
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev
+
+demo: build
+	@scripts/demo
+
+test: deps format-check build-dev
+	@ctest --preset dev
+
+format:
+	@clang-format -i $(SOURCES)
+
+format-check: deps
+	@clang-format --dry-run --Werror $(SOURCES) && echo "format-check: ok"
+
+bench: build
+	@scripts/install-deps --bench
+	@bench/run
+
+clean:
+	@rm -rf build demo-out bench-out

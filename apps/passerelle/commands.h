@@ -1,0 +1,61 @@
+// The commands of the `passerelle` binary, each taking the options main.cc parsed. Each prints
+// its result (a table, or JSON with --json) to stdout and returns the Status it ended with.
+#ifndef PASSERELLE_APPS_COMMANDS_H_
+#define PASSERELLE_APPS_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "passerelle/base/status.h"
+
+namespace passerelle::cli {
+
+struct SiteInitOptions {
+  std::string dir;
+  std::string name;
+};
+Status SiteInit(const SiteInitOptions& options);
+
+struct SiteImportOptions {
+  std::string dir;
+  std::string dataset;
+  std::string csv;
+  std::string dictionary;  // a file, a built-in id (gu_cohort.v1), or empty to infer
+  std::string separator;   // "", ",", ";", "tab"
+  bool decimal_comma = false;
+  std::string date_format = "yyyy-mm-dd";
+  std::string index_date = "diagnosis";
+  bool json = false;
+};
+Status SiteImport(const SiteImportOptions& options);
+
+struct SiteDatasetsOptions {
+  std::string dir;
+  bool json = false;
+};
+Status SiteDatasets(const SiteDatasetsOptions& options);
+
+struct SiteDescribeOptions {
+  std::string dir;
+  std::string dataset;
+  bool json = false;
+};
+Status SiteDescribe(const SiteDescribeOptions& options);
+// Prints the stored dictionary of a dataset as TOML, ready to be pinned with --dictionary.
+Status SiteDictionary(const SiteDescribeOptions& options);
+
+// Prints a built-in dictionary (gu_cohort.v1) as TOML, or checks a dictionary file.
+Status DictionaryShow(const std::string& id);
+Status DictionaryCheck(const std::string& path);
+
+struct SynthOptions {
+  std::string site = "wuhan";
+  int64_t patients = 1000;
+  uint64_t seed = 1;
+  std::string out;  // "-" or empty: stdout
+};
+Status Synth(const SynthOptions& options);
+
+}  // namespace passerelle::cli
+
+#endif  // PASSERELLE_APPS_COMMANDS_H_

@@ -1,0 +1,110 @@
+// passerelle: one binary, `passerelle <noun> <verb>`. This file only declares the command line
+// (CLI11) and hands the parsed options to the commands; see commands.h.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "apps/passerelle/commands.h"
+
+namespace {
+
+int Finish(const passerelle::Status& status) {
+  if (!status.ok()) std::fprintf(stderr, "passerelle: %s\n", status.message().c_str());
+  return passerelle::ExitCodeFor(status.code());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace passerelle::cli;
+  CLI::App app{"Passerelle: federated analyses of GU cancer cohorts, records never leave a site."};
+  app.set_version_flag("--version", "passerelle 0.1.0");
+  app.require_subcommand(1);
+  passerelle::Status status;
+
+  // site ...
+  CLI::App* site = app.add_subcommand("site", "Manage a site's store: datasets and policy");
+  site->require_subcommand(1);
+
+  SiteInitOptions init;
+  CLI::App* init_cmd = site->add_subcommand("init", "Create a site store and its policy file");
+  init_cmd->add_option("dir", init.dir, "Folder of the site store")->required();
+  init_cmd->add_option("--name", init.name, "Site name, e.g. wuhan")->required();
+  init_cmd->callback([&] { status = SiteInit(init); });
+
+  SiteImportOptions import;
+  CLI::App* import_cmd = site->add_subcommand(
+      "import", "Validate a CSV file and store it as a new version of a dataset (all or nothing)");
+  import_cmd->add_option("dir", import.dir, "Folder of the site store")->required();
+  import_cmd->add_option("--dataset", import.dataset, "Dataset name")->required();
+  import_cmd->add_option("--csv", import.csv, "CSV file to import")->required();
+  import_cmd->add_option("--dictionary", import.dictionary,
+                         "Dictionary file (TOML) or built-in id (gu_cohort.v1); "
+                         "without it, column types are inferred");
+  import_cmd->add_option("--sep", import.separator, "Separator: ',' ';' or tab (default: detect)")
+      ->check(CLI::IsMember({",", ";", "tab"}));
+  import_cmd->add_flag("--decimal-comma", import.decimal_comma,
+                       "Numbers use a decimal comma (French Excel); the separator is then ';'");
+  import_cmd->add_option("--date-format", import.date_format,
+                         "Date layout, e.g. dd/mm/yyyy (default yyyy-mm-dd)");
+  import_cmd
+      ->add_option("--index-date", import.index_date,
+                   "Time origin of derived endpoints: diagnosis or treatment")
+      ->check(CLI::IsMember({"diagnosis", "treatment"}));
+  import_cmd->add_flag("--json", import.json, "Print the result as JSON");
+  import_cmd->callback([&] { status = SiteImport(import); });
+
+  SiteDatasetsOptions datasets;
+  CLI::App* datasets_cmd = site->add_subcommand("datasets", "List the site's datasets");
+  datasets_cmd->add_option("dir", datasets.dir, "Folder of the site store")->required();
+  datasets_cmd->add_flag("--json", datasets.json, "Print as JSON");
+  datasets_cmd->callback([&] { status = SiteDatasets(datasets); });
+
+  SiteDescribeOptions describe;
+  CLI::App* describe_cmd =
+      site->add_subcommand("describe", "Per-variable summary of a dataset (at the site only)");
+  describe_cmd->add_option("dir", describe.dir, "Folder of the site store")->required();
+  describe_cmd->add_option("--dataset", describe.dataset, "Dataset name")->required();
+  describe_cmd->add_flag("--json", describe.json, "Print as JSON");
+  describe_cmd->callback([&] { status = SiteDescribe(describe); });
+
+  SiteDescribeOptions dictionary_of;
+  CLI::App* site_dictionary_cmd = site->add_subcommand(
+      "dictionary", "Print a dataset's stored dictionary as TOML (to review and pin it)");
+  site_dictionary_cmd->add_option("dir", dictionary_of.dir, "Folder of the site store")->required();
+  site_dictionary_cmd->add_option("--dataset", dictionary_of.dataset, "Dataset name")->required();
+  site_dictionary_cmd->callback([&] { status = SiteDictionary(dictionary_of); });
+
+  // dictionary ...
+  CLI::App* dictionary = app.add_subcommand("dictionary", "Data dictionaries");
+  dictionary->require_subcommand(1);
+  std::string dictionary_id = "gu_cohort.v1";
+  CLI::App* show_cmd = dictionary->add_subcommand("show", "Print a built-in dictionary as TOML");
+  show_cmd->add_option("id", dictionary_id, "Built-in dictionary id")->capture_default_str();
+  show_cmd->callback([&] { status = DictionaryShow(dictionary_id); });
+  std::string dictionary_path;
+  CLI::App* check_cmd = dictionary->add_subcommand("check", "Check a dictionary file");
+  check_cmd->add_option("file", dictionary_path, "Dictionary file (TOML)")->required();
+  check_cmd->callback([&] { status = DictionaryCheck(dictionary_path); });
+
+  // synth
+  SynthOptions synth;
+  CLI::App* synth_cmd =
+      app.add_subcommand("synth", "Write a synthetic gu_cohort.v1 cohort (docs/synthetic.md)");
+  synth_cmd->add_option("--site", synth.site, "Site name (wuhan draws the Chinese profile)")
+      ->capture_default_str();
+  synth_cmd->add_option("--patients", synth.patients, "Number of patients")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000000}))
+      ->capture_default_str();
+  synth_cmd->add_option("--seed", synth.seed, "Random seed")->capture_default_str();
+  synth_cmd->add_option("--out", synth.out, "Output CSV file (default: stdout)");
+  synth_cmd->callback([&] { status = Synth(synth); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return Finish(status);
+}

@@ -1,0 +1,127 @@
+#include "passerelle/base/date.h"
+
+#include <cstdio>
+
+namespace passerelle {
+
+// Howard Hinnant's days_from_civil / civil_from_days algorithms (public domain), exact for
+// every proleptic Gregorian date.
+int32_t DaysFromCivil(int year, int month, int day) {
+  year -= month <= 2;
+  const int era = (year >= 0 ? year : year - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(year - era * 400);
+  const unsigned doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int>(doe) - 719468;
+}
+
+CivilDate CivilFromDays(int32_t days) {
+  days += 719468;
+  const int era = (days >= 0 ? days : days - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int y = static_cast<int>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {y + (m <= 2), m, d};
+}
+
+std::string FormatIsoDate(int32_t days) {
+  const CivilDate c = CivilFromDays(days);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", c.year, c.month, c.day);
+  return buf;
+}
+
+namespace {
+
+bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int DaysInMonth(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+std::optional<int32_t> Checked(int y, int m, int d) {
+  if (y < 1800 || y > 2300 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m)) {
+    return std::nullopt;
+  }
+  return DaysFromCivil(y, m, d);
+}
+
+// Reads between min_digits and max_digits ASCII digits at text[*pos].
+bool ReadNumber(std::string_view text, size_t* pos, int min_digits, int max_digits, int* out) {
+  int value = 0, n = 0;
+  while (*pos < text.size() && n < max_digits && text[*pos] >= '0' && text[*pos] <= '9') {
+    value = value * 10 + (text[*pos] - '0');
+    ++*pos;
+    ++n;
+  }
+  *out = value;
+  return n >= min_digits;
+}
+
+}  // namespace
+
+DateFormat::DateFormat() : pattern_("yyyy-mm-dd") {}
+
+Result<DateFormat> DateFormat::Parse(std::string_view pattern) {
+  int years = 0, months = 0, days = 0;
+  for (size_t i = 0; i < pattern.size();) {
+    std::string_view rest = pattern.substr(i);
+    if (rest.starts_with("yyyy")) {
+      ++years;
+      i += 4;
+    } else if (rest.starts_with("mm")) {
+      ++months;
+      i += 2;
+    } else if (rest.starts_with("dd")) {
+      ++days;
+      i += 2;
+    } else if (std::string_view("-/. ").find(pattern[i]) != std::string_view::npos) {
+      ++i;
+    } else {
+      return InvalidArgument("date format '" + std::string(pattern) +
+                             "': only yyyy, mm, dd and the separators - / . and space are allowed");
+    }
+  }
+  if (years != 1 || months != 1 || days != 1) {
+    return InvalidArgument("date format '" + std::string(pattern) +
+                           "' must contain yyyy, mm and dd exactly once (e.g. dd/mm/yyyy)");
+  }
+  DateFormat format;
+  format.pattern_ = std::string(pattern);
+  format.iso_ = pattern == "yyyy-mm-dd";
+  return format;
+}
+
+std::optional<int32_t> DateFormat::ParseDays(std::string_view text) const {
+  int y = 0, m = 0, d = 0;
+  size_t pos = 0;
+  const std::string_view p = pattern_;
+  for (size_t i = 0; i < p.size();) {
+    std::string_view rest = p.substr(i);
+    bool ok;
+    if (rest.starts_with("yyyy")) {
+      ok = ReadNumber(text, &pos, 4, 4, &y);
+      i += 4;
+    } else if (rest.starts_with("mm")) {
+      ok = ReadNumber(text, &pos, iso_ ? 2 : 1, 2, &m);
+      i += 2;
+    } else if (rest.starts_with("dd")) {
+      ok = ReadNumber(text, &pos, iso_ ? 2 : 1, 2, &d);
+      i += 2;
+    } else {
+      ok = pos < text.size() && text[pos] == p[i];
+      ++pos;
+      ++i;
+    }
+    if (!ok) return std::nullopt;
+  }
+  if (pos != text.size()) return std::nullopt;
+  return Checked(y, m, d);
+}
+
+}  // namespace passerelle

@@ -1,0 +1,44 @@
+// Calendar dates as whole days since 1970-01-01 (proleptic Gregorian), with parsing of the
+// formats hospitals export (ISO yyyy-mm-dd by default, or a pattern such as dd/mm/yyyy).
+#ifndef PASSERELLE_BASE_DATE_H_
+#define PASSERELLE_BASE_DATE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "passerelle/base/status.h"
+
+namespace passerelle {
+
+// Days since 1970-01-01 of a valid civil date. REQUIRES: 1 <= month <= 12, day valid for month.
+int32_t DaysFromCivil(int year, int month, int day);
+struct CivilDate {
+  int year, month, day;
+};
+CivilDate CivilFromDays(int32_t days);
+// "yyyy-mm-dd".
+std::string FormatIsoDate(int32_t days);
+
+// A date layout made of the tokens yyyy, mm, dd and literal separators, e.g. "dd/mm/yyyy".
+class DateFormat {
+ public:
+  // The ISO layout yyyy-mm-dd.
+  DateFormat();
+  // InvalidArgument unless `pattern` has each of yyyy, mm and dd exactly once.
+  static Result<DateFormat> Parse(std::string_view pattern);
+
+  const std::string& pattern() const { return pattern_; }
+  // Days since 1970-01-01, or nullopt when `text` does not follow the layout or names no real
+  // day (2023-02-30). Days and months may have one digit ("1/2/2020") in non-ISO layouts.
+  std::optional<int32_t> ParseDays(std::string_view text) const;
+
+ private:
+  std::string pattern_;
+  bool iso_ = true;
+};
+
+}  // namespace passerelle
+
+#endif  // PASSERELLE_BASE_DATE_H_

@@ -1,0 +1,44 @@
+#include "passerelle/base/date.h"
+
+#include <gtest/gtest.h>
+
+namespace passerelle {
+namespace {
+
+TEST(Date, RoundTripsEveryDayOverTwoCenturies) {
+  for (int32_t d = DaysFromCivil(1900, 1, 1); d < DaysFromCivil(2100, 1, 1); ++d) {
+    const CivilDate c = CivilFromDays(d);
+    ASSERT_EQ(DaysFromCivil(c.year, c.month, c.day), d);
+  }
+  EXPECT_EQ(DaysFromCivil(1970, 1, 1), 0);
+  EXPECT_EQ(DaysFromCivil(2000, 3, 1) - DaysFromCivil(2000, 2, 28), 2);  // 2000 is leap
+  EXPECT_EQ(FormatIsoDate(DaysFromCivil(2024, 2, 29)), "2024-02-29");
+}
+
+TEST(Date, IsoParsingIsStrict) {
+  const DateFormat iso;
+  EXPECT_EQ(iso.ParseDays("2021-03-04"), DaysFromCivil(2021, 3, 4));
+  EXPECT_FALSE(iso.ParseDays("2021-3-4"));
+  EXPECT_FALSE(iso.ParseDays("2023-02-29"));
+  EXPECT_FALSE(iso.ParseDays("2021-03-04x"));
+  EXPECT_FALSE(iso.ParseDays("04/03/2021"));
+  EXPECT_FALSE(iso.ParseDays(""));
+}
+
+TEST(Date, FrenchLayout) {
+  auto format = DateFormat::Parse("dd/mm/yyyy");
+  ASSERT_TRUE(format.ok());
+  EXPECT_EQ(format->ParseDays("04/03/2021"), DaysFromCivil(2021, 3, 4));
+  EXPECT_EQ(format->ParseDays("4/3/2021"), DaysFromCivil(2021, 3, 4));
+  EXPECT_FALSE(format->ParseDays("31/02/2021"));
+  EXPECT_FALSE(format->ParseDays("2021-03-04"));
+}
+
+TEST(Date, BadPatternsAreRefused) {
+  EXPECT_FALSE(DateFormat::Parse("dd/mm").ok());
+  EXPECT_FALSE(DateFormat::Parse("yyyy-mm-dd-dd").ok());
+  EXPECT_FALSE(DateFormat::Parse("%d/%m/%Y").ok());
+}
+
+}  // namespace
+}  // namespace passerelle

@@ -1,0 +1,32 @@
+// SHA-256 digests (OpenSSL), written as lowercase hex: dataset checksums and audit digests.
+#ifndef PASSERELLE_BASE_SHA256_H_
+#define PASSERELLE_BASE_SHA256_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace passerelle {
+
+// Incremental hashing of a stream, e.g. a CSV file read in chunks.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void Update(std::string_view bytes);
+  // The hex digest of everything passed to Update. Call once.
+  std::string FinishHex();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::string Sha256Hex(std::string_view bytes);
+
+}  // namespace passerelle
+
+#endif  // PASSERELLE_BASE_SHA256_H_

@@ -1,0 +1,38 @@
+#include "passerelle/base/text.h"
+
+#include <gtest/gtest.h>
+
+#include "passerelle/base/sha256.h"
+
+namespace passerelle {
+namespace {
+
+TEST(Text, Utf8Validation) {
+  EXPECT_FALSE(FindInvalidUtf8("plain"));
+  EXPECT_FALSE(FindInvalidUtf8("Léon Bérard 武汉"));
+  EXPECT_EQ(FindInvalidUtf8("ab\xce\xe4"), 2u);    // GBK bytes for a Chinese character
+  EXPECT_EQ(FindInvalidUtf8("x\xc0\xaf"), 1u);     // overlong '/'
+  EXPECT_EQ(FindInvalidUtf8("\xed\xa0\x80"), 0u);  // UTF-16 surrogate
+  EXPECT_EQ(FindInvalidUtf8("ok\xe6\xad"), 2u);    // truncated sequence
+  EXPECT_EQ(FindInvalidUtf8("caf\xe9"), 3u);       // Latin-1 e acute
+}
+
+TEST(Text, Names) {
+  EXPECT_TRUE(IsValidName("os_days"));
+  EXPECT_TRUE(IsValidName("ph.ecog"));
+  EXPECT_FALSE(IsValidName("1x"));
+  EXPECT_FALSE(IsValidName("a b"));
+  EXPECT_FALSE(IsValidName("x;drop"));
+  EXPECT_FALSE(IsValidName(""));
+}
+
+TEST(Text, Sha256KnownAnswer) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 incremental;
+  incremental.Update("a");
+  incremental.Update("bc");
+  EXPECT_EQ(incremental.FinishHex(), Sha256Hex("abc"));
+}
+
+}  // namespace
+}  // namespace passerelle

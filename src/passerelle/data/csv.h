@@ -1,0 +1,96 @@
+// A streaming CSV reader for files as hospitals really export them: UTF-8 with or without BOM,
+// CRLF or LF, quoted fields with embedded separators, quotes and newlines, ',' ';' or tab
+// separators detected from the header. Every record remembers the line it started on, so
+// problems can be reported as file:line:column.
+#ifndef PASSERELLE_DATA_CSV_H_
+#define PASSERELLE_DATA_CSV_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "passerelle/base/sha256.h"
+#include "passerelle/base/status.h"
+
+namespace passerelle::data {
+
+struct CsvOptions {
+  // ',' ';' or '\t'; 0 detects it from the header line (the most frequent of the three).
+  char separator = 0;
+};
+
+// One record: its fields (unquoted, unescaped) and where each one starts in the file.
+class CsvRecord {
+ public:
+  size_t size() const { return ends_.size(); }
+  std::string_view field(size_t i) const {
+    const size_t begin = i == 0 ? 0 : ends_[i - 1];
+    return std::string_view(data_).substr(begin, ends_[i] - begin);
+  }
+  // 1-based line of the file on which field i starts.
+  size_t line(size_t i) const { return lines_[i]; }
+  size_t first_line() const { return lines_.empty() ? 0 : lines_[0]; }
+
+ private:
+  friend class CsvReader;
+  void Clear() {
+    data_.clear();
+    ends_.clear();
+    lines_.clear();
+  }
+  std::string data_;
+  std::vector<uint32_t> ends_;
+  std::vector<size_t> lines_;
+};
+
+class CsvReader {
+ public:
+  // Opens `path` and reads its header. `label` names the file in messages.
+  // InvalidArgument for an unreadable header, a UTF-16 file, invalid UTF-8 or bad names;
+  // NotFound when the file cannot be opened.
+  static Result<std::unique_ptr<CsvReader>> Open(const std::string& path, CsvOptions options);
+  // Reads from memory (tests, fuzzing). `label` stands for the file name in messages.
+  static Result<std::unique_ptr<CsvReader>> FromString(std::string contents, std::string label,
+                                                       CsvOptions options);
+  ~CsvReader();
+  CsvReader(const CsvReader&) = delete;
+  CsvReader& operator=(const CsvReader&) = delete;
+
+  const std::vector<std::string>& header() const { return header_; }
+  char separator() const { return separator_; }
+  const std::string& label() const { return label_; }
+
+  // Reads the next non-blank record into *record. Returns false at end of input.
+  // InvalidArgument (with file:line:column) for an unterminated quote, a stray character after
+  // a closing quote, or bytes that are not UTF-8.
+  Result<bool> Next(CsvRecord* record);
+
+  // SHA-256 of every byte of the file. Valid once Next has returned false.
+  std::string ChecksumHex() { return hasher_.FinishHex(); }
+  uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  CsvReader(std::FILE* file, std::string buffer, std::string label, CsvOptions options);
+  Status ReadHeader();
+  // Ensures buffer_[pos_] exists; false at end of input.
+  bool Fill();
+  Status Fail(size_t line, size_t column, std::string_view what) const;
+
+  std::FILE* file_;
+  std::string buffer_;
+  size_t pos_ = 0;
+  std::string label_;
+  CsvOptions options_;
+  char separator_ = ',';
+  std::vector<std::string> header_;
+  size_t line_ = 1;
+  uint64_t bytes_read_ = 0;
+  Sha256 hasher_;
+};
+
+}  // namespace passerelle::data
+
+#endif  // PASSERELLE_DATA_CSV_H_

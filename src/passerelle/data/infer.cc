@@ -1,0 +1,94 @@
+#include "passerelle/data/infer.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_set>
+
+#include "passerelle/base/text.h"
+
+namespace passerelle::data {
+namespace {
+
+struct ColumnEvidence {
+  size_t present = 0;
+  bool all_integer = true;
+  bool all_number = true;
+  bool all_date = true;
+  std::map<std::string, size_t> levels;  // while there are few
+  bool many_levels = false;
+  std::unordered_set<std::string> distinct;  // text cells, while all are distinct
+  bool repeats = false;
+};
+
+bool LooksLikeIdentifierName(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower == "id" || lower.ends_with("_id") || lower.ends_with(".id") || lower == "ipp" ||
+         lower == "mrn";
+}
+
+}  // namespace
+
+Result<Dictionary> InferDictionary(CsvReader* reader, const CellFormat& format,
+                                   const std::string& name) {
+  const std::vector<std::string>& header = reader->header();
+  std::vector<ColumnEvidence> evidence(header.size());
+  CsvRecord record;
+  size_t rows = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, reader->Next(&record));
+    if (!more) break;
+    ++rows;
+    const size_t n = std::min(record.size(), header.size());
+    for (size_t c = 0; c < n; ++c) {
+      const std::string_view cell = record.field(c);
+      if (IsMissingCell(cell)) continue;
+      ColumnEvidence& e = evidence[c];
+      ++e.present;
+      if (e.all_integer && !ParseInteger(cell)) e.all_integer = false;
+      if (e.all_number && !ParseNumber(cell, format.decimal_comma)) e.all_number = false;
+      if (e.all_date && !format.date_format.ParseDays(TrimSpaces(cell))) e.all_date = false;
+      if (!e.many_levels) {
+        ++e.levels[std::string(cell)];
+        if (e.levels.size() > kMaxInferredLevels) e.many_levels = true;
+      }
+      // Distinctness matters only for text columns; numeric cells would only cost memory.
+      if (e.all_number || e.all_date) continue;
+      if (!e.repeats && !e.distinct.emplace(cell).second) {
+        e.repeats = true;
+        e.distinct.clear();
+      }
+    }
+  }
+  Dictionary d;
+  d.name = name;
+  d.version = 1;
+  d.description = "Inferred from " + reader->label() + " (" + std::to_string(rows) +
+                  " rows); review the types and levels, then pin it with --dictionary.";
+  for (size_t c = 0; c < header.size(); ++c) {
+    const ColumnEvidence& e = evidence[c];
+    Variable v;
+    v.name = header[c];
+    if (e.present == 0) {
+      v.type = VarType::kNumber;
+    } else if (LooksLikeIdentifierName(v.name)) {
+      v.type = VarType::kIdentifier;
+    } else if (e.all_integer) {
+      v.type = VarType::kInteger;
+    } else if (e.all_number) {
+      v.type = VarType::kNumber;
+    } else if (e.all_date) {
+      v.type = VarType::kDate;
+    } else if (!e.many_levels && (e.levels.size() < e.present || e.present < 2)) {
+      v.type = VarType::kCategory;
+      for (const auto& [level, count] : e.levels) v.levels.push_back(level);  // byte order
+    } else {
+      v.type = e.repeats ? VarType::kText : VarType::kIdentifier;
+    }
+    d.variables.push_back(std::move(v));
+  }
+  return d;
+}
+
+}  // namespace passerelle::data

@@ -1,0 +1,56 @@
+#include "passerelle/data/infer.h"
+
+#include <gtest/gtest.h>
+
+namespace passerelle::data {
+namespace {
+
+TEST(Infer, TypesFromValues) {
+  std::string csv = "patient_id,age,psa,dx,organ,note,empty\n";
+  const char* organs[] = {"prostate", "bladder", "kidney"};
+  for (int i = 0; i < 30; ++i) {
+    csv += "P" + std::to_string(i) + "," + std::to_string(50 + i) + "," + std::to_string(i) +
+           ".5,2020-01-" + (i % 28 < 9 ? "0" : "") + std::to_string(i % 28 + 1) + "," +
+           organs[i % 3] + ",free text " + std::to_string(i) + ",NA\n";
+  }
+  auto reader = CsvReader::FromString(csv, "t.csv", {});
+  ASSERT_TRUE(reader.ok());
+  auto d = InferDictionary(reader->get(), {}, "cohort");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  auto type = [&](const char* name) { return d->variables[d->IndexOf(name)].type; };
+  EXPECT_EQ(type("patient_id"), VarType::kIdentifier);
+  EXPECT_EQ(type("age"), VarType::kInteger);
+  EXPECT_EQ(type("psa"), VarType::kNumber);
+  EXPECT_EQ(type("dx"), VarType::kDate);
+  EXPECT_EQ(type("organ"), VarType::kCategory);
+  EXPECT_EQ(d->variables[d->IndexOf("organ")].levels,
+            (std::vector<std::string>{"bladder", "kidney", "prostate"}));  // byte order
+  EXPECT_EQ(type("note"), VarType::kIdentifier);                           // all distinct
+  EXPECT_EQ(type("empty"), VarType::kNumber);
+  // The inferred dictionary is a valid dictionary.
+  EXPECT_TRUE(ParseDictionary(DictionaryToToml(*d), "again").ok());
+}
+
+TEST(Infer, MixedColumnKeepsNumericLookingLevels) {
+  auto reader = CsvReader::FromString("stage\n1\n2\nx\n1\n", "t.csv", {});
+  ASSERT_TRUE(reader.ok());
+  auto d = InferDictionary(reader->get(), {}, "c");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->variables[0].type, VarType::kCategory);
+  EXPECT_EQ(d->variables[0].levels, (std::vector<std::string>{"1", "2", "x"}));
+}
+
+TEST(Infer, DecimalCommaAndFrenchDates) {
+  CellFormat format;
+  format.decimal_comma = true;
+  format.date_format = DateFormat::Parse("dd/mm/yyyy").value();
+  auto reader = CsvReader::FromString("psa;dx\n4,5;01/02/2020\n3;13/02/2020\n", "t.csv", {});
+  ASSERT_TRUE(reader.ok());
+  auto d = InferDictionary(reader->get(), format, "c");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->variables[0].type, VarType::kNumber);
+  EXPECT_EQ(d->variables[1].type, VarType::kDate);
+}
+
+}  // namespace
+}  // namespace passerelle::data

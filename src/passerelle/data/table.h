@@ -1,0 +1,60 @@
+// A dataset held in memory as typed columns: what analyses and summaries read. Numbers (and
+// dates, as days) are doubles with NaN for missing; categories are codes into their levels.
+#ifndef PASSERELLE_DATA_TABLE_H_
+#define PASSERELLE_DATA_TABLE_H_
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "passerelle/data/dictionary.h"
+
+namespace passerelle::data {
+
+struct Column {
+  Variable variable;
+  std::vector<double> numbers;      // integer, number, date (days since 1970-01-01); NaN = missing
+  std::vector<int32_t> codes;       // category: index into levels; -1 = missing
+  std::vector<std::string> levels;  // category: the dictionary's order, or sorted byte order
+  std::vector<std::string> texts;   // identifier, text
+  std::vector<uint8_t> text_missing;
+
+  bool is_numeric() const {
+    return variable.type == VarType::kInteger || variable.type == VarType::kNumber ||
+           variable.type == VarType::kDate;
+  }
+  bool IsMissing(size_t row) const {
+    if (is_numeric()) return std::isnan(numbers[row]);
+    if (variable.type == VarType::kCategory) return codes[row] < 0;
+    return text_missing[row] != 0;
+  }
+};
+
+struct Table {
+  std::vector<Column> columns;
+  size_t rows = 0;
+  // nullptr when there is no such column.
+  const Column* Find(std::string_view name) const;
+};
+
+// Builds one column row by row.
+class ColumnBuilder {
+ public:
+  explicit ColumnBuilder(Variable variable);
+  void AddMissing();
+  void AddNumber(double value);          // integer, number, date
+  void AddText(std::string_view value);  // category, identifier, text
+  // The finished column; open categories get their levels in sorted byte order.
+  Column Finish();
+
+ private:
+  Column column_;
+  std::unordered_map<std::string, int32_t> level_code_;
+};
+
+}  // namespace passerelle::data
+
+#endif  // PASSERELLE_DATA_TABLE_H_

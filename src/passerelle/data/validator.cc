@@ -1,0 +1,162 @@
+#include "passerelle/data/validator.h"
+
+#include <algorithm>
+
+#include "passerelle/base/text.h"
+
+namespace passerelle::data {
+
+Result<std::unique_ptr<RowValidator>> RowValidator::Make(const Dictionary& dictionary,
+                                                         const std::vector<std::string>& header,
+                                                         const CellFormat& format,
+                                                         IndexDate index_date,
+                                                         ProblemList* problems) {
+  std::unique_ptr<RowValidator> v(new RowValidator(dictionary, format));
+  ASSIGN_OR_RETURN(v->rules_, GuRules::Bind(dictionary));
+  if (!dictionary.derivation.empty()) {
+    ASSIGN_OR_RETURN(GuDerivation derivation, GuDerivation::Bind(dictionary, index_date));
+    v->derivation_ = std::move(derivation);
+  }
+  v->header_size_ = header.size();
+  v->seen_.resize(dictionary.variables.size());
+  v->column_of_.assign(dictionary.variables.size(), -1);
+  for (size_t c = 0; c < header.size(); ++c) {
+    const int i = dictionary.IndexOf(header[c]);
+    if (i < 0) {
+      problems->Add(
+          {1, c + 1, header[c], "column not in dictionary " + dictionary.Id(), "", false});
+    } else if (dictionary.variables[i].derived) {
+      problems->Add({1, c + 1, header[c],
+                     "derived by Passerelle at import; remove this column from the file", "",
+                     false});
+    } else {
+      v->column_of_[i] = static_cast<int>(c);
+    }
+  }
+  for (size_t i = 0; i < dictionary.variables.size(); ++i) {
+    const Variable& var = dictionary.variables[i];
+    if (var.derived || v->column_of_[i] >= 0) continue;
+    if (var.required) {
+      problems->Add({1, 0, var.name, "required column is missing from the header", "", false});
+    } else {
+      v->absent_optional_.push_back(var.name);
+    }
+  }
+  return v;
+}
+
+bool RowValidator::Convert(const Variable& var, std::string_view cell, Value* value,
+                           std::string* rule) const {
+  if (IsMissingCell(cell)) {
+    *value = Value::Missing();
+    if (var.required) {
+      *rule = "required value is missing";
+      return false;
+    }
+    return true;
+  }
+  switch (var.type) {
+    case VarType::kInteger: {
+      const auto parsed = ParseInteger(cell);
+      if (!parsed) {
+        *rule = "not a whole number (type integer)";
+        return false;
+      }
+      *value = Value::Integer(*parsed);
+      break;
+    }
+    case VarType::kNumber: {
+      const auto parsed = ParseNumber(cell, format_.decimal_comma);
+      if (!parsed) {
+        *rule = format_.decimal_comma ? "not a number with a decimal comma (type number)"
+                                      : "not a number (type number)";
+        return false;
+      }
+      *value = Value::Number(*parsed);
+      break;
+    }
+    case VarType::kDate: {
+      const auto days = format_.date_format.ParseDays(TrimSpaces(cell));
+      if (!days) {
+        *rule = "not a valid date in the layout " + format_.date_format.pattern() + " (type date)";
+        return false;
+      }
+      *value = Value::Integer(*days);
+      return true;
+    }
+    case VarType::kCategory: {
+      int32_t level = -1;
+      if (!var.levels.empty()) {
+        const auto it = std::find(var.levels.begin(), var.levels.end(), cell);
+        if (it == var.levels.end()) {
+          std::string allowed = Join(var.levels, ", ");
+          if (allowed.size() > 120) allowed = allowed.substr(0, 117) + "...";
+          *rule = "not one of the levels (" + allowed + ")";
+          return false;
+        }
+        level = static_cast<int32_t>(it - var.levels.begin());
+      }
+      *value = Value::Text(cell, level);
+      return true;
+    }
+    case VarType::kIdentifier:
+    case VarType::kText:
+      *value = Value::Text(cell);
+      return true;
+  }
+  const double x =
+      var.type == VarType::kInteger ? static_cast<double>(value->integer) : value->number;
+  if (var.min && x < *var.min) {
+    *rule = "must be at least " + FormatNumber(*var.min, 15) + " (min)";
+    return false;
+  }
+  if (var.max && x > *var.max) {
+    *rule = "must be at most " + FormatNumber(*var.max, 15) + " (max)";
+    return false;
+  }
+  return true;
+}
+
+bool RowValidator::Check(const CsvRecord& record, std::vector<Value>* row, ProblemList* problems) {
+  const size_t line = record.first_line();
+  if (record.size() != header_size_) {
+    problems->Add({line, std::min(record.size(), header_size_) + 1, "",
+                   "record has " + std::to_string(record.size()) + " fields but the header has " +
+                       std::to_string(header_size_),
+                   "", false});
+    return false;
+  }
+  const size_t before = problems->total();
+  row->assign(dictionary_.variables.size(), Value::Missing());
+  std::string rule;
+  for (size_t i = 0; i < dictionary_.variables.size(); ++i) {
+    const Variable& var = dictionary_.variables[i];
+    if (var.derived) continue;
+    const int c = column_of_[i];
+    const std::string_view cell = c >= 0 ? record.field(c) : std::string_view();
+    if (c < 0 && !var.required) continue;
+    if (!Convert(var, cell, &(*row)[i], &rule)) {
+      problems->Add({c >= 0 ? record.line(c) : line, static_cast<size_t>(c + 1), var.name, rule,
+                     std::string(cell), true});
+      continue;
+    }
+    if (var.unique && !(*row)[i].missing) {
+      if (!seen_[i].emplace(cell).second) {
+        problems->Add({record.line(c), static_cast<size_t>(c + 1), var.name,
+                       "value appears on an earlier row (unique)", std::string(cell), true});
+      }
+    }
+  }
+  if (problems->total() != before) return false;
+  rules_.Check(*row, [&](int i, std::string message) {
+    const int c = column_of_[i];
+    const std::string_view cell = c >= 0 ? record.field(c) : std::string_view();
+    problems->Add({c >= 0 ? record.line(c) : line, static_cast<size_t>(c + 1),
+                   dictionary_.variables[i].name, std::move(message), std::string(cell), c >= 0});
+  });
+  if (problems->total() != before) return false;
+  if (derivation_) derivation_->Derive(*row);
+  return true;
+}
+
+}  // namespace passerelle::data

@@ -1,0 +1,63 @@
+// Turns CSV records into typed rows of a dictionary, checking every rule on the way: types,
+// required cells, bounds, levels, uniqueness, the dictionary's cross-field rules; then fills
+// the derived variables. Each broken rule becomes a Problem at file:line:column.
+#ifndef PASSERELLE_DATA_VALIDATOR_H_
+#define PASSERELLE_DATA_VALIDATOR_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "passerelle/base/date.h"
+#include "passerelle/data/csv.h"
+#include "passerelle/data/dictionary.h"
+#include "passerelle/data/gu_cohort.h"
+#include "passerelle/data/problems.h"
+
+namespace passerelle::data {
+
+// How cells are read: the dialect beyond the CSV syntax itself.
+struct CellFormat {
+  bool decimal_comma = false;
+  DateFormat date_format;
+};
+
+class RowValidator {
+ public:
+  // Maps the header onto the dictionary. Header problems (a column the dictionary does not know,
+  // a required or derived column missing or present) are added to *problems; the validator is
+  // returned even then, and the caller decides to stop. InvalidArgument when the dictionary's
+  // rules or derivation cannot be bound.
+  static Result<std::unique_ptr<RowValidator>> Make(const Dictionary& dictionary,
+                                                    const std::vector<std::string>& header,
+                                                    const CellFormat& format, IndexDate index_date,
+                                                    ProblemList* problems);
+
+  // Converts one record into `row` (indexed like the dictionary's variables), checks it and
+  // derives. Returns true when the row broke no rule; every broken rule is added to *problems.
+  bool Check(const CsvRecord& record, std::vector<Value>* row, ProblemList* problems);
+
+  // Dictionary variables absent from the file (optional ones: stored as missing).
+  const std::vector<std::string>& absent_optional() const { return absent_optional_; }
+
+ private:
+  RowValidator(const Dictionary& dictionary, const CellFormat& format)
+      : dictionary_(dictionary), format_(format) {}
+  bool Convert(const Variable& variable, std::string_view cell, Value* value,
+               std::string* rule) const;
+
+  const Dictionary dictionary_;  // a copy: the validator outlives no caller's dictionary
+  CellFormat format_;
+  std::vector<int> column_of_;  // by variable: CSV column, or -1
+  size_t header_size_ = 0;
+  std::vector<std::string> absent_optional_;
+  std::vector<std::unordered_set<std::string>> seen_;  // by variable, for unique ones
+  GuRules rules_;
+  std::optional<GuDerivation> derivation_;
+};
+
+}  // namespace passerelle::data
+
+#endif  // PASSERELLE_DATA_VALIDATOR_H_

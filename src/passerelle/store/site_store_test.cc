@@ -1,0 +1,186 @@
+#include "passerelle/store/site_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "passerelle/data/gu_test_util.h"
+#include "passerelle/data/synth.h"
+
+namespace passerelle::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SiteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/site_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    auto store = SiteStore::Create(dir_, "wuhan");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+  std::string Write(const std::string& name, const std::string& contents) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << contents;
+    return path;
+  }
+  ImportRequest GuRequest(const std::string& path) {
+    ImportRequest r;
+    r.dataset = "gu_cohort";
+    r.csv_path = path;
+    r.dictionary = data::testing::GuDictionary();
+    r.dictionary_source = "builtin";
+    return r;
+  }
+  std::string StoreBytes() {
+    std::ifstream in(dir_ + "/store.sqlite", std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::string dir_;
+  std::unique_ptr<SiteStore> store_;
+};
+
+TEST_F(SiteStoreTest, InitWritesStoreAndDocumentedPolicy) {
+  EXPECT_TRUE(fs::exists(dir_ + "/store.sqlite"));
+  auto policy = store_->LoadPolicy();
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  EXPECT_EQ(policy->site, "wuhan");
+  EXPECT_EQ(policy->min_cell_count, 5);
+  EXPECT_EQ(SiteStore::Create(dir_, "wuhan").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(SiteStore::Open(dir_ + "/nowhere").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(SiteStore::Create(dir_ + "/x", "bad name").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(SiteStoreTest, ImportsSyntheticCohortAndLoadsIt) {
+  std::ostringstream csv;
+  data::WriteSyntheticCohort({"wuhan", 300, 3}, csv);
+  auto report = store_->Import(GuRequest(Write("wuhan.csv", csv.str())));
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->version.version, 1);
+  EXPECT_EQ(report->version.rows, 300);
+  EXPECT_EQ(report->version.checksum, Sha256Hex(csv.str()));
+  EXPECT_EQ(report->version.index_date, "diagnosis");
+  DatasetVersion v;
+  auto table = store_->LoadTable("gu_cohort", &v);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_EQ(table->rows, 300u);
+  EXPECT_EQ(v.dictionary_id, "gu_cohort.v1");
+  const data::Column* os = table->Find("os_days");
+  ASSERT_NE(os, nullptr);
+  EXPECT_FALSE(os->IsMissing(0));
+  const data::Column* organ = table->Find("organ");
+  EXPECT_EQ(organ->levels.front(), "prostate");
+  auto list = store_->ListDatasets();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+}
+
+TEST_F(SiteStoreTest, BadRowNearTheEndLeavesTheStoreUnchanged) {
+  std::ostringstream good;
+  data::WriteSyntheticCohort({"wuhan", 200, 5}, good);
+  ASSERT_TRUE(store_->Import(GuRequest(Write("v1.csv", good.str()))).ok());
+  const std::string before = StoreBytes();
+
+  // 100,000 rows; row 90,000 (line 90,001) has a negative PSA.
+  std::ostringstream big;
+  data::WriteSyntheticCohort({"wuhan", 100000, 9}, big);
+  std::string text = big.str();
+  size_t pos = 0;
+  for (int line = 1; line < 90001; ++line) pos = text.find('\n', pos) + 1;
+  const size_t end = text.find('\n', pos);
+  std::string row = text.substr(pos, end - pos);
+  std::vector<std::string> cells;
+  std::stringstream split(row);
+  for (std::string cell; std::getline(split, cell, ',');) cells.push_back(cell);
+  cells[4] = "prostate";
+  cells[5] = "C61";
+  cells[6] = "C61.9";
+  cells[18] = "-2.0";  // psa_dx
+  std::string broken;
+  for (size_t i = 0; i < cells.size(); ++i) broken += (i ? "," : "") + cells[i];
+  while (std::count(broken.begin(), broken.end(), ',') < 29) broken += ",";
+  text.replace(pos, end - pos, broken);
+
+  auto result = store_->Import(GuRequest(Write("big.csv", text)));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  const std::string& message = result.status().message();
+  EXPECT_NE(message.find("big.csv:90001:19: psa_dx: must be at least 0 (min), cell \"-2.0\""),
+            std::string::npos)
+      << message.substr(0, 2000);
+  EXPECT_NE(message.find("nothing was imported; the store is unchanged."), std::string::npos);
+  EXPECT_EQ(StoreBytes(), before);
+  auto list = store_->ListDatasets();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].version, 1);
+  EXPECT_EQ((*list)[0].rows, 200);
+}
+
+TEST_F(SiteStoreTest, ReimportReplacesAtomicallyWithANewVersion) {
+  std::ostringstream first, second;
+  data::WriteSyntheticCohort({"wuhan", 50, 1}, first);
+  data::WriteSyntheticCohort({"wuhan", 80, 2}, second);
+  ASSERT_TRUE(store_->Import(GuRequest(Write("a.csv", first.str()))).ok());
+  auto again = store_->Import(GuRequest(Write("b.csv", second.str())));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->version.version, 2);
+  auto table = store_->LoadTable("gu_cohort");
+  ASSERT_TRUE(table.ok());
+  EXPECT_EQ(table->rows, 80u);
+  auto list = store_->ListDatasets();
+  EXPECT_EQ((*list)[0].source_file, "b.csv");
+}
+
+TEST_F(SiteStoreTest, RowsOfAnotherSiteAreRefused) {
+  auto result =
+      store_->Import(GuRequest(Write("x.csv", data::testing::GuCsv({{{"site", "lyon"}}}))));
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find(
+                "x.csv:2:2: site: rule site_matches_store: this store belongs to site 'wuhan', "
+                "cell \"lyon\""),
+            std::string::npos);
+}
+
+TEST_F(SiteStoreTest, InfersAndStoresADictionaryWhenNoneIsGiven) {
+  ImportRequest r;
+  r.dataset = "lung";
+  r.csv_path = Write("lung.csv", "inst,time,status,sex,ph.ecog\n3,306,2,1,1\n3,455,2,1,\n");
+  auto report = store_->Import(r);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->version.dictionary_source, "inferred");
+  data::Dictionary stored;
+  auto table = store_->LoadTable("lung", nullptr, &stored);
+  ASSERT_TRUE(table.ok());
+  EXPECT_EQ(stored.variables[stored.IndexOf("ph.ecog")].type, data::VarType::kInteger);
+  EXPECT_TRUE(table->Find("ph.ecog")->IsMissing(1));
+}
+
+TEST_F(SiteStoreTest, FrenchExcelExport) {
+  ImportRequest r = GuRequest("");
+  std::string csv = data::testing::GuCsv({{{"psa_dx", "7,4"},
+                                           {"diagnosis_date", "01/03/2018"},
+                                           {"treatment_date", "01/04/2018"},
+                                           {"last_followup_date", "01/03/2023"}}},
+                                         ';');
+  r.csv_path = Write("lyon.csv", "\xEF\xBB\xBF" + csv);
+  r.cells.decimal_comma = true;
+  r.cells.date_format = DateFormat::Parse("dd/mm/yyyy").value();
+  auto report = store_->Import(r);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  auto table = store_->LoadTable("gu_cohort");
+  EXPECT_DOUBLE_EQ(table->Find("psa_dx")->numbers[0], 7.4);
+  EXPECT_DOUBLE_EQ(table->Find("diagnosis_date")->numbers[0], DaysFromCivil(2018, 3, 1));
+}
+
+}  // namespace
+}  // namespace passerelle::store

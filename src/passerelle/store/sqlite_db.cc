@@ -1,0 +1,53 @@
+#include "passerelle/store/sqlite_db.h"
+
+namespace passerelle::store {
+
+Result<bool> Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return Internal(std::string("store: ") + sqlite3_errmsg(db_));
+}
+
+Status Statement::Run() {
+  auto stepped = Step();
+  Reset();
+  return stepped.ok() ? Status::Ok() : stepped.status();
+}
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool create) {
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Unavailable(path + ": cannot open the site store: " + message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<Database> database(new Database(db));
+  RETURN_IF_ERROR(database->Exec("PRAGMA foreign_keys = ON"));
+  return database;
+}
+
+Status Database::Exec(const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    return Internal("store: " + message);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Statement>> Database::Prepare(const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK) {
+    return Internal(std::string("store: ") + sqlite3_errmsg(db_));
+  }
+  return std::make_unique<Statement>(db_, stmt);
+}
+
+std::string QuoteIdentifier(std::string_view name) { return "\"" + std::string(name) + "\""; }
+
+}  // namespace passerelle::store

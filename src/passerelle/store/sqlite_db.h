@@ -1,0 +1,75 @@
+// A thin RAII layer over SQLite for the store: statements that report failures as Status.
+// Internal to store/: the only module that includes sqlite3.h.
+#ifndef PASSERELLE_STORE_SQLITE_DB_H_
+#define PASSERELLE_STORE_SQLITE_DB_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "passerelle/base/status.h"
+
+namespace passerelle::store {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
+  void BindInt(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void BindDouble(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  // The text is copied by SQLite only when `transient`; otherwise it must outlive Step().
+  void BindText(int i, std::string_view v, bool transient = true) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
+                      transient ? SQLITE_TRANSIENT : SQLITE_STATIC);
+  }
+  // True when a row is available, false when done.
+  Result<bool> Step();
+  // Step() for statements that return no row, then Reset().
+  Status Run();
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string_view Text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string_view(p, sqlite3_column_bytes(stmt_, col)) : std::string_view();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Database {
+ public:
+  // Opens (and with `create`, creates) the SQLite file at `path`.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, bool create);
+  ~Database() { sqlite3_close(db_); }
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  Status Exec(const std::string& sql);
+  Result<std::unique_ptr<Statement>> Prepare(const std::string& sql);
+
+ private:
+  explicit Database(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+// "name" quoted as an SQL identifier. REQUIRES: IsValidName(name) (no quote inside).
+std::string QuoteIdentifier(std::string_view name);
+
+}  // namespace passerelle::store
+
+#endif  // PASSERELLE_STORE_SQLITE_DB_H_

@@ -1,0 +1,114 @@
+// The passerelle binary as a custodian uses it: real processes, real files, exit codes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Output {
+  int exit_code;
+  std::string text;  // stdout and stderr
+};
+
+Output Passerelle(const std::string& args) {
+  const std::string command = std::string(PASSERELLE_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  Output out{-1, ""};
+  if (!pipe) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.text.append(buf.data(), n);
+  const int status = pclose(pipe);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/cli_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  std::string dir_;
+};
+
+TEST_F(CliTest, SiteLifecycle) {
+  EXPECT_EQ(Passerelle("site init " + dir_ + "/wuhan --name wuhan").exit_code, 0);
+  const Output synth =
+      Passerelle("synth --site wuhan --patients 400 --seed 1 --out " + dir_ + "/w.csv");
+  ASSERT_EQ(synth.exit_code, 0) << synth.text;
+  const Output imported = Passerelle("site import " + dir_ + "/wuhan --dataset gu_cohort --csv " +
+                                     dir_ + "/w.csv --dictionary gu_cohort.v1");
+  ASSERT_EQ(imported.exit_code, 0) << imported.text;
+  EXPECT_NE(imported.text.find("Imported 400 rows into wuhan/gu_cohort version 1"),
+            std::string::npos);
+  const Output listed = Passerelle("site datasets " + dir_ + "/wuhan --json");
+  EXPECT_NE(listed.text.find("\"rows\": 400"), std::string::npos) << listed.text;
+  const Output described = Passerelle("site describe " + dir_ + "/wuhan --dataset gu_cohort");
+  ASSERT_EQ(described.exit_code, 0) << described.text;
+  EXPECT_NE(described.text.find("organ"), std::string::npos);
+  EXPECT_NE(described.text.find("os_days"), std::string::npos);
+  const Output json = Passerelle("site describe " + dir_ + "/wuhan --dataset gu_cohort --json");
+  EXPECT_NE(json.text.find("\"name\": \"psa_dx\""), std::string::npos);
+  // Identifiers and dates are counted, never summarised.
+  EXPECT_EQ(json.text.find("P-0000001"), std::string::npos);
+  EXPECT_EQ(Passerelle("site describe " + dir_ + "/wuhan --dataset nothing").exit_code, 1);
+}
+
+TEST_F(CliTest, BadInputExitsTwoAndNamesThePlace) {
+  ASSERT_EQ(Passerelle("site init " + dir_ + "/s --name lyon").exit_code, 0);
+  std::ofstream(dir_ + "/bad.csv") << "id,age\nA,70\nB,old\n";
+  std::ofstream(dir_ + "/dict.toml") << "name = \"d\"\n[[variable]]\nname = \"id\"\n"
+                                        "type = \"identifier\"\n[[variable]]\nname = \"age\"\n"
+                                        "type = \"integer\"\n";
+  const Output bad = Passerelle("site import " + dir_ + "/s --dataset d --csv " + dir_ +
+                                "/bad.csv --dictionary " + dir_ + "/dict.toml");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.text.find("bad.csv:3:2: age: not a whole number (type integer), cell \"old\""),
+            std::string::npos)
+      << bad.text;
+  EXPECT_NE(bad.text.find("1 problem in"), std::string::npos);
+  EXPECT_NE(Passerelle("site datasets " + dir_ + "/s").text.find("0 datasets"), std::string::npos);
+
+  std::ofstream(dir_ + "/gbk.csv", std::ios::binary) << "site,n\n\xCE\xE4\xBA\xBA,1\n";
+  const Output gbk =
+      Passerelle("site import " + dir_ + "/s --dataset g --csv " + dir_ + "/gbk.csv");
+  EXPECT_EQ(gbk.exit_code, 2);
+  EXPECT_NE(gbk.text.find("not valid UTF-8"), std::string::npos) << gbk.text;
+  EXPECT_NE(gbk.text.find("iconv"), std::string::npos);
+
+  EXPECT_EQ(Passerelle("site import " + dir_ + "/s --dataset d --csv " + dir_ +
+                       "/bad.csv --sep ';' --decimal-comma --date-format 'dd/mm'")
+                .exit_code,
+            2);
+  EXPECT_EQ(Passerelle("site frobnicate").exit_code, 2);
+  EXPECT_EQ(Passerelle("--help").exit_code, 0);
+}
+
+TEST_F(CliTest, InferredDictionaryIsShownAndCanBePinned) {
+  ASSERT_EQ(Passerelle("site init " + dir_ + "/s --name lyon").exit_code, 0);
+  std::ofstream(dir_ + "/lung.csv")
+      << "time;status;ph.ecog;sex\n306;2;1;m\n455;2;NA;f\n1010;1;0;m\n";
+  const Output inferred =
+      Passerelle("site import " + dir_ + "/s --dataset lung --csv " + dir_ + "/lung.csv");
+  ASSERT_EQ(inferred.exit_code, 0) << inferred.text;
+  EXPECT_NE(inferred.text.find("Inferred dictionary"), std::string::npos);
+  const Output pinned =
+      Passerelle("site dictionary " + dir_ + "/s --dataset lung > " + dir_ + "/lung.toml");
+  ASSERT_EQ(pinned.exit_code, 0);
+  const Output again = Passerelle("site import " + dir_ + "/s --dataset lung --csv " + dir_ +
+                                  "/lung.csv --dictionary " + dir_ + "/lung.toml");
+  ASSERT_EQ(again.exit_code, 0) << again.text;
+  EXPECT_NE(again.text.find("version 2"), std::string::npos);
+}
+
+}  // namespace
