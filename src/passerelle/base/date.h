@@ -18,8 +18,10 @@ struct CivilDate {
   int year, month, day;
 };
 CivilDate CivilFromDays(int32_t days);
-// "yyyy-mm-dd".
+// "yyyy-mm-dd" (years clamped to 0000..9999).
 std::string FormatIsoDate(int32_t days);
+// The same ten characters written to out[0..9], without allocating.
+void FormatIsoDate(int32_t days, char out[10]);
 
 // A date layout made of the tokens yyyy, mm, dd and literal separators, e.g. "dd/mm/yyyy".
 class DateFormat {

@@ -83,6 +83,15 @@ constexpr std::array<std::string_view, kGuDerivedCount> kGuDerivedNames = {
     "age_dx",    "t_stage",  "n_stage",   "m_stage",  "os_days",   "os_event", "css_days",
     "css_event", "rfs_days", "rfs_event", "mfs_days", "mfs_event", "bcr_days", "bcr_event"};
 
+enum GuRule {
+  kRuleOrganCodes,
+  kRuleOrganSex,
+  kRuleOrganFields,
+  kRuleIsupGleason,
+  kRuleDateOrder,
+  kRuleDeathConsistency,
+  kRuleEventsAfterIndex
+};
 constexpr std::array<std::string_view, 7> kRuleNames = {
     "organ_codes", "organ_sex",         "organ_fields",      "isup_gleason",
     "date_order",  "death_consistency", "events_after_index"};
@@ -147,27 +156,28 @@ bool IsKnownGuRule(std::string_view name) {
 
 Result<GuRules> GuRules::Bind(const Dictionary& dictionary) {
   GuRules rules;
-  rules.rules_ = dictionary.rules;
-  if (!rules.rules_.empty()) {
+  for (const std::string& name : dictionary.rules) {
+    const auto it = std::find(kRuleNames.begin(), kRuleNames.end(), name);
+    if (it != kRuleNames.end()) rules.enabled_ |= 1u << (it - kRuleNames.begin());
+  }
+  if (rules.enabled_) {
     ASSIGN_OR_RETURN(rules.index_, BindNames(dictionary, kGuVarNames, "the GU cohort rules"));
   }
   return rules;
 }
 
 void GuRules::Check(std::span<const Value> row, const RuleReport& report) const {
-  if (rules_.empty()) return;
+  if (!enabled_) return;
   auto v = [&](GuVar var) -> const Value& { return row[index_[var]]; };
   auto fail = [&](GuVar var, std::string_view rule, std::string message) {
     report(index_[var], "rule " + std::string(rule) + ": " + message);
   };
-  auto has = [&](std::string_view rule) {
-    return std::find(rules_.begin(), rules_.end(), rule) != rules_.end();
-  };
+  auto has = [&](GuRule rule) { return (enabled_ >> rule) & 1u; };
   const std::string_view organ = v(kOrgan).text;
   const OrganCodes* codes = v(kOrgan).missing ? nullptr : FindOrgan(organ);
   const bool prostate = organ == "prostate";
 
-  if (has("organ_codes") && codes) {
+  if (has(kRuleOrganCodes) && codes) {
     for (GuVar var : {kIcd10, kTopography}) {
       const Value& code = v(var);
       if (code.missing) continue;
@@ -179,11 +189,11 @@ void GuRules::Check(std::span<const Value> row, const RuleReport& report) const 
       }
     }
   }
-  if (has("organ_sex") && !v(kSex).missing &&
+  if (has(kRuleOrganSex) && !v(kSex).missing &&
       (organ == "prostate" || organ == "testis" || organ == "penis") && v(kSex).text != "male") {
     fail(kSex, "organ_sex", std::string(organ) + " cancer requires sex male");
   }
-  if (has("organ_fields") && codes) {
+  if (has(kRuleOrganFields) && codes) {
     if (!prostate) {
       for (GuVar var : {kGleasonPrimary, kGleasonSecondary, kIsup, kPsa, kBcrDate}) {
         if (!v(var).missing) fail(var, "organ_fields", "recorded for prostate cancer only");
@@ -193,7 +203,7 @@ void GuRules::Check(std::span<const Value> row, const RuleReport& report) const 
       fail(kUrothelialGrade, "organ_fields", "recorded for bladder and upper-tract cancer only");
     }
   }
-  if (has("isup_gleason")) {
+  if (has(kRuleIsupGleason)) {
     const Value& primary = v(kGleasonPrimary);
     const Value& secondary = v(kGleasonSecondary);
     if (primary.missing != secondary.missing) {
@@ -213,7 +223,7 @@ void GuRules::Check(std::span<const Value> row, const RuleReport& report) const 
   const Value& treatment = v(kTreatmentDate);
   const Value& last = v(kLastFollowup);
   const Value& death = v(kDeathDate);
-  if (has("date_order")) {
+  if (has(kRuleDateOrder)) {
     if (!diagnosis.missing && !v(kBirthYear).missing) {
       const int64_t age =
           CivilFromDays(static_cast<int32_t>(diagnosis.integer)).year - v(kBirthYear).integer;
@@ -231,7 +241,7 @@ void GuRules::Check(std::span<const Value> row, const RuleReport& report) const 
       fail(kLastFollowup, "date_order", "last follow-up date is before the diagnosis date");
     }
   }
-  if (has("death_consistency") && !v(kVitalStatus).missing) {
+  if (has(kRuleDeathConsistency) && !v(kVitalStatus).missing) {
     const bool dead = v(kVitalStatus).text == "dead";
     if (dead && death.missing)
       fail(kDeathDate, "death_consistency", "vital status dead needs a death date");
@@ -250,7 +260,7 @@ void GuRules::Check(std::span<const Value> row, const RuleReport& report) const 
            "last follow-up must be between the death date and 30 days after it");
     }
   }
-  if (has("events_after_index") && !diagnosis.missing) {
+  if (has(kRuleEventsAfterIndex) && !diagnosis.missing) {
     for (GuVar var : {kRecurrenceDate, kBcrDate, kMetastasisDate, kDeathDate}) {
       const Value& event = v(var);
       if (event.missing) continue;

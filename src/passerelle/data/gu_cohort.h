@@ -3,6 +3,7 @@
 #ifndef PASSERELLE_DATA_GU_COHORT_H_
 #define PASSERELLE_DATA_GU_COHORT_H_
 
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -33,7 +34,7 @@ class GuRules {
   void Check(std::span<const Value> row, const RuleReport& report) const;
 
  private:
-  std::vector<std::string> rules_;
+  uint32_t enabled_ = 0;    // bit r set: the rule kRuleNames[r] is checked
   std::vector<int> index_;  // by GuVar
 };
 

@@ -141,7 +141,7 @@ bool RowValidator::Check(const CsvRecord& record, std::vector<Value>* row, Probl
       continue;
     }
     if (var.unique && !(*row)[i].missing) {
-      if (!seen_[i].emplace(cell).second) {
+      if (!seen_[i].Insert(cell)) {
         problems->Add({record.line(c), static_cast<size_t>(c + 1), var.name,
                        "value appears on an earlier row (unique)", std::string(cell), true});
       }

@@ -7,7 +7,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "passerelle/base/date.h"
@@ -15,6 +14,7 @@
 #include "passerelle/data/dictionary.h"
 #include "passerelle/data/gu_cohort.h"
 #include "passerelle/data/problems.h"
+#include "passerelle/data/unique_set.h"
 
 namespace passerelle::data {
 
@@ -53,7 +53,7 @@ class RowValidator {
   std::vector<int> column_of_;  // by variable: CSV column, or -1
   size_t header_size_ = 0;
   std::vector<std::string> absent_optional_;
-  std::vector<std::unordered_set<std::string>> seen_;  // by variable, for unique ones
+  std::vector<UniqueSet> seen_;  // by variable, for unique ones
   GuRules rules_;
   std::optional<GuDerivation> derivation_;
 };

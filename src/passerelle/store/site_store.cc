@@ -9,6 +9,7 @@
 #include "passerelle/base/date.h"
 #include "passerelle/base/text.h"
 #include "passerelle/data/infer.h"
+#include "passerelle/store/row_writer.h"
 #include "passerelle/store/sqlite_db.h"
 
 namespace passerelle::store {
@@ -201,15 +202,16 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
 
   data::CsvRecord record;
   std::vector<data::Value> row;
+  std::vector<data::VarType> types;
+  for (const data::Variable& var : dictionary.variables) types.push_back(var.type);
+  RowWriter writer(insert.get(), std::move(types));
   int64_t rows = 0;
   for (;;) {
     auto more = reader->Next(&record);
     if (!more.ok()) {
       // A broken file (bad quoting, not UTF-8) ends the import; earlier problems are kept.
-      data::Problem fatal;
-      fatal.rule = more.status().message();
       if (problems.empty()) return more.status();
-      problems.Add(std::move(fatal));
+      problems.Add({0, 0, "", more.status().message(), "", false});
       break;
     }
     if (!*more) break;
@@ -222,30 +224,9 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
       continue;
     }
     if (!problems.empty()) continue;  // keep checking, stop writing
-    for (size_t i = 0; i < row.size(); ++i) {
-      const data::Value& value = row[i];
-      const int param = static_cast<int>(i) + 1;
-      if (value.missing) {
-        insert->BindNull(param);
-        continue;
-      }
-      switch (dictionary.variables[i].type) {
-        case data::VarType::kInteger:
-          insert->BindInt(param, value.integer);
-          break;
-        case data::VarType::kNumber:
-          insert->BindDouble(param, value.number);
-          break;
-        case data::VarType::kDate:
-          insert->BindText(param, FormatIsoDate(static_cast<int32_t>(value.integer)));
-          break;
-        default:
-          insert->BindText(param, value.text, /*transient=*/false);
-          break;
-      }
-    }
-    RETURN_IF_ERROR(insert->Run());
+    RETURN_IF_ERROR(writer.Add(row));
   }
+  RETURN_IF_ERROR(writer.Finish());
   RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten));
   if (rows == 0)
     return InvalidArgument(label + ": the file has a header but no data rows; " + kNothingWritten);

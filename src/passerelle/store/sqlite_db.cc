@@ -17,7 +17,8 @@ Status Statement::Run() {
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool create) {
   sqlite3* db = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  // One connection per store object, used by one thread at a time: no SQLite mutexes needed.
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -25,7 +26,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool c
   }
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<Database> database(new Database(db));
-  RETURN_IF_ERROR(database->Exec("PRAGMA foreign_keys = ON"));
+  RETURN_IF_ERROR(database->Exec("PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536"));
   return database;
 }
 

@@ -31,12 +31,10 @@ class Statement {
   }
   // True when a row is available, false when done.
   Result<bool> Step();
-  // Step() for statements that return no row, then Reset().
+  // Step() for statements that return no row, then Reset(). Bindings are kept: a caller that
+  // reuses the statement binds every parameter again.
   Status Run();
-  void Reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
+  void Reset() { sqlite3_reset(stmt_); }
 
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
