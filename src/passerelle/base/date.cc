@@ -114,6 +114,18 @@ Result<DateFormat> DateFormat::Parse(std::string_view pattern) {
 
 std::optional<int32_t> DateFormat::ParseDays(std::string_view text) const {
   int y = 0, m = 0, d = 0;
+  if (iso_) {
+    // The common case, without the pattern walk.
+    if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+    for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    }
+    auto digit = [&](size_t i) { return text[i] - '0'; };
+    y = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+    m = digit(5) * 10 + digit(6);
+    d = digit(8) * 10 + digit(9);
+    return Checked(y, m, d);
+  }
   size_t pos = 0;
   const std::string_view p = pattern_;
   for (size_t i = 0; i < p.size();) {

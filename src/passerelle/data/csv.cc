@@ -1,6 +1,7 @@
 #include "passerelle/data/csv.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "passerelle/base/text.h"
 
@@ -9,10 +10,23 @@ namespace {
 
 constexpr size_t kChunk = 1 << 20;
 
+bool IsAscii(std::string_view s) {
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    any |= word;
+  }
+  for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
+  return (any & 0x8080808080808080ULL) == 0;
+}
+
 }  // namespace
 
 CsvReader::CsvReader(std::FILE* file, std::string buffer, std::string label, CsvOptions options)
     : file_(file), buffer_(std::move(buffer)), label_(std::move(label)), options_(options) {
+  buffer_ascii_ = IsAscii(buffer_);
   if (!file_) {
     hasher_.Update(buffer_);
     bytes_read_ = buffer_.size();
@@ -47,6 +61,8 @@ bool CsvReader::Fill() {
   buffer_.resize(n);
   pos_ = 0;
   hasher_.Update(buffer_);
+  buffer_ascii_ = IsAscii(buffer_);
+  if (!buffer_ascii_) record_ascii_ = false;
   bytes_read_ += n;
   return n > 0;
 }
@@ -104,6 +120,8 @@ Status CsvReader::ReadHeader() {
 
 Result<bool> CsvReader::Next(CsvRecord* record) {
   record->Clear();
+  // Fields of a record read from pure-ASCII chunks need no UTF-8 check of their own.
+  record_ascii_ = buffer_ascii_;
   const char sep = separator_;
   for (;;) {
     // Skip blank lines between records.
@@ -137,7 +155,7 @@ Result<bool> CsvReader::Next(CsvRecord* record) {
         const char* end = buffer_.data() + buffer_.size();
         const char* stop = begin;
         while (stop < end && *stop != '"' && *stop != '\n') ++stop;
-        record->data_.append(begin, stop);
+        record->data_.append(begin, static_cast<size_t>(stop - begin));
         pos_ += stop - begin;
         if (stop == end) continue;
         if (*stop == '\n') {
@@ -175,7 +193,7 @@ Result<bool> CsvReader::Next(CsvRecord* record) {
         const char* end = buffer_.data() + buffer_.size();
         const char* stop = begin;
         while (stop < end && *stop != sep && *stop != '\n' && *stop != '\r') ++stop;
-        record->data_.append(begin, stop);
+        record->data_.append(begin, static_cast<size_t>(stop - begin));
         pos_ += stop - begin;
         if (stop == end) continue;
         if (*stop == sep) {
@@ -188,7 +206,8 @@ Result<bool> CsvReader::Next(CsvRecord* record) {
     }
     // A record of text fields only needs its bytes checked once, here.
     const std::string_view field = std::string_view(record->data_).substr(field_begin);
-    if (auto bad = FindInvalidUtf8(field)) {
+    auto bad = record_ascii_ ? std::nullopt : FindInvalidUtf8(field);
+    if (bad) {
       return Fail(field_line, column,
                   "the file is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
                       " of this field). If it was exported as GBK or GB18030 (Chinese Windows) "

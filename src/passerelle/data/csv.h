@@ -88,6 +88,8 @@ class CsvReader {
   std::vector<std::string> header_;
   size_t line_ = 1;
   uint64_t bytes_read_ = 0;
+  bool buffer_ascii_ = true;  // the current chunk has no byte >= 0x80
+  bool record_ascii_ = true;  // every chunk the current record touched was ASCII
   Sha256 hasher_;
 };
 

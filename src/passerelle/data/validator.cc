@@ -1,6 +1,7 @@
 #include "passerelle/data/validator.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "passerelle/base/text.h"
 
@@ -87,7 +88,10 @@ bool RowValidator::Convert(const Variable& var, std::string_view cell, Value* va
     case VarType::kCategory: {
       int32_t level = -1;
       if (!var.levels.empty()) {
-        const auto it = std::find(var.levels.begin(), var.levels.end(), cell);
+        // Length first: most levels differ in length, and this runs for millions of cells.
+        const auto it = std::find_if(var.levels.begin(), var.levels.end(), [&](const auto& l) {
+          return l.size() == cell.size() && std::memcmp(l.data(), cell.data(), cell.size()) == 0;
+        });
         if (it == var.levels.end()) {
           std::string allowed = Join(var.levels, ", ");
           if (allowed.size() > 120) allowed = allowed.substr(0, 117) + "...";
@@ -117,7 +121,7 @@ bool RowValidator::Convert(const Variable& var, std::string_view cell, Value* va
   return true;
 }
 
-bool RowValidator::Check(const CsvRecord& record, std::vector<Value>* row, ProblemList* problems) {
+bool RowValidator::Check(const CsvRecord& record, std::span<Value> row, ProblemList* problems) {
   const size_t line = record.first_line();
   if (record.size() != header_size_) {
     problems->Add({line, std::min(record.size(), header_size_) + 1, "",
@@ -127,20 +131,21 @@ bool RowValidator::Check(const CsvRecord& record, std::vector<Value>* row, Probl
     return false;
   }
   const size_t before = problems->total();
-  row->assign(dictionary_.variables.size(), Value::Missing());
   std::string rule;
   for (size_t i = 0; i < dictionary_.variables.size(); ++i) {
     const Variable& var = dictionary_.variables[i];
-    if (var.derived) continue;
     const int c = column_of_[i];
-    const std::string_view cell = c >= 0 ? record.field(c) : std::string_view();
-    if (c < 0 && !var.required) continue;
-    if (!Convert(var, cell, &(*row)[i], &rule)) {
+    if (var.derived || c < 0) {
+      row[i] = Value::Missing();  // derived ones are filled by Derive() below
+      continue;                   // a required column's absence was reported by Make()
+    }
+    const std::string_view cell = record.field(c);
+    if (!Convert(var, cell, &row[i], &rule)) {
       problems->Add({c >= 0 ? record.line(c) : line, static_cast<size_t>(c + 1), var.name, rule,
                      std::string(cell), true});
       continue;
     }
-    if (var.unique && !(*row)[i].missing) {
+    if (var.unique && !row[i].missing) {
       if (!seen_[i].Insert(cell)) {
         problems->Add({record.line(c), static_cast<size_t>(c + 1), var.name,
                        "value appears on an earlier row (unique)", std::string(cell), true});
@@ -148,14 +153,14 @@ bool RowValidator::Check(const CsvRecord& record, std::vector<Value>* row, Probl
     }
   }
   if (problems->total() != before) return false;
-  rules_.Check(*row, [&](int i, std::string message) {
+  rules_.Check(row, [&](int i, std::string message) {
     const int c = column_of_[i];
     const std::string_view cell = c >= 0 ? record.field(c) : std::string_view();
     problems->Add({c >= 0 ? record.line(c) : line, static_cast<size_t>(c + 1),
                    dictionary_.variables[i].name, std::move(message), std::string(cell), c >= 0});
   });
   if (problems->total() != before) return false;
-  if (derivation_) derivation_->Derive(*row);
+  if (derivation_) derivation_->Derive(row);
   return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,13 @@ class RowValidator {
 
   // Converts one record into `row` (indexed like the dictionary's variables), checks it and
   // derives. Returns true when the row broke no rule; every broken rule is added to *problems.
-  bool Check(const CsvRecord& record, std::vector<Value>* row, ProblemList* problems);
+  // REQUIRES: row.size() is the dictionary's number of variables.
+  bool Check(const CsvRecord& record, std::span<Value> row, ProblemList* problems);
+  // The same, sizing `row` first.
+  bool Check(const CsvRecord& record, std::vector<Value>* row, ProblemList* problems) {
+    row->resize(dictionary_.variables.size());
+    return Check(record, std::span<Value>(*row), problems);
+  }
 
   // Dictionary variables absent from the file (optional ones: stored as missing).
   const std::vector<std::string>& absent_optional() const { return absent_optional_; }

@@ -1,18 +1,24 @@
 #include "passerelle/store/row_writer.h"
 
-#include <array>
+#include <pthread.h>
 
-#include "passerelle/base/date.h"
+#include <algorithm>
 
 namespace passerelle::store {
 
 RowWriter::RowWriter(Statement* insert, std::vector<data::VarType> types)
-    : insert_(insert), types_(std::move(types)), filling_(std::make_unique<Batch>()) {
-  for (data::VarType type : types_) {
-    is_text_.push_back(type == data::VarType::kCategory || type == data::VarType::kIdentifier ||
-                       type == data::VarType::kText);
+    : insert_(insert), types_(std::move(types)) {
+  for (size_t i = 0; i < types_.size(); ++i) {
+    if (types_[i] == data::VarType::kCategory || types_[i] == data::VarType::kIdentifier ||
+        types_[i] == data::VarType::kText) {
+      text_columns_.push_back(i);
+    }
   }
-  thread_ = std::thread([this] { WriterLoop(); });
+  filling_ = NewBatch();
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "store-writer");
+    WriterLoop();
+  });
 }
 
 RowWriter::~RowWriter() {
@@ -20,22 +26,32 @@ RowWriter::~RowWriter() {
     std::lock_guard lock(mutex_);
     closing_ = true;
     if (error_.ok()) error_ = Internal("row writer stopped before Finish");
+    failed_ = true;
   }
   changed_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
-Status RowWriter::Add(const std::vector<data::Value>& row) {
+std::unique_ptr<RowWriter::Batch> RowWriter::NewBatch() const {
+  auto batch = std::make_unique<Batch>();
+  batch->values.resize(kBatchRows * types_.size());
+  return batch;
+}
+
+std::span<data::Value> RowWriter::Slot() {
+  return std::span<data::Value>(filling_->values)
+      .subspan(filling_->rows * types_.size(), types_.size());
+}
+
+Status RowWriter::Commit() {
   Batch& b = *filling_;
-  for (size_t i = 0; i < row.size(); ++i) {
-    data::Value v = row[i];
-    b.text_offset.push_back(static_cast<uint32_t>(b.text.size()));
-    if (!v.missing && is_text_[i]) {
-      b.text.append(v.text);
-      v.text = {};
-      v.integer = static_cast<int64_t>(row[i].text.size());  // length, restored in Send()
-    }
-    b.values.push_back(v);
+  data::Value* row = &b.values[b.rows * types_.size()];
+  // Text is copied into the batch's arena. The view keeps its length but may dangle; the
+  // value's unused `integer` field holds the offset into the arena (see WriteBatch).
+  for (size_t column : text_columns_) {
+    data::Value& v = row[column];
+    v.integer = static_cast<int64_t>(b.text.size());
+    b.text.append(v.text);
   }
   if (++b.rows == kBatchRows) Send();
   if (!failed_.load(std::memory_order_relaxed)) return Status::Ok();
@@ -44,18 +60,6 @@ Status RowWriter::Add(const std::vector<data::Value>& row) {
 }
 
 void RowWriter::Send() {
-  Batch& b = *filling_;
-  // The arena no longer grows: point text values into it.
-  const size_t width = types_.size();
-  for (size_t k = 0; k < b.values.size(); k += width) {
-    for (size_t i = 0; i < width; ++i) {
-      data::Value& v = b.values[k + i];
-      if (!v.missing && is_text_[i]) {
-        v.text =
-            std::string_view(b.text).substr(b.text_offset[k + i], static_cast<size_t>(v.integer));
-      }
-    }
-  }
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return queue_.size() < kMaxQueued || !error_.ok(); });
   queue_.push_back(std::move(filling_));
@@ -63,9 +67,10 @@ void RowWriter::Send() {
     filling_ = std::move(free_.back());
     free_.pop_back();
   } else {
-    filling_ = std::make_unique<Batch>();
+    filling_ = NewBatch();
   }
-  filling_->Clear();
+  filling_->rows = 0;
+  filling_->text.clear();
   changed_.notify_all();
 }
 
@@ -92,7 +97,7 @@ void RowWriter::WriterLoop() {
       queue_.pop_front();
     }
     changed_.notify_all();
-    Status status = WriteBatch(batch.get());
+    Status status = WriteBatch(*batch);
     std::lock_guard lock(mutex_);
     if (!status.ok()) {
       error_ = std::move(status);
@@ -104,11 +109,11 @@ void RowWriter::WriterLoop() {
   }
 }
 
-Status RowWriter::WriteBatch(Batch* batch) {
+Status RowWriter::WriteBatch(const Batch& batch) {
   const size_t width = types_.size();
-  std::vector<std::array<char, 10>> dates(width);
-  for (size_t r = 0; r < batch->rows; ++r) {
-    const data::Value* row = &batch->values[r * width];
+  const std::string_view arena = batch.text;
+  for (size_t r = 0; r < batch.rows; ++r) {
+    const data::Value* row = &batch.values[r * width];
     for (size_t i = 0; i < width; ++i) {
       const data::Value& value = row[i];
       const int param = static_cast<int>(i) + 1;
@@ -118,17 +123,15 @@ Status RowWriter::WriteBatch(Batch* batch) {
       }
       switch (types_[i]) {
         case data::VarType::kInteger:
+        case data::VarType::kDate:
           insert_->BindInt(param, value.integer);
           break;
         case data::VarType::kNumber:
           insert_->BindDouble(param, value.number);
           break;
-        case data::VarType::kDate:
-          FormatIsoDate(static_cast<int32_t>(value.integer), dates[i].data());
-          insert_->BindText(param, std::string_view(dates[i].data(), 10), /*transient=*/false);
-          break;
         default:
-          insert_->BindText(param, value.text, /*transient=*/false);
+          insert_->BindText(param, arena.substr(value.integer, value.text.size()),
+                            /*transient=*/false);
           break;
       }
     }

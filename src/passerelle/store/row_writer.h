@@ -1,7 +1,7 @@
 // Writes validated rows to an INSERT statement on a second thread, so that parsing and
-// validating the next rows overlaps with SQLite's work on the previous ones. Rows travel in
-// batches that own copies of their text; order is kept, so the table is the same whatever the
-// timing. Internal to store/.
+// validating the next rows overlaps with SQLite's work on the previous ones. Rows are
+// validated straight into a slot of the batch being filled; a batch owns copies of its text.
+// Order is kept, so the table is the same whatever the timing. Internal to store/.
 #ifndef PASSERELLE_STORE_ROW_WRITER_H_
 #define PASSERELLE_STORE_ROW_WRITER_H_
 
@@ -10,6 +10,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -21,42 +23,39 @@ namespace passerelle::store {
 
 class RowWriter {
  public:
-  // `insert` has one parameter per entry of `types`, in order. It is used by the writer thread
-  // only, until Finish() returns.
+  // `insert` has one parameter per entry of `types`, in order; dates are bound as days since
+  // 1970-01-01. It is used by the writer thread only, until Finish() returns.
   RowWriter(Statement* insert, std::vector<data::VarType> types);
-  // Joins the writer thread (discarding unwritten rows when Finish was not called).
+  // Joins the writer thread, discarding unwritten rows when Finish() was not called.
   ~RowWriter();
   RowWriter(const RowWriter&) = delete;
   RowWriter& operator=(const RowWriter&) = delete;
 
-  // Queues a copy of `row`. Returns the writer's error as soon as one has happened.
-  Status Add(const std::vector<data::Value>& row);
+  // The slot for the next row: fill it, then Commit() it or leave it for the next row.
+  std::span<data::Value> Slot();
+  // Queues the filled slot (copying its text). Returns the writer's error once there is one.
+  Status Commit();
   // Writes everything queued, stops the thread and returns the first error.
   Status Finish();
 
  private:
   struct Batch {
     size_t rows = 0;
-    std::vector<data::Value> values;  // rows x width; text views point into `text`
-    std::vector<uint32_t> text_offset;
+    // kBatchRows x width. A text value's bytes are text.substr(value.integer, value.text.size()).
+    std::vector<data::Value> values;
     std::string text;
-    void Clear() {
-      rows = 0;
-      values.clear();
-      text_offset.clear();
-      text.clear();
-    }
   };
   static constexpr size_t kBatchRows = 4096;
   static constexpr size_t kMaxQueued = 4;
 
+  std::unique_ptr<Batch> NewBatch() const;
   void Send();
   void WriterLoop();
-  Status WriteBatch(Batch* batch);
+  Status WriteBatch(const Batch& batch);
 
   Statement* insert_;
   std::vector<data::VarType> types_;
-  std::vector<bool> is_text_;  // by column: category, identifier or text
+  std::vector<size_t> text_columns_;  // category, identifier and text columns
   std::unique_ptr<Batch> filling_;
 
   std::mutex mutex_;

@@ -6,7 +6,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "passerelle/base/date.h"
 #include "passerelle/base/text.h"
 #include "passerelle/data/infer.h"
 #include "passerelle/store/row_writer.h"
@@ -52,15 +51,23 @@ std::string UtcNow() {
   return buf;
 }
 
+// Dates are stored as days since 1970-01-01; the dataset's view shows them as yyyy-mm-dd.
 const char* SqlType(data::VarType type) {
   switch (type) {
     case data::VarType::kInteger:
+    case data::VarType::kDate:
       return "INTEGER";
     case data::VarType::kNumber:
       return "REAL";
     default:
       return "TEXT";
   }
+}
+
+// Names the store uses for itself; a dataset may not take them.
+bool IsReservedName(const std::string& name) {
+  return name == "site" || name == "dataset" || name == "dataset_version" ||
+         name.starts_with("data_") || name.starts_with("sqlite_");
 }
 
 // Rolls back unless committed: a failed import leaves the store exactly as it was.
@@ -105,6 +112,7 @@ Result<std::unique_ptr<SiteStore>> SiteStore::Create(const std::string& dir,
   fs::create_directories(dir, ec);
   if (ec) return Unavailable(dir + ": cannot create the folder: " + ec.message());
   ASSIGN_OR_RETURN(auto db, Database::Open(StorePath(dir), /*create=*/true));
+  RETURN_IF_ERROR(db->Exec("PRAGMA page_size = 65536"));
   RETURN_IF_ERROR(db->Exec(kSchema));
   ASSIGN_OR_RETURN(auto insert, db->Prepare("INSERT INTO site (key, value) VALUES (?, ?)"));
   for (const auto& [key, value] : {std::pair<std::string, std::string>{"name", site_name},
@@ -147,9 +155,10 @@ Result<privacy::Policy> SiteStore::LoadPolicy() const {
 }
 
 Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
-  if (!IsValidName(request.dataset)) {
+  if (!IsValidName(request.dataset) || IsReservedName(request.dataset)) {
     return InvalidArgument("dataset name '" + request.dataset +
-                           "' must be a letter, then letters, digits, '_' or '.'");
+                           "' must be a letter, then letters, digits, '_' or '.', and not one of "
+                           "site, dataset, dataset_version, data_*");
   }
   ImportReport report;
   const bool inferred = !request.dictionary.has_value();
@@ -198,10 +207,22 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
     insert_sql += i ? ", ?" : "?";
   }
   RETURN_IF_ERROR(db_->Exec(create + ")"));
+  // A view named after the dataset always shows its current version, dates as yyyy-mm-dd, for
+  // custodians who look at the store with sqlite3.
+  std::string view = "CREATE VIEW " + QuoteIdentifier(request.dataset) + " AS SELECT ";
+  for (size_t i = 0; i < dictionary.variables.size(); ++i) {
+    const data::Variable& var = dictionary.variables[i];
+    const std::string column = QuoteIdentifier(var.name);
+    view += i ? ", " : "";
+    view += var.type == data::VarType::kDate
+                ? "date(" + column + " * 86400, 'unixepoch') AS " + column
+                : column;
+  }
+  RETURN_IF_ERROR(db_->Exec("DROP VIEW IF EXISTS " + QuoteIdentifier(request.dataset)));
+  RETURN_IF_ERROR(db_->Exec(view + " FROM " + QuoteIdentifier(table)));
   ASSIGN_OR_RETURN(auto insert, db_->Prepare(insert_sql + ")"));
 
   data::CsvRecord record;
-  std::vector<data::Value> row;
   std::vector<data::VarType> types;
   for (const data::Variable& var : dictionary.variables) types.push_back(var.type);
   RowWriter writer(insert.get(), std::move(types));
@@ -216,7 +237,8 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
     }
     if (!*more) break;
     ++rows;
-    if (!validator->Check(record, &row, &problems)) continue;
+    const std::span<data::Value> row = writer.Slot();
+    if (!validator->Check(record, row, &problems)) continue;
     if (site_column >= 0 && !row[site_var].missing && row[site_var].text != site_name_) {
       problems.Add({record.line(site_column), static_cast<size_t>(site_column + 1), "site",
                     "rule site_matches_store: this store belongs to site '" + site_name_ + "'",
@@ -224,7 +246,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
       continue;
     }
     if (!problems.empty()) continue;  // keep checking, stop writing
-    RETURN_IF_ERROR(writer.Add(row));
+    RETURN_IF_ERROR(writer.Commit());
   }
   RETURN_IF_ERROR(writer.Finish());
   RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten));
@@ -341,7 +363,6 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
   std::vector<data::ColumnBuilder> builders;
   for (const data::Variable& var : dictionary.variables) builders.emplace_back(var);
   ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT * FROM " + QuoteIdentifier(table_name)));
-  const DateFormat iso;
   data::Table table;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, query->Step());
@@ -355,17 +376,12 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
       }
       switch (dictionary.variables[i].type) {
         case data::VarType::kInteger:
+        case data::VarType::kDate:
           builders[i].AddNumber(static_cast<double>(query->Int(col)));
           break;
         case data::VarType::kNumber:
           builders[i].AddNumber(query->Double(col));
           break;
-        case data::VarType::kDate: {
-          const auto days = iso.ParseDays(query->Text(col));
-          if (!days) return Internal("store: malformed date in " + table_name);
-          builders[i].AddNumber(*days);
-          break;
-        }
         default:
           builders[i].AddText(query->Text(col));
           break;

@@ -8,6 +8,7 @@
 
 #include "passerelle/data/gu_test_util.h"
 #include "passerelle/data/synth.h"
+#include "passerelle/store/sqlite_db.h"
 
 namespace passerelle::store {
 namespace {
@@ -180,6 +181,32 @@ TEST_F(SiteStoreTest, FrenchExcelExport) {
   auto table = store_->LoadTable("gu_cohort");
   EXPECT_DOUBLE_EQ(table->Find("psa_dx")->numbers[0], 7.4);
   EXPECT_DOUBLE_EQ(table->Find("diagnosis_date")->numbers[0], DaysFromCivil(2018, 3, 1));
+}
+
+}  // namespace
+}  // namespace passerelle::store
+
+namespace passerelle::store {
+namespace {
+
+TEST_F(SiteStoreTest, ViewShowsTheCurrentVersionWithIsoDates) {
+  ASSERT_TRUE(store_->Import(GuRequest(Write("a.csv", data::testing::GuCsv({{}})))).ok());
+  ASSERT_TRUE(store_->Import(GuRequest(Write("b.csv", data::testing::GuCsv({{}, {}})))).ok());
+  auto db = Database::Open(dir_ + "/store.sqlite", false);
+  ASSERT_TRUE(db.ok());
+  auto query = (*db)->Prepare("SELECT count(*), min(diagnosis_date) FROM gu_cohort");
+  ASSERT_TRUE(query.ok());
+  ASSERT_TRUE(*(*query)->Step());
+  EXPECT_EQ((*query)->Int(0), 2);
+  EXPECT_EQ((*query)->Text(1), "2018-03-01");
+}
+
+TEST_F(SiteStoreTest, ReservedDatasetNamesAreRefused) {
+  for (const char* name : {"site", "dataset", "data_x", "sqlite_master", "bad name"}) {
+    ImportRequest r = GuRequest(Write("a.csv", data::testing::GuCsv({{}})));
+    r.dataset = name;
+    EXPECT_EQ(store_->Import(r).status().code(), StatusCode::kInvalidArgument) << name;
+  }
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool c
   }
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<Database> database(new Database(db));
-  RETURN_IF_ERROR(database->Exec("PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536"));
+  RETURN_IF_ERROR(database->Exec("PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192"));
   return database;
 }
 
