@@ -2,7 +2,7 @@
 #   make demo    install what is missing, build (release), run the two-site demo
 #   make test    install what is missing, check formatting, build (dev: ASan+UBSan, -Werror), ctest
 #   make bench   benchmarks side by side with R; writes docs/benchmarks.md
-.PHONY: all deps build build-dev demo test format format-check bench clean
+.PHONY: all deps build build-dev demo test format format-check bench fuzz clean
 
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
@@ -37,3 +37,12 @@ bench: build
 
 clean:
 	@rm -rf build demo-out bench-out
+
+# Bounded, reproducible fuzzing of every parser (clang, libFuzzer): fixed seed and run count.
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz --target csv_fuzz dictionary_fuzz policy_fuzz
+	@for t in csv dictionary policy; do \
+	  build/fuzz/tests/fuzz/$${t}_fuzz -seed=1 -runs=$${FUZZ_RUNS:-100000} -max_len=4096 \
+	    tests/fuzz/corpus/$$t 2>&1 | grep -E '^Done|ERROR|SUMMARY' || exit 1; \
+	done

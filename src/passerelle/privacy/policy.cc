@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "passerelle/base/text.h"
+
 namespace passerelle::privacy {
 namespace {
 
@@ -71,7 +73,8 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view label) {
   }
   const Policy defaults = DefaultPolicy("");
   Policy p = defaults;
-  for (const auto& [key, node] : root) {
+  for (const auto& [key, entry] : root) {
+    const toml::node& node = entry;  // a plain reference: lambdas cannot capture bindings
     const std::string where = Where(label, node.source()) + ": " + std::string(key.str());
     auto integer_at_least = [&](int* field, int minimum) -> Status {
       auto value = node.value<int64_t>();
@@ -127,7 +130,11 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view label) {
       return InvalidArgument(where + ": unknown key");
     }
   }
-  if (p.site.empty()) return InvalidArgument(std::string(label) + ": 'site' is missing");
+  if (!IsValidName(p.site)) {
+    return InvalidArgument(std::string(label) +
+                           ": 'site' is missing or not a site name (a letter, then letters, "
+                           "digits, '_' or '.')");
+  }
   return p;
 }
 

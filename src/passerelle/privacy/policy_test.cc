@@ -37,6 +37,8 @@ TEST(Policy, RefusesUnknownKeysAndAnalyses) {
   EXPECT_FALSE(ParsePolicy("site = \"x\"\napproval = \"sometimes\"\n", "p").ok());
   EXPECT_FALSE(ParsePolicy("site = [", "p").ok());
   EXPECT_FALSE(ParsePolicy("min_cell_count = 5\n", "p").ok());
+  // Found by fuzzing: a site name with a newline did not survive the round trip.
+  EXPECT_FALSE(ParsePolicy("site = \"wuh\\n\"\n", "p").ok());
 }
 
 }  // namespace
