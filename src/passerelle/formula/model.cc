@@ -1,0 +1,454 @@
+#include "passerelle/formula/model.h"
+
+#include <algorithm>
+#include <map>
+
+#include "passerelle/formula/eval.h"
+
+namespace passerelle::formula {
+namespace {
+
+Status FormulaError(const Formula& f, const std::string& message) {
+  return InvalidArgument("formula '" + f.source + "': " + message);
+}
+
+// The set of terms an expression stands for (R's formula algebra): a + b, a:b, a*b, (a + b):c,
+// - b, and the intercept 1 / 0 / -1.
+struct TermSet {
+  std::vector<std::vector<Expr>> terms;
+  int intercept = -1;  // -1 unspecified, 0 removed, 1 present
+};
+
+std::string TermKey(const std::vector<Expr>& vars) {
+  std::vector<std::string> names;
+  for (const Expr& v : vars) names.push_back(Deparse(v));
+  std::sort(names.begin(), names.end());
+  std::string key;
+  for (const auto& n : names) key += n + "\x1f";
+  return key;
+}
+
+void AddTerm(std::vector<std::vector<Expr>>* terms, std::vector<Expr> vars) {
+  // Drop repeated variables inside a term (a:a is a).
+  std::vector<Expr> unique;
+  for (Expr& v : vars) {
+    const std::string d = Deparse(v);
+    if (std::none_of(unique.begin(), unique.end(),
+                     [&](const Expr& u) { return Deparse(u) == d; })) {
+      unique.push_back(std::move(v));
+    }
+  }
+  const std::string key = TermKey(unique);
+  for (const auto& t : *terms) {
+    if (TermKey(t) == key) return;
+  }
+  terms->push_back(std::move(unique));
+}
+
+Result<TermSet> Expand(const Expr& e) {
+  TermSet out;
+  if (e.kind == Expr::Kind::kParen) return Expand(e.args[0]);
+  if (e.kind == Expr::Kind::kNumber && (e.number == 0 || e.number == 1)) {
+    out.intercept = static_cast<int>(e.number);
+    return out;
+  }
+  if (e.kind == Expr::Kind::kBinary && (e.text == "+" || e.text == "-")) {
+    ASSIGN_OR_RETURN(TermSet a, Expand(e.args[0]));
+    ASSIGN_OR_RETURN(TermSet b, Expand(e.args[1]));
+    out = std::move(a);
+    if (e.text == "+") {
+      for (auto& t : b.terms) AddTerm(&out.terms, std::move(t));
+      if (b.intercept >= 0) out.intercept = b.intercept;
+    } else {
+      for (const auto& t : b.terms) {
+        const std::string key = TermKey(t);
+        std::erase_if(out.terms, [&](const auto& u) { return TermKey(u) == key; });
+      }
+      if (b.intercept == 1) out.intercept = 0;
+      if (b.intercept == 0) out.intercept = 1;
+    }
+    return out;
+  }
+  if (e.kind == Expr::Kind::kUnary && e.text == "-") {
+    ASSIGN_OR_RETURN(TermSet b, Expand(e.args[0]));
+    if (b.intercept == 1) out.intercept = 0;
+    return out;
+  }
+  if (e.kind == Expr::Kind::kBinary && (e.text == ":" || e.text == "*")) {
+    ASSIGN_OR_RETURN(TermSet a, Expand(e.args[0]));
+    ASSIGN_OR_RETURN(TermSet b, Expand(e.args[1]));
+    if (e.text == "*") {
+      for (const auto& t : a.terms) AddTerm(&out.terms, t);
+      for (const auto& t : b.terms) AddTerm(&out.terms, t);
+    }
+    for (const auto& ta : a.terms) {
+      for (const auto& tb : b.terms) {
+        std::vector<Expr> product = ta;
+        product.insert(product.end(), tb.begin(), tb.end());
+        AddTerm(&out.terms, std::move(product));
+      }
+    }
+    return out;
+  }
+  AddTerm(&out.terms, {e});
+  return out;
+}
+
+}  // namespace
+
+Result<Formula> ParseFormula(std::string_view source) {
+  Formula f;
+  f.source = std::string(source);
+  ASSIGN_OR_RETURN(Expr root, ParseExpr(source, "formula"));
+  if (!root.IsBinary("~")) {
+    return FormulaError(f, "a model formula has the form response ~ terms");
+  }
+  const Expr& lhs = root.args[0];
+  if (lhs.IsCall("Surv")) {
+    if (lhs.args.size() != 2 && lhs.args.size() != 3) {
+      return FormulaError(f, "Surv() takes (time, event) or (start, stop, event)");
+    }
+    f.response = Formula::Response::kSurv;
+    f.surv = lhs.args;
+  } else {
+    f.response = Formula::Response::kExpr;
+    f.lhs = lhs;
+  }
+  ASSIGN_OR_RETURN(TermSet set, Expand(root.args[1]));
+  f.intercept = set.intercept != 0;
+  for (auto& vars : set.terms) {
+    if (vars.size() == 1 && vars[0].kind == Expr::Kind::kCall) {
+      const std::string& name = vars[0].text;
+      if (name == "strata") {
+        for (const Expr& arg : vars[0].args) f.strata.push_back(arg);
+        continue;
+      }
+      if (name == "cluster") {
+        if (vars[0].args.size() != 1) return FormulaError(f, "cluster() takes one variable");
+        f.clusters.push_back(vars[0].args[0]);
+        continue;
+      }
+      if (name == "offset") {
+        if (vars[0].args.size() != 1) return FormulaError(f, "offset() takes one expression");
+        f.offsets.push_back(vars[0].args[0]);
+        continue;
+      }
+    }
+    for (const Expr& v : vars) {
+      if (v.IsCall("strata") || v.IsCall("cluster") || v.IsCall("offset")) {
+        return FormulaError(f, v.text + "() cannot be part of an interaction");
+      }
+      if (v.kind == Expr::Kind::kNumber || v.kind == Expr::Kind::kString) {
+        return FormulaError(f, "'" + Deparse(v) + "' is not a variable");
+      }
+    }
+    Term term;
+    for (size_t i = 0; i < vars.size(); ++i) term.label += (i ? ":" : "") + Deparse(vars[i]);
+    term.variables = std::move(vars);
+    f.terms.push_back(std::move(term));
+  }
+  // R orders terms by their order: main effects, then two-way interactions, and so on.
+  std::stable_sort(f.terms.begin(), f.terms.end(), [](const Term& a, const Term& b) {
+    return a.variables.size() < b.variables.size();
+  });
+  return f;
+}
+
+namespace {
+
+// The columns one variable contributes: a number gives one; a factor its contrasts.
+struct VariableColumns {
+  std::vector<std::string> suffixes;       // appended to the variable's label
+  std::vector<std::vector<double>> values;  // one per column, full table length
+};
+
+VariableColumns Columns(const Vector& v, bool full_coding) {
+  VariableColumns out;
+  if (v.type != Vector::Type::kFactor && v.type != Vector::Type::kLogical) {
+    out.suffixes.push_back("");
+    out.values.push_back(v.values);
+    return out;
+  }
+  const Vector f = AsFactor(v);
+  for (size_t level = full_coding ? 0 : 1; level < f.levels.size(); ++level) {
+    std::vector<double> column(f.codes.size());
+    for (size_t i = 0; i < f.codes.size(); ++i) {
+      column[i] = f.codes[i] < 0 ? 0.0 : (f.codes[i] == static_cast<int32_t>(level) ? 1.0 : 0.0);
+    }
+    out.suffixes.push_back(f.levels[level]);
+    out.values.push_back(std::move(column));
+  }
+  return out;
+}
+
+// Groups rows by the combination of several vectors' values; labels as R prints strata.
+struct Grouping {
+  std::vector<int32_t> codes;
+  std::vector<std::string> labels;
+};
+
+Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& vectors,
+                   const std::vector<size_t>& rows, bool strata_style) {
+  Grouping g;
+  std::vector<Vector> factors;
+  for (const Vector& v : vectors) factors.push_back(AsFactor(v));
+  std::map<std::vector<int32_t>, int32_t> index;
+  std::vector<std::vector<int32_t>> keys;
+  for (size_t r : rows) {
+    std::vector<int32_t> key;
+    for (const Vector& f : factors) key.push_back(f.codes[r]);
+    index.emplace(key, 0);
+  }
+  int32_t next = 0;
+  for (auto& [key, code] : index) {
+    code = next++;
+    std::string label;
+    for (size_t k = 0; k < key.size(); ++k) {
+      if (k) label += ", ";
+      label += Deparse(exprs[k]) + "=" + factors[k].levels[key[k]];
+    }
+    g.labels.push_back(label);
+  }
+  (void)strata_style;
+  g.codes.reserve(rows.size());
+  for (size_t r : rows) {
+    std::vector<int32_t> key;
+    for (const Vector& f : factors) key.push_back(f.codes[r]);
+    g.codes.push_back(index[key]);
+  }
+  return g;
+}
+
+// 0/1 event indicator from a logical, 0/1 or 1/2 (R's Surv() convention) coding.
+Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v) {
+  if (v.type == Vector::Type::kFactor) {
+    return FormulaError(f, "the event must be numeric (0/1, 1/2) or a condition like status == 2");
+  }
+  std::vector<double> out = v.values;
+  if (v.type == Vector::Type::kLogical) return out;
+  bool zero_one = true, one_two = true;
+  for (double x : out) {
+    if (x != x) continue;
+    zero_one &= x == 0 || x == 1;
+    one_two &= x == 1 || x == 2;
+  }
+  if (!zero_one && one_two) {
+    for (double& x : out) x = x != x ? x : x - 1;
+  } else if (!zero_one) {
+    return FormulaError(f, "the event variable must be coded 0/1 or 1/2, or be a condition "
+                           "such as status == 2");
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, ModelKind kind,
+                                   const std::string& subset) {
+  const size_t n_all = table.rows;
+  std::vector<uint8_t> keep(n_all, 1);
+  ModelFrame m;
+  if (!subset.empty()) {
+    ASSIGN_OR_RETURN(Expr subset_expr, ParseExpr(subset, "subset"));
+    ASSIGN_OR_RETURN(Vector s, Evaluate(subset_expr, table, "subset"));
+    if (s.type == Vector::Type::kFactor || s.size() != n_all) {
+      return InvalidArgument("subset '" + subset + "' must be a condition, e.g. age >= 18");
+    }
+    for (size_t i = 0; i < n_all; ++i) {
+      if (!(s.values[i] == s.values[i] && s.values[i] != 0)) {
+        keep[i] = 0;
+        ++m.n_subset_out;
+      }
+    }
+  }
+  std::vector<uint8_t> complete = keep;
+  auto require_complete = [&](const Vector& v) {
+    for (size_t i = 0; i < n_all; ++i) {
+      if (complete[i] && v.IsNA(i)) complete[i] = 0;
+    }
+  };
+  auto eval = [&](const Expr& e) -> Result<Vector> {
+    ASSIGN_OR_RETURN(Vector v, Evaluate(e, table, "formula '" + f.source + "'"));
+    if (v.size() != n_all) return FormulaError(f, "'" + Deparse(e) + "' is not one value per row");
+    require_complete(v);
+    return v;
+  };
+
+  // Response.
+  std::vector<Vector> surv;
+  Vector lhs;
+  if (kind != ModelKind::kRegression && f.response != Formula::Response::kSurv) {
+    return FormulaError(f, "the response must be Surv(time, event)");
+  }
+  if (kind == ModelKind::kRegression && f.response != Formula::Response::kExpr) {
+    return FormulaError(f, "a glm response is a variable or an expression, not Surv()");
+  }
+  if (f.response == Formula::Response::kSurv) {
+    if (kind == ModelKind::kGroups && f.surv.size() == 3) {
+      return FormulaError(f, "survfit and survdiff take Surv(time, event)");
+    }
+    for (const Expr& e : f.surv) {
+      ASSIGN_OR_RETURN(Vector v, eval(e));
+      surv.push_back(std::move(v));
+    }
+  } else {
+    ASSIGN_OR_RETURN(lhs, eval(f.lhs));
+  }
+
+  // Terms, strata, clusters, offsets.
+  std::map<std::string, Vector> variables;
+  for (const Term& t : f.terms) {
+    for (const Expr& v : t.variables) {
+      const std::string key = Deparse(v);
+      if (variables.count(key)) continue;
+      ASSIGN_OR_RETURN(Vector value, eval(v));
+      variables.emplace(key, std::move(value));
+    }
+  }
+  std::vector<Vector> strata, clusters;
+  for (const Expr& e : f.strata) {
+    ASSIGN_OR_RETURN(Vector v, eval(e));
+    strata.push_back(std::move(v));
+  }
+  for (const Expr& e : f.clusters) {
+    ASSIGN_OR_RETURN(Vector v, eval(e));
+    clusters.push_back(std::move(v));
+  }
+  std::vector<Vector> offsets;
+  for (const Expr& e : f.offsets) {
+    ASSIGN_OR_RETURN(Vector v, eval(e));
+    if (v.type == Vector::Type::kFactor) return FormulaError(f, "offset() needs a number");
+    offsets.push_back(std::move(v));
+  }
+
+  for (size_t i = 0; i < n_all; ++i) {
+    if (complete[i]) {
+      m.rows.push_back(i);
+    } else if (keep[i]) {
+      ++m.n_omitted_na;
+    }
+  }
+  m.n = m.rows.size();
+  if (m.n == 0) {
+    return InvalidArgument("formula '" + f.source + "': no rows left after the subset and "
+                           "removing missing values");
+  }
+  auto gather = [&](const std::vector<double>& column) {
+    std::vector<double> out(m.n);
+    for (size_t k = 0; k < m.n; ++k) out[k] = column[m.rows[k]];
+    return out;
+  };
+
+  if (f.response == Formula::Response::kSurv) {
+    const bool counting = f.surv.size() == 3;
+    for (size_t a = 0; a + 1 < surv.size(); ++a) {
+      if (surv[a].type == Vector::Type::kFactor) {
+        return FormulaError(f, "survival times must be numbers");
+      }
+    }
+    ASSIGN_OR_RETURN(std::vector<double> event, EventIndicator(f, surv.back()));
+    m.time = gather(surv[counting ? 1 : 0].values);
+    if (counting) m.start = gather(surv[0].values);
+    m.status = gather(event);
+    for (size_t k = 0; k < m.n; ++k) {
+      if (counting && m.start[k] >= m.time[k]) {
+        return FormulaError(f, "stop time must be greater than start time (row " +
+                                   std::to_string(m.rows[k] + 1) + ")");
+      }
+      if (!counting && m.time[k] < 0) {
+        return FormulaError(f, "survival times must not be negative (row " +
+                                   std::to_string(m.rows[k] + 1) + ")");
+      }
+    }
+  } else {
+    if (lhs.type == Vector::Type::kFactor) {
+      // A two-level factor response, as R's binomial: the first level is failure (0).
+      if (lhs.levels.size() != 2) {
+        return FormulaError(f, "a categorical response needs exactly two levels");
+      }
+      m.y.resize(m.n);
+      for (size_t k = 0; k < m.n; ++k) m.y[k] = lhs.codes[m.rows[k]] == 1 ? 1.0 : 0.0;
+    } else {
+      m.y = gather(lhs.values);
+    }
+  }
+
+  if (!offsets.empty()) {
+    m.offset.assign(m.n, 0.0);
+    for (const Vector& o : offsets) {
+      for (size_t k = 0; k < m.n; ++k) m.offset[k] += o.values[m.rows[k]];
+    }
+  }
+  if (!strata.empty()) {
+    Grouping g = GroupRows(f.strata, strata, m.rows, true);
+    m.strata = std::move(g.codes);
+    m.strata_labels = std::move(g.labels);
+  }
+  if (!clusters.empty()) {
+    Grouping g = GroupRows(f.clusters, clusters, m.rows, false);
+    m.cluster = std::move(g.codes);
+  }
+
+  if (kind == ModelKind::kGroups) {
+    std::vector<Expr> exprs;
+    std::vector<Vector> vectors;
+    for (const Term& t : f.terms) {
+      if (t.variables.size() != 1) {
+        return FormulaError(f, "groups are single variables; interactions are not allowed here");
+      }
+      exprs.push_back(t.variables[0]);
+      vectors.push_back(variables.at(Deparse(t.variables[0])));
+    }
+    if (exprs.empty()) {
+      m.group.assign(m.n, 0);
+      m.group_labels = {"all"};
+    } else {
+      Grouping g = GroupRows(exprs, vectors, m.rows, false);
+      m.group = std::move(g.codes);
+      m.group_labels = std::move(g.labels);
+    }
+    return m;
+  }
+
+  // Design matrix.
+  m.intercept = kind == ModelKind::kRegression && f.intercept;
+  if (m.intercept) {
+    m.coef_names.push_back("(Intercept)");
+    m.x.assign(m.n, 1.0);
+  }
+  bool first_factor_full = kind == ModelKind::kRegression && !f.intercept;
+  for (const Term& t : f.terms) {
+    std::vector<std::string> names = {""};
+    std::vector<std::vector<double>> columns = {std::vector<double>(n_all, 1.0)};
+    for (size_t vi = 0; vi < t.variables.size(); ++vi) {
+      const Expr& var = t.variables[vi];
+      const Vector& value = variables.at(Deparse(var));
+      const bool is_factor =
+          value.type == Vector::Type::kFactor || value.type == Vector::Type::kLogical;
+      const bool full = first_factor_full && is_factor && t.variables.size() == 1;
+      if (full) first_factor_full = false;
+      VariableColumns vc = Columns(value, full);
+      // R orders interaction columns with the first variable varying fastest.
+      std::vector<std::string> new_names;
+      std::vector<std::vector<double>> new_columns;
+      for (size_t b = 0; b < vc.values.size(); ++b) {
+        for (size_t a = 0; a < columns.size(); ++a) {
+          new_names.push_back(names[a] + (vi ? ":" : "") + Deparse(var) + vc.suffixes[b]);
+          std::vector<double> product(n_all);
+          for (size_t i = 0; i < n_all; ++i) product[i] = columns[a][i] * vc.values[b][i];
+          new_columns.push_back(std::move(product));
+        }
+      }
+      names = std::move(new_names);
+      columns = std::move(new_columns);
+    }
+    for (size_t c = 0; c < columns.size(); ++c) {
+      m.coef_names.push_back(names[c]);
+      const std::vector<double> used = gather(columns[c]);
+      m.x.insert(m.x.end(), used.begin(), used.end());
+    }
+  }
+  return m;
+}
+
+}  // namespace passerelle::formula

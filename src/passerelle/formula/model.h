@@ -1,0 +1,85 @@
+// Model formulas in R syntax, and the model frame they select from a table: the response
+// (Surv(time, event), Surv(start, stop, event) or an expression), the design matrix with
+// treatment contrasts, strata, clusters, offsets and groups, after the subset and na.omit.
+#ifndef PASSERELLE_FORMULA_MODEL_H_
+#define PASSERELLE_FORMULA_MODEL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "passerelle/base/status.h"
+#include "passerelle/data/table.h"
+#include "passerelle/formula/expr.h"
+
+namespace passerelle::formula {
+
+// A term of the right-hand side: the product of its variables (one variable for a main effect).
+struct Term {
+  std::vector<Expr> variables;
+  std::string label;  // R's term label, e.g. "age", "factor(stage)", "rx:sex"
+};
+
+struct Formula {
+  std::string source;
+  enum class Response { kNone, kSurv, kExpr } response = Response::kNone;
+  std::vector<Expr> surv;    // Surv() arguments: (time, event) or (start, stop, event)
+  Expr lhs;                  // kExpr
+  std::vector<Term> terms;   // main effects first, then interactions (R's term order)
+  bool intercept = true;
+  std::vector<Expr> strata;  // arguments of strata() terms, in order
+  std::vector<Expr> clusters;
+  std::vector<Expr> offsets;
+};
+
+// Parses "lhs ~ rhs". InvalidArgument with the column of the problem.
+Result<Formula> ParseFormula(std::string_view source);
+
+// What the model needs from the formula.
+enum class ModelKind {
+  kRegression,  // glm: response, design with an intercept (unless -1)
+  kCox,         // coxph: Surv response, design without an intercept column
+  kGroups,      // survfit / survdiff: Surv response, right-hand side variables form groups
+};
+
+struct ModelFrame {
+  size_t n = 0;             // rows used
+  size_t n_subset_out = 0;  // rows the subset excluded
+  size_t n_omitted_na = 0;  // rows dropped for a missing value (after the subset)
+  std::vector<size_t> rows;  // the rows used, as indices into the table
+
+  // Response.
+  std::vector<double> y;       // kRegression
+  std::vector<double> start;   // Surv(start, stop, event); empty for right-censored data
+  std::vector<double> time;    // survival or stop time
+  std::vector<double> status;  // 1 event, 0 censored
+
+  // Design (column-major, n rows x coef_names.size() columns).
+  std::vector<std::string> coef_names;
+  std::vector<double> x;
+  bool intercept = false;
+
+  std::vector<double> offset;  // empty: none
+  // Strata: codes 0..strata_labels.size()-1; empty codes: one stratum.
+  std::vector<int32_t> strata;
+  std::vector<std::string> strata_labels;  // "sex=1", "inst=3, sex=2"
+  std::vector<int32_t> cluster;            // empty: none
+  // kGroups: group codes and R's labels ("trt=1"; "all" for ~ 1).
+  std::vector<int32_t> group;
+  std::vector<std::string> group_labels;
+
+  size_t p() const { return coef_names.size(); }
+  double X(size_t row, size_t col) const { return x[col * n + row]; }
+};
+
+// Builds the model frame: evaluates the subset (rows where it is TRUE), then every variable of
+// the formula, drops rows with a missing value, and expands factors into treatment contrasts
+// named as R names them (celltypesmallcell, factor(x)2, rx:sex). An event given as a logical
+// (status == 2) or as 0/1 (or 1/2, R's Surv convention) becomes 0/1.
+// InvalidArgument for anything the formula cannot mean on this table.
+Result<ModelFrame> BuildModelFrame(const Formula& formula, const data::Table& table,
+                                   ModelKind kind, const std::string& subset);
+
+}  // namespace passerelle::formula
+
+#endif  // PASSERELLE_FORMULA_MODEL_H_

@@ -1,0 +1,127 @@
+#include "passerelle/formula/model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "passerelle/formula/eval.h"
+
+namespace passerelle::formula {
+namespace {
+
+data::Table MakeTable() {
+  data::Variable time{}, status{}, age{}, cell{}, sex{};
+  time.name = "time", time.type = data::VarType::kNumber;
+  status.name = "status", status.type = data::VarType::kInteger;
+  age.name = "age", age.type = data::VarType::kNumber;
+  cell.name = "cell", cell.type = data::VarType::kCategory;
+  sex.name = "sex", sex.type = data::VarType::kInteger;
+  data::ColumnBuilder t(time), s(status), a(age), c(cell), x(sex);
+  const double times[] = {5, 8, 3, 9, 12, 4};
+  const double statuses[] = {2, 1, 2, 2, 1, 2};
+  const double ages[] = {60, 70, NAN, 50, 65, 55};
+  const char* cells[] = {"small", "adeno", "small", "large", "adeno", "large"};
+  const double sexes[] = {1, 2, 1, 2, 2, 1};
+  for (int i = 0; i < 6; ++i) {
+    t.AddNumber(times[i]);
+    s.AddNumber(statuses[i]);
+    if (std::isnan(ages[i])) a.AddMissing(); else a.AddNumber(ages[i]);
+    c.AddText(cells[i]);
+    x.AddNumber(sexes[i]);
+  }
+  data::Table table;
+  table.columns = {t.Finish(), s.Finish(), a.Finish(), c.Finish(), x.Finish()};
+  table.rows = 6;
+  return table;
+}
+
+ModelFrame Build(const std::string& formula, ModelKind kind, const std::string& subset = "") {
+  auto f = ParseFormula(formula);
+  EXPECT_TRUE(f.ok()) << f.status().ToString();
+  auto m = BuildModelFrame(*f, MakeTable(), kind, subset);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? *m : ModelFrame{};
+}
+
+TEST(Model, CoxDesignWithContrastsAndNaOmit) {
+  const ModelFrame m = Build("Surv(time, status == 2) ~ age + cell", ModelKind::kCox);
+  EXPECT_EQ(m.n, 5u);
+  EXPECT_EQ(m.n_omitted_na, 1u);
+  EXPECT_EQ(m.coef_names, (std::vector<std::string>{"age", "celllarge", "cellsmall"}));
+  EXPECT_EQ(m.status, (std::vector<double>{1, 0, 1, 0, 1}));
+  EXPECT_EQ(m.X(0, 2), 1.0);  // row 1 is small
+  EXPECT_EQ(m.X(2, 1), 1.0);  // row 4 is large
+}
+
+TEST(Model, FactorLevelsReleveledAndNumericFactors) {
+  EXPECT_EQ(Build("Surv(time, status) ~ relevel(cell, ref = \"small\")", ModelKind::kCox).coef_names,
+            (std::vector<std::string>{"relevel(cell, ref = \"small\")adeno",
+                                      "relevel(cell, ref = \"small\")large"}));
+  EXPECT_EQ(Build("Surv(time, status) ~ factor(sex)", ModelKind::kCox).coef_names,
+            (std::vector<std::string>{"factor(sex)2"}));
+  EXPECT_EQ(
+      Build("Surv(time, status) ~ factor(cell, levels = c(\"large\", \"small\", \"adeno\"))",
+            ModelKind::kCox).coef_names.front(),
+      "factor(cell, levels = c(\"large\", \"small\", \"adeno\"))small");
+}
+
+TEST(Model, InteractionsOrderedAsR) {
+  auto f = ParseFormula("time ~ sex:age + cell * age");
+  ASSERT_TRUE(f.ok());
+  auto frame = BuildModelFrame(*f, MakeTable(), ModelKind::kRegression, "");
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_EQ(frame->coef_names,
+            (std::vector<std::string>{"(Intercept)", "celllarge", "cellsmall", "age", "sex:age",
+                                      "celllarge:age", "cellsmall:age"}));
+}
+
+TEST(Model, SubsetOffsetStrataAndGroups) {
+  auto f = ParseFormula("time ~ age + offset(log(time)) + strata(sex)");
+  ASSERT_TRUE(f.ok());
+  auto m = BuildModelFrame(*f, MakeTable(), ModelKind::kRegression, "cell != \"adeno\"");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->n, 3u);  // 4 after the subset, one without age
+  EXPECT_EQ(m->n_subset_out, 2u);
+  EXPECT_NEAR(m->offset[0], std::log(5.0), 1e-15);
+  EXPECT_EQ(m->strata_labels, (std::vector<std::string>{"sex=1", "sex=2"}));
+  const ModelFrame g = Build("Surv(time, status) ~ cell", ModelKind::kGroups);
+  EXPECT_EQ(g.group_labels,
+            (std::vector<std::string>{"cell=adeno", "cell=large", "cell=small"}));
+  EXPECT_EQ(Build("Surv(time, status) ~ 1", ModelKind::kGroups).group_labels,
+            (std::vector<std::string>{"all"}));
+}
+
+TEST(Model, ClearErrors) {
+  auto f = ParseFormula("Surv(time, status) ~ weight");
+  ASSERT_TRUE(f.ok());
+  auto m = BuildModelFrame(*f, MakeTable(), ModelKind::kCox, "");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("no variable 'weight' in the data"), std::string::npos);
+  EXPECT_FALSE(BuildModelFrame(*f, MakeTable(), ModelKind::kCox, "age >").ok());
+  auto empty = BuildModelFrame(*ParseFormula("Surv(time, status) ~ age"), MakeTable(),
+                               ModelKind::kCox, "age > 100");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("no rows left"), std::string::npos);
+  EXPECT_FALSE(ParseFormula("age + sex").ok());
+  auto bad_event = BuildModelFrame(*ParseFormula("Surv(time, age) ~ sex"), MakeTable(),
+                                   ModelKind::kCox, "");
+  EXPECT_FALSE(bad_event.ok());
+}
+
+TEST(Eval, NaLogicFollowsR) {
+  const data::Table t = MakeTable();
+  auto v = Evaluate(*ParseExpr("age > 58 & sex == 2", "t"), t, "t");
+  ASSERT_TRUE(v.ok());
+  // ages 60 70 NA 50 65 55; sex 1 2 1 2 2 1
+  EXPECT_EQ(v->values[1], 1.0);
+  EXPECT_EQ(v->values[2], 0.0);  // NA & FALSE is FALSE
+  auto w = Evaluate(*ParseExpr("age > 58 | sex == 2", "t"), t, "t");
+  EXPECT_TRUE(std::isnan(w->values[2]));  // NA | FALSE is NA
+  auto in = Evaluate(*ParseExpr("cell %in% c(\"small\", \"large\")", "t"), t, "t");
+  EXPECT_EQ(in->values, (std::vector<double>{1, 0, 1, 1, 0, 1}));
+  EXPECT_FALSE(Evaluate(*ParseExpr("cell + 1", "t"), t, "t").ok());
+  EXPECT_FALSE(Evaluate(*ParseExpr("cell < \"b\"", "t"), t, "t").ok());
+}
+
+}  // namespace
+}  // namespace passerelle::formula
