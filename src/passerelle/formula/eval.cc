@@ -27,9 +27,12 @@ class Evaluator {
 
   Result<Vector> Eval(const Expr& e) {
     switch (e.kind) {
-      case Expr::Kind::kNumber: return Numeric({e.number});
-      case Expr::Kind::kLogical: return Numeric({e.logical ? 1.0 : 0.0}, Vector::Type::kLogical);
-      case Expr::Kind::kNA: return Numeric({kNA}, Vector::Type::kLogical);
+      case Expr::Kind::kNumber:
+        return Numeric({e.number});
+      case Expr::Kind::kLogical:
+        return Numeric({e.logical ? 1.0 : 0.0}, Vector::Type::kLogical);
+      case Expr::Kind::kNA:
+        return Numeric({kNA}, Vector::Type::kLogical);
       case Expr::Kind::kString: {
         Vector v;
         v.type = Vector::Type::kFactor;
@@ -37,11 +40,16 @@ class Evaluator {
         v.codes = {0};
         return v;
       }
-      case Expr::Kind::kName: return Column(e);
-      case Expr::Kind::kParen: return Eval(e.args[0]);
-      case Expr::Kind::kUnary: return UnaryOp(e);
-      case Expr::Kind::kBinary: return BinaryOp(e);
-      case Expr::Kind::kCall: return Call(e);
+      case Expr::Kind::kName:
+        return Column(e);
+      case Expr::Kind::kParen:
+        return Eval(e.args[0]);
+      case Expr::Kind::kUnary:
+        return UnaryOp(e);
+      case Expr::Kind::kBinary:
+        return BinaryOp(e);
+      case Expr::Kind::kCall:
+        return Call(e);
     }
     return Fail(e, "cannot evaluate");
   }
@@ -174,12 +182,18 @@ class Evaluator {
         continue;
       }
       bool r = false;
-      if (op == "==") r = x == y;
-      else if (op == "!=") r = x != y;
-      else if (op == "<") r = x < y;
-      else if (op == "<=") r = x <= y;
-      else if (op == ">") r = x > y;
-      else r = x >= y;
+      if (op == "==")
+        r = x == y;
+      else if (op == "!=")
+        r = x != y;
+      else if (op == "<")
+        r = x < y;
+      else if (op == "<=")
+        r = x <= y;
+      else if (op == ">")
+        r = x > y;
+      else
+        r = x >= y;
       out[i] = r ? 1.0 : 0.0;
     }
     return Numeric(std::move(out), Vector::Type::kLogical);
@@ -195,8 +209,8 @@ class Evaluator {
       }
       for (size_t i = 0; i < a.size(); ++i) {
         const bool na = a.IsNA(i);
-        const std::string text = a.type == Vector::Type::kFactor ? TextAt(a, i)
-                                                                 : FormatRNumber(At(a, i));
+        const std::string text =
+            a.type == Vector::Type::kFactor ? TextAt(a, i) : FormatRNumber(At(a, i));
         out[i] = !na && std::find(members.begin(), members.end(), text) != members.end();
       }
     } else {
@@ -241,12 +255,18 @@ class Evaluator {
     }
     for (size_t i = 0; i < n; ++i) {
       const double x = At(a, i), y = At(b, i);
-      if (op == "+") out[i] = x + y;
-      else if (op == "-") out[i] = x - y;
-      else if (op == "*") out[i] = x * y;
-      else if (op == "/") out[i] = x / y;
-      else if (op == "^") out[i] = std::pow(x, y);
-      else return Fail(e, "'" + op + "' is not a value operator here");
+      if (op == "+")
+        out[i] = x + y;
+      else if (op == "-")
+        out[i] = x - y;
+      else if (op == "*")
+        out[i] = x * y;
+      else if (op == "/")
+        out[i] = x / y;
+      else if (op == "^")
+        out[i] = std::pow(x, y);
+      else
+        return Fail(e, "'" + op + "' is not a value operator here");
     }
     return Numeric(std::move(out));
   }
@@ -272,12 +292,18 @@ class Evaluator {
       ASSIGN_OR_RETURN(Vector v, one_arg());
       if (v.type == Vector::Type::kFactor) return Fail(e, f + "() needs a number");
       for (double& x : v.values) {
-        if (f == "log") x = std::log(x);
-        else if (f == "log2") x = std::log2(x);
-        else if (f == "log10") x = std::log10(x);
-        else if (f == "exp") x = std::exp(x);
-        else if (f == "sqrt") x = std::sqrt(x);
-        else x = std::fabs(x);
+        if (f == "log")
+          x = std::log(x);
+        else if (f == "log2")
+          x = std::log2(x);
+        else if (f == "log10")
+          x = std::log10(x);
+        else if (f == "exp")
+          x = std::exp(x);
+        else if (f == "sqrt")
+          x = std::sqrt(x);
+        else
+          x = std::fabs(x);
         if (std::isinf(x) || x != x) x = x != x ? kNA : x;
       }
       v.type = Vector::Type::kNumeric;
@@ -296,14 +322,15 @@ class Evaluator {
         out.type = Vector::Type::kFactor;
         for (const Vector& v : parts) {
           for (size_t i = 0; i < v.size(); ++i) {
-            const std::string t = v.type == Vector::Type::kFactor ? TextAt(v, i)
-                                                                  : FormatRNumber(At(v, i));
+            const std::string t =
+                v.type == Vector::Type::kFactor ? TextAt(v, i) : FormatRNumber(At(v, i));
             out.codes.push_back(static_cast<int32_t>(out.levels.size()));
             out.levels.push_back(t);
           }
         }
       } else {
-        for (const Vector& v : parts) out.values.insert(out.values.end(), v.values.begin(), v.values.end());
+        for (const Vector& v : parts)
+          out.values.insert(out.values.end(), v.values.begin(), v.values.end());
       }
       return out;
     }
@@ -392,8 +419,8 @@ Vector AsFactor(const Vector& v) {
     if (x != x) {
       f.codes.push_back(-1);
     } else {
-      f.codes.push_back(static_cast<int32_t>(
-          std::lower_bound(distinct.begin(), distinct.end(), x) - distinct.begin()));
+      f.codes.push_back(static_cast<int32_t>(std::lower_bound(distinct.begin(), distinct.end(), x) -
+                                             distinct.begin()));
     }
   }
   return f;

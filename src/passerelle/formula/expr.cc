@@ -43,8 +43,8 @@ class Parser {
       }
       Token t;
       t.position = i;
-      if ((c >= '0' && c <= '9') || (c == '.' && i + 1 < s.size() && s[i + 1] >= '0' &&
-                                     s[i + 1] <= '9')) {
+      if ((c >= '0' && c <= '9') ||
+          (c == '.' && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9')) {
         size_t j = i;
         while (j < s.size() && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.')) ++j;
         if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
@@ -63,8 +63,8 @@ class Parser {
         i = j;
       } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '.' || c == '_') {
         size_t j = i;
-        while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '.' ||
-                                s[j] == '_')) {
+        while (j < s.size() &&
+               (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '.' || s[j] == '_')) {
           ++j;
         }
         t.kind = Token::kName;
@@ -106,8 +106,8 @@ class Parser {
         t.kind = Token::kComma, t.text = ",", ++i;
       } else {
         static constexpr std::string_view kOps[] = {"==", "!=", "<=", ">=", "&&", "||", "<",
-                                                     ">",  "&",  "|",  "!",  "+",  "-",  "*",
-                                                     "/",  "^",  ":",  "~",  "="};
+                                                    ">",  "&",  "|",  "!",  "+",  "-",  "*",
+                                                    "/",  "^",  ":",  "~",  "="};
         bool found = false;
         for (std::string_view op : kOps) {
           if (s.substr(i).starts_with(op)) {
@@ -133,9 +133,7 @@ class Parser {
   }
 
   const Token& Peek() const { return tokens_[pos_]; }
-  bool IsOp(std::string_view op) const {
-    return Peek().kind == Token::kOp && Peek().text == op;
-  }
+  bool IsOp(std::string_view op) const { return Peek().kind == Token::kOp && Peek().text == op; }
 
   Expr Binary(std::string op, Expr lhs, Expr rhs, size_t position) {
     Expr e;
@@ -371,7 +369,8 @@ Result<Expr> ParseExpr(std::string_view source, std::string_view what) {
 
 std::string Deparse(const Expr& e) {
   switch (e.kind) {
-    case Expr::Kind::kNumber: return DeparseNumber(e.number);
+    case Expr::Kind::kNumber:
+      return DeparseNumber(e.number);
     case Expr::Kind::kString: {
       std::string out = "\"";
       for (char c : e.text) {
@@ -380,11 +379,16 @@ std::string Deparse(const Expr& e) {
       }
       return out + "\"";
     }
-    case Expr::Kind::kLogical: return e.logical ? "TRUE" : "FALSE";
-    case Expr::Kind::kNA: return "NA";
-    case Expr::Kind::kName: return e.text;
-    case Expr::Kind::kParen: return "(" + Deparse(e.args[0]) + ")";
-    case Expr::Kind::kUnary: return e.text + Deparse(e.args[0]);
+    case Expr::Kind::kLogical:
+      return e.logical ? "TRUE" : "FALSE";
+    case Expr::Kind::kNA:
+      return "NA";
+    case Expr::Kind::kName:
+      return e.text;
+    case Expr::Kind::kParen:
+      return "(" + Deparse(e.args[0]) + ")";
+    case Expr::Kind::kUnary:
+      return e.text + Deparse(e.args[0]);
     case Expr::Kind::kBinary: {
       const bool tight = e.text == "^" || e.text == ":";
       const std::string sep = tight ? e.text : " " + e.text + " ";

@@ -158,7 +158,7 @@ namespace {
 
 // The columns one variable contributes: a number gives one; a factor its contrasts.
 struct VariableColumns {
-  std::vector<std::string> suffixes;       // appended to the variable's label
+  std::vector<std::string> suffixes;        // appended to the variable's label
   std::vector<std::vector<double>> values;  // one per column, full table length
 };
 
@@ -235,8 +235,9 @@ Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v) {
   if (!zero_one && one_two) {
     for (double& x : out) x = x != x ? x : x - 1;
   } else if (!zero_one) {
-    return FormulaError(f, "the event variable must be coded 0/1 or 1/2, or be a condition "
-                           "such as status == 2");
+    return FormulaError(f,
+                        "the event variable must be coded 0/1 or 1/2, or be a condition "
+                        "such as status == 2");
   }
   return out;
 }
@@ -330,7 +331,8 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
   }
   m.n = m.rows.size();
   if (m.n == 0) {
-    return InvalidArgument("formula '" + f.source + "': no rows left after the subset and "
+    return InvalidArgument("formula '" + f.source +
+                           "': no rows left after the subset and "
                            "removing missing values");
   }
   auto gather = [&](const std::vector<double>& column) {
@@ -356,8 +358,8 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
                                    std::to_string(m.rows[k] + 1) + ")");
       }
       if (!counting && m.time[k] < 0) {
-        return FormulaError(f, "survival times must not be negative (row " +
-                                   std::to_string(m.rows[k] + 1) + ")");
+        return FormulaError(
+            f, "survival times must not be negative (row " + std::to_string(m.rows[k] + 1) + ")");
       }
     }
   } else {

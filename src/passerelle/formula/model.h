@@ -23,9 +23,9 @@ struct Term {
 struct Formula {
   std::string source;
   enum class Response { kNone, kSurv, kExpr } response = Response::kNone;
-  std::vector<Expr> surv;    // Surv() arguments: (time, event) or (start, stop, event)
-  Expr lhs;                  // kExpr
-  std::vector<Term> terms;   // main effects first, then interactions (R's term order)
+  std::vector<Expr> surv;   // Surv() arguments: (time, event) or (start, stop, event)
+  Expr lhs;                 // kExpr
+  std::vector<Term> terms;  // main effects first, then interactions (R's term order)
   bool intercept = true;
   std::vector<Expr> strata;  // arguments of strata() terms, in order
   std::vector<Expr> clusters;
@@ -43,9 +43,9 @@ enum class ModelKind {
 };
 
 struct ModelFrame {
-  size_t n = 0;             // rows used
-  size_t n_subset_out = 0;  // rows the subset excluded
-  size_t n_omitted_na = 0;  // rows dropped for a missing value (after the subset)
+  size_t n = 0;              // rows used
+  size_t n_subset_out = 0;   // rows the subset excluded
+  size_t n_omitted_na = 0;   // rows dropped for a missing value (after the subset)
   std::vector<size_t> rows;  // the rows used, as indices into the table
 
   // Response.
@@ -77,8 +77,8 @@ struct ModelFrame {
 // named as R names them (celltypesmallcell, factor(x)2, rx:sex). An event given as a logical
 // (status == 2) or as 0/1 (or 1/2, R's Surv convention) becomes 0/1.
 // InvalidArgument for anything the formula cannot mean on this table.
-Result<ModelFrame> BuildModelFrame(const Formula& formula, const data::Table& table,
-                                   ModelKind kind, const std::string& subset);
+Result<ModelFrame> BuildModelFrame(const Formula& formula, const data::Table& table, ModelKind kind,
+                                   const std::string& subset);
 
 }  // namespace passerelle::formula
 

@@ -25,7 +25,10 @@ data::Table MakeTable() {
   for (int i = 0; i < 6; ++i) {
     t.AddNumber(times[i]);
     s.AddNumber(statuses[i]);
-    if (std::isnan(ages[i])) a.AddMissing(); else a.AddNumber(ages[i]);
+    if (std::isnan(ages[i]))
+      a.AddMissing();
+    else
+      a.AddNumber(ages[i]);
     c.AddText(cells[i]);
     x.AddNumber(sexes[i]);
   }
@@ -54,15 +57,16 @@ TEST(Model, CoxDesignWithContrastsAndNaOmit) {
 }
 
 TEST(Model, FactorLevelsReleveledAndNumericFactors) {
-  EXPECT_EQ(Build("Surv(time, status) ~ relevel(cell, ref = \"small\")", ModelKind::kCox).coef_names,
-            (std::vector<std::string>{"relevel(cell, ref = \"small\")adeno",
-                                      "relevel(cell, ref = \"small\")large"}));
+  EXPECT_EQ(
+      Build("Surv(time, status) ~ relevel(cell, ref = \"small\")", ModelKind::kCox).coef_names,
+      (std::vector<std::string>{"relevel(cell, ref = \"small\")adeno",
+                                "relevel(cell, ref = \"small\")large"}));
   EXPECT_EQ(Build("Surv(time, status) ~ factor(sex)", ModelKind::kCox).coef_names,
             (std::vector<std::string>{"factor(sex)2"}));
-  EXPECT_EQ(
-      Build("Surv(time, status) ~ factor(cell, levels = c(\"large\", \"small\", \"adeno\"))",
-            ModelKind::kCox).coef_names.front(),
-      "factor(cell, levels = c(\"large\", \"small\", \"adeno\"))small");
+  EXPECT_EQ(Build("Surv(time, status) ~ factor(cell, levels = c(\"large\", \"small\", \"adeno\"))",
+                  ModelKind::kCox)
+                .coef_names.front(),
+            "factor(cell, levels = c(\"large\", \"small\", \"adeno\"))small");
 }
 
 TEST(Model, InteractionsOrderedAsR) {
@@ -85,8 +89,7 @@ TEST(Model, SubsetOffsetStrataAndGroups) {
   EXPECT_NEAR(m->offset[0], std::log(5.0), 1e-15);
   EXPECT_EQ(m->strata_labels, (std::vector<std::string>{"sex=1", "sex=2"}));
   const ModelFrame g = Build("Surv(time, status) ~ cell", ModelKind::kGroups);
-  EXPECT_EQ(g.group_labels,
-            (std::vector<std::string>{"cell=adeno", "cell=large", "cell=small"}));
+  EXPECT_EQ(g.group_labels, (std::vector<std::string>{"cell=adeno", "cell=large", "cell=small"}));
   EXPECT_EQ(Build("Surv(time, status) ~ 1", ModelKind::kGroups).group_labels,
             (std::vector<std::string>{"all"}));
 }
@@ -103,8 +106,8 @@ TEST(Model, ClearErrors) {
   ASSERT_FALSE(empty.ok());
   EXPECT_NE(empty.status().message().find("no rows left"), std::string::npos);
   EXPECT_FALSE(ParseFormula("age + sex").ok());
-  auto bad_event = BuildModelFrame(*ParseFormula("Surv(time, age) ~ sex"), MakeTable(),
-                                   ModelKind::kCox, "");
+  auto bad_event =
+      BuildModelFrame(*ParseFormula("Surv(time, age) ~ sex"), MakeTable(), ModelKind::kCox, "");
   EXPECT_FALSE(bad_event.ok());
 }
 

@@ -1,0 +1,141 @@
+#include "passerelle/data/csv_table.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace passerelle::data {
+namespace {
+
+// A column being read: numbers until a cell is not one, then text for every row.
+struct PendingColumn {
+  std::string name;
+  bool numeric = true;
+  std::vector<double> numbers;
+  std::vector<std::string> texts;
+  std::vector<uint8_t> missing;
+
+  void Add(std::string_view cell, bool decimal_comma) {
+    if (IsMissingCell(cell)) {
+      missing.push_back(1);
+      if (numeric) {
+        numbers.push_back(0);
+      } else {
+        texts.emplace_back();
+      }
+      return;
+    }
+    missing.push_back(0);
+    if (numeric) {
+      if (auto x = ParseNumber(cell, decimal_comma)) {
+        numbers.push_back(*x);
+        return;
+      }
+      // The first text cell: earlier numbers become text as R would print them.
+      numeric = false;
+      texts.reserve(numbers.size() + 1);
+      for (size_t i = 0; i < numbers.size(); ++i) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.15g", numbers[i]);
+        texts.emplace_back(missing[i] ? "" : buf);
+      }
+      numbers.clear();
+      numbers.shrink_to_fit();
+    }
+    texts.emplace_back(cell);
+  }
+};
+
+}  // namespace
+
+std::map<std::string, std::vector<std::string>> LevelOrders(const Dictionary& dictionary) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const Variable& v : dictionary.variables) {
+    if (v.type == VarType::kCategory && !v.levels.empty()) out[v.name] = v.levels;
+  }
+  return out;
+}
+
+Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTableOptions& options) {
+  if (paths.empty()) return InvalidArgument("no data file given");
+  std::vector<PendingColumn> columns;
+  std::vector<std::string> header;
+  size_t rows = 0;
+  for (const std::string& path : paths) {
+    ASSIGN_OR_RETURN(auto reader, CsvReader::Open(path, options.csv));
+    std::vector<int> slot;  // file column -> table column
+    if (columns.empty()) {
+      header = reader->header();
+      for (const std::string& name : header) {
+        columns.emplace_back();
+        columns.back().name = name;
+      }
+      for (size_t c = 0; c < header.size(); ++c) slot.push_back(static_cast<int>(c));
+    } else {
+      if (reader->header().size() != header.size()) {
+        return InvalidArgument(path + ": has " + std::to_string(reader->header().size()) +
+                               " columns but " + paths[0] + " has " +
+                               std::to_string(header.size()) +
+                               "; stacked files need the same "
+                               "columns");
+      }
+      for (size_t c = 0; c < reader->header().size(); ++c) {
+        const auto it = std::find(header.begin(), header.end(), reader->header()[c]);
+        if (it == header.end()) {
+          return InvalidArgument(path + ":1:" + std::to_string(c + 1) + ": column '" +
+                                 reader->header()[c] + "' is not in " + paths[0]);
+        }
+        slot.push_back(static_cast<int>(it - header.begin()));
+      }
+    }
+    CsvRecord record;
+    for (;;) {
+      ASSIGN_OR_RETURN(bool more, reader->Next(&record));
+      if (!more) break;
+      if (record.size() != slot.size()) {
+        return InvalidArgument(path + ":" + std::to_string(record.first_line()) + ": record has " +
+                               std::to_string(record.size()) + " fields but the header has " +
+                               std::to_string(slot.size()));
+      }
+      for (size_t c = 0; c < slot.size(); ++c) {
+        columns[slot[c]].Add(record.field(c), options.cells.decimal_comma);
+      }
+      ++rows;
+    }
+  }
+  Table table;
+  table.rows = rows;
+  for (PendingColumn& pending : columns) {
+    Variable v;
+    v.name = pending.name;
+    const auto order = options.levels.find(v.name);
+    const bool categorical = !pending.numeric || order != options.levels.end();
+    v.type = categorical ? VarType::kCategory : VarType::kNumber;
+    if (order != options.levels.end()) v.levels = order->second;
+    ColumnBuilder builder(v);
+    for (size_t i = 0; i < rows; ++i) {
+      if (pending.missing[i]) {
+        builder.AddMissing();
+      } else if (!categorical) {
+        builder.AddNumber(pending.numbers[i]);
+      } else if (pending.numeric) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.15g", pending.numbers[i]);
+        builder.AddText(buf);
+      } else {
+        builder.AddText(pending.texts[i]);
+      }
+    }
+    Column column = builder.Finish();
+    if (order != options.levels.end()) {
+      // Values outside the given levels are missing, as R's factor(levels = ...) makes them.
+      for (int32_t& code : column.codes) {
+        if (code >= static_cast<int32_t>(order->second.size())) code = -1;
+      }
+      column.levels.resize(order->second.size());
+    }
+    table.columns.push_back(std::move(column));
+  }
+  return table;
+}
+
+}  // namespace passerelle::data

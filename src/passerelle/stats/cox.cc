@@ -1,0 +1,469 @@
+#include "passerelle/stats/cox.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace passerelle::stats {
+namespace {
+
+// Index of (a, b), a >= b, in a packed lower triangle.
+inline size_t Packed(size_t a, size_t b) { return a * (a + 1) / 2 + b; }
+
+// Fenwick tree of counts over ranks 1..n.
+class Fenwick {
+ public:
+  explicit Fenwick(size_t n) : tree_(n + 1, 0.0) {}
+  void Add(size_t rank, double w) {
+    for (size_t i = rank; i < tree_.size(); i += i & (~i + 1)) tree_[i] += w;
+  }
+  double Prefix(size_t rank) const {  // sum over ranks 1..rank
+    double s = 0;
+    for (size_t i = rank; i > 0; i -= i & (~i + 1)) s += tree_[i];
+    return s;
+  }
+
+ private:
+  std::vector<double> tree_;
+};
+
+}  // namespace
+
+CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
+  counting_ = !rows.start.empty();
+  std::vector<size_t> order(n_);
+  std::iota(order.begin(), order.end(), 0);
+  auto stratum = [&](size_t i) { return rows.strata.empty() ? 0 : rows.strata[i]; };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (stratum(a) != stratum(b)) return stratum(a) < stratum(b);
+    return rows.stop[a] > rows.stop[b];
+  });
+  std::vector<double> means(p_, 0.0);
+  for (size_t j = 0; j < p_; ++j) {
+    double sum = 0;
+    for (size_t i = 0; i < n_; ++i) sum += rows.x[j * n_ + i];
+    means[j] = n_ ? sum / static_cast<double>(n_) : 0;
+  }
+  x_.resize(n_ * p_);
+  stop_.resize(n_);
+  status_.resize(n_);
+  offset_.assign(n_, 0.0);
+  strata_.resize(n_);
+  cluster_.resize(n_);
+  if (counting_) start_.resize(n_);
+  // Clusters renumbered densely; a row without a cluster is its own.
+  std::vector<int32_t> cluster_code;
+  if (!rows.cluster.empty()) {
+    int32_t max_code = 0;
+    for (int32_t c : rows.cluster) max_code = std::max(max_code, c);
+    cluster_code.assign(static_cast<size_t>(max_code) + 1, -1);
+  }
+  for (size_t k = 0; k < n_; ++k) {
+    const size_t i = order[k];
+    for (size_t j = 0; j < p_; ++j) x_[k * p_ + j] = rows.x[j * n_ + i] - means[j];
+    stop_[k] = rows.stop[i];
+    status_[k] = rows.status[i];
+    events_ += rows.status[i];
+    if (!rows.offset.empty()) offset_[k] = rows.offset[i];
+    if (counting_) start_[k] = rows.start[i];
+    strata_[k] = stratum(i);
+    if (rows.cluster.empty()) {
+      cluster_[k] = static_cast<int32_t>(clusters_++);
+    } else {
+      int32_t& code = cluster_code[rows.cluster[i]];
+      if (code < 0) code = static_cast<int32_t>(clusters_++);
+      cluster_[k] = code;
+    }
+  }
+  bounds_.push_back(0);
+  for (size_t k = 1; k < n_; ++k) {
+    if (strata_[k] != strata_[k - 1]) bounds_.push_back(k);
+  }
+  bounds_.push_back(n_);
+  if (counting_) {
+    by_start_.resize(n_);
+    std::iota(by_start_.begin(), by_start_.end(), 0);
+    for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+      std::stable_sort(by_start_.begin() + bounds_[s], by_start_.begin() + bounds_[s + 1],
+                       [&](size_t a, size_t b) { return start_[a] > start_[b]; });
+    }
+  }
+}
+
+std::vector<double> CoxKernel::RiskScores(std::span<const double> beta,
+                                          std::vector<double>* eta) const {
+  eta->resize(n_);
+  std::vector<double> r(n_);
+  for (size_t i = 0; i < n_; ++i) {
+    double e = offset_[i];
+    const double* xi = &x_[i * p_];
+    for (size_t j = 0; j < p_; ++j) e += xi[j] * beta[j];
+    (*eta)[i] = e;
+    r[i] = std::exp(e);
+  }
+  return r;
+}
+
+Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties) const {
+  const size_t p = p_;
+  const size_t packed = p * (p + 1) / 2;
+  std::vector<double> eta;
+  const std::vector<double> r = RiskScores(beta, &eta);
+  CoxAggregate out;
+  out.score.assign(p, 0.0);
+  std::vector<double> info(packed, 0.0);
+  std::vector<double> s1(p), s2(packed), d1(p), d2(packed), mean(p);
+  double exact_cost = 0;
+
+  for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+    const size_t end = bounds_[s + 1];
+    double s0 = 0;
+    std::fill(s1.begin(), s1.end(), 0.0);
+    std::fill(s2.begin(), s2.end(), 0.0);
+    size_t at_risk = 0;
+    size_t next_removal = bounds_[s];
+    auto add = [&](size_t i, double sign) {
+      const double ri = r[i] * sign;
+      const double* xi = &x_[i * p];
+      s0 += ri;
+      for (size_t a = 0; a < p; ++a) {
+        const double rxa = ri * xi[a];
+        s1[a] += rxa;
+        for (size_t b = 0; b <= a; ++b) s2[Packed(a, b)] += rxa * xi[b];
+      }
+    };
+    for (size_t i = bounds_[s]; i < end;) {
+      const double t = stop_[i];
+      if (counting_) {
+        while (next_removal < end && start_[by_start_[next_removal]] >= t) {
+          add(by_start_[next_removal++], -1.0);
+          if (--at_risk == 0) {  // an empty risk set: drop the rounding left by subtraction
+            s0 = 0;
+            std::fill(s1.begin(), s1.end(), 0.0);
+            std::fill(s2.begin(), s2.end(), 0.0);
+          }
+        }
+      }
+      size_t j = i;
+      double deaths = 0, d0 = 0;
+      std::fill(d1.begin(), d1.end(), 0.0);
+      std::fill(d2.begin(), d2.end(), 0.0);
+      for (; j < end && stop_[j] == t; ++j) {
+        add(j, 1.0);
+        ++at_risk;
+        if (status_[j] == 0) continue;
+        deaths += 1;
+        out.loglik += eta[j];
+        const double* xj = &x_[j * p];
+        d0 += r[j];
+        for (size_t a = 0; a < p; ++a) {
+          out.score[a] += xj[a];
+          d1[a] += r[j] * xj[a];
+          for (size_t b = 0; b <= a; ++b) d2[Packed(a, b)] += r[j] * xj[a] * xj[b];
+        }
+      }
+      if (deaths > 0 && ties == Ties::kExact && deaths > 1) {
+        // Exact partial likelihood: sum over all subsets of size d of the risk set, by the
+        // recursion B_k(m) = B_k(m-1) + r_m B_{k-1}(m-1), with first and second derivatives.
+        std::vector<size_t> risk;
+        double r_max = 0;
+        for (size_t k = bounds_[s]; k < j; ++k) {
+          if (counting_ && start_[k] >= t) continue;
+          risk.push_back(k);
+          r_max = std::max(r_max, r[k]);
+        }
+        const size_t d = static_cast<size_t>(deaths);
+        exact_cost += static_cast<double>(risk.size()) * static_cast<double>(d) *
+                      static_cast<double>(packed + p + 1);
+        if (exact_cost > 5e9) {
+          return InvalidArgument(
+              "ties = \"exact\" would enumerate too many subsets for this "
+              "data (many tied events in large risk sets); use efron");
+        }
+        std::vector<double> B(d + 1, 0.0), G((d + 1) * p, 0.0), H((d + 1) * packed, 0.0);
+        B[0] = 1;
+        for (size_t k : risk) {
+          const double rk = r[k] / r_max;
+          const double* xk = &x_[k * p];
+          for (size_t m = d; m >= 1; --m) {
+            const double* g_prev = &G[(m - 1) * p];
+            const double* h_prev = &H[(m - 1) * packed];
+            double* g = &G[m * p];
+            double* h = &H[m * packed];
+            for (size_t a = 0; a < p; ++a) {
+              for (size_t b = 0; b <= a; ++b) {
+                h[Packed(a, b)] += rk * (h_prev[Packed(a, b)] + xk[a] * g_prev[b] +
+                                         g_prev[a] * xk[b] + xk[a] * xk[b] * B[m - 1]);
+              }
+            }
+            for (size_t a = 0; a < p; ++a) g[a] += rk * (g_prev[a] + xk[a] * B[m - 1]);
+            B[m] += rk * B[m - 1];
+          }
+        }
+        const double bd = B[d];
+        out.loglik -= std::log(bd) + deaths * std::log(r_max);
+        for (size_t a = 0; a < p; ++a) {
+          const double ga = G[d * p + a] / bd;
+          out.score[a] -= ga;
+          for (size_t b = 0; b <= a; ++b) {
+            info[Packed(a, b)] += H[d * packed + Packed(a, b)] / bd - ga * G[d * p + b] / bd;
+          }
+        }
+      } else if (deaths > 0) {
+        // Breslow: the d deaths share the full risk set. Efron: the j-th of them (j = 0..d-1)
+        // sees the risk set less j/d of the dying subjects' weight.
+        const bool efron = ties != Ties::kBreslow && deaths > 1;
+        const int steps = efron ? static_cast<int>(deaths) : 1;
+        const double weight = efron ? 1.0 : deaths;
+        for (int k = 0; k < steps; ++k) {
+          const double f = efron ? k / deaths : 0.0;
+          const double denom = s0 - f * d0;
+          out.loglik -= weight * std::log(denom);
+          for (size_t a = 0; a < p; ++a) {
+            mean[a] = (s1[a] - f * d1[a]) / denom;
+            out.score[a] -= weight * mean[a];
+          }
+          for (size_t a = 0; a < p; ++a) {
+            for (size_t b = 0; b <= a; ++b) {
+              const size_t ab = Packed(a, b);
+              info[ab] += weight * ((s2[ab] - f * d2[ab]) / denom - mean[a] * mean[b]);
+            }
+          }
+        }
+      }
+      i = j;
+    }
+  }
+  out.information.assign(p * p, 0.0);
+  for (size_t a = 0; a < p; ++a) {
+    for (size_t b = 0; b <= a; ++b) {
+      out.information[a * p + b] = out.information[b * p + a] = info[Packed(a, b)];
+    }
+  }
+  return out;
+}
+
+std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties ties) const {
+  const size_t p = p_;
+  std::vector<double> eta;
+  const std::vector<double> r = RiskScores(beta, &eta);
+  std::vector<double> resid(n_ * p, 0.0);
+  std::vector<double> s1(p), d1(p);
+
+  for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+    const size_t begin = bounds_[s], end = bounds_[s + 1];
+    // Descending sweep: per event time, the hazard increment a0 = sum_j 1/denom_j, the
+    // weighted mean a1 = sum_j mean_j/denom_j, the mean over the tied deaths' steps m, and the
+    // Efron corrections e0, e1 for the deaths themselves.
+    std::vector<double> times, a0, a1, e0, e1, m;
+    double s0 = 0;
+    std::fill(s1.begin(), s1.end(), 0.0);
+    size_t at_risk = 0, next_removal = begin;
+    auto add = [&](size_t i, double sign) {
+      s0 += sign * r[i];
+      for (size_t a = 0; a < p; ++a) s1[a] += sign * r[i] * x_[i * p + a];
+    };
+    for (size_t i = begin; i < end;) {
+      const double t = stop_[i];
+      if (counting_) {
+        while (next_removal < end && start_[by_start_[next_removal]] >= t) {
+          add(by_start_[next_removal++], -1.0);
+          if (--at_risk == 0) {
+            s0 = 0;
+            std::fill(s1.begin(), s1.end(), 0.0);
+          }
+        }
+      }
+      size_t j = i;
+      double deaths = 0, d0 = 0;
+      std::fill(d1.begin(), d1.end(), 0.0);
+      for (; j < end && stop_[j] == t; ++j) {
+        add(j, 1.0);
+        ++at_risk;
+        if (status_[j] == 0) continue;
+        deaths += 1;
+        d0 += r[j];
+        for (size_t a = 0; a < p; ++a) d1[a] += r[j] * x_[j * p + a];
+      }
+      if (deaths > 0) {
+        const bool efron = ties != Ties::kBreslow && deaths > 1;
+        const int steps = efron ? static_cast<int>(deaths) : 1;
+        double h0 = 0, c0 = 0;
+        std::vector<double> h1(p, 0.0), c1(p, 0.0), mm(p, 0.0);
+        for (int k = 0; k < steps; ++k) {
+          const double f = efron ? k / deaths : 0.0;
+          const double w = efron ? 1.0 : deaths;
+          const double denom = s0 - f * d0;
+          h0 += w / denom;
+          c0 += f * w / denom;
+          for (size_t a = 0; a < p; ++a) {
+            const double mean = (s1[a] - f * d1[a]) / denom;
+            h1[a] += w * mean / denom;
+            c1[a] += f * w * mean / denom;
+            mm[a] += mean / steps;
+          }
+        }
+        times.push_back(t);
+        a0.push_back(h0);
+        e0.push_back(c0);
+        a1.insert(a1.end(), h1.begin(), h1.end());
+        e1.insert(e1.end(), c1.begin(), c1.end());
+        m.insert(m.end(), mm.begin(), mm.end());
+      }
+      i = j;
+    }
+    // Cumulate in ascending time order.
+    const size_t nt = times.size();
+    std::reverse(times.begin(), times.end());
+    std::vector<double> cum0(nt + 1, 0.0), cum1((nt + 1) * p, 0.0);
+    for (size_t k = 0; k < nt; ++k) {
+      const size_t src = nt - 1 - k;
+      cum0[k + 1] = cum0[k] + a0[src];
+      for (size_t a = 0; a < p; ++a) cum1[(k + 1) * p + a] = cum1[k * p + a] + a1[src * p + a];
+    }
+    // Number of event times <= t.
+    auto upto = [&](double t) {
+      return static_cast<size_t>(std::upper_bound(times.begin(), times.end(), t) - times.begin());
+    };
+    for (size_t i = begin; i < end; ++i) {
+      const double* xi = &x_[i * p];
+      double* u = &resid[i * p];
+      const size_t hi = upto(stop_[i]);
+      const size_t lo = counting_ ? upto(start_[i]) : 0;
+      const double h0 = cum0[hi] - cum0[lo];
+      for (size_t a = 0; a < p; ++a) {
+        u[a] = -r[i] * (xi[a] * h0 - (cum1[hi * p + a] - cum1[lo * p + a]));
+      }
+      if (status_[i] != 0) {
+        const size_t src = nt - hi;  // this death's time, in descending storage
+        for (size_t a = 0; a < p; ++a) {
+          u[a] += xi[a] - m[src * p + a] + r[i] * (xi[a] * e0[src] - e1[src * p + a]);
+        }
+      }
+    }
+  }
+  return resid;
+}
+
+std::vector<double> CoxKernel::ClusterMeat(std::span<const double> beta, Ties ties) const {
+  const size_t p = p_;
+  const std::vector<double> resid = ScoreResiduals(beta, ties);
+  std::vector<double> sums(clusters_ * p, 0.0);
+  for (size_t i = 0; i < n_; ++i) {
+    for (size_t a = 0; a < p; ++a) sums[cluster_[i] * p + a] += resid[i * p + a];
+  }
+  std::vector<double> meat(p * p, 0.0);
+  for (size_t c = 0; c < clusters_; ++c) {
+    const double* u = &sums[c * p];
+    for (size_t a = 0; a < p; ++a) {
+      for (size_t b = 0; b < p; ++b) meat[a * p + b] += u[a] * u[b];
+    }
+  }
+  return meat;
+}
+
+ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const {
+  std::vector<double> eta;
+  RiskScores(beta, &eta);
+  // Ranks of the linear predictor, 1-based, equal values sharing a rank.
+  std::vector<double> sorted = eta;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<size_t> rank(n_);
+  for (size_t i = 0; i < n_; ++i) {
+    rank[i] = static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), eta[i]) -
+                                  sorted.begin()) +
+              1;
+  }
+  const size_t ranks = sorted.size();
+  // Per row: concordant minus discordant pairs, and all comparable pairs, it takes part in.
+  std::vector<double> c(n_, 0.0), m(n_, 0.0);
+  ConcordanceAggregate out;
+
+  for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+    const size_t begin = bounds_[s], end = bounds_[s + 1];
+    // Pass 1, descending time: each death against those still at risk after it (censored at
+    // the same time count as longer; deaths at the same time are tied in time, not compared).
+    Fenwick at_risk(ranks);
+    double total = 0;
+    size_t next_removal = begin;
+    for (size_t i = begin; i < end;) {
+      const double t = stop_[i];
+      if (counting_) {
+        while (next_removal < end && start_[by_start_[next_removal]] >= t) {
+          at_risk.Add(rank[by_start_[next_removal++]], -1);
+          total -= 1;
+        }
+      }
+      size_t j = i;
+      for (; j < end && stop_[j] == t; ++j) {
+        if (status_[j] == 0) {
+          at_risk.Add(rank[j], 1);
+          total += 1;
+        }
+      }
+      for (size_t k = i; k < j; ++k) {
+        if (status_[k] == 0) continue;
+        const double lower = at_risk.Prefix(rank[k] - 1);
+        const double equal = at_risk.Prefix(rank[k]) - lower;
+        const double higher = total - lower - equal;
+        out.concordant += lower;  // the one who died first had the higher risk
+        out.discordant += higher;
+        out.tied_risk += equal;
+        c[k] += lower - higher;
+        m[k] += lower + higher + equal;
+      }
+      for (size_t k = i; k < j; ++k) {
+        if (status_[k] != 0) {
+          at_risk.Add(rank[k], 1);
+          total += 1;
+        }
+      }
+      i = j;
+    }
+    // Pass 2, ascending time: each row against the deaths it was compared with, i.e. deaths
+    // in (start, stop), plus at stop itself when the row was censored.
+    struct Event {
+      double time;
+      int order;  // 0 query before the deaths at `time`, 1 a death, 2 query after them
+      size_t row;
+      double sign;
+    };
+    std::vector<Event> events;
+    for (size_t k = begin; k < end; ++k) {
+      if (status_[k] != 0) events.push_back({stop_[k], 1, k, 1});
+      events.push_back({stop_[k], status_[k] != 0 ? 0 : 2, k, 1});
+      if (counting_) events.push_back({start_[k], 2, k, -1});
+    }
+    std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+      return a.time != b.time ? a.time < b.time : a.order < b.order;
+    });
+    Fenwick deaths(ranks);
+    double deaths_total = 0;
+    for (const Event& e : events) {
+      if (e.order == 1) {
+        deaths.Add(rank[e.row], 1);
+        deaths_total += 1;
+        continue;
+      }
+      const double lower = deaths.Prefix(rank[e.row] - 1);
+      const double equal = deaths.Prefix(rank[e.row]) - lower;
+      const double higher = deaths_total - lower - equal;
+      c[e.row] += e.sign * (higher - lower);  // a death with higher risk than this row
+      m[e.row] += e.sign * (lower + higher + equal);
+    }
+  }
+  std::vector<double> cluster_c(clusters_, 0.0), cluster_m(clusters_, 0.0);
+  for (size_t i = 0; i < n_; ++i) {
+    cluster_c[cluster_[i]] += c[i];
+    cluster_m[cluster_[i]] += m[i];
+  }
+  for (size_t k = 0; k < clusters_; ++k) {
+    out.c2 += cluster_c[k] * cluster_c[k];
+    out.cm += cluster_c[k] * cluster_m[k];
+    out.m2 += cluster_m[k] * cluster_m[k];
+  }
+  return out;
+}
+
+}  // namespace passerelle::stats

@@ -1,0 +1,85 @@
+// The Cox model's kernel at one site: for a coefficient vector beta, the log partial
+// likelihood, its score and information (Breslow, Efron or exact ties; strata; counting-process
+// (start, stop] data), the clustered "meat" of the sandwich variance, and the concordance
+// counts with their influence sums. Everything a site releases is a sum over its own risk sets,
+// so the sites' results add up to the pooled stratified fit (docs/methods/coxph.md).
+#ifndef PASSERELLE_STATS_COX_H_
+#define PASSERELLE_STATS_COX_H_
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "passerelle/base/status.h"
+
+namespace passerelle::stats {
+
+enum class Ties { kEfron, kBreslow, kExact };
+
+// One site's rows. Column-major x (n x p); empty start: right-censored data; empty strata:
+// one stratum; empty offset: none; empty cluster: each row its own cluster.
+struct CoxRows {
+  size_t p = 0;
+  std::vector<double> x;
+  std::vector<double> start;
+  std::vector<double> stop;
+  std::vector<double> status;  // 1 event, 0 censored
+  std::vector<int32_t> strata;
+  std::vector<double> offset;
+  std::vector<int32_t> cluster;
+};
+
+struct CoxAggregate {
+  double loglik = 0;
+  std::vector<double> score;        // p
+  std::vector<double> information;  // p x p, row-major
+};
+
+struct ConcordanceAggregate {
+  double concordant = 0, discordant = 0, tied_risk = 0;
+  // Sums over clusters of a cluster's influence parts, for the infinitesimal-jackknife variance:
+  // with c_k = concordant - discordant pairs and m_k = all comparable pairs involving cluster k,
+  // sum c_k^2, sum c_k m_k and sum m_k^2.
+  double c2 = 0, cm = 0, m2 = 0;
+};
+
+class CoxKernel {
+ public:
+  // Sorts the rows by stratum and time, and centres x by its column means (which changes no
+  // result: risk sets never cross strata). REQUIRES: consistent lengths.
+  explicit CoxKernel(CoxRows rows);
+
+  size_t n() const { return n_; }
+  size_t p() const { return p_; }
+  double events() const { return events_; }
+
+  // Log partial likelihood, score and information at beta.
+  // InvalidArgument for exact ties too costly to enumerate.
+  Result<CoxAggregate> Evaluate(std::span<const double> beta, Ties ties) const;
+  // Sum over clusters of u_c u_c', where u_c sums the score residuals of cluster c (p x p).
+  std::vector<double> ClusterMeat(std::span<const double> beta, Ties ties) const;
+  // Concordance of the linear predictor with the observed times, as R's concordance() for a
+  // coxph fit (higher risk, earlier event), pairs within strata only.
+  ConcordanceAggregate Concordance(std::span<const double> beta) const;
+
+ private:
+  // Per-row score residuals (n x p, row-major, in sorted order) at beta.
+  std::vector<double> ScoreResiduals(std::span<const double> beta, Ties ties) const;
+  std::vector<double> RiskScores(std::span<const double> beta, std::vector<double>* eta) const;
+
+  size_t n_ = 0, p_ = 0;
+  double events_ = 0;
+  bool counting_ = false;
+  std::vector<double> x_;  // row-major, centred, sorted
+  std::vector<double> start_, stop_, status_, offset_;
+  std::vector<int32_t> strata_, cluster_;
+  size_t clusters_ = 0;
+  // Stratum boundaries in the sorted order: rows [bounds_[s], bounds_[s + 1]).
+  std::vector<size_t> bounds_;
+  // Within each stratum, rows sorted by start descending (counting process), as indices.
+  std::vector<size_t> by_start_;
+};
+
+}  // namespace passerelle::stats
+
+#endif  // PASSERELLE_STATS_COX_H_
