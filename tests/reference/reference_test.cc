@@ -55,8 +55,11 @@ analysis::AnalysisRequest RequestFor(const std::string& r_call) {
 }
 
 // Relative tolerance, with an absolute floor near zero (README.md).
+// Closed-form results (Kaplan-Meier, log-rank) get a far smaller absolute floor than fitted
+// coefficients, whose floor is README.md's 1e-8.
 void ExpectClose(const json& actual, const json& expected, double relative,
                  const std::string& where) {
+  const double absolute = relative <= 1e-10 ? 1e-14 : 1e-8;
   if (expected.is_null()) {
     EXPECT_TRUE(actual.is_null()) << where << ": expected NA, got " << actual;
     return;
@@ -83,7 +86,7 @@ void ExpectClose(const json& actual, const json& expected, double relative,
   }
   ASSERT_TRUE(actual.is_number()) << where << ": got " << actual;
   const double a = actual.get<double>(), e = expected.get<double>();
-  EXPECT_NEAR(a, e, std::max(std::fabs(e) * relative, 1e-8)) << where;
+  EXPECT_NEAR(a, e, std::max(std::fabs(e) * relative, absolute)) << where;
 }
 
 // Fields and the tolerance each gets, per result type.
@@ -113,6 +116,40 @@ const std::vector<Field> kCoxFields = {{"n", 0},
                                        {"concordance", 1e-6},
                                        {"concordance_se", 1e-6}};
 
+const std::vector<Field> kGlmFields = {
+    {"family", 0},      {"link", 0},    {"n", 0},           {"n_omitted_na", 0},
+    {"coef_names", 0},  {"coef", 1e-6}, {"se", 1e-6},       {"z", 1e-6},
+    {"p", 1e-6},        {"var", 1e-6},  {"deviance", 1e-9}, {"null_deviance", 1e-9},
+    {"df_residual", 0}, {"df_null", 0}, {"aic", 1e-9},      {"loglik", 1e-9},
+    {"dispersion", 0}};
+const std::vector<Field> kSurvdiffFields = {{"groups", 0},
+                                            {"n", 0},
+                                            {"obs", 1e-12},
+                                            {"exp", 1e-12},
+                                            {"var", 1e-12},
+                                            {"chisq", 1e-10},
+                                            {"df", 0},
+                                            {"p", 1e-9},
+                                            {"obs_by_stratum", 1e-12},
+                                            {"exp_by_stratum", 1e-12}};
+
+// Kaplan-Meier tables are closed-form: 1e-12 relative.
+void CompareSurvfit(const json& actual, const json& expected) {
+  EXPECT_EQ(actual["conf_type"], expected["conf_type"]);
+  ASSERT_EQ(actual["strata"].size(), expected["strata"].size());
+  for (size_t s = 0; s < expected["strata"].size(); ++s) {
+    const json& e = expected["strata"][s];
+    const json& a = actual["strata"][s];
+    const std::string where = e["stratum"].get<std::string>();
+    for (const char* key : {"stratum", "n", "events", "median", "median_lower", "median_upper"}) {
+      ExpectClose(a[key], e[key], 1e-12, where + "." + key);
+    }
+    for (auto it = e["table"].begin(); it != e["table"].end(); ++it) {
+      ExpectClose(a["table"][it.key()], it.value(), 1e-12, where + ".table." + it.key());
+    }
+  }
+}
+
 class ReferenceCase : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ReferenceCase, MatchesR) {
@@ -131,12 +168,18 @@ TEST_P(ReferenceCase, MatchesR) {
   for (const json& fit : spec["fits"]) {
     SCOPED_TRACE(fit["name"].get<std::string>() + ": " + fit["r_call"].get<std::string>());
     const analysis::AnalysisRequest request = RequestFor(fit["r_call"]);
-    if (request.function != "coxph") continue;  // further analyses join as they are built
     auto output = analysis::RunAnalysis(request, *table);
     ASSERT_TRUE(output.ok()) << output.status().ToString();
     const json actual = json::parse(report::ResultsJson(*output));
     const json& expected = fit["results"];
-    for (const Field& field : kCoxFields) {
+    if (request.function == "survfit") {
+      CompareSurvfit(actual, expected);
+      continue;
+    }
+    const std::vector<Field>& fields = request.function == "coxph" ? kCoxFields
+                                       : request.function == "glm" ? kGlmFields
+                                                                   : kSurvdiffFields;
+    for (const Field& field : fields) {
       if (!expected.contains(field.name)) continue;
       ExpectClose(actual[field.name], expected[field.name], field.relative, field.name);
     }

@@ -1,6 +1,8 @@
 #include "passerelle/analysis/run.h"
 
 #include "passerelle/formula/model.h"
+#include "passerelle/stats/distributions.h"
+#include "passerelle/stats/linalg.h"
 
 namespace passerelle::analysis {
 namespace {
@@ -54,11 +56,133 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const formula::F
   return out;
 }
 
+Result<AnalysisOutput> RunSurvfit(const AnalysisRequest& request, const formula::Formula& f,
+                                  const data::Table& table) {
+  if (request.conf_type != "log") {
+    return InvalidArgument("conf.type '" + request.conf_type + "' is not available (log)");
+  }
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, request.subset));
+  AnalysisOutput out;
+  out.request = request;
+  NoteDropped(m, &out.notes);
+  SurvfitOutput km;
+  km.strata = m.group_labels;
+  for (size_t g = 0; g < m.group_labels.size(); ++g) {
+    const stats::TimeCounts counts =
+        stats::CountByTime(m.time, m.status, m.group, static_cast<int32_t>(g));
+    km.curves.push_back(stats::ComputeKaplanMeier(counts, km.conf_int));
+  }
+  out.result = std::move(km);
+  return out;
+}
+
+Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const formula::Formula& f,
+                                   const data::Table& table) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, request.subset));
+  AnalysisOutput out;
+  out.request = request;
+  NoteDropped(m, &out.notes);
+  SurvdiffOutput test;
+  test.rho = request.rho;
+  test.groups = m.group_labels;
+  const size_t k = m.group_labels.size();
+  if (k < 2) return InvalidArgument("survdiff needs at least two groups");
+  const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
+  test.strata = m.strata_labels;
+  test.n.assign(k, 0.0);
+  test.obs.assign(k, 0.0);
+  test.exp.assign(k, 0.0);
+  test.var.assign(k * k, 0.0);
+  test.obs_by_stratum.assign(k * strata, 0.0);
+  test.exp_by_stratum.assign(k * strata, 0.0);
+  for (size_t s = 0; s < strata; ++s) {
+    std::vector<double> time, status;
+    std::vector<int32_t> group;
+    for (size_t i = 0; i < m.n; ++i) {
+      if (!m.strata.empty() && m.strata[i] != static_cast<int32_t>(s)) continue;
+      time.push_back(m.time[i]);
+      status.push_back(m.status[i]);
+      group.push_back(m.group[i]);
+    }
+    const stats::LogrankAggregate a = stats::LogrankStratum(time, status, group, k, request.rho);
+    for (size_t g = 0; g < k; ++g) {
+      test.n[g] += a.n[g];
+      test.obs[g] += a.obs[g];
+      test.exp[g] += a.exp[g];
+      test.obs_by_stratum[g * strata + s] = a.obs[g];
+      test.exp_by_stratum[g * strata + s] = a.exp[g];
+    }
+    for (size_t i = 0; i < k * k; ++i) test.var[i] += a.var[i];
+  }
+  // R's survdiff: groups with no expected events leave the test; so does the first group.
+  std::vector<size_t> used;
+  for (size_t g = 0; g < k; ++g) {
+    if (test.exp[g] > 0) used.push_back(g);
+  }
+  test.df = used.size() >= 2 ? static_cast<double>(used.size() - 1) : 0;
+  if (used.size() >= 2) {
+    const size_t q = used.size() - 1;
+    std::vector<double> v(q * q), d(q);
+    for (size_t a = 0; a < q; ++a) {
+      d[a] = test.obs[used[a + 1]] - test.exp[used[a + 1]];
+      for (size_t b = 0; b < q; ++b) v[a * q + b] = test.var[used[a + 1] * k + used[b + 1]];
+    }
+    const stats::SymmetricFactor factor(v, q, 1e-12);
+    test.chisq = stats::QuadraticForm(factor, d);
+    test.p = stats::ChiSquareUpper(test.chisq, test.df);
+  }
+  out.result = std::move(test);
+  return out;
+}
+
+Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::Formula& f,
+                              const data::Table& table) {
+  stats::Family family;
+  if (request.family == "binomial") {
+    family = stats::Family::kBinomial;
+  } else if (request.family == "poisson") {
+    family = stats::Family::kPoisson;
+  } else if (request.family == "gaussian") {
+    family = stats::Family::kGaussian;
+  } else {
+    return InvalidArgument("family must be binomial, poisson or gaussian, not '" + request.family +
+                           "'");
+  }
+  ASSIGN_OR_RETURN(
+      formula::ModelFrame m,
+      formula::BuildModelFrame(f, table, formula::ModelKind::kRegression, request.subset));
+  AnalysisOutput out;
+  out.request = request;
+  NoteDropped(m, &out.notes);
+  stats::GlmRows rows, null_rows;
+  rows.p = m.p();
+  rows.x = m.x;
+  rows.y = m.y;
+  rows.offset = m.offset;
+  null_rows.p = m.intercept ? 1 : 0;
+  null_rows.x.assign(m.intercept ? m.n : 0, 1.0);
+  null_rows.y = m.y;
+  null_rows.offset = m.offset;
+  const stats::GlmKernel kernel(std::move(rows), family);
+  const stats::GlmKernel null_kernel(std::move(null_rows), family);
+  GlmOutput glm;
+  glm.n_omitted_na = m.n_omitted_na;
+  ASSIGN_OR_RETURN(glm.fit, FitGlm({&kernel}, {&null_kernel}, m.coef_names, family, m.intercept));
+  for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
+  out.result = std::move(glm);
+  return out;
+}
+
 }  // namespace
 
 Result<AnalysisOutput> RunAnalysis(const AnalysisRequest& request, const data::Table& table) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   if (request.function == "coxph") return RunCoxph(request, f, table);
+  if (request.function == "survfit") return RunSurvfit(request, f, table);
+  if (request.function == "survdiff") return RunSurvdiff(request, f, table);
+  if (request.function == "glm") return RunGlm(request, f, table);
   return InvalidArgument("unknown analysis '" + request.function +
                          "' (coxph, survfit, survdiff, glm)");
 }

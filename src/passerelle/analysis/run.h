@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "passerelle/analysis/coxph.h"
+#include "passerelle/analysis/glm.h"
 #include "passerelle/base/status.h"
 #include "passerelle/data/table.h"
+#include "passerelle/stats/survival.h"
 
 namespace passerelle::analysis {
 
@@ -31,7 +33,29 @@ struct CoxphOutput {
   std::string ties;
 };
 
-using AnalysisResult = std::variant<CoxphOutput>;
+struct SurvfitOutput {
+  std::string conf_type = "log";
+  double conf_int = 0.95;
+  std::vector<std::string> strata;  // R's labels ("trt=1"; "all")
+  std::vector<stats::KaplanMeier> curves;
+};
+
+struct SurvdiffOutput {
+  double rho = 0;
+  std::vector<std::string> groups;
+  std::vector<double> n, obs, exp, var;  // var: groups x groups
+  double chisq = 0, df = 0, p = 1;
+  // With strata: per group and stratum (groups x strata, row-major).
+  std::vector<std::string> strata;
+  std::vector<double> obs_by_stratum, exp_by_stratum;
+};
+
+struct GlmOutput {
+  GlmResult fit;
+  size_t n_omitted_na = 0;
+};
+
+using AnalysisResult = std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput>;
 
 struct AnalysisOutput {
   AnalysisRequest request;

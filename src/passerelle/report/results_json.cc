@@ -71,6 +71,83 @@ ordered_json CoxphJson(const analysis::CoxphOutput& out) {
   return j;
 }
 
+ordered_json SurvfitJson(const analysis::SurvfitOutput& out) {
+  ordered_json strata = ordered_json::array();
+  for (size_t s = 0; s < out.curves.size(); ++s) {
+    const stats::KaplanMeier& km = out.curves[s];
+    strata.push_back({{"stratum", out.strata[s]},
+                      {"stratum_trimmed", out.strata[s]},
+                      {"n", km.n},
+                      {"events", km.events},
+                      {"median", Number(km.median)},
+                      {"median_lower", Number(km.median_lower)},
+                      {"median_upper", Number(km.median_upper)},
+                      {"table",
+                       {{"time", Numbers(km.time)},
+                        {"n.risk", Numbers(km.n_risk)},
+                        {"n.event", Numbers(km.n_event)},
+                        {"n.censor", Numbers(km.n_censor)},
+                        {"surv", Numbers(km.surv)},
+                        {"std.err", Numbers(km.std_err)},
+                        {"std.err.surv", Numbers(km.std_err_surv)},
+                        {"lower", Numbers(km.lower)},
+                        {"upper", Numbers(km.upper)},
+                        {"cumhaz", Numbers(km.cumhaz)},
+                        {"std.chaz", Numbers(km.std_chaz)}}}});
+  }
+  return {{"conf_type", out.conf_type}, {"conf_int", out.conf_int}, {"strata", strata}};
+}
+
+ordered_json SurvdiffJson(const analysis::SurvdiffOutput& out) {
+  const size_t k = out.groups.size();
+  ordered_json j = {{"groups", out.groups}, {"n", Numbers(out.n)}};
+  if (!out.strata.empty()) {
+    const size_t s = out.strata.size();
+    ordered_json obs = ordered_json::array(), exp = ordered_json::array();
+    for (size_t g = 0; g < k; ++g) {
+      obs.push_back(Numbers(std::vector<double>(out.obs_by_stratum.begin() + g * s,
+                                                out.obs_by_stratum.begin() + (g + 1) * s)));
+      exp.push_back(Numbers(std::vector<double>(out.exp_by_stratum.begin() + g * s,
+                                                out.exp_by_stratum.begin() + (g + 1) * s)));
+    }
+    j["strata"] = out.strata;
+    j["obs_by_stratum"] = obs;
+    j["exp_by_stratum"] = exp;
+  }
+  j["obs"] = Numbers(out.obs);
+  j["exp"] = Numbers(out.exp);
+  j["var"] = Matrix(out.var, k);
+  j["chisq"] = Number(out.chisq);
+  j["df"] = out.df;
+  j["p"] = Number(out.p);
+  j["rho"] = out.rho;
+  return j;
+}
+
+ordered_json GlmJson(const analysis::GlmOutput& out) {
+  const analysis::GlmResult& r = out.fit;
+  return {{"family", r.family},
+          {"link", r.link},
+          {"n", r.n},
+          {"n_omitted_na", out.n_omitted_na},
+          {"coef_names", r.coef_names},
+          {"coef", Numbers(r.coef)},
+          {"se", Numbers(r.se)},
+          {r.t_statistics ? "t" : "z", Numbers(r.z)},
+          {"p", Numbers(r.p)},
+          {"var", Matrix(r.var, r.coef_names.size())},
+          {"deviance", Number(r.deviance)},
+          {"null_deviance", Number(r.null_deviance)},
+          {"df_residual", r.df_residual},
+          {"df_null", r.df_null},
+          {"aic", Number(r.aic)},
+          {"loglik", Number(r.loglik)},
+          {"dispersion", Number(r.dispersion)},
+          {"iter", r.iter},
+          {"converged", r.converged},
+          {"warnings", r.warnings}};
+}
+
 }  // namespace
 
 std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
@@ -78,7 +155,9 @@ std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
       [](const auto& result) -> ordered_json {
         using T = std::decay_t<decltype(result)>;
         if constexpr (std::is_same_v<T, analysis::CoxphOutput>) return CoxphJson(result);
-        return ordered_json();
+        if constexpr (std::is_same_v<T, analysis::SurvfitOutput>) return SurvfitJson(result);
+        if constexpr (std::is_same_v<T, analysis::SurvdiffOutput>) return SurvdiffJson(result);
+        if constexpr (std::is_same_v<T, analysis::GlmOutput>) return GlmJson(result);
       },
       output.result);
   return j.dump(indent);

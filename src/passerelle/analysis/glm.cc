@@ -1,0 +1,151 @@
+#include "passerelle/analysis/glm.h"
+
+#include <cmath>
+#include <limits>
+
+#include "passerelle/stats/distributions.h"
+#include "passerelle/stats/linalg.h"
+
+namespace passerelle::analysis {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kEpsilon = 1e-8;   // R's glm.control(epsilon)
+constexpr int kMaxIterations = 25;  // R's glm.control(maxit)
+constexpr double kToler = 1e-10;
+
+stats::GlmAggregate Sum(const std::vector<const stats::GlmKernel*>& sites,
+                        const std::vector<double>* beta) {
+  stats::GlmAggregate total;
+  for (const stats::GlmKernel* site : sites) {
+    const stats::GlmAggregate a = beta ? site->Evaluate(*beta) : site->EvaluateAtStart();
+    if (total.xtwx.empty()) {
+      total.xtwx.assign(a.xtwx.size(), 0.0);
+      total.xtwz.assign(a.xtwz.size(), 0.0);
+    }
+    for (size_t i = 0; i < a.xtwx.size(); ++i) total.xtwx[i] += a.xtwx[i];
+    for (size_t i = 0; i < a.xtwz.size(); ++i) total.xtwz[i] += a.xtwz[i];
+    total.n += a.n;
+    total.deviance += a.deviance;
+    total.loglik += a.loglik;
+    total.extreme_fits += a.extreme_fits;
+  }
+  return total;
+}
+
+struct Irls {
+  std::vector<double> beta;
+  stats::GlmAggregate at_beta;       // deviance at beta
+  std::vector<double> cov_unscaled;  // (X'WX)^-1 of the last weighted fit, as R's qr
+  std::vector<bool> aliased;
+  size_t rank = 0;
+  int iter = 0;
+  bool converged = false;
+};
+
+Irls RunIrls(const std::vector<const stats::GlmKernel*>& sites, size_t p) {
+  Irls fit;
+  stats::GlmAggregate step = Sum(sites, nullptr);
+  double deviance_old = step.deviance;
+  const stats::SymmetricFactor first(step.xtwx, p, kToler);
+  fit.aliased.assign(p, false);
+  for (size_t j = 0; j < p; ++j) fit.aliased[j] = first.singular(j);
+  fit.rank = first.rank();
+  for (fit.iter = 1; fit.iter <= kMaxIterations; ++fit.iter) {
+    // Aliased columns stay out of the fit, as R's pivoted QR leaves them.
+    std::vector<double> xtwx = step.xtwx, xtwz = step.xtwz;
+    for (size_t j = 0; j < p; ++j) {
+      if (!fit.aliased[j]) continue;
+      for (size_t k = 0; k < p; ++k) xtwx[j * p + k] = xtwx[k * p + j] = 0;
+      xtwz[j] = 0;
+    }
+    const stats::SymmetricFactor factor(xtwx, p, kToler);
+    fit.beta = factor.Solve(xtwz);
+    fit.cov_unscaled = factor.Inverse();
+    step = Sum(sites, &fit.beta);
+    fit.at_beta = step;
+    if (std::fabs(step.deviance - deviance_old) / (std::fabs(step.deviance) + 0.1) < kEpsilon) {
+      fit.converged = true;
+      break;
+    }
+    deviance_old = step.deviance;
+  }
+  if (fit.iter > kMaxIterations) fit.iter = kMaxIterations;
+  return fit;
+}
+
+}  // namespace
+
+Result<GlmResult> FitGlm(const std::vector<const stats::GlmKernel*>& sites,
+                         const std::vector<const stats::GlmKernel*>& null_sites,
+                         const std::vector<std::string>& coef_names, stats::Family family,
+                         bool intercept) {
+  const size_t p = coef_names.size();
+  GlmResult r;
+  r.coef_names = coef_names;
+  r.family = family == stats::Family::kBinomial  ? "binomial"
+             : family == stats::Family::kPoisson ? "poisson"
+                                                 : "gaussian";
+  r.link = family == stats::Family::kBinomial  ? "logit"
+           : family == stats::Family::kPoisson ? "log"
+                                               : "identity";
+  for (const stats::GlmKernel* site : sites) {
+    RETURN_IF_ERROR(site->Validate());
+    r.n += site->n();
+  }
+  if (p == 0) return InvalidArgument("the model has no coefficient to estimate");
+  Irls fit = RunIrls(sites, p);
+  r.iter = fit.iter;
+  r.converged = fit.converged;
+  if (!fit.converged) r.warnings.push_back("glm.fit: algorithm did not converge");
+  if (family == stats::Family::kBinomial && fit.at_beta.extreme_fits > 0) {
+    r.warnings.push_back(
+        "glm.fit: fitted probabilities numerically 0 or 1 occurred "
+        "(complete or quasi-complete separation)");
+  }
+  for (size_t j = 0; j < p; ++j) {
+    if (fit.aliased[j]) {
+      r.warnings.push_back("coefficient " + coef_names[j] +
+                           " not defined because of singularities (NA)");
+    }
+  }
+  r.deviance = fit.at_beta.deviance;
+  r.df_residual = static_cast<double>(r.n) - static_cast<double>(fit.rank);
+  r.df_null = static_cast<double>(r.n) - (intercept ? 1.0 : 0.0);
+  r.loglik = fit.at_beta.loglik;
+  const double k = static_cast<double>(fit.rank) + (family == stats::Family::kGaussian ? 1 : 0);
+  r.aic = -2 * r.loglik + 2 * k;
+  if (family == stats::Family::kGaussian) {
+    r.dispersion = r.deviance / r.df_residual;
+    r.t_statistics = true;
+  }
+  // The null model: the intercept alone (with the offset), fitted the same way.
+  if (!null_sites.empty() && intercept) {
+    r.null_deviance = RunIrls(null_sites, 1).at_beta.deviance;
+  } else {
+    double total = 0;
+    for (const stats::GlmKernel* site : null_sites) total += site->Evaluate({}).deviance;
+    r.null_deviance = total;
+  }
+  r.coef = fit.beta;
+  r.var.assign(p * p, kNaN);
+  r.se.assign(p, kNaN);
+  r.z.assign(p, kNaN);
+  r.p.assign(p, kNaN);
+  for (size_t a = 0; a < p; ++a) {
+    if (fit.aliased[a]) {
+      r.coef[a] = kNaN;
+      continue;
+    }
+    for (size_t b = 0; b < p; ++b) {
+      if (!fit.aliased[b]) r.var[a * p + b] = r.dispersion * fit.cov_unscaled[a * p + b];
+    }
+    r.se[a] = std::sqrt(r.var[a * p + a]);
+    r.z[a] = r.coef[a] / r.se[a];
+    r.p[a] = r.t_statistics ? stats::StudentTTwoSided(r.z[a], r.df_residual)
+                            : stats::NormalTwoSided(r.z[a]);
+  }
+  return r;
+}
+
+}  // namespace passerelle::analysis

@@ -1,0 +1,56 @@
+// Generalised linear models by iteratively reweighted least squares, with the local step a site
+// can compute on its own rows: given the coefficients (or R's starting values), the weighted
+// cross-products X'WX and X'Wz, the deviance and the log-likelihood. Summed over sites they are
+// the pooled ones (docs/methods/glm.md).
+#ifndef PASSERELLE_STATS_GLM_H_
+#define PASSERELLE_STATS_GLM_H_
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "passerelle/base/status.h"
+
+namespace passerelle::stats {
+
+enum class Family { kBinomial, kPoisson, kGaussian };  // canonical links: logit, log, identity
+
+struct GlmRows {
+  size_t p = 0;
+  std::vector<double> x;  // column-major n x p
+  std::vector<double> y;
+  std::vector<double> offset;  // empty: none
+};
+
+struct GlmAggregate {
+  double n = 0;
+  std::vector<double> xtwx;  // p x p, row-major
+  std::vector<double> xtwz;  // p
+  double deviance = 0;       // at the coefficients given (or at the starting values)
+  double loglik = 0;         // sum of log densities (gaussian: with the ML variance; see glm.cc)
+  double sum_y = 0, sum_w = 0;
+  double extreme_fits = 0;  // binomial: fitted probabilities numerically 0 or 1
+};
+
+class GlmKernel {
+ public:
+  GlmKernel(GlmRows rows, Family family);
+  // Checks the response fits the family (binomial: 0 <= y <= 1; poisson: y >= 0).
+  Status Validate() const;
+  size_t n() const { return n_; }
+  // The IRLS step at beta: cross-products for the next coefficients, deviance at beta.
+  GlmAggregate Evaluate(std::span<const double> beta) const;
+  // The first IRLS step, at R's starting values (mustart); deviance at those values.
+  GlmAggregate EvaluateAtStart() const;
+
+ private:
+  GlmAggregate Step(std::span<const double> beta, bool at_start) const;
+  size_t n_ = 0, p_ = 0;
+  Family family_;
+  std::vector<double> x_;  // row-major
+  std::vector<double> y_, offset_;
+};
+
+}  // namespace passerelle::stats
+
+#endif  // PASSERELLE_STATS_GLM_H_
