@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "passerelle/base/status.h"
+#include "passerelle/data/dictionary.h"
 
 namespace passerelle::cli {
 
@@ -47,6 +49,26 @@ Status SiteDictionary(const SiteDescribeOptions& options);
 // Prints a built-in dictionary (gu_cohort.v1) as TOML, or checks a dictionary file.
 Status DictionaryShow(const std::string& id);
 Status DictionaryCheck(const std::string& path);
+
+struct AnalyzeOptions {
+  std::string function;  // coxph, survfit, survdiff, glm, table
+  std::vector<std::string> data;
+  std::string site, dataset;
+  std::string dictionary;  // level orders for CSV categories
+  std::string separator;
+  bool decimal_comma = false;
+  std::string formula, subset;
+  std::string ties = "efron";
+  std::string family;
+  double rho = 0;
+  std::string conf_type = "log";
+  std::string rows, cols;
+  bool json = false;
+};
+Status Analyze(const AnalyzeOptions& options);
+
+// A dictionary named by a built-in id (gu_cohort.v1) or a file path; `source` says which.
+Result<data::Dictionary> LoadDictionary(const std::string& name, std::string* source);
 
 struct SynthOptions {
   std::string site = "wuhan";

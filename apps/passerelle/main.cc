@@ -87,6 +87,60 @@ int main(int argc, char** argv) {
   check_cmd->add_option("file", dictionary_path, "Dictionary file (TOML)")->required();
   check_cmd->callback([&] { status = DictionaryCheck(dictionary_path); });
 
+  // analyze ...
+  CLI::App* analyze = app.add_subcommand(
+      "analyze", "Run an analysis in local mode on CSV files or a site's dataset");
+  analyze->require_subcommand(1);
+  AnalyzeOptions analyze_options;
+  const std::vector<std::pair<std::string, std::string>> kAnalyses = {
+      {"coxph", "Cox proportional hazards model (R's coxph)"},
+      {"survfit", "Kaplan-Meier curves (R's survfit)"},
+      {"survdiff", "Log-rank and G-rho tests (R's survdiff)"},
+      {"glm", "Generalized linear model: binomial, poisson, gaussian (R's glm)"},
+      {"table", "One- or two-way table with chi-square test"}};
+  for (const auto& [name, help] : kAnalyses) {
+    CLI::App* cmd = analyze->add_subcommand(name, help);
+    cmd->add_option("--data", analyze_options.data, "CSV file (repeat to stack files)");
+    cmd->add_option("--site", analyze_options.site, "Site store folder, instead of --data");
+    cmd->add_option("--dataset", analyze_options.dataset, "Dataset of the site store");
+    cmd->add_option("--dictionary", analyze_options.dictionary,
+                    "Dictionary giving the level order of CSV categories");
+    cmd->add_option("--sep", analyze_options.separator, "CSV separator: ',' ';' or tab")
+        ->check(CLI::IsMember({",", ";", "tab"}));
+    cmd->add_flag("--decimal-comma", analyze_options.decimal_comma, "Numbers use a decimal comma");
+    cmd->add_option("--subset", analyze_options.subset, "R condition selecting rows");
+    cmd->add_flag("--json", analyze_options.json, "Print the results as JSON (R's layout)");
+    if (name == "table") {
+      cmd->add_option("--rows", analyze_options.rows, "Row variable")->required();
+      cmd->add_option("--cols", analyze_options.cols, "Column variable");
+    } else {
+      cmd->add_option("--formula", analyze_options.formula, "R model formula")->required();
+    }
+    if (name == "coxph") {
+      cmd->add_option("--ties", analyze_options.ties, "efron, breslow or exact")
+          ->check(CLI::IsMember({"efron", "breslow", "exact"}))
+          ->capture_default_str();
+    }
+    if (name == "glm") {
+      cmd->add_option("--family", analyze_options.family, "binomial, poisson or gaussian")
+          ->check(CLI::IsMember({"binomial", "poisson", "gaussian"}))
+          ->required();
+    }
+    if (name == "survdiff") {
+      cmd->add_option("--rho", analyze_options.rho, "0: log-rank, 1: Peto-Peto")
+          ->capture_default_str();
+    }
+    if (name == "survfit") {
+      cmd->add_option("--conf-type", analyze_options.conf_type, "Confidence interval type")
+          ->check(CLI::IsMember({"log"}))
+          ->capture_default_str();
+    }
+    cmd->callback([&, name = name] {
+      analyze_options.function = name;
+      status = Analyze(analyze_options);
+    });
+  }
+
   // synth
   SynthOptions synth;
   CLI::App* synth_cmd =

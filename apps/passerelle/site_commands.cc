@@ -26,17 +26,6 @@ Result<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
-// A dictionary named by a built-in id or a file path; `source` says which.
-Result<data::Dictionary> LoadDictionary(const std::string& name, std::string* source) {
-  if (auto builtin = data::BuiltinDictionaryText(name)) {
-    *source = "builtin";
-    return data::ParseDictionary(*builtin, name);
-  }
-  ASSIGN_OR_RETURN(std::string text, ReadFile(name));
-  *source = "file";
-  return data::ParseDictionary(text, name);
-}
-
 ordered_json VersionJson(const store::DatasetVersion& v) {
   return {{"dataset", v.dataset},
           {"version", v.version},
@@ -62,6 +51,16 @@ void PrintDictionaryTable(const data::Dictionary& d) {
 }
 
 }  // namespace
+
+Result<data::Dictionary> LoadDictionary(const std::string& name, std::string* source) {
+  if (auto builtin = data::BuiltinDictionaryText(name)) {
+    *source = "builtin";
+    return data::ParseDictionary(*builtin, name);
+  }
+  ASSIGN_OR_RETURN(std::string text, ReadFile(name));
+  *source = "file";
+  return data::ParseDictionary(text, name);
+}
 
 Status SiteInit(const SiteInitOptions& options) {
   ASSIGN_OR_RETURN(auto store, store::SiteStore::Create(options.dir, options.name));

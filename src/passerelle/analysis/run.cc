@@ -1,5 +1,6 @@
 #include "passerelle/analysis/run.h"
 
+#include "passerelle/formula/eval.h"
 #include "passerelle/formula/model.h"
 #include "passerelle/stats/distributions.h"
 #include "passerelle/stats/linalg.h"
@@ -175,16 +176,69 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::For
   return out;
 }
 
+Result<AnalysisOutput> RunTable(const AnalysisRequest& request, const data::Table& table) {
+  if (request.rows.empty()) return InvalidArgument("table needs --rows VARIABLE");
+  std::vector<uint8_t> keep(table.rows, 1);
+  size_t subset_out = 0;
+  if (!request.subset.empty()) {
+    ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(request.subset, "subset"));
+    ASSIGN_OR_RETURN(formula::Vector s, formula::Evaluate(e, table, "subset"));
+    if (s.type == formula::Vector::Type::kFactor) {
+      return InvalidArgument("subset '" + request.subset + "' must be a condition");
+    }
+    for (size_t i = 0; i < table.rows; ++i) {
+      if (!(s.values[i] == s.values[i] && s.values[i] != 0)) keep[i] = 0, ++subset_out;
+    }
+  }
+  auto factor_of = [&](const std::string& name) -> Result<formula::Vector> {
+    ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(name, "table variable"));
+    ASSIGN_OR_RETURN(formula::Vector v, formula::Evaluate(e, table, "table"));
+    return formula::AsFactor(v);
+  };
+  ASSIGN_OR_RETURN(formula::Vector rows, factor_of(request.rows));
+  formula::Vector cols;
+  if (!request.cols.empty()) {
+    ASSIGN_OR_RETURN(cols, factor_of(request.cols));
+  }
+  TableOutput t;
+  t.rows = request.rows;
+  t.cols = request.cols;
+  t.row_levels = rows.levels;
+  t.col_levels = cols.levels;
+  const size_t nc = request.cols.empty() ? 1 : cols.levels.size();
+  t.counts.assign(rows.levels.size() * nc, 0.0);
+  for (size_t i = 0; i < table.rows; ++i) {
+    if (!keep[i]) continue;
+    const int32_t r = rows.codes[i];
+    const int32_t c = request.cols.empty() ? 0 : cols.codes[i];
+    if (r < 0 || c < 0) {
+      ++t.n_missing;
+      continue;
+    }
+    t.counts[r * nc + c] += 1;
+  }
+  if (!request.cols.empty()) {
+    t.chisq = stats::PearsonChiSquare(t.counts, t.row_levels.size(), nc, true);
+  }
+  AnalysisOutput out;
+  out.request = request;
+  if (t.n_missing) out.notes.push_back(std::to_string(t.n_missing) + " rows with a missing value "
+                                                                       "are not counted");
+  out.result = std::move(t);
+  return out;
+}
+
 }  // namespace
 
 Result<AnalysisOutput> RunAnalysis(const AnalysisRequest& request, const data::Table& table) {
+  if (request.function == "table") return RunTable(request, table);
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   if (request.function == "coxph") return RunCoxph(request, f, table);
   if (request.function == "survfit") return RunSurvfit(request, f, table);
   if (request.function == "survdiff") return RunSurvdiff(request, f, table);
   if (request.function == "glm") return RunGlm(request, f, table);
   return InvalidArgument("unknown analysis '" + request.function +
-                         "' (coxph, survfit, survdiff, glm)");
+                         "' (coxph, survfit, survdiff, glm, table)");
 }
 
 }  // namespace passerelle::analysis

@@ -12,6 +12,7 @@
 #include "passerelle/analysis/glm.h"
 #include "passerelle/base/status.h"
 #include "passerelle/data/table.h"
+#include "passerelle/stats/contingency.h"
 #include "passerelle/stats/survival.h"
 
 namespace passerelle::analysis {
@@ -24,6 +25,7 @@ struct AnalysisRequest {
   std::string family;             // glm: binomial, poisson, gaussian
   double rho = 0;                 // survdiff
   std::string conf_type = "log";  // survfit
+  std::string rows, cols;         // table: variable names (cols optional)
 };
 
 struct CoxphOutput {
@@ -55,7 +57,16 @@ struct GlmOutput {
   size_t n_omitted_na = 0;
 };
 
-using AnalysisResult = std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput>;
+struct TableOutput {
+  std::string rows, cols;  // cols empty for a one-way table
+  std::vector<std::string> row_levels, col_levels;
+  std::vector<double> counts;  // row_levels x max(1, col_levels), row-major
+  size_t n_missing = 0;        // rows with a missing value, not counted (as R's table())
+  stats::ChiSquareResult chisq;
+};
+
+using AnalysisResult =
+    std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput, TableOutput>;
 
 struct AnalysisOutput {
   AnalysisRequest request;

@@ -148,6 +148,31 @@ ordered_json GlmJson(const analysis::GlmOutput& out) {
           {"warnings", r.warnings}};
 }
 
+ordered_json TableJson(const analysis::TableOutput& t) {
+  const size_t nc = t.cols.empty() ? 1 : t.col_levels.size();
+  ordered_json counts = ordered_json::array();
+  for (size_t r = 0; r < t.row_levels.size(); ++r) {
+    counts.push_back(Numbers(std::vector<double>(t.counts.begin() + r * nc,
+                                                 t.counts.begin() + (r + 1) * nc)));
+  }
+  ordered_json j = {{"rows", t.rows}, {"row_levels", t.row_levels}};
+  if (!t.cols.empty()) {
+    j["cols"] = t.cols;
+    j["col_levels"] = t.col_levels;
+  }
+  j["counts"] = t.cols.empty() ? Numbers(t.counts) : counts;
+  j["n_missing"] = t.n_missing;
+  if (!t.cols.empty()) {
+    j["chisq"] = t.chisq.valid ? ordered_json{{"statistic", Number(t.chisq.statistic)},
+                                              {"df", t.chisq.df},
+                                              {"p", Number(t.chisq.p)},
+                                              {"continuity_correction",
+                                               t.chisq.continuity_correction}}
+                               : ordered_json();
+  }
+  return j;
+}
+
 }  // namespace
 
 std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
@@ -158,6 +183,7 @@ std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
         if constexpr (std::is_same_v<T, analysis::SurvfitOutput>) return SurvfitJson(result);
         if constexpr (std::is_same_v<T, analysis::SurvdiffOutput>) return SurvdiffJson(result);
         if constexpr (std::is_same_v<T, analysis::GlmOutput>) return GlmJson(result);
+        if constexpr (std::is_same_v<T, analysis::TableOutput>) return TableJson(result);
       },
       output.result);
   return j.dump(indent);

@@ -1,0 +1,64 @@
+// The `analyze` command: local mode. Reads the data (CSV files stacked like rbind, or a site
+// store's dataset), runs one analysis and prints it for people or, with --json, as R's layout.
+#include <iostream>
+
+#include "apps/passerelle/commands.h"
+#include "passerelle/analysis/run.h"
+#include "passerelle/data/csv_table.h"
+#include "passerelle/report/results_json.h"
+#include "passerelle/report/results_text.h"
+#include "passerelle/store/site_store.h"
+
+namespace passerelle::cli {
+
+Status Analyze(const AnalyzeOptions& options) {
+  data::Table table;
+  if (!options.site.empty()) {
+    if (!options.data.empty()) return InvalidArgument("give --data files or --site, not both");
+    if (options.dataset.empty()) return InvalidArgument("--site needs --dataset NAME");
+    ASSIGN_OR_RETURN(auto store, store::SiteStore::Open(options.site));
+    ASSIGN_OR_RETURN(table, store->LoadTable(options.dataset));
+  } else {
+    if (options.data.empty()) return InvalidArgument("give the data: --data FILE.csv (or --site)");
+    data::CsvTableOptions csv;
+    if (options.separator == "tab") {
+      csv.csv.separator = '\t';
+    } else if (!options.separator.empty()) {
+      csv.csv.separator = options.separator[0];
+    }
+    csv.cells.decimal_comma = options.decimal_comma;
+    if (options.decimal_comma && csv.csv.separator == 0) csv.csv.separator = ';';
+    if (!options.dictionary.empty()) {
+      std::string source;
+      ASSIGN_OR_RETURN(data::Dictionary d, LoadDictionary(options.dictionary, &source));
+      csv.levels = data::LevelOrders(d);
+    }
+    ASSIGN_OR_RETURN(table, data::ReadCsvTable(options.data, csv));
+  }
+  analysis::AnalysisRequest request;
+  request.function = options.function;
+  request.formula = options.formula;
+  request.subset = options.subset;
+  request.ties = options.ties;
+  request.family = options.family;
+  request.rho = options.rho;
+  request.conf_type = options.conf_type;
+  request.rows = options.rows;
+  request.cols = options.cols;
+  if (request.function != "table" && request.formula.empty()) {
+    return InvalidArgument("--formula is required, e.g. 'Surv(time, status) ~ age + sex'");
+  }
+  if (request.function == "glm" && request.family.empty()) {
+    return InvalidArgument("glm needs --family binomial, poisson or gaussian");
+  }
+  ASSIGN_OR_RETURN(analysis::AnalysisOutput output, analysis::RunAnalysis(request, table));
+  if (options.json) {
+    for (const std::string& note : output.notes) std::cerr << "note: " << note << "\n";
+    std::cout << report::ResultsJson(output) << "\n";
+  } else {
+    std::cout << report::ResultsText(output);
+  }
+  return Status::Ok();
+}
+
+}  // namespace passerelle::cli

@@ -1,0 +1,229 @@
+#include "passerelle/report/results_text.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "passerelle/base/text.h"
+#include "passerelle/report/text_table.h"
+#include "passerelle/stats/distributions.h"
+
+namespace passerelle::report {
+namespace {
+
+std::string Fixed(double x, int digits) {
+  if (!std::isfinite(x)) return "NA";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+  return buf;
+}
+
+// p-values as R's format.pval: small ones as "<2e-16", others with 3 significant digits.
+std::string PValue(double p) {
+  if (!std::isfinite(p)) return "NA";
+  if (p < 2e-16) return "<2e-16";
+  return FormatNumber(p, 3);
+}
+
+std::string Stars(double p) {
+  if (!std::isfinite(p)) return "";
+  return p < 0.001 ? "***" : p < 0.01 ? "**" : p < 0.05 ? "*" : p < 0.1 ? "." : "";
+}
+
+std::string Test(const char* name, const analysis::ChiSquareTest& t) {
+  return std::string(name) + " = " + Fixed(t.statistic, 2) + " on " + FormatNumber(t.df) +
+         " df, p = " + PValue(t.p) + "\n";
+}
+
+std::string Notes(const analysis::AnalysisOutput& output) {
+  std::string out;
+  for (const std::string& note : output.notes) out += "  (" + note + ")\n";
+  return out;
+}
+
+std::string Coxph(const analysis::AnalysisOutput& output, const analysis::CoxphOutput& cox) {
+  const analysis::CoxphResult& r = cox.fit;
+  const double z = stats::NormalQuantile(0.975);
+  const bool robust = !r.robust_se.empty();
+  std::string out = "Cox proportional hazards: " + output.request.formula + "  (ties = " +
+                    cox.ties + ")\n";
+  out += "  n = " + std::to_string(r.n) + ", number of events = " + FormatNumber(r.nevent) + "\n";
+  out += Notes(output) + "\n";
+  std::vector<std::string> header = {"", "coef", "HR = exp(coef)", "se(coef)"};
+  if (robust) header.push_back("robust se");
+  for (const char* h : {"z", "Pr(>|z|)", "", "HR lower .95", "HR upper .95"}) header.push_back(h);
+  TextTable table(header);
+  for (size_t j = 0; j < r.coef_names.size(); ++j) {
+    const double se = robust ? r.robust_se[j] : r.se[j];
+    std::vector<std::string> row = {r.coef_names[j], FormatNumber(r.coef[j], 4),
+                                    FormatNumber(std::exp(r.coef[j]), 4),
+                                    FormatNumber(r.se[j], 4)};
+    if (robust) row.push_back(FormatNumber(r.robust_se[j], 4));
+    row.push_back(Fixed(r.z[j], 2));
+    row.push_back(PValue(r.p[j]));
+    row.push_back(Stars(r.p[j]));
+    row.push_back(FormatNumber(std::exp(r.coef[j] - z * se), 4));
+    row.push_back(FormatNumber(std::exp(r.coef[j] + z * se), 4));
+    table.AddRow(std::move(row));
+  }
+  out += table.Render() + "---\nSignif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1\n\n";
+  if (r.has_concordance) {
+    out += "Concordance = " + Fixed(r.concordance, 3) + "  (se = " + Fixed(r.concordance_se, 3) +
+           ")\n";
+  }
+  out += Test("Likelihood ratio test", r.lr_test);
+  out += Test(robust ? "Wald test (robust)   " : "Wald test            ", r.wald_test);
+  out += Test("Score (logrank) test ", r.score_test);
+  if (robust) out += Test("Robust score test    ", r.robust_score_test);
+  out += "Log-likelihood: " + Fixed(r.loglik, 4) + " (null " + Fixed(r.loglik_init, 4) + ")\n";
+  return out;
+}
+
+std::string Survfit(const analysis::AnalysisOutput& output, const analysis::SurvfitOutput& km) {
+  std::string out = "Kaplan-Meier estimate: " + output.request.formula + "  (conf.type = " +
+                    km.conf_type + ")\n" + Notes(output) + "\n";
+  TextTable summary({"", "n", "events", "median", "0.95 LCL", "0.95 UCL"});
+  for (size_t s = 0; s < km.curves.size(); ++s) {
+    const stats::KaplanMeier& c = km.curves[s];
+    summary.AddRow({km.strata[s], FormatNumber(c.n), FormatNumber(c.events),
+                    FormatNumber(c.median), FormatNumber(c.median_lower),
+                    FormatNumber(c.median_upper)});
+  }
+  out += summary.Render();
+  for (size_t s = 0; s < km.curves.size(); ++s) {
+    const stats::KaplanMeier& c = km.curves[s];
+    out += "\n" + km.strata[s] + "\n";
+    TextTable table({"time", "n.risk", "n.event", "survival", "std.err", "lower 95% CI",
+                     "upper 95% CI"});
+    for (size_t k = 0; k < c.time.size(); ++k) {
+      if (c.n_event[k] == 0) continue;  // summary.survfit shows event times
+      table.AddRow({FormatNumber(c.time[k]), FormatNumber(c.n_risk[k]),
+                    FormatNumber(c.n_event[k]), Fixed(c.surv[k], 4),
+                    Fixed(c.std_err_surv[k], 4), Fixed(c.lower[k], 4), Fixed(c.upper[k], 4)});
+    }
+    out += table.Render();
+  }
+  return out;
+}
+
+std::string Survdiff(const analysis::AnalysisOutput& output, const analysis::SurvdiffOutput& t) {
+  std::string out = std::string(t.rho == 0 ? "Log-rank test" : "G-rho test (rho = " +
+                                                                  FormatNumber(t.rho) + ")") +
+                    ": " + output.request.formula + "\n" + Notes(output) + "\n";
+  TextTable table({"", "N", "Observed", "Expected", "(O-E)^2/E", "(O-E)^2/V"});
+  const size_t k = t.groups.size();
+  for (size_t g = 0; g < k; ++g) {
+    const double d = t.obs[g] - t.exp[g];
+    table.AddRow({t.groups[g], FormatNumber(t.n[g]), FormatNumber(t.obs[g], 5),
+                  FormatNumber(t.exp[g], 5), FormatNumber(d * d / t.exp[g], 3),
+                  FormatNumber(d * d / t.var[g * k + g], 3)});
+  }
+  out += table.Render();
+  out += "\n Chisq = " + FormatNumber(t.chisq, 5) + " on " + FormatNumber(t.df) +
+         " degrees of freedom, p = " + PValue(t.p) + "\n";
+  if (!t.strata.empty()) out += " (stratified by " + Join(t.strata, ", ") + ")\n";
+  return out;
+}
+
+std::string Glm(const analysis::AnalysisOutput& output, const analysis::GlmOutput& glm) {
+  const analysis::GlmResult& r = glm.fit;
+  std::string out = "Generalized linear model: " + output.request.formula + "  (family = " +
+                    r.family + ", link = " + r.link + ")\n  n = " + std::to_string(r.n) + "\n" +
+                    Notes(output) + "\n";
+  const bool ratio = r.family != "gaussian";
+  const std::string effect = r.family == "binomial" ? "OR" : "RR";
+  const double zq = stats::NormalQuantile(0.975);
+  std::vector<std::string> header = {"", "Estimate", "Std. Error",
+                                     r.t_statistics ? "t value" : "z value",
+                                     r.t_statistics ? "Pr(>|t|)" : "Pr(>|z|)", ""};
+  if (ratio) {
+    for (const std::string& h : {effect + " = exp(coef)", effect + " lower .95", effect + " upper .95"}) {
+      header.push_back(h);
+    }
+  }
+  TextTable table(header);
+  for (size_t j = 0; j < r.coef_names.size(); ++j) {
+    std::vector<std::string> row = {r.coef_names[j], FormatNumber(r.coef[j], 4),
+                                    FormatNumber(r.se[j], 4), Fixed(r.z[j], 3), PValue(r.p[j]),
+                                    Stars(r.p[j])};
+    if (ratio) {
+      row.push_back(FormatNumber(std::exp(r.coef[j]), 4));
+      row.push_back(FormatNumber(std::exp(r.coef[j] - zq * r.se[j]), 4));
+      row.push_back(FormatNumber(std::exp(r.coef[j] + zq * r.se[j]), 4));
+    }
+    table.AddRow(std::move(row));
+  }
+  out += table.Render() + "---\n";
+  if (r.family == "gaussian") {
+    out += "(Dispersion parameter for gaussian family taken to be " + FormatNumber(r.dispersion) +
+           ")\n";
+  }
+  out += "    Null deviance: " + FormatNumber(r.null_deviance, 6) + "  on " +
+         FormatNumber(r.df_null) + "  degrees of freedom\n";
+  out += "Residual deviance: " + FormatNumber(r.deviance, 6) + "  on " +
+         FormatNumber(r.df_residual) + "  degrees of freedom\n";
+  out += "AIC: " + FormatNumber(r.aic, 6) + "\n\nNumber of Fisher Scoring iterations: " +
+         std::to_string(r.iter) + "\n";
+  return out;
+}
+
+std::string Table(const analysis::AnalysisOutput& output, const analysis::TableOutput& t) {
+  std::string out = "Table of " + t.rows + (t.cols.empty() ? "" : " by " + t.cols) + "\n" +
+                    Notes(output) + "\n";
+  const size_t nc = t.cols.empty() ? 1 : t.col_levels.size();
+  std::vector<std::string> header = {t.rows};
+  if (t.cols.empty()) {
+    header.push_back("n");
+  } else {
+    for (const std::string& l : t.col_levels) header.push_back(l);
+  }
+  header.push_back("total");
+  header.push_back("%");
+  TextTable table(header);
+  double total = 0;
+  for (double c : t.counts) total += c;
+  std::vector<double> col_total(nc, 0.0);
+  for (size_t r = 0; r < t.row_levels.size(); ++r) {
+    std::vector<std::string> row = {t.row_levels[r]};
+    double row_total = 0;
+    for (size_t c = 0; c < nc; ++c) row_total += t.counts[r * nc + c];
+    for (size_t c = 0; c < nc && !t.cols.empty(); ++c) {
+      const double n = t.counts[r * nc + c];
+      col_total[c] += n;
+      row.push_back(FormatNumber(n) + " (" + Fixed(row_total ? 100 * n / row_total : 0, 1) +
+                    "%)");
+    }
+    if (t.cols.empty()) row.push_back(FormatNumber(row_total));
+    row.push_back(FormatNumber(row_total));
+    row.push_back(Fixed(total ? 100 * row_total / total : 0, 1));
+    table.AddRow(std::move(row));
+  }
+  out += table.Render();
+  if (!t.cols.empty()) {
+    if (t.chisq.valid) {
+      out += "\nPearson's chi-square" +
+             std::string(t.chisq.continuity_correction ? " with Yates' continuity correction" : "") +
+             ": X-squared = " + FormatNumber(t.chisq.statistic, 5) + ", df = " +
+             FormatNumber(t.chisq.df) + ", p = " + PValue(t.chisq.p) + "\n";
+    } else {
+      out += "\nChi-square test not defined (a row or column total is zero)\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ResultsText(const analysis::AnalysisOutput& output) {
+  return std::visit(
+      [&](const auto& result) -> std::string {
+        using T = std::decay_t<decltype(result)>;
+        if constexpr (std::is_same_v<T, analysis::CoxphOutput>) return Coxph(output, result);
+        if constexpr (std::is_same_v<T, analysis::SurvfitOutput>) return Survfit(output, result);
+        if constexpr (std::is_same_v<T, analysis::SurvdiffOutput>) return Survdiff(output, result);
+        if constexpr (std::is_same_v<T, analysis::GlmOutput>) return Glm(output, result);
+        if constexpr (std::is_same_v<T, analysis::TableOutput>) return Table(output, result);
+      },
+      output.result);
+}
+
+}  // namespace passerelle::report
