@@ -111,4 +111,52 @@ TEST_F(CliTest, InferredDictionaryIsShownAndCanBePinned) {
   EXPECT_NE(again.text.find("version 2"), std::string::npos);
 }
 
+const std::string kRef = std::string(PASSERELLE_SOURCE_DIR) + "/tests/reference/data/";
+
+TEST(AnalyzeCli, CoxphTextAndJson) {
+  const Output text = Passerelle("analyze coxph --data " + kRef +
+                                 "lung.csv --formula 'Surv(time, status == 2) ~ age + sex'");
+  ASSERT_EQ(text.exit_code, 0) << text.text;
+  EXPECT_NE(text.text.find("n = 228, number of events = 165"), std::string::npos) << text.text;
+  EXPECT_NE(text.text.find("Likelihood ratio test"), std::string::npos);
+  const Output json = Passerelle("analyze coxph --json --ties breslow --data " + kRef +
+                                 "lung.csv --formula 'Surv(time, status == 2) ~ age + sex'");
+  ASSERT_EQ(json.exit_code, 0);
+  EXPECT_NE(json.text.find("\"coef_names\": ["), std::string::npos);
+  EXPECT_NE(json.text.find("\"ties\": \"breslow\""), std::string::npos);
+}
+
+TEST(AnalyzeCli, StackedFilesSubsetAndOtherAnalyses) {
+  const std::string sites = kRef + "colon_death_site1.csv --data " + kRef +
+                            "colon_death_site2.csv --data " + kRef + "colon_death_site3.csv";
+  const Output km = Passerelle("analyze survfit --data " + sites +
+                               " --formula 'Surv(time, status) ~ rx' --subset 'age >= 50'");
+  ASSERT_EQ(km.exit_code, 0) << km.text;
+  EXPECT_NE(km.text.find("rx=Lev+5FU"), std::string::npos);
+  const Output lr = Passerelle("analyze survdiff --data " + sites +
+                               " --formula 'Surv(time, status) ~ rx + strata(site)'");
+  ASSERT_EQ(lr.exit_code, 0) << lr.text;
+  EXPECT_NE(lr.text.find("stratified by site=site1"), std::string::npos) << lr.text;
+  const Output glm = Passerelle("analyze glm --family binomial --data " + sites +
+                                " --formula 'status ~ rx + age'");
+  ASSERT_EQ(glm.exit_code, 0) << glm.text;
+  EXPECT_NE(glm.text.find("Residual deviance"), std::string::npos);
+  const Output table = Passerelle("analyze table --data " + sites + " --rows rx --cols sex");
+  ASSERT_EQ(table.exit_code, 0) << table.text;
+  EXPECT_NE(table.text.find("chi-square"), std::string::npos);
+}
+
+TEST(AnalyzeCli, BadFormulasAreBadInput) {
+  const Output missing_var = Passerelle("analyze coxph --data " + kRef +
+                                        "lung.csv --formula 'Surv(time, status) ~ weight'");
+  EXPECT_EQ(missing_var.exit_code, 2);
+  EXPECT_NE(missing_var.text.find("no variable 'weight'"), std::string::npos);
+  const Output syntax =
+      Passerelle("analyze coxph --data " + kRef + "lung.csv --formula 'Surv(time, status ~ age'");
+  EXPECT_EQ(syntax.exit_code, 2);
+  EXPECT_NE(syntax.text.find("column"), std::string::npos);
+  EXPECT_EQ(
+      Passerelle("analyze glm --data " + kRef + "lung.csv --formula 'status ~ age'").exit_code, 2);
+}
+
 }  // namespace

@@ -222,8 +222,10 @@ Result<AnalysisOutput> RunTable(const AnalysisRequest& request, const data::Tabl
   }
   AnalysisOutput out;
   out.request = request;
-  if (t.n_missing) out.notes.push_back(std::to_string(t.n_missing) + " rows with a missing value "
-                                                                       "are not counted");
+  if (t.n_missing)
+    out.notes.push_back(std::to_string(t.n_missing) +
+                        " rows with a missing value "
+                        "are not counted");
   out.result = std::move(t);
   return out;
 }

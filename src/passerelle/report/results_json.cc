@@ -152,8 +152,8 @@ ordered_json TableJson(const analysis::TableOutput& t) {
   const size_t nc = t.cols.empty() ? 1 : t.col_levels.size();
   ordered_json counts = ordered_json::array();
   for (size_t r = 0; r < t.row_levels.size(); ++r) {
-    counts.push_back(Numbers(std::vector<double>(t.counts.begin() + r * nc,
-                                                 t.counts.begin() + (r + 1) * nc)));
+    counts.push_back(
+        Numbers(std::vector<double>(t.counts.begin() + r * nc, t.counts.begin() + (r + 1) * nc)));
   }
   ordered_json j = {{"rows", t.rows}, {"row_levels", t.row_levels}};
   if (!t.cols.empty()) {
@@ -163,12 +163,12 @@ ordered_json TableJson(const analysis::TableOutput& t) {
   j["counts"] = t.cols.empty() ? Numbers(t.counts) : counts;
   j["n_missing"] = t.n_missing;
   if (!t.cols.empty()) {
-    j["chisq"] = t.chisq.valid ? ordered_json{{"statistic", Number(t.chisq.statistic)},
-                                              {"df", t.chisq.df},
-                                              {"p", Number(t.chisq.p)},
-                                              {"continuity_correction",
-                                               t.chisq.continuity_correction}}
-                               : ordered_json();
+    j["chisq"] = t.chisq.valid
+                     ? ordered_json{{"statistic", Number(t.chisq.statistic)},
+                                    {"df", t.chisq.df},
+                                    {"p", Number(t.chisq.p)},
+                                    {"continuity_correction", t.chisq.continuity_correction}}
+                     : ordered_json();
   }
   return j;
 }

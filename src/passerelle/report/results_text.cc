@@ -44,8 +44,8 @@ std::string Coxph(const analysis::AnalysisOutput& output, const analysis::CoxphO
   const analysis::CoxphResult& r = cox.fit;
   const double z = stats::NormalQuantile(0.975);
   const bool robust = !r.robust_se.empty();
-  std::string out = "Cox proportional hazards: " + output.request.formula + "  (ties = " +
-                    cox.ties + ")\n";
+  std::string out =
+      "Cox proportional hazards: " + output.request.formula + "  (ties = " + cox.ties + ")\n";
   out += "  n = " + std::to_string(r.n) + ", number of events = " + FormatNumber(r.nevent) + "\n";
   out += Notes(output) + "\n";
   std::vector<std::string> header = {"", "coef", "HR = exp(coef)", "se(coef)"};
@@ -55,8 +55,7 @@ std::string Coxph(const analysis::AnalysisOutput& output, const analysis::CoxphO
   for (size_t j = 0; j < r.coef_names.size(); ++j) {
     const double se = robust ? r.robust_se[j] : r.se[j];
     std::vector<std::string> row = {r.coef_names[j], FormatNumber(r.coef[j], 4),
-                                    FormatNumber(std::exp(r.coef[j]), 4),
-                                    FormatNumber(r.se[j], 4)};
+                                    FormatNumber(std::exp(r.coef[j]), 4), FormatNumber(r.se[j], 4)};
     if (robust) row.push_back(FormatNumber(r.robust_se[j], 4));
     row.push_back(Fixed(r.z[j], 2));
     row.push_back(PValue(r.p[j]));
@@ -79,26 +78,25 @@ std::string Coxph(const analysis::AnalysisOutput& output, const analysis::CoxphO
 }
 
 std::string Survfit(const analysis::AnalysisOutput& output, const analysis::SurvfitOutput& km) {
-  std::string out = "Kaplan-Meier estimate: " + output.request.formula + "  (conf.type = " +
-                    km.conf_type + ")\n" + Notes(output) + "\n";
+  std::string out = "Kaplan-Meier estimate: " + output.request.formula +
+                    "  (conf.type = " + km.conf_type + ")\n" + Notes(output) + "\n";
   TextTable summary({"", "n", "events", "median", "0.95 LCL", "0.95 UCL"});
   for (size_t s = 0; s < km.curves.size(); ++s) {
     const stats::KaplanMeier& c = km.curves[s];
-    summary.AddRow({km.strata[s], FormatNumber(c.n), FormatNumber(c.events),
-                    FormatNumber(c.median), FormatNumber(c.median_lower),
-                    FormatNumber(c.median_upper)});
+    summary.AddRow({km.strata[s], FormatNumber(c.n), FormatNumber(c.events), FormatNumber(c.median),
+                    FormatNumber(c.median_lower), FormatNumber(c.median_upper)});
   }
   out += summary.Render();
   for (size_t s = 0; s < km.curves.size(); ++s) {
     const stats::KaplanMeier& c = km.curves[s];
     out += "\n" + km.strata[s] + "\n";
-    TextTable table({"time", "n.risk", "n.event", "survival", "std.err", "lower 95% CI",
-                     "upper 95% CI"});
+    TextTable table(
+        {"time", "n.risk", "n.event", "survival", "std.err", "lower 95% CI", "upper 95% CI"});
     for (size_t k = 0; k < c.time.size(); ++k) {
       if (c.n_event[k] == 0) continue;  // summary.survfit shows event times
-      table.AddRow({FormatNumber(c.time[k]), FormatNumber(c.n_risk[k]),
-                    FormatNumber(c.n_event[k]), Fixed(c.surv[k], 4),
-                    Fixed(c.std_err_surv[k], 4), Fixed(c.lower[k], 4), Fixed(c.upper[k], 4)});
+      table.AddRow({FormatNumber(c.time[k]), FormatNumber(c.n_risk[k]), FormatNumber(c.n_event[k]),
+                    Fixed(c.surv[k], 4), Fixed(c.std_err_surv[k], 4), Fixed(c.lower[k], 4),
+                    Fixed(c.upper[k], 4)});
     }
     out += table.Render();
   }
@@ -106,9 +104,9 @@ std::string Survfit(const analysis::AnalysisOutput& output, const analysis::Surv
 }
 
 std::string Survdiff(const analysis::AnalysisOutput& output, const analysis::SurvdiffOutput& t) {
-  std::string out = std::string(t.rho == 0 ? "Log-rank test" : "G-rho test (rho = " +
-                                                                  FormatNumber(t.rho) + ")") +
-                    ": " + output.request.formula + "\n" + Notes(output) + "\n";
+  std::string out =
+      std::string(t.rho == 0 ? "Log-rank test" : "G-rho test (rho = " + FormatNumber(t.rho) + ")") +
+      ": " + output.request.formula + "\n" + Notes(output) + "\n";
   TextTable table({"", "N", "Observed", "Expected", "(O-E)^2/E", "(O-E)^2/V"});
   const size_t k = t.groups.size();
   for (size_t g = 0; g < k; ++g) {
@@ -126,25 +124,29 @@ std::string Survdiff(const analysis::AnalysisOutput& output, const analysis::Sur
 
 std::string Glm(const analysis::AnalysisOutput& output, const analysis::GlmOutput& glm) {
   const analysis::GlmResult& r = glm.fit;
-  std::string out = "Generalized linear model: " + output.request.formula + "  (family = " +
-                    r.family + ", link = " + r.link + ")\n  n = " + std::to_string(r.n) + "\n" +
-                    Notes(output) + "\n";
+  std::string out = "Generalized linear model: " + output.request.formula +
+                    "  (family = " + r.family + ", link = " + r.link +
+                    ")\n  n = " + std::to_string(r.n) + "\n" + Notes(output) + "\n";
   const bool ratio = r.family != "gaussian";
   const std::string effect = r.family == "binomial" ? "OR" : "RR";
   const double zq = stats::NormalQuantile(0.975);
-  std::vector<std::string> header = {"", "Estimate", "Std. Error",
+  std::vector<std::string> header = {"",
+                                     "Estimate",
+                                     "Std. Error",
                                      r.t_statistics ? "t value" : "z value",
-                                     r.t_statistics ? "Pr(>|t|)" : "Pr(>|z|)", ""};
+                                     r.t_statistics ? "Pr(>|t|)" : "Pr(>|z|)",
+                                     ""};
   if (ratio) {
-    for (const std::string& h : {effect + " = exp(coef)", effect + " lower .95", effect + " upper .95"}) {
+    for (const std::string& h :
+         {effect + " = exp(coef)", effect + " lower .95", effect + " upper .95"}) {
       header.push_back(h);
     }
   }
   TextTable table(header);
   for (size_t j = 0; j < r.coef_names.size(); ++j) {
-    std::vector<std::string> row = {r.coef_names[j], FormatNumber(r.coef[j], 4),
-                                    FormatNumber(r.se[j], 4), Fixed(r.z[j], 3), PValue(r.p[j]),
-                                    Stars(r.p[j])};
+    std::vector<std::string> row = {r.coef_names[j],          FormatNumber(r.coef[j], 4),
+                                    FormatNumber(r.se[j], 4), Fixed(r.z[j], 3),
+                                    PValue(r.p[j]),           Stars(r.p[j])};
     if (ratio) {
       row.push_back(FormatNumber(std::exp(r.coef[j]), 4));
       row.push_back(FormatNumber(std::exp(r.coef[j] - zq * r.se[j]), 4));
@@ -161,14 +163,14 @@ std::string Glm(const analysis::AnalysisOutput& output, const analysis::GlmOutpu
          FormatNumber(r.df_null) + "  degrees of freedom\n";
   out += "Residual deviance: " + FormatNumber(r.deviance, 6) + "  on " +
          FormatNumber(r.df_residual) + "  degrees of freedom\n";
-  out += "AIC: " + FormatNumber(r.aic, 6) + "\n\nNumber of Fisher Scoring iterations: " +
-         std::to_string(r.iter) + "\n";
+  out += "AIC: " + FormatNumber(r.aic, 6) +
+         "\n\nNumber of Fisher Scoring iterations: " + std::to_string(r.iter) + "\n";
   return out;
 }
 
 std::string Table(const analysis::AnalysisOutput& output, const analysis::TableOutput& t) {
-  std::string out = "Table of " + t.rows + (t.cols.empty() ? "" : " by " + t.cols) + "\n" +
-                    Notes(output) + "\n";
+  std::string out =
+      "Table of " + t.rows + (t.cols.empty() ? "" : " by " + t.cols) + "\n" + Notes(output) + "\n";
   const size_t nc = t.cols.empty() ? 1 : t.col_levels.size();
   std::vector<std::string> header = {t.rows};
   if (t.cols.empty()) {
@@ -189,8 +191,7 @@ std::string Table(const analysis::AnalysisOutput& output, const analysis::TableO
     for (size_t c = 0; c < nc && !t.cols.empty(); ++c) {
       const double n = t.counts[r * nc + c];
       col_total[c] += n;
-      row.push_back(FormatNumber(n) + " (" + Fixed(row_total ? 100 * n / row_total : 0, 1) +
-                    "%)");
+      row.push_back(FormatNumber(n) + " (" + Fixed(row_total ? 100 * n / row_total : 0, 1) + "%)");
     }
     if (t.cols.empty()) row.push_back(FormatNumber(row_total));
     row.push_back(FormatNumber(row_total));
@@ -200,10 +201,11 @@ std::string Table(const analysis::AnalysisOutput& output, const analysis::TableO
   out += table.Render();
   if (!t.cols.empty()) {
     if (t.chisq.valid) {
-      out += "\nPearson's chi-square" +
-             std::string(t.chisq.continuity_correction ? " with Yates' continuity correction" : "") +
-             ": X-squared = " + FormatNumber(t.chisq.statistic, 5) + ", df = " +
-             FormatNumber(t.chisq.df) + ", p = " + PValue(t.chisq.p) + "\n";
+      out +=
+          "\nPearson's chi-square" +
+          std::string(t.chisq.continuity_correction ? " with Yates' continuity correction" : "") +
+          ": X-squared = " + FormatNumber(t.chisq.statistic, 5) +
+          ", df = " + FormatNumber(t.chisq.df) + ", p = " + PValue(t.chisq.p) + "\n";
     } else {
       out += "\nChi-square test not defined (a row or column total is zero)\n";
     }

@@ -19,8 +19,10 @@ ChiSquareResult PearsonChiSquare(std::span<const double> counts, size_t rows, si
     }
   }
   if (rows < 2 || cols < 2 || total == 0) return r;
-  for (double s : row_sum) if (s == 0) return r;
-  for (double s : col_sum) if (s == 0) return r;
+  for (double s : row_sum)
+    if (s == 0) return r;
+  for (double s : col_sum)
+    if (s == 0) return r;
   r.valid = true;
   r.continuity_correction = correct && rows == 2 && cols == 2;
   // R: YATES = min(0.5, abs(x - E)) for 2 x 2 tables.
