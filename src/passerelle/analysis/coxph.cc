@@ -74,7 +74,8 @@ Result<CoxphResult> FitCoxph(const std::vector<const stats::CoxKernel*>& sites,
   for (size_t j = 0; j < p; ++j) next[j] = aliased[j] ? 0 : beta[j] + step[j];
   for (r.iter = 1; r.iter <= options.max_iterations; ++r.iter) {
     ASSIGN_OR_RETURN(stats::CoxAggregate trial, EvaluateAll(sites, next, options.ties));
-    if (!std::isfinite(trial.loglik) || trial.loglik < loglik) {
+    // Worse beyond rounding (a sum over a million risk sets is exact to ~1e-12 relative).
+    if (!std::isfinite(trial.loglik) || trial.loglik < loglik - 1e-11 * std::fabs(loglik)) {
       // Worse: halve the step towards the last good point.
       ++halving;
       for (size_t j = 0; j < p; ++j) next[j] = (next[j] + beta[j]) / 2;

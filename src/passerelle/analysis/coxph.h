@@ -24,9 +24,10 @@ struct CoxphOptions {
   stats::Ties ties = stats::Ties::kEfron;
   bool robust = false;  // sandwich variance from the sites' clusters
   int max_iterations = 30;
-  // Newton-Raphson stops when the relative change of the log likelihood is below this
-  // (R's coxph.control(eps = 1e-9); tighter here, so estimates sit closer to the optimum).
-  double tolerance = 1e-12;
+  // Newton-Raphson stops when the relative change of the log likelihood is below this, R's
+  // coxph.control(eps = 1e-9). (Much tighter would chase rounding: with a million rows the log
+  // likelihood itself is only exact to about 1e-12 relative.)
+  double tolerance = 1e-9;
   double toler_chol = 1.8189894035458565e-12;  // R: .Machine$double.eps^0.75
 };
 

@@ -106,13 +106,14 @@ std::vector<double> CoxKernel::RiskScores(std::span<const double> beta,
 
 Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties) const {
   const size_t p = p_;
-  const size_t packed = p * (p + 1) / 2;
   std::vector<double> eta;
   const std::vector<double> r = RiskScores(beta, &eta);
   CoxAggregate out;
   out.score.assign(p, 0.0);
-  std::vector<double> info(packed, 0.0);
-  std::vector<double> s1(p), s2(packed), d1(p), d2(packed), mean(p);
+  out.information.assign(p * p, 0.0);
+  double* info = out.information.data();
+  // Full p x p accumulators: the inner loops run over contiguous memory and vectorise.
+  std::vector<double> s1(p), s2(p * p), d1(p), d2(p * p);
   double exact_cost = 0;
 
   for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
@@ -122,21 +123,28 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
     std::fill(s2.begin(), s2.end(), 0.0);
     size_t at_risk = 0;
     size_t next_removal = bounds_[s];
-    auto add = [&](size_t i, double sign) {
+    // Adds sign * r_i (1, x_i, x_i x_i') to the risk-set sums (and to the deaths' sums).
+    auto add = [&](size_t i, double sign, bool death) {
       const double ri = r[i] * sign;
       const double* xi = &x_[i * p];
       s0 += ri;
       for (size_t a = 0; a < p; ++a) {
         const double rxa = ri * xi[a];
         s1[a] += rxa;
-        for (size_t b = 0; b <= a; ++b) s2[Packed(a, b)] += rxa * xi[b];
+        double* row = &s2[a * p];
+        for (size_t b = 0; b < p; ++b) row[b] += rxa * xi[b];
+        if (death) {
+          d1[a] += rxa;
+          double* drow = &d2[a * p];
+          for (size_t b = 0; b < p; ++b) drow[b] += rxa * xi[b];
+        }
       }
     };
     for (size_t i = bounds_[s]; i < end;) {
       const double t = stop_[i];
       if (counting_) {
         while (next_removal < end && start_[by_start_[next_removal]] >= t) {
-          add(by_start_[next_removal++], -1.0);
+          add(by_start_[next_removal++], -1.0, false);
           if (--at_risk == 0) {  // an empty risk set: drop the rounding left by subtraction
             s0 = 0;
             std::fill(s1.begin(), s1.end(), 0.0);
@@ -149,18 +157,15 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
       std::fill(d1.begin(), d1.end(), 0.0);
       std::fill(d2.begin(), d2.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
-        add(j, 1.0);
+        const bool death = status_[j] != 0;
+        add(j, 1.0, death);
         ++at_risk;
-        if (status_[j] == 0) continue;
+        if (!death) continue;
         deaths += 1;
         out.loglik += eta[j];
-        const double* xj = &x_[j * p];
         d0 += r[j];
-        for (size_t a = 0; a < p; ++a) {
-          out.score[a] += xj[a];
-          d1[a] += r[j] * xj[a];
-          for (size_t b = 0; b <= a; ++b) d2[Packed(a, b)] += r[j] * xj[a] * xj[b];
-        }
+        const double* xj = &x_[j * p];
+        for (size_t a = 0; a < p; ++a) out.score[a] += xj[a];
       }
       if (deaths > 0 && ties == Ties::kExact && deaths > 1) {
         // Exact partial likelihood: sum over all subsets of size d of the risk set, by the
@@ -173,6 +178,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
           r_max = std::max(r_max, r[k]);
         }
         const size_t d = static_cast<size_t>(deaths);
+        const size_t packed = p * (p + 1) / 2;
         exact_cost += static_cast<double>(risk.size()) * static_cast<double>(d) *
                       static_cast<double>(packed + p + 1);
         if (exact_cost > 5e9) {
@@ -206,38 +212,48 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
           const double ga = G[d * p + a] / bd;
           out.score[a] -= ga;
           for (size_t b = 0; b <= a; ++b) {
-            info[Packed(a, b)] += H[d * packed + Packed(a, b)] / bd - ga * G[d * p + b] / bd;
+            const double v = H[d * packed + Packed(a, b)] / bd - ga * G[d * p + b] / bd;
+            info[a * p + b] += v;
+            if (b != a) info[b * p + a] += v;
           }
         }
       } else if (deaths > 0) {
-        // Breslow: the d deaths share the full risk set. Efron: the j-th of them (j = 0..d-1)
-        // sees the risk set less j/d of the dying subjects' weight.
+        // Breslow: the d deaths share the full risk set. Efron: the k-th of them (k = 0..d-1)
+        // sees the risk set less k/d of the dying subjects' weight, denom_k = S0 - f_k D0.
+        // The sums over k reduce to five scalars, so a tied time costs O(d + p^2):
+        //   score -= S1 A - D1 B,   info += S2 A - D2 B - (S1S1' C - (S1D1' + D1S1') E + D1D1' F)
+        // with A = sum 1/denom, B = sum f/denom, C = sum 1/denom^2, E = sum f/denom^2,
+        // F = sum f^2/denom^2.
         const bool efron = ties != Ties::kBreslow && deaths > 1;
-        const int steps = efron ? static_cast<int>(deaths) : 1;
-        const double weight = efron ? 1.0 : deaths;
-        for (int k = 0; k < steps; ++k) {
-          const double f = efron ? k / deaths : 0.0;
-          const double denom = s0 - f * d0;
-          out.loglik -= weight * std::log(denom);
-          for (size_t a = 0; a < p; ++a) {
-            mean[a] = (s1[a] - f * d1[a]) / denom;
-            out.score[a] -= weight * mean[a];
+        double A = 0, B = 0, C = 0, E = 0, F = 0;
+        if (efron) {
+          for (int k = 0; k < static_cast<int>(deaths); ++k) {
+            const double f = k / deaths;
+            const double denom = s0 - f * d0;
+            out.loglik -= std::log(denom);
+            A += 1 / denom;
+            B += f / denom;
+            C += 1 / (denom * denom);
+            E += f / (denom * denom);
+            F += f * f / (denom * denom);
           }
-          for (size_t a = 0; a < p; ++a) {
-            for (size_t b = 0; b <= a; ++b) {
-              const size_t ab = Packed(a, b);
-              info[ab] += weight * ((s2[ab] - f * d2[ab]) / denom - mean[a] * mean[b]);
-            }
+        } else {
+          out.loglik -= deaths * std::log(s0);
+          A = deaths / s0;
+          C = deaths / (s0 * s0);
+        }
+        for (size_t a = 0; a < p; ++a) {
+          out.score[a] -= s1[a] * A - d1[a] * B;
+          double* row = &info[a * p];
+          const double* s2row = &s2[a * p];
+          const double* d2row = &d2[a * p];
+          for (size_t b = 0; b < p; ++b) {
+            row[b] += s2row[b] * A - d2row[b] * B -
+                      (s1[a] * s1[b] * C - (s1[a] * d1[b] + d1[a] * s1[b]) * E + d1[a] * d1[b] * F);
           }
         }
       }
       i = j;
-    }
-  }
-  out.information.assign(p * p, 0.0);
-  for (size_t a = 0; a < p; ++a) {
-    for (size_t b = 0; b <= a; ++b) {
-      out.information[a * p + b] = out.information[b * p + a] = info[Packed(a, b)];
     }
   }
   return out;

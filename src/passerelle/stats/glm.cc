@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "passerelle/base/parallel.h"
+
 namespace passerelle::stats {
 namespace {
 
@@ -39,12 +41,43 @@ GlmAggregate GlmKernel::EvaluateAtStart() const { return Step({}, true); }
 
 GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start) const {
   const size_t p = p_;
-  GlmAggregate a;
+  // Two row ranges on two threads when large; always summed in the same order.
+  GlmAggregate parts[kParallelParts];
+  double rss[kParallelParts] = {0, 0};
+  const size_t used = ParallelParts(n_, [&](size_t part, size_t begin, size_t end) {
+    StepRows(beta, at_start, begin, end, &parts[part], &rss[part]);
+  });
+  GlmAggregate a = std::move(parts[0]);
+  double total_rss = rss[0];
+  for (size_t k = 1; k < used; ++k) {
+    for (size_t i = 0; i < p * p; ++i) a.xtwx[i] += parts[k].xtwx[i];
+    for (size_t i = 0; i < p; ++i) a.xtwz[i] += parts[k].xtwz[i];
+    a.deviance += parts[k].deviance;
+    a.loglik += parts[k].loglik;
+    a.sum_y += parts[k].sum_y;
+    a.sum_w += parts[k].sum_w;
+    a.extreme_fits += parts[k].extreme_fits;
+    total_rss += rss[k];
+  }
   a.n = static_cast<double>(n_);
+  if (family_ == Family::kGaussian) {
+    // The log-likelihood at the ML variance RSS / n (R's logLik for gaussian glm).
+    a.loglik = -a.n / 2 * (std::log(2 * M_PI * total_rss / a.n) + 1);
+  }
+  // Only the lower triangle was accumulated.
+  for (size_t j = 0; j < p; ++j) {
+    for (size_t k = 0; k < j; ++k) a.xtwx[k * p + j] = a.xtwx[j * p + k];
+  }
+  return a;
+}
+
+void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t begin, size_t end,
+                         GlmAggregate* out, double* rss) const {
+  const size_t p = p_;
+  GlmAggregate& a = *out;
   a.xtwx.assign(p * p, 0.0);
   a.xtwz.assign(p, 0.0);
-  double rss = 0;
-  for (size_t i = 0; i < n_; ++i) {
+  for (size_t i = begin; i < end; ++i) {
     const double* xi = &x_[i * p];
     const double y = y_[i];
     a.sum_y += y;
@@ -70,54 +103,47 @@ GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start) const 
         mu = eta;
       }
     }
-    // Deviance and log density.
-    switch (family_) {
-      case Family::kBinomial:
-        a.deviance += 2 * (YLogY(y, mu) + YLogY(1 - y, 1 - mu));
-        a.loglik += y * std::log(mu) + (1 - y) * std::log(1 - mu);
-        if (mu < 10 * kEpsilon || mu > 1 - 10 * kEpsilon) a.extreme_fits += 1;
-        break;
-      case Family::kPoisson:
-        a.deviance += 2 * (YLogY(y, mu) - (y - mu));
-        a.loglik += y * std::log(mu) - mu - std::lgamma(y + 1);
-        break;
-      case Family::kGaussian:
-        a.deviance += (y - mu) * (y - mu);
-        rss += (y - mu) * (y - mu);
-        break;
-    }
-    // Working response and weight: z = eta - offset + (y - mu) / mu'(eta), w = mu'(eta)^2 / V(mu).
     double dmu, variance;
     switch (family_) {
-      case Family::kBinomial:
+      case Family::kBinomial: {
+        // Deviance and log density; for a 0/1 response one logarithm serves both.
+        if (y == 0 || y == 1) {
+          const double l = std::log(y == 1 ? mu : 1 - mu);
+          a.deviance -= 2 * l;
+          a.loglik += l;
+        } else {
+          a.deviance += 2 * (YLogY(y, mu) + YLogY(1 - y, 1 - mu));
+          a.loglik += y * std::log(mu) + (1 - y) * std::log(1 - mu);
+        }
+        if (mu < 10 * kEpsilon || mu > 1 - 10 * kEpsilon) a.extreme_fits += 1;
         dmu = std::fmax(mu * (1 - mu), kEpsilon);
         variance = mu * (1 - mu);
         break;
-      case Family::kPoisson:
+      }
+      case Family::kPoisson: {
+        const double log_mu = std::log(mu);
+        a.deviance += 2 * ((y > 0 ? y * (std::log(y) - log_mu) : 0.0) - (y - mu));
+        a.loglik += y * log_mu - mu - std::lgamma(y + 1);
         dmu = std::fmax(mu, kEpsilon);
         variance = mu;
         break;
+      }
       default:
+        a.deviance += (y - mu) * (y - mu);
+        *rss += (y - mu) * (y - mu);
         dmu = 1;
         variance = 1;
     }
+    // Working response and weight: z = eta - offset + (y - mu) / mu'(eta), w = mu'(eta)^2 / V(mu).
     const double z = eta - offset_[i] + (y - mu) / dmu;
     const double w = dmu * dmu / variance;
     for (size_t j = 0; j < p; ++j) {
       const double wxj = w * xi[j];
       a.xtwz[j] += wxj * z;
-      for (size_t k = 0; k <= j; ++k) a.xtwx[j * p + k] += wxj * xi[k];
+      double* row = &a.xtwx[j * p];
+      for (size_t k = 0; k <= j; ++k) row[k] += wxj * xi[k];
     }
   }
-  if (family_ == Family::kGaussian) {
-    // The log-likelihood at the ML variance RSS / n (R's logLik for gaussian glm).
-    const double n = a.n;
-    a.loglik = -n / 2 * (std::log(2 * M_PI * rss / n) + 1);
-  }
-  for (size_t j = 0; j < p; ++j) {
-    for (size_t k = 0; k < j; ++k) a.xtwx[k * p + j] = a.xtwx[j * p + k];
-  }
-  return a;
 }
 
 }  // namespace passerelle::stats

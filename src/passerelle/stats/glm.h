@@ -45,6 +45,9 @@ class GlmKernel {
 
  private:
   GlmAggregate Step(std::span<const double> beta, bool at_start) const;
+  // Rows [begin, end) of Step.
+  void StepRows(std::span<const double> beta, bool at_start, size_t begin, size_t end,
+                GlmAggregate* a, double* rss) const;
   size_t n_ = 0, p_ = 0;
   Family family_;
   std::vector<double> x_;  // row-major
