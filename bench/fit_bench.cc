@@ -1,6 +1,7 @@
 // Fit-only timing: loads a benchmark CSV into memory, then times the Cox (Efron) fit and the
 // binomial GLM the way R's system.time(coxph(...)) and system.time(glm(...)) do on a data
-// frame already in memory. Prints one JSON object with seconds and coefficients.
+// frame already in memory. Prints "name value..." lines (seconds, coefficients), as
+// bench/fit_r.R does, for bench/run to compare.
 //   fit_bench FILE.csv
 #include <chrono>
 #include <cstdio>
@@ -16,9 +17,9 @@ double Seconds(std::chrono::steady_clock::time_point start) {
 }
 
 void PrintCoefs(const char* name, const std::vector<double>& coef) {
-  std::printf("\"%s\": [", name);
-  for (size_t i = 0; i < coef.size(); ++i) std::printf("%s%.17g", i ? ", " : "", coef[i]);
-  std::printf("]");
+  std::printf("%s", name);
+  for (double c : coef) std::printf(" %.17g", c);
+  std::printf("\n");
 }
 
 }  // namespace
@@ -53,10 +54,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fit failed\n");
     return 1;
   }
-  std::printf("{\"coxph_seconds\": %.4f, \"glm_seconds\": %.4f, ", cox_seconds, glm_seconds);
+  std::printf("coxph_seconds %.4f\nglm_seconds %.4f\n", cox_seconds, glm_seconds);
   PrintCoefs("coxph_coef", std::get<analysis::CoxphOutput>(cox_out->result).fit.coef);
-  std::printf(", ");
   PrintCoefs("glm_coef", std::get<analysis::GlmOutput>(glm_out->result).fit.coef);
-  std::printf("}\n");
   return 0;
 }

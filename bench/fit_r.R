@@ -8,12 +8,12 @@ d <- as.data.frame(fread(args[1]))
 f_cox <- Surv(time, status) ~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10
 if (args[2] == "command") {
   fit <- coxph(f_cox, data = d, ties = "efron")
-  cat(sprintf("%.17g\n", coef(fit)))
+  invisible(fit)
 } else {
   t_cox <- system.time(fit <- coxph(f_cox, data = d, ties = "efron"))[["elapsed"]]
   t_glm <- system.time(g <- glm(y ~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10,
                                 family = binomial, data = d))[["elapsed"]]
-  cat(sprintf('{"coxph_seconds": %.4f, "glm_seconds": %.4f, "coxph_coef": [%s], "glm_coef": [%s]}\n',
-              t_cox, t_glm, paste(sprintf("%.17g", coef(fit)), collapse = ", "),
-              paste(sprintf("%.17g", coef(g)), collapse = ", ")))
+  cat(sprintf("coxph_seconds %.4f\nglm_seconds %.4f\n", t_cox, t_glm))
+  cat("coxph_coef", sprintf("%.17g", coef(fit)), "\n")
+  cat("glm_coef", sprintf("%.17g", coef(g)), "\n")
 }
