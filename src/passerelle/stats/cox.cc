@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <thread>
+
+#include "passerelle/base/parallel.h"
 
 namespace passerelle::stats {
 namespace {
@@ -31,13 +34,25 @@ class Fenwick {
 
 CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   counting_ = !rows.start.empty();
-  std::vector<size_t> order(n_);
-  std::iota(order.begin(), order.end(), 0);
   auto stratum = [&](size_t i) { return rows.strata.empty() ? 0 : rows.strata[i]; };
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (stratum(a) != stratum(b)) return stratum(a) < stratum(b);
-    return rows.stop[a] > rows.stop[b];
+  // Sort keys held by value (stratum, then time descending, then row: a total order).
+  struct Key {
+    int32_t stratum;
+    uint32_t row;
+    double time;
+  };
+  std::vector<Key> keys(n_);
+  for (size_t i = 0; i < n_; ++i) {
+    keys[i] = {stratum(i), static_cast<uint32_t>(i), rows.stop[i]};
+  }
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    if (a.stratum != b.stratum) return a.stratum < b.stratum;
+    if (a.time != b.time) return a.time > b.time;
+    return a.row < b.row;
   });
+  std::vector<size_t> order(n_);
+  for (size_t k = 0; k < n_; ++k) order[k] = keys[k].row;
+  keys = {};
   std::vector<double> means(p_, 0.0);
   for (size_t j = 0; j < p_; ++j) {
     double sum = 0;
@@ -104,25 +119,31 @@ std::vector<double> CoxKernel::RiskScores(std::span<const double> beta,
   return r;
 }
 
-Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties) const {
+// One sweep over rows [begin, end) of a stratum whose rows start at stratum_begin, with the
+// risk set already holding weight `s0_start` from later times (whose S1 and S2 the caller
+// adds back through the partial sums, see Evaluate).
+Result<CoxKernel::Partial> CoxKernel::Sweep(const std::vector<double>& r,
+                                            const std::vector<double>& eta, Ties ties,
+                                            size_t stratum_begin, size_t begin, size_t end,
+                                            double s0_start) const {
   const size_t p = p_;
-  std::vector<double> eta;
-  const std::vector<double> r = RiskScores(beta, &eta);
-  CoxAggregate out;
+  Partial out;
   out.score.assign(p, 0.0);
   out.information.assign(p * p, 0.0);
+  out.c_s1.assign(p, 0.0);
+  out.e_d1.assign(p, 0.0);
   double* info = out.information.data();
   // Full p x p accumulators: the inner loops run over contiguous memory and vectorise.
-  std::vector<double> s1(p), s2(p * p), d1(p), d2(p * p);
+  std::vector<double> d1(p), d2(p * p);
+  std::vector<double>& s1 = out.s1;
+  std::vector<double>& s2 = out.s2;
+  s1.assign(p, 0.0);
+  s2.assign(p * p, 0.0);
   double exact_cost = 0;
-
-  for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
-    const size_t end = bounds_[s + 1];
-    double s0 = 0;
-    std::fill(s1.begin(), s1.end(), 0.0);
-    std::fill(s2.begin(), s2.end(), 0.0);
+  {
+    double s0 = s0_start;
     size_t at_risk = 0;
-    size_t next_removal = bounds_[s];
+    size_t next_removal = stratum_begin;
     // Adds sign * r_i (1, x_i, x_i x_i') to the risk-set sums (and to the deaths' sums).
     auto add = [&](size_t i, double sign, bool death) {
       const double ri = r[i] * sign;
@@ -140,7 +161,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         }
       }
     };
-    for (size_t i = bounds_[s]; i < end;) {
+    for (size_t i = begin; i < end;) {
       const double t = stop_[i];
       if (counting_) {
         while (next_removal < end && start_[by_start_[next_removal]] >= t) {
@@ -172,7 +193,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         // recursion B_k(m) = B_k(m-1) + r_m B_{k-1}(m-1), with first and second derivatives.
         std::vector<size_t> risk;
         double r_max = 0;
-        for (size_t k = bounds_[s]; k < j; ++k) {
+        for (size_t k = stratum_begin; k < j; ++k) {
           if (counting_ && start_[k] >= t) continue;
           risk.push_back(k);
           r_max = std::max(r_max, r[k]);
@@ -242,7 +263,11 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
           A = deaths / s0;
           C = deaths / (s0 * s0);
         }
+        out.sum_a += A;
+        out.sum_c += C;
         for (size_t a = 0; a < p; ++a) {
+          out.c_s1[a] += C * s1[a];
+          out.e_d1[a] += E * d1[a];
           out.score[a] -= s1[a] * A - d1[a] * B;
           double* row = &info[a * p];
           const double* s2row = &s2[a * p];
@@ -254,6 +279,58 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         }
       }
       i = j;
+    }
+  }
+  return out;
+}
+
+Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties) const {
+  const size_t p = p_;
+  std::vector<double> eta;
+  const std::vector<double> r = RiskScores(beta, &eta);
+  CoxAggregate out;
+  out.score.assign(p, 0.0);
+  out.information.assign(p * p, 0.0);
+  auto add = [&](const Partial& part) {
+    out.loglik += part.loglik;
+    for (size_t a = 0; a < p; ++a) out.score[a] += part.score[a];
+    for (size_t k = 0; k < p * p; ++k) out.information[k] += part.information[k];
+  };
+  for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+    const size_t begin = bounds_[s], end = bounds_[s + 1];
+    // A large stratum of right-censored data is swept in two halves on two threads. The later
+    // half (first in the sorted order) starts from an empty risk set; the earlier half starts
+    // from its total weight S0 and adds the later half's S1 and S2 afterwards, which the
+    // score and information take linearly (docs/methods/coxph.md).
+    size_t mid = begin + (end - begin) / 2;
+    while (mid < end && mid > begin && stop_[mid] == stop_[mid - 1]) ++mid;
+    const bool split = !counting_ && ties != Ties::kExact && end - begin >= kParallelMinRows &&
+                       mid > begin && mid < end;
+    if (!split) {
+      ASSIGN_OR_RETURN(Partial whole, Sweep(r, eta, ties, begin, begin, end, 0.0));
+      add(whole);
+      continue;
+    }
+    double s0_later = 0;
+    for (size_t i = begin; i < mid; ++i) s0_later += r[i];
+    Result<Partial> later = Partial{};
+    std::thread worker([&] { later = Sweep(r, eta, ties, begin, begin, mid, 0.0); });
+    Result<Partial> earlier = Sweep(r, eta, ties, begin, mid, end, s0_later);
+    worker.join();
+    if (!later.ok()) return later.status();
+    if (!earlier.ok()) return earlier.status();
+    add(*later);
+    add(*earlier);
+    const Partial& e = *earlier;
+    const std::vector<double>& s1 = later->s1;
+    const std::vector<double>& s2 = later->s2;
+    for (size_t a = 0; a < p; ++a) {
+      out.score[a] -= s1[a] * e.sum_a;
+      for (size_t b = 0; b < p; ++b) {
+        out.information[a * p + b] +=
+            s2[a * p + b] * e.sum_a - (s1[a] * s1[b] * e.sum_c + s1[a] * e.c_s1[b] +
+                                       e.c_s1[a] * s1[b] - s1[a] * e.e_d1[b] - e.e_d1[a] * s1[b]);
+      }
     }
   }
   return out;
@@ -382,97 +459,136 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
   std::vector<double> eta;
   RiskScores(beta, &eta);
   // Ranks of the linear predictor, 1-based, equal values sharing a rank.
-  std::vector<double> sorted = eta;
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  std::vector<size_t> rank(n_);
-  for (size_t i = 0; i < n_; ++i) {
-    rank[i] = static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), eta[i]) -
-                                  sorted.begin()) +
-              1;
+  std::vector<std::pair<double, uint32_t>> by_eta(n_);
+  for (size_t i = 0; i < n_; ++i) by_eta[i] = {eta[i], static_cast<uint32_t>(i)};
+  std::sort(by_eta.begin(), by_eta.end());
+  std::vector<uint32_t> rank(n_);
+  uint32_t ranks = 0;
+  for (size_t k = 0; k < n_; ++k) {
+    if (k == 0 || by_eta[k].first != by_eta[k - 1].first) ++ranks;
+    rank[by_eta[k].second] = ranks;
   }
-  const size_t ranks = sorted.size();
-  // Per row: concordant minus discordant pairs, and all comparable pairs, it takes part in.
-  std::vector<double> c(n_, 0.0), m(n_, 0.0);
-  ConcordanceAggregate out;
+  // Per row: concordant minus discordant pairs (c), and all comparable pairs (m), it takes
+  // part in. The two sweeps are independent and run on two threads with their own arrays.
+  std::vector<double> c1(n_, 0.0), m1(n_, 0.0), c2(n_, 0.0), m2(n_, 0.0);
+  ConcordanceAggregate totals[2];
 
-  for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
-    const size_t begin = bounds_[s], end = bounds_[s + 1];
-    // Pass 1, descending time: each death against those still at risk after it (censored at
-    // the same time count as longer; deaths at the same time are tied in time, not compared).
-    Fenwick at_risk(ranks);
-    double total = 0;
-    size_t next_removal = begin;
-    for (size_t i = begin; i < end;) {
-      const double t = stop_[i];
-      if (counting_) {
-        while (next_removal < end && start_[by_start_[next_removal]] >= t) {
-          at_risk.Add(rank[by_start_[next_removal++]], -1);
-          total -= 1;
+  // Sweep 1, descending time: each death against those still at risk after it (censored at
+  // the same time count as longer; deaths at the same time are tied in time, not compared).
+  auto sweep_deaths = [&] {
+    ConcordanceAggregate& out = totals[0];
+    for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+      const size_t begin = bounds_[s], end = bounds_[s + 1];
+      Fenwick at_risk(ranks);
+      double total = 0;
+      size_t next_removal = begin;
+      for (size_t i = begin; i < end;) {
+        const double t = stop_[i];
+        if (counting_) {
+          while (next_removal < end && start_[by_start_[next_removal]] >= t) {
+            at_risk.Add(rank[by_start_[next_removal++]], -1);
+            total -= 1;
+          }
         }
-      }
-      size_t j = i;
-      for (; j < end && stop_[j] == t; ++j) {
-        if (status_[j] == 0) {
-          at_risk.Add(rank[j], 1);
-          total += 1;
+        size_t j = i;
+        for (; j < end && stop_[j] == t; ++j) {
+          if (status_[j] == 0) {
+            at_risk.Add(rank[j], 1);
+            total += 1;
+          }
         }
-      }
-      for (size_t k = i; k < j; ++k) {
-        if (status_[k] == 0) continue;
-        const double lower = at_risk.Prefix(rank[k] - 1);
-        const double equal = at_risk.Prefix(rank[k]) - lower;
-        const double higher = total - lower - equal;
-        out.concordant += lower;  // the one who died first had the higher risk
-        out.discordant += higher;
-        out.tied_risk += equal;
-        c[k] += lower - higher;
-        m[k] += lower + higher + equal;
-      }
-      for (size_t k = i; k < j; ++k) {
-        if (status_[k] != 0) {
-          at_risk.Add(rank[k], 1);
-          total += 1;
+        for (size_t k = i; k < j; ++k) {
+          if (status_[k] == 0) continue;
+          const double lower = at_risk.Prefix(rank[k] - 1);
+          const double equal = at_risk.Prefix(rank[k]) - lower;
+          const double higher = total - lower - equal;
+          out.concordant += lower;  // the one who died first had the higher risk
+          out.discordant += higher;
+          out.tied_risk += equal;
+          c1[k] += lower - higher;
+          m1[k] += lower + higher + equal;
         }
+        for (size_t k = i; k < j; ++k) {
+          if (status_[k] != 0) {
+            at_risk.Add(rank[k], 1);
+            total += 1;
+          }
+        }
+        i = j;
       }
-      i = j;
     }
-    // Pass 2, ascending time: each row against the deaths it was compared with, i.e. deaths
-    // in (start, stop), plus at stop itself when the row was censored.
-    struct Event {
-      double time;
-      int order;  // 0 query before the deaths at `time`, 1 a death, 2 query after them
-      size_t row;
-      double sign;
+  };
+  // Sweep 2, ascending time: each row against the deaths it was compared with, i.e. deaths in
+  // (start, stop), plus those at stop itself when the row was censored.
+  auto sweep_rows = [&] {
+    auto count = [&](const Fenwick& deaths, double deaths_total, size_t row, double sign) {
+      const double lower = deaths.Prefix(rank[row] - 1);
+      const double equal = deaths.Prefix(rank[row]) - lower;
+      const double higher = deaths_total - lower - equal;
+      c2[row] += sign * (higher - lower);  // a death with higher risk than this row: concordant
+      m2[row] += sign * (lower + higher + equal);
     };
-    std::vector<Event> events;
-    for (size_t k = begin; k < end; ++k) {
-      if (status_[k] != 0) events.push_back({stop_[k], 1, k, 1});
-      events.push_back({stop_[k], status_[k] != 0 ? 0 : 2, k, 1});
-      if (counting_) events.push_back({start_[k], 2, k, -1});
-    }
-    std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
-      return a.time != b.time ? a.time < b.time : a.order < b.order;
-    });
-    Fenwick deaths(ranks);
-    double deaths_total = 0;
-    for (const Event& e : events) {
-      if (e.order == 1) {
-        deaths.Add(rank[e.row], 1);
-        deaths_total += 1;
+    for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+      const size_t begin = bounds_[s], end = bounds_[s + 1];
+      Fenwick deaths(ranks);
+      double deaths_total = 0;
+      if (!counting_) {
+        // Rows are sorted by time descending: walk the time groups from the end.
+        for (size_t j = end; j > begin;) {
+          const double t = stop_[j - 1];
+          size_t i = j;
+          while (i > begin && stop_[i - 1] == t) --i;
+          for (size_t k = i; k < j; ++k) {
+            if (status_[k] != 0) count(deaths, deaths_total, k, 1);
+          }
+          for (size_t k = i; k < j; ++k) {
+            if (status_[k] != 0) deaths.Add(rank[k], 1), deaths_total += 1;
+          }
+          for (size_t k = i; k < j; ++k) {
+            if (status_[k] == 0) count(deaths, deaths_total, k, 1);
+          }
+          j = i;
+        }
         continue;
       }
-      const double lower = deaths.Prefix(rank[e.row] - 1);
-      const double equal = deaths.Prefix(rank[e.row]) - lower;
-      const double higher = deaths_total - lower - equal;
-      c[e.row] += e.sign * (higher - lower);  // a death with higher risk than this row
-      m[e.row] += e.sign * (lower + higher + equal);
+      struct Event {
+        double time;
+        int order;  // 0 query before the deaths at `time`, 1 a death, 2 query after them
+        size_t row;
+        double sign;
+      };
+      std::vector<Event> events;
+      for (size_t k = begin; k < end; ++k) {
+        if (status_[k] != 0) events.push_back({stop_[k], 1, k, 1});
+        events.push_back({stop_[k], status_[k] != 0 ? 0 : 2, k, 1});
+        events.push_back({start_[k], 2, k, -1});
+      }
+      std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+        return a.time != b.time ? a.time < b.time : a.order < b.order;
+      });
+      for (const Event& e : events) {
+        if (e.order == 1) {
+          deaths.Add(rank[e.row], 1);
+          deaths_total += 1;
+        } else {
+          count(deaths, deaths_total, e.row, e.sign);
+        }
+      }
     }
+  };
+  if (n_ >= kParallelMinRows) {
+    std::thread second(sweep_rows);
+    sweep_deaths();
+    second.join();
+  } else {
+    sweep_deaths();
+    sweep_rows();
   }
+  ConcordanceAggregate out = totals[0];
   std::vector<double> cluster_c(clusters_, 0.0), cluster_m(clusters_, 0.0);
   for (size_t i = 0; i < n_; ++i) {
-    cluster_c[cluster_[i]] += c[i];
-    cluster_m[cluster_[i]] += m[i];
+    cluster_c[cluster_[i]] += c1[i] + c2[i];
+    cluster_m[cluster_[i]] += m1[i] + m2[i];
   }
   for (size_t k = 0; k < clusters_; ++k) {
     out.c2 += cluster_c[k] * cluster_c[k];

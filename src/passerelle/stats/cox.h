@@ -63,6 +63,17 @@ class CoxKernel {
   ConcordanceAggregate Concordance(std::span<const double> beta) const;
 
  private:
+  // One sweep's sums: log likelihood, score and information with the risk set's later part
+  // counted in S0 only, plus what the caller needs to add that part's S1 and S2: the sums over
+  // tied times of A and C (docs/methods/coxph.md), of C S1 and E D1, and the sweep's own S1, S2.
+  struct Partial {
+    double loglik = 0;
+    std::vector<double> score, information;
+    double sum_a = 0, sum_c = 0;
+    std::vector<double> c_s1, e_d1, s1, s2;
+  };
+  Result<Partial> Sweep(const std::vector<double>& r, const std::vector<double>& eta, Ties ties,
+                        size_t stratum_begin, size_t begin, size_t end, double s0_start) const;
   // Per-row score residuals (n x p, row-major, in sorted order) at beta.
   std::vector<double> ScoreResiduals(std::span<const double> beta, Ties ties) const;
   std::vector<double> RiskScores(std::span<const double> beta, std::vector<double>* eta) const;
