@@ -13,7 +13,10 @@ namespace passerelle::analysis {
 namespace {
 
 data::Table TableFrom(const std::string& csv) {
-  const std::string path = ::testing::TempDir() + "/edge.csv";
+  // One file per test: ctest runs the tests of this binary as parallel processes.
+  const std::string path = ::testing::TempDir() + "/edge_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                           ".csv";
   std::ofstream(path) << csv;
   auto table = data::ReadCsvTable({path}, {});
   EXPECT_TRUE(table.ok()) << table.status().ToString();
