@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 namespace {
@@ -157,6 +158,44 @@ TEST(AnalyzeCli, BadFormulasAreBadInput) {
   EXPECT_NE(syntax.text.find("column"), std::string::npos);
   EXPECT_EQ(
       Passerelle("analyze glm --data " + kRef + "lung.csv --formula 'status ~ age'").exit_code, 2);
+}
+
+}  // namespace
+
+namespace {
+
+// The synthetic cohort's documented model (docs/synthetic.md) is what a Cox fit recovers.
+TEST_F(CliTest, CoxRecoversTheSyntheticCohortsTrueCoefficients) {
+  ASSERT_EQ(
+      Passerelle("synth --site lyon --patients 20000 --seed 11 --out " + dir_ + "/l.csv").exit_code,
+      0);
+  ASSERT_EQ(Passerelle("site init " + dir_ + "/lyon --name lyon").exit_code, 0);
+  ASSERT_EQ(Passerelle("site import " + dir_ + "/lyon --dataset gu_cohort --csv " + dir_ +
+                       "/l.csv --dictionary gu_cohort.v1")
+                .exit_code,
+            0);
+  const Output fit =
+      Passerelle("analyze coxph --json --site " + dir_ +
+                 "/lyon --dataset gu_cohort --formula 'Surv(os_days, os_event) ~ age_dx + organ + "
+                 "I(t_stage %in% c(\"T3\", \"T3a\", \"T3b\", \"T3c\", \"T4\", \"T4a\", \"T4b\")) + "
+                 "I(n_stage != \"N0\") + I(m_stage != \"M0\")' 2>/dev/null");
+  ASSERT_EQ(fit.exit_code, 0) << fit.text;
+  // Pull coef and se arrays out of the JSON text.
+  auto numbers = [&](const std::string& key) {
+    std::vector<double> out;
+    size_t pos = fit.text.find("\"" + key + "\": [");
+    pos = fit.text.find('[', pos) + 1;
+    const size_t end = fit.text.find(']', pos);
+    std::stringstream items(fit.text.substr(pos, end - pos));
+    for (std::string item; std::getline(items, item, ',');) out.push_back(std::stod(item));
+    return out;
+  };
+  const std::vector<double> coef = numbers("coef"), se = numbers("se");
+  ASSERT_EQ(coef.size(), 9u);  // age, 5 organs, T3-4, N+, M1
+  const double truth[] = {0.04, 1.1, 0.7, 1.1, -1.4, 1.1, 0.7, 1.1, 1.9};
+  for (size_t j = 0; j < 9; ++j) {
+    EXPECT_NEAR(coef[j], truth[j], 4 * se[j] + 0.02) << "coefficient " << j;
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "passerelle/analysis/coxph.h"
+#include "passerelle/analysis/frames.h"
 #include "passerelle/analysis/glm.h"
 #include "passerelle/data/csv_table.h"
 #include "passerelle/formula/model.h"
@@ -25,16 +26,6 @@ formula::ModelFrame Frame(const data::Table& t, const std::string& f, formula::M
   return *m;
 }
 
-stats::CoxRows CoxRowsOf(formula::ModelFrame m) {
-  stats::CoxRows rows;
-  rows.p = m.p();
-  rows.x = std::move(m.x);
-  rows.stop = std::move(m.time);
-  rows.status = std::move(m.status);
-  rows.strata = std::move(m.strata);
-  return rows;
-}
-
 void ExpectSame(const std::vector<double>& a, const std::vector<double>& b, double tol) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
@@ -49,7 +40,7 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
   // Pooled: one kernel, strata(site).
   const formula::ModelFrame pooled = Frame(
       t, "Surv(time, status) ~ " + rhs + " + strata(" + site_var + ")", formula::ModelKind::kCox);
-  const stats::CoxKernel pooled_kernel(CoxRowsOf(pooled));
+  const stats::CoxKernel pooled_kernel(CoxRowsFrom(pooled));
   CoxphOptions options;
   auto want = FitCoxph({&pooled_kernel}, pooled.coef_names, options);
   ASSERT_TRUE(want.ok());
@@ -62,17 +53,11 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
   for (const std::string& s : sites) {
     const std::string subset = site_var + " == \"" + s + "\"";
     kernels.emplace_back(
-        CoxRowsOf(Frame(t, "Surv(time, status) ~ " + rhs, formula::ModelKind::kCox, subset)));
-    formula::ModelFrame g = Frame(t, "status ~ " + rhs, formula::ModelKind::kRegression, subset);
-    stats::GlmRows rows, null_rows;
-    rows.p = g.p();
-    rows.x = g.x;
-    rows.y = g.y;
-    null_rows.p = 1;
-    null_rows.x.assign(g.n, 1.0);
-    null_rows.y = g.y;
-    glm_kernels.emplace_back(std::move(rows), stats::Family::kBinomial);
-    glm_null.emplace_back(std::move(null_rows), stats::Family::kBinomial);
+        CoxRowsFrom(Frame(t, "Surv(time, status) ~ " + rhs, formula::ModelKind::kCox, subset)));
+    const formula::ModelFrame g =
+        Frame(t, "status ~ " + rhs, formula::ModelKind::kRegression, subset);
+    glm_kernels.emplace_back(GlmRowsFrom(g), stats::Family::kBinomial);
+    glm_null.emplace_back(NullGlmRowsFrom(g), stats::Family::kBinomial);
   }
   std::vector<const stats::CoxKernel*> site_ptrs;
   for (const auto& k : kernels) site_ptrs.push_back(&k);
@@ -85,15 +70,8 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
   EXPECT_NEAR(got->concordance_se, want->concordance_se, 1e-12);
 
   const formula::ModelFrame g = Frame(t, "status ~ " + rhs, formula::ModelKind::kRegression);
-  stats::GlmRows rows, null_rows;
-  rows.p = g.p();
-  rows.x = g.x;
-  rows.y = g.y;
-  null_rows.p = 1;
-  null_rows.x.assign(g.n, 1.0);
-  null_rows.y = g.y;
-  const stats::GlmKernel pooled_glm(std::move(rows), stats::Family::kBinomial);
-  const stats::GlmKernel pooled_null(std::move(null_rows), stats::Family::kBinomial);
+  const stats::GlmKernel pooled_glm(GlmRowsFrom(g), stats::Family::kBinomial);
+  const stats::GlmKernel pooled_null(NullGlmRowsFrom(g), stats::Family::kBinomial);
   auto glm_want =
       FitGlm({&pooled_glm}, {&pooled_null}, g.coef_names, stats::Family::kBinomial, true);
   std::vector<const stats::GlmKernel*> gk, gn;

@@ -1,5 +1,6 @@
 #include "passerelle/analysis/run.h"
 
+#include "passerelle/analysis/frames.h"
 #include "passerelle/formula/eval.h"
 #include "passerelle/formula/model.h"
 #include "passerelle/stats/distributions.h"
@@ -38,20 +39,12 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const formula::F
     for (size_t i = 0; i < m.n; ++i) sum += m.X(i, j);
     cox.means.push_back(sum / static_cast<double>(m.n));
   }
-  stats::CoxRows rows;
-  rows.p = m.p();
-  rows.x = std::move(m.x);
-  rows.start = std::move(m.start);
-  rows.stop = std::move(m.time);
-  rows.status = std::move(m.status);
-  rows.strata = std::move(m.strata);
-  rows.offset = std::move(m.offset);
-  rows.cluster = std::move(m.cluster);
   CoxphOptions options;
   options.ties = ties;
-  options.robust = !rows.cluster.empty();
-  const stats::CoxKernel kernel(std::move(rows));
-  ASSIGN_OR_RETURN(cox.fit, FitCoxph({&kernel}, m.coef_names, options));
+  options.robust = !m.cluster.empty();
+  const std::vector<std::string> names = m.coef_names;
+  const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
+  ASSIGN_OR_RETURN(cox.fit, FitCoxph({&kernel}, names, options));
   for (const std::string& w : cox.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(cox);
   return out;
@@ -157,17 +150,8 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::For
   AnalysisOutput out;
   out.request = request;
   NoteDropped(m, &out.notes);
-  stats::GlmRows rows, null_rows;
-  rows.p = m.p();
-  rows.x = m.x;
-  rows.y = m.y;
-  rows.offset = m.offset;
-  null_rows.p = m.intercept ? 1 : 0;
-  null_rows.x.assign(m.intercept ? m.n : 0, 1.0);
-  null_rows.y = m.y;
-  null_rows.offset = m.offset;
-  const stats::GlmKernel kernel(std::move(rows), family);
-  const stats::GlmKernel null_kernel(std::move(null_rows), family);
+  const stats::GlmKernel kernel(GlmRowsFrom(m), family);
+  const stats::GlmKernel null_kernel(NullGlmRowsFrom(m), family);
   GlmOutput glm;
   glm.n_omitted_na = m.n_omitted_na;
   ASSIGN_OR_RETURN(glm.fit, FitGlm({&kernel}, {&null_kernel}, m.coef_names, family, m.intercept));

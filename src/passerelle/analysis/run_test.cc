@@ -15,8 +15,7 @@ namespace {
 data::Table TableFrom(const std::string& csv) {
   // One file per test: ctest runs the tests of this binary as parallel processes.
   const std::string path = ::testing::TempDir() + "/edge_" +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                           ".csv";
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".csv";
   std::ofstream(path) << csv;
   auto table = data::ReadCsvTable({path}, {});
   EXPECT_TRUE(table.ok()) << table.status().ToString();

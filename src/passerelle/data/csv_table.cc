@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 namespace passerelle::data {
 namespace {
@@ -111,12 +112,22 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
     const bool categorical = !pending.numeric || order != options.levels.end();
     v.type = categorical ? VarType::kCategory : VarType::kNumber;
     if (order != options.levels.end()) v.levels = order->second;
+    if (!categorical) {
+      // A numeric column moves over as it is, missing cells as NaN: no copy.
+      Column column;
+      column.variable = std::move(v);
+      column.numbers = std::move(pending.numbers);
+      for (size_t i = 0; i < rows; ++i) {
+        if (pending.missing[i]) column.numbers[i] = std::numeric_limits<double>::quiet_NaN();
+      }
+      pending.missing = {};
+      table.columns.push_back(std::move(column));
+      continue;
+    }
     ColumnBuilder builder(v);
     for (size_t i = 0; i < rows; ++i) {
       if (pending.missing[i]) {
         builder.AddMissing();
-      } else if (!categorical) {
-        builder.AddNumber(pending.numbers[i]);
       } else if (pending.numeric) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.15g", pending.numbers[i]);
@@ -125,6 +136,7 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
         builder.AddText(pending.texts[i]);
       }
     }
+    pending = PendingColumn{};  // release the text as soon as the column is built
     Column column = builder.Finish();
     if (order != options.levels.end()) {
       // Values outside the given levels are missing, as R's factor(levels = ...) makes them.

@@ -1,0 +1,21 @@
+// From a model frame to the rows each statistics kernel takes: the one place that knows how
+// the formula's columns map onto a kernel's input.
+#ifndef PASSERELLE_ANALYSIS_FRAMES_H_
+#define PASSERELLE_ANALYSIS_FRAMES_H_
+
+#include "passerelle/formula/model.h"
+#include "passerelle/stats/cox.h"
+#include "passerelle/stats/glm.h"
+
+namespace passerelle::analysis {
+
+// Moves the frame's design, times, strata, offset and clusters into Cox rows.
+stats::CoxRows CoxRowsFrom(formula::ModelFrame frame);
+// The GLM rows of the frame, and those of its null model: the intercept alone (no column at all
+// when the model has no intercept), with the same response and offset.
+stats::GlmRows GlmRowsFrom(const formula::ModelFrame& frame);
+stats::GlmRows NullGlmRowsFrom(const formula::ModelFrame& frame);
+
+}  // namespace passerelle::analysis
+
+#endif  // PASSERELLE_ANALYSIS_FRAMES_H_
