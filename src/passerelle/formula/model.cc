@@ -419,7 +419,24 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     m.x.assign(m.n, 1.0);
   }
   bool first_factor_full = kind == ModelKind::kRegression && !f.intercept;
+  // How many terms still need each variable, so its values are released after the last one.
+  std::map<std::string, int> uses;
   for (const Term& t : f.terms) {
+    for (const Expr& v : t.variables) ++uses[Deparse(v)];
+  }
+  m.x.reserve(m.x.size() + m.n * f.terms.size());
+  for (const Term& t : f.terms) {
+    if (t.variables.size() == 1) {
+      // A numeric main effect, the common case: one column gathered straight from the values.
+      const std::string key = Deparse(t.variables[0]);
+      const Vector& value = variables.at(key);
+      if (value.type == Vector::Type::kNumeric) {
+        m.coef_names.push_back(key);
+        for (size_t k = 0; k < m.n; ++k) m.x.push_back(value.values[m.rows[k]]);
+        if (--uses[key] == 0) variables.erase(key);
+        continue;
+      }
+    }
     std::vector<std::string> names = {""};
     std::vector<std::vector<double>> columns = {std::vector<double>(n_all, 1.0)};
     for (size_t vi = 0; vi < t.variables.size(); ++vi) {
@@ -448,6 +465,9 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       m.coef_names.push_back(names[c]);
       const std::vector<double> used = gather(columns[c]);
       m.x.insert(m.x.end(), used.begin(), used.end());
+    }
+    for (const Expr& v : t.variables) {
+      if (--uses[Deparse(v)] == 0) variables.erase(Deparse(v));
     }
   }
   return m;

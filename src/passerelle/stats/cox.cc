@@ -90,6 +90,7 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
       cluster_[k] = code;
     }
   }
+  rows.x = {};  // transposed into x_ above; release the column-major copy now
   bounds_.push_back(0);
   for (size_t k = 1; k < n_; ++k) {
     if (strata_[k] != strata_[k - 1]) bounds_.push_back(k);
