@@ -16,21 +16,26 @@ Result<stats::Ties> ParseTies(const std::string& ties) {
   return InvalidArgument("ties must be efron, breslow or exact, not '" + ties + "'");
 }
 
-void NoteDropped(const formula::ModelFrame& m, std::vector<std::string>* notes) {
+// The model frame of a request, with the output it starts: the request and R's note on the
+// rows dropped for missing values.
+Result<formula::ModelFrame> StartFrame(const AnalysisRequest& request, const formula::Formula& f,
+                                       const data::Table& table, formula::ModelKind kind,
+                                       AnalysisOutput* out) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m, formula::BuildModelFrame(f, table, kind, request.subset));
+  out->request = request;
   if (m.n_omitted_na) {
-    notes->push_back(std::to_string(m.n_omitted_na) + " observation" +
-                     (m.n_omitted_na == 1 ? "" : "s") + " deleted due to missingness");
+    out->notes.push_back(std::to_string(m.n_omitted_na) + " observation" +
+                         (m.n_omitted_na == 1 ? "" : "s") + " deleted due to missingness");
   }
+  return m;
 }
 
 Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const formula::Formula& f,
                                 const data::Table& table) {
   ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(request.ties));
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kCox, request.subset));
   AnalysisOutput out;
-  out.request = request;
-  NoteDropped(m, &out.notes);
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   StartFrame(request, f, table, formula::ModelKind::kCox, &out));
   CoxphOutput cox;
   cox.n_omitted_na = m.n_omitted_na;
   cox.ties = request.ties;
@@ -55,11 +60,9 @@ Result<AnalysisOutput> RunSurvfit(const AnalysisRequest& request, const formula:
   if (request.conf_type != "log") {
     return InvalidArgument("conf.type '" + request.conf_type + "' is not available (log)");
   }
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, request.subset));
   AnalysisOutput out;
-  out.request = request;
-  NoteDropped(m, &out.notes);
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   StartFrame(request, f, table, formula::ModelKind::kGroups, &out));
   SurvfitOutput km;
   km.strata = m.group_labels;
   for (size_t g = 0; g < m.group_labels.size(); ++g) {
@@ -73,11 +76,9 @@ Result<AnalysisOutput> RunSurvfit(const AnalysisRequest& request, const formula:
 
 Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const formula::Formula& f,
                                    const data::Table& table) {
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, request.subset));
   AnalysisOutput out;
-  out.request = request;
-  NoteDropped(m, &out.notes);
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   StartFrame(request, f, table, formula::ModelKind::kGroups, &out));
   SurvdiffOutput test;
   test.rho = request.rho;
   test.groups = m.group_labels;
@@ -144,12 +145,9 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::For
     return InvalidArgument("family must be binomial, poisson or gaussian, not '" + request.family +
                            "'");
   }
-  ASSIGN_OR_RETURN(
-      formula::ModelFrame m,
-      formula::BuildModelFrame(f, table, formula::ModelKind::kRegression, request.subset));
   AnalysisOutput out;
-  out.request = request;
-  NoteDropped(m, &out.notes);
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   StartFrame(request, f, table, formula::ModelKind::kRegression, &out));
   const stats::GlmKernel kernel(GlmRowsFrom(m), family);
   const stats::GlmKernel null_kernel(NullGlmRowsFrom(m), family);
   GlmOutput glm;
