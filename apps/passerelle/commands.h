@@ -70,6 +70,18 @@ Status Analyze(const AnalyzeOptions& options);
 // A dictionary named by a built-in id (gu_cohort.v1) or a file path; `source` says which.
 Result<data::Dictionary> LoadDictionary(const std::string& name, std::string* source);
 
+struct PkiOptions {
+  std::string dir;   // the CA's folder
+  std::string name;  // init: the CA's name; issue: the hub's or site's name
+  std::string role = "node";
+  std::string out;   // issue: where NAME.key and NAME.crt go (default: DIR)
+  std::string cert;  // verify
+  int days = 0;      // 0: the default for the command
+};
+Status PkiInit(const PkiOptions& options);
+Status PkiIssue(const PkiOptions& options);
+Status PkiVerify(const PkiOptions& options);
+
 struct SynthOptions {
   std::string site = "wuhan";
   int64_t patients = 1000;

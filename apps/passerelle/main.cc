@@ -141,6 +141,30 @@ int main(int argc, char** argv) {
     });
   }
 
+  // pki ...
+  CLI::App* pki = app.add_subcommand("pki", "The consortium's certificate authority");
+  pki->require_subcommand(1);
+  PkiOptions pki_options;
+  CLI::App* pki_init = pki->add_subcommand("init", "Create the consortium CA in a folder");
+  pki_init->add_option("dir", pki_options.dir, "Folder of the CA")->required();
+  pki_init->add_option("--name", pki_options.name, "Name of the CA");
+  pki_init->add_option("--days", pki_options.days, "Validity in days (default 3650)");
+  pki_init->callback([&] { status = PkiInit(pki_options); });
+  CLI::App* pki_issue =
+      pki->add_subcommand("issue", "Issue a key and certificate for the hub or a site node");
+  pki_issue->add_option("dir", pki_options.dir, "Folder of the CA")->required();
+  pki_issue->add_option("--name", pki_options.name, "Hub or site name, e.g. wuhan")->required();
+  pki_issue->add_option("--role", pki_options.role, "node or hub")
+      ->check(CLI::IsMember({"node", "hub"}))
+      ->capture_default_str();
+  pki_issue->add_option("--out", pki_options.out, "Folder for NAME.key and NAME.crt");
+  pki_issue->add_option("--days", pki_options.days, "Validity in days (default 825)");
+  pki_issue->callback([&] { status = PkiIssue(pki_options); });
+  CLI::App* pki_verify = pki->add_subcommand("verify", "Check a certificate against the CA");
+  pki_verify->add_option("dir", pki_options.dir, "Folder of the CA")->required();
+  pki_verify->add_option("--cert", pki_options.cert, "Certificate file")->required();
+  pki_verify->callback([&] { status = PkiVerify(pki_options); });
+
   // synth
   SynthOptions synth;
   CLI::App* synth_cmd =
