@@ -1,0 +1,167 @@
+#include "passerelle/net/https.h"
+
+#include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <iostream>
+#include <mutex>
+
+namespace passerelle::net {
+namespace {
+
+std::string CommonName(X509* cert) {
+  if (!cert) return "";
+  char buf[256] = {0};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
+  return buf;
+}
+
+// The server's log sink, reached from OpenSSL's C verify callback through the SSL_CTX.
+int g_log_index = -1;
+std::once_flag g_log_index_once;
+
+int VerifyAndLog(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok) return 1;
+  SSL* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  SSL_CTX* ctx = ssl ? SSL_get_SSL_CTX(ssl) : nullptr;
+  auto* log = ctx ? static_cast<LogSink*>(SSL_CTX_get_ex_data(ctx, g_log_index)) : nullptr;
+  if (log && *log) {
+    const int error = X509_STORE_CTX_get_error(store);
+    (*log)("tls: refused client certificate '" +
+           CommonName(X509_STORE_CTX_get_current_cert(store)) +
+           "': " + X509_verify_cert_error_string(error));
+  }
+  return 0;
+}
+
+}  // namespace
+
+struct HttpsServer::Impl {
+  LogSink log;
+  std::unique_ptr<httplib::SSLServer> server;
+};
+
+HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpsServer::~HttpsServer() = default;
+
+Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& identity, LogSink log) {
+  std::call_once(g_log_index_once, [] {
+    g_log_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  });
+  auto impl = std::make_unique<Impl>();
+  impl->log = log ? std::move(log) : [](const std::string& line) { std::cerr << line << "\n"; };
+  std::string error;
+  LogSink* sink = &impl->log;
+  impl->server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(&ctx, identity.cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(&ctx, identity.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(&ctx) != 1) {
+      error = "cannot load the server certificate " + identity.cert + " and its key";
+      return false;
+    }
+    if (SSL_CTX_load_verify_locations(&ctx, identity.ca_cert.c_str(), nullptr) != 1) {
+      error = "cannot load the CA certificate " + identity.ca_cert;
+      return false;
+    }
+    SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(identity.ca_cert.c_str()));
+    SSL_CTX_set_ex_data(&ctx, g_log_index, sink);
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, VerifyAndLog);
+    return true;
+  });
+  if (!impl->server->is_valid()) {
+    return InvalidArgument("https server: " + (error.empty() ? "invalid TLS setup" : error));
+  }
+  impl->server->set_read_timeout(60, 0);
+  impl->server->set_keep_alive_max_count(1000);
+  return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
+}
+
+void HttpsServer::Handle(const std::string& method, const std::string& path, Handler handler) {
+  auto adapter = [handler = std::move(handler), method](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    HttpRequest request;
+    request.method = method;
+    request.path = req.path;
+    request.body = req.body;
+    if (req.ssl) {
+      X509* peer = SSL_get1_peer_certificate(req.ssl);
+      request.peer = CommonName(peer);
+      X509_free(peer);
+    }
+    HttpResponse response = handler(request);
+    res.status = response.status;
+    res.set_content(response.body, response.content_type.c_str());
+  };
+  if (method == "GET") {
+    impl_->server->Get(path, adapter);
+  } else {
+    impl_->server->Post(path, adapter);
+  }
+}
+
+Result<int> HttpsServer::Bind(const std::string& host, int port) {
+  const int bound = port == 0 ? impl_->server->bind_to_any_port(host)
+                              : (impl_->server->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0)
+    return Unavailable("https server: cannot listen on " + host + ":" + std::to_string(port));
+  return bound;
+}
+
+void HttpsServer::Run() { impl_->server->listen_after_bind(); }
+void HttpsServer::Stop() { impl_->server->stop(); }
+
+struct HttpsClient::Impl {
+  std::unique_ptr<httplib::SSLClient> client;
+  std::string where;
+};
+
+HttpsClient::HttpsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpsClient::~HttpsClient() = default;
+
+Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const std::string& host, int port,
+                                                         const TlsIdentity& identity) {
+  auto impl = std::make_unique<Impl>();
+  impl->where = host + ":" + std::to_string(port);
+  impl->client = std::make_unique<httplib::SSLClient>(host, port, identity.cert, identity.key);
+  if (!impl->client->is_valid()) {
+    return InvalidArgument("https client: cannot load " + identity.cert + " and its key");
+  }
+  impl->client->set_ca_cert_path(identity.ca_cert.c_str());
+  impl->client->enable_server_certificate_verification(true);
+  impl->client->set_connection_timeout(5, 0);
+  return std::unique_ptr<HttpsClient>(new HttpsClient(std::move(impl)));
+}
+
+Result<HttpResponse> HttpsClient::Send(const std::string& method, const std::string& path,
+                                       const std::string& body, std::chrono::seconds timeout) {
+  impl_->client->set_read_timeout(timeout.count(), 0);
+  httplib::Result res = method == "GET"
+                            ? impl_->client->Get(path.c_str())
+                            : impl_->client->Post(path.c_str(), body, "application/json");
+  if (!res) {
+    std::string why = httplib::to_string(res.error());
+    const long verify = impl_->client->get_openssl_verify_result();
+    if (verify != X509_V_OK) why += ": " + std::string(X509_verify_cert_error_string(verify));
+    return Unavailable("https " + impl_->where + ": " + why);
+  }
+  HttpResponse response;
+  response.status = res->status;
+  response.body = res->body;
+  response.content_type = res->get_header_value("Content-Type");
+  return response;
+}
+
+Result<HttpResponse> HttpsClient::Post(const std::string& path, const std::string& body,
+                                       std::chrono::seconds timeout) {
+  return Send("POST", path, body, timeout);
+}
+
+Result<HttpResponse> HttpsClient::Get(const std::string& path, std::chrono::seconds timeout) {
+  return Send("GET", path, "", timeout);
+}
+
+}  // namespace passerelle::net

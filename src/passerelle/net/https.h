@@ -1,0 +1,84 @@
+// HTTPS with mutual TLS between the hub and the site nodes, over cpp-httplib and OpenSSL:
+// both ends present a certificate of the consortium CA and refuse any other, logging why.
+// This is the only place in Passerelle that sees sockets; httplib.h stays in https.cc.
+#ifndef PASSERELLE_NET_HTTPS_H_
+#define PASSERELLE_NET_HTTPS_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "passerelle/base/status.h"
+
+namespace passerelle::net {
+
+// PEM files: the consortium CA certificate, and this party's certificate and key.
+struct TlsIdentity {
+  std::string ca_cert;
+  std::string cert;
+  std::string key;
+};
+
+struct HttpRequest {
+  std::string method, path, body;
+  std::string peer;  // common name of the client's certificate
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+using Handler = std::function<HttpResponse(const HttpRequest&)>;
+// Where refusals and errors are written (stderr by default); never patient values.
+using LogSink = std::function<void(const std::string& line)>;
+
+class HttpsServer {
+ public:
+  // A server presenting `identity`, accepting only clients whose certificate the CA signed.
+  // InvalidArgument when the files cannot be loaded.
+  static Result<std::unique_ptr<HttpsServer>> Create(const TlsIdentity& identity, LogSink log);
+  ~HttpsServer();
+
+  // Routes METHOD PATH (exact path) to `handler`.
+  void Handle(const std::string& method, const std::string& path, Handler handler);
+  // Binds to host:port (0: any free port). Returns the port. Unavailable when it cannot bind.
+  Result<int> Bind(const std::string& host, int port);
+  // Serves until Stop(); call from its own thread.
+  void Run();
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit HttpsServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class HttpsClient {
+ public:
+  // A client presenting `identity` and accepting only a server certificate from the CA
+  // that names `host`.
+  static Result<std::unique_ptr<HttpsClient>> Create(const std::string& host, int port,
+                                                     const TlsIdentity& identity);
+  ~HttpsClient();
+
+  // Unavailable when the server cannot be reached or its certificate is refused (the message
+  // says why); otherwise the response, whatever its status.
+  Result<HttpResponse> Post(const std::string& path, const std::string& body,
+                            std::chrono::seconds timeout = std::chrono::seconds(30));
+  Result<HttpResponse> Get(const std::string& path,
+                           std::chrono::seconds timeout = std::chrono::seconds(30));
+
+ private:
+  struct Impl;
+  explicit HttpsClient(std::unique_ptr<Impl> impl);
+  Result<HttpResponse> Send(const std::string& method, const std::string& path,
+                            const std::string& body, std::chrono::seconds timeout);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace passerelle::net
+
+#endif  // PASSERELLE_NET_HTTPS_H_
