@@ -1,5 +1,7 @@
 // The `site`, `dictionary` and `synth` commands: wiring between the command line, the store
 // and the printers.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -95,7 +97,15 @@ Status SiteImport(const SiteImportOptions& options) {
   ASSIGN_OR_RETURN(request.index_date, data::IndexDateFromName(options.index_date));
 
   ASSIGN_OR_RETURN(auto store, store::SiteStore::Open(options.dir));
-  ASSIGN_OR_RETURN(store::ImportReport report, store->Import(request));
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  if (terminal) {
+    request.progress = [](int64_t rows) {
+      std::fprintf(stderr, "\rimporting: %lld rows checked", static_cast<long long>(rows));
+    };
+  }
+  auto imported = store->Import(request);
+  if (terminal) std::fprintf(stderr, "\r\033[K");
+  ASSIGN_OR_RETURN(store::ImportReport report, std::move(imported));
   const store::DatasetVersion& v = report.version;
   if (options.json) {
     ordered_json out = VersionJson(v);

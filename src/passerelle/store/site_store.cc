@@ -236,7 +236,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
       break;
     }
     if (!*more) break;
-    ++rows;
+    if (++rows % 100000 == 0 && request.progress) request.progress(rows);
     const std::span<data::Value> row = writer.Slot();
     if (!validator->Check(record, row, &problems)) continue;
     if (site_column >= 0 && !row[site_var].missing && row[site_var].text != site_name_) {

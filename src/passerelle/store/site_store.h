@@ -7,6 +7,7 @@
 #define PASSERELLE_STORE_SITE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,8 @@ struct ImportRequest {
   data::CsvOptions csv;
   data::CellFormat cells;
   data::IndexDate index_date = data::IndexDate::kDiagnosis;
+  // Called every 100,000 rows with the rows read so far (for a progress line); may be empty.
+  std::function<void(int64_t rows)> progress;
 };
 
 struct ImportReport {
