@@ -1,0 +1,38 @@
+// The disclosure rules a node applies to its own contribution before anything leaves the site
+// (DESIGN.md, docs/policy.md). Pure functions: values in, a decision out. A refusal names the
+// rule and never the number it protects.
+#ifndef PASSERELLE_PRIVACY_DISCLOSURE_H_
+#define PASSERELLE_PRIVACY_DISCLOSURE_H_
+
+#include <span>
+#include <vector>
+
+#include "passerelle/base/status.h"
+#include "passerelle/privacy/policy.h"
+
+namespace passerelle::privacy {
+
+// OK when the cohort after filters has at least min_cohort_size records; PermissionDenied
+// "rule min_cohort_size: ..." otherwise (the size itself is not said).
+Status CheckCohortSize(double records, const Policy& policy);
+
+// OK when a model with `parameters` coefficients may be fitted on `records` rows with `events`
+// events at this site: parameters <= max_parameters_per_record x records and events >=
+// min_events. PermissionDenied naming the rule otherwise.
+Status CheckModelSize(double parameters, double records, double events, const Policy& policy);
+
+// Counts between 1 and min_cell_count - 1 are replaced by NaN (suppressed); zeros and counts of
+// at least min_cell_count are kept. Returns how many were suppressed.
+size_t SuppressSmallCounts(std::span<double> counts, const Policy& policy);
+
+// The survival-time grid: t becomes ceil(t / width) * width days. REQUIRES: width > 0.
+double BinTime(double t, double width);
+
+// A Kaplan-Meier contribution (ascending times, with the number at risk at each) is truncated
+// where the number at risk drops below min_cell_count: the number of leading rows that may be
+// released.
+size_t ReleasableRows(std::span<const double> n_risk, const Policy& policy);
+
+}  // namespace passerelle::privacy
+
+#endif  // PASSERELLE_PRIVACY_DISCLOSURE_H_
