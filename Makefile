@@ -11,9 +11,10 @@ all: build
 deps:
 	@scripts/install-deps
 
+# The binary only: the demo needs nothing else (the tests build under the dev preset).
 build: deps
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release
+	@cmake --build --preset release --target passerelle
 
 build-dev: deps
 	@cmake --preset dev >/dev/null
@@ -33,6 +34,7 @@ format-check: deps
 
 bench: build
 	@scripts/install-deps --bench
+	@cmake --build --preset release --target fit_bench
 	@bench/run
 
 clean:
