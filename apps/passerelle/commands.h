@@ -82,6 +82,17 @@ Status PkiInit(const PkiOptions& options);
 Status PkiIssue(const PkiOptions& options);
 Status PkiVerify(const PkiOptions& options);
 
+struct HubOptions {
+  std::string dir;   // the hub's folder (hub.sqlite)
+  std::string name;  // user or site name
+  std::string cert;  // site add: the node's certificate
+  std::string ca;    // site add: the consortium CA certificate
+};
+Status HubInit(const HubOptions& options);
+Status HubUserAdd(const HubOptions& options);
+Status HubSiteAdd(const HubOptions& options);
+Status HubSites(const HubOptions& options);
+
 struct SynthOptions {
   std::string site = "wuhan";
   int64_t patients = 1000;

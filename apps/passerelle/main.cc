@@ -165,6 +165,32 @@ int main(int argc, char** argv) {
   pki_verify->add_option("--cert", pki_options.cert, "Certificate file")->required();
   pki_verify->callback([&] { status = PkiVerify(pki_options); });
 
+  // hub ...
+  CLI::App* hub = app.add_subcommand("hub", "The hub's state: researchers and sites");
+  hub->require_subcommand(1);
+  HubOptions hub_options;
+  CLI::App* hub_init = hub->add_subcommand("init", "Create the hub's store in a folder");
+  hub_init->add_option("dir", hub_options.dir, "Folder of the hub")->required();
+  hub_init->callback([&] { status = HubInit(hub_options); });
+  CLI::App* hub_user = hub->add_subcommand("user", "Researchers");
+  hub_user->require_subcommand(1);
+  CLI::App* hub_user_add = hub_user->add_subcommand("add", "Add a researcher; prints the token");
+  hub_user_add->add_option("dir", hub_options.dir, "Folder of the hub")->required();
+  hub_user_add->add_option("--name", hub_options.name, "Researcher name")->required();
+  hub_user_add->callback([&] { status = HubUserAdd(hub_options); });
+  CLI::App* hub_site = hub->add_subcommand("site", "Sites allowed to connect");
+  hub_site->require_subcommand(1);
+  CLI::App* hub_site_add =
+      hub_site->add_subcommand("add", "Register a site and pin its node certificate");
+  hub_site_add->add_option("dir", hub_options.dir, "Folder of the hub")->required();
+  hub_site_add->add_option("--name", hub_options.name, "Site name")->required();
+  hub_site_add->add_option("--cert", hub_options.cert, "The node's certificate")->required();
+  hub_site_add->add_option("--ca", hub_options.ca, "The consortium CA certificate")->required();
+  hub_site_add->callback([&] { status = HubSiteAdd(hub_options); });
+  CLI::App* hub_sites = hub_site->add_subcommand("list", "List the registered sites");
+  hub_sites->add_option("dir", hub_options.dir, "Folder of the hub")->required();
+  hub_sites->callback([&] { status = HubSites(hub_options); });
+
   // synth
   SynthOptions synth;
   CLI::App* synth_cmd =

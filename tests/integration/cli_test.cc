@@ -199,3 +199,25 @@ TEST_F(CliTest, CoxRecoversTheSyntheticCohortsTrueCoefficients) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(CliTest, HubRegistersResearchersAndPinsSites) {
+  ASSERT_EQ(Passerelle("pki init " + dir_ + "/ca").exit_code, 0);
+  ASSERT_EQ(Passerelle("pki issue " + dir_ + "/ca --name wuhan --out " + dir_ + "/certs").exit_code,
+            0);
+  ASSERT_EQ(Passerelle("hub init " + dir_ + "/hub").exit_code, 0);
+  const Output user = Passerelle("hub user add " + dir_ + "/hub --name alice");
+  ASSERT_EQ(user.exit_code, 0) << user.text;
+  EXPECT_NE(user.text.find("psr_"), std::string::npos);
+  const Output site = Passerelle("hub site add " + dir_ + "/hub --name wuhan --cert " + dir_ +
+                                 "/certs/wuhan.crt --ca " + dir_ + "/ca/ca.crt");
+  ASSERT_EQ(site.exit_code, 0) << site.text;
+  EXPECT_NE(Passerelle("hub site list " + dir_ + "/hub").text.find("wuhan"), std::string::npos);
+  // A certificate that names another site is not pinned under this name.
+  const Output wrong = Passerelle("hub site add " + dir_ + "/hub --name lyon --cert " + dir_ +
+                                  "/certs/wuhan.crt --ca " + dir_ + "/ca/ca.crt");
+  EXPECT_EQ(wrong.exit_code, 2);
+}
+
+}  // namespace

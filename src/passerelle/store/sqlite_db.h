@@ -58,6 +58,8 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   Status Exec(const std::string& sql);
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const { return sqlite3_changes64(db_); }
   Result<std::unique_ptr<Statement>> Prepare(const std::string& sql);
 
  private:

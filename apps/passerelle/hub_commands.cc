@@ -1,0 +1,51 @@
+// The `hub` commands that manage the hub's state: its store, researchers and sites.
+#include <iostream>
+
+#include "apps/passerelle/commands.h"
+#include "passerelle/net/pki.h"
+#include "passerelle/store/hub_store.h"
+
+namespace passerelle::cli {
+
+Status HubInit(const HubOptions& options) {
+  ASSIGN_OR_RETURN(auto hub, store::HubStore::Create(options.dir));
+  std::cout << "Created the hub store " << options.dir << "/hub.sqlite\n";
+  return Status::Ok();
+}
+
+Status HubUserAdd(const HubOptions& options) {
+  ASSIGN_OR_RETURN(auto hub, store::HubStore::Open(options.dir));
+  ASSIGN_OR_RETURN(std::string token, hub->AddUser(options.name));
+  std::cout << "Added researcher '" << options.name << "'. Their token (shown once, stored "
+            << "only as a SHA-256 digest):\n"
+            << token << "\n";
+  return Status::Ok();
+}
+
+Status HubSiteAdd(const HubOptions& options) {
+  ASSIGN_OR_RETURN(net::CertificateInfo info, net::VerifyCertificate(options.ca, options.cert));
+  if (info.role != "node") {
+    return InvalidArgument(options.cert + " is a " + info.role + " certificate, not a node's");
+  }
+  if (info.subject != options.name) {
+    return InvalidArgument(options.cert + " names site '" + info.subject + "', not '" +
+                           options.name + "'");
+  }
+  ASSIGN_OR_RETURN(auto hub, store::HubStore::Open(options.dir));
+  RETURN_IF_ERROR(hub->AddSite(options.name, info.sha256));
+  std::cout << "Registered site '" << options.name << "', certificate pinned (sha256 "
+            << info.sha256 << ")\n";
+  return Status::Ok();
+}
+
+Status HubSites(const HubOptions& options) {
+  ASSIGN_OR_RETURN(auto hub, store::HubStore::Open(options.dir));
+  ASSIGN_OR_RETURN(auto sites, hub->Sites());
+  for (const auto& s : sites) {
+    std::cout << s.name << "  last seen " << (s.last_seen.empty() ? "never" : s.last_seen)
+              << "  sha256 " << s.cert_sha256.substr(0, 16) << "\n";
+  }
+  return Status::Ok();
+}
+
+}  // namespace passerelle::cli

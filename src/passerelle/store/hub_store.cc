@@ -1,0 +1,249 @@
+#include "passerelle/store/hub_store.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include "passerelle/base/sha256.h"
+#include "passerelle/base/text.h"
+#include "passerelle/store/sqlite_db.h"
+
+namespace passerelle::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE user (name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
+CREATE TABLE site (name TEXT PRIMARY KEY, cert_sha256 TEXT NOT NULL, last_seen TEXT NOT NULL DEFAULT '');
+CREATE TABLE study (id INTEGER PRIMARY KEY, owner TEXT NOT NULL REFERENCES user(name),
+                    title TEXT NOT NULL, definition TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE task (id INTEGER PRIMARY KEY, study INTEGER NOT NULL REFERENCES study(id),
+                   site TEXT NOT NULL REFERENCES site(name), round INTEGER NOT NULL,
+                   payload TEXT NOT NULL, signature TEXT NOT NULL, status TEXT NOT NULL,
+                   result TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL);
+CREATE INDEX task_by_site ON task (site, status, id);
+)sql";
+
+std::string Path(const std::string& dir) { return (fs::path(dir) / "hub.sqlite").string(); }
+
+std::string UtcNow() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+TaskRecord ReadTask(const Statement& s) {
+  TaskRecord t;
+  t.id = s.Int(0);
+  t.study = s.Int(1);
+  t.site = s.Text(2);
+  t.round = static_cast<int>(s.Int(3));
+  t.payload = s.Text(4);
+  t.signature = s.Text(5);
+  t.status = s.Text(6);
+  t.result = s.Text(7);
+  return t;
+}
+
+constexpr char kTaskColumns[] = "id, study, site, round, payload, signature, status, result";
+
+}  // namespace
+
+HubStore::HubStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+HubStore::~HubStore() = default;
+
+Result<std::unique_ptr<HubStore>> HubStore::Create(const std::string& dir) {
+  if (fs::exists(Path(dir))) return AlreadyExists(dir + " already holds a hub store");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Unavailable(dir + ": cannot create the folder: " + ec.message());
+  ASSIGN_OR_RETURN(auto db, Database::Open(Path(dir), /*create=*/true));
+  RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL"));
+  RETURN_IF_ERROR(db->Exec(kSchema));
+  return std::unique_ptr<HubStore>(new HubStore(std::move(db)));
+}
+
+Result<std::unique_ptr<HubStore>> HubStore::Open(const std::string& dir) {
+  if (!fs::exists(Path(dir))) {
+    return NotFound(dir + " holds no hub store (create one with: passerelle hub init " + dir + ")");
+  }
+  ASSIGN_OR_RETURN(auto db, Database::Open(Path(dir), /*create=*/false));
+  return std::unique_ptr<HubStore>(new HubStore(std::move(db)));
+}
+
+Result<std::string> HubStore::AddUser(const std::string& name) {
+  if (!IsValidName(name)) {
+    return InvalidArgument("user name '" + name +
+                           "' must be a letter, then letters, digits, '_' or '.'");
+  }
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return Internal("no random bytes for a token");
+  std::string token = "psr_";
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char b : bytes) {
+    token.push_back(kHex[b >> 4]);
+    token.push_back(kHex[b & 15]);
+  }
+  ASSIGN_OR_RETURN(auto exists, db_->Prepare("SELECT 1 FROM user WHERE name = ?"));
+  exists->BindText(1, name);
+  ASSIGN_OR_RETURN(bool found, exists->Step());
+  if (found) return AlreadyExists("user '" + name + "' exists");
+  ASSIGN_OR_RETURN(
+      auto insert,
+      db_->Prepare("INSERT INTO user (name, token_sha256, created_at) VALUES (?, ?, ?)"));
+  insert->BindText(1, name);
+  insert->BindText(2, Sha256Hex(token));
+  insert->BindText(3, UtcNow());
+  RETURN_IF_ERROR(insert->Run());
+  return token;
+}
+
+Result<std::string> HubStore::Authenticate(const std::string& token) {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT name FROM user WHERE token_sha256 = ?"));
+  query->BindText(1, Sha256Hex(token));
+  ASSIGN_OR_RETURN(bool found, query->Step());
+  if (!found) return PermissionDenied("unknown or revoked token");
+  return std::string(query->Text(0));
+}
+
+Status HubStore::AddSite(const std::string& name, const std::string& cert_sha256) {
+  if (!IsValidName(name)) return InvalidArgument("site name '" + name + "' is not a name");
+  ASSIGN_OR_RETURN(
+      auto upsert,
+      db_->Prepare("INSERT INTO site (name, cert_sha256) VALUES (?, ?) "
+                   "ON CONFLICT (name) DO UPDATE SET cert_sha256 = excluded.cert_sha256"));
+  upsert->BindText(1, name);
+  upsert->BindText(2, cert_sha256);
+  return upsert->Run();
+}
+
+Result<std::vector<SiteRecord>> HubStore::Sites() {
+  ASSIGN_OR_RETURN(auto query,
+                   db_->Prepare("SELECT name, cert_sha256, last_seen FROM site ORDER BY name"));
+  std::vector<SiteRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, query->Step());
+    if (!row) break;
+    out.push_back(
+        {std::string(query->Text(0)), std::string(query->Text(1)), std::string(query->Text(2))});
+  }
+  return out;
+}
+
+Result<SiteRecord> HubStore::RecognizeSite(const std::string& name,
+                                           const std::string& cert_sha256) {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT name, cert_sha256 FROM site WHERE name = ?"));
+  query->BindText(1, name);
+  ASSIGN_OR_RETURN(bool found, query->Step());
+  if (!found) return PermissionDenied("site '" + name + "' is not registered at this hub");
+  if (query->Text(1) != cert_sha256) {
+    return PermissionDenied("site '" + name +
+                            "' presented a certificate that is not the pinned one");
+  }
+  query.reset();
+  SiteRecord site{name, cert_sha256, UtcNow()};
+  ASSIGN_OR_RETURN(auto touch, db_->Prepare("UPDATE site SET last_seen = ? WHERE name = ?"));
+  touch->BindText(1, site.last_seen);
+  touch->BindText(2, name);
+  RETURN_IF_ERROR(touch->Run());
+  return site;
+}
+
+Result<int64_t> HubStore::AddStudy(const std::string& owner, const std::string& title,
+                                   const std::string& definition_json) {
+  ASSIGN_OR_RETURN(auto insert, db_->Prepare("INSERT INTO study (owner, title, definition, "
+                                             "created_at) VALUES (?, ?, ?, ?) RETURNING id"));
+  insert->BindText(1, owner);
+  insert->BindText(2, title);
+  insert->BindText(3, definition_json);
+  insert->BindText(4, UtcNow());
+  ASSIGN_OR_RETURN(bool row, insert->Step());
+  if (!row) return Internal("hub store: no id for the new study");
+  return insert->Int(0);
+}
+
+Result<int64_t> HubStore::AddTask(const TaskRecord& task) {
+  ASSIGN_OR_RETURN(
+      auto insert,
+      db_->Prepare("INSERT INTO task (study, site, round, payload, signature, status, updated_at) "
+                   "VALUES (?, ?, ?, ?, ?, 'pending', ?) RETURNING id"));
+  insert->BindInt(1, task.study);
+  insert->BindText(2, task.site);
+  insert->BindInt(3, task.round);
+  insert->BindText(4, task.payload);
+  insert->BindText(5, task.signature);
+  insert->BindText(6, UtcNow());
+  ASSIGN_OR_RETURN(bool row, insert->Step());
+  if (!row) return Internal("hub store: no id for the new task");
+  return insert->Int(0);
+}
+
+Result<std::optional<TaskRecord>> HubStore::NextTask(const std::string& site) {
+  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  auto query = db_->Prepare(std::string("SELECT ") + kTaskColumns +
+                            " FROM task WHERE site = ? AND status = 'pending' ORDER BY id LIMIT 1");
+  if (!query.ok()) {
+    (void)db_->Exec("ROLLBACK");
+    return query.status();
+  }
+  (*query)->BindText(1, site);
+  auto found = (*query)->Step();
+  std::optional<TaskRecord> task;
+  if (found.ok() && *found) task = ReadTask(**query);
+  query->reset();
+  if (task) {
+    auto mark = db_->Prepare("UPDATE task SET status = 'sent', updated_at = ? WHERE id = ?");
+    if (mark.ok()) {
+      (*mark)->BindText(1, UtcNow());
+      (*mark)->BindInt(2, task->id);
+      Status s = (*mark)->Run();
+      if (!s.ok()) {
+        (void)db_->Exec("ROLLBACK");
+        return s;
+      }
+    }
+    task->status = "sent";
+  }
+  RETURN_IF_ERROR(db_->Exec("COMMIT"));
+  if (!found.ok()) return found.status();
+  return task;
+}
+
+Status HubStore::CompleteTask(int64_t id, const std::string& status, const std::string& result) {
+  if (status != "done" && status != "refused" && status != "failed") {
+    return InvalidArgument("task status must be done, refused or failed");
+  }
+  ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE task SET status = ?, result = ?, updated_at = "
+                                             "? WHERE id = ? AND status = 'sent'"));
+  update->BindText(1, status);
+  update->BindText(2, result);
+  update->BindText(3, UtcNow());
+  update->BindInt(4, id);
+  RETURN_IF_ERROR(update->Run());
+  if (db_->Changes() == 0) {
+    return FailedPrecondition("task " + std::to_string(id) +
+                              " is not awaiting a result (unknown, or already answered)");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<TaskRecord>> HubStore::StudyTasks(int64_t study) {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare(std::string("SELECT ") + kTaskColumns +
+                                            " FROM task WHERE study = ? ORDER BY id"));
+  query->BindInt(1, study);
+  std::vector<TaskRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, query->Step());
+    if (!row) break;
+    out.push_back(ReadTask(*query));
+  }
+  return out;
+}
+
+}  // namespace passerelle::store

@@ -1,0 +1,75 @@
+// The hub's own state, in its SQLite file: researchers and their tokens (only SHA-256 digests are
+// kept), the sites that may connect (pinned by certificate fingerprint), studies and the tasks
+// sent to sites with their results. A restarted hub reads it back as it was.
+//
+//   DIR/hub.sqlite    this store
+#ifndef PASSERELLE_STORE_HUB_STORE_H_
+#define PASSERELLE_STORE_HUB_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "passerelle/base/status.h"
+
+namespace passerelle::store {
+
+class Database;
+
+struct SiteRecord {
+  std::string name;
+  std::string cert_sha256;  // pinned fingerprint of the node's certificate
+  std::string last_seen;    // UTC, ISO 8601; empty before the first contact
+};
+
+struct TaskRecord {
+  int64_t id = 0;
+  int64_t study = 0;
+  std::string site;
+  int round = 0;
+  std::string payload;    // the task as signed, JSON
+  std::string signature;  // Ed25519, hex
+  std::string status;     // pending, sent, done, refused, failed
+  std::string result;     // the site's answer, JSON (aggregates only)
+};
+
+class HubStore {
+ public:
+  // Creates DIR/hub.sqlite. AlreadyExists when it is there.
+  static Result<std::unique_ptr<HubStore>> Create(const std::string& dir);
+  // Opens it. NotFound when DIR holds no hub store.
+  static Result<std::unique_ptr<HubStore>> Open(const std::string& dir);
+  ~HubStore();
+
+  // Adds a researcher and returns the new token, shown once and stored only as its SHA-256.
+  // AlreadyExists for a known name; InvalidArgument for a bad name.
+  Result<std::string> AddUser(const std::string& name);
+  // The researcher a token belongs to; PermissionDenied for an unknown token.
+  Result<std::string> Authenticate(const std::string& token);
+
+  // Registers (or re-pins) a site and its certificate fingerprint.
+  Status AddSite(const std::string& name, const std::string& cert_sha256);
+  Result<std::vector<SiteRecord>> Sites();
+  // The site whose certificate is pinned as `cert_sha256`, recording the contact time;
+  // PermissionDenied for an unknown name or a fingerprint that is not the pinned one.
+  Result<SiteRecord> RecognizeSite(const std::string& name, const std::string& cert_sha256);
+
+  // A study: its id. Studies and tasks survive restarts.
+  Result<int64_t> AddStudy(const std::string& owner, const std::string& title,
+                           const std::string& definition_json);
+  Result<int64_t> AddTask(const TaskRecord& task);
+  // The oldest pending task of a site, marked sent; nullopt when there is none.
+  Result<std::optional<TaskRecord>> NextTask(const std::string& site);
+  Status CompleteTask(int64_t id, const std::string& status, const std::string& result);
+  Result<std::vector<TaskRecord>> StudyTasks(int64_t study);
+
+ private:
+  explicit HubStore(std::unique_ptr<Database> db);
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace passerelle::store
+
+#endif  // PASSERELLE_STORE_HUB_STORE_H_
