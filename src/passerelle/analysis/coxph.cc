@@ -12,13 +12,13 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The local steps of all sites at beta, summed (the combine step).
-Result<stats::CoxAggregate> EvaluateAll(const std::vector<const stats::CoxKernel*>& sites,
+Result<stats::CoxAggregate> EvaluateAll(const std::vector<CoxSite*>& sites,
                                         const std::vector<double>& beta, stats::Ties ties) {
   stats::CoxAggregate total;
   const size_t p = beta.size();
   total.score.assign(p, 0.0);
   total.information.assign(p * p, 0.0);
-  for (const stats::CoxKernel* site : sites) {
+  for (CoxSite* site : sites) {
     ASSIGN_OR_RETURN(stats::CoxAggregate a, site->Evaluate(beta, ties));
     total.loglik += a.loglik;
     for (size_t i = 0; i < p; ++i) total.score[i] += a.score[i];
@@ -33,14 +33,14 @@ ChiSquareTest Test(double statistic, double df) {
 
 }  // namespace
 
-Result<CoxphResult> FitCoxph(const std::vector<const stats::CoxKernel*>& sites,
+Result<CoxphResult> FitCoxph(const std::vector<CoxSite*>& sites,
                              const std::vector<std::string>& coef_names,
                              const CoxphOptions& options) {
   const size_t p = coef_names.size();
   CoxphResult r;
   r.coef_names = coef_names;
-  for (const stats::CoxKernel* site : sites) {
-    r.n += site->n();
+  for (const CoxSite* site : sites) {
+    r.n += static_cast<size_t>(site->n());
     r.nevent += site->events();
   }
   if (r.nevent == 0) {
@@ -142,9 +142,10 @@ Result<CoxphResult> FitCoxph(const std::vector<const stats::CoxKernel*>& sites,
   const std::vector<double>* z_var = &r.var;
   if (options.robust) {
     std::vector<double> meat(p * p, 0.0), meat0(p * p, 0.0);
-    for (const stats::CoxKernel* site : sites) {
-      const std::vector<double> m = site->ClusterMeat(b_used, options.ties);
-      const std::vector<double> m0 = site->ClusterMeat(std::vector<double>(p, 0.0), options.ties);
+    for (CoxSite* site : sites) {
+      ASSIGN_OR_RETURN(const std::vector<double> m, site->ClusterMeat(b_used, options.ties));
+      ASSIGN_OR_RETURN(const std::vector<double> m0,
+                       site->ClusterMeat(std::vector<double>(p, 0.0), options.ties));
       for (size_t i = 0; i < p * p; ++i) {
         meat[i] += m[i];
         meat0[i] += m0[i];
@@ -182,8 +183,8 @@ Result<CoxphResult> FitCoxph(const std::vector<const stats::CoxKernel*>& sites,
   }
 
   stats::ConcordanceAggregate c;
-  for (const stats::CoxKernel* site : sites) {
-    const stats::ConcordanceAggregate s = site->Concordance(b_used);
+  for (CoxSite* site : sites) {
+    ASSIGN_OR_RETURN(const stats::ConcordanceAggregate s, site->Concordance(b_used));
     c.concordant += s.concordant;
     c.discordant += s.discordant;
     c.tied_risk += s.tied_risk;

@@ -6,6 +6,7 @@
 #ifndef PASSERELLE_ANALYSIS_COXPH_H_
 #define PASSERELLE_ANALYSIS_COXPH_H_
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,42 @@ struct CoxphResult {
   std::vector<std::string> warnings;  // as R would warn: singular columns, infinite coefficients
 };
 
-// Fits over the sites' kernels (all with the same p). InvalidArgument when there is no event or
-// no usable column; numerical trouble is reported in `warnings`, never silently.
-Result<CoxphResult> FitCoxph(const std::vector<const stats::CoxKernel*>& sites,
+// A site as the Cox driver sees it: its local steps. In local mode a kernel in this process
+// (LocalCoxSite); in federated mode a node that runs the same kernel on its own rows.
+class CoxSite {
+ public:
+  virtual ~CoxSite() = default;
+  virtual double n() const = 0;
+  virtual double events() const = 0;
+  virtual Result<stats::CoxAggregate> Evaluate(std::span<const double> beta, stats::Ties ties) = 0;
+  virtual Result<std::vector<double>> ClusterMeat(std::span<const double> beta,
+                                                  stats::Ties ties) = 0;
+  virtual Result<stats::ConcordanceAggregate> Concordance(std::span<const double> beta) = 0;
+};
+
+class LocalCoxSite : public CoxSite {
+ public:
+  explicit LocalCoxSite(const stats::CoxKernel* kernel) : kernel_(kernel) {}
+  double n() const override { return static_cast<double>(kernel_->n()); }
+  double events() const override { return kernel_->events(); }
+  Result<stats::CoxAggregate> Evaluate(std::span<const double> beta, stats::Ties ties) override {
+    return kernel_->Evaluate(beta, ties);
+  }
+  Result<std::vector<double>> ClusterMeat(std::span<const double> beta, stats::Ties ties) override {
+    return kernel_->ClusterMeat(beta, ties);
+  }
+  Result<stats::ConcordanceAggregate> Concordance(std::span<const double> beta) override {
+    return kernel_->Concordance(beta);
+  }
+
+ private:
+  const stats::CoxKernel* kernel_;
+};
+
+// Fits over the sites (all with the same p). InvalidArgument when there is no event or no
+// usable column; a site's failure is returned as its Status; numerical trouble is reported in
+// `warnings`, never silently.
+Result<CoxphResult> FitCoxph(const std::vector<CoxSite*>& sites,
                              const std::vector<std::string>& coef_names,
                              const CoxphOptions& options);
 

@@ -42,7 +42,8 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
       t, "Surv(time, status) ~ " + rhs + " + strata(" + site_var + ")", formula::ModelKind::kCox);
   const stats::CoxKernel pooled_kernel(CoxRowsFrom(pooled));
   CoxphOptions options;
-  auto want = FitCoxph({&pooled_kernel}, pooled.coef_names, options);
+  LocalCoxSite pooled_site(&pooled_kernel);
+  auto want = FitCoxph({&pooled_site}, pooled.coef_names, options);
   ASSERT_TRUE(want.ok());
   // Federated: one kernel per site, each built from that site's rows only.
   std::vector<stats::CoxKernel> kernels;
@@ -59,8 +60,10 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
     glm_kernels.emplace_back(GlmRowsFrom(g), stats::Family::kBinomial);
     glm_null.emplace_back(NullGlmRowsFrom(g), stats::Family::kBinomial);
   }
-  std::vector<const stats::CoxKernel*> site_ptrs;
-  for (const auto& k : kernels) site_ptrs.push_back(&k);
+  std::vector<LocalCoxSite> local_sites;
+  for (const auto& k : kernels) local_sites.emplace_back(&k);
+  std::vector<CoxSite*> site_ptrs;
+  for (auto& s : local_sites) site_ptrs.push_back(&s);
   auto got = FitCoxph(site_ptrs, pooled.coef_names, options);
   ASSERT_TRUE(got.ok());
   ExpectSame(got->coef, want->coef, 1e-10);
@@ -72,12 +75,18 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
   const formula::ModelFrame g = Frame(t, "status ~ " + rhs, formula::ModelKind::kRegression);
   const stats::GlmKernel pooled_glm(GlmRowsFrom(g), stats::Family::kBinomial);
   const stats::GlmKernel pooled_null(NullGlmRowsFrom(g), stats::Family::kBinomial);
+  LocalGlmSite pooled_site_glm(&pooled_glm), pooled_site_null(&pooled_null);
   auto glm_want =
-      FitGlm({&pooled_glm}, {&pooled_null}, g.coef_names, stats::Family::kBinomial, true);
-  std::vector<const stats::GlmKernel*> gk, gn;
+      FitGlm({&pooled_site_glm}, {&pooled_site_null}, g.coef_names, stats::Family::kBinomial, true);
+  std::vector<LocalGlmSite> glm_sites, null_sites;
   for (size_t i = 0; i < sites.size(); ++i) {
-    gk.push_back(&glm_kernels[i]);
-    gn.push_back(&glm_null[i]);
+    glm_sites.emplace_back(&glm_kernels[i]);
+    null_sites.emplace_back(&glm_null[i]);
+  }
+  std::vector<GlmSite*> gk, gn;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    gk.push_back(&glm_sites[i]);
+    gn.push_back(&null_sites[i]);
   }
   auto glm_got = FitGlm(gk, gn, g.coef_names, stats::Family::kBinomial, true);
   ASSERT_TRUE(glm_want.ok() && glm_got.ok());
@@ -140,6 +149,44 @@ TEST(FederatedEqualsPooled, KaplanMeierCountsAdd) {
   EXPECT_EQ(a.time, b.time);
   ExpectSame(b.surv, a.surv, 1e-15);
   ExpectSame(b.std_err, a.std_err, 1e-15);
+}
+
+}  // namespace
+}  // namespace passerelle::analysis
+
+namespace passerelle::analysis {
+namespace {
+
+// A site that answers two rounds, then refuses: the fit ends with the site's refusal, not with
+// a half-computed result.
+class RefusingCoxSite : public LocalCoxSite {
+ public:
+  using LocalCoxSite::LocalCoxSite;
+  Result<stats::CoxAggregate> Evaluate(std::span<const double> beta, stats::Ties ties) override {
+    if (++calls_ == 3) return PermissionDenied("site lyon: rule min_events");
+    return LocalCoxSite::Evaluate(beta, ties);
+  }
+
+ private:
+  int calls_ = 0;
+};
+
+TEST(FederatedFaults, ARefusalInRoundThreeEndsTheFitWithTheRefusal) {
+  auto t =
+      data::ReadCsvTable({kData + "colon_death_site1.csv", kData + "colon_death_site2.csv"}, {});
+  ASSERT_TRUE(t.ok());
+  const formula::ModelFrame a =
+      Frame(*t, "Surv(time, status) ~ age + nodes", formula::ModelKind::kCox, "site == \"site1\"");
+  const formula::ModelFrame b =
+      Frame(*t, "Surv(time, status) ~ age + nodes", formula::ModelKind::kCox, "site == \"site2\"");
+  const std::vector<std::string> names = a.coef_names;
+  const stats::CoxKernel ka(CoxRowsFrom(a)), kb(CoxRowsFrom(b));
+  LocalCoxSite wuhan(&ka);
+  RefusingCoxSite lyon(&kb);
+  auto fit = FitCoxph({&wuhan, &lyon}, names, CoxphOptions{});
+  ASSERT_FALSE(fit.ok());
+  EXPECT_EQ(fit.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(fit.status().message(), "site lyon: rule min_events");
 }
 
 }  // namespace

@@ -14,11 +14,12 @@ constexpr double kEpsilon = 1e-8;   // R's glm.control(epsilon)
 constexpr int kMaxIterations = 25;  // R's glm.control(maxit)
 constexpr double kToler = 1e-10;
 
-stats::GlmAggregate Sum(const std::vector<const stats::GlmKernel*>& sites,
-                        const std::vector<double>* beta) {
+Result<stats::GlmAggregate> Sum(const std::vector<GlmSite*>& sites,
+                                const std::vector<double>* beta) {
   stats::GlmAggregate total;
-  for (const stats::GlmKernel* site : sites) {
-    const stats::GlmAggregate a = beta ? site->Evaluate(*beta) : site->EvaluateAtStart();
+  for (GlmSite* site : sites) {
+    ASSIGN_OR_RETURN(const stats::GlmAggregate a,
+                     beta ? site->Evaluate(*beta) : site->EvaluateAtStart());
     if (total.xtwx.empty()) {
       total.xtwx.assign(a.xtwx.size(), 0.0);
       total.xtwz.assign(a.xtwz.size(), 0.0);
@@ -43,9 +44,9 @@ struct Irls {
   bool converged = false;
 };
 
-Irls RunIrls(const std::vector<const stats::GlmKernel*>& sites, size_t p) {
+Result<Irls> RunIrls(const std::vector<GlmSite*>& sites, size_t p) {
   Irls fit;
-  stats::GlmAggregate step = Sum(sites, nullptr);
+  ASSIGN_OR_RETURN(stats::GlmAggregate step, Sum(sites, nullptr));
   double deviance_old = step.deviance;
   const stats::SymmetricFactor first(step.xtwx, p, kToler);
   fit.aliased.assign(p, false);
@@ -62,7 +63,7 @@ Irls RunIrls(const std::vector<const stats::GlmKernel*>& sites, size_t p) {
     const stats::SymmetricFactor factor(xtwx, p, kToler);
     fit.beta = factor.Solve(xtwz);
     fit.cov_unscaled = factor.Inverse();
-    step = Sum(sites, &fit.beta);
+    ASSIGN_OR_RETURN(step, Sum(sites, &fit.beta));
     fit.at_beta = step;
     if (std::fabs(step.deviance - deviance_old) / (std::fabs(step.deviance) + 0.1) < kEpsilon) {
       fit.converged = true;
@@ -76,8 +77,8 @@ Irls RunIrls(const std::vector<const stats::GlmKernel*>& sites, size_t p) {
 
 }  // namespace
 
-Result<GlmResult> FitGlm(const std::vector<const stats::GlmKernel*>& sites,
-                         const std::vector<const stats::GlmKernel*>& null_sites,
+Result<GlmResult> FitGlm(const std::vector<GlmSite*>& sites,
+                         const std::vector<GlmSite*>& null_sites,
                          const std::vector<std::string>& coef_names, stats::Family family,
                          bool intercept) {
   const size_t p = coef_names.size();
@@ -89,12 +90,12 @@ Result<GlmResult> FitGlm(const std::vector<const stats::GlmKernel*>& sites,
   r.link = family == stats::Family::kBinomial  ? "logit"
            : family == stats::Family::kPoisson ? "log"
                                                : "identity";
-  for (const stats::GlmKernel* site : sites) {
+  for (const GlmSite* site : sites) {
     RETURN_IF_ERROR(site->Validate());
-    r.n += site->n();
+    r.n += static_cast<size_t>(site->n());
   }
   if (p == 0) return InvalidArgument("the model has no coefficient to estimate");
-  Irls fit = RunIrls(sites, p);
+  ASSIGN_OR_RETURN(Irls fit, RunIrls(sites, p));
   r.iter = fit.iter;
   r.converged = fit.converged;
   if (!fit.converged) r.warnings.push_back("glm.fit: algorithm did not converge");
@@ -121,10 +122,14 @@ Result<GlmResult> FitGlm(const std::vector<const stats::GlmKernel*>& sites,
   }
   // The null model: the intercept alone (with the offset), fitted the same way.
   if (!null_sites.empty() && intercept) {
-    r.null_deviance = RunIrls(null_sites, 1).at_beta.deviance;
+    ASSIGN_OR_RETURN(const Irls null_fit, RunIrls(null_sites, 1));
+    r.null_deviance = null_fit.at_beta.deviance;
   } else {
     double total = 0;
-    for (const stats::GlmKernel* site : null_sites) total += site->Evaluate({}).deviance;
+    for (GlmSite* site : null_sites) {
+      ASSIGN_OR_RETURN(const stats::GlmAggregate a, site->Evaluate({}));
+      total += a.deviance;
+    }
     r.null_deviance = total;
   }
   r.coef = fit.beta;

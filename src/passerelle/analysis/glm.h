@@ -3,6 +3,7 @@
 #ifndef PASSERELLE_ANALYSIS_GLM_H_
 #define PASSERELLE_ANALYSIS_GLM_H_
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,35 @@ struct GlmResult {
   std::vector<std::string> warnings;
 };
 
+// A site as the GLM driver sees it: its local steps. In local mode a kernel in this process
+// (LocalGlmSite); in federated mode a node that runs the same kernel on its own rows.
+class GlmSite {
+ public:
+  virtual ~GlmSite() = default;
+  virtual double n() const = 0;
+  virtual Status Validate() const = 0;
+  virtual Result<stats::GlmAggregate> Evaluate(std::span<const double> beta) = 0;
+  virtual Result<stats::GlmAggregate> EvaluateAtStart() = 0;
+};
+
+class LocalGlmSite : public GlmSite {
+ public:
+  explicit LocalGlmSite(const stats::GlmKernel* kernel) : kernel_(kernel) {}
+  double n() const override { return static_cast<double>(kernel_->n()); }
+  Status Validate() const override { return kernel_->Validate(); }
+  Result<stats::GlmAggregate> Evaluate(std::span<const double> beta) override {
+    return kernel_->Evaluate(beta);
+  }
+  Result<stats::GlmAggregate> EvaluateAtStart() override { return kernel_->EvaluateAtStart(); }
+
+ private:
+  const stats::GlmKernel* kernel_;
+};
+
 // `null_sites` hold the same rows with the intercept alone (or no column at all when the
-// model has no intercept), for the null deviance.
-Result<GlmResult> FitGlm(const std::vector<const stats::GlmKernel*>& sites,
-                         const std::vector<const stats::GlmKernel*>& null_sites,
+// model has no intercept), for the null deviance. A site's failure is returned as its Status.
+Result<GlmResult> FitGlm(const std::vector<GlmSite*>& sites,
+                         const std::vector<GlmSite*>& null_sites,
                          const std::vector<std::string>& coef_names, stats::Family family,
                          bool intercept);
 

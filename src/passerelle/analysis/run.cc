@@ -49,7 +49,8 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const formula::F
   options.robust = !m.cluster.empty();
   const std::vector<std::string> names = m.coef_names;
   const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
-  ASSIGN_OR_RETURN(cox.fit, FitCoxph({&kernel}, names, options));
+  LocalCoxSite site(&kernel);
+  ASSIGN_OR_RETURN(cox.fit, FitCoxph({&site}, names, options));
   for (const std::string& w : cox.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(cox);
   return out;
@@ -152,7 +153,8 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::For
   const stats::GlmKernel null_kernel(NullGlmRowsFrom(m), family);
   GlmOutput glm;
   glm.n_omitted_na = m.n_omitted_na;
-  ASSIGN_OR_RETURN(glm.fit, FitGlm({&kernel}, {&null_kernel}, m.coef_names, family, m.intercept));
+  LocalGlmSite site(&kernel), null_site(&null_kernel);
+  ASSIGN_OR_RETURN(glm.fit, FitGlm({&site}, {&null_site}, m.coef_names, family, m.intercept));
   for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(glm);
   return out;
