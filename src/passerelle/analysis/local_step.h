@@ -1,0 +1,56 @@
+// What a site node runs for a task: the local step of an analysis on its own table, after the
+// site's disclosure rules, returning the aggregate as JSON (docs/protocol.md will specify the
+// messages). RemoteCoxSite is the driver's side: a CoxSite whose local steps travel as such
+// tasks through a transport (in-process in tests; HTTPS with mutual TLS between hub and node).
+#ifndef PASSERELLE_ANALYSIS_LOCAL_STEP_H_
+#define PASSERELLE_ANALYSIS_LOCAL_STEP_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "passerelle/analysis/coxph.h"
+#include "passerelle/base/status.h"
+#include "passerelle/data/table.h"
+#include "passerelle/privacy/policy.h"
+
+namespace passerelle::analysis {
+
+// Runs a task, e.g. {"analysis": "coxph", "step": "evaluate", "formula": "...", "subset": "",
+// "ties": "efron", "beta": [...]}, on `table`. Steps: "describe" (n, events, coefficient names),
+// "evaluate", "meat", "concordance". PermissionDenied (naming the rule, never the protected
+// number) when the cohort, the model size or the events break the policy; InvalidArgument for
+// a malformed task.
+Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
+                                 const privacy::Policy& policy);
+
+// Sends a task (JSON) to one site and returns its answer (JSON), or the site's Status.
+using Transport = std::function<Result<std::string>(const std::string& task_json)>;
+
+class RemoteCoxSite : public CoxSite {
+ public:
+  // Asks the site to describe its cohort for the model first (n, events, coefficient names).
+  static Result<std::unique_ptr<RemoteCoxSite>> Connect(Transport transport,
+                                                        const std::string& formula,
+                                                        const std::string& subset,
+                                                        const std::string& ties);
+  double n() const override { return n_; }
+  double events() const override { return events_; }
+  const std::vector<std::string>& coef_names() const { return coef_names_; }
+  Result<stats::CoxAggregate> Evaluate(std::span<const double> beta, stats::Ties ties) override;
+  Result<std::vector<double>> ClusterMeat(std::span<const double> beta, stats::Ties ties) override;
+  Result<stats::ConcordanceAggregate> Concordance(std::span<const double> beta) override;
+
+ private:
+  RemoteCoxSite() = default;
+  Result<std::string> Ask(const std::string& step, std::span<const double> beta);
+  Transport transport_;
+  std::string formula_, subset_, ties_;
+  double n_ = 0, events_ = 0;
+  std::vector<std::string> coef_names_;
+};
+
+}  // namespace passerelle::analysis
+
+#endif  // PASSERELLE_ANALYSIS_LOCAL_STEP_H_

@@ -1,0 +1,100 @@
+// One algorithm, two transports: the Cox driver over sites that receive their local steps as
+// JSON tasks gives the pooled site-stratified fit; the sites' rules refuse what they must.
+#include "passerelle/analysis/local_step.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "passerelle/analysis/frames.h"
+#include "passerelle/data/csv_table.h"
+#include "passerelle/formula/model.h"
+
+namespace passerelle::analysis {
+namespace {
+
+const std::string kRef = std::string(PASSERELLE_SOURCE_DIR) + "/tests/reference/data/";
+const std::string kFormula = "Surv(time, status) ~ rx + sex + age + obstruct + nodes";
+
+data::Table Site(const std::string& file) {
+  data::CsvTableOptions options;
+  options.levels["rx"] = {"Obs", "Lev", "Lev+5FU"};
+  auto t = data::ReadCsvTable({kRef + file}, options);
+  EXPECT_TRUE(t.ok());
+  return *t;
+}
+
+TEST(LocalStep, RemoteSitesGiveThePooledStratifiedFit) {
+  std::vector<data::Table> tables = {Site("colon_death_site1.csv"), Site("colon_death_site2.csv"),
+                                     Site("colon_death_site3.csv")};
+  std::vector<std::unique_ptr<RemoteCoxSite>> remote;
+  std::vector<CoxSite*> sites;
+  int tasks = 0;
+  for (size_t s = 0; s < tables.size(); ++s) {
+    const privacy::Policy policy = privacy::DefaultPolicy("site" + std::to_string(s + 1));
+    const data::Table* table = &tables[s];
+    auto site = RemoteCoxSite::Connect(
+        [table, policy, &tasks](const std::string& task) {
+          ++tasks;
+          return RunLocalStep(task, *table, policy);
+        },
+        kFormula, "", "efron");
+    ASSERT_TRUE(site.ok()) << site.status().ToString();
+    sites.push_back(site->get());
+    remote.push_back(std::move(*site));
+  }
+  auto federated = FitCoxph(sites, remote[0]->coef_names(), CoxphOptions{});
+  ASSERT_TRUE(federated.ok()) << federated.status().ToString();
+  EXPECT_GT(tasks, 10);
+
+  // Pooled, in one process, with the site as a stratum.
+  data::CsvTableOptions options;
+  options.levels["rx"] = {"Obs", "Lev", "Lev+5FU"};
+  auto pooled_table =
+      data::ReadCsvTable({kRef + "colon_death_site1.csv", kRef + "colon_death_site2.csv",
+                          kRef + "colon_death_site3.csv"},
+                         options);
+  ASSERT_TRUE(pooled_table.ok());
+  auto f = formula::ParseFormula(kFormula + " + strata(site)");
+  auto m = formula::BuildModelFrame(*f, *pooled_table, formula::ModelKind::kCox, "");
+  ASSERT_TRUE(m.ok());
+  const std::vector<std::string> names = m->coef_names;
+  const stats::CoxKernel kernel(CoxRowsFrom(std::move(*m)));
+  LocalCoxSite local(&kernel);
+  auto pooled = FitCoxph({&local}, names, CoxphOptions{});
+  ASSERT_TRUE(pooled.ok());
+  for (size_t j = 0; j < names.size(); ++j) {
+    EXPECT_NEAR(federated->coef[j], pooled->coef[j], 1e-10);
+    EXPECT_NEAR(federated->se[j], pooled->se[j], 1e-10);
+  }
+  EXPECT_NEAR(federated->loglik, pooled->loglik, 1e-8);
+  EXPECT_NEAR(federated->concordance, pooled->concordance, 1e-12);
+  // R: coxph(Surv(time, status) ~ rx + sex + age + obstruct + nodes + strata(site)) on the
+  // pooled colon sites (tests/reference/expected/12_federated_colon_3sites.json).
+  EXPECT_NEAR(federated->coef[0], -0.06435616964362041, 1e-7);  // rxLev
+}
+
+TEST(LocalStep, SiteRulesRefuseWithoutLeakingNumbers) {
+  const data::Table table = Site("colon_death_site3.csv");
+  const privacy::Policy policy = privacy::DefaultPolicy("site3");
+  // Eight patients: below the minimum cohort of ten.
+  auto small = RunLocalStep("{\"analysis\": \"coxph\", \"step\": \"describe\", \"formula\": \"" +
+                                kFormula + "\", \"subset\": \"age < 28\"}",
+                            table, policy);
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(small.status().message().find("rule min_cohort_size"), std::string::npos);
+  privacy::Policy no_cox = policy;
+  no_cox.allowed_analyses = {"describe"};
+  auto refused = RunLocalStep("{\"analysis\": \"coxph\", \"step\": \"describe\"}", table, no_cox);
+  EXPECT_NE(refused.status().message().find("rule allowed_analyses"), std::string::npos);
+  EXPECT_EQ(RunLocalStep("{not json", table, policy).status().code(), StatusCode::kInvalidArgument);
+  // A site answering garbage is an error of that site, not a number.
+  auto garbage = RemoteCoxSite::Connect(
+      [](const std::string&) -> Result<std::string> { return std::string("<html>"); }, kFormula, "",
+      "efron");
+  EXPECT_EQ(garbage.status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace passerelle::analysis
