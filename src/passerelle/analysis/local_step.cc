@@ -1,5 +1,6 @@
 #include "passerelle/analysis/local_step.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "passerelle/analysis/frames.h"
@@ -58,6 +59,54 @@ Result<std::string> RunCoxStep(const json& task, const data::Table& table,
   return InvalidArgument("task: unknown step '" + step + "'");
 }
 
+Result<stats::Family> FamilyFrom(const std::string& family) {
+  if (family == "binomial") return stats::Family::kBinomial;
+  if (family == "poisson") return stats::Family::kPoisson;
+  if (family == "gaussian") return stats::Family::kGaussian;
+  return InvalidArgument("task: family must be binomial, poisson or gaussian");
+}
+
+json GlmAggregateJson(const stats::GlmAggregate& a) {
+  return {{"n", a.n},           {"xtwx", a.xtwx},
+          {"xtwz", a.xtwz},     {"deviance", a.deviance},
+          {"loglik", a.loglik}, {"extreme_fits", a.extreme_fits}};
+}
+
+Result<std::string> RunGlmStep(const json& task, const data::Table& table,
+                               const privacy::Policy& policy) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
+                                            task.value("subset", "")));
+  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(m.n), policy));
+  ASSIGN_OR_RETURN(stats::Family family, FamilyFrom(task.value("family", "")));
+  double events = 0;
+  for (double y : m.y) events += y;
+  if (family == stats::Family::kBinomial) {
+    // Both outcomes count: a model of a rare outcome would single its patients out.
+    events = std::min(events, static_cast<double>(m.n) - events);
+  } else {
+    events = static_cast<double>(m.n);
+  }
+  RETURN_IF_ERROR(privacy::CheckModelSize(static_cast<double>(m.p()), static_cast<double>(m.n),
+                                          events, policy));
+  const bool null_model = task.value("null", false);
+  const stats::GlmKernel kernel(null_model ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
+  RETURN_IF_ERROR(kernel.Validate());
+  const std::string step = task.value("step", "");
+  if (step == "describe") {
+    return json{{"n", m.n}, {"coef_names", m.coef_names}, {"intercept", m.intercept}}.dump();
+  }
+  if (step == "start") return GlmAggregateJson(kernel.EvaluateAtStart()).dump();
+  if (step == "evaluate") {
+    const std::vector<double> beta = task.value("beta", std::vector<double>());
+    const size_t p = null_model ? (m.intercept ? 1 : 0) : m.p();
+    if (beta.size() != p) return InvalidArgument("task: beta has the wrong length");
+    return GlmAggregateJson(kernel.Evaluate(beta)).dump();
+  }
+  return InvalidArgument("task: unknown step '" + step + "'");
+}
+
 }  // namespace
 
 Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
@@ -72,6 +121,7 @@ Result<std::string> RunLocalStep(const std::string& task_json, const data::Table
                               analysis + "'");
     }
     if (analysis == "coxph") return RunCoxStep(task, table, policy);
+    if (analysis == "glm") return RunGlmStep(task, table, policy);
     return InvalidArgument("task: analysis '" + analysis + "' has no local step yet");
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("task: malformed JSON: ") + e.what());
@@ -149,5 +199,61 @@ Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const d
     return Unavailable(std::string("site answered garbage: ") + e.what());
   }
 }
+
+Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transport,
+                                                              const std::string& formula,
+                                                              const std::string& subset,
+                                                              const std::string& family,
+                                                              bool null_model) {
+  std::unique_ptr<RemoteGlmSite> site(new RemoteGlmSite());
+  site->transport_ = std::move(transport);
+  site->formula_ = formula;
+  site->subset_ = subset;
+  site->family_ = family;
+  site->null_model_ = null_model;
+  const json task = {{"analysis", "glm"}, {"step", "describe"}, {"formula", formula},
+                     {"subset", subset},  {"family", family},   {"null", null_model}};
+  ASSIGN_OR_RETURN(std::string answer, site->transport_(task.dump()));
+  try {
+    const json j = json::parse(answer);
+    site->n_ = j.at("n").get<double>();
+    site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
+    site->intercept_ = j.at("intercept").get<bool>();
+  } catch (const json::exception& e) {
+    return Unavailable(std::string("site answered garbage: ") + e.what());
+  }
+  return site;
+}
+
+Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
+                                               std::span<const double> beta) {
+  const json task = {{"analysis", "glm"},
+                     {"step", step},
+                     {"formula", formula_},
+                     {"subset", subset_},
+                     {"family", family_},
+                     {"null", null_model_},
+                     {"beta", std::vector<double>(beta.begin(), beta.end())}};
+  ASSIGN_OR_RETURN(std::string answer, transport_(task.dump()));
+  try {
+    const json j = json::parse(answer);
+    stats::GlmAggregate a;
+    a.n = j.at("n").get<double>();
+    a.xtwx = j.at("xtwx").get<std::vector<double>>();
+    a.xtwz = j.at("xtwz").get<std::vector<double>>();
+    a.deviance = j.at("deviance").get<double>();
+    a.loglik = j.at("loglik").get<double>();
+    a.extreme_fits = j.at("extreme_fits").get<double>();
+    return a;
+  } catch (const json::exception& e) {
+    return Unavailable(std::string("site answered garbage: ") + e.what());
+  }
+}
+
+Result<stats::GlmAggregate> RemoteGlmSite::Evaluate(std::span<const double> beta) {
+  return Ask("evaluate", beta);
+}
+
+Result<stats::GlmAggregate> RemoteGlmSite::EvaluateAtStart() { return Ask("start", {}); }
 
 }  // namespace passerelle::analysis

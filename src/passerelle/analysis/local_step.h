@@ -1,7 +1,7 @@
 // What a site node runs for a task: the local step of an analysis on its own table, after the
-// site's disclosure rules, returning the aggregate as JSON (docs/protocol.md will specify the
-// messages). RemoteCoxSite is the driver's side: a CoxSite whose local steps travel as such
-// tasks through a transport (in-process in tests; HTTPS with mutual TLS between hub and node).
+// site's disclosure rules, returning the aggregate as JSON. RemoteCoxSite and RemoteGlmSite are
+// the driver's side: sites whose local steps travel as such tasks through a transport
+// (in-process in tests; HTTPS with mutual TLS between hub and node).
 #ifndef PASSERELLE_ANALYSIS_LOCAL_STEP_H_
 #define PASSERELLE_ANALYSIS_LOCAL_STEP_H_
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "passerelle/analysis/coxph.h"
+#include "passerelle/analysis/glm.h"
 #include "passerelle/base/status.h"
 #include "passerelle/data/table.h"
 #include "passerelle/privacy/policy.h"
@@ -18,10 +19,11 @@
 namespace passerelle::analysis {
 
 // Runs a task, e.g. {"analysis": "coxph", "step": "evaluate", "formula": "...", "subset": "",
-// "ties": "efron", "beta": [...]}, on `table`. Steps: "describe" (n, events, coefficient names),
-// "evaluate", "meat", "concordance". PermissionDenied (naming the rule, never the protected
-// number) when the cohort, the model size or the events break the policy; InvalidArgument for
-// a malformed task.
+// "ties": "efron", "beta": [...]}, on `table`. coxph steps: "describe" (n, events, coefficient
+// names), "evaluate", "meat", "concordance"; glm steps ("family": ...): "describe", "start",
+// "evaluate", and with "null": true the intercept-only model. PermissionDenied (naming the rule,
+// never the protected number) when the cohort, the model size or the events break the policy;
+// InvalidArgument for a malformed task.
 Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
                                  const privacy::Policy& policy);
 
@@ -48,6 +50,30 @@ class RemoteCoxSite : public CoxSite {
   Transport transport_;
   std::string formula_, subset_, ties_;
   double n_ = 0, events_ = 0;
+  std::vector<std::string> coef_names_;
+};
+
+class RemoteGlmSite : public GlmSite {
+ public:
+  // `null_model`: the intercept-only model of the same rows (for the null deviance).
+  static Result<std::unique_ptr<RemoteGlmSite>> Connect(Transport transport,
+                                                        const std::string& formula,
+                                                        const std::string& subset,
+                                                        const std::string& family, bool null_model);
+  double n() const override { return n_; }
+  Status Validate() const override { return Status::Ok(); }  // checked at the site
+  const std::vector<std::string>& coef_names() const { return coef_names_; }
+  bool intercept() const { return intercept_; }
+  Result<stats::GlmAggregate> Evaluate(std::span<const double> beta) override;
+  Result<stats::GlmAggregate> EvaluateAtStart() override;
+
+ private:
+  RemoteGlmSite() = default;
+  Result<stats::GlmAggregate> Ask(const std::string& step, std::span<const double> beta);
+  Transport transport_;
+  std::string formula_, subset_, family_;
+  bool null_model_ = false, intercept_ = true;
+  double n_ = 0;
   std::vector<std::string> coef_names_;
 };
 

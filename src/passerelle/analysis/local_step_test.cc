@@ -98,3 +98,36 @@ TEST(LocalStep, SiteRulesRefuseWithoutLeakingNumbers) {
 
 }  // namespace
 }  // namespace passerelle::analysis
+
+namespace passerelle::analysis {
+namespace {
+
+TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {
+  std::vector<data::Table> tables = {Site("colon_death_site1.csv"), Site("colon_death_site2.csv"),
+                                     Site("colon_death_site3.csv")};
+  const std::string formula = "status ~ rx + sex + age + obstruct + nodes";
+  std::vector<std::unique_ptr<RemoteGlmSite>> remote;
+  std::vector<GlmSite*> sites, null_sites;
+  for (size_t s = 0; s < tables.size(); ++s) {
+    const privacy::Policy policy = privacy::DefaultPolicy("site" + std::to_string(s + 1));
+    const data::Table* table = &tables[s];
+    Transport transport = [table, policy](const std::string& task) {
+      return RunLocalStep(task, *table, policy);
+    };
+    for (bool null_model : {false, true}) {
+      auto site = RemoteGlmSite::Connect(transport, formula, "", "binomial", null_model);
+      ASSERT_TRUE(site.ok()) << site.status().ToString();
+      (null_model ? null_sites : sites).push_back(site->get());
+      remote.push_back(std::move(*site));
+    }
+  }
+  auto fit = FitGlm(sites, null_sites, remote[0]->coef_names(), stats::Family::kBinomial, true);
+  ASSERT_TRUE(fit.ok()) << fit.status().ToString();
+  // R: glm(status ~ rx + sex + age + obstruct + nodes, family = binomial) on the pooled sites
+  // (tests/reference/expected/12_federated_colon_3sites.json, glm_logit_pooled).
+  EXPECT_NEAR(fit->coef[0], -1.2370372708342456, 1e-7);  // (Intercept)
+  EXPECT_NEAR(fit->deviance, 1166.8219284268534, 1e-6);
+}
+
+}  // namespace
+}  // namespace passerelle::analysis
