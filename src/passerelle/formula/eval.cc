@@ -199,7 +199,7 @@ class Evaluator {
     return Numeric(std::move(out), Vector::Type::kLogical);
   }
 
-  Result<Vector> In(const Expr& e, const Vector& a, const Vector& set) {
+  Result<Vector> In(const Vector& a, const Vector& set) {
     std::vector<double> out(a.size());
     if (a.type == Vector::Type::kFactor || set.type == Vector::Type::kFactor) {
       std::vector<std::string> members;
@@ -221,7 +221,6 @@ class Evaluator {
         out[i] = found;
       }
     }
-    (void)e;
     return Numeric(std::move(out), Vector::Type::kLogical);
   }
 
@@ -230,7 +229,7 @@ class Evaluator {
     ASSIGN_OR_RETURN(Vector a, Eval(e.args[0]));
     ASSIGN_OR_RETURN(Vector b, Eval(e.args[1]));
     const std::string& op = e.text;
-    if (op == "%in%") return In(e, a, b);
+    if (op == "%in%") return In(a, b);
     if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=") {
       return Compare(e, a, b);
     }

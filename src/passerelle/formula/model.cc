@@ -188,7 +188,7 @@ struct Grouping {
 };
 
 Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& vectors,
-                   const std::vector<size_t>& rows, bool strata_style) {
+                   const std::vector<size_t>& rows) {
   Grouping g;
   std::vector<Vector> factors;
   for (const Vector& v : vectors) factors.push_back(AsFactor(v));
@@ -209,7 +209,6 @@ Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& ve
     }
     g.labels.push_back(label);
   }
-  (void)strata_style;
   g.codes.reserve(rows.size());
   for (size_t r : rows) {
     std::vector<int32_t> key;
@@ -382,12 +381,12 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     }
   }
   if (!strata.empty()) {
-    Grouping g = GroupRows(f.strata, strata, m.rows, true);
+    Grouping g = GroupRows(f.strata, strata, m.rows);
     m.strata = std::move(g.codes);
     m.strata_labels = std::move(g.labels);
   }
   if (!clusters.empty()) {
-    Grouping g = GroupRows(f.clusters, clusters, m.rows, false);
+    Grouping g = GroupRows(f.clusters, clusters, m.rows);
     m.cluster = std::move(g.codes);
   }
 
@@ -405,7 +404,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       m.group.assign(m.n, 0);
       m.group_labels = {"all"};
     } else {
-      Grouping g = GroupRows(exprs, vectors, m.rows, false);
+      Grouping g = GroupRows(exprs, vectors, m.rows);
       m.group = std::move(g.codes);
       m.group_labels = std::move(g.labels);
     }
