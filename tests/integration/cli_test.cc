@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "passerelle/base/test_dir.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -33,12 +35,7 @@ Output Passerelle(const std::string& args) {
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/cli_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = passerelle::testing::FreshTestDir("cli"); }
   std::string dir_;
 };
 

@@ -128,6 +128,28 @@ Result<std::string> RunLocalStep(const std::string& task_json, const data::Table
   }
 }
 
+namespace {
+
+// Reads a site's answer with `read`. A malformed answer is that site's failure, never a number.
+template <typename T, typename Read>
+Result<T> Decode(const Result<std::string>& answer, Read read) {
+  if (!answer.ok()) return answer.status();
+  try {
+    return read(json::parse(*answer));
+  } catch (const json::exception& e) {
+    return Unavailable(std::string("site answered garbage: ") + e.what());
+  }
+}
+
+Status CheckSizes(size_t vector, size_t matrix, size_t p) {
+  if (vector != p || matrix != p * p) {
+    return Unavailable("site answered aggregates of the wrong size");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transport,
                                                               const std::string& formula,
                                                               const std::string& subset,
@@ -137,15 +159,12 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
   site->formula_ = formula;
   site->subset_ = subset;
   site->ties_ = ties;
-  ASSIGN_OR_RETURN(std::string answer, site->Ask("describe", {}));
-  try {
-    const json j = json::parse(answer);
-    site->n_ = j.at("n").get<double>();
-    site->events_ = j.at("events").get<double>();
-    site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    return Unavailable(std::string("site answered garbage: ") + e.what());
-  }
+  RETURN_IF_ERROR(Decode<bool>(site->Ask("describe", {}), [&](const json& j) {
+                    site->n_ = j.at("n").get<double>();
+                    site->events_ = j.at("events").get<double>();
+                    site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
+                    return true;
+                  }).status());
   return site;
 }
 
@@ -158,35 +177,28 @@ Result<std::string> RemoteCoxSite::Ask(const std::string& step, std::span<const 
 }
 
 Result<stats::CoxAggregate> RemoteCoxSite::Evaluate(std::span<const double> beta, stats::Ties) {
-  ASSIGN_OR_RETURN(std::string answer, Ask("evaluate", beta));
-  try {
-    const json j = json::parse(answer);
-    stats::CoxAggregate a;
-    a.loglik = j.at("loglik").get<double>();
-    a.score = j.at("score").get<std::vector<double>>();
-    a.information = j.at("information").get<std::vector<double>>();
-    if (a.score.size() != beta.size() || a.information.size() != beta.size() * beta.size()) {
-      return Unavailable("site answered aggregates of the wrong size");
-    }
-    return a;
-  } catch (const json::exception& e) {
-    return Unavailable(std::string("site answered garbage: ") + e.what());
-  }
+  return Decode<stats::CoxAggregate>(
+      Ask("evaluate", beta), [&](const json& j) -> Result<stats::CoxAggregate> {
+        stats::CoxAggregate a;
+        a.loglik = j.at("loglik").get<double>();
+        a.score = j.at("score").get<std::vector<double>>();
+        a.information = j.at("information").get<std::vector<double>>();
+        RETURN_IF_ERROR(CheckSizes(a.score.size(), a.information.size(), beta.size()));
+        return a;
+      });
 }
 
 Result<std::vector<double>> RemoteCoxSite::ClusterMeat(std::span<const double> beta, stats::Ties) {
-  ASSIGN_OR_RETURN(std::string answer, Ask("meat", beta));
-  try {
-    return json::parse(answer).at("meat").get<std::vector<double>>();
-  } catch (const json::exception& e) {
-    return Unavailable(std::string("site answered garbage: ") + e.what());
-  }
+  return Decode<std::vector<double>>(
+      Ask("meat", beta), [&](const json& j) -> Result<std::vector<double>> {
+        std::vector<double> meat = j.at("meat").get<std::vector<double>>();
+        RETURN_IF_ERROR(CheckSizes(beta.size(), meat.size(), beta.size()));
+        return meat;
+      });
 }
 
 Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const double> beta) {
-  ASSIGN_OR_RETURN(std::string answer, Ask("concordance", beta));
-  try {
-    const json j = json::parse(answer);
+  return Decode<stats::ConcordanceAggregate>(Ask("concordance", beta), [](const json& j) {
     stats::ConcordanceAggregate c;
     c.concordant = j.at("concordant").get<double>();
     c.discordant = j.at("discordant").get<double>();
@@ -195,9 +207,7 @@ Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const d
     c.cm = j.at("cm").get<double>();
     c.m2 = j.at("m2").get<double>();
     return c;
-  } catch (const json::exception& e) {
-    return Unavailable(std::string("site answered garbage: ") + e.what());
-  }
+  });
 }
 
 Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transport,
@@ -213,15 +223,13 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transpor
   site->null_model_ = null_model;
   const json task = {{"analysis", "glm"}, {"step", "describe"}, {"formula", formula},
                      {"subset", subset},  {"family", family},   {"null", null_model}};
-  ASSIGN_OR_RETURN(std::string answer, site->transport_(task.dump()));
-  try {
-    const json j = json::parse(answer);
-    site->n_ = j.at("n").get<double>();
-    site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
-    site->intercept_ = j.at("intercept").get<bool>();
-  } catch (const json::exception& e) {
-    return Unavailable(std::string("site answered garbage: ") + e.what());
-  }
+  RETURN_IF_ERROR(Decode<bool>(site->transport_(task.dump()), [&](const json& j) {
+                    site->n_ = j.at("n").get<double>();
+                    site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
+                    site->intercept_ = j.at("intercept").get<bool>();
+                    return true;
+                  }).status());
+  site->p_ = null_model ? (site->intercept_ ? 1 : 0) : site->coef_names_.size();
   return site;
 }
 
@@ -234,20 +242,18 @@ Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
                      {"family", family_},
                      {"null", null_model_},
                      {"beta", std::vector<double>(beta.begin(), beta.end())}};
-  ASSIGN_OR_RETURN(std::string answer, transport_(task.dump()));
-  try {
-    const json j = json::parse(answer);
-    stats::GlmAggregate a;
-    a.n = j.at("n").get<double>();
-    a.xtwx = j.at("xtwx").get<std::vector<double>>();
-    a.xtwz = j.at("xtwz").get<std::vector<double>>();
-    a.deviance = j.at("deviance").get<double>();
-    a.loglik = j.at("loglik").get<double>();
-    a.extreme_fits = j.at("extreme_fits").get<double>();
-    return a;
-  } catch (const json::exception& e) {
-    return Unavailable(std::string("site answered garbage: ") + e.what());
-  }
+  return Decode<stats::GlmAggregate>(
+      transport_(task.dump()), [&](const json& j) -> Result<stats::GlmAggregate> {
+        stats::GlmAggregate a;
+        a.n = j.at("n").get<double>();
+        a.xtwx = j.at("xtwx").get<std::vector<double>>();
+        a.xtwz = j.at("xtwz").get<std::vector<double>>();
+        a.deviance = j.at("deviance").get<double>();
+        a.loglik = j.at("loglik").get<double>();
+        a.extreme_fits = j.at("extreme_fits").get<double>();
+        RETURN_IF_ERROR(CheckSizes(a.xtwz.size(), a.xtwx.size(), p_));
+        return a;
+      });
 }
 
 Result<stats::GlmAggregate> RemoteGlmSite::Evaluate(std::span<const double> beta) {

@@ -74,6 +74,7 @@ class RemoteGlmSite : public GlmSite {
   std::string formula_, subset_, family_;
   bool null_model_ = false, intercept_ = true;
   double n_ = 0;
+  size_t p_ = 0;  // coefficients of the model asked for (the null model: 1 or 0)
   std::vector<std::string> coef_names_;
 };
 

@@ -131,3 +131,27 @@ TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {
 
 }  // namespace
 }  // namespace passerelle::analysis
+
+namespace passerelle::analysis {
+namespace {
+
+TEST(LocalStep, AggregatesOfTheWrongSizeAreTheSitesFailure) {
+  // Valid JSON, wrong shape: refused as the site's failure, never read past its end.
+  const std::string describe =
+      R"j({"n": 50, "coef_names": ["(Intercept)", "x"], "intercept": true})j";
+  const std::string wrong =
+      R"j({"n": 50, "xtwx": [1, 2, 3], "xtwz": [1], "deviance": 1, "loglik": -1,
+           "extreme_fits": 0})j";
+  Transport lying = [&](const std::string& task) -> Result<std::string> {
+    return task.find("\"describe\"") != std::string::npos ? describe : wrong;
+  };
+  auto site = RemoteGlmSite::Connect(lying, "y ~ x", "", "binomial", false);
+  ASSERT_TRUE(site.ok());
+  auto step = (*site)->EvaluateAtStart();
+  ASSERT_FALSE(step.ok());
+  EXPECT_EQ(step.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(step.status().message().find("wrong size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace passerelle::analysis

@@ -7,15 +7,14 @@
 #include <cmath>
 #include <fstream>
 
+#include "passerelle/base/test_dir.h"
 #include "passerelle/data/csv_table.h"
 
 namespace passerelle::analysis {
 namespace {
 
 data::Table TableFrom(const std::string& csv) {
-  // One file per test: ctest runs the tests of this binary as parallel processes.
-  const std::string path = ::testing::TempDir() + "/edge_" +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".csv";
+  const std::string path = passerelle::testing::FreshTestDir("edge") + "/data.csv";
   std::ofstream(path) << csv;
   auto table = data::ReadCsvTable({path}, {});
   EXPECT_TRUE(table.ok()) << table.status().ToString();

@@ -1,6 +1,8 @@
 #include "passerelle/base/date.h"
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 namespace passerelle {
 
@@ -48,6 +50,15 @@ std::string FormatIsoDate(int32_t days) {
   char buf[10];
   FormatIsoDate(days, buf);
   return std::string(buf, 10);
+}
+
+std::string UtcNowIso() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 namespace {

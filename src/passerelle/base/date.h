@@ -23,6 +23,9 @@ std::string FormatIsoDate(int32_t days);
 // The same ten characters written to out[0..9], without allocating.
 void FormatIsoDate(int32_t days, char out[10]);
 
+// The current time in UTC as ISO 8601, e.g. "2026-11-28T07:30:00Z".
+std::string UtcNowIso();
+
 // A date layout made of the tokens yyyy, mm, dd and literal separators, e.g. "dd/mm/yyyy".
 class DateFormat {
  public:

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "passerelle/base/text.h"
+
 namespace passerelle {
 
 struct Sha256::Impl {
@@ -23,14 +25,7 @@ std::string Sha256::FinishHex() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(impl_->ctx, digest, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 std::string Sha256Hex(std::string_view bytes) {

@@ -19,6 +19,8 @@ std::optional<size_t> FindInvalidUtf8(std::string_view s);
 std::string QuoteCell(std::string_view s);
 // Joins with a separator.
 std::string Join(const std::vector<std::string>& parts, std::string_view separator);
+// Lowercase hexadecimal of raw bytes.
+std::string HexEncode(std::string_view bytes);
 // Number formatting for people: `digits` significant digits, no trailing zeros.
 std::string FormatNumber(double value, int digits = 6);
 

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "passerelle/base/test_dir.h"
 #include "passerelle/net/pki.h"
 
 namespace passerelle::net {
@@ -18,9 +19,7 @@ namespace fs = std::filesystem;
 class HttpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/https_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
+    dir_ = passerelle::testing::FreshTestDir("https");
     ASSERT_TRUE(CreateAuthority(dir_ + "/ca", {}).ok());
     ASSERT_TRUE(CreateAuthority(dir_ + "/other", {"Other CA", 365}).ok());
     Issue("ca", "hub", CertificateRole::kHub);

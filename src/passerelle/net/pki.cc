@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <memory>
 
+#include "passerelle/base/text.h"
+
 namespace passerelle::net {
 namespace {
 
@@ -228,11 +230,7 @@ Result<CertificateInfo> VerifyCertificate(const std::string& ca_cert_path,
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_length = 0;
   X509_digest(cert.get(), EVP_sha256(), digest, &digest_length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned int i = 0; i < digest_length; ++i) {
-    info.sha256.push_back(kHex[digest[i] >> 4]);
-    info.sha256.push_back(kHex[digest[i] & 15]);
-  }
+  info.sha256 = HexEncode(std::string_view(reinterpret_cast<const char*>(digest), digest_length));
   return info;
 }
 

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "passerelle/base/test_dir.h"
+
 namespace passerelle::net {
 namespace {
 
@@ -13,9 +15,7 @@ namespace fs = std::filesystem;
 class PkiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/pki_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
+    dir_ = passerelle::testing::FreshTestDir("pki");
     ASSERT_TRUE(CreateAuthority(dir_ + "/ca", {}).ok());
   }
   std::string dir_;

@@ -2,10 +2,9 @@
 
 #include <openssl/rand.h>
 
-#include <chrono>
-#include <ctime>
 #include <filesystem>
 
+#include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/text.h"
 #include "passerelle/store/sqlite_db.h"
@@ -28,15 +27,6 @@ CREATE INDEX task_by_site ON task (site, status, id);
 )sql";
 
 std::string Path(const std::string& dir) { return (fs::path(dir) / "hub.sqlite").string(); }
-
-std::string UtcNow() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 TaskRecord ReadTask(const Statement& s) {
   TaskRecord t;
@@ -84,12 +74,8 @@ Result<std::string> HubStore::AddUser(const std::string& name) {
   }
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return Internal("no random bytes for a token");
-  std::string token = "psr_";
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char b : bytes) {
-    token.push_back(kHex[b >> 4]);
-    token.push_back(kHex[b & 15]);
-  }
+  const std::string token =
+      "psr_" + HexEncode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
   ASSIGN_OR_RETURN(auto exists, db_->Prepare("SELECT 1 FROM user WHERE name = ?"));
   exists->BindText(1, name);
   ASSIGN_OR_RETURN(bool found, exists->Step());
@@ -99,7 +85,7 @@ Result<std::string> HubStore::AddUser(const std::string& name) {
       db_->Prepare("INSERT INTO user (name, token_sha256, created_at) VALUES (?, ?, ?)"));
   insert->BindText(1, name);
   insert->BindText(2, Sha256Hex(token));
-  insert->BindText(3, UtcNow());
+  insert->BindText(3, UtcNowIso());
   RETURN_IF_ERROR(insert->Run());
   return token;
 }
@@ -147,7 +133,7 @@ Result<SiteRecord> HubStore::RecognizeSite(const std::string& name,
                             "' presented a certificate that is not the pinned one");
   }
   query.reset();
-  SiteRecord site{name, cert_sha256, UtcNow()};
+  SiteRecord site{name, cert_sha256, UtcNowIso()};
   ASSIGN_OR_RETURN(auto touch, db_->Prepare("UPDATE site SET last_seen = ? WHERE name = ?"));
   touch->BindText(1, site.last_seen);
   touch->BindText(2, name);
@@ -162,7 +148,7 @@ Result<int64_t> HubStore::AddStudy(const std::string& owner, const std::string& 
   insert->BindText(1, owner);
   insert->BindText(2, title);
   insert->BindText(3, definition_json);
-  insert->BindText(4, UtcNow());
+  insert->BindText(4, UtcNowIso());
   ASSIGN_OR_RETURN(bool row, insert->Step());
   if (!row) return Internal("hub store: no id for the new study");
   return insert->Int(0);
@@ -178,7 +164,7 @@ Result<int64_t> HubStore::AddTask(const TaskRecord& task) {
   insert->BindInt(3, task.round);
   insert->BindText(4, task.payload);
   insert->BindText(5, task.signature);
-  insert->BindText(6, UtcNow());
+  insert->BindText(6, UtcNowIso());
   ASSIGN_OR_RETURN(bool row, insert->Step());
   if (!row) return Internal("hub store: no id for the new task");
   return insert->Int(0);
@@ -200,7 +186,7 @@ Result<std::optional<TaskRecord>> HubStore::NextTask(const std::string& site) {
   if (task) {
     auto mark = db_->Prepare("UPDATE task SET status = 'sent', updated_at = ? WHERE id = ?");
     if (mark.ok()) {
-      (*mark)->BindText(1, UtcNow());
+      (*mark)->BindText(1, UtcNowIso());
       (*mark)->BindInt(2, task->id);
       Status s = (*mark)->Run();
       if (!s.ok()) {
@@ -223,7 +209,7 @@ Status HubStore::CompleteTask(int64_t id, const std::string& status, const std::
                                              "? WHERE id = ? AND status = 'sent'"));
   update->BindText(1, status);
   update->BindText(2, result);
-  update->BindText(3, UtcNow());
+  update->BindText(3, UtcNowIso());
   update->BindInt(4, id);
   RETURN_IF_ERROR(update->Run());
   if (db_->Changes() == 0) {

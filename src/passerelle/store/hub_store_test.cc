@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "passerelle/base/test_dir.h"
+
 namespace passerelle::store {
 namespace {
 
@@ -14,9 +16,7 @@ namespace fs = std::filesystem;
 class HubStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/hub_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
+    dir_ = passerelle::testing::FreshTestDir("hub");
     auto hub = HubStore::Create(dir_);
     ASSERT_TRUE(hub.ok()) << hub.status().ToString();
     hub_ = std::move(*hub);

@@ -1,11 +1,10 @@
 #include "passerelle/store/site_store.h"
 
-#include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "passerelle/base/date.h"
 #include "passerelle/base/text.h"
 #include "passerelle/data/infer.h"
 #include "passerelle/store/row_writer.h"
@@ -41,15 +40,6 @@ CREATE TABLE dataset (
 
 std::string StorePath(const std::string& dir) { return (fs::path(dir) / "store.sqlite").string(); }
 std::string PolicyPath(const std::string& dir) { return (fs::path(dir) / "policy.toml").string(); }
-
-std::string UtcNow() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Dates are stored as days since 1970-01-01; the dataset's view shows them as yyyy-mm-dd.
 const char* SqlType(data::VarType type) {
@@ -117,7 +107,7 @@ Result<std::unique_ptr<SiteStore>> SiteStore::Create(const std::string& dir,
   ASSIGN_OR_RETURN(auto insert, db->Prepare("INSERT INTO site (key, value) VALUES (?, ?)"));
   for (const auto& [key, value] : {std::pair<std::string, std::string>{"name", site_name},
                                    {"schema_version", std::to_string(kSchemaVersion)},
-                                   {"created_at", UtcNow()}}) {
+                                   {"created_at", UtcNowIso()}}) {
     insert->BindText(1, key);
     insert->BindText(2, value);
     RETURN_IF_ERROR(insert->Run());
@@ -261,7 +251,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   v.index_date =
       dictionary.derivation.empty() ? "" : std::string(IndexDateName(request.index_date));
   v.source_file = std::filesystem::path(request.csv_path).filename().string();
-  v.imported_at = UtcNow();
+  v.imported_at = UtcNowIso();
 
   if (!old_table.empty()) {
     RETURN_IF_ERROR(db_->Exec("DROP TABLE " + QuoteIdentifier(old_table)));

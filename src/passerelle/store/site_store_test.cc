@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "passerelle/base/test_dir.h"
 #include "passerelle/data/gu_test_util.h"
 #include "passerelle/data/synth.h"
 #include "passerelle/store/sqlite_db.h"
@@ -18,9 +19,7 @@ namespace fs = std::filesystem;
 class SiteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/site_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
+    dir_ = passerelle::testing::FreshTestDir("site");
     auto store = SiteStore::Create(dir_, "wuhan");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
