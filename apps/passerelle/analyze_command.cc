@@ -43,6 +43,7 @@ Status Analyze(const AnalyzeOptions& options) {
   request.family = options.family;
   request.rho = options.rho;
   request.conf_type = options.conf_type;
+  request.bin_days = options.bin_days;
   request.rows = options.rows;
   request.cols = options.cols;
   if (request.function != "table" && request.formula.empty()) {

@@ -62,6 +62,7 @@ struct AnalyzeOptions {
   std::string family;
   double rho = 0;
   std::string conf_type = "log";
+  double bin_days = 0;
   std::string rows, cols;
   bool json = false;
 };

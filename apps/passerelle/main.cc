@@ -130,6 +130,11 @@ int main(int argc, char** argv) {
       cmd->add_option("--rho", analyze_options.rho, "0: log-rank, 1: Peto-Peto")
           ->capture_default_str();
     }
+    if (name == "survfit" || name == "survdiff") {
+      cmd->add_option("--bin-days", analyze_options.bin_days,
+                      "Map times to ceil(t / DAYS) * DAYS, the grid of federated curves")
+          ->check(CLI::NonNegativeNumber);
+    }
     if (name == "survfit") {
       cmd->add_option("--conf-type", analyze_options.conf_type, "Confidence interval type")
           ->check(CLI::IsMember({"log"}))

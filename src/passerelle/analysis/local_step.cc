@@ -1,9 +1,12 @@
 #include "passerelle/analysis/local_step.h"
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "passerelle/analysis/describe.h"
 #include "passerelle/analysis/frames.h"
+#include "passerelle/analysis/run.h"
 #include "passerelle/formula/model.h"
 #include "passerelle/privacy/disclosure.h"
 
@@ -11,6 +14,20 @@ namespace passerelle::analysis {
 namespace {
 
 using nlohmann::json;
+
+// A count as released: itself when 0 or at least k, null (suppressed) otherwise.
+json ReleasableCount(double count, const privacy::Policy& policy) {
+  double c = count;
+  privacy::SuppressSmallCounts(std::span<double>(&c, 1), policy);
+  return c == c ? json(c) : json(nullptr);
+}
+
+json Releasable(std::vector<double> counts, const privacy::Policy& policy) {
+  privacy::SuppressSmallCounts(counts, policy);
+  json out = json::array();
+  for (double c : counts) out.push_back(c == c ? json(c) : json(nullptr));
+  return out;
+}
 
 Result<stats::Ties> TiesFrom(const std::string& ties) {
   if (ties == "efron") return stats::Ties::kEfron;
@@ -32,13 +49,21 @@ Result<std::string> RunCoxStep(const json& task, const data::Table& table,
   RETURN_IF_ERROR(privacy::CheckModelSize(static_cast<double>(m.p()), static_cast<double>(m.n),
                                           events, policy));
   ASSIGN_OR_RETURN(stats::Ties ties, TiesFrom(task.value("ties", "efron")));
-  const std::vector<std::string> names = m.coef_names;
-  const size_t n = m.n;
-  const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
   const std::string step = task.value("step", "");
   if (step == "describe") {
-    return json{{"n", n}, {"events", events}, {"coef_names", names}}.dump();
+    std::vector<double> sums(m.p(), 0.0);
+    for (size_t j = 0; j < m.p(); ++j) {
+      for (size_t i = 0; i < m.n; ++i) sums[j] += m.X(i, j);
+    }
+    return json{{"n", m.n},
+                {"events", events},
+                {"coef_names", m.coef_names},
+                {"sums", sums},
+                {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
+        .dump();
   }
+  const std::vector<std::string> names = m.coef_names;
+  const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
   std::vector<double> beta = task.value("beta", std::vector<double>());
   if (beta.size() != names.size()) return InvalidArgument("task: beta has the wrong length");
   if (step == "evaluate") {
@@ -95,7 +120,11 @@ Result<std::string> RunGlmStep(const json& task, const data::Table& table,
   RETURN_IF_ERROR(kernel.Validate());
   const std::string step = task.value("step", "");
   if (step == "describe") {
-    return json{{"n", m.n}, {"coef_names", m.coef_names}, {"intercept", m.intercept}}.dump();
+    return json{{"n", m.n},
+                {"coef_names", m.coef_names},
+                {"intercept", m.intercept},
+                {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
+        .dump();
   }
   if (step == "start") return GlmAggregateJson(kernel.EvaluateAtStart()).dump();
   if (step == "evaluate") {
@@ -107,6 +136,170 @@ Result<std::string> RunGlmStep(const json& task, const data::Table& table,
   return InvalidArgument("task: unknown step '" + step + "'");
 }
 
+
+// The rows of a kGroups frame in stratum `s` (all rows without strata).
+struct StratumRows {
+  std::vector<double> time, status;
+  std::vector<int32_t> group;
+};
+
+StratumRows RowsOfStratum(const formula::ModelFrame& m, size_t s) {
+  StratumRows r;
+  for (size_t i = 0; i < m.n; ++i) {
+    if (!m.strata.empty() && m.strata[i] != static_cast<int32_t>(s)) continue;
+    r.time.push_back(m.time[i]);
+    r.status.push_back(m.status[i]);
+    r.group.push_back(m.group[i]);
+  }
+  return r;
+}
+
+Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& table,
+                                        const privacy::Policy& policy) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
+  ASSIGN_OR_RETURN(
+      formula::ModelFrame m,
+      formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, task.value("subset", "")));
+  if (!m.start.empty()) return InvalidArgument("task: survival curves take (time, event) data");
+  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(m.n), policy));
+  return m;
+}
+
+// survfit, and survdiff without site strata: Kaplan-Meier counts per group and stratum on the
+// time grid, each truncated where fewer than k patients would remain (ReleasableRows). A group
+// of fewer than k patients, or with 1 to k-1 events, is withheld whole.
+Result<std::string> RunCountsStep(const json& task, const data::Table& table,
+                                  const privacy::Policy& policy) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m, GroupsFrame(task, table, policy));
+  const double bin = task.value("bin_days", 0.0);
+  if (!(bin >= policy.min_time_bin_days)) {
+    return PermissionDenied("rule min_time_bin_days: site " + policy.site +
+                            " releases survival times on a grid of at least " +
+                            std::to_string(policy.min_time_bin_days) + " days");
+  }
+  for (double& t : m.time) t = privacy::BinTime(t, bin);
+  const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
+  json cells = json::array();
+  for (size_t s = 0; s < strata; ++s) {
+    const StratumRows r = RowsOfStratum(m, s);
+    for (size_t g = 0; g < m.group_labels.size(); ++g) {
+      const stats::TimeCounts c = stats::CountByTime(r.time, r.status, r.group, g);
+      if (c.n == 0) continue;
+      json cell = {{"group", m.group_labels[g]},
+                   {"stratum", m.strata_labels.empty() ? "" : m.strata_labels[s]}};
+      double events = 0;
+      std::vector<double> leaving(c.time.size());
+      for (size_t j = 0; j < c.time.size(); ++j) {
+        events += c.n_event[j];
+        leaving[j] = c.n_event[j] + c.n_censor[j];
+      }
+      if (c.n < policy.min_cell_count || (events > 0 && events < policy.min_cell_count)) {
+        cell["withheld"] = "min_cell_count";
+        cells.push_back(std::move(cell));
+        continue;
+      }
+      const size_t rows = privacy::ReleasableRows(c.n, leaving, policy);
+      auto head = [rows](const std::vector<double>& v) {
+        return std::vector<double>(v.begin(), v.begin() + static_cast<ptrdiff_t>(rows));
+      };
+      cell["n"] = c.n;
+      cell["time"] = head(c.time);
+      cell["n_event"] = head(c.n_event);
+      cell["n_censor"] = head(c.n_censor);
+      cell["truncated"] = rows < c.time.size();
+      cells.push_back(std::move(cell));
+    }
+  }
+  return json{{"cells", cells},
+              {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
+      .dump();
+}
+
+// survdiff with site strata: each stratum's observed, expected and variance on the real times.
+// Refused when a group of a stratum has 1 to k-1 patients or events.
+Result<std::string> RunLogrankStep(const json& task, const data::Table& table,
+                                   const privacy::Policy& policy) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m, GroupsFrame(task, table, policy));
+  const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
+  const size_t k = m.group_labels.size();
+  json out = json::array();
+  for (size_t s = 0; s < strata; ++s) {
+    const StratumRows r = RowsOfStratum(m, s);
+    const stats::LogrankAggregate a =
+        stats::LogrankStratum(r.time, r.status, r.group, k, task.value("rho", 0.0));
+    for (size_t g = 0; g < k; ++g) {
+      for (double count : {a.n[g], a.obs[g]}) {
+        if (count > 0 && count < policy.min_cell_count) {
+          return PermissionDenied("rule min_cell_count: site " + policy.site +
+                                  " has a group with fewer than " +
+                                  std::to_string(policy.min_cell_count) +
+                                  " patients or events in a stratum");
+        }
+      }
+    }
+    out.push_back({{"stratum", m.strata_labels.empty() ? "" : m.strata_labels[s]},
+                   {"n", a.n},
+                   {"obs", a.obs},
+                   {"exp", a.exp},
+                   {"var", a.var}});
+  }
+  return json{{"groups", m.group_labels},
+              {"strata", out},
+              {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
+      .dump();
+}
+
+// table: the site's counts, cells of 1 to k-1 suppressed.
+Result<std::string> RunTableStep(const json& task, const data::Table& table,
+                                 const privacy::Policy& policy) {
+  AnalysisRequest request;
+  request.function = "table";
+  request.rows = task.value("rows", "");
+  request.cols = task.value("cols", "");
+  request.subset = task.value("subset", "");
+  ASSIGN_OR_RETURN(AnalysisOutput out, RunAnalysis(request, table));
+  const TableOutput& t = std::get<TableOutput>(out.result);
+  double total = 0;
+  for (double c : t.counts) total += c;
+  RETURN_IF_ERROR(privacy::CheckCohortSize(total, policy));
+  return json{{"row_levels", t.row_levels},
+              {"col_levels", t.col_levels},
+              {"counts", Releasable(t.counts, policy)},
+              {"missing", ReleasableCount(static_cast<double>(t.n_missing), policy)}}
+      .dump();
+}
+
+// describe: per variable the count present and missing, mean and SD of numbers (groups of at
+// least k), level counts of categories; dates, identifiers and free text are only counted.
+// Never minima, maxima or quantiles: those are patients' values.
+Result<std::string> RunDescribeStep(const data::Table& table, const privacy::Policy& policy) {
+  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(table.rows), policy));
+  json variables = json::array();
+  for (const VariableDescription& d : Describe(table)) {
+    json v = {{"name", d.name},
+              {"type", std::string(data::VarTypeName(d.type))},
+              {"n", ReleasableCount(static_cast<double>(d.n), policy)},
+              {"missing", ReleasableCount(static_cast<double>(d.missing), policy)}};
+    const bool numeric = d.type == data::VarType::kInteger || d.type == data::VarType::kNumber;
+    if (numeric) {
+      const bool enough = d.n >= static_cast<size_t>(policy.min_cell_count);
+      v["mean"] = enough ? json(d.mean) : json(nullptr);
+      v["sd"] = enough ? json(d.sd) : json(nullptr);
+    }
+    if (d.type == data::VarType::kCategory) {
+      std::vector<std::string> levels;
+      std::vector<double> counts;
+      for (const auto& [level, count] : d.levels) {
+        levels.push_back(level);
+        counts.push_back(static_cast<double>(count));
+      }
+      v["levels"] = levels;
+      v["counts"] = Releasable(counts, policy);
+    }
+    variables.push_back(std::move(v));
+  }
+  return json{{"rows", table.rows}, {"variables", variables}}.dump();
+}
 }  // namespace
 
 Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
@@ -122,7 +315,14 @@ Result<std::string> RunLocalStep(const std::string& task_json, const data::Table
     }
     if (analysis == "coxph") return RunCoxStep(task, table, policy);
     if (analysis == "glm") return RunGlmStep(task, table, policy);
-    return InvalidArgument("task: analysis '" + analysis + "' has no local step yet");
+    const std::string step = task.value("step", "");
+    if ((analysis == "survfit" || analysis == "survdiff") && step == "counts") {
+      return RunCountsStep(task, table, policy);
+    }
+    if (analysis == "survdiff" && step == "logrank") return RunLogrankStep(task, table, policy);
+    if (analysis == "table") return RunTableStep(task, table, policy);
+    if (analysis == "describe") return RunDescribeStep(table, policy);
+    return InvalidArgument("task: analysis '" + analysis + "' has no step '" + step + "'");
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("task: malformed JSON: ") + e.what());
   }
@@ -139,6 +339,10 @@ Result<T> Decode(const Result<std::string>& answer, Read read) {
   } catch (const json::exception& e) {
     return Unavailable(std::string("site answered garbage: ") + e.what());
   }
+}
+
+double CountOrNaN(const json& j) {
+  return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>();
 }
 
 Status CheckSizes(size_t vector, size_t matrix, size_t p) {
@@ -163,8 +367,13 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
                     site->n_ = j.at("n").get<double>();
                     site->events_ = j.at("events").get<double>();
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
+                    site->sums_ = j.at("sums").get<std::vector<double>>();
+                    site->omitted_ = CountOrNaN(j.at("omitted"));
                     return true;
                   }).status());
+  if (site->sums_.size() != site->coef_names_.size()) {
+    return Unavailable("site answered aggregates of the wrong size");
+  }
   return site;
 }
 
@@ -227,6 +436,7 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transpor
                     site->n_ = j.at("n").get<double>();
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
                     site->intercept_ = j.at("intercept").get<bool>();
+                    site->omitted_ = CountOrNaN(j.at("omitted"));
                     return true;
                   }).status());
   site->p_ = null_model ? (site->intercept_ ? 1 : 0) : site->coef_names_.size();

@@ -40,6 +40,10 @@ class RemoteCoxSite : public CoxSite {
   double n() const override { return n_; }
   double events() const override { return events_; }
   const std::vector<std::string>& coef_names() const { return coef_names_; }
+  // Column sums of the design (for R's means) and rows dropped for missing values (NaN when
+  // the site suppressed a count of 1 to k-1).
+  const std::vector<double>& sums() const { return sums_; }
+  double omitted() const { return omitted_; }
   Result<stats::CoxAggregate> Evaluate(std::span<const double> beta, stats::Ties ties) override;
   Result<std::vector<double>> ClusterMeat(std::span<const double> beta, stats::Ties ties) override;
   Result<stats::ConcordanceAggregate> Concordance(std::span<const double> beta) override;
@@ -49,8 +53,9 @@ class RemoteCoxSite : public CoxSite {
   Result<std::string> Ask(const std::string& step, std::span<const double> beta);
   Transport transport_;
   std::string formula_, subset_, ties_;
-  double n_ = 0, events_ = 0;
+  double n_ = 0, events_ = 0, omitted_ = 0;
   std::vector<std::string> coef_names_;
+  std::vector<double> sums_;
 };
 
 class RemoteGlmSite : public GlmSite {
@@ -64,6 +69,7 @@ class RemoteGlmSite : public GlmSite {
   Status Validate() const override { return Status::Ok(); }  // checked at the site
   const std::vector<std::string>& coef_names() const { return coef_names_; }
   bool intercept() const { return intercept_; }
+  double omitted() const { return omitted_; }  // NaN when suppressed
   Result<stats::GlmAggregate> Evaluate(std::span<const double> beta) override;
   Result<stats::GlmAggregate> EvaluateAtStart() override;
 
@@ -73,7 +79,7 @@ class RemoteGlmSite : public GlmSite {
   Transport transport_;
   std::string formula_, subset_, family_;
   bool null_model_ = false, intercept_ = true;
-  double n_ = 0;
+  double n_ = 0, omitted_ = 0;
   size_t p_ = 0;  // coefficients of the model asked for (the null model: 1 or 0)
   std::vector<std::string> coef_names_;
 };

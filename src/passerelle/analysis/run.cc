@@ -3,6 +3,7 @@
 #include "passerelle/analysis/frames.h"
 #include "passerelle/formula/eval.h"
 #include "passerelle/formula/model.h"
+#include "passerelle/privacy/disclosure.h"
 #include "passerelle/stats/distributions.h"
 #include "passerelle/stats/linalg.h"
 
@@ -23,6 +24,10 @@ Result<formula::ModelFrame> StartFrame(const AnalysisRequest& request, const for
                                        AnalysisOutput* out) {
   ASSIGN_OR_RETURN(formula::ModelFrame m, formula::BuildModelFrame(f, table, kind, request.subset));
   out->request = request;
+  if (request.bin_days < 0) return InvalidArgument("bin_days must not be negative");
+  if (request.bin_days > 0) {
+    for (double& t : m.time) t = privacy::BinTime(t, request.bin_days);
+  }
   if (m.n_omitted_na) {
     out->notes.push_back(std::to_string(m.n_omitted_na) + " observation" +
                          (m.n_omitted_na == 1 ? "" : "s") + " deleted due to missingness");
@@ -80,19 +85,10 @@ Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const formula
   AnalysisOutput out;
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    StartFrame(request, f, table, formula::ModelKind::kGroups, &out));
-  SurvdiffOutput test;
-  test.rho = request.rho;
-  test.groups = m.group_labels;
   const size_t k = m.group_labels.size();
   if (k < 2) return InvalidArgument("survdiff needs at least two groups");
   const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
-  test.strata = m.strata_labels;
-  test.n.assign(k, 0.0);
-  test.obs.assign(k, 0.0);
-  test.exp.assign(k, 0.0);
-  test.var.assign(k * k, 0.0);
-  test.obs_by_stratum.assign(k * strata, 0.0);
-  test.exp_by_stratum.assign(k * strata, 0.0);
+  std::vector<stats::LogrankAggregate> per_stratum;
   for (size_t s = 0; s < strata; ++s) {
     std::vector<double> time, status;
     std::vector<int32_t> group;
@@ -102,34 +98,9 @@ Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const formula
       status.push_back(m.status[i]);
       group.push_back(m.group[i]);
     }
-    const stats::LogrankAggregate a = stats::LogrankStratum(time, status, group, k, request.rho);
-    for (size_t g = 0; g < k; ++g) {
-      test.n[g] += a.n[g];
-      test.obs[g] += a.obs[g];
-      test.exp[g] += a.exp[g];
-      test.obs_by_stratum[g * strata + s] = a.obs[g];
-      test.exp_by_stratum[g * strata + s] = a.exp[g];
-    }
-    for (size_t i = 0; i < k * k; ++i) test.var[i] += a.var[i];
+    per_stratum.push_back(stats::LogrankStratum(time, status, group, k, request.rho));
   }
-  // R's survdiff: groups with no expected events leave the test; so does the first group.
-  std::vector<size_t> used;
-  for (size_t g = 0; g < k; ++g) {
-    if (test.exp[g] > 0) used.push_back(g);
-  }
-  test.df = used.size() >= 2 ? static_cast<double>(used.size() - 1) : 0;
-  if (used.size() >= 2) {
-    const size_t q = used.size() - 1;
-    std::vector<double> v(q * q), d(q);
-    for (size_t a = 0; a < q; ++a) {
-      d[a] = test.obs[used[a + 1]] - test.exp[used[a + 1]];
-      for (size_t b = 0; b < q; ++b) v[a * q + b] = test.var[used[a + 1] * k + used[b + 1]];
-    }
-    const stats::SymmetricFactor factor(v, q, 1e-12);
-    test.chisq = stats::QuadraticForm(factor, d);
-    test.p = stats::ChiSquareUpper(test.chisq, test.df);
-  }
-  out.result = std::move(test);
+  out.result = SurvdiffFromStrata(request.rho, m.group_labels, m.strata_labels, per_stratum);
   return out;
 }
 
@@ -215,6 +186,52 @@ Result<AnalysisOutput> RunTable(const AnalysisRequest& request, const data::Tabl
 }
 
 }  // namespace
+
+SurvdiffOutput SurvdiffFromStrata(double rho, std::vector<std::string> groups,
+                                  std::vector<std::string> strata,
+                                  const std::vector<stats::LogrankAggregate>& per_stratum) {
+  SurvdiffOutput test;
+  test.rho = rho;
+  const size_t k = groups.size();
+  const size_t ns = per_stratum.size();
+  test.groups = std::move(groups);
+  test.strata = std::move(strata);
+  test.n.assign(k, 0.0);
+  test.obs.assign(k, 0.0);
+  test.exp.assign(k, 0.0);
+  test.var.assign(k * k, 0.0);
+  test.obs_by_stratum.assign(k * ns, 0.0);
+  test.exp_by_stratum.assign(k * ns, 0.0);
+  for (size_t s = 0; s < ns; ++s) {
+    const stats::LogrankAggregate& a = per_stratum[s];
+    for (size_t g = 0; g < k; ++g) {
+      test.n[g] += a.n[g];
+      test.obs[g] += a.obs[g];
+      test.exp[g] += a.exp[g];
+      test.obs_by_stratum[g * ns + s] = a.obs[g];
+      test.exp_by_stratum[g * ns + s] = a.exp[g];
+    }
+    for (size_t i = 0; i < k * k; ++i) test.var[i] += a.var[i];
+  }
+  // R's survdiff: groups with no expected events leave the test; so does the first group.
+  std::vector<size_t> used;
+  for (size_t g = 0; g < k; ++g) {
+    if (test.exp[g] > 0) used.push_back(g);
+  }
+  test.df = used.size() >= 2 ? static_cast<double>(used.size() - 1) : 0;
+  if (used.size() >= 2) {
+    const size_t q = used.size() - 1;
+    std::vector<double> v(q * q), d(q);
+    for (size_t a = 0; a < q; ++a) {
+      d[a] = test.obs[used[a + 1]] - test.exp[used[a + 1]];
+      for (size_t b = 0; b < q; ++b) v[a * q + b] = test.var[used[a + 1] * k + used[b + 1]];
+    }
+    const stats::SymmetricFactor factor(v, q, 1e-12);
+    test.chisq = stats::QuadraticForm(factor, d);
+    test.p = stats::ChiSquareUpper(test.chisq, test.df);
+  }
+  return test;
+}
 
 Result<AnalysisOutput> RunAnalysis(const AnalysisRequest& request, const data::Table& table) {
   if (request.function == "table") return RunTable(request, table);

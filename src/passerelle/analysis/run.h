@@ -18,13 +18,14 @@
 namespace passerelle::analysis {
 
 struct AnalysisRequest {
-  std::string function;  // coxph, survfit, survdiff, glm
+  std::string function;  // coxph, survfit, survdiff, glm, table, describe
   std::string formula;
   std::string subset;
   std::string ties = "efron";     // coxph
   std::string family;             // glm: binomial, poisson, gaussian
   double rho = 0;                 // survdiff
   std::string conf_type = "log";  // survfit
+  double bin_days = 0;            // survfit, survdiff: times become ceil(t / bin) * bin (0: none)
   std::string rows, cols;         // table: variable names (cols optional)
 };
 
@@ -65,8 +66,24 @@ struct TableOutput {
   stats::ChiSquareResult chisq;
 };
 
-using AnalysisResult =
-    std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput, TableOutput>;
+// A descriptive table ("Table 1"): one column per site and one for all sites together.
+// NaN: suppressed (a count of 1 to k-1) or not applicable.
+struct DescribedVariable {
+  std::string name, type;
+  std::vector<std::string> levels;        // categories
+  std::vector<double> n, missing;         // per column
+  std::vector<double> mean, sd;           // per column: numbers only
+  std::vector<double> counts;             // levels x columns, row-major
+};
+
+struct DescribeOutput {
+  std::vector<std::string> columns;  // site names, then "all"
+  std::vector<double> rows;          // records per column
+  std::vector<DescribedVariable> variables;
+};
+
+using AnalysisResult = std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput,
+                                    TableOutput, DescribeOutput>;
 
 struct AnalysisOutput {
   AnalysisRequest request;
@@ -75,6 +92,13 @@ struct AnalysisOutput {
 };
 
 Result<AnalysisOutput> RunAnalysis(const AnalysisRequest& request, const data::Table& table);
+
+// R's survdiff from each stratum's observed, expected and variance (groups in `groups` order):
+// the totals, and the chi-square on the groups with expected events. Local and federated runs
+// both end here.
+SurvdiffOutput SurvdiffFromStrata(double rho, std::vector<std::string> groups,
+                                  std::vector<std::string> strata,
+                                  const std::vector<stats::LogrankAggregate>& per_stratum);
 
 }  // namespace passerelle::analysis
 

@@ -41,10 +41,13 @@ size_t SuppressSmallCounts(std::span<double> counts, const Policy& policy) {
 
 double BinTime(double t, double width) { return std::ceil(t / width) * width; }
 
-size_t ReleasableRows(std::span<const double> n_risk, const Policy& policy) {
-  size_t k = 0;
-  while (k < n_risk.size() && n_risk[k] >= policy.min_cell_count) ++k;
-  return k;
+size_t ReleasableRows(double n, std::span<const double> leaving, const Policy& policy) {
+  size_t rows = 0;
+  for (double remaining = n; rows < leaving.size(); ++rows) {
+    remaining -= leaving[rows];
+    if (remaining != 0 && remaining < policy.min_cell_count) break;
+  }
+  return rows;
 }
 
 }  // namespace passerelle::privacy

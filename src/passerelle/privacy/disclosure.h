@@ -28,10 +28,12 @@ size_t SuppressSmallCounts(std::span<double> counts, const Policy& policy);
 // The survival-time grid: t becomes ceil(t / width) * width days. REQUIRES: width > 0.
 double BinTime(double t, double width);
 
-// A Kaplan-Meier contribution (ascending times, with the number at risk at each) is truncated
-// where the number at risk drops below min_cell_count: the number of leading rows that may be
-// released.
-size_t ReleasableRows(std::span<const double> n_risk, const Policy& policy);
+// A Kaplan-Meier contribution of `n` subjects, with the number leaving the risk set (events and
+// censorings) at each ascending time: the number of leading rows that may be released. A row
+// leaves when the subjects still at risk after it are none or at least min_cell_count, so no
+// released row and no difference of released figures describes fewer than k patients (the
+// subjects after the last released row are at least k). REQUIRES: n >= min_cell_count.
+size_t ReleasableRows(double n, std::span<const double> leaving, const Policy& policy);
 
 }  // namespace passerelle::privacy
 

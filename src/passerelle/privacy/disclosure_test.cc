@@ -45,8 +45,15 @@ TEST(Disclosure, TimeGridAndKaplanMeierTail) {
   EXPECT_EQ(BinTime(31, 30), 60);
   EXPECT_EQ(BinTime(0, 30), 0);
   const Policy p = DefaultPolicy("lyon");
-  const std::vector<double> at_risk = {40, 22, 9, 5, 4, 1};
-  EXPECT_EQ(ReleasableRows(at_risk, p), 4u);  // stops where one patient could be singled out
+  // At risk 40, 22, 9, 5, 4, 1: after the third row 5 remain, after the fourth only 4.
+  const std::vector<double> leaving = {18, 13, 4, 1, 3, 1};
+  EXPECT_EQ(ReleasableRows(40, leaving, p), 3u);
+  // A curve that ends with everyone gone is released whole.
+  const std::vector<double> all = {10, 5, 6};
+  EXPECT_EQ(ReleasableRows(21, all, p), 3u);
+  // Nothing when the first row already leaves fewer than k behind.
+  const std::vector<double> first = {3};
+  EXPECT_EQ(ReleasableRows(6, first, p), 0u);
 }
 
 }  // namespace

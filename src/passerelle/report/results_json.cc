@@ -173,6 +173,32 @@ ordered_json TableJson(const analysis::TableOutput& t) {
   return j;
 }
 
+ordered_json DescribeJson(const analysis::DescribeOutput& d) {
+  const size_t nc = d.columns.size();
+  ordered_json variables = ordered_json::array();
+  for (const analysis::DescribedVariable& v : d.variables) {
+    ordered_json j = {{"name", v.name},
+                      {"type", v.type},
+                      {"n", Numbers(v.n)},
+                      {"missing", Numbers(v.missing)}};
+    if (!v.mean.empty()) {
+      j["mean"] = Numbers(v.mean);
+      j["sd"] = Numbers(v.sd);
+    }
+    if (!v.levels.empty()) {
+      j["levels"] = v.levels;
+      ordered_json counts = ordered_json::array();
+      for (size_t l = 0; l < v.levels.size(); ++l) {
+        counts.push_back(Numbers(std::vector<double>(v.counts.begin() + l * nc,
+                                                     v.counts.begin() + (l + 1) * nc)));
+      }
+      j["counts"] = std::move(counts);
+    }
+    variables.push_back(std::move(j));
+  }
+  return {{"columns", d.columns}, {"rows", Numbers(d.rows)}, {"variables", variables}};
+}
+
 }  // namespace
 
 std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
@@ -184,6 +210,7 @@ std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
         if constexpr (std::is_same_v<T, analysis::SurvdiffOutput>) return SurvdiffJson(result);
         if constexpr (std::is_same_v<T, analysis::GlmOutput>) return GlmJson(result);
         if constexpr (std::is_same_v<T, analysis::TableOutput>) return TableJson(result);
+        if constexpr (std::is_same_v<T, analysis::DescribeOutput>) return DescribeJson(result);
       },
       output.result);
   return j.dump(indent);

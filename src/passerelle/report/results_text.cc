@@ -24,6 +24,9 @@ std::string PValue(double p) {
   return FormatNumber(p, 3);
 }
 
+// A released count; NaN is a count a site suppressed (1 to k-1).
+std::string Count(double n) { return n == n ? FormatNumber(n) : "<k"; }
+
 std::string Stars(double p) {
   if (!std::isfinite(p)) return "";
   return p < 0.001 ? "***" : p < 0.01 ? "**" : p < 0.05 ? "*" : p < 0.1 ? "." : "";
@@ -191,16 +194,19 @@ std::string Table(const analysis::AnalysisOutput& output, const analysis::TableO
     for (size_t c = 0; c < nc && !t.cols.empty(); ++c) {
       const double n = t.counts[r * nc + c];
       col_total[c] += n;
-      row.push_back(FormatNumber(n) + " (" + Fixed(row_total ? 100 * n / row_total : 0, 1) + "%)");
+      row.push_back(n == n ? Count(n) + " (" + Fixed(row_total ? 100 * n / row_total : 0, 1) + "%)"
+                           : Count(n));
     }
-    if (t.cols.empty()) row.push_back(FormatNumber(row_total));
-    row.push_back(FormatNumber(row_total));
+    if (t.cols.empty()) row.push_back(Count(row_total));
+    row.push_back(Count(row_total));
     row.push_back(Fixed(total ? 100 * row_total / total : 0, 1));
     table.AddRow(std::move(row));
   }
   out += table.Render();
   if (!t.cols.empty()) {
-    if (t.chisq.valid) {
+    if (std::isnan(total)) {
+      out += "\nNo chi-square test: a site suppressed cells\n";
+    } else if (t.chisq.valid) {
       out +=
           "\nPearson's chi-square" +
           std::string(t.chisq.continuity_correction ? " with Yates' continuity correction" : "") +
@@ -210,6 +216,48 @@ std::string Table(const analysis::AnalysisOutput& output, const analysis::TableO
       out += "\nChi-square test not defined (a row or column total is zero)\n";
     }
   }
+  return out;
+}
+
+// The descriptive table: numbers as mean (SD), categories as n (% of the column's known values).
+std::string Describe(const analysis::AnalysisOutput& output, const analysis::DescribeOutput& d) {
+  std::string out = "Descriptive table\n" + Notes(output) + "\n";
+  std::vector<std::string> header = {"variable"};
+  header.insert(header.end(), d.columns.begin(), d.columns.end());
+  TextTable table(header);
+  std::vector<std::string> records = {"records"};
+  for (double r : d.rows) records.push_back(Count(r));
+  table.AddRow(std::move(records));
+  const size_t nc = d.columns.size();
+  for (const analysis::DescribedVariable& v : d.variables) {
+    std::vector<std::string> row = {v.name + (v.mean.empty() ? "" : ", mean (SD)")};
+    for (size_t c = 0; c < nc; ++c) {
+      if (v.mean.empty()) {
+        row.push_back(v.levels.empty() ? Count(v.n[c]) : "");
+      } else {
+        row.push_back(Fixed(v.mean[c], 1) + " (" + Fixed(v.sd[c], 1) + ")");
+      }
+    }
+    table.AddRow(std::move(row));
+    for (size_t l = 0; l < v.levels.size(); ++l) {
+      std::vector<std::string> level = {"  " + v.levels[l]};
+      for (size_t c = 0; c < nc; ++c) {
+        const double n = v.counts[l * nc + c];
+        level.push_back(n == n && v.n[c] > 0 ? Count(n) + " (" + Fixed(100 * n / v.n[c], 1) + "%)"
+                                             : Count(n));
+      }
+      table.AddRow(std::move(level));
+    }
+    bool any_missing = false;
+    for (double m : v.missing) any_missing |= m != 0;
+    if (any_missing) {
+      std::vector<std::string> missing = {"  missing"};
+      for (size_t c = 0; c < nc; ++c) missing.push_back(Count(v.missing[c]));
+      table.AddRow(std::move(missing));
+    }
+  }
+  out += table.Render();
+  out += "<k: a count of 1 to k-1 that the site suppresses (k = 5 by default)\n";
   return out;
 }
 
@@ -224,6 +272,7 @@ std::string ResultsText(const analysis::AnalysisOutput& output) {
         if constexpr (std::is_same_v<T, analysis::SurvdiffOutput>) return Survdiff(output, result);
         if constexpr (std::is_same_v<T, analysis::GlmOutput>) return Glm(output, result);
         if constexpr (std::is_same_v<T, analysis::TableOutput>) return Table(output, result);
+        if constexpr (std::is_same_v<T, analysis::DescribeOutput>) return Describe(output, result);
       },
       output.result);
 }

@@ -1,0 +1,289 @@
+// Every analysis run federated over three colon sites (in-process transports into the sites'
+// local steps) equals the pooled analysis: Cox and survdiff with the site as a stratum exactly,
+// survfit and survdiff without site strata on the 30-day grid, tables and describe by summing.
+// R's numbers for the grid come from survfit(Surv(ceiling(time / 30) * 30, status) ~ rx) on the
+// pooled reference sites.
+#include "passerelle/analysis/federated.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "passerelle/analysis/describe.h"
+#include "passerelle/data/csv_table.h"
+#include "passerelle/privacy/disclosure.h"
+
+namespace passerelle::analysis {
+namespace {
+
+const std::string kRef = std::string(PASSERELLE_SOURCE_DIR) + "/tests/reference/data/";
+
+data::Table Read(const std::vector<std::string>& files) {
+  data::CsvTableOptions options;
+  options.levels["rx"] = {"Obs", "Lev", "Lev+5FU"};
+  std::vector<std::string> paths;
+  for (const auto& f : files) paths.push_back(kRef + f);
+  auto t = data::ReadCsvTable(paths, options);
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return *t;
+}
+
+class FederatedTest : public ::testing::Test {
+ protected:
+  FederatedTest()
+      : tables_({Read({"colon_death_site1.csv"}), Read({"colon_death_site2.csv"}),
+                 Read({"colon_death_site3.csv"})}),
+        pooled_(Read({"colon_death_site1.csv", "colon_death_site2.csv", "colon_death_site3.csv"})) {
+    for (size_t s = 0; s < tables_.size(); ++s) {
+      policies_.push_back(privacy::DefaultPolicy("site" + std::to_string(s + 1)));
+    }
+  }
+
+  std::vector<SiteLink> Links() {
+    std::vector<SiteLink> links;
+    for (size_t s = 0; s < tables_.size(); ++s) {
+      links.push_back({policies_[s].site, [this, s](const std::string& task) {
+                         ++tasks_;
+                         return RunLocalStep(task, tables_[s], policies_[s]);
+                       }});
+    }
+    return links;
+  }
+
+  AnalysisOutput Federated(const AnalysisRequest& r) {
+    auto out = RunFederated(r, Links());
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? *out : AnalysisOutput{};
+  }
+  AnalysisOutput Pooled(const AnalysisRequest& r) {
+    auto out = RunAnalysis(r, pooled_);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return *out;
+  }
+
+  std::vector<data::Table> tables_;
+  data::Table pooled_;
+  std::vector<privacy::Policy> policies_;
+  int tasks_ = 0;
+};
+
+void ExpectNear(const std::vector<double>& got, const std::vector<double>& want, double tol) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(got[i])) << "index " << i;
+    } else {
+      EXPECT_NEAR(got[i], want[i], tol * std::max(1.0, std::fabs(want[i]))) << "index " << i;
+    }
+  }
+}
+
+// The day a note says a curve or test stops at ("... to day 2790; ..." / "days 0 to 2790;").
+double EndFromNotes(const std::vector<std::string>& notes) {
+  for (const std::string& n : notes) {
+    for (const char* marker : {"to day ", "days 0 to "}) {
+      const size_t at = n.find(marker);
+      if (at != std::string::npos) return std::stod(n.substr(at + std::strlen(marker)));
+    }
+  }
+  return INFINITY;
+}
+
+TEST_F(FederatedTest, CoxWithSiteStrataIsThePooledFit) {
+  AnalysisRequest r;
+  r.function = "coxph";
+  r.formula = "Surv(time, status) ~ rx + sex + age + obstruct + nodes + strata(site)";
+  const auto fed = std::get<CoxphOutput>(Federated(r).result);
+  const auto pooled = std::get<CoxphOutput>(Pooled(r).result);
+  ExpectNear(fed.fit.coef, pooled.fit.coef, 1e-9);
+  ExpectNear(fed.fit.var, pooled.fit.var, 1e-9);
+  ExpectNear(fed.means, pooled.means, 1e-12);
+  // 18 rows have a missing value, 3 of them at one site: that count stays there.
+  EXPECT_EQ(pooled.n_omitted_na, 18u);
+  EXPECT_EQ(fed.n_omitted_na, 15u);
+  EXPECT_NEAR(fed.fit.coef[0], -0.06435616964362041, 1e-7);  // R, reference case 12
+
+  // Without strata(site) the fit is the same, and a note says why.
+  r.formula = "Surv(time, status) ~ rx + sex + age + obstruct + nodes";
+  const AnalysisOutput unstratified = Federated(r);
+  ExpectNear(std::get<CoxphOutput>(unstratified.result).fit.coef, pooled.fit.coef, 1e-9);
+  ASSERT_FALSE(unstratified.notes.empty());
+  EXPECT_NE(unstratified.notes.back().find("stratified by site"), std::string::npos);
+}
+
+TEST_F(FederatedTest, GlmIsThePooledFit) {
+  AnalysisRequest r;
+  r.function = "glm";
+  r.family = "binomial";
+  r.formula = "status ~ rx + sex + age + obstruct + nodes";
+  const AnalysisOutput fed_out = Federated(r);
+  const auto& fed = std::get<GlmOutput>(fed_out.result);
+  const auto pooled = std::get<GlmOutput>(Pooled(r).result);
+  ExpectNear(fed.fit.coef, pooled.fit.coef, 1e-9);
+  ExpectNear(fed.fit.se, pooled.fit.se, 1e-9);
+  EXPECT_NEAR(fed.fit.deviance, pooled.fit.deviance, 1e-9 * pooled.fit.deviance);
+  EXPECT_NEAR(fed.fit.null_deviance, pooled.fit.null_deviance, 1e-9 * pooled.fit.null_deviance);
+  EXPECT_EQ(fed_out.notes[0],
+            "observations deleted due to missingness: 15 plus fewer than k at a site that "
+            "suppresses small counts");
+}
+
+TEST_F(FederatedTest, KaplanMeierOnTheGridIsRsPooledCurve) {
+  AnalysisRequest r;
+  r.function = "survfit";
+  r.formula = "Surv(time, status) ~ rx";
+  const AnalysisOutput fed_out = Federated(r);  // default grid: 30 days
+  const auto& fed = std::get<SurvfitOutput>(fed_out.result);
+  r.bin_days = 30;
+  const auto pooled = std::get<SurvfitOutput>(Pooled(r).result);
+  ASSERT_EQ(fed.strata, pooled.strata);
+  ASSERT_EQ(fed.strata.size(), 3u);
+  // The sites stop releasing where fewer than k of theirs remain: the pooled curve ends there,
+  // and up to there it is the pooled curve.
+  const double end = EndFromNotes(fed_out.notes);
+  ASSERT_LT(end, INFINITY);
+  for (size_t g = 0; g < 3; ++g) {
+    const auto& got = fed.curves[g];
+    const auto& want = pooled.curves[g];
+    ASSERT_GT(got.time.size(), 10u);
+    ASSERT_LE(got.time.size(), want.time.size());
+    EXPECT_EQ(got.n, want.n);
+    for (size_t j = 0; j < got.time.size(); ++j) {
+      EXPECT_EQ(got.time[j], want.time[j]);
+      EXPECT_EQ(got.n_risk[j], want.n_risk[j]);
+      EXPECT_NEAR(got.surv[j], want.surv[j], 1e-13);
+      EXPECT_NEAR(got.std_err[j], want.std_err[j], 1e-13);
+      EXPECT_NEAR(got.lower[j], want.lower[j], 1e-13);
+    }
+    EXPECT_LE(got.time.back(), end);
+  }
+  // R: surv at the first grid times of rx=Obs, and at 1800 days for each arm.
+  EXPECT_EQ(fed.curves[0].time[0], 120);
+  EXPECT_NEAR(fed.curves[0].surv[0], 0.99682539682539684, 1e-14);
+  EXPECT_NEAR(fed.curves[0].surv[2], 0.98412698412698418, 1e-14);
+  const double r1800[] = {0.52894317578332462, 0.53540752051918283, 0.63741418614713863};
+  for (size_t g = 0; g < 3; ++g) {
+    const auto& c = fed.curves[g];
+    const size_t j = std::upper_bound(c.time.begin(), c.time.end(), 1800.0) - c.time.begin() - 1;
+    EXPECT_NEAR(c.surv[j], r1800[g], 1e-14) << fed.strata[g];
+  }
+}
+
+TEST_F(FederatedTest, LogrankWithSiteStrataIsExact) {
+  AnalysisRequest r;
+  r.function = "survdiff";
+  r.formula = "Surv(time, status) ~ rx + strata(site)";
+  const auto fed = std::get<SurvdiffOutput>(Federated(r).result);
+  const auto pooled = std::get<SurvdiffOutput>(Pooled(r).result);
+  EXPECT_NEAR(fed.chisq, 12.050403022869173, 1e-10);  // R
+  EXPECT_NEAR(fed.chisq, pooled.chisq, 1e-12);
+  ExpectNear(fed.exp, pooled.exp, 1e-12);
+  ExpectNear(fed.var, pooled.var, 1e-12);
+  EXPECT_EQ(fed.strata, pooled.strata);
+  ExpectNear(fed.obs_by_stratum, pooled.obs_by_stratum, 0);
+}
+
+TEST_F(FederatedTest, LogrankWithoutSiteStrataIsThePooledTestOnTheGrid) {
+  AnalysisRequest r;
+  r.function = "survdiff";
+  r.formula = "Surv(time, status) ~ rx";
+  const AnalysisOutput fed_out = Federated(r);
+  const auto& fed = std::get<SurvdiffOutput>(fed_out.result);
+  // Pooled: times on the grid, followed up to the last day every site releases.
+  const double end = EndFromNotes(fed_out.notes);
+  data::Table t = pooled_;
+  auto column = [&](const std::string& name) -> std::vector<double>& {
+    for (auto& c : t.columns) {
+      if (c.variable.name == name) return c.numbers;
+    }
+    throw std::runtime_error(name);
+  };
+  std::vector<double>& time = column("time");
+  std::vector<double>& status = column("status");
+  for (size_t i = 0; i < t.rows; ++i) {
+    time[i] = privacy::BinTime(time[i], 30);
+    if (time[i] > end) time[i] = end + 30, status[i] = 0;
+  }
+  auto want = RunAnalysis(r, t);
+  ASSERT_TRUE(want.ok());
+  const auto& pooled = std::get<SurvdiffOutput>(want->result);
+  EXPECT_NEAR(fed.chisq, pooled.chisq, 1e-10);
+  ExpectNear(fed.obs, pooled.obs, 0);
+  ExpectNear(fed.exp, pooled.exp, 1e-12);
+}
+
+TEST_F(FederatedTest, TablesAndDescribeAddUp) {
+  AnalysisRequest r;
+  r.function = "table";
+  r.rows = "rx";
+  r.cols = "sex";
+  const auto fed = std::get<TableOutput>(Federated(r).result);
+  const auto pooled = std::get<TableOutput>(Pooled(r).result);
+  EXPECT_EQ(fed.row_levels, pooled.row_levels);
+  EXPECT_EQ(fed.col_levels, pooled.col_levels);
+  ExpectNear(fed.counts, pooled.counts, 0);
+  EXPECT_NEAR(fed.chisq.statistic, pooled.chisq.statistic, 1e-12);
+
+  r = AnalysisRequest();
+  r.function = "describe";
+  const auto d = std::get<DescribeOutput>(Federated(r).result);
+  ASSERT_EQ(d.columns, (std::vector<std::string>{"site1", "site2", "site3", "all"}));
+  EXPECT_EQ(d.rows.back(), static_cast<double>(pooled_.rows));
+  for (const VariableDescription& want : Describe(pooled_)) {
+    const auto it = std::find_if(d.variables.begin(), d.variables.end(),
+                                 [&](const auto& v) { return v.name == want.name; });
+    ASSERT_NE(it, d.variables.end()) << want.name;
+    EXPECT_EQ(it->n.back(), static_cast<double>(want.n)) << want.name;
+    if (want.name == "age" || want.name == "nodes") {
+      EXPECT_NEAR(it->mean.back(), want.mean, 1e-12) << want.name;
+      EXPECT_NEAR(it->sd.back(), want.sd, 1e-12) << want.name;
+    }
+  }
+}
+
+TEST_F(FederatedTest, SmallCountsNeverLeaveAndRefusalsNameTheSiteAndRule) {
+  // nodes > 20 is rare: some site cells hold 1 to 4 patients.
+  AnalysisRequest r;
+  r.function = "table";
+  r.rows = "I(nodes > 20)";
+  r.cols = "rx";
+  const AnalysisOutput out = Federated(r);
+  const auto& t = std::get<TableOutput>(out.result);
+  size_t suppressed = 0;
+  for (double c : t.counts) suppressed += std::isnan(c);
+  EXPECT_GT(suppressed, 0u);
+  EXPECT_FALSE(t.chisq.valid);
+
+  policies_[1].min_cohort_size = 1000;
+  r = AnalysisRequest();
+  r.function = "coxph";
+  r.formula = "Surv(time, status) ~ age";
+  auto refused = RunFederated(r, Links());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(refused.status().message().find("site site2: rule min_cohort_size"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(refused.status().message().find("324"), std::string::npos);  // the size stays home
+
+  // A grid finer than the site allows is refused by the site.
+  policies_[1].min_cohort_size = 10;
+  r = AnalysisRequest();
+  r.function = "survfit";
+  r.formula = "Surv(time, status) ~ 1";
+  r.bin_days = 7;
+  refused = RunFederated(r, Links());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("rule min_time_bin_days"), std::string::npos);
+}
+
+TEST(MergeLevels, KeepsEachSitesOrder) {
+  EXPECT_EQ(MergeLevels({{"organ=prostate", "organ=kidney"}, {"organ=bladder", "organ=kidney"}}),
+            (std::vector<std::string>{"organ=prostate", "organ=bladder", "organ=kidney"}));
+  EXPECT_EQ(MergeLevels({{"x=1", "x=10"}, {"x=2", "x=3"}}),
+            (std::vector<std::string>{"x=1", "x=2", "x=3", "x=10"}));
+}
+
+}  // namespace
+}  // namespace passerelle::analysis
