@@ -368,7 +368,7 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
                     site->events_ = j.at("events").get<double>();
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
                     site->sums_ = j.at("sums").get<std::vector<double>>();
-                    site->omitted_ = CountOrNaN(j.at("omitted"));
+                    site->omitted_ = j.contains("omitted") ? CountOrNaN(j.at("omitted")) : 0;
                     return true;
                   }).status());
   if (site->sums_.size() != site->coef_names_.size()) {
@@ -436,7 +436,7 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transpor
                     site->n_ = j.at("n").get<double>();
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
                     site->intercept_ = j.at("intercept").get<bool>();
-                    site->omitted_ = CountOrNaN(j.at("omitted"));
+                    site->omitted_ = j.contains("omitted") ? CountOrNaN(j.at("omitted")) : 0;
                     return true;
                   }).status());
   site->p_ = null_model ? (site->intercept_ ? 1 : 0) : site->coef_names_.size();
