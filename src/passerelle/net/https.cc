@@ -8,6 +8,8 @@
 #include <iostream>
 #include <mutex>
 
+#include "passerelle/base/text.h"
+
 namespace passerelle::net {
 namespace {
 
@@ -47,7 +49,8 @@ struct HttpsServer::Impl {
 HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpsServer::~HttpsServer() = default;
 
-Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& identity, LogSink log) {
+Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& identity, LogSink log,
+                                                         ClientCertificates clients) {
   std::call_once(g_log_index_once, [] {
     g_log_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   });
@@ -69,7 +72,11 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
     }
     SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(identity.ca_cert.c_str()));
     SSL_CTX_set_ex_data(&ctx, g_log_index, sink);
-    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, VerifyAndLog);
+    SSL_CTX_set_verify(&ctx,
+                       clients == ClientCertificates::kRequired
+                           ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                           : SSL_VERIFY_PEER,
+                       VerifyAndLog);
     return true;
   });
   if (!impl->server->is_valid()) {
@@ -89,9 +96,18 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
     request.body = req.body;
     if (req.ssl) {
       X509* peer = SSL_get1_peer_certificate(req.ssl);
-      request.peer = CommonName(peer);
-      X509_free(peer);
+      if (peer) {
+        request.peer = CommonName(peer);
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int length = 0;
+        X509_digest(peer, EVP_sha256(), digest, &length);
+        request.peer_sha256 =
+            HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
+        X509_free(peer);
+      }
     }
+    const std::string authorization = req.get_header_value("Authorization");
+    if (authorization.rfind("Bearer ", 0) == 0) request.bearer_token = authorization.substr(7);
     HttpResponse response = handler(request);
     res.status = response.status;
     res.set_content(response.body, response.content_type.c_str());
@@ -126,13 +142,16 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const std::string& host
                                                          const TlsIdentity& identity) {
   auto impl = std::make_unique<Impl>();
   impl->where = host + ":" + std::to_string(port);
-  impl->client = std::make_unique<httplib::SSLClient>(host, port, identity.cert, identity.key);
+  impl->client = identity.cert.empty()
+                     ? std::make_unique<httplib::SSLClient>(host, port)
+                     : std::make_unique<httplib::SSLClient>(host, port, identity.cert, identity.key);
   if (!impl->client->is_valid()) {
     return InvalidArgument("https client: cannot load " + identity.cert + " and its key");
   }
   impl->client->set_ca_cert_path(identity.ca_cert.c_str());
   impl->client->enable_server_certificate_verification(true);
   impl->client->set_connection_timeout(5, 0);
+  impl->client->set_keep_alive(true);  // one TLS handshake for many rounds
   return std::unique_ptr<HttpsClient>(new HttpsClient(std::move(impl)));
 }
 
@@ -163,5 +182,11 @@ Result<HttpResponse> HttpsClient::Post(const std::string& path, const std::strin
 Result<HttpResponse> HttpsClient::Get(const std::string& path, std::chrono::seconds timeout) {
   return Send("GET", path, "", timeout);
 }
+
+void HttpsClient::SetBearerToken(const std::string& token) {
+  impl_->client->set_bearer_token_auth(token);
+}
+
+void HttpsClient::Stop() { impl_->client->stop(); }
 
 }  // namespace passerelle::net

@@ -13,7 +13,8 @@
 
 namespace passerelle::net {
 
-// PEM files: the consortium CA certificate, and this party's certificate and key.
+// PEM files: the consortium CA certificate, and this party's certificate and key (a client
+// without a certificate, such as a researcher's, leaves them empty).
 struct TlsIdentity {
   std::string ca_cert;
   std::string cert;
@@ -22,8 +23,14 @@ struct TlsIdentity {
 
 struct HttpRequest {
   std::string method, path, body;
-  std::string peer;  // common name of the client's certificate
+  std::string peer;         // common name of the client's certificate; empty without one
+  std::string peer_sha256;  // SHA-256 fingerprint of that certificate (hex)
+  std::string bearer_token;  // from "Authorization: Bearer ..."
 };
+
+// Whether a server demands a client certificate. Either way, a certificate that is presented
+// must come from the consortium CA and be valid, or the handshake is refused.
+enum class ClientCertificates { kRequired, kOptional };
 
 struct HttpResponse {
   int status = 200;
@@ -39,10 +46,13 @@ class HttpsServer {
  public:
   // A server presenting `identity`, accepting only clients whose certificate the CA signed.
   // InvalidArgument when the files cannot be loaded.
-  static Result<std::unique_ptr<HttpsServer>> Create(const TlsIdentity& identity, LogSink log);
+  static Result<std::unique_ptr<HttpsServer>> Create(
+      const TlsIdentity& identity, LogSink log,
+      ClientCertificates clients = ClientCertificates::kRequired);
   ~HttpsServer();
 
-  // Routes METHOD PATH (exact path) to `handler`.
+  // Routes METHOD PATH to `handler`; PATH is a regular expression matched against the whole
+  // path ("/v1/studies/[0-9]+").
   void Handle(const std::string& method, const std::string& path, Handler handler);
   // Binds to host:port (0: any free port). Returns the port. Unavailable when it cannot bind.
   Result<int> Bind(const std::string& host, int port);
@@ -70,6 +80,10 @@ class HttpsClient {
                             std::chrono::seconds timeout = std::chrono::seconds(30));
   Result<HttpResponse> Get(const std::string& path,
                            std::chrono::seconds timeout = std::chrono::seconds(30));
+  // Sends "Authorization: Bearer TOKEN" with every request.
+  void SetBearerToken(const std::string& token);
+  // Interrupts a request in progress (from another thread): it returns Unavailable.
+  void Stop();
 
  private:
   struct Impl;

@@ -18,7 +18,9 @@ constexpr char kSchema[] = R"sql(
 CREATE TABLE user (name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
 CREATE TABLE site (name TEXT PRIMARY KEY, cert_sha256 TEXT NOT NULL, last_seen TEXT NOT NULL DEFAULT '');
 CREATE TABLE study (id INTEGER PRIMARY KEY, owner TEXT NOT NULL REFERENCES user(name),
-                    title TEXT NOT NULL, definition TEXT NOT NULL, created_at TEXT NOT NULL);
+                    title TEXT NOT NULL, definition TEXT NOT NULL, created_at TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'running', result TEXT NOT NULL DEFAULT '',
+                    finished_at TEXT NOT NULL DEFAULT '');
 CREATE TABLE task (id INTEGER PRIMARY KEY, study INTEGER NOT NULL REFERENCES study(id),
                    site TEXT NOT NULL REFERENCES site(name), round INTEGER NOT NULL,
                    payload TEXT NOT NULL, signature TEXT NOT NULL, status TEXT NOT NULL,
@@ -201,22 +203,64 @@ Result<std::optional<TaskRecord>> HubStore::NextTask(const std::string& site) {
   return task;
 }
 
-Status HubStore::CompleteTask(int64_t id, const std::string& status, const std::string& result) {
+Status HubStore::CompleteTask(int64_t id, const std::string& site, const std::string& status,
+                              const std::string& result) {
   if (status != "done" && status != "refused" && status != "failed") {
     return InvalidArgument("task status must be done, refused or failed");
   }
   ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE task SET status = ?, result = ?, updated_at = "
-                                             "? WHERE id = ? AND status = 'sent'"));
+                                             "? WHERE id = ? AND site = ? AND status = 'sent'"));
   update->BindText(1, status);
   update->BindText(2, result);
   update->BindText(3, UtcNowIso());
   update->BindInt(4, id);
+  update->BindText(5, site);
   RETURN_IF_ERROR(update->Run());
   if (db_->Changes() == 0) {
     return FailedPrecondition("task " + std::to_string(id) +
                               " is not awaiting a result (unknown, or already answered)");
   }
   return Status::Ok();
+}
+
+Status HubStore::FinishStudy(int64_t id, const std::string& status, const std::string& result) {
+  ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE study SET status = ?, result = ?, "
+                                             "finished_at = ? WHERE id = ?"));
+  update->BindText(1, status);
+  update->BindText(2, result);
+  update->BindText(3, UtcNowIso());
+  update->BindInt(4, id);
+  return update->Run();
+}
+
+Result<StudyRecord> HubStore::Study(int64_t id) {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT id, owner, title, definition, status, result, "
+                                            "created_at, finished_at FROM study WHERE id = ?"));
+  query->BindInt(1, id);
+  ASSIGN_OR_RETURN(bool found, query->Step());
+  if (!found) return NotFound("no study " + std::to_string(id));
+  StudyRecord r;
+  r.id = query->Int(0);
+  r.owner = query->Text(1);
+  r.title = query->Text(2);
+  r.definition = query->Text(3);
+  r.status = query->Text(4);
+  r.result = query->Text(5);
+  r.created_at = query->Text(6);
+  r.finished_at = query->Text(7);
+  return r;
+}
+
+Result<std::vector<int64_t>> HubStore::RunningStudies() {
+  ASSIGN_OR_RETURN(auto query,
+                   db_->Prepare("SELECT id FROM study WHERE status = 'running' ORDER BY id"));
+  std::vector<int64_t> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, query->Step());
+    if (!row) break;
+    out.push_back(query->Int(0));
+  }
+  return out;
 }
 
 Result<std::vector<TaskRecord>> HubStore::StudyTasks(int64_t study) {

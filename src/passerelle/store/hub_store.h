@@ -35,6 +35,15 @@ struct TaskRecord {
   std::string result;     // the site's answer, JSON (aggregates only)
 };
 
+struct StudyRecord {
+  int64_t id = 0;
+  std::string owner, title;
+  std::string definition;  // the study as submitted, JSON
+  std::string status;      // running, done, failed
+  std::string result;      // the study's results, JSON (once finished)
+  std::string created_at, finished_at;
+};
+
 class HubStore {
  public:
   // Creates DIR/hub.sqlite. AlreadyExists when it is there.
@@ -62,7 +71,13 @@ class HubStore {
   Result<int64_t> AddTask(const TaskRecord& task);
   // The oldest pending task of a site, marked sent; nullopt when there is none.
   Result<std::optional<TaskRecord>> NextTask(const std::string& site);
-  Status CompleteTask(int64_t id, const std::string& status, const std::string& result);
+  // Records a site's answer to a task sent to it: once, and only from the site it was sent to
+  // (FailedPrecondition otherwise).
+  Status CompleteTask(int64_t id, const std::string& site, const std::string& status,
+                      const std::string& result);
+  Status FinishStudy(int64_t id, const std::string& status, const std::string& result);
+  Result<StudyRecord> Study(int64_t id);
+  Result<std::vector<int64_t>> RunningStudies();
   Result<std::vector<TaskRecord>> StudyTasks(int64_t study);
 
  private:

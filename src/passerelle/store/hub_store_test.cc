@@ -72,9 +72,15 @@ TEST_F(HubStoreTest, TasksFlowInOrderAndSurviveARestart) {
   auto first = hub_->NextTask("wuhan");
   ASSERT_TRUE(first.ok() && first->has_value());
   EXPECT_EQ((*first)->status, "sent");
-  ASSERT_TRUE(hub_->CompleteTask((*first)->id, "done", "{\"loglik\": -1}").ok());
-  // A replayed answer is refused.
-  EXPECT_EQ(hub_->CompleteTask((*first)->id, "done", "{}").code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(hub_->CompleteTask((*first)->id, "wuhan", "done", "{\"loglik\": -1}").ok());
+  // A replayed answer is refused, and so is an answer from another site.
+  EXPECT_EQ(hub_->CompleteTask((*first)->id, "wuhan", "done", "{}").code(),
+            StatusCode::kFailedPrecondition);
+  auto lyons = hub_->NextTask("lyon");
+  ASSERT_TRUE(lyons.ok() && lyons->has_value());
+  EXPECT_EQ(hub_->CompleteTask((*lyons)->id, "wuhan", "done", "{}").code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(hub_->FinishStudy(*study, "done", "{\"results\": {}}").ok());
 
   hub_.reset();  // the hub restarts
   auto reopened = HubStore::Open(dir_);
@@ -83,11 +89,17 @@ TEST_F(HubStoreTest, TasksFlowInOrderAndSurviveARestart) {
   ASSERT_TRUE(second.ok() && second->has_value());
   EXPECT_GT((*second)->id, (*first)->id);
   EXPECT_FALSE((*(*reopened)->NextTask("wuhan")).has_value());
+  auto record = (*reopened)->Study(*study);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->status, "done");
+  EXPECT_EQ(record->result, "{\"results\": {}}");
+  EXPECT_EQ(record->owner, "alice");
+  EXPECT_TRUE((*(*reopened)->RunningStudies()).empty());
   auto tasks = (*reopened)->StudyTasks(*study);
   ASSERT_EQ(tasks->size(), 3u);
   EXPECT_EQ((*tasks)[0].status, "done");
   EXPECT_EQ((*tasks)[0].result, "{\"loglik\": -1}");
-  EXPECT_EQ((*tasks)[1].status, "pending");
+  EXPECT_EQ((*tasks)[1].status, "sent");  // lyon's, taken above
 }
 
 }  // namespace
