@@ -1,6 +1,7 @@
 #include "passerelle/base/sha256.h"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "passerelle/base/text.h"
 
@@ -32,6 +33,14 @@ std::string Sha256Hex(std::string_view bytes) {
   Sha256 hasher;
   hasher.Update(bytes);
   return hasher.FinishHex();
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    return "";
+  }
+  return HexEncode(raw);
 }
 
 }  // namespace passerelle

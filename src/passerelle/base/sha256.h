@@ -1,4 +1,5 @@
-// SHA-256 digests (OpenSSL), written as lowercase hex: dataset checksums and audit digests.
+// SHA-256 digests (OpenSSL), written as lowercase hex: dataset checksums and audit digests;
+// and random bytes for tokens and nonces.
 #ifndef PASSERELLE_BASE_SHA256_H_
 #define PASSERELLE_BASE_SHA256_H_
 
@@ -26,6 +27,10 @@ class Sha256 {
 };
 
 std::string Sha256Hex(std::string_view bytes);
+
+// `bytes` bytes from the operating system's random generator, as lowercase hex (tokens,
+// nonces); empty if it fails.
+std::string RandomHex(size_t bytes);
 
 }  // namespace passerelle
 

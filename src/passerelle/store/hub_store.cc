@@ -1,7 +1,5 @@
 #include "passerelle/store/hub_store.h"
 
-#include <openssl/rand.h>
-
 #include <filesystem>
 
 #include "passerelle/base/date.h"
@@ -74,10 +72,9 @@ Result<std::string> HubStore::AddUser(const std::string& name) {
     return InvalidArgument("user name '" + name +
                            "' must be a letter, then letters, digits, '_' or '.'");
   }
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return Internal("no random bytes for a token");
-  const std::string token =
-      "psr_" + HexEncode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  const std::string random = RandomHex(32);
+  if (random.empty()) return Internal("no random bytes for a token");
+  const std::string token = "psr_" + random;
   ASSIGN_OR_RETURN(auto exists, db_->Prepare("SELECT 1 FROM user WHERE name = ?"));
   exists->BindText(1, name);
   ASSIGN_OR_RETURN(bool found, exists->Step());
@@ -230,6 +227,15 @@ Status HubStore::FinishStudy(int64_t id, const std::string& status, const std::s
   update->BindText(2, result);
   update->BindText(3, UtcNowIso());
   update->BindInt(4, id);
+  return update->Run();
+}
+
+Status HubStore::AbandonTasks(int64_t study) {
+  ASSIGN_OR_RETURN(auto update,
+                   db_->Prepare("UPDATE task SET status = 'failed', updated_at = ? WHERE study = ? "
+                                "AND status IN ('pending', 'sent')"));
+  update->BindText(1, UtcNowIso());
+  update->BindInt(2, study);
   return update->Run();
 }
 

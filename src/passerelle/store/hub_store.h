@@ -75,6 +75,8 @@ class HubStore {
   // (FailedPrecondition otherwise).
   Status CompleteTask(int64_t id, const std::string& site, const std::string& status,
                       const std::string& result);
+  // Marks a study's unanswered tasks failed, so no node receives them any more.
+  Status AbandonTasks(int64_t study);
   Status FinishStudy(int64_t id, const std::string& status, const std::string& result);
   Result<StudyRecord> Study(int64_t id);
   Result<std::vector<int64_t>> RunningStudies();

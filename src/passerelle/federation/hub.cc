@@ -1,0 +1,395 @@
+#include "passerelle/federation/hub.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "passerelle/analysis/federated.h"
+#include "passerelle/base/date.h"
+#include "passerelle/base/sha256.h"
+#include "passerelle/federation/study.h"
+#include "passerelle/net/signing.h"
+#include "passerelle/report/results_json.h"
+#include "passerelle/report/results_text.h"
+#include "passerelle/store/hub_store.h"
+
+namespace passerelle::federation {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+std::string SecretKeyPath(const std::string& dir) { return (fs::path(dir) / "signing.key").string(); }
+
+net::HttpResponse Reply(int status, const json& body) {
+  return {status, body.dump(), "application/json"};
+}
+
+net::HttpResponse Error(const Status& status) {
+  return Reply(HttpStatusFor(status.code()),
+               {{"v", 1}, {"error", status.message()},
+                {"code", std::string(StatusCodeName(status.code()))}});
+}
+
+StatusCode CodeNamed(const std::string& name) {
+  for (StatusCode c : {StatusCode::kInvalidArgument, StatusCode::kNotFound,
+                       StatusCode::kAlreadyExists, StatusCode::kFailedPrecondition,
+                       StatusCode::kPermissionDenied, StatusCode::kUnavailable}) {
+    if (StatusCodeName(c) == name) return c;
+  }
+  return StatusCode::kInternal;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound("cannot read " + path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+std::string HubPublicKeyPath(const std::string& dir) {
+  return (fs::path(dir) / "signing.pub").string();
+}
+
+Status InitHub(const std::string& dir) {
+  ASSIGN_OR_RETURN(auto store, store::HubStore::Create(dir));
+  ASSIGN_OR_RETURN(net::SigningKeyPair keys, net::GenerateSigningKey());
+  {
+    std::ofstream secret(SecretKeyPath(dir));
+    secret << keys.secret_key << "\n";
+    std::ofstream pub(HubPublicKeyPath(dir));
+    pub << keys.public_key << "\n";
+    if (!secret || !pub) return Internal("cannot write the hub's signing key in " + dir);
+  }
+  ::chmod(SecretKeyPath(dir).c_str(), 0600);
+  return Status::Ok();
+}
+
+// A task sent to a site and the answer the driver waits for.
+struct Answer {
+  bool done = false;
+  std::string status, result, message, code;
+};
+
+struct Hub::Impl {
+  HubConfig config;
+  std::string secret_key;
+  std::unique_ptr<store::HubStore> store;
+  std::unique_ptr<net::HttpsServer> server;
+  int port = 0;
+  std::thread serving;
+
+  std::mutex mu;                // guards the store, `answers` and `studies`
+  std::condition_variable cv;   // new tasks, answers, finished studies, stopping
+  std::map<int64_t, std::shared_ptr<Answer>> answers;  // by task id
+  int running_studies = 0;  // detached study threads still running
+  std::atomic<bool> stopping{false};
+
+  void Log(const std::string& line) const {
+    if (config.log) {
+      config.log(line);
+    } else {
+      std::cerr << line << "\n";
+    }
+  }
+
+  // The node behind a request: its certificate must be the one pinned for its name.
+  Result<std::string> Node(const net::HttpRequest& request) {
+    if (request.peer.empty()) {
+      return PermissionDenied("a node must present its certificate");
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    ASSIGN_OR_RETURN(store::SiteRecord site,
+                     store->RecognizeSite(request.peer, request.peer_sha256));
+    return site.name;
+  }
+
+  Result<std::string> Researcher(const net::HttpRequest& request) {
+    if (request.bearer_token.empty()) {
+      return PermissionDenied("sign in: send 'Authorization: Bearer TOKEN'");
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    return store->Authenticate(request.bearer_token);
+  }
+
+  net::HttpResponse Poll(const net::HttpRequest& request) {
+    Result<std::string> site = Node(request);
+    if (!site.ok()) {
+      Log("hub: refused a node: " + site.status().message());
+      return Error(site.status());
+    }
+    double wait = static_cast<double>(config.poll_wait.count());
+    try {
+      wait = std::min(wait, json::parse(request.body).value("wait_seconds", wait));
+    } catch (const json::exception&) {
+      return Error(InvalidArgument("poll: malformed JSON"));
+    }
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      if (stopping) return Error(Unavailable("the hub is stopping"));
+      Result<std::optional<store::TaskRecord>> task = store->NextTask(*site);
+      if (!task.ok()) return Error(task.status());
+      if (task->has_value()) {
+        const store::TaskRecord& t = **task;
+        return Reply(200, {{"v", 1},
+                           {"task",
+                            {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
+      }
+      if (cv.wait_until(lock, deadline) == std::cv_status::timeout) {
+        return Reply(200, {{"v", 1}, {"task", nullptr}});
+      }
+    }
+  }
+
+  net::HttpResponse Result_(const net::HttpRequest& request) {
+    Result<std::string> site = Node(request);
+    if (!site.ok()) {
+      Log("hub: refused a node: " + site.status().message());
+      return Error(site.status());
+    }
+    int64_t id = 0;
+    Answer answer;
+    try {
+      const json j = json::parse(request.body);
+      id = j.at("id").get<int64_t>();
+      answer.status = j.at("status").get<std::string>();
+      answer.message = j.value("message", "");
+      answer.code = j.value("code", "");
+      if (j.contains("result")) answer.result = j.at("result").dump();
+    } catch (const json::exception&) {
+      return Error(InvalidArgument("result: malformed message"));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    const std::string stored = answer.status == "done" ? answer.result : answer.message;
+    Status recorded = store->CompleteTask(id, *site, answer.status, stored);
+    if (!recorded.ok()) {
+      Log("hub: refused an answer from site " + *site + " to task " + std::to_string(id) + ": " +
+          recorded.message());
+      return Error(recorded);
+    }
+    auto it = answers.find(id);
+    if (it != answers.end()) {
+      *it->second = std::move(answer);
+      it->second->done = true;
+      cv.notify_all();
+    }
+    return Reply(200, {{"v", 1}, {"accepted", true}});
+  }
+
+  // The transport of one site for one study: a signed task in the store, then its answer.
+  Result<std::string> Dispatch(int64_t study, const std::string& researcher,
+                               const std::string& dataset, const std::string& site,
+                               int round, const std::string& task) {
+    const std::string nonce = RandomHex(16);
+    if (nonce.empty()) return Internal("no random bytes for a task nonce");
+    json payload = {{"v", 1},
+                    {"nonce", nonce},
+                    {"study", study},
+                    {"site", site},
+                    {"researcher", researcher},
+                    {"dataset", dataset},
+                    {"issued_at", UtcNowIso()},
+                    {"task", json::parse(task)}};
+    store::TaskRecord record;
+    record.study = study;
+    record.site = site;
+    record.round = round;
+    record.payload = payload.dump();
+    ASSIGN_OR_RETURN(record.signature, net::Sign(record.payload, secret_key));
+    auto answer = std::make_shared<Answer>();
+    std::unique_lock<std::mutex> lock(mu);
+    ASSIGN_OR_RETURN(int64_t id, store->AddTask(record));
+    answers[id] = answer;
+    cv.notify_all();
+    const bool answered = cv.wait_for(lock, config.task_timeout,
+                                      [&] { return answer->done || stopping.load(); });
+    answers.erase(id);
+    if (!answer->done) {
+      if (stopping) return Unavailable("the hub stopped before the site answered");
+      return Unavailable("did not answer within " + std::to_string(config.task_timeout.count()) +
+                         " s");
+    }
+    (void)answered;
+    if (answer->status == "done") return answer->result;
+    if (answer->status == "refused") return PermissionDenied(answer->message);
+    const StatusCode code = CodeNamed(answer->code);
+    return Status(code == StatusCode::kPermissionDenied ? StatusCode::kInternal : code,
+                  answer->message);
+  }
+
+  // Runs every analysis of a study over its sites and records the results.
+  void RunStudy(int64_t id, const std::string& researcher, const Study& study,
+                std::vector<std::string> sites) {
+    ordered_json results = ordered_json::object();
+    int round = 0;
+    for (const StudyAnalysis& a : study.analyses) {
+      std::vector<analysis::SiteLink> links;
+      for (const std::string& site : sites) {
+        links.push_back({site, [&, site](const std::string& task) {
+                           return Dispatch(id, researcher, study.dataset, site, ++round, task);
+                         }});
+      }
+      Result<analysis::AnalysisOutput> out = analysis::RunFederated(a.request, links);
+      ordered_json entry = {{"function", a.request.function}};
+      if (out.ok()) {
+        entry["status"] = "ok";
+        entry["results"] = ordered_json::parse(report::ResultsJson(*out));
+        entry["notes"] = out->notes;
+        entry["text"] = report::ResultsText(*out);
+      } else {
+        const bool refused = out.status().code() == StatusCode::kPermissionDenied;
+        entry["status"] = refused ? "refused" : "failed";
+        entry["results"] = nullptr;
+        entry["notes"] = std::vector<std::string>{out.status().message()};
+      }
+      Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function + "): " +
+          entry["status"].get<std::string>());
+      results[a.id] = std::move(entry);
+      if (stopping) break;
+    }
+    const ordered_json document = {{"study", id},
+                                   {"title", study.title},
+                                   {"dataset", study.dataset},
+                                   {"researcher", researcher},
+                                   {"sites", sites},
+                                   {"results", results}};
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopping) {
+      (void)store->AbandonTasks(id);
+      (void)store->FinishStudy(id, "failed", StoppedResult(id));
+    } else {
+      (void)store->FinishStudy(id, "done", document.dump());
+    }
+    --running_studies;
+    cv.notify_all();
+  }
+
+  static std::string StoppedResult(int64_t id) {
+    return json{{"study", id}, {"error", "the hub stopped during the study; run it again"}}.dump();
+  }
+
+  net::HttpResponse Submit(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    Result<Study> study = ParseStudy(request.body, "study");
+    if (!study.ok()) return Error(study.status());
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopping) return Error(Unavailable("the hub is stopping"));
+    Result<std::vector<store::SiteRecord>> registered = store->Sites();
+    if (!registered.ok()) return Error(registered.status());
+    std::vector<std::string> sites;
+    for (const auto& s : *registered) sites.push_back(s.name);
+    if (!study->sites.empty()) {
+      for (const std::string& s : study->sites) {
+        if (std::find(sites.begin(), sites.end(), s) == sites.end()) {
+          return Error(InvalidArgument("study: sites: '" + s + "' is not registered at this hub"));
+        }
+      }
+      sites = study->sites;
+    }
+    if (sites.empty()) return Error(FailedPrecondition("no site is registered at this hub"));
+    Result<int64_t> id = store->AddStudy(*researcher, study->title, request.body);
+    if (!id.ok()) return Error(id.status());
+    Log("hub: study " + std::to_string(*id) + " from " + *researcher + ": " +
+        std::to_string(study->analyses.size()) + " analyses over " + std::to_string(sites.size()) +
+        " sites");
+    ++running_studies;
+    std::thread([this, id = *id, who = *researcher, s = std::move(*study), sites]() mutable {
+      RunStudy(id, who, s, std::move(sites));
+    }).detach();
+    return Reply(202, {{"v", 1}, {"study", *id}});
+  }
+
+  net::HttpResponse Fetch(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    const int64_t id = std::stoll(request.path.substr(request.path.rfind('/') + 1));
+    const auto deadline = Clock::now() + config.poll_wait;
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      Result<store::StudyRecord> study = store->Study(id);
+      if (!study.ok()) return Error(study.status());
+      if (study->owner != *researcher) return Error(NotFound("no study " + std::to_string(id)));
+      if (study->status != "running" || stopping) {
+        json body = {{"v", 1}, {"study", id}, {"status", study->status}};
+        if (!study->result.empty()) body["result"] = json::parse(study->result);
+        return Reply(200, body);
+      }
+      if (cv.wait_until(lock, deadline) == std::cv_status::timeout) {
+        return Reply(200, {{"v", 1}, {"study", id}, {"status", "running"}});
+      }
+    }
+  }
+
+  net::HttpResponse Sites(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    std::lock_guard<std::mutex> lock(mu);
+    Result<std::vector<store::SiteRecord>> sites = store->Sites();
+    if (!sites.ok()) return Error(sites.status());
+    json out = json::array();
+    for (const auto& s : *sites) out.push_back({{"name", s.name}, {"last_seen", s.last_seen}});
+    return Reply(200, {{"v", 1}, {"sites", out}});
+  }
+};
+
+Hub::Hub(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Hub::~Hub() { Stop(); }
+int Hub::port() const { return impl_->port; }
+
+Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  ASSIGN_OR_RETURN(impl->store, store::HubStore::Open(impl->config.dir));
+  ASSIGN_OR_RETURN(impl->secret_key, ReadFile(SecretKeyPath(impl->config.dir)));
+  ASSIGN_OR_RETURN(std::vector<int64_t> unfinished, impl->store->RunningStudies());
+  for (int64_t id : unfinished) {
+    RETURN_IF_ERROR(impl->store->AbandonTasks(id));
+    RETURN_IF_ERROR(impl->store->FinishStudy(id, "failed", Impl::StoppedResult(id)));
+    impl->Log("hub: study " + std::to_string(id) + " was running when the hub stopped: failed");
+  }
+  Impl* self = impl.get();
+  ASSIGN_OR_RETURN(impl->server,
+                   net::HttpsServer::Create(
+                       impl->config.identity, [self](const std::string& line) { self->Log(line); },
+                       net::ClientCertificates::kOptional));
+  impl->server->Handle("POST", "/v1/node/poll", [self](const auto& r) { return self->Poll(r); });
+  impl->server->Handle("POST", "/v1/node/result",
+                       [self](const auto& r) { return self->Result_(r); });
+  impl->server->Handle("POST", "/v1/studies", [self](const auto& r) { return self->Submit(r); });
+  impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}",
+                       [self](const auto& r) { return self->Fetch(r); });
+  impl->server->Handle("GET", "/v1/sites", [self](const auto& r) { return self->Sites(r); });
+  ASSIGN_OR_RETURN(impl->port, impl->server->Bind(impl->config.host, impl->config.port));
+  impl->serving = std::thread([self] { self->server->Run(); });
+  return std::unique_ptr<Hub>(new Hub(std::move(impl)));
+}
+
+void Hub::Stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  {
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    impl_->cv.notify_all();
+    impl_->cv.wait(lock, [&] { return impl_->running_studies == 0; });
+  }
+  impl_->server->Stop();
+  if (impl_->serving.joinable()) impl_->serving.join();
+}
+
+}  // namespace passerelle::federation

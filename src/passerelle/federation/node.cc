@@ -1,0 +1,202 @@
+#include "passerelle/federation/node.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "passerelle/analysis/local_step.h"
+#include "passerelle/net/signing.h"
+#include "passerelle/store/site_store.h"
+
+namespace passerelle::federation {
+namespace {
+
+using nlohmann::json;
+
+}  // namespace
+
+Result<HubAddress> ParseHubUrl(const std::string& url) {
+  const std::string scheme = "https://";
+  const size_t colon = url.rfind(':');
+  if (url.rfind(scheme, 0) != 0 || colon == std::string::npos || colon < scheme.size()) {
+    return InvalidArgument("hub address '" + url + "' must be https://HOST:PORT");
+  }
+  HubAddress a;
+  a.host = url.substr(scheme.size(), colon - scheme.size());
+  std::string port = url.substr(colon + 1);
+  while (!port.empty() && port.back() == '/') port.pop_back();
+  if (a.host.empty() || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument("hub address '" + url + "' must be https://HOST:PORT");
+  }
+  a.port = std::stoi(port);
+  if (a.port < 1 || a.port > 65535) return InvalidArgument("hub port must be 1 to 65535");
+  return a;
+}
+
+struct Node::Impl {
+  NodeConfig config;
+  std::unique_ptr<store::SiteStore> store;
+  std::unique_ptr<net::HttpsClient> client;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::condition_variable cv;  // wakes a retry pause on Stop()
+  std::set<std::string> nonces;  // tasks already run: a replay is refused
+  // The dataset tables in memory, by name, with the version they were loaded at.
+  std::map<std::string, std::pair<int64_t, data::Table>> tables;
+
+  void Log(const std::string& line) const {
+    if (config.log) {
+      config.log(line);
+    } else {
+      std::cerr << line << "\n";
+    }
+  }
+
+  Result<const data::Table*> Table(const std::string& dataset) {
+    ASSIGN_OR_RETURN(std::vector<store::DatasetVersion> versions, store->ListDatasets());
+    for (const auto& v : versions) {
+      if (v.dataset != dataset) continue;
+      auto it = tables.find(dataset);
+      if (it == tables.end() || it->second.first != v.version) {
+        ASSIGN_OR_RETURN(data::Table t, store->LoadTable(dataset));
+        tables[dataset] = {v.version, std::move(t)};
+      }
+      return &tables[dataset].second;
+    }
+    return NotFound("site " + store->site_name() + " has no dataset '" + dataset + "'");
+  }
+
+  // Runs one task as the hub signed it; the answer to send back.
+  json Answer(const json& message) {
+    const int64_t id = message.value("id", int64_t{0});
+    json answer = {{"v", 1}, {"id", id}};
+    auto refuse = [&](const std::string& why) {
+      Log("node: refused task " + std::to_string(id) + ": " + why);
+      answer["status"] = "refused";
+      answer["message"] = why;
+      return answer;
+    };
+    const std::string payload = message.value("payload", "");
+    const Status signature =
+        net::VerifySignature(payload, message.value("signature", ""), config.hub_public_key);
+    if (!signature.ok()) {
+      return refuse("rule hub_signature: the task is not signed by the hub key this site pins");
+    }
+    json task;
+    try {
+      task = json::parse(payload);
+    } catch (const json::exception&) {
+      return refuse("the task is not JSON");
+    }
+    if (task.value("v", 0) != 1) return refuse("protocol version not supported (this node: 1)");
+    if (task.value("site", "") != store->site_name()) {
+      return refuse("rule task_site: the task is addressed to another site");
+    }
+    const std::string nonce = task.value("nonce", "");
+    if (nonce.empty() || !nonces.insert(nonce).second) {
+      return refuse("rule replay: this task was already run");
+    }
+    const json step = task.value("task", json::object());
+    const std::string what = step.value("analysis", "?") + " " + step.value("step", "");
+    const std::string who = "study " + std::to_string(task.value("study", int64_t{0})) +
+                            ", researcher " + task.value("researcher", "?");
+    Result<std::string> result = [&]() -> Result<std::string> {
+      ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
+      ASSIGN_OR_RETURN(const data::Table* table, Table(task.value("dataset", "")));
+      return analysis::RunLocalStep(step.dump(), *table, policy);
+    }();
+    if (result.ok()) {
+      answer["status"] = "done";
+      answer["result"] = json::parse(*result);
+      Log("node: task " + std::to_string(id) + " (" + who + "): " + what + ": released");
+    } else if (result.status().code() == StatusCode::kPermissionDenied) {
+      answer["status"] = "refused";
+      answer["message"] = result.status().message();
+      Log("node: task " + std::to_string(id) + " (" + who + "): " + what + ": refused, " +
+          result.status().message());
+    } else {
+      answer["status"] = "failed";
+      answer["code"] = std::string(StatusCodeName(result.status().code()));
+      answer["message"] = result.status().message();
+      Log("node: task " + std::to_string(id) + " (" + who + "): " + what + ": failed, " +
+          result.status().message());
+    }
+    return answer;
+  }
+
+  void Pause(std::chrono::seconds d) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, d, [&] { return stopping.load(); });
+  }
+};
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::~Node() = default;
+
+Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  ASSIGN_OR_RETURN(impl->store, store::SiteStore::Open(impl->config.site_dir));
+  RETURN_IF_ERROR(impl->store->LoadPolicy().status());
+  ASSIGN_OR_RETURN(impl->client, net::HttpsClient::Create(impl->config.hub.host,
+                                                          impl->config.hub.port,
+                                                          impl->config.identity));
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+void Node::Run() {
+  Impl& n = *impl_;
+  const std::string where =
+      "https://" + n.config.hub.host + ":" + std::to_string(n.config.hub.port);
+  const std::string poll =
+      json{{"v", 1}, {"site", n.store->site_name()}, {"wait_seconds", n.config.poll_wait.count()}}
+          .dump();
+  const auto read_timeout = n.config.poll_wait + std::chrono::seconds(15);
+  bool connected = false;
+  while (!n.stopping) {
+    Result<net::HttpResponse> r = n.client->Post("/v1/node/poll", poll, read_timeout);
+    if (n.stopping) break;
+    if (!r.ok() || r->status != 200) {
+      const std::string why = !r.ok() ? r.status().message() : "hub answered " + r->body;
+      n.Log("node " + n.store->site_name() + ": cannot poll the hub at " + where + ": " + why);
+      connected = false;
+      n.Pause(std::chrono::seconds(2));
+      continue;
+    }
+    if (!connected) {
+      n.Log("node " + n.store->site_name() + ": connected to the hub at " + where);
+      connected = true;
+    }
+    json message;
+    try {
+      message = json::parse(r->body);
+    } catch (const json::exception&) {
+      n.Log("node: the hub answered garbage to a poll");
+      continue;
+    }
+    if (!message.contains("task") || message.at("task").is_null()) continue;
+    const json answer = n.Answer(message.at("task"));
+    Result<net::HttpResponse> sent = n.client->Post("/v1/node/result", answer.dump());
+    if (!sent.ok() || sent->status != 200) {
+      n.Log("node: the answer to task " + std::to_string(answer.value("id", int64_t{0})) +
+            " was not accepted: " + (sent.ok() ? sent->body : sent.status().message()));
+    }
+  }
+  n.Log("node " + n.store->site_name() + ": stopped");
+}
+
+void Node::Stop() {
+  impl_->stopping = true;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->cv.notify_all();
+  }
+  impl_->client->Stop();
+}
+
+}  // namespace passerelle::federation
