@@ -86,13 +86,38 @@ Status PkiVerify(const PkiOptions& options);
 struct HubOptions {
   std::string dir;   // the hub's folder (hub.sqlite)
   std::string name;  // user or site name
-  std::string cert;  // site add: the node's certificate
-  std::string ca;    // site add: the consortium CA certificate
+  std::string cert;  // site add: the node's certificate; serve: the hub's
+  std::string ca;    // the consortium CA certificate
+  std::string key;   // serve: the hub's private key
+  std::string listen = "127.0.0.1:0";  // serve: HOST:PORT (port 0: any free port)
+  std::string port_file;               // serve: where to write the port bound
+  int task_timeout = 600;              // serve: seconds a site has to answer a task
 };
 Status HubInit(const HubOptions& options);
 Status HubUserAdd(const HubOptions& options);
 Status HubSiteAdd(const HubOptions& options);
 Status HubSites(const HubOptions& options);
+// Serves until SIGTERM or SIGINT, then stops cleanly.
+Status HubServe(const HubOptions& options);
+
+struct NodeOptions {
+  std::string dir;  // the site store
+  std::string hub;  // https://HOST:PORT
+  std::string cert, key, ca;
+  std::string hub_key;  // file with the hub's public signing key (hub DIR/signing.pub)
+};
+// Serves until SIGTERM or SIGINT, then stops cleanly.
+Status NodeServe(const NodeOptions& options);
+
+struct StudyOptions {
+  std::string file;
+  std::string hub;
+  std::string ca;
+  std::string token_file;  // else the PASSERELLE_TOKEN environment variable
+  bool json = false;
+  int timeout = 3600;
+};
+Status StudyRun(const StudyOptions& options);
 
 struct SynthOptions {
   std::string site = "wuhan";

@@ -2,14 +2,17 @@
 #include <iostream>
 
 #include "apps/passerelle/commands.h"
+#include "passerelle/federation/hub.h"
 #include "passerelle/net/pki.h"
 #include "passerelle/store/hub_store.h"
 
 namespace passerelle::cli {
 
 Status HubInit(const HubOptions& options) {
-  ASSIGN_OR_RETURN(auto hub, store::HubStore::Create(options.dir));
-  std::cout << "Created the hub store " << options.dir << "/hub.sqlite\n";
+  RETURN_IF_ERROR(federation::InitHub(options.dir));
+  std::cout << "Created the hub store " << options.dir << "/hub.sqlite and its signing key; "
+            << "each node pins the public key " << federation::HubPublicKeyPath(options.dir)
+            << "\n";
   return Status::Ok();
 }
 

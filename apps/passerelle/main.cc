@@ -195,6 +195,52 @@ int main(int argc, char** argv) {
   CLI::App* hub_sites = hub_site->add_subcommand("list", "List the registered sites");
   hub_sites->add_option("dir", hub_options.dir, "Folder of the hub")->required();
   hub_sites->callback([&] { status = HubSites(hub_options); });
+  CLI::App* hub_serve = hub->add_subcommand(
+      "serve", "Run the hub: nodes dial in for tasks, researchers submit studies (until SIGTERM)");
+  hub_serve->add_option("dir", hub_options.dir, "Folder of the hub")->required();
+  hub_serve->add_option("--cert", hub_options.cert, "The hub's certificate")->required();
+  hub_serve->add_option("--key", hub_options.key, "The hub's private key")->required();
+  hub_serve->add_option("--ca", hub_options.ca, "The consortium CA certificate")->required();
+  hub_serve->add_option("--listen", hub_options.listen, "HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  hub_serve->add_option("--port-file", hub_options.port_file, "Write the port bound here");
+  hub_serve->add_option("--task-timeout", hub_options.task_timeout,
+                        "Seconds a site has to answer a task")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  hub_serve->callback([&] { status = HubServe(hub_options); });
+
+  // node ...
+  CLI::App* node = app.add_subcommand("node", "A site's node: answers the hub's tasks");
+  node->require_subcommand(1);
+  NodeOptions node_options;
+  CLI::App* node_serve = node->add_subcommand(
+      "serve", "Dial out to the hub and answer its signed tasks under the site's policy");
+  node_serve->add_option("dir", node_options.dir, "Folder of the site store")->required();
+  node_serve->add_option("--hub", node_options.hub, "The hub, https://HOST:PORT")->required();
+  node_serve->add_option("--cert", node_options.cert, "The node's certificate")->required();
+  node_serve->add_option("--key", node_options.key, "The node's private key")->required();
+  node_serve->add_option("--ca", node_options.ca, "The consortium CA certificate")->required();
+  node_serve->add_option("--hub-key", node_options.hub_key,
+                         "File with the hub's public signing key (the hub's signing.pub)")
+      ->required();
+  node_serve->callback([&] { status = NodeServe(node_options); });
+
+  // study ...
+  CLI::App* study = app.add_subcommand("study", "Studies run over every site");
+  study->require_subcommand(1);
+  StudyOptions study_options;
+  CLI::App* study_run = study->add_subcommand("run", "Submit a study to the hub, print results");
+  study_run->add_option("file", study_options.file, "Study file (JSON)")->required();
+  study_run->add_option("--hub", study_options.hub, "The hub, https://HOST:PORT")->required();
+  study_run->add_option("--ca", study_options.ca, "The consortium CA certificate")->required();
+  study_run->add_option("--token-file", study_options.token_file,
+                        "File holding your token (default: $PASSERELLE_TOKEN)");
+  study_run->add_option("--timeout", study_options.timeout, "Seconds to wait for the results")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  study_run->add_flag("--json", study_options.json, "Print the results as JSON");
+  study_run->callback([&] { status = StudyRun(study_options); });
 
   // synth
   SynthOptions synth;

@@ -272,10 +272,19 @@ Result<std::string> RunTableStep(const json& task, const data::Table& table,
 // describe: per variable the count present and missing, mean and SD of numbers (groups of at
 // least k), level counts of categories; dates, identifiers and free text are only counted.
 // Never minima, maxima or quantiles: those are patients' values.
-Result<std::string> RunDescribeStep(const data::Table& table, const privacy::Policy& policy) {
+Result<std::string> RunDescribeStep(const json& task, const data::Table& table,
+                                    const privacy::Policy& policy) {
   RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(table.rows), policy));
+  const auto wanted = task.value("variables", std::vector<std::string>());
+  std::vector<VariableDescription> all = Describe(table);
+  std::vector<VariableDescription> chosen;
+  for (const std::string& name : wanted) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.name == name; });
+    if (it == all.end()) return InvalidArgument("describe: no variable '" + name + "'");
+    chosen.push_back(*it);
+  }
   json variables = json::array();
-  for (const VariableDescription& d : Describe(table)) {
+  for (const VariableDescription& d : wanted.empty() ? all : chosen) {
     json v = {{"name", d.name},
               {"type", std::string(data::VarTypeName(d.type))},
               {"n", ReleasableCount(static_cast<double>(d.n), policy)},
@@ -321,7 +330,7 @@ Result<std::string> RunLocalStep(const std::string& task_json, const data::Table
     }
     if (analysis == "survdiff" && step == "logrank") return RunLogrankStep(task, table, policy);
     if (analysis == "table") return RunTableStep(task, table, policy);
-    if (analysis == "describe") return RunDescribeStep(table, policy);
+    if (analysis == "describe") return RunDescribeStep(task, table, policy);
     return InvalidArgument("task: analysis '" + analysis + "' has no step '" + step + "'");
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("task: malformed JSON: ") + e.what());

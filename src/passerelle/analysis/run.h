@@ -27,6 +27,7 @@ struct AnalysisRequest {
   std::string conf_type = "log";  // survfit
   double bin_days = 0;            // survfit, survdiff: times become ceil(t / bin) * bin (0: none)
   std::string rows, cols;         // table: variable names (cols optional)
+  std::vector<std::string> variables;  // describe: the variables (empty: all)
 };
 
 struct CoxphOutput {

@@ -327,9 +327,9 @@ struct Hub::Impl {
       if (!study.ok()) return Error(study.status());
       if (study->owner != *researcher) return Error(NotFound("no study " + std::to_string(id)));
       if (study->status != "running" || stopping) {
-        json body = {{"v", 1}, {"study", id}, {"status", study->status}};
-        if (!study->result.empty()) body["result"] = json::parse(study->result);
-        return Reply(200, body);
+        ordered_json body = {{"v", 1}, {"study", id}, {"status", study->status}};
+        if (!study->result.empty()) body["result"] = ordered_json::parse(study->result);
+        return {200, body.dump(), "application/json"};
       }
       if (cv.wait_until(lock, deadline) == std::cv_status::timeout) {
         return Reply(200, {{"v", 1}, {"study", id}, {"status", "running"}});

@@ -50,7 +50,7 @@ Result<std::string> RunStudy(const ResearcherConfig& config, const std::string& 
                                                       std::chrono::seconds(60)));
     if (r.status != 200) return HubError(r);
     try {
-      const json j = json::parse(r.body);
+      const nlohmann::ordered_json j = nlohmann::ordered_json::parse(r.body);
       const std::string status = j.at("status").get<std::string>();
       if (status == "running") continue;
       if (status == "failed") {

@@ -52,7 +52,7 @@ Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
                                     const std::string& path) {
   static const std::set<std::string> kKeys = {"id",   "function", "formula", "subset",
                                               "ties", "family",   "rho",     "bin_days",
-                                              "rows", "cols",     "conf_type"};
+                                              "rows", "cols",     "conf_type", "variables"};
   if (!a.is_object()) return Field(label, path, "must be an object");
   for (const auto& [key, value] : a.items()) {
     if (!kKeys.count(key)) {
@@ -85,6 +85,14 @@ Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
   ASSIGN_OR_RETURN(r.cols, Text(a, "cols", label, at, false));
   ASSIGN_OR_RETURN(std::string conf_type, Text(a, "conf_type", label, at, false));
   if (!conf_type.empty()) r.conf_type = conf_type;
+  if (a.contains("variables")) {
+    const json& v = a.at("variables");
+    if (!v.is_array()) return Field(label, at + "variables", "must be a list of variable names");
+    for (const json& name : v) {
+      if (!name.is_string()) return Field(label, at + "variables", "must be a list of names");
+      r.variables.push_back(name.get<std::string>());
+    }
+  }
   ASSIGN_OR_RETURN(r.rho, Number(a, "rho", label, at, 0));
   ASSIGN_OR_RETURN(r.bin_days, Number(a, "bin_days", label, at, 0));
   const bool needs_formula = r.function != "table" && r.function != "describe";

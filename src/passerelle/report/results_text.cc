@@ -1,5 +1,6 @@
 #include "passerelle/report/results_text.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -80,6 +81,45 @@ std::string Coxph(const analysis::AnalysisOutput& output, const analysis::CoxphO
   return out;
 }
 
+// Curves with more event times than this are summarised at landmarks instead.
+constexpr size_t kMaxEventRows = 30;
+
+// R's summary(fit, times = c(1, 2, 3, 5, 10) years): at each landmark within follow-up, the
+// number at risk, the events since the previous landmark, and the survival with its CI.
+std::string Landmarks(const analysis::SurvfitOutput& km) {
+  const double kYear = 365.25;
+  std::string out =
+      "\nAt 1, 2, 3, 5 and 10 years (" + FormatNumber(kYear) + " days), as summary(fit, times):\n";
+  for (size_t s = 0; s < km.curves.size(); ++s) {
+    const stats::KaplanMeier& c = km.curves[s];
+    out += "\n" + km.strata[s] + "\n";
+    TextTable table({"time", "n.risk", "n.event", "survival", "std.err", "lower 95% CI",
+                     "upper 95% CI"});
+    double previous = 0;
+    for (double years : {1.0, 2.0, 3.0, 5.0, 10.0}) {
+      const double t = years * kYear;
+      if (c.time.empty() || t > c.time.back()) break;
+      size_t next = 0;  // first row at or after t
+      while (next < c.time.size() && c.time[next] < t) ++next;
+      double events = 0;
+      for (size_t k = 0; k < c.time.size() && c.time[k] <= t; ++k) {
+        if (c.time[k] > previous) events += c.n_event[k];
+      }
+      const bool at = c.time[next] == t;
+      const size_t k = at ? next : next - 1;  // last row at or before t (next > 0 here)
+      const bool before_first = !at && next == 0;
+      table.AddRow({FormatNumber(t), FormatNumber(c.n_risk[next]), FormatNumber(events),
+                    Fixed(before_first ? 1.0 : c.surv[k], 4),
+                    Fixed(before_first ? 0.0 : c.std_err_surv[k], 4),
+                    Fixed(before_first ? 1.0 : c.lower[k], 4),
+                    Fixed(before_first ? 1.0 : c.upper[k], 4)});
+      previous = t;
+    }
+    out += table.Render();
+  }
+  return out;
+}
+
 std::string Survfit(const analysis::AnalysisOutput& output, const analysis::SurvfitOutput& km) {
   std::string out = "Kaplan-Meier estimate: " + output.request.formula +
                     "  (conf.type = " + km.conf_type + ")\n" + Notes(output) + "\n";
@@ -90,6 +130,13 @@ std::string Survfit(const analysis::AnalysisOutput& output, const analysis::Surv
                     FormatNumber(c.median_lower), FormatNumber(c.median_upper)});
   }
   out += summary.Render();
+  size_t longest = 0;
+  for (const stats::KaplanMeier& c : km.curves) {
+    size_t events = 0;
+    for (double d : c.n_event) events += d > 0;
+    longest = std::max(longest, events);
+  }
+  if (longest > kMaxEventRows) return out + Landmarks(km);
   for (size_t s = 0; s < km.curves.size(); ++s) {
     const stats::KaplanMeier& c = km.curves[s];
     out += "\n" + km.strata[s] + "\n";

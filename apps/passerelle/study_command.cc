@@ -1,0 +1,78 @@
+// `passerelle study run`: submits a study file to the hub and prints its results, as JSON
+// (--json) or as readable tables.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "apps/passerelle/commands.h"
+#include "passerelle/federation/researcher.h"
+#include "passerelle/federation/study.h"
+
+namespace passerelle::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+Result<std::string> Token(const StudyOptions& options) {
+  std::string token;
+  if (!options.token_file.empty()) {
+    std::ifstream in(options.token_file);
+    if (!(in >> token)) return InvalidArgument("cannot read a token from " + options.token_file);
+    return token;
+  }
+  if (const char* env = std::getenv("PASSERELLE_TOKEN"); env && *env) return std::string(env);
+  return InvalidArgument("give your token with --token-file FILE or PASSERELLE_TOKEN");
+}
+
+std::string Readable(const ordered_json& doc) {
+  std::string out = "Study " + std::to_string(doc.at("study").get<int64_t>()) + ": " +
+                    doc.at("title").get<std::string>() + "\nDataset " +
+                    doc.at("dataset").get<std::string>() + " at sites ";
+  bool first = true;
+  for (const auto& s : doc.at("sites")) {
+    out += (first ? "" : ", ") + s.get<std::string>();
+    first = false;
+  }
+  out += "\n";
+  for (const auto& [id, r] : doc.at("results").items()) {
+    out += "\n== " + id + " (" + r.at("function").get<std::string>() + "): " +
+           r.at("status").get<std::string>() + "\n";
+    if (r.at("status") == "ok") {
+      out += r.at("text").get<std::string>();
+    } else {
+      for (const auto& n : r.at("notes")) out += n.get<std::string>() + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status StudyRun(const StudyOptions& options) {
+  std::ifstream in(options.file);
+  if (!in) return NotFound("cannot read the study file " + options.file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  RETURN_IF_ERROR(federation::ParseStudy(text, options.file).status());  // errors name the file
+  federation::ResearcherConfig config;
+  ASSIGN_OR_RETURN(config.hub, federation::ParseHubUrl(options.hub));
+  config.ca_cert = options.ca;
+  ASSIGN_OR_RETURN(config.token, Token(options));
+  config.timeout = std::chrono::seconds(options.timeout);
+  ASSIGN_OR_RETURN(std::string result, federation::RunStudy(config, text, [](int64_t id) {
+                     std::cerr << "study " << id << " accepted by the hub; waiting for results\n";
+                   }));
+  ordered_json doc = ordered_json::parse(result);
+  if (options.json) {
+    for (auto& [id, r] : doc.at("results").items()) r.erase("text");
+    std::cout << doc.dump(2) << "\n";
+  } else {
+    std::cout << Readable(doc);
+  }
+  bool all_ok = true;
+  for (const auto& [id, r] : doc.at("results").items()) all_ok &= r.at("status") == "ok";
+  return all_ok ? Status::Ok()
+                : FailedPrecondition("some analyses were refused or failed (see above)");
+}
+
+}  // namespace passerelle::cli
