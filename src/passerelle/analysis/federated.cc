@@ -123,7 +123,7 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const form
     for (size_t j = 0; j < names.size(); ++j) sums[j] += site->sums()[j];
     omitted.push_back(site->omitted());
   }
-  for (double s : sums) cox.means.push_back(s / n);
+  for (double s : sums) cox.means.push_back(s / n);  // NaN where a site withheld a small count
   NoteOmitted(omitted, &out);
   for (double o : omitted) cox.n_omitted_na += o == o ? static_cast<size_t>(o) : 0;
   if (!HasSiteStrata(f)) {
@@ -149,13 +149,29 @@ Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
     return InvalidArgument("family must be binomial, poisson or gaussian, not '" + request.family +
                            "'");
   }
+  // R's glm drops factor levels no row uses: here, those no site uses.
+  const json ask_levels = {{"analysis", "glm"},        {"step", "levels"},
+                           {"formula", request.formula}, {"subset", request.subset},
+                           {"family", request.family}};
+  ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, ask_levels));
+  std::map<std::string, std::vector<std::vector<std::string>>> used;
+  for (size_t s = 0; s < sites.size(); ++s) {
+    RETURN_IF_ERROR(Reading(sites[s].name, [&] {
+      for (const auto& [name, levels] : answers[s].at("used_levels").items()) {
+        used[name].push_back(levels.get<std::vector<std::string>>());
+      }
+      return Status::Ok();
+    }));
+  }
+  json levels = json::object();
+  for (const auto& [name, per_site] : used) levels[name] = MergeLevels(per_site);
   std::vector<std::unique_ptr<RemoteGlmSite>> remote;
   std::vector<GlmSite*> full, null;
   for (const SiteLink& link : sites) {
     for (bool null_model : {false, true}) {
-      ASSIGN_OR_RETURN(auto site, RemoteGlmSite::Connect(Named(link), request.formula,
-                                                         request.subset, request.family,
-                                                         null_model));
+      ASSIGN_OR_RETURN(auto site,
+                       RemoteGlmSite::Connect(Named(link), request.formula, request.subset,
+                                              request.family, null_model, levels.dump()));
       if (!null_model && !remote.empty() && site->coef_names() != remote[0]->coef_names()) {
         return FailedPrecondition("site " + link.name + ": its model has the coefficients " +
                                   Join(site->coef_names(), ", ") + ", site " + sites[0].name +

@@ -129,6 +129,29 @@ TEST_F(FederatedTest, GlmIsThePooledFit) {
             "suppresses small counts");
 }
 
+// R's glm drops factor levels the rows do not use (coxph keeps them): dropping a middle level
+// or the reference level gives R's coefficients, federated and pooled.
+TEST_F(FederatedTest, GlmDropsUnusedLevelsAsR) {
+  AnalysisRequest r;
+  r.function = "glm";
+  r.family = "binomial";
+  r.formula = "status ~ rx + age";
+  const std::vector<std::pair<std::string, std::vector<double>>> cases = {
+      {"rx != \"Lev\"", {0.2419992895823438184, -0.5194574608506784541, -0.0018241255744074233}},
+      {"rx != \"Obs\"",
+       {8.1269514681520966e-02, -4.6379694117562881e-01, -6.3404775089176508e-05}}};
+  for (const auto& [subset, want] : cases) {
+    r.subset = subset;
+    const auto fed = std::get<GlmOutput>(Federated(r).result);
+    const auto pooled = std::get<GlmOutput>(Pooled(r).result);
+    EXPECT_EQ(fed.fit.coef_names,
+              (std::vector<std::string>{"(Intercept)", "rxLev+5FU", "age"}));
+    EXPECT_EQ(pooled.fit.coef_names, fed.fit.coef_names);
+    ExpectNear(fed.fit.coef, want, 1e-8);
+    ExpectNear(pooled.fit.coef, want, 1e-8);
+  }
+}
+
 TEST_F(FederatedTest, KaplanMeierOnTheGridIsRsPooledCurve) {
   AnalysisRequest r;
   r.function = "survfit";

@@ -51,9 +51,17 @@ Result<std::string> RunCoxStep(const json& task, const data::Table& table,
   ASSIGN_OR_RETURN(stats::Ties ties, TiesFrom(task.value("ties", "efron")));
   const std::string step = task.value("step", "");
   if (step == "describe") {
-    std::vector<double> sums(m.p(), 0.0);
+    // Column sums give R's means; the sum of an indicator column counts patients, so it is
+    // withheld (null) when it is 1 to k-1.
+    json sums = json::array();
     for (size_t j = 0; j < m.p(); ++j) {
-      for (size_t i = 0; i < m.n; ++i) sums[j] += m.X(i, j);
+      double sum = 0;
+      bool indicator = true;
+      for (size_t i = 0; i < m.n; ++i) {
+        sum += m.X(i, j);
+        indicator &= m.X(i, j) == 0 || m.X(i, j) == 1;
+      }
+      sums.push_back(indicator ? ReleasableCount(sum, policy) : json(sum));
     }
     return json{{"n", m.n},
                 {"events", events},
@@ -100,9 +108,15 @@ json GlmAggregateJson(const stats::GlmAggregate& a) {
 Result<std::string> RunGlmStep(const json& task, const data::Table& table,
                                const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
+  // The levels every site keeps (the hub's union of the levels in use), so all sites build the
+  // same design; without them (step "levels") none is dropped.
+  formula::FrameOptions options;
+  if (task.contains("levels")) {
+    options.levels = task.at("levels").get<std::map<std::string, std::vector<std::string>>>();
+  }
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
-                                            task.value("subset", "")));
+                                            task.value("subset", ""), options));
   RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(m.n), policy));
   ASSIGN_OR_RETURN(stats::Family family, FamilyFrom(task.value("family", "")));
   double events = 0;
@@ -119,6 +133,7 @@ Result<std::string> RunGlmStep(const json& task, const data::Table& table,
   const stats::GlmKernel kernel(null_model ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
   RETURN_IF_ERROR(kernel.Validate());
   const std::string step = task.value("step", "");
+  if (step == "levels") return json{{"used_levels", m.used_levels}}.dump();
   if (step == "describe") {
     return json{{"n", m.n},
                 {"coef_names", m.coef_names},
@@ -376,7 +391,8 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
                     site->n_ = j.at("n").get<double>();
                     site->events_ = j.at("events").get<double>();
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
-                    site->sums_ = j.at("sums").get<std::vector<double>>();
+                    site->sums_.clear();
+                    for (const json& sum : j.at("sums")) site->sums_.push_back(CountOrNaN(sum));
                     site->omitted_ = j.contains("omitted") ? CountOrNaN(j.at("omitted")) : 0;
                     return true;
                   }).status());
@@ -432,16 +448,16 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transpor
                                                               const std::string& formula,
                                                               const std::string& subset,
                                                               const std::string& family,
-                                                              bool null_model) {
+                                                              bool null_model,
+                                                              const std::string& levels) {
   std::unique_ptr<RemoteGlmSite> site(new RemoteGlmSite());
   site->transport_ = std::move(transport);
   site->formula_ = formula;
   site->subset_ = subset;
   site->family_ = family;
   site->null_model_ = null_model;
-  const json task = {{"analysis", "glm"}, {"step", "describe"}, {"formula", formula},
-                     {"subset", subset},  {"family", family},   {"null", null_model}};
-  RETURN_IF_ERROR(Decode<bool>(site->transport_(task.dump()), [&](const json& j) {
+  site->levels_ = levels;
+  RETURN_IF_ERROR(Decode<bool>(site->Send("describe", {}), [&](const json& j) {
                     site->n_ = j.at("n").get<double>();
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
                     site->intercept_ = j.at("intercept").get<bool>();
@@ -452,17 +468,22 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transpor
   return site;
 }
 
+Result<std::string> RemoteGlmSite::Send(const std::string& step, std::span<const double> beta) {
+  json task = {{"analysis", "glm"},
+               {"step", step},
+               {"formula", formula_},
+               {"subset", subset_},
+               {"family", family_},
+               {"null", null_model_},
+               {"beta", std::vector<double>(beta.begin(), beta.end())}};
+  if (!levels_.empty()) task["levels"] = json::parse(levels_);
+  return transport_(task.dump());
+}
+
 Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
                                                std::span<const double> beta) {
-  const json task = {{"analysis", "glm"},
-                     {"step", step},
-                     {"formula", formula_},
-                     {"subset", subset_},
-                     {"family", family_},
-                     {"null", null_model_},
-                     {"beta", std::vector<double>(beta.begin(), beta.end())}};
   return Decode<stats::GlmAggregate>(
-      transport_(task.dump()), [&](const json& j) -> Result<stats::GlmAggregate> {
+      Send(step, beta), [&](const json& j) -> Result<stats::GlmAggregate> {
         stats::GlmAggregate a;
         a.n = j.at("n").get<double>();
         a.xtwx = j.at("xtwx").get<std::vector<double>>();

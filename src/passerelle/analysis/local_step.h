@@ -21,7 +21,8 @@ namespace passerelle::analysis {
 // Runs a task, e.g. {"analysis": "coxph", "step": "evaluate", "formula": "...", "subset": "",
 // "ties": "efron", "beta": [...]}, on `table`. coxph steps: "describe" (n, events, coefficient
 // names), "evaluate", "meat", "concordance"; glm steps ("family": ...): "describe", "start",
-// "evaluate", and with "null": true the intercept-only model. PermissionDenied (naming the rule,
+// "evaluate", and with "null": true the intercept-only model; "levels" (the factor levels the
+// rows use: a glm drops unused levels, as R's does, over all sites). PermissionDenied (naming the rule,
 // never the protected number) when the cohort, the model size or the events break the policy;
 // InvalidArgument for a malformed task.
 Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
@@ -41,7 +42,7 @@ class RemoteCoxSite : public CoxSite {
   double events() const override { return events_; }
   const std::vector<std::string>& coef_names() const { return coef_names_; }
   // Column sums of the design (for R's means) and rows dropped for missing values (NaN when
-  // the site suppressed a count of 1 to k-1).
+  // the site suppressed a count of 1 to k-1: an indicator column's sum counts patients).
   const std::vector<double>& sums() const { return sums_; }
   double omitted() const { return omitted_; }
   Result<stats::CoxAggregate> Evaluate(std::span<const double> beta, stats::Ties ties) override;
@@ -60,11 +61,13 @@ class RemoteCoxSite : public CoxSite {
 
 class RemoteGlmSite : public GlmSite {
  public:
-  // `null_model`: the intercept-only model of the same rows (for the null deviance).
+  // `null_model`: the intercept-only model of the same rows (for the null deviance). `levels`:
+  // the factor levels every site keeps, as JSON ({"organ": ["prostate", ...]}; "" for none).
   static Result<std::unique_ptr<RemoteGlmSite>> Connect(Transport transport,
                                                         const std::string& formula,
                                                         const std::string& subset,
-                                                        const std::string& family, bool null_model);
+                                                        const std::string& family, bool null_model,
+                                                        const std::string& levels = "");
   double n() const override { return n_; }
   Status Validate() const override { return Status::Ok(); }  // checked at the site
   const std::vector<std::string>& coef_names() const { return coef_names_; }
@@ -75,9 +78,10 @@ class RemoteGlmSite : public GlmSite {
 
  private:
   RemoteGlmSite() = default;
+  Result<std::string> Send(const std::string& step, std::span<const double> beta);
   Result<stats::GlmAggregate> Ask(const std::string& step, std::span<const double> beta);
   Transport transport_;
-  std::string formula_, subset_, family_;
+  std::string formula_, subset_, family_, levels_;
   bool null_model_ = false, intercept_ = true;
   double n_ = 0, omitted_ = 0;
   size_t p_ = 0;  // coefficients of the model asked for (the null model: 1 or 0)

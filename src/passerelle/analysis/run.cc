@@ -21,8 +21,10 @@ Result<stats::Ties> ParseTies(const std::string& ties) {
 // rows dropped for missing values.
 Result<formula::ModelFrame> StartFrame(const AnalysisRequest& request, const formula::Formula& f,
                                        const data::Table& table, formula::ModelKind kind,
-                                       AnalysisOutput* out) {
-  ASSIGN_OR_RETURN(formula::ModelFrame m, formula::BuildModelFrame(f, table, kind, request.subset));
+                                       AnalysisOutput* out,
+                                       const formula::FrameOptions& options = {}) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(f, table, kind, request.subset, options));
   out->request = request;
   if (request.bin_days < 0) return InvalidArgument("bin_days must not be negative");
   if (request.bin_days > 0) {
@@ -118,8 +120,10 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::For
                            "'");
   }
   AnalysisOutput out;
+  formula::FrameOptions options;
+  options.drop_unused_levels = true;  // as R's glm
   ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   StartFrame(request, f, table, formula::ModelKind::kRegression, &out));
+                   StartFrame(request, f, table, formula::ModelKind::kRegression, &out, options));
   const stats::GlmKernel kernel(GlmRowsFrom(m), family);
   const stats::GlmKernel null_kernel(NullGlmRowsFrom(m), family);
   GlmOutput glm;

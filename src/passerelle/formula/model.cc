@@ -244,7 +244,7 @@ Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v) {
 }  // namespace
 
 Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, ModelKind kind,
-                                   const std::string& subset) {
+                                   const std::string& subset, const FrameOptions& options) {
   const size_t n_all = table.rows;
   std::vector<uint8_t> keep(n_all, 1);
   ModelFrame m;
@@ -409,6 +409,34 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       m.group_labels = std::move(g.labels);
     }
     return m;
+  }
+
+  // Factor levels: those the rows use, and R's drop.unused.levels (or the levels asked for).
+  for (auto& [key, value] : variables) {
+    if (value.type != Vector::Type::kFactor) continue;
+    std::vector<uint8_t> used(value.levels.size(), 0);
+    for (size_t r : m.rows) used[value.codes[r]] = 1;
+    std::vector<std::string>& in_use = m.used_levels[key];
+    for (size_t l = 0; l < used.size(); ++l) {
+      if (used[l]) in_use.push_back(value.levels[l]);
+    }
+    const auto asked = options.levels.find(key);
+    if (asked == options.levels.end() && !options.drop_unused_levels) continue;
+    const std::vector<std::string>& kept =
+        asked != options.levels.end() ? asked->second : in_use;
+    std::vector<int32_t> recode(value.levels.size(), -1);
+    for (size_t l = 0; l < value.levels.size(); ++l) {
+      const auto it = std::find(kept.begin(), kept.end(), value.levels[l]);
+      if (it != kept.end()) recode[l] = static_cast<int32_t>(it - kept.begin());
+    }
+    for (size_t r : m.rows) {
+      if (recode[value.codes[r]] < 0) {
+        return FormulaError(f, "level '" + value.levels[value.codes[r]] + "' of " + key +
+                                   " is not among the levels asked for");
+      }
+    }
+    for (int32_t& c : value.codes) c = c >= 0 ? recode[c] : c;
+    value.levels = kept;
   }
 
   // Design matrix.

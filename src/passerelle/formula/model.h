@@ -5,6 +5,7 @@
 #define PASSERELLE_FORMULA_MODEL_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,15 @@ enum class ModelKind {
   kGroups,      // survfit / survdiff: Surv response, right-hand side variables form groups
 };
 
+// How factor levels that no row of the frame uses are treated (R's drop.unused.levels).
+struct FrameOptions {
+  // Drop them before the contrasts are built, as R's glm does (coxph keeps them).
+  bool drop_unused_levels = false;
+  // The levels to keep, by factor variable (its deparsed expression): a federated glm keeps the
+  // levels some site uses, so that every site builds the same design.
+  std::map<std::string, std::vector<std::string>> levels;
+};
+
 struct ModelFrame {
   size_t n = 0;              // rows used
   size_t n_subset_out = 0;   // rows the subset excluded
@@ -68,6 +78,9 @@ struct ModelFrame {
   std::vector<int32_t> group;
   std::vector<std::string> group_labels;
 
+  // The factor variables of the terms and the levels the frame's rows use, in level order.
+  std::map<std::string, std::vector<std::string>> used_levels;
+
   size_t p() const { return coef_names.size(); }
   double X(size_t row, size_t col) const { return x[col * n + row]; }
 };
@@ -78,7 +91,7 @@ struct ModelFrame {
 // (status == 2) or as 0/1 (or 1/2, R's Surv convention) becomes 0/1.
 // InvalidArgument for anything the formula cannot mean on this table.
 Result<ModelFrame> BuildModelFrame(const Formula& formula, const data::Table& table, ModelKind kind,
-                                   const std::string& subset);
+                                   const std::string& subset, const FrameOptions& options = {});
 
 }  // namespace passerelle::formula
 
