@@ -1,5 +1,6 @@
 // The `analyze` command: local mode. Reads the data (CSV files stacked like rbind, or a site
-// store's dataset), runs one analysis and prints it for people or, with --json, as R's layout.
+// stores' dataset, stacked too), runs one analysis and prints it for people or, with --json, as R's
+// layout.
 #include <iostream>
 
 #include "apps/passerelle/commands.h"
@@ -16,8 +17,15 @@ Status Analyze(const AnalyzeOptions& options) {
   if (!options.site.empty()) {
     if (!options.data.empty()) return InvalidArgument("give --data files or --site, not both");
     if (options.dataset.empty()) return InvalidArgument("--site needs --dataset NAME");
-    ASSIGN_OR_RETURN(auto store, store::SiteStore::Open(options.site));
-    ASSIGN_OR_RETURN(table, store->LoadTable(options.dataset));
+    for (size_t i = 0; i < options.site.size(); ++i) {
+      ASSIGN_OR_RETURN(auto store, store::SiteStore::Open(options.site[i]));
+      ASSIGN_OR_RETURN(data::Table t, store->LoadTable(options.dataset));
+      if (i == 0) {
+        table = std::move(t);
+      } else {
+        ASSIGN_OR_RETURN(table, data::StackTables(std::move(table), t));
+      }
+    }
   } else {
     if (options.data.empty()) return InvalidArgument("give the data: --data FILE.csv (or --site)");
     data::CsvTableOptions csv;

@@ -53,7 +53,8 @@ Status DictionaryCheck(const std::string& path);
 struct AnalyzeOptions {
   std::string function;  // coxph, survfit, survdiff, glm, table
   std::vector<std::string> data;
-  std::string site, dataset;
+  std::vector<std::string> site;  // site stores (repeat to stack their datasets)
+  std::string dataset;
   std::string dictionary;  // level orders for CSV categories
   std::string separator;
   bool decimal_comma = false;
@@ -84,11 +85,11 @@ Status PkiIssue(const PkiOptions& options);
 Status PkiVerify(const PkiOptions& options);
 
 struct HubOptions {
-  std::string dir;   // the hub's folder (hub.sqlite)
-  std::string name;  // user or site name
-  std::string cert;  // site add: the node's certificate; serve: the hub's
-  std::string ca;    // the consortium CA certificate
-  std::string key;   // serve: the hub's private key
+  std::string dir;                     // the hub's folder (hub.sqlite)
+  std::string name;                    // user or site name
+  std::string cert;                    // site add: the node's certificate; serve: the hub's
+  std::string ca;                      // the consortium CA certificate
+  std::string key;                     // serve: the hub's private key
   std::string listen = "127.0.0.1:0";  // serve: HOST:PORT (port 0: any free port)
   std::string port_file;               // serve: where to write the port bound
   int task_timeout = 600;              // serve: seconds a site has to answer a task

@@ -1,6 +1,7 @@
 // passerelle: one binary, `passerelle <noun> <verb>`. This file only declares the command line
 // (CLI11) and hands the parsed options to the commands; see commands.h.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -17,6 +18,8 @@ int Finish(const passerelle::Status& status) {
 
 int main(int argc, char** argv) {
   using namespace passerelle::cli;
+  // A peer that closes a TLS connection must be an error to handle, not a signal that kills.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Passerelle: federated analyses of GU cancer cohorts, records never leave a site."};
   app.set_version_flag("--version", "passerelle 0.1.0");
   app.require_subcommand(1);
@@ -101,7 +104,8 @@ int main(int argc, char** argv) {
   for (const auto& [name, help] : kAnalyses) {
     CLI::App* cmd = analyze->add_subcommand(name, help);
     cmd->add_option("--data", analyze_options.data, "CSV file (repeat to stack files)");
-    cmd->add_option("--site", analyze_options.site, "Site store folder, instead of --data");
+    cmd->add_option("--site", analyze_options.site,
+                    "Site store folder, instead of --data (repeat to stack stores)");
     cmd->add_option("--dataset", analyze_options.dataset, "Dataset of the site store");
     cmd->add_option("--dictionary", analyze_options.dictionary,
                     "Dictionary giving the level order of CSV categories");
@@ -204,8 +208,9 @@ int main(int argc, char** argv) {
   hub_serve->add_option("--listen", hub_options.listen, "HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   hub_serve->add_option("--port-file", hub_options.port_file, "Write the port bound here");
-  hub_serve->add_option("--task-timeout", hub_options.task_timeout,
-                        "Seconds a site has to answer a task")
+  hub_serve
+      ->add_option("--task-timeout", hub_options.task_timeout,
+                   "Seconds a site has to answer a task")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   hub_serve->callback([&] { status = HubServe(hub_options); });
@@ -221,8 +226,9 @@ int main(int argc, char** argv) {
   node_serve->add_option("--cert", node_options.cert, "The node's certificate")->required();
   node_serve->add_option("--key", node_options.key, "The node's private key")->required();
   node_serve->add_option("--ca", node_options.ca, "The consortium CA certificate")->required();
-  node_serve->add_option("--hub-key", node_options.hub_key,
-                         "File with the hub's public signing key (the hub's signing.pub)")
+  node_serve
+      ->add_option("--hub-key", node_options.hub_key,
+                   "File with the hub's public signing key (the hub's signing.pub)")
       ->required();
   node_serve->callback([&] { status = NodeServe(node_options); });
 

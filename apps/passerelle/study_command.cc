@@ -36,8 +36,8 @@ std::string Readable(const ordered_json& doc) {
   }
   out += "\n";
   for (const auto& [id, r] : doc.at("results").items()) {
-    out += "\n== " + id + " (" + r.at("function").get<std::string>() + "): " +
-           r.at("status").get<std::string>() + "\n";
+    out += "\n== " + id + " (" + r.at("function").get<std::string>() +
+           "): " + r.at("status").get<std::string>() + "\n";
     if (r.at("status") == "ok") {
       out += r.at("text").get<std::string>();
     } else {

@@ -101,12 +101,12 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const form
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
   for (const SiteLink& link : sites) {
-    ASSIGN_OR_RETURN(auto site, RemoteCoxSite::Connect(Named(link), request.formula,
-                                                       request.subset, request.ties));
+    ASSIGN_OR_RETURN(auto site, RemoteCoxSite::Connect(Named(link), request.formula, request.subset,
+                                                       request.ties));
     if (!remote.empty() && site->coef_names() != remote[0]->coef_names()) {
       return FailedPrecondition("site " + link.name + ": its model has the coefficients " +
-                                Join(site->coef_names(), ", ") + ", site " + sites[0].name +
-                                "'s " + Join(remote[0]->coef_names(), ", "));
+                                Join(site->coef_names(), ", ") + ", site " + sites[0].name + "'s " +
+                                Join(remote[0]->coef_names(), ", "));
     }
     ptrs.push_back(site.get());
     remote.push_back(std::move(site));
@@ -150,8 +150,10 @@ Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
                            "'");
   }
   // R's glm drops factor levels no row uses: here, those no site uses.
-  const json ask_levels = {{"analysis", "glm"},        {"step", "levels"},
-                           {"formula", request.formula}, {"subset", request.subset},
+  const json ask_levels = {{"analysis", "glm"},
+                           {"step", "levels"},
+                           {"formula", request.formula},
+                           {"subset", request.subset},
                            {"family", request.family}};
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, ask_levels));
   std::map<std::string, std::vector<std::vector<std::string>>> used;
@@ -270,8 +272,9 @@ std::string Day(double t) { return FormatNumber(t); }
 Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const formula::Formula& f,
                                         const std::vector<SiteLink>& sites) {
   if (!f.strata.empty()) {
-    return InvalidArgument("survfit: put the grouping variables on the right-hand side; "
-                           "strata() belongs to coxph and survdiff");
+    return InvalidArgument(
+        "survfit: put the grouping variables on the right-hand side; "
+        "strata() belongs to coxph and survdiff");
   }
   AnalysisOutput out;
   out.request = request;
@@ -323,8 +326,11 @@ Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const fo
 // survdiff with strata(site): each site's per-stratum sums, groups mapped to the merged order.
 Result<AnalysisOutput> ExactSurvdiff(const AnalysisRequest& request,
                                      const std::vector<SiteLink>& sites) {
-  const json task = {{"analysis", "survdiff"}, {"step", "logrank"},   {"formula", request.formula},
-                     {"subset", request.subset}, {"rho", request.rho}};
+  const json task = {{"analysis", "survdiff"},
+                     {"step", "logrank"},
+                     {"formula", request.formula},
+                     {"subset", request.subset},
+                     {"rho", request.rho}};
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));
   std::vector<std::vector<std::string>> site_groups(sites.size());
   std::vector<double> omitted;
@@ -472,13 +478,13 @@ Result<AnalysisOutput> FederatedTable(const AnalysisRequest& request,
   for (size_t s = 0; s < sites.size(); ++s) {
     const size_t snc = std::max<size_t>(1, cols[s].size());
     for (size_t r = 0; r < rows[s].size(); ++r) {
-      const size_t R = std::find(t.row_levels.begin(), t.row_levels.end(), rows[s][r]) -
-                       t.row_levels.begin();
+      const size_t R =
+          std::find(t.row_levels.begin(), t.row_levels.end(), rows[s][r]) - t.row_levels.begin();
       for (size_t c = 0; c < snc; ++c) {
-        const size_t C = cols[s].empty() ? 0
-                                         : std::find(t.col_levels.begin(), t.col_levels.end(),
-                                                     cols[s][c]) -
-                                               t.col_levels.begin();
+        const size_t C = cols[s].empty()
+                             ? 0
+                             : std::find(t.col_levels.begin(), t.col_levels.end(), cols[s][c]) -
+                                   t.col_levels.begin();
         const double v = counts[s][r * snc + c];
         suppressed |= v != v;
         t.counts[R * nc + C] += v;  // NaN stays NaN: a suppressed cell is not rebuilt
@@ -488,7 +494,8 @@ Result<AnalysisOutput> FederatedTable(const AnalysisRequest& request,
   AnalysisOutput out;
   out.request = request;
   for (double m : missing) t.n_missing += m == m ? static_cast<size_t>(m) : 0;
-  if (t.n_missing) out.notes.push_back(CountWord(t.n_missing, "row") + " with a missing value are not counted");
+  if (t.n_missing)
+    out.notes.push_back(CountWord(t.n_missing, "row") + " with a missing value are not counted");
   if (suppressed) {
     out.notes.push_back(
         "cells where a site has 1 to k-1 records are suppressed there, and so in the total");
@@ -604,7 +611,8 @@ Result<AnalysisOutput> FederatedDescribe(const AnalysisRequest& request,
 
 std::optional<double> TrailingNumber(const std::string& label) {
   const size_t eq = label.rfind('=');
-  const std::string_view tail = std::string_view(label).substr(eq == std::string::npos ? 0 : eq + 1);
+  const std::string_view tail =
+      std::string_view(label).substr(eq == std::string::npos ? 0 : eq + 1);
   double v = 0;
   const auto [ptr, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), v);
   if (ec != std::errc() || ptr != tail.data() + tail.size() || tail.empty()) return std::nullopt;

@@ -144,8 +144,7 @@ TEST_F(FederatedTest, GlmDropsUnusedLevelsAsR) {
     r.subset = subset;
     const auto fed = std::get<GlmOutput>(Federated(r).result);
     const auto pooled = std::get<GlmOutput>(Pooled(r).result);
-    EXPECT_EQ(fed.fit.coef_names,
-              (std::vector<std::string>{"(Intercept)", "rxLev+5FU", "age"}));
+    EXPECT_EQ(fed.fit.coef_names, (std::vector<std::string>{"(Intercept)", "rxLev+5FU", "age"}));
     EXPECT_EQ(pooled.fit.coef_names, fed.fit.coef_names);
     ExpectNear(fed.fit.coef, want, 1e-8);
     ExpectNear(pooled.fit.coef, want, 1e-8);
@@ -285,8 +284,7 @@ TEST_F(FederatedTest, SmallCountsNeverLeaveAndRefusalsNameTheSiteAndRule) {
   auto refused = RunFederated(r, Links());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_NE(refused.status().message().find("site site2: rule min_cohort_size"),
-            std::string::npos)
+  EXPECT_NE(refused.status().message().find("site site2: rule min_cohort_size"), std::string::npos)
       << refused.status().message();
   EXPECT_EQ(refused.status().message().find("324"), std::string::npos);  // the size stays home
 

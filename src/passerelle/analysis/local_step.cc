@@ -151,7 +151,6 @@ Result<std::string> RunGlmStep(const json& task, const data::Table& table,
   return InvalidArgument("task: unknown step '" + step + "'");
 }
 
-
 // The rows of a kGroups frame in stratum `s` (all rows without strata).
 struct StratumRows {
   std::vector<double> time, status;
@@ -245,10 +244,9 @@ Result<std::string> RunLogrankStep(const json& task, const data::Table& table,
     for (size_t g = 0; g < k; ++g) {
       for (double count : {a.n[g], a.obs[g]}) {
         if (count > 0 && count < policy.min_cell_count) {
-          return PermissionDenied("rule min_cell_count: site " + policy.site +
-                                  " has a group with fewer than " +
-                                  std::to_string(policy.min_cell_count) +
-                                  " patients or events in a stratum");
+          return PermissionDenied(
+              "rule min_cell_count: site " + policy.site + " has a group with fewer than " +
+              std::to_string(policy.min_cell_count) + " patients or events in a stratum");
         }
       }
     }
@@ -444,12 +442,9 @@ Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const d
   });
 }
 
-Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transport,
-                                                              const std::string& formula,
-                                                              const std::string& subset,
-                                                              const std::string& family,
-                                                              bool null_model,
-                                                              const std::string& levels) {
+Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(
+    Transport transport, const std::string& formula, const std::string& subset,
+    const std::string& family, bool null_model, const std::string& levels) {
   std::unique_ptr<RemoteGlmSite> site(new RemoteGlmSite());
   site->transport_ = std::move(transport);
   site->formula_ = formula;

@@ -22,8 +22,8 @@ namespace passerelle::analysis {
 // "ties": "efron", "beta": [...]}, on `table`. coxph steps: "describe" (n, events, coefficient
 // names), "evaluate", "meat", "concordance"; glm steps ("family": ...): "describe", "start",
 // "evaluate", and with "null": true the intercept-only model; "levels" (the factor levels the
-// rows use: a glm drops unused levels, as R's does, over all sites). PermissionDenied (naming the rule,
-// never the protected number) when the cohort, the model size or the events break the policy;
+// rows use: a glm drops unused levels, as R's does, over all sites). PermissionDenied (naming the
+// rule, never the protected number) when the cohort, the model size or the events break the policy;
 // InvalidArgument for a malformed task.
 Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
                                  const privacy::Policy& policy);

@@ -71,10 +71,10 @@ struct TableOutput {
 // NaN: suppressed (a count of 1 to k-1) or not applicable.
 struct DescribedVariable {
   std::string name, type;
-  std::vector<std::string> levels;        // categories
-  std::vector<double> n, missing;         // per column
-  std::vector<double> mean, sd;           // per column: numbers only
-  std::vector<double> counts;             // levels x columns, row-major
+  std::vector<std::string> levels;  // categories
+  std::vector<double> n, missing;   // per column
+  std::vector<double> mean, sd;     // per column: numbers only
+  std::vector<double> counts;       // levels x columns, row-major
 };
 
 struct DescribeOutput {

@@ -60,4 +60,34 @@ Column ColumnBuilder::Finish() {
   return std::move(column_);
 }
 
+Result<Table> StackTables(Table a, const Table& b) {
+  if (a.columns.size() != b.columns.size()) {
+    return InvalidArgument("the tables to stack have different variables");
+  }
+  for (Column& col : a.columns) {
+    const Column* other = b.Find(col.variable.name);
+    if (!other) return InvalidArgument("variable " + col.variable.name + " is missing in a table");
+    if (other->variable.type != col.variable.type) {
+      return InvalidArgument("variable " + col.variable.name + " has different types");
+    }
+    if (col.is_numeric()) {
+      col.numbers.insert(col.numbers.end(), other->numbers.begin(), other->numbers.end());
+    } else if (col.variable.type == VarType::kCategory) {
+      std::vector<int32_t> recode;
+      for (const std::string& level : other->levels) {
+        auto it = std::find(col.levels.begin(), col.levels.end(), level);
+        if (it == col.levels.end()) it = col.levels.insert(col.levels.end(), level);
+        recode.push_back(static_cast<int32_t>(it - col.levels.begin()));
+      }
+      for (int32_t c : other->codes) col.codes.push_back(c < 0 ? c : recode[c]);
+    } else {
+      col.texts.insert(col.texts.end(), other->texts.begin(), other->texts.end());
+      col.text_missing.insert(col.text_missing.end(), other->text_missing.begin(),
+                              other->text_missing.end());
+    }
+  }
+  a.rows += b.rows;
+  return a;
+}
+
 }  // namespace passerelle::data

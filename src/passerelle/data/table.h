@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "passerelle/base/status.h"
 #include "passerelle/data/dictionary.h"
 
 namespace passerelle::data {
@@ -39,6 +40,11 @@ struct Table {
   // nullptr when there is no such column.
   const Column* Find(std::string_view name) const;
 };
+
+// The rows of `b` under those of `a`, as R's rbind: the same variables (by name, in a's order)
+// and types; a category's levels are a's followed by b's new ones. InvalidArgument naming the
+// variable when the tables do not match.
+Result<Table> StackTables(Table a, const Table& b);
 
 // Builds one column row by row.
 class ColumnBuilder {

@@ -30,7 +30,9 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-std::string SecretKeyPath(const std::string& dir) { return (fs::path(dir) / "signing.key").string(); }
+std::string SecretKeyPath(const std::string& dir) {
+  return (fs::path(dir) / "signing.key").string();
+}
 
 net::HttpResponse Reply(int status, const json& body) {
   return {status, body.dump(), "application/json"};
@@ -38,14 +40,15 @@ net::HttpResponse Reply(int status, const json& body) {
 
 net::HttpResponse Error(const Status& status) {
   return Reply(HttpStatusFor(status.code()),
-               {{"v", 1}, {"error", status.message()},
+               {{"v", 1},
+                {"error", status.message()},
                 {"code", std::string(StatusCodeName(status.code()))}});
 }
 
 StatusCode CodeNamed(const std::string& name) {
-  for (StatusCode c : {StatusCode::kInvalidArgument, StatusCode::kNotFound,
-                       StatusCode::kAlreadyExists, StatusCode::kFailedPrecondition,
-                       StatusCode::kPermissionDenied, StatusCode::kUnavailable}) {
+  for (StatusCode c :
+       {StatusCode::kInvalidArgument, StatusCode::kNotFound, StatusCode::kAlreadyExists,
+        StatusCode::kFailedPrecondition, StatusCode::kPermissionDenied, StatusCode::kUnavailable}) {
     if (StatusCodeName(c) == name) return c;
   }
   return StatusCode::kInternal;
@@ -93,10 +96,10 @@ struct Hub::Impl {
   int port = 0;
   std::thread serving;
 
-  std::mutex mu;                // guards the store, `answers` and `studies`
-  std::condition_variable cv;   // new tasks, answers, finished studies, stopping
+  std::mutex mu;               // guards the store, `answers` and `studies`
+  std::condition_variable cv;  // new tasks, answers, finished studies, stopping
   std::map<int64_t, std::shared_ptr<Answer>> answers;  // by task id
-  int running_studies = 0;  // detached study threads still running
+  int running_studies = 0;                             // detached study threads still running
   std::atomic<bool> stopping{false};
 
   void Log(const std::string& line) const {
@@ -147,9 +150,9 @@ struct Hub::Impl {
       if (!task.ok()) return Error(task.status());
       if (task->has_value()) {
         const store::TaskRecord& t = **task;
-        return Reply(200, {{"v", 1},
-                           {"task",
-                            {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
+        return Reply(
+            200, {{"v", 1},
+                  {"task", {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
       }
       if (cv.wait_until(lock, deadline) == std::cv_status::timeout) {
         return Reply(200, {{"v", 1}, {"task", nullptr}});
@@ -194,8 +197,8 @@ struct Hub::Impl {
 
   // The transport of one site for one study: a signed task in the store, then its answer.
   Result<std::string> Dispatch(int64_t study, const std::string& researcher,
-                               const std::string& dataset, const std::string& site,
-                               int round, const std::string& task) {
+                               const std::string& dataset, const std::string& site, int round,
+                               const std::string& task) {
     const std::string nonce = RandomHex(16);
     if (nonce.empty()) return Internal("no random bytes for a task nonce");
     json payload = {{"v", 1},
@@ -217,8 +220,8 @@ struct Hub::Impl {
     ASSIGN_OR_RETURN(int64_t id, store->AddTask(record));
     answers[id] = answer;
     cv.notify_all();
-    const bool answered = cv.wait_for(lock, config.task_timeout,
-                                      [&] { return answer->done || stopping.load(); });
+    const bool answered =
+        cv.wait_for(lock, config.task_timeout, [&] { return answer->done || stopping.load(); });
     answers.erase(id);
     if (!answer->done) {
       if (stopping) return Unavailable("the hub stopped before the site answered");
@@ -258,8 +261,8 @@ struct Hub::Impl {
         entry["results"] = nullptr;
         entry["notes"] = std::vector<std::string>{out.status().message()};
       }
-      Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function + "): " +
-          entry["status"].get<std::string>());
+      Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function +
+          "): " + entry["status"].get<std::string>());
       results[a.id] = std::move(entry);
       if (stopping) break;
     }

@@ -28,7 +28,7 @@ struct HubConfig {
   std::string dir;
   net::TlsIdentity identity;  // the hub's certificate (role hub) and the consortium CA
   std::string host = "127.0.0.1";
-  int port = 0;  // 0: any free port
+  int port = 0;                            // 0: any free port
   std::chrono::seconds task_timeout{600};  // a site that does not answer a task fails the analysis
   std::chrono::seconds poll_wait{20};      // longest hold of a node's poll
   net::LogSink log;                        // stderr when empty

@@ -44,7 +44,7 @@ struct Node::Impl {
   std::unique_ptr<net::HttpsClient> client;
   std::atomic<bool> stopping{false};
   std::mutex mu;
-  std::condition_variable cv;  // wakes a retry pause on Stop()
+  std::condition_variable cv;    // wakes a retry pause on Stop()
   std::set<std::string> nonces;  // tasks already run: a replay is refused
   // The dataset tables in memory, by name, with the version they were loaded at.
   std::map<std::string, std::pair<int64_t, data::Table>> tables;
@@ -143,9 +143,9 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
   impl->config = std::move(config);
   ASSIGN_OR_RETURN(impl->store, store::SiteStore::Open(impl->config.site_dir));
   RETURN_IF_ERROR(impl->store->LoadPolicy().status());
-  ASSIGN_OR_RETURN(impl->client, net::HttpsClient::Create(impl->config.hub.host,
-                                                          impl->config.hub.port,
-                                                          impl->config.identity));
+  ASSIGN_OR_RETURN(impl->client,
+                   net::HttpsClient::Create(impl->config.hub.host, impl->config.hub.port,
+                                            impl->config.identity));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 

@@ -23,12 +23,12 @@ struct HubAddress {
 Result<HubAddress> ParseHubUrl(const std::string& url);
 
 struct NodeConfig {
-  std::string site_dir;        // the site's store (site init)
+  std::string site_dir;  // the site's store (site init)
   HubAddress hub;
   net::TlsIdentity identity;   // the node's certificate (role node) and the consortium CA
   std::string hub_public_key;  // the pinned Ed25519 key of the hub (hex)
   std::chrono::seconds poll_wait{20};
-  net::LogSink log;            // stderr when empty
+  net::LogSink log;  // stderr when empty
 };
 
 class Node {

@@ -46,16 +46,16 @@ Result<std::string> RunStudy(const ResearcherConfig& config, const std::string& 
   if (progress) progress(id);
   const auto deadline = Clock::now() + config.timeout;
   while (Clock::now() < deadline) {
-    ASSIGN_OR_RETURN(net::HttpResponse r, client->Get("/v1/studies/" + std::to_string(id),
-                                                      std::chrono::seconds(60)));
+    ASSIGN_OR_RETURN(net::HttpResponse r,
+                     client->Get("/v1/studies/" + std::to_string(id), std::chrono::seconds(60)));
     if (r.status != 200) return HubError(r);
     try {
       const nlohmann::ordered_json j = nlohmann::ordered_json::parse(r.body);
       const std::string status = j.at("status").get<std::string>();
       if (status == "running") continue;
       if (status == "failed") {
-        return Unavailable("study " + std::to_string(id) + " failed: " +
-                           j.at("result").value("error", "see the hub's log"));
+        return Unavailable("study " + std::to_string(id) +
+                           " failed: " + j.at("result").value("error", "see the hub's log"));
       }
       return j.at("result").dump();
     } catch (const json::exception&) {

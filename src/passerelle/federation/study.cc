@@ -10,8 +10,8 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kFunctions = {"coxph", "survfit", "survdiff", "glm", "table",
-                                          "describe"};
+const std::set<std::string> kFunctions = {"coxph", "survfit", "survdiff",
+                                          "glm",   "table",   "describe"};
 
 // Line and column (1-based) of a byte offset.
 std::string Where(std::string_view text, size_t offset) {
@@ -50,17 +50,15 @@ Result<double> Number(const json& j, const std::string& key, std::string_view la
 
 Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
                                     const std::string& path) {
-  static const std::set<std::string> kKeys = {"id",   "function", "formula", "subset",
-                                              "ties", "family",   "rho",     "bin_days",
+  static const std::set<std::string> kKeys = {"id",   "function", "formula",   "subset",
+                                              "ties", "family",   "rho",       "bin_days",
                                               "rows", "cols",     "conf_type", "variables"};
   if (!a.is_object()) return Field(label, path, "must be an object");
   for (const auto& [key, value] : a.items()) {
     if (!kKeys.count(key)) {
-      return Field(label, path + "." + key, "is not a field of an analysis (" +
-                                                Join(std::vector<std::string>(kKeys.begin(),
-                                                                              kKeys.end()),
-                                                     ", ") +
-                                                ")");
+      return Field(label, path + "." + key,
+                   "is not a field of an analysis (" +
+                       Join(std::vector<std::string>(kKeys.begin(), kKeys.end()), ", ") + ")");
     }
   }
   const std::string at = path + ".";
@@ -73,8 +71,9 @@ Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
   ASSIGN_OR_RETURN(r.function, Text(a, "function", label, at, true));
   if (!kFunctions.count(r.function)) {
     return Field(label, at + "function",
-                 "'" + r.function + "' is not one of coxph, survfit, survdiff, glm, table, "
-                                    "describe");
+                 "'" + r.function +
+                     "' is not one of coxph, survfit, survdiff, glm, table, "
+                     "describe");
   }
   ASSIGN_OR_RETURN(r.formula, Text(a, "formula", label, at, false));
   ASSIGN_OR_RETURN(r.subset, Text(a, "subset", label, at, false));

@@ -24,7 +24,9 @@ TEST(Study, ParsesTheIssueExample) {
 }
 
 TEST(Study, ErrorsNameTheFieldOrThePlace) {
-  auto error = [](const std::string& text) { return ParseStudy(text, "s.json").status().message(); };
+  auto error = [](const std::string& text) {
+    return ParseStudy(text, "s.json").status().message();
+  };
   EXPECT_EQ(error("{\"title\": \"t\",\n \"dataset\": }"), "s.json:2:13: not valid JSON");
   EXPECT_EQ(error(R"({"title": "t", "dataset": "d", "analyses": [{"id": "a", "function": "glm",
                    "formula": "y ~ x"}]})"),

@@ -422,8 +422,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     }
     const auto asked = options.levels.find(key);
     if (asked == options.levels.end() && !options.drop_unused_levels) continue;
-    const std::vector<std::string>& kept =
-        asked != options.levels.end() ? asked->second : in_use;
+    const std::vector<std::string>& kept = asked != options.levels.end() ? asked->second : in_use;
     std::vector<int32_t> recode(value.levels.size(), -1);
     for (size_t l = 0; l < value.levels.size(); ++l) {
       const auto it = std::find(kept.begin(), kept.end(), value.levels[l]);

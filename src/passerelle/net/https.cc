@@ -142,9 +142,9 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const std::string& host
                                                          const TlsIdentity& identity) {
   auto impl = std::make_unique<Impl>();
   impl->where = host + ":" + std::to_string(port);
-  impl->client = identity.cert.empty()
-                     ? std::make_unique<httplib::SSLClient>(host, port)
-                     : std::make_unique<httplib::SSLClient>(host, port, identity.cert, identity.key);
+  impl->client = identity.cert.empty() ? std::make_unique<httplib::SSLClient>(host, port)
+                                       : std::make_unique<httplib::SSLClient>(
+                                             host, port, identity.cert, identity.key);
   if (!impl->client->is_valid()) {
     return InvalidArgument("https client: cannot load " + identity.cert + " and its key");
   }

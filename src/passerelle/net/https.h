@@ -23,8 +23,8 @@ struct TlsIdentity {
 
 struct HttpRequest {
   std::string method, path, body;
-  std::string peer;         // common name of the client's certificate; empty without one
-  std::string peer_sha256;  // SHA-256 fingerprint of that certificate (hex)
+  std::string peer;          // common name of the client's certificate; empty without one
+  std::string peer_sha256;   // SHA-256 fingerprint of that certificate (hex)
   std::string bearer_token;  // from "Authorization: Bearer ..."
 };
 

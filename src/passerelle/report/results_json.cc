@@ -177,10 +177,8 @@ ordered_json DescribeJson(const analysis::DescribeOutput& d) {
   const size_t nc = d.columns.size();
   ordered_json variables = ordered_json::array();
   for (const analysis::DescribedVariable& v : d.variables) {
-    ordered_json j = {{"name", v.name},
-                      {"type", v.type},
-                      {"n", Numbers(v.n)},
-                      {"missing", Numbers(v.missing)}};
+    ordered_json j = {
+        {"name", v.name}, {"type", v.type}, {"n", Numbers(v.n)}, {"missing", Numbers(v.missing)}};
     if (!v.mean.empty()) {
       j["mean"] = Numbers(v.mean);
       j["sd"] = Numbers(v.sd);
@@ -189,8 +187,8 @@ ordered_json DescribeJson(const analysis::DescribeOutput& d) {
       j["levels"] = v.levels;
       ordered_json counts = ordered_json::array();
       for (size_t l = 0; l < v.levels.size(); ++l) {
-        counts.push_back(Numbers(std::vector<double>(v.counts.begin() + l * nc,
-                                                     v.counts.begin() + (l + 1) * nc)));
+        counts.push_back(Numbers(
+            std::vector<double>(v.counts.begin() + l * nc, v.counts.begin() + (l + 1) * nc)));
       }
       j["counts"] = std::move(counts);
     }

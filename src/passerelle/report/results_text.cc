@@ -93,8 +93,8 @@ std::string Landmarks(const analysis::SurvfitOutput& km) {
   for (size_t s = 0; s < km.curves.size(); ++s) {
     const stats::KaplanMeier& c = km.curves[s];
     out += "\n" + km.strata[s] + "\n";
-    TextTable table({"time", "n.risk", "n.event", "survival", "std.err", "lower 95% CI",
-                     "upper 95% CI"});
+    TextTable table(
+        {"time", "n.risk", "n.event", "survival", "std.err", "lower 95% CI", "upper 95% CI"});
     double previous = 0;
     for (double years : {1.0, 2.0, 3.0, 5.0, 10.0}) {
       const double t = years * kYear;
