@@ -3,8 +3,8 @@
 // researcher's `passerelle study run --json`. Its results equal `passerelle analyze` on the pooled
 // data (and R's numbers): the three colon reference sites, and a synthetic two-site cohort.
 // Every daemon stops cleanly on SIGTERM.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -141,19 +141,17 @@ class FederationProcessTest : public ::testing::Test {
     hub_url_ = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
     for (const std::string& site : sites_) {
       nodes_.push_back(std::make_unique<Daemon>(
-          std::vector<std::string>{"node", "serve", dir_ + "/" + site, "--hub", hub_url_,
-                                   "--cert", certs + site + ".crt", "--key", certs + site + ".key",
-                                   "--ca", dir_ + "/ca/ca.crt", "--hub-key",
-                                   dir_ + "/hub/signing.pub"},
+          std::vector<std::string>{"node", "serve", dir_ + "/" + site, "--hub", hub_url_, "--cert",
+                                   certs + site + ".crt", "--key", certs + site + ".key", "--ca",
+                                   dir_ + "/ca/ca.crt", "--hub-key", dir_ + "/hub/signing.pub"},
           dir_ + "/" + site + ".log"));
     }
   }
 
   json RunStudy(const json& study) {
     std::ofstream(dir_ + "/study.json") << study.dump(2);
-    const Output out = Passerelle("study run " + dir_ + "/study.json --hub " + hub_url_ +
-                                      " --ca " + dir_ + "/ca/ca.crt --token-file " + dir_ +
-                                      "/token --json",
+    const Output out = Passerelle("study run " + dir_ + "/study.json --hub " + hub_url_ + " --ca " +
+                                      dir_ + "/ca/ca.crt --token-file " + dir_ + "/token --json",
                                   dir_);
     EXPECT_EQ(out.exit_code, 0) << out.out << out.err << hub_->Log();
     return json::parse(out.out);
@@ -190,8 +188,8 @@ void ExpectNumbersNear(const json& got, const json& want, double tol, const std:
       continue;
     }
     const double w = want[i].get<double>();
-    EXPECT_NEAR(got[i].get<double>(), w, tol * std::max(1.0, std::fabs(w))) << what << "[" << i
-                                                                              << "]";
+    EXPECT_NEAR(got[i].get<double>(), w, tol * std::max(1.0, std::fabs(w)))
+        << what << "[" << i << "]";
   }
 }
 

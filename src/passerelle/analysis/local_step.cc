@@ -36,24 +36,54 @@ Result<stats::Ties> TiesFrom(const std::string& ties) {
   return InvalidArgument("task: ties must be efron, breslow or exact");
 }
 
-Result<std::string> RunCoxStep(const json& task, const data::Table& table,
-                               const privacy::Policy& policy) {
+Result<stats::Family> FamilyFrom(const std::string& family) {
+  if (family == "binomial") return stats::Family::kBinomial;
+  if (family == "poisson") return stats::Family::kPoisson;
+  if (family == "gaussian") return stats::Family::kGaussian;
+  return InvalidArgument("task: family must be binomial, poisson or gaussian");
+}
+
+json GlmAggregateJson(const stats::GlmAggregate& a) {
+  return {{"n", a.n},           {"xtwx", a.xtwx},
+          {"xtwz", a.xtwz},     {"deviance", a.deviance},
+          {"loglik", a.loglik}, {"extreme_fits", a.extreme_fits}};
+}
+
+}  // namespace
+
+// A site's model for the tasks of one fit: its frame's figures and its kernel, built at the
+// first task and reused by the rounds that follow (the cache's key is the task without its
+// step and coefficients).
+struct SiteModel {
+  double n = 0, p = 0, events = 0, omitted = 0;
+  std::vector<std::string> coef_names;
+  bool intercept = false;
+  std::vector<double> sums;                                     // coxph: column sums of the design
+  std::vector<uint8_t> indicator;                               // coxph: the column is 0/1
+  std::map<std::string, std::vector<std::string>> used_levels;  // glm
+  std::unique_ptr<stats::CoxKernel> cox;
+  std::unique_ptr<stats::GlmKernel> glm;
+};
+
+struct LocalStepCache::Impl {
+  static constexpr size_t kMaxModels = 16;
+  std::map<std::string, std::shared_ptr<const SiteModel>> models;
+};
+
+LocalStepCache::LocalStepCache() : impl_(std::make_unique<Impl>()) {}
+LocalStepCache::~LocalStepCache() = default;
+void LocalStepCache::Clear() { impl_->models.clear(); }
+
+namespace {
+
+Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data::Table& table) {
+  auto model = std::make_shared<SiteModel>();
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
-  ASSIGN_OR_RETURN(
-      formula::ModelFrame m,
-      formula::BuildModelFrame(f, table, formula::ModelKind::kCox, task.value("subset", "")));
-  // The site's rules apply to its own contribution, whatever the hub asks.
-  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(m.n), policy));
-  double events = 0;
-  for (double s : m.status) events += s;
-  RETURN_IF_ERROR(privacy::CheckModelSize(static_cast<double>(m.p()), static_cast<double>(m.n),
-                                          events, policy));
-  ASSIGN_OR_RETURN(stats::Ties ties, TiesFrom(task.value("ties", "efron")));
-  const std::string step = task.value("step", "");
-  if (step == "describe") {
-    // Column sums give R's means; the sum of an indicator column counts patients, so it is
-    // withheld (null) when it is 1 to k-1.
-    json sums = json::array();
+  if (task.value("analysis", "") == "coxph") {
+    ASSIGN_OR_RETURN(
+        formula::ModelFrame m,
+        formula::BuildModelFrame(f, table, formula::ModelKind::kCox, task.value("subset", "")));
+    for (double s : m.status) model->events += s;
     for (size_t j = 0; j < m.p(); ++j) {
       double sum = 0;
       bool indicator = true;
@@ -61,19 +91,88 @@ Result<std::string> RunCoxStep(const json& task, const data::Table& table,
         sum += m.X(i, j);
         indicator &= m.X(i, j) == 0 || m.X(i, j) == 1;
       }
-      sums.push_back(indicator ? ReleasableCount(sum, policy) : json(sum));
+      model->sums.push_back(sum);
+      model->indicator.push_back(indicator);
     }
-    return json{{"n", m.n},
-                {"events", events},
-                {"coef_names", m.coef_names},
+    model->n = static_cast<double>(m.n);
+    model->p = static_cast<double>(m.p());
+    model->omitted = static_cast<double>(m.n_omitted_na);
+    model->coef_names = m.coef_names;
+    model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
+    return std::shared_ptr<const SiteModel>(std::move(model));
+  }
+  // glm: the levels every site keeps (the hub's union of the levels in use), so all sites build
+  // the same design; without them (step "levels") none is dropped.
+  formula::FrameOptions options;
+  if (task.contains("levels")) {
+    options.levels = task.at("levels").get<std::map<std::string, std::vector<std::string>>>();
+  }
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
+                                            task.value("subset", ""), options));
+  ASSIGN_OR_RETURN(stats::Family family, FamilyFrom(task.value("family", "")));
+  for (double y : m.y) model->events += y;
+  if (family == stats::Family::kBinomial) {
+    // Both outcomes count: a model of a rare outcome would single its patients out.
+    model->events = std::min(model->events, static_cast<double>(m.n) - model->events);
+  } else {
+    model->events = static_cast<double>(m.n);
+  }
+  model->n = static_cast<double>(m.n);
+  model->p = static_cast<double>(m.p());
+  model->omitted = static_cast<double>(m.n_omitted_na);
+  model->coef_names = m.coef_names;
+  model->intercept = m.intercept;
+  model->used_levels = m.used_levels;
+  model->glm = std::make_unique<stats::GlmKernel>(
+      task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
+  RETURN_IF_ERROR(model->glm->Validate());
+  return std::shared_ptr<const SiteModel>(std::move(model));
+}
+
+Result<std::shared_ptr<const SiteModel>> ModelFor(const json& task, const data::Table& table,
+                                                  LocalStepCache* cache) {
+  if (!cache) return BuildModel(task, table);
+  json key = task;
+  key.erase("step");
+  key.erase("beta");
+  auto& models = cache->impl_->models;
+  const auto found = models.find(key.dump());
+  if (found != models.end()) return found->second;
+  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, BuildModel(task, table));
+  if (models.size() >= LocalStepCache::Impl::kMaxModels) models.clear();
+  models.emplace(key.dump(), model);
+  return std::shared_ptr<const SiteModel>(std::move(model));
+}
+
+Result<std::string> RunCoxStep(const json& task, const data::Table& table,
+                               const privacy::Policy& policy, LocalStepCache* cache) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
+  // The site's rules apply to its own contribution, whatever the hub asks.
+  RETURN_IF_ERROR(privacy::CheckCohortSize(model->n, policy));
+  RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
+  ASSIGN_OR_RETURN(stats::Ties ties, TiesFrom(task.value("ties", "efron")));
+  const std::string step = task.value("step", "");
+  if (step == "describe") {
+    // Column sums give R's means; the sum of an indicator column counts patients, so it is
+    // withheld (null) when it is 1 to k-1.
+    json sums = json::array();
+    for (size_t j = 0; j < model->sums.size(); ++j) {
+      sums.push_back(model->indicator[j] ? ReleasableCount(model->sums[j], policy)
+                                         : json(model->sums[j]));
+    }
+    return json{{"n", model->n},
+                {"events", model->events},
+                {"coef_names", model->coef_names},
                 {"sums", sums},
-                {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
+                {"omitted", ReleasableCount(model->omitted, policy)}}
         .dump();
   }
-  const std::vector<std::string> names = m.coef_names;
-  const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
+  const stats::CoxKernel& kernel = *model->cox;
   std::vector<double> beta = task.value("beta", std::vector<double>());
-  if (beta.size() != names.size()) return InvalidArgument("task: beta has the wrong length");
+  if (beta.size() != model->coef_names.size()) {
+    return InvalidArgument("task: beta has the wrong length");
+  }
   if (step == "evaluate") {
     ASSIGN_OR_RETURN(stats::CoxAggregate a, kernel.Evaluate(beta, ties));
     return json{{"loglik", a.loglik}, {"score", a.score}, {"information", a.information}}.dump();
@@ -92,59 +191,25 @@ Result<std::string> RunCoxStep(const json& task, const data::Table& table,
   return InvalidArgument("task: unknown step '" + step + "'");
 }
 
-Result<stats::Family> FamilyFrom(const std::string& family) {
-  if (family == "binomial") return stats::Family::kBinomial;
-  if (family == "poisson") return stats::Family::kPoisson;
-  if (family == "gaussian") return stats::Family::kGaussian;
-  return InvalidArgument("task: family must be binomial, poisson or gaussian");
-}
-
-json GlmAggregateJson(const stats::GlmAggregate& a) {
-  return {{"n", a.n},           {"xtwx", a.xtwx},
-          {"xtwz", a.xtwz},     {"deviance", a.deviance},
-          {"loglik", a.loglik}, {"extreme_fits", a.extreme_fits}};
-}
-
 Result<std::string> RunGlmStep(const json& task, const data::Table& table,
-                               const privacy::Policy& policy) {
-  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
-  // The levels every site keeps (the hub's union of the levels in use), so all sites build the
-  // same design; without them (step "levels") none is dropped.
-  formula::FrameOptions options;
-  if (task.contains("levels")) {
-    options.levels = task.at("levels").get<std::map<std::string, std::vector<std::string>>>();
-  }
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
-                                            task.value("subset", ""), options));
-  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(m.n), policy));
-  ASSIGN_OR_RETURN(stats::Family family, FamilyFrom(task.value("family", "")));
-  double events = 0;
-  for (double y : m.y) events += y;
-  if (family == stats::Family::kBinomial) {
-    // Both outcomes count: a model of a rare outcome would single its patients out.
-    events = std::min(events, static_cast<double>(m.n) - events);
-  } else {
-    events = static_cast<double>(m.n);
-  }
-  RETURN_IF_ERROR(privacy::CheckModelSize(static_cast<double>(m.p()), static_cast<double>(m.n),
-                                          events, policy));
-  const bool null_model = task.value("null", false);
-  const stats::GlmKernel kernel(null_model ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
-  RETURN_IF_ERROR(kernel.Validate());
+                               const privacy::Policy& policy, LocalStepCache* cache) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
+  RETURN_IF_ERROR(privacy::CheckCohortSize(model->n, policy));
+  RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
+  const stats::GlmKernel& kernel = *model->glm;
   const std::string step = task.value("step", "");
-  if (step == "levels") return json{{"used_levels", m.used_levels}}.dump();
+  if (step == "levels") return json{{"used_levels", model->used_levels}}.dump();
   if (step == "describe") {
-    return json{{"n", m.n},
-                {"coef_names", m.coef_names},
-                {"intercept", m.intercept},
-                {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
+    return json{{"n", model->n},
+                {"coef_names", model->coef_names},
+                {"intercept", model->intercept},
+                {"omitted", ReleasableCount(model->omitted, policy)}}
         .dump();
   }
   if (step == "start") return GlmAggregateJson(kernel.EvaluateAtStart()).dump();
   if (step == "evaluate") {
     const std::vector<double> beta = task.value("beta", std::vector<double>());
-    const size_t p = null_model ? (m.intercept ? 1 : 0) : m.p();
+    const size_t p = task.value("null", false) ? (model->intercept ? 1 : 0) : model->p;
     if (beta.size() != p) return InvalidArgument("task: beta has the wrong length");
     return GlmAggregateJson(kernel.Evaluate(beta)).dump();
   }
@@ -325,7 +390,7 @@ Result<std::string> RunDescribeStep(const json& task, const data::Table& table,
 }  // namespace
 
 Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
-                                 const privacy::Policy& policy) {
+                                 const privacy::Policy& policy, LocalStepCache* cache) {
   json task;
   try {
     task = json::parse(task_json);
@@ -335,8 +400,8 @@ Result<std::string> RunLocalStep(const std::string& task_json, const data::Table
       return PermissionDenied("rule allowed_analyses: site " + policy.site + " does not run '" +
                               analysis + "'");
     }
-    if (analysis == "coxph") return RunCoxStep(task, table, policy);
-    if (analysis == "glm") return RunGlmStep(task, table, policy);
+    if (analysis == "coxph") return RunCoxStep(task, table, policy, cache);
+    if (analysis == "glm") return RunGlmStep(task, table, policy, cache);
     const std::string step = task.value("step", "");
     if ((analysis == "survfit" || analysis == "survdiff") && step == "counts") {
       return RunCountsStep(task, table, policy);

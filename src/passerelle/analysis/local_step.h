@@ -25,8 +25,21 @@ namespace passerelle::analysis {
 // rows use: a glm drops unused levels, as R's does, over all sites). PermissionDenied (naming the
 // rule, never the protected number) when the cohort, the model size or the events break the policy;
 // InvalidArgument for a malformed task.
+class LocalStepCache;
 Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
-                                 const privacy::Policy& policy);
+                                 const privacy::Policy& policy, LocalStepCache* cache = nullptr);
+
+// The models a node keeps between the rounds of a fit (the model frame and the kernel, built at
+// the first task instead of at every round), for one table: Clear() it when the table changes.
+class LocalStepCache {
+ public:
+  LocalStepCache();
+  ~LocalStepCache();
+  void Clear();
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Sends a task (JSON) to one site and returns its answer (JSON), or the site's Status.
 using Transport = std::function<Result<std::string>(const std::string& task_json)>;

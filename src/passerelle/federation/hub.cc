@@ -248,7 +248,10 @@ struct Hub::Impl {
                            return Dispatch(id, researcher, study.dataset, site, ++round, task);
                          }});
       }
+      const int first_round = round;
+      const auto started = Clock::now();
       Result<analysis::AnalysisOutput> out = analysis::RunFederated(a.request, links);
+      const std::chrono::duration<double> took = Clock::now() - started;
       ordered_json entry = {{"function", a.request.function}};
       if (out.ok()) {
         entry["status"] = "ok";
@@ -261,6 +264,8 @@ struct Hub::Impl {
         entry["results"] = nullptr;
         entry["notes"] = std::vector<std::string>{out.status().message()};
       }
+      entry["tasks"] = round - first_round;  // sent one at a time, to one site each
+      entry["seconds"] = took.count();
       Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function +
           "): " + entry["status"].get<std::string>());
       results[a.id] = std::move(entry);

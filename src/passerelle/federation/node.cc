@@ -46,8 +46,14 @@ struct Node::Impl {
   std::mutex mu;
   std::condition_variable cv;    // wakes a retry pause on Stop()
   std::set<std::string> nonces;  // tasks already run: a replay is refused
-  // The dataset tables in memory, by name, with the version they were loaded at.
-  std::map<std::string, std::pair<int64_t, data::Table>> tables;
+  // The dataset tables in memory, by name, with the version they were loaded at and the models
+  // built on them between rounds.
+  struct Loaded {
+    int64_t version = 0;
+    data::Table table;
+    analysis::LocalStepCache models;
+  };
+  std::map<std::string, Loaded> tables;
 
   void Log(const std::string& line) const {
     if (config.log) {
@@ -57,16 +63,17 @@ struct Node::Impl {
     }
   }
 
-  Result<const data::Table*> Table(const std::string& dataset) {
+  Result<Loaded*> Table(const std::string& dataset) {
     ASSIGN_OR_RETURN(std::vector<store::DatasetVersion> versions, store->ListDatasets());
     for (const auto& v : versions) {
       if (v.dataset != dataset) continue;
-      auto it = tables.find(dataset);
-      if (it == tables.end() || it->second.first != v.version) {
-        ASSIGN_OR_RETURN(data::Table t, store->LoadTable(dataset));
-        tables[dataset] = {v.version, std::move(t)};
+      Loaded& loaded = tables[dataset];
+      if (loaded.version != v.version) {  // a new import: reload, forget the old models
+        ASSIGN_OR_RETURN(loaded.table, store->LoadTable(dataset));
+        loaded.version = v.version;
+        loaded.models.Clear();
       }
-      return &tables[dataset].second;
+      return &loaded;
     }
     return NotFound("site " + store->site_name() + " has no dataset '" + dataset + "'");
   }
@@ -107,8 +114,8 @@ struct Node::Impl {
                             ", researcher " + task.value("researcher", "?");
     Result<std::string> result = [&]() -> Result<std::string> {
       ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
-      ASSIGN_OR_RETURN(const data::Table* table, Table(task.value("dataset", "")));
-      return analysis::RunLocalStep(step.dump(), *table, policy);
+      ASSIGN_OR_RETURN(Loaded * loaded, Table(task.value("dataset", "")));
+      return analysis::RunLocalStep(step.dump(), loaded->table, policy, &loaded->models);
     }();
     if (result.ok()) {
       answer["status"] = "done";

@@ -83,6 +83,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
     return InvalidArgument("https server: " + (error.empty() ? "invalid TLS setup" : error));
   }
   impl->server->set_read_timeout(60, 0);
+  impl->server->set_tcp_nodelay(true);  // small messages leave at once (no Nagle delay)
   impl->server->set_keep_alive_max_count(1000);
   return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
 }
@@ -152,6 +153,7 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const std::string& host
   impl->client->enable_server_certificate_verification(true);
   impl->client->set_connection_timeout(5, 0);
   impl->client->set_keep_alive(true);  // one TLS handshake for many rounds
+  impl->client->set_tcp_nodelay(true);
   return std::unique_ptr<HttpsClient>(new HttpsClient(std::move(impl)));
 }
 
