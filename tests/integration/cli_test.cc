@@ -217,4 +217,25 @@ TEST_F(CliTest, HubRegistersResearchersAndPinsSites) {
   EXPECT_EQ(wrong.exit_code, 2);
 }
 
+TEST_F(CliTest, StudyRunChecksTheStudyAndTheCredentialsFirst) {
+  unsetenv("PASSERELLE_TOKEN");
+  const std::string study = dir_ + "/study.json";
+  std::ofstream(study) << "{\"title\": \"t\", \"dataset\": \"gu_cohort\",\n"
+                          " \"analyses\": [{\"id\": \"km\", \"function\": \"survfit\"}]}\n";
+  const Output bad = Passerelle("study run " + study + " --hub https://127.0.0.1:9 --ca x.crt");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.text.find(study + ": analyses[0].formula: is required"), std::string::npos)
+      << bad.text;
+  std::ofstream(study) << "{\"title\": \"t\", \"dataset\": \"gu_cohort\", \"analyses\": "
+                          "[{\"id\": \"t1\", \"function\": \"describe\"}]}";
+  const Output no_token =
+      Passerelle("study run " + study + " --hub https://127.0.0.1:9 --ca x.crt");
+  EXPECT_EQ(no_token.exit_code, 2);
+  EXPECT_NE(no_token.text.find("--token-file FILE or PASSERELLE_TOKEN"), std::string::npos)
+      << no_token.text;
+  const Output bad_url = Passerelle("study run " + study + " --hub http://127.0.0.1:9 --ca x.crt");
+  EXPECT_EQ(bad_url.exit_code, 2);
+  EXPECT_NE(bad_url.text.find("must be https://HOST:PORT"), std::string::npos) << bad_url.text;
+}
+
 }  // namespace

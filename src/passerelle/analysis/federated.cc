@@ -85,18 +85,20 @@ void NoteOmitted(const std::vector<double>& omitted, AnalysisOutput* out) {
   }
 }
 
+// Every site must build the same design, or the sums mean nothing.
+template <typename Site>
+Status SameDesign(const std::string& first_name, const Site& first, const std::string& name,
+                  const Site& site) {
+  if (site.coef_names() == first.coef_names()) return Status::Ok();
+  return FailedPrecondition("site " + name + ": its model has the coefficients " +
+                            Join(site.coef_names(), ", ") + ", site " + first_name + "'s " +
+                            Join(first.coef_names(), ", "));
+}
+
 Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const formula::Formula& f,
                                       const std::vector<SiteLink>& sites) {
   CoxphOptions options;
-  if (request.ties == "efron") {
-    options.ties = stats::Ties::kEfron;
-  } else if (request.ties == "breslow") {
-    options.ties = stats::Ties::kBreslow;
-  } else if (request.ties == "exact") {
-    options.ties = stats::Ties::kExact;
-  } else {
-    return InvalidArgument("ties must be efron, breslow or exact, not '" + request.ties + "'");
-  }
+  ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
   options.robust = !f.clusters.empty();
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
@@ -138,17 +140,7 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const form
 
 Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
                                     const std::vector<SiteLink>& sites) {
-  stats::Family family;
-  if (request.family == "binomial") {
-    family = stats::Family::kBinomial;
-  } else if (request.family == "poisson") {
-    family = stats::Family::kPoisson;
-  } else if (request.family == "gaussian") {
-    family = stats::Family::kGaussian;
-  } else {
-    return InvalidArgument("family must be binomial, poisson or gaussian, not '" + request.family +
-                           "'");
-  }
+  ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
   // R's glm drops factor levels no row uses: here, those no site uses.
   const json ask_levels = {{"analysis", "glm"},
                            {"step", "levels"},
@@ -174,10 +166,8 @@ Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
       ASSIGN_OR_RETURN(auto site,
                        RemoteGlmSite::Connect(Named(link), request.formula, request.subset,
                                               request.family, null_model, levels.dump()));
-      if (!null_model && !remote.empty() && site->coef_names() != remote[0]->coef_names()) {
-        return FailedPrecondition("site " + link.name + ": its model has the coefficients " +
-                                  Join(site->coef_names(), ", ") + ", site " + sites[0].name +
-                                  "'s " + Join(remote[0]->coef_names(), ", "));
+      if (!null_model && !remote.empty()) {
+        RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
       }
       (null_model ? null : full).push_back(site.get());
       remote.push_back(std::move(site));

@@ -29,20 +29,6 @@ json Releasable(std::vector<double> counts, const privacy::Policy& policy) {
   return out;
 }
 
-Result<stats::Ties> TiesFrom(const std::string& ties) {
-  if (ties == "efron") return stats::Ties::kEfron;
-  if (ties == "breslow") return stats::Ties::kBreslow;
-  if (ties == "exact") return stats::Ties::kExact;
-  return InvalidArgument("task: ties must be efron, breslow or exact");
-}
-
-Result<stats::Family> FamilyFrom(const std::string& family) {
-  if (family == "binomial") return stats::Family::kBinomial;
-  if (family == "poisson") return stats::Family::kPoisson;
-  if (family == "gaussian") return stats::Family::kGaussian;
-  return InvalidArgument("task: family must be binomial, poisson or gaussian");
-}
-
 json GlmAggregateJson(const stats::GlmAggregate& a) {
   return {{"n", a.n},           {"xtwx", a.xtwx},
           {"xtwz", a.xtwz},     {"deviance", a.deviance},
@@ -110,7 +96,7 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
                                             task.value("subset", ""), options));
-  ASSIGN_OR_RETURN(stats::Family family, FamilyFrom(task.value("family", "")));
+  ASSIGN_OR_RETURN(stats::Family family, ParseFamily(task.value("family", "")));
   for (double y : m.y) model->events += y;
   if (family == stats::Family::kBinomial) {
     // Both outcomes count: a model of a rare outcome would single its patients out.
@@ -151,7 +137,7 @@ Result<std::string> RunCoxStep(const json& task, const data::Table& table,
   // The site's rules apply to its own contribution, whatever the hub asks.
   RETURN_IF_ERROR(privacy::CheckCohortSize(model->n, policy));
   RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
-  ASSIGN_OR_RETURN(stats::Ties ties, TiesFrom(task.value("ties", "efron")));
+  ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(task.value("ties", "efron")));
   const std::string step = task.value("step", "");
   if (step == "describe") {
     // Column sums give R's means; the sum of an indicator column counts patients, so it is

@@ -10,13 +10,6 @@
 namespace passerelle::analysis {
 namespace {
 
-Result<stats::Ties> ParseTies(const std::string& ties) {
-  if (ties == "efron") return stats::Ties::kEfron;
-  if (ties == "breslow") return stats::Ties::kBreslow;
-  if (ties == "exact") return stats::Ties::kExact;
-  return InvalidArgument("ties must be efron, breslow or exact, not '" + ties + "'");
-}
-
 // The model frame of a request, with the output it starts: the request and R's note on the
 // rows dropped for missing values.
 Result<formula::ModelFrame> StartFrame(const AnalysisRequest& request, const formula::Formula& f,
@@ -108,17 +101,7 @@ Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const formula
 
 Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::Formula& f,
                               const data::Table& table) {
-  stats::Family family;
-  if (request.family == "binomial") {
-    family = stats::Family::kBinomial;
-  } else if (request.family == "poisson") {
-    family = stats::Family::kPoisson;
-  } else if (request.family == "gaussian") {
-    family = stats::Family::kGaussian;
-  } else {
-    return InvalidArgument("family must be binomial, poisson or gaussian, not '" + request.family +
-                           "'");
-  }
+  ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
   AnalysisOutput out;
   formula::FrameOptions options;
   options.drop_unused_levels = true;  // as R's glm
@@ -190,6 +173,20 @@ Result<AnalysisOutput> RunTable(const AnalysisRequest& request, const data::Tabl
 }
 
 }  // namespace
+
+Result<stats::Ties> ParseTies(const std::string& ties) {
+  if (ties == "efron") return stats::Ties::kEfron;
+  if (ties == "breslow") return stats::Ties::kBreslow;
+  if (ties == "exact") return stats::Ties::kExact;
+  return InvalidArgument("ties must be efron, breslow or exact, not '" + ties + "'");
+}
+
+Result<stats::Family> ParseFamily(const std::string& family) {
+  if (family == "binomial") return stats::Family::kBinomial;
+  if (family == "poisson") return stats::Family::kPoisson;
+  if (family == "gaussian") return stats::Family::kGaussian;
+  return InvalidArgument("family must be binomial, poisson or gaussian, not '" + family + "'");
+}
 
 SurvdiffOutput SurvdiffFromStrata(double rho, std::vector<std::string> groups,
                                   std::vector<std::string> strata,

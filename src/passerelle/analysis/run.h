@@ -94,6 +94,11 @@ struct AnalysisOutput {
 
 Result<AnalysisOutput> RunAnalysis(const AnalysisRequest& request, const data::Table& table);
 
+// "efron", "breslow", "exact"; InvalidArgument naming the choices otherwise.
+Result<stats::Ties> ParseTies(const std::string& ties);
+// "binomial", "poisson", "gaussian"; InvalidArgument naming the choices otherwise.
+Result<stats::Family> ParseFamily(const std::string& family);
+
 // R's survdiff from each stratum's observed, expected and variance (groups in `groups` order):
 // the totals, and the chi-square on the groups with expected events. Local and federated runs
 // both end here.
