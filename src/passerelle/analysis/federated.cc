@@ -85,6 +85,31 @@ void NoteOmitted(const std::vector<double>& omitted, AnalysisOutput* out) {
   }
 }
 
+// The factor levels every site builds its design with, as JSON: the merge of the sites'
+// `which` answer to the "levels" step — "levels" (all: R's coxph keeps unused levels, and
+// factor(x) of a number has each site's values) or "used_levels" (R's glm drops unused ones).
+Result<std::string> AgreedLevels(const AnalysisRequest& request, const std::vector<SiteLink>& sites,
+                                 const std::string& which) {
+  json task = {{"analysis", request.function},
+               {"step", "levels"},
+               {"formula", request.formula},
+               {"subset", request.subset}};
+  if (request.function == "glm") task["family"] = request.family;
+  ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));
+  std::map<std::string, std::vector<std::vector<std::string>>> per_variable;
+  for (size_t s = 0; s < sites.size(); ++s) {
+    RETURN_IF_ERROR(Reading(sites[s].name, [&] {
+      for (const auto& [name, levels] : answers[s].at(which).items()) {
+        per_variable[name].push_back(levels.get<std::vector<std::string>>());
+      }
+      return Status::Ok();
+    }));
+  }
+  json levels = json::object();
+  for (const auto& [name, lists] : per_variable) levels[name] = MergeLevels(lists);
+  return levels.dump();
+}
+
 // Every site must build the same design, or the sums mean nothing.
 template <typename Site>
 Status SameDesign(const std::string& first_name, const Site& first, const std::string& name,
@@ -100,16 +125,13 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const form
   CoxphOptions options;
   ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
   options.robust = !f.clusters.empty();
+  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "levels"));
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
   for (const SiteLink& link : sites) {
     ASSIGN_OR_RETURN(auto site, RemoteCoxSite::Connect(Named(link), request.formula, request.subset,
-                                                       request.ties));
-    if (!remote.empty() && site->coef_names() != remote[0]->coef_names()) {
-      return FailedPrecondition("site " + link.name + ": its model has the coefficients " +
-                                Join(site->coef_names(), ", ") + ", site " + sites[0].name + "'s " +
-                                Join(remote[0]->coef_names(), ", "));
-    }
+                                                       request.ties, levels));
+    if (!remote.empty()) RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
     ptrs.push_back(site.get());
     remote.push_back(std::move(site));
   }
@@ -141,31 +163,14 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const form
 Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
                                     const std::vector<SiteLink>& sites) {
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
-  // R's glm drops factor levels no row uses: here, those no site uses.
-  const json ask_levels = {{"analysis", "glm"},
-                           {"step", "levels"},
-                           {"formula", request.formula},
-                           {"subset", request.subset},
-                           {"family", request.family}};
-  ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, ask_levels));
-  std::map<std::string, std::vector<std::vector<std::string>>> used;
-  for (size_t s = 0; s < sites.size(); ++s) {
-    RETURN_IF_ERROR(Reading(sites[s].name, [&] {
-      for (const auto& [name, levels] : answers[s].at("used_levels").items()) {
-        used[name].push_back(levels.get<std::vector<std::string>>());
-      }
-      return Status::Ok();
-    }));
-  }
-  json levels = json::object();
-  for (const auto& [name, per_site] : used) levels[name] = MergeLevels(per_site);
+  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "used_levels"));
   std::vector<std::unique_ptr<RemoteGlmSite>> remote;
   std::vector<GlmSite*> full, null;
   for (const SiteLink& link : sites) {
     for (bool null_model : {false, true}) {
       ASSIGN_OR_RETURN(auto site,
                        RemoteGlmSite::Connect(Named(link), request.formula, request.subset,
-                                              request.family, null_model, levels.dump()));
+                                              request.family, null_model, levels));
       if (!null_model && !remote.empty()) {
         RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
       }

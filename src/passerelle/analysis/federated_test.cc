@@ -9,8 +9,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 
 #include "passerelle/analysis/describe.h"
+#include "passerelle/base/test_dir.h"
 #include "passerelle/data/csv_table.h"
 #include "passerelle/privacy/disclosure.h"
 
@@ -23,7 +25,7 @@ data::Table Read(const std::vector<std::string>& files) {
   data::CsvTableOptions options;
   options.levels["rx"] = {"Obs", "Lev", "Lev+5FU"};
   std::vector<std::string> paths;
-  for (const auto& f : files) paths.push_back(kRef + f);
+  for (const auto& f : files) paths.push_back(f[0] == '/' ? f : kRef + f);
   auto t = data::ReadCsvTable(paths, options);
   EXPECT_TRUE(t.ok()) << t.status().ToString();
   return *t;
@@ -149,6 +151,46 @@ TEST_F(FederatedTest, GlmDropsUnusedLevelsAsR) {
     ExpectNear(fed.fit.coef, want, 1e-8);
     ExpectNear(pooled.fit.coef, want, 1e-8);
   }
+}
+
+// factor(x) of a number has the values of each site's rows: a site without extent == 1 still
+// builds the pooled design (coxph keeps all levels, glm the levels some site uses).
+TEST_F(FederatedTest, SitesAgreeOnTheLevelsOfFactorsOfNumbers) {
+  const std::string path = testing::FreshTestDir("federated") + "/site3_without_extent1.csv";
+  {
+    std::ifstream in(kRef + "colon_death_site3.csv");
+    std::ofstream out(path);
+    std::string line;
+    for (int row = 0; std::getline(in, line); ++row) {
+      int commas = 0;
+      size_t at = 0;
+      while (commas < 12 && (at = line.find(',', at) + 1) != 0) ++commas;  // extent: column 13
+      if (row == 0 || line[at] != '1') out << line << "\n";
+    }
+  }
+  tables_[2] = Read({path});
+  auto pooled = data::StackTables(tables_[0], tables_[1]);
+  ASSERT_TRUE(pooled.ok());
+  pooled = data::StackTables(std::move(*pooled), tables_[2]);
+  ASSERT_TRUE(pooled.ok());
+  pooled_ = std::move(*pooled);
+  AnalysisRequest r;
+  r.function = "coxph";
+  r.formula = "Surv(time, status) ~ factor(extent) + age + strata(site)";
+  const auto fed = std::get<CoxphOutput>(Federated(r).result);
+  const auto want = std::get<CoxphOutput>(Pooled(r).result);
+  EXPECT_EQ(fed.fit.coef_names, want.fit.coef_names);
+  ExpectNear(fed.fit.coef, want.fit.coef, 1e-9);
+  r.function = "glm";
+  r.family = "binomial";
+  r.formula = "status ~ factor(extent) + age";
+  r.subset = "extent != 1";
+  const auto gfed = std::get<GlmOutput>(Federated(r).result);
+  const auto gwant = std::get<GlmOutput>(Pooled(r).result);
+  EXPECT_EQ(gfed.fit.coef_names,
+            (std::vector<std::string>{"(Intercept)", "factor(extent)3", "factor(extent)4", "age"}));
+  EXPECT_EQ(gfed.fit.coef_names, gwant.fit.coef_names);
+  ExpectNear(gfed.fit.coef, gwant.fit.coef, 1e-9);
 }
 
 TEST_F(FederatedTest, KaplanMeierOnTheGridIsRsPooledCurve) {

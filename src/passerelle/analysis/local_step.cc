@@ -44,9 +44,9 @@ struct SiteModel {
   double n = 0, p = 0, events = 0, omitted = 0;
   std::vector<std::string> coef_names;
   bool intercept = false;
-  std::vector<double> sums;                                     // coxph: column sums of the design
-  std::vector<uint8_t> indicator;                               // coxph: the column is 0/1
-  std::map<std::string, std::vector<std::string>> used_levels;  // glm
+  std::vector<double> sums;        // coxph: column sums of the design
+  std::vector<uint8_t> indicator;  // coxph: the column is 0/1
+  std::map<std::string, std::vector<std::string>> all_levels, used_levels;  // factors
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
 };
@@ -65,10 +65,16 @@ namespace {
 Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data::Table& table) {
   auto model = std::make_shared<SiteModel>();
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
+  // The factor levels every site uses (the hub's merge of the sites' "levels" answers), so all
+  // sites build the same design; without them (step "levels") the site's own.
+  formula::FrameOptions options;
+  if (task.contains("levels")) {
+    options.levels = task.at("levels").get<std::map<std::string, std::vector<std::string>>>();
+  }
   if (task.value("analysis", "") == "coxph") {
-    ASSIGN_OR_RETURN(
-        formula::ModelFrame m,
-        formula::BuildModelFrame(f, table, formula::ModelKind::kCox, task.value("subset", "")));
+    ASSIGN_OR_RETURN(formula::ModelFrame m,
+                     formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
+                                              task.value("subset", ""), options));
     for (double s : m.status) model->events += s;
     for (size_t j = 0; j < m.p(); ++j) {
       double sum = 0;
@@ -84,14 +90,10 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
     model->p = static_cast<double>(m.p());
     model->omitted = static_cast<double>(m.n_omitted_na);
     model->coef_names = m.coef_names;
+    model->all_levels = m.all_levels;
+    model->used_levels = m.used_levels;
     model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
     return std::shared_ptr<const SiteModel>(std::move(model));
-  }
-  // glm: the levels every site keeps (the hub's union of the levels in use), so all sites build
-  // the same design; without them (step "levels") none is dropped.
-  formula::FrameOptions options;
-  if (task.contains("levels")) {
-    options.levels = task.at("levels").get<std::map<std::string, std::vector<std::string>>>();
   }
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
@@ -109,6 +111,7 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
   model->omitted = static_cast<double>(m.n_omitted_na);
   model->coef_names = m.coef_names;
   model->intercept = m.intercept;
+  model->all_levels = m.all_levels;
   model->used_levels = m.used_levels;
   model->glm = std::make_unique<stats::GlmKernel>(
       task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
@@ -131,6 +134,10 @@ Result<std::shared_ptr<const SiteModel>> ModelFor(const json& task, const data::
   return std::shared_ptr<const SiteModel>(std::move(model));
 }
 
+std::string LevelsAnswer(const SiteModel& model) {
+  return json{{"levels", model.all_levels}, {"used_levels", model.used_levels}}.dump();
+}
+
 Result<std::string> RunCoxStep(const json& task, const data::Table& table,
                                const privacy::Policy& policy, LocalStepCache* cache) {
   ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
@@ -139,6 +146,7 @@ Result<std::string> RunCoxStep(const json& task, const data::Table& table,
   RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
   ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(task.value("ties", "efron")));
   const std::string step = task.value("step", "");
+  if (step == "levels") return LevelsAnswer(*model);
   if (step == "describe") {
     // Column sums give R's means; the sum of an indicator column counts patients, so it is
     // withheld (null) when it is 1 to k-1.
@@ -184,7 +192,7 @@ Result<std::string> RunGlmStep(const json& task, const data::Table& table,
   RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
   const stats::GlmKernel& kernel = *model->glm;
   const std::string step = task.value("step", "");
-  if (step == "levels") return json{{"used_levels", model->used_levels}}.dump();
+  if (step == "levels") return LevelsAnswer(*model);
   if (step == "describe") {
     return json{{"n", model->n},
                 {"coef_names", model->coef_names},
@@ -430,12 +438,14 @@ Status CheckSizes(size_t vector, size_t matrix, size_t p) {
 Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transport,
                                                               const std::string& formula,
                                                               const std::string& subset,
-                                                              const std::string& ties) {
+                                                              const std::string& ties,
+                                                              const std::string& levels) {
   std::unique_ptr<RemoteCoxSite> site(new RemoteCoxSite());
   site->transport_ = std::move(transport);
   site->formula_ = formula;
   site->subset_ = subset;
   site->ties_ = ties;
+  site->levels_ = levels;
   RETURN_IF_ERROR(Decode<bool>(site->Ask("describe", {}), [&](const json& j) {
                     site->n_ = j.at("n").get<double>();
                     site->events_ = j.at("events").get<double>();
@@ -452,10 +462,10 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
 }
 
 Result<std::string> RemoteCoxSite::Ask(const std::string& step, std::span<const double> beta) {
-  const json task = {
-      {"analysis", "coxph"}, {"step", step},
-      {"formula", formula_}, {"subset", subset_},
-      {"ties", ties_},       {"beta", std::vector<double>(beta.begin(), beta.end())}};
+  json task = {{"analysis", "coxph"}, {"step", step},
+               {"formula", formula_}, {"subset", subset_},
+               {"ties", ties_},       {"beta", std::vector<double>(beta.begin(), beta.end())}};
+  if (!levels_.empty()) task["levels"] = json::parse(levels_);
   return transport_(task.dump());
 }
 

@@ -21,10 +21,10 @@ namespace passerelle::analysis {
 // Runs a task, e.g. {"analysis": "coxph", "step": "evaluate", "formula": "...", "subset": "",
 // "ties": "efron", "beta": [...]}, on `table`. coxph steps: "describe" (n, events, coefficient
 // names), "evaluate", "meat", "concordance"; glm steps ("family": ...): "describe", "start",
-// "evaluate", and with "null": true the intercept-only model; "levels" (the factor levels the
-// rows use: a glm drops unused levels, as R's does, over all sites). PermissionDenied (naming the
-// rule, never the protected number) when the cohort, the model size or the events break the policy;
-// InvalidArgument for a malformed task.
+// "evaluate", and with "null": true the intercept-only model. Both answer "levels" (the factor
+// levels of the site, all and in use; tasks then carry the levels every site agrees on).
+// PermissionDenied (naming the rule, never the protected number) when the cohort, the model size or
+// the events break the policy; InvalidArgument for a malformed task.
 class LocalStepCache;
 Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
                                  const privacy::Policy& policy, LocalStepCache* cache = nullptr);
@@ -47,10 +47,12 @@ using Transport = std::function<Result<std::string>(const std::string& task_json
 class RemoteCoxSite : public CoxSite {
  public:
   // Asks the site to describe its cohort for the model first (n, events, coefficient names).
+  // `levels`: the factor levels every site uses, as JSON ({"organ": [...]}; "" for the site's).
   static Result<std::unique_ptr<RemoteCoxSite>> Connect(Transport transport,
                                                         const std::string& formula,
                                                         const std::string& subset,
-                                                        const std::string& ties);
+                                                        const std::string& ties,
+                                                        const std::string& levels = "");
   double n() const override { return n_; }
   double events() const override { return events_; }
   const std::vector<std::string>& coef_names() const { return coef_names_; }
@@ -66,7 +68,7 @@ class RemoteCoxSite : public CoxSite {
   RemoteCoxSite() = default;
   Result<std::string> Ask(const std::string& step, std::span<const double> beta);
   Transport transport_;
-  std::string formula_, subset_, ties_;
+  std::string formula_, subset_, ties_, levels_;
   double n_ = 0, events_ = 0, omitted_ = 0;
   std::vector<std::string> coef_names_;
   std::vector<double> sums_;

@@ -416,6 +416,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     if (value.type != Vector::Type::kFactor) continue;
     std::vector<uint8_t> used(value.levels.size(), 0);
     for (size_t r : m.rows) used[value.codes[r]] = 1;
+    m.all_levels[key] = value.levels;
     std::vector<std::string>& in_use = m.used_levels[key];
     for (size_t l = 0; l < used.size(); ++l) {
       if (used[l]) in_use.push_back(value.levels[l]);

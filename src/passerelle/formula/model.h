@@ -47,8 +47,9 @@ enum class ModelKind {
 struct FrameOptions {
   // Drop them before the contrasts are built, as R's glm does (coxph keeps them).
   bool drop_unused_levels = false;
-  // The levels to keep, by factor variable (its deparsed expression): a federated glm keeps the
-  // levels some site uses, so that every site builds the same design.
+  // The levels to keep, by factor variable (its deparsed expression), so that every site of a
+  // federated fit builds the same design: a glm's are the levels some site uses, a coxph's all
+  // the levels of any site (factor(x) of a number has the values of the site's rows).
   std::map<std::string, std::vector<std::string>> levels;
 };
 
@@ -78,8 +79,9 @@ struct ModelFrame {
   std::vector<int32_t> group;
   std::vector<std::string> group_labels;
 
-  // The factor variables of the terms and the levels the frame's rows use, in level order.
-  std::map<std::string, std::vector<std::string>> used_levels;
+  // The factor variables of the terms: all their levels (before any is dropped), and the levels
+  // the frame's rows use, in level order.
+  std::map<std::string, std::vector<std::string>> all_levels, used_levels;
 
   size_t p() const { return coef_names.size(); }
   double X(size_t row, size_t col) const { return x[col * n + row]; }
