@@ -167,6 +167,22 @@ Result<HttpResponse> HttpsClient::Send(const std::string& method, const std::str
     std::string why = httplib::to_string(res.error());
     const long verify = impl_->client->get_openssl_verify_result();
     if (verify != X509_V_OK) why += ": " + std::string(X509_verify_cert_error_string(verify));
+    // The server's TLS alert, when it refused our certificate ("tlsv1 alert unknown ca").
+    std::string alert;
+    while (const unsigned long e = ERR_get_error()) {
+      const char* reason = ERR_reason_error_string(e);
+      if (reason && std::string_view(reason).find("alert") != std::string_view::npos) {
+        alert = reason;
+      }
+    }
+    if (!alert.empty()) {
+      why += ": the server refused this certificate (" + alert + ")";
+    } else if (res.error() == httplib::Error::Read || res.error() == httplib::Error::Write ||
+               res.error() == httplib::Error::SSLConnection) {
+      // With TLS 1.3 the server may judge our certificate after the handshake; its alert can
+      // arrive after the connection is gone.
+      why += " (the server closed the connection: it may refuse this certificate)";
+    }
     return Unavailable("https " + impl_->where + ": " + why);
   }
   HttpResponse response;
