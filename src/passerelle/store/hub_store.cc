@@ -64,6 +64,10 @@ Result<std::unique_ptr<HubStore>> HubStore::Open(const std::string& dir) {
     return NotFound(dir + " holds no hub store (create one with: passerelle hub init " + dir + ")");
   }
   ASSIGN_OR_RETURN(auto db, Database::Open(Path(dir), /*create=*/false));
+  // Write-ahead log, synced at checkpoints rather than at every commit: a task's life is five
+  // small commits, and a power cut can at worst forget the last ones (never corrupt the file);
+  // the study they belonged to is then marked failed at the next start, to run again.
+  RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = NORMAL"));
   return std::unique_ptr<HubStore>(new HubStore(std::move(db)));
 }
 
@@ -133,9 +137,12 @@ Result<SiteRecord> HubStore::RecognizeSite(const std::string& name,
   }
   query.reset();
   SiteRecord site{name, cert_sha256, UtcNowIso()};
-  ASSIGN_OR_RETURN(auto touch, db_->Prepare("UPDATE site SET last_seen = ? WHERE name = ?"));
+  // Written once a second at most (the clock's resolution), not at every poll.
+  ASSIGN_OR_RETURN(auto touch, db_->Prepare("UPDATE site SET last_seen = ? WHERE name = ? AND "
+                                            "last_seen != ?"));
   touch->BindText(1, site.last_seen);
   touch->BindText(2, name);
+  touch->BindText(3, site.last_seen);
   RETURN_IF_ERROR(touch->Run());
   return site;
 }
