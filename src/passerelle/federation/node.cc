@@ -7,6 +7,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "passerelle/analysis/local_step.h"
 #include "passerelle/net/signing.h"
@@ -43,6 +44,7 @@ struct Node::Impl {
   std::unique_ptr<store::SiteStore> store;
   std::unique_ptr<net::HttpsClient> client;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> running{false};  // Run() is in its loop
   std::mutex mu;
   std::condition_variable cv;    // wakes a retry pause on Stop()
   std::set<std::string> nonces;  // tasks already run: a replay is refused
@@ -165,6 +167,7 @@ void Node::Run() {
           .dump();
   const auto read_timeout = n.config.poll_wait + std::chrono::seconds(15);
   bool connected = false;
+  n.running = true;
   while (!n.stopping) {
     Result<net::HttpResponse> r = n.client->Post("/v1/node/poll", poll, read_timeout);
     if (n.stopping) break;
@@ -195,6 +198,7 @@ void Node::Run() {
     }
   }
   n.Log("node " + n.store->site_name() + ": stopped");
+  n.running = false;
 }
 
 void Node::Stop() {
@@ -203,7 +207,12 @@ void Node::Stop() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->cv.notify_all();
   }
-  impl_->client->Stop();
+  // Interrupt the poll in progress; again until Run() has left its loop, in case the signal
+  // came just before it opened the next poll.
+  while (impl_->running) {
+    impl_->client->Stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace passerelle::federation

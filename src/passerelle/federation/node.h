@@ -39,7 +39,8 @@ class Node {
 
   // Polls and answers until Stop(); retries (every few seconds) while the hub is unreachable.
   void Run();
-  // From another thread or a signal watcher: ends a poll in progress and Run().
+  // From another thread or a signal watcher: ends a poll in progress and Run(), and returns
+  // once Run() has left its loop.
   void Stop();
 
   struct Impl;
