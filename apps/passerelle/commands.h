@@ -120,6 +120,16 @@ struct StudyOptions {
 };
 Status StudyRun(const StudyOptions& options);
 
+struct AuditOptions {
+  std::string site;  // the site store folder (its audit.sqlite)
+  int64_t from = 1;
+  int64_t limit = 1000000;
+  bool json = false;
+};
+// Checks the chain; exit 1 naming the first broken entry.
+Status AuditVerify(const AuditOptions& options);
+Status AuditShow(const AuditOptions& options);
+
 struct SynthOptions {
   std::string site = "wuhan";
   int64_t patients = 1000;

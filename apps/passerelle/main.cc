@@ -248,6 +248,21 @@ int main(int argc, char** argv) {
   study_run->add_flag("--json", study_options.json, "Print the results as JSON");
   study_run->callback([&] { status = StudyRun(study_options); });
 
+  // audit ...
+  CLI::App* audit = app.add_subcommand("audit", "A site node's hash-chained audit log");
+  audit->require_subcommand(1);
+  AuditOptions audit_options;
+  CLI::App* audit_verify =
+      audit->add_subcommand("verify", "Check the chain; names the first broken entry");
+  audit_verify->add_option("--site", audit_options.site, "Site store folder")->required();
+  audit_verify->callback([&] { status = AuditVerify(audit_options); });
+  CLI::App* audit_show = audit->add_subcommand("show", "List the entries");
+  audit_show->add_option("--site", audit_options.site, "Site store folder")->required();
+  audit_show->add_option("--from", audit_options.from, "First entry")->capture_default_str();
+  audit_show->add_option("--limit", audit_options.limit, "Most entries shown");
+  audit_show->add_flag("--json", audit_options.json, "Every field, as JSON");
+  audit_show->callback([&] { status = AuditShow(audit_options); });
+
   // synth
   SynthOptions synth;
   CLI::App* synth_cmd =

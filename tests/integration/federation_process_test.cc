@@ -273,6 +273,20 @@ TEST_F(FederationProcessTest, ThreeColonNodesGiveThePooledAnalyses) {
   const std::string log = ReadAll(dir_ + "/site1.log");
   EXPECT_NE(log.find("coxph evaluate: released"), std::string::npos) << log;
   EXPECT_NE(log.find("node: SIGTERM, stopping"), std::string::npos) << log;
+  // Every task and every release is in the site's audit chain, which verifies.
+  const std::string verified = Ok("audit verify --site " + dir_ + "/site1");
+  EXPECT_NE(verified.find("entries, the chain is intact"), std::string::npos) << verified;
+  const json audit = json::parse(Ok("audit show --json --site " + dir_ + "/site1"));
+  size_t tasks = 0, released = 0;
+  for (const json& e : audit) {
+    tasks += e["kind"] == "task";
+    released += e["kind"] == "released";
+    if (e["kind"] == "released") {
+      EXPECT_EQ(e["digest"].get<std::string>().size(), 64u);
+    }
+  }
+  EXPECT_GT(tasks, 20u);
+  EXPECT_EQ(tasks, released);
 }
 
 TEST_F(FederationProcessTest, SyntheticWuhanAndLyonGiveThePooledAnalyses) {

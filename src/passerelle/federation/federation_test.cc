@@ -15,6 +15,7 @@
 #include "passerelle/federation/researcher.h"
 #include "passerelle/net/pki.h"
 #include "passerelle/net/signing.h"
+#include "passerelle/store/audit_log.h"
 #include "passerelle/store/hub_store.h"
 #include "passerelle/store/site_store.h"
 
@@ -234,6 +235,17 @@ TEST_F(FederationTest, ANodeRefusesTasksNotSignedByThePinnedKey) {
             std::string::npos)
       << cox.dump();
   EXPECT_EQ(cox["results"], nullptr);
+  // The refused task, as it arrived, and the refusal are in site1's audit chain.
+  auto audit = store::AuditLog::Open(dir_ + "/site1");
+  ASSERT_TRUE(audit.ok());
+  auto entries = (*audit)->Entries();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_GE(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].kind, "task");
+  EXPECT_FALSE((*entries)[0].signature.empty());
+  EXPECT_EQ((*entries)[1].kind, "refused");
+  EXPECT_EQ((*entries)[1].detail.rfind("rule hub_signature", 0), 0u);
+  EXPECT_TRUE((*audit)->Verify().ok());
 }
 
 TEST_F(FederationTest, AStudySurvivesAHubRestart) {

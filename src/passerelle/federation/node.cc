@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "passerelle/analysis/local_step.h"
+#include "passerelle/base/sha256.h"
 #include "passerelle/net/signing.h"
+#include "passerelle/store/audit_log.h"
 #include "passerelle/store/site_store.h"
 
 namespace passerelle::federation {
@@ -42,6 +44,7 @@ Result<HubAddress> ParseHubUrl(const std::string& url) {
 struct Node::Impl {
   NodeConfig config;
   std::unique_ptr<store::SiteStore> store;
+  std::unique_ptr<store::AuditLog> audit;  // DIR/audit.sqlite
   std::unique_ptr<net::HttpsClient> client;
   std::atomic<bool> stopping{false};
   std::atomic<bool> running{false};  // Run() is in its loop
@@ -80,28 +83,67 @@ struct Node::Impl {
     return NotFound("site " + store->site_name() + " has no dataset '" + dataset + "'");
   }
 
-  // Runs one task as the hub signed it; the answer to send back.
+  // The answer when the audit log cannot be written: a failure, and nothing released.
+  json Unlogged(int64_t id, const Status& why, const std::string& consequence) {
+    Log("node: task " + std::to_string(id) + ": the audit log cannot be written (" + why.message() +
+        "); " + consequence);
+    return json{{"v", 1},
+                {"id", id},
+                {"status", "failed"},
+                {"code", "unavailable"},
+                {"message", "the site's audit log cannot be written"}};
+  }
+
+  // Runs one task as the hub signed it; the answer to send back. The task as received, and then
+  // the decision (the released aggregate's digest, or the rule or cause), go to the audit log
+  // before the answer leaves; if the log cannot be written, nothing is released.
   json Answer(const json& message) {
     const int64_t id = message.value("id", int64_t{0});
-    json answer = {{"v", 1}, {"id", id}};
-    auto refuse = [&](const std::string& why) {
-      Log("node: refused task " + std::to_string(id) + ": " + why);
-      answer["status"] = "refused";
-      answer["message"] = why;
-      return answer;
-    };
     const std::string payload = message.value("payload", "");
-    const Status signature =
-        net::VerifySignature(payload, message.value("signature", ""), config.hub_public_key);
-    if (!signature.ok()) {
-      return refuse("rule hub_signature: the task is not signed by the hub key this site pins");
-    }
     json task;
     try {
       task = json::parse(payload);
     } catch (const json::exception&) {
-      return refuse("the task is not JSON");
+      task = json::object();
     }
+    store::AuditEntry received;
+    received.kind = "task";
+    received.task = id;
+    received.study = task.is_object() ? task.value("study", int64_t{0}) : 0;
+    received.researcher = task.is_object() ? task.value("researcher", "") : "";
+    received.detail = payload;
+    received.signature = message.value("signature", "");
+    json answer = {{"v", 1}, {"id", id}};
+    auto decide = [&](const std::string& status, const std::string& why,
+                      const std::string& result) {
+      store::AuditEntry decision = received;
+      decision.kind = status == "done" ? "released" : status;
+      decision.detail = why;
+      decision.signature.clear();
+      if (status == "done") decision.digest = Sha256Hex(result);
+      const Result<store::AuditEntry> logged = audit->Append(decision);
+      if (!logged.ok()) return Unlogged(id, logged.status(), "nothing released");
+      answer["status"] = status;
+      if (status == "done") {
+        answer["result"] = json::parse(result);
+      } else {
+        answer["message"] = why;
+      }
+      return answer;
+    };
+    if (const Result<store::AuditEntry> logged = audit->Append(received); !logged.ok()) {
+      return Unlogged(id, logged.status(), "not run");
+    }
+    auto refuse = [&](const std::string& why) {
+      Log("node: refused task " + std::to_string(id) + ": " + why);
+      return decide("refused", why, "");
+    };
+    const Status signature =
+        net::VerifySignature(payload, received.signature, config.hub_public_key);
+    if (!signature.ok()) {
+      return refuse("rule hub_signature: the task is not signed by the hub key this site pins");
+    }
+    if (!task.is_object() || task.empty()) return refuse("the task is not JSON");
     if (task.value("v", 0) != 1) return refuse("protocol version not supported (this node: 1)");
     if (task.value("site", "") != store->site_name()) {
       return refuse("rule task_site: the task is addressed to another site");
@@ -112,30 +154,25 @@ struct Node::Impl {
     }
     const json step = task.value("task", json::object());
     const std::string what = step.value("analysis", "?") + " " + step.value("step", "");
-    const std::string who = "study " + std::to_string(task.value("study", int64_t{0})) +
-                            ", researcher " + task.value("researcher", "?");
+    const std::string who =
+        "study " + std::to_string(received.study) + ", researcher " + received.researcher;
     Result<std::string> result = [&]() -> Result<std::string> {
       ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
       ASSIGN_OR_RETURN(Loaded * loaded, Table(task.value("dataset", "")));
       return analysis::RunLocalStep(step.dump(), loaded->table, policy, &loaded->models);
     }();
+    const std::string head = "node: task " + std::to_string(id) + " (" + who + "): " + what + ": ";
     if (result.ok()) {
-      answer["status"] = "done";
-      answer["result"] = json::parse(*result);
-      Log("node: task " + std::to_string(id) + " (" + who + "): " + what + ": released");
-    } else if (result.status().code() == StatusCode::kPermissionDenied) {
-      answer["status"] = "refused";
-      answer["message"] = result.status().message();
-      Log("node: task " + std::to_string(id) + " (" + who + "): " + what + ": refused, " +
-          result.status().message());
-    } else {
-      answer["status"] = "failed";
-      answer["code"] = std::string(StatusCodeName(result.status().code()));
-      answer["message"] = result.status().message();
-      Log("node: task " + std::to_string(id) + " (" + who + "): " + what + ": failed, " +
-          result.status().message());
+      Log(head + "released");
+      return decide("done", "", *result);
     }
-    return answer;
+    if (result.status().code() == StatusCode::kPermissionDenied) {
+      Log(head + "refused, " + result.status().message());
+      return decide("refused", result.status().message(), "");
+    }
+    Log(head + "failed, " + result.status().message());
+    answer["code"] = std::string(StatusCodeName(result.status().code()));
+    return decide("failed", result.status().message(), "");
   }
 
   void Pause(std::chrono::seconds d) {
@@ -151,6 +188,7 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
   ASSIGN_OR_RETURN(impl->store, store::SiteStore::Open(impl->config.site_dir));
+  ASSIGN_OR_RETURN(impl->audit, store::AuditLog::Open(impl->config.site_dir));
   RETURN_IF_ERROR(impl->store->LoadPolicy().status());
   ASSIGN_OR_RETURN(impl->client,
                    net::HttpsClient::Create(impl->config.hub.host, impl->config.hub.port,
