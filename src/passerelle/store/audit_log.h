@@ -20,10 +20,10 @@ namespace passerelle::store {
 class Database;
 
 struct AuditEntry {
-  int64_t seq = 0;         // 1, 2, 3, ... (set by Append)
-  std::string at;          // UTC, ISO 8601 (set by Append)
-  std::string kind;        // task, released, refused, failed
-  int64_t task = 0;        // the hub's task id
+  int64_t seq = 0;   // 1, 2, 3, ... (set by Append)
+  std::string at;    // UTC, ISO 8601 (set by Append)
+  std::string kind;  // task, released, refused, failed
+  int64_t task = 0;  // the hub's task id
   int64_t study = 0;
   std::string researcher;
   std::string detail;      // task: the payload as signed; refused/failed: the rule or cause
