@@ -18,6 +18,7 @@
 #include "passerelle/store/audit_log.h"
 #include "passerelle/store/hub_store.h"
 #include "passerelle/store/site_store.h"
+#include "passerelle/store/sqlite_db.h"
 
 namespace passerelle::federation {
 namespace {
@@ -246,6 +247,38 @@ TEST_F(FederationTest, ANodeRefusesTasksNotSignedByThePinnedKey) {
   EXPECT_EQ((*entries)[1].kind, "refused");
   EXPECT_EQ((*entries)[1].detail.rfind("rule hub_signature", 0), 0u);
   EXPECT_TRUE((*audit)->Verify().ok());
+}
+
+// A task sent again (here: put back in the hub's queue) is refused even by a restarted node:
+// the nonces it has run come back from its audit log.
+TEST_F(FederationTest, AReplayedTaskIsRefusedAfterANodeRestart) {
+  for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
+  auto first = Run(kCoxStudy);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  for (auto& n : nodes_) n->Stop();
+  for (auto& t : node_threads_) t.join();
+  nodes_.clear();
+  node_threads_.clear();
+  {
+    auto db = store::Database::Open(dir_ + "/hub/hub.sqlite", false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("UPDATE task SET status = 'pending' WHERE id = (SELECT MIN(id) FROM "
+                           "task WHERE site = 'site1')")
+                    .ok());
+  }
+  StartNode("site1");
+  for (int i = 0; i < 100 && node_log_.Text().find("rule replay") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(node_log_.Text().find("rule replay: this task was already run"), std::string::npos)
+      << node_log_.Text();
+  auto audit = store::AuditLog::Open(dir_ + "/site1");
+  ASSERT_TRUE(audit.ok());
+  auto entries = (*audit)->Entries();
+  ASSERT_TRUE(entries.ok());
+  EXPECT_EQ(entries->back().kind, "refused");
+  EXPECT_EQ(entries->back().detail, "rule replay: this task was already run");
 }
 
 TEST_F(FederationTest, AStudySurvivesAHubRestart) {

@@ -50,7 +50,8 @@ struct Node::Impl {
   std::atomic<bool> running{false};  // Run() is in its loop
   std::mutex mu;
   std::condition_variable cv;    // wakes a retry pause on Stop()
-  std::set<std::string> nonces;  // tasks already run: a replay is refused
+  std::set<std::string> nonces;  // tasks already received (this run and, from the audit log,
+                                 // earlier ones): a replay is refused
   // The dataset tables in memory, by name, with the version they were loaded at and the models
   // built on them between rounds.
   struct Loaded {
@@ -189,6 +190,15 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
   impl->config = std::move(config);
   ASSIGN_OR_RETURN(impl->store, store::SiteStore::Open(impl->config.site_dir));
   ASSIGN_OR_RETURN(impl->audit, store::AuditLog::Open(impl->config.site_dir));
+  // Tasks run before a restart stay run: their nonces come back from the audit log.
+  ASSIGN_OR_RETURN(std::vector<store::AuditEntry> entries, impl->audit->Entries());
+  for (const store::AuditEntry& e : entries) {
+    if (e.kind != "task") continue;
+    const json payload = json::parse(e.detail, nullptr, /*allow_exceptions=*/false);
+    if (payload.is_object() && payload.contains("nonce") && payload["nonce"].is_string()) {
+      impl->nonces.insert(payload["nonce"].get<std::string>());
+    }
+  }
   RETURN_IF_ERROR(impl->store->LoadPolicy().status());
   ASSIGN_OR_RETURN(impl->client,
                    net::HttpsClient::Create(impl->config.hub.host, impl->config.hub.port,
