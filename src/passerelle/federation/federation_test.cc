@@ -95,8 +95,9 @@ class FederationTest : public ::testing::Test {
             dir_ + "/certs/" + name + ".key"};
   }
 
-  void StartHub() {
+  void StartHub(std::chrono::seconds site_timeout = std::chrono::seconds(60)) {
     HubConfig config;
+    config.site_timeout = site_timeout;
     config.dir = dir_ + "/hub";
     config.identity = Identity("ca", "hub");
     config.poll_wait = std::chrono::seconds(2);
@@ -279,6 +280,24 @@ TEST_F(FederationTest, AReplayedTaskIsRefusedAfterANodeRestart) {
   ASSERT_TRUE(entries.ok());
   EXPECT_EQ(entries->back().kind, "refused");
   EXPECT_EQ(entries->back().detail, "rule replay: this task was already run");
+}
+
+// A site whose node is not connected fails the analysis at once, naming the site.
+TEST_F(FederationTest, ASiteNotConnectedFailsAtOnce) {
+  hub_->Stop();
+  StartHub(std::chrono::seconds(1));
+  StartNode("site1");
+  StartNode("site2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto started = std::chrono::steady_clock::now();
+  auto result = Run(kCoxStudy);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+  const json& cox = (*result)["results"]["cox"];
+  EXPECT_EQ(cox["status"], "failed");
+  EXPECT_NE(cox["notes"][0].get<std::string>().find("site site3: not connected to the hub"),
+            std::string::npos)
+      << cox.dump();
 }
 
 TEST_F(FederationTest, AStudySurvivesAHubRestart) {

@@ -100,6 +100,9 @@ struct Hub::Impl {
   std::condition_variable cv;  // new tasks, answers, finished studies, stopping
   std::map<int64_t, std::shared_ptr<Answer>> answers;  // by task id
   int running_studies = 0;                             // detached study threads still running
+  const Clock::time_point up_since = Clock::now();
+  std::map<std::string, Clock::time_point> heard;  // when each site's node last polled or answered
+  std::map<std::string, int> polling;              // polls each site's node holds now
   std::atomic<bool> stopping{false};
 
   void Log(const std::string& line) const {
@@ -118,6 +121,7 @@ struct Hub::Impl {
     std::lock_guard<std::mutex> lock(mu);
     ASSIGN_OR_RETURN(store::SiteRecord site,
                      store->RecognizeSite(request.peer, request.peer_sha256));
+    heard[site.name] = Clock::now();
     return site.name;
   }
 
@@ -144,6 +148,12 @@ struct Hub::Impl {
     const auto deadline =
         Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
     std::unique_lock<std::mutex> lock(mu);
+    // While this poll waits, the site is connected (guarded by mu, as `lock` is held here).
+    struct Polling {
+      int& count;
+      explicit Polling(int& c) : count(++c) {}
+      ~Polling() { --count; }
+    } polling_now(polling[*site]);
     for (;;) {
       if (stopping) return Error(Unavailable("the hub is stopping"));
       Result<std::optional<store::TaskRecord>> task = store->NextTask(*site);
@@ -217,6 +227,13 @@ struct Hub::Impl {
     ASSIGN_OR_RETURN(record.signature, net::Sign(record.payload, secret_key));
     auto answer = std::make_shared<Answer>();
     std::unique_lock<std::mutex> lock(mu);
+    const auto now = Clock::now();
+    const auto last = heard.find(site);
+    if (now - up_since > config.site_timeout && polling[site] == 0 &&
+        (last == heard.end() || now - last->second > config.site_timeout)) {
+      return Unavailable("not connected to the hub (its node has not polled in the last " +
+                         std::to_string(config.site_timeout.count()) + " s)");
+    }
     ASSIGN_OR_RETURN(int64_t id, store->AddTask(record));
     answers[id] = answer;
     cv.notify_all();

@@ -31,7 +31,10 @@ struct HubConfig {
   int port = 0;                            // 0: any free port
   std::chrono::seconds task_timeout{600};  // a site that does not answer a task fails the analysis
   std::chrono::seconds poll_wait{20};      // longest hold of a node's poll
-  net::LogSink log;                        // stderr when empty
+  // A site whose node has not been heard from for this long (polls, answers) is not connected:
+  // tasks for it fail at once instead of waiting for task_timeout.
+  std::chrono::seconds site_timeout{60};
+  net::LogSink log;  // stderr when empty
 };
 
 class Hub {

@@ -5,8 +5,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include "passerelle/base/text.h"
 
@@ -44,6 +46,9 @@ int VerifyAndLog(int preverify_ok, X509_STORE_CTX* store) {
 struct HttpsServer::Impl {
   LogSink log;
   std::unique_ptr<httplib::SSLServer> server;
+  // httplib's stop() does nothing before listening has begun: Stop() repeats it until Run()
+  // has returned, and Run() does not begin after a Stop().
+  std::atomic<bool> stop_requested{false}, started{false}, finished{false};
 };
 
 HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -128,8 +133,19 @@ Result<int> HttpsServer::Bind(const std::string& host, int port) {
   return bound;
 }
 
-void HttpsServer::Run() { impl_->server->listen_after_bind(); }
-void HttpsServer::Stop() { impl_->server->stop(); }
+void HttpsServer::Run() {
+  impl_->started = true;
+  if (!impl_->stop_requested) impl_->server->listen_after_bind();
+  impl_->finished = true;
+}
+
+void HttpsServer::Stop() {
+  impl_->stop_requested = true;
+  while (impl_->started && !impl_->finished) {
+    impl_->server->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
 
 struct HttpsClient::Impl {
   std::unique_ptr<httplib::SSLClient> client;

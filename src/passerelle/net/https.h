@@ -58,6 +58,7 @@ class HttpsServer {
   Result<int> Bind(const std::string& host, int port);
   // Serves until Stop(); call from its own thread.
   void Run();
+  // Ends Run() (returning once it has, if it began), even when called as Run() begins.
   void Stop();
 
  private:
