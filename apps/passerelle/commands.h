@@ -79,6 +79,7 @@ struct PkiOptions {
   std::string out;   // issue: where NAME.key and NAME.crt go (default: DIR)
   std::string cert;  // verify
   int days = 0;      // 0: the default for the command
+  std::vector<std::string> dns_names, ip_addresses;  // issue --role hub: where it is reached
 };
 Status PkiInit(const PkiOptions& options);
 Status PkiIssue(const PkiOptions& options);

@@ -168,6 +168,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   pki_issue->add_option("--out", pki_options.out, "Folder for NAME.key and NAME.crt");
   pki_issue->add_option("--days", pki_options.days, "Validity in days (default 825)");
+  pki_issue->add_option("--dns", pki_options.dns_names,
+                        "Hub: a DNS name it is reached at (repeat; localhost is included)");
+  pki_issue->add_option("--ip", pki_options.ip_addresses,
+                        "Hub: an IP address it is reached at (repeat; 127.0.0.1 is included)");
   pki_issue->callback([&] { status = PkiIssue(pki_options); });
   CLI::App* pki_verify = pki->add_subcommand("verify", "Check a certificate against the CA");
   pki_verify->add_option("dir", pki_options.dir, "Folder of the CA")->required();

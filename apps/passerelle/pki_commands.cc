@@ -24,6 +24,9 @@ Status PkiIssue(const PkiOptions& options) {
   }
   issue.role = options.role == "hub" ? net::CertificateRole::kHub : net::CertificateRole::kNode;
   if (options.days > 0) issue.days = options.days;
+  // Where researchers and nodes reach the hub; localhost and 127.0.0.1 are always included.
+  for (const std::string& d : options.dns_names) issue.dns_names.push_back(d);
+  for (const std::string& ip : options.ip_addresses) issue.ip_addresses.push_back(ip);
   const std::string out = options.out.empty() ? options.dir : options.out;
   RETURN_IF_ERROR(net::IssueCertificate(options.dir, out, issue));
   ASSIGN_OR_RETURN(

@@ -211,6 +211,22 @@ TEST_F(CliTest, HubRegistersResearchersAndPinsSites) {
                                  "/certs/wuhan.crt --ca " + dir_ + "/ca/ca.crt");
   ASSERT_EQ(site.exit_code, 0) << site.text;
   EXPECT_NE(Passerelle("hub site list " + dir_ + "/hub").text.find("wuhan"), std::string::npos);
+  // A hub certificate names where the hub is reached, for researchers and nodes to check.
+  ASSERT_EQ(Passerelle("pki issue " + dir_ +
+                       "/ca --name hub --role hub --dns hub.example --ip "
+                       "10.0.0.5 --out " +
+                       dir_ + "/certs")
+                .exit_code,
+            0);
+  FILE* san = popen(
+      ("openssl x509 -noout -ext subjectAltName -in " + dir_ + "/certs/hub.crt").c_str(), "r");
+  ASSERT_NE(san, nullptr);
+  std::string names(4096, '\0');
+  names.resize(fread(names.data(), 1, names.size(), san));
+  pclose(san);
+  EXPECT_NE(names.find("DNS:hub.example"), std::string::npos) << names;
+  EXPECT_NE(names.find("IP Address:10.0.0.5"), std::string::npos) << names;
+  EXPECT_NE(names.find("DNS:localhost"), std::string::npos) << names;
   // A certificate that names another site is not pinned under this name.
   const Output wrong = Passerelle("hub site add " + dir_ + "/hub --name lyon --cert " + dir_ +
                                   "/certs/wuhan.crt --ca " + dir_ + "/ca/ca.crt");
