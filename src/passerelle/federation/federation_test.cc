@@ -282,6 +282,39 @@ TEST_F(FederationTest, AReplayedTaskIsRefusedAfterANodeRestart) {
   EXPECT_EQ(entries->back().detail, "rule replay: this task was already run");
 }
 
+// A task the hub signed but the node cannot read is refused; the node lives on.
+TEST_F(FederationTest, ASignedButMalformedTaskIsRefusedAndTheNodeLivesOn) {
+  StartNode("site1");
+  StartNode("site2");
+  StartNode("site3");
+  std::string secret = ReadAll(dir_ + "/hub/signing.key");
+  secret.pop_back();
+  const std::string payload =
+      R"({"v": 1, "nonce": "n1", "site": "site1", "study": "x", "task": {"analysis": 5}})";
+  auto signature = net::Sign(payload, secret);
+  ASSERT_TRUE(signature.ok());
+  {
+    auto store = store::HubStore::Open(dir_ + "/hub");
+    ASSERT_TRUE(store.ok());
+    auto study = (*store)->AddStudy("alice", "bad", "{}");
+    ASSERT_TRUE(study.ok());
+    store::TaskRecord t;
+    t.study = *study;
+    t.site = "site1";
+    t.round = 1;
+    t.payload = payload;
+    t.signature = *signature;
+    ASSERT_TRUE((*store)->AddTask(t).ok());
+  }
+  for (int i = 0; i < 100 && node_log_.Text().find("malformed") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(node_log_.Text().find("the task is malformed"), std::string::npos) << node_log_.Text();
+  auto result = Run(kCoxStudy);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ((*result)["results"]["cox"]["status"], "ok");
+}
+
 // A site whose node is not connected fails the analysis at once, naming the site.
 TEST_F(FederationTest, ASiteNotConnectedFailsAtOnce) {
   hub_->Stop();

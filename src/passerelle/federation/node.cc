@@ -110,8 +110,12 @@ struct Node::Impl {
     store::AuditEntry received;
     received.kind = "task";
     received.task = id;
-    received.study = task.is_object() ? task.value("study", int64_t{0}) : 0;
-    received.researcher = task.is_object() ? task.value("researcher", "") : "";
+    if (task.is_object() && task.contains("study") && task["study"].is_number_integer()) {
+      received.study = task["study"].get<int64_t>();
+    }
+    if (task.is_object() && task.contains("researcher") && task["researcher"].is_string()) {
+      received.researcher = task["researcher"].get<std::string>();
+    }
     received.detail = payload;
     received.signature = message.value("signature", "");
     json answer = {{"v", 1}, {"id", id}};
@@ -145,6 +149,17 @@ struct Node::Impl {
       return refuse("rule hub_signature: the task is not signed by the hub key this site pins");
     }
     if (!task.is_object() || task.empty()) return refuse("the task is not JSON");
+    try {
+      return RunSigned(task, id, received, decide, refuse);
+    } catch (const json::exception&) {  // signed, but not a task this node understands
+      return refuse("the task is malformed");
+    }
+  }
+
+  // The checks and the local step of a signed task (Answer() has logged its arrival).
+  template <typename Decide, typename Refuse>
+  json RunSigned(const json& task, int64_t id, const store::AuditEntry& received, Decide& decide,
+                 Refuse& refuse) {
     if (task.value("v", 0) != 1) return refuse("protocol version not supported (this node: 1)");
     if (task.value("site", "") != store->site_name()) {
       return refuse("rule task_site: the task is addressed to another site");
@@ -172,8 +187,11 @@ struct Node::Impl {
       return decide("refused", result.status().message(), "");
     }
     Log(head + "failed, " + result.status().message());
-    answer["code"] = std::string(StatusCodeName(result.status().code()));
-    return decide("failed", result.status().message(), "");
+    json failed = decide("failed", result.status().message(), "");
+    if (failed.value("status", "") == "failed" && !failed.contains("code")) {
+      failed["code"] = std::string(StatusCodeName(result.status().code()));
+    }
+    return failed;
   }
 
   void Pause(std::chrono::seconds d) {
