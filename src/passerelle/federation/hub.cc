@@ -149,11 +149,16 @@ struct Hub::Impl {
         Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
     std::unique_lock<std::mutex> lock(mu);
     // While this poll waits, the site is connected (guarded by mu, as `lock` is held here).
+    // When it ends, the site was heard from just now (the node polls again at once).
     struct Polling {
       int& count;
-      explicit Polling(int& c) : count(++c) {}
-      ~Polling() { --count; }
-    } polling_now(polling[*site]);
+      Clock::time_point& heard;
+      Polling(int& c, Clock::time_point& h) : count(++c), heard(h) {}
+      ~Polling() {
+        --count;
+        heard = Clock::now();
+      }
+    } polling_now(polling[*site], heard[*site]);
     for (;;) {
       if (stopping) return Error(Unavailable("the hub is stopping"));
       Result<std::optional<store::TaskRecord>> task = store->NextTask(*site);
