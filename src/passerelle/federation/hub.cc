@@ -6,7 +6,6 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -105,13 +104,7 @@ struct Hub::Impl {
   std::map<std::string, int> polling;              // polls each site's node holds now
   std::atomic<bool> stopping{false};
 
-  void Log(const std::string& line) const {
-    if (config.log) {
-      config.log(line);
-    } else {
-      std::cerr << line << "\n";
-    }
-  }
+  void Log(const std::string& line) const { config.log(line); }
 
   // The node behind a request: its certificate must be the one pinned for its name.
   Result<std::string> Node(const net::HttpRequest& request) {
@@ -386,6 +379,7 @@ int Hub::port() const { return impl_->port; }
 Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
+  if (!impl->config.log) impl->config.log = net::StderrLog();
   ASSIGN_OR_RETURN(impl->store, store::HubStore::Open(impl->config.dir));
   ASSIGN_OR_RETURN(impl->secret_key, ReadFile(SecretKeyPath(impl->config.dir)));
   ASSIGN_OR_RETURN(std::vector<int64_t> unfinished, impl->store->RunningStudies());

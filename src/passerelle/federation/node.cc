@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -61,13 +60,7 @@ struct Node::Impl {
   };
   std::map<std::string, Loaded> tables;
 
-  void Log(const std::string& line) const {
-    if (config.log) {
-      config.log(line);
-    } else {
-      std::cerr << line << "\n";
-    }
-  }
+  void Log(const std::string& line) const { config.log(line); }
 
   Result<Loaded*> Table(const std::string& dataset) {
     ASSIGN_OR_RETURN(std::vector<store::DatasetVersion> versions, store->ListDatasets());
@@ -206,6 +199,7 @@ Node::~Node() = default;
 Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
+  if (!impl->config.log) impl->config.log = net::StderrLog();
   ASSIGN_OR_RETURN(impl->store, store::SiteStore::Open(impl->config.site_dir));
   ASSIGN_OR_RETURN(impl->audit, store::AuditLog::Open(impl->config.site_dir));
   // Tasks run before a restart stay run: their nonces come back from the audit log.

@@ -43,6 +43,10 @@ int VerifyAndLog(int preverify_ok, X509_STORE_CTX* store) {
 
 }  // namespace
 
+LogSink StderrLog() {
+  return [](const std::string& line) { std::cerr << line << "\n"; };
+}
+
 struct HttpsServer::Impl {
   LogSink log;
   std::unique_ptr<httplib::SSLServer> server;
@@ -60,7 +64,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
     g_log_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   });
   auto impl = std::make_unique<Impl>();
-  impl->log = log ? std::move(log) : [](const std::string& line) { std::cerr << line << "\n"; };
+  impl->log = log ? std::move(log) : StderrLog();
   std::string error;
   LogSink* sink = &impl->log;
   impl->server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {

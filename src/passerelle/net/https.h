@@ -41,6 +41,8 @@ struct HttpResponse {
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 // Where refusals and errors are written (stderr by default); never patient values.
 using LogSink = std::function<void(const std::string& line)>;
+// Writes each line to stderr: the default sink of the server and of the daemons.
+LogSink StderrLog();
 
 class HttpsServer {
  public:
