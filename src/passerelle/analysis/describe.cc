@@ -5,13 +5,22 @@
 namespace passerelle::analysis {
 
 std::vector<VariableDescription> Describe(const data::Table& table) {
+  std::vector<size_t> rows(table.rows);
+  for (size_t i = 0; i < table.rows; ++i) rows[i] = i;
+  return Describe(table, rows);
+}
+
+std::vector<VariableDescription> Describe(const data::Table& table, std::span<const size_t> rows) {
   std::vector<VariableDescription> out;
   for (const data::Column& column : table.columns) {
     VariableDescription d;
     d.name = column.variable.name;
     d.type = column.variable.type;
     if (column.is_numeric()) {
-      const stats::NumericSummary s = stats::Summarize(column.numbers);
+      std::vector<double> values;
+      values.reserve(rows.size());
+      for (size_t r : rows) values.push_back(column.numbers[r]);
+      const stats::NumericSummary s = stats::Summarize(values);
       d.n = s.n;
       d.missing = s.missing;
       if (d.type != data::VarType::kDate) {
@@ -20,7 +29,8 @@ std::vector<VariableDescription> Describe(const data::Table& table) {
       }
     } else if (d.type == data::VarType::kCategory) {
       std::vector<size_t> counts(column.levels.size(), 0);
-      for (int32_t code : column.codes) {
+      for (size_t r : rows) {
+        const int32_t code = column.codes[r];
         if (code < 0) {
           ++d.missing;
         } else {
@@ -30,7 +40,7 @@ std::vector<VariableDescription> Describe(const data::Table& table) {
       }
       for (size_t i = 0; i < counts.size(); ++i) d.levels.emplace_back(column.levels[i], counts[i]);
     } else {
-      for (uint8_t m : column.text_missing) ++(m ? d.missing : d.n);
+      for (size_t r : rows) ++(column.text_missing[r] ? d.missing : d.n);
     }
     out.push_back(std::move(d));
   }

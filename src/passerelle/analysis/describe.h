@@ -3,6 +3,7 @@
 #ifndef PASSERELLE_ANALYSIS_DESCRIBE_H_
 #define PASSERELLE_ANALYSIS_DESCRIBE_H_
 
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,8 @@ struct VariableDescription {
 };
 
 std::vector<VariableDescription> Describe(const data::Table& table);
+// The same over some rows of the table (a subset).
+std::vector<VariableDescription> Describe(const data::Table& table, std::span<const size_t> rows);
 
 }  // namespace passerelle::analysis
 

@@ -537,9 +537,9 @@ void PoolColumn(DescribedVariable* v, size_t sites) {
 
 Result<AnalysisOutput> FederatedDescribe(const AnalysisRequest& request,
                                          const std::vector<SiteLink>& sites) {
-  if (!request.subset.empty()) return InvalidArgument("describe takes the whole dataset");
-  ASSIGN_OR_RETURN(std::vector<json> answers,
-                   AskAll(sites, json{{"analysis", "describe"}, {"variables", request.variables}}));
+  ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, json{{"analysis", "describe"},
+                                                                 {"variables", request.variables},
+                                                                 {"subset", request.subset}}));
   DescribeOutput d;
   const size_t ns = sites.size();
   std::map<std::string, size_t> index;

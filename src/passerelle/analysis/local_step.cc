@@ -22,10 +22,11 @@ json ReleasableCount(double count, const privacy::Policy& policy) {
   return c == c ? json(c) : json(nullptr);
 }
 
-json Releasable(std::vector<double> counts, const privacy::Policy& policy) {
-  privacy::SuppressSmallCounts(counts, policy);
+json CountJson(double c) { return c == c ? json(c) : json(nullptr); }
+
+json CountsJson(const std::vector<double>& counts) {
   json out = json::array();
-  for (double c : counts) out.push_back(c == c ? json(c) : json(nullptr));
+  for (double c : counts) out.push_back(CountJson(c));
   return out;
 }
 
@@ -47,6 +48,7 @@ struct SiteModel {
   std::vector<double> sums;        // coxph: column sums of the design
   std::vector<uint8_t> indicator;  // coxph: the column is 0/1
   std::map<std::string, std::vector<std::string>> all_levels, used_levels;  // factors
+  privacy::Cohort cohort;                                                   // the frame's rows
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
 };
@@ -92,6 +94,7 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
     model->coef_names = m.coef_names;
     model->all_levels = m.all_levels;
     model->used_levels = m.used_levels;
+    model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
     model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
     return std::shared_ptr<const SiteModel>(std::move(model));
   }
@@ -113,6 +116,7 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
   model->intercept = m.intercept;
   model->all_levels = m.all_levels;
   model->used_levels = m.used_levels;
+  model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
   model->glm = std::make_unique<stats::GlmKernel>(
       task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
   RETURN_IF_ERROR(model->glm->Validate());
@@ -138,9 +142,8 @@ std::string LevelsAnswer(const SiteModel& model) {
   return json{{"levels", model.all_levels}, {"used_levels", model.used_levels}}.dump();
 }
 
-Result<std::string> RunCoxStep(const json& task, const data::Table& table,
-                               const privacy::Policy& policy, LocalStepCache* cache) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
+Result<std::string> CoxStep(const json& task, const SiteModel* model,
+                            const privacy::Policy& policy) {
   // The site's rules apply to its own contribution, whatever the hub asks.
   RETURN_IF_ERROR(privacy::CheckCohortSize(model->n, policy));
   RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
@@ -185,9 +188,8 @@ Result<std::string> RunCoxStep(const json& task, const data::Table& table,
   return InvalidArgument("task: unknown step '" + step + "'");
 }
 
-Result<std::string> RunGlmStep(const json& task, const data::Table& table,
-                               const privacy::Policy& policy, LocalStepCache* cache) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
+Result<std::string> GlmStep(const json& task, const SiteModel* model,
+                            const privacy::Policy& policy) {
   RETURN_IF_ERROR(privacy::CheckCohortSize(model->n, policy));
   RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
   const stats::GlmKernel& kernel = *model->glm;
@@ -214,6 +216,7 @@ Result<std::string> RunGlmStep(const json& task, const data::Table& table,
 struct StratumRows {
   std::vector<double> time, status;
   std::vector<int32_t> group;
+  std::vector<size_t> rows;  // rows of the table
 };
 
 StratumRows RowsOfStratum(const formula::ModelFrame& m, size_t s) {
@@ -223,6 +226,7 @@ StratumRows RowsOfStratum(const formula::ModelFrame& m, size_t s) {
     r.time.push_back(m.time[i]);
     r.status.push_back(m.status[i]);
     r.group.push_back(m.group[i]);
+    r.rows.push_back(m.rows[i]);
   }
   return r;
 }
@@ -241,8 +245,8 @@ Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& tab
 // survfit, and survdiff without site strata: Kaplan-Meier counts per group and stratum on the
 // time grid, each truncated where fewer than k patients would remain (ReleasableRows). A group
 // of fewer than k patients, or with 1 to k-1 events, is withheld whole.
-Result<std::string> RunCountsStep(const json& task, const data::Table& table,
-                                  const privacy::Policy& policy) {
+Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
+                                   const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(formula::ModelFrame m, GroupsFrame(task, table, policy));
   const double bin = task.value("bin_days", 0.0);
   if (!(bin >= policy.min_time_bin_days)) {
@@ -253,6 +257,7 @@ Result<std::string> RunCountsStep(const json& task, const data::Table& table,
   for (double& t : m.time) t = privacy::BinTime(t, bin);
   const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
   json cells = json::array();
+  LocalRelease release;
   for (size_t s = 0; s < strata; ++s) {
     const StratumRows r = RowsOfStratum(m, s);
     for (size_t g = 0; g < m.group_labels.size(); ++g) {
@@ -281,23 +286,41 @@ Result<std::string> RunCountsStep(const json& task, const data::Table& table,
       cell["n_censor"] = head(c.n_censor);
       cell["truncated"] = rows < c.time.size();
       cells.push_back(std::move(cell));
+      std::vector<size_t> members;
+      for (size_t i = 0; i < r.rows.size(); ++i) {
+        if (r.group[i] == static_cast<int32_t>(g)) members.push_back(r.rows[i]);
+      }
+      release.cohorts.push_back(privacy::Cohort::FromRows(members, table.rows));
     }
   }
-  return json{{"cells", cells},
-              {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
-      .dump();
+  release.aggregate =
+      json{{"cells", cells},
+           {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
+          .dump();
+  return release;
 }
 
 // survdiff with site strata: each stratum's observed, expected and variance on the real times.
 // Refused when a group of a stratum has 1 to k-1 patients or events.
-Result<std::string> RunLogrankStep(const json& task, const data::Table& table,
-                                   const privacy::Policy& policy) {
+Result<LocalRelease> RunLogrankStep(const json& task, const data::Table& table,
+                                    const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(formula::ModelFrame m, GroupsFrame(task, table, policy));
   const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
   const size_t k = m.group_labels.size();
   json out = json::array();
+  LocalRelease release;
+  release.cohorts.push_back(privacy::Cohort::FromRows(m.rows, table.rows));
   for (size_t s = 0; s < strata; ++s) {
     const StratumRows r = RowsOfStratum(m, s);
+    for (size_t g = 0; g < k; ++g) {
+      std::vector<size_t> members;
+      for (size_t i = 0; i < r.rows.size(); ++i) {
+        if (r.group[i] == static_cast<int32_t>(g)) members.push_back(r.rows[i]);
+      }
+      if (!members.empty()) {
+        release.cohorts.push_back(privacy::Cohort::FromRows(members, table.rows));
+      }
+    }
     const stats::LogrankAggregate a =
         stats::LogrankStratum(r.time, r.status, r.group, k, task.value("rho", 0.0));
     for (size_t g = 0; g < k; ++g) {
@@ -315,40 +338,46 @@ Result<std::string> RunLogrankStep(const json& task, const data::Table& table,
                    {"exp", a.exp},
                    {"var", a.var}});
   }
-  return json{{"groups", m.group_labels},
-              {"strata", out},
-              {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
-      .dump();
+  release.aggregate =
+      json{{"groups", m.group_labels},
+           {"strata", out},
+           {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
+          .dump();
+  return release;
 }
 
-// table: the site's counts, cells of 1 to k-1 suppressed.
-Result<std::string> RunTableStep(const json& task, const data::Table& table,
-                                 const privacy::Policy& policy) {
+// table: the site's counts with their missing count, small cells and their complements
+// suppressed (privacy::SuppressTable).
+Result<LocalRelease> RunTableStep(const json& task, const data::Table& table,
+                                  const privacy::Policy& policy) {
   AnalysisRequest request;
   request.function = "table";
   request.rows = task.value("rows", "");
   request.cols = task.value("cols", "");
   request.subset = task.value("subset", "");
   ASSIGN_OR_RETURN(AnalysisOutput out, RunAnalysis(request, table));
-  const TableOutput& t = std::get<TableOutput>(out.result);
-  double total = 0;
-  for (double c : t.counts) total += c;
-  RETURN_IF_ERROR(privacy::CheckCohortSize(total, policy));
-  return json{{"row_levels", t.row_levels},
-              {"col_levels", t.col_levels},
-              {"counts", Releasable(t.counts, policy)},
-              {"missing", ReleasableCount(static_cast<double>(t.n_missing), policy)}}
-      .dump();
+  TableOutput& t = std::get<TableOutput>(out.result);
+  ASSIGN_OR_RETURN(std::vector<size_t> cohort, SubsetRows(request.subset, table));
+  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(cohort.size()), policy));
+  double missing = static_cast<double>(t.n_missing);
+  privacy::SuppressTable(t.counts, std::max<size_t>(1, t.col_levels.size()), &missing, policy);
+  return LocalRelease{json{{"row_levels", t.row_levels},
+                           {"col_levels", t.col_levels},
+                           {"counts", CountsJson(t.counts)},
+                           {"missing", CountJson(missing)}}
+                          .dump(),
+                      {privacy::Cohort::FromRows(cohort, table.rows)}};
 }
 
-// describe: per variable the count present and missing, mean and SD of numbers (groups of at
-// least k), level counts of categories; dates, identifiers and free text are only counted.
-// Never minima, maxima or quantiles: those are patients' values.
-Result<std::string> RunDescribeStep(const json& task, const data::Table& table,
-                                    const privacy::Policy& policy) {
-  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(table.rows), policy));
+// describe: over the subset's rows, per variable the count present and missing, mean and SD of
+// numbers (groups of at least k), level counts of categories; dates, identifiers and free text are
+// only counted. Never minima, maxima or quantiles: those are patients' values.
+Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
+                                     const privacy::Policy& policy) {
+  ASSIGN_OR_RETURN(std::vector<size_t> cohort, SubsetRows(task.value("subset", ""), table));
+  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(cohort.size()), policy));
   const auto wanted = task.value("variables", std::vector<std::string>());
-  std::vector<VariableDescription> all = Describe(table);
+  std::vector<VariableDescription> all = Describe(table, cohort);
   std::vector<VariableDescription> chosen;
   for (const std::string& name : wanted) {
     auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.name == name; });
@@ -357,10 +386,21 @@ Result<std::string> RunDescribeStep(const json& task, const data::Table& table,
   }
   json variables = json::array();
   for (const VariableDescription& d : wanted.empty() ? all : chosen) {
+    // n + missing = rows, and a category's counts + missing = rows: each is suppressed as a
+    // table with its total known, so neither count rebuilds the other.
+    double n = static_cast<double>(d.n), missing = static_cast<double>(d.missing);
+    std::vector<double> counts;
+    for (const auto& level : d.levels) counts.push_back(static_cast<double>(level.second));
+    if (d.type == data::VarType::kCategory) {
+      privacy::SuppressTable(counts, 1, &missing, policy);
+      if (missing != missing) n = missing;
+    } else {
+      privacy::SuppressTable(std::span<double>(&n, 1), 1, &missing, policy);
+    }
     json v = {{"name", d.name},
               {"type", std::string(data::VarTypeName(d.type))},
-              {"n", ReleasableCount(static_cast<double>(d.n), policy)},
-              {"missing", ReleasableCount(static_cast<double>(d.missing), policy)}};
+              {"n", CountJson(n)},
+              {"missing", CountJson(missing)}};
     const bool numeric = d.type == data::VarType::kInteger || d.type == data::VarType::kNumber;
     if (numeric) {
       const bool enough = d.n >= static_cast<size_t>(policy.min_cell_count);
@@ -369,22 +409,19 @@ Result<std::string> RunDescribeStep(const json& task, const data::Table& table,
     }
     if (d.type == data::VarType::kCategory) {
       std::vector<std::string> levels;
-      std::vector<double> counts;
-      for (const auto& [level, count] : d.levels) {
-        levels.push_back(level);
-        counts.push_back(static_cast<double>(count));
-      }
+      for (const auto& level : d.levels) levels.push_back(level.first);
       v["levels"] = levels;
-      v["counts"] = Releasable(counts, policy);
+      v["counts"] = CountsJson(counts);
     }
     variables.push_back(std::move(v));
   }
-  return json{{"rows", table.rows}, {"variables", variables}}.dump();
+  return LocalRelease{json{{"rows", cohort.size()}, {"variables", variables}}.dump(),
+                      {privacy::Cohort::FromRows(cohort, table.rows)}};
 }
 }  // namespace
 
-Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
-                                 const privacy::Policy& policy, LocalStepCache* cache) {
+Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Table& table,
+                                  const privacy::Policy& policy, LocalStepCache* cache) {
   json task;
   try {
     task = json::parse(task_json);
@@ -394,8 +431,13 @@ Result<std::string> RunLocalStep(const std::string& task_json, const data::Table
       return PermissionDenied("rule allowed_analyses: site " + policy.site + " does not run '" +
                               analysis + "'");
     }
-    if (analysis == "coxph") return RunCoxStep(task, table, policy, cache);
-    if (analysis == "glm") return RunGlmStep(task, table, policy, cache);
+    if (analysis == "coxph" || analysis == "glm") {
+      ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
+      ASSIGN_OR_RETURN(std::string aggregate, analysis == "coxph"
+                                                  ? CoxStep(task, model.get(), policy)
+                                                  : GlmStep(task, model.get(), policy));
+      return LocalRelease{std::move(aggregate), {model->cohort}};
+    }
     const std::string step = task.value("step", "");
     if ((analysis == "survfit" || analysis == "survdiff") && step == "counts") {
       return RunCountsStep(task, table, policy);

@@ -14,6 +14,7 @@
 #include "passerelle/analysis/glm.h"
 #include "passerelle/base/status.h"
 #include "passerelle/data/table.h"
+#include "passerelle/privacy/differencing.h"
 #include "passerelle/privacy/policy.h"
 
 namespace passerelle::analysis {
@@ -25,9 +26,16 @@ namespace passerelle::analysis {
 // levels of the site, all and in use; tasks then carry the levels every site agrees on).
 // PermissionDenied (naming the rule, never the protected number) when the cohort, the model size or
 // the events break the policy; InvalidArgument for a malformed task.
+// The answer comes with the cohorts it describes (the rows of `table` behind the release: a
+// model's rows, a table's subset, each released survival curve's group), which the node checks
+// against its differencing ledger before anything leaves.
+struct LocalRelease {
+  std::string aggregate;  // JSON
+  std::vector<privacy::Cohort> cohorts;
+};
 class LocalStepCache;
-Result<std::string> RunLocalStep(const std::string& task_json, const data::Table& table,
-                                 const privacy::Policy& policy, LocalStepCache* cache = nullptr);
+Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Table& table,
+                                  const privacy::Policy& policy, LocalStepCache* cache = nullptr);
 
 // The models a node keeps between the rounds of a fit (the model frame and the kernel, built at
 // the first task instead of at every round), for one table: Clear() it when the table changes.

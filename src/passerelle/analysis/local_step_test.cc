@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "passerelle/analysis/frames.h"
+#include "passerelle/analysis/test_site.h"
 #include "passerelle/data/csv_table.h"
 #include "passerelle/formula/model.h"
 
@@ -36,7 +37,7 @@ TEST(LocalStep, RemoteSitesGiveThePooledStratifiedFit) {
     auto site = RemoteCoxSite::Connect(
         [table, policy, &tasks](const std::string& task) {
           ++tasks;
-          return RunLocalStep(task, *table, policy);
+          return testing::Aggregate(RunLocalStep(task, *table, policy));
         },
         kFormula, "", "efron");
     ASSERT_TRUE(site.ok()) << site.status().ToString();
@@ -112,7 +113,7 @@ TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {
     const privacy::Policy policy = privacy::DefaultPolicy("site" + std::to_string(s + 1));
     const data::Table* table = &tables[s];
     Transport transport = [table, policy](const std::string& task) {
-      return RunLocalStep(task, *table, policy);
+      return testing::Aggregate(RunLocalStep(task, *table, policy));
     };
     for (bool null_model : {false, true}) {
       auto site = RemoteGlmSite::Connect(transport, formula, "", "binomial", null_model);

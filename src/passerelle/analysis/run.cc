@@ -120,18 +120,7 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::For
 
 Result<AnalysisOutput> RunTable(const AnalysisRequest& request, const data::Table& table) {
   if (request.rows.empty()) return InvalidArgument("table needs --rows VARIABLE");
-  std::vector<uint8_t> keep(table.rows, 1);
-  size_t subset_out = 0;
-  if (!request.subset.empty()) {
-    ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(request.subset, "subset"));
-    ASSIGN_OR_RETURN(formula::Vector s, formula::Evaluate(e, table, "subset"));
-    if (s.type == formula::Vector::Type::kFactor) {
-      return InvalidArgument("subset '" + request.subset + "' must be a condition");
-    }
-    for (size_t i = 0; i < table.rows; ++i) {
-      if (!(s.values[i] == s.values[i] && s.values[i] != 0)) keep[i] = 0, ++subset_out;
-    }
-  }
+  ASSIGN_OR_RETURN(std::vector<size_t> kept, SubsetRows(request.subset, table));
   auto factor_of = [&](const std::string& name) -> Result<formula::Vector> {
     ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(name, "table variable"));
     ASSIGN_OR_RETURN(formula::Vector v, formula::Evaluate(e, table, "table"));
@@ -149,8 +138,7 @@ Result<AnalysisOutput> RunTable(const AnalysisRequest& request, const data::Tabl
   t.col_levels = cols.levels;
   const size_t nc = request.cols.empty() ? 1 : cols.levels.size();
   t.counts.assign(rows.levels.size() * nc, 0.0);
-  for (size_t i = 0; i < table.rows; ++i) {
-    if (!keep[i]) continue;
+  for (size_t i : kept) {
     const int32_t r = rows.codes[i];
     const int32_t c = request.cols.empty() ? 0 : cols.codes[i];
     if (r < 0 || c < 0) {
@@ -173,6 +161,24 @@ Result<AnalysisOutput> RunTable(const AnalysisRequest& request, const data::Tabl
 }
 
 }  // namespace
+
+Result<std::vector<size_t>> SubsetRows(const std::string& subset, const data::Table& table) {
+  std::vector<size_t> rows;
+  if (subset.empty()) {
+    rows.resize(table.rows);
+    for (size_t i = 0; i < table.rows; ++i) rows[i] = i;
+    return rows;
+  }
+  ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(subset, "subset"));
+  ASSIGN_OR_RETURN(formula::Vector s, formula::Evaluate(e, table, "subset"));
+  if (s.type == formula::Vector::Type::kFactor) {
+    return InvalidArgument("subset '" + subset + "' must be a condition");
+  }
+  for (size_t i = 0; i < table.rows; ++i) {
+    if (s.values[i] == s.values[i] && s.values[i] != 0) rows.push_back(i);
+  }
+  return rows;
+}
 
 Result<stats::Ties> ParseTies(const std::string& ties) {
   if (ties == "efron") return stats::Ties::kEfron;

@@ -94,6 +94,8 @@ struct AnalysisOutput {
 
 Result<AnalysisOutput> RunAnalysis(const AnalysisRequest& request, const data::Table& table);
 
+// The rows where `subset` is TRUE (all rows when it is empty), ascending.
+Result<std::vector<size_t>> SubsetRows(const std::string& subset, const data::Table& table);
 // "efron", "breslow", "exact"; InvalidArgument naming the choices otherwise.
 Result<stats::Ties> ParseTies(const std::string& ties);
 // "binomial", "poisson", "gaussian"; InvalidArgument naming the choices otherwise.

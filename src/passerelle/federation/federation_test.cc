@@ -154,7 +154,11 @@ const json kCoxStudy = {
      {{{"id", "cox"},
        {"function", "coxph"},
        {"formula", "Surv(time, status) ~ rx + sex + age + obstruct + nodes + strata(site)"}},
-      {{"id", "arms"}, {"function", "table"}, {"rows", "rx"}, {"cols", "sex"}}}}};
+      {{"id", "arms"},
+       {"function", "table"},
+       {"rows", "rx"},
+       {"cols", "sex"},
+       {"subset", "!is.na(nodes)"}}}}};
 
 TEST_F(FederationTest, AStudyOverThreeNodesGivesRsPooledFit) {
   for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
@@ -170,6 +174,25 @@ TEST_F(FederationTest, AStudyOverThreeNodesGivesRsPooledFit) {
   // The nodes log what they released, never a number.
   const std::string log = node_log_.Text();
   EXPECT_NE(log.find("coxph evaluate: released"), std::string::npos) << log;
+  // Differencing: the same table over all records, in a later study, would tell the three
+  // patients of site3 without `nodes` apart from the model's cohort. Site3 refuses, naming the
+  // rule and not the number; sites 1 and 2 (10 and 5 records apart) answer.
+  json all_records = kCoxStudy;
+  all_records["analyses"] = json::array({kCoxStudy["analyses"][1]});
+  all_records["analyses"][0].erase("subset");
+  auto differencing = Run(all_records);
+  ASSERT_TRUE(differencing.ok()) << differencing.status().ToString();
+  const json& arms = (*differencing)["results"]["arms"];
+  EXPECT_EQ(arms["status"], "refused") << arms.dump();
+  const std::string notes = arms["notes"].dump();
+  EXPECT_NE(notes.find("site site3: rule min_cohort_difference"), std::string::npos) << notes;
+  std::string without_names = notes;
+  for (size_t at; (at = without_names.find("site3")) != std::string::npos;) {
+    without_names.erase(at, 5);
+  }
+  EXPECT_EQ(without_names.find('3'), std::string::npos) << notes;  // the protected number
+  EXPECT_NE(node_log_.Text().find("table : refused, rule min_cohort_difference"),
+            std::string::npos);
 }
 
 TEST_F(FederationTest, TokensAndCertificatesAreChecked) {

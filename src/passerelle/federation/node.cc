@@ -12,6 +12,7 @@
 #include "passerelle/base/sha256.h"
 #include "passerelle/net/signing.h"
 #include "passerelle/store/audit_log.h"
+#include "passerelle/store/cohort_ledger.h"
 #include "passerelle/store/site_store.h"
 
 namespace passerelle::federation {
@@ -43,7 +44,8 @@ Result<HubAddress> ParseHubUrl(const std::string& url) {
 struct Node::Impl {
   NodeConfig config;
   std::unique_ptr<store::SiteStore> store;
-  std::unique_ptr<store::AuditLog> audit;  // DIR/audit.sqlite
+  std::unique_ptr<store::AuditLog> audit;       // DIR/audit.sqlite
+  std::unique_ptr<store::CohortLedger> ledger;  // DIR/ledger.sqlite
   std::unique_ptr<net::HttpsClient> client;
   std::atomic<bool> stopping{false};
   std::atomic<bool> running{false};  // Run() is in its loop
@@ -77,15 +79,15 @@ struct Node::Impl {
     return NotFound("site " + store->site_name() + " has no dataset '" + dataset + "'");
   }
 
-  // The answer when the audit log cannot be written: a failure, and nothing released.
+  // The answer when the audit log or the ledger cannot be written: a failure, nothing released.
   json Unlogged(int64_t id, const Status& why, const std::string& consequence) {
-    Log("node: task " + std::to_string(id) + ": the audit log cannot be written (" + why.message() +
-        "); " + consequence);
+    Log("node: task " + std::to_string(id) + ": the audit log or the ledger cannot be written (" +
+        why.message() + "); " + consequence);
     return json{{"v", 1},
                 {"id", id},
                 {"status", "failed"},
                 {"code", "unavailable"},
-                {"message", "the site's audit log cannot be written"}};
+                {"message", "the site's audit log or ledger cannot be written"}};
   }
 
   // Runs one task as the hub signed it; the answer to send back. The task as received, and then
@@ -165,13 +167,24 @@ struct Node::Impl {
     const std::string what = step.value("analysis", "?") + " " + step.value("step", "");
     const std::string who =
         "study " + std::to_string(received.study) + ", researcher " + received.researcher;
+    const std::string dataset = task.value("dataset", "");
+    int64_t version = 0;
+    analysis::LocalRelease release;
     Result<std::string> result = [&]() -> Result<std::string> {
       ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
-      ASSIGN_OR_RETURN(Loaded * loaded, Table(task.value("dataset", "")));
-      return analysis::RunLocalStep(step.dump(), loaded->table, policy, &loaded->models);
+      ASSIGN_OR_RETURN(Loaded * loaded, Table(dataset));
+      version = loaded->version;
+      ASSIGN_OR_RETURN(release,
+                       analysis::RunLocalStep(step.dump(), loaded->table, policy, &loaded->models));
+      RETURN_IF_ERROR(ledger->Check(dataset, version, release.cohorts, policy));
+      return release.aggregate;
     }();
     const std::string head = "node: task " + std::to_string(id) + " (" + who + "): " + what + ": ";
     if (result.ok()) {
+      // The cohorts go to the ledger before the release leaves; if they cannot, nothing does.
+      if (Status s = ledger->Record(dataset, version, release.cohorts, id); !s.ok()) {
+        return Unlogged(id, s, "nothing released");
+      }
       Log(head + "released");
       return decide("done", "", *result);
     }
@@ -202,6 +215,7 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
   if (!impl->config.log) impl->config.log = net::StderrLog();
   ASSIGN_OR_RETURN(impl->store, store::SiteStore::Open(impl->config.site_dir));
   ASSIGN_OR_RETURN(impl->audit, store::AuditLog::Open(impl->config.site_dir));
+  ASSIGN_OR_RETURN(impl->ledger, store::CohortLedger::Open(impl->config.site_dir));
   // Tasks run before a restart stay run: their nonces come back from the audit log.
   ASSIGN_OR_RETURN(std::vector<store::AuditEntry> entries, impl->audit->Entries());
   for (const store::AuditEntry& e : entries) {

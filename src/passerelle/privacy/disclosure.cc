@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace passerelle::privacy {
 
@@ -34,6 +35,48 @@ size_t SuppressSmallCounts(std::span<double> counts, const Policy& policy) {
     if (c > 0 && c < policy.min_cell_count) {
       c = std::numeric_limits<double>::quiet_NaN();
       ++suppressed;
+    }
+  }
+  return suppressed;
+}
+
+size_t SuppressTable(std::span<double> counts, size_t cols, double* missing, const Policy& policy) {
+  size_t suppressed = SuppressSmallCounts(counts, policy);
+  if (missing) suppressed += SuppressSmallCounts(std::span<double>(missing, 1), policy);
+  // The lines whose total is known: rows and columns (two-way tables), and everything.
+  const size_t rows = cols ? counts.size() / cols : 0;
+  std::vector<std::vector<double*>> lines;
+  if (rows > 1 && cols > 1) {
+    for (size_t r = 0; r < rows; ++r) {
+      lines.emplace_back();
+      for (size_t c = 0; c < cols; ++c) lines.back().push_back(&counts[r * cols + c]);
+    }
+    for (size_t c = 0; c < cols; ++c) {
+      lines.emplace_back();
+      for (size_t r = 0; r < rows; ++r) lines.back().push_back(&counts[r * cols + c]);
+    }
+  }
+  lines.emplace_back();
+  for (double& c : counts) lines.back().push_back(&c);
+  if (missing) lines.back().push_back(missing);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const std::vector<double*>& line : lines) {
+      size_t hidden = 0;
+      double* complement = nullptr;
+      for (double* cell : line) {
+        if (*cell != *cell) {
+          ++hidden;
+        } else if (!complement || (*complement == 0 && *cell > 0) ||
+                   (*cell > 0 && *cell < *complement)) {
+          complement = cell;
+        }
+      }
+      if (hidden == 1 && complement) {
+        *complement = std::numeric_limits<double>::quiet_NaN();
+        ++suppressed;
+        changed = true;
+      }
     }
   }
   return suppressed;

@@ -25,6 +25,14 @@ Status CheckModelSize(double parameters, double records, double events, const Po
 // at least min_cell_count are kept. Returns how many were suppressed.
 size_t SuppressSmallCounts(std::span<double> counts, const Policy& policy);
 
+// A table's counts as released: cells of 1 to k-1 suppressed (NaN), and then complementary
+// cells, so that no margin rebuilds a suppressed one. Margins count as public (another table can
+// release them): every row and every column of a two-way table, and all the cells together with
+// `missing` (the rows not counted; their total is the cohort), hold none or at least two
+// suppressed cells. The complement chosen is the smallest non-zero released cell of the line.
+// `counts`: rows x cols, row-major; `missing` may be null. Returns how many were suppressed.
+size_t SuppressTable(std::span<double> counts, size_t cols, double* missing, const Policy& policy);
+
 // The survival-time grid: t becomes ceil(t / width) * width days. REQUIRES: width > 0.
 double BinTime(double t, double width);
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <set>
 #include <vector>
 
 namespace passerelle::privacy {
@@ -37,6 +39,94 @@ TEST(Disclosure, CountsOneToFourAreSuppressed) {
   p.min_cell_count = 10;  // a site may tighten
   std::vector<double> tighter = {5, 9, 10};
   EXPECT_EQ(SuppressSmallCounts(tighter, p), 2u);
+}
+
+// Every value a hidden cell can take given the released cells, the row and column totals and
+// the table's total with `missing` (what an attacker may know), by enumeration row by row.
+std::vector<std::set<int>> Feasible(const std::vector<double>& released, size_t cols,
+                                    const std::vector<double>& truth, double missing_released,
+                                    double missing_truth) {
+  const size_t rows = truth.size() / cols;
+  std::vector<int> row_total(rows, 0), col_total(cols, 0);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) {
+      row_total[r] += static_cast<int>(truth[r * cols + c]);
+      col_total[c] += static_cast<int>(truth[r * cols + c]);
+    }
+  }
+  int total = static_cast<int>(missing_truth);
+  for (double t : truth) total += static_cast<int>(t);
+  std::vector<std::set<int>> seen(truth.size());
+  std::vector<int> value(truth.size(), 0);
+  std::function<void(size_t, std::vector<int>)> fill = [&](size_t cell, std::vector<int> col_sum) {
+    if (cell == truth.size()) {
+      int sum = 0;
+      for (size_t c = 0; c < cols; ++c) {
+        if (col_sum[c] != col_total[c]) return;
+        sum += col_sum[c];
+      }
+      const int missing = total - sum;
+      if (missing < 0 || (missing_released == missing_released && missing != missing_released)) {
+        return;
+      }
+      for (size_t i = 0; i < truth.size(); ++i) seen[i].insert(value[i]);
+      return;
+    }
+    const size_t r = cell / cols, c = cell % cols;
+    int row_so_far = 0;
+    for (size_t j = r * cols; j < cell; ++j) row_so_far += value[j];
+    const bool last_in_row = c + 1 == cols;
+    const int low = released[cell] == released[cell] ? static_cast<int>(released[cell]) : 0;
+    const int high = released[cell] == released[cell] ? low : row_total[r] - row_so_far;
+    for (int v = low; v <= high; ++v) {
+      if (last_in_row && row_so_far + v != row_total[r]) continue;
+      if (col_sum[c] + v > col_total[c]) break;
+      value[cell] = v;
+      std::vector<int> next = col_sum;
+      next[c] += v;
+      fill(cell + 1, next);
+    }
+  };
+  fill(0, std::vector<int>(cols, 0));
+  return seen;
+}
+
+TEST(Disclosure, ComplementarySuppressionLeavesNoSmallCellRebuildable) {
+  const Policy p = DefaultPolicy("wuhan");
+  // One-way table and its missing count: a single small cell gets a partner.
+  std::vector<double> one = {40, 3, 25, 0};
+  double missing = 12;
+  EXPECT_EQ(SuppressTable(one, 1, &missing, p), 2u);
+  EXPECT_TRUE(std::isnan(one[1]) && std::isnan(missing));  // 12 is the smallest non-zero left
+  EXPECT_EQ(one[0], 40);
+  EXPECT_EQ(one[3], 0);
+  // A small missing count alone also gets a partner among the cells.
+  std::vector<double> cells = {40, 30, 25};
+  double few_missing = 2;
+  EXPECT_EQ(SuppressTable(cells, 1, &few_missing, p), 2u);
+  EXPECT_TRUE(std::isnan(cells[2]));
+  // Two-way tables: every row and column with 0 or at least 2 hidden cells, and no primary cell
+  // determined by the totals.
+  const std::vector<std::vector<double>> tables = {
+      {3, 20, 12, 9, 15, 7, 6, 8, 10},  // a small corner
+      {20, 1, 9, 0, 8, 11, 7, 2, 10},   // two small cells, a zero
+      {0, 0, 4, 9, 12, 6},              // a row with one non-zero cell (2 x 3)
+      {2, 6, 7, 1},                     // 2 x 2
+  };
+  const std::vector<size_t> widths = {3, 3, 3, 2};
+  for (size_t t = 0; t < tables.size(); ++t) {
+    std::vector<double> released = tables[t];
+    double miss = 0;
+    SuppressTable(released, widths[t], &miss, p);
+    const std::vector<std::set<int>> seen = Feasible(released, widths[t], tables[t], miss, 0);
+    for (size_t i = 0; i < released.size(); ++i) {
+      const double truth = tables[t][i];
+      if (truth > 0 && truth < p.min_cell_count) {
+        EXPECT_TRUE(std::isnan(released[i])) << "table " << t << " cell " << i;
+        EXPECT_GE(seen[i].size(), 2u) << "table " << t << " cell " << i << " is rebuildable";
+      }
+    }
+  }
 }
 
 TEST(Disclosure, TimeGridAndKaplanMeierTail) {

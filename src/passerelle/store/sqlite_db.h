@@ -29,6 +29,9 @@ class Statement {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
                       transient ? SQLITE_TRANSIENT : SQLITE_STATIC);
   }
+  void BindBlob(int i, const void* data, size_t bytes) {
+    sqlite3_bind_blob64(stmt_, i, data, bytes, SQLITE_TRANSIENT);
+  }
   // True when a row is available, false when done.
   Result<bool> Step();
   // Step() for statements that return no row, then Reset(). Bindings are kept: a caller that
@@ -39,6 +42,10 @@ class Statement {
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string_view Blob(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string_view(p, sqlite3_column_bytes(stmt_, col)) : std::string_view();
+  }
   std::string_view Text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     return p ? std::string_view(p, sqlite3_column_bytes(stmt_, col)) : std::string_view();

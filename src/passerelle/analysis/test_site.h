@@ -1,0 +1,40 @@
+// For tests: a site in the test's own process, doing what a node does with a task (the local step
+// under the site's policy, then the differencing rule over everything it released before), with
+// no network in between.
+#ifndef PASSERELLE_ANALYSIS_TEST_SITE_H_
+#define PASSERELLE_ANALYSIS_TEST_SITE_H_
+
+#include <string>
+
+#include "passerelle/analysis/local_step.h"
+#include "passerelle/privacy/differencing.h"
+
+namespace passerelle::testing {
+
+// The aggregate of a local step (no differencing rule).
+inline Result<std::string> Aggregate(Result<analysis::LocalRelease> release) {
+  if (!release.ok()) return release.status();
+  return std::move(release->aggregate);
+}
+
+struct TestSite {
+  data::Table table;
+  privacy::Policy policy;
+  privacy::DifferencingIndex released;  // the ledger, in memory
+  int tasks = 0;
+
+  Result<std::string> Run(const std::string& task) {
+    ++tasks;
+    ASSIGN_OR_RETURN(analysis::LocalRelease release, analysis::RunLocalStep(task, table, policy));
+    RETURN_IF_ERROR(released.Check(release.cohorts, policy));
+    for (privacy::Cohort& c : release.cohorts) released.Add(std::move(c));
+    return std::move(release.aggregate);
+  }
+  analysis::Transport AsTransport() {
+    return [this](const std::string& task) { return Run(task); };
+  }
+};
+
+}  // namespace passerelle::testing
+
+#endif  // PASSERELLE_ANALYSIS_TEST_SITE_H_
