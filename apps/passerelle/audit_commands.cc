@@ -47,7 +47,7 @@ Status AuditShow(const AuditOptions& options) {
   }
   report::TextTable table({"seq", "at", "kind", "task", "study", "researcher", "detail"});
   for (const auto& e : entries) {
-    std::string detail = e.kind == "released" ? "sha256 " + e.digest : e.detail;
+    std::string detail = e.kind == "released" || e.kind == "held" ? "sha256 " + e.digest : e.detail;
     if (e.kind == "task" && detail.size() > 60) detail = detail.substr(0, 57) + "...";
     table.AddRow({std::to_string(e.seq), e.at, e.kind, std::to_string(e.task),
                   std::to_string(e.study), e.researcher, detail});

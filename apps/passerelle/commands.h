@@ -94,6 +94,7 @@ struct HubOptions {
   std::string listen = "127.0.0.1:0";  // serve: HOST:PORT (port 0: any free port)
   std::string port_file;               // serve: where to write the port bound
   int task_timeout = 600;              // serve: seconds a site has to answer a task
+  int approval_timeout = 86400;        // serve: seconds a held task waits for the custodian
 };
 Status HubInit(const HubOptions& options);
 Status HubUserAdd(const HubOptions& options);
@@ -110,6 +111,16 @@ struct NodeOptions {
 };
 // Serves until SIGTERM or SIGINT, then stops cleanly.
 Status NodeServe(const NodeOptions& options);
+
+// The custodian's side of approval = "manual": what waits, and the decision with its reason.
+struct ApprovalOptions {
+  std::string dir;  // the site store
+  int64_t task = 0;
+  std::string reason;
+  bool json = false;
+};
+Status NodePending(const ApprovalOptions& options);
+Status NodeDecide(const ApprovalOptions& options, bool approve);
 
 struct StudyOptions {
   std::string file;

@@ -217,6 +217,11 @@ int main(int argc, char** argv) {
                    "Seconds a site has to answer a task")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  hub_serve
+      ->add_option("--approval-timeout", hub_options.approval_timeout,
+                   "Seconds a task held for a site's custodian waits for the decision")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   hub_serve->callback([&] { status = HubServe(hub_options); });
 
   // node ...
@@ -235,6 +240,24 @@ int main(int argc, char** argv) {
                    "File with the hub's public signing key (the hub's signing.pub)")
       ->required();
   node_serve->callback([&] { status = NodeServe(node_options); });
+  ApprovalOptions approval;
+  CLI::App* node_pending = node->add_subcommand(
+      "pending",
+      "Releases held for the custodian (approval = \"manual\"), with the exact "
+      "aggregate that would leave");
+  node_pending->add_option("dir", approval.dir, "Folder of the site store")->required();
+  node_pending->add_flag("--json", approval.json, "Print as JSON");
+  node_pending->callback([&] { status = NodePending(approval); });
+  for (const bool approve : {true, false}) {
+    CLI::App* decide = node->add_subcommand(
+        approve ? "approve" : "deny",
+        approve ? "Let a held release leave (recorded in the audit log with the reason)"
+                : "Refuse a held release (recorded in the audit log; the reason goes to the hub)");
+    decide->add_option("dir", approval.dir, "Folder of the site store")->required();
+    decide->add_option("task", approval.task, "The task, as `node pending` lists it")->required();
+    decide->add_option("--reason", approval.reason, "Why (required)")->required();
+    decide->callback([&, approve] { status = NodeDecide(approval, approve); });
+  }
 
   // study ...
   CLI::App* study = app.add_subcommand("study", "Studies run over every site");

@@ -51,6 +51,7 @@ Status HubServe(const HubOptions& options) {
     return InvalidArgument("--listen must be HOST:PORT");
   }
   config.task_timeout = std::chrono::seconds(options.task_timeout);
+  config.approval_timeout = std::chrono::seconds(options.approval_timeout);
   const sigset_t signals = BlockStopSignals();
   ASSIGN_OR_RETURN(auto hub, federation::Hub::Start(config));
   std::cerr << "hub: listening on https://" << config.host << ":" << hub->port() << "\n";

@@ -3,178 +3,22 @@
 // researcher's `passerelle study run --json`. Its results equal `passerelle analyze` on the pooled
 // data (and R's numbers): the three colon reference sites, and a synthetic two-site cohort.
 // Every daemon stops cleanly on SIGTERM.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
-#include "passerelle/base/test_dir.h"
-
-extern char** environ;
+#include "tests/integration/process_fixture.h"
 
 namespace {
 
 using nlohmann::json;
-const std::string kRef = std::string(PASSERELLE_SOURCE_DIR) + "/tests/reference/data/";
-
-struct Output {
-  int exit_code;
-  std::string out, err;
-};
-
-// Runs the binary to completion; stdout and stderr apart.
-Output Passerelle(const std::string& args, const std::string& dir) {
-  const std::string err_file = dir + "/last.stderr";
-  const std::string command = std::string(PASSERELLE_BINARY) + " " + args + " 2>" + err_file;
-  FILE* pipe = popen(command.c_str(), "r");
-  Output out{-1, "", ""};
-  if (!pipe) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_file);
-  out.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
-  return out;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// A daemon: started with its stderr in a log file, stopped with SIGTERM.
-class Daemon {
- public:
-  Daemon(const std::vector<std::string>& args, const std::string& log) : log_(log) {
-    std::vector<std::string> argv = {PASSERELLE_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargs;
-    for (auto& a : argv) cargs.push_back(a.data());
-    cargs.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    if (posix_spawn(&pid_, cargs[0], &actions, nullptr, cargs.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Daemon() { Stop(); }
-  // SIGTERM, then the exit code (-1 if it had to be killed after 20 s).
-  int Stop() {
-    if (pid_ <= 0) return exit_code_;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 400; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        pid_ = -1;
-        return exit_code_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return -1;
-  }
-  std::string Log() const { return ReadAll(log_); }
-
- private:
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
-  std::string log_;
-};
-
-class FederationProcessTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = passerelle::testing::FreshTestDir("federation_process");
-    Ok("pki init " + dir_ + "/ca");
-    Ok("pki issue " + dir_ + "/ca --name hub --role hub --out " + dir_ + "/certs");
-    Ok("hub init " + dir_ + "/hub");
-    const std::string added = Ok("hub user add " + dir_ + "/hub --name alice");
-    std::ofstream(dir_ + "/token") << added.substr(added.rfind("psr_"));
-  }
-
-  std::string Ok(const std::string& args) {
-    const Output out = Passerelle(args, dir_);
-    EXPECT_EQ(out.exit_code, 0) << args << "\n" << out.out << out.err;
-    return out.out;
-  }
-
-  // A site store with `csv` imported as DATASET, a node certificate, registered at the hub.
-  void AddSite(const std::string& site, const std::string& dataset, const std::string& csv,
-               const std::string& dictionary) {
-    Ok("site init " + dir_ + "/" + site + " --name " + site);
-    Ok("site import " + dir_ + "/" + site + " --dataset " + dataset + " --csv " + csv +
-       " --dictionary " + dictionary);
-    Ok("pki issue " + dir_ + "/ca --name " + site + " --out " + dir_ + "/certs");
-    Ok("hub site add " + dir_ + "/hub --name " + site + " --cert " + dir_ + "/certs/" + site +
-       ".crt --ca " + dir_ + "/ca/ca.crt");
-    sites_.push_back(site);
-  }
-
-  void StartAll() {
-    const std::string certs = dir_ + "/certs/";
-    hub_ = std::make_unique<Daemon>(
-        std::vector<std::string>{"hub", "serve", dir_ + "/hub", "--cert", certs + "hub.crt",
-                                 "--key", certs + "hub.key", "--ca", dir_ + "/ca/ca.crt",
-                                 "--port-file", dir_ + "/hub.port"},
-        dir_ + "/hub.log");
-    for (int i = 0; i < 200 && ReadAll(dir_ + "/hub.port").empty(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    const std::string port = ReadAll(dir_ + "/hub.port");
-    ASSERT_FALSE(port.empty()) << hub_->Log();
-    hub_url_ = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
-    for (const std::string& site : sites_) {
-      nodes_.push_back(std::make_unique<Daemon>(
-          std::vector<std::string>{"node", "serve", dir_ + "/" + site, "--hub", hub_url_, "--cert",
-                                   certs + site + ".crt", "--key", certs + site + ".key", "--ca",
-                                   dir_ + "/ca/ca.crt", "--hub-key", dir_ + "/hub/signing.pub"},
-          dir_ + "/" + site + ".log"));
-    }
-  }
-
-  json RunStudy(const json& study) {
-    std::ofstream(dir_ + "/study.json") << study.dump(2);
-    const Output out = Passerelle("study run " + dir_ + "/study.json --hub " + hub_url_ + " --ca " +
-                                      dir_ + "/ca/ca.crt --token-file " + dir_ + "/token --json",
-                                  dir_);
-    EXPECT_EQ(out.exit_code, 0) << out.out << out.err << hub_->Log();
-    return json::parse(out.out);
-  }
-
-  json Analyze(const std::string& args) {
-    const Output out = Passerelle("analyze " + args + " --json", dir_);
-    EXPECT_EQ(out.exit_code, 0) << args << "\n" << out.err;
-    return json::parse(out.out);
-  }
-
-  // Every daemon stops on SIGTERM with exit code 0 and says so.
-  void StopAll() {
-    for (auto& n : nodes_) EXPECT_EQ(n->Stop(), 0) << n->Log();
-    EXPECT_EQ(hub_->Stop(), 0) << hub_->Log();
-    EXPECT_NE(hub_->Log().find("hub: stopped"), std::string::npos) << hub_->Log();
-  }
-
-  std::string dir_, hub_url_;
-  std::vector<std::string> sites_;
-  std::unique_ptr<Daemon> hub_;
-  std::vector<std::unique_ptr<Daemon>> nodes_;
-};
+using passerelle::testing::Output;
+using passerelle::testing::Passerelle;
+using passerelle::testing::ReadAll;
+using FederationProcessTest = passerelle::testing::ProcessTest;
+using passerelle::testing::kRef;
 
 void ExpectNumbersNear(const json& got, const json& want, double tol, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;

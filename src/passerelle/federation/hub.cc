@@ -84,6 +84,7 @@ Status InitHub(const std::string& dir) {
 // A task sent to a site and the answer the driver waits for.
 struct Answer {
   bool done = false;
+  bool held = false;  // the site holds it for its custodian
   std::string status, result, message, code;
 };
 
@@ -189,6 +190,13 @@ struct Hub::Impl {
     std::lock_guard<std::mutex> lock(mu);
     const std::string stored = answer.status == "done" ? answer.result : answer.message;
     Status recorded = store->CompleteTask(id, *site, answer.status, stored);
+    if (recorded.ok() && answer.status == "held") {
+      Log("hub: site " + *site + " holds task " + std::to_string(id) +
+          " for its custodian's approval");
+      if (auto it = answers.find(id); it != answers.end()) it->second->held = true;
+      cv.notify_all();
+      return Reply(200, {{"v", 1}, {"accepted", true}});
+    }
     if (!recorded.ok()) {
       Log("hub: refused an answer from site " + *site + " to task " + std::to_string(id) + ": " +
           recorded.message());
@@ -235,15 +243,29 @@ struct Hub::Impl {
     ASSIGN_OR_RETURN(int64_t id, store->AddTask(record));
     answers[id] = answer;
     cv.notify_all();
-    const bool answered =
-        cv.wait_for(lock, config.task_timeout, [&] { return answer->done || stopping.load(); });
+    // The site answers within task_timeout, or holds the task for its custodian, who then has
+    // approval_timeout to decide.
+    auto deadline = Clock::now() + config.task_timeout;
+    bool held = false;
+    while (!answer->done && !stopping) {
+      if (answer->held && !held) {
+        held = true;
+        deadline = Clock::now() + config.approval_timeout;
+      }
+      if (Clock::now() >= deadline) break;
+      cv.wait_until(lock, deadline);
+    }
     answers.erase(id);
     if (!answer->done) {
       if (stopping) return Unavailable("the hub stopped before the site answered");
-      return Unavailable("did not answer within " + std::to_string(config.task_timeout.count()) +
-                         " s");
+      const std::string why =
+          held ? "its custodian did not decide within " +
+                     std::to_string(config.approval_timeout.count()) + " s"
+               : "did not answer within " + std::to_string(config.task_timeout.count()) + " s";
+      // A late answer is refused: nothing arrives after the analysis has moved on.
+      (void)store->CompleteTask(id, site, "failed", why);
+      return Unavailable(why);
     }
-    (void)answered;
     if (answer->status == "done") return answer->result;
     if (answer->status == "refused") return PermissionDenied(answer->message);
     const StatusCode code = CodeNamed(answer->code);

@@ -30,7 +30,9 @@ struct HubConfig {
   std::string host = "127.0.0.1";
   int port = 0;                            // 0: any free port
   std::chrono::seconds task_timeout{600};  // a site that does not answer a task fails the analysis
-  std::chrono::seconds poll_wait{20};      // longest hold of a node's poll
+  // A task a site holds for its custodian (approval = "manual") waits this long for the decision.
+  std::chrono::seconds approval_timeout{86400};
+  std::chrono::seconds poll_wait{20};  // longest hold of a node's poll
   // A site whose node has not been heard from for this long (polls, answers) is not connected:
   // tasks for it fail at once instead of waiting for task_timeout.
   std::chrono::seconds site_timeout{60};

@@ -11,6 +11,7 @@
 #include "passerelle/analysis/local_step.h"
 #include "passerelle/base/sha256.h"
 #include "passerelle/net/signing.h"
+#include "passerelle/store/approval_queue.h"
 #include "passerelle/store/audit_log.h"
 #include "passerelle/store/cohort_ledger.h"
 #include "passerelle/store/site_store.h"
@@ -44,8 +45,11 @@ Result<HubAddress> ParseHubUrl(const std::string& url) {
 struct Node::Impl {
   NodeConfig config;
   std::unique_ptr<store::SiteStore> store;
-  std::unique_ptr<store::AuditLog> audit;       // DIR/audit.sqlite
-  std::unique_ptr<store::CohortLedger> ledger;  // DIR/ledger.sqlite
+  std::unique_ptr<store::AuditLog> audit;              // DIR/audit.sqlite
+  std::unique_ptr<store::CohortLedger> ledger;         // DIR/ledger.sqlite
+  std::unique_ptr<store::ApprovalQueue> approvals;     // DIR/approvals.sqlite
+  std::unique_ptr<net::HttpsClient> approvals_client;  // sends the custodian's decisions
+  std::mutex work;  // one task or decision at a time (the poll loop and the approvals thread)
   std::unique_ptr<net::HttpsClient> client;
   std::atomic<bool> stopping{false};
   std::atomic<bool> running{false};  // Run() is in its loop
@@ -113,23 +117,9 @@ struct Node::Impl {
     }
     received.detail = payload;
     received.signature = message.value("signature", "");
-    json answer = {{"v", 1}, {"id", id}};
     auto decide = [&](const std::string& status, const std::string& why,
                       const std::string& result) {
-      store::AuditEntry decision = received;
-      decision.kind = status == "done" ? "released" : status;
-      decision.detail = why;
-      decision.signature.clear();
-      if (status == "done") decision.digest = Sha256Hex(result);
-      const Result<store::AuditEntry> logged = audit->Append(decision);
-      if (!logged.ok()) return Unlogged(id, logged.status(), "nothing released");
-      answer["status"] = status;
-      if (status == "done") {
-        answer["result"] = json::parse(result);
-      } else {
-        answer["message"] = why;
-      }
-      return answer;
+      return Conclude(received, status, why, result);
     };
     if (const Result<store::AuditEntry> logged = audit->Append(received); !logged.ok()) {
       return Unlogged(id, logged.status(), "not run");
@@ -151,6 +141,84 @@ struct Node::Impl {
     }
   }
 
+  // The decision on a task, in the audit log, then the answer that says it: "done" (released:
+  // the aggregate's digest is logged), "held" (for the custodian: its digest too), "refused" or
+  // "failed" (the rule or the cause). Nothing but a failure if the log cannot be written.
+  json Conclude(const store::AuditEntry& received, const std::string& status,
+                const std::string& why, const std::string& result) {
+    store::AuditEntry decision = received;
+    decision.kind = status == "done" ? "released" : status;
+    decision.detail = why;
+    decision.signature.clear();
+    if (status == "done" || status == "held") decision.digest = Sha256Hex(result);
+    const Result<store::AuditEntry> logged = audit->Append(decision);
+    if (!logged.ok()) return Unlogged(received.task, logged.status(), "nothing released");
+    json answer = {{"v", 1}, {"id", received.task}, {"status", status}};
+    if (status == "done") answer["result"] = json::parse(result);
+    if (status == "refused" || status == "failed") answer["message"] = why;
+    return answer;
+  }
+
+  // A release that passed the rules, kept for the custodian (approval = "manual"): in the queue
+  // with the exact aggregate, and "held" in the audit log and to the hub.
+  template <typename Decide>
+  json Hold(store::HeldRelease held, const std::string& head, Decide& decide) {
+    if (Status s = approvals->Hold(held); !s.ok()) {
+      Log(head + "failed, the release cannot be held: " + s.message());
+      return decide("failed", "the site cannot hold the release for its custodian", "");
+    }
+    Log(head + "held for the custodian (passerelle node pending)");
+    return decide("held", "", held.aggregate);
+  }
+
+  // Releases or refuses what the custodian decided on since the last call (the approvals
+  // thread): the answers to send to the hub.
+  std::vector<json> TakeDecisions() {
+    std::lock_guard<std::mutex> lock(work);
+    std::vector<json> answers;
+    Result<std::vector<store::HeldRelease>> decided = approvals->Decided();
+    if (!decided.ok()) {
+      Log("node: cannot read the approval queue: " + decided.status().message());
+      return answers;
+    }
+    for (const store::HeldRelease& r : *decided) {
+      store::AuditEntry base;
+      base.task = r.task;
+      base.study = r.study;
+      base.researcher = r.researcher;
+      const std::string head = "node: task " + std::to_string(r.task) + " (study " +
+                               std::to_string(r.study) + ", researcher " + r.researcher +
+                               "): " + r.what + ": ";
+      json answer;
+      if (r.decision == "approved") {
+        // The ledger again: other releases may have left while this one waited.
+        Status rules = [&]() -> Status {
+          ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
+          return ledger->Check(r.dataset, r.dataset_version, r.cohorts, policy);
+        }();
+        if (rules.ok()) rules = ledger->Record(r.dataset, r.dataset_version, r.cohorts, r.task);
+        if (rules.ok()) {
+          Log(head + "approved by the custodian, released");
+          answer = Conclude(base, "done", "", r.aggregate);
+        } else {
+          Log(head + "approved by the custodian, refused, " + rules.message());
+          answer = Conclude(base, "refused", rules.message(), "");
+        }
+      } else {
+        Log(head + "denied by the custodian");
+        answer = Conclude(base, "refused",
+                          "rule approval: the custodian of site " + store->site_name() +
+                              " denied this release: " + r.reason,
+                          "");
+      }
+      if (Status s = approvals->MarkAnswered(r.task); !s.ok()) {
+        Log("node: cannot mark task " + std::to_string(r.task) + " answered: " + s.message());
+      }
+      answers.push_back(std::move(answer));
+    }
+    return answers;
+  }
+
   // The checks and the local step of a signed task (Answer() has logged its arrival).
   template <typename Decide, typename Refuse>
   json RunSigned(const json& task, int64_t id, const store::AuditEntry& received, Decide& decide,
@@ -170,8 +238,9 @@ struct Node::Impl {
     const std::string dataset = task.value("dataset", "");
     int64_t version = 0;
     analysis::LocalRelease release;
+    privacy::Policy policy;
     Result<std::string> result = [&]() -> Result<std::string> {
-      ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
+      ASSIGN_OR_RETURN(policy, store->LoadPolicy());
       ASSIGN_OR_RETURN(Loaded * loaded, Table(dataset));
       version = loaded->version;
       ASSIGN_OR_RETURN(release,
@@ -180,6 +249,19 @@ struct Node::Impl {
       return release.aggregate;
     }();
     const std::string head = "node: task " + std::to_string(id) + " (" + who + "): " + what + ": ";
+    if (result.ok() && policy.approval == "manual") {
+      store::HeldRelease held;
+      held.task = id;
+      held.study = received.study;
+      held.researcher = received.researcher;
+      held.dataset = dataset;
+      held.dataset_version = version;
+      held.what = what;
+      held.task_json = step.dump();
+      held.aggregate = *result;
+      held.cohorts = std::move(release.cohorts);
+      return Hold(std::move(held), head, decide);
+    }
     if (result.ok()) {
       // The cohorts go to the ledger before the release leaves; if they cannot, nothing does.
       if (Status s = ledger->Record(dataset, version, release.cohorts, id); !s.ok()) {
@@ -216,6 +298,7 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
   ASSIGN_OR_RETURN(impl->store, store::SiteStore::Open(impl->config.site_dir));
   ASSIGN_OR_RETURN(impl->audit, store::AuditLog::Open(impl->config.site_dir));
   ASSIGN_OR_RETURN(impl->ledger, store::CohortLedger::Open(impl->config.site_dir));
+  ASSIGN_OR_RETURN(impl->approvals, store::ApprovalQueue::Open(impl->config.site_dir));
   // Tasks run before a restart stay run: their nonces come back from the audit log.
   ASSIGN_OR_RETURN(std::vector<store::AuditEntry> entries, impl->audit->Entries());
   for (const store::AuditEntry& e : entries) {
@@ -226,9 +309,10 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
     }
   }
   RETURN_IF_ERROR(impl->store->LoadPolicy().status());
-  ASSIGN_OR_RETURN(impl->client,
-                   net::HttpsClient::Create(impl->config.hub.host, impl->config.hub.port,
-                                            impl->config.identity));
+  for (auto* client : {&impl->client, &impl->approvals_client}) {
+    ASSIGN_OR_RETURN(*client, net::HttpsClient::Create(impl->config.hub.host, impl->config.hub.port,
+                                                       impl->config.identity));
+  }
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
@@ -242,6 +326,20 @@ void Node::Run() {
   const auto read_timeout = n.config.poll_wait + std::chrono::seconds(15);
   bool connected = false;
   n.running = true;
+  // The custodian's decisions (approval = "manual") leave from their own thread and connection,
+  // while the poll waits for tasks.
+  std::thread decisions([&n] {
+    while (!n.stopping) {
+      for (const json& answer : n.TakeDecisions()) {
+        Result<net::HttpResponse> sent = n.approvals_client->Post("/v1/node/result", answer.dump());
+        if (!sent.ok() || sent->status != 200) {
+          n.Log("node: the answer to task " + std::to_string(answer.value("id", int64_t{0})) +
+                " was not accepted: " + (sent.ok() ? sent->body : sent.status().message()));
+        }
+      }
+      n.Pause(std::chrono::seconds(1));
+    }
+  });
   while (!n.stopping) {
     Result<net::HttpResponse> r = n.client->Post("/v1/node/poll", poll, read_timeout);
     if (n.stopping) break;
@@ -264,13 +362,18 @@ void Node::Run() {
       continue;
     }
     if (!message.contains("task") || message.at("task").is_null()) continue;
-    const json answer = n.Answer(message.at("task"));
+    json answer;
+    {
+      std::lock_guard<std::mutex> lock(n.work);
+      answer = n.Answer(message.at("task"));
+    }
     Result<net::HttpResponse> sent = n.client->Post("/v1/node/result", answer.dump());
     if (!sent.ok() || sent->status != 200) {
       n.Log("node: the answer to task " + std::to_string(answer.value("id", int64_t{0})) +
             " was not accepted: " + (sent.ok() ? sent->body : sent.status().message()));
     }
   }
+  decisions.join();
   n.Log("node " + n.store->site_name() + ": stopped");
   n.running = false;
 }
@@ -285,6 +388,7 @@ void Node::Stop() {
   // came just before it opened the next poll.
   while (impl_->running) {
     impl_->client->Stop();
+    impl_->approvals_client->Stop();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

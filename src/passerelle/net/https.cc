@@ -180,9 +180,14 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const std::string& host
 Result<HttpResponse> HttpsClient::Send(const std::string& method, const std::string& path,
                                        const std::string& body, std::chrono::seconds timeout) {
   impl_->client->set_read_timeout(timeout.count(), 0);
-  httplib::Result res = method == "GET"
-                            ? impl_->client->Get(path.c_str())
-                            : impl_->client->Post(path.c_str(), body, "application/json");
+  auto send = [&] {
+    return method == "GET" ? impl_->client->Get(path.c_str())
+                           : impl_->client->Post(path.c_str(), body, "application/json");
+  };
+  httplib::Result res = send();
+  // A kept-alive connection the server has closed in the meantime (its idle timeout) fails at
+  // the write, before the server has the request: once more, on a new connection.
+  if (!res && res.error() == httplib::Error::Write) res = send();
   if (!res) {
     std::string why = httplib::to_string(res.error());
     const long verify = impl_->client->get_openssl_verify_result();

@@ -209,11 +209,13 @@ Result<std::optional<TaskRecord>> HubStore::NextTask(const std::string& site) {
 
 Status HubStore::CompleteTask(int64_t id, const std::string& site, const std::string& status,
                               const std::string& result) {
-  if (status != "done" && status != "refused" && status != "failed") {
-    return InvalidArgument("task status must be done, refused or failed");
+  if (status != "done" && status != "refused" && status != "failed" && status != "held") {
+    return InvalidArgument("task status must be done, refused, failed or held");
   }
-  ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE task SET status = ?, result = ?, updated_at = "
-                                             "? WHERE id = ? AND site = ? AND status = 'sent'"));
+  ASSIGN_OR_RETURN(
+      auto update,
+      db_->Prepare("UPDATE task SET status = ?, result = ?, updated_at = ? WHERE id = ? "
+                   "AND site = ? AND status IN ('sent', 'held')"));
   update->BindText(1, status);
   update->BindText(2, result);
   update->BindText(3, UtcNowIso());
@@ -240,7 +242,7 @@ Status HubStore::FinishStudy(int64_t id, const std::string& status, const std::s
 Status HubStore::AbandonTasks(int64_t study) {
   ASSIGN_OR_RETURN(auto update,
                    db_->Prepare("UPDATE task SET status = 'failed', updated_at = ? WHERE study = ? "
-                                "AND status IN ('pending', 'sent')"));
+                                "AND status IN ('pending', 'sent', 'held')"));
   update->BindText(1, UtcNowIso());
   update->BindInt(2, study);
   return update->Run();

@@ -31,7 +31,7 @@ struct TaskRecord {
   int round = 0;
   std::string payload;    // the task as signed, JSON
   std::string signature;  // Ed25519, hex
-  std::string status;     // pending, sent, done, refused, failed
+  std::string status;     // pending, sent, held (for the site's custodian), done, refused, failed
   std::string result;     // the site's answer, JSON (aggregates only)
 };
 
@@ -71,8 +71,9 @@ class HubStore {
   Result<int64_t> AddTask(const TaskRecord& task);
   // The oldest pending task of a site, marked sent; nullopt when there is none.
   Result<std::optional<TaskRecord>> NextTask(const std::string& site);
-  // Records a site's answer to a task sent to it: once, and only from the site it was sent to
-  // (FailedPrecondition otherwise).
+  // Records a site's answer to a task sent to it (or held at the site): once, and only from the
+  // site it was sent to (FailedPrecondition otherwise). Status "held": the site holds the
+  // release for its custodian's approval; the answer comes later.
   Status CompleteTask(int64_t id, const std::string& site, const std::string& status,
                       const std::string& result);
   // Marks a study's unanswered tasks failed, so no node receives them any more.

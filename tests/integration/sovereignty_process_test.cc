@@ -1,0 +1,256 @@
+// Site sovereignty with real processes on 127.0.0.1: the custodian's approval of each release
+// (approval = "manual", `node pending | approve | deny`), and the faults a federation meets — a
+// node killed in the middle of a study, a node that hangs, the hub restarted in the middle of a
+// study. Each study ends with every analysis ok, or failed for the site at fault with a clear
+// message; nothing half-computed is shown; the audit chains verify; a re-run works.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/process_fixture.h"
+
+namespace {
+
+using nlohmann::json;
+using passerelle::testing::Output;
+using passerelle::testing::ReadAll;
+
+class SovereigntyProcessTest : public passerelle::testing::ProcessTest {
+ protected:
+  // Two synthetic sites, wuhan and lyon, of 600 patients each.
+  void AddSyntheticSites() {
+    for (const char* s : {"wuhan", "lyon"}) {
+      const std::string csv = dir_ + "/" + s + ".csv";
+      Ok(std::string("synth --site ") + s + " --patients 600 --seed " +
+         (s == std::string("wuhan") ? "21" : "22") + " --out " + csv);
+      AddSite(s, "gu_cohort", csv, "gu_cohort.v1");
+    }
+  }
+
+  // Sets a field of a site's policy.toml, as its custodian would.
+  void SetPolicy(const std::string& site, const std::string& key, const std::string& value) {
+    const std::string path = dir_ + "/" + site + "/policy.toml";
+    std::string text = ReadAll(path);
+    const size_t at = text.find("\n" + key + " = ");
+    ASSERT_NE(at, std::string::npos) << key;
+    const size_t end = text.find('\n', at + 1);
+    text.replace(at + 1, end - at - 1, key + " = " + value);
+    std::ofstream(path) << text;
+  }
+
+  json Pending(const std::string& site) {
+    return json::parse(Ok("node pending " + dir_ + "/" + site + " --json"));
+  }
+
+  // Waits until a release of `site` is held; its entry from `node pending --json`.
+  json NextHeld(const std::string& site) {
+    for (int i = 0; i < 600; ++i) {
+      const json pending = Pending(site);
+      if (!pending.empty()) return pending[0];
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "nothing held at " << site << "\n" << ReadAll(dir_ + "/" + site + ".log");
+    return json::object();
+  }
+
+  json AuditOf(const std::string& site) {
+    const std::string verified = Ok("audit verify --site " + dir_ + "/" + site);
+    EXPECT_NE(verified.find("the chain is intact"), std::string::npos) << verified;
+    return json::parse(Ok("audit show --json --site " + dir_ + "/" + site));
+  }
+
+  static size_t Count(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  }
+
+  static json Parsed(const Output& out) {
+    const json j = json::parse(out.out, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(j.is_discarded()) << out.out << out.err;
+    return j;
+  }
+};
+
+const json kTables = {{"title", "two tables"},
+                      {"dataset", "gu_cohort"},
+                      {"analyses",
+                       {{{"id", "organs"}, {"function", "table"}, {"rows", "organ"}},
+                        {{"id", "sexes"}, {"function", "table"}, {"rows", "sex"}}}}};
+
+TEST_F(SovereigntyProcessTest, TheCustodianSeesApprovesAndDeniesEachRelease) {
+  AddSyntheticSites();
+  SetPolicy("wuhan", "approval", "\"manual\"");
+  StartAll();
+  auto study = std::async(std::launch::async, [&] { return Study(kTables); });
+
+  // The first release waits at wuhan; the custodian sees the exact aggregate and approves it.
+  const json organs = NextHeld("wuhan");
+  EXPECT_EQ(organs["asked"], "table ");
+  EXPECT_EQ(organs["researcher"], "alice");
+  EXPECT_EQ(organs["step"]["rows"], "organ");
+  const json shown = organs["would_release"];
+  ASSERT_TRUE(shown.contains("counts")) << organs.dump();
+  const std::string task = std::to_string(organs["task"].get<int64_t>());
+  Ok("node approve " + dir_ + "/wuhan " + task + " --reason 'protocol GU-2026-01, table 1'");
+  // A decision is made once.
+  const Output again = passerelle::testing::Passerelle(
+      "node deny " + dir_ + "/wuhan " + task + " --reason 'changed my mind'", dir_);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("already approved"), std::string::npos) << again.err;
+
+  // The second is denied, with a reason the researcher reads.
+  const json sexes = NextHeld("wuhan");
+  EXPECT_EQ(sexes["step"]["rows"], "sex");
+  Ok("node deny " + dir_ + "/wuhan " + std::to_string(sexes["task"].get<int64_t>()) +
+     " --reason 'not in the approved protocol'");
+
+  const Output out = study.get();
+  EXPECT_EQ(out.exit_code, 1) << out.out << out.err;  // one analysis refused
+  const json got = Parsed(out);
+  const json& ok = got["results"]["organs"];
+  ASSERT_EQ(ok["status"], "ok") << ok.dump();
+  // What left is what the custodian saw: the pooled counts are wuhan's shown counts plus lyon's.
+  const json lyon_alone =
+      Analyze("table --site " + dir_ + "/lyon --dataset gu_cohort --rows organ");
+  for (size_t i = 0; i < shown["counts"].size(); ++i) {
+    EXPECT_EQ(ok["results"]["counts"][i].get<double>(),
+              shown["counts"][i].get<double>() + lyon_alone["counts"][i].get<double>());
+  }
+  const json& denied = got["results"]["sexes"];
+  EXPECT_EQ(denied["status"], "refused");
+  EXPECT_NE(denied["notes"].dump().find("site wuhan: rule approval: the custodian of site wuhan "
+                                        "denied this release: not in the approved protocol"),
+            std::string::npos)
+      << denied.dump();
+  EXPECT_FALSE(denied.contains("results") && !denied["results"].is_null()) << denied.dump();
+  EXPECT_TRUE(Pending("wuhan").empty());
+
+  // The audit chain tells the whole story: held (with the digest of what was shown), approved
+  // with the reason and the account, released with the same digest; held, denied, refused.
+  const json audit = AuditOf("wuhan");
+  std::vector<std::string> kinds;
+  std::string held_digest, released_digest;
+  for (const json& e : audit) {
+    if (e["kind"] == "task") continue;
+    kinds.push_back(e["kind"]);
+    if (e["task"] == organs["task"] && e["kind"] == "held") held_digest = e["digest"];
+    if (e["task"] == organs["task"] && e["kind"] == "released") released_digest = e["digest"];
+    if (e["kind"] == "approved") {
+      EXPECT_NE(e["detail"].get<std::string>().find("protocol GU-2026-01, table 1 (by "),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"held", "approved", "released", "held", "denied",
+                                             "refused"}));
+  EXPECT_EQ(held_digest, organs["sha256"]);
+  EXPECT_EQ(released_digest, held_digest);
+  StopAll();
+}
+
+// A Cox model: a dozen tasks per site, one after the other.
+const json kCox = {{"title", "overall survival"},
+                   {"dataset", "gu_cohort"},
+                   {"analyses",
+                    {{{"id", "os_cox"},
+                      {"function", "coxph"},
+                      {"formula", "Surv(os_days, os_event) ~ age_dx + organ + strata(site)"}},
+                     {{"id", "organs"}, {"function", "table"}, {"rows", "organ"}}}}};
+
+TEST_F(SovereigntyProcessTest, ANodeKilledOrHangingFailsItsSiteAndARerunWorks) {
+  AddSyntheticSites();
+  StartAll({"--task-timeout", "3"});
+  const json reference = Parsed(Study(kCox, "reference"));
+  ASSERT_EQ(reference["results"]["os_cox"]["status"], "ok") << reference.dump();
+
+  // Killed in the middle of a study: the analysis fails for lyon, naming it; nothing is shown.
+  auto study = std::async(std::launch::async, [&] { return Study(kCox, "killed"); });
+  ASSERT_TRUE(WaitForLog(dir_ + "/lyon.log", "coxph evaluate: released"));
+  nodes_[1]->Signal(SIGKILL);
+  Output out = study.get();
+  EXPECT_EQ(out.exit_code, 1);
+  json got = Parsed(out);
+  const json& cox = got["results"]["os_cox"];
+  EXPECT_EQ(cox["status"], "failed") << cox.dump();
+  EXPECT_NE(cox["notes"].dump().find("site lyon: did not answer within 3 s"), std::string::npos)
+      << cox.dump();
+  EXPECT_FALSE(cox.contains("results") && !cox["results"].is_null()) << cox.dump();
+
+  // Back up: the same study gives the same numbers.
+  nodes_[1] = StartNode("lyon");
+  ASSERT_TRUE(WaitForLog(dir_ + "/lyon.log", "connected to the hub"));
+  got = Parsed(Study(kCox, "rerun"));
+  ASSERT_EQ(got["results"]["os_cox"]["status"], "ok") << got.dump();
+  EXPECT_EQ(got["results"]["os_cox"]["results"]["coef"],
+            reference["results"]["os_cox"]["results"]["coef"]);
+
+  // Hanging (stopped, as a machine that swaps or a disk that stalls): the same, and its late
+  // answer is refused by the hub when it wakes up.
+  study = std::async(std::launch::async, [&] { return Study(kCox, "hanging"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  nodes_[0]->Signal(SIGSTOP);
+  out = study.get();
+  got = Parsed(out);
+  EXPECT_EQ(got["results"]["os_cox"]["status"], "failed") << got.dump();
+  EXPECT_NE(got["results"]["os_cox"]["notes"].dump().find("site wuhan: did not answer"),
+            std::string::npos);
+  nodes_[0]->Signal(SIGCONT);
+  EXPECT_TRUE(WaitForLog(dir_ + "/hub.log", "hub: refused an answer from site wuhan"))
+      << hub_->Log();
+  got = Parsed(Study(kCox, "after_hang"));
+  EXPECT_EQ(got["results"]["os_cox"]["status"], "ok") << got.dump();
+  EXPECT_EQ(got["results"]["os_cox"]["results"]["coef"],
+            reference["results"]["os_cox"]["results"]["coef"]);
+  StopAll();
+  // Every task a node received is in its chain with its decision, and the chains verify.
+  for (const char* site : {"wuhan", "lyon"}) {
+    const json audit = AuditOf(site);
+    size_t tasks = 0, decisions = 0;
+    for (const json& e : audit) ++(e["kind"] == "task" ? tasks : decisions);
+    EXPECT_EQ(tasks, decisions) << site;
+  }
+}
+
+TEST_F(SovereigntyProcessTest, AHubRestartedMidStudyFailsItCleanlyAndTheNodesComeBack) {
+  AddSyntheticSites();
+  StartAll();
+  auto released = [&] { return Count(ReadAll(dir_ + "/wuhan.log"), "coxph evaluate: released"); };
+  auto wait_for_more = [&](size_t than) {
+    for (int i = 0; i < 600 && released() <= than; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return released() > than;
+  };
+
+  // Stopped (SIGTERM) in the middle of a study: the researcher is told to run it again.
+  auto study = std::async(std::launch::async, [&] { return Study(kCox, "stopped"); });
+  ASSERT_TRUE(wait_for_more(0));
+  EXPECT_EQ(hub_->Stop(), 0) << hub_->Log();
+  Output out = study.get();
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_NE(out.err.find("the hub stopped during the study; run it again"), std::string::npos)
+      << out.err;
+
+  // Killed (SIGKILL) in the middle of a study: the researcher's connection fails; the hub,
+  // started again on the same address, records the study as failed; the nodes reconnect by
+  // themselves and the next study runs.
+  StartHub();
+  ASSERT_TRUE(WaitForLog(dir_ + "/hub.log", "hub: listening"));
+  const size_t before = released();
+  study = std::async(std::launch::async, [&] { return Study(kCox, "killed"); });
+  ASSERT_TRUE(wait_for_more(before));
+  hub_->Signal(SIGKILL);
+  out = study.get();
+  EXPECT_NE(out.exit_code, 0);
+  EXPECT_NE(out.err.find("hub"), std::string::npos) << out.err;
+  StartHub();
+  EXPECT_TRUE(WaitForLog(dir_ + "/hub.log", "study 2 was running when the hub stopped: failed"))
+      << hub_->Log();
+  const json got = Parsed(Study(kCox, "after_restart"));
+  EXPECT_EQ(got["results"]["os_cox"]["status"], "ok") << got.dump();
+  StopAll();
+  for (const char* site : {"wuhan", "lyon"}) AuditOf(site);
+}
+
+}  // namespace
