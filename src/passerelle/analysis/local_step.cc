@@ -7,10 +7,23 @@
 #include "passerelle/analysis/describe.h"
 #include "passerelle/analysis/frames.h"
 #include "passerelle/analysis/run.h"
+#include "passerelle/formula/eval.h"
 #include "passerelle/formula/model.h"
 #include "passerelle/privacy/disclosure.h"
 
 namespace passerelle::analysis {
+// Labels that leave the site with a release: the levels of a table's variables, of a model's
+// factors (in coefficient names), of survival curves' groups. A dictionary's declared levels
+// and TRUE/FALSE are public. Any other label (the values of a number, of an open category) says
+// what some records hold, so each must be held by none or at least k records of the dataset.
+// Identifiers, free text and dates label nothing (a condition on a date is a TRUE/FALSE).
+struct Labels {
+  std::string expression;
+  std::string never_released;  // the date, identifier or text variable it would label by
+  bool date = false;
+  double fewest = 0;  // fewest records of the dataset holding an undeclared label (0: none)
+};
+
 namespace {
 
 using nlohmann::json;
@@ -30,6 +43,59 @@ json CountsJson(const std::vector<double>& counts) {
   return out;
 }
 
+Result<Labels> LabelsOf(const std::string& expression, const data::Table& table) {
+  Labels labels;
+  labels.expression = expression;
+  ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(expression, "variable"));
+  ASSIGN_OR_RETURN(formula::Vector v, formula::Evaluate(e, table, "variable"));
+  if (v.type == formula::Vector::Type::kLogical) return labels;
+  std::vector<std::string> names;
+  formula::CollectNames(e, &names);
+  std::vector<std::string> declared;
+  for (const std::string& name : names) {
+    const data::Column* column = table.Find(name);
+    if (!column) continue;
+    const data::VarType type = column->variable.type;
+    if (type == data::VarType::kIdentifier || type == data::VarType::kText ||
+        type == data::VarType::kDate) {
+      labels.never_released = name;
+      labels.date = type == data::VarType::kDate;
+      return labels;
+    }
+    declared.insert(declared.end(), column->variable.levels.begin(), column->variable.levels.end());
+  }
+  const formula::Vector f = formula::AsFactor(v);
+  std::vector<double> held(f.levels.size(), 0);
+  for (size_t i = 0; i < table.rows; ++i) {
+    const int32_t code = f.codes[f.codes.size() == 1 ? 0 : i];
+    if (code >= 0) held[code] += 1;
+  }
+  for (size_t l = 0; l < f.levels.size(); ++l) {
+    const bool public_label =
+        std::find(declared.begin(), declared.end(), f.levels[l]) != declared.end();
+    if (!public_label && held[l] > 0 && (labels.fewest == 0 || held[l] < labels.fewest)) {
+      labels.fewest = held[l];
+    }
+  }
+  return labels;
+}
+
+Status CheckLabels(const Labels& labels, const privacy::Policy& policy) {
+  if (!labels.never_released.empty()) {
+    return PermissionDenied("rule never_released: '" + labels.never_released + "' is " +
+                            (labels.date ? "a date" : "an identifier or free text") +
+                            "; its values never leave site " + policy.site +
+                            " (a condition on it may, e.g. " + labels.never_released + " < ...)");
+  }
+  if (labels.fewest > 0 && labels.fewest < policy.min_cell_count) {
+    return PermissionDenied("rule min_cell_count: some values of '" + labels.expression +
+                            "' are held by fewer than " + std::to_string(policy.min_cell_count) +
+                            " records at site " + policy.site +
+                            " and would leave as labels; group them with a condition");
+  }
+  return Status::Ok();
+}
+
 json GlmAggregateJson(const stats::GlmAggregate& a) {
   return {{"n", a.n},           {"xtwx", a.xtwx},
           {"xtwz", a.xtwz},     {"deviance", a.deviance},
@@ -45,10 +111,12 @@ struct SiteModel {
   double n = 0, p = 0, events = 0, omitted = 0;
   std::vector<std::string> coef_names;
   bool intercept = false;
-  std::vector<double> sums;        // coxph: column sums of the design
-  std::vector<uint8_t> indicator;  // coxph: the column is 0/1
+  std::vector<double> sums;        // column sums of the design (coxph releases them)
+  std::vector<uint8_t> indicator;  // the column is 0/1
   std::map<std::string, std::vector<std::string>> all_levels, used_levels;  // factors
   privacy::Cohort cohort;                                                   // the frame's rows
+  double fewest_in_column = 0;  // fewest records with a 1 (or a 0) in a 0/1 column; 0: none
+  std::vector<Labels> labels;   // of the factors
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
 };
@@ -64,6 +132,40 @@ void LocalStepCache::Clear() { impl_->models.clear(); }
 
 namespace {
 
+// What the site's rules read of a frame, and what every step releases about it.
+Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, SiteModel* model) {
+  for (size_t j = 0; j < m.p(); ++j) {
+    double sum = 0;
+    bool indicator = true;
+    for (size_t i = 0; i < m.n; ++i) {
+      sum += m.X(i, j);
+      indicator &= m.X(i, j) == 0 || m.X(i, j) == 1;
+    }
+    model->sums.push_back(sum);
+    model->indicator.push_back(indicator);
+    const double n = static_cast<double>(m.n);
+    for (double group : {sum, n - sum}) {
+      if (indicator && group > 0 &&
+          (model->fewest_in_column == 0 || group < model->fewest_in_column)) {
+        model->fewest_in_column = group;
+      }
+    }
+  }
+  model->n = static_cast<double>(m.n);
+  model->p = static_cast<double>(m.p());
+  model->omitted = static_cast<double>(m.n_omitted_na);
+  model->coef_names = m.coef_names;
+  model->intercept = m.intercept;
+  model->all_levels = m.all_levels;
+  model->used_levels = m.used_levels;
+  for (const auto& factor : m.all_levels) {
+    ASSIGN_OR_RETURN(Labels labels, LabelsOf(factor.first, table));
+    model->labels.push_back(std::move(labels));
+  }
+  model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
+  return Status::Ok();
+}
+
 Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data::Table& table) {
   auto model = std::make_shared<SiteModel>();
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
@@ -78,23 +180,7 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
                      formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
                                               task.value("subset", ""), options));
     for (double s : m.status) model->events += s;
-    for (size_t j = 0; j < m.p(); ++j) {
-      double sum = 0;
-      bool indicator = true;
-      for (size_t i = 0; i < m.n; ++i) {
-        sum += m.X(i, j);
-        indicator &= m.X(i, j) == 0 || m.X(i, j) == 1;
-      }
-      model->sums.push_back(sum);
-      model->indicator.push_back(indicator);
-    }
-    model->n = static_cast<double>(m.n);
-    model->p = static_cast<double>(m.p());
-    model->omitted = static_cast<double>(m.n_omitted_na);
-    model->coef_names = m.coef_names;
-    model->all_levels = m.all_levels;
-    model->used_levels = m.used_levels;
-    model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
+    RETURN_IF_ERROR(DescribeFrame(m, table, model.get()));
     model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
     return std::shared_ptr<const SiteModel>(std::move(model));
   }
@@ -109,18 +195,27 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
   } else {
     model->events = static_cast<double>(m.n);
   }
-  model->n = static_cast<double>(m.n);
-  model->p = static_cast<double>(m.p());
-  model->omitted = static_cast<double>(m.n_omitted_na);
-  model->coef_names = m.coef_names;
-  model->intercept = m.intercept;
-  model->all_levels = m.all_levels;
-  model->used_levels = m.used_levels;
-  model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
+  RETURN_IF_ERROR(DescribeFrame(m, table, model.get()));
   model->glm = std::make_unique<stats::GlmKernel>(
       task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
   RETURN_IF_ERROR(model->glm->Validate());
   return std::shared_ptr<const SiteModel>(std::move(model));
+}
+
+// The site's rules on a model, whatever the hub asks: cohort and model size, events, no level or
+// 0/1 variable held by 1 to k-1 records (its coefficient would describe them), public labels.
+Status CheckModel(const SiteModel& model, const privacy::Policy& policy) {
+  RETURN_IF_ERROR(privacy::CheckCohortSize(model.n, policy));
+  RETURN_IF_ERROR(privacy::CheckModelSize(model.p, model.n, model.events, policy));
+  if (model.fewest_in_column > 0 && model.fewest_in_column < policy.min_cell_count) {
+    return PermissionDenied(
+        "rule min_cell_count: a level or 0/1 variable of the model is held "
+        "by fewer than " +
+        std::to_string(policy.min_cell_count) + " records at site " + policy.site +
+        " (or all but fewer than that)");
+  }
+  for (const Labels& labels : model.labels) RETURN_IF_ERROR(CheckLabels(labels, policy));
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<const SiteModel>> ModelFor(const json& task, const data::Table& table,
@@ -145,8 +240,7 @@ std::string LevelsAnswer(const SiteModel& model) {
 Result<std::string> CoxStep(const json& task, const SiteModel* model,
                             const privacy::Policy& policy) {
   // The site's rules apply to its own contribution, whatever the hub asks.
-  RETURN_IF_ERROR(privacy::CheckCohortSize(model->n, policy));
-  RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
+  RETURN_IF_ERROR(CheckModel(*model, policy));
   ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(task.value("ties", "efron")));
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
@@ -190,8 +284,7 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
 
 Result<std::string> GlmStep(const json& task, const SiteModel* model,
                             const privacy::Policy& policy) {
-  RETURN_IF_ERROR(privacy::CheckCohortSize(model->n, policy));
-  RETURN_IF_ERROR(privacy::CheckModelSize(model->p, model->n, model->events, policy));
+  RETURN_IF_ERROR(CheckModel(*model, policy));
   const stats::GlmKernel& kernel = *model->glm;
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
@@ -239,6 +332,15 @@ Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& tab
       formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, task.value("subset", "")));
   if (!m.start.empty()) return InvalidArgument("task: survival curves take (time, event) data");
   RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(m.n), policy));
+  // Groups and strata leave as labels ("organ=kidney").
+  std::vector<formula::Expr> labelled = f.strata;
+  for (const formula::Term& term : f.terms) {
+    labelled.insert(labelled.end(), term.variables.begin(), term.variables.end());
+  }
+  for (const formula::Expr& e : labelled) {
+    ASSIGN_OR_RETURN(Labels labels, LabelsOf(formula::Deparse(e), table));
+    RETURN_IF_ERROR(CheckLabels(labels, policy));
+  }
   return m;
 }
 
@@ -357,6 +459,11 @@ Result<LocalRelease> RunTableStep(const json& task, const data::Table& table,
   request.subset = task.value("subset", "");
   ASSIGN_OR_RETURN(AnalysisOutput out, RunAnalysis(request, table));
   TableOutput& t = std::get<TableOutput>(out.result);
+  for (const std::string& variable : {request.rows, request.cols}) {
+    if (variable.empty()) continue;
+    ASSIGN_OR_RETURN(Labels labels, LabelsOf(variable, table));
+    RETURN_IF_ERROR(CheckLabels(labels, policy));
+  }
   ASSIGN_OR_RETURN(std::vector<size_t> cohort, SubsetRows(request.subset, table));
   RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(cohort.size()), policy));
   double missing = static_cast<double>(t.n_missing);
