@@ -1,0 +1,245 @@
+// The attack suite: a curious hub, or the other site of a two-site study, tries to break each
+// disclosure rule of a node, and each attempt is refused or finds the number suppressed. The
+// sites are real site stores (the colon reference sites 1 and 3, imported with their
+// dictionary); each answers as its node does (the local step under its policy, then the
+// differencing ledger), and the pooled results come from the same drivers as a study's.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "passerelle/analysis/federated.h"
+#include "passerelle/analysis/test_site.h"
+#include "passerelle/base/test_dir.h"
+#include "passerelle/data/dictionary.h"
+#include "passerelle/store/site_store.h"
+
+namespace passerelle::federation {
+namespace {
+
+using analysis::AnalysisRequest;
+using nlohmann::json;
+const std::string kRef = std::string(PASSERELLE_SOURCE_DIR) + "/tests/reference/data/";
+
+class AttackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir = testing::FreshTestDir("attack");
+    std::ifstream in(kRef + "colon_death.dictionary.toml");
+    const std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto dictionary = data::ParseDictionary(toml, "colon_death.dictionary.toml");
+    ASSERT_TRUE(dictionary.ok()) << dictionary.status().ToString();
+    for (const char* name : {"site1", "site3"}) {
+      auto store = store::SiteStore::Create(dir + "/" + name, name);
+      ASSERT_TRUE(store.ok()) << store.status().ToString();
+      store::ImportRequest request;
+      request.dataset = "colon";
+      request.csv_path = kRef + "colon_death_" + name + ".csv";
+      request.dictionary = *dictionary;
+      auto report = (*store)->Import(request);
+      ASSERT_TRUE(report.ok()) << report.status().ToString();
+      auto table = (*store)->LoadTable("colon");
+      ASSERT_TRUE(table.ok());
+      sites_.push_back(std::make_unique<testing::TestSite>());
+      sites_.back()->table = std::move(*table);
+      sites_.back()->policy = privacy::DefaultPolicy(name);
+    }
+  }
+
+  testing::TestSite& Site3() { return *sites_[1]; }
+
+  // What site 3 answers to a task; the refusal's message when it refuses.
+  Result<json> Ask3(const json& task) {
+    ASSIGN_OR_RETURN(std::string answer, Site3().Run(task.dump()));
+    return json::parse(answer);
+  }
+
+  // The true table at site 3, as its custodian sees it.
+  analysis::TableOutput Truth3(const std::string& rows, const std::string& cols,
+                               const std::string& subset = "") {
+    AnalysisRequest r;
+    r.function = "table";
+    r.rows = rows;
+    r.cols = cols;
+    r.subset = subset;
+    auto out = analysis::RunAnalysis(r, Site3().table);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return std::get<analysis::TableOutput>(out->result);
+  }
+
+  std::vector<analysis::SiteLink> Links() {
+    std::vector<analysis::SiteLink> links;
+    for (auto& site : sites_) links.push_back({site->policy.site, site->AsTransport()});
+    return links;
+  }
+
+  std::vector<std::unique_ptr<testing::TestSite>> sites_;
+};
+
+void ExpectRefused(const Status& status, const std::string& rule) {
+  EXPECT_EQ(status.code(), StatusCode::kPermissionDenied) << status.ToString();
+  EXPECT_NE(status.message().find("rule " + rule), std::string::npos) << status.ToString();
+}
+
+// Small cells: counts of 1 to 4 are null, and each row and column of the table holds no null or
+// at least two, so the margins (released by a one-way table) rebuild none.
+TEST_F(AttackTest, SmallCellsAndTheMarginsThatWouldRebuildThem) {
+  const analysis::TableOutput truth = Truth3("rx", "nodes > 9");
+  bool any_small = false;
+  for (double c : truth.counts) any_small |= c > 0 && c < 5;
+  ASSERT_TRUE(any_small);  // 3, 2 and 4 patients with more than nine nodes
+  auto got = Ask3({{"analysis", "table"}, {"rows", "rx"}, {"cols", "nodes > 9"}});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  const json& counts = (*got)["counts"];
+  const size_t rows = (*got)["row_levels"].size(), cols = (*got)["col_levels"].size();
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i].is_null()) continue;
+    EXPECT_EQ(counts[i].get<double>(), truth.counts[i]);
+    EXPECT_TRUE(truth.counts[i] == 0 || truth.counts[i] >= 5);
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    size_t hidden = 0;
+    for (size_t c = 0; c < cols; ++c) hidden += counts[r * cols + c].is_null();
+    EXPECT_NE(hidden, 1u) << "row " << r << ": its margin would rebuild the cell";
+  }
+  for (size_t c = 0; c < cols; ++c) {
+    size_t hidden = 0;
+    for (size_t r = 0; r < rows; ++r) hidden += counts[r * cols + c].is_null();
+    EXPECT_NE(hidden, 1u) << "column " << c;
+  }
+  // A descriptive table: `nodes` is missing for three patients at site 3. The count present
+  // plus the count missing is the number of records, so both are withheld.
+  auto described = Ask3({{"analysis", "describe"}, {"variables", {"nodes"}}});
+  ASSERT_TRUE(described.ok()) << described.status().ToString();
+  const json& nodes = (*described)["variables"][0];
+  EXPECT_TRUE(nodes["missing"].is_null()) << nodes.dump();
+  EXPECT_TRUE(nodes["n"].is_null()) << nodes.dump();
+  EXPECT_EQ((*described)["rows"], 190);
+}
+
+// Two sites: site 1 knows its own table, so it could subtract it from the pooled one. Every
+// pooled cell is either null or site 3's releasable count plus site 1's: never 1 to 4 of site 3.
+TEST_F(AttackTest, TheOtherSiteCannotSubtractItsShare) {
+  AnalysisRequest r;
+  r.function = "table";
+  r.rows = "rx";
+  r.cols = "nodes > 9";
+  auto pooled = analysis::RunFederated(r, Links());
+  ASSERT_TRUE(pooled.ok()) << pooled.status().ToString();
+  const auto& t = std::get<analysis::TableOutput>(pooled->result);
+  AnalysisRequest mine = r;
+  auto site1 = analysis::RunAnalysis(mine, sites_[0]->table);
+  ASSERT_TRUE(site1.ok());
+  const auto& own = std::get<analysis::TableOutput>(site1->result);
+  const analysis::TableOutput truth3 = Truth3("rx", "nodes > 9");
+  size_t hidden = 0;
+  for (size_t i = 0; i < t.counts.size(); ++i) {
+    if (std::isnan(t.counts[i])) {
+      ++hidden;
+      continue;
+    }
+    const double site3 = t.counts[i] - own.counts[i];
+    EXPECT_EQ(site3, truth3.counts[i]);
+    EXPECT_FALSE(site3 > 0 && site3 < 5) << "cell " << i;
+  }
+  EXPECT_GE(hidden, 3u);
+  // A Kaplan-Meier curve: the pooled curve stops where a site would show fewer than 5 at risk.
+  r = AnalysisRequest();
+  r.function = "survfit";
+  r.formula = "Surv(time, status) ~ 1";
+  auto km = analysis::RunFederated(r, Links());
+  ASSERT_TRUE(km.ok()) << km.status().ToString();
+  bool noted = false;
+  for (const std::string& note : km->notes)
+    noted |= note.find("rule min_cell_count") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+// Differencing: two cohorts a few records apart describe those records. Site 3 remembers every
+// cohort it released and refuses the second, whichever analysis or subset asks.
+TEST_F(AttackTest, DifferencingByAFewRecordsThroughSubsetsIsRefused) {
+  ASSERT_TRUE(Ask3({{"analysis", "table"}, {"rows", "rx"}}).ok());
+  // All but the one patient of age 26 (an identifier in a condition, or a value): refused.
+  const Result<json> one_less =
+      Ask3({{"analysis", "table"}, {"rows", "rx"}, {"subset", "age != 26"}});
+  ExpectRefused(one_less.status(), "min_cohort_difference");
+  EXPECT_EQ(one_less.status().message().find("26"), std::string::npos);
+  EXPECT_EQ(one_less.status().message().find(" 1 "), std::string::npos);
+  ExpectRefused(Ask3({{"analysis", "coxph"},
+                      {"step", "describe"},
+                      {"formula", "Surv(time, status) ~ rx"},
+                      {"subset", "id != \"3\" & id != \"13\""}})
+                    .status(),
+                "min_cohort_difference");
+  ExpectRefused(Ask3({{"analysis", "describe"}, {"subset", "age > 27"}}).status(),
+                "min_cohort_difference");  // drops the three patients aged 26 and 27
+  // Five or more records apart: a different cohort, answered.
+  EXPECT_TRUE(Ask3({{"analysis", "table"}, {"rows", "rx"}, {"subset", "age > 34"}}).ok());
+  // The same cohort again (each round of a model fit): answered.
+  EXPECT_TRUE(Ask3({{"analysis", "table"}, {"rows", "sex"}}).ok());
+}
+
+// Saturated models reproduce individual values: too many parameters, a factor of a number whose
+// levels single patients out, or a 0/1 variable that only a few patients have.
+TEST_F(AttackTest, SaturatedAndSingling_outModelsAreRefused) {
+  ExpectRefused(Ask3({{"analysis", "glm"},
+                      {"step", "describe"},
+                      {"family", "gaussian"},
+                      {"formula", "age ~ rx + sex + obstruct + nodes + differ"},
+                      {"subset", "age > 74"}})
+                    .status(),
+                "max_parameters_per_record");
+  ExpectRefused(Ask3({{"analysis", "coxph"},
+                      {"step", "levels"},
+                      {"formula", "Surv(time, status) ~ factor(age)"}})
+                    .status(),
+                "min_cell_count");
+  ExpectRefused(Ask3({{"analysis", "coxph"},
+                      {"step", "describe"},
+                      {"formula", "Surv(time, status) ~ rx + I(age < 28)"}})
+                    .status(),
+                "min_cell_count");
+  // Identifiers, free text and dates never become labels; a condition on them may be used.
+  ExpectRefused(Ask3({{"analysis", "table"}, {"rows", "id"}}).status(), "never_released");
+  ExpectRefused(Ask3({{"analysis", "survfit"},
+                      {"step", "counts"},
+                      {"bin_days", 30},
+                      {"formula", "Surv(time, status) ~ id"}})
+                    .status(),
+                "never_released");
+  const auto condition = Ask3({{"analysis", "table"}, {"rows", "id != \"3\""}});
+  EXPECT_TRUE(condition.ok()) << condition.status().ToString();
+}
+
+// A Kaplan-Meier tail with one patient: the curve stops before the last few at risk, so the
+// last patient's time never leaves.
+TEST_F(AttackTest, AKaplanMeierTailWithOnePatientStaysHome) {
+  auto got = Ask3({{"analysis", "survfit"},
+                   {"step", "counts"},
+                   {"bin_days", 30},
+                   {"formula", "Surv(time, status) ~ 1"}});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  const json& cell = (*got)["cells"][0];
+  EXPECT_TRUE(cell["truncated"].get<bool>());
+  double remaining = cell["n"].get<double>();
+  for (size_t j = 0; j < cell["time"].size(); ++j) {
+    remaining -= cell["n_event"][j].get<double>() + cell["n_censor"][j].get<double>();
+    EXPECT_TRUE(remaining == 0 || remaining >= 5) << "after row " << j;
+  }
+  double last = 0;
+  for (size_t i = 0; i < Site3().table.rows; ++i) {
+    last = std::max(last, Site3().table.Find("time")->numbers[i]);
+  }
+  EXPECT_LT(cell["time"].back().get<double>(), std::ceil(last / 30) * 30);
+  // A finer time grid, to see each patient's own day: refused.
+  ExpectRefused(Ask3({{"analysis", "survfit"},
+                      {"step", "counts"},
+                      {"bin_days", 1},
+                      {"formula", "Surv(time, status) ~ 1"}})
+                    .status(),
+                "min_time_bin_days");
+}
+
+}  // namespace
+}  // namespace passerelle::federation
