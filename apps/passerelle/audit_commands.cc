@@ -20,7 +20,28 @@ Result<std::unique_ptr<store::AuditLog>> OpenAudit(const std::string& site) {
 Status AuditVerify(const AuditOptions& options) {
   ASSIGN_OR_RETURN(auto audit, OpenAudit(options.site));
   ASSIGN_OR_RETURN(int64_t entries, audit->Verify());
-  std::cout << "audit: " << entries << " entries, the chain is intact\n";
+  if (!options.expect.empty()) {
+    const size_t colon = options.expect.find(':');
+    int64_t seq = 0;
+    try {
+      seq = colon == std::string::npos ? 0 : std::stoll(options.expect.substr(0, colon));
+    } catch (const std::exception&) {
+    }
+    if (seq <= 0) return InvalidArgument("--expect: give SEQ:HASH, as the hub lists it");
+    const std::string hash = options.expect.substr(colon + 1);
+    ASSIGN_OR_RETURN(auto found, audit->Entries(seq, 1));
+    if (found.empty()) {
+      return FailedPrecondition("audit: the chain has " + std::to_string(entries) +
+                                " entries; entry " + std::to_string(seq) +
+                                ", which the hub saw, was removed");
+    }
+    if (found.front().hash != hash) {
+      return FailedPrecondition("audit: entry " + std::to_string(seq) +
+                                " is not the one the hub saw: the log was replaced");
+    }
+  }
+  std::cout << "audit: " << entries << " entries, the chain is intact"
+            << (options.expect.empty() ? "" : ", and holds the entry the hub saw") << "\n";
   return Status::Ok();
 }
 

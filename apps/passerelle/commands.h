@@ -137,6 +137,7 @@ struct AuditOptions {
   int64_t from = 1;
   int64_t limit = 1000000;
   bool json = false;
+  std::string expect;  // verify: "SEQ:HASH", an entry the hub saw, which must be in the chain
 };
 // Checks the chain; exit 1 naming the first broken entry.
 Status AuditVerify(const AuditOptions& options);

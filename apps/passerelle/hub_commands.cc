@@ -46,7 +46,10 @@ Status HubSites(const HubOptions& options) {
   ASSIGN_OR_RETURN(auto sites, hub->Sites());
   for (const auto& s : sites) {
     std::cout << s.name << "  last seen " << (s.last_seen.empty() ? "never" : s.last_seen)
-              << "  sha256 " << s.cert_sha256.substr(0, 16) << "\n";
+              << "  certificate sha256 " << s.cert_sha256.substr(0, 16) << "  audit "
+              << (s.audit_hash.empty() ? "none yet"
+                                       : std::to_string(s.audit_seq) + ":" + s.audit_hash)
+              << "\n";
   }
   return Status::Ok();
 }

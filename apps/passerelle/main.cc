@@ -282,6 +282,8 @@ int main(int argc, char** argv) {
   CLI::App* audit_verify =
       audit->add_subcommand("verify", "Check the chain; names the first broken entry");
   audit_verify->add_option("--site", audit_options.site, "Site store folder")->required();
+  audit_verify->add_option("--expect", audit_options.expect,
+                           "SEQ:HASH of an entry the hub saw (hub site list): it must be there");
   audit_verify->callback([&] { status = AuditVerify(audit_options); });
   CLI::App* audit_show = audit->add_subcommand("show", "List the entries");
   audit_show->add_option("--site", audit_options.site, "Site store folder")->required();

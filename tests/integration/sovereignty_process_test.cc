@@ -147,6 +147,15 @@ TEST_F(SovereigntyProcessTest, TheCustodianSeesApprovesAndDeniesEachRelease) {
   EXPECT_EQ(held_digest, organs["sha256"]);
   EXPECT_EQ(released_digest, held_digest);
   StopAll();
+  // The hub has the head of wuhan's chain from its last answer; the custodian checks that the
+  // chain still holds it.
+  const std::string sites = Ok("hub site list " + dir_ + "/hub");
+  const size_t at = sites.find("audit ", sites.find("wuhan"));
+  ASSERT_NE(at, std::string::npos) << sites;
+  const std::string head = sites.substr(at + 6, sites.find('\n', at) - at - 6);
+  EXPECT_NE(Ok("audit verify --site " + dir_ + "/wuhan --expect " + head)
+                .find("holds the entry the hub saw"),
+            std::string::npos);
 }
 
 // A Cox model: a dozen tasks per site, one after the other.

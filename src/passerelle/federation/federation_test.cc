@@ -374,3 +374,92 @@ TEST_F(FederationTest, AStudySurvivesAHubRestart) {
 
 }  // namespace
 }  // namespace passerelle::federation
+
+namespace passerelle::federation {
+namespace {
+
+// A site3 "node" with the right certificate that answers each task with `garbage` (JSON text or
+// not): the analysis fails for site3, naming it; the hub and the other nodes carry on.
+TEST_F(FederationTest, ANodeAnsweringGarbageFailsItsSiteAndNothingElse) {
+  StartNode("site1");
+  StartNode("site2");
+  for (const std::string& garbage :
+       {std::string("<html>oops</html>"), std::string(R"({"loglik": "x", "score": [1]})"),
+        std::string(R"({"n": 1e308, "events": -4, "coef_names": 7})")}) {
+    std::atomic<bool> done{false};
+    std::thread fake([&] {
+      auto client = net::HttpsClient::Create("127.0.0.1", hub_->port(), Identity("ca", "site3"));
+      ASSERT_TRUE(client.ok());
+      const std::string poll = json{{"v", 1}, {"site", "site3"}, {"wait_seconds", 1}}.dump();
+      while (!done) {
+        auto r = (*client)->Post("/v1/node/poll", poll);
+        if (!r.ok() || r->status != 200) continue;
+        const json message = json::parse(r->body);
+        if (message["task"].is_null()) continue;
+        const std::string body = R"({"v": 1, "id": )" +
+                                 std::to_string(message["task"]["id"].get<int64_t>()) +
+                                 R"(, "status": "done", "result": )" +
+                                 (garbage[0] == '{' ? garbage : json(garbage).dump()) + "}";
+        (void)(*client)->Post("/v1/node/result", body);
+      }
+    });
+    auto result = Run(kCoxStudy);
+    done = true;
+    fake.join();
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    const json& cox = (*result)["results"]["cox"];
+    EXPECT_EQ(cox["status"], "failed") << cox.dump();
+    EXPECT_NE(cox["notes"].dump().find("site site3: answered garbage"), std::string::npos)
+        << cox.dump();
+    EXPECT_TRUE(!cox.contains("results") || cox["results"].is_null()) << cox.dump();
+  }
+  // The real node comes back: the same study runs.
+  StartNode("site3");
+  auto result = Run(kCoxStudy);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ((*result)["results"]["cox"]["status"], "ok") << result->dump();
+}
+
+}  // namespace
+}  // namespace passerelle::federation
+
+namespace passerelle::federation {
+namespace {
+
+// Entries removed from the end of a site's audit log leave no trace in the chain itself; the hub
+// has seen the head of the chain in every answer, so it notices, names the site and believes
+// nothing from it until the site is registered again.
+TEST_F(FederationTest, TheHubNoticesAnAuditLogThatWentBack) {
+  for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
+  ASSERT_TRUE(Run(kCoxStudy).ok());
+  for (auto& n : nodes_) n->Stop();
+  for (auto& t : node_threads_) t.join();
+  nodes_.clear();
+  node_threads_.clear();
+  {
+    auto db = store::Database::Open(dir_ + "/site1/audit.sqlite", false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("DELETE FROM audit WHERE seq > (SELECT MAX(seq) - 6 FROM audit)").ok());
+  }
+  for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
+  auto result = Run(kCoxStudy);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const json& cox = (*result)["results"]["cox"];
+  EXPECT_EQ(cox["status"], "failed") << cox.dump();
+  EXPECT_NE(cox["notes"].dump().find("site site1: its audit log ends at entry"), std::string::npos)
+      << cox.dump() << hub_log_.Text() << node_log_.Text();
+  EXPECT_NE(hub_log_.Text().find("hub: site site1: its audit log ends at entry"),
+            std::string::npos);
+  // Still not believed at the next study, though its log has grown past the old head.
+  EXPECT_EQ((*Run(kCoxStudy))["results"]["cox"]["status"], "failed");
+  // The hub's operator registers the site again (after its custodian has looked): believed.
+  auto hub_store = store::HubStore::Open(dir_ + "/hub");
+  ASSERT_TRUE(hub_store.ok());
+  auto info = net::VerifyCertificate(dir_ + "/ca/ca.crt", dir_ + "/certs/site1.crt");
+  ASSERT_TRUE(info.ok());
+  ASSERT_TRUE((*hub_store)->AddSite("site1", info->sha256).ok());
+  EXPECT_EQ((*Run(kCoxStudy))["results"]["cox"]["status"], "ok");
+}
+
+}  // namespace
+}  // namespace passerelle::federation

@@ -103,6 +103,9 @@ struct Hub::Impl {
   const Clock::time_point up_since = Clock::now();
   std::map<std::string, Clock::time_point> heard;  // when each site's node last polled or answered
   std::map<std::string, int> polling;              // polls each site's node holds now
+  // The newest poll of each site: a node holds one poll at a time, so an older one still waiting
+  // belongs to a connection that is gone (a node stopped or killed) and must not take a task.
+  std::map<std::string, uint64_t> newest_poll;
   std::atomic<bool> stopping{false};
 
   void Log(const std::string& line) const { config.log(line); }
@@ -153,8 +156,11 @@ struct Hub::Impl {
         heard = Clock::now();
       }
     } polling_now(polling[*site], heard[*site]);
+    const uint64_t mine = ++newest_poll[*site];
+    cv.notify_all();  // an older poll of this site steps aside
     for (;;) {
       if (stopping) return Error(Unavailable("the hub is stopping"));
+      if (newest_poll[*site] != mine) return Reply(200, {{"v", 1}, {"task", nullptr}});
       Result<std::optional<store::TaskRecord>> task = store->NextTask(*site);
       if (!task.ok()) return Error(task.status());
       if (task->has_value()) {
@@ -177,9 +183,15 @@ struct Hub::Impl {
     }
     int64_t id = 0;
     Answer answer;
+    int64_t audit_seq = -1;
+    std::string audit_hash;
     try {
       const json j = json::parse(request.body);
       id = j.at("id").get<int64_t>();
+      if (j.contains("audit")) {
+        audit_seq = j.at("audit").at("seq").get<int64_t>();
+        audit_hash = j.at("audit").at("hash").get<std::string>();
+      }
       answer.status = j.at("status").get<std::string>();
       answer.message = j.value("message", "");
       answer.code = j.value("code", "");
@@ -188,6 +200,17 @@ struct Hub::Impl {
       return Error(InvalidArgument("result: malformed message"));
     }
     std::lock_guard<std::mutex> lock(mu);
+    // A site whose audit chain went back (entries removed, the log replaced) is not believed:
+    // the task fails, naming why, and the node hears it.
+    Status chain =
+        audit_seq < 0 ? Status::Ok() : store->RecordAuditHead(*site, audit_seq, audit_hash);
+    if (!chain.ok()) {
+      Log("hub: site " + *site + ": " + chain.message());
+      answer = Answer();
+      answer.status = "failed";
+      answer.code = "failed_precondition";
+      answer.message = chain.message();
+    }
     const std::string stored = answer.status == "done" ? answer.result : answer.message;
     Status recorded = store->CompleteTask(id, *site, answer.status, stored);
     if (recorded.ok() && answer.status == "held") {
@@ -208,6 +231,7 @@ struct Hub::Impl {
       it->second->done = true;
       cv.notify_all();
     }
+    if (!chain.ok()) return Error(chain);
     return Reply(200, {{"v", 1}, {"accepted", true}});
   }
 

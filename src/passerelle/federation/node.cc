@@ -153,7 +153,11 @@ struct Node::Impl {
     if (status == "done" || status == "held") decision.digest = Sha256Hex(result);
     const Result<store::AuditEntry> logged = audit->Append(decision);
     if (!logged.ok()) return Unlogged(received.task, logged.status(), "nothing released");
-    json answer = {{"v", 1}, {"id", received.task}, {"status", status}};
+    // The head of the chain goes with the answer: the hub notices a log that went back.
+    json answer = {{"v", 1},
+                   {"id", received.task},
+                   {"status", status},
+                   {"audit", {{"seq", logged->seq}, {"hash", logged->hash}}}};
     if (status == "done") answer["result"] = json::parse(result);
     if (status == "refused" || status == "failed") answer["message"] = why;
     return answer;
@@ -172,9 +176,8 @@ struct Node::Impl {
   }
 
   // Releases or refuses what the custodian decided on since the last call (the approvals
-  // thread): the answers to send to the hub.
+  // thread): the answers to send to the hub. REQUIRES: `work` held.
   std::vector<json> TakeDecisions() {
-    std::lock_guard<std::mutex> lock(work);
     std::vector<json> answers;
     Result<std::vector<store::HeldRelease>> decided = approvals->Decided();
     if (!decided.ok()) {
@@ -330,6 +333,7 @@ void Node::Run() {
   // while the poll waits for tasks.
   std::thread decisions([&n] {
     while (!n.stopping) {
+      std::unique_lock<std::mutex> lock(n.work);
       for (const json& answer : n.TakeDecisions()) {
         Result<net::HttpResponse> sent = n.approvals_client->Post("/v1/node/result", answer.dump());
         if (!sent.ok() || sent->status != 200) {
@@ -337,6 +341,7 @@ void Node::Run() {
                 " was not accepted: " + (sent.ok() ? sent->body : sent.status().message()));
         }
       }
+      lock.unlock();
       n.Pause(std::chrono::seconds(1));
     }
   });
@@ -362,11 +367,9 @@ void Node::Run() {
       continue;
     }
     if (!message.contains("task") || message.at("task").is_null()) continue;
-    json answer;
-    {
-      std::lock_guard<std::mutex> lock(n.work);
-      answer = n.Answer(message.at("task"));
-    }
+    // Answered and sent under `work`, so the hub receives the audit heads in order.
+    std::lock_guard<std::mutex> lock(n.work);
+    const json answer = n.Answer(message.at("task"));
     Result<net::HttpResponse> sent = n.client->Post("/v1/node/result", answer.dump());
     if (!sent.ok() || sent->status != 200) {
       n.Log("node: the answer to task " + std::to_string(answer.value("id", int64_t{0})) +

@@ -14,7 +14,9 @@ namespace fs = std::filesystem;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE user (name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
-CREATE TABLE site (name TEXT PRIMARY KEY, cert_sha256 TEXT NOT NULL, last_seen TEXT NOT NULL DEFAULT '');
+CREATE TABLE site (name TEXT PRIMARY KEY, cert_sha256 TEXT NOT NULL, last_seen TEXT NOT NULL DEFAULT '',
+                   audit_seq INTEGER NOT NULL DEFAULT 0, audit_hash TEXT NOT NULL DEFAULT '',
+                   audit_problem TEXT NOT NULL DEFAULT '');
 CREATE TABLE study (id INTEGER PRIMARY KEY, owner TEXT NOT NULL REFERENCES user(name),
                     title TEXT NOT NULL, definition TEXT NOT NULL, created_at TEXT NOT NULL,
                     status TEXT NOT NULL DEFAULT 'running', result TEXT NOT NULL DEFAULT '',
@@ -106,7 +108,8 @@ Status HubStore::AddSite(const std::string& name, const std::string& cert_sha256
   ASSIGN_OR_RETURN(
       auto upsert,
       db_->Prepare("INSERT INTO site (name, cert_sha256) VALUES (?, ?) "
-                   "ON CONFLICT (name) DO UPDATE SET cert_sha256 = excluded.cert_sha256"));
+                   "ON CONFLICT (name) DO UPDATE SET cert_sha256 = excluded.cert_sha256, "
+                   "audit_seq = 0, audit_hash = '', audit_problem = ''"));
   upsert->BindText(1, name);
   upsert->BindText(2, cert_sha256);
   return upsert->Run();
@@ -114,15 +117,46 @@ Status HubStore::AddSite(const std::string& name, const std::string& cert_sha256
 
 Result<std::vector<SiteRecord>> HubStore::Sites() {
   ASSIGN_OR_RETURN(auto query,
-                   db_->Prepare("SELECT name, cert_sha256, last_seen FROM site ORDER BY name"));
+                   db_->Prepare("SELECT name, cert_sha256, last_seen, audit_seq, audit_hash FROM "
+                                "site ORDER BY name"));
   std::vector<SiteRecord> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, query->Step());
     if (!row) break;
-    out.push_back(
-        {std::string(query->Text(0)), std::string(query->Text(1)), std::string(query->Text(2))});
+    out.push_back({std::string(query->Text(0)), std::string(query->Text(1)),
+                   std::string(query->Text(2)), query->Int(3), std::string(query->Text(4))});
   }
   return out;
+}
+
+Status HubStore::RecordAuditHead(const std::string& site, int64_t seq, const std::string& hash) {
+  ASSIGN_OR_RETURN(auto query,
+                   db_->Prepare("SELECT audit_seq, audit_hash, audit_problem FROM site WHERE "
+                                "name = ?"));
+  query->BindText(1, site);
+  ASSIGN_OR_RETURN(bool found, query->Step());
+  if (!found) return NotFound("site '" + site + "' is not registered at this hub");
+  const int64_t seen = query->Int(0);
+  const std::string seen_hash(query->Text(1));
+  std::string problem(query->Text(2));
+  query.reset();
+  if (problem.empty() && (seq < seen || (seq == seen && hash != seen_hash))) {
+    problem = "its audit log ends at entry " + std::to_string(seq) + ", but the hub has seen " +
+              "entry " + std::to_string(seen) + " of it: entries were removed or the log " +
+              "replaced (the site's custodian: passerelle audit verify --site DIR --expect " +
+              std::to_string(seen) + ":" + seen_hash + "; then the hub: hub site add)";
+    ASSIGN_OR_RETURN(auto flag, db_->Prepare("UPDATE site SET audit_problem = ? WHERE name = ?"));
+    flag->BindText(1, problem);
+    flag->BindText(2, site);
+    RETURN_IF_ERROR(flag->Run());
+  }
+  if (!problem.empty()) return FailedPrecondition(problem);
+  ASSIGN_OR_RETURN(auto update,
+                   db_->Prepare("UPDATE site SET audit_seq = ?, audit_hash = ? WHERE name = ?"));
+  update->BindInt(1, seq);
+  update->BindText(2, hash);
+  update->BindText(3, site);
+  return update->Run();
 }
 
 Result<SiteRecord> HubStore::RecognizeSite(const std::string& name,
@@ -136,7 +170,7 @@ Result<SiteRecord> HubStore::RecognizeSite(const std::string& name,
                             "' presented a certificate that is not the pinned one");
   }
   query.reset();
-  SiteRecord site{name, cert_sha256, UtcNowIso()};
+  SiteRecord site{name, cert_sha256, UtcNowIso(), 0, ""};
   // Written once a second at most (the clock's resolution), not at every poll.
   ASSIGN_OR_RETURN(auto touch, db_->Prepare("UPDATE site SET last_seen = ? WHERE name = ? AND "
                                             "last_seen != ?"));

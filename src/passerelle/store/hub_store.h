@@ -22,6 +22,9 @@ struct SiteRecord {
   std::string name;
   std::string cert_sha256;  // pinned fingerprint of the node's certificate
   std::string last_seen;    // UTC, ISO 8601; empty before the first contact
+  // The head of the node's audit chain in its latest answer (0 and "" before any).
+  int64_t audit_seq = 0;
+  std::string audit_hash;
 };
 
 struct TaskRecord {
@@ -71,6 +74,11 @@ class HubStore {
   Result<int64_t> AddTask(const TaskRecord& task);
   // The oldest pending task of a site, marked sent; nullopt when there is none.
   Result<std::optional<TaskRecord>> NextTask(const std::string& site);
+  // Records the head of a site's audit chain as its node's answer states it. FailedPrecondition
+  // when the chain is behind (or, at the same entry, differs from) the head seen before: entries
+  // were removed from the site's log or the log was replaced. From then on every answer of the
+  // site fails the same way, until the site is registered again (AddSite).
+  Status RecordAuditHead(const std::string& site, int64_t seq, const std::string& hash);
   // Records a site's answer to a task sent to it (or held at the site): once, and only from the
   // site it was sent to (FailedPrecondition otherwise). Status "held": the site holds the
   // release for its custodian's approval; the answer comes later.
