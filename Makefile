@@ -34,7 +34,7 @@ format-check: deps
 
 bench: build
 	@scripts/install-deps --bench
-	@cmake --build --preset release --target fit_bench
+	@cmake --build --preset release --target fit_bench ledger_bench
 	@bench/run
 
 clean:

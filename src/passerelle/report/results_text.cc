@@ -26,7 +26,11 @@ std::string PValue(double p) {
 }
 
 // A released count; NaN is a count a site suppressed (1 to k-1).
-std::string Count(double n) { return n == n ? FormatNumber(n) : "<k"; }
+std::string Count(double n) { return n == n ? FormatNumber(n) : "*"; }
+
+constexpr char kWithheld[] =
+    "*: withheld by a site: a count of 1 to k-1 (k = 5 by default), or a count withheld with it\n"
+    "   so that totals cannot rebuild it\n";
 
 std::string Stars(double p) {
   if (!std::isfinite(p)) return "";
@@ -246,10 +250,13 @@ std::string Table(const analysis::AnalysisOutput& output, const analysis::TableO
     }
     if (t.cols.empty()) row.push_back(Count(row_total));
     row.push_back(Count(row_total));
-    row.push_back(Fixed(total ? 100 * row_total / total : 0, 1));
+    row.push_back(row_total == row_total && total == total
+                      ? Fixed(total ? 100 * row_total / total : 0, 1)
+                      : "*");
     table.AddRow(std::move(row));
   }
   out += table.Render();
+  if (std::isnan(total)) out += kWithheld;
   if (!t.cols.empty()) {
     if (std::isnan(total)) {
       out += "\nNo chi-square test: a site suppressed cells\n";
@@ -304,7 +311,7 @@ std::string Describe(const analysis::AnalysisOutput& output, const analysis::Des
     }
   }
   out += table.Render();
-  out += "<k: a count of 1 to k-1 that the site suppresses (k = 5 by default)\n";
+  out += kWithheld;
   return out;
 }
 
