@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
   });
   // A released cohort of that family with a record missing: refused.
   std::vector<size_t> near_rows = base;
-  const size_t last_block = base.size() + policy.min_cohort_difference * (releases - 1 - releases / 2);
+  const size_t last_block =
+      base.size() + policy.min_cohort_difference * (releases - 1 - releases / 2);
   for (int j = 1; j < policy.min_cohort_difference; ++j) near_rows.push_back(last_block + j);
   const Cohort near = Cohort::FromRows(near_rows, rows);
   const double check_refused = Median(21, [&] {

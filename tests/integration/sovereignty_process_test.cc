@@ -8,6 +8,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "passerelle/net/https.h"
 #include "tests/integration/process_fixture.h"
 
 namespace {
@@ -258,6 +259,91 @@ TEST_F(SovereigntyProcessTest, AHubRestartedMidStudyFailsItCleanlyAndTheNodesCom
   EXPECT_EQ(got["results"]["os_cox"]["status"], "ok") << got.dump();
   StopAll();
   for (const char* site : {"wuhan", "lyon"}) AuditOf(site);
+}
+
+}  // namespace
+
+namespace {
+
+// A node that pins another hub's key refuses every task (rule hub_signature) and records each;
+// a node whose certificate comes from another CA is refused at the handshake, both sides saying
+// so; a "node" with the right certificate that answers garbage fails its site's analysis. Each
+// time the study says which site and why, and shows no result for the analysis.
+TEST_F(SovereigntyProcessTest, WrongKeyOtherCaAndGarbageFailTheirSiteOnly) {
+  AddSyntheticSites();
+  Ok("hub init " + dir_ + "/other_hub");
+  Ok("pki init " + dir_ + "/other_ca");
+  Ok("pki issue " + dir_ + "/other_ca --name lyon --out " + dir_ + "/other_certs");
+  StartHub({"--task-timeout", "3"});
+  nodes_.push_back(StartNode("wuhan"));
+  const std::string certs = dir_ + "/certs/";
+  auto lyon = [&](const std::string& cert_dir, const std::string& hub_key) {
+    return std::make_unique<passerelle::testing::Daemon>(
+        std::vector<std::string>{"node", "serve", dir_ + "/lyon", "--hub", hub_url_, "--cert",
+                                 cert_dir + "lyon.crt", "--key", cert_dir + "lyon.key", "--ca",
+                                 dir_ + "/ca/ca.crt", "--hub-key", hub_key},
+        dir_ + "/lyon.log");
+  };
+
+  // Another hub's key.
+  auto node = lyon(certs, dir_ + "/other_hub/signing.pub");
+  ASSERT_TRUE(WaitForLog(dir_ + "/lyon.log", "connected to the hub"));
+  json got = Parsed(Study(kTables, "wrong_key"));
+  EXPECT_EQ(got["results"]["organs"]["status"], "refused") << got.dump();
+  EXPECT_NE(got["results"]["organs"]["notes"].dump().find("site lyon: rule hub_signature"),
+            std::string::npos);
+  EXPECT_EQ(node->Stop(), 0);
+  json audit = AuditOf("lyon");
+  size_t refused = 0;
+  for (const json& e : audit) refused += e["kind"] == "refused";
+  EXPECT_EQ(refused, 2u);  // both tables
+
+  // A certificate from another CA.
+  node = lyon(dir_ + "/other_certs/", dir_ + "/hub/signing.pub");
+  EXPECT_TRUE(WaitForLog(dir_ + "/hub.log", "tls: refused client certificate 'lyon'"))
+      << hub_->Log();
+  EXPECT_TRUE(WaitForLog(dir_ + "/lyon.log", "cannot poll the hub")) << node->Log();
+  got = Parsed(Study(kTables, "other_ca"));
+  EXPECT_EQ(got["results"]["organs"]["status"], "failed") << got.dump();
+  EXPECT_NE(got["results"]["organs"]["notes"].dump().find("site lyon:"), std::string::npos);
+  node->Stop();
+  EXPECT_EQ(AuditOf("lyon").size(), audit.size());  // nothing reached the node
+
+  // Garbage from a client holding lyon's real certificate.
+  std::atomic<bool> done{false};
+  std::thread garbage([&] {
+    passerelle::net::TlsIdentity identity{dir_ + "/ca/ca.crt", certs + "lyon.crt",
+                                          certs + "lyon.key"};
+    auto client = passerelle::net::HttpsClient::Create("127.0.0.1", std::stoi(port_), identity);
+    ASSERT_TRUE(client.ok());
+    const std::string poll = R"({"v": 1, "site": "lyon", "wait_seconds": 1})";
+    while (!done) {
+      auto r = (*client)->Post("/v1/node/poll", poll);
+      if (!r.ok() || r->status != 200) continue;
+      const json message = json::parse(r->body);
+      if (message["task"].is_null()) continue;
+      (void)(*client)->Post("/v1/node/result",
+                            R"({"v": 1, "id": )" + message["task"]["id"].dump() +
+                                R"(, "status": "done", "result": {"counts": "many"}})");
+    }
+  });
+  got = Parsed(Study(kTables, "garbage"));
+  done = true;
+  garbage.join();
+  EXPECT_EQ(got["results"]["organs"]["status"], "failed") << got.dump();
+  EXPECT_NE(got["results"]["organs"]["notes"].dump().find("site lyon: answered garbage"),
+            std::string::npos)
+      << got.dump();
+  EXPECT_TRUE(!got["results"]["organs"].contains("results") ||
+              got["results"]["organs"]["results"].is_null());
+
+  // The real node, back: the study runs.
+  node = lyon(certs, dir_ + "/hub/signing.pub");
+  ASSERT_TRUE(WaitForLog(dir_ + "/lyon.log", "connected to the hub"));
+  got = Parsed(Study(kTables, "back"));
+  EXPECT_EQ(got["results"]["organs"]["status"], "ok") << got.dump();
+  EXPECT_EQ(node->Stop(), 0);
+  StopAll();
 }
 
 }  // namespace

@@ -79,9 +79,15 @@ class FederationTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    StopNodes();
+    if (hub_) hub_->Stop();
+  }
+
+  void StopNodes() {
     for (auto& n : nodes_) n->Stop();
     for (auto& t : node_threads_) t.join();
-    if (hub_) hub_->Stop();
+    nodes_.clear();
+    node_threads_.clear();
   }
 
   void Issue(const std::string& ca, const std::string& name, net::CertificateRole role) {
@@ -279,10 +285,7 @@ TEST_F(FederationTest, AReplayedTaskIsRefusedAfterANodeRestart) {
   for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
   auto first = Run(kCoxStudy);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
-  for (auto& n : nodes_) n->Stop();
-  for (auto& t : node_threads_) t.join();
-  nodes_.clear();
-  node_threads_.clear();
+  StopNodes();
   {
     auto db = store::Database::Open(dir_ + "/hub/hub.sqlite", false);
     ASSERT_TRUE(db.ok());
@@ -432,10 +435,7 @@ namespace {
 TEST_F(FederationTest, TheHubNoticesAnAuditLogThatWentBack) {
   for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
   ASSERT_TRUE(Run(kCoxStudy).ok());
-  for (auto& n : nodes_) n->Stop();
-  for (auto& t : node_threads_) t.join();
-  nodes_.clear();
-  node_threads_.clear();
+  StopNodes();
   {
     auto db = store::Database::Open(dir_ + "/site1/audit.sqlite", false);
     ASSERT_TRUE(db.ok());

@@ -323,9 +323,12 @@ void Node::Run() {
   Impl& n = *impl_;
   const std::string where =
       "https://" + n.config.hub.host + ":" + std::to_string(n.config.hub.port);
-  const std::string poll =
-      json{{"v", 1}, {"site", n.store->site_name()}, {"wait_seconds", n.config.poll_wait.count()}}
-          .dump();
+  // Until connected, polls that return at once, so the node knows (and says) it is connected;
+  // then long polls.
+  auto poll_for = [&](int64_t seconds) {
+    return json{{"v", 1}, {"site", n.store->site_name()}, {"wait_seconds", seconds}}.dump();
+  };
+  const std::string poll = poll_for(n.config.poll_wait.count()), probe = poll_for(0);
   const auto read_timeout = n.config.poll_wait + std::chrono::seconds(15);
   bool connected = false;
   n.running = true;
@@ -346,7 +349,8 @@ void Node::Run() {
     }
   });
   while (!n.stopping) {
-    Result<net::HttpResponse> r = n.client->Post("/v1/node/poll", poll, read_timeout);
+    Result<net::HttpResponse> r =
+        n.client->Post("/v1/node/poll", connected ? poll : probe, read_timeout);
     if (n.stopping) break;
     if (!r.ok() || r->status != 200) {
       const std::string why = !r.ok() ? r.status().message() : "hub answered " + r->body;

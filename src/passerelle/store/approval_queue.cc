@@ -1,7 +1,6 @@
 #include "passerelle/store/approval_queue.h"
 
 #include <cstring>
-#include <filesystem>
 
 #include "passerelle/base/date.h"
 #include "passerelle/store/sqlite_db.h"
@@ -55,10 +54,7 @@ ApprovalQueue::ApprovalQueue(std::unique_ptr<Database> db) : db_(std::move(db)) 
 ApprovalQueue::~ApprovalQueue() = default;
 
 Result<std::unique_ptr<ApprovalQueue>> ApprovalQueue::Open(const std::string& dir) {
-  const std::string path = (std::filesystem::path(dir) / "approvals.sqlite").string();
-  ASSIGN_OR_RETURN(auto db, Database::Open(path, /*create=*/true));
-  RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL"));
-  RETURN_IF_ERROR(db->Exec(kSchema));
+  ASSIGN_OR_RETURN(auto db, OpenRecordFile(dir, "approvals.sqlite", kSchema, /*durable=*/true));
   return std::unique_ptr<ApprovalQueue>(new ApprovalQueue(std::move(db)));
 }
 

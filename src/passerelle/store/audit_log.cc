@@ -1,7 +1,5 @@
 #include "passerelle/store/audit_log.h"
 
-#include <filesystem>
-
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
 #include "passerelle/store/sqlite_db.h"
@@ -48,11 +46,7 @@ AuditLog::AuditLog(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 AuditLog::~AuditLog() = default;
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& dir) {
-  const std::string path = (std::filesystem::path(dir) / "audit.sqlite").string();
-  ASSIGN_OR_RETURN(auto db, Database::Open(path, /*create=*/true));
-  // Every entry is on disk before the answer it records leaves the node.
-  RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
-  RETURN_IF_ERROR(db->Exec(kSchema));
+  ASSIGN_OR_RETURN(auto db, OpenRecordFile(dir, "audit.sqlite", kSchema, /*durable=*/true));
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(db)));
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 
 #include "passerelle/base/date.h"
 #include "passerelle/store/sqlite_db.h"
@@ -23,11 +22,7 @@ CohortLedger::CohortLedger(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 CohortLedger::~CohortLedger() = default;
 
 Result<std::unique_ptr<CohortLedger>> CohortLedger::Open(const std::string& dir) {
-  const std::string path = (std::filesystem::path(dir) / "ledger.sqlite").string();
-  ASSIGN_OR_RETURN(auto db, Database::Open(path, /*create=*/true));
-  // A cohort is on disk before the release it records leaves the node.
-  RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"));
-  RETURN_IF_ERROR(db->Exec(kSchema));
+  ASSIGN_OR_RETURN(auto db, OpenRecordFile(dir, "ledger.sqlite", kSchema, /*durable=*/true));
   return std::unique_ptr<CohortLedger>(new CohortLedger(std::move(db)));
 }
 

@@ -1,5 +1,7 @@
 #include "passerelle/store/sqlite_db.h"
 
+#include <filesystem>
+
 namespace passerelle::store {
 
 Result<bool> Statement::Step() {
@@ -47,6 +49,16 @@ Result<std::unique_ptr<Statement>> Database::Prepare(const std::string& sql) {
     return Internal(std::string("store: ") + sqlite3_errmsg(db_));
   }
   return std::make_unique<Statement>(db_, stmt);
+}
+
+Result<std::unique_ptr<Database>> OpenRecordFile(const std::string& dir, const std::string& name,
+                                                 const char* schema, bool durable) {
+  const std::string path = (std::filesystem::path(dir) / name).string();
+  ASSIGN_OR_RETURN(auto db, Database::Open(path, /*create=*/true));
+  RETURN_IF_ERROR(db->Exec(durable ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"
+                                   : "PRAGMA journal_mode = WAL"));
+  RETURN_IF_ERROR(db->Exec(schema));
+  return db;
 }
 
 std::string QuoteIdentifier(std::string_view name) { return "\"" + std::string(name) + "\""; }

@@ -74,6 +74,12 @@ class Database {
   sqlite3* db_;
 };
 
+// A node's record file DIR/NAME (audit log, ledger, approval queue), created with `schema` when
+// absent, in WAL mode; `durable`: every commit on disk before it returns (what is recorded there
+// must be on disk before the release it records leaves the node).
+Result<std::unique_ptr<Database>> OpenRecordFile(const std::string& dir, const std::string& name,
+                                                 const char* schema, bool durable);
+
 // "name" quoted as an SQL identifier. REQUIRES: IsValidName(name) (no quote inside).
 std::string QuoteIdentifier(std::string_view name);
 
