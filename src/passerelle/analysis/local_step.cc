@@ -324,6 +324,15 @@ StratumRows RowsOfStratum(const formula::ModelFrame& m, size_t s) {
   return r;
 }
 
+// The records of group `g` of a stratum, as a cohort of the table.
+privacy::Cohort GroupCohort(const StratumRows& r, size_t g, size_t table_rows) {
+  std::vector<size_t> members;
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    if (r.group[i] == static_cast<int32_t>(g)) members.push_back(r.rows[i]);
+  }
+  return privacy::Cohort::FromRows(members, table_rows);
+}
+
 Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& table,
                                         const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
@@ -388,11 +397,7 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
       cell["n_censor"] = head(c.n_censor);
       cell["truncated"] = rows < c.time.size();
       cells.push_back(std::move(cell));
-      std::vector<size_t> members;
-      for (size_t i = 0; i < r.rows.size(); ++i) {
-        if (r.group[i] == static_cast<int32_t>(g)) members.push_back(r.rows[i]);
-      }
-      release.cohorts.push_back(privacy::Cohort::FromRows(members, table.rows));
+      release.cohorts.push_back(GroupCohort(r, g, table.rows));
     }
   }
   release.aggregate =
@@ -415,13 +420,8 @@ Result<LocalRelease> RunLogrankStep(const json& task, const data::Table& table,
   for (size_t s = 0; s < strata; ++s) {
     const StratumRows r = RowsOfStratum(m, s);
     for (size_t g = 0; g < k; ++g) {
-      std::vector<size_t> members;
-      for (size_t i = 0; i < r.rows.size(); ++i) {
-        if (r.group[i] == static_cast<int32_t>(g)) members.push_back(r.rows[i]);
-      }
-      if (!members.empty()) {
-        release.cohorts.push_back(privacy::Cohort::FromRows(members, table.rows));
-      }
+      privacy::Cohort group = GroupCohort(r, g, table.rows);
+      if (group.size > 0) release.cohorts.push_back(std::move(group));
     }
     const stats::LogrankAggregate a =
         stats::LogrankStratum(r.time, r.status, r.group, k, task.value("rho", 0.0));

@@ -285,6 +285,15 @@ struct Node::Impl {
     return failed;
   }
 
+  // Posts an answer to the hub; a refusal of it goes to the log.
+  void Send(net::HttpsClient& to, const json& answer) {
+    Result<net::HttpResponse> sent = to.Post("/v1/node/result", answer.dump());
+    if (!sent.ok() || sent->status != 200) {
+      Log("node: the answer to task " + std::to_string(answer.value("id", int64_t{0})) +
+          " was not accepted: " + (sent.ok() ? sent->body : sent.status().message()));
+    }
+  }
+
   void Pause(std::chrono::seconds d) {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait_for(lock, d, [&] { return stopping.load(); });
@@ -337,13 +346,7 @@ void Node::Run() {
   std::thread decisions([&n] {
     while (!n.stopping) {
       std::unique_lock<std::mutex> lock(n.work);
-      for (const json& answer : n.TakeDecisions()) {
-        Result<net::HttpResponse> sent = n.approvals_client->Post("/v1/node/result", answer.dump());
-        if (!sent.ok() || sent->status != 200) {
-          n.Log("node: the answer to task " + std::to_string(answer.value("id", int64_t{0})) +
-                " was not accepted: " + (sent.ok() ? sent->body : sent.status().message()));
-        }
-      }
+      for (const json& answer : n.TakeDecisions()) n.Send(*n.approvals_client, answer);
       lock.unlock();
       n.Pause(std::chrono::seconds(1));
     }
@@ -373,12 +376,7 @@ void Node::Run() {
     if (!message.contains("task") || message.at("task").is_null()) continue;
     // Answered and sent under `work`, so the hub receives the audit heads in order.
     std::lock_guard<std::mutex> lock(n.work);
-    const json answer = n.Answer(message.at("task"));
-    Result<net::HttpResponse> sent = n.client->Post("/v1/node/result", answer.dump());
-    if (!sent.ok() || sent->status != 200) {
-      n.Log("node: the answer to task " + std::to_string(answer.value("id", int64_t{0})) +
-            " was not accepted: " + (sent.ok() ? sent->body : sent.status().message()));
-    }
+    n.Send(*n.client, n.Answer(message.at("task")));
   }
   decisions.join();
   n.Log("node " + n.store->site_name() + ": stopped");
