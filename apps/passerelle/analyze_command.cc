@@ -1,11 +1,13 @@
 // The `analyze` command: local mode. Reads the data (CSV files stacked like rbind, or a site
 // stores' dataset, stacked too), runs one analysis and prints it for people or, with --json, as R's
 // layout.
+#include <fstream>
 #include <iostream>
 
 #include "apps/passerelle/commands.h"
 #include "passerelle/analysis/run.h"
 #include "passerelle/data/csv_table.h"
+#include "passerelle/report/plot.h"
 #include "passerelle/report/results_json.h"
 #include "passerelle/report/results_text.h"
 #include "passerelle/store/site_store.h"
@@ -61,6 +63,13 @@ Status Analyze(const AnalyzeOptions& options) {
     return InvalidArgument("glm needs --family binomial, poisson or gaussian");
   }
   ASSIGN_OR_RETURN(analysis::AnalysisOutput output, analysis::RunAnalysis(request, table));
+  if (!options.plot.empty()) {
+    ASSIGN_OR_RETURN(std::string svg, report::PlotSvg(output));
+    std::ofstream file(options.plot, std::ios::binary);
+    if (!(file << svg) || !file.flush()) {
+      return InvalidArgument("--plot: cannot write " + options.plot);
+    }
+  }
   if (options.json) {
     for (const std::string& note : output.notes) std::cerr << "note: " << note << "\n";
     std::cout << report::ResultsJson(output) << "\n";

@@ -66,6 +66,7 @@ struct AnalyzeOptions {
   double bin_days = 0;
   std::string rows, cols;
   bool json = false;
+  std::string plot;  // write the result's picture here (SVG)
 };
 Status Analyze(const AnalyzeOptions& options);
 

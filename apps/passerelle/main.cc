@@ -114,6 +114,11 @@ int main(int argc, char** argv) {
     cmd->add_flag("--decimal-comma", analyze_options.decimal_comma, "Numbers use a decimal comma");
     cmd->add_option("--subset", analyze_options.subset, "R condition selecting rows");
     cmd->add_flag("--json", analyze_options.json, "Print the results as JSON (R's layout)");
+    if (name != "survdiff") {
+      cmd->add_option("--plot", analyze_options.plot,
+                      "Also draw the result as SVG into this file (Kaplan-Meier curves, a forest "
+                      "plot of the ratios, bars of the counts)");
+    }
     if (name == "table") {
       cmd->add_option("--rows", analyze_options.rows, "Row variable")->required();
       cmd->add_option("--cols", analyze_options.cols, "Column variable");

@@ -144,6 +144,27 @@ TEST(AnalyzeCli, StackedFilesSubsetAndOtherAnalyses) {
   EXPECT_NE(table.text.find("chi-square"), std::string::npos);
 }
 
+TEST_F(CliTest, PlotWritesTheResultsPicture) {
+  const std::string svg = dir_ + "/km.svg";
+  const Output km = Passerelle("analyze survfit --data " + kRef +
+                               "colon_death.csv --formula 'Surv(time, status) ~ rx' --plot " + svg);
+  ASSERT_EQ(km.exit_code, 0) << km.text;
+  std::ifstream in(svg);
+  const std::string picture((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(picture.rfind("<svg xmlns=", 0), 0u);
+  EXPECT_NE(picture.find("class=\"km-curve\" data-group=\"rx=Lev+5FU\""), std::string::npos);
+  EXPECT_NE(km.text.find("rx=Lev+5FU"), std::string::npos);  // the table is printed too
+  const Output forest = Passerelle("analyze coxph --data " + kRef +
+                                   "lung.csv --formula 'Surv(time, status == 2) ~ age + sex' "
+                                   "--plot " +
+                                   dir_ + "/forest.svg");
+  ASSERT_EQ(forest.exit_code, 0) << forest.text;
+  const Output nowhere = Passerelle("analyze table --data " + kRef + "lung.csv --rows sex --plot " +
+                                    dir_ + "/no/such/dir.svg");
+  EXPECT_EQ(nowhere.exit_code, 2) << nowhere.text;
+  EXPECT_NE(nowhere.text.find("--plot: cannot write"), std::string::npos) << nowhere.text;
+}
+
 TEST(AnalyzeCli, BadFormulasAreBadInput) {
   const Output missing_var = Passerelle("analyze coxph --data " + kRef +
                                         "lung.csv --formula 'Surv(time, status) ~ weight'");
