@@ -130,6 +130,7 @@ struct StudyOptions {
   std::string token_file;  // else the PASSERELLE_TOKEN environment variable
   bool json = false;
   int timeout = 3600;
+  std::string report;  // write the study's report here (self-contained HTML)
 };
 Status StudyRun(const StudyOptions& options);
 

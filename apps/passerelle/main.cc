@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/passerelle/commands.h"
+#include "passerelle/base/version.h"
 
 namespace {
 
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
   // A peer that closes a TLS connection must be an error to handle, not a signal that kills.
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Passerelle: federated analyses of GU cancer cohorts, records never leave a site."};
-  app.set_version_flag("--version", "passerelle 0.1.0");
+  app.set_version_flag("--version", std::string("passerelle ") + passerelle::kVersion);
   app.require_subcommand(1);
   passerelle::Status status;
 
@@ -278,6 +279,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   study_run->add_flag("--json", study_options.json, "Print the results as JSON");
+  study_run->add_option("--report", study_options.report,
+                        "Also write the study's report: one self-contained HTML file, printable");
   study_run->callback([&] { status = StudyRun(study_options); });
 
   // audit ...

@@ -8,6 +8,7 @@
 #include "apps/passerelle/commands.h"
 #include "passerelle/federation/researcher.h"
 #include "passerelle/federation/study.h"
+#include "passerelle/report/study_html.h"
 
 namespace passerelle::cli {
 namespace {
@@ -63,8 +64,19 @@ Status StudyRun(const StudyOptions& options) {
                      std::cerr << "study " << id << " accepted by the hub; waiting for results\n";
                    }));
   ordered_json doc = ordered_json::parse(result);
+  if (!options.report.empty()) {
+    ASSIGN_OR_RETURN(std::string html, report::StudyHtml(result));
+    std::ofstream file(options.report, std::ios::binary);
+    if (!(file << html) || !file.flush()) {
+      return InvalidArgument("--report: cannot write " + options.report);
+    }
+    std::cerr << "report written to " << options.report << "\n";
+  }
   if (options.json) {
-    for (auto& [id, r] : doc.at("results").items()) r.erase("text");
+    for (auto& [id, r] : doc.at("results").items()) {
+      r.erase("text");
+      r.erase("svg");
+    }
     std::cout << doc.dump(2) << "\n";
   } else {
     std::cout << Readable(doc);

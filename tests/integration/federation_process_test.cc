@@ -179,6 +179,41 @@ TEST_F(FederationProcessTest, SyntheticWuhanAndLyonGiveThePooledAnalyses) {
                             "' --subset 'organ != \"testis\"'");
   EXPECT_EQ(got["results"]["n1"]["results"]["coef_names"], pglm["coef_names"]);
   ExpectNumbersNear(got["results"]["n1"]["results"]["coef"], pglm["coef"], 1e-9, "glm");
+
+  // The study's report: one self-contained, printable HTML file with every analysis, its plot
+  // and table, what was withheld, the methods and the sites' audit heads.
+  json reported = study;
+  reported["analyses"].push_back(
+      {{"id", "os_km"}, {"function", "survfit"}, {"formula", "Surv(os_days, os_event) ~ sex"}});
+  const std::string path = dir_ + "/study.html";
+  const passerelle::testing::Output out = Study(reported, "reported", "--report " + path);
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  const std::string html = ReadAll(path);
+  ASSERT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  for (const char* id : {"id=\"os_cox\"", "id=\"n1\"", "id=\"os_km\""}) {
+    EXPECT_NE(html.find(id), std::string::npos) << id;
+  }
+  EXPECT_NE(html.find("class=\"km-curve\" data-group=\"sex=female\""), std::string::npos);
+  EXPECT_NE(html.find("class=\"forest-row\" data-term=\"age_dx\""), std::string::npos);
+  EXPECT_NE(html.find("@media print"), std::string::npos);
+  EXPECT_NE(html.find("<h2>Methods</h2>"), std::string::npos);
+  // Nothing outside the file: no script, no stylesheet or image to fetch, no URL but the SVG
+  // namespace.
+  for (const char* outside : {"<script", "<link", "<img", "<iframe", "url(", "src=", "https://"}) {
+    EXPECT_EQ(html.find(outside), std::string::npos) << outside;
+  }
+  size_t urls = 0, namespaces = 0;
+  for (size_t at = html.find("http://"); at != std::string::npos;
+       at = html.find("http://", at + 1)) {
+    ++urls;
+    namespaces += html.compare(at, 26, "http://www.w3.org/2000/svg") == 0;
+  }
+  EXPECT_EQ(urls, namespaces);
+  // Provenance: the audit heads are the ones the hub lists.
+  const std::string sites = Ok("hub site list " + dir_ + "/hub");
+  const size_t at = sites.find("audit ", sites.find("lyon"));
+  EXPECT_NE(html.find(sites.substr(at + 6, sites.find('\n', at) - at - 6)), std::string::npos)
+      << sites;
   StopAll();
 }
 

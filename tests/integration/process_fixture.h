@@ -180,12 +180,13 @@ class ProcessTest : public ::testing::Test {
     for (const std::string& site : sites_) nodes_.push_back(StartNode(site));
   }
 
-  // `study run --json` as the researcher alice: its exit code and output.
-  Output Study(const nlohmann::json& study, const std::string& name = "study") {
+  // `study run --json` as the researcher alice (`extra`: more options): exit code and output.
+  Output Study(const nlohmann::json& study, const std::string& name = "study",
+               const std::string& extra = "") {
     const std::string file = dir_ + "/" + name + ".json";
     std::ofstream(file) << study.dump(2);
     return Passerelle("study run " + file + " --hub " + hub_url_ + " --ca " + dir_ +
-                          "/ca/ca.crt --token-file " + dir_ + "/token --json",
+                          "/ca/ca.crt --token-file " + dir_ + "/token --json " + extra,
                       dir_);
   }
 

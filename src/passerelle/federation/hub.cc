@@ -15,14 +15,36 @@
 #include "passerelle/analysis/federated.h"
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
+#include "passerelle/base/version.h"
 #include "passerelle/federation/study.h"
 #include "passerelle/net/signing.h"
+#include "passerelle/report/plot.h"
 #include "passerelle/report/results_json.h"
 #include "passerelle/report/results_text.h"
 #include "passerelle/store/hub_store.h"
 
 namespace passerelle::federation {
 namespace {
+
+// What an analysis asked for, for the report's methods paragraph (empty fields left out).
+nlohmann::ordered_json RequestJson(const analysis::AnalysisRequest& r) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"formula", &r.formula},
+        {"subset", &r.subset},
+        {"family", &r.family},
+        {"rows", &r.rows},
+        {"cols", &r.cols}}) {
+    if (!value->empty()) j[key] = *value;
+  }
+  if (r.function == "coxph") j["ties"] = r.ties;
+  if (r.function == "survfit" || r.function == "survdiff") {
+    j["bin_days"] = r.bin_days > 0 ? r.bin_days : analysis::kDefaultBinDays;
+  }
+  if (r.function == "survdiff") j["rho"] = r.rho;
+  if (!r.variables.empty()) j["variables"] = r.variables;
+  return j;
+}
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -313,12 +335,13 @@ struct Hub::Impl {
       const auto started = Clock::now();
       Result<analysis::AnalysisOutput> out = analysis::RunFederated(a.request, links);
       const std::chrono::duration<double> took = Clock::now() - started;
-      ordered_json entry = {{"function", a.request.function}};
+      ordered_json entry = {{"function", a.request.function}, {"request", RequestJson(a.request)}};
       if (out.ok()) {
         entry["status"] = "ok";
         entry["results"] = ordered_json::parse(report::ResultsJson(*out));
         entry["notes"] = out->notes;
         entry["text"] = report::ResultsText(*out);
+        if (Result<std::string> svg = report::PlotSvg(*out); svg.ok()) entry["svg"] = *svg;
       } else {
         const bool refused = out.status().code() == StatusCode::kPermissionDenied;
         entry["status"] = refused ? "refused" : "failed";
@@ -332,13 +355,26 @@ struct Hub::Impl {
       results[a.id] = std::move(entry);
       if (stopping) break;
     }
-    const ordered_json document = {{"study", id},
-                                   {"title", study.title},
-                                   {"dataset", study.dataset},
-                                   {"researcher", researcher},
-                                   {"sites", sites},
-                                   {"results", results}};
     std::lock_guard<std::mutex> lock(mu);
+    // Provenance: this hub's version, when the study ended, and the head of each site's audit
+    // chain after its last answer (the site's custodian can find every release there).
+    ordered_json audit = ordered_json::object();
+    if (Result<std::vector<store::SiteRecord>> known = store->Sites(); known.ok()) {
+      for (const store::SiteRecord& s : *known) {
+        if (std::find(sites.begin(), sites.end(), s.name) != sites.end() && s.audit_seq > 0) {
+          audit[s.name] = std::to_string(s.audit_seq) + ":" + s.audit_hash;
+        }
+      }
+    }
+    const ordered_json document = {
+        {"study", id},
+        {"title", study.title},
+        {"dataset", study.dataset},
+        {"researcher", researcher},
+        {"sites", sites},
+        {"results", results},
+        {"provenance",
+         {{"passerelle", kVersion}, {"finished_at", UtcNowIso()}, {"audit_heads", audit}}}};
     if (stopping) {
       (void)store->AbandonTasks(id);
       (void)store->FinishStudy(id, "failed", StoppedResult(id));

@@ -1,0 +1,170 @@
+#include "passerelle/report/study_html.h"
+
+#include <nlohmann/json.hpp>
+
+namespace passerelle::report {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string Escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string Field(const ordered_json& j, const char* key) {
+  return j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>() : "";
+}
+
+constexpr char kStyle[] = R"css(
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 60em;
+       color: #111; line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+.meta { color: #444; }
+.status { font-size: 0.8em; padding: 0.1em 0.5em; border-radius: 0.3em; margin-left: 0.5em; }
+.ok { background: #d9f0e3; } .refused, .failed { background: #fbe3d6; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+.plot svg { max-width: 100%; height: auto; }
+.notes li { color: #6a3d00; }
+@media print {
+  body { margin: 0; max-width: none; }
+  section.analysis { break-inside: avoid-page; }
+  pre { white-space: pre-wrap; }
+}
+)css";
+
+// One sentence on how an analysis was computed across the sites.
+std::string Method(const std::string& function, const ordered_json& request) {
+  const std::string formula = Field(request, "formula");
+  const std::string subset = Field(request, "subset");
+  std::string m;
+  if (function == "coxph") {
+    m = "Cox proportional hazards model " + formula + " (ties: " + Field(request, "ties") +
+        "), fitted by Newton–Raphson on the sum of the sites' log-likelihoods, scores and "
+        "information matrices; with strata(site) each site is its own stratum. The estimate "
+        "equals the pooled fit.";
+  } else if (function == "glm") {
+    m = "Generalized linear model " + formula + ", family " + Field(request, "family") +
+        ", fitted by iteratively reweighted least squares on the sum of the sites' X'WX and X'Wz; "
+        "the estimate equals the pooled fit.";
+  } else if (function == "survfit") {
+    m = "Kaplan–Meier estimate " + formula + " on a grid of " +
+        std::to_string(request.value("bin_days", 30)) +
+        " days (each time rounded up to the grid), from the sites' numbers at risk and events; "
+        "log-transformed 95% confidence intervals (Greenwood). Shown to the last time every site "
+        "releases.";
+  } else if (function == "survdiff") {
+    m = "Log-rank test " + formula +
+        " (G-rho, rho = " + ordered_json(request.value("rho", 0.0)).dump() +
+        "), from the sites' observed and expected events and variances.";
+  } else if (function == "table") {
+    m = "Counts of " + Field(request, "rows") +
+        (request.contains("cols") ? " by " + Field(request, "cols") : "") +
+        ", summed over the sites; Pearson's chi-square on the pooled table.";
+  } else if (function == "describe") {
+    m = "Descriptive table per site and overall: counts, means and standard deviations "
+        "(pooled exactly from the sites' sums).";
+  }
+  if (!subset.empty()) m += " Records: " + subset + ".";
+  return m;
+}
+
+}  // namespace
+
+Result<std::string> StudyHtml(const std::string& study_json) {
+  ordered_json doc;
+  doc = ordered_json::parse(study_json, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("results") || !doc.at("results").is_object()) {
+    return InvalidArgument("report: not a study document");
+  }
+  std::string sites;
+  for (const auto& s : doc.value("sites", ordered_json::array())) {
+    sites += (sites.empty() ? "" : ", ") + s.get<std::string>();
+  }
+  const std::string title = Field(doc, "title");
+  std::string html =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<title>" +
+      Escape(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
+  html += "<h1>" + Escape(title) + "</h1>\n<p class=\"meta\">Study " +
+          std::to_string(doc.value("study", int64_t{0})) + " · dataset <b>" +
+          Escape(Field(doc, "dataset")) + "</b> · sites <b>" + Escape(sites) +
+          "</b> · researcher " + Escape(Field(doc, "researcher")) + "</p>\n";
+  std::string methods, withheld;
+  for (const auto& [id, r] : doc.at("results").items()) {
+    const std::string function = Field(r, "function");
+    const std::string status = Field(r, "status");
+    html += "<section class=\"analysis\" id=\"" + Escape(id) + "\">\n<h2>" + Escape(id) + " — " +
+            Escape(function) + "<span class=\"status " + Escape(status) + "\">" + Escape(status) +
+            "</span></h2>\n";
+    const ordered_json request = r.value("request", ordered_json::object());
+    if (status == "ok") {
+      if (r.contains("svg")) html += "<div class=\"plot\">" + Field(r, "svg") + "</div>\n";
+      html += "<pre>" + Escape(Field(r, "text")) + "</pre>\n";
+    }
+    const ordered_json notes = r.value("notes", ordered_json::array());
+    if (!notes.empty()) {
+      html += "<ul class=\"notes\">\n";
+      for (const auto& n : notes) {
+        const std::string note = n.get<std::string>();
+        html += "<li>" + Escape(note) + "</li>\n";
+        if (note.find("rule ") != std::string::npos) {
+          withheld += "<li><b>" + Escape(id) + "</b>: " + Escape(note) + "</li>\n";
+        }
+      }
+      html += "</ul>\n";
+    }
+    html += "</section>\n";
+    methods += "<li><b>" + Escape(id) + "</b>: " + Escape(Method(function, request)) + "</li>\n";
+  }
+  html += "<h2>What the sites withheld or refused</h2>\n";
+  html += withheld.empty() ? "<p>Nothing: every site released every figure shown.</p>\n"
+                           : "<ul class=\"notes\">\n" + withheld + "</ul>\n";
+  html +=
+      "<h2>Methods</h2>\n<p>Each site ran every analysis on its own records and released "
+      "only aggregates that passed its disclosure rules, applied to its own contribution: no "
+      "count of 1 to k − 1 (k = 5 by default, with complementary suppression so that no "
+      "total rebuilds one), no cohort under 10 records, at most 0.33 model parameters per "
+      "record and at least 5 events, no label naming fewer than k records, survival times "
+      "on a grid of at least 30 days, and no release whose cohort differs from an earlier "
+      "one by 1 to 4 records. A site may only tighten these defaults. The hub combined the "
+      "aggregates into the pooled results.</p>\n<ul>\n" +
+      methods + "</ul>\n";
+  const ordered_json provenance = doc.value("provenance", ordered_json::object());
+  html += "<h2>Provenance</h2>\n<p>Passerelle " + Escape(Field(provenance, "passerelle")) +
+          ", finished " + Escape(Field(provenance, "finished_at")) + ".</p>\n";
+  const ordered_json heads = provenance.value("audit_heads", ordered_json::object());
+  if (!heads.empty()) {
+    html +=
+        "<p>The head of each site's audit chain after its last answer (its custodian can "
+        "check it with <code>passerelle audit verify --expect</code>):</p>\n<ul>\n";
+    for (const auto& [site, head] : heads.items()) {
+      html +=
+          "<li>" + Escape(site) + ": <code>" + Escape(head.get<std::string>()) + "</code></li>\n";
+    }
+    html += "</ul>\n";
+  }
+  return html + "</body>\n</html>\n";
+}
+
+}  // namespace passerelle::report
