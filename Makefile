@@ -1,6 +1,7 @@
 # Passerelle: the two commands of the README, and the pieces they are made of.
 #   make demo    install what is missing, build (release), run the two-site demo
-#   make test    install what is missing, check formatting, build (dev: ASan+UBSan, -Werror), ctest
+#   make test    install what is missing (Debian packages, npm ci), check formatting, build
+#                (dev: ASan+UBSan, -Werror), ctest (browser tests included)
 #   make bench   benchmarks side by side with R; writes docs/benchmarks.md
 .PHONY: all deps build build-dev demo test format format-check bench fuzz clean
 
@@ -24,6 +25,7 @@ demo: build
 	@scripts/demo
 
 test: deps format-check build-dev
+	@npm ci --no-audit --no-fund --silent
 	@ctest --preset dev
 
 format:

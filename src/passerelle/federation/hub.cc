@@ -16,11 +16,14 @@
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/version.h"
+#include "passerelle/data/dictionary.h"
 #include "passerelle/federation/study.h"
+#include "passerelle/federation/web_assets.h"
 #include "passerelle/net/signing.h"
 #include "passerelle/report/plot.h"
 #include "passerelle/report/results_json.h"
 #include "passerelle/report/results_text.h"
+#include "passerelle/report/study_html.h"
 #include "passerelle/store/hub_store.h"
 
 namespace passerelle::federation {
@@ -444,6 +447,73 @@ struct Hub::Impl {
     }
   }
 
+  // The researcher's studies, newest first: id, title, status, when.
+  net::HttpResponse List(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    std::lock_guard<std::mutex> lock(mu);
+    Result<std::vector<store::StudyRecord>> studies = store->StudiesOf(*researcher);
+    if (!studies.ok()) return Error(studies.status());
+    json out = json::array();
+    for (const auto& s : *studies) {
+      out.push_back({{"study", s.id},
+                     {"title", s.title},
+                     {"status", s.status},
+                     {"created_at", s.created_at},
+                     {"finished_at", s.finished_at}});
+    }
+    return Reply(200, {{"v", 1}, {"studies", out}});
+  }
+
+  // A finished study's report (report/study_html.h), for its owner.
+  net::HttpResponse Report(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    const std::string path = request.path.substr(0, request.path.rfind('/'));
+    const int64_t id = std::stoll(path.substr(path.rfind('/') + 1));
+    std::lock_guard<std::mutex> lock(mu);
+    Result<store::StudyRecord> study = store->Study(id);
+    if (!study.ok() || study->owner != *researcher) {
+      return Error(NotFound("no study " + std::to_string(id)));
+    }
+    if (study->status != "done") {
+      return Error(FailedPrecondition("study " + std::to_string(id) + " is " + study->status));
+    }
+    Result<std::string> html = report::StudyHtml(study->result);
+    if (!html.ok()) return Error(html.status());
+    return {200, *html, "text/html; charset=utf-8"};
+  }
+
+  // The variables of the consortium's table (gu_cohort.v1): names, types, levels. Metadata only.
+  net::HttpResponse Dictionary(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    Result<data::Dictionary> d =
+        data::ParseDictionary(*data::BuiltinDictionaryText("gu_cohort.v1"), "gu_cohort.v1");
+    if (!d.ok()) return Error(d.status());
+    json variables = json::array();
+    for (const data::Variable& v : d->variables) {
+      variables.push_back({{"name", v.name},
+                           {"type", std::string(data::VarTypeName(v.type))},
+                           {"levels", v.levels},
+                           {"description", v.description}});
+    }
+    return Reply(200, {{"v", 1}, {"dictionary", "gu_cohort.v1"}, {"variables", variables}});
+  }
+
+  // The web UI's files: from this origin only, and nothing else may be loaded by them.
+  static net::HttpResponse Asset(const net::HttpRequest& request) {
+    const WebAsset* asset = FindWebAsset(request.path);
+    if (!asset) return Error(NotFound("no page " + request.path));
+    net::HttpResponse r{200, std::string(asset->body), std::string(asset->content_type), {}};
+    r.headers = {{"Content-Security-Policy",
+                  "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+                  "frame-ancestors 'none'; base-uri 'none'"},
+                 {"X-Content-Type-Options", "nosniff"},
+                 {"Cache-Control", "no-store"}};
+    return r;
+  }
+
   net::HttpResponse Sites(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
@@ -484,6 +554,14 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}",
                        [self](const auto& r) { return self->Fetch(r); });
   impl->server->Handle("GET", "/v1/sites", [self](const auto& r) { return self->Sites(r); });
+  impl->server->Handle("GET", "/v1/studies", [self](const auto& r) { return self->List(r); });
+  impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}/report",
+                       [self](const auto& r) { return self->Report(r); });
+  impl->server->Handle("GET", "/v1/dictionary",
+                       [self](const auto& r) { return self->Dictionary(r); });
+  for (const char* page : {"/", "/ui/app\\.js", "/ui/style\\.css"}) {
+    impl->server->Handle("GET", page, [](const net::HttpRequest& r) { return Impl::Asset(r); });
+  }
   ASSIGN_OR_RETURN(impl->port, impl->server->Bind(impl->config.host, impl->config.port));
   impl->serving = std::thread([self] { self->server->Run(); });
   return std::unique_ptr<Hub>(new Hub(std::move(impl)));

@@ -121,6 +121,7 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
     HttpResponse response = handler(request);
     res.status = response.status;
     res.set_content(response.body, response.content_type.c_str());
+    for (const auto& [name, value] : response.headers) res.set_header(name, value);
   };
   if (method == "GET") {
     impl_->server->Get(path, adapter);

@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "passerelle/base/status.h"
 
@@ -36,6 +38,7 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers = {};  // more response headers
 };
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;

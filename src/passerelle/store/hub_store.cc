@@ -282,22 +282,45 @@ Status HubStore::AbandonTasks(int64_t study) {
   return update->Run();
 }
 
+namespace {
+
+constexpr char kStudyColumns[] =
+    "SELECT id, owner, title, definition, status, result, created_at, finished_at FROM study ";
+
+StudyRecord ReadStudy(const Statement& query) {
+  StudyRecord r;
+  r.id = query.Int(0);
+  r.owner = query.Text(1);
+  r.title = query.Text(2);
+  r.definition = query.Text(3);
+  r.status = query.Text(4);
+  r.result = query.Text(5);
+  r.created_at = query.Text(6);
+  r.finished_at = query.Text(7);
+  return r;
+}
+
+}  // namespace
+
 Result<StudyRecord> HubStore::Study(int64_t id) {
-  ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT id, owner, title, definition, status, result, "
-                                            "created_at, finished_at FROM study WHERE id = ?"));
+  ASSIGN_OR_RETURN(auto query, db_->Prepare(std::string(kStudyColumns) + "WHERE id = ?"));
   query->BindInt(1, id);
   ASSIGN_OR_RETURN(bool found, query->Step());
   if (!found) return NotFound("no study " + std::to_string(id));
-  StudyRecord r;
-  r.id = query->Int(0);
-  r.owner = query->Text(1);
-  r.title = query->Text(2);
-  r.definition = query->Text(3);
-  r.status = query->Text(4);
-  r.result = query->Text(5);
-  r.created_at = query->Text(6);
-  r.finished_at = query->Text(7);
-  return r;
+  return ReadStudy(*query);
+}
+
+Result<std::vector<StudyRecord>> HubStore::StudiesOf(const std::string& owner) {
+  ASSIGN_OR_RETURN(auto query,
+                   db_->Prepare(std::string(kStudyColumns) + "WHERE owner = ? ORDER BY id DESC"));
+  query->BindText(1, owner);
+  std::vector<StudyRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, query->Step());
+    if (!row) break;
+    out.push_back(ReadStudy(*query));
+  }
+  return out;
 }
 
 Result<std::vector<int64_t>> HubStore::RunningStudies() {

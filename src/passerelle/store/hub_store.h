@@ -87,6 +87,8 @@ class HubStore {
   // Marks a study's unanswered tasks failed, so no node receives them any more.
   Status AbandonTasks(int64_t study);
   Status FinishStudy(int64_t id, const std::string& status, const std::string& result);
+  // The studies of a researcher, newest first.
+  Result<std::vector<StudyRecord>> StudiesOf(const std::string& owner);
   Result<StudyRecord> Study(int64_t id);
   Result<std::vector<int64_t>> RunningStudies();
   Result<std::vector<TaskRecord>> StudyTasks(int64_t study);

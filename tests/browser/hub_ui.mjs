@@ -1,0 +1,107 @@
+// Drives the hub's web UI in Debian's Chromium with playwright-core, against a real hub and real
+// nodes on 127.0.0.1 (started by tests/integration/browser_test.cc):
+//   node tests/browser/hub_ui.mjs HUB_URL TOKEN_FILE OUT_DIR
+// Signs in, sees the sites, builds and runs a study (Kaplan–Meier and Cox), sees the curves and
+// the forest plot, switches to Chinese and French, downloads the report, and checks that no
+// request leaves the hub's origin. Screenshots go to OUT_DIR. Exits 1 with the reason on failure.
+import { chromium } from 'playwright-core';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const [hubUrl, tokenFile, outDir] = process.argv.slice(2);
+const token = readFileSync(tokenFile, 'utf8').trim();
+const origin = new URL(hubUrl).origin;
+
+function check(condition, what) {
+  if (!condition) throw new Error(what);
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const outside = [];
+try {
+  // The hub's certificate comes from the consortium's own CA, which this browser does not know.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true,
+                                             viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(60000);
+  context.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) outside.push(url);
+  });
+
+  await page.goto(hubUrl + '/');
+  check(await page.locator('#sign-in h2').textContent() === 'Sign in', 'the sign-in page');
+  await page.fill('#token', 'psr_not_a_token');
+  await page.click('#sign-in-form button[type=submit]');
+  await page.locator('#sign-in-error', { hasText: 'This token is not valid.' }).waitFor();
+
+  await page.fill('#token', token);
+  await page.click('#sign-in-form button[type=submit]');
+  await page.locator('#workspace').waitFor({ state: 'visible' });
+  const sites = await page.locator('#sites tbody td:first-child').allTextContents();
+  check(sites.includes('wuhan') && sites.includes('lyon'), `the sites: ${sites}`);
+  // Variable names offered from the consortium's dictionary.
+  await page.locator('#variables option[value=os_days]').waitFor({ state: 'attached' });
+
+  // Build the study: overall survival by sex (Kaplan–Meier), then a Cox model.
+  await page.fill('#study-title', 'OS in the browser');
+  const first = page.locator('#analyses fieldset').nth(0);
+  await first.locator('[name=id]').fill('os_km');
+  await first.locator('[name=function]').selectOption('survfit');
+  await first.locator('[name=formula]').fill('Surv(os_days, os_event) ~ sex');
+  await page.click('#add-analysis');
+  const second = page.locator('#analyses fieldset').nth(1);
+  await second.locator('[name=id]').fill('os_cox');
+  await second.locator('[name=function]').selectOption('coxph');
+  await second.locator('[name=formula]').fill('Surv(os_days, os_event) ~ age_dx + sex + strata(site)');
+  await page.click('#submit-study');
+  await page.locator('#study-status', { hasText: 'Done' }).waitFor({ timeout: 120000 });
+
+  const curves = await page.locator('[data-analysis=os_km] svg path.km-curve').count();
+  check(curves === 2, `two Kaplan–Meier curves, got ${curves}`);
+  check(await page.locator('[data-analysis=os_km] svg text.at-risk').count() > 0, 'numbers at risk');
+  const rows = await page.locator('[data-analysis=os_cox] svg g.forest-row').count();
+  check(rows === 2, `a forest plot of two hazard ratios, got ${rows}`);
+  check((await page.locator('[data-analysis=os_cox] pre').textContent()).includes('age_dx'),
+        'the Cox table');
+  await page.screenshot({ path: `${outDir}/results.png`, fullPage: true });
+
+  // Every label in Chinese, then French; the results stay.
+  await page.selectOption('#language', 'zh');
+  check(await page.locator('[data-i18n=sites]').textContent() === '站点', 'Chinese labels');
+  check(await page.locator('#download-report').textContent() === '下载报告', 'Chinese buttons');
+  check(await page.locator('[data-analysis=os_km] h3').textContent() === 'os_km — survfit: 成功',
+        'Chinese status');
+  await page.selectOption('#language', 'fr');
+  check(await page.locator('[data-i18n=newStudy]').textContent() === 'Nouvelle étude', 'French labels');
+  await page.selectOption('#language', 'en');
+
+  // The report, downloaded: one HTML file with both plots.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-report')]);
+  const path = `${outDir}/report.html`;
+  await download.saveAs(path);
+  const html = readFileSync(path, 'utf8');
+  check(html.startsWith('<!DOCTYPE html>') && html.includes('class="km-curve"') &&
+        html.includes('class="forest-row"'), 'the downloaded report');
+  const report = await context.newPage();
+  await report.setContent(html);
+  await report.screenshot({ path: `${outDir}/report.png`, fullPage: true });
+
+  // The study is listed among past studies; opening it shows it again.
+  await page.reload();
+  await page.locator('#studies tbody a', { hasText: 'OS in the browser' }).click();
+  await page.locator('#study-status', { hasText: 'Done' }).waitFor();
+  check(await page.locator('[data-analysis=os_km] svg path.km-curve').count() === 2, 'a past study');
+
+  check(outside.length === 0, `requests outside the hub's origin: ${outside.join(', ')}`);
+  writeFileSync(`${outDir}/browser.ok`, 'ok\n');
+  console.log('browser: ok');
+} catch (error) {
+  console.error(`browser: ${error.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
