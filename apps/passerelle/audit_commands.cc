@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/passerelle/commands.h"
+#include "passerelle/federation/custodian.h"
 #include "passerelle/report/text_table.h"
 #include "passerelle/store/audit_log.h"
 #include "passerelle/store/site_store.h"
@@ -49,21 +50,9 @@ Status AuditShow(const AuditOptions& options) {
   ASSIGN_OR_RETURN(auto audit, OpenAudit(options.site));
   ASSIGN_OR_RETURN(auto entries, audit->Entries(options.from, options.limit));
   if (options.json) {
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const auto& e : entries) {
-      out.push_back({{"seq", e.seq},
-                     {"at", e.at},
-                     {"kind", e.kind},
-                     {"task", e.task},
-                     {"study", e.study},
-                     {"researcher", e.researcher},
-                     {"detail", e.detail},
-                     {"signature", e.signature},
-                     {"digest", e.digest},
-                     {"prev", e.prev},
-                     {"hash", e.hash}});
-    }
-    std::cout << out.dump(2) << "\n";
+    ASSIGN_OR_RETURN(std::string json,
+                     federation::AuditEntriesJson(options.site, options.from, options.limit));
+    std::cout << json << "\n";
     return Status::Ok();
   }
   report::TextTable table({"seq", "at", "kind", "task", "study", "researcher", "detail"});

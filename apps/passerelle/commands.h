@@ -108,7 +108,8 @@ struct NodeOptions {
   std::string dir;  // the site store
   std::string hub;  // https://HOST:PORT
   std::string cert, key, ca;
-  std::string hub_key;  // file with the hub's public signing key (hub DIR/signing.pub)
+  std::string hub_key;      // file with the hub's public signing key (hub DIR/signing.pub)
+  int custodian_port = -1;  // serve the custodian's page on 127.0.0.1 (0: any port; -1: none)
 };
 // Serves until SIGTERM or SIGINT, then stops cleanly.
 Status NodeServe(const NodeOptions& options);

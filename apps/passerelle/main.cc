@@ -245,6 +245,11 @@ int main(int argc, char** argv) {
       ->add_option("--hub-key", node_options.hub_key,
                    "File with the hub's public signing key (the hub's signing.pub)")
       ->required();
+  node_serve
+      ->add_option("--custodian-port", node_options.custodian_port,
+                   "Serve the custodian's page (pending releases, audit log) on 127.0.0.1 at this "
+                   "port (0: any free port, written to DIR/custodian.port)")
+      ->check(CLI::Range(0, 65535));
   node_serve->callback([&] { status = NodeServe(node_options); });
   ApprovalOptions approval;
   CLI::App* node_pending = node->add_subcommand(

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "apps/passerelle/commands.h"
+#include "passerelle/federation/custodian.h"
 #include "passerelle/federation/hub.h"
 #include "passerelle/federation/node.h"
 
@@ -75,9 +76,17 @@ Status NodeServe(const NodeOptions& options) {
   ASSIGN_OR_RETURN(config.hub_public_key, ReadKeyFile(options.hub_key));
   const sigset_t signals = BlockStopSignals();
   ASSIGN_OR_RETURN(auto node, federation::Node::Create(config));
+  std::unique_ptr<federation::CustodianPage> page;
+  if (options.custodian_port >= 0) {
+    ASSIGN_OR_RETURN(page,
+                     federation::CustodianPage::Start(options.dir, options.custodian_port, {}));
+    std::cerr << "node: the custodian's page is at http://127.0.0.1:" << page->port()
+              << "/ (token in " << options.dir << "/custodian.token)\n";
+  }
   std::thread running([&] { node->Run(); });
   const std::string signal = WaitForStopSignal(signals);
   std::cerr << "node: " << signal << ", stopping\n";
+  if (page) page->Stop();
   node->Stop();
   running.join();
   return Status::Ok();

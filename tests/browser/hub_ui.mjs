@@ -32,8 +32,10 @@ try {
     if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) outside.push(url);
   });
 
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') console.error(`console: ${m.text()}`); });
   await page.goto(hubUrl + '/');
-  check(await page.locator('#sign-in h2').textContent() === 'Sign in', 'the sign-in page');
+  await page.locator('#sign-in h2', { hasText: 'Sign in' }).waitFor();
   await page.fill('#token', 'psr_not_a_token');
   await page.click('#sign-in-form button[type=submit]');
   await page.locator('#sign-in-error', { hasText: 'This token is not valid.' }).waitFor();

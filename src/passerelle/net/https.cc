@@ -49,7 +49,8 @@ LogSink StderrLog() {
 
 struct HttpsServer::Impl {
   LogSink log;
-  std::unique_ptr<httplib::SSLServer> server;
+  std::unique_ptr<httplib::Server> server;  // an SSLServer, or plain HTTP on loopback
+  bool loopback_only = false;
   // httplib's stop() does nothing before listening has begun: Stop() repeats it until Run()
   // has returned, and Run() does not begin after a Stop().
   std::atomic<bool> stop_requested{false}, started{false}, finished{false};
@@ -94,6 +95,18 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
   impl->server->set_read_timeout(60, 0);
   impl->server->set_tcp_nodelay(true);  // small messages leave at once (no Nagle delay)
   impl->server->set_keep_alive_max_count(1000);
+  // Each kept-alive connection holds a worker for its life: nodes' long polls and connections,
+  // researchers, and a browser's parallel requests for a page must all find one.
+  impl->server->new_task_queue = [] { return new httplib::ThreadPool(64); };
+  return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
+}
+
+Result<std::unique_ptr<HttpsServer>> HttpsServer::CreateLoopback(LogSink log) {
+  auto impl = std::make_unique<Impl>();
+  impl->log = log ? std::move(log) : StderrLog();
+  impl->server = std::make_unique<httplib::Server>();
+  impl->loopback_only = true;
+  impl->server->set_read_timeout(60, 0);
   return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
 }
 
@@ -104,6 +117,7 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
     request.method = method;
     request.path = req.path;
     request.body = req.body;
+    request.remote_address = req.remote_addr;
     if (req.ssl) {
       X509* peer = SSL_get1_peer_certificate(req.ssl);
       if (peer) {
@@ -131,6 +145,9 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
 }
 
 Result<int> HttpsServer::Bind(const std::string& host, int port) {
+  if (impl_->loopback_only && host != "127.0.0.1") {
+    return InvalidArgument("a server without TLS listens on 127.0.0.1 only, not " + host);
+  }
   const int bound = port == 0 ? impl_->server->bind_to_any_port(host)
                               : (impl_->server->bind_to_port(host, port) ? port : -1);
   if (bound <= 0)

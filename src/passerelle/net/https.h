@@ -28,6 +28,7 @@ struct HttpRequest {
   std::string peer;          // common name of the client's certificate; empty without one
   std::string peer_sha256;   // SHA-256 fingerprint of that certificate (hex)
   std::string bearer_token;  // from "Authorization: Bearer ..."
+  std::string remote_address;
 };
 
 // Whether a server demands a client certificate. Either way, a certificate that is presented
@@ -54,6 +55,9 @@ class HttpsServer {
   static Result<std::unique_ptr<HttpsServer>> Create(
       const TlsIdentity& identity, LogSink log,
       ClientCertificates clients = ClientCertificates::kRequired);
+  // A server without TLS that listens on 127.0.0.1 only (Bind refuses any other host): pages
+  // for this machine's own user, such as the node's custodian page.
+  static Result<std::unique_ptr<HttpsServer>> CreateLoopback(LogSink log);
   ~HttpsServer();
 
   // Routes METHOD PATH to `handler`; PATH is a regular expression matched against the whole

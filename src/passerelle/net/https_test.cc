@@ -120,3 +120,17 @@ TEST_F(HttpsTest, ServerOfAnotherCaIsRefusedByTheClient) {
 
 }  // namespace
 }  // namespace passerelle::net
+
+namespace passerelle::net {
+namespace {
+
+// A server without TLS (the custodian's page) listens on the loopback address only.
+TEST(HttpsServer, ALoopbackServerRefusesAnyOtherAddress) {
+  auto server = HttpsServer::CreateLoopback({});
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ((*server)->Bind("0.0.0.0", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE((*server)->Bind("127.0.0.1", 0).ok());
+}
+
+}  // namespace
+}  // namespace passerelle::net

@@ -1,0 +1,113 @@
+// The custodian's page of a site node (127.0.0.1 only): the releases waiting for approval with
+// the exact aggregate that would leave, approve or deny with a reason, and the audit log with
+// its verification. Talks only to the node that serves it.
+const TEXT = {
+  en: {
+    heading: 'Passerelle — site custodian', token: 'Token', open: 'Open',
+    tokenHelp: 'The token is in the site folder: custodian.token.', badToken: 'This token is not valid.',
+    pending: 'Releases waiting for your decision', nothing: 'Nothing is waiting.',
+    reason: 'Reason', approve: 'Approve', deny: 'Deny', needReason: 'Give a reason.',
+    audit: 'Audit log', at: 'Time', kind: 'Entry', task: 'Task', study: 'Study',
+    researcher: 'Researcher', detail: 'Detail', verified: 'The chain is intact', broken: 'The chain is broken',
+    wouldRelease: 'Would release (SHA-256 {sha})', asked: '{what} for study {study}, researcher {who}, dataset {dataset} (version {version})',
+  },
+  zh: {
+    heading: 'Passerelle — 数据管理员', token: '令牌', open: '打开',
+    tokenHelp: '令牌在站点目录中：custodian.token。', badToken: '此令牌无效。',
+    pending: '等待您决定的发布', nothing: '没有等待中的发布。', reason: '理由', approve: '批准',
+    deny: '拒绝', needReason: '请填写理由。', audit: '审计日志', at: '时间', kind: '条目',
+    task: '任务', study: '研究', researcher: '研究者', detail: '详情', verified: '哈希链完整',
+    broken: '哈希链已损坏', wouldRelease: '将发布（SHA-256 {sha}）',
+    asked: '{what}，研究 {study}，研究者 {who}，数据集 {dataset}（版本 {version}）',
+  },
+  fr: {
+    heading: 'Passerelle — responsable des données', token: 'Jeton', open: 'Ouvrir',
+    tokenHelp: 'Le jeton est dans le dossier du site : custodian.token.', badToken: 'Ce jeton n’est pas valide.',
+    pending: 'Diffusions en attente de votre décision', nothing: 'Rien n’est en attente.',
+    reason: 'Motif', approve: 'Approuver', deny: 'Refuser', needReason: 'Indiquez un motif.',
+    audit: 'Journal d’audit', at: 'Heure', kind: 'Entrée', task: 'Tâche', study: 'Étude',
+    researcher: 'Chercheur', detail: 'Détail', verified: 'La chaîne est intacte', broken: 'La chaîne est rompue',
+    wouldRelease: 'Diffuserait (SHA-256 {sha})', asked: '{what} pour l’étude {study}, chercheur {who}, jeu {dataset} (version {version})',
+  },
+};
+let language = localStorage.getItem('passerelle.language') || 'en';
+let token = sessionStorage.getItem('passerelle.custodian') || '';
+const $ = (id) => document.getElementById(id);
+const t = (key, values = {}) => ((TEXT[language] || TEXT.en)[key] || TEXT.en[key] || key)
+  .replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ''));
+
+function translate(root = document) {
+  document.documentElement.lang = language === 'zh' ? 'zh-CN' : language;
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+  });
+  const json = await response.json();
+  if (!response.ok) throw new Error(json.error || `HTTP ${response.status}`);
+  return json;
+}
+
+async function refresh() {
+  const held = await api('/api/pending');
+  $('nothing').hidden = held.length > 0;
+  $('held').replaceChildren(...held.map((r) => {
+    const box = $('held-release').content.firstElementChild.cloneNode(true);
+    box.dataset.task = r.task;
+    box.querySelector('legend').textContent = `#${r.task}`;
+    box.querySelector('.asked').textContent = t('asked', { what: r.asked, study: r.study,
+      who: r.researcher, dataset: r.dataset, version: r.dataset_version }) + ' — ' +
+      t('wouldRelease', { sha: r.sha256 });
+    box.querySelector('.aggregate').textContent = JSON.stringify(r.would_release, null, 2);
+    for (const approve of [true, false]) {
+      box.querySelector(approve ? '.approve' : '.deny').addEventListener('click', async () => {
+        const reason = box.querySelector('[name=reason]').value.trim();
+        if (!reason) { box.querySelector('.error').textContent = t('needReason'); return; }
+        try {
+          await api('/api/decide', { method: 'POST', body: JSON.stringify({ task: r.task, approve, reason }) });
+          await refresh();
+        } catch (error) { box.querySelector('.error').textContent = error.message; }
+      });
+    }
+    translate(box);
+    return box;
+  }));
+  const audit = await api('/api/audit');
+  $('verified').textContent = `${audit.verified ? t('verified') : t('broken')}: ${audit.message}`;
+  $('verified').className = audit.verified ? 'ok' : 'error';
+  const body = $('audit').tBodies[0];
+  body.replaceChildren();
+  for (const e of audit.entries.slice().reverse()) {
+    const row = body.insertRow();
+    const detail = e.kind === 'task' ? e.detail.slice(0, 80) : e.digest ? `${e.detail} sha256 ${e.digest.slice(0, 16)}` : e.detail;
+    for (const v of [e.seq, e.at, e.kind, e.task, e.study, e.researcher, detail]) row.insertCell().textContent = v;
+  }
+}
+
+async function open(event) {
+  if (event) { event.preventDefault(); token = $('token').value.trim(); }
+  try {
+    await refresh();
+    sessionStorage.setItem('passerelle.custodian', token);
+    $('sign-in').hidden = true;
+    $('workspace').hidden = false;
+    setInterval(() => refresh().catch(() => {}), 3000);
+  } catch {
+    if (event) $('sign-in-error').textContent = t('badToken');
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('language').value = language;
+  $('language').addEventListener('change', () => {
+    language = $('language').value;
+    localStorage.setItem('passerelle.language', language);
+    translate();
+    if (!$('workspace').hidden) refresh();
+  });
+  translate();
+  $('sign-in-form').addEventListener('submit', open);
+  if (token) open();
+});
