@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "passerelle/report/markup.h"
 #include "passerelle/stats/distributions.h"
 
 namespace passerelle::report {
@@ -36,32 +37,9 @@ std::string Label(double v, int digits = 4) {
   return buf;
 }
 
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string Text(double x, double y, const std::string& text, const std::string& attributes = "") {
   return "<text x=\"" + C(x) + "\" y=\"" + C(y) + "\"" + (attributes.empty() ? "" : " ") +
-         attributes + ">" + Escape(text) + "</text>\n";
+         attributes + ">" + EscapeMarkup(text) + "</text>\n";
 }
 
 std::string Line(double x1, double y1, double x2, double y2, const std::string& attributes) {
@@ -74,7 +52,8 @@ std::string Open(double width, double height, const std::string& title) {
          C(height) + "\" viewBox=\"0 0 " + C(width) + " " + C(height) +
          "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\" role=\"img\">\n"
          "<title>" +
-         Escape(title) + "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n" +
+         EscapeMarkup(title) +
+         "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n" +
          Text(width / 2, 20, title, "text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\"");
 }
 
@@ -173,8 +152,9 @@ std::string KaplanMeierSvg(const analysis::SurvfitOutput& fit, const std::string
     for (auto it = lower.rbegin(); it != lower.rend(); ++it) {
       points += C(it->first) + "," + C(it->second) + " ";
     }
-    svg += "<polygon class=\"km-band\" data-group=\"" + Escape(fit.strata[g]) + "\" points=\"" +
-           points + "\" fill=\"" + Colour(g) + "\" fill-opacity=\"0.12\" stroke=\"none\"/>\n";
+    svg += "<polygon class=\"km-band\" data-group=\"" + EscapeMarkup(fit.strata[g]) +
+           "\" points=\"" + points + "\" fill=\"" + Colour(g) +
+           "\" fill-opacity=\"0.12\" stroke=\"none\"/>\n";
   }
   for (size_t g = 0; g < groups; ++g) {
     const stats::KaplanMeier& km = fit.curves[g];
@@ -188,10 +168,10 @@ std::string KaplanMeierSvg(const analysis::SurvfitOutput& fit, const std::string
       }
     }
     const std::string dash = *Dash(g) ? std::string(" stroke-dasharray=\"") + Dash(g) + "\"" : "";
-    svg += "<path class=\"km-curve\" data-group=\"" + Escape(fit.strata[g]) + "\" d=\"" + d +
+    svg += "<path class=\"km-curve\" data-group=\"" + EscapeMarkup(fit.strata[g]) + "\" d=\"" + d +
            "\" fill=\"none\" stroke=\"" + Colour(g) + "\" stroke-width=\"2\"" + dash + "/>\n";
     if (!censored.empty()) {
-      svg += "<path class=\"km-censor\" data-group=\"" + Escape(fit.strata[g]) + "\" d=\"" +
+      svg += "<path class=\"km-censor\" data-group=\"" + EscapeMarkup(fit.strata[g]) + "\" d=\"" +
              censored + "\" stroke=\"" + Colour(g) + "\" stroke-width=\"1.5\"/>\n";
     }
     // Legend, above the plot.
@@ -213,8 +193,8 @@ std::string KaplanMeierSvg(const analysis::SurvfitOutput& fit, const std::string
     for (double t : ticks) {
       const double n = AtRisk(fit.curves[g], t);
       svg += Text(x(t), ry, std::isnan(n) ? "" : Label(n, 15),
-                  "class=\"at-risk\" text-anchor=\"middle\" data-group=\"" + Escape(fit.strata[g]) +
-                      "\" data-time=\"" + Label(t, 15) + "\"");
+                  "class=\"at-risk\" text-anchor=\"middle\" data-group=\"" +
+                      EscapeMarkup(fit.strata[g]) + "\" data-time=\"" + Label(t, 15) + "\"");
     }
   }
   return svg + "</svg>\n";
@@ -295,7 +275,7 @@ std::string ForestSvg(const analysis::AnalysisOutput& output) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     const double cy = kTop + kRowHeight * (static_cast<double>(i) + 0.5);
-    svg += "<g class=\"forest-row\" data-term=\"" + Escape(r.term) + "\" data-estimate=\"" +
+    svg += "<g class=\"forest-row\" data-term=\"" + EscapeMarkup(r.term) + "\" data-estimate=\"" +
            Label(r.estimate, 15) + "\" data-lower=\"" + Label(r.lower, 15) + "\" data-upper=\"" +
            Label(r.upper, 15) + "\">\n";
     svg += Text(8, cy + 4, r.term);
@@ -339,9 +319,9 @@ std::string BarSvg(const analysis::TableOutput& table) {
       const double count = table.counts[r * nc + c];
       const double bx = gx + bar_width * static_cast<double>(c);
       const std::string where =
-          "data-row=\"" + Escape(table.row_levels[r]) + "\"" +
+          "data-row=\"" + EscapeMarkup(table.row_levels[r]) + "\"" +
           (table.cols.empty() ? std::string()
-                              : " data-col=\"" + Escape(table.col_levels[c]) + "\"");
+                              : " data-col=\"" + EscapeMarkup(table.col_levels[c]) + "\"");
       if (count != count) {
         svg += "<rect class=\"bar\" " + where + " data-count=\"withheld\" x=\"" + C(bx) +
                "\" y=\"" + C(y(0) - 12) + "\" width=\"" + C(bar_width - 2) +

@@ -2,33 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "passerelle/report/markup.h"
+
 namespace passerelle::report {
 namespace {
 
 using nlohmann::ordered_json;
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string Field(const ordered_json& j, const char* key) {
   return j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>() : "";
@@ -105,37 +84,38 @@ Result<std::string> StudyHtml(const std::string& study_json) {
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>" +
-      Escape(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
-  html += "<h1>" + Escape(title) + "</h1>\n<p class=\"meta\">Study " +
+      EscapeMarkup(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
+  html += "<h1>" + EscapeMarkup(title) + "</h1>\n<p class=\"meta\">Study " +
           std::to_string(doc.value("study", int64_t{0})) + " · dataset <b>" +
-          Escape(Field(doc, "dataset")) + "</b> · sites <b>" + Escape(sites) +
-          "</b> · researcher " + Escape(Field(doc, "researcher")) + "</p>\n";
+          EscapeMarkup(Field(doc, "dataset")) + "</b> · sites <b>" + EscapeMarkup(sites) +
+          "</b> · researcher " + EscapeMarkup(Field(doc, "researcher")) + "</p>\n";
   std::string methods, withheld;
   for (const auto& [id, r] : doc.at("results").items()) {
     const std::string function = Field(r, "function");
     const std::string status = Field(r, "status");
-    html += "<section class=\"analysis\" id=\"" + Escape(id) + "\">\n<h2>" + Escape(id) + " — " +
-            Escape(function) + "<span class=\"status " + Escape(status) + "\">" + Escape(status) +
-            "</span></h2>\n";
+    html += "<section class=\"analysis\" id=\"" + EscapeMarkup(id) + "\">\n<h2>" +
+            EscapeMarkup(id) + " — " + EscapeMarkup(function) + "<span class=\"status " +
+            EscapeMarkup(status) + "\">" + EscapeMarkup(status) + "</span></h2>\n";
     const ordered_json request = r.value("request", ordered_json::object());
     if (status == "ok") {
       if (r.contains("svg")) html += "<div class=\"plot\">" + Field(r, "svg") + "</div>\n";
-      html += "<pre>" + Escape(Field(r, "text")) + "</pre>\n";
+      html += "<pre>" + EscapeMarkup(Field(r, "text")) + "</pre>\n";
     }
     const ordered_json notes = r.value("notes", ordered_json::array());
     if (!notes.empty()) {
       html += "<ul class=\"notes\">\n";
       for (const auto& n : notes) {
         const std::string note = n.get<std::string>();
-        html += "<li>" + Escape(note) + "</li>\n";
+        html += "<li>" + EscapeMarkup(note) + "</li>\n";
         if (note.find("rule ") != std::string::npos) {
-          withheld += "<li><b>" + Escape(id) + "</b>: " + Escape(note) + "</li>\n";
+          withheld += "<li><b>" + EscapeMarkup(id) + "</b>: " + EscapeMarkup(note) + "</li>\n";
         }
       }
       html += "</ul>\n";
     }
     html += "</section>\n";
-    methods += "<li><b>" + Escape(id) + "</b>: " + Escape(Method(function, request)) + "</li>\n";
+    methods += "<li><b>" + EscapeMarkup(id) + "</b>: " + EscapeMarkup(Method(function, request)) +
+               "</li>\n";
   }
   html += "<h2>What the sites withheld or refused</h2>\n";
   html += withheld.empty() ? "<p>Nothing: every site released every figure shown.</p>\n"
@@ -151,16 +131,16 @@ Result<std::string> StudyHtml(const std::string& study_json) {
       "aggregates into the pooled results.</p>\n<ul>\n" +
       methods + "</ul>\n";
   const ordered_json provenance = doc.value("provenance", ordered_json::object());
-  html += "<h2>Provenance</h2>\n<p>Passerelle " + Escape(Field(provenance, "passerelle")) +
-          ", finished " + Escape(Field(provenance, "finished_at")) + ".</p>\n";
+  html += "<h2>Provenance</h2>\n<p>Passerelle " + EscapeMarkup(Field(provenance, "passerelle")) +
+          ", finished " + EscapeMarkup(Field(provenance, "finished_at")) + ".</p>\n";
   const ordered_json heads = provenance.value("audit_heads", ordered_json::object());
   if (!heads.empty()) {
     html +=
         "<p>The head of each site's audit chain after its last answer (its custodian can "
         "check it with <code>passerelle audit verify --expect</code>):</p>\n<ul>\n";
     for (const auto& [site, head] : heads.items()) {
-      html +=
-          "<li>" + Escape(site) + ": <code>" + Escape(head.get<std::string>()) + "</code></li>\n";
+      html += "<li>" + EscapeMarkup(site) + ": <code>" + EscapeMarkup(head.get<std::string>()) +
+              "</code></li>\n";
     }
     html += "</ul>\n";
   }
