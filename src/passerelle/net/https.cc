@@ -81,6 +81,10 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
       return false;
     }
     SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(identity.ca_cert.c_str()));
+    // A server that verifies client certificates must name its session context, or a client
+    // resuming a session (a browser's parallel requests for a page) fails its handshake.
+    static constexpr unsigned char kSessionContext[] = "passerelle";
+    SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
     SSL_CTX_set_ex_data(&ctx, g_log_index, sink);
     SSL_CTX_set_verify(&ctx,
                        clients == ClientCertificates::kRequired
