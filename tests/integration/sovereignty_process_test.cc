@@ -61,12 +61,6 @@ class SovereigntyProcessTest : public passerelle::testing::ProcessTest {
     return json::parse(Ok("audit show --json --site " + dir_ + "/" + site));
   }
 
-  static size_t Count(const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-  }
-
   static json Parsed(const Output& out) {
     const json j = json::parse(out.out, nullptr, /*allow_exceptions=*/false);
     EXPECT_FALSE(j.is_discarded()) << out.out << out.err;
@@ -174,9 +168,12 @@ TEST_F(SovereigntyProcessTest, ANodeKilledOrHangingFailsItsSiteAndARerunWorks) {
   const json reference = Parsed(Study(kCox, "reference"));
   ASSERT_EQ(reference["results"]["os_cox"]["status"], "ok") << reference.dump();
 
-  // Killed in the middle of a study: the analysis fails for lyon, naming it; nothing is shown.
+  // Killed in the middle of a study (stopped first, so the study surely waits on it): the
+  // analysis fails for lyon, naming it; nothing is shown.
+  nodes_[1]->Signal(SIGSTOP);
   auto study = std::async(std::launch::async, [&] { return Study(kCox, "killed"); });
-  ASSERT_TRUE(WaitForLog(dir_ + "/lyon.log", "coxph evaluate: released"));
+  ASSERT_TRUE(WaitForLog(dir_ + "/hub.log", "hub: study 2 from alice"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   nodes_[1]->Signal(SIGKILL);
   Output out = study.get();
   EXPECT_EQ(out.exit_code, 1);
@@ -197,10 +194,9 @@ TEST_F(SovereigntyProcessTest, ANodeKilledOrHangingFailsItsSiteAndARerunWorks) {
 
   // Hanging (stopped, as a machine that swaps or a disk that stalls): the same. When it wakes
   // up, an answer it still sends to the failed task is refused by the hub.
-  study = std::async(std::launch::async, [&] { return Study(kCox, "hanging"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Stopped while it holds its poll: the hub still counts it connected and hands it a task.
   nodes_[0]->Signal(SIGSTOP);
-  out = study.get();
+  out = Study(kCox, "hanging");
   got = Parsed(out);
   EXPECT_EQ(got["results"]["os_cox"]["status"], "failed") << got.dump();
   EXPECT_NE(got["results"]["os_cox"]["notes"].dump().find("site wuhan: did not answer"),
@@ -223,18 +219,19 @@ TEST_F(SovereigntyProcessTest, ANodeKilledOrHangingFailsItsSiteAndARerunWorks) {
 TEST_F(SovereigntyProcessTest, AHubRestartedMidStudyFailsItCleanlyAndTheNodesComeBack) {
   AddSyntheticSites();
   StartAll();
-  auto released = [&] { return Count(ReadAll(dir_ + "/wuhan.log"), "coxph evaluate: released"); };
-  auto wait_for_more = [&](size_t than) {
-    for (int i = 0; i < 600 && released() <= than; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return released() > than;
+  // A study surely in the middle: wuhan hangs (SIGSTOP) while the hub waits for its answer.
+  auto hang_wuhan_and_run = [&](const std::string& name, const std::string& started) {
+    nodes_[0]->Signal(SIGSTOP);
+    auto study = std::async(std::launch::async, [&, name] { return Study(kCox, name); });
+    EXPECT_TRUE(WaitForLog(dir_ + "/hub.log", started)) << hub_->Log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return study;
   };
 
   // Stopped (SIGTERM) in the middle of a study: the researcher is told to run it again.
-  auto study = std::async(std::launch::async, [&] { return Study(kCox, "stopped"); });
-  ASSERT_TRUE(wait_for_more(0));
+  auto study = hang_wuhan_and_run("stopped", "hub: study 1 from alice");
   EXPECT_EQ(hub_->Stop(), 0) << hub_->Log();
+  nodes_[0]->Signal(SIGCONT);
   Output out = study.get();
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_NE(out.err.find("the hub stopped during the study; run it again"), std::string::npos)
@@ -244,11 +241,10 @@ TEST_F(SovereigntyProcessTest, AHubRestartedMidStudyFailsItCleanlyAndTheNodesCom
   // started again on the same address, records the study as failed; the nodes reconnect by
   // themselves and the next study runs.
   StartHub();
-  ASSERT_TRUE(WaitForLog(dir_ + "/hub.log", "hub: listening"));
-  const size_t before = released();
-  study = std::async(std::launch::async, [&] { return Study(kCox, "killed"); });
-  ASSERT_TRUE(wait_for_more(before));
+  ASSERT_TRUE(WaitForLog(dir_ + "/wuhan.log", "connected to the hub"));
+  study = hang_wuhan_and_run("killed", "hub: study 2 from alice");
   hub_->Signal(SIGKILL);
+  nodes_[0]->Signal(SIGCONT);
   out = study.get();
   EXPECT_NE(out.exit_code, 0);
   EXPECT_NE(out.err.find("hub"), std::string::npos) << out.err;
