@@ -29,12 +29,7 @@ net::HttpResponse Json(int status, const ordered_json& body) {
 }
 
 net::HttpResponse Error(const Status& s) {
-  const int status = s.code() == StatusCode::kPermissionDenied     ? 403
-                     : s.code() == StatusCode::kNotFound           ? 404
-                     : s.code() == StatusCode::kInvalidArgument    ? 400
-                     : s.code() == StatusCode::kFailedPrecondition ? 412
-                                                                   : 500;
-  return Json(status, {{"error", s.message()}});
+  return Json(HttpStatusFor(s.code()), {{"error", s.message()}});
 }
 
 }  // namespace
