@@ -16,7 +16,6 @@
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/version.h"
-#include "passerelle/data/dictionary.h"
 #include "passerelle/federation/study.h"
 #include "passerelle/federation/web_assets.h"
 #include "passerelle/net/signing.h"
@@ -78,6 +77,11 @@ StatusCode CodeNamed(const std::string& name) {
   return StatusCode::kInternal;
 }
 
+// The study a path /v1/studies/ID[/...] names (the route's pattern has checked the digits).
+int64_t StudyIdIn(const std::string& path) {
+  return std::stoll(path.substr(std::string_view("/v1/studies/").size()));
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return NotFound("cannot read " + path);
@@ -108,9 +112,26 @@ Status InitHub(const std::string& dir) {
 
 // A task sent to a site and the answer the driver waits for.
 struct Answer {
+  int64_t study = 0;
   bool done = false;
   bool held = false;  // the site holds it for its custodian
   std::string status, result, message, code;
+  std::string dataset;          // what a release was computed on: the dataset's name
+  int64_t dataset_version = 0;  // and version (0: not stated)
+};
+
+// Where a running study is, for the researcher watching it (GET /v1/studies/ID/progress).
+struct Progress {
+  std::string analysis;  // the analysis running now
+  int index = 0, of = 0;
+  ordered_json finished = ordered_json::array();  // {id, status} of the analyses done
+  struct Site {
+    int round = 0;      // tasks of the current analysis sent to the site
+    std::string state;  // waiting, computing, held, answered, refused, failed
+  };
+  std::map<std::string, Site> sites;
+  // The dataset version each site's releases were computed on: one per site for the whole study.
+  std::map<std::string, int64_t> versions;
 };
 
 struct Hub::Impl {
@@ -131,9 +152,16 @@ struct Hub::Impl {
   // The newest poll of each site: a node holds one poll at a time, so an older one still waiting
   // belongs to a connection that is gone (a node stopped or killed) and must not take a task.
   std::map<std::string, uint64_t> newest_poll;
+  std::map<std::string, std::string> catalogs;  // each site's latest catalog, as stored
+  std::map<int64_t, Progress> progress;         // of the running studies
   std::atomic<bool> stopping{false};
 
   void Log(const std::string& line) const { config.log(line); }
+
+  // REQUIRES: mu held.
+  void SetState(int64_t study, const std::string& site, const std::string& state) {
+    if (auto it = progress.find(study); it != progress.end()) it->second.sites[site].state = state;
+  }
 
   // The node behind a request: its certificate must be the one pinned for its name.
   Result<std::string> Node(const net::HttpRequest& request) {
@@ -162,14 +190,23 @@ struct Hub::Impl {
       return Error(site.status());
     }
     double wait = static_cast<double>(config.poll_wait.count());
+    std::string catalog;
     try {
-      wait = std::min(wait, json::parse(request.body).value("wait_seconds", wait));
+      const json body = json::parse(request.body);
+      wait = std::min(wait, body.value("wait_seconds", wait));
+      if (body.contains("catalog") && body.at("catalog").is_array()) {
+        catalog = body.at("catalog").dump();
+      }
     } catch (const json::exception&) {
       return Error(InvalidArgument("poll: malformed JSON"));
     }
     const auto deadline =
         Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
     std::unique_lock<std::mutex> lock(mu);
+    if (!catalog.empty() && catalogs[*site] != catalog) {
+      if (Status s = store->RecordCatalog(*site, catalog); !s.ok()) return Error(s);
+      catalogs[*site] = catalog;
+    }
     // While this poll waits, the site is connected (guarded by mu, as `lock` is held here).
     // When it ends, the site was heard from just now (the node polls again at once).
     struct Polling {
@@ -190,6 +227,7 @@ struct Hub::Impl {
       if (!task.ok()) return Error(task.status());
       if (task->has_value()) {
         const store::TaskRecord& t = **task;
+        SetState(t.study, *site, "computing");
         return Reply(
             200, {{"v", 1},
                   {"task", {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
@@ -221,6 +259,10 @@ struct Hub::Impl {
       answer.message = j.value("message", "");
       answer.code = j.value("code", "");
       if (j.contains("result")) answer.result = j.at("result").dump();
+      if (j.contains("dataset")) {
+        answer.dataset = j.at("dataset").at("name").get<std::string>();
+        answer.dataset_version = j.at("dataset").at("version").get<int64_t>();
+      }
     } catch (const json::exception&) {
       return Error(InvalidArgument("result: malformed message"));
     }
@@ -241,7 +283,10 @@ struct Hub::Impl {
     if (recorded.ok() && answer.status == "held") {
       Log("hub: site " + *site + " holds task " + std::to_string(id) +
           " for its custodian's approval");
-      if (auto it = answers.find(id); it != answers.end()) it->second->held = true;
+      if (auto it = answers.find(id); it != answers.end()) {
+        it->second->held = true;
+        SetState(it->second->study, *site, "held");
+      }
       cv.notify_all();
       return Reply(200, {{"v", 1}, {"accepted", true}});
     }
@@ -281,6 +326,7 @@ struct Hub::Impl {
     record.payload = payload.dump();
     ASSIGN_OR_RETURN(record.signature, net::Sign(record.payload, secret_key));
     auto answer = std::make_shared<Answer>();
+    answer->study = study;
     std::unique_lock<std::mutex> lock(mu);
     const auto now = Clock::now();
     const auto last = heard.find(site);
@@ -291,6 +337,9 @@ struct Hub::Impl {
     }
     ASSIGN_OR_RETURN(int64_t id, store->AddTask(record));
     answers[id] = answer;
+    Progress& watch = progress[study];
+    ++watch.sites[site].round;
+    watch.sites[site].state = "waiting";
     cv.notify_all();
     // The site answers within task_timeout, or holds the task for its custodian, who then has
     // approval_timeout to decide.
@@ -305,6 +354,9 @@ struct Hub::Impl {
       cv.wait_until(lock, deadline);
     }
     answers.erase(id);
+    watch.sites[site].state = !answer->done              ? "failed"
+                              : answer->status == "done" ? "answered"
+                                                         : answer->status;
     if (!answer->done) {
       if (stopping) return Unavailable("the hub stopped before the site answered");
       const std::string why =
@@ -315,7 +367,18 @@ struct Hub::Impl {
       (void)store->CompleteTask(id, site, "failed", why);
       return Unavailable(why);
     }
-    if (answer->status == "done") return answer->result;
+    if (answer->status == "done") {
+      // Every release of a study comes from one version of each site's dataset: a site that
+      // re-imported its data during the study would mix two populations in one result.
+      auto [known, first] = watch.versions.emplace(site, answer->dataset_version);
+      if (!first && known->second != answer->dataset_version) {
+        watch.sites[site].state = "failed";
+        return FailedPrecondition("its dataset changed during the study (version " +
+                                  std::to_string(known->second) + ", then " +
+                                  std::to_string(answer->dataset_version) + "); run it again");
+      }
+      return answer->result;
+    }
     if (answer->status == "refused") return PermissionDenied(answer->message);
     const StatusCode code = CodeNamed(answer->code);
     return Status(code == StatusCode::kPermissionDenied ? StatusCode::kInternal : code,
@@ -328,6 +391,15 @@ struct Hub::Impl {
     ordered_json results = ordered_json::object();
     int round = 0;
     for (const StudyAnalysis& a : study.analyses) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        Progress& p = progress[id];
+        p.analysis = a.id;
+        p.index = static_cast<int>(&a - study.analyses.data()) + 1;
+        p.of = static_cast<int>(study.analyses.size());
+        p.sites.clear();
+        for (const std::string& site : sites) p.sites[site].state = "pending";
+      }
       std::vector<analysis::SiteLink> links;
       for (const std::string& site : sites) {
         links.push_back({site, [&, site](const std::string& task) {
@@ -345,6 +417,9 @@ struct Hub::Impl {
         entry["notes"] = out->notes;
         entry["text"] = report::ResultsText(*out);
         if (Result<std::string> svg = report::PlotSvg(*out); svg.ok()) entry["svg"] = *svg;
+        if (const auto* d = std::get_if<analysis::DescribeOutput>(&out->result)) {
+          entry["table"] = report::DescribeCells(*d);
+        }
       } else {
         const bool refused = out.status().code() == StatusCode::kPermissionDenied;
         entry["status"] = refused ? "refused" : "failed";
@@ -355,12 +430,27 @@ struct Hub::Impl {
       entry["seconds"] = took.count();
       Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function +
           "): " + entry["status"].get<std::string>());
+      std::lock_guard<std::mutex> lock(mu);
+      progress[id].finished.push_back({{"id", a.id}, {"status", entry["status"]}});
       results[a.id] = std::move(entry);
       if (stopping) break;
     }
     std::lock_guard<std::mutex> lock(mu);
-    // Provenance: this hub's version, when the study ended, and the head of each site's audit
-    // chain after its last answer (the site's custodian can find every release there).
+    // Provenance: this hub's version, when the study ended, the version of each site's dataset
+    // its releases were computed on, and the head of each site's audit chain after its last
+    // answer (the site's custodian can find every release there).
+    ordered_json datasets = ordered_json::object();
+    for (const auto& [site, version] : progress[id].versions) {
+      ordered_json d = {{"name", study.dataset}, {"version", version}};
+      for (const auto& entry : json::parse(catalogs[site], nullptr, false)) {
+        if (entry.is_object() && entry.value("name", "") == study.dataset &&
+            entry.value("version", int64_t{0}) == version) {
+          d["imported_at"] = entry.value("imported_at", "");
+        }
+      }
+      datasets[site] = std::move(d);
+    }
+    progress.erase(id);
     ordered_json audit = ordered_json::object();
     if (Result<std::vector<store::SiteRecord>> known = store->Sites(); known.ok()) {
       for (const store::SiteRecord& s : *known) {
@@ -369,15 +459,17 @@ struct Hub::Impl {
         }
       }
     }
-    const ordered_json document = {
-        {"study", id},
-        {"title", study.title},
-        {"dataset", study.dataset},
-        {"researcher", researcher},
-        {"sites", sites},
-        {"results", results},
-        {"provenance",
-         {{"passerelle", kVersion}, {"finished_at", UtcNowIso()}, {"audit_heads", audit}}}};
+    const ordered_json document = {{"study", id},
+                                   {"title", study.title},
+                                   {"dataset", study.dataset},
+                                   {"researcher", researcher},
+                                   {"sites", sites},
+                                   {"results", results},
+                                   {"provenance",
+                                    {{"passerelle", kVersion},
+                                     {"finished_at", UtcNowIso()},
+                                     {"datasets", datasets},
+                                     {"audit_heads", audit}}}};
     if (stopping) {
       (void)store->AbandonTasks(id);
       (void)store->FinishStudy(id, "failed", StoppedResult(id));
@@ -427,7 +519,7 @@ struct Hub::Impl {
   net::HttpResponse Fetch(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
-    const int64_t id = std::stoll(request.path.substr(request.path.rfind('/') + 1));
+    const int64_t id = StudyIdIn(request.path);
     const auto deadline = Clock::now() + config.poll_wait;
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {
@@ -469,8 +561,7 @@ struct Hub::Impl {
   net::HttpResponse Report(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
-    const std::string path = request.path.substr(0, request.path.rfind('/'));
-    const int64_t id = std::stoll(path.substr(path.rfind('/') + 1));
+    const int64_t id = StudyIdIn(request.path);
     std::lock_guard<std::mutex> lock(mu);
     Result<store::StudyRecord> study = store->Study(id);
     if (!study.ok() || study->owner != *researcher) {
@@ -484,21 +575,30 @@ struct Hub::Impl {
     return {200, *html, "text/html; charset=utf-8"};
   }
 
-  // The variables of the consortium's table (gu_cohort.v1): names, types, levels. Metadata only.
-  net::HttpResponse Dictionary(const net::HttpRequest& request) {
+  // Where a running study is: the analysis, and each site's round and state in it.
+  net::HttpResponse StudyProgress(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
-    Result<data::Dictionary> d =
-        data::ParseDictionary(*data::BuiltinDictionaryText("gu_cohort.v1"), "gu_cohort.v1");
-    if (!d.ok()) return Error(d.status());
-    json variables = json::array();
-    for (const data::Variable& v : d->variables) {
-      variables.push_back({{"name", v.name},
-                           {"type", std::string(data::VarTypeName(v.type))},
-                           {"levels", v.levels},
-                           {"description", v.description}});
+    const int64_t id = StudyIdIn(request.path);
+    std::lock_guard<std::mutex> lock(mu);
+    Result<store::StudyRecord> study = store->Study(id);
+    if (!study.ok() || study->owner != *researcher) {
+      return Error(NotFound("no study " + std::to_string(id)));
     }
-    return Reply(200, {{"v", 1}, {"dictionary", "gu_cohort.v1"}, {"variables", variables}});
+    ordered_json body = {{"v", 1}, {"study", id}, {"status", study->status}};
+    if (auto it = progress.find(id); it != progress.end() && study->status == "running") {
+      const Progress& p = it->second;
+      ordered_json sites = ordered_json::array();
+      for (const auto& [site, at] : p.sites) {
+        sites.push_back({{"site", site}, {"round", at.round}, {"state", at.state}});
+      }
+      body["analysis"] = p.analysis;
+      body["index"] = p.index;
+      body["of"] = p.of;
+      body["finished"] = p.finished;
+      body["sites"] = sites;
+    }
+    return {200, body.dump(), "application/json"};
   }
 
   // The web UI's files: from this origin only, and nothing else may be loaded by them.
@@ -520,8 +620,17 @@ struct Hub::Impl {
     std::lock_guard<std::mutex> lock(mu);
     Result<std::vector<store::SiteRecord>> sites = store->Sites();
     if (!sites.ok()) return Error(sites.status());
+    const auto now = Clock::now();
     json out = json::array();
-    for (const auto& s : *sites) out.push_back({{"name", s.name}, {"last_seen", s.last_seen}});
+    for (const auto& s : *sites) {
+      const auto last = heard.find(s.name);
+      const bool online =
+          polling[s.name] > 0 || (last != heard.end() && now - last->second <= config.site_timeout);
+      out.push_back({{"name", s.name},
+                     {"last_seen", s.last_seen},
+                     {"online", online},
+                     {"datasets", json::parse(s.catalog, nullptr, false)}});
+    }
     return Reply(200, {{"v", 1}, {"sites", out}});
   }
 };
@@ -542,6 +651,8 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
     RETURN_IF_ERROR(impl->store->FinishStudy(id, "failed", Impl::StoppedResult(id)));
     impl->Log("hub: study " + std::to_string(id) + " was running when the hub stopped: failed");
   }
+  ASSIGN_OR_RETURN(std::vector<store::SiteRecord> sites, impl->store->Sites());
+  for (const store::SiteRecord& s : sites) impl->catalogs[s.name] = s.catalog;
   Impl* self = impl.get();
   ASSIGN_OR_RETURN(impl->server,
                    net::HttpsServer::Create(
@@ -557,9 +668,9 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   impl->server->Handle("GET", "/v1/studies", [self](const auto& r) { return self->List(r); });
   impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}/report",
                        [self](const auto& r) { return self->Report(r); });
-  impl->server->Handle("GET", "/v1/dictionary",
-                       [self](const auto& r) { return self->Dictionary(r); });
-  for (const char* page : {"/", "/ui/app\\.js", "/ui/style\\.css"}) {
+  impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}/progress",
+                       [self](const auto& r) { return self->StudyProgress(r); });
+  for (const char* page : {"/", "/ui/app\\.js", "/ui/messages\\.js", "/ui/style\\.css"}) {
     impl->server->Handle("GET", page, [](const net::HttpRequest& r) { return Impl::Asset(r); });
   }
   ASSIGN_OR_RETURN(impl->port, impl->server->Bind(impl->config.host, impl->config.port));

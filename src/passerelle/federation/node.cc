@@ -21,6 +21,11 @@ namespace {
 
 using nlohmann::json;
 
+// The dataset a release was computed on, for the hub's provenance.
+json DatasetRef(const std::string& dataset, int64_t version) {
+  return {{"name", dataset}, {"version", version}};
+}
+
 }  // namespace
 
 Result<HubAddress> ParseHubUrl(const std::string& url) {
@@ -67,6 +72,34 @@ struct Node::Impl {
   std::map<std::string, Loaded> tables;
 
   void Log(const std::string& line) const { config.log(line); }
+
+  // What the hub may know of this site's data (docs/protocol.md, "The site's catalog"): each
+  // dataset's name, version, import date and dictionary, with its variables' names, types, units,
+  // descriptions and the levels the dictionary declares. Nothing is read from the records: no
+  // counts, no ranges, no levels inferred from the data. REQUIRES: `work` held.
+  json Catalog() {
+    json datasets = json::array();
+    Result<std::vector<store::DatasetVersion>> versions = store->ListDatasets();
+    if (!versions.ok()) return datasets;
+    for (const store::DatasetVersion& v : *versions) {
+      json variables = json::array();
+      if (Result<data::Dictionary> d = store->Dictionary(v.dataset); d.ok()) {
+        for (const data::Variable& var : d->variables) {
+          json j = {{"name", var.name}, {"type", std::string(data::VarTypeName(var.type))}};
+          if (!var.description.empty()) j["description"] = var.description;
+          if (!var.unit.empty()) j["unit"] = var.unit;
+          if (v.dictionary_source != "inferred" && !var.levels.empty()) j["levels"] = var.levels;
+          variables.push_back(std::move(j));
+        }
+      }
+      datasets.push_back({{"name", v.dataset},
+                          {"version", v.version},
+                          {"imported_at", v.imported_at},
+                          {"dictionary", v.dictionary_id},
+                          {"variables", std::move(variables)}});
+    }
+    return datasets;
+  }
 
   Result<Loaded*> Table(const std::string& dataset) {
     ASSIGN_OR_RETURN(std::vector<store::DatasetVersion> versions, store->ListDatasets());
@@ -203,6 +236,7 @@ struct Node::Impl {
         if (rules.ok()) {
           Log(head + "approved by the custodian, released");
           answer = Conclude(base, "done", "", r.aggregate);
+          answer["dataset"] = DatasetRef(r.dataset, r.dataset_version);
         } else {
           Log(head + "approved by the custodian, refused, " + rules.message());
           answer = Conclude(base, "refused", rules.message(), "");
@@ -271,7 +305,9 @@ struct Node::Impl {
         return Unlogged(id, s, "nothing released");
       }
       Log(head + "released");
-      return decide("done", "", *result);
+      json answer = decide("done", "", *result);
+      if (answer.value("status", "") == "done") answer["dataset"] = DatasetRef(dataset, version);
+      return answer;
     }
     if (result.status().code() == StatusCode::kPermissionDenied) {
       Log(head + "refused, " + result.status().message());
@@ -334,10 +370,15 @@ void Node::Run() {
       "https://" + n.config.hub.host + ":" + std::to_string(n.config.hub.port);
   // Until connected, polls that return at once, so the node knows (and says) it is connected;
   // then long polls.
+  // Each poll carries the site's catalog, so the hub shows what the site holds now.
   auto poll_for = [&](int64_t seconds) {
-    return json{{"v", 1}, {"site", n.store->site_name()}, {"wait_seconds", seconds}}.dump();
+    std::lock_guard<std::mutex> lock(n.work);
+    return json{{"v", 1},
+                {"site", n.store->site_name()},
+                {"wait_seconds", seconds},
+                {"catalog", n.Catalog()}}
+        .dump();
   };
-  const std::string poll = poll_for(n.config.poll_wait.count()), probe = poll_for(0);
   const auto read_timeout = n.config.poll_wait + std::chrono::seconds(15);
   bool connected = false;
   n.running = true;
@@ -352,8 +393,8 @@ void Node::Run() {
     }
   });
   while (!n.stopping) {
-    Result<net::HttpResponse> r =
-        n.client->Post("/v1/node/poll", connected ? poll : probe, read_timeout);
+    Result<net::HttpResponse> r = n.client->Post(
+        "/v1/node/poll", poll_for(connected ? n.config.poll_wait.count() : 0), read_timeout);
     if (n.stopping) break;
     if (!r.ok() || r->status != 200) {
       const std::string why = !r.ok() ? r.status().message() : "hub answered " + r->body;

@@ -273,15 +273,22 @@ std::string Table(const analysis::AnalysisOutput& output, const analysis::TableO
   return out;
 }
 
-// The descriptive table: numbers as mean (SD), categories as n (% of the column's known values).
 std::string Describe(const analysis::AnalysisOutput& output, const analysis::DescribeOutput& d) {
-  std::string out = "Descriptive table\n" + Notes(output) + "\n";
-  std::vector<std::string> header = {"variable"};
-  header.insert(header.end(), d.columns.begin(), d.columns.end());
-  TextTable table(header);
+  const std::vector<std::vector<std::string>> cells = DescribeCells(d);
+  TextTable table(cells.front());
+  for (size_t r = 1; r < cells.size(); ++r) table.AddRow(cells[r]);
+  return "Descriptive table\n" + Notes(output) + "\n" + table.Render() + kWithheld;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> DescribeCells(const analysis::DescribeOutput& d) {
+  std::vector<std::vector<std::string>> cells;
+  cells.push_back({"variable"});
+  cells[0].insert(cells[0].end(), d.columns.begin(), d.columns.end());
   std::vector<std::string> records = {"records"};
   for (double r : d.rows) records.push_back(Count(r));
-  table.AddRow(std::move(records));
+  cells.push_back(std::move(records));
   const size_t nc = d.columns.size();
   for (const analysis::DescribedVariable& v : d.variables) {
     std::vector<std::string> row = {v.name + (v.mean.empty() ? "" : ", mean (SD)")};
@@ -292,7 +299,7 @@ std::string Describe(const analysis::AnalysisOutput& output, const analysis::Des
         row.push_back(Fixed(v.mean[c], 1) + " (" + Fixed(v.sd[c], 1) + ")");
       }
     }
-    table.AddRow(std::move(row));
+    cells.push_back(std::move(row));
     for (size_t l = 0; l < v.levels.size(); ++l) {
       std::vector<std::string> level = {"  " + v.levels[l]};
       for (size_t c = 0; c < nc; ++c) {
@@ -300,22 +307,18 @@ std::string Describe(const analysis::AnalysisOutput& output, const analysis::Des
         level.push_back(n == n && v.n[c] > 0 ? Count(n) + " (" + Fixed(100 * n / v.n[c], 1) + "%)"
                                              : Count(n));
       }
-      table.AddRow(std::move(level));
+      cells.push_back(std::move(level));
     }
     bool any_missing = false;
     for (double m : v.missing) any_missing |= m != 0;
     if (any_missing) {
       std::vector<std::string> missing = {"  missing"};
       for (size_t c = 0; c < nc; ++c) missing.push_back(Count(v.missing[c]));
-      table.AddRow(std::move(missing));
+      cells.push_back(std::move(missing));
     }
   }
-  out += table.Render();
-  out += kWithheld;
-  return out;
+  return cells;
 }
-
-}  // namespace
 
 std::string ResultsText(const analysis::AnalysisOutput& output) {
   return std::visit(

@@ -5,12 +5,18 @@
 #define PASSERELLE_REPORT_RESULTS_TEXT_H_
 
 #include <string>
+#include <vector>
 
 #include "passerelle/analysis/run.h"
 
 namespace passerelle::report {
 
 std::string ResultsText(const analysis::AnalysisOutput& output);
+
+// The descriptive table ("Table 1") as cells: a header row (variable, each site, "all"), then
+// records, each number as mean (SD), each category's levels as n (% of the column's known
+// values), missing counts; "*" where a site withheld a count.
+std::vector<std::vector<std::string>> DescribeCells(const analysis::DescribeOutput& d);
 
 }  // namespace passerelle::report
 

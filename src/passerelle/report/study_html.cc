@@ -24,6 +24,12 @@ h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; mar
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 .plot svg { max-width: 100%; height: auto; }
 .notes li { color: #6a3d00; }
+table.cells { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+table.cells caption { text-align: left; font-weight: bold; padding-bottom: 0.3em; }
+table.cells th, table.cells td { padding: 0.15em 0.7em; text-align: right; }
+table.cells th:first-child, table.cells td:first-child { text-align: left; }
+table.cells thead th { border-bottom: 1px solid #444; }
+table.cells td.level { padding-left: 1.8em; }
 @media print {
   body { margin: 0; max-width: none; }
   section.analysis { break-inside: avoid-page; }
@@ -67,6 +73,47 @@ std::string Method(const std::string& function, const ordered_json& request) {
   return m;
 }
 
+// A table of cells (the first row is the header), as the describe analysis lays it out.
+std::string CellsHtml(const ordered_json& cells, const std::string& caption) {
+  std::string html =
+      "<table class=\"cells\">\n<caption>" + EscapeMarkup(caption) + "</caption>\n<thead><tr>";
+  for (const auto& c : cells.at(0)) html += "<th>" + EscapeMarkup(c.get<std::string>()) + "</th>";
+  html += "</tr></thead>\n<tbody>\n";
+  for (size_t r = 1; r < cells.size(); ++r) {
+    html += "<tr>";
+    bool first = true;
+    for (const auto& c : cells.at(r)) {
+      std::string text = c.get<std::string>();
+      const bool level = first && text.rfind("  ", 0) == 0;
+      if (level) text = text.substr(2);
+      html += std::string(level ? "<td class=\"level\">" : "<td>") + EscapeMarkup(text) + "</td>";
+      first = false;
+    }
+    html += "</tr>\n";
+  }
+  return html + "</tbody>\n</table>\n";
+}
+
+// "wuhan (gu_cohort version 2, imported 2026-11-20T08:00:00Z)" for each site of the study.
+std::string SitesLine(const ordered_json& doc) {
+  const ordered_json datasets =
+      doc.value("provenance", ordered_json::object()).value("datasets", ordered_json::object());
+  std::string line;
+  for (const auto& s : doc.value("sites", ordered_json::array())) {
+    const std::string site = s.get<std::string>();
+    line += (line.empty() ? "" : ", ") + EscapeMarkup(site);
+    if (datasets.contains(site)) {
+      const ordered_json& d = datasets.at(site);
+      line +=
+          " (" + EscapeMarkup(Field(d, "name")) + " version " +
+          std::to_string(d.value("version", int64_t{0})) +
+          (d.contains("imported_at") ? ", imported " + EscapeMarkup(Field(d, "imported_at")) : "") +
+          ")";
+    }
+  }
+  return line;
+}
+
 }  // namespace
 
 Result<std::string> StudyHtml(const std::string& study_json) {
@@ -74,10 +121,6 @@ Result<std::string> StudyHtml(const std::string& study_json) {
   doc = ordered_json::parse(study_json, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc.contains("results") || !doc.at("results").is_object()) {
     return InvalidArgument("report: not a study document");
-  }
-  std::string sites;
-  for (const auto& s : doc.value("sites", ordered_json::array())) {
-    sites += (sites.empty() ? "" : ", ") + s.get<std::string>();
   }
   const std::string title = Field(doc, "title");
   std::string html =
@@ -87,8 +130,9 @@ Result<std::string> StudyHtml(const std::string& study_json) {
       EscapeMarkup(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
   html += "<h1>" + EscapeMarkup(title) + "</h1>\n<p class=\"meta\">Study " +
           std::to_string(doc.value("study", int64_t{0})) + " · dataset <b>" +
-          EscapeMarkup(Field(doc, "dataset")) + "</b> · sites <b>" + EscapeMarkup(sites) +
-          "</b> · researcher " + EscapeMarkup(Field(doc, "researcher")) + "</p>\n";
+          EscapeMarkup(Field(doc, "dataset")) + "</b> · researcher " +
+          EscapeMarkup(Field(doc, "researcher")) +
+          "</p>\n<p class=\"meta\">Sites: " + SitesLine(doc) + "</p>\n";
   std::string methods, withheld;
   for (const auto& [id, r] : doc.at("results").items()) {
     const std::string function = Field(r, "function");
@@ -99,7 +143,13 @@ Result<std::string> StudyHtml(const std::string& study_json) {
     const ordered_json request = r.value("request", ordered_json::object());
     if (status == "ok") {
       if (r.contains("svg")) html += "<div class=\"plot\">" + Field(r, "svg") + "</div>\n";
-      html += "<pre>" + EscapeMarkup(Field(r, "text")) + "</pre>\n";
+      if (r.contains("table") && r.at("table").is_array() && !r.at("table").empty()) {
+        html += CellsHtml(r.at("table"),
+                          "Characteristics of the records, by site (Table 1); "
+                          "*: withheld by a site");
+      } else {
+        html += "<pre>" + EscapeMarkup(Field(r, "text")) + "</pre>\n";
+      }
     }
     const ordered_json notes = r.value("notes", ordered_json::array());
     if (!notes.empty()) {
@@ -132,7 +182,9 @@ Result<std::string> StudyHtml(const std::string& study_json) {
       methods + "</ul>\n";
   const ordered_json provenance = doc.value("provenance", ordered_json::object());
   html += "<h2>Provenance</h2>\n<p>Passerelle " + EscapeMarkup(Field(provenance, "passerelle")) +
-          ", finished " + EscapeMarkup(Field(provenance, "finished_at")) + ".</p>\n";
+          ", finished " + EscapeMarkup(Field(provenance, "finished_at")) +
+          ". Each site's releases in this study came from one version of its dataset: " +
+          SitesLine(doc) + ".</p>\n";
   const ordered_json heads = provenance.value("audit_heads", ordered_json::object());
   if (!heads.empty()) {
     html +=

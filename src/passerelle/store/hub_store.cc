@@ -16,7 +16,7 @@ constexpr char kSchema[] = R"sql(
 CREATE TABLE user (name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
 CREATE TABLE site (name TEXT PRIMARY KEY, cert_sha256 TEXT NOT NULL, last_seen TEXT NOT NULL DEFAULT '',
                    audit_seq INTEGER NOT NULL DEFAULT 0, audit_hash TEXT NOT NULL DEFAULT '',
-                   audit_problem TEXT NOT NULL DEFAULT '');
+                   audit_problem TEXT NOT NULL DEFAULT '', catalog TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE study (id INTEGER PRIMARY KEY, owner TEXT NOT NULL REFERENCES user(name),
                     title TEXT NOT NULL, definition TEXT NOT NULL, created_at TEXT NOT NULL,
                     status TEXT NOT NULL DEFAULT 'running', result TEXT NOT NULL DEFAULT '',
@@ -117,16 +117,24 @@ Status HubStore::AddSite(const std::string& name, const std::string& cert_sha256
 
 Result<std::vector<SiteRecord>> HubStore::Sites() {
   ASSIGN_OR_RETURN(auto query,
-                   db_->Prepare("SELECT name, cert_sha256, last_seen, audit_seq, audit_hash FROM "
-                                "site ORDER BY name"));
+                   db_->Prepare("SELECT name, cert_sha256, last_seen, audit_seq, audit_hash, "
+                                "catalog FROM site ORDER BY name"));
   std::vector<SiteRecord> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, query->Step());
     if (!row) break;
     out.push_back({std::string(query->Text(0)), std::string(query->Text(1)),
-                   std::string(query->Text(2)), query->Int(3), std::string(query->Text(4))});
+                   std::string(query->Text(2)), query->Int(3), std::string(query->Text(4)),
+                   std::string(query->Text(5))});
   }
   return out;
+}
+
+Status HubStore::RecordCatalog(const std::string& site, const std::string& catalog_json) {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare("UPDATE site SET catalog = ? WHERE name = ?"));
+  query->BindText(1, catalog_json);
+  query->BindText(2, site);
+  return query->Run();
 }
 
 Status HubStore::RecordAuditHead(const std::string& site, int64_t seq, const std::string& hash) {
@@ -170,7 +178,10 @@ Result<SiteRecord> HubStore::RecognizeSite(const std::string& name,
                             "' presented a certificate that is not the pinned one");
   }
   query.reset();
-  SiteRecord site{name, cert_sha256, UtcNowIso(), 0, ""};
+  SiteRecord site;
+  site.name = name;
+  site.cert_sha256 = cert_sha256;
+  site.last_seen = UtcNowIso();
   // Written once a second at most (the clock's resolution), not at every poll.
   ASSIGN_OR_RETURN(auto touch, db_->Prepare("UPDATE site SET last_seen = ? WHERE name = ? AND "
                                             "last_seen != ?"));

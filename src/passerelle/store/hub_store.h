@@ -25,6 +25,9 @@ struct SiteRecord {
   // The head of the node's audit chain in its latest answer (0 and "" before any).
   int64_t audit_seq = 0;
   std::string audit_hash;
+  // What the node's latest poll said the site holds (datasets, versions, dictionaries: metadata
+  // only), JSON; "[]" before any.
+  std::string catalog = "[]";
 };
 
 struct TaskRecord {
@@ -67,6 +70,8 @@ class HubStore {
   // The site whose certificate is pinned as `cert_sha256`, recording the contact time;
   // PermissionDenied for an unknown name or a fingerprint that is not the pinned one.
   Result<SiteRecord> RecognizeSite(const std::string& name, const std::string& cert_sha256);
+  // Records the catalog a site's node sent (federation/node.h): JSON, metadata only.
+  Status RecordCatalog(const std::string& site, const std::string& catalog_json);
 
   // A study: its id. Studies and tasks survive restarts.
   Result<int64_t> AddStudy(const std::string& owner, const std::string& title,

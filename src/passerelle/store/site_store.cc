@@ -343,6 +343,13 @@ Result<std::vector<DatasetVersion>> SiteStore::ListDatasets() {
   return out;
 }
 
+Result<data::Dictionary> SiteStore::Dictionary(const std::string& dataset) {
+  std::string table_name, dictionary_toml;
+  ASSIGN_OR_RETURN(auto current, CurrentVersion(dataset, &table_name, &dictionary_toml));
+  if (!current) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
+  return data::ParseDictionary(dictionary_toml, "stored dictionary of " + dataset);
+}
+
 Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVersion* version,
                                          data::Dictionary* dictionary_out) {
   std::string table_name, dictionary_toml;

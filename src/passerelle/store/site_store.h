@@ -80,6 +80,8 @@ class SiteStore {
   // The current version of `dataset` in memory, with its dictionary. NotFound when absent.
   Result<data::Table> LoadTable(const std::string& dataset, DatasetVersion* version = nullptr,
                                 data::Dictionary* dictionary = nullptr);
+  // The dictionary stored with the current version of `dataset`. NotFound when absent.
+  Result<data::Dictionary> Dictionary(const std::string& dataset);
   // The site's policy file, parsed and checked.
   Result<privacy::Policy> LoadPolicy() const;
 

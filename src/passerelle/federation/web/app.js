@@ -1,6 +1,9 @@
-// The hub's web UI: sign in with a token, see the sites, build and submit a study, watch it, read
-// its results (the same SVG plots as the report), download JSON, CSV and the HTML report. Talks
-// only to its own origin. Every label is in English, Chinese and French.
+// The hub's web UI: sign in with a token, see the sites and what they hold (datasets, versions,
+// dictionaries: metadata only), build and submit a study, watch each site's progress round by
+// round, read its results (the same SVG plots as the report), download JSON, CSV and the HTML
+// report. Talks only to its own origin. Every label and message in English, Chinese and French.
+import { translateMessage } from './messages.js';
+
 const TEXT = {
   en: {
     signIn: 'Sign in', token: 'Token', signInButton: 'Sign in', signOut: 'Sign out',
@@ -12,6 +15,11 @@ const TEXT = {
     downloadJson: 'Download JSON', downloadCsv: 'Download CSV',
     downloadReport: 'Download the report', running: 'Running at the sites…',
     done: 'Done', failed: 'Failed', ok: 'ok', refused: 'refused', notes: 'Notes',
+    online: 'Online', state: 'State', datasets: 'Datasets', yes: 'online', no: 'offline',
+    datasetLine: '{name}, version {version} ({dictionary}, {count} variables), imported {at}',
+    noDataset: 'none', analysisOf: 'Analysis {index} of {of}: {id}', round: 'Round',
+    pending: 'not yet asked', waiting: 'task waiting for the node', computing: 'computing',
+    held: 'waiting for its custodian', answered: 'answered', analysesDone: 'Finished: {list}',
   },
   zh: {
     signIn: '登录', token: '令牌', signInButton: '登录', signOut: '退出',
@@ -22,6 +30,11 @@ const TEXT = {
     remove: '删除', downloadJson: '下载 JSON', downloadCsv: '下载 CSV',
     downloadReport: '下载报告', running: '各站点正在计算…', done: '完成', failed: '失败',
     ok: '成功', refused: '被拒绝', notes: '说明',
+    online: '在线', state: '状态', datasets: '数据集', yes: '在线', no: '离线',
+    datasetLine: '{name}，版本 {version}（{dictionary}，{count} 个变量），导入于 {at}',
+    noDataset: '无', analysisOf: '第 {index} 项分析，共 {of} 项：{id}', round: '轮次',
+    pending: '尚未请求', waiting: '任务等待节点领取', computing: '计算中',
+    held: '等待数据管理员', answered: '已应答', analysesDone: '已完成：{list}',
   },
   fr: {
     signIn: 'Connexion', token: 'Jeton', signInButton: 'Se connecter', signOut: 'Se déconnecter',
@@ -33,15 +46,32 @@ const TEXT = {
     remove: 'Retirer', downloadJson: 'Télécharger le JSON', downloadCsv: 'Télécharger le CSV',
     downloadReport: 'Télécharger le rapport', running: 'Calcul en cours dans les sites…',
     done: 'Terminée', failed: 'Échec', ok: 'ok', refused: 'refusée', notes: 'Notes',
+    online: 'En ligne', state: 'État', datasets: 'Jeux de données', yes: 'en ligne', no: 'hors ligne',
+    datasetLine: '{name}, version {version} ({dictionary}, {count} variables), importé le {at}',
+    noDataset: 'aucun', analysisOf: 'Analyse {index} sur {of} : {id}', round: 'Tour',
+    pending: 'pas encore sollicité', waiting: 'tâche en attente du nœud', computing: 'calcul en cours',
+    held: 'en attente de son responsable des données', answered: 'a répondu',
+    analysesDone: 'Terminées : {list}',
   },
 };
 
 let language = localStorage.getItem('passerelle.language') || 'en';
 let token = sessionStorage.getItem('passerelle.token') || '';
 let current = null;  // the study shown: its document once done
+let catalog = [];    // the sites as /v1/sites lists them, with their datasets
 
 const $ = (id) => document.getElementById(id);
-const t = (key) => (TEXT[language] && TEXT[language][key]) || TEXT.en[key] || key;
+const t = (key, vars = {}) => ((TEXT[language] && TEXT[language][key]) || TEXT.en[key] || key)
+  .replace(/\{(\w+)\}/g, (_, name) => (name in vars ? vars[name] : `{${name}}`));
+const say = (message) => translateMessage(message, language);
+
+// An element showing a server message in the page's language, the original as its title.
+function messageElement(tag, message) {
+  const el = document.createElement(tag);
+  el.textContent = say(message);
+  if (el.textContent !== message) el.title = message;
+  return el;
+}
 
 function translate(root = document) {
   document.documentElement.lang = language === 'zh' ? 'zh-CN' : language;
@@ -80,7 +110,7 @@ async function signIn(event) {
     $('sign-out').hidden = false;
     $('sign-in-error').textContent = '';
     await showStudies();
-    await loadVariables();
+    offerVariables();
     if (!$('analyses').children.length) addAnalysis();
   } catch (error) {
     token = '';
@@ -90,26 +120,60 @@ async function signIn(event) {
 }
 
 async function showSites() {
-  const { sites } = await api('/v1/sites');
+  ({ sites: catalog } = await api('/v1/sites'));
   const body = $('sites').tBodies[0];
   body.replaceChildren();
-  for (const s of sites) {
+  for (const s of catalog) {
     const row = body.insertRow();
+    row.dataset.site = s.name;
     row.insertCell().textContent = s.name;
+    const online = row.insertCell();
+    online.textContent = t(s.online ? 'yes' : 'no');
+    online.className = s.online ? 'online' : 'offline';
     row.insertCell().textContent = s.last_seen || t('never');
+    const held = row.insertCell();
+    if (!s.datasets.length) held.textContent = t('noDataset');
+    for (const d of s.datasets) {
+      // Each dataset's dictionary, folded: names, types, units and declared levels.
+      const box = document.createElement('details');
+      box.className = 'dataset';
+      box.dataset.dataset = d.name;
+      const summary = document.createElement('summary');
+      summary.textContent = t('datasetLine', { name: d.name, version: d.version,
+        dictionary: d.dictionary, count: d.variables.length, at: d.imported_at });
+      const list = document.createElement('ul');
+      for (const v of d.variables) {
+        const item = document.createElement('li');
+        item.textContent = `${v.name} — ${v.type}${v.unit ? ` (${v.unit})` : ''}` +
+          (v.levels ? `: ${v.levels.join(', ')}` : '') + (v.description ? ` — ${v.description}` : '');
+        list.append(item);
+      }
+      box.append(summary, list);
+      held.append(box);
+    }
   }
 }
 
-async function loadVariables() {
-  try {
-    const { variables } = await api('/v1/dictionary');
-    $('variables').replaceChildren(...variables.map((v) => {
-      const option = document.createElement('option');
-      option.value = v.name;
-      option.label = v.type + (v.levels && v.levels.length ? ': ' + v.levels.join(', ') : '');
-      return option;
-    }));
-  } catch { /* no dictionary: free typing */ }
+// The datasets the sites hold, and the variables of the chosen one as the sites' dictionaries
+// declare them, offered while typing a formula.
+function offerVariables() {
+  const names = new Set();
+  const variables = new Map();
+  const chosen = $('study-dataset').value.trim();
+  for (const s of catalog) {
+    for (const d of s.datasets) {
+      names.add(d.name);
+      if (d.name !== chosen) continue;
+      for (const v of d.variables) if (!variables.has(v.name)) variables.set(v.name, v);
+    }
+  }
+  $('datasets').replaceChildren(...[...names].map((name) => new Option(name, name)));
+  $('variables').replaceChildren(...[...variables.values()].map((v) => {
+    const option = document.createElement('option');
+    option.value = v.name;
+    option.label = v.type + (v.levels && v.levels.length ? ': ' + v.levels.join(', ') : '');
+    return option;
+  }));
 }
 
 async function showStudies() {
@@ -164,27 +228,53 @@ async function submitStudy(event) {
     await showStudies();
     await watch(id);
   } catch (error) {
-    $('study-error').textContent = error.message;
+    $('study-error').textContent = say(error.message);
   }
 }
 
-// Shows study `id`, polling the hub while it runs (each request is held until it changes).
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Shows study `id`: while it runs, the analysis at work and each site's round and state in it
+// (asked twice a second); then its results.
 async function watch(id) {
   $('study').hidden = false;
   $('study-heading').textContent = `#${id}`;
   $('results').replaceChildren();
   current = null;
   for (;;) {
-    const state = await api(`/v1/studies/${id}`);
-    if (state.status === 'running') {
-      $('study-status').textContent = t('running');
-      continue;
-    }
-    $('study-status').textContent = t(state.status === 'done' ? 'done' : 'failed') +
-      (state.result && state.result.error ? ` — ${state.result.error}` : '');
-    if (state.status === 'done') show(state.result);
-    await showStudies();
-    return;
+    const state = await api(`/v1/studies/${id}/progress`);
+    if (state.status !== 'running') break;
+    showProgress(state);
+    await pause(500);
+  }
+  $('progress').hidden = true;
+  const state = await api(`/v1/studies/${id}`);
+  $('study-status').replaceChildren(t(state.status === 'done' ? 'done' : 'failed'));
+  if (state.result && state.result.error) {
+    $('study-status').append(' — ', messageElement('span', state.result.error));
+  }
+  if (state.status === 'done') show(state.result);
+  await showStudies();
+}
+
+function showProgress(state) {
+  $('study-status').textContent = t('running');
+  if (!state.analysis) return;
+  $('progress').hidden = false;
+  $('progress-analysis').textContent =
+    t('analysisOf', { index: state.index, of: state.of, id: state.analysis });
+  $('progress-finished').textContent = state.finished.length
+    ? t('analysesDone', { list: state.finished.map((a) => `${a.id} (${t(a.status)})`).join(', ') })
+    : '';
+  const body = $('progress-sites').tBodies[0];
+  body.replaceChildren();
+  for (const s of state.sites) {
+    const row = body.insertRow();
+    row.dataset.site = s.site;
+    row.dataset.state = s.state;
+    row.insertCell().textContent = s.site;
+    row.insertCell().textContent = s.round;
+    row.insertCell().textContent = t(s.state);
   }
 }
 
@@ -208,7 +298,9 @@ function show(doc) {
       plot.append(document.importNode(svg, true));
       section.append(plot);
     }
-    if (r.text) {
+    if (r.table) {
+      section.append(cellsTable(r.table));
+    } else if (r.text) {
       const pre = document.createElement('pre');
       pre.textContent = r.text;
       section.append(pre);
@@ -216,15 +308,29 @@ function show(doc) {
     if (r.notes && r.notes.length) {
       const list = document.createElement('ul');
       list.className = 'notes';
-      for (const n of r.notes) {
-        const item = document.createElement('li');
-        item.textContent = n;
-        list.append(item);
-      }
+      list.append(...r.notes.map((n) => messageElement('li', n)));
       section.append(list);
     }
     out.append(section);
   }
+}
+
+// The descriptive table ("Table 1"): a header row, then one row per line; levels indented.
+function cellsTable(cells) {
+  const table = document.createElement('table');
+  table.className = 'cells';
+  const head = table.createTHead().insertRow();
+  for (const c of cells[0]) head.append(Object.assign(document.createElement('th'), { textContent: c }));
+  const body = table.createTBody();
+  for (const line of cells.slice(1)) {
+    const row = body.insertRow();
+    line.forEach((c, i) => {
+      const cell = row.insertCell();
+      cell.textContent = i === 0 ? c.trim() : c;
+      if (i === 0 && c.startsWith('  ')) cell.className = 'level';
+    });
+  }
+  return table;
 }
 
 // One row per coefficient (or count, or curve row) of every analysis.
@@ -254,6 +360,7 @@ document.addEventListener('DOMContentLoaded', () => {
     language = $('language').value;
     localStorage.setItem('passerelle.language', language);
     translate();
+    if (!$('workspace').hidden) showSites().catch(() => {});
     if (current) show(current);
   });
   translate();
@@ -263,6 +370,7 @@ document.addEventListener('DOMContentLoaded', () => {
     location.reload();
   });
   $('add-analysis').addEventListener('click', addAnalysis);
+  $('study-dataset').addEventListener('input', offerVariables);
   $('study-form').addEventListener('submit', submitStudy);
   $('download-json').addEventListener('click', () =>
     current && save(`study-${current.study}.json`, 'application/json', JSON.stringify(current, null, 2)));

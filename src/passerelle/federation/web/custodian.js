@@ -1,6 +1,8 @@
 // The custodian's page of a site node (127.0.0.1 only): the releases waiting for approval with
 // the exact aggregate that would leave, approve or deny with a reason, and the audit log with
 // its verification. Talks only to the node that serves it.
+import { translateMessage } from './messages.js';
+
 const TEXT = {
   en: {
     heading: 'Passerelle — site custodian', token: 'Token', open: 'Open',
@@ -81,8 +83,10 @@ async function refresh() {
   body.replaceChildren();
   for (const e of audit.entries.slice().reverse()) {
     const row = body.insertRow();
-    const detail = e.kind === 'task' ? e.detail.slice(0, 80) : e.digest ? `${e.detail} sha256 ${e.digest.slice(0, 16)}` : e.detail;
+    const detail = e.kind === 'task' ? e.detail.slice(0, 80)
+      : e.digest ? `${e.detail} sha256 ${e.digest.slice(0, 16)}` : translateMessage(e.detail, language);
     for (const v of [e.seq, e.at, e.kind, e.task, e.study, e.researcher, detail]) row.insertCell().textContent = v;
+    if (detail !== e.detail) row.cells[6].title = e.detail;
   }
 }
 
