@@ -1,9 +1,11 @@
 // Drives the hub's web UI in Debian's Chromium with playwright-core, against a real hub and real
 // nodes on 127.0.0.1 (started by tests/integration/browser_test.cc):
 //   node tests/browser/hub_ui.mjs HUB_URL TOKEN_FILE OUT_DIR
-// Signs in, sees the sites, builds and runs a study (Kaplan–Meier and Cox), sees the curves and
-// the forest plot, switches to Chinese and French, downloads the report, and checks that no
-// request leaves the hub's origin. Screenshots go to OUT_DIR. Exits 1 with the reason on failure.
+// Signs in, sees the sites and their datasets, watches a study wait on lyon (whose node the test
+// hangs until this script writes OUT_DIR/progress.seen), reads Table 1 and a refusal in three
+// languages, builds and runs a study (Kaplan–Meier and Cox), sees the curves and the forest plot,
+// switches to Chinese and French, downloads the report, and checks that no request leaves the
+// hub's origin. Screenshots go to OUT_DIR. Exits 1 with the reason on failure.
 import { chromium } from 'playwright-core';
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -45,8 +47,57 @@ try {
   await page.locator('#workspace').waitFor({ state: 'visible' });
   const sites = await page.locator('#sites tbody td:first-child').allTextContents();
   check(sites.includes('wuhan') && sites.includes('lyon'), `the sites: ${sites}`);
-  // Variable names offered from the consortium's dictionary.
+  // What the sites hold, from their nodes: dataset, version, dictionary and its variables.
+  const held = await page.locator('#sites tr[data-site=wuhan] details.dataset summary').textContent();
+  check(held.startsWith('gu_cohort, version 1 (gu_cohort.v1, '), `wuhan's dataset: ${held}`);
+  check(await page.locator('#sites tr[data-site=wuhan] td.online').count() === 1, 'wuhan online');
+  await page.locator('#sites tr[data-site=lyon] details.dataset summary').click();
+  await page.locator('#sites tr[data-site=lyon] details.dataset li', { hasText: /^organ — category: / }).waitFor();
+  // Variable names offered from the sites' dictionaries.
   await page.locator('#variables option[value=os_days]').waitFor({ state: 'attached' });
+
+  // A study that waits on lyon: the page shows the analysis and each site's round and state.
+  await page.fill('#study-title', 'Table 1');
+  const describe = page.locator('#analyses fieldset').nth(0);
+  await describe.locator('[name=id]').fill('table1');
+  await describe.locator('[name=function]').selectOption('describe');
+  await page.click('#add-analysis');
+  const ids = page.locator('#analyses fieldset').nth(1);
+  await ids.locator('[name=id]').fill('ids');
+  await ids.locator('[name=function]').selectOption('table');
+  await ids.locator('[name=rows]').fill('patient_id');
+  await page.click('#submit-study');
+  const lyon = page.locator('#progress-sites tr[data-site=lyon]');
+  await lyon.waitFor();
+  const state = await lyon.getAttribute('data-state');
+  check(state === 'waiting' || state === 'computing', `lyon's state: ${state}`);
+  check(await page.locator('#progress-analysis').textContent() === 'Analysis 1 of 2: table1', 'the analysis');
+  check(await page.locator('#progress-sites tr[data-site=wuhan] td:nth-child(3)').textContent() === 'not yet asked',
+        'wuhan waits its turn');
+  await page.locator('#study').screenshot({ path: `${outDir}/progress.png` });
+  await page.selectOption('#language', 'zh');
+  await page.locator('#progress-sites tr[data-site=wuhan] td:nth-child(3)', { hasText: '尚未请求' }).waitFor();
+  await page.selectOption('#language', 'en');
+  writeFileSync(`${outDir}/progress.seen`, 'lyon\n');
+  await page.locator('#study-status', { hasText: 'Done' }).waitFor({ timeout: 120000 });
+  check(await page.locator('#progress').isHidden(), 'the progress goes once done');
+
+  // Table 1 as a table, a column per site; the refusal said in the page's language.
+  const columns = await page.locator('[data-analysis=table1] table.cells th').allTextContents();
+  check(columns.join() === 'variable,lyon,wuhan,all', `Table 1's columns: ${columns}`);
+  const refusal = page.locator('[data-analysis=ids] .notes li');
+  check(await refusal.textContent() ===
+        'Site lyon refused: identifiers, free text and dates are never released as labels.',
+        `the refusal: ${await refusal.textContent()}`);
+  check((await refusal.getAttribute('title')).startsWith('site lyon: rule never_released'),
+        'the original message');
+  await page.selectOption('#language', 'fr');
+  check(await refusal.textContent() === 'Le site lyon a refusé : identifiants, textes libres et ' +
+        'dates ne sont jamais publiés comme libellés.', `French: ${await refusal.textContent()}`);
+  await page.selectOption('#language', 'zh');
+  check(await refusal.textContent() === '站点 lyon 拒绝：标识符、自由文本和日期从不作为标签发布。',
+        `Chinese: ${await refusal.textContent()}`);
+  await page.selectOption('#language', 'en');
 
   // Build the study: overall survival by sex (Kaplan–Meier), then a Cox model.
   await page.fill('#study-title', 'OS in the browser');
@@ -54,13 +105,13 @@ try {
   await first.locator('[name=id]').fill('os_km');
   await first.locator('[name=function]').selectOption('survfit');
   await first.locator('[name=formula]').fill('Surv(os_days, os_event) ~ sex');
-  await page.click('#add-analysis');
   const second = page.locator('#analyses fieldset').nth(1);
   await second.locator('[name=id]').fill('os_cox');
   await second.locator('[name=function]').selectOption('coxph');
   await second.locator('[name=formula]').fill('Surv(os_days, os_event) ~ age_dx + sex + strata(site)');
   await page.click('#submit-study');
-  await page.locator('#study-status', { hasText: 'Done' }).waitFor({ timeout: 120000 });
+  await page.locator('#study-heading', { hasText: 'OS in the browser' }).waitFor({ timeout: 120000 });
+  await page.locator('#study-status', { hasText: 'Done' }).waitFor();
 
   const curves = await page.locator('[data-analysis=os_km] svg path.km-curve').count();
   check(curves === 2, `two Kaplan–Meier curves, got ${curves}`);

@@ -1,9 +1,11 @@
 // The hub's web UI in a real browser: a hub and two site nodes as real processes on 127.0.0.1,
 // and tests/browser/hub_ui.mjs driving Debian's Chromium through playwright-core (installed by
-// `make test`: `npm ci` from the committed lockfile). The script signs in, runs a study, checks
-// the plots, the languages and the report, and that no request leaves the hub's origin.
+// `make test`: `npm ci` from the committed lockfile). The script signs in, sees the sites'
+// datasets, watches a study wait on a hanging site, runs a study, checks the plots, the languages
+// and the report, and that no request leaves the hub's origin.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -25,10 +27,17 @@ TEST_F(BrowserTest, AResearcherRunsAStudyInTheHubsWebUi) {
   StartAll();
   ASSERT_TRUE(WaitForLog(dir_ + "/wuhan.log", "connected to the hub"));
   ASSERT_TRUE(WaitForLog(dir_ + "/lyon.log", "connected to the hub"));
+  // Lyon hangs (SIGSTOP) until the page has shown the first study waiting on it; the script
+  // says so in DIR/progress.seen.
+  nodes_[1]->Signal(SIGSTOP);
   const std::string command = "cd " + std::string(PASSERELLE_SOURCE_DIR) +
                               " && node tests/browser/hub_ui.mjs " + hub_url_ + " " + dir_ +
                               "/token " + dir_ + " > " + dir_ + "/browser.log 2>&1";
-  const int status = std::system(command.c_str());
+  auto browser = std::async(std::launch::async, [&] { return std::system(command.c_str()); });
+  const bool seen = WaitForLog(dir_ + "/progress.seen", "lyon", 180);
+  nodes_[1]->Signal(SIGCONT);
+  EXPECT_TRUE(seen) << ReadAll(dir_ + "/browser.log");
+  const int status = browser.get();
   EXPECT_EQ(status, 0) << ReadAll(dir_ + "/browser.log") << hub_->Log();
   EXPECT_EQ(ReadAll(dir_ + "/browser.ok"), "ok\n");
   StopAll();

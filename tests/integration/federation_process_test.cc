@@ -185,6 +185,8 @@ TEST_F(FederationProcessTest, SyntheticWuhanAndLyonGiveThePooledAnalyses) {
   json reported = study;
   reported["analyses"].push_back(
       {{"id", "os_km"}, {"function", "survfit"}, {"formula", "Surv(os_days, os_event) ~ sex"}});
+  reported["analyses"].push_back(
+      {{"id", "table1"}, {"function", "describe"}, {"variables", {"age_dx", "sex", "organ"}}});
   const std::string path = dir_ + "/study.html";
   const passerelle::testing::Output out = Study(reported, "reported", "--report " + path);
   ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
@@ -197,6 +199,17 @@ TEST_F(FederationProcessTest, SyntheticWuhanAndLyonGiveThePooledAnalyses) {
   EXPECT_NE(html.find("class=\"forest-row\" data-term=\"age_dx\""), std::string::npos);
   EXPECT_NE(html.find("@media print"), std::string::npos);
   EXPECT_NE(html.find("<h2>Methods</h2>"), std::string::npos);
+  // Sites and the dataset version each computed on (both imported once: version 1).
+  EXPECT_NE(html.find("wuhan (gu_cohort version 1, imported 20"), std::string::npos);
+  EXPECT_NE(html.find("lyon (gu_cohort version 1, imported 20"), std::string::npos);
+  // Table 1 as a table: a column per site and the total, the records the describe result holds.
+  const json table1 = json::parse(out.out)["results"]["table1"]["results"];
+  ASSERT_EQ(table1["columns"], json({"lyon", "wuhan", "all"})) << table1.dump();
+  EXPECT_NE(html.find("<th>variable</th><th>lyon</th><th>wuhan</th><th>all</th>"),
+            std::string::npos);
+  std::string records = "<tr><td>records</td>";
+  for (const json& n : table1["rows"]) records += "<td>" + std::to_string(n.get<int>()) + "</td>";
+  EXPECT_NE(html.find(records + "</tr>"), std::string::npos) << records;
   // Nothing outside the file: no script, no stylesheet or image to fetch, no URL but the SVG
   // namespace.
   for (const char* outside : {"<script", "<link", "<img", "<iframe", "url(", "src=", "https://"}) {

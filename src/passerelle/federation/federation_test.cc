@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "passerelle/base/test_dir.h"
@@ -459,6 +461,176 @@ TEST_F(FederationTest, TheHubNoticesAnAuditLogThatWentBack) {
   ASSERT_TRUE(info.ok());
   ASSERT_TRUE((*hub_store)->AddSite("site1", info->sha256).ok());
   EXPECT_EQ((*Run(kCoxStudy))["results"]["cox"]["status"], "ok");
+}
+
+// A study run on its own thread (as `passerelle study run` runs it) while the test looks at the
+// hub.
+class Watched {
+ public:
+  explicit Watched(std::function<Result<json>(std::function<void(int64_t)>)> run)
+      : thread_([this, run] {
+          result_ = run([this](int64_t id) {
+            std::lock_guard<std::mutex> lock(mu_);
+            id_ = id;
+          });
+        }) {}
+  ~Watched() {
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t id() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return id_;
+  }
+  Result<json> Wait() {
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  std::mutex mu_;
+  int64_t id_ = 0;
+  Result<json> result_ = Internal("not run");
+  std::thread thread_;
+};
+
+class HubViewTest : public FederationTest {
+ protected:
+  // GET as the researcher.
+  json Get(const std::string& path) {
+    if (!client_) {
+      net::TlsIdentity researcher;
+      researcher.ca_cert = dir_ + "/ca/ca.crt";
+      client_ = net::HttpsClient::Create("localhost", hub_->port(), researcher).value();
+      client_->SetBearerToken(token_);
+    }
+    Result<net::HttpResponse> r = client_->Get(path);
+    EXPECT_TRUE(r.ok() && r->status == 200) << path;
+    return r.ok() ? json::parse(r->body) : json();
+  }
+
+  std::unique_ptr<Watched> Submit(const json& study) {
+    return std::make_unique<Watched>(
+        [this, study](std::function<void(int64_t)> on_id) -> Result<json> {
+          ResearcherConfig config;
+          config.hub = {"localhost", hub_->port()};
+          config.ca_cert = dir_ + "/ca/ca.crt";
+          config.token = token_;
+          ASSIGN_OR_RETURN(std::string text, RunStudy(config, study.dump(), on_id));
+          return json::parse(text);
+        });
+  }
+
+  // The study's progress once its task for site3 (whose node is not running) waits.
+  json WaitingOnSite3(Watched& study) {
+    json progress;
+    for (int i = 0; i < 400; ++i) {
+      if (study.id() > 0) {
+        progress = Get("/v1/studies/" + std::to_string(study.id()) + "/progress");
+        if (progress.contains("sites") && progress["sites"][2]["state"] == "waiting") break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return progress;
+  }
+
+  void Import(const std::string& site, bool with_dictionary) {
+    auto s = store::SiteStore::Open(dir_ + "/" + site);
+    ASSERT_TRUE(s.ok());
+    store::ImportRequest import;
+    import.dataset = "colon";
+    import.csv_path = kRef + "colon_death_" + site + ".csv";
+    if (with_dictionary) {
+      import.dictionary =
+          *data::ParseDictionary(ReadAll(kRef + "colon_death.dictionary.toml"), "dict");
+    }
+    ASSERT_TRUE((*s)->Import(import).ok());
+  }
+
+  std::unique_ptr<net::HttpsClient> client_;
+};
+
+TEST_F(HubViewTest, SitesCatalogsProgressAndDatasetVersions) {
+  // site2 imports its file again without a dictionary: version 2, its dictionary inferred from
+  // the records, so none of its levels may leave.
+  Import("site2", /*with_dictionary=*/false);
+  StartNode("site1");
+  StartNode("site2");
+
+  // The catalog: what each site holds, from its node's polls. Metadata only.
+  json sites;
+  for (int i = 0; i < 100; ++i) {
+    sites = Get("/v1/sites")["sites"];
+    if (!sites[0]["datasets"].empty() && !sites[1]["datasets"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(sites.size(), 3u);
+  EXPECT_TRUE(sites[0]["online"].get<bool>());
+  EXPECT_EQ(sites[2]["datasets"], json::array());  // site3's node never polled
+  const json site1 = sites[0]["datasets"][0], site2 = sites[1]["datasets"][0];
+  EXPECT_EQ(site1["name"], "colon");
+  EXPECT_EQ(site1["version"], 1);
+  EXPECT_EQ(site2["version"], 2);
+  EXPECT_EQ(site1["dictionary"], "colon.v1");
+  const std::set<std::string> dataset_keys = {"name", "version", "imported_at", "dictionary",
+                                              "variables"};
+  const std::set<std::string> variable_keys = {"name", "type", "description", "unit", "levels"};
+  int declared = 0;
+  for (const json* d : {&site1, &site2}) {
+    for (const auto& [key, value] : d->items()) EXPECT_TRUE(dataset_keys.count(key)) << key;
+    for (const json& v : (*d)["variables"]) {
+      for (const auto& [key, value] : v.items()) EXPECT_TRUE(variable_keys.count(key)) << key;
+      if (d == &site2) {
+        EXPECT_FALSE(v.contains("levels")) << v.dump();  // read from records
+      }
+      if (d == &site1 && v["name"] == "rx") {
+        EXPECT_EQ(v["levels"], json({"Obs", "Lev", "Lev+5FU"}));  // declared by the dictionary
+        ++declared;
+      }
+    }
+  }
+  EXPECT_EQ(declared, 1);
+
+  // The study waits on site3, whose node is not running yet: the hub says where it is.
+  std::unique_ptr<Watched> study = Submit(kCoxStudy);
+  const json progress = WaitingOnSite3(*study);
+  EXPECT_EQ(progress["status"], "running");
+  EXPECT_EQ(progress["analysis"], "cox");
+  EXPECT_EQ(progress["index"], 1);
+  EXPECT_EQ(progress["of"], 2);
+  EXPECT_EQ(progress["finished"], json::array());
+  EXPECT_EQ(progress["sites"], json::parse(R"([{"site": "site1", "round": 1, "state": "answered"},
+                                               {"site": "site2", "round": 1, "state": "answered"},
+                                               {"site": "site3", "round": 1, "state": "waiting"}])"));
+  StartNode("site3");
+  Result<json> result = study->Wait();
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ((*result)["results"]["cox"]["status"], "ok");
+  // Each site's releases came from one version of its dataset, named in the provenance.
+  const json datasets = (*result)["provenance"]["datasets"];
+  EXPECT_EQ(datasets["site1"]["version"], 1);
+  EXPECT_EQ(datasets["site2"]["version"], 2);
+  EXPECT_EQ(datasets["site3"]["version"], 1);
+  EXPECT_EQ(datasets["site2"]["imported_at"], site2["imported_at"]);
+  const json done = Get("/v1/studies/" + std::to_string(study->id()) + "/progress");
+  EXPECT_EQ(done["status"], "done");
+  EXPECT_FALSE(done.contains("sites"));
+}
+
+TEST_F(HubViewTest, ASiteWhoseDataChangesDuringAStudyFailsIt) {
+  StartNode("site1");
+  StartNode("site2");
+  std::unique_ptr<Watched> study = Submit(kCoxStudy);
+  // While the Cox model's first round waits on site3, site1 imports its file again.
+  EXPECT_EQ(WaitingOnSite3(*study)["sites"][0]["state"], "answered");
+  Import("site1", /*with_dictionary=*/true);
+  StartNode("site3");
+  Result<json> result = study->Wait();
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const json& cox = (*result)["results"]["cox"];
+  EXPECT_EQ(cox["status"], "failed");
+  EXPECT_EQ(cox["notes"][0],
+            "site site1: its dataset changed during the study (version 1, then 2); run it again")
+      << cox.dump();
 }
 
 }  // namespace

@@ -239,6 +239,8 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function watch(id) {
   $('study').hidden = false;
   $('study-heading').textContent = `#${id}`;
+  $('study-status').textContent = t('running');
+  $('downloads').hidden = true;
   $('results').replaceChildren();
   current = null;
   for (;;) {
@@ -280,6 +282,7 @@ function showProgress(state) {
 
 function show(doc) {
   current = doc;
+  $('downloads').hidden = false;
   $('study-heading').textContent = `#${doc.study} — ${doc.title}`;
   const out = $('results');
   out.replaceChildren();
