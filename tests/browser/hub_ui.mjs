@@ -61,6 +61,7 @@ try {
   const describe = page.locator('#analyses fieldset').nth(0);
   await describe.locator('[name=id]').fill('table1');
   await describe.locator('[name=function]').selectOption('describe');
+  await describe.locator('[name=variables]').fill('age_dx, sex, organ');
   await page.click('#add-analysis');
   const ids = page.locator('#analyses fieldset').nth(1);
   await ids.locator('[name=id]').fill('ids');
@@ -85,6 +86,9 @@ try {
   // Table 1 as a table, a column per site; the refusal said in the page's language.
   const columns = await page.locator('[data-analysis=table1] table.cells th').allTextContents();
   check(columns.join() === 'variable,lyon,wuhan,all', `Table 1's columns: ${columns}`);
+  const lines = await page.locator('[data-analysis=table1] table.cells td:first-child').allTextContents();
+  check(lines.includes('age_dx, mean (SD)') && lines.includes('organ') && !lines.includes('os_days'),
+        `Table 1's variables: ${lines}`);
   const refusal = page.locator('[data-analysis=ids] .notes li');
   check(await refusal.textContent() ===
         'Site lyon refused: identifiers, free text and dates are never released as labels.',

@@ -133,40 +133,46 @@ Result<std::string> StudyHtml(const std::string& study_json) {
           EscapeMarkup(Field(doc, "dataset")) + "</b> · researcher " +
           EscapeMarkup(Field(doc, "researcher")) +
           "</p>\n<p class=\"meta\">Sites: " + SitesLine(doc) + "</p>\n";
-  std::string methods, withheld;
+  // Descriptive tables first (Table 1), then the analyses in the study's order.
+  std::string table1, analyses, methods, withheld;
   for (const auto& [id, r] : doc.at("results").items()) {
     const std::string function = Field(r, "function");
     const std::string status = Field(r, "status");
-    html += "<section class=\"analysis\" id=\"" + EscapeMarkup(id) + "\">\n<h2>" +
-            EscapeMarkup(id) + " — " + EscapeMarkup(function) + "<span class=\"status " +
-            EscapeMarkup(status) + "\">" + EscapeMarkup(status) + "</span></h2>\n";
+    std::string& out = function == "describe" ? table1 : analyses;
+    out += "<section class=\"analysis\" id=\"" + EscapeMarkup(id) + "\">\n<h2>" + EscapeMarkup(id) +
+           " — " + EscapeMarkup(function) + "<span class=\"status " + EscapeMarkup(status) + "\">" +
+           EscapeMarkup(status) + "</span></h2>\n";
     const ordered_json request = r.value("request", ordered_json::object());
     if (status == "ok") {
-      if (r.contains("svg")) html += "<div class=\"plot\">" + Field(r, "svg") + "</div>\n";
+      if (r.contains("svg")) out += "<div class=\"plot\">" + Field(r, "svg") + "</div>\n";
       if (r.contains("table") && r.at("table").is_array() && !r.at("table").empty()) {
-        html += CellsHtml(r.at("table"),
-                          "Characteristics of the records, by site (Table 1); "
-                          "*: withheld by a site");
+        out += CellsHtml(r.at("table"),
+                         "Characteristics of the records, by site (Table 1); "
+                         "*: withheld by a site");
       } else {
-        html += "<pre>" + EscapeMarkup(Field(r, "text")) + "</pre>\n";
+        out += "<pre>" + EscapeMarkup(Field(r, "text")) + "</pre>\n";
       }
     }
     const ordered_json notes = r.value("notes", ordered_json::array());
     if (!notes.empty()) {
-      html += "<ul class=\"notes\">\n";
+      out += "<ul class=\"notes\">\n";
       for (const auto& n : notes) {
         const std::string note = n.get<std::string>();
-        html += "<li>" + EscapeMarkup(note) + "</li>\n";
+        out += "<li>" + EscapeMarkup(note) + "</li>\n";
         if (note.find("rule ") != std::string::npos) {
           withheld += "<li><b>" + EscapeMarkup(id) + "</b>: " + EscapeMarkup(note) + "</li>\n";
         }
       }
-      html += "</ul>\n";
+      out += "</ul>\n";
     }
-    html += "</section>\n";
+    out += "</section>\n";
     methods += "<li><b>" + EscapeMarkup(id) + "</b>: " + EscapeMarkup(Method(function, request)) +
                "</li>\n";
   }
+  html += table1.empty() ? "<p class=\"meta\">Table 1: this study has no descriptive analysis "
+                           "(add one with <code>\"function\": \"describe\"</code>).</p>\n"
+                         : table1;
+  html += analyses;
   html += "<h2>What the sites withheld or refused</h2>\n";
   html += withheld.empty() ? "<p>Nothing: every site released every figure shown.</p>\n"
                            : "<ul class=\"notes\">\n" + withheld + "</ul>\n";

@@ -20,6 +20,7 @@ const TEXT = {
     noDataset: 'none', analysisOf: 'Analysis {index} of {of}: {id}', round: 'Round',
     pending: 'not yet asked', waiting: 'task waiting for the node', computing: 'computing',
     held: 'waiting for its custodian', answered: 'answered', analysesDone: 'Finished: {list}',
+    variables: 'Variables (all when empty)',
   },
   zh: {
     signIn: '登录', token: '令牌', signInButton: '登录', signOut: '退出',
@@ -35,6 +36,7 @@ const TEXT = {
     noDataset: '无', analysisOf: '第 {index} 项分析，共 {of} 项：{id}', round: '轮次',
     pending: '尚未请求', waiting: '任务等待节点领取', computing: '计算中',
     held: '等待数据管理员', answered: '已应答', analysesDone: '已完成：{list}',
+    variables: '变量（留空则全部）',
   },
   fr: {
     signIn: 'Connexion', token: 'Jeton', signInButton: 'Se connecter', signOut: 'Se déconnecter',
@@ -51,7 +53,7 @@ const TEXT = {
     noDataset: 'aucun', analysisOf: 'Analyse {index} sur {of} : {id}', round: 'Tour',
     pending: 'pas encore sollicité', waiting: 'tâche en attente du nœud', computing: 'calcul en cours',
     held: 'en attente de son responsable des données', answered: 'a répondu',
-    analysesDone: 'Terminées : {list}',
+    analysesDone: 'Terminées : {list}', variables: 'Variables (toutes si vide)',
   },
 };
 
@@ -202,6 +204,7 @@ function addAnalysis() {
     row.querySelector('.for-formula').hidden = f === 'table' || f === 'describe';
     row.querySelector('.for-glm').hidden = f !== 'glm';
     for (const el of row.querySelectorAll('.for-table')) el.hidden = f !== 'table';
+    row.querySelector('.for-describe').hidden = f !== 'describe';
   };
   fn.addEventListener('change', refresh);
   row.querySelector('.remove').addEventListener('click', () => row.remove());
@@ -218,6 +221,9 @@ async function submitStudy(event) {
     if (a.function !== 'table' && a.function !== 'describe') a.formula = get('formula');
     if (a.function === 'glm') a.family = get('family');
     if (a.function === 'table') { a.rows = get('rows'); if (get('cols')) a.cols = get('cols'); }
+    if (a.function === 'describe' && get('variables')) {
+      a.variables = get('variables').split(/[\s,]+/).filter(Boolean);
+    }
     if (get('subset')) a.subset = get('subset');
     return a;
   });
