@@ -53,6 +53,7 @@ try {
   check(await page.locator('#sites tr[data-site=wuhan] td.online').count() === 1, 'wuhan online');
   await page.locator('#sites tr[data-site=lyon] details.dataset summary').click();
   await page.locator('#sites tr[data-site=lyon] details.dataset li', { hasText: /^organ — category: / }).waitFor();
+  await page.locator('#sites tr[data-site=lyon] details.dataset summary').click();
   // Variable names offered from the sites' dictionaries.
   await page.locator('#variables option[value=os_days]').waitFor({ state: 'attached' });
 
