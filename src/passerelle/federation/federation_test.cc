@@ -631,6 +631,14 @@ TEST_F(HubViewTest, ASiteWhoseDataChangesDuringAStudyFailsIt) {
   EXPECT_EQ(cox["notes"][0],
             "site site1: its dataset changed during the study (version 1, then 2); run it again")
       << cox.dump();
+  // The running node tells the hub of its new version at its next poll.
+  json site1;
+  for (int i = 0; i < 200; ++i) {
+    site1 = Get("/v1/sites")["sites"][0]["datasets"][0];
+    if (site1["version"] == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(site1["version"], 2) << site1.dump();
 }
 
 }  // namespace

@@ -82,6 +82,11 @@ struct Node::Impl {
     Result<std::vector<store::DatasetVersion>> versions = store->ListDatasets();
     if (!versions.ok()) return datasets;
     for (const store::DatasetVersion& v : *versions) {
+      auto [cached, added] = catalog_variables.try_emplace(v.dataset, -1, json());
+      if (cached->second.first == v.version) {
+        datasets.push_back(DatasetEntry(v, cached->second.second));
+        continue;
+      }
       json variables = json::array();
       if (Result<data::Dictionary> d = store->Dictionary(v.dataset); d.ok()) {
         for (const data::Variable& var : d->variables) {
@@ -92,14 +97,20 @@ struct Node::Impl {
           variables.push_back(std::move(j));
         }
       }
-      datasets.push_back({{"name", v.dataset},
-                          {"version", v.version},
-                          {"imported_at", v.imported_at},
-                          {"dictionary", v.dictionary_id},
-                          {"variables", std::move(variables)}});
+      cached->second = {v.version, variables};
+      datasets.push_back(DatasetEntry(v, std::move(variables)));
     }
     return datasets;
   }
+  static json DatasetEntry(const store::DatasetVersion& v, json variables) {
+    return {{"name", v.dataset},
+            {"version", v.version},
+            {"imported_at", v.imported_at},
+            {"dictionary", v.dictionary_id},
+            {"variables", std::move(variables)}};
+  }
+  // The catalog's variables of each dataset, with the version they were read at.
+  std::map<std::string, std::pair<int64_t, json>> catalog_variables;
 
   Result<Loaded*> Table(const std::string& dataset) {
     ASSIGN_OR_RETURN(std::vector<store::DatasetVersion> versions, store->ListDatasets());
@@ -369,15 +380,15 @@ void Node::Run() {
   const std::string where =
       "https://" + n.config.hub.host + ":" + std::to_string(n.config.hub.port);
   // Until connected, polls that return at once, so the node knows (and says) it is connected;
-  // then long polls.
-  // Each poll carries the site's catalog, so the hub shows what the site holds now.
+  // then long polls. The site's catalog goes with the first poll after connecting and with the
+  // first one after it changed (an import), so the hub shows what the site holds now.
+  std::string catalog, sent_catalog;
   auto poll_for = [&](int64_t seconds) {
+    json body = {{"v", 1}, {"site", n.store->site_name()}, {"wait_seconds", seconds}};
     std::lock_guard<std::mutex> lock(n.work);
-    return json{{"v", 1},
-                {"site", n.store->site_name()},
-                {"wait_seconds", seconds},
-                {"catalog", n.Catalog()}}
-        .dump();
+    catalog = n.Catalog().dump();
+    if (catalog != sent_catalog) body["catalog"] = json::parse(catalog);
+    return body.dump();
   };
   const auto read_timeout = n.config.poll_wait + std::chrono::seconds(15);
   bool connected = false;
@@ -400,6 +411,7 @@ void Node::Run() {
       const std::string why = !r.ok() ? r.status().message() : "hub answered " + r->body;
       n.Log("node " + n.store->site_name() + ": cannot poll the hub at " + where + ": " + why);
       connected = false;
+      sent_catalog.clear();
       n.Pause(std::chrono::seconds(2));
       continue;
     }
@@ -407,6 +419,7 @@ void Node::Run() {
       n.Log("node " + n.store->site_name() + ": connected to the hub at " + where);
       connected = true;
     }
+    sent_catalog = catalog;
     json message;
     try {
       message = json::parse(r->body);
