@@ -268,18 +268,22 @@ struct Hub::Impl {
     }
     std::lock_guard<std::mutex> lock(mu);
     // A site whose audit chain went back (entries removed, the log replaced) is not believed:
-    // the task fails, naming why, and the node hears it.
-    Status chain =
-        audit_seq < 0 ? Status::Ok() : store->RecordAuditHead(*site, audit_seq, audit_hash);
-    if (!chain.ok()) {
-      Log("hub: site " + *site + ": " + chain.message());
-      answer = Answer();
-      answer.status = "failed";
-      answer.code = "failed_precondition";
-      answer.message = chain.message();
-    }
-    const std::string stored = answer.status == "done" ? answer.result : answer.message;
-    Status recorded = store->CompleteTask(id, *site, answer.status, stored);
+    // the task fails, naming why, and the node hears it. The head and the answer are written
+    // to disk together.
+    Status chain, recorded;
+    const Status written = store->InOneWrite([&] {
+      chain = audit_seq < 0 ? Status::Ok() : store->RecordAuditHead(*site, audit_seq, audit_hash);
+      if (!chain.ok()) {
+        answer = Answer();
+        answer.status = "failed";
+        answer.code = "failed_precondition";
+        answer.message = chain.message();
+      }
+      const std::string stored = answer.status == "done" ? answer.result : answer.message;
+      recorded = store->CompleteTask(id, *site, answer.status, stored);
+    });
+    if (!written.ok()) return Error(written);
+    if (!chain.ok()) Log("hub: site " + *site + ": " + chain.message());
     if (recorded.ok() && answer.status == "held") {
       Log("hub: site " + *site + " holds task " + std::to_string(id) +
           " for its custodian's approval");

@@ -274,6 +274,14 @@ Status HubStore::CompleteTask(int64_t id, const std::string& site, const std::st
   return Status::Ok();
 }
 
+Status HubStore::InOneWrite(const std::function<void()>& body) {
+  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  body();
+  Status committed = db_->Exec("COMMIT");
+  if (!committed.ok()) (void)db_->Exec("ROLLBACK");
+  return committed;
+}
+
 Status HubStore::FinishStudy(int64_t id, const std::string& status, const std::string& result) {
   ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE study SET status = ?, result = ?, "
                                              "finished_at = ? WHERE id = ?"));

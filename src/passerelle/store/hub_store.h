@@ -7,6 +7,7 @@
 #define PASSERELLE_STORE_HUB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,6 +90,9 @@ class HubStore {
   // release for its custodian's approval; the answer comes later.
   Status CompleteTask(int64_t id, const std::string& site, const std::string& status,
                       const std::string& result);
+  // Runs `body` (calls of this store) as one transaction: what it changes reaches the disk in
+  // one write, whether or not the calls succeed. Unavailable when the file cannot be written.
+  Status InOneWrite(const std::function<void()>& body);
   // Marks a study's unanswered tasks failed, so no node receives them any more.
   Status AbandonTasks(int64_t study);
   Status FinishStudy(int64_t id, const std::string& status, const std::string& result);
