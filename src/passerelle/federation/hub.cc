@@ -116,8 +116,7 @@ struct Answer {
   bool done = false;
   bool held = false;  // the site holds it for its custodian
   std::string status, result, message, code;
-  std::string dataset;          // what a release was computed on: the dataset's name
-  int64_t dataset_version = 0;  // and version (0: not stated)
+  int64_t dataset_version = 0;  // the version of the dataset a release was computed on (0: unsaid)
 };
 
 // Where a running study is, for the researcher watching it (GET /v1/studies/ID/progress).
@@ -127,7 +126,7 @@ struct Progress {
   ordered_json finished = ordered_json::array();  // {id, status} of the analyses done
   struct Site {
     int round = 0;      // tasks of the current analysis sent to the site
-    std::string state;  // waiting, computing, held, answered, refused, failed
+    std::string state;  // pending, waiting, computing, held, answered, refused, failed
   };
   std::map<std::string, Site> sites;
   // The dataset version each site's releases were computed on: one per site for the whole study.
@@ -259,10 +258,8 @@ struct Hub::Impl {
       answer.message = j.value("message", "");
       answer.code = j.value("code", "");
       if (j.contains("result")) answer.result = j.at("result").dump();
-      if (j.contains("dataset")) {
-        answer.dataset = j.at("dataset").at("name").get<std::string>();
+      if (j.contains("dataset"))
         answer.dataset_version = j.at("dataset").at("version").get<int64_t>();
-      }
     } catch (const json::exception&) {
       return Error(InvalidArgument("result: malformed message"));
     }
@@ -336,6 +333,7 @@ struct Hub::Impl {
     const auto last = heard.find(site);
     if (now - up_since > config.site_timeout && polling[site] == 0 &&
         (last == heard.end() || now - last->second > config.site_timeout)) {
+      SetState(study, site, "failed");
       return Unavailable("not connected to the hub (its node has not polled in the last " +
                          std::to_string(config.site_timeout.count()) + " s)");
     }

@@ -73,7 +73,7 @@ struct Node::Impl {
 
   void Log(const std::string& line) const { config.log(line); }
 
-  // What the hub may know of this site's data (docs/protocol.md, "The site's catalog"): each
+  // What the hub may know of this site's data (docs/protocol.md, the node's poll): each
   // dataset's name, version, import date and dictionary, with its variables' names, types, units,
   // descriptions and the levels the dictionary declares. Nothing is read from the records: no
   // counts, no ranges, no levels inferred from the data. REQUIRES: `work` held.
@@ -82,7 +82,7 @@ struct Node::Impl {
     Result<std::vector<store::DatasetVersion>> versions = store->ListDatasets();
     if (!versions.ok()) return datasets;
     for (const store::DatasetVersion& v : *versions) {
-      auto [cached, added] = catalog_variables.try_emplace(v.dataset, -1, json());
+      const auto cached = catalog_variables.try_emplace(v.dataset, -1, json()).first;
       if (cached->second.first == v.version) {
         datasets.push_back(DatasetEntry(v, cached->second.second));
         continue;
@@ -386,8 +386,9 @@ void Node::Run() {
   auto poll_for = [&](int64_t seconds) {
     json body = {{"v", 1}, {"site", n.store->site_name()}, {"wait_seconds", seconds}};
     std::lock_guard<std::mutex> lock(n.work);
-    catalog = n.Catalog().dump();
-    if (catalog != sent_catalog) body["catalog"] = json::parse(catalog);
+    json now = n.Catalog();
+    catalog = now.dump();
+    if (catalog != sent_catalog) body["catalog"] = std::move(now);
     return body.dump();
   };
   const auto read_timeout = n.config.poll_wait + std::chrono::seconds(15);
