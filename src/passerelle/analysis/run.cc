@@ -66,10 +66,12 @@ Result<AnalysisOutput> RunSurvfit(const AnalysisRequest& request, const formula:
                    StartFrame(request, f, table, formula::ModelKind::kGroups, &out));
   SurvfitOutput km;
   km.strata = m.group_labels;
+  km.SetStates(m.event_levels);
+  const size_t causes = km.states.empty() ? 0 : km.states.size() - 1;
   for (size_t g = 0; g < m.group_labels.size(); ++g) {
     const stats::TimeCounts counts =
-        stats::CountByTime(m.time, m.status, m.group, static_cast<int32_t>(g));
-    km.curves.push_back(stats::ComputeKaplanMeier(counts, km.conf_int));
+        stats::CountByTime(m.time, m.status, m.group, static_cast<int32_t>(g), causes);
+    km.Add(counts);
   }
   out.result = std::move(km);
   return out;
@@ -82,6 +84,9 @@ Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const formula
                    StartFrame(request, f, table, formula::ModelKind::kGroups, &out));
   const size_t k = m.group_labels.size();
   if (k < 2) return InvalidArgument("survdiff needs at least two groups");
+  if (!m.event_levels.empty()) {
+    return InvalidArgument("survdiff compares one kind of event: give it as 0/1 or a condition");
+  }
   const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
   std::vector<stats::LogrankAggregate> per_stratum;
   for (size_t s = 0; s < strata; ++s) {

@@ -42,6 +42,26 @@ struct SurvfitOutput {
   double conf_int = 0.95;
   std::vector<std::string> strata;  // R's labels ("trt=1"; "all")
   std::vector<stats::KaplanMeier> curves;
+  // Competing events (a factor event): R's states, "(s0)" (no event yet) then each cause, and
+  // for each stratum the cumulative incidence instead of a Kaplan–Meier curve.
+  std::vector<std::string> states;
+  std::vector<stats::CumulativeIncidence> incidence;
+
+  // From a factor event's levels (the first is censoring); none: Kaplan–Meier.
+  void SetStates(const std::vector<std::string>& event_levels) {
+    states.clear();
+    if (event_levels.empty()) return;
+    states.push_back("(s0)");
+    states.insert(states.end(), event_levels.begin() + 1, event_levels.end());
+  }
+  // The next stratum's estimate from its counts.
+  void Add(const stats::TimeCounts& counts) {
+    if (states.empty()) {
+      curves.push_back(stats::ComputeKaplanMeier(counts, conf_int));
+    } else {
+      incidence.push_back(stats::ComputeCumulativeIncidence(counts, conf_int));
+    }
+  }
 };
 
 struct SurvdiffOutput {

@@ -1,6 +1,7 @@
 #include "passerelle/formula/model.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "passerelle/formula/eval.h"
@@ -218,10 +219,24 @@ Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& ve
   return g;
 }
 
-// 0/1 event indicator from a logical, 0/1 or 1/2 (R's Surv() convention) coding.
-Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v) {
+// 0/1 event indicator from a logical, 0/1 or 1/2 (R's Surv() convention) coding; for
+// survfit, a factor's codes: competing events, its first level censoring (R's multi-state
+// Surv()).
+Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, ModelKind kind) {
+  if (v.type == Vector::Type::kFactor && kind == ModelKind::kGroups) {
+    if (v.levels.size() < 2) {
+      return FormulaError(f, "a factor event needs a censoring level (its first) and a cause");
+    }
+    std::vector<double> out(v.codes.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      out[i] = v.codes[i] < 0 ? std::numeric_limits<double>::quiet_NaN() : v.codes[i];
+    }
+    return out;
+  }
   if (v.type == Vector::Type::kFactor) {
-    return FormulaError(f, "the event must be numeric (0/1, 1/2) or a condition like status == 2");
+    return FormulaError(f,
+                        "the event must be numeric (0/1, 1/2) or a condition like status == 2 "
+                        "(a factor of competing events: survfit only)");
   }
   std::vector<double> out = v.values;
   if (v.type == Vector::Type::kLogical) return out;
@@ -347,7 +362,11 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
         return FormulaError(f, "survival times must be numbers");
       }
     }
-    ASSIGN_OR_RETURN(std::vector<double> event, EventIndicator(f, surv.back()));
+    ASSIGN_OR_RETURN(std::vector<double> event, EventIndicator(f, surv.back(), kind));
+    if (surv.back().type == Vector::Type::kFactor) {
+      if (counting) return FormulaError(f, "competing events need Surv(time, event)");
+      m.event_levels = surv.back().levels;
+    }
     m.time = gather(surv[counting ? 1 : 0].values);
     if (counting) m.start = gather(surv[0].values);
     m.status = gather(event);

@@ -63,7 +63,10 @@ struct ModelFrame {
   std::vector<double> y;       // kRegression
   std::vector<double> start;   // Surv(start, stop, event); empty for right-censored data
   std::vector<double> time;    // survival or stop time
-  std::vector<double> status;  // 1 event, 0 censored
+  std::vector<double> status;  // 1 event, 0 censored; competing events: 1..causes
+  // Competing events (survfit with a factor event): the factor's levels, the first censoring,
+  // each other a cause (status k is level k). Empty for a single kind of event.
+  std::vector<std::string> event_levels;
 
   // Design (column-major, n rows x coef_names.size() columns).
   std::vector<std::string> coef_names;

@@ -86,35 +86,52 @@ std::string PLabel(double p) {
 
 // The patients at risk of a curve at time t: n.risk of its first row at or after t; after its
 // last row, 0 when nobody is left, unknown (NaN) when the rows stop earlier (a truncated curve).
-double AtRisk(const stats::KaplanMeier& km, double t) {
-  for (size_t i = 0; i < km.time.size(); ++i) {
-    if (km.time[i] >= t) return km.n_risk[i];
+struct RiskRows {
+  double n = 0;
+  const std::vector<double>*time, *n_risk, *n_censor;
+  std::vector<double> n_event;  // all events at each time
+  double At(double t) const {
+    for (size_t i = 0; i < time->size(); ++i) {
+      if ((*time)[i] >= t) return (*n_risk)[i];
+    }
+    if (time->empty()) return n;
+    const double left = n_risk->back() - n_event.back() - n_censor->back();
+    return left == 0 ? 0 : kNaN;
   }
-  if (km.time.empty()) return km.n;
-  const double left = km.n_risk.back() - km.n_event.back() - km.n_censor.back();
-  return left == 0 ? 0 : kNaN;
-}
+};
 
-}  // namespace
+// One step curve: a Kaplan–Meier curve, or one cause's cumulative incidence.
+struct StepCurve {
+  std::string group, label;  // the curve's group (its at-risk row), and its legend
+  std::string state;         // competing events: the cause; empty for Kaplan–Meier
+  size_t colour = 0, dash = 0;
+  double start = 1;  // the value at time 0
+  const std::vector<double>*time, *y, *lower, *upper, *n_censor;
+};
 
-std::string KaplanMeierSvg(const analysis::SurvfitOutput& fit, const std::string& title,
-                           double logrank_p) {
+// The survival plot both kinds share: steps from time 0, censoring ticks, confidence bands, a
+// legend above, the numbers at risk of each group under the time axis.
+std::string StepPlot(const std::string& title, const std::string& y_label,
+                     const std::string& curve_class, const std::vector<StepCurve>& curves,
+                     const std::vector<std::string>& groups, const std::vector<RiskRows>& risk,
+                     const std::string& note) {
   constexpr double kWidth = 760, kLeft = 130, kRight = 30, kTop = 64, kHeight = 320;
   const double plot_width = kWidth - kLeft - kRight;
-  const size_t groups = fit.curves.size();
-  const double risk_top = kTop + kHeight + 62;
-  const double total_height = risk_top + 20 * static_cast<double>(groups) + 16;
+  const double legend_rows = static_cast<double>((curves.size() + 3) / 4);
+  const double top = kTop + 16 * std::max(0.0, legend_rows - 1);
+  const double risk_top = top + kHeight + 62;
+  const double total_height = risk_top + 20 * static_cast<double>(groups.size()) + 16;
   double last = 0;
-  for (const stats::KaplanMeier& km : fit.curves) {
-    if (!km.time.empty()) last = std::max(last, km.time.back());
+  for (const StepCurve& c : curves) {
+    if (!c.time->empty()) last = std::max(last, c.time->back());
   }
   const std::vector<double> ticks = NiceTicks(last);
   const double x_max = ticks.back();
   auto x = [&](double t) { return kLeft + t / x_max * plot_width; };
-  auto y = [&](double s) { return kTop + (1 - s) * kHeight; };
+  auto y = [&](double s) { return top + (1 - s) * kHeight; };
 
   std::string svg = Open(kWidth, total_height, title);
-  svg += "<rect class=\"plot-area\" x=\"" + C(kLeft) + "\" y=\"" + C(kTop) + "\" width=\"" +
+  svg += "<rect class=\"plot-area\" x=\"" + C(kLeft) + "\" y=\"" + C(top) + "\" width=\"" +
          C(plot_width) + "\" height=\"" + C(kHeight) + "\" fill=\"none\" stroke=\"#888888\" " +
          "data-x-max=\"" + Label(x_max, 15) + "\"/>\n";
   for (double s : {0.0, 0.25, 0.5, 0.75, 1.0}) {
@@ -123,27 +140,31 @@ std::string KaplanMeierSvg(const analysis::SurvfitOutput& fit, const std::string
     svg += Text(kLeft - 8, y(s) + 4, C(s), "text-anchor=\"end\"");
   }
   for (double t : ticks) {
-    svg += Line(x(t), kTop + kHeight, x(t), kTop + kHeight + 5, "stroke=\"#888888\"");
-    svg += Text(x(t), kTop + kHeight + 18, Label(t), "text-anchor=\"middle\"");
+    svg += Line(x(t), top + kHeight, x(t), top + kHeight + 5, "stroke=\"#888888\"");
+    svg += Text(x(t), top + kHeight + 18, Label(t), "text-anchor=\"middle\"");
   }
-  svg += Text(kLeft + plot_width / 2, kTop + kHeight + 38, "Time (days)", "text-anchor=\"middle\"");
-  svg += Text(0, 0, "Survival probability",
+  svg += Text(kLeft + plot_width / 2, top + kHeight + 38, "Time (days)", "text-anchor=\"middle\"");
+  svg += Text(0, 0, y_label,
               "text-anchor=\"middle\" transform=\"translate(" + C(kLeft - 48) + " " +
-                  C(kTop + kHeight / 2) + ") rotate(-90)\"");
+                  C(top + kHeight / 2) + ") rotate(-90)\"");
+  auto data = [](const StepCurve& c) {
+    return "data-group=\"" + EscapeMarkup(c.group) + "\"" +
+           (c.state.empty() ? "" : " data-state=\"" + EscapeMarkup(c.state) + "\"");
+  };
 
   // Bands first, then the curves over them.
-  for (size_t g = 0; g < groups; ++g) {
-    const stats::KaplanMeier& km = fit.curves[g];
-    if (km.time.empty()) continue;
-    std::vector<std::pair<double, double>> upper = {{x(0), y(1)}}, lower = {{x(0), y(1)}};
-    double up = 1, low = 1;
-    for (size_t i = 0; i < km.time.size(); ++i) {
-      const double u = std::isnan(km.upper[i]) ? km.surv[i] : km.upper[i];
-      const double l = std::isnan(km.lower[i]) ? km.surv[i] : km.lower[i];
-      upper.push_back({x(km.time[i]), y(up)});
-      upper.push_back({x(km.time[i]), y(u)});
-      lower.push_back({x(km.time[i]), y(low)});
-      lower.push_back({x(km.time[i]), y(l)});
+  for (const StepCurve& c : curves) {
+    if (c.time->empty()) continue;
+    std::vector<std::pair<double, double>> upper = {{x(0), y(c.start)}}, lower = upper;
+    double up = c.start, low = c.start;
+    for (size_t i = 0; i < c.time->size(); ++i) {
+      const double v = (*c.y)[i];
+      const double u = std::isnan((*c.upper)[i]) ? v : (*c.upper)[i];
+      const double l = std::isnan((*c.lower)[i]) ? v : (*c.lower)[i];
+      upper.push_back({x((*c.time)[i]), y(up)});
+      upper.push_back({x((*c.time)[i]), y(u)});
+      lower.push_back({x((*c.time)[i]), y(low)});
+      lower.push_back({x((*c.time)[i]), y(l)});
       up = u;
       low = l;
     }
@@ -152,52 +173,89 @@ std::string KaplanMeierSvg(const analysis::SurvfitOutput& fit, const std::string
     for (auto it = lower.rbegin(); it != lower.rend(); ++it) {
       points += C(it->first) + "," + C(it->second) + " ";
     }
-    svg += "<polygon class=\"km-band\" data-group=\"" + EscapeMarkup(fit.strata[g]) +
-           "\" points=\"" + points + "\" fill=\"" + Colour(g) +
-           "\" fill-opacity=\"0.12\" stroke=\"none\"/>\n";
+    svg += "<polygon class=\"km-band\" " + data(c) + " points=\"" + points + "\" fill=\"" +
+           Colour(c.colour) + "\" fill-opacity=\"0.12\" stroke=\"none\"/>\n";
   }
-  for (size_t g = 0; g < groups; ++g) {
-    const stats::KaplanMeier& km = fit.curves[g];
-    std::string d = "M" + C(x(0)) + " " + C(y(1));
+  for (size_t k = 0; k < curves.size(); ++k) {
+    const StepCurve& c = curves[k];
+    std::string d = "M" + C(x(0)) + " " + C(y(c.start));
     std::string censored;
-    for (size_t i = 0; i < km.time.size(); ++i) {
-      d += " H" + C(x(km.time[i])) + " V" + C(y(km.surv[i]));
-      if (km.n_censor[i] > 0) {
-        censored +=
-            "M" + C(x(km.time[i])) + " " + C(y(km.surv[i]) - 4) + " V" + C(y(km.surv[i]) + 4) + " ";
-      }
+    for (size_t i = 0; i < c.time->size(); ++i) {
+      const double t = (*c.time)[i], v = (*c.y)[i];
+      d += " H" + C(x(t)) + " V" + C(y(v));
+      if ((*c.n_censor)[i] > 0)
+        censored += "M" + C(x(t)) + " " + C(y(v) - 4) + " V" + C(y(v) + 4) + " ";
     }
-    const std::string dash = *Dash(g) ? std::string(" stroke-dasharray=\"") + Dash(g) + "\"" : "";
-    svg += "<path class=\"km-curve\" data-group=\"" + EscapeMarkup(fit.strata[g]) + "\" d=\"" + d +
-           "\" fill=\"none\" stroke=\"" + Colour(g) + "\" stroke-width=\"2\"" + dash + "/>\n";
+    const std::string dash =
+        *Dash(c.dash) ? std::string(" stroke-dasharray=\"") + Dash(c.dash) + "\"" : "";
+    svg += "<path class=\"" + curve_class + "\" " + data(c) + " d=\"" + d +
+           "\" fill=\"none\" stroke=\"" + Colour(c.colour) + "\" stroke-width=\"2\"" + dash +
+           "/>\n";
     if (!censored.empty()) {
-      svg += "<path class=\"km-censor\" data-group=\"" + EscapeMarkup(fit.strata[g]) + "\" d=\"" +
-             censored + "\" stroke=\"" + Colour(g) + "\" stroke-width=\"1.5\"/>\n";
+      svg += "<path class=\"km-censor\" " + data(c) + " d=\"" + censored + "\" stroke=\"" +
+             Colour(c.colour) + "\" stroke-width=\"1.5\"/>\n";
     }
     // Legend, above the plot.
-    const double lx = kLeft + static_cast<double>(g % 4) * (plot_width / 4);
-    const double ly = kTop - 26 + 16 * static_cast<double>(g / 4);
+    const double lx = kLeft + static_cast<double>(k % 4) * (plot_width / 4);
+    const double ly = kTop - 26 + 16 * static_cast<double>(k / 4);
     svg += Line(lx, ly, lx + 28, ly,
-                std::string("stroke=\"") + Colour(g) + "\" stroke-width=\"2\"" + dash);
-    svg += Text(lx + 34, ly + 4, fit.strata[g]);
+                std::string("stroke=\"") + Colour(c.colour) + "\" stroke-width=\"2\"" + dash);
+    svg += Text(lx + 34, ly + 4, c.label);
   }
-  if (!std::isnan(logrank_p)) {
-    svg += Text(kLeft + 10, kTop + kHeight - 10, "Log-rank " + PLabel(logrank_p),
-                "class=\"logrank-p\"");
-  }
+  if (!note.empty()) svg += Text(kLeft + 10, top + kHeight - 10, note, "class=\"logrank-p\"");
   // Numbers at risk under the axis.
   svg += Text(8, risk_top - 6, "Number at risk", "font-weight=\"bold\"");
-  for (size_t g = 0; g < groups; ++g) {
+  for (size_t g = 0; g < groups.size(); ++g) {
     const double ry = risk_top + 14 + 20 * static_cast<double>(g);
-    svg += Text(8, ry, fit.strata[g], std::string("fill=\"") + Colour(g) + "\"");
+    svg +=
+        Text(8, ry, groups[g], std::string("fill=\"") + Colour(groups.size() > 1 ? g : 0) + "\"");
     for (double t : ticks) {
-      const double n = AtRisk(fit.curves[g], t);
+      const double n = risk[g].At(t);
       svg += Text(x(t), ry, std::isnan(n) ? "" : Label(n, 15),
                   "class=\"at-risk\" text-anchor=\"middle\" data-group=\"" +
-                      EscapeMarkup(fit.strata[g]) + "\" data-time=\"" + Label(t, 15) + "\"");
+                      EscapeMarkup(groups[g]) + "\" data-time=\"" + Label(t, 15) + "\"");
     }
   }
   return svg + "</svg>\n";
+}
+
+}  // namespace
+
+std::string KaplanMeierSvg(const analysis::SurvfitOutput& fit, const std::string& title,
+                           double logrank_p) {
+  std::vector<StepCurve> curves;
+  std::vector<RiskRows> risk;
+  for (size_t g = 0; g < fit.curves.size(); ++g) {
+    const stats::KaplanMeier& km = fit.curves[g];
+    curves.push_back({fit.strata[g], fit.strata[g], "", g, g, 1.0, &km.time, &km.surv, &km.lower,
+                      &km.upper, &km.n_censor});
+    risk.push_back({km.n, &km.time, &km.n_risk, &km.n_censor, km.n_event});
+  }
+  return StepPlot(title, "Survival probability", "km-curve", curves, fit.strata, risk,
+                  std::isnan(logrank_p) ? "" : "Log-rank " + PLabel(logrank_p));
+}
+
+std::string CumulativeIncidenceSvg(const analysis::SurvfitOutput& fit, const std::string& title) {
+  std::vector<StepCurve> curves;
+  std::vector<RiskRows> risk;
+  const size_t groups = fit.incidence.size(), causes = fit.states.size() - 1;
+  for (size_t g = 0; g < groups; ++g) {
+    const stats::CumulativeIncidence& ci = fit.incidence[g];
+    for (size_t c = 1; c <= causes; ++c) {
+      // Colour by group and dash by cause; with one group, both by cause.
+      const size_t colour = groups > 1 ? g : c - 1;
+      curves.push_back({fit.strata[g],
+                        groups > 1 ? fit.strata[g] + ": " + fit.states[c] : fit.states[c],
+                        fit.states[c], colour, c - 1, 0.0, &ci.time, &ci.pstate[c], &ci.lower[c],
+                        &ci.upper[c], &ci.n_censor});
+    }
+    std::vector<double> events(ci.time.size(), 0.0);
+    for (const auto& d : ci.n_event) {
+      for (size_t i = 0; i < d.size(); ++i) events[i] += d[i];
+    }
+    risk.push_back({ci.n, &ci.time, &ci.n_risk, &ci.n_censor, std::move(events)});
+  }
+  return StepPlot(title, "Cumulative incidence", "cif-curve", curves, fit.strata, risk, "");
 }
 
 std::string ForestSvg(const analysis::AnalysisOutput& output) {
@@ -360,6 +418,10 @@ Result<std::string> PlotSvg(const analysis::AnalysisOutput& output) {
       [&](const auto& result) -> Result<std::string> {
         using T = std::decay_t<decltype(result)>;
         if constexpr (std::is_same_v<T, analysis::SurvfitOutput>) {
+          if (!result.states.empty()) {
+            return CumulativeIncidenceSvg(result,
+                                          "Cumulative incidence: " + output.request.formula);
+          }
           return KaplanMeierSvg(result, "Kaplan-Meier: " + output.request.formula, kNaN);
         } else if constexpr (std::is_same_v<T, analysis::CoxphOutput> ||
                              std::is_same_v<T, analysis::GlmOutput>) {

@@ -23,6 +23,12 @@ namespace passerelle::report {
 std::string KaplanMeierSvg(const analysis::SurvfitOutput& fit, const std::string& title,
                            double logrank_p);
 
+// Competing events: each cause's cumulative incidence per group (colour by group, dash pattern
+// by cause; with one group, both by cause), rising from 0, with 95% bands, censoring ticks and
+// the numbers at risk of each group (paths of class `cif-curve`, with data-group and
+// data-state).
+std::string CumulativeIncidenceSvg(const analysis::SurvfitOutput& fit, const std::string& title);
+
 // A forest plot of a Cox model's hazard ratios or a GLM's odds or rate ratios (coefficients for
 // the gaussian family) with their 95% Wald intervals (robust when the Cox fit is), on a log
 // scale for ratios. The intercept is not drawn.

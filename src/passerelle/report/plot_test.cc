@@ -47,6 +47,44 @@ std::vector<std::string> Elements(const std::string& svg, const std::string& cls
   return out;
 }
 
+TEST(Plot, CumulativeIncidenceStepsAreEachCausesEstimate) {
+  data::CsvTableOptions options;
+  options.levels["event"] = {"censor", "pcm", "death"};
+  auto table = data::ReadCsvTable({kRef + "mgus2_competing.csv"}, options);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  analysis::AnalysisRequest r;
+  r.function = "survfit";
+  r.formula = "Surv(etime, event) ~ sex";
+  auto out = analysis::RunAnalysis(r, *table);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  const auto& fit = std::get<analysis::SurvfitOutput>(out->result);
+  Result<std::string> svg = PlotSvg(*out);
+  ASSERT_TRUE(svg.ok());
+  const std::string area = Elements(*svg, "plot-area").at(0);
+  const double top = std::stod(Attribute(area, "y")), height = std::stod(Attribute(area, "height"));
+  const std::vector<std::string> curves = Elements(*svg, "cif-curve");
+  ASSERT_EQ(curves.size(), 4u);  // two groups, two causes
+  for (size_t k = 0; k < curves.size(); ++k) {
+    const size_t g = k / 2, state = k % 2 + 1;
+    EXPECT_EQ(Attribute(curves[k], "data-group"), fit.strata[g]);
+    EXPECT_EQ(Attribute(curves[k], "data-state"), fit.states[state]);
+    std::istringstream d(Attribute(curves[k], "d"));
+    std::vector<double> levels;
+    for (std::string token; d >> token;) {
+      if (token[0] == 'V') levels.push_back(1 - (std::stod(token.substr(1)) - top) / height);
+    }
+    const std::vector<double>& p = fit.incidence[g].pstate[state];
+    ASSERT_EQ(levels.size(), p.size());
+    for (size_t i = 0; i < p.size(); ++i) EXPECT_NEAR(levels[i], p[i], 1e-4) << k << " " << i;
+  }
+  // The numbers at risk at time 0: each group's patients (R: 631 women, 753 men).
+  for (const std::string& e : Elements(*svg, "at-risk")) {
+    if (Attribute(e, "data-time") != "0") continue;
+    const std::string n = e.substr(e.find('>') + 1);
+    EXPECT_EQ(n, Attribute(e, "data-group") == "sex=F" ? "631" : "753");
+  }
+}
+
 TEST(Plot, KaplanMeierStepsAndNumbersAtRiskAreTheResults) {
   analysis::AnalysisRequest r;
   r.function = "survfit";

@@ -95,7 +95,30 @@ ordered_json SurvfitJson(const analysis::SurvfitOutput& out) {
                         {"cumhaz", Numbers(km.cumhaz)},
                         {"std.chaz", Numbers(km.std_chaz)}}}});
   }
-  return {{"conf_type", out.conf_type}, {"conf_int", out.conf_int}, {"strata", strata}};
+  // Competing events: each state's probability ([state][time]), as R's pstate columns.
+  for (size_t s = 0; s < out.incidence.size(); ++s) {
+    const stats::CumulativeIncidence& ci = out.incidence[s];
+    auto states = [](const std::vector<std::vector<double>>& m) {
+      ordered_json j = ordered_json::array();
+      for (const auto& v : m) j.push_back(Numbers(v));
+      return j;
+    };
+    strata.push_back({{"stratum", out.strata[s]},
+                      {"n", ci.n},
+                      {"table",
+                       {{"time", Numbers(ci.time)},
+                        {"n.risk", Numbers(ci.n_risk)},
+                        {"n.censor", Numbers(ci.n_censor)},
+                        {"n.event", states(ci.n_event)},
+                        {"pstate", states(ci.pstate)},
+                        {"std.err", states(ci.std_err)},
+                        {"lower", states(ci.lower)},
+                        {"upper", states(ci.upper)}}}});
+  }
+  ordered_json j = {{"conf_type", out.conf_type}, {"conf_int", out.conf_int}};
+  if (!out.states.empty()) j["states"] = out.states;
+  j["strata"] = strata;
+  return j;
 }
 
 ordered_json SurvdiffJson(const analysis::SurvdiffOutput& out) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "passerelle/base/text.h"
 #include "passerelle/report/text_table.h"
@@ -124,7 +125,76 @@ std::string Landmarks(const analysis::SurvfitOutput& km) {
   return out;
 }
 
+// Competing events: per stratum, each cause's cumulative incidence (R's pstate) with its
+// standard error and 95% limits, at each event time or, when there are many, at 1, 2, 3, 5 and
+// 10 years.
+std::string Incidence(const analysis::AnalysisOutput& output, const analysis::SurvfitOutput& km) {
+  std::string out = "Cumulative incidence (Aalen-Johansen): " + output.request.formula +
+                    "  (conf.type = " + km.conf_type + ")\n" + Notes(output) + "\n";
+  auto events_at = [](const stats::CumulativeIncidence& ci, size_t k) {
+    double d = 0;
+    for (const auto& events : ci.n_event) d += events[k];
+    return d;
+  };
+  std::vector<std::string> header = {"", "n"};
+  for (size_t c = 1; c < km.states.size(); ++c) header.push_back(km.states[c]);
+  TextTable summary(header);
+  size_t longest = 0;
+  for (size_t s = 0; s < km.incidence.size(); ++s) {
+    const stats::CumulativeIncidence& ci = km.incidence[s];
+    std::vector<std::string> row = {km.strata[s], FormatNumber(ci.n)};
+    for (const auto& events : ci.n_event) {
+      double total = 0;
+      for (double d : events) total += d;
+      row.push_back(FormatNumber(total));
+    }
+    size_t rows = 0;
+    for (size_t k = 0; k < ci.time.size(); ++k) rows += events_at(ci, k) > 0;
+    longest = std::max(longest, rows);
+    summary.AddRow(std::move(row));
+  }
+  out += "Events of each cause:\n" + summary.Render();
+  const bool landmarks = longest > kMaxEventRows;
+  if (landmarks) out += "\nAt 1, 2, 3, 5 and 10 years (365.25 days), as summary(fit, times):\n";
+  for (size_t s = 0; s < km.incidence.size(); ++s) {
+    const stats::CumulativeIncidence& ci = km.incidence[s];
+    // A time, the last row at or before it (the estimate) and the first at or after it (the
+    // number at risk), as summary.survfit.
+    std::vector<std::tuple<double, size_t, size_t>> shown;
+    if (landmarks) {
+      for (double years : {1.0, 2.0, 3.0, 5.0, 10.0}) {
+        const double t = years * 365.25;
+        if (ci.time.empty() || t > ci.time.back() || t < ci.time.front()) continue;
+        size_t next = 0;
+        while (ci.time[next] < t) ++next;
+        shown.push_back({t, ci.time[next] == t ? next : next - 1, next});
+      }
+    } else {
+      for (size_t k = 0; k < ci.time.size(); ++k) {
+        if (events_at(ci, k) > 0) shown.push_back({ci.time[k], k, k});
+      }
+    }
+    std::vector<std::string> columns = {"time", "n.risk"};
+    for (size_t c = 1; c < km.states.size(); ++c) {
+      columns.insert(columns.end(), {km.states[c], "std.err", "95% CI"});
+    }
+    TextTable table(columns);
+    for (const auto& [t, k, next] : shown) {
+      std::vector<std::string> row = {FormatNumber(t), FormatNumber(ci.n_risk[next])};
+      for (size_t c = 1; c < km.states.size(); ++c) {
+        row.insert(row.end(),
+                   {Fixed(ci.pstate[c][k], 4), Fixed(ci.std_err[c][k], 4),
+                    "(" + Fixed(ci.lower[c][k], 4) + ", " + Fixed(ci.upper[c][k], 4) + ")"});
+      }
+      table.AddRow(std::move(row));
+    }
+    out += "\n" + km.strata[s] + "\n" + table.Render();
+  }
+  return out;
+}
+
 std::string Survfit(const analysis::AnalysisOutput& output, const analysis::SurvfitOutput& km) {
+  if (!km.states.empty()) return Incidence(output, km);
   std::string out = "Kaplan-Meier estimate: " + output.request.formula +
                     "  (conf.type = " + km.conf_type + ")\n" + Notes(output) + "\n";
   TextTable summary({"", "n", "events", "median", "0.95 LCL", "0.95 UCL"});

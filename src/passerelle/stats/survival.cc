@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <tuple>
 
 #include "passerelle/stats/distributions.h"
 
@@ -35,7 +36,7 @@ double FirstBelowHalf(const std::vector<double>& y, const std::vector<double>& x
 }  // namespace
 
 TimeCounts CountByTime(std::span<const double> time, std::span<const double> status,
-                       std::span<const int32_t> groups, int32_t group) {
+                       std::span<const int32_t> groups, int32_t group, size_t causes) {
   std::vector<size_t> rows;
   for (size_t i = 0; i < time.size(); ++i) {
     if (group < 0 || groups[i] == group) rows.push_back(i);
@@ -43,13 +44,16 @@ TimeCounts CountByTime(std::span<const double> time, std::span<const double> sta
   std::sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return time[a] < time[b]; });
   TimeCounts c;
   c.n = static_cast<double>(rows.size());
+  c.n_cause.resize(causes);
   for (size_t i : rows) {
     if (c.time.empty() || c.time.back() != time[i]) {
       c.time.push_back(time[i]);
       c.n_event.push_back(0);
       c.n_censor.push_back(0);
+      for (auto& d : c.n_cause) d.push_back(0);
     }
     (status[i] != 0 ? c.n_event : c.n_censor).back() += 1;
+    if (causes > 0 && status[i] != 0) c.n_cause[static_cast<size_t>(status[i]) - 1].back() += 1;
   }
   return c;
 }
@@ -57,17 +61,22 @@ TimeCounts CountByTime(std::span<const double> time, std::span<const double> sta
 TimeCounts AddCounts(const TimeCounts& a, const TimeCounts& b) {
   TimeCounts out;
   out.n = a.n + b.n;
+  out.n_cause.resize(std::max(a.n_cause.size(), b.n_cause.size()));
   size_t i = 0, j = 0;
   while (i < a.time.size() || j < b.time.size()) {
     const bool take_a = j >= b.time.size() || (i < a.time.size() && a.time[i] <= b.time[j]);
     const bool take_b = i >= a.time.size() || (j < b.time.size() && b.time[j] <= a.time[i]);
-    const double t = take_a ? a.time[i] : b.time[j];
-    double events = 0, censored = 0;
-    if (take_a) events += a.n_event[i], censored += a.n_censor[i], ++i;
-    if (take_b) events += b.n_event[j], censored += b.n_censor[j], ++j;
-    out.time.push_back(t);
-    out.n_event.push_back(events);
-    out.n_censor.push_back(censored);
+    out.time.push_back(take_a ? a.time[i] : b.time[j]);
+    out.n_event.push_back(0);
+    out.n_censor.push_back(0);
+    for (auto& d : out.n_cause) d.push_back(0);
+    for (const auto& [take, c, at] : {std::tuple{take_a, &a, &i}, std::tuple{take_b, &b, &j}}) {
+      if (!take) continue;
+      out.n_event.back() += c->n_event[*at];
+      out.n_censor.back() += c->n_censor[*at];
+      for (size_t k = 0; k < c->n_cause.size(); ++k) out.n_cause[k].back() += c->n_cause[k][*at];
+      ++*at;
+    }
   }
   return out;
 }
@@ -109,6 +118,78 @@ KaplanMeier ComputeKaplanMeier(const TimeCounts& c, double conf_level) {
   km.median_lower = FirstBelowHalf(km.lower, km.time);
   km.median_upper = FirstBelowHalf(km.upper, km.time);
   return km;
+}
+
+CumulativeIncidence ComputeCumulativeIncidence(const TimeCounts& c, double conf_level) {
+  const size_t causes = c.n_cause.size(), states = causes + 1;
+  const double z = NormalQuantile(1 - (1 - conf_level) / 2);
+  CumulativeIncidence ci;
+  ci.n = c.n;
+  ci.n_event.assign(causes, {});
+  for (auto* v : {&ci.pstate, &ci.std_err, &ci.lower, &ci.upper}) v->assign(states, {});
+  // p: the state probabilities just before the time. Each subject's influence on p at a later
+  // time, propagated by the transition matrices: W for a subject still at risk, and the sum of
+  // squares S (states x states) over the subjects who left (an event or censored) so far.
+  std::vector<double> p(states, 0.0), w(states, 0.0), s(states * states, 0.0), u(states);
+  p[0] = 1;
+  // v H, where H moves the fraction h[k] of "no event yet" to cause k (h[0]: stays).
+  auto times_h = [&](std::vector<double>& v, const std::vector<double>& h) {
+    for (size_t k = 1; k < states; ++k) v[k] += v[0] * h[k];
+    v[0] *= h[0];
+  };
+  double at_risk = c.n;
+  std::vector<double> h(states);
+  for (size_t j = 0; j < c.time.size(); ++j) {
+    const double n = at_risk, d = c.n_event[j];
+    h[0] = 1 - d / n;
+    for (size_t k = 1; k < states; ++k) h[k] = c.n_cause[k - 1][j] / n;
+    // S <- H' S H.
+    std::vector<double> t(states * states);
+    for (size_t a = 0; a < states; ++a) {
+      std::vector<double> row(s.begin() + a * states, s.begin() + (a + 1) * states);
+      times_h(row, h);
+      std::copy(row.begin(), row.end(), t.begin() + a * states);
+    }
+    for (size_t b = 0; b < states; ++b) {
+      std::vector<double> col(states);
+      for (size_t a = 0; a < states; ++a) col[a] = t[a * states + b];
+      times_h(col, h);
+      for (size_t a = 0; a < states; ++a) s[a * states + b] = col[a];
+    }
+    times_h(w, h);
+    // The derivative of p H with respect to the weight of a subject at risk now: leaving with
+    // `cause` (0: no event here, still at risk or censored).
+    auto influence = [&](size_t cause) {
+      u[0] = w[0] + p[0] * ((cause == 0 ? 1 : 0) - h[0]) / n;
+      for (size_t k = 1; k < states; ++k) u[k] = w[k] + p[0] * ((cause == k ? 1 : 0) - h[k]) / n;
+    };
+    for (size_t cause = 0; cause < states; ++cause) {
+      const double leaving = cause == 0 ? c.n_censor[j] : c.n_cause[cause - 1][j];
+      if (leaving == 0) continue;
+      influence(cause);
+      for (size_t a = 0; a < states; ++a) {
+        for (size_t b = 0; b < states; ++b) s[a * states + b] += leaving * u[a] * u[b];
+      }
+    }
+    influence(0);
+    w = u;
+    times_h(p, h);
+    at_risk -= d + c.n_censor[j];
+    ci.time.push_back(c.time[j]);
+    ci.n_risk.push_back(n);
+    ci.n_censor.push_back(c.n_censor[j]);
+    for (size_t k = 0; k < causes; ++k) ci.n_event[k].push_back(c.n_cause[k][j]);
+    for (size_t k = 0; k < states; ++k) {
+      const double se = std::sqrt(std::max(0.0, s[k * states + k] + at_risk * w[k] * w[k]));
+      ci.pstate[k].push_back(p[k]);
+      ci.std_err[k].push_back(se);
+      const bool defined = p[k] > 0 && std::isfinite(se);
+      ci.lower[k].push_back(defined ? std::exp(std::log(p[k]) - z * se / p[k]) : kNaN);
+      ci.upper[k].push_back(defined ? std::min(1.0, std::exp(std::log(p[k]) + z * se / p[k]))
+                                    : kNaN);
+    }
+  }
+  return ci;
 }
 
 LogrankAggregate LogrankStratum(std::span<const double> time, std::span<const double> status,

@@ -10,15 +10,20 @@
 
 namespace passerelle::stats {
 
-// Counts at each distinct time, ascending: the local step of a Kaplan–Meier curve.
+// Counts at each distinct time, ascending: the local step of a Kaplan–Meier curve, or of the
+// cumulative incidence of competing events.
 struct TimeCounts {
   double n = 0;  // subjects
   std::vector<double> time, n_event, n_censor;
+  // Competing events: the events of each cause at each time ([cause][time]; n_event is their
+  // sum). Empty for a single kind of event.
+  std::vector<std::vector<double>> n_cause;
 };
 
-// Counts of the rows whose group is `group` (all rows when group < 0).
+// Counts of the rows whose group is `group` (all rows when group < 0). `status`: 0 censored,
+// otherwise an event; with `causes` > 0, the event's cause 1..causes (n_cause is filled).
 TimeCounts CountByTime(std::span<const double> time, std::span<const double> status,
-                       std::span<const int32_t> groups, int32_t group);
+                       std::span<const int32_t> groups, int32_t group, size_t causes = 0);
 // The sum of two sites' counts (times merged).
 TimeCounts AddCounts(const TimeCounts& a, const TimeCounts& b);
 
@@ -33,6 +38,23 @@ struct KaplanMeier {
 // confidence limits (upper capped at 1), Nelson–Aalen cumulative hazard with variance
 // sum d/n^2, and the median with its confidence limits as print.survfit reports them.
 KaplanMeier ComputeKaplanMeier(const TimeCounts& counts, double conf_level);
+
+// Competing events (each an absorbing state): the Aalen–Johansen estimate of the probability of
+// each state over time, as R's survfit(Surv(time, event) ~ 1) with `event` a factor whose first
+// level is censoring. State 0 is "no event yet" (R's "(s0)", the Kaplan–Meier curve of any
+// event), state c the cumulative incidence of cause c. Standard errors are R's infinitesimal
+// jackknife, computed from the counts alone (each subject's influence depends only on its own
+// time and status), so they too add up across sites (docs/methods/survfit.md); log-transformed
+// confidence limits, upper capped at 1, none where the probability is 0.
+struct CumulativeIncidence {
+  double n = 0;
+  std::vector<double> time, n_risk, n_censor;
+  std::vector<std::vector<double>> n_event;                        // [cause - 1][time]
+  std::vector<std::vector<double>> pstate, std_err, lower, upper;  // [state][time]
+};
+
+// REQUIRES: counts.n_cause non-empty.
+CumulativeIncidence ComputeCumulativeIncidence(const TimeCounts& counts, double conf_level);
 
 // One stratum's contribution to a k-group G-rho test (R's survdiff).
 struct LogrankAggregate {
