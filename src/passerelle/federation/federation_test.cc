@@ -302,9 +302,14 @@ TEST_F(FederationTest, AReplayedTaskIsRefusedAfterANodeRestart) {
   }
   EXPECT_NE(node_log_.Text().find("rule replay: this task was already run"), std::string::npos)
       << node_log_.Text();
+  // The node logs the refusal as it decides; its audit entry follows at once.
   auto audit = store::AuditLog::Open(dir_ + "/site1");
   ASSERT_TRUE(audit.ok());
-  auto entries = (*audit)->Entries();
+  Result<std::vector<store::AuditEntry>> entries = (*audit)->Entries();
+  for (int i = 0; i < 100 && entries.ok() && entries->back().kind != "refused"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    entries = (*audit)->Entries();
+  }
   ASSERT_TRUE(entries.ok());
   EXPECT_EQ(entries->back().kind, "refused");
   EXPECT_EQ(entries->back().detail, "rule replay: this task was already run");
