@@ -200,9 +200,11 @@ struct Cell {
   stats::TimeCounts counts;
 };
 
+// `event_levels`: competing events' levels as every site states them (empty: one kind of event).
 Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request, double bin,
                                                  const std::vector<SiteLink>& sites,
-                                                 std::vector<double>* omitted) {
+                                                 std::vector<double>* omitted,
+                                                 std::vector<std::string>* event_levels) {
   const json task = {{"analysis", request.function},
                      {"step", "counts"},
                      {"formula", request.formula},
@@ -213,6 +215,15 @@ Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request,
   for (size_t s = 0; s < sites.size(); ++s) {
     RETURN_IF_ERROR(Reading(sites[s].name, [&]() -> Status {
       omitted->push_back(CountOrNaN(answers[s].at("omitted")));
+      const auto levels = answers[s].value("event_levels", std::vector<std::string>{});
+      if (s == 0) *event_levels = levels;
+      if (levels != *event_levels) {
+        return FailedPrecondition("site " + sites[s].name + ": its event's levels (" +
+                                  Join(levels, ", ") + ") are not those of site " + sites[0].name +
+                                  " (" + Join(*event_levels, ", ") +
+                                  "): give the sites the same dictionary");
+      }
+      const size_t causes = levels.empty() ? 0 : levels.size() - 1;
       for (const json& j : answers[s].at("cells")) {
         Cell c;
         c.group = j.at("group").get<std::string>();
@@ -224,8 +235,14 @@ Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request,
           c.counts.time = j.at("time").get<std::vector<double>>();
           c.counts.n_event = j.at("n_event").get<std::vector<double>>();
           c.counts.n_censor = j.at("n_censor").get<std::vector<double>>();
-          if (c.counts.n_event.size() != c.counts.time.size() ||
-              c.counts.n_censor.size() != c.counts.time.size()) {
+          if (causes > 0) {
+            c.counts.n_cause = j.at("n_cause").get<std::vector<std::vector<double>>>();
+          }
+          bool unequal = c.counts.n_event.size() != c.counts.time.size() ||
+                         c.counts.n_censor.size() != c.counts.time.size() ||
+                         c.counts.n_cause.size() != causes;
+          for (const auto& d : c.counts.n_cause) unequal |= d.size() != c.counts.time.size();
+          if (unequal) {
             return Unavailable("site " + sites[s].name + ": answered counts of unequal lengths");
           }
         }
@@ -275,9 +292,12 @@ Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const fo
   out.request = request;
   out.request.bin_days = request.bin_days > 0 ? request.bin_days : kDefaultBinDays;
   std::vector<double> omitted;
-  ASSIGN_OR_RETURN(auto per_site, AskCounts(out.request, out.request.bin_days, sites, &omitted));
+  std::vector<std::string> event_levels;
+  ASSIGN_OR_RETURN(auto per_site,
+                   AskCounts(out.request, out.request.bin_days, sites, &omitted, &event_levels));
   NoteOmitted(omitted, &out);
   SurvfitOutput km;
+  km.SetStates(event_levels);
   for (const std::string& group : MergeLevels(Labels(per_site, &Cell::group))) {
     std::vector<const Cell*> cells;
     std::string withheld_by;
@@ -302,6 +322,7 @@ Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const fo
       pooled.time.pop_back();
       pooled.n_event.pop_back();
       pooled.n_censor.pop_back();
+      for (auto& d : pooled.n_cause) d.pop_back();
     }
     if (end < std::numeric_limits<double>::infinity()) {
       out.notes.push_back(group + ": shown to day " + Day(end) +
@@ -309,9 +330,9 @@ Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const fo
                           "min_cell_count)");
     }
     km.strata.push_back(group);
-    km.curves.push_back(stats::ComputeKaplanMeier(pooled, km.conf_int));
+    km.Add(pooled);
   }
-  if (km.curves.empty()) {
+  if (km.strata.empty()) {
     return PermissionDenied("no group has a curve every site releases (rule min_cell_count)");
   }
   out.result = std::move(km);
@@ -390,7 +411,8 @@ Result<AnalysisOutput> GridSurvdiff(const AnalysisRequest& request,
   out.request.bin_days = request.bin_days > 0 ? request.bin_days : kDefaultBinDays;
   const double bin = out.request.bin_days;
   std::vector<double> omitted;
-  ASSIGN_OR_RETURN(auto per_site, AskCounts(out.request, bin, sites, &omitted));
+  std::vector<std::string> event_levels;  // the nodes refuse competing events for survdiff
+  ASSIGN_OR_RETURN(auto per_site, AskCounts(out.request, bin, sites, &omitted, &event_levels));
   NoteOmitted(omitted, &out);
   std::vector<const Cell*> cells;
   for (size_t s = 0; s < sites.size(); ++s) {

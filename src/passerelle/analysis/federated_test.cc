@@ -235,6 +235,84 @@ TEST_F(FederatedTest, KaplanMeierOnTheGridIsRsPooledCurve) {
   }
 }
 
+// Competing events at two sites (mgus2, odd and even ids): each cause's cumulative incidence
+// and its standard error on the grid are the pooled ones, and R's.
+TEST(FederatedCompetingRisks, CumulativeIncidenceOnTheGridIsRsPooledEstimate) {
+  const std::string dir = testing::FreshTestDir("federated_competing");
+  std::ifstream in(kRef + "mgus2_competing.csv");
+  std::string header, line;
+  std::getline(in, header);
+  std::ofstream odd(dir + "/odd.csv"), even(dir + "/even.csv");
+  odd << header << "\n";
+  even << header << "\n";
+  for (int row = 0; std::getline(in, line); ++row) (row % 2 ? odd : even) << line << "\n";
+  odd.close();
+  even.close();
+  data::CsvTableOptions options;
+  options.levels["event"] = {"censor", "pcm", "death"};
+  std::vector<data::Table> tables;
+  for (const char* site : {"odd", "even"}) {
+    tables.push_back(*data::ReadCsvTable({dir + "/" + site + ".csv"}, options));
+  }
+  const data::Table pooled_table = *data::ReadCsvTable({kRef + "mgus2_competing.csv"}, options);
+  std::vector<SiteLink> links;
+  const privacy::Policy policy = privacy::DefaultPolicy("site");
+  for (data::Table& t : tables) {
+    links.push_back(
+        {"s" + std::to_string(links.size() + 1), [&t, &policy](const std::string& task) {
+           return testing::Aggregate(RunLocalStep(task, t, policy));
+         }});
+  }
+  AnalysisRequest r;
+  r.function = "survfit";
+  r.formula = "Surv(etime, event) ~ sex";
+  auto fed_out = RunFederated(r, links);
+  ASSERT_TRUE(fed_out.ok()) << fed_out.status().ToString();
+  const auto& fed = std::get<SurvfitOutput>(fed_out->result);
+  r.bin_days = 30;
+  auto pooled_out = RunAnalysis(r, pooled_table);
+  ASSERT_TRUE(pooled_out.ok());
+  const auto& pooled = std::get<SurvfitOutput>(pooled_out->result);
+  ASSERT_EQ(fed.states, std::vector<std::string>({"(s0)", "pcm", "death"}));
+  ASSERT_EQ(fed.strata, pooled.strata);
+  for (size_t g = 0; g < 2; ++g) {
+    const stats::CumulativeIncidence &got = fed.incidence[g], &want = pooled.incidence[g];
+    ASSERT_GT(got.time.size(), 3u);
+    ASSERT_LE(got.time.size(), want.time.size());
+    for (size_t j = 0; j < got.time.size(); ++j) {
+      EXPECT_EQ(got.time[j], want.time[j]);
+      EXPECT_EQ(got.n_risk[j], want.n_risk[j]);
+      for (size_t k = 0; k < 3; ++k) {
+        EXPECT_NEAR(got.pstate[k][j], want.pstate[k][j], 1e-13);
+        EXPECT_NEAR(got.std_err[k][j], want.std_err[k][j], 1e-13);
+        EXPECT_NEAR(got.lower[k][j], want.lower[k][j], 1e-13);
+      }
+    }
+  }
+  // R: summary(survfit(Surv(ceiling(etime / 30) * 30, event) ~ sex), times = c(60, 120)).
+  const double r_pstate[2][2][3] = {
+      {{0.69687991330656529, 0.039676027135546188, 0.26344405955788852},
+       {0.45863857183718632, 0.071755614742347248, 0.46960581342046637}},
+      {{0.60397020613199381, 0.029241873087360700, 0.36678792078064554},
+       {0.38096224344007767, 0.054174100369969225, 0.56486365618995316}}};
+  const double r_se[2][2][3] = {
+      {{0.018312677150837318, 0.0077763337102618067, 0.017550879597663435},
+       {0.020380002876285032, 0.0104389827088316109, 0.020367084948569369}},
+      {{0.017830961975668198, 0.0061425895373986511, 0.017570210265147389},
+       {0.018362115088080461, 0.0084615928099901552, 0.018671311391244703}}};
+  for (size_t g = 0; g < 2; ++g) {
+    const stats::CumulativeIncidence& c = fed.incidence[g];
+    for (size_t t = 0; t < 2; ++t) {
+      const size_t j = std::find(c.time.begin(), c.time.end(), 60.0 * (t + 1)) - c.time.begin();
+      ASSERT_LT(j, c.time.size());
+      for (size_t k = 0; k < 3; ++k) {
+        EXPECT_NEAR(c.pstate[k][j], r_pstate[g][t][k], 1e-14) << g << t << k;
+        EXPECT_NEAR(c.std_err[k][j], r_se[g][t][k], 1e-14) << g << t << k;
+      }
+    }
+  }
+}
+
 TEST_F(FederatedTest, LogrankWithSiteStrataIsExact) {
   AnalysisRequest r;
   r.function = "survdiff";

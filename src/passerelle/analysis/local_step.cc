@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "passerelle/analysis/describe.h"
 #include "passerelle/analysis/frames.h"
@@ -340,9 +341,13 @@ Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& tab
       formula::ModelFrame m,
       formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, task.value("subset", "")));
   if (!m.start.empty()) return InvalidArgument("task: survival curves take (time, event) data");
+  if (!m.event_levels.empty() && task.value("analysis", "") != "survfit") {
+    return InvalidArgument("survdiff compares one kind of event: give it as 0/1 or a condition");
+  }
   RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(m.n), policy));
-  // Groups and strata leave as labels ("organ=kidney").
+  // Groups and strata leave as labels ("organ=kidney"), and competing events' causes.
   std::vector<formula::Expr> labelled = f.strata;
+  if (!m.event_levels.empty()) labelled.push_back(f.surv.back());
   for (const formula::Term& term : f.terms) {
     labelled.insert(labelled.end(), term.variables.begin(), term.variables.end());
   }
@@ -355,7 +360,9 @@ Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& tab
 
 // survfit, and survdiff without site strata: Kaplan-Meier counts per group and stratum on the
 // time grid, each truncated where fewer than k patients would remain (ReleasableRows). A group
-// of fewer than k patients, or with 1 to k-1 events, is withheld whole.
+// of fewer than k patients, or with 1 to k-1 events, is withheld whole. Competing events
+// (survfit with a factor event): the events of each cause too, and the event's levels; a group
+// with 1 to k-1 events of a cause is withheld whole.
 Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
                                    const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(formula::ModelFrame m, GroupsFrame(task, table, policy));
@@ -367,12 +374,13 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
   }
   for (double& t : m.time) t = privacy::BinTime(t, bin);
   const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
+  const size_t causes = m.event_levels.empty() ? 0 : m.event_levels.size() - 1;
   json cells = json::array();
   LocalRelease release;
   for (size_t s = 0; s < strata; ++s) {
     const StratumRows r = RowsOfStratum(m, s);
     for (size_t g = 0; g < m.group_labels.size(); ++g) {
-      const stats::TimeCounts c = stats::CountByTime(r.time, r.status, r.group, g);
+      const stats::TimeCounts c = stats::CountByTime(r.time, r.status, r.group, g, causes);
       if (c.n == 0) continue;
       json cell = {{"group", m.group_labels[g]},
                    {"stratum", m.strata_labels.empty() ? "" : m.strata_labels[s]}};
@@ -382,7 +390,13 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
         events += c.n_event[j];
         leaving[j] = c.n_event[j] + c.n_censor[j];
       }
-      if (c.n < policy.min_cell_count || (events > 0 && events < policy.min_cell_count)) {
+      bool small_cause = false;
+      for (const std::vector<double>& d : c.n_cause) {
+        const double total = std::accumulate(d.begin(), d.end(), 0.0);
+        small_cause |= total > 0 && total < policy.min_cell_count;
+      }
+      if (c.n < policy.min_cell_count || (events > 0 && events < policy.min_cell_count) ||
+          small_cause) {
         cell["withheld"] = "min_cell_count";
         cells.push_back(std::move(cell));
         continue;
@@ -395,15 +409,20 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
       cell["time"] = head(c.time);
       cell["n_event"] = head(c.n_event);
       cell["n_censor"] = head(c.n_censor);
+      if (causes > 0) {
+        json by_cause = json::array();
+        for (const std::vector<double>& d : c.n_cause) by_cause.push_back(head(d));
+        cell["n_cause"] = std::move(by_cause);
+      }
       cell["truncated"] = rows < c.time.size();
       cells.push_back(std::move(cell));
       release.cohorts.push_back(GroupCohort(r, g, table.rows));
     }
   }
-  release.aggregate =
-      json{{"cells", cells},
-           {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}}
-          .dump();
+  json aggregate = {{"cells", cells},
+                    {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}};
+  if (causes > 0) aggregate["event_levels"] = m.event_levels;
+  release.aggregate = aggregate.dump();
   return release;
 }
 
