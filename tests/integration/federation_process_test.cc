@@ -160,6 +160,8 @@ TEST_F(FederationProcessTest, SyntheticWuhanAndLyonGiveThePooledAnalyses) {
   StartAll();
   const std::string cox = "Surv(os_days, os_event) ~ age_dx + organ + strata(site)";
   const std::string glm = "I(n_stage != \"N0\") ~ age_dx + organ";
+  // Death from the cancer (1) or from another cause (2) first: competing events.
+  const std::string cif = "Surv(os_days, factor(css_event + 2 * (os_event - css_event))) ~ sex";
   const json study = {{"title", "OS"},
                       {"dataset", "gu_cohort"},
                       {"analyses",
@@ -168,7 +170,8 @@ TEST_F(FederationProcessTest, SyntheticWuhanAndLyonGiveThePooledAnalyses) {
                          {"function", "glm"},
                          {"family", "binomial"},
                          {"formula", glm},
-                         {"subset", "organ != \"testis\""}}}}};
+                         {"subset", "organ != \"testis\""}},
+                        {{"id", "deaths"}, {"function", "survfit"}, {"formula", cif}}}}};
   const json got = RunStudy(study);
   const std::string pooled =
       "--site " + dir_ + "/wuhan --site " + dir_ + "/lyon --dataset gu_cohort";
@@ -179,6 +182,26 @@ TEST_F(FederationProcessTest, SyntheticWuhanAndLyonGiveThePooledAnalyses) {
                             "' --subset 'organ != \"testis\"'");
   EXPECT_EQ(got["results"]["n1"]["results"]["coef_names"], pglm["coef_names"]);
   ExpectNumbersNear(got["results"]["n1"]["results"]["coef"], pglm["coef"], 1e-9, "glm");
+  // The cumulative incidence of each cause on the 30-day grid: the pooled estimate, up to where
+  // the sites stop releasing.
+  const json deaths = got["results"]["deaths"];
+  ASSERT_EQ(deaths["status"], "ok") << deaths.dump();
+  EXPECT_EQ(deaths["results"]["states"], json({"(s0)", "1", "2"}));
+  const json pcif = Analyze("survfit " + pooled + " --bin-days 30 --formula '" + cif + "'");
+  ASSERT_EQ(deaths["results"]["strata"].size(), pcif["strata"].size());
+  for (size_t g = 0; g < pcif["strata"].size(); ++g) {
+    const json& fed = deaths["results"]["strata"][g]["table"];
+    const json& local = pcif["strata"][g]["table"];
+    const size_t rows = fed["time"].size();
+    ASSERT_GT(rows, 10u);
+    for (const char* key : {"pstate", "std.err"}) {
+      for (size_t k = 0; k < 3; ++k) {
+        json head = json::array();
+        for (size_t j = 0; j < rows; ++j) head.push_back(local[key][k][j]);
+        ExpectNumbersNear(fed[key][k], head, 1e-12, key);
+      }
+    }
+  }
 
   // The study's report: one self-contained, printable HTML file with every analysis, its plot
   // and table, what was withheld, the methods and the sites' audit heads.
@@ -197,6 +220,10 @@ TEST_F(FederationProcessTest, SyntheticWuhanAndLyonGiveThePooledAnalyses) {
   }
   EXPECT_NE(html.find("class=\"km-curve\" data-group=\"sex=female\""), std::string::npos);
   EXPECT_NE(html.find("class=\"forest-row\" data-term=\"age_dx\""), std::string::npos);
+  EXPECT_NE(html.find("class=\"cif-curve\" data-group=\"sex=female\" data-state=\"2\""),
+            std::string::npos);
+  EXPECT_NE(html.find("Aalen–Johansen cumulative incidence of competing events"),
+            std::string::npos);
   EXPECT_NE(html.find("@media print"), std::string::npos);
   EXPECT_NE(html.find("<h2>Methods</h2>"), std::string::npos);
   // Sites and the dataset version each computed on (both imported once: version 1).

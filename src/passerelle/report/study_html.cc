@@ -38,7 +38,8 @@ table.cells td.level { padding-left: 1.8em; }
 )css";
 
 // One sentence on how an analysis was computed across the sites.
-std::string Method(const std::string& function, const ordered_json& request) {
+std::string Method(const std::string& function, const ordered_json& request,
+                   const ordered_json& results) {
   const std::string formula = Field(request, "formula");
   const std::string subset = Field(request, "subset");
   std::string m;
@@ -51,6 +52,13 @@ std::string Method(const std::string& function, const ordered_json& request) {
     m = "Generalized linear model " + formula + ", family " + Field(request, "family") +
         ", fitted by iteratively reweighted least squares on the sum of the sites' X'WX and X'Wz; "
         "the estimate equals the pooled fit.";
+  } else if (function == "survfit" && results.is_object() && results.contains("states")) {
+    m = "Aalen–Johansen cumulative incidence of competing events " + formula + " on a grid of " +
+        std::to_string(request.value("bin_days", 30)) +
+        " days (each time rounded up to the grid), from the sites' numbers at risk and events of "
+        "each cause; infinitesimal-jackknife standard errors and log-transformed 95% confidence "
+        "intervals, as R's survfit with a factor event. Shown to the last time every site "
+        "releases.";
   } else if (function == "survfit") {
     m = "Kaplan–Meier estimate " + formula + " on a grid of " +
         std::to_string(request.value("bin_days", 30)) +
@@ -166,7 +174,8 @@ Result<std::string> StudyHtml(const std::string& study_json) {
       out += "</ul>\n";
     }
     out += "</section>\n";
-    methods += "<li><b>" + EscapeMarkup(id) + "</b>: " + EscapeMarkup(Method(function, request)) +
+    methods += "<li><b>" + EscapeMarkup(id) + "</b>: " +
+               EscapeMarkup(Method(function, request, r.value("results", ordered_json()))) +
                "</li>\n";
   }
   html += table1.empty() ? "<p class=\"meta\">Table 1: this study has no descriptive analysis "

@@ -355,8 +355,15 @@ function csv(doc) {
     } else if (res.strata) {
       for (const s of res.strata) {
         const table = s.table || {};
-        (table.time || []).forEach((tm, i) =>
-          lines.push([q(id), q(`surv ${s.strata || ''}`), tm, table.surv[i]].join(',')));
+        (table.time || []).forEach((tm, i) => {
+          if (table.pstate) {  // competing events: each cause's cumulative incidence
+            res.states.forEach((state, k) => {
+              if (k > 0) lines.push([q(id), q(`cuminc ${state} ${s.stratum}`), tm, table.pstate[k][i]].join(','));
+            });
+          } else {
+            lines.push([q(id), q(`surv ${s.stratum}`), tm, table.surv[i]].join(','));
+          }
+        });
       }
     }
   }
