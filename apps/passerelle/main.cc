@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
   AnalyzeOptions analyze_options;
   const std::vector<std::pair<std::string, std::string>> kAnalyses = {
       {"coxph", "Cox proportional hazards model (R's coxph)"},
-      {"survfit", "Kaplan-Meier curves (R's survfit)"},
+      {"survfit", "Kaplan-Meier curves, or cumulative incidence of competing events (R's survfit)"},
       {"survdiff", "Log-rank and G-rho tests (R's survdiff)"},
       {"glm", "Generalized linear model: binomial, poisson, gaussian (R's glm)"},
       {"table", "One- or two-way table with chi-square test"}};
@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
     cmd->add_flag("--json", analyze_options.json, "Print the results as JSON (R's layout)");
     if (name != "survdiff") {
       cmd->add_option("--plot", analyze_options.plot,
-                      "Also draw the result as SVG into this file (Kaplan-Meier curves, a forest "
-                      "plot of the ratios, bars of the counts)");
+                      "Also draw the result as SVG into this file (Kaplan-Meier curves or "
+                      "cumulative incidences, a forest plot of the ratios, bars of the counts)");
     }
     if (name == "table") {
       cmd->add_option("--rows", analyze_options.rows, "Row variable")->required();

@@ -2,7 +2,7 @@
 // analyze ... --plot FILE.svg`, the study report, the hub's web UI), so they all show the same
 // picture. Every figure a picture shows is the result's — a curve's step heights, the numbers at
 // risk, the ratios and their intervals, the counts — and the elements carry classes and data
-// attributes (`km-curve`, `at-risk`, `forest-row`, `bar`) that tests read back.
+// attributes (`km-curve`, `cif-curve`, `at-risk`, `forest-row`, `bar`) that tests read back.
 //
 // Colours come from the Okabe–Ito palette, and each group also has its own dash pattern, so a
 // greyscale print keeps the groups apart.

@@ -154,6 +154,11 @@ const KINDS = [
     zh: '某站点记录数为 1 至 k−1 的单元格在该站点被隐去，因此合计中也隐去。',
     fr: 'Les cases où un site a 1 à k−1 enregistrements y sont masquées, donc aussi dans le total.',
   }],
+  [/^site (\S+): survdiff compares one kind of event/, {
+    en: 'Site {1}: the log-rank test compares one kind of event; give the event as 0/1 or a condition.',
+    zh: '站点 {1}：Log-rank 检验只比较一种事件；请以 0/1 或条件给出事件。',
+    fr: 'Site {1} : le test du log-rank compare un seul type d’événement ; donnez l’événement en 0/1 ou par une condition.',
+  }],
   [/^warning: (.*)$/s, {
     en: 'Warning: {1}',
     zh: '警告：{1}',
