@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "passerelle/analysis/frames.h"
 #include "passerelle/analysis/test_site.h"
@@ -102,6 +103,43 @@ TEST(LocalStep, SiteRulesRefuseWithoutLeakingNumbers) {
 
 namespace passerelle::analysis {
 namespace {
+
+// Competing events: a group with 1 to k-1 events of a cause leaves nothing of itself; the
+// others leave each cause's counts. mgus2 under 50: women 2 progressions (withheld), men 6 and
+// 10 deaths.
+TEST(LocalStep, CompetingEventsWithholdAGroupWithFewEventsOfACause) {
+  data::CsvTableOptions options;
+  options.levels["event"] = {"censor", "pcm", "death"};
+  auto table = data::ReadCsvTable({kRef + "mgus2_competing.csv"}, options);
+  ASSERT_TRUE(table.ok());
+  const privacy::Policy policy = privacy::DefaultPolicy("s1");
+  auto release = RunLocalStep(
+      R"({"analysis": "survfit", "step": "counts", "formula": "Surv(etime, event) ~ sex",
+          "subset": "age < 50", "bin_days": 30})",
+      *table, policy);
+  ASSERT_TRUE(release.ok()) << release.status().ToString();
+  const nlohmann::json j = nlohmann::json::parse(release->aggregate);
+  EXPECT_EQ(j["event_levels"], nlohmann::json({"censor", "pcm", "death"}));
+  ASSERT_EQ(j["cells"].size(), 2u);
+  const nlohmann::json& women = j["cells"][0];
+  EXPECT_EQ(women["group"], "sex=F");
+  EXPECT_EQ(women["withheld"], "min_cell_count");
+  EXPECT_FALSE(women.contains("n_cause") || women.contains("n") || women.contains("time"));
+  const nlohmann::json& men = j["cells"][1];
+  EXPECT_FALSE(men.contains("withheld"));
+  double pcm = 0, death = 0;
+  for (double d : men["n_cause"][0].get<std::vector<double>>()) pcm += d;
+  for (double d : men["n_cause"][1].get<std::vector<double>>()) death += d;
+  EXPECT_LE(pcm, 6);  // the rows stop where fewer than k remain at risk
+  EXPECT_LE(death, 10);
+  EXPECT_GT(pcm + death, 0);
+  // The log-rank test takes one kind of event.
+  auto logrank = RunLocalStep(
+      R"({"analysis": "survdiff", "step": "counts", "formula": "Surv(etime, event) ~ sex",
+          "bin_days": 30})",
+      *table, policy);
+  EXPECT_EQ(logrank.status().code(), StatusCode::kInvalidArgument);
+}
 
 TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {
   std::vector<data::Table> tables = {Site("colon_death_site1.csv"), Site("colon_death_site2.csv"),
