@@ -200,7 +200,8 @@ struct Cell {
   stats::TimeCounts counts;
 };
 
-// `event_levels`: competing events' levels as every site states them (empty: one kind of event).
+// `event_levels`: competing events' levels, the sites' merged (empty: one kind of event); each
+// site's counts of each cause are mapped to them (a cause a site has no record of: zeros).
 Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request, double bin,
                                                  const std::vector<SiteLink>& sites,
                                                  std::vector<double>* omitted,
@@ -211,18 +212,28 @@ Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request,
                      {"subset", request.subset},
                      {"bin_days", bin}};
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));
+  std::vector<std::vector<std::string>> site_levels;
+  for (size_t s = 0; s < sites.size(); ++s) {
+    RETURN_IF_ERROR(Reading(sites[s].name, [&]() -> Status {
+      site_levels.push_back(answers[s].value("event_levels", std::vector<std::string>{}));
+      return Status::Ok();
+    }));
+  }
+  *event_levels = MergeLevels(site_levels);
+  for (size_t s = 0; s < sites.size(); ++s) {
+    const std::vector<std::string>& mine = site_levels[s];
+    if (mine.empty() != event_levels->empty() || (!mine.empty() && mine[0] != (*event_levels)[0])) {
+      return FailedPrecondition(
+          "site " + sites[s].name + ": its event's levels (" + Join(mine, ", ") +
+          ") do not begin with the censoring level of the others (" + Join(*event_levels, ", ") +
+          "): give the sites the same dictionary");
+    }
+  }
   std::vector<std::vector<Cell>> per_site(sites.size());
   for (size_t s = 0; s < sites.size(); ++s) {
     RETURN_IF_ERROR(Reading(sites[s].name, [&]() -> Status {
       omitted->push_back(CountOrNaN(answers[s].at("omitted")));
-      const auto levels = answers[s].value("event_levels", std::vector<std::string>{});
-      if (s == 0) *event_levels = levels;
-      if (levels != *event_levels) {
-        return FailedPrecondition("site " + sites[s].name + ": its event's levels (" +
-                                  Join(levels, ", ") + ") are not those of site " + sites[0].name +
-                                  " (" + Join(*event_levels, ", ") +
-                                  "): give the sites the same dictionary");
-      }
+      const std::vector<std::string>& levels = site_levels[s];
       const size_t causes = levels.empty() ? 0 : levels.size() - 1;
       for (const json& j : answers[s].at("cells")) {
         Cell c;
@@ -244,6 +255,17 @@ Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request,
           for (const auto& d : c.counts.n_cause) unequal |= d.size() != c.counts.time.size();
           if (unequal) {
             return Unavailable("site " + sites[s].name + ": answered counts of unequal lengths");
+          }
+          if (causes > 0) {  // in the merged order of the causes
+            std::vector<std::vector<double>> merged(event_levels->size() - 1,
+                                                    std::vector<double>(c.counts.time.size(), 0.0));
+            for (size_t k = 0; k < causes; ++k) {
+              const size_t at =
+                  std::find(event_levels->begin(), event_levels->end(), levels[k + 1]) -
+                  event_levels->begin();
+              merged[at - 1] = std::move(c.counts.n_cause[k]);
+            }
+            c.counts.n_cause = std::move(merged);
           }
         }
         per_site[s].push_back(std::move(c));

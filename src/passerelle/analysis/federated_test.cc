@@ -242,12 +242,13 @@ TEST(FederatedCompetingRisks, CumulativeIncidenceOnTheGridIsRsPooledEstimate) {
   std::ifstream in(kRef + "mgus2_competing.csv");
   std::string header, line;
   std::getline(in, header);
-  std::ofstream odd(dir + "/odd.csv"), even(dir + "/even.csv");
-  odd << header << "\n";
-  even << header << "\n";
-  for (int row = 0; std::getline(in, line); ++row) (row % 2 ? odd : even) << line << "\n";
-  odd.close();
-  even.close();
+  std::ofstream odd(dir + "/odd.csv"), even(dir + "/even.csv"), no_pcm(dir + "/no_pcm.csv");
+  for (std::ofstream* f : {&odd, &even, &no_pcm}) *f << header << "\n";
+  for (int row = 0; std::getline(in, line); ++row) {
+    (row % 2 ? odd : even) << line << "\n";
+    if (row % 2 == 0 && line.find(",pcm") == std::string::npos) no_pcm << line << "\n";
+  }
+  for (std::ofstream* f : {&odd, &even, &no_pcm}) f->close();
   data::CsvTableOptions options;
   options.levels["event"] = {"censor", "pcm", "death"};
   std::vector<data::Table> tables;
@@ -309,6 +310,31 @@ TEST(FederatedCompetingRisks, CumulativeIncidenceOnTheGridIsRsPooledEstimate) {
         EXPECT_NEAR(c.pstate[k][j], r_pstate[g][t][k], 1e-14) << g << t << k;
         EXPECT_NEAR(c.std_err[k][j], r_se[g][t][k], 1e-14) << g << t << k;
       }
+    }
+  }
+
+  // A factor of numbers takes its levels from each site's records: a site where no one
+  // progressed has levels 0 and 2 only. The hub merges the levels and the estimate is still
+  // the pooled one.
+  tables[1] = *data::ReadCsvTable({dir + "/no_pcm.csv"}, options);
+  const data::Table both = *data::ReadCsvTable({dir + "/odd.csv", dir + "/no_pcm.csv"}, options);
+  r.formula = "Surv(etime, factor(I(event == \"pcm\") + 2 * I(event == \"death\"))) ~ 1";
+  r.bin_days = 0;
+  auto merged_out = RunFederated(r, links);
+  ASSERT_TRUE(merged_out.ok()) << merged_out.status().ToString();
+  r.bin_days = 30;
+  auto both_out = RunAnalysis(r, both);
+  ASSERT_TRUE(both_out.ok()) << both_out.status().ToString();
+  const auto& merged = std::get<SurvfitOutput>(merged_out->result);
+  EXPECT_EQ(merged.states, std::vector<std::string>({"(s0)", "1", "2"}));
+  const stats::CumulativeIncidence& got = merged.incidence.at(0);
+  const stats::CumulativeIncidence& want =
+      std::get<SurvfitOutput>(both_out->result).incidence.at(0);
+  ASSERT_GT(got.time.size(), 3u);
+  for (size_t j = 0; j < got.time.size(); ++j) {
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_NEAR(got.pstate[k][j], want.pstate[k][j], 1e-13) << j << " " << k;
+      EXPECT_NEAR(got.std_err[k][j], want.std_err[k][j], 1e-13) << j << " " << k;
     }
   }
 }

@@ -421,7 +421,7 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
   }
   json aggregate = {{"cells", cells},
                     {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}};
-  if (causes > 0) aggregate["event_levels"] = m.event_levels;
+  if (!m.event_levels.empty()) aggregate["event_levels"] = m.event_levels;
   release.aggregate = aggregate.dump();
   return release;
 }

@@ -224,9 +224,6 @@ Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& ve
 // Surv()).
 Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, ModelKind kind) {
   if (v.type == Vector::Type::kFactor && kind == ModelKind::kGroups) {
-    if (v.levels.size() < 2) {
-      return FormulaError(f, "a factor event needs a censoring level (its first) and a cause");
-    }
     std::vector<double> out(v.codes.size());
     for (size_t i = 0; i < out.size(); ++i) {
       out[i] = v.codes[i] < 0 ? std::numeric_limits<double>::quiet_NaN() : v.codes[i];

@@ -53,7 +53,7 @@ struct CumulativeIncidence {
   std::vector<std::vector<double>> pstate, std_err, lower, upper;  // [state][time]
 };
 
-// REQUIRES: counts.n_cause non-empty.
+// With no cause (n_cause empty) it is the Kaplan–Meier curve with jackknife errors.
 CumulativeIncidence ComputeCumulativeIncidence(const TimeCounts& counts, double conf_level);
 
 // One stratum's contribution to a k-group G-rho test (R's survdiff).
