@@ -128,7 +128,7 @@ TEST_F(SovereigntyProcessTest, TheCustodianSeesApprovesAndDeniesEachRelease) {
   std::vector<std::string> kinds;
   std::string held_digest, released_digest;
   for (const json& e : audit) {
-    if (e["kind"] == "task") continue;
+    if (e["kind"] == "task" || e["kind"] == "catalog") continue;
     kinds.push_back(e["kind"]);
     if (e["task"] == organs["task"] && e["kind"] == "held") held_digest = e["digest"];
     if (e["task"] == organs["task"] && e["kind"] == "released") released_digest = e["digest"];
@@ -211,7 +211,9 @@ TEST_F(SovereigntyProcessTest, ANodeKilledOrHangingFailsItsSiteAndARerunWorks) {
   for (const char* site : {"wuhan", "lyon"}) {
     const json audit = AuditOf(site);
     size_t tasks = 0, decisions = 0;
-    for (const json& e : audit) ++(e["kind"] == "task" ? tasks : decisions);
+    for (const json& e : audit) {
+      if (e["kind"] != "catalog") ++(e["kind"] == "task" ? tasks : decisions);
+    }
     EXPECT_EQ(tasks, decisions) << site;
   }
 }

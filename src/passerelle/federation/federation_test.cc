@@ -273,7 +273,11 @@ TEST_F(FederationTest, ANodeRefusesTasksNotSignedByThePinnedKey) {
   ASSERT_TRUE(audit.ok());
   auto entries = (*audit)->Entries();
   ASSERT_TRUE(entries.ok());
-  ASSERT_GE(entries->size(), 2u);
+  // First what the site's catalog told the hub, then the task and its refusal.
+  ASSERT_GE(entries->size(), 3u);
+  EXPECT_EQ(entries->front().kind, "catalog");
+  EXPECT_NE(entries->front().detail.find("\"name\":\"colon\""), std::string::npos);
+  entries->erase(entries->begin());
   EXPECT_EQ((*entries)[0].kind, "task");
   EXPECT_FALSE((*entries)[0].signature.empty());
   EXPECT_EQ((*entries)[1].kind, "refused");
@@ -594,6 +598,13 @@ TEST_F(HubViewTest, SitesCatalogsProgressAndDatasetVersions) {
     }
   }
   EXPECT_EQ(declared, 1);
+  // What left is in the site's audit log: its custodian sees the catalog the hub shows.
+  auto audit = store::AuditLog::Open(dir_ + "/site2");
+  ASSERT_TRUE(audit.ok());
+  auto entries = (*audit)->Entries();
+  ASSERT_TRUE(entries.ok() && !entries->empty());
+  EXPECT_EQ(entries->front().kind, "catalog");
+  EXPECT_EQ(json::parse(entries->front().detail), sites[1]["datasets"]);
 
   // The study waits on site3, whose node is not running yet: the hub says where it is.
   std::unique_ptr<Watched> study = Submit(kCoxStudy);

@@ -109,6 +109,8 @@ struct Node::Impl {
             {"dictionary", v.dictionary_id},
             {"variables", std::move(variables)}};
   }
+  // The last catalog in the audit log (each distinct catalog is logged once, before it leaves).
+  std::string logged_catalog;
   // The catalog's variables of each dataset, with the version they were read at.
   std::map<std::string, std::pair<int64_t, json>> catalog_variables;
 
@@ -361,6 +363,7 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
   // Tasks run before a restart stay run: their nonces come back from the audit log.
   ASSIGN_OR_RETURN(std::vector<store::AuditEntry> entries, impl->audit->Entries());
   for (const store::AuditEntry& e : entries) {
+    if (e.kind == "catalog") impl->logged_catalog = e.detail;
     if (e.kind != "task") continue;
     const json payload = json::parse(e.detail, nullptr, /*allow_exceptions=*/false);
     if (payload.is_object() && payload.contains("nonce") && payload["nonce"].is_string()) {
@@ -381,14 +384,30 @@ void Node::Run() {
       "https://" + n.config.hub.host + ":" + std::to_string(n.config.hub.port);
   // Until connected, polls that return at once, so the node knows (and says) it is connected;
   // then long polls. The site's catalog goes with the first poll after connecting and with the
-  // first one after it changed (an import), so the hub shows what the site holds now.
-  std::string catalog, sent_catalog;
+  // first one after it changed (an import), so the hub shows what the site holds now; each new
+  // catalog is in the audit log before it first leaves.
+  std::string offered, sent_catalog;
   auto poll_for = [&](int64_t seconds) {
     json body = {{"v", 1}, {"site", n.store->site_name()}, {"wait_seconds", seconds}};
     std::lock_guard<std::mutex> lock(n.work);
     json now = n.Catalog();
-    catalog = now.dump();
-    if (catalog != sent_catalog) body["catalog"] = std::move(now);
+    const std::string catalog = now.dump();
+    offered = sent_catalog;
+    if (catalog == sent_catalog) return body.dump();
+    if (catalog != n.logged_catalog) {
+      store::AuditEntry entry;
+      entry.kind = "catalog";
+      entry.detail = catalog;
+      entry.digest = Sha256Hex(catalog);
+      if (Result<store::AuditEntry> logged = n.audit->Append(entry); !logged.ok()) {
+        n.Log("node: the catalog stays here: the audit log cannot be written (" +
+              logged.status().message() + ")");
+        return body.dump();
+      }
+      n.logged_catalog = catalog;
+    }
+    body["catalog"] = std::move(now);
+    offered = catalog;
     return body.dump();
   };
   const auto read_timeout = n.config.poll_wait + std::chrono::seconds(15);
@@ -412,7 +431,7 @@ void Node::Run() {
       const std::string why = !r.ok() ? r.status().message() : "hub answered " + r->body;
       n.Log("node " + n.store->site_name() + ": cannot poll the hub at " + where + ": " + why);
       connected = false;
-      sent_catalog.clear();
+      sent_catalog.clear();  // the hub may have restarted without it
       n.Pause(std::chrono::seconds(2));
       continue;
     }
@@ -420,7 +439,7 @@ void Node::Run() {
       n.Log("node " + n.store->site_name() + ": connected to the hub at " + where);
       connected = true;
     }
-    sent_catalog = catalog;
+    sent_catalog = offered;
     json message;
     try {
       message = json::parse(r->body);

@@ -22,13 +22,14 @@ class Database;
 struct AuditEntry {
   int64_t seq = 0;   // 1, 2, 3, ... (set by Append)
   std::string at;    // UTC, ISO 8601 (set by Append)
-  std::string kind;  // task, released, refused, failed
+  std::string kind;  // task, released, refused, failed, held, approved, denied, catalog
   int64_t task = 0;  // the hub's task id
   int64_t study = 0;
   std::string researcher;
-  std::string detail;      // task: the payload as signed; refused/failed: the rule or cause
+  std::string detail;      // task: the payload as signed; refused/failed: the rule or cause;
+                           // catalog: the catalog as sent to the hub
   std::string signature;   // task: the hub's signature (hex)
-  std::string digest;      // released: SHA-256 of the aggregate that left (hex)
+  std::string digest;      // released, held, catalog: SHA-256 of what left (hex)
   std::string prev, hash;  // the chain (set by Append)
 };
 

@@ -83,7 +83,7 @@ async function refresh() {
   body.replaceChildren();
   for (const e of audit.entries.slice().reverse()) {
     const row = body.insertRow();
-    const detail = e.kind === 'task' ? e.detail.slice(0, 80)
+    const detail = e.kind === 'task' || e.kind === 'catalog' ? e.detail.slice(0, 80)
       : e.digest ? `${e.detail} sha256 ${e.digest.slice(0, 16)}` : translateMessage(e.detail, language);
     for (const v of [e.seq, e.at, e.kind, e.task, e.study, e.researcher, detail]) row.insertCell().textContent = v;
     if (detail !== e.detail) row.cells[6].title = e.detail;
