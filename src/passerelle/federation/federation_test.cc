@@ -630,6 +630,23 @@ TEST_F(HubViewTest, SitesCatalogsProgressAndDatasetVersions) {
   const json done = Get("/v1/studies/" + std::to_string(study->id()) + "/progress");
   EXPECT_EQ(done["status"], "done");
   EXPECT_FALSE(done.contains("sites"));
+  // Another researcher finds no such study: not its results, progress or report.
+  auto hub_store = store::HubStore::Open(dir_ + "/hub");
+  ASSERT_TRUE(hub_store.ok());
+  Result<std::string> bob_token = (*hub_store)->AddUser("bob");
+  ASSERT_TRUE(bob_token.ok());
+  net::TlsIdentity researcher;
+  researcher.ca_cert = dir_ + "/ca/ca.crt";
+  auto bob = net::HttpsClient::Create("localhost", hub_->port(), researcher).value();
+  bob->SetBearerToken(*bob_token);
+  const std::string path = "/v1/studies/" + std::to_string(study->id());
+  for (const std::string& what : {path, path + "/progress", path + "/report"}) {
+    Result<net::HttpResponse> r = bob->Get(what);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 404) << what;
+    EXPECT_NE(r->body.find("no study " + std::to_string(study->id())), std::string::npos);
+    EXPECT_EQ(r->body.find("coef"), std::string::npos);
+  }
 }
 
 TEST_F(HubViewTest, ASiteWhoseDataChangesDuringAStudyFailsIt) {

@@ -525,9 +525,8 @@ struct Hub::Impl {
     const auto deadline = Clock::now() + config.poll_wait;
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {
-      Result<store::StudyRecord> study = store->Study(id);
+      Result<store::StudyRecord> study = OwnStudy(*researcher, request.path);
       if (!study.ok()) return Error(study.status());
-      if (study->owner != *researcher) return Error(NotFound("no study " + std::to_string(id)));
       // While the hub stops, a running study is recorded as failed (Stop() waits for it) and
       // that is the answer: the researcher learns to run it again.
       if (study->status != "running") {
@@ -559,16 +558,25 @@ struct Hub::Impl {
     return Reply(200, {{"v", 1}, {"studies", out}});
   }
 
+  // The study a path /v1/studies/ID... names, when it is the researcher's (NotFound otherwise:
+  // another researcher's studies are not there for them). REQUIRES: mu held.
+  Result<store::StudyRecord> OwnStudy(const std::string& researcher, const std::string& path) {
+    const int64_t id = StudyIdIn(path);
+    Result<store::StudyRecord> study = store->Study(id);
+    if (!study.ok() || study->owner != researcher) {
+      return NotFound("no study " + std::to_string(id));
+    }
+    return study;
+  }
+
   // A finished study's report (report/study_html.h), for its owner.
   net::HttpResponse Report(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
-    const int64_t id = StudyIdIn(request.path);
     std::lock_guard<std::mutex> lock(mu);
-    Result<store::StudyRecord> study = store->Study(id);
-    if (!study.ok() || study->owner != *researcher) {
-      return Error(NotFound("no study " + std::to_string(id)));
-    }
+    Result<store::StudyRecord> study = OwnStudy(*researcher, request.path);
+    if (!study.ok()) return Error(study.status());
+    const int64_t id = study->id;
     if (study->status != "done") {
       return Error(FailedPrecondition("study " + std::to_string(id) + " is " + study->status));
     }
@@ -581,12 +589,10 @@ struct Hub::Impl {
   net::HttpResponse StudyProgress(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
-    const int64_t id = StudyIdIn(request.path);
     std::lock_guard<std::mutex> lock(mu);
-    Result<store::StudyRecord> study = store->Study(id);
-    if (!study.ok() || study->owner != *researcher) {
-      return Error(NotFound("no study " + std::to_string(id)));
-    }
+    Result<store::StudyRecord> study = OwnStudy(*researcher, request.path);
+    if (!study.ok()) return Error(study.status());
+    const int64_t id = study->id;
     ordered_json body = {{"v", 1}, {"study", id}, {"status", study->status}};
     if (auto it = progress.find(id); it != progress.end() && study->status == "running") {
       const Progress& p = it->second;
