@@ -137,6 +137,14 @@ try {
   check(await page.locator('[data-i18n=newStudy]').textContent() === 'Nouvelle étude', 'French labels');
   await page.selectOption('#language', 'en');
 
+  // The CSV: a row per coefficient and per curve row, each curve named by its group.
+  const [csvFile] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+  await csvFile.saveAs(`${outDir}/study.csv`);
+  const csvText = readFileSync(`${outDir}/study.csv`, 'utf8');
+  check(csvText.startsWith('analysis,what,name,value\n') && csvText.includes('"os_cox","coef","age_dx",') &&
+        csvText.includes('"os_km","surv sex=male",') && csvText.includes('"os_km","surv sex=female",'),
+        `the CSV: ${csvText.slice(0, 300)}`);
+
   // The report, downloaded: one HTML file with both plots.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-report')]);
   const path = `${outDir}/report.html`;

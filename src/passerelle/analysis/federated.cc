@@ -219,16 +219,18 @@ Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request,
       return Status::Ok();
     }));
   }
-  *event_levels = MergeLevels(site_levels);
-  for (size_t s = 0; s < sites.size(); ++s) {
-    const std::vector<std::string>& mine = site_levels[s];
-    if (mine.empty() != event_levels->empty() || (!mine.empty() && mine[0] != (*event_levels)[0])) {
-      return FailedPrecondition(
-          "site " + sites[s].name + ": its event's levels (" + Join(mine, ", ") +
-          ") do not begin with the censoring level of the others (" + Join(*event_levels, ", ") +
-          "): give the sites the same dictionary");
+  // Every site censors the same way: the same first level (or a 0/1 event everywhere).
+  auto censoring = [](const std::vector<std::string>& levels) {
+    return levels.empty() ? std::string("none (a 0/1 event)") : "'" + levels[0] + "'";
+  };
+  for (size_t s = 1; s < sites.size(); ++s) {
+    if (censoring(site_levels[s]) != censoring(site_levels[0])) {
+      return FailedPrecondition("site " + sites[s].name + ": its event's censoring level is " +
+                                censoring(site_levels[s]) + ", site " + sites[0].name + "'s is " +
+                                censoring(site_levels[0]) + ": give the sites the same dictionary");
     }
   }
+  *event_levels = MergeLevels(site_levels);
   std::vector<std::vector<Cell>> per_site(sites.size());
   for (size_t s = 0; s < sites.size(); ++s) {
     RETURN_IF_ERROR(Reading(sites[s].name, [&]() -> Status {

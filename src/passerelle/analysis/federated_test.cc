@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "passerelle/analysis/describe.h"
 #include "passerelle/analysis/test_site.h"
@@ -326,6 +327,20 @@ TEST(FederatedCompetingRisks, CumulativeIncidenceOnTheGridIsRsPooledEstimate) {
   auto both_out = RunAnalysis(r, both);
   ASSERT_TRUE(both_out.ok()) << both_out.status().ToString();
   const auto& merged = std::get<SurvfitOutput>(merged_out->result);
+  // A site whose event does not begin with the others' censoring level: no estimate, and the
+  // error says whose levels differ and what to do.
+  std::vector<SiteLink> odd_first = links;
+  odd_first[1].transport = [&](const std::string& task) -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string answer, testing::Aggregate(RunLocalStep(task, tables[1], policy)));
+    nlohmann::json j = nlohmann::json::parse(answer);
+    j["event_levels"][0] = "alive";
+    return j.dump();
+  };
+  auto mismatched = RunFederated(r, odd_first);
+  ASSERT_FALSE(mismatched.ok());
+  EXPECT_EQ(mismatched.status().message(),
+            "site s2: its event's censoring level is 'alive', site s1's is '0': give the sites "
+            "the same dictionary");
   EXPECT_EQ(merged.states, std::vector<std::string>({"(s0)", "1", "2"}));
   const stats::CumulativeIncidence& got = merged.incidence.at(0);
   const stats::CumulativeIncidence& want =
