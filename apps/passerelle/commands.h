@@ -10,6 +10,10 @@
 #include "passerelle/base/status.h"
 #include "passerelle/data/dictionary.h"
 
+namespace passerelle::federation {
+struct ResearcherConfig;
+}
+
 namespace passerelle::cli {
 
 struct SiteInitOptions {
@@ -134,6 +138,17 @@ struct StudyOptions {
   std::string report;  // write the study's report here (self-contained HTML)
 };
 Status StudyRun(const StudyOptions& options);
+
+// A protocol (docs/protocols.md) sent to its sites' custodians through the hub, and the
+// researcher's protocols with where each stands at each site. `file` is the protocol's file.
+Status ProtocolSubmit(const StudyOptions& options);
+Status ProtocolList(const StudyOptions& options);
+
+// The custodian's side of protocols: what the node received (with its automatic review and the
+// changes from the previous version), and the decision with its reason. `task` is the protocol's
+// number.
+Status NodeProtocols(const ApprovalOptions& options);
+Status NodeProtocolDecide(const ApprovalOptions& options, bool approve);
 
 struct AuditOptions {
   std::string site;  // the site store folder (its audit.sqlite)

@@ -269,6 +269,26 @@ int main(int argc, char** argv) {
     decide->add_option("--reason", approval.reason, "Why (required)")->required();
     decide->callback([&, approve] { status = NodeDecide(approval, approve); });
   }
+  CLI::App* node_protocols = node->add_subcommand(
+      "protocols",
+      "Protocols received: each in full, its automatic review and changes, and the decision");
+  node_protocols->add_option("dir", approval.dir, "Folder of the site store")->required();
+  node_protocols->add_flag("--json", approval.json, "Print as JSON");
+  node_protocols->callback([&] { status = NodeProtocols(approval); });
+  CLI::App* node_protocol =
+      node->add_subcommand("protocol", "Approve or reject a protocol (scope = \"protocol\")");
+  node_protocol->require_subcommand(1);
+  for (const bool approve : {true, false}) {
+    CLI::App* decide = node_protocol->add_subcommand(
+        approve ? "approve" : "reject",
+        approve ? "Answer the protocol's analyses (recorded in the audit log with the reason)"
+                : "Answer none of them (recorded in the audit log; the reason goes to the hub)");
+    decide->add_option("dir", approval.dir, "Folder of the site store")->required();
+    decide->add_option("protocol", approval.task, "The protocol's number (node protocols)")
+        ->required();
+    decide->add_option("--reason", approval.reason, "Why (required)")->required();
+    decide->callback([&, approve] { status = NodeProtocolDecide(approval, approve); });
+  }
 
   // study ...
   CLI::App* study = app.add_subcommand("study", "Studies run over every site");
@@ -287,6 +307,26 @@ int main(int argc, char** argv) {
   study_run->add_option("--report", study_options.report,
                         "Also write the study's report: one self-contained HTML file, printable");
   study_run->callback([&] { status = StudyRun(study_options); });
+
+  // protocol ...
+  CLI::App* protocol =
+      app.add_subcommand("protocol", "Protocols: the analyses the sites' custodians approve");
+  protocol->require_subcommand(1);
+  StudyOptions protocol_options;
+  CLI::App* protocol_submit = protocol->add_subcommand(
+      "submit", "Send a protocol (or a new version of one) to its sites' custodians");
+  protocol_submit->add_option("file", protocol_options.file, "Protocol file (JSON)")->required();
+  CLI::App* protocol_list = protocol->add_subcommand(
+      "list", "Your protocols, and where each stands at each site");
+  for (CLI::App* cmd : {protocol_submit, protocol_list}) {
+    cmd->add_option("--hub", protocol_options.hub, "The hub, https://HOST:PORT")->required();
+    cmd->add_option("--ca", protocol_options.ca, "The consortium CA certificate")->required();
+    cmd->add_option("--token-file", protocol_options.token_file,
+                    "File holding your token (default: $PASSERELLE_TOKEN)");
+    cmd->add_flag("--json", protocol_options.json, "Print as JSON");
+  }
+  protocol_submit->callback([&] { status = ProtocolSubmit(protocol_options); });
+  protocol_list->callback([&] { status = ProtocolList(protocol_options); });
 
   // audit ...
   CLI::App* audit = app.add_subcommand("audit", "A site node's hash-chained audit log");

@@ -15,17 +15,6 @@ namespace {
 
 using nlohmann::ordered_json;
 
-Result<std::string> Token(const StudyOptions& options) {
-  std::string token;
-  if (!options.token_file.empty()) {
-    std::ifstream in(options.token_file);
-    if (!(in >> token)) return InvalidArgument("cannot read a token from " + options.token_file);
-    return token;
-  }
-  if (const char* env = std::getenv("PASSERELLE_TOKEN"); env && *env) return std::string(env);
-  return InvalidArgument("give your token with --token-file FILE or PASSERELLE_TOKEN");
-}
-
 std::string Readable(const ordered_json& doc) {
   std::string out = "Study " + std::to_string(doc.at("study").get<int64_t>()) + ": " +
                     doc.at("title").get<std::string>() + "\nDataset " +
@@ -50,16 +39,30 @@ std::string Readable(const ordered_json& doc) {
 
 }  // namespace
 
+Result<federation::ResearcherConfig> Researcher(const StudyOptions& options) {
+  federation::ResearcherConfig config;
+  ASSIGN_OR_RETURN(config.hub, federation::ParseHubUrl(options.hub));
+  config.ca_cert = options.ca;
+  config.timeout = std::chrono::seconds(options.timeout);
+  if (!options.token_file.empty()) {
+    std::ifstream in(options.token_file);
+    if (!(in >> config.token)) {
+      return InvalidArgument("cannot read a token from " + options.token_file);
+    }
+  } else if (const char* env = std::getenv("PASSERELLE_TOKEN"); env && *env) {
+    config.token = env;
+  } else {
+    return InvalidArgument("give your token with --token-file FILE or PASSERELLE_TOKEN");
+  }
+  return config;
+}
+
 Status StudyRun(const StudyOptions& options) {
   std::ifstream in(options.file);
   if (!in) return NotFound("cannot read the study file " + options.file);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   RETURN_IF_ERROR(federation::ParseStudy(text, options.file).status());  // errors name the file
-  federation::ResearcherConfig config;
-  ASSIGN_OR_RETURN(config.hub, federation::ParseHubUrl(options.hub));
-  config.ca_cert = options.ca;
-  ASSIGN_OR_RETURN(config.token, Token(options));
-  config.timeout = std::chrono::seconds(options.timeout);
+  ASSIGN_OR_RETURN(federation::ResearcherConfig config, Researcher(options));
   ASSIGN_OR_RETURN(std::string result, federation::RunStudy(config, text, [](int64_t id) {
                      std::cerr << "study " << id << " accepted by the hub; waiting for results\n";
                    }));

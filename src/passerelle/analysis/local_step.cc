@@ -546,6 +546,11 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
 }
 }  // namespace
 
+Result<double> FewestUndeclaredLabel(const std::string& expression, const data::Table& table) {
+  ASSIGN_OR_RETURN(Labels labels, LabelsOf(expression, table));
+  return labels.never_released.empty() ? labels.fewest : 0.0;
+}
+
 Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Table& table,
                                   const privacy::Policy& policy, LocalStepCache* cache) {
   json task;

@@ -37,6 +37,11 @@ class LocalStepCache;
 Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Table& table,
                                   const privacy::Policy& policy, LocalStepCache* cache = nullptr);
 
+// The fewest records of `table` holding one of the labels `expression` would release (a value
+// of a number or of an open category; a dictionary's declared levels and TRUE/FALSE are public
+// and not counted); 0 when none, or when the expression is an identifier, text or a date.
+Result<double> FewestUndeclaredLabel(const std::string& expression, const data::Table& table);
+
 // The models a node keeps between the rounds of a fit (the model frame and the kernel, built at
 // the first task instead of at every round), for one table: Clear() it when the table changes.
 class LocalStepCache {

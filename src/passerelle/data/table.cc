@@ -1,7 +1,9 @@
 #include "passerelle/data/table.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
+#include <unordered_map>
 
 namespace passerelle::data {
 
@@ -10,6 +12,42 @@ const Column* Table::Find(std::string_view name) const {
     if (c.variable.name == name) return &c;
   }
   return nullptr;
+}
+
+std::vector<std::string> RecordIdentities(const Table& table) {
+  const Column* id = nullptr;
+  for (const Column& c : table.columns) {
+    if (c.variable.type == VarType::kIdentifier) {
+      id = &c;
+      break;
+    }
+  }
+  std::vector<std::string> out(table.rows);
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t r = 0; r < table.rows; ++r) {
+    std::string& who = out[r];
+    if (id && !id->IsMissing(r)) {
+      who = "id:" + id->texts[r];
+    } else {
+      who = "row";
+      for (const Column& c : table.columns) {
+        who += '\x1f';
+        if (c.IsMissing(r)) continue;
+        if (c.is_numeric()) {
+          char number[32];
+          std::snprintf(number, sizeof number, "%.17g", c.numbers[r]);
+          who += number;
+        } else if (c.variable.type == VarType::kCategory) {
+          who += c.levels[static_cast<size_t>(c.codes[r])];
+        } else {
+          who += c.texts[r];
+        }
+      }
+    }
+    const size_t n = ++seen[who];
+    if (n > 1) who += "#" + std::to_string(n);
+  }
+  return out;
 }
 
 ColumnBuilder::ColumnBuilder(Variable variable) {

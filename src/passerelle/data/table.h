@@ -34,6 +34,12 @@ struct Column {
   }
 };
 
+struct Table;
+// Who each row is, for the site's release ledger (store/cohort_ledger.h): the value of the first
+// identifier variable, or, in a dataset without one (or a row missing it), the row's values.
+// Distinct within the table: a repeat is told apart by its occurrence ("#2").
+std::vector<std::string> RecordIdentities(const Table& table);
+
 struct Table {
   std::vector<Column> columns;
   size_t rows = 0;

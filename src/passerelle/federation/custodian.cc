@@ -12,6 +12,7 @@
 #include "passerelle/federation/web_assets.h"
 #include "passerelle/store/approval_queue.h"
 #include "passerelle/store/audit_log.h"
+#include "passerelle/store/protocol_book.h"
 #include "passerelle/store/site_store.h"
 
 namespace passerelle::federation {
@@ -73,6 +74,51 @@ Status DecideRelease(const std::string& site_dir, int64_t task, bool approve,
   entry.digest = Sha256Hex(held.aggregate);
   RETURN_IF_ERROR(audit->Append(entry).status());
   return queue->Decide(task, approve, reason, by);
+}
+
+Result<std::string> ProtocolsJson(const std::string& site_dir) {
+  RETURN_IF_ERROR(store::SiteStore::Open(site_dir).status());
+  ASSIGN_OR_RETURN(auto book, store::ProtocolBook::Open(site_dir));
+  ASSIGN_OR_RETURN(std::vector<store::ProtocolRecord> all, book->All());
+  ordered_json out = ordered_json::array();
+  for (const store::ProtocolRecord& p : all) {
+    out.push_back({{"protocol", p.id},
+                   {"name", p.name},
+                   {"version", p.version},
+                   {"researcher", p.researcher},
+                   {"received_at", p.received_at},
+                   {"status", p.status},
+                   {"reason", p.reason},
+                   {"decided_by", p.decided_by},
+                   {"decided_at", p.decided_at},
+                   {"sha256", p.digest},
+                   {"definition", ordered_json::parse(p.text, nullptr, false)},
+                   {"review", ordered_json::parse(p.review, nullptr, false)},
+                   {"changes", ordered_json::parse(p.changes, nullptr, false)}});
+  }
+  return out.dump(2);
+}
+
+Status DecideProtocol(const std::string& site_dir, int64_t id, bool approve,
+                      const std::string& reason, const std::string& by) {
+  if (reason.empty()) return InvalidArgument("say why (a reason is recorded with the decision)");
+  RETURN_IF_ERROR(store::SiteStore::Open(site_dir).status());
+  ASSIGN_OR_RETURN(auto book, store::ProtocolBook::Open(site_dir));
+  ASSIGN_OR_RETURN(std::optional<store::ProtocolRecord> p, book->Get(id));
+  if (!p) return NotFound("this node has not received protocol " + std::to_string(id));
+  if (p->status != "pending") {
+    return FailedPrecondition("protocol " + std::to_string(id) + " was already " + p->status +
+                              " by " + p->decided_by);
+  }
+  ASSIGN_OR_RETURN(auto audit, store::AuditLog::Open(site_dir));
+  store::AuditEntry entry;
+  entry.kind = approve ? "protocol_approved" : "protocol_rejected";
+  entry.researcher = p->researcher;
+  entry.detail = p->name + " version " + std::to_string(p->version) + ": " + reason + " (by " +
+                 by + ")";
+  entry.digest = p->digest;
+  RETURN_IF_ERROR(audit->Append(entry).status());
+  return book->Decide(id, approve, reason, by);
 }
 
 Result<std::string> AuditEntriesJson(const std::string& site_dir, int64_t first, int64_t limit) {

@@ -24,6 +24,18 @@ Result<std::string> HeldReleasesJson(const std::string& site_dir);
 Status DecideRelease(const std::string& site_dir, int64_t task, bool approve,
                      const std::string& reason, const std::string& by);
 
+// The protocols the node received, newest first, as JSON: [{protocol, name, version,
+// researcher, received_at, status, reason, decided_by, decided_at, definition (the protocol as
+// submitted), review: [{analysis, rule, flag}], changes: [line]}].
+Result<std::string> ProtocolsJson(const std::string& site_dir);
+
+// Records the custodian's decision on a protocol: in the audit log (with the reason, the account
+// and the protocol's digest), then in the site's protocol book; the running node tells the hub.
+// FailedPrecondition when it is not waiting for a decision (already decided, or rejected by the
+// automatic review under flagged = "refuse"); NotFound when the node has not received it.
+Status DecideProtocol(const std::string& site_dir, int64_t id, bool approve,
+                      const std::string& reason, const std::string& by);
+
 // Audit entries from `first`, at most `limit`, as JSON (every field).
 Result<std::string> AuditEntriesJson(const std::string& site_dir, int64_t first, int64_t limit);
 

@@ -222,6 +222,15 @@ struct Hub::Impl {
     for (;;) {
       if (stopping) return Error(Unavailable("the hub is stopping"));
       if (newest_poll[*site] != mine) return Reply(200, {{"v", 1}, {"task", nullptr}});
+      Result<std::optional<store::ProtocolDelivery>> delivery = store->NextProtocolDelivery(*site);
+      if (!delivery.ok()) return Error(delivery.status());
+      if (delivery->has_value()) {
+        const store::ProtocolDelivery& d = **delivery;
+        return Reply(200, {{"v", 1},
+                           {"task", nullptr},
+                           {"protocol",
+                            {{"id", d.protocol}, {"payload", d.payload}, {"signature", d.signature}}}});
+      }
       Result<std::optional<store::TaskRecord>> task = store->NextTask(*site);
       if (!task.ok()) return Error(task.status());
       if (task->has_value()) {
@@ -308,8 +317,8 @@ struct Hub::Impl {
 
   // The transport of one site for one study: a signed task in the store, then its answer.
   Result<std::string> Dispatch(int64_t study, const std::string& researcher,
-                               const std::string& dataset, const std::string& site, int round,
-                               const std::string& task) {
+                               const std::string& dataset, int64_t protocol,
+                               const std::string& site, int round, const std::string& task) {
     const std::string nonce = RandomHex(16);
     if (nonce.empty()) return Internal("no random bytes for a task nonce");
     json payload = {{"v", 1},
@@ -320,6 +329,7 @@ struct Hub::Impl {
                     {"dataset", dataset},
                     {"issued_at", UtcNowIso()},
                     {"task", json::parse(task)}};
+    if (protocol > 0) payload["protocol"] = protocol;
     store::TaskRecord record;
     record.study = study;
     record.site = site;
@@ -389,7 +399,7 @@ struct Hub::Impl {
 
   // Runs every analysis of a study over its sites and records the results.
   void RunStudy(int64_t id, const std::string& researcher, const Study& study,
-                std::vector<std::string> sites) {
+                std::vector<std::string> sites, int64_t protocol) {
     ordered_json results = ordered_json::object();
     int round = 0;
     for (const StudyAnalysis& a : study.analyses) {
@@ -405,7 +415,7 @@ struct Hub::Impl {
       std::vector<analysis::SiteLink> links;
       for (const std::string& site : sites) {
         links.push_back({site, [&, site](const std::string& task) {
-                           return Dispatch(id, researcher, study.dataset, site, ++round, task);
+                           return Dispatch(id, researcher, study.dataset, protocol, site, ++round, task);
                          }});
       }
       const int first_round = round;
@@ -506,16 +516,173 @@ struct Hub::Impl {
       sites = study->sites;
     }
     if (sites.empty()) return Error(FailedPrecondition("no site is registered at this hub"));
+    // Under a protocol: its newest version, which the researcher must be named in; the sites
+    // check the rest (that they approved it, and that every task is one of its analyses).
+    int64_t protocol = 0;
+    if (!study->protocol.empty()) {
+      Result<std::optional<store::ProtocolEntry>> entry = store->LatestProtocol(study->protocol);
+      if (!entry.ok()) return Error(entry.status());
+      if (!*entry) {
+        return Error(NotFound("study: protocol: there is no protocol '" + study->protocol + "'"));
+      }
+      Result<Protocol> p = ParseProtocol((*entry)->text, "protocol");
+      if (!p.ok()) return Error(p.status());
+      if (std::find(p->researchers.begin(), p->researchers.end(), *researcher) ==
+          p->researchers.end()) {
+        return Error(PermissionDenied("study: protocol " + study->protocol +
+                                      " does not name researcher " + *researcher));
+      }
+      if (p->study.dataset != study->dataset) {
+        return Error(InvalidArgument("study: dataset: protocol " + study->protocol +
+                                     " is about dataset " + p->study.dataset));
+      }
+      if (study->sites.empty() && !p->study.sites.empty()) sites = p->study.sites;
+      protocol = (*entry)->id;
+    }
     Result<int64_t> id = store->AddStudy(*researcher, study->title, request.body);
     if (!id.ok()) return Error(id.status());
     Log("hub: study " + std::to_string(*id) + " from " + *researcher + ": " +
         std::to_string(study->analyses.size()) + " analyses over " + std::to_string(sites.size()) +
         " sites");
     ++running_studies;
-    std::thread([this, id = *id, who = *researcher, s = std::move(*study), sites]() mutable {
-      RunStudy(id, who, s, std::move(sites));
+    std::thread([this, id = *id, who = *researcher, s = std::move(*study), sites,
+                 protocol]() mutable { RunStudy(id, who, s, std::move(sites), protocol);
     }).detach();
     return Reply(202, {{"v", 1}, {"study", *id}});
+  }
+
+  // A protocol (or a new version of one) from a researcher it names: kept, signed for each of
+  // its sites, and handed to their nodes with their next polls (docs/protocols.md).
+  net::HttpResponse SubmitProtocol(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    Result<Protocol> protocol = ParseProtocol(request.body, "protocol");
+    if (!protocol.ok()) return Error(protocol.status());
+    if (std::find(protocol->researchers.begin(), protocol->researchers.end(), *researcher) ==
+        protocol->researchers.end()) {
+      return Error(InvalidArgument("protocol: researchers: must name you (" + *researcher + ")"));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    Result<std::vector<store::SiteRecord>> registered = store->Sites();
+    if (!registered.ok()) return Error(registered.status());
+    std::vector<std::string> sites;
+    for (const auto& s : *registered) sites.push_back(s.name);
+    for (const std::string& s : protocol->study.sites) {
+      if (std::find(sites.begin(), sites.end(), s) == sites.end()) {
+        return Error(InvalidArgument("protocol: sites: '" + s + "' is not registered at this hub"));
+      }
+    }
+    if (!protocol->study.sites.empty()) sites = protocol->study.sites;
+    if (sites.empty()) return Error(FailedPrecondition("no site is registered at this hub"));
+    ordered_json answer;
+    const Status written = store->InOneWrite([&] {
+      Result<store::ProtocolEntry> entry =
+          store->AddProtocol(protocol->name, *researcher, request.body);
+      if (!entry.ok()) {
+        answer = {{"error", entry.status().message()}};
+        return;
+      }
+      for (const std::string& site : sites) {
+        const json payload = {{"v", 1},
+                              {"kind", "protocol"},
+                              {"nonce", RandomHex(16)},
+                              {"site", site},
+                              {"researcher", *researcher},
+                              {"issued_at", UtcNowIso()},
+                              {"protocol",
+                               {{"id", entry->id},
+                                {"name", entry->name},
+                                {"version", entry->version},
+                                {"text", entry->text}}}};
+        store::ProtocolDelivery d;
+        d.protocol = entry->id;
+        d.site = site;
+        d.payload = payload.dump();
+        Result<std::string> signature = net::Sign(d.payload, secret_key);
+        if (signature.ok()) d.signature = *signature;
+        if (!signature.ok() || !store->AddProtocolDelivery(d).ok()) {
+          answer = {{"error", "the protocol could not be signed for site " + site}};
+          return;
+        }
+      }
+      answer = {{"v", 1},
+                {"protocol", entry->id},
+                {"name", entry->name},
+                {"version", entry->version},
+                {"sites", sites}};
+    });
+    if (!written.ok()) return Error(written);
+    if (answer.contains("error")) return Error(Internal(answer["error"].get<std::string>()));
+    Log("hub: protocol " + protocol->name + " version " + std::to_string(answer["version"].get<int64_t>()) +
+        " from " + *researcher + " for " + std::to_string(sites.size()) + " sites");
+    cv.notify_all();
+    return {201, answer.dump(), "application/json"};
+  }
+
+  // A protocol's entry for the researcher: number, name, version, who submitted it, and where
+  // it stands at each site. REQUIRES: mu held.
+  ordered_json ProtocolJson(const store::ProtocolEntry& e, bool with_text) {
+    ordered_json sites = ordered_json::array();
+    if (Result<std::vector<store::ProtocolDelivery>> d = store->Deliveries(e.id); d.ok()) {
+      for (const store::ProtocolDelivery& s : *d) {
+        sites.push_back({{"site", s.site},
+                         {"status", s.status},
+                         {"reason", s.reason},
+                         {"updated_at", s.updated_at}});
+      }
+    }
+    ordered_json j = {{"protocol", e.id},        {"name", e.name},
+                      {"version", e.version},    {"researcher", e.researcher},
+                      {"submitted_at", e.submitted_at}, {"sites", sites}};
+    if (with_text) j["definition"] = ordered_json::parse(e.text, nullptr, false);
+    return j;
+  }
+
+  // The protocols that name the researcher, newest first, or one of them (GET /v1/protocols/ID).
+  net::HttpResponse Protocols(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    const std::string prefix = "/v1/protocols/";
+    const int64_t wanted = request.path.rfind(prefix, 0) == 0
+                               ? std::stoll(request.path.substr(prefix.size()))
+                               : 0;
+    std::lock_guard<std::mutex> lock(mu);
+    Result<std::vector<store::ProtocolEntry>> all = store->Protocols();
+    if (!all.ok()) return Error(all.status());
+    ordered_json out = ordered_json::array();
+    for (const store::ProtocolEntry& e : *all) {
+      Result<Protocol> p = ParseProtocol(e.text, "protocol");
+      const bool named = p.ok() && std::find(p->researchers.begin(), p->researchers.end(),
+                                             *researcher) != p->researchers.end();
+      if (!named) continue;
+      if (wanted == e.id) return {200, ProtocolJson(e, true).dump(), "application/json"};
+      if (wanted == 0) out.push_back(ProtocolJson(e, false));
+    }
+    if (wanted != 0) return Error(NotFound("no protocol " + std::to_string(wanted)));
+    return {200, ordered_json{{"v", 1}, {"protocols", out}}.dump(), "application/json"};
+  }
+
+  // A node says a protocol reached it, or what its custodian (or its review) decided.
+  net::HttpResponse NodeProtocol(const net::HttpRequest& request) {
+    Result<std::string> site = Node(request);
+    if (!site.ok()) return Error(site.status());
+    int64_t id = 0;
+    std::string status, reason;
+    try {
+      const json j = json::parse(request.body);
+      id = j.at("id").get<int64_t>();
+      status = j.at("status").get<std::string>();
+      reason = j.value("reason", "");
+    } catch (const json::exception&) {
+      return Error(InvalidArgument("protocol: malformed message"));
+    }
+    if (status != "received" && status != "approved" && status != "rejected") {
+      return Error(InvalidArgument("protocol: status must be received, approved or rejected"));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    if (Status s = store->RecordProtocolState(id, *site, status, reason); !s.ok()) return Error(s);
+    Log("hub: site " + *site + ": protocol " + std::to_string(id) + " " + status);
+    return Reply(200, {{"v", 1}, {"accepted", true}});
   }
 
   net::HttpResponse Fetch(const net::HttpRequest& request) {
@@ -669,7 +836,14 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   impl->server->Handle("POST", "/v1/node/poll", [self](const auto& r) { return self->Poll(r); });
   impl->server->Handle("POST", "/v1/node/result",
                        [self](const auto& r) { return self->Result_(r); });
+  impl->server->Handle("POST", "/v1/node/protocol",
+                       [self](const auto& r) { return self->NodeProtocol(r); });
   impl->server->Handle("POST", "/v1/studies", [self](const auto& r) { return self->Submit(r); });
+  impl->server->Handle("POST", "/v1/protocols",
+                       [self](const auto& r) { return self->SubmitProtocol(r); });
+  for (const char* path : {"/v1/protocols", "/v1/protocols/[0-9]{1,18}"}) {
+    impl->server->Handle("GET", path, [self](const auto& r) { return self->Protocols(r); });
+  }
   impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}",
                        [self](const auto& r) { return self->Fetch(r); });
   impl->server->Handle("GET", "/v1/sites", [self](const auto& r) { return self->Sites(r); });

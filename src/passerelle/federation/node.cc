@@ -1,5 +1,6 @@
 #include "passerelle/federation/node.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -9,11 +10,16 @@
 #include <thread>
 
 #include "passerelle/analysis/local_step.h"
+#include "passerelle/analysis/review.h"
+#include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
+#include "passerelle/base/text.h"
+#include "passerelle/federation/study.h"
 #include "passerelle/net/signing.h"
 #include "passerelle/store/approval_queue.h"
 #include "passerelle/store/audit_log.h"
 #include "passerelle/store/cohort_ledger.h"
+#include "passerelle/store/protocol_book.h"
 #include "passerelle/store/site_store.h"
 
 namespace passerelle::federation {
@@ -53,6 +59,7 @@ struct Node::Impl {
   std::unique_ptr<store::AuditLog> audit;              // DIR/audit.sqlite
   std::unique_ptr<store::CohortLedger> ledger;         // DIR/ledger.sqlite
   std::unique_ptr<store::ApprovalQueue> approvals;     // DIR/approvals.sqlite
+  std::unique_ptr<store::ProtocolBook> protocols;      // DIR/protocols.sqlite
   std::unique_ptr<net::HttpsClient> approvals_client;  // sends the custodian's decisions
   std::mutex work;  // one task or decision at a time (the poll loop and the approvals thread)
   std::unique_ptr<net::HttpsClient> client;
@@ -67,7 +74,15 @@ struct Node::Impl {
   struct Loaded {
     int64_t version = 0;
     data::Table table;
+    std::vector<uint32_t> records;  // the ledger's number of each row
     analysis::LocalStepCache models;
+
+    // Cohorts over the table's rows as the ledger numbers them.
+    std::vector<privacy::Cohort> Numbered(const std::vector<privacy::Cohort>& rows) const {
+      std::vector<privacy::Cohort> out;
+      for (const privacy::Cohort& c : rows) out.push_back(c.Renumbered(records));
+      return out;
+    }
   };
   std::map<std::string, Loaded> tables;
 
@@ -121,6 +136,8 @@ struct Node::Impl {
       Loaded& loaded = tables[dataset];
       if (loaded.version != v.version) {  // a new import: reload, forget the old models
         ASSIGN_OR_RETURN(loaded.table, store->LoadTable(dataset));
+        ASSIGN_OR_RETURN(loaded.records,
+                         ledger->Number(dataset, data::RecordIdentities(loaded.table)));
         loaded.version = v.version;
         loaded.models.Clear();
       }
@@ -243,7 +260,7 @@ struct Node::Impl {
         // The ledger again: other releases may have left while this one waited.
         Status rules = [&]() -> Status {
           ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
-          return ledger->Check(r.dataset, r.dataset_version, r.cohorts, policy);
+          return ledger->Check(r.dataset, r.cohorts, policy);
         }();
         if (rules.ok()) rules = ledger->Record(r.dataset, r.dataset_version, r.cohorts, r.task);
         if (rules.ok()) {
@@ -291,11 +308,15 @@ struct Node::Impl {
     privacy::Policy policy;
     Result<std::string> result = [&]() -> Result<std::string> {
       ASSIGN_OR_RETURN(policy, store->LoadPolicy());
+      if (policy.scope == "protocol") {
+        RETURN_IF_ERROR(InProtocol(task, step.dump(), received.researcher, dataset));
+      }
       ASSIGN_OR_RETURN(Loaded * loaded, Table(dataset));
       version = loaded->version;
       ASSIGN_OR_RETURN(release,
                        analysis::RunLocalStep(step.dump(), loaded->table, policy, &loaded->models));
-      RETURN_IF_ERROR(ledger->Check(dataset, version, release.cohorts, policy));
+      release.cohorts = loaded->Numbered(release.cohorts);
+      RETURN_IF_ERROR(ledger->Check(dataset, release.cohorts, policy));
       return release.aggregate;
     }();
     const std::string head = "node: task " + std::to_string(id) + " (" + who + "): " + what + ": ";
@@ -334,6 +355,189 @@ struct Node::Impl {
     return failed;
   }
 
+  // scope = "protocol": the task must be one of the analyses of a protocol this site's custodian
+  // approved, for a researcher it names, before it expires. Each refusal names what is missing
+  // (all of it is in the request, none in the data).
+  Status InProtocol(const json& task, const std::string& step, const std::string& researcher,
+                    const std::string& dataset) {
+    const std::string site = store->site_name();
+    const int64_t id = task.value("protocol", int64_t{0});
+    if (id <= 0) {
+      return PermissionDenied("rule protocol: site " + site +
+                              " answers only the analyses of protocols its custodian approved");
+    }
+    ASSIGN_OR_RETURN(std::optional<store::ProtocolRecord> record, protocols->Get(id));
+    if (!record) {
+      return PermissionDenied("rule protocol: site " + site + " has not received protocol " +
+                              std::to_string(id));
+    }
+    const std::string named =
+        "protocol " + record->name + " version " + std::to_string(record->version);
+    if (record->status != "approved") {
+      return PermissionDenied("rule protocol: " + named + " is " +
+                              (record->status == "pending" ? "waiting for the custodian"
+                                                           : record->status) +
+                              " at site " + site);
+    }
+    ASSIGN_OR_RETURN(Protocol p, ParseProtocol(record->text, "protocol"));
+    if (UtcNowIso().substr(0, 10) > p.expires) {
+      return PermissionDenied("rule protocol: " + named + " expired on " + p.expires);
+    }
+    if (std::find(p.researchers.begin(), p.researchers.end(), researcher) ==
+        p.researchers.end()) {
+      return PermissionDenied("rule protocol: " + named + " does not name researcher " +
+                              researcher);
+    }
+    if (!p.study.sites.empty() &&
+        std::find(p.study.sites.begin(), p.study.sites.end(), site) == p.study.sites.end()) {
+      return PermissionDenied("rule protocol: " + named + " is not for site " + site);
+    }
+    if (p.study.dataset != dataset) {
+      return PermissionDenied("rule protocol: " + named + " is about dataset " + p.study.dataset);
+    }
+    if (!ProtocolAnalysisOf(p, step).ok()) {
+      return PermissionDenied("rule protocol: the task is not one of the analyses of " + named +
+                              " as approved");
+    }
+    return Status::Ok();
+  }
+
+  // A protocol the hub handed over with a poll: verified, reviewed against the site's data,
+  // kept for the custodian and logged. Returns what to tell the hub: received, or rejected with
+  // a reason that says nothing of the data (the flags themselves stay here).
+  json ReceiveProtocol(const json& message) {
+    const int64_t id = message.value("id", int64_t{0});
+    const std::string payload = message.value("payload", "");
+    const std::string signature = message.value("signature", "");
+    json answer = {{"v", 1}, {"id", id}, {"status", "rejected"}};
+    store::AuditEntry entry;
+    entry.kind = "protocol";
+    entry.detail = payload;
+    entry.signature = signature;
+    entry.digest = Sha256Hex(payload);
+    if (Result<std::optional<store::ProtocolRecord>> known = protocols->Get(id);
+        known.ok() && known->has_value()) {
+      answer["status"] = (*known)->status == "rejected" ? "rejected" : "received";
+      answer["reason"] = (*known)->reason;
+      return answer;
+    }
+    if (Result<store::AuditEntry> logged = audit->Append(entry); !logged.ok()) {
+      Log("node: protocol " + std::to_string(id) + " stays with the hub: the audit log cannot be "
+          "written (" + logged.status().message() + ")");
+      return json();
+    }
+    auto reject = [&](const std::string& why) {
+      Log("node: protocol " + std::to_string(id) + " rejected: " + why);
+      answer["reason"] = why;
+      return answer;
+    };
+    if (!net::VerifySignature(payload, signature, config.hub_public_key).ok()) {
+      return reject("rule hub_signature: the protocol is not signed by the hub key this site pins");
+    }
+    const json outer = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    if (!outer.is_object() || outer.value("kind", "") != "protocol" ||
+        outer.value("site", "") != store->site_name() || !outer.contains("protocol") ||
+        !outer["protocol"].is_object()) {
+      return reject("the protocol is malformed or addressed to another site");
+    }
+    const json& inner = outer["protocol"];
+    store::ProtocolRecord record;
+    record.id = id;
+    record.name = inner.value("name", "");
+    record.version = inner.value("version", int64_t{0});
+    record.researcher = outer.value("researcher", "");
+    record.text = inner.value("text", "");
+    record.digest = Sha256Hex(record.text);
+    if (inner.value("id", int64_t{0}) != id) return reject("the protocol is malformed");
+    Result<Protocol> parsed = ParseProtocol(record.text, "protocol");
+    if (!parsed.ok()) return reject(parsed.status().message());
+    Result<privacy::Policy> policy = store->LoadPolicy();
+    if (!policy.ok()) return reject("the site's policy cannot be read");
+    // The automatic review, on this site's own records.
+    json flags = json::array();
+    std::vector<std::string> request_rules;
+    auto add = [&](const privacy::ReviewFlag& f) {
+      flags.push_back({{"analysis", f.analysis}, {"rule", f.rule}, {"flag", f.flag}});
+      for (const char* rule :
+           {"identifier_or_date", "time_arithmetic", "response_transform", "time_grid"}) {
+        if (f.rule == rule && std::find(request_rules.begin(), request_rules.end(), f.rule) ==
+                                  request_rules.end()) {
+          request_rules.push_back(f.rule);
+        }
+      }
+    };
+    Result<Loaded*> loaded = Table(parsed->study.dataset);
+    if (!loaded.ok()) {
+      add({"", "cannot_run", loaded.status().message()});
+    } else {
+      std::vector<std::pair<std::string, analysis::AnalysisRequest>> analyses;
+      for (const StudyAnalysis& a : parsed->study.analyses) analyses.emplace_back(a.id, a.request);
+      analysis::ProtocolReview review =
+          analysis::ReviewProtocol(analyses, (*loaded)->table, *policy);
+      for (const privacy::ReviewFlag& f : review.flags) add(f);
+      for (auto& [analysis_id, cohort] : review.populations) {
+        cohort = cohort.Renumbered((*loaded)->records);
+      }
+      if (Result<const privacy::DifferencingIndex*> released =
+              ledger->Released(parsed->study.dataset);
+          released.ok()) {
+        for (const privacy::ReviewFlag& f :
+             privacy::ReviewOverlaps(review.populations, **released, *policy)) {
+          add(f);
+        }
+      }
+    }
+    record.review = flags.dump();
+    json changes = json::array();
+    if (Result<std::optional<store::ProtocolRecord>> before = protocols->Previous(record.name, id);
+        before.ok() && before->has_value()) {
+      if (Result<Protocol> old = ParseProtocol((*before)->text, "protocol"); old.ok()) {
+        changes = ProtocolChanges(*old, *parsed);
+      }
+    }
+    record.changes = changes.dump();
+    record.status = "pending";
+    if (!flags.empty() && policy->flagged == "refuse") {
+      record.status = "rejected";
+      record.reason = "the site's automatic review flagged " + std::to_string(flags.size()) +
+                      " point(s)" +
+                      (request_rules.empty() ? "" : " (" + Join(request_rules, ", ") + ")") +
+                      "; its custodian has the details";
+      record.decided_by = "automatic review";
+    }
+    if (Status s = protocols->Receive(record); !s.ok() && s.code() != StatusCode::kAlreadyExists) {
+      Log("node: protocol " + std::to_string(id) + " cannot be kept: " + s.message());
+      return json();
+    }
+    store::AuditEntry decided;
+    decided.kind = record.status == "rejected" ? "protocol_rejected" : "protocol_received";
+    decided.researcher = record.researcher;
+    decided.detail = record.status == "rejected" ? record.reason + "; flags: " + record.review
+                                                 : "flags: " + record.review;
+    decided.digest = record.digest;
+    (void)audit->Append(decided);
+    Log("node: protocol " + record.name + " version " + std::to_string(record.version) + " (" +
+        std::to_string(id) + ") from " + record.researcher + ": " +
+        (record.status == "rejected" ? "rejected by the automatic review"
+                                     : "waiting for the custodian (passerelle node protocols)"));
+    answer["status"] = record.status == "rejected" ? "rejected" : "received";
+    if (record.status == "rejected") answer["reason"] = record.reason;
+    return answer;
+  }
+
+  // The custodian's decisions on protocols the hub has not heard yet. REQUIRES: `work` held.
+  void ReportProtocolDecisions(net::HttpsClient& to) {
+    Result<std::vector<store::ProtocolRecord>> decided = protocols->Unreported();
+    if (!decided.ok()) return;
+    for (const store::ProtocolRecord& p : *decided) {
+      const json message = {{"v", 1}, {"id", p.id}, {"status", p.status}, {"reason", p.reason}};
+      Result<net::HttpResponse> sent = to.Post("/v1/node/protocol", message.dump());
+      if (sent.ok() && (sent->status == 200 || sent->status == 404)) {
+        (void)protocols->MarkReported(p.id);
+      }
+    }
+  }
+
   // Posts an answer to the hub; a refusal of it goes to the log.
   void Send(net::HttpsClient& to, const json& answer) {
     Result<net::HttpResponse> sent = to.Post("/v1/node/result", answer.dump());
@@ -360,6 +564,7 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
   ASSIGN_OR_RETURN(impl->audit, store::AuditLog::Open(impl->config.site_dir));
   ASSIGN_OR_RETURN(impl->ledger, store::CohortLedger::Open(impl->config.site_dir));
   ASSIGN_OR_RETURN(impl->approvals, store::ApprovalQueue::Open(impl->config.site_dir));
+  ASSIGN_OR_RETURN(impl->protocols, store::ProtocolBook::Open(impl->config.site_dir));
   // Tasks run before a restart stay run: their nonces come back from the audit log.
   ASSIGN_OR_RETURN(std::vector<store::AuditEntry> entries, impl->audit->Entries());
   for (const store::AuditEntry& e : entries) {
@@ -419,6 +624,7 @@ void Node::Run() {
     while (!n.stopping) {
       std::unique_lock<std::mutex> lock(n.work);
       for (const json& answer : n.TakeDecisions()) n.Send(*n.approvals_client, answer);
+      n.ReportProtocolDecisions(*n.approvals_client);
       lock.unlock();
       n.Pause(std::chrono::seconds(1));
     }
@@ -445,6 +651,18 @@ void Node::Run() {
       message = json::parse(r->body);
     } catch (const json::exception&) {
       n.Log("node: the hub answered garbage to a poll");
+      continue;
+    }
+    if (message.contains("protocol") && message.at("protocol").is_object()) {
+      std::lock_guard<std::mutex> lock(n.work);
+      const json ack = n.ReceiveProtocol(message.at("protocol"));
+      if (!ack.is_null()) {
+        Result<net::HttpResponse> sent = n.client->Post("/v1/node/protocol", ack.dump());
+        if (!sent.ok() || sent->status != 200) {
+          n.Log("node: the hub did not take the protocol's receipt: " +
+                (sent.ok() ? sent->body : sent.status().message()));
+        }
+      }
       continue;
     }
     if (!message.contains("task") || message.at("task").is_null()) continue;

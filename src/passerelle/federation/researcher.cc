@@ -26,15 +26,35 @@ Status HubError(const net::HttpResponse& r) {
   }
 }
 
-}  // namespace
-
-Result<std::string> RunStudy(const ResearcherConfig& config, const std::string& study_json,
-                             const std::function<void(int64_t)>& progress) {
+Result<std::unique_ptr<net::HttpsClient>> Connect(const ResearcherConfig& config) {
   net::TlsIdentity identity;
   identity.ca_cert = config.ca_cert;
   ASSIGN_OR_RETURN(auto client,
                    net::HttpsClient::Create(config.hub.host, config.hub.port, identity));
   client->SetBearerToken(config.token);
+  return client;
+}
+
+}  // namespace
+
+Result<std::string> SubmitProtocol(const ResearcherConfig& config,
+                                   const std::string& protocol_json) {
+  ASSIGN_OR_RETURN(auto client, Connect(config));
+  ASSIGN_OR_RETURN(net::HttpResponse r, client->Post("/v1/protocols", protocol_json));
+  if (r.status != 201) return HubError(r);
+  return r.body;
+}
+
+Result<std::string> ListProtocols(const ResearcherConfig& config) {
+  ASSIGN_OR_RETURN(auto client, Connect(config));
+  ASSIGN_OR_RETURN(net::HttpResponse r, client->Get("/v1/protocols", std::chrono::seconds(60)));
+  if (r.status != 200) return HubError(r);
+  return r.body;
+}
+
+Result<std::string> RunStudy(const ResearcherConfig& config, const std::string& study_json,
+                             const std::function<void(int64_t)>& progress) {
+  ASSIGN_OR_RETURN(auto client, Connect(config));
   ASSIGN_OR_RETURN(net::HttpResponse submitted, client->Post("/v1/studies", study_json));
   if (submitted.status != 202) return HubError(submitted);
   int64_t id = 0;

@@ -28,6 +28,14 @@ struct ResearcherConfig {
 Result<std::string> RunStudy(const ResearcherConfig& config, const std::string& study_json,
                              const std::function<void(int64_t)>& progress = nullptr);
 
+// Submits a protocol (docs/protocols.md) and returns the hub's answer, JSON: {"protocol": ID,
+// "name", "version", "sites"}. Errors as RunStudy's.
+Result<std::string> SubmitProtocol(const ResearcherConfig& config, const std::string& protocol_json);
+
+// The protocols that name the researcher, JSON {"protocols": [{protocol, name, version,
+// researcher, submitted_at, sites: [{site, status, reason, updated_at}]}]}.
+Result<std::string> ListProtocols(const ResearcherConfig& config);
+
 }  // namespace passerelle::federation
 
 #endif  // PASSERELLE_FEDERATION_RESEARCHER_H_

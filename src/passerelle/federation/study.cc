@@ -1,8 +1,13 @@
 #include "passerelle/federation/study.h"
 
+#include <algorithm>
+#include <cctype>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "passerelle/analysis/federated.h"
+#include "passerelle/base/date.h"
 #include "passerelle/base/text.h"
 
 namespace passerelle::federation {
@@ -107,9 +112,9 @@ Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
   return out;
 }
 
-}  // namespace
 
-Result<Study> ParseStudy(std::string_view text, std::string_view label) {
+Result<json> ParseObject(std::string_view text, std::string_view label, const std::string& what,
+                         const std::set<std::string>& keys) {
   json j;
   try {
     j = json::parse(text);
@@ -117,25 +122,39 @@ Result<Study> ParseStudy(std::string_view text, std::string_view label) {
     return InvalidArgument(std::string(label) + ":" + Where(text, e.byte ? e.byte - 1 : 0) +
                            ": not valid JSON");
   }
-  if (!j.is_object()) return InvalidArgument(std::string(label) + ": a study is a JSON object");
+  if (!j.is_object()) {
+    return InvalidArgument(std::string(label) + ": a " + what + " is a JSON object");
+  }
   for (const auto& [key, value] : j.items()) {
-    if (key != "title" && key != "dataset" && key != "analyses" && key != "sites") {
-      return Field(label, key, "is not a field of a study (title, dataset, sites, analyses)");
+    if (!keys.count(key)) {
+      return Field(label, key,
+                   "is not a field of a " + what + " (" +
+                       Join(std::vector<std::string>(keys.begin(), keys.end()), ", ") + ")");
     }
   }
+  return j;
+}
+
+Result<std::vector<std::string>> Names(const json& j, const std::string& key,
+                                       std::string_view label, const std::string& what) {
+  std::vector<std::string> names;
+  if (!j.contains(key)) return names;
+  if (!j.at(key).is_array()) return Field(label, key, "must be a list of " + what + " names");
+  for (const json& s : j.at(key)) {
+    if (!s.is_string() || !IsValidName(s.get<std::string>())) {
+      return Field(label, key, "must be a list of " + what + " names");
+    }
+    names.push_back(s.get<std::string>());
+  }
+  return names;
+}
+
+Result<Study> StudyOf(const json& j, std::string_view label) {
   Study study;
   ASSIGN_OR_RETURN(study.title, Text(j, "title", label, "", true));
   ASSIGN_OR_RETURN(study.dataset, Text(j, "dataset", label, "", true));
   if (!IsValidName(study.dataset)) return Field(label, "dataset", "must be a dataset name");
-  if (j.contains("sites")) {
-    if (!j.at("sites").is_array()) return Field(label, "sites", "must be a list of site names");
-    for (const json& s : j.at("sites")) {
-      if (!s.is_string() || !IsValidName(s.get<std::string>())) {
-        return Field(label, "sites", "must be a list of site names");
-      }
-      study.sites.push_back(s.get<std::string>());
-    }
-  }
+  ASSIGN_OR_RETURN(study.sites, Names(j, "sites", label, "site"));
   if (!j.contains("analyses") || !j.at("analyses").is_array() || j.at("analyses").empty()) {
     return Field(label, "analyses", "must be a non-empty list");
   }
@@ -149,6 +168,143 @@ Result<Study> ParseStudy(std::string_view text, std::string_view label) {
     study.analyses.push_back(std::move(a));
   }
   return study;
+}
+
+// The fields of a task step that say which analysis it belongs to, with the defaults the hub
+// fills in: a step matches an analysis when these are equal.
+json Signature(const json& step) {
+  const std::string function = step.value("analysis", "");
+  json sig = {{"analysis", function}, {"subset", step.value("subset", "")}};
+  if (function == "table") {
+    sig["rows"] = step.value("rows", "");
+    sig["cols"] = step.value("cols", "");
+  } else if (function == "describe") {
+    sig["variables"] = step.value("variables", std::vector<std::string>{});
+  } else {
+    sig["formula"] = step.value("formula", "");
+  }
+  if (function == "coxph") sig["ties"] = step.value("ties", "efron");
+  if (function == "glm") sig["family"] = step.value("family", "");
+  const std::string kind = step.value("step", "");
+  if (kind == "counts") sig["bin_days"] = step.value("bin_days", 0.0);
+  if (kind == "logrank") sig["rho"] = step.value("rho", 0.0);
+  return sig;
+}
+
+// The signatures of the steps an analysis may send (survdiff: with site strata, the exact
+// log-rank step; otherwise counts on the time grid).
+std::vector<json> SignaturesOf(const StudyAnalysis& a) {
+  const analysis::AnalysisRequest& r = a.request;
+  json step = {{"analysis", r.function}, {"subset", r.subset}, {"formula", r.formula},
+               {"rows", r.rows},         {"cols", r.cols},     {"variables", r.variables},
+               {"ties", r.ties},         {"family", r.family}, {"rho", r.rho}};
+  const double bin = r.bin_days > 0 ? r.bin_days : analysis::kDefaultBinDays;
+  std::vector<json> out;
+  for (const char* kind : {"levels", "counts", "logrank"}) {
+    step["step"] = kind;
+    step["bin_days"] = bin;
+    out.push_back(Signature(step));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Study> ParseStudy(std::string_view text, std::string_view label) {
+  ASSIGN_OR_RETURN(json j, ParseObject(text, label, "study",
+                                       {"title", "dataset", "sites", "analyses", "protocol"}));
+  ASSIGN_OR_RETURN(Study study, StudyOf(j, label));
+  ASSIGN_OR_RETURN(study.protocol, Text(j, "protocol", label, "", false));
+  if (!study.protocol.empty() && !IsValidProtocolName(study.protocol)) {
+    return Field(label, "protocol", "must be a protocol's name (letters, digits, '-', '_', '.')");
+  }
+  return study;
+}
+
+bool IsValidProtocolName(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+Result<Protocol> ParseProtocol(std::string_view text, std::string_view label) {
+  ASSIGN_OR_RETURN(json j, ParseObject(text, label, "protocol",
+                                       {"protocol", "title", "dataset", "sites", "researchers",
+                                        "expires", "analyses"}));
+  Protocol p;
+  ASSIGN_OR_RETURN(p.name, Text(j, "protocol", label, "", true));
+  if (!IsValidProtocolName(p.name)) {
+    return Field(label, "protocol", "must be a name (letters, digits, '-', '_', '.')");
+  }
+  ASSIGN_OR_RETURN(p.study, StudyOf(j, label));
+  p.study.protocol = p.name;
+  ASSIGN_OR_RETURN(p.researchers, Names(j, "researchers", label, "researcher"));
+  if (p.researchers.empty()) return Field(label, "researchers", "is required (who may run it)");
+  ASSIGN_OR_RETURN(p.expires, Text(j, "expires", label, "", true));
+  if (p.expires.size() != 10 || !DateFormat().ParseDays(p.expires)) {
+    return Field(label, "expires", "must be a date, YYYY-MM-DD (the last day it may run)");
+  }
+  return p;
+}
+
+Result<std::string> ProtocolAnalysisOf(const Protocol& protocol, const std::string& step_json) {
+  const json step = json::parse(step_json, nullptr, /*allow_exceptions=*/false);
+  if (step.is_object()) {
+    const json sig = Signature(step);
+    for (const StudyAnalysis& a : protocol.study.analyses) {
+      for (const json& allowed : SignaturesOf(a)) {
+        if (allowed == sig) return a.id;
+      }
+    }
+  }
+  return NotFound("the task is not an analysis of protocol " + protocol.name);
+}
+
+std::string AnalysisJson(const StudyAnalysis& a) {
+  const analysis::AnalysisRequest& r = a.request;
+  nlohmann::ordered_json j = {{"id", a.id}, {"function", r.function}};
+  if (!r.formula.empty()) j["formula"] = r.formula;
+  if (!r.subset.empty()) j["subset"] = r.subset;
+  if (r.function == "coxph") j["ties"] = r.ties;
+  if (r.function == "glm") j["family"] = r.family;
+  if (r.function == "survfit" || r.function == "survdiff") {
+    j["bin_days"] = r.bin_days > 0 ? r.bin_days : analysis::kDefaultBinDays;
+  }
+  if (r.function == "survdiff") j["rho"] = r.rho;
+  if (r.function == "survfit") j["conf_type"] = r.conf_type;
+  if (!r.rows.empty()) j["rows"] = r.rows;
+  if (!r.cols.empty()) j["cols"] = r.cols;
+  if (!r.variables.empty()) j["variables"] = r.variables;
+  return j.dump();
+}
+
+std::vector<std::string> ProtocolChanges(const Protocol& before, const Protocol& after) {
+  std::vector<std::string> changes;
+  auto field = [&](const std::string& name, const std::string& was, const std::string& is) {
+    if (was != is) changes.push_back(name + ": " + was + " -> " + is);
+  };
+  field("title", before.study.title, after.study.title);
+  field("dataset", before.study.dataset, after.study.dataset);
+  field("expires", before.expires, after.expires);
+  field("researchers", Join(before.researchers, ", "), Join(after.researchers, ", "));
+  field("sites", Join(before.study.sites, ", "), Join(after.study.sites, ", "));
+  std::map<std::string, std::string> old;
+  for (const StudyAnalysis& a : before.study.analyses) old[a.id] = AnalysisJson(a);
+  for (const StudyAnalysis& a : after.study.analyses) {
+    const std::string now = AnalysisJson(a);
+    const auto it = old.find(a.id);
+    if (it == old.end()) {
+      changes.push_back("added " + now);
+    } else {
+      if (it->second != now) changes.push_back("changed " + it->second + " -> " + now);
+      old.erase(it);
+    }
+  }
+  for (const auto& [id, was] : old) changes.push_back("removed " + was);
+  return changes;
 }
 
 }  // namespace passerelle::federation

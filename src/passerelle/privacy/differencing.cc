@@ -1,5 +1,6 @@
 #include "passerelle/privacy/differencing.h"
 
+#include <algorithm>
 #include <bit>
 
 #include "passerelle/base/sha256.h"
@@ -21,11 +22,27 @@ Cohort Cohort::FromRows(std::span<const size_t> rows, size_t table_rows) {
 }
 
 Cohort Cohort::FromBits(std::vector<uint64_t> bits) {
+  // Trailing empty words say nothing: equal sets have equal digests whatever the table's size.
+  while (!bits.empty() && bits.back() == 0) bits.pop_back();
   Cohort c;
   for (uint64_t word : bits) c.size += static_cast<size_t>(std::popcount(word));
   c.digest = DigestOf(bits);
   c.bits = std::move(bits);
   return c;
+}
+
+Cohort Cohort::Renumbered(std::span<const uint32_t> index) const {
+  std::vector<size_t> rows;
+  rows.reserve(size);
+  uint32_t most = 0;
+  for (size_t w = 0; w < bits.size(); ++w) {
+    for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+      const uint32_t r = index[w * 64 + static_cast<size_t>(std::countr_zero(word))];
+      rows.push_back(r);
+      most = std::max(most, r);
+    }
+  }
+  return FromRows(rows, rows.empty() ? 0 : size_t{most} + 1);
 }
 
 size_t CohortDifference(const Cohort& a, const Cohort& b, size_t limit) {

@@ -28,6 +28,9 @@ struct Cohort {
   static Cohort FromRows(std::span<const size_t> rows, size_t table_rows);
   // A cohort read back from its bits (as stored).
   static Cohort FromBits(std::vector<uint64_t> bits);
+  // The same records renumbered: bit r becomes bit index[r]. REQUIRES: index covers every bit
+  // set, and maps distinct rows to distinct numbers.
+  Cohort Renumbered(std::span<const uint32_t> index) const;
 };
 
 // |a xor b|, or any number >= `limit` once it is clear the difference reaches it.

@@ -55,6 +55,15 @@ std::string PolicyToToml(const Policy& p) {
       << "# \"auto\": releases that pass the rules leave at once. \"manual\": each one waits for\n"
       << "# the custodian (passerelle node pending / approve / deny). [\"auto\"]\n"
       << "approval = \"" << p.approval << "\"\n\n"
+      << "# \"protocol\": answer only the analyses of protocols this site's custodian approved\n"
+      << "# (passerelle node protocols). \"open\": also answer studies outside any protocol, under\n"
+      << "# the rules above alone; a researcher who combines many such answers can learn what the\n"
+      << "# rules protect (docs/policy.md, the threat model). [\"protocol\"]\n"
+      << "scope = \"" << p.scope << "\"\n\n"
+      << "# A protocol's analysis flagged by the automatic review: \"refuse\" rejects the protocol,\n"
+      << "# naming each flag; \"custodian\" shows the flags and lets the custodian decide.\n"
+      << "# [\"refuse\"]\n"
+      << "flagged = \"" << p.flagged << "\"\n\n"
       << "# Analyses this node answers; remove one to refuse it. [all]\n"
       << "allowed_analyses = [";
   for (size_t i = 0; i < p.allowed_analyses.size(); ++i) {
@@ -113,6 +122,16 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view label) {
       p.approval = node.value_or(std::string());
       if (p.approval != "auto" && p.approval != "manual") {
         return InvalidArgument(where + ": must be \"auto\" or \"manual\"");
+      }
+    } else if (key == "scope") {
+      p.scope = node.value_or(std::string());
+      if (p.scope != "protocol" && p.scope != "open") {
+        return InvalidArgument(where + ": must be \"protocol\" or \"open\"");
+      }
+    } else if (key == "flagged") {
+      p.flagged = node.value_or(std::string());
+      if (p.flagged != "refuse" && p.flagged != "custodian") {
+        return InvalidArgument(where + ": must be \"refuse\" or \"custodian\"");
       }
     } else if (key == "allowed_analyses") {
       const toml::array* list = node.as_array();

@@ -28,6 +28,13 @@ struct Policy {
   int min_cohort_difference = 5;
   // "auto": releases that pass the rules leave at once; "manual": the custodian approves each.
   std::string approval = "auto";
+  // "protocol": the node answers only tasks of a protocol its custodian approved (the
+  // consortium default). "open": it also answers studies outside any protocol under the rules
+  // alone, which a researcher who combines releases can defeat (docs/policy.md, the threat model).
+  std::string scope = "protocol";
+  // What becomes of a protocol's analysis the automatic review flags: "refuse" (the protocol is
+  // rejected, naming each flag) or "custodian" (the custodian sees the flags and decides).
+  std::string flagged = "refuse";
   // Analyses this node answers; anything else is refused.
   std::vector<std::string> allowed_analyses = {"describe", "table", "survfit",
                                                "survdiff", "coxph", "glm"};

@@ -1,9 +1,13 @@
-// The site's differencing ledger: every cohort its node has released, per dataset version, so a
-// later release whose cohort differs from one of them by 1 to min_cohort_difference - 1 records
-// is refused whoever asks (privacy/differencing.h). Kept in its own SQLite file, read into memory
-// once per dataset version.
+// The site's release ledger: every population its node has released from a dataset, over all
+// its versions, so a later release whose population differs from one of them by 1 to
+// min_cohort_difference - 1 records is refused whoever asks (privacy/differencing.h). Records are
+// known by a keyed hash of their identity (the dataset's identifier, or the row's values when it
+// has none), numbered once: the same patient keeps their number in every import, so a re-import
+// does not start an empty ledger. The key never leaves the site folder. Read into memory once per
+// dataset.
 //
 //   DIR/ledger.sqlite    this ledger (created at the first Open)
+//   DIR/ledger.key       the key of the records' hashes (0600, created at the first Open)
 #ifndef PASSERELLE_STORE_COHORT_LEDGER_H_
 #define PASSERELLE_STORE_COHORT_LEDGER_H_
 
@@ -12,6 +16,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "passerelle/base/status.h"
 #include "passerelle/privacy/differencing.h"
@@ -23,24 +28,31 @@ class Database;
 
 class CohortLedger {
  public:
-  // Opens DIR/ledger.sqlite, creating it when absent.
+  // Opens DIR/ledger.sqlite, creating it (and DIR/ledger.key) when absent.
   static Result<std::unique_ptr<CohortLedger>> Open(const std::string& dir);
   ~CohortLedger();
 
-  // The differencing rule for a release of `dataset` at `version` (see DifferencingIndex::Check).
-  Status Check(const std::string& dataset, int64_t version,
-               std::span<const privacy::Cohort> release, const privacy::Policy& policy);
-  // Remembers the cohorts of a release that has left, with the task that released them.
+  // The ledger's number of each row of `dataset`, from the rows' identities (data::RecordIdentities:
+  // distinct within the table). A record seen in an earlier import keeps its number.
+  Result<std::vector<uint32_t>> Number(const std::string& dataset,
+                                       const std::vector<std::string>& identities);
+  // The differencing rule for a release of `dataset` (see DifferencingIndex::Check); cohorts
+  // over the ledger's numbers.
+  Status Check(const std::string& dataset, std::span<const privacy::Cohort> release,
+               const privacy::Policy& policy);
+  // Remembers the cohorts of a release that has left, with the dataset version and the task.
   Status Record(const std::string& dataset, int64_t version,
                 std::span<const privacy::Cohort> release, int64_t task);
-  // Cohorts remembered for a dataset version.
-  Result<size_t> Count(const std::string& dataset, int64_t version);
+  // What has been released from a dataset, over all its versions.
+  Result<const privacy::DifferencingIndex*> Released(const std::string& dataset);
+  Result<size_t> Count(const std::string& dataset);
 
  private:
-  explicit CohortLedger(std::unique_ptr<Database> db);
-  Result<privacy::DifferencingIndex*> Index(const std::string& dataset, int64_t version);
+  CohortLedger(std::unique_ptr<Database> db, std::string key);
+  Result<privacy::DifferencingIndex*> Index(const std::string& dataset);
   std::unique_ptr<Database> db_;
-  std::map<std::pair<std::string, int64_t>, privacy::DifferencingIndex> indexes_;
+  std::string key_;
+  std::map<std::string, privacy::DifferencingIndex> indexes_;
 };
 
 }  // namespace passerelle::store

@@ -1,6 +1,7 @@
 #include "passerelle/store/cohort_ledger.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <numeric>
 
@@ -15,28 +16,68 @@ privacy::Cohort FirstRows(size_t n) {
   return privacy::Cohort::FromRows(rows, 500);
 }
 
-TEST(CohortLedger, RemembersReleasedCohortsPerDatasetVersionAcrossRestarts) {
+TEST(CohortLedger, RemembersReleasedCohortsPerDatasetAcrossVersionsAndRestarts) {
   const std::string dir = testing::FreshTestDir("ledger");
   const privacy::Policy policy = privacy::DefaultPolicy("lyon");
   {
     auto ledger = CohortLedger::Open(dir);
     ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
-    ASSERT_TRUE((*ledger)->Check("gu", 1, std::vector{FirstRows(200)}, policy).ok());
+    ASSERT_TRUE((*ledger)->Check("gu", std::vector{FirstRows(200)}, policy).ok());
     ASSERT_TRUE((*ledger)->Record("gu", 1, std::vector{FirstRows(200)}, 7).ok());
     // Recording the same cohort again (the next round of a fit) keeps one entry.
     ASSERT_TRUE((*ledger)->Record("gu", 1, std::vector{FirstRows(200)}, 8).ok());
-    EXPECT_EQ(*(*ledger)->Count("gu", 1), 1u);
+    EXPECT_EQ(*(*ledger)->Count("gu"), 1u);
   }
   auto ledger = CohortLedger::Open(dir);
   ASSERT_TRUE(ledger.ok());
-  EXPECT_EQ(*(*ledger)->Count("gu", 1), 1u);
-  const Status refused = (*ledger)->Check("gu", 1, std::vector{FirstRows(199)}, policy);
+  EXPECT_EQ(*(*ledger)->Count("gu"), 1u);
+  const Status refused = (*ledger)->Check("gu", std::vector{FirstRows(199)}, policy);
   EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied);
   EXPECT_NE(refused.message().find("rule min_cohort_difference"), std::string::npos);
-  EXPECT_TRUE((*ledger)->Check("gu", 1, std::vector{FirstRows(200)}, policy).ok());
-  // Another dataset, or a new version of this one, starts its own ledger.
-  EXPECT_TRUE((*ledger)->Check("gu", 2, std::vector{FirstRows(199)}, policy).ok());
-  EXPECT_TRUE((*ledger)->Check("other", 1, std::vector{FirstRows(199)}, policy).ok());
+  EXPECT_TRUE((*ledger)->Check("gu", std::vector{FirstRows(200)}, policy).ok());
+  // Another dataset has its own ledger.
+  EXPECT_TRUE((*ledger)->Check("other", std::vector{FirstRows(199)}, policy).ok());
+}
+
+TEST(CohortLedger, NumbersRecordsByKeyedHashSoAReimportKeepsThem) {
+  const std::string dir = testing::FreshTestDir("ledger_numbers");
+  std::vector<uint32_t> first, second;
+  {
+    auto ledger = CohortLedger::Open(dir);
+    ASSERT_TRUE(ledger.ok());
+    first = *(*ledger)->Number("gu", {"id:a", "id:b", "id:c"});
+  }
+  struct stat key {};
+  ASSERT_EQ(::stat((dir + "/ledger.key").c_str(), &key), 0);
+  EXPECT_EQ(key.st_mode & 0777, 0600u);
+  auto ledger = CohortLedger::Open(dir);
+  ASSERT_TRUE(ledger.ok());
+  // The next import: rows in another order, one patient gone, one new.
+  second = *(*ledger)->Number("gu", {"id:c", "id:d", "id:a"});
+  EXPECT_EQ(second[0], first[2]);
+  EXPECT_EQ(second[2], first[0]);
+  EXPECT_NE(second[1], first[0]);
+  EXPECT_NE(second[1], first[1]);
+  EXPECT_NE(second[1], first[2]);
+  // A population of version 1 and the same patients but one in version 2 are told apart.
+  const privacy::Policy policy = privacy::DefaultPolicy("lyon");
+  std::vector<size_t> rows(20);
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<std::string> v1, v2;
+  for (int i = 0; i < 20; ++i) v1.push_back("id:p" + std::to_string(i));
+  v2 = v1;
+  v2.erase(v2.begin() + 7);  // a patient removed from the export
+  const auto n1 = *(*ledger)->Number("gu", v1);
+  const auto n2 = *(*ledger)->Number("gu", v2);
+  ASSERT_TRUE((*ledger)
+                  ->Record("gu", 1,
+                           std::vector{privacy::Cohort::FromRows(rows, 20).Renumbered(n1)}, 1)
+                  .ok());
+  rows.pop_back();
+  EXPECT_FALSE(
+      (*ledger)
+          ->Check("gu", std::vector{privacy::Cohort::FromRows(rows, 19).Renumbered(n2)}, policy)
+          .ok());
 }
 
 }  // namespace

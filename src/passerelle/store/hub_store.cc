@@ -28,6 +28,36 @@ CREATE TABLE task (id INTEGER PRIMARY KEY, study INTEGER NOT NULL REFERENCES stu
 CREATE INDEX task_by_site ON task (site, status, id);
 )sql";
 
+// Added with protocols: created by Create, and by Open in a hub store made before them.
+constexpr char kProtocolSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS protocol (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                       version INTEGER NOT NULL, researcher TEXT NOT NULL, text TEXT NOT NULL,
+                       submitted_at TEXT NOT NULL, UNIQUE (name, version));
+CREATE TABLE IF NOT EXISTS protocol_site (protocol INTEGER NOT NULL REFERENCES protocol(id),
+                       site TEXT NOT NULL, payload TEXT NOT NULL, signature TEXT NOT NULL,
+                       status TEXT NOT NULL DEFAULT 'pending', reason TEXT NOT NULL DEFAULT '',
+                       updated_at TEXT NOT NULL, PRIMARY KEY (protocol, site));
+)sql";
+
+constexpr char kProtocolColumns[] = "id, name, version, researcher, text, submitted_at";
+constexpr char kDeliveryColumns[] =
+    "protocol, site, payload, signature, status, reason, updated_at";
+
+ProtocolEntry ReadProtocol(const Statement& s) {
+  return {s.Int(0), std::string(s.Text(1)), s.Int(2), std::string(s.Text(3)),
+          std::string(s.Text(4)), std::string(s.Text(5))};
+}
+
+ProtocolDelivery ReadDelivery(const Statement& s) {
+  return {s.Int(0),
+          std::string(s.Text(1)),
+          std::string(s.Text(2)),
+          std::string(s.Text(3)),
+          std::string(s.Text(4)),
+          std::string(s.Text(5)),
+          std::string(s.Text(6))};
+}
+
 std::string Path(const std::string& dir) { return (fs::path(dir) / "hub.sqlite").string(); }
 
 TaskRecord ReadTask(const Statement& s) {
@@ -58,6 +88,7 @@ Result<std::unique_ptr<HubStore>> HubStore::Create(const std::string& dir) {
   ASSIGN_OR_RETURN(auto db, Database::Open(Path(dir), /*create=*/true));
   RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL"));
   RETURN_IF_ERROR(db->Exec(kSchema));
+  RETURN_IF_ERROR(db->Exec(kProtocolSchema));
   return std::unique_ptr<HubStore>(new HubStore(std::move(db)));
 }
 
@@ -70,6 +101,7 @@ Result<std::unique_ptr<HubStore>> HubStore::Open(const std::string& dir) {
   // small commits, and a power cut can at worst forget the last ones (never corrupt the file);
   // the study they belonged to is then marked failed at the next start, to run again.
   RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = NORMAL"));
+  RETURN_IF_ERROR(db->Exec(kProtocolSchema));
   return std::unique_ptr<HubStore>(new HubStore(std::move(db)));
 }
 
@@ -363,6 +395,105 @@ Result<std::vector<TaskRecord>> HubStore::StudyTasks(int64_t study) {
     ASSIGN_OR_RETURN(bool row, query->Step());
     if (!row) break;
     out.push_back(ReadTask(*query));
+  }
+  return out;
+}
+
+Result<ProtocolEntry> HubStore::AddProtocol(const std::string& name, const std::string& researcher,
+                                            const std::string& text) {
+  ASSIGN_OR_RETURN(auto insert,
+                   db_->Prepare("INSERT INTO protocol (name, version, researcher, text, "
+                                "submitted_at) SELECT ?1, 1 + COALESCE(MAX(version), 0), ?2, ?3, "
+                                "?4 FROM protocol WHERE name = ?1"));
+  insert->BindText(1, name);
+  insert->BindText(2, researcher);
+  insert->BindText(3, text);
+  insert->BindText(4, UtcNowIso());
+  RETURN_IF_ERROR(insert->Run());
+  ASSIGN_OR_RETURN(std::optional<ProtocolEntry> added, LatestProtocol(name));
+  if (!added) return Internal("the protocol was not recorded");
+  return *added;
+}
+
+Status HubStore::AddProtocolDelivery(const ProtocolDelivery& d) {
+  ASSIGN_OR_RETURN(auto insert, db_->Prepare("INSERT INTO protocol_site (protocol, site, payload, "
+                                              "signature, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  insert->BindInt(1, d.protocol);
+  insert->BindText(2, d.site);
+  insert->BindText(3, d.payload);
+  insert->BindText(4, d.signature);
+  insert->BindText(5, UtcNowIso());
+  return insert->Run();
+}
+
+Result<std::optional<ProtocolDelivery>> HubStore::NextProtocolDelivery(const std::string& site) {
+  ASSIGN_OR_RETURN(auto query,
+                   db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
+                                " FROM protocol_site WHERE site = ?1 AND status = 'pending' "
+                                "ORDER BY protocol LIMIT 1"));
+  query->BindText(1, site);
+  ASSIGN_OR_RETURN(bool row, query->Step());
+  if (!row) return std::optional<ProtocolDelivery>();
+  return std::optional<ProtocolDelivery>(ReadDelivery(*query));
+}
+
+Status HubStore::RecordProtocolState(int64_t protocol, const std::string& site,
+                                     const std::string& status, const std::string& reason) {
+  ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE protocol_site SET status = ?1, reason = ?2, "
+                                             "updated_at = ?3 WHERE protocol = ?4 AND site = ?5"));
+  update->BindText(1, status);
+  update->BindText(2, reason);
+  update->BindText(3, UtcNowIso());
+  update->BindInt(4, protocol);
+  update->BindText(5, site);
+  RETURN_IF_ERROR(update->Run());
+  if (db_->Changes() == 0) {
+    return NotFound("protocol " + std::to_string(protocol) + " was not sent to site " + site);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<ProtocolEntry>> HubStore::Protocols() {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare(std::string("SELECT ") + kProtocolColumns +
+                                            " FROM protocol ORDER BY id DESC"));
+  std::vector<ProtocolEntry> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, query->Step());
+    if (!row) break;
+    out.push_back(ReadProtocol(*query));
+  }
+  return out;
+}
+
+Result<std::optional<ProtocolEntry>> HubStore::LatestProtocol(const std::string& name) {
+  ASSIGN_OR_RETURN(auto query,
+                   db_->Prepare(std::string("SELECT ") + kProtocolColumns +
+                                " FROM protocol WHERE name = ?1 ORDER BY version DESC LIMIT 1"));
+  query->BindText(1, name);
+  ASSIGN_OR_RETURN(bool row, query->Step());
+  if (!row) return std::optional<ProtocolEntry>();
+  return std::optional<ProtocolEntry>(ReadProtocol(*query));
+}
+
+Result<std::optional<ProtocolEntry>> HubStore::Protocol(int64_t id) {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare(std::string("SELECT ") + kProtocolColumns +
+                                            " FROM protocol WHERE id = ?1"));
+  query->BindInt(1, id);
+  ASSIGN_OR_RETURN(bool row, query->Step());
+  if (!row) return std::optional<ProtocolEntry>();
+  return std::optional<ProtocolEntry>(ReadProtocol(*query));
+}
+
+Result<std::vector<ProtocolDelivery>> HubStore::Deliveries(int64_t protocol) {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
+                                            " FROM protocol_site WHERE protocol = ?1 "
+                                            "ORDER BY site"));
+  query->BindInt(1, protocol);
+  std::vector<ProtocolDelivery> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, query->Step());
+    if (!row) break;
+    out.push_back(ReadDelivery(*query));
   }
   return out;
 }

@@ -51,6 +51,24 @@ struct StudyRecord {
   std::string created_at, finished_at;
 };
 
+// A protocol as submitted (one row per version) and where it stands at each of its sites.
+struct ProtocolEntry {
+  int64_t id = 0;  // this hub's number for this version
+  std::string name;
+  int64_t version = 0;
+  std::string researcher;  // who submitted it
+  std::string text;        // JSON, as submitted
+  std::string submitted_at;
+};
+struct ProtocolDelivery {
+  int64_t protocol = 0;
+  std::string site;
+  std::string payload, signature;  // as signed for the site
+  std::string status;  // pending (not yet with the node), received, approved, rejected
+  std::string reason;  // the custodian's (or the automatic review's) reason
+  std::string updated_at;
+};
+
 class HubStore {
  public:
   // Creates DIR/hub.sqlite. AlreadyExists when it is there.
@@ -101,6 +119,22 @@ class HubStore {
   Result<StudyRecord> Study(int64_t id);
   Result<std::vector<int64_t>> RunningStudies();
   Result<std::vector<TaskRecord>> StudyTasks(int64_t study);
+
+  // A new version of protocol `name` (1 + the newest version kept).
+  Result<ProtocolEntry> AddProtocol(const std::string& name, const std::string& researcher,
+                                    const std::string& text);
+  Status AddProtocolDelivery(const ProtocolDelivery& delivery);
+  // The oldest protocol not yet delivered to `site`; nullopt when there is none.
+  Result<std::optional<ProtocolDelivery>> NextProtocolDelivery(const std::string& site);
+  // What `site` says of a protocol sent to it: received, approved or rejected (with a reason).
+  // NotFound when the protocol was not sent to that site.
+  Status RecordProtocolState(int64_t protocol, const std::string& site, const std::string& status,
+                             const std::string& reason);
+  // Every protocol, newest first; the newest version of a name; one by number.
+  Result<std::vector<ProtocolEntry>> Protocols();
+  Result<std::optional<ProtocolEntry>> LatestProtocol(const std::string& name);
+  Result<std::optional<ProtocolEntry>> Protocol(int64_t id);
+  Result<std::vector<ProtocolDelivery>> Deliveries(int64_t protocol);
 
  private:
   explicit HubStore(std::unique_ptr<Database> db);

@@ -1,0 +1,193 @@
+#include "passerelle/analysis/review.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "passerelle/analysis/federated.h"
+#include "passerelle/analysis/local_step.h"
+#include "passerelle/formula/eval.h"
+#include "passerelle/formula/model.h"
+#include "passerelle/stats/linalg.h"
+
+namespace passerelle::analysis {
+namespace {
+
+using nlohmann::json;
+
+bool Sensitive(const data::Column* column) {
+  if (!column) return false;
+  const data::VarType t = column->variable.type;
+  return t == data::VarType::kIdentifier || t == data::VarType::kText || t == data::VarType::kDate;
+}
+
+void AddNames(const formula::Expr& e, const data::Table& table, std::vector<std::string>* out) {
+  std::vector<std::string> names;
+  formula::CollectNames(e, &names);
+  for (const std::string& name : names) {
+    if (Sensitive(table.Find(name)) && std::find(out->begin(), out->end(), name) == out->end()) {
+      out->push_back(name);
+    }
+  }
+}
+
+// The records whose value differs from the column's most common value.
+double Minority(const formula::ModelFrame& m, size_t j) {
+  std::map<double, double> counts;
+  for (size_t i = 0; i < m.n; ++i) counts[m.X(i, j)] += 1;
+  double most = 0;
+  for (const auto& [value, count] : counts) most = std::max(most, count);
+  return static_cast<double>(m.n) - most;
+}
+
+// The largest diagonal of the hat matrix X (X'X)^- X' of the design, with an intercept column
+// added when the model has none (a Cox model's baseline absorbs it).
+double MaxLeverage(const formula::ModelFrame& m) {
+  const size_t p = m.p() + (m.intercept ? 0 : 1);
+  if (m.n == 0 || p == 0) return 0;
+  auto at = [&](size_t i, size_t j) { return j < m.p() ? m.X(i, j) : 1.0; };
+  std::vector<double> xtx(p * p, 0);
+  for (size_t i = 0; i < m.n; ++i) {
+    for (size_t a = 0; a < p; ++a) {
+      for (size_t b = 0; b <= a; ++b) xtx[a * p + b] += at(i, a) * at(i, b);
+    }
+  }
+  const stats::SymmetricFactor factor(xtx, p, 1e-9);
+  double most = 0;
+  std::vector<double> row(p);
+  for (size_t i = 0; i < m.n; ++i) {
+    for (size_t a = 0; a < p; ++a) row[a] = at(i, a);
+    most = std::max(most, stats::QuadraticForm(factor, row));
+  }
+  return most;
+}
+
+// The step a site answers first for the analysis, as the hub sends it (analysis/federated.cc).
+json FirstStep(const AnalysisRequest& r, bool site_strata) {
+  json step = {{"analysis", r.function}, {"subset", r.subset}};
+  if (r.function == "table") {
+    step["rows"] = r.rows;
+    step["cols"] = r.cols;
+    return step;
+  }
+  if (r.function == "describe") {
+    step["variables"] = r.variables;
+    return step;
+  }
+  step["formula"] = r.formula;
+  if (r.function == "coxph" || r.function == "glm") {
+    step["step"] = "describe";
+    step["ties"] = r.ties;
+    if (r.function == "glm") step["family"] = r.family;
+  } else if (r.function == "survdiff" && site_strata) {
+    step["step"] = "logrank";
+    step["rho"] = r.rho;
+  } else {
+    step["step"] = "counts";
+    step["bin_days"] = r.bin_days > 0 ? r.bin_days : kDefaultBinDays;
+  }
+  return step;
+}
+
+Status Measure(const std::string& id, const AnalysisRequest& r, const data::Table& table,
+               privacy::ReviewFigures* f, bool* site_strata) {
+  f->analysis = id;
+  if (!r.subset.empty()) {
+    ASSIGN_OR_RETURN(formula::Expr subset, formula::ParseExpr(r.subset, "subset"));
+    AddNames(subset, table, &f->identifiers_or_dates);
+  }
+  std::vector<std::string> grouping;
+  if (r.function == "table" || r.function == "describe") {
+    for (const std::string& name : r.variables) {
+      if (Sensitive(table.Find(name))) f->identifiers_or_dates.push_back(name);
+    }
+    for (const std::string& e : {r.rows, r.cols}) {
+      if (e.empty()) continue;
+      ASSIGN_OR_RETURN(formula::Expr parsed, formula::ParseExpr(e, "variable"));
+      AddNames(parsed, table, &f->identifiers_or_dates);
+      grouping.push_back(e);
+    }
+  } else {
+    ASSIGN_OR_RETURN(formula::Formula formula, formula::ParseFormula(r.formula));
+    for (const formula::Expr& e : formula.surv) AddNames(e, table, &f->identifiers_or_dates);
+    for (size_t i = 0; i + 1 < formula.surv.size(); ++i) {
+      const formula::Expr& t = formula.surv[i];
+      const data::Column* column =
+          t.kind == formula::Expr::Kind::kName ? table.Find(t.text) : nullptr;
+      if (!column || !(column->variable.type == data::VarType::kInteger ||
+                       column->variable.type == data::VarType::kNumber)) {
+        f->time_expressions.push_back(formula::Deparse(t));
+      }
+    }
+    if (formula.response == formula::Formula::Response::kExpr) {
+      AddNames(formula.lhs, table, &f->identifiers_or_dates);
+      if (formula.lhs.kind != formula::Expr::Kind::kName) {
+        ASSIGN_OR_RETURN(formula::Vector y, formula::Evaluate(formula.lhs, table, "response"));
+        if (y.type != formula::Vector::Type::kLogical) {
+          f->response_transform = formula::Deparse(formula.lhs);
+        }
+      }
+    }
+    for (const auto* list : {&formula.strata, &formula.clusters, &formula.offsets}) {
+      for (const formula::Expr& e : *list) AddNames(e, table, &f->identifiers_or_dates);
+    }
+    for (const formula::Term& term : formula.terms) {
+      for (const formula::Expr& e : term.variables) AddNames(e, table, &f->identifiers_or_dates);
+    }
+    *site_strata = std::any_of(formula.strata.begin(), formula.strata.end(),
+                               [](const formula::Expr& e) { return formula::Deparse(e) == "site"; });
+    if (r.function == "coxph" || r.function == "glm") {
+      ASSIGN_OR_RETURN(formula::ModelFrame m,
+                       formula::BuildModelFrame(formula, table,
+                                                r.function == "coxph"
+                                                    ? formula::ModelKind::kCox
+                                                    : formula::ModelKind::kRegression,
+                                                r.subset));
+      for (size_t j = 0; j < m.p(); ++j) f->minorities.emplace_back(m.coef_names[j], Minority(m, j));
+      f->max_leverage = MaxLeverage(m);
+    } else {
+      f->bin_days = r.function == "survdiff" && *site_strata
+                        ? 0
+                        : (r.bin_days > 0 ? r.bin_days : kDefaultBinDays);
+      for (const formula::Term& term : formula.terms) grouping.push_back(term.label);
+      for (const formula::Expr& e : formula.strata) grouping.push_back(formula::Deparse(e));
+    }
+  }
+  for (const std::string& e : grouping) {
+    ASSIGN_OR_RETURN(double fewest, FewestUndeclaredLabel(e, table));
+    f->labels.emplace_back(e, fewest);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisRequest>> analyses,
+                              const data::Table& table, const privacy::Policy& policy) {
+  ProtocolReview review;
+  for (const auto& [id, request] : analyses) {
+    privacy::ReviewFigures figures;
+    bool site_strata = false;
+    if (Status s = Measure(id, request, table, &figures, &site_strata); !s.ok()) {
+      review.flags.push_back({id, "cannot_run", s.message()});
+      continue;
+    }
+    for (privacy::ReviewFlag& flag : privacy::ReviewAnalysis(figures, policy)) {
+      review.flags.push_back(std::move(flag));
+    }
+    // The site's rules on the first step, as the node would apply them; its populations.
+    Result<LocalRelease> first =
+        RunLocalStep(FirstStep(request, site_strata).dump(), table, policy);
+    if (!first.ok()) {
+      review.flags.push_back({id, first.status().code() == StatusCode::kPermissionDenied
+                                      ? "refused"
+                                      : "cannot_run",
+                              first.status().message()});
+      continue;
+    }
+    for (privacy::Cohort& c : first->cohorts) review.populations.emplace_back(id, std::move(c));
+  }
+  return review;
+}
+
+}  // namespace passerelle::analysis

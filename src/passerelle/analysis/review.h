@@ -1,0 +1,35 @@
+// The automatic review of a protocol at a site: each analysis measured on the site's own table
+// (the variables it names, its survival times, its design's columns and leverage, the labels it
+// would release, its populations), then judged by the rules of privacy/review.h. What it finds
+// stays at the site: the custodian reads it, nothing of it leaves.
+#ifndef PASSERELLE_ANALYSIS_REVIEW_H_
+#define PASSERELLE_ANALYSIS_REVIEW_H_
+
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "passerelle/analysis/run.h"
+#include "passerelle/data/table.h"
+#include "passerelle/privacy/differencing.h"
+#include "passerelle/privacy/policy.h"
+#include "passerelle/privacy/review.h"
+
+namespace passerelle::analysis {
+
+struct ProtocolReview {
+  std::vector<privacy::ReviewFlag> flags;  // of the analyses on their own
+  // The populations each analysis would release (rows of the table): the caller compares them
+  // with each other and with what the site has released (privacy::ReviewOverlaps).
+  std::vector<std::pair<std::string, privacy::Cohort>> populations;
+};
+
+// `analyses`: (id, request) as the protocol lists them. An analysis this table cannot run is
+// flagged ("cannot_run", with the reason); one the site's rules would refuse, too ("refused").
+ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisRequest>> analyses,
+                              const data::Table& table, const privacy::Policy& policy);
+
+}  // namespace passerelle::analysis
+
+#endif  // PASSERELLE_ANALYSIS_REVIEW_H_
