@@ -537,6 +537,7 @@ struct Hub::Impl {
                                      " is about dataset " + p->study.dataset));
       }
       if (study->sites.empty() && !p->study.sites.empty()) sites = p->study.sites;
+      if (study->analyses.empty()) study->analyses = p->study.analyses;
       protocol = (*entry)->id;
     }
     Result<int64_t> id = store->AddStudy(*researcher, study->title, request.body);

@@ -155,6 +155,10 @@ Result<Study> StudyOf(const json& j, std::string_view label) {
   ASSIGN_OR_RETURN(study.dataset, Text(j, "dataset", label, "", true));
   if (!IsValidName(study.dataset)) return Field(label, "dataset", "must be a dataset name");
   ASSIGN_OR_RETURN(study.sites, Names(j, "sites", label, "site"));
+  // A study under a protocol may leave its analyses out: it runs every one of the protocol's.
+  if (!j.contains("analyses") && j.contains("protocol") && !j.contains("researchers")) {
+    return study;
+  }
   if (!j.contains("analyses") || !j.at("analyses").is_array() || j.at("analyses").empty()) {
     return Field(label, "analyses", "must be a non-empty list");
   }

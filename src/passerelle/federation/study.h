@@ -1,5 +1,6 @@
 // A study: a title, a dataset and the analyses to run over every site's copy of it, as a
-// researcher writes it (examples/wuhan-lyon.study.json, docs/studies.md):
+// researcher writes it (docs/studies.md); under a protocol (examples/wuhan-lyon.study.json) it
+// names the protocol and may leave its analyses out to run all of the protocol's:
 //
 //   { "title": "...", "dataset": "gu_cohort",
 //     "analyses": [ { "id": "os_cox", "function": "coxph",
