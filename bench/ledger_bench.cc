@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   if (!ledger.ok()) return Fail("open", ledger.status());
   const auto start = Clock::now();
   for (size_t i = 0; i < past.size(); ++i) {
-    if (auto s = (*ledger)->Record("gu_cohort", 1, std::span(&past[i], 1), i); !s.ok()) {
+    if (auto s = (*ledger)->Record("gu_cohort", 1, std::span(&past[i], 1), {}, i); !s.ok()) {
       return Fail("record", s);
     }
   }
@@ -87,14 +87,14 @@ int main(int argc, char** argv) {
   // Every round of a fit after the first: a cohort already released.
   const Cohort& known = past[releases / 3];
   const double check_known = Median(101, [&] {
-    if (!(*ledger)->Check("gu_cohort", std::span(&known, 1), policy).ok()) std::abort();
+    if (!(*ledger)->Check("gu_cohort", std::span(&known, 1), {}, policy).ok()) std::abort();
   });
   // A new cohort of the hardest family's size.
   std::vector<size_t> fresh_rows = base;
   for (int j = 0; j < policy.min_cohort_difference; ++j) fresh_rows.push_back(rows - 1 - j);
   const Cohort fresh = Cohort::FromRows(fresh_rows, rows);
   const double check_new = Median(21, [&] {
-    if (!(*ledger)->Check("gu_cohort", std::span(&fresh, 1), policy).ok()) std::abort();
+    if (!(*ledger)->Check("gu_cohort", std::span(&fresh, 1), {}, policy).ok()) std::abort();
   });
   // A released cohort of that family with a record missing: refused.
   std::vector<size_t> near_rows = base;
@@ -103,13 +103,13 @@ int main(int argc, char** argv) {
   for (int j = 1; j < policy.min_cohort_difference; ++j) near_rows.push_back(last_block + j);
   const Cohort near = Cohort::FromRows(near_rows, rows);
   const double check_refused = Median(21, [&] {
-    if ((*ledger)->Check("gu_cohort", std::span(&near, 1), policy).ok()) std::abort();
+    if ((*ledger)->Check("gu_cohort", std::span(&near, 1), {}, policy).ok()) std::abort();
   });
   // A restarted node reads the ledger back at its first check.
   ledger->reset();
   const double reload = Median(3, [&] {
     auto reopened = passerelle::store::CohortLedger::Open(dir);
-    if (!reopened.ok() || !(*reopened)->Check("gu_cohort", std::span(&known, 1), policy).ok()) {
+    if (!reopened.ok() || !(*reopened)->Check("gu_cohort", std::span(&known, 1), {}, policy).ok()) {
       std::abort();
     }
   });

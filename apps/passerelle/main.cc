@@ -316,8 +316,8 @@ int main(int argc, char** argv) {
   CLI::App* protocol_submit = protocol->add_subcommand(
       "submit", "Send a protocol (or a new version of one) to its sites' custodians");
   protocol_submit->add_option("file", protocol_options.file, "Protocol file (JSON)")->required();
-  CLI::App* protocol_list = protocol->add_subcommand(
-      "list", "Your protocols, and where each stands at each site");
+  CLI::App* protocol_list =
+      protocol->add_subcommand("list", "Your protocols, and where each stands at each site");
   for (CLI::App* cmd : {protocol_submit, protocol_list}) {
     cmd->add_option("--hub", protocol_options.hub, "The hub, https://HOST:PORT")->required();
     cmd->add_option("--ca", protocol_options.ca, "The consortium CA certificate")->required();

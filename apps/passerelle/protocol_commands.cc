@@ -56,8 +56,8 @@ Status ProtocolList(const StudyOptions& options) {
   if (j["protocols"].empty()) std::cout << "no protocol names you\n";
   for (const auto& p : j["protocols"]) {
     std::cout << p["name"].get<std::string>() << " version " << p["version"] << " (number "
-              << p["protocol"] << "), submitted by " << p["researcher"].get<std::string>()
-              << " at " << p["submitted_at"].get<std::string>() << "\n";
+              << p["protocol"] << "), submitted by " << p["researcher"].get<std::string>() << " at "
+              << p["submitted_at"].get<std::string>() << "\n";
     for (const auto& s : p["sites"]) {
       std::cout << "  " << s["site"].get<std::string>() << ": " << s["status"].get<std::string>();
       if (!s["reason"].get<std::string>().empty()) {
@@ -80,17 +80,17 @@ Status NodeProtocols(const ApprovalOptions& options) {
   for (const auto& p : all) {
     const std::string status = p["status"].get<std::string>();
     pending += status == "pending";
-    std::cout << "protocol " << p["protocol"] << ": " << p["name"].get<std::string>()
-              << " version " << p["version"] << " from " << p["researcher"].get<std::string>()
-              << ", received " << p["received_at"].get<std::string>() << ": " << status;
+    std::cout << "protocol " << p["protocol"] << ": " << p["name"].get<std::string>() << " version "
+              << p["version"] << " from " << p["researcher"].get<std::string>() << ", received "
+              << p["received_at"].get<std::string>() << ": " << status;
     if (status != "pending") {
       std::cout << " by " << p["decided_by"].get<std::string>() << " ("
                 << p["reason"].get<std::string>() << ")";
     }
     const ordered_json& d = p["definition"];
     std::cout << "\n  title: " << d.value("title", "") << "\n  dataset: " << d.value("dataset", "")
-              << ", expires " << d.value("expires", "") << "\n  researchers: "
-              << d.value("researchers", ordered_json::array()).dump()
+              << ", expires " << d.value("expires", "")
+              << "\n  researchers: " << d.value("researchers", ordered_json::array()).dump()
               << "\n  sites: " << d.value("sites", ordered_json::array()).dump() << "\n";
     for (const auto& a : d.value("analyses", ordered_json::array())) {
       std::cout << "  analysis " << a.dump() << "\n";
@@ -116,8 +116,8 @@ Status NodeProtocolDecide(const ApprovalOptions& options, bool approve) {
   const std::string by = federation::SystemAccount();
   RETURN_IF_ERROR(
       federation::DecideProtocol(options.dir, options.task, approve, options.reason, by));
-  std::cout << "protocol " << options.task << ": " << (approve ? "approved" : "rejected")
-            << " by " << by
+  std::cout << "protocol " << options.task << ": " << (approve ? "approved" : "rejected") << " by "
+            << by
             << (approve ? "; the node answers its analyses" : "; the node answers none of them")
             << "\n";
   return Status::Ok();

@@ -127,10 +127,24 @@ class ProcessTest : public ::testing::Test {
     return out.out;
   }
 
-  // A site store with `csv` imported as DATASET, a node certificate, registered at the hub.
+  // Sets a field of a site's policy.toml, as its custodian would.
+  void SetPolicy(const std::string& site, const std::string& key, const std::string& value) {
+    const std::string path = dir_ + "/" + site + "/policy.toml";
+    std::string text = ReadAll(path);
+    const size_t at = text.find("\n" + key + " = ");
+    ASSERT_NE(at, std::string::npos) << key;
+    const size_t end = text.find('\n', at + 1);
+    text.replace(at + 1, end - at - 1, key + " = " + value);
+    std::ofstream(path) << text;
+  }
+
+  // A site store with `csv` imported as DATASET, a node certificate, registered at the hub. Its
+  // custodian has opted in to open studies (scope = "open") unless the test keeps the default
+  // (`protocol_scope_`), where only approved protocols run.
   void AddSite(const std::string& site, const std::string& dataset, const std::string& csv,
                const std::string& dictionary) {
     Ok("site init " + dir_ + "/" + site + " --name " + site);
+    if (!protocol_scope_) SetPolicy(site, "scope", "\"open\"");
     Ok("site import " + dir_ + "/" + site + " --dataset " + dataset + " --csv " + csv +
        " --dictionary " + dictionary);
     Ok("pki issue " + dir_ + "/ca --name " + site + " --out " + dir_ + "/certs");
@@ -220,6 +234,7 @@ class ProcessTest : public ::testing::Test {
 
   std::string dir_, hub_url_, port_;
   std::vector<std::string> sites_;
+  bool protocol_scope_ = false;  // AddSite keeps the default scope = "protocol"
   std::unique_ptr<Daemon> hub_;
   std::vector<std::unique_ptr<Daemon>> nodes_;
 };

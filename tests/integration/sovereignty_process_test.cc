@@ -29,17 +29,6 @@ class SovereigntyProcessTest : public passerelle::testing::ProcessTest {
     }
   }
 
-  // Sets a field of a site's policy.toml, as its custodian would.
-  void SetPolicy(const std::string& site, const std::string& key, const std::string& value) {
-    const std::string path = dir_ + "/" + site + "/policy.toml";
-    std::string text = ReadAll(path);
-    const size_t at = text.find("\n" + key + " = ");
-    ASSERT_NE(at, std::string::npos) << key;
-    const size_t end = text.find('\n', at + 1);
-    text.replace(at + 1, end - at - 1, key + " = " + value);
-    std::ofstream(path) << text;
-  }
-
   json Pending(const std::string& site) {
     return json::parse(Ok("node pending " + dir_ + "/" + site + " --json"));
   }

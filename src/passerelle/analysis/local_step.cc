@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <set>
 
 #include "passerelle/analysis/describe.h"
 #include "passerelle/analysis/frames.h"
@@ -116,8 +118,9 @@ struct SiteModel {
   std::vector<uint8_t> indicator;  // the column is 0/1
   std::map<std::string, std::vector<std::string>> all_levels, used_levels;  // factors
   privacy::Cohort cohort;                                                   // the frame's rows
-  double fewest_in_column = 0;  // fewest records with a 1 (or a 0) in a 0/1 column; 0: none
-  std::vector<Labels> labels;   // of the factors
+  std::vector<privacy::Cohort> counts;  // the events' rows; each 0/1 column's ones
+  double fewest_in_column = 0;          // fewest records with a 1 (or a 0) in a 0/1 column; 0: none
+  std::vector<Labels> labels;           // of the factors
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
 };
@@ -164,6 +167,26 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, Sit
     model->labels.push_back(std::move(labels));
   }
   model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
+  // Counts that follow from what every step releases: the ones of each 0/1 column (a sum coxph
+  // releases, a diagonal of X'WX), and the records with the larger of a two-valued response
+  // (the events of a model, or the count an intercept-only model of a 0/1 outcome gives).
+  auto rows_where = [&](auto&& keep) {
+    std::vector<size_t> rows;
+    for (size_t i = 0; i < m.n; ++i) {
+      if (keep(i)) rows.push_back(m.rows[i]);
+    }
+    return privacy::Cohort::FromRows(rows, table.rows);
+  };
+  for (size_t j = 0; j < m.p(); ++j) {
+    if (model->indicator[j])
+      model->counts.push_back(rows_where([&](size_t i) { return m.X(i, j) == 1; }));
+  }
+  const std::vector<double>& response = m.status.empty() ? m.y : m.status;
+  const std::set<double> values(response.begin(), response.end());
+  if (values.size() == 2) {
+    const double larger = *values.rbegin();
+    model->counts.push_back(rows_where([&](size_t i) { return response[i] == larger; }));
+  }
   return Status::Ok();
 }
 
@@ -190,9 +213,15 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
                                             task.value("subset", ""), options));
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(task.value("family", "")));
   for (double y : m.y) model->events += y;
+  // Both outcomes of a two-valued response count, whatever the family: a model of a rare
+  // outcome would single its patients out, and an intercept-only Poisson or Gaussian model of a
+  // 0/1 variable gives its count.
+  std::map<double, double> outcomes;
+  for (double y : m.y) outcomes[y] += 1;
   if (family == stats::Family::kBinomial) {
-    // Both outcomes count: a model of a rare outcome would single its patients out.
     model->events = std::min(model->events, static_cast<double>(m.n) - model->events);
+  } else if (outcomes.size() == 2) {
+    model->events = std::min(outcomes.begin()->second, outcomes.rbegin()->second);
   } else {
     model->events = static_cast<double>(m.n);
   }
@@ -487,12 +516,22 @@ Result<LocalRelease> RunTableStep(const json& task, const data::Table& table,
   RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(cohort.size()), policy));
   double missing = static_cast<double>(t.n_missing);
   privacy::SuppressTable(t.counts, std::max<size_t>(1, t.col_levels.size()), &missing, policy);
-  return LocalRelease{json{{"row_levels", t.row_levels},
+  LocalRelease release;
+  release.aggregate = json{{"row_levels", t.row_levels},
                            {"col_levels", t.col_levels},
                            {"counts", CountsJson(t.counts)},
                            {"missing", CountJson(missing)}}
-                          .dump(),
-                      {privacy::Cohort::FromRows(cohort, table.rows)}};
+                          .dump();
+  release.cohorts.push_back(privacy::Cohort::FromRows(cohort, table.rows));
+  if (missing == missing && missing > 0) {
+    release.cohorts.push_back(privacy::Cohort::FromRows(t.counted, table.rows));
+  }
+  for (size_t c = 0; c < t.counts.size(); ++c) {
+    if (t.counts[c] == t.counts[c] && t.counts[c] > 0) {
+      release.counts.push_back(privacy::Cohort::FromRows(t.cell_rows[c], table.rows));
+    }
+  }
+  return release;
 }
 
 // describe: over the subset's rows, per variable the count present and missing, mean and SD of
@@ -511,7 +550,24 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
     chosen.push_back(*it);
   }
   json variables = json::array();
+  LocalRelease release;
+  release.cohorts.push_back(privacy::Cohort::FromRows(cohort, table.rows));
   for (const VariableDescription& d : wanted.empty() ? all : chosen) {
+    // Each statistic is over its own records (the non-missing ones): they are its population
+    // for the ledger, so padding a subset with records that lack the variable cannot isolate one.
+    const data::Column& column = *table.Find(d.name);
+    std::vector<size_t> present;
+    std::map<double, std::vector<size_t>> by_value;  // numbers: the rows of each value (<= 3)
+    std::vector<std::vector<size_t>> by_level(column.levels.size());
+    for (size_t r : cohort) {
+      if (column.IsMissing(r)) continue;
+      present.push_back(r);
+      if (d.type == data::VarType::kCategory) {
+        by_level[static_cast<size_t>(column.codes[r])].push_back(r);
+      } else if (column.is_numeric() && by_value.size() <= 2) {
+        by_value[column.numbers[r]].push_back(r);
+      }
+    }
     // n + missing = rows, and a category's counts + missing = rows: each is suppressed as a
     // table with its total known, so neither count rebuilds the other.
     double n = static_cast<double>(d.n), missing = static_cast<double>(d.missing);
@@ -527,9 +583,21 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
               {"type", std::string(data::VarTypeName(d.type))},
               {"n", CountJson(n)},
               {"missing", CountJson(missing)}};
+    if (n == n && n > 0) release.cohorts.push_back(privacy::Cohort::FromRows(present, table.rows));
     const bool numeric = d.type == data::VarType::kInteger || d.type == data::VarType::kNumber;
     if (numeric) {
-      const bool enough = d.n >= static_cast<size_t>(policy.min_cell_count);
+      // A number with two values is a count in disguise: its mean times n counts the records
+      // with the larger one. Both groups must be held by none or at least k records.
+      bool enough = d.n >= static_cast<size_t>(policy.min_cell_count);
+      if (by_value.size() == 2) {
+        for (const auto& [value, rows] : by_value) {
+          enough &= rows.size() >= static_cast<size_t>(policy.min_cell_count);
+        }
+        if (enough) {
+          release.counts.push_back(
+              privacy::Cohort::FromRows(by_value.rbegin()->second, table.rows));
+        }
+      }
       v["mean"] = enough ? json(d.mean) : json(nullptr);
       v["sd"] = enough ? json(d.sd) : json(nullptr);
     }
@@ -538,11 +606,16 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
       for (const auto& level : d.levels) levels.push_back(level.first);
       v["levels"] = levels;
       v["counts"] = CountsJson(counts);
+      for (size_t l = 0; l < counts.size() && l < by_level.size(); ++l) {
+        if (counts[l] == counts[l] && counts[l] > 0) {
+          release.counts.push_back(privacy::Cohort::FromRows(by_level[l], table.rows));
+        }
+      }
     }
     variables.push_back(std::move(v));
   }
-  return LocalRelease{json{{"rows", cohort.size()}, {"variables", variables}}.dump(),
-                      {privacy::Cohort::FromRows(cohort, table.rows)}};
+  release.aggregate = json{{"rows", cohort.size()}, {"variables", variables}}.dump();
+  return release;
 }
 }  // namespace
 
@@ -567,7 +640,7 @@ Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Tabl
       ASSIGN_OR_RETURN(std::string aggregate, analysis == "coxph"
                                                   ? CoxStep(task, model.get(), policy)
                                                   : GlmStep(task, model.get(), policy));
-      return LocalRelease{std::move(aggregate), {model->cohort}};
+      return LocalRelease{std::move(aggregate), {model->cohort}, model->counts};
     }
     const std::string step = task.value("step", "");
     if ((analysis == "survfit" || analysis == "survdiff") && step == "counts") {

@@ -31,7 +31,12 @@ namespace passerelle::analysis {
 // against its differencing ledger before anything leaves.
 struct LocalRelease {
   std::string aggregate;  // JSON
+  // The populations the release describes (a model's rows, a variable's non-missing records, a
+  // curve's group): each statistic's own records, for the differencing rule.
   std::vector<privacy::Cohort> cohorts;
+  // Further sets whose sizes follow from the release (a table's cells, a category's levels, the
+  // events of a model, the ones of a 0/1 column), for the count audit with the cohorts.
+  std::vector<privacy::Cohort> counts;
 };
 class LocalStepCache;
 Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Table& table,

@@ -134,16 +134,18 @@ Status Measure(const std::string& id, const AnalysisRequest& r, const data::Tabl
     for (const formula::Term& term : formula.terms) {
       for (const formula::Expr& e : term.variables) AddNames(e, table, &f->identifiers_or_dates);
     }
-    *site_strata = std::any_of(formula.strata.begin(), formula.strata.end(),
-                               [](const formula::Expr& e) { return formula::Deparse(e) == "site"; });
+    *site_strata =
+        std::any_of(formula.strata.begin(), formula.strata.end(),
+                    [](const formula::Expr& e) { return formula::Deparse(e) == "site"; });
     if (r.function == "coxph" || r.function == "glm") {
-      ASSIGN_OR_RETURN(formula::ModelFrame m,
-                       formula::BuildModelFrame(formula, table,
-                                                r.function == "coxph"
-                                                    ? formula::ModelKind::kCox
-                                                    : formula::ModelKind::kRegression,
-                                                r.subset));
-      for (size_t j = 0; j < m.p(); ++j) f->minorities.emplace_back(m.coef_names[j], Minority(m, j));
+      ASSIGN_OR_RETURN(
+          formula::ModelFrame m,
+          formula::BuildModelFrame(
+              formula, table,
+              r.function == "coxph" ? formula::ModelKind::kCox : formula::ModelKind::kRegression,
+              r.subset));
+      for (size_t j = 0; j < m.p(); ++j)
+        f->minorities.emplace_back(m.coef_names[j], Minority(m, j));
       f->max_leverage = MaxLeverage(m);
     } else {
       f->bin_days = r.function == "survdiff" && *site_strata
@@ -179,10 +181,9 @@ ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisReq
     Result<LocalRelease> first =
         RunLocalStep(FirstStep(request, site_strata).dump(), table, policy);
     if (!first.ok()) {
-      review.flags.push_back({id, first.status().code() == StatusCode::kPermissionDenied
-                                      ? "refused"
-                                      : "cannot_run",
-                              first.status().message()});
+      review.flags.push_back(
+          {id, first.status().code() == StatusCode::kPermissionDenied ? "refused" : "cannot_run",
+           first.status().message()});
       continue;
     }
     for (privacy::Cohort& c : first->cohorts) review.populations.emplace_back(id, std::move(c));

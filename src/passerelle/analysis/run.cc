@@ -143,14 +143,17 @@ Result<AnalysisOutput> RunTable(const AnalysisRequest& request, const data::Tabl
   t.col_levels = cols.levels;
   const size_t nc = request.cols.empty() ? 1 : cols.levels.size();
   t.counts.assign(rows.levels.size() * nc, 0.0);
+  t.cell_rows.resize(t.counts.size());
   for (size_t i : kept) {
-    const int32_t r = rows.codes[i];
-    const int32_t c = request.cols.empty() ? 0 : cols.codes[i];
+    const int32_t r = rows.codes[rows.codes.size() == 1 ? 0 : i];
+    const int32_t c = request.cols.empty() ? 0 : cols.codes[cols.codes.size() == 1 ? 0 : i];
     if (r < 0 || c < 0) {
       ++t.n_missing;
       continue;
     }
     t.counts[r * nc + c] += 1;
+    t.cell_rows[r * nc + c].push_back(i);
+    t.counted.push_back(i);
   }
   if (!request.cols.empty()) {
     t.chisq = stats::PearsonChiSquare(t.counts, t.row_levels.size(), nc, true);

@@ -82,8 +82,10 @@ struct GlmOutput {
 struct TableOutput {
   std::string rows, cols;  // cols empty for a one-way table
   std::vector<std::string> row_levels, col_levels;
-  std::vector<double> counts;  // row_levels x max(1, col_levels), row-major
-  size_t n_missing = 0;        // rows with a missing value, not counted (as R's table())
+  std::vector<double> counts;                  // row_levels x max(1, col_levels), row-major
+  std::vector<std::vector<size_t>> cell_rows;  // the table's rows in each cell, as counts
+  std::vector<size_t> counted;                 // the rows counted (no missing value), ascending
+  size_t n_missing = 0;  // rows with a missing value, not counted (as R's table())
   stats::ChiSquareResult chisq;
 };
 

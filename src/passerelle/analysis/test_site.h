@@ -1,13 +1,13 @@
 // For tests: a site in the test's own process, doing what a node does with a task (the local step
-// under the site's policy, then the differencing rule over everything it released before), with
-// no network in between.
+// under the site's policy, then the differencing rule and the count audit over everything it
+// released before), with no network in between.
 #ifndef PASSERELLE_ANALYSIS_TEST_SITE_H_
 #define PASSERELLE_ANALYSIS_TEST_SITE_H_
 
 #include <string>
 
 #include "passerelle/analysis/local_step.h"
-#include "passerelle/privacy/differencing.h"
+#include "passerelle/privacy/released_sets.h"
 
 namespace passerelle::testing {
 
@@ -20,14 +20,14 @@ inline Result<std::string> Aggregate(Result<analysis::LocalRelease> release) {
 struct TestSite {
   data::Table table;
   privacy::Policy policy;
-  privacy::DifferencingIndex released;  // the ledger, in memory
+  privacy::ReleasedSets released;  // the ledger, in memory (rows of the one table as records)
   int tasks = 0;
 
   Result<std::string> Run(const std::string& task) {
     ++tasks;
     ASSIGN_OR_RETURN(analysis::LocalRelease release, analysis::RunLocalStep(task, table, policy));
-    RETURN_IF_ERROR(released.Check(release.cohorts, policy));
-    for (privacy::Cohort& c : release.cohorts) released.Add(std::move(c));
+    RETURN_IF_ERROR(released.Check(release.cohorts, release.counts, policy));
+    released.Add(released.Fresh(release.cohorts, release.counts));
     return std::move(release.aggregate);
   }
   analysis::Transport AsTransport() {

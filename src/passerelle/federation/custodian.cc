@@ -114,8 +114,8 @@ Status DecideProtocol(const std::string& site_dir, int64_t id, bool approve,
   store::AuditEntry entry;
   entry.kind = approve ? "protocol_approved" : "protocol_rejected";
   entry.researcher = p->researcher;
-  entry.detail = p->name + " version " + std::to_string(p->version) + ": " + reason + " (by " +
-                 by + ")";
+  entry.detail =
+      p->name + " version " + std::to_string(p->version) + ": " + reason + " (by " + by + ")";
   entry.digest = p->digest;
   RETURN_IF_ERROR(audit->Append(entry).status());
   return book->Decide(id, approve, reason, by);

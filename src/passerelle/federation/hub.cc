@@ -226,10 +226,11 @@ struct Hub::Impl {
       if (!delivery.ok()) return Error(delivery.status());
       if (delivery->has_value()) {
         const store::ProtocolDelivery& d = **delivery;
-        return Reply(200, {{"v", 1},
-                           {"task", nullptr},
-                           {"protocol",
-                            {{"id", d.protocol}, {"payload", d.payload}, {"signature", d.signature}}}});
+        return Reply(200,
+                     {{"v", 1},
+                      {"task", nullptr},
+                      {"protocol",
+                       {{"id", d.protocol}, {"payload", d.payload}, {"signature", d.signature}}}});
       }
       Result<std::optional<store::TaskRecord>> task = store->NextTask(*site);
       if (!task.ok()) return Error(task.status());
@@ -415,7 +416,8 @@ struct Hub::Impl {
       std::vector<analysis::SiteLink> links;
       for (const std::string& site : sites) {
         links.push_back({site, [&, site](const std::string& task) {
-                           return Dispatch(id, researcher, study.dataset, protocol, site, ++round, task);
+                           return Dispatch(id, researcher, study.dataset, protocol, site, ++round,
+                                           task);
                          }});
       }
       const int first_round = round;
@@ -547,7 +549,8 @@ struct Hub::Impl {
         " sites");
     ++running_studies;
     std::thread([this, id = *id, who = *researcher, s = std::move(*study), sites,
-                 protocol]() mutable { RunStudy(id, who, s, std::move(sites), protocol);
+                 protocol]() mutable {
+      RunStudy(id, who, s, std::move(sites), protocol);
     }).detach();
     return Reply(202, {{"v", 1}, {"study", *id}});
   }
@@ -614,8 +617,9 @@ struct Hub::Impl {
     });
     if (!written.ok()) return Error(written);
     if (answer.contains("error")) return Error(Internal(answer["error"].get<std::string>()));
-    Log("hub: protocol " + protocol->name + " version " + std::to_string(answer["version"].get<int64_t>()) +
-        " from " + *researcher + " for " + std::to_string(sites.size()) + " sites");
+    Log("hub: protocol " + protocol->name + " version " +
+        std::to_string(answer["version"].get<int64_t>()) + " from " + *researcher + " for " +
+        std::to_string(sites.size()) + " sites");
     cv.notify_all();
     return {201, answer.dump(), "application/json"};
   }
@@ -632,9 +636,12 @@ struct Hub::Impl {
                          {"updated_at", s.updated_at}});
       }
     }
-    ordered_json j = {{"protocol", e.id},        {"name", e.name},
-                      {"version", e.version},    {"researcher", e.researcher},
-                      {"submitted_at", e.submitted_at}, {"sites", sites}};
+    ordered_json j = {{"protocol", e.id},
+                      {"name", e.name},
+                      {"version", e.version},
+                      {"researcher", e.researcher},
+                      {"submitted_at", e.submitted_at},
+                      {"sites", sites}};
     if (with_text) j["definition"] = ordered_json::parse(e.text, nullptr, false);
     return j;
   }
@@ -644,9 +651,8 @@ struct Hub::Impl {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
     const std::string prefix = "/v1/protocols/";
-    const int64_t wanted = request.path.rfind(prefix, 0) == 0
-                               ? std::stoll(request.path.substr(prefix.size()))
-                               : 0;
+    const int64_t wanted =
+        request.path.rfind(prefix, 0) == 0 ? std::stoll(request.path.substr(prefix.size())) : 0;
     std::lock_guard<std::mutex> lock(mu);
     Result<std::vector<store::ProtocolEntry>> all = store->Protocols();
     if (!all.ok()) return Error(all.status());

@@ -16,6 +16,7 @@
 #include "passerelle/base/text.h"
 #include "passerelle/federation/study.h"
 #include "passerelle/net/signing.h"
+#include "passerelle/privacy/disclosure.h"
 #include "passerelle/store/approval_queue.h"
 #include "passerelle/store/audit_log.h"
 #include "passerelle/store/cohort_ledger.h"
@@ -260,9 +261,10 @@ struct Node::Impl {
         // The ledger again: other releases may have left while this one waited.
         Status rules = [&]() -> Status {
           ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
-          return ledger->Check(r.dataset, r.cohorts, policy);
+          return ledger->Check(r.dataset, r.cohorts, r.counts, policy);
         }();
-        if (rules.ok()) rules = ledger->Record(r.dataset, r.dataset_version, r.cohorts, r.task);
+        if (rules.ok())
+          rules = ledger->Record(r.dataset, r.dataset_version, r.cohorts, r.counts, r.task);
         if (rules.ok()) {
           Log(head + "approved by the custodian, released");
           answer = Conclude(base, "done", "", r.aggregate);
@@ -270,6 +272,9 @@ struct Node::Impl {
         } else {
           Log(head + "approved by the custodian, refused, " + rules.message());
           answer = Conclude(base, "refused", rules.message(), "");
+          if (answer.value("status", "") == "refused") {
+            answer["message"] = privacy::PublicRefusal(rules.message());
+          }
         }
       } else {
         Log(head + "denied by the custodian");
@@ -316,7 +321,8 @@ struct Node::Impl {
       ASSIGN_OR_RETURN(release,
                        analysis::RunLocalStep(step.dump(), loaded->table, policy, &loaded->models));
       release.cohorts = loaded->Numbered(release.cohorts);
-      RETURN_IF_ERROR(ledger->Check(dataset, release.cohorts, policy));
+      release.counts = loaded->Numbered(release.counts);
+      RETURN_IF_ERROR(ledger->Check(dataset, release.cohorts, release.counts, policy));
       return release.aggregate;
     }();
     const std::string head = "node: task " + std::to_string(id) + " (" + who + "): " + what + ": ";
@@ -331,11 +337,13 @@ struct Node::Impl {
       held.task_json = step.dump();
       held.aggregate = *result;
       held.cohorts = std::move(release.cohorts);
+      held.counts = std::move(release.counts);
       return Hold(std::move(held), head, decide);
     }
     if (result.ok()) {
       // The cohorts go to the ledger before the release leaves; if they cannot, nothing does.
-      if (Status s = ledger->Record(dataset, version, release.cohorts, id); !s.ok()) {
+      if (Status s = ledger->Record(dataset, version, release.cohorts, release.counts, id);
+          !s.ok()) {
         return Unlogged(id, s, "nothing released");
       }
       Log(head + "released");
@@ -344,8 +352,14 @@ struct Node::Impl {
       return answer;
     }
     if (result.status().code() == StatusCode::kPermissionDenied) {
+      // The rule goes to this site's log and audit log; the researcher hears it only when it
+      // was decided on the request alone (privacy::PublicRefusal).
       Log(head + "refused, " + result.status().message());
-      return decide("refused", result.status().message(), "");
+      json refused = decide("refused", result.status().message(), "");
+      if (refused.value("status", "") == "refused") {
+        refused["message"] = privacy::PublicRefusal(result.status().message());
+      }
+      return refused;
     }
     Log(head + "failed, " + result.status().message());
     json failed = decide("failed", result.status().message(), "");
@@ -374,17 +388,16 @@ struct Node::Impl {
     const std::string named =
         "protocol " + record->name + " version " + std::to_string(record->version);
     if (record->status != "approved") {
-      return PermissionDenied("rule protocol: " + named + " is " +
-                              (record->status == "pending" ? "waiting for the custodian"
-                                                           : record->status) +
-                              " at site " + site);
+      return PermissionDenied(
+          "rule protocol: " + named + " is " +
+          (record->status == "pending" ? "waiting for the custodian" : record->status) +
+          " at site " + site);
     }
     ASSIGN_OR_RETURN(Protocol p, ParseProtocol(record->text, "protocol"));
     if (UtcNowIso().substr(0, 10) > p.expires) {
       return PermissionDenied("rule protocol: " + named + " expired on " + p.expires);
     }
-    if (std::find(p.researchers.begin(), p.researchers.end(), researcher) ==
-        p.researchers.end()) {
+    if (std::find(p.researchers.begin(), p.researchers.end(), researcher) == p.researchers.end()) {
       return PermissionDenied("rule protocol: " + named + " does not name researcher " +
                               researcher);
     }
@@ -422,8 +435,10 @@ struct Node::Impl {
       return answer;
     }
     if (Result<store::AuditEntry> logged = audit->Append(entry); !logged.ok()) {
-      Log("node: protocol " + std::to_string(id) + " stays with the hub: the audit log cannot be "
-          "written (" + logged.status().message() + ")");
+      Log("node: protocol " + std::to_string(id) +
+          " stays with the hub: the audit log cannot be "
+          "written (" +
+          logged.status().message() + ")");
       return json();
     }
     auto reject = [&](const std::string& why) {
@@ -460,8 +475,8 @@ struct Node::Impl {
       flags.push_back({{"analysis", f.analysis}, {"rule", f.rule}, {"flag", f.flag}});
       for (const char* rule :
            {"identifier_or_date", "time_arithmetic", "response_transform", "time_grid"}) {
-        if (f.rule == rule && std::find(request_rules.begin(), request_rules.end(), f.rule) ==
-                                  request_rules.end()) {
+        if (f.rule == rule &&
+            std::find(request_rules.begin(), request_rules.end(), f.rule) == request_rules.end()) {
           request_rules.push_back(f.rule);
         }
       }

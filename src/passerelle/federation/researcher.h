@@ -30,7 +30,8 @@ Result<std::string> RunStudy(const ResearcherConfig& config, const std::string& 
 
 // Submits a protocol (docs/protocols.md) and returns the hub's answer, JSON: {"protocol": ID,
 // "name", "version", "sites"}. Errors as RunStudy's.
-Result<std::string> SubmitProtocol(const ResearcherConfig& config, const std::string& protocol_json);
+Result<std::string> SubmitProtocol(const ResearcherConfig& config,
+                                   const std::string& protocol_json);
 
 // The protocols that name the researcher, JSON {"protocols": [{protocol, name, version,
 // researcher, submitted_at, sites: [{site, status, reason, updated_at}]}]}.

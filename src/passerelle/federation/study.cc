@@ -112,7 +112,6 @@ Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
   return out;
 }
 
-
 Result<json> ParseObject(std::string_view text, std::string_view label, const std::string& what,
                          const std::set<std::string>& keys) {
   json j;

@@ -21,7 +21,8 @@ uint64_t AddMod(uint64_t a, uint64_t b) {
 }
 uint64_t SubMod(uint64_t a, uint64_t b) { return a >= b ? a - b : a + kPrime - b; }
 uint64_t MulMod(uint64_t a, uint64_t b) {
-  const unsigned __int128 t = static_cast<unsigned __int128>(a) * b;
+  __extension__ typedef unsigned __int128 Wide;  // GCC's 128-bit product, exact
+  const Wide t = static_cast<Wide>(a) * b;
   return AddMod(static_cast<uint64_t>(t) & kPrime, static_cast<uint64_t>(t >> 61));
 }
 uint64_t InverseMod(uint64_t a) {  // a^(p-2), a != 0

@@ -17,7 +17,8 @@ std::vector<size_t> Range(size_t from, size_t to) {
 TEST(Differencing, CohortsAreBitSetsWithSizeAndDigest) {
   const Cohort a = Cohort::FromRows(Range(0, 100), 130);
   EXPECT_EQ(a.size, 100u);
-  EXPECT_EQ(a.bits.size(), 3u);
+  EXPECT_EQ(a.bits.size(), 2u);  // trailing empty words dropped: the digest is the set's
+  EXPECT_EQ(Cohort::FromRows(Range(0, 100), 100000).digest, a.digest);
   EXPECT_EQ(Cohort::FromBits(a.bits).digest, a.digest);
   std::vector<size_t> reversed = Range(0, 100);
   std::reverse(reversed.begin(), reversed.end());
@@ -25,6 +26,12 @@ TEST(Differencing, CohortsAreBitSetsWithSizeAndDigest) {
   EXPECT_NE(Cohort::FromRows(Range(1, 101), 130).digest, a.digest);
   EXPECT_EQ(CohortDifference(a, Cohort::FromRows(Range(1, 101), 130), 1000), 2u);
   EXPECT_EQ(CohortDifference(a, a, 1000), 0u);
+  // Renumbered: row r becomes record index[r].
+  std::vector<uint32_t> index(130);
+  for (uint32_t r = 0; r < 130; ++r) index[r] = 129 - r;
+  const Cohort renumbered = a.Renumbered(index);
+  EXPECT_EQ(renumbered.size, 100u);
+  EXPECT_EQ(renumbered.digest, Cohort::FromRows(Range(30, 130), 130).digest);
 }
 
 TEST(Differencing, ACohortOneToFourRecordsAwayFromAReleasedOneIsRefused) {

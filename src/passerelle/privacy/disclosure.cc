@@ -93,4 +93,12 @@ size_t ReleasableRows(double n, std::span<const double> leaving, const Policy& p
   return rows;
 }
 
+std::string PublicRefusal(const std::string& message) {
+  for (const char* rule : {"min_cell_count", "min_cohort_size", "min_events",
+                           "max_parameters_per_record", "min_cohort_difference", "count_audit"}) {
+    if (message.rfind(std::string("rule ") + rule + ":", 0) == 0) return kWithheld;
+  }
+  return message;
+}
+
 }  // namespace passerelle::privacy

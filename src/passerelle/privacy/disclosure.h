@@ -5,6 +5,7 @@
 #define PASSERELLE_PRIVACY_DISCLOSURE_H_
 
 #include <span>
+#include <string>
 #include <vector>
 
 #include "passerelle/base/status.h"
@@ -42,6 +43,14 @@ double BinTime(double t, double width);
 // released row and no difference of released figures describes fewer than k patients (the
 // subjects after the last released row are at least k). REQUIRES: n >= min_cell_count.
 size_t ReleasableRows(double n, std::span<const double> leaving, const Policy& policy);
+
+// What the researcher may hear of a node's refusal (`message`, "rule NAME: ..."). A rule decided
+// on the request alone (the protocol, the analyses allowed, the time grid, identifiers and
+// dates) is named with its reason. A rule decided on the site's records (a count, a cohort's
+// size, the ledger) would tell on which side of its threshold the records lie, so the refusal
+// says only kWithheld; the site's audit log keeps the rule for its custodian.
+inline constexpr char kWithheld[] = "withheld under the site's disclosure rules";
+std::string PublicRefusal(const std::string& message);
 
 }  // namespace passerelle::privacy
 

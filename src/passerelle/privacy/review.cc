@@ -15,13 +15,14 @@ std::vector<ReviewFlag> ReviewAnalysis(const ReviewFigures& f, const Policy& pol
   const std::string fewer = "fewer than " + std::to_string(policy.min_cell_count) + " records";
   for (const std::string& name : f.identifiers_or_dates) {
     flag("identifier_or_date",
-         "uses '" + name + "', an identifier, free text or a date: an expression on it can pick "
-         "out a patient or carry a date");
+         "uses '" + name +
+             "', an identifier, free text or a date: an expression on it can pick "
+             "out a patient or carry a date");
   }
   for (const std::string& e : f.time_expressions) {
-    flag("time_arithmetic",
-         "the survival time '" + e + "' is not a duration as declared: arithmetic on a time undoes "
-         "the time grid (t * 30 gives days)");
+    flag("time_arithmetic", "the survival time '" + e +
+                                "' is not a duration as declared: arithmetic on a time undoes "
+                                "the time grid (t * 30 gives days)");
   }
   if (!f.response_transform.empty()) {
     flag("response_transform", "the response '" + f.response_transform +
@@ -30,8 +31,7 @@ std::vector<ReviewFlag> ReviewAnalysis(const ReviewFigures& f, const Policy& pol
   }
   if (f.bin_days > 0 && f.bin_days != policy.min_time_bin_days) {
     flag("time_grid", "asks for a time grid of " + FormatNumber(f.bin_days) +
-                          " days; this site's grid is " +
-                          std::to_string(policy.min_time_bin_days) +
+                          " days; this site's grid is " + std::to_string(policy.min_time_bin_days) +
                           " days (other grids, combined, make a finer one)");
   }
   for (const auto& [term, minority] : f.minorities) {
@@ -41,8 +41,8 @@ std::vector<ReviewFlag> ReviewAnalysis(const ReviewFigures& f, const Policy& pol
     }
   }
   if (f.max_leverage > kMaxLeverage) {
-    flag("leverage", "one record's leverage in the model exceeds " +
-                         FormatNumber(kMaxLeverage) + ": that patient alone decides a coefficient");
+    flag("leverage", "one record's leverage in the model exceeds " + FormatNumber(kMaxLeverage) +
+                         ": that patient alone decides a coefficient");
   }
   for (const auto& [expression, fewest] : f.labels) {
     if (fewest > 0 && fewest < k) {
@@ -66,7 +66,8 @@ std::vector<ReviewFlag> ReviewOverlaps(std::span<const std::pair<std::string, Co
   for (size_t i = 0; i < populations.size(); ++i) {
     const auto& [id, cohort] = populations[i];
     for (size_t j = 0; j < i; ++j) {
-      if (close(cohort, populations[j].second) && flagged.insert(id + "/" + populations[j].first).second) {
+      if (close(cohort, populations[j].second) &&
+          flagged.insert(id + "/" + populations[j].first).second) {
         flags.push_back({id, "overlapping_populations",
                          "a population of this analysis " + words + "one of analysis '" +
                              populations[j].first +
@@ -76,9 +77,9 @@ std::vector<ReviewFlag> ReviewOverlaps(std::span<const std::pair<std::string, Co
     }
     if (released.Check(std::span<const Cohort>(&cohort, 1), policy).ok()) continue;
     if (flagged.insert(id + "/released").second) {
-      flags.push_back({id, "overlapping_populations",
-                       "a population of this analysis " + words +
-                           "one this site has already released"});
+      flags.push_back(
+          {id, "overlapping_populations",
+           "a population of this analysis " + words + "one this site has already released"});
     }
   }
   return flags;

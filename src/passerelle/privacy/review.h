@@ -51,9 +51,8 @@ std::vector<ReviewFlag> ReviewAnalysis(const ReviewFigures& figures, const Polic
 // The populations of a protocol's analyses (a model's rows, a variable's non-missing records,
 // a curve's group) and the populations this site has released before: a pair that differs by 1
 // to min_cohort_difference - 1 records is flagged, on the analysis that asks for it.
-std::vector<ReviewFlag> ReviewOverlaps(
-    std::span<const std::pair<std::string, Cohort>> populations,
-    const DifferencingIndex& released, const Policy& policy);
+std::vector<ReviewFlag> ReviewOverlaps(std::span<const std::pair<std::string, Cohort>> populations,
+                                       const DifferencingIndex& released, const Policy& policy);
 
 }  // namespace passerelle::privacy
 

@@ -22,30 +22,42 @@ constexpr char kColumns[] =
     "task, study, researcher, dataset, dataset_version, what, task_json, held_at, aggregate, "
     "cohorts, decision, reason, decided_by, decided_at, answered";
 
-// Cohorts as one blob: for each, its number of 64-bit words, then the words.
-std::string PackCohorts(const std::vector<privacy::Cohort>& cohorts) {
+// The populations and then the counts as one blob: for each set, its number of 64-bit words,
+// then the words; the counts follow a word kCountsFollow.
+constexpr uint64_t kCountsFollow = UINT64_MAX;
+
+std::string PackCohorts(const std::vector<privacy::Cohort>& cohorts,
+                        const std::vector<privacy::Cohort>& counts) {
   std::string out;
-  for (const privacy::Cohort& c : cohorts) {
-    const uint64_t words = c.bits.size();
-    out.append(reinterpret_cast<const char*>(&words), sizeof words);
-    out.append(reinterpret_cast<const char*>(c.bits.data()), words * sizeof(uint64_t));
+  for (const auto* part : {&cohorts, &counts}) {
+    if (part == &counts)
+      out.append(reinterpret_cast<const char*>(&kCountsFollow), sizeof(uint64_t));
+    for (const privacy::Cohort& c : *part) {
+      const uint64_t words = c.bits.size();
+      out.append(reinterpret_cast<const char*>(&words), sizeof words);
+      out.append(reinterpret_cast<const char*>(c.bits.data()), words * sizeof(uint64_t));
+    }
   }
   return out;
 }
 
-std::vector<privacy::Cohort> UnpackCohorts(std::string_view blob) {
-  std::vector<privacy::Cohort> out;
+void UnpackCohorts(std::string_view blob, std::vector<privacy::Cohort>* cohorts,
+                   std::vector<privacy::Cohort>* counts) {
+  std::vector<privacy::Cohort>* out = cohorts;
   while (blob.size() >= sizeof(uint64_t)) {
     uint64_t words = 0;
     std::memcpy(&words, blob.data(), sizeof words);
     blob.remove_prefix(sizeof words);
+    if (words == kCountsFollow) {
+      out = counts;
+      continue;
+    }
     words = std::min<uint64_t>(words, blob.size() / sizeof(uint64_t));
     std::vector<uint64_t> bits(words);
     std::memcpy(bits.data(), blob.data(), words * sizeof(uint64_t));
     blob.remove_prefix(words * sizeof(uint64_t));
-    out.push_back(privacy::Cohort::FromBits(std::move(bits)));
+    out->push_back(privacy::Cohort::FromBits(std::move(bits)));
   }
-  return out;
 }
 
 }  // namespace
@@ -72,7 +84,7 @@ Status ApprovalQueue::Hold(const HeldRelease& r) {
   insert->BindText(7, r.task_json);
   insert->BindText(8, UtcNowIso());
   insert->BindText(9, r.aggregate);
-  const std::string cohorts = PackCohorts(r.cohorts);
+  const std::string cohorts = PackCohorts(r.cohorts, r.counts);
   insert->BindBlob(10, cohorts.data(), cohorts.size());
   return insert->Run();
 }
@@ -94,7 +106,7 @@ Result<std::vector<HeldRelease>> ApprovalQueue::Select(const std::string& where)
     r.task_json = query->Text(6);
     r.held_at = query->Text(7);
     r.aggregate = query->Text(8);
-    r.cohorts = UnpackCohorts(query->Blob(9));
+    UnpackCohorts(query->Blob(9), &r.cohorts, &r.counts);
     r.decision = query->Text(10);
     r.reason = query->Text(11);
     r.decided_by = query->Text(12);

@@ -29,7 +29,8 @@ struct HeldRelease {
   std::string task_json;                 // the local step asked for (formula, subset, ...)
   std::string held_at;                   // UTC, ISO 8601
   std::string aggregate;                 // exactly what would leave, JSON
-  std::vector<privacy::Cohort> cohorts;  // for the differencing ledger
+  std::vector<privacy::Cohort> cohorts;  // its populations, for the release ledger
+  std::vector<privacy::Cohort> counts;   // the sets whose counts it states, for the count audit
   std::string decision;                  // "", approved, denied
   std::string reason, decided_by, decided_at;
   bool answered = false;  // the node has sent the decision's outcome to the hub

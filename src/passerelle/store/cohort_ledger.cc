@@ -20,8 +20,8 @@ namespace {
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS released (
   dataset TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, bits BLOB NOT NULL,
-  version INTEGER NOT NULL, task INTEGER NOT NULL, at TEXT NOT NULL,
-  PRIMARY KEY (dataset, digest));
+  population INTEGER NOT NULL, version INTEGER NOT NULL, task INTEGER NOT NULL, at TEXT NOT NULL,
+  PRIMARY KEY (dataset, digest, population));
 CREATE TABLE IF NOT EXISTS record (
   dataset TEXT NOT NULL, hash TEXT NOT NULL, number INTEGER NOT NULL,
   PRIMARY KEY (dataset, hash));
@@ -63,8 +63,7 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset,
   std::unordered_map<std::string, uint32_t> known;
   uint32_t next = 0;
   {
-    ASSIGN_OR_RETURN(auto read,
-                     db_->Prepare("SELECT hash, number FROM record WHERE dataset = ?1"));
+    ASSIGN_OR_RETURN(auto read, db_->Prepare("SELECT hash, number FROM record WHERE dataset = ?1"));
     read->BindText(1, dataset);
     while (true) {
       ASSIGN_OR_RETURN(bool row, read->Step());
@@ -98,66 +97,70 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset,
   return numbers;
 }
 
-Result<privacy::DifferencingIndex*> CohortLedger::Index(const std::string& dataset) {
+Result<privacy::ReleasedSets*> CohortLedger::Index(const std::string& dataset) {
   if (auto it = indexes_.find(dataset); it != indexes_.end()) return &it->second;
-  privacy::DifferencingIndex index;
-  ASSIGN_OR_RETURN(auto read, db_->Prepare("SELECT bits FROM released WHERE dataset = ?1"));
+  ASSIGN_OR_RETURN(auto read,
+                   db_->Prepare("SELECT bits, population FROM released WHERE dataset = ?1 "
+                                "ORDER BY rowid"));
   read->BindText(1, dataset);
+  std::vector<std::pair<privacy::Cohort, bool>> sets;
   while (true) {
     ASSIGN_OR_RETURN(bool row, read->Step());
     if (!row) break;
     const std::string_view blob = read->Blob(0);
     std::vector<uint64_t> bits(blob.size() / sizeof(uint64_t));
     std::memcpy(bits.data(), blob.data(), bits.size() * sizeof(uint64_t));
-    index.Add(privacy::Cohort::FromBits(std::move(bits)));
+    sets.emplace_back(privacy::Cohort::FromBits(std::move(bits)), read->Int(1) != 0);
   }
-  return &indexes_.emplace(dataset, std::move(index)).first->second;
+  privacy::ReleasedSets& released = indexes_[dataset];
+  released.Add(sets);
+  return &released;
 }
 
 Result<const privacy::DifferencingIndex*> CohortLedger::Released(const std::string& dataset) {
-  ASSIGN_OR_RETURN(privacy::DifferencingIndex * index, Index(dataset));
-  return index;
+  ASSIGN_OR_RETURN(privacy::ReleasedSets * released, Index(dataset));
+  return &released->populations();
 }
 
-Status CohortLedger::Check(const std::string& dataset, std::span<const privacy::Cohort> release,
-                           const privacy::Policy& policy) {
-  ASSIGN_OR_RETURN(privacy::DifferencingIndex * index, Index(dataset));
-  return index->Check(release, policy);
+Status CohortLedger::Check(const std::string& dataset, std::span<const privacy::Cohort> populations,
+                           std::span<const privacy::Cohort> counts, const privacy::Policy& policy) {
+  ASSIGN_OR_RETURN(privacy::ReleasedSets * released, Index(dataset));
+  return released->Check(populations, counts, policy);
 }
 
 Status CohortLedger::Record(const std::string& dataset, int64_t version,
-                            std::span<const privacy::Cohort> release, int64_t task) {
-  ASSIGN_OR_RETURN(privacy::DifferencingIndex * index, Index(dataset));
-  const bool known = std::all_of(release.begin(), release.end(), [&](const privacy::Cohort& c) {
-    return index->Contains(c.digest);
-  });
-  if (known) return Status::Ok();  // every round of a fit after the first
-  ASSIGN_OR_RETURN(auto insert, db_->Prepare("INSERT OR IGNORE INTO released "
-                                             "(dataset, digest, size, bits, version, task, at) "
-                                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                            std::span<const privacy::Cohort> populations,
+                            std::span<const privacy::Cohort> counts, int64_t task) {
+  ASSIGN_OR_RETURN(privacy::ReleasedSets * released, Index(dataset));
+  const std::vector<std::pair<privacy::Cohort, bool>> fresh = released->Fresh(populations, counts);
+  if (fresh.empty()) return Status::Ok();  // every round of a fit after the first
+  ASSIGN_OR_RETURN(auto insert,
+                   db_->Prepare("INSERT OR IGNORE INTO released "
+                                "(dataset, digest, size, bits, population, version, task, at) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  for (const privacy::Cohort& c : release) {
-    if (index->Contains(c.digest)) continue;
+  for (const auto& [c, population] : fresh) {
     insert->BindText(1, dataset);
     insert->BindText(2, c.digest);
     insert->BindInt(3, static_cast<int64_t>(c.size));
     insert->BindBlob(4, c.bits.data(), c.bits.size() * sizeof(uint64_t));
-    insert->BindInt(5, version);
-    insert->BindInt(6, task);
-    insert->BindText(7, UtcNowIso());
+    insert->BindInt(5, population ? 1 : 0);
+    insert->BindInt(6, version);
+    insert->BindInt(7, task);
+    insert->BindText(8, UtcNowIso());
     if (Status s = insert->Run(); !s.ok()) {
       (void)db_->Exec("ROLLBACK");
       return s;
     }
   }
   RETURN_IF_ERROR(db_->Exec("COMMIT"));
-  for (const privacy::Cohort& c : release) index->Add(c);
+  released->Add(fresh);
   return Status::Ok();
 }
 
 Result<size_t> CohortLedger::Count(const std::string& dataset) {
-  ASSIGN_OR_RETURN(privacy::DifferencingIndex * index, Index(dataset));
-  return index->size();
+  ASSIGN_OR_RETURN(privacy::ReleasedSets * released, Index(dataset));
+  return released->populations().size();
 }
 
 }  // namespace passerelle::store

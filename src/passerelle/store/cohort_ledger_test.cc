@@ -22,21 +22,21 @@ TEST(CohortLedger, RemembersReleasedCohortsPerDatasetAcrossVersionsAndRestarts) 
   {
     auto ledger = CohortLedger::Open(dir);
     ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
-    ASSERT_TRUE((*ledger)->Check("gu", std::vector{FirstRows(200)}, policy).ok());
-    ASSERT_TRUE((*ledger)->Record("gu", 1, std::vector{FirstRows(200)}, 7).ok());
+    ASSERT_TRUE((*ledger)->Check("gu", std::vector{FirstRows(200)}, {}, policy).ok());
+    ASSERT_TRUE((*ledger)->Record("gu", 1, std::vector{FirstRows(200)}, {}, 7).ok());
     // Recording the same cohort again (the next round of a fit) keeps one entry.
-    ASSERT_TRUE((*ledger)->Record("gu", 1, std::vector{FirstRows(200)}, 8).ok());
+    ASSERT_TRUE((*ledger)->Record("gu", 1, std::vector{FirstRows(200)}, {}, 8).ok());
     EXPECT_EQ(*(*ledger)->Count("gu"), 1u);
   }
   auto ledger = CohortLedger::Open(dir);
   ASSERT_TRUE(ledger.ok());
   EXPECT_EQ(*(*ledger)->Count("gu"), 1u);
-  const Status refused = (*ledger)->Check("gu", std::vector{FirstRows(199)}, policy);
+  const Status refused = (*ledger)->Check("gu", std::vector{FirstRows(199)}, {}, policy);
   EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied);
   EXPECT_NE(refused.message().find("rule min_cohort_difference"), std::string::npos);
-  EXPECT_TRUE((*ledger)->Check("gu", std::vector{FirstRows(200)}, policy).ok());
+  EXPECT_TRUE((*ledger)->Check("gu", std::vector{FirstRows(200)}, {}, policy).ok());
   // Another dataset has its own ledger.
-  EXPECT_TRUE((*ledger)->Check("other", std::vector{FirstRows(199)}, policy).ok());
+  EXPECT_TRUE((*ledger)->Check("other", std::vector{FirstRows(199)}, {}, policy).ok());
 }
 
 TEST(CohortLedger, NumbersRecordsByKeyedHashSoAReimportKeepsThem) {
@@ -69,14 +69,14 @@ TEST(CohortLedger, NumbersRecordsByKeyedHashSoAReimportKeepsThem) {
   v2.erase(v2.begin() + 7);  // a patient removed from the export
   const auto n1 = *(*ledger)->Number("gu", v1);
   const auto n2 = *(*ledger)->Number("gu", v2);
-  ASSERT_TRUE((*ledger)
-                  ->Record("gu", 1,
-                           std::vector{privacy::Cohort::FromRows(rows, 20).Renumbered(n1)}, 1)
-                  .ok());
+  ASSERT_TRUE(
+      (*ledger)
+          ->Record("gu", 1, std::vector{privacy::Cohort::FromRows(rows, 20).Renumbered(n1)}, {}, 1)
+          .ok());
   rows.pop_back();
   EXPECT_FALSE(
       (*ledger)
-          ->Check("gu", std::vector{privacy::Cohort::FromRows(rows, 19).Renumbered(n2)}, policy)
+          ->Check("gu", std::vector{privacy::Cohort::FromRows(rows, 19).Renumbered(n2)}, {}, policy)
           .ok());
 }
 

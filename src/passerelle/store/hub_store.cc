@@ -44,8 +44,12 @@ constexpr char kDeliveryColumns[] =
     "protocol, site, payload, signature, status, reason, updated_at";
 
 ProtocolEntry ReadProtocol(const Statement& s) {
-  return {s.Int(0), std::string(s.Text(1)), s.Int(2), std::string(s.Text(3)),
-          std::string(s.Text(4)), std::string(s.Text(5))};
+  return {s.Int(0),
+          std::string(s.Text(1)),
+          s.Int(2),
+          std::string(s.Text(3)),
+          std::string(s.Text(4)),
+          std::string(s.Text(5))};
 }
 
 ProtocolDelivery ReadDelivery(const Statement& s) {
@@ -417,7 +421,7 @@ Result<ProtocolEntry> HubStore::AddProtocol(const std::string& name, const std::
 
 Status HubStore::AddProtocolDelivery(const ProtocolDelivery& d) {
   ASSIGN_OR_RETURN(auto insert, db_->Prepare("INSERT INTO protocol_site (protocol, site, payload, "
-                                              "signature, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+                                             "signature, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
   insert->BindInt(1, d.protocol);
   insert->BindText(2, d.site);
   insert->BindText(3, d.payload);

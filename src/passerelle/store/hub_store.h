@@ -64,8 +64,8 @@ struct ProtocolDelivery {
   int64_t protocol = 0;
   std::string site;
   std::string payload, signature;  // as signed for the site
-  std::string status;  // pending (not yet with the node), received, approved, rejected
-  std::string reason;  // the custodian's (or the automatic review's) reason
+  std::string status;              // pending (not yet with the node), received, approved, rejected
+  std::string reason;              // the custodian's (or the automatic review's) reason
   std::string updated_at;
 };
 
