@@ -99,6 +99,24 @@ Status CheckLabels(const Labels& labels, const privacy::Policy& policy) {
   return Status::Ok();
 }
 
+// Survival times only from a duration as stored: arithmetic on a time (t * 30) undoes the time
+// grid, a date or an expression gives other patients' values. Decided on the request alone.
+Status CheckSurvivalTimes(const formula::Formula& f, const data::Table& table,
+                          const privacy::Policy& policy) {
+  for (size_t i = 0; i + 1 < f.surv.size(); ++i) {
+    const formula::Expr& t = f.surv[i];
+    const data::Column* column =
+        t.kind == formula::Expr::Kind::kName ? table.Find(t.text) : nullptr;
+    if (!column || (column->variable.type != data::VarType::kInteger &&
+                    column->variable.type != data::VarType::kNumber)) {
+      return PermissionDenied("rule time_arithmetic: site " + policy.site +
+                              " takes survival times only from a duration variable as stored; '" +
+                              formula::Deparse(t) + "' is not one");
+    }
+  }
+  return Status::Ok();
+}
+
 json GlmAggregateJson(const stats::GlmAggregate& a) {
   return {{"n", a.n},           {"xtwx", a.xtwx},
           {"xtwz", a.xtwz},     {"deviance", a.deviance},
@@ -123,6 +141,7 @@ struct SiteModel {
   std::vector<Labels> labels;           // of the factors
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
+  formula::Formula formula;
 };
 
 struct LocalStepCache::Impl {
@@ -193,6 +212,7 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, Sit
 Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data::Table& table) {
   auto model = std::make_shared<SiteModel>();
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
+  model->formula = f;
   // The factor levels every site uses (the hub's merge of the sites' "levels" answers), so all
   // sites build the same design; without them (step "levels") the site's own.
   formula::FrameOptions options;
@@ -366,6 +386,7 @@ privacy::Cohort GroupCohort(const StratumRows& r, size_t g, size_t table_rows) {
 Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& table,
                                         const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
+  RETURN_IF_ERROR(CheckSurvivalTimes(f, table, policy));
   ASSIGN_OR_RETURN(
       formula::ModelFrame m,
       formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, task.value("subset", "")));
@@ -637,6 +658,7 @@ Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Tabl
     }
     if (analysis == "coxph" || analysis == "glm") {
       ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
+      RETURN_IF_ERROR(CheckSurvivalTimes(model->formula, table, policy));
       ASSIGN_OR_RETURN(std::string aggregate, analysis == "coxph"
                                                   ? CoxStep(task, model.get(), policy)
                                                   : GlmStep(task, model.get(), policy));

@@ -5,11 +5,14 @@
 // differencing ledger), and the pooled results come from the same drivers as a study's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "passerelle/analysis/federated.h"
+#include "passerelle/analysis/review.h"
 #include "passerelle/analysis/test_site.h"
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/dictionary.h"
@@ -243,6 +246,131 @@ TEST_F(AttackTest, AKaplanMeierTailWithOnePatientStaysHome) {
                       {"formula", "Surv(time, status) ~ 1"}})
                     .status(),
                 "min_time_bin_days");
+}
+
+// Class 1: arithmetic inside Surv() turns the time grid into days (t * 30), and a date or any
+// expression gives other values. Only a duration as stored is a survival time, in every mode.
+TEST_F(AttackTest, ArithmeticOnSurvivalTimesIsRefused) {
+  for (const char* formula : {"Surv(time * 30, status) ~ 1", "Surv(time + 0.5, status) ~ rx",
+                              "Surv(log(time), status) ~ 1", "Surv(age, status) ~ 1"}) {
+    const std::string f = formula;
+    const bool age = f.find("age") != std::string::npos;
+    auto got = Ask3({{"analysis", "survfit"},
+                     {"step", "counts"},
+                     {"formula", f},
+                     {"subset", ""},
+                     {"bin_days", 30}});
+    if (age) {  // a number as stored: a time, if an odd one (the review flags it in words)
+      EXPECT_TRUE(got.ok() || got.status().message().find("time_arithmetic") == std::string::npos);
+      continue;
+    }
+    ExpectRefused(got.status(), "time_arithmetic");
+  }
+  ExpectRefused(Ask3({{"analysis", "survdiff"},
+                      {"step", "logrank"},
+                      {"formula", "Surv(time * 30, status) ~ rx"},
+                      {"subset", ""}})
+                    .status(),
+                "time_arithmetic");
+  ExpectRefused(Ask3({{"analysis", "coxph"},
+                      {"step", "describe"},
+                      {"formula", "Surv(time / 7, status) ~ rx"},
+                      {"subset", ""}})
+                    .status(),
+                "time_arithmetic");
+}
+
+// Class 2: differencing through missing values. A mean is over the records that have the
+// variable; padding a subset with records that lack it makes the cohorts differ by many while
+// the statistic's own records differ by one patient. Each statistic's records are its population.
+TEST_F(AttackTest, PaddingACohortWithRecordsThatLackTheVariableIsRefused) {
+  testing::TestSite& site1 = *sites_[0];
+  const data::Table& t = site1.table;
+  const data::Column& id = *t.Find("id");
+  const data::Column& age = *t.Find("age");
+  const data::Column& nodes = *t.Find("nodes");
+  std::string target;  // a young patient whose number of nodes the attacker wants
+  size_t lacking = 0;
+  for (size_t r = 0; r < t.rows; ++r) {
+    lacking += nodes.IsMissing(r) && !(age.numbers[r] > 70);
+    if (target.empty() && !nodes.IsMissing(r) && age.numbers[r] <= 70) target = id.texts[r];
+  }
+  ASSERT_FALSE(target.empty());
+  ASSERT_GE(lacking + 1, 5u);  // the subsets differ by enough records for the cohort rule
+  auto ask = [&](const std::string& subset) -> Result<std::string> {
+    return site1.Run(
+        json{{"analysis", "describe"}, {"variables", {"nodes"}}, {"subset", subset}}.dump());
+  };
+  ASSERT_TRUE(ask("age > 70").ok());
+  const Result<std::string> padded =
+      ask("age > 70 | (is.na(nodes) & age <= 70) | id == \"" + target + "\"");
+  ExpectRefused(padded.status(), "min_cohort_difference");
+}
+
+// Class 3: trackers. Three tables each far from the others by many records; the first two
+// minus the third are the arms of three patients under 30.
+TEST_F(AttackTest, ATrackerBuiltFromLargeCohortsIsRefused) {
+  const analysis::TableOutput young = Truth3("rx", "", "age < 30");
+  const double n_young = std::accumulate(young.counts.begin(), young.counts.end(), 0.0);
+  ASSERT_GT(n_young, 0);
+  ASSERT_LT(n_young, 5);
+  auto table = [&](const std::string& subset) {
+    return Ask3({{"analysis", "table"}, {"rows", "rx"}, {"subset", subset}});
+  };
+  ASSERT_TRUE(table("").ok()) << table("").status().ToString();
+  ASSERT_TRUE(table("age < 30 | sex == 1").ok());
+  ExpectRefused(table("age < 30 | sex == 0").status(), "count_audit");
+}
+
+// Class 4: counts through models and means. An intercept-only Poisson or Gaussian model of a
+// 0/1 outcome, or the mean of a 0/1 number, times n is a count.
+TEST_F(AttackTest, CountsThroughModelsAndMeansAreWithheld) {
+  for (const char* family : {"poisson", "gaussian", "binomial"}) {
+    ExpectRefused(Ask3({{"analysis", "glm"},
+                        {"step", "describe"},
+                        {"family", family},
+                        {"formula", "perfor ~ 1"},
+                        {"subset", ""}})
+                      .status(),
+                  "min_events");
+  }
+  auto described = Ask3({{"analysis", "describe"}, {"variables", {"perfor"}}, {"subset", ""}});
+  ASSERT_TRUE(described.ok()) << described.status().ToString();
+  const json& perfor = (*described)["variables"][0];
+  EXPECT_TRUE(perfor["mean"].is_null()) << perfor.dump();  // 4 of 190: the mean would say so
+  EXPECT_TRUE(perfor["sd"].is_null());
+  // A number with many values keeps its mean.
+  auto ages = Ask3({{"analysis", "describe"}, {"variables", {"age"}}, {"subset", ""}});
+  ASSERT_TRUE(ages.ok());
+  EXPECT_FALSE((*ages)["variables"][0]["mean"].is_null());
+}
+
+// Class 5: one record singled out without a 0/1 column: a continuous carrier that is zero but
+// for one patient, or a value far from all others. The protocol's automatic review flags both.
+TEST_F(AttackTest, ACarrierThatSinglesOutAPatientIsFlaggedByTheReview) {
+  auto review = [&](const std::string& formula) {
+    AnalysisRequest r;
+    r.function = "coxph";
+    r.formula = formula;
+    std::vector<std::pair<std::string, AnalysisRequest>> analyses = {{"attack", r}};
+    std::vector<std::string> rules;
+    for (const auto& f : analysis::ReviewProtocol(analyses, Site3().table, Site3().policy).flags) {
+      rules.push_back(f.rule);
+    }
+    return rules;
+  };
+  auto has = [](const std::vector<std::string>& rules, const std::string& rule) {
+    return std::find(rules.begin(), rules.end(), rule) != rules.end();
+  };
+  EXPECT_TRUE(has(review("Surv(time, status) ~ rx + I(time * (age == 26))"), "sparse_term"));
+  // One patient far out on a continuous carrier: their own coefficient, whatever the others.
+  const auto far_out = review("Surv(time, status) ~ rx + I(exp((age - 26) * (age - 26) * -50))");
+  EXPECT_TRUE(has(far_out, "leverage") || has(far_out, "sparse_term"));
+  EXPECT_TRUE(
+      has(review("Surv(time, status) ~ rx + I(age + 1000 * (id == \"3\"))"), "identifier_or_date"));
+  EXPECT_TRUE(has(review("Surv(time, status) ~ rx + I(age + 1000 * (age == 80))"), "leverage"));
+  EXPECT_TRUE(has(review("Surv(time, status) ~ rx + I(id == \"3\")"), "identifier_or_date"));
+  EXPECT_TRUE(review("Surv(time, status) ~ rx + age + sex").empty());
 }
 
 }  // namespace

@@ -44,5 +44,88 @@ TEST(Study, ErrorsNameTheFieldOrThePlace) {
             "s.json: analyses[1].id: 'a' is used twice");
 }
 
+const char kProtocol[] = R"js({
+  "protocol": "GU-2026-01", "title": "OS by organ", "dataset": "gu_cohort",
+  "researchers": ["alice"], "expires": "2027-06-30", "sites": ["lyon"],
+  "analyses": [
+    { "id": "km", "function": "survfit", "formula": "Surv(os_days, os_event) ~ organ" },
+    { "id": "lr", "function": "survdiff", "formula": "Surv(os_days, os_event) ~ organ + strata(site)" },
+    { "id": "cox", "function": "coxph", "formula": "Surv(os_days, os_event) ~ age_dx",
+      "subset": "organ != \"testis\"" },
+    { "id": "t1", "function": "describe", "variables": ["age_dx"] } ] })js";
+
+TEST(Protocol, ParsesAndNamesWhatIsMissing) {
+  auto p = ParseProtocol(kProtocol, "p.json");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->name, "GU-2026-01");
+  EXPECT_EQ(p->researchers, std::vector<std::string>{"alice"});
+  EXPECT_EQ(p->expires, "2027-06-30");
+  EXPECT_EQ(p->study.analyses.size(), 4u);
+  auto error = [](std::string text, const std::string& from, const std::string& to) {
+    text.replace(text.find(from), from.size(), to);
+    return ParseProtocol(text, "p.json").status().message();
+  };
+  EXPECT_EQ(error(kProtocol, "\"2027-06-30\"", "\"2027-02-30\""),
+            "p.json: expires: must be a date, YYYY-MM-DD (the last day it may run)");
+  EXPECT_EQ(error(kProtocol, "[\"alice\"]", "[]"),
+            "p.json: researchers: is required (who may run it)");
+  EXPECT_EQ(error(kProtocol, "\"GU-2026-01\"", "\"GU 2026\""),
+            "p.json: protocol: must be a name (letters, digits, '-', '_', '.')");
+  // A study under a protocol may leave its analyses out; one without must list them.
+  auto study = ParseStudy(R"js({"title": "t", "dataset": "d", "protocol": "GU-2026-01"})js", "s");
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  EXPECT_EQ(study->protocol, "GU-2026-01");
+  EXPECT_TRUE(study->analyses.empty());
+  EXPECT_FALSE(ParseStudy(R"js({"title": "t", "dataset": "d"})js", "s").ok());
+}
+
+TEST(Protocol, ATaskBelongsToAnAnalysisOnlyAsApproved) {
+  auto p = ParseProtocol(kProtocol, "p.json");
+  ASSERT_TRUE(p.ok());
+  auto of = [&](const std::string& step) { return ProtocolAnalysisOf(*p, step); };
+  // Every round of the fit, whatever its coefficients.
+  EXPECT_EQ(*of(R"js({"analysis": "coxph", "step": "evaluate", "formula":
+      "Surv(os_days, os_event) ~ age_dx", "subset": "organ != \"testis\"", "ties": "efron",
+      "beta": [0.3]})js"),
+            "cox");
+  EXPECT_EQ(*of(R"js({"analysis": "survfit", "step": "counts", "formula":
+      "Surv(os_days, os_event) ~ organ", "subset": "", "bin_days": 30})js"),
+            "km");
+  EXPECT_EQ(*of(R"js({"analysis": "survdiff", "step": "logrank", "formula":
+      "Surv(os_days, os_event) ~ organ + strata(site)", "subset": "", "rho": 0})js"),
+            "lr");
+  EXPECT_EQ(*of(R"js({"analysis": "describe", "variables": ["age_dx"], "subset": ""})js"), "t1");
+  // Anything else: another subset, ties, grid, formula, variables, analysis.
+  for (const char* other : {
+           R"js({"analysis": "coxph", "step": "evaluate", "formula":
+               "Surv(os_days, os_event) ~ age_dx", "subset": "", "beta": [0.3]})js",
+           R"js({"analysis": "coxph", "step": "describe", "formula":
+               "Surv(os_days, os_event) ~ age_dx", "subset": "organ != \"testis\"",
+               "ties": "breslow"})js",
+           R"js({"analysis": "survfit", "step": "counts", "formula":
+               "Surv(os_days, os_event) ~ organ", "subset": "", "bin_days": 31})js",
+           R"js({"analysis": "survfit", "step": "counts", "formula":
+               "Surv(os_days * 30, os_event) ~ organ", "subset": "", "bin_days": 30})js",
+           R"js({"analysis": "describe", "variables": ["age_dx", "psa_dx"], "subset": ""})js",
+           R"js({"analysis": "table", "rows": "organ", "subset": ""})js", "not json"}) {
+    EXPECT_EQ(of(other).status().code(), StatusCode::kNotFound) << other;
+  }
+}
+
+TEST(Protocol, ChangesBetweenVersionsAreListed) {
+  auto before = ParseProtocol(kProtocol, "p.json");
+  std::string text = kProtocol;
+  text.replace(text.find("2027-06-30"), 10, "2027-12-31");
+  text.replace(text.find("~ age_dx\","), 10, "~ age_dx + psa_dx\",");
+  auto after = ParseProtocol(text, "p.json");
+  ASSERT_TRUE(before.ok() && after.ok()) << after.status().ToString();
+  const std::vector<std::string> changes = ProtocolChanges(*before, *after);
+  ASSERT_EQ(changes.size(), 2u) << ::testing::PrintToString(changes);
+  EXPECT_EQ(changes[0], "expires: 2027-06-30 -> 2027-12-31");
+  EXPECT_NE(changes[1].find("changed {\"id\":\"cox\""), std::string::npos) << changes[1];
+  EXPECT_NE(changes[1].find("age_dx + psa_dx"), std::string::npos);
+  EXPECT_TRUE(ProtocolChanges(*before, *before).empty());
+}
+
 }  // namespace
 }  // namespace passerelle::federation
