@@ -1,5 +1,5 @@
 // The disclosure rules a node applies to its own contribution before anything leaves the site
-// (DESIGN.md, docs/policy.md). Pure functions: values in, a decision out. A refusal names the
+// (docs/policy.md). Pure functions: values in, a decision out. A refusal names the
 // rule and never the number it protects.
 #ifndef PASSERELLE_PRIVACY_DISCLOSURE_H_
 #define PASSERELLE_PRIVACY_DISCLOSURE_H_

@@ -1,5 +1,5 @@
 // A site's disclosure policy: the thresholds its node applies to everything it releases.
-// Defaults are the consortium's (DESIGN.md); a site may only tighten them, never loosen.
+// Defaults are the consortium's (docs/policy.md); a site may only tighten them, never loosen.
 // Stored as DIR/policy.toml, written with a comment on every field.
 #ifndef PASSERELLE_PRIVACY_POLICY_H_
 #define PASSERELLE_PRIVACY_POLICY_H_
