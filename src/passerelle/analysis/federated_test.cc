@@ -133,6 +133,27 @@ TEST_F(FederatedTest, GlmIsThePooledFit) {
             "suppresses small counts");
 }
 
+// Gaussian and Poisson too, with a site withholding its count of rows dropped for a missing
+// value (1 to k-1): the fit is the pooled one, its notes say a few more were dropped.
+TEST_F(FederatedTest, GaussianAndPoissonGlmsAreThePooledFitWhenACountIsWithheld) {
+  for (const char* family : {"gaussian", "poisson"}) {
+    AnalysisRequest r;
+    r.function = "glm";
+    r.family = family;
+    r.formula = "nodes ~ rx + sex + age + obstruct";
+    const AnalysisOutput fed_out = Federated(r);
+    ASSERT_TRUE(std::holds_alternative<GlmOutput>(fed_out.result)) << family;
+    const auto& fed = std::get<GlmOutput>(fed_out.result);
+    const auto pooled = std::get<GlmOutput>(Pooled(r).result);
+    ExpectNear(fed.fit.coef, pooled.fit.coef, 1e-9);
+    ExpectNear(fed.fit.se, pooled.fit.se, 1e-9);
+    EXPECT_NEAR(fed.fit.deviance, pooled.fit.deviance, 1e-9 * pooled.fit.deviance);
+    EXPECT_NEAR(fed.fit.aic, pooled.fit.aic, 1e-9 * std::fabs(pooled.fit.aic)) << family;
+    ASSERT_FALSE(fed_out.notes.empty());
+    EXPECT_NE(fed_out.notes[0].find("plus fewer than k"), std::string::npos) << fed_out.notes[0];
+  }
+}
+
 // R's glm drops factor levels the rows do not use (coxph keeps them): dropping a middle level
 // or the reference level gives R's coefficients, federated and pooled.
 TEST_F(FederatedTest, GlmDropsUnusedLevelsAsR) {

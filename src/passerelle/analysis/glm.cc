@@ -113,7 +113,12 @@ Result<GlmResult> FitGlm(const std::vector<GlmSite*>& sites,
   r.deviance = fit.at_beta.deviance;
   r.df_residual = static_cast<double>(r.n) - static_cast<double>(fit.rank);
   r.df_null = static_cast<double>(r.n) - (intercept ? 1.0 : 0.0);
-  r.loglik = fit.at_beta.loglik;
+  // A Gaussian model's log-likelihood is at the ML variance of all rows (R's logLik: RSS / n,
+  // the deviance being the RSS): from the summed deviance, not a sum of the sites' own.
+  r.loglik = family == stats::Family::kGaussian
+                 ? -fit.at_beta.n / 2 *
+                       (std::log(2 * M_PI * fit.at_beta.deviance / fit.at_beta.n) + 1)
+                 : fit.at_beta.loglik;
   const double k = static_cast<double>(fit.rank) + (family == stats::Family::kGaussian ? 1 : 0);
   r.aic = -2 * r.loglik + 2 * k;
   if (family == stats::Family::kGaussian) {

@@ -813,7 +813,7 @@ Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
         a.xtwx = j.at("xtwx").get<std::vector<double>>();
         a.xtwz = j.at("xtwz").get<std::vector<double>>();
         a.deviance = j.at("deviance").get<double>();
-        a.loglik = j.at("loglik").get<double>();
+        a.loglik = CountOrNaN(j.at("loglik"));  // null: not finite (a Gaussian site's at start)
         a.extreme_fits = j.at("extreme_fits").get<double>();
         RETURN_IF_ERROR(CheckSizes(a.xtwz.size(), a.xtwx.size(), p_));
         return a;
