@@ -123,15 +123,13 @@ int main(int argc, char** argv) {
 
   // Every round of a fit after the first: a release already in the ledger.
   const Release& known = past[releases / 3];
-  const double check_known = Median(101, [&] {
-    (void)(*ledger)->Check("gu_cohort", known.populations, known.counts, policy);
-  });
+  const double check_known = Median(
+      101, [&] { (void)(*ledger)->Check("gu_cohort", known.populations, known.counts, policy); });
   // A new study's release: a population and table not asked for before (the women of one age
   // band with complete cases, by stage).
   const Release fresh = make_release(2, 3, 1, 3, /*sex=*/0);
-  const double check_new = Median(21, [&] {
-    (void)(*ledger)->Check("gu_cohort", fresh.populations, fresh.counts, policy);
-  });
+  const double check_new = Median(
+      21, [&] { (void)(*ledger)->Check("gu_cohort", fresh.populations, fresh.counts, policy); });
   // A tracker: C, three patients (two outside T, one in it), T the women of organ 0, released
   // by no one; |C| = |C u T| + |C u not T| - |all|, and "all" is in the ledger: refused.
   std::vector<size_t> in_t, rest;

@@ -43,9 +43,11 @@ TEST_F(BrowserTest, AResearcherRunsAStudyInTheHubsWebUi) {
   StopAll();
 }
 
-// The custodian of a site with approval = "manual" approves a held release on the node's own
-// page (127.0.0.1 only) while a researcher's study waits; the study then finishes.
+// The custodian of a site with approval = "manual" approves, on the node's own page (127.0.0.1
+// only), a protocol and then a held release of it while a researcher's study waits; the study
+// then finishes.
 TEST_F(BrowserTest, TheCustodianApprovesAReleaseOnTheNodesPage) {
+  protocol_scope_ = true;
   for (const char* s : {"wuhan", "lyon"}) {
     const std::string csv = dir_ + "/" + s + ".csv";
     Ok(std::string("synth --site ") + s + " --patients 400 --seed " +
@@ -71,16 +73,37 @@ TEST_F(BrowserTest, TheCustodianApprovesAReleaseOnTheNodesPage) {
   nodes_.push_back(StartNode("lyon"));
   ASSERT_TRUE(WaitForLog(dir_ + "/wuhan.log", "the custodian's page is at"));
   const std::string port = ReadAll(dir_ + "/wuhan/custodian.port");
-  const nlohmann::json study = {
+  const nlohmann::json protocol = {
+      {"protocol", "GU-2026-01"},
       {"title", "organs"},
       {"dataset", "gu_cohort"},
+      {"researchers", {"alice"}},
+      {"expires", "2099-12-31"},
       {"analyses", {{{"id", "organs"}, {"function", "table"}, {"rows", "organ"}}}}};
-  auto running = std::async(std::launch::async, [&] { return Study(study); });
+  std::ofstream(dir_ + "/protocol.json") << protocol.dump();
+  Ok("protocol submit " + dir_ + "/protocol.json --hub " + hub_url_ + " --ca " + dir_ +
+     "/ca/ca.crt --token-file " + dir_ + "/token");
+  for (const char* site : {"wuhan", "lyon"}) {
+    bool received = false;
+    for (int i = 0; i < 200 && !received; ++i) {
+      received = Ok("node protocols " + dir_ + "/" + site).find("GU-2026-01") != std::string::npos;
+      if (!received) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(received) << site;
+  }
+  Ok("node protocol approve " + dir_ + "/lyon 1 --reason \"ethics approval 2026-17\"");
   const std::string command =
       "cd " + std::string(PASSERELLE_SOURCE_DIR) + " && node tests/browser/custodian_ui.mjs " +
       "http://127.0.0.1:" + port.substr(0, port.find('\n')) + "/ " + dir_ +
       "/wuhan/custodian.token " + dir_ + " > " + dir_ + "/custodian.log 2>&1";
-  EXPECT_EQ(std::system(command.c_str()), 0) << ReadAll(dir_ + "/custodian.log");
+  auto page = std::async(std::launch::async, [&] { return std::system(command.c_str()); });
+  // The study starts once the page has approved the protocol at wuhan.
+  ASSERT_TRUE(WaitForLog(dir_ + "/protocol.approved", "wuhan", 120))
+      << ReadAll(dir_ + "/custodian.log");
+  const nlohmann::json study = {
+      {"title", "organs"}, {"dataset", "gu_cohort"}, {"protocol", "GU-2026-01"}};
+  auto running = std::async(std::launch::async, [&] { return Study(study); });
+  EXPECT_EQ(page.get(), 0) << ReadAll(dir_ + "/custodian.log");
   const passerelle::testing::Output out = running.get();
   EXPECT_EQ(out.exit_code, 0) << out.out << out.err;
   EXPECT_NE(out.out.find("\"status\": \"ok\""), std::string::npos) << out.out;

@@ -35,9 +35,8 @@ class ProtocolProcessTest : public passerelle::testing::ProcessTest {
   int64_t Submit(const json& protocol, const std::string& name) {
     const std::string file = dir_ + "/" + name + ".json";
     std::ofstream(file) << protocol.dump(2);
-    const json answer = json::parse(Ok("protocol submit " + file + " --hub " + hub_url_ +
-                                       " --ca " + dir_ + "/ca/ca.crt --token-file " + dir_ +
-                                       "/token --json"));
+    const json answer = json::parse(Ok("protocol submit " + file + " --hub " + hub_url_ + " --ca " +
+                                       dir_ + "/ca/ca.crt --token-file " + dir_ + "/token --json"));
     return answer.at("protocol").get<int64_t>();
   }
 
@@ -72,24 +71,21 @@ class ProtocolProcessTest : public passerelle::testing::ProcessTest {
   }
 
   static json Protocol(const json& analyses) {
-    return {{"protocol", "GU-OS-01"},
-            {"title", "Overall survival by organ"},
-            {"dataset", "gu_cohort"},
-            {"researchers", {"alice"}},
-            {"expires", "2099-12-31"},
-            {"analyses", analyses}};
+    return {{"protocol", "GU-OS-01"},  {"title", "Overall survival by organ"},
+            {"dataset", "gu_cohort"},  {"researchers", {"alice"}},
+            {"expires", "2099-12-31"}, {"analyses", analyses}};
   }
 };
 
-const json kAnalyses = json::array(
-    {{{"id", "table1"}, {"function", "describe"}, {"variables", {"age_dx", "organ"}}},
-     {{"id", "os_km"},
-      {"function", "survfit"},
-      {"formula", "Surv(os_days, os_event) ~ sex"},
-      {"bin_days", 30}},
-     {{"id", "os_cox"},
-      {"function", "coxph"},
-      {"formula", "Surv(os_days, os_event) ~ age_dx + sex + strata(site)"}}});
+const json kAnalyses =
+    json::array({{{"id", "table1"}, {"function", "describe"}, {"variables", {"age_dx", "organ"}}},
+                 {{"id", "os_km"},
+                  {"function", "survfit"},
+                  {"formula", "Surv(os_days, os_event) ~ sex"},
+                  {"bin_days", 30}},
+                 {{"id", "os_cox"},
+                  {"function", "coxph"},
+                  {"formula", "Surv(os_days, os_event) ~ age_dx + sex + strata(site)"}}});
 
 TEST_F(ProtocolProcessTest, OnlyAnApprovedProtocolRunsAndItGivesThePooledNumbers) {
   // No protocol: each site refuses, naming the rule (it depends on the request alone).
@@ -108,8 +104,8 @@ TEST_F(ProtocolProcessTest, OnlyAnApprovedProtocolRunsAndItGivesThePooledNumbers
     EXPECT_EQ(p.at("review"), json::array()) << p.dump(2);  // nothing to flag
     EXPECT_EQ(p.at("definition").at("analyses"), kAnalyses);
   }
-  const json under = {{"title", "under the protocol"}, {"dataset", "gu_cohort"},
-                      {"protocol", "GU-OS-01"}};
+  const json under = {
+      {"title", "under the protocol"}, {"dataset", "gu_cohort"}, {"protocol", "GU-OS-01"}};
   out = Study(under, "pending");
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_NE(out.out.find("rule protocol: protocol GU-OS-01 version 1 is waiting for the custodian"),
@@ -170,21 +166,21 @@ TEST_F(ProtocolProcessTest, OnlyAnApprovedProtocolRunsAndItGivesThePooledNumbers
 
 TEST_F(ProtocolProcessTest, TheReviewRejectsAnAttackAndAnAmendmentShowsItsChanges) {
   json analyses = kAnalyses;
-  analyses.push_back({{"id", "days"},
-                      {"function", "survfit"},
-                      {"formula", "Surv(os_days * 30, os_event) ~ 1"}});
+  analyses.push_back(
+      {{"id", "days"}, {"function", "survfit"}, {"formula", "Surv(os_days * 30, os_event) ~ 1"}});
   analyses.push_back(
       {{"id", "one"},
        {"function", "coxph"},
-       {"formula", "Surv(os_days, os_event) ~ age_dx + I(psa_dx * (patient_id == \"WU-0000001\"))"}});
+       {"formula",
+        "Surv(os_days, os_event) ~ age_dx + I(psa_dx * (patient_id == \"WU-0000001\"))"}});
   const int64_t first = Submit(Protocol(analyses), "attack");
   for (const char* site : {"wuhan", "lyon"}) {
     const json p = Received(site, first);
     EXPECT_EQ(p.at("status"), "rejected") << p.dump(2);
     EXPECT_EQ(p.at("decided_by"), "automatic review");
     std::string rules;
-    for (const json& f : p.at("review")) rules += f.at("analysis").get<std::string>() + ":" +
-                                                  f.at("rule").get<std::string>() + " ";
+    for (const json& f : p.at("review"))
+      rules += f.at("analysis").get<std::string>() + ":" + f.at("rule").get<std::string>() + " ";
     EXPECT_NE(rules.find("days:time_arithmetic"), std::string::npos) << rules;
     EXPECT_NE(rules.find("one:identifier_or_date"), std::string::npos) << rules;
     // The custodian cannot let it through (flagged = "refuse").
@@ -217,7 +213,8 @@ TEST_F(ProtocolProcessTest, TheReviewRejectsAnAttackAndAnAmendmentShowsItsChange
     Ok("node protocol approve " + dir_ + "/" + site + " " + std::to_string(second) +
        " --reason \"amended as asked\"");
   }
-  const json result = RunStudy({{"title", "t"}, {"dataset", "gu_cohort"}, {"protocol", "GU-OS-01"}});
+  const json result =
+      RunStudy({{"title", "t"}, {"dataset", "gu_cohort"}, {"protocol", "GU-OS-01"}});
   EXPECT_EQ(result["results"]["os_cox"]["status"], "ok");
   StopAll();
 }
@@ -225,8 +222,8 @@ TEST_F(ProtocolProcessTest, TheReviewRejectsAnAttackAndAnAmendmentShowsItsChange
 // A re-import does not start an empty ledger: records are known by a keyed hash of their
 // identifier, so the same analysis over the new version, one patient fewer, is withheld.
 TEST_F(ProtocolProcessTest, AReimportKeepsTheLedger) {
-  const json analyses = json::array(
-      {{{"id", "ages"}, {"function", "describe"}, {"variables", {"age_dx"}}}});
+  const json analyses =
+      json::array({{{"id", "ages"}, {"function", "describe"}, {"variables", {"age_dx"}}}});
   const int64_t number = Submit(Protocol(analyses), "ages");
   for (const char* site : {"wuhan", "lyon"}) {
     Received(site, number);

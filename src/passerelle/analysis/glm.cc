@@ -115,10 +115,10 @@ Result<GlmResult> FitGlm(const std::vector<GlmSite*>& sites,
   r.df_null = static_cast<double>(r.n) - (intercept ? 1.0 : 0.0);
   // A Gaussian model's log-likelihood is at the ML variance of all rows (R's logLik: RSS / n,
   // the deviance being the RSS): from the summed deviance, not a sum of the sites' own.
-  r.loglik = family == stats::Family::kGaussian
-                 ? -fit.at_beta.n / 2 *
-                       (std::log(2 * M_PI * fit.at_beta.deviance / fit.at_beta.n) + 1)
-                 : fit.at_beta.loglik;
+  r.loglik =
+      family == stats::Family::kGaussian
+          ? -fit.at_beta.n / 2 * (std::log(2 * M_PI * fit.at_beta.deviance / fit.at_beta.n) + 1)
+          : fit.at_beta.loglik;
   const double k = static_cast<double>(fit.rank) + (family == stats::Family::kGaussian ? 1 : 0);
   r.aic = -2 * r.loglik + 2 * k;
   if (family == stats::Family::kGaussian) {

@@ -36,10 +36,9 @@ TEST(Review, EachWayToSingleOutAPatientIsFlaggedInWords) {
   f.max_leverage = 0.99;
   f.labels = {{"factor(age_dx)", 2}};
   const auto flags = ReviewAnalysis(f, policy);
-  EXPECT_EQ(Rules(flags),
-            (std::vector<std::string>{"identifier_or_date", "time_arithmetic", "response_transform",
-                                      "time_grid", "sparse_term", "leverage",
-                                      "individual_values"}));
+  EXPECT_EQ(Rules(flags), (std::vector<std::string>{
+                              "identifier_or_date", "time_arithmetic", "response_transform",
+                              "time_grid", "sparse_term", "leverage", "individual_values"}));
   for (const ReviewFlag& flag : flags) {
     EXPECT_EQ(flag.analysis, "a");
     EXPECT_FALSE(flag.flag.empty());
@@ -62,7 +61,9 @@ TEST(Review, PopulationsAFewRecordsApartAreFlagged) {
   DifferencingIndex released;
   released.Add(Range(0, 200));
   const std::vector<std::pair<std::string, Cohort>> populations = {
-      {"all", Range(0, 300)}, {"almost_all", Range(0, 297)}, {"far", Range(0, 100)},
+      {"all", Range(0, 300)},
+      {"almost_all", Range(0, 297)},
+      {"far", Range(0, 100)},
       {"near_released", Range(0, 202)}};
   const auto flags = ReviewOverlaps(populations, released, policy);
   ASSERT_EQ(flags.size(), 2u);

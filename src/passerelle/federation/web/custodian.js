@@ -1,6 +1,7 @@
 // The custodian's page of a site node (127.0.0.1 only): the releases waiting for approval with
-// the exact aggregate that would leave, approve or deny with a reason, and the audit log with
-// its verification. Talks only to the node that serves it.
+// the exact aggregate that would leave, approve or deny with a reason; the protocols received,
+// each in full with its automatic review and changes, approve or reject with a reason; and the
+// audit log with its verification. Talks only to the node that serves it.
 import { translateMessage } from './messages.js';
 
 const TEXT = {
@@ -12,6 +13,10 @@ const TEXT = {
     audit: 'Audit log', at: 'Time', kind: 'Entry', task: 'Task', study: 'Study',
     researcher: 'Researcher', detail: 'Detail', verified: 'The chain is intact', broken: 'The chain is broken',
     wouldRelease: 'Would release (SHA-256 {sha})', asked: '{what} for study {study}, researcher {who}, dataset {dataset} (version {version})',
+    protocols: 'Protocols', noProtocols: 'No protocol received.', reject: 'Reject',
+    protocolState: '{status} — from {who}, received {at}', noFlag: 'Automatic review: nothing flagged.',
+    flag: 'Flag', change: 'Change', decided: 'by {by}: {reason}',
+    pendingState: 'waiting for your decision', approvedState: 'approved', rejectedState: 'rejected',
   },
   zh: {
     heading: 'Passerelle — 数据管理员', token: '令牌', open: '打开',
@@ -21,6 +26,10 @@ const TEXT = {
     task: '任务', study: '研究', researcher: '研究者', detail: '详情', verified: '哈希链完整',
     broken: '哈希链已损坏', wouldRelease: '将发布（SHA-256 {sha}）',
     asked: '{what}，研究 {study}，研究者 {who}，数据集 {dataset}（版本 {version}）',
+    protocols: '研究方案', noProtocols: '尚未收到研究方案。', reject: '驳回',
+    protocolState: '{status} — 提交者 {who}，收到于 {at}', noFlag: '自动审查：无标记。',
+    flag: '标记', change: '变更', decided: '{by}：{reason}',
+    pendingState: '等待您的决定', approvedState: '已批准', rejectedState: '已驳回',
   },
   fr: {
     heading: 'Passerelle — responsable des données', token: 'Jeton', open: 'Ouvrir',
@@ -30,6 +39,10 @@ const TEXT = {
     audit: 'Journal d’audit', at: 'Heure', kind: 'Entrée', task: 'Tâche', study: 'Étude',
     researcher: 'Chercheur', detail: 'Détail', verified: 'La chaîne est intacte', broken: 'La chaîne est rompue',
     wouldRelease: 'Diffuserait (SHA-256 {sha})', asked: '{what} pour l’étude {study}, chercheur {who}, jeu {dataset} (version {version})',
+    protocols: 'Protocoles', noProtocols: 'Aucun protocole reçu.', reject: 'Rejeter',
+    protocolState: '{status} — de {who}, reçu le {at}', noFlag: 'Revue automatique : rien à signaler.',
+    flag: 'Signalement', change: 'Modification', decided: 'par {by} : {reason}',
+    pendingState: 'en attente de votre décision', approvedState: 'approuvé', rejectedState: 'rejeté',
   },
 };
 let language = localStorage.getItem('passerelle.language') || 'en';
@@ -76,6 +89,35 @@ async function refresh() {
     translate(box);
     return box;
   }));
+  const protocols = await api('/api/protocols');
+  $('no-protocols').hidden = protocols.length > 0;
+  $('protocols').replaceChildren(...protocols.map((p) => {
+    const box = $('protocol').content.firstElementChild.cloneNode(true);
+    box.dataset.protocol = p.protocol;
+    box.querySelector('legend').textContent = `#${p.protocol} ${p.name} v${p.version}`;
+    let state = t('protocolState', { status: t(`${p.status}State`), who: p.researcher, at: p.received_at });
+    if (p.status !== 'pending') state += ` (${t('decided', { by: p.decided_by, reason: p.reason })})`;
+    box.querySelector('.state').textContent = state;
+    const item = (text) => { const li = document.createElement('li'); li.textContent = text; return li; };
+    box.querySelector('.flags').replaceChildren(...(p.review.length
+      ? p.review.map((f) => item(`${t('flag')} ${f.analysis} [${f.rule}]: ${f.flag}`))
+      : [item(t('noFlag'))]));
+    box.querySelector('.changes').replaceChildren(...p.changes.map((c) => item(`${t('change')}: ${c}`)));
+    box.querySelector('.definition').textContent = JSON.stringify(p.definition, null, 2);
+    box.querySelector('.decide').hidden = p.status !== 'pending';
+    for (const approve of [true, false]) {
+      box.querySelector(approve ? '.approve' : '.reject').addEventListener('click', async () => {
+        const reason = box.querySelector('[name=reason]').value.trim();
+        if (!reason) { box.querySelector('.error').textContent = t('needReason'); return; }
+        try {
+          await api('/api/protocol', { method: 'POST', body: JSON.stringify({ protocol: p.protocol, approve, reason }) });
+          await refresh();
+        } catch (error) { box.querySelector('.error').textContent = error.message; }
+      });
+    }
+    translate(box);
+    return box;
+  }));
   const audit = await api('/api/audit');
   $('verified').textContent = `${audit.verified ? t('verified') : t('broken')}: ${audit.message}`;
   $('verified').className = audit.verified ? 'ok' : 'error';
@@ -83,7 +125,7 @@ async function refresh() {
   body.replaceChildren();
   for (const e of audit.entries.slice().reverse()) {
     const row = body.insertRow();
-    const detail = e.kind === 'task' || e.kind === 'catalog' ? e.detail.slice(0, 80)
+    const detail = ['task', 'catalog', 'protocol'].includes(e.kind) ? e.detail.slice(0, 80)
       : e.digest ? `${e.detail} sha256 ${e.digest.slice(0, 16)}` : translateMessage(e.detail, language);
     for (const v of [e.seq, e.at, e.kind, e.task, e.study, e.researcher, detail]) row.insertCell().textContent = v;
     if (detail !== e.detail) row.cells[6].title = e.detail;
