@@ -9,6 +9,7 @@ const TEXT = {
     signIn: 'Sign in', token: 'Token', signInButton: 'Sign in', signOut: 'Sign out',
     badToken: 'This token is not valid.', sites: 'Sites', site: 'Site', lastSeen: 'Last seen',
     never: 'never', newStudy: 'New study', title: 'Title', dataset: 'Dataset',
+    protocol: 'Protocol (approved by the sites)',
     addAnalysis: 'Add an analysis', submit: 'Run the study', studies: 'Studies',
     status: 'Status', id: 'Name', function: 'Analysis', formula: 'Formula', family: 'Family',
     rows: 'Rows', cols: 'Columns', subset: 'Records (R condition)', remove: 'Remove',
@@ -26,6 +27,7 @@ const TEXT = {
     signIn: '登录', token: '令牌', signInButton: '登录', signOut: '退出',
     badToken: '此令牌无效。', sites: '站点', site: '站点', lastSeen: '最近连接', never: '从未',
     newStudy: '新研究', title: '标题', dataset: '数据集', addAnalysis: '添加分析',
+    protocol: '研究方案（经各站点批准）',
     submit: '运行研究', studies: '研究', status: '状态', id: '名称', function: '分析',
     formula: '公式', family: '分布族', rows: '行', cols: '列', subset: '记录（R 条件）',
     remove: '删除', downloadJson: '下载 JSON', downloadCsv: '下载 CSV',
@@ -42,6 +44,7 @@ const TEXT = {
     signIn: 'Connexion', token: 'Jeton', signInButton: 'Se connecter', signOut: 'Se déconnecter',
     badToken: 'Ce jeton n’est pas valide.', sites: 'Sites', site: 'Site',
     lastSeen: 'Dernier contact', never: 'jamais', newStudy: 'Nouvelle étude', title: 'Titre',
+    protocol: 'Protocole (approuvé par les sites)',
     dataset: 'Jeu de données', addAnalysis: 'Ajouter une analyse', submit: 'Lancer l’étude',
     studies: 'Études', status: 'État', id: 'Nom', function: 'Analyse', formula: 'Formule',
     family: 'Famille', rows: 'Lignes', cols: 'Colonnes', subset: 'Enregistrements (condition R)',
@@ -227,7 +230,11 @@ async function submitStudy(event) {
     if (get('subset')) a.subset = get('subset');
     return a;
   });
-  const study = { title: $('study-title').value.trim(), dataset: $('study-dataset').value.trim(), analyses };
+  const study = { title: $('study-title').value.trim(), dataset: $('study-dataset').value.trim() };
+  // Under a protocol, no analysis given runs all of the protocol's (docs/protocols.md).
+  const protocol = $('study-protocol').value.trim();
+  if (protocol) study.protocol = protocol;
+  if (analyses.length || !protocol) study.analyses = analyses;
   try {
     $('study-error').textContent = '';
     const { study: id } = await api('/v1/studies', { method: 'POST', body: JSON.stringify(study) });

@@ -19,6 +19,9 @@ const RULES = {
     hub_signature: 'the task is not signed by the hub this site trusts',
     replay: 'this task was already run',
     task_site: 'the task was addressed to another site',
+    protocol: 'this site answers only the analyses of protocols its custodian approved',
+    time_arithmetic: 'survival times must be a duration variable as stored',
+    count_audit: 'released counts could be combined into a count of a few patients',
   },
   zh: {
     min_cell_count: '将有 1 至 k−1 名患者的计数离开本站点',
@@ -33,6 +36,9 @@ const RULES = {
     hub_signature: '任务没有本站点信任的中心签名',
     replay: '此任务已经运行过',
     task_site: '任务发往的是另一个站点',
+    protocol: '本站点只回答其数据管理员批准的研究方案中的分析',
+    time_arithmetic: '生存时间必须是按原样存储的时长变量',
+    count_audit: '已发布的计数可被组合成少数患者的计数',
   },
   fr: {
     min_cell_count: 'un effectif de 1 à k−1 patients aurait quitté le site',
@@ -47,6 +53,9 @@ const RULES = {
     hub_signature: 'la tâche n’est pas signée par le hub auquel ce site se fie',
     replay: 'cette tâche a déjà été exécutée',
     task_site: 'la tâche était adressée à un autre site',
+    protocol: 'ce site ne répond qu’aux analyses des protocoles approuvés par son responsable des données',
+    time_arithmetic: 'les temps de survie doivent être une variable de durée telle qu’enregistrée',
+    count_audit: 'les effectifs publiés pourraient se combiner en un effectif de quelques patients',
   },
 };
 
@@ -57,6 +66,11 @@ const KINDS = [
     en: 'Site {1} refused: its custodian denied this release: “{2}”.',
     zh: '站点 {1} 拒绝：数据管理员拒绝了此次发布：“{2}”。',
     fr: 'Le site {1} a refusé : son responsable des données a refusé cette publication : « {2} ».',
+  }],
+  [/^site (\S+): withheld under the site's disclosure rules$/, {
+    en: 'Site {1} withheld this under its disclosure rules.',
+    zh: '站点 {1} 依据其披露规则未予发布。',
+    fr: 'Le site {1} l’a retenu en vertu de ses règles de diffusion.',
   }],
   [/^site (\S+): rule (\w+)\b/, {
     en: 'Site {1} refused: {rule:2}.',
