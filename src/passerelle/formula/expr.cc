@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "passerelle/base/text.h"
 
 namespace passerelle::formula {
 namespace {
@@ -20,13 +25,54 @@ class Parser {
   Parser(std::string_view source, std::string_view what) : source_(source), what_(what) {}
 
   Result<Expr> ParseAll() {
+    // Messages quote the source: it must be text (a byte cut out of a character is not).
+    if (const std::optional<size_t> bad = FindInvalidUtf8(source_)) {
+      return InvalidArgument(std::string(what_) + ": byte " + std::to_string(*bad + 1) +
+                             " is not UTF-8 text");
+    }
     RETURN_IF_ERROR(Tokenize());
     ASSIGN_OR_RETURN(Expr e, ParseTilde());
     if (Peek().kind != Token::kEnd) return Error(Peek(), "unexpected '" + Peek().text + "'");
+    if (Depth(e) > kMaxDepth) return Error(Peek(), "nested deeper than " + Limit());
     return e;
   }
 
  private:
+  // Expressions nest at most this deep (parentheses, calls, operators): deeper ones are no
+  // one's formula, and evaluating them would take the stack.
+  static constexpr int kMaxDepth = 256;
+  // The parser's own frames: three per level of parentheses (~, !, unary).
+  static constexpr int kMaxFrames = 3 * kMaxDepth;
+  static std::string Limit() { return std::to_string(kMaxDepth) + " levels"; }
+
+  // The tree's depth, without recursion.
+  static int Depth(const Expr& root) {
+    int deepest = 0;
+    std::vector<std::pair<const Expr*, int>> stack = {{&root, 1}};
+    while (!stack.empty()) {
+      const auto [e, depth] = stack.back();
+      stack.pop_back();
+      deepest = std::max(deepest, depth);
+      if (deepest > kMaxDepth) break;
+      for (const Expr& child : e->args) stack.emplace_back(&child, depth + 1);
+    }
+    return deepest;
+  }
+
+  // Counts the parser's own recursion (parentheses, calls, chains of unary operators).
+  struct Nested {
+    explicit Nested(int* depth) : depth_(depth) { ++*depth_; }
+    ~Nested() { --*depth_; }
+    bool too_deep() const { return *depth_ > kMaxFrames; }
+    int* depth_;
+  };
+  int depth_ = 0;
+
+  static bool IsNameStart(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalpha(u) || c == '.' || c == '_' || u >= 0x80;
+  }
+
   Status Error(const Token& at, const std::string& message) const {
     return InvalidArgument(std::string(what_) + " '" + std::string(source_) + "': column " +
                            std::to_string(at.position + 1) + ": " + message);
@@ -61,12 +107,11 @@ class Parser {
         t.kind = Token::kNumber;
         t.text = std::string(s.substr(i, j - i));
         i = j;
-      } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '.' || c == '_') {
+      } else if (IsNameStart(c)) {
+        // Names as R reads them, letters of any script included (âge, 年龄): bytes of a UTF-8
+        // character other than ASCII are part of a name.
         size_t j = i;
-        while (j < s.size() &&
-               (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '.' || s[j] == '_')) {
-          ++j;
-        }
+        while (j < s.size() && (IsNameStart(s[j]) || (s[j] >= '0' && s[j] <= '9'))) ++j;
         t.kind = Token::kName;
         t.text = std::string(s.substr(i, j - i));
         i = j;
@@ -155,6 +200,8 @@ class Parser {
 
   // Precedence, loosest first: ~, | ||, & &&, !, comparisons, + -, * /, %in%, :, unary - +, ^.
   Result<Expr> ParseTilde() {
+    const Nested nested(&depth_);
+    if (nested.too_deep()) return Error(Peek(), "nested deeper than " + Limit());
     if (IsOp("~")) {
       const size_t at = Peek().position;
       ++pos_;
@@ -191,6 +238,8 @@ class Parser {
     return lhs;
   }
   Result<Expr> ParseNot() {
+    const Nested nested(&depth_);
+    if (nested.too_deep()) return Error(Peek(), "nested deeper than " + Limit());
     if (IsOp("!")) {
       const size_t at = Peek().position;
       ++pos_;
@@ -254,6 +303,8 @@ class Parser {
     return lhs;
   }
   Result<Expr> ParseUnary() {
+    const Nested nested(&depth_);
+    if (nested.too_deep()) return Error(Peek(), "nested deeper than " + Limit());
     if (IsOp("-") || IsOp("+")) {
       const std::string op = Peek().text;
       const size_t at = Peek().position;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "passerelle/base/text.h"
+
 namespace passerelle::formula {
 namespace {
 
@@ -49,6 +51,42 @@ TEST(Expr, ErrorsPointAtTheColumn) {
   EXPECT_FALSE(ParseExpr("\"open", "f").ok());
   EXPECT_FALSE(ParseExpr("a %% b", "f").ok());
   EXPECT_FALSE(ParseExpr("", "f").ok());
+}
+
+TEST(Expr, NamesInAnyScriptAndMessagesThatStayText) {
+  // R reads âge and 年龄 as names; a message quotes whole characters, never a byte of one.
+  auto e = ParseExpr("âge > 1 & 年龄 < 2", "subset");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  std::vector<std::string> names;
+  CollectNames(*e, &names);
+  EXPECT_EQ(names, (std::vector<std::string>{"âge", "年龄"}));
+  for (const char* bad : {"~ é $", "名字 ?", "x == \"é"}) {
+    const auto error = ParseExpr(bad, "formula");
+    ASSERT_FALSE(error.ok()) << bad;
+    EXPECT_FALSE(FindInvalidUtf8(error.status().message()).has_value()) << bad;
+  }
+  const auto broken = ParseExpr(std::string("a + \xC3"), "subset");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.status().message(), "subset: byte 5 is not UTF-8 text");
+}
+
+TEST(Expr, DeepNestingIsRefusedNotAStackOverflow) {
+  for (const std::string& deep :
+       {std::string(3000, '(') + "x" + std::string(3000, ')'), std::string(5000, '-') + "x",
+        std::string(5000, '!') + "x",
+        "log(" + std::string(2000, '(') + "x" + std::string(2000, ')') + ")"}) {
+    const auto e = ParseExpr(deep, "formula");
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.status().message().find("nested deeper than 256 levels"), std::string::npos);
+  }
+  std::string chain = "x";
+  for (int i = 0; i < 2000; ++i) chain += " + x";
+  const auto long_chain = ParseExpr(chain, "formula");
+  ASSERT_FALSE(long_chain.ok());
+  EXPECT_NE(long_chain.status().message().find("nested deeper than"), std::string::npos);
+  std::string fine = "x";
+  for (int i = 0; i < 100; ++i) fine = "(" + fine + " + x)";
+  EXPECT_TRUE(ParseExpr(fine, "formula").ok());
 }
 
 }  // namespace
