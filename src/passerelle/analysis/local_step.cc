@@ -100,9 +100,13 @@ Status CheckLabels(const Labels& labels, const privacy::Policy& policy) {
 }
 
 // Survival times only from a duration as stored: arithmetic on a time (t * 30) undoes the time
-// grid, a date or an expression gives other patients' values. Decided on the request alone.
-Status CheckSurvivalTimes(const formula::Formula& f, const data::Table& table,
-                          const privacy::Policy& policy) {
+// grid, a date or an expression gives other patients' values. Events only from event codes
+// (categories, whole numbers 0 to 9): an event that ORs in a condition on another variable
+// (age_dx <= 15) or on the time itself turns the curve's counts into a count of those patients
+// and their days. Decided on the request and the variables' kinds, never on a patient.
+Status CheckSurvival(const formula::Formula& f, const data::Table& table,
+                     const privacy::Policy& policy) {
+  std::vector<std::string> times;
   for (size_t i = 0; i + 1 < f.surv.size(); ++i) {
     const formula::Expr& t = f.surv[i];
     const data::Column* column =
@@ -112,6 +116,70 @@ Status CheckSurvivalTimes(const formula::Formula& f, const data::Table& table,
       return PermissionDenied("rule time_arithmetic: site " + policy.site +
                               " takes survival times only from a duration variable as stored; '" +
                               formula::Deparse(t) + "' is not one");
+    }
+    times.push_back(t.text);
+  }
+  if (f.surv.empty()) return Status::Ok();
+  std::vector<std::string> names;
+  formula::CollectNames(f.surv.back(), &names);
+  for (const std::string& name : names) {
+    const data::Column* column = table.Find(name);
+    bool code = column && std::find(times.begin(), times.end(), name) == times.end() &&
+                (column->variable.type == data::VarType::kCategory ||
+                 column->variable.type == data::VarType::kInteger);
+    if (code && column->variable.type == data::VarType::kInteger) {
+      for (size_t r = 0; r < table.rows && code; ++r) {
+        const double v = column->numbers[r];
+        code = v != v || (v >= 0 && v <= 9);
+      }
+    }
+    if (!code) {
+      return PermissionDenied("rule event_expression: site " + policy.site +
+                              " takes an event only from event codes (categories, or whole "
+                              "numbers 0 to 9); '" +
+                              name + "' is not one");
+    }
+  }
+  return Status::Ok();
+}
+
+// True when a condition (a comparison or a logical operator) sits inside arithmetic or a
+// numeric function: I(age + 0.001 * (id == "x")), psa * (age == 88) give one patient a value of
+// their own on a continuous carrier, which no count rule sees.
+bool ConditionInArithmetic(const formula::Expr& e, bool under_arithmetic) {
+  using Kind = formula::Expr::Kind;
+  static const std::set<std::string> kConditions = {"==", "!=", "<", "<=",  ">",
+                                                    ">=", "&",  "|", "%in%"};
+  static const std::set<std::string> kPassThrough = {"I", "factor", "relevel", "c"};
+  bool arithmetic = under_arithmetic;
+  if ((e.kind == Kind::kBinary && kConditions.count(e.text)) ||
+      (e.kind == Kind::kUnary && e.text == "!")) {
+    if (under_arithmetic) return true;
+    arithmetic = false;
+  } else if (e.kind == Kind::kBinary || e.kind == Kind::kUnary) {
+    arithmetic = e.text != "~";
+  } else if (e.kind == Kind::kCall && !kPassThrough.count(e.text)) {
+    arithmetic = true;
+  }
+  for (const formula::Expr& child : e.args) {
+    if (ConditionInArithmetic(child, arithmetic)) return true;
+  }
+  return false;
+}
+
+Status CheckTerms(const formula::Formula& f, const privacy::Policy& policy) {
+  std::vector<const formula::Expr*> terms;
+  for (const formula::Term& term : f.terms) {
+    for (const formula::Expr& e : term.variables) terms.push_back(&e);
+  }
+  for (const formula::Expr& e : f.offsets) terms.push_back(&e);
+  if (f.response == formula::Formula::Response::kExpr) terms.push_back(&f.lhs);
+  for (const formula::Expr* e : terms) {
+    if (ConditionInArithmetic(*e, false)) {
+      return PermissionDenied("rule mixed_term: site " + policy.site +
+                              " takes a condition as a term of its own (I(x > 1)), not inside "
+                              "arithmetic on a value ('" +
+                              formula::Deparse(*e) + "')");
     }
   }
   return Status::Ok();
@@ -137,8 +205,9 @@ struct SiteModel {
   std::map<std::string, std::vector<std::string>> all_levels, used_levels;  // factors
   privacy::Cohort cohort;                                                   // the frame's rows
   std::vector<privacy::Cohort> counts;  // the events' rows; each 0/1 column's ones
-  double fewest_in_column = 0;          // fewest records with a 1 (or a 0) in a 0/1 column; 0: none
-  std::vector<Labels> labels;           // of the factors
+  double fewest_in_column = 0;  // fewest records with a 1 (or a 0) in a 0/1 column, or non-zero
+                                // in another column; 0: none
+  std::vector<Labels> labels;   // of the factors
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
   formula::Formula formula;
@@ -167,9 +236,14 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, Sit
     model->sums.push_back(sum);
     model->indicator.push_back(indicator);
     const double n = static_cast<double>(m.n);
-    for (double group : {sum, n - sum}) {
-      if (indicator && group > 0 &&
-          (model->fewest_in_column == 0 || group < model->fewest_in_column)) {
+    double nonzero = 0;
+    for (size_t i = 0; i < m.n; ++i) nonzero += m.X(i, j) != 0;
+    // A 0/1 column's ones and zeros; any other column's non-zero records (x:I(cond) is zero
+    // but for the records the condition holds).
+    const std::vector<double> groups =
+        indicator ? std::vector<double>{sum, n - sum} : std::vector<double>{nonzero};
+    for (double group : groups) {
+      if (group > 0 && (model->fewest_in_column == 0 || group < model->fewest_in_column)) {
         model->fewest_in_column = group;
       }
     }
@@ -259,8 +333,8 @@ Status CheckModel(const SiteModel& model, const privacy::Policy& policy) {
   RETURN_IF_ERROR(privacy::CheckModelSize(model.p, model.n, model.events, policy));
   if (model.fewest_in_column > 0 && model.fewest_in_column < policy.min_cell_count) {
     return PermissionDenied(
-        "rule min_cell_count: a level or 0/1 variable of the model is held "
-        "by fewer than " +
+        "rule min_cell_count: a level, a 0/1 variable or a term of the model is held (or is "
+        "non-zero) for fewer than " +
         std::to_string(policy.min_cell_count) + " records at site " + policy.site +
         " (or all but fewer than that)");
   }
@@ -374,19 +448,34 @@ StratumRows RowsOfStratum(const formula::ModelFrame& m, size_t s) {
   return r;
 }
 
-// The records of group `g` of a stratum, as a cohort of the table.
-privacy::Cohort GroupCohort(const StratumRows& r, size_t g, size_t table_rows) {
+// The records of group `g` of a stratum, as a cohort of the table: all of them, or (`events`)
+// those with an event (`cause` 0: any; competing events: that cause).
+privacy::Cohort GroupCohort(const StratumRows& r, size_t g, size_t table_rows, bool events = false,
+                            double cause = 0) {
   std::vector<size_t> members;
   for (size_t i = 0; i < r.rows.size(); ++i) {
-    if (r.group[i] == static_cast<int32_t>(g)) members.push_back(r.rows[i]);
+    if (r.group[i] != static_cast<int32_t>(g)) continue;
+    if (events && (r.status[i] == 0 || (cause != 0 && r.status[i] != cause))) continue;
+    members.push_back(r.rows[i]);
   }
   return privacy::Cohort::FromRows(members, table_rows);
+}
+
+// A released group's events, and each cause's, are counts (its curve states their totals): two
+// curves over the same records whose events differ by a few patients would count them.
+void AddEventCounts(const StratumRows& r, size_t g, size_t causes, size_t table_rows,
+                    LocalRelease* release) {
+  release->counts.push_back(GroupCohort(r, g, table_rows, true));
+  for (size_t c = 1; causes > 1 && c <= causes; ++c) {
+    release->counts.push_back(GroupCohort(r, g, table_rows, true, static_cast<double>(c)));
+  }
 }
 
 Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& table,
                                         const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
-  RETURN_IF_ERROR(CheckSurvivalTimes(f, table, policy));
+  RETURN_IF_ERROR(CheckSurvival(f, table, policy));
+  RETURN_IF_ERROR(CheckTerms(f, policy));
   ASSIGN_OR_RETURN(
       formula::ModelFrame m,
       formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, task.value("subset", "")));
@@ -467,6 +556,7 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
       cell["truncated"] = rows < c.time.size();
       cells.push_back(std::move(cell));
       release.cohorts.push_back(GroupCohort(r, g, table.rows));
+      AddEventCounts(r, g, causes, table.rows, &release);
     }
   }
   json aggregate = {{"cells", cells},
@@ -490,7 +580,9 @@ Result<LocalRelease> RunLogrankStep(const json& task, const data::Table& table,
     const StratumRows r = RowsOfStratum(m, s);
     for (size_t g = 0; g < k; ++g) {
       privacy::Cohort group = GroupCohort(r, g, table.rows);
-      if (group.size > 0) release.cohorts.push_back(std::move(group));
+      if (group.size == 0) continue;
+      release.cohorts.push_back(std::move(group));
+      AddEventCounts(r, g, 0, table.rows, &release);
     }
     const stats::LogrankAggregate a =
         stats::LogrankStratum(r.time, r.status, r.group, k, task.value("rho", 0.0));
@@ -658,7 +750,8 @@ Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Tabl
     }
     if (analysis == "coxph" || analysis == "glm") {
       ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
-      RETURN_IF_ERROR(CheckSurvivalTimes(model->formula, table, policy));
+      RETURN_IF_ERROR(CheckSurvival(model->formula, table, policy));
+      RETURN_IF_ERROR(CheckTerms(model->formula, policy));
       ASSIGN_OR_RETURN(std::string aggregate, analysis == "coxph"
                                                   ? CoxStep(task, model.get(), policy)
                                                   : GlmStep(task, model.get(), policy));

@@ -186,7 +186,8 @@ ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisReq
            first.status().message()});
       continue;
     }
-    for (privacy::Cohort& c : first->cohorts) review.populations.emplace_back(id, std::move(c));
+    for (const privacy::Cohort& c : first->cohorts) review.populations.emplace_back(id, c);
+    review.releases.push_back({id, std::move(first->cohorts), std::move(first->counts)});
   }
   return review;
 }

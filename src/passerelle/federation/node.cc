@@ -473,12 +473,20 @@ struct Node::Impl {
     std::vector<std::string> request_rules;
     auto add = [&](const privacy::ReviewFlag& f) {
       flags.push_back({{"analysis", f.analysis}, {"rule", f.rule}, {"flag", f.flag}});
-      for (const char* rule :
+      // What the researcher may hear: the flags decided on the request alone, and the site's
+      // rules a first step broke that are decided on the request (privacy::PublicRefusal).
+      std::string rule;
+      for (const char* request :
            {"identifier_or_date", "time_arithmetic", "response_transform", "time_grid"}) {
-        if (f.rule == rule &&
-            std::find(request_rules.begin(), request_rules.end(), f.rule) == request_rules.end()) {
-          request_rules.push_back(f.rule);
-        }
+        if (f.rule == request) rule = f.rule;
+      }
+      if (f.rule == "refused" && f.flag.rfind("rule ", 0) == 0 &&
+          privacy::PublicRefusal(f.flag) == f.flag) {
+        rule = f.flag.substr(5, f.flag.find(':') - 5);
+      }
+      if (!rule.empty() &&
+          std::find(request_rules.begin(), request_rules.end(), rule) == request_rules.end()) {
+        request_rules.push_back(rule);
       }
     };
     Result<Loaded*> loaded = Table(parsed->study.dataset);
@@ -493,11 +501,19 @@ struct Node::Impl {
       for (auto& [analysis_id, cohort] : review.populations) {
         cohort = cohort.Renumbered((*loaded)->records);
       }
-      if (Result<const privacy::DifferencingIndex*> released =
-              ledger->Released(parsed->study.dataset);
+      std::vector<privacy::ReviewedRelease> releases;
+      for (analysis::ProtocolReview::Release& r : review.releases) {
+        releases.push_back(
+            {r.analysis, (*loaded)->Numbered(r.populations), (*loaded)->Numbered(r.counts)});
+      }
+      if (Result<const privacy::ReleasedSets*> released = ledger->Released(parsed->study.dataset);
           released.ok()) {
         for (const privacy::ReviewFlag& f :
-             privacy::ReviewOverlaps(review.populations, **released, *policy)) {
+             privacy::ReviewOverlaps(review.populations, (*released)->populations(), *policy)) {
+          add(f);
+        }
+        for (const privacy::ReviewFlag& f :
+             privacy::ReviewReleases(releases, **released, *policy)) {
           add(f);
         }
       }
@@ -514,8 +530,9 @@ struct Node::Impl {
     record.status = "pending";
     if (!flags.empty() && policy->flagged == "refuse") {
       record.status = "rejected";
-      record.reason = "the site's automatic review flagged " + std::to_string(flags.size()) +
-                      " point(s)" +
+      // The flags decided on the records stay here: the researcher hears only those decided on
+      // the request (and, by the rejection itself, that there was one).
+      record.reason = "the site's automatic review flagged it" +
                       (request_rules.empty() ? "" : " (" + Join(request_rules, ", ") + ")") +
                       "; its custodian has the details";
       record.decided_by = "automatic review";

@@ -85,4 +85,23 @@ std::vector<ReviewFlag> ReviewOverlaps(std::span<const std::pair<std::string, Co
   return flags;
 }
 
+std::vector<ReviewFlag> ReviewReleases(std::span<const ReviewedRelease> releases,
+                                       ReleasedSets released, const Policy& policy) {
+  std::vector<ReviewFlag> flags;
+  for (const ReviewedRelease& r : releases) {
+    const Status s = released.Check(r.populations, r.counts, policy);
+    if (s.ok()) {
+      released.Add(released.Fresh(r.populations, r.counts));
+    } else if (s.message().rfind("rule count_audit", 0) == 0) {
+      flags.push_back({r.analysis, "combined_counts",
+                       "its counts, with those of the analyses before it or released before, "
+                       "add up to a count of fewer than " +
+                           std::to_string(policy.min_cell_count) +
+                           " records (a group withheld and the total, two nested categories): "
+                           "give the analyses one population, or leave one out"});
+    }
+  }
+  return flags;
+}
+
 }  // namespace passerelle::privacy

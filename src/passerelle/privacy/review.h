@@ -12,6 +12,7 @@
 
 #include "passerelle/privacy/differencing.h"
 #include "passerelle/privacy/policy.h"
+#include "passerelle/privacy/released_sets.h"
 
 namespace passerelle::privacy {
 
@@ -53,6 +54,17 @@ std::vector<ReviewFlag> ReviewAnalysis(const ReviewFigures& figures, const Polic
 // to min_cohort_difference - 1 records is flagged, on the analysis that asks for it.
 std::vector<ReviewFlag> ReviewOverlaps(std::span<const std::pair<std::string, Cohort>> populations,
                                        const DifferencingIndex& released, const Policy& policy);
+
+// The protocol's releases played in order through a copy of what the site has released: an
+// analysis whose counts, with the earlier ones', would give a count of 1 to k - 1 records (the
+// count audit) is flagged ("combined_counts"), as the node would refuse it when it runs.
+// `releases`: (analysis, populations, counts), sets over the ledger's numbers.
+struct ReviewedRelease {
+  std::string analysis;
+  std::vector<Cohort> populations, counts;
+};
+std::vector<ReviewFlag> ReviewReleases(std::span<const ReviewedRelease> releases,
+                                       ReleasedSets released, const Policy& policy);
 
 }  // namespace passerelle::privacy
 

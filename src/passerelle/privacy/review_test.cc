@@ -73,5 +73,27 @@ TEST(Review, PopulationsAFewRecordsApartAreFlagged) {
   EXPECT_NE(flags[1].flag.find("already released"), std::string::npos);
 }
 
+TEST(Review, ReleasesWhoseCountsCombineIntoASmallOneAreFlagged) {
+  const Policy policy = DefaultPolicy("lyon");
+  // A curve by group withholds a third group with 3 deaths; a later curve of everyone states
+  // all deaths: their difference is the withheld group's.
+  std::vector<size_t> deaths;
+  for (size_t r = 0; r < 40; ++r) deaths.push_back(r);
+  for (size_t r = 100; r < 150; ++r) deaths.push_back(r);
+  for (size_t r = 200; r < 203; ++r) deaths.push_back(r);
+  const std::vector<ReviewedRelease> releases = {
+      {"by_group", {Range(0, 100), Range(100, 200)}, {Range(0, 40), Range(100, 150)}},
+      {"everyone", {Range(0, 300)}, {Cohort::FromRows(deaths, 300)}},
+      {"unrelated", {Range(0, 300)}, {Range(0, 150)}}};
+  const auto flags = ReviewReleases(releases, ReleasedSets(), policy);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].analysis, "everyone");
+  EXPECT_EQ(flags[0].rule, "combined_counts");
+  // Without the curve by group, everyone's deaths tell nothing small.
+  EXPECT_TRUE(ReviewReleases(std::vector<ReviewedRelease>(releases.begin() + 1, releases.end()),
+                             ReleasedSets(), policy)
+                  .empty());
+}
+
 }  // namespace
 }  // namespace passerelle::privacy

@@ -117,9 +117,9 @@ Result<privacy::ReleasedSets*> CohortLedger::Index(const std::string& dataset) {
   return &released;
 }
 
-Result<const privacy::DifferencingIndex*> CohortLedger::Released(const std::string& dataset) {
+Result<const privacy::ReleasedSets*> CohortLedger::Released(const std::string& dataset) {
   ASSIGN_OR_RETURN(privacy::ReleasedSets * released, Index(dataset));
-  return &released->populations();
+  return released;
 }
 
 Status CohortLedger::Check(const std::string& dataset, std::span<const privacy::Cohort> populations,

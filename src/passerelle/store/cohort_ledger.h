@@ -50,7 +50,7 @@ class CohortLedger {
                 std::span<const privacy::Cohort> populations,
                 std::span<const privacy::Cohort> counts, int64_t task);
   // What has been released from a dataset, over all its versions.
-  Result<const privacy::DifferencingIndex*> Released(const std::string& dataset);
+  Result<const privacy::ReleasedSets*> Released(const std::string& dataset);
   Result<size_t> Count(const std::string& dataset);
 
  private:
