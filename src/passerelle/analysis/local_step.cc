@@ -1,6 +1,7 @@
 #include "passerelle/analysis/local_step.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -124,14 +125,13 @@ Status CheckSurvival(const formula::Formula& f, const data::Table& table,
   formula::CollectNames(f.surv.back(), &names);
   for (const std::string& name : names) {
     const data::Column* column = table.Find(name);
+    const bool number = column && (column->variable.type == data::VarType::kInteger ||
+                                   column->variable.type == data::VarType::kNumber);
     bool code = column && std::find(times.begin(), times.end(), name) == times.end() &&
-                (column->variable.type == data::VarType::kCategory ||
-                 column->variable.type == data::VarType::kInteger);
-    if (code && column->variable.type == data::VarType::kInteger) {
-      for (size_t r = 0; r < table.rows && code; ++r) {
-        const double v = column->numbers[r];
-        code = v != v || (v >= 0 && v <= 9);
-      }
+                (column->variable.type == data::VarType::kCategory || number);
+    for (size_t r = 0; number && code && r < table.rows; ++r) {
+      const double v = column->numbers[r];
+      code = v != v || (v >= 0 && v <= 9 && v == std::floor(v));
     }
     if (!code) {
       return PermissionDenied("rule event_expression: site " + policy.site +

@@ -373,5 +373,48 @@ TEST_F(AttackTest, ACarrierThatSinglesOutAPatientIsFlaggedByTheReview) {
   EXPECT_TRUE(review("Surv(time, status) ~ rx + age + sex").empty());
 }
 
+// Found by a red team: a curve whose event ORs in a condition counts the patients the condition
+// holds for, and their days, by difference with the plain curve; a condition on another number
+// or on the time is no event code, and one on an event code or a category leaves its trace in
+// the curves' event counts, which the count audit sees.
+TEST_F(AttackTest, AnEventPaddedWithAConditionIsRefused) {
+  auto curve = [&](const std::string& formula) {
+    return Ask3({{"analysis", "survfit"},
+                 {"step", "counts"},
+                 {"formula", formula},
+                 {"subset", ""},
+                 {"bin_days", 30}});
+  };
+  ASSERT_TRUE(curve("Surv(time, status) ~ 1").ok());
+  for (const char* padded : {"Surv(time, status == 1 | age < 30) ~ 1",
+                             "Surv(time, status == 1 & !(time %in% c(100, 200))) ~ 1",
+                             "Surv(time, status == 1 | nodes > 20) ~ 1"}) {
+    ExpectRefused(curve(padded).status(), "event_expression");
+  }
+  // perfor is a 0/1 code held by four patients: the padded curve's events differ from the
+  // plain one's by the perforated patients still alive.
+  ExpectRefused(curve("Surv(time, status == 1 | perfor == 1) ~ 1").status(), "count_audit");
+}
+
+// Found by a red team: a covariate nudged for one patient (a condition inside arithmetic) gives
+// that patient a coefficient of their own; so does a product with a rare condition.
+TEST_F(AttackTest, ACovariateNudgedForOnePatientIsRefused) {
+  auto model = [&](const std::string& formula) {
+    return Ask3(
+        {{"analysis", "coxph"}, {"step", "describe"}, {"formula", formula}, {"subset", ""}});
+  };
+  ExpectRefused(model("Surv(time, status) ~ I(age + 0.001 * (age == 80))").status(), "mixed_term");
+  ExpectRefused(model("Surv(time, status) ~ rx + log(age + (id == \"3\"))").status(), "mixed_term");
+  ExpectRefused(Ask3({{"analysis", "glm"},
+                      {"step", "describe"},
+                      {"family", "gaussian"},
+                      {"formula", "I(nodes * (age == 80)) ~ 1"},
+                      {"subset", ""}})
+                    .status(),
+                "mixed_term");
+  ExpectRefused(model("Surv(time, status) ~ rx + age:I(age == 80)").status(), "min_cell_count");
+  EXPECT_TRUE(model("Surv(time, status) ~ rx + age + I(age > 60)").ok());
+}
+
 }  // namespace
 }  // namespace passerelle::federation
