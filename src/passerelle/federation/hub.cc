@@ -550,7 +550,19 @@ struct Hub::Impl {
     ++running_studies;
     std::thread([this, id = *id, who = *researcher, s = std::move(*study), sites,
                  protocol]() mutable {
-      RunStudy(id, who, s, std::move(sites), protocol);
+      // No failure ends the hub: a study that throws is recorded as failed.
+      try {
+        RunStudy(id, who, s, std::move(sites), protocol);
+      } catch (const std::exception& e) {
+        Log("hub: study " + std::to_string(id) + " failed: " + e.what());
+        std::lock_guard<std::mutex> lock(mu);
+        progress.erase(id);
+        (void)store->AbandonTasks(id);
+        (void)store->FinishStudy(
+            id, "failed", json{{"study", id}, {"error", "the hub could not run the study"}}.dump());
+        --running_studies;
+        cv.notify_all();
+      }
     }).detach();
     return Reply(202, {{"v", 1}, {"study", *id}});
   }

@@ -687,7 +687,12 @@ void Node::Run() {
     }
     if (message.contains("protocol") && message.at("protocol").is_object()) {
       std::lock_guard<std::mutex> lock(n.work);
-      const json ack = n.ReceiveProtocol(message.at("protocol"));
+      json ack;
+      try {
+        ack = n.ReceiveProtocol(message.at("protocol"));
+      } catch (const std::exception& e) {
+        n.Log(std::string("node: a protocol could not be received: ") + e.what());
+      }
       if (!ack.is_null()) {
         Result<net::HttpResponse> sent = n.client->Post("/v1/node/protocol", ack.dump());
         if (!sent.ok() || sent->status != 200) {
@@ -698,9 +703,14 @@ void Node::Run() {
       continue;
     }
     if (!message.contains("task") || message.at("task").is_null()) continue;
-    // Answered and sent under `work`, so the hub receives the audit heads in order.
+    // Answered and sent under `work`, so the hub receives the audit heads in order. No task
+    // ends the node: one that throws is logged and left unanswered (the hub times it out).
     std::lock_guard<std::mutex> lock(n.work);
-    n.Send(*n.client, n.Answer(message.at("task")));
+    try {
+      n.Send(*n.client, n.Answer(message.at("task")));
+    } catch (const std::exception& e) {
+      n.Log(std::string("node: a task could not be answered: ") + e.what());
+    }
   }
   decisions.join();
   n.Log("node " + n.store->site_name() + ": stopped");

@@ -101,7 +101,13 @@ Result<std::unique_ptr<SiteStore>> SiteStore::Create(const std::string& dir,
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Unavailable(dir + ": cannot create the folder: " + ec.message());
+  // The folder holds every patient row: the site's account only, whatever the umask.
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) return Unavailable(dir + ": cannot make the folder private: " + ec.message());
   ASSIGN_OR_RETURN(auto db, Database::Open(StorePath(dir), /*create=*/true));
+  fs::permissions(StorePath(dir), fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace, ec);
+  if (ec) return Unavailable(StorePath(dir) + ": cannot make the store private: " + ec.message());
   RETURN_IF_ERROR(db->Exec("PRAGMA page_size = 65536"));
   RETURN_IF_ERROR(db->Exec(kSchema));
   ASSIGN_OR_RETURN(auto insert, db->Prepare("INSERT INTO site (key, value) VALUES (?, ?)"));

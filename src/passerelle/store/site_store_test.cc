@@ -1,6 +1,7 @@
 #include "passerelle/store/site_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -205,6 +206,22 @@ TEST_F(SiteStoreTest, ReservedDatasetNamesAreRefused) {
     ImportRequest r = GuRequest(Write("a.csv", data::testing::GuCsv({{}})));
     r.dataset = name;
     EXPECT_EQ(store_->Import(r).status().code(), StatusCode::kInvalidArgument) << name;
+  }
+}
+
+TEST(SiteStorePermissions, TheFolderAndItsRecordsAreTheSitesAccountsOnly) {
+  const std::string dir = passerelle::testing::FreshTestDir("site_permissions");
+  fs::remove_all(dir);
+  const mode_t old = ::umask(022);
+  auto store = SiteStore::Create(dir, "lyon");
+  auto ledger = OpenRecordFile(dir, "audit.sqlite", "CREATE TABLE IF NOT EXISTS t (x);", true);
+  ::umask(old);
+  ASSERT_TRUE(store.ok() && ledger.ok());
+  EXPECT_EQ(fs::status(dir).permissions(), fs::perms::owner_all);
+  for (const char* file : {"store.sqlite", "audit.sqlite"}) {
+    EXPECT_EQ(fs::status(dir + "/" + file).permissions(),
+              fs::perms::owner_read | fs::perms::owner_write)
+        << file;
   }
 }
 

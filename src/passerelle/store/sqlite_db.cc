@@ -55,6 +55,12 @@ Result<std::unique_ptr<Database>> OpenRecordFile(const std::string& dir, const s
                                                  const char* schema, bool durable) {
   const std::string path = (std::filesystem::path(dir) / name).string();
   ASSIGN_OR_RETURN(auto db, Database::Open(path, /*create=*/true));
+  // Records of the site's releases and decisions: the site's account only, whatever the umask.
+  std::error_code ec;
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+      std::filesystem::perm_options::replace, ec);
+  if (ec) return Unavailable(path + ": cannot make it private: " + ec.message());
   RETURN_IF_ERROR(db->Exec(durable ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL"
                                    : "PRAGMA journal_mode = WAL"));
   RETURN_IF_ERROR(db->Exec(schema));
