@@ -555,7 +555,7 @@ struct Hub::Impl {
         RunStudy(id, who, s, std::move(sites), protocol);
       } catch (const std::exception& e) {
         Log("hub: study " + std::to_string(id) + " failed: " + e.what());
-        std::lock_guard<std::mutex> lock(mu);
+        std::lock_guard<std::mutex> guard(mu);
         progress.erase(id);
         (void)store->AbandonTasks(id);
         (void)store->FinishStudy(
