@@ -45,8 +45,9 @@ clean:
 # Bounded, reproducible fuzzing of every parser (clang, libFuzzer): fixed seed and run count.
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz --target csv_fuzz dictionary_fuzz policy_fuzz
-	@for t in csv dictionary policy; do \
+	@cmake --build --preset fuzz --target csv_fuzz dictionary_fuzz policy_fuzz formula_fuzz \
+	  protocol_fuzz
+	@for t in csv dictionary policy formula protocol; do \
 	  build/fuzz/tests/fuzz/$${t}_fuzz -seed=1 -runs=$${FUZZ_RUNS:-100000} -max_len=4096 \
 	    tests/fuzz/corpus/$$t 2>&1 | grep -E '^Done|ERROR|SUMMARY' || exit 1; \
 	done
