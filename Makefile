@@ -48,6 +48,8 @@ fuzz: deps
 	@cmake --build --preset fuzz --target csv_fuzz dictionary_fuzz policy_fuzz formula_fuzz \
 	  protocol_fuzz
 	@for t in csv dictionary policy formula protocol; do \
-	  build/fuzz/tests/fuzz/$${t}_fuzz -seed=1 -runs=$${FUZZ_RUNS:-100000} -max_len=4096 \
-	    tests/fuzz/corpus/$$t 2>&1 | grep -E '^Done|ERROR|SUMMARY' || exit 1; \
+	  out=$$(build/fuzz/tests/fuzz/$${t}_fuzz -seed=1 -runs=$${FUZZ_RUNS:-100000} -max_len=4096 \
+	    tests/fuzz/corpus/$$t 2>&1); echo "$$out" | grep -a -E '^Done|ERROR|SUMMARY'; \
+	  if echo "$$out" | grep -a -q ERROR || ! echo "$$out" | grep -a -q '^Done'; then \
+	    echo "fuzz: $$t failed"; exit 1; fi; \
 	done

@@ -105,7 +105,7 @@ Status CheckLabels(const Labels& labels, const privacy::Policy& policy) {
 // (categories, whole numbers 0 to 9): an event that ORs in a condition on another variable
 // (age_dx <= 15) or on the time itself turns the curve's counts into a count of those patients
 // and their days. Decided on the request and the variables' kinds, never on a patient.
-Status CheckSurvival(const formula::Formula& f, const data::Table& table,
+Status CheckSurvival(const formula::Formula& f, const std::string& subset, const data::Table& table,
                      const privacy::Policy& policy) {
   std::vector<std::string> times;
   for (size_t i = 0; i + 1 < f.surv.size(); ++i) {
@@ -121,6 +121,21 @@ Status CheckSurvival(const formula::Formula& f, const data::Table& table,
     times.push_back(t.text);
   }
   if (f.surv.empty()) return Status::Ok();
+  // Nor a population chosen by its own times: a subset os_days <= T pads a cohort with records
+  // known to leave after T, and the difference of two curves' counts before T is then the few
+  // patients the rest of the condition tells apart, bin by bin.
+  if (!subset.empty()) {
+    ASSIGN_OR_RETURN(formula::Expr condition, formula::ParseExpr(subset, "subset"));
+    std::vector<std::string> in_subset;
+    formula::CollectNames(condition, &in_subset);
+    for (const std::string& name : in_subset) {
+      if (std::find(times.begin(), times.end(), name) != times.end()) {
+        return PermissionDenied("rule time_subset: site " + policy.site +
+                                " does not take a survival analysis' records by its own time ('" +
+                                name + "' in the subset)");
+      }
+    }
+  }
   std::vector<std::string> names;
   formula::CollectNames(f.surv.back(), &names);
   for (const std::string& name : names) {
@@ -474,7 +489,7 @@ void AddEventCounts(const StratumRows& r, size_t g, size_t causes, size_t table_
 Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& table,
                                         const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
-  RETURN_IF_ERROR(CheckSurvival(f, table, policy));
+  RETURN_IF_ERROR(CheckSurvival(f, task.value("subset", ""), table, policy));
   RETURN_IF_ERROR(CheckTerms(f, policy));
   ASSIGN_OR_RETURN(
       formula::ModelFrame m,
@@ -750,7 +765,7 @@ Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Tabl
     }
     if (analysis == "coxph" || analysis == "glm") {
       ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
-      RETURN_IF_ERROR(CheckSurvival(model->formula, table, policy));
+      RETURN_IF_ERROR(CheckSurvival(model->formula, task.value("subset", ""), table, policy));
       RETURN_IF_ERROR(CheckTerms(model->formula, policy));
       ASSIGN_OR_RETURN(std::string aggregate, analysis == "coxph"
                                                   ? CoxStep(task, model.get(), policy)

@@ -167,6 +167,31 @@ Status Measure(const std::string& id, const AnalysisRequest& r, const data::Tabl
 ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisRequest>> analyses,
                               const data::Table& table, const privacy::Policy& policy) {
   ProtocolReview review;
+  // The protocol's survival times: no analysis of it may choose its records by them (a subset
+  // os_days <= T pads a population with records known to leave after T).
+  std::vector<std::string> times;
+  for (const auto& [id, request] : analyses) {
+    Result<formula::Formula> f = formula::ParseFormula(request.formula);
+    for (size_t i = 0; f.ok() && i + 1 < f->surv.size(); ++i) {
+      formula::CollectNames(f->surv[i], &times);
+    }
+  }
+  for (const auto& [id, request] : analyses) {
+    if (request.subset.empty()) continue;
+    Result<formula::Expr> subset = formula::ParseExpr(request.subset, "subset");
+    std::vector<std::string> names;
+    if (subset.ok()) formula::CollectNames(*subset, &names);
+    for (const std::string& name : names) {
+      if (std::find(times.begin(), times.end(), name) != times.end()) {
+        review.flags.push_back({id, "time_subset",
+                                "chooses its records by '" + name +
+                                    "', a survival time of the protocol: records known to leave "
+                                    "after a time pad a population around the few the rest of the "
+                                    "condition tells apart"});
+        break;
+      }
+    }
+  }
   for (const auto& [id, request] : analyses) {
     privacy::ReviewFigures figures;
     bool site_strata = false;

@@ -416,5 +416,40 @@ TEST_F(AttackTest, ACovariateNudgedForOnePatientIsRefused) {
   EXPECT_TRUE(model("Surv(time, status) ~ rx + age + I(age > 60)").ok());
 }
 
+// Found by a red team: a curve over (age < 90 | Q) & time <= T differs from the curve of all
+// records by a slab of records known to leave after T, and, bin by bin before T, by the one
+// patient the condition tells apart: their day, and any attribute Q tests. A survival analysis
+// does not choose its records by its own time, and the review flags any analysis of a protocol
+// that chooses them by one of the protocol's survival times.
+TEST_F(AttackTest, APopulationPaddedByItsOwnTimesIsRefused) {
+  ExpectRefused(Ask3({{"analysis", "survfit"},
+                      {"step", "counts"},
+                      {"formula", "Surv(time, status) ~ 1"},
+                      {"subset", "(age < 75 | sex == 1) & time <= 2000"},
+                      {"bin_days", 30}})
+                    .status(),
+                "time_subset");
+  ExpectRefused(Ask3({{"analysis", "coxph"},
+                      {"step", "describe"},
+                      {"formula", "Surv(time, status) ~ rx"},
+                      {"subset", "time > 100"}})
+                    .status(),
+                "time_subset");
+  AnalysisRequest curve;
+  curve.function = "survfit";
+  curve.formula = "Surv(time, status) ~ 1";
+  AnalysisRequest ages;
+  ages.function = "describe";
+  ages.variables = {"age"};
+  ages.subset = "time <= 2000";
+  const std::vector<std::pair<std::string, AnalysisRequest>> analyses = {{"curve", curve},
+                                                                         {"ages", ages}};
+  bool flagged = false;
+  for (const auto& f : analysis::ReviewProtocol(analyses, Site3().table, Site3().policy).flags) {
+    flagged |= f.analysis == "ages" && f.rule == "time_subset";
+  }
+  EXPECT_TRUE(flagged);
+}
+
 }  // namespace
 }  // namespace passerelle::federation

@@ -476,8 +476,8 @@ struct Node::Impl {
       // What the researcher may hear: the flags decided on the request alone, and the site's
       // rules a first step broke that are decided on the request (privacy::PublicRefusal).
       std::string rule;
-      for (const char* request :
-           {"identifier_or_date", "time_arithmetic", "response_transform", "time_grid"}) {
+      for (const char* request : {"identifier_or_date", "time_arithmetic", "response_transform",
+                                  "time_grid", "time_subset"}) {
         if (f.rule == request) rule = f.rule;
       }
       if (f.rule == "refused" && f.flag.rfind("rule ", 0) == 0 &&
