@@ -121,17 +121,22 @@ Status CheckSurvival(const formula::Formula& f, const std::string& subset, const
     times.push_back(t.text);
   }
   if (f.surv.empty()) return Status::Ok();
-  // Nor a population chosen by its own times: a subset os_days <= T pads a cohort with records
-  // known to leave after T, and the difference of two curves' counts before T is then the few
-  // patients the rest of the condition tells apart, bin by bin.
+  // Nor a population chosen by a time, a duration or a date: a subset os_days <= T (or
+  // rfs_days > T, or a diagnosis date) pads a cohort with records known to leave after T, and the
+  // difference of two curves' counts before T is then the few patients the rest of the
+  // condition tells apart, bin by bin.
   if (!subset.empty()) {
     ASSIGN_OR_RETURN(formula::Expr condition, formula::ParseExpr(subset, "subset"));
     std::vector<std::string> in_subset;
     formula::CollectNames(condition, &in_subset);
     for (const std::string& name : in_subset) {
-      if (std::find(times.begin(), times.end(), name) != times.end()) {
+      const data::Column* column = table.Find(name);
+      if (std::find(times.begin(), times.end(), name) != times.end() ||
+          (column &&
+           (column->variable.type == data::VarType::kDate || column->variable.unit == "days"))) {
         return PermissionDenied("rule time_subset: site " + policy.site +
-                                " does not take a survival analysis' records by its own time ('" +
+                                " does not take a survival analysis' records by a time, a "
+                                "duration or a date ('" +
                                 name + "' in the subset)");
       }
     }

@@ -177,17 +177,21 @@ ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisReq
     }
   }
   for (const auto& [id, request] : analyses) {
-    if (request.subset.empty()) continue;
+    if (request.subset.empty() || times.empty()) continue;
     Result<formula::Expr> subset = formula::ParseExpr(request.subset, "subset");
     std::vector<std::string> names;
     if (subset.ok()) formula::CollectNames(*subset, &names);
     for (const std::string& name : names) {
-      if (std::find(times.begin(), times.end(), name) != times.end()) {
+      const data::Column* column = table.Find(name);
+      if (std::find(times.begin(), times.end(), name) != times.end() ||
+          (column &&
+           (column->variable.type == data::VarType::kDate || column->variable.unit == "days"))) {
         review.flags.push_back({id, "time_subset",
                                 "chooses its records by '" + name +
-                                    "', a survival time of the protocol: records known to leave "
-                                    "after a time pad a population around the few the rest of the "
-                                    "condition tells apart"});
+                                    "', a time, a duration or a date, in a protocol with survival "
+                                    "analyses: records known to leave after a time pad a "
+                                    "population around the few the rest of the condition tells "
+                                    "apart"});
         break;
       }
     }
