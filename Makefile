@@ -42,14 +42,17 @@ bench: build
 clean:
 	@rm -rf build demo-out bench-out
 
-# Bounded, reproducible fuzzing of every parser (clang, libFuzzer): fixed seed and run count.
+# Bounded, reproducible fuzzing of every parser (clang, libFuzzer): fixed seed and run count; new
+# inputs go to build/fuzz/corpus, the committed seeds stay as they are.
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz --target csv_fuzz dictionary_fuzz policy_fuzz formula_fuzz \
 	  protocol_fuzz
 	@for t in csv dictionary policy formula protocol; do \
+	  mkdir -p build/fuzz/corpus/$$t; \
 	  out=$$(build/fuzz/tests/fuzz/$${t}_fuzz -seed=1 -runs=$${FUZZ_RUNS:-100000} -max_len=4096 \
-	    tests/fuzz/corpus/$$t 2>&1); echo "$$out" | grep -a -E '^Done|ERROR|SUMMARY'; \
+	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>&1); \
+	  echo "$$out" | grep -a -E '^Done|ERROR|SUMMARY'; \
 	  if echo "$$out" | grep -a -q ERROR || ! echo "$$out" | grep -a -q '^Done'; then \
 	    echo "fuzz: $$t failed"; exit 1; fi; \
 	done
