@@ -9,6 +9,8 @@
 #include "passerelle/analysis/federated.h"
 #include "passerelle/base/date.h"
 #include "passerelle/base/text.h"
+#include "passerelle/formula/expr.h"
+#include "passerelle/formula/model.h"
 
 namespace passerelle::federation {
 namespace {
@@ -194,21 +196,31 @@ json Signature(const json& step) {
   return sig;
 }
 
-// The signatures of the steps an analysis may send (survdiff: with site strata, the exact
-// log-rank step; otherwise counts on the time grid).
-std::vector<json> SignaturesOf(const StudyAnalysis& a) {
+// The signature of the steps an analysis sends: models and tables any of theirs; survfit its
+// counts on the time grid; survdiff the exact log-rank step with site strata, else counts on the
+// grid (so no one can ask the exact times of a test approved on the grid).
+json SignatureOf(const StudyAnalysis& a) {
   const analysis::AnalysisRequest& r = a.request;
-  json step = {{"analysis", r.function}, {"subset", r.subset}, {"formula", r.formula},
-               {"rows", r.rows},         {"cols", r.cols},     {"variables", r.variables},
-               {"ties", r.ties},         {"family", r.family}, {"rho", r.rho}};
-  const double bin = r.bin_days > 0 ? r.bin_days : analysis::kDefaultBinDays;
-  std::vector<json> out;
-  for (const char* kind : {"levels", "counts", "logrank"}) {
-    step["step"] = kind;
-    step["bin_days"] = bin;
-    out.push_back(Signature(step));
+  json step = {{"analysis", r.function},
+               {"subset", r.subset},
+               {"formula", r.formula},
+               {"rows", r.rows},
+               {"cols", r.cols},
+               {"variables", r.variables},
+               {"ties", r.ties},
+               {"family", r.family},
+               {"rho", r.rho},
+               {"bin_days", r.bin_days > 0 ? r.bin_days : analysis::kDefaultBinDays}};
+  if (r.function == "survfit") {
+    step["step"] = "counts";
+  } else if (r.function == "survdiff") {
+    const Result<formula::Formula> f = formula::ParseFormula(r.formula);
+    const bool site_strata =
+        f.ok() && std::any_of(f->strata.begin(), f->strata.end(),
+                              [](const formula::Expr& e) { return formula::Deparse(e) == "site"; });
+    step["step"] = site_strata ? "logrank" : "counts";
   }
-  return out;
+  return Signature(step);
 }
 
 }  // namespace
@@ -258,9 +270,7 @@ Result<std::string> ProtocolAnalysisOf(const Protocol& protocol, const std::stri
   if (step.is_object()) {
     const json sig = Signature(step);
     for (const StudyAnalysis& a : protocol.study.analyses) {
-      for (const json& allowed : SignaturesOf(a)) {
-        if (allowed == sig) return a.id;
-      }
+      if (SignatureOf(a) == sig) return a.id;
     }
   }
   return NotFound("the task is not an analysis of protocol " + protocol.name);

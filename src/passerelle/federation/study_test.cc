@@ -107,6 +107,11 @@ TEST(Protocol, ATaskBelongsToAnAnalysisOnlyAsApproved) {
            R"js({"analysis": "survfit", "step": "counts", "formula":
                "Surv(os_days * 30, os_event) ~ organ", "subset": "", "bin_days": 30})js",
            R"js({"analysis": "describe", "variables": ["age_dx", "psa_dx"], "subset": ""})js",
+           // The exact log-rank step of a curve, or of a test approved on the grid.
+           R"js({"analysis": "survfit", "step": "logrank", "formula":
+               "Surv(os_days, os_event) ~ organ", "subset": "", "rho": 0})js",
+           R"js({"analysis": "survdiff", "step": "counts", "formula":
+               "Surv(os_days, os_event) ~ organ + strata(site)", "subset": "", "bin_days": 30})js",
            R"js({"analysis": "table", "rows": "organ", "subset": ""})js", "not json"}) {
     EXPECT_EQ(of(other).status().code(), StatusCode::kNotFound) << other;
   }
