@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include <atomic>
+#include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -44,8 +45,27 @@ int VerifyAndLog(int preverify_ok, X509_STORE_CTX* store) {
 }  // namespace
 
 LogSink StderrLog() {
-  return [](const std::string& line) { std::cerr << line << "\n"; };
+  // One line per entry whatever it quotes: control characters (a newline in a subset or a
+  // certificate's name) are escaped, so no input can forge a line of the log.
+  return [](const std::string& line) {
+    std::string safe;
+    safe.reserve(line.size());
+    for (const char c : line) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(c));
+        safe += escaped;
+      } else {
+        safe += c;
+      }
+    }
+    std::cerr << safe << "\n";
+  };
 }
+
+// Request bodies larger than this are refused before they are read (HTTP 413): a study, a
+// protocol or a node's answer is a few hundred kilobytes at most.
+constexpr size_t kMaxBodyBytes = 8 << 20;
 
 struct HttpsServer::Impl {
   LogSink log;
@@ -97,6 +117,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
     return InvalidArgument("https server: " + (error.empty() ? "invalid TLS setup" : error));
   }
   impl->server->set_read_timeout(60, 0);
+  impl->server->set_payload_max_length(kMaxBodyBytes);
   impl->server->set_tcp_nodelay(true);  // small messages leave at once (no Nagle delay)
   impl->server->set_keep_alive_max_count(1000);
   // Each kept-alive connection holds a worker for its life: nodes' long polls and connections,
@@ -111,12 +132,14 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::CreateLoopback(LogSink log) {
   impl->server = std::make_unique<httplib::Server>();
   impl->loopback_only = true;
   impl->server->set_read_timeout(60, 0);
+  impl->server->set_payload_max_length(kMaxBodyBytes);
   return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
 }
 
 void HttpsServer::Handle(const std::string& method, const std::string& path, Handler handler) {
-  auto adapter = [handler = std::move(handler), method](const httplib::Request& req,
-                                                        httplib::Response& res) {
+  const bool tls = !impl_->loopback_only;
+  auto adapter = [handler = std::move(handler), method, tls](const httplib::Request& req,
+                                                             httplib::Response& res) {
     HttpRequest request;
     request.method = method;
     request.path = req.path;
@@ -136,10 +159,30 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
     }
     const std::string authorization = req.get_header_value("Authorization");
     if (authorization.rfind("Bearer ", 0) == 0) request.bearer_token = authorization.substr(7);
-    HttpResponse response = handler(request);
+    HttpResponse response;
+    try {
+      response = handler(request);
+    } catch (const std::exception&) {  // no request ends the server
+      response = {500, R"({"v": 1, "error": "the server could not answer", "code": "internal"})",
+                  "application/json"};
+    }
     res.status = response.status;
     res.set_content(response.body, response.content_type.c_str());
     for (const auto& [name, value] : response.headers) res.set_header(name, value);
+    // The usual protections on every answer, unless the handler chose its own: nothing is
+    // sniffed, framed or referred elsewhere; an HTML answer (a report) runs no inline script.
+    auto fallback = [&](const char* name, const std::string& value) {
+      if (!res.has_header(name)) res.set_header(name, value);
+    };
+    fallback("X-Content-Type-Options", "nosniff");
+    fallback("X-Frame-Options", "DENY");
+    fallback("Referrer-Policy", "no-referrer");
+    if (tls) fallback("Strict-Transport-Security", "max-age=31536000");
+    if (response.content_type.rfind("text/html", 0) == 0) {
+      fallback("Content-Security-Policy",
+               "default-src 'self'; img-src 'self' data: blob:; style-src 'self' "
+               "'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+    }
   };
   if (method == "GET") {
     impl_->server->Get(path, adapter);

@@ -83,6 +83,19 @@ TEST_F(HttpsTest, ConsortiumPartiesTalkAndKnowWhoIsCalling) {
   EXPECT_EQ(response->body, "{\"peer\": \"wuhan\", \"body\": {\"n\": 1}}");
 }
 
+// A body larger than 8 MiB is refused before it is read, whoever sends it.
+TEST_F(HttpsTest, ABodyTooLargeIsRefusedBeforeItIsRead) {
+  const int port = Start("ca", "hub");
+  auto client = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+  ASSERT_TRUE(client.ok());
+  auto response = (*client)->Post("/api/v1/echo", "\"" + std::string(9 << 20, 'x') + "\"");
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 413);
+  auto small = (*client)->Post("/api/v1/echo", "\"" + std::string(1 << 20, 'x') + "\"");
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  EXPECT_EQ(small->status, 200);
+}
+
 TEST_F(HttpsTest, ClientOfAnotherCaIsRefusedAndLogged) {
   const int port = Start("ca", "hub");
   auto client = HttpsClient::Create("localhost", port, Identity("ca", "stranger"));
@@ -123,6 +136,13 @@ TEST_F(HttpsTest, ServerOfAnotherCaIsRefusedByTheClient) {
 
 namespace passerelle::net {
 namespace {
+
+// A newline in what a log line quotes (a subset, a certificate's name) forges no line.
+TEST(HttpsServer, TheLogEscapesControlCharacters) {
+  ::testing::internal::CaptureStderr();
+  StderrLog()("refused 'a\nnode: released' \x1b[0m");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "refused 'a\\x0anode: released' \\x1b[0m\n");
+}
 
 // A server without TLS (the custodian's page) listens on the loopback address only.
 TEST(HttpsServer, ALoopbackServerRefusesAnyOtherAddress) {
