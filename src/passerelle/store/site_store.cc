@@ -1,5 +1,6 @@
 #include "passerelle/store/site_store.h"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -54,10 +55,13 @@ const char* SqlType(data::VarType type) {
   }
 }
 
-// Names the store uses for itself; a dataset may not take them.
+// Names the store uses for itself; a dataset may not take them, in any case (SQLite's names are
+// not case-sensitive: "Site" is the table "site").
 bool IsReservedName(const std::string& name) {
-  return name == "site" || name == "dataset" || name == "dataset_version" ||
-         name.starts_with("data_") || name.starts_with("sqlite_");
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "site" || lower == "dataset" || lower == "dataset_version" ||
+         lower.starts_with("data_") || lower.starts_with("sqlite_");
 }
 
 // Rolls back unless committed: a failed import leaves the store exactly as it was.

@@ -142,6 +142,15 @@ TEST_F(SiteStoreTest, ReimportReplacesAtomicallyWithANewVersion) {
   EXPECT_EQ((*list)[0].source_file, "b.csv");
 }
 
+TEST_F(SiteStoreTest, ReservedNamesAreRefusedInAnyCase) {
+  for (const char* name : {"site", "Site", "DATASET", "Dataset_Version", "Data_x", "SQLITE_x"}) {
+    ImportRequest r = GuRequest(Write("x.csv", "patient_id\n"));
+    r.dataset = name;
+    const auto report = store_->Import(r);
+    EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument) << name;
+  }
+}
+
 TEST_F(SiteStoreTest, RowsOfAnotherSiteAreRefused) {
   auto result =
       store_->Import(GuRequest(Write("x.csv", data::testing::GuCsv({{{"site", "lyon"}}}))));
