@@ -103,7 +103,9 @@ struct HubOptions {
 };
 Status HubInit(const HubOptions& options);
 Status HubUserAdd(const HubOptions& options);
+Status HubUserRemove(const HubOptions& options);  // revokes the token at once
 Status HubSiteAdd(const HubOptions& options);
+Status HubSiteRemove(const HubOptions& options);  // unpins the certificate at once
 Status HubSites(const HubOptions& options);
 // Serves until SIGTERM or SIGINT, then stops cleanly.
 Status HubServe(const HubOptions& options);

@@ -25,6 +25,23 @@ Status HubUserAdd(const HubOptions& options) {
   return Status::Ok();
 }
 
+Status HubUserRemove(const HubOptions& options) {
+  ASSIGN_OR_RETURN(auto hub, store::HubStore::Open(options.dir));
+  RETURN_IF_ERROR(hub->RevokeUser(options.name));
+  std::cout << "Revoked the token of researcher '" << options.name
+            << "': it opens nothing from now on (their studies stay)\n";
+  return Status::Ok();
+}
+
+Status HubSiteRemove(const HubOptions& options) {
+  ASSIGN_OR_RETURN(auto hub, store::HubStore::Open(options.dir));
+  RETURN_IF_ERROR(hub->RemoveSite(options.name));
+  std::cout << "Removed site '" << options.name
+            << "': its node is refused from its next request; register it again with a new "
+               "certificate (hub site add) to bring it back\n";
+  return Status::Ok();
+}
+
 Status HubSiteAdd(const HubOptions& options) {
   ASSIGN_OR_RETURN(net::CertificateInfo info, net::VerifyCertificate(options.ca, options.cert));
   if (info.role != "node") {

@@ -197,6 +197,11 @@ int main(int argc, char** argv) {
   hub_user_add->add_option("dir", hub_options.dir, "Folder of the hub")->required();
   hub_user_add->add_option("--name", hub_options.name, "Researcher name")->required();
   hub_user_add->callback([&] { status = HubUserAdd(hub_options); });
+  CLI::App* hub_user_remove =
+      hub_user->add_subcommand("remove", "Revoke a researcher's token (at once)");
+  hub_user_remove->add_option("dir", hub_options.dir, "Folder of the hub")->required();
+  hub_user_remove->add_option("--name", hub_options.name, "Researcher name")->required();
+  hub_user_remove->callback([&] { status = HubUserRemove(hub_options); });
   CLI::App* hub_site = hub->add_subcommand("site", "Sites allowed to connect");
   hub_site->require_subcommand(1);
   CLI::App* hub_site_add =
@@ -206,6 +211,11 @@ int main(int argc, char** argv) {
   hub_site_add->add_option("--cert", hub_options.cert, "The node's certificate")->required();
   hub_site_add->add_option("--ca", hub_options.ca, "The consortium CA certificate")->required();
   hub_site_add->callback([&] { status = HubSiteAdd(hub_options); });
+  CLI::App* hub_site_remove =
+      hub_site->add_subcommand("remove", "Unpin a site's certificate (at once)");
+  hub_site_remove->add_option("dir", hub_options.dir, "Folder of the hub")->required();
+  hub_site_remove->add_option("--name", hub_options.name, "Site name")->required();
+  hub_site_remove->callback([&] { status = HubSiteRemove(hub_options); });
   CLI::App* hub_sites = hub_site->add_subcommand("list", "List the registered sites");
   hub_sites->add_option("dir", hub_options.dir, "Folder of the hub")->required();
   hub_sites->callback([&] { status = HubSites(hub_options); });

@@ -256,6 +256,33 @@ namespace {
 // a node whose certificate comes from another CA is refused at the handshake, both sides saying
 // so; a "node" with the right certificate that answers garbage fails its site's analysis. Each
 // time the study says which site and why, and shows no result for the analysis.
+// A lost laptop and a compromised node: the researcher's token and the site's certificate are
+// revoked at once on the running hub; the other site goes on.
+TEST_F(SovereigntyProcessTest, ARevokedResearcherAndARemovedSiteAreRefusedAtOnce) {
+  AddSyntheticSites();
+  StartAll();
+  const json study = {{"title", "organs"},
+                      {"dataset", "gu_cohort"},
+                      {"analyses", {{{"id", "organs"}, {"function", "table"}, {"rows", "organ"}}}}};
+  EXPECT_EQ(RunStudy(study)["sites"], json({"lyon", "wuhan"}));
+  Ok("hub site remove " + dir_ + "/hub --name lyon");
+  EXPECT_TRUE(WaitForLog(dir_ + "/lyon.log", "was removed from this hub", 60)) << nodes_[1]->Log();
+  const json without_lyon = RunStudy(study);
+  EXPECT_EQ(without_lyon["sites"], json({"wuhan"}));
+  EXPECT_EQ(without_lyon["results"]["organs"]["status"], "ok");
+  Ok("hub user remove " + dir_ + "/hub --name alice");
+  const Output refused = Study(study, "revoked");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("unknown or revoked token"), std::string::npos) << refused.err;
+  // Removing again, or someone unknown, says so.
+  EXPECT_NE(passerelle::testing::Passerelle("hub user remove " + dir_ + "/hub --name nobody", dir_)
+                .exit_code,
+            0);
+  nodes_[1]->Stop();  // refused, it retries; stop it before StopAll expects a clean exit
+  nodes_.pop_back();
+  StopAll();
+}
+
 TEST_F(SovereigntyProcessTest, WrongKeyOtherCaAndGarbageFailTheirSiteOnly) {
   AddSyntheticSites();
   Ok("hub init " + dir_ + "/other_hub");

@@ -139,6 +139,24 @@ Result<std::string> HubStore::Authenticate(const std::string& token) {
   return std::string(query->Text(0));
 }
 
+Status HubStore::RevokeUser(const std::string& name) {
+  ASSIGN_OR_RETURN(
+      auto update,
+      db_->Prepare("UPDATE user SET token_sha256 = 'revoked:' || name WHERE name = ?"));
+  update->BindText(1, name);
+  RETURN_IF_ERROR(update->Run());
+  if (db_->Changes() == 0) return NotFound("no researcher '" + name + "'");
+  return Status::Ok();
+}
+
+Status HubStore::RemoveSite(const std::string& name) {
+  ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE site SET cert_sha256 = '' WHERE name = ?"));
+  update->BindText(1, name);
+  RETURN_IF_ERROR(update->Run());
+  if (db_->Changes() == 0) return NotFound("no site '" + name + "'");
+  return Status::Ok();
+}
+
 Status HubStore::AddSite(const std::string& name, const std::string& cert_sha256) {
   if (!IsValidName(name)) return InvalidArgument("site name '" + name + "' is not a name");
   ASSIGN_OR_RETURN(
@@ -154,7 +172,7 @@ Status HubStore::AddSite(const std::string& name, const std::string& cert_sha256
 Result<std::vector<SiteRecord>> HubStore::Sites() {
   ASSIGN_OR_RETURN(auto query,
                    db_->Prepare("SELECT name, cert_sha256, last_seen, audit_seq, audit_hash, "
-                                "catalog FROM site ORDER BY name"));
+                                "catalog FROM site WHERE cert_sha256 != '' ORDER BY name"));
   std::vector<SiteRecord> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, query->Step());
@@ -209,6 +227,9 @@ Result<SiteRecord> HubStore::RecognizeSite(const std::string& name,
   query->BindText(1, name);
   ASSIGN_OR_RETURN(bool found, query->Step());
   if (!found) return PermissionDenied("site '" + name + "' is not registered at this hub");
+  if (query->Text(1).empty()) {
+    return PermissionDenied("site '" + name + "' was removed from this hub");
+  }
   if (query->Text(1) != cert_sha256) {
     return PermissionDenied("site '" + name +
                             "' presented a certificate that is not the pinned one");

@@ -83,8 +83,17 @@ class HubStore {
   // The researcher a token belongs to; PermissionDenied for an unknown token.
   Result<std::string> Authenticate(const std::string& token);
 
+  // Revokes a researcher's token at once (a lost laptop): their studies stay, the token opens
+  // nothing. NotFound for an unknown name.
+  Status RevokeUser(const std::string& name);
+
   // Registers (or re-pins) a site and its certificate fingerprint.
   Status AddSite(const std::string& name, const std::string& cert_sha256);
+  // Unpins a site's certificate at once (a compromised node): its node is refused from its next
+  // request and it takes part in no new study; AddSite with a new certificate brings it back.
+  // NotFound for an unknown name.
+  Status RemoveSite(const std::string& name);
+  // The registered sites (not the removed ones).
   Result<std::vector<SiteRecord>> Sites();
   // The site whose certificate is pinned as `cert_sha256`, recording the contact time;
   // PermissionDenied for an unknown name or a fingerprint that is not the pinned one.
