@@ -34,6 +34,12 @@ std::string Where(std::string_view text, size_t offset) {
   return std::to_string(line) + ":" + std::to_string(column);
 }
 
+// Limits of a study or protocol, far above any real one: one file cannot occupy a hub and every
+// node for long (a describe of a million variables would).
+constexpr size_t kMaxAnalyses = 200;
+constexpr size_t kMaxVariables = 500;
+constexpr size_t kMaxTitle = 500;
+
 Status Field(std::string_view label, const std::string& path, const std::string& rule) {
   return InvalidArgument(std::string(label) + ": " + path + ": " + rule);
 }
@@ -93,6 +99,10 @@ Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
   if (!conf_type.empty()) r.conf_type = conf_type;
   if (a.contains("variables")) {
     const json& v = a.at("variables");
+    if (v.is_array() && v.size() > kMaxVariables) {
+      return Field(label, at + "variables",
+                   "lists more than " + std::to_string(kMaxVariables) + " variables");
+    }
     if (!v.is_array()) return Field(label, at + "variables", "must be a list of variable names");
     for (const json& name : v) {
       if (!name.is_string()) return Field(label, at + "variables", "must be a list of names");
@@ -153,6 +163,9 @@ Result<std::vector<std::string>> Names(const json& j, const std::string& key,
 Result<Study> StudyOf(const json& j, std::string_view label) {
   Study study;
   ASSIGN_OR_RETURN(study.title, Text(j, "title", label, "", true));
+  if (study.title.size() > kMaxTitle) {
+    return Field(label, "title", "is longer than " + std::to_string(kMaxTitle) + " bytes");
+  }
   ASSIGN_OR_RETURN(study.dataset, Text(j, "dataset", label, "", true));
   if (!IsValidName(study.dataset)) return Field(label, "dataset", "must be a dataset name");
   ASSIGN_OR_RETURN(study.sites, Names(j, "sites", label, "site"));
@@ -162,6 +175,9 @@ Result<Study> StudyOf(const json& j, std::string_view label) {
   }
   if (!j.contains("analyses") || !j.at("analyses").is_array() || j.at("analyses").empty()) {
     return Field(label, "analyses", "must be a non-empty list");
+  }
+  if (j.at("analyses").size() > kMaxAnalyses) {
+    return Field(label, "analyses", "has more than " + std::to_string(kMaxAnalyses) + " analyses");
   }
   std::set<std::string> ids;
   for (size_t i = 0; i < j.at("analyses").size(); ++i) {

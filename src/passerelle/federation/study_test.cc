@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace passerelle::federation {
 namespace {
 
@@ -115,6 +117,23 @@ TEST(Protocol, ATaskBelongsToAnAnalysisOnlyAsApproved) {
            R"js({"analysis": "table", "rows": "organ", "subset": ""})js", "not json"}) {
     EXPECT_EQ(of(other).status().code(), StatusCode::kNotFound) << other;
   }
+}
+
+TEST(Study, SizesAreBounded) {
+  nlohmann::json study = {{"title", std::string(600, 't')},
+                          {"dataset", "d"},
+                          {"analyses", {{{"id", "a"}, {"function", "describe"}}}}};
+  EXPECT_EQ(ParseStudy(study.dump(), "s").status().message(), "s: title: is longer than 500 bytes");
+  study["title"] = "t";
+  study["analyses"][0]["variables"] = std::vector<std::string>(501, "age_dx");
+  EXPECT_EQ(ParseStudy(study.dump(), "s").status().message(),
+            "s: analyses[0].variables: lists more than 500 variables");
+  study["analyses"] = nlohmann::json::array();
+  for (int i = 0; i < 201; ++i) {
+    study["analyses"].push_back({{"id", "a" + std::to_string(i)}, {"function", "describe"}});
+  }
+  EXPECT_EQ(ParseStudy(study.dump(), "s").status().message(),
+            "s: analyses: has more than 200 analyses");
 }
 
 TEST(Protocol, ChangesBetweenVersionsAreListed) {
