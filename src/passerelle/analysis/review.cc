@@ -215,7 +215,6 @@ ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisReq
            first.status().message()});
       continue;
     }
-    for (const privacy::Cohort& c : first->cohorts) review.populations.emplace_back(id, c);
     review.releases.push_back({id, std::move(first->cohorts), std::move(first->counts)});
   }
   return review;

@@ -20,17 +20,11 @@ namespace passerelle::analysis {
 
 struct ProtocolReview {
   std::vector<privacy::ReviewFlag> flags;  // of the analyses on their own
-  // The populations each analysis would release (rows of the table): the caller compares them
-  // with each other and with what the site has released (privacy::ReviewOverlaps).
-  std::vector<std::pair<std::string, privacy::Cohort>> populations;
   // Each analysis' first release as the site would make it, in the protocol's order (its
-  // populations and the counts it states, over the table's rows), for the caller to play
-  // through a copy of its ledger (privacy::ReviewReleases).
-  struct Release {
-    std::string analysis;
-    std::vector<privacy::Cohort> populations, counts;
-  };
-  std::vector<Release> releases;
+  // populations and the counts it states, over the table's rows): the caller compares the
+  // populations with each other and with what the site has released (privacy::ReviewOverlaps)
+  // and plays the releases through a copy of its ledger (privacy::ReviewReleases).
+  std::vector<privacy::ReviewedRelease> releases;
 };
 
 // `analyses`: (id, request) as the protocol lists them. An analysis this table cannot run is

@@ -498,22 +498,18 @@ struct Node::Impl {
       analysis::ProtocolReview review =
           analysis::ReviewProtocol(analyses, (*loaded)->table, *policy);
       for (const privacy::ReviewFlag& f : review.flags) add(f);
-      for (auto& [analysis_id, cohort] : review.populations) {
-        cohort = cohort.Renumbered((*loaded)->records);
-      }
-      std::vector<privacy::ReviewedRelease> releases;
-      for (analysis::ProtocolReview::Release& r : review.releases) {
-        releases.push_back(
-            {r.analysis, (*loaded)->Numbered(r.populations), (*loaded)->Numbered(r.counts)});
+      for (privacy::ReviewedRelease& r : review.releases) {
+        r.populations = (*loaded)->Numbered(r.populations);
+        r.counts = (*loaded)->Numbered(r.counts);
       }
       if (Result<const privacy::ReleasedSets*> released = ledger->Released(parsed->study.dataset);
           released.ok()) {
         for (const privacy::ReviewFlag& f :
-             privacy::ReviewOverlaps(review.populations, (*released)->populations(), *policy)) {
+             privacy::ReviewOverlaps(review.releases, (*released)->populations(), *policy)) {
           add(f);
         }
         for (const privacy::ReviewFlag& f :
-             privacy::ReviewReleases(releases, **released, *policy)) {
+             privacy::ReviewReleases(review.releases, **released, *policy)) {
           add(f);
         }
       }

@@ -53,8 +53,12 @@ std::vector<ReviewFlag> ReviewAnalysis(const ReviewFigures& f, const Policy& pol
   return flags;
 }
 
-std::vector<ReviewFlag> ReviewOverlaps(std::span<const std::pair<std::string, Cohort>> populations,
+std::vector<ReviewFlag> ReviewOverlaps(std::span<const ReviewedRelease> releases,
                                        const DifferencingIndex& released, const Policy& policy) {
+  std::vector<std::pair<std::string, Cohort>> populations;
+  for (const ReviewedRelease& r : releases) {
+    for (const Cohort& c : r.populations) populations.emplace_back(r.analysis, c);
+  }
   std::vector<ReviewFlag> flags;
   std::set<std::string> flagged;
   const size_t k = static_cast<size_t>(policy.min_cohort_difference);

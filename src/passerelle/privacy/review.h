@@ -49,20 +49,23 @@ struct ReviewFlag {
 // The flags the rules raise on one analysis.
 std::vector<ReviewFlag> ReviewAnalysis(const ReviewFigures& figures, const Policy& policy);
 
-// The populations of a protocol's analyses (a model's rows, a variable's non-missing records,
-// a curve's group) and the populations this site has released before: a pair that differs by 1
-// to min_cohort_difference - 1 records is flagged, on the analysis that asks for it.
-std::vector<ReviewFlag> ReviewOverlaps(std::span<const std::pair<std::string, Cohort>> populations,
-                                       const DifferencingIndex& released, const Policy& policy);
-
-// The protocol's releases played in order through a copy of what the site has released: an
-// analysis whose counts, with the earlier ones', would give a count of 1 to k - 1 records (the
-// count audit) is flagged ("combined_counts"), as the node would refuse it when it runs.
-// `releases`: (analysis, populations, counts), sets over the ledger's numbers.
+// A protocol's analysis' first release: its populations (a model's rows, a variable's
+// non-missing records, a curve's group) and the sets whose counts it states.
 struct ReviewedRelease {
   std::string analysis;
   std::vector<Cohort> populations, counts;
 };
+
+// The populations of a protocol's releases and those this site has released before: a pair
+// that differs by 1 to min_cohort_difference - 1 records is flagged, on the analysis that asks
+// for it.
+std::vector<ReviewFlag> ReviewOverlaps(std::span<const ReviewedRelease> releases,
+                                       const DifferencingIndex& released, const Policy& policy);
+
+// The protocol's releases played in order through a copy of what the site has released: an
+// analysis whose counts, with the earlier ones', would give a count of 1 to k - 1 records (the
+// count audit) is flagged ("combined_counts"), as the node would refuse it when it runs. Sets
+// over the ledger's numbers.
 std::vector<ReviewFlag> ReviewReleases(std::span<const ReviewedRelease> releases,
                                        ReleasedSets released, const Policy& policy);
 

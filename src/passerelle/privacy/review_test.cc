@@ -60,12 +60,11 @@ TEST(Review, PopulationsAFewRecordsApartAreFlagged) {
   const Policy policy = DefaultPolicy("lyon");
   DifferencingIndex released;
   released.Add(Range(0, 200));
-  const std::vector<std::pair<std::string, Cohort>> populations = {
-      {"all", Range(0, 300)},
-      {"almost_all", Range(0, 297)},
-      {"far", Range(0, 100)},
-      {"near_released", Range(0, 202)}};
-  const auto flags = ReviewOverlaps(populations, released, policy);
+  const std::vector<ReviewedRelease> releases = {{"all", {Range(0, 300)}, {}},
+                                                 {"almost_all", {Range(0, 297)}, {}},
+                                                 {"far", {Range(0, 100)}, {}},
+                                                 {"near_released", {Range(0, 202)}, {}}};
+  const auto flags = ReviewOverlaps(releases, released, policy);
   ASSERT_EQ(flags.size(), 2u);
   EXPECT_EQ(flags[0].analysis, "almost_all");
   EXPECT_NE(flags[0].flag.find("'all'"), std::string::npos);
