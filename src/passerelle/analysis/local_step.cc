@@ -245,7 +245,10 @@ void LocalStepCache::Clear() { impl_->models.clear(); }
 namespace {
 
 // What the site's rules read of a frame, and what every step releases about it.
-Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, SiteModel* model) {
+// `cross_products`: the steps release X'WX (a GLM's), whose entries are sums over the records
+// where two columns are both non-zero.
+Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, bool cross_products,
+                     SiteModel* model) {
   for (size_t j = 0; j < m.p(); ++j) {
     double sum = 0;
     bool indicator = true;
@@ -268,6 +271,21 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, Sit
       }
     }
   }
+  // Each pair of columns too, for a GLM: X'WX holds sum(x_a * x_b) over the records where both
+  // are non-zero, which for two 0/1 columns counts their intersection and for a value crossed
+  // with a rare condition adds up those patients' values. A pair non-zero together for 1 to k-1
+  // records is refused like a rare column; a pair of 0/1 columns states a count for the audit.
+  std::vector<std::pair<size_t, size_t>> indicator_pairs;
+  for (size_t a = 0; cross_products && a < m.p(); ++a) {
+    for (size_t b = a + 1; b < m.p(); ++b) {
+      double together = 0;
+      for (size_t i = 0; i < m.n; ++i) together += m.X(i, a) != 0 && m.X(i, b) != 0;
+      if (together > 0 && (model->fewest_in_column == 0 || together < model->fewest_in_column)) {
+        model->fewest_in_column = together;
+      }
+      if (model->indicator[a] && model->indicator[b]) indicator_pairs.emplace_back(a, b);
+    }
+  }
   model->n = static_cast<double>(m.n);
   model->p = static_cast<double>(m.p());
   model->omitted = static_cast<double>(m.n_omitted_na);
@@ -281,7 +299,8 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, Sit
   }
   model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
   // Counts that follow from what every step releases: the ones of each 0/1 column (a sum coxph
-  // releases, a diagonal of X'WX), and the records with the larger of a two-valued response
+  // releases, a diagonal of X'WX) and of each pair of them (X'WX), and the records with the
+  // larger of a two-valued response
   // (the events of a model, or the count an intercept-only model of a 0/1 outcome gives).
   auto rows_where = [&](auto&& keep) {
     std::vector<size_t> rows;
@@ -293,6 +312,9 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, Sit
   for (size_t j = 0; j < m.p(); ++j) {
     if (model->indicator[j])
       model->counts.push_back(rows_where([&](size_t i) { return m.X(i, j) == 1; }));
+  }
+  for (const auto& [a, b] : indicator_pairs) {
+    model->counts.push_back(rows_where([&](size_t i) { return m.X(i, a) == 1 && m.X(i, b) == 1; }));
   }
   const std::vector<double>& response = m.status.empty() ? m.y : m.status;
   const std::set<double> values(response.begin(), response.end());
@@ -318,7 +340,7 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
                      formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
                                               task.value("subset", ""), options));
     for (double s : m.status) model->events += s;
-    RETURN_IF_ERROR(DescribeFrame(m, table, model.get()));
+    RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model.get()));
     model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
     return std::shared_ptr<const SiteModel>(std::move(model));
   }
@@ -339,7 +361,7 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
   } else {
     model->events = static_cast<double>(m.n);
   }
-  RETURN_IF_ERROR(DescribeFrame(m, table, model.get()));
+  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/true, model.get()));
   model->glm = std::make_unique<stats::GlmKernel>(
       task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
   RETURN_IF_ERROR(model->glm->Validate());
@@ -353,8 +375,8 @@ Status CheckModel(const SiteModel& model, const privacy::Policy& policy) {
   RETURN_IF_ERROR(privacy::CheckModelSize(model.p, model.n, model.events, policy));
   if (model.fewest_in_column > 0 && model.fewest_in_column < policy.min_cell_count) {
     return PermissionDenied(
-        "rule min_cell_count: a level, a 0/1 variable or a term of the model is held (or is "
-        "non-zero) for fewer than " +
+        "rule min_cell_count: a level, a 0/1 variable, a term or a pair of terms of the model "
+        "is held (or is non-zero) for fewer than " +
         std::to_string(policy.min_cell_count) + " records at site " + policy.site +
         " (or all but fewer than that)");
   }

@@ -451,5 +451,43 @@ TEST_F(AttackTest, APopulationPaddedByItsOwnTimesIsRefused) {
   EXPECT_TRUE(flagged);
 }
 
+// Found by a red team: a Gaussian GLM's X'WX (and its variance, dispersion times its inverse)
+// holds sum(x_a * x_b) for every pair of columns: two 0/1 columns give the count of their
+// intersection, a value crossed with a rare condition the sum of those patients' values. A GLM
+// whose two columns are non-zero together for 1 to k-1 records is refused.
+TEST_F(AttackTest, ACrossProductOfTwoColumnsIsACountToo) {
+  const data::Table& t = Site3().table;
+  const data::Column& age = *t.Find("age");
+  const data::Column& sex = *t.Find("sex");
+  int threshold = 0;
+  for (int T = 30; T < 80 && threshold == 0; ++T) {
+    size_t young = 0, young_men = 0, young_women = 0;
+    for (size_t r = 0; r < t.rows; ++r) {
+      if (!(age.numbers[r] < T)) continue;
+      ++young;
+      (sex.numbers[r] == 1 ? young_men : young_women) += 1;
+    }
+    if (young >= 5 && young_men >= 1 && young_men <= 4 && young_women >= 5) threshold = T;
+  }
+  ASSERT_NE(threshold, 0);
+  const std::string young = "I(age < " + std::to_string(threshold) + ")";
+  for (const std::string& formula :
+       {"nodes ~ " + young + " + I(sex == 1)", "nodes ~ I(sex == 1) + time:" + young}) {
+    ExpectRefused(Ask3({{"analysis", "glm"},
+                        {"step", "describe"},
+                        {"family", "gaussian"},
+                        {"formula", formula},
+                        {"subset", ""}})
+                      .status(),
+                  "min_cell_count");
+  }
+  EXPECT_TRUE(Ask3({{"analysis", "glm"},
+                    {"step", "describe"},
+                    {"family", "gaussian"},
+                    {"formula", "nodes ~ rx + I(sex == 1)"},
+                    {"subset", ""}})
+                  .ok());
+}
+
 }  // namespace
 }  // namespace passerelle::federation
