@@ -224,7 +224,7 @@ struct SiteModel {
   std::vector<uint8_t> indicator;  // the column is 0/1
   std::map<std::string, std::vector<std::string>> all_levels, used_levels;  // factors
   privacy::Cohort cohort;                                                   // the frame's rows
-  std::vector<privacy::Cohort> counts;  // the events' rows; each 0/1 column's ones
+  std::vector<privacy::Cohort> counts;  // the events' rows; the ones of 0/1 columns and pairs
   double fewest_in_column = 0;  // fewest records with a 1 (or a 0) in a 0/1 column, or non-zero
                                 // in another column; 0: none
   std::vector<Labels> labels;   // of the factors
@@ -300,8 +300,8 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, boo
   model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
   // Counts that follow from what every step releases: the ones of each 0/1 column (a sum coxph
   // releases, a diagonal of X'WX) and of each pair of them (X'WX), and the records with the
-  // larger of a two-valued response
-  // (the events of a model, or the count an intercept-only model of a 0/1 outcome gives).
+  // larger of a two-valued response (the events of a model, or the count an intercept-only
+  // model of a 0/1 outcome gives).
   auto rows_where = [&](auto&& keep) {
     std::vector<size_t> rows;
     for (size_t i = 0; i < m.n; ++i) {
