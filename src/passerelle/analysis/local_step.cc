@@ -224,7 +224,8 @@ struct SiteModel {
   std::vector<uint8_t> indicator;  // the column is 0/1
   std::map<std::string, std::vector<std::string>> all_levels, used_levels;  // factors
   privacy::Cohort cohort;                                                   // the frame's rows
-  std::vector<privacy::Cohort> counts;  // the events' rows; the ones of 0/1 columns and pairs
+  std::vector<privacy::Cohort> populations;  // the frame's rows, and each carrier's non-zero rows
+  std::vector<privacy::Cohort> counts;       // the events' rows; the ones of 0/1 columns and pairs
   double fewest_in_column = 0;  // fewest records with a 1 (or a 0) in a 0/1 column, or non-zero
                                 // in another column; 0: none
   std::vector<Labels> labels;   // of the factors
@@ -316,11 +317,23 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, boo
   for (const auto& [a, b] : indicator_pairs) {
     model->counts.push_back(rows_where([&](size_t i) { return m.X(i, a) == 1 && m.X(i, b) == 1; }));
   }
+  // A column of values that is zero for some records (os_days:I(cond)) sums over the others in
+  // every step (Cox means, X'WX): those records are a population of their own, so two models
+  // whose carriers differ by one patient are refused as differencing.
+  model->populations = {model->cohort};
+  for (size_t j = 0; j < m.p(); ++j) {
+    if (model->indicator[j]) continue;
+    privacy::Cohort support = rows_where([&](size_t i) { return m.X(i, j) != 0; });
+    if (support.size > 0 && support.size < m.n) model->populations.push_back(std::move(support));
+  }
+  // A response of two or three values is counts in disguise (its sum and sum of squares with n
+  // solve for them): each value's records are a count.
   const std::vector<double>& response = m.status.empty() ? m.y : m.status;
   const std::set<double> values(response.begin(), response.end());
-  if (values.size() == 2) {
-    const double larger = *values.rbegin();
-    model->counts.push_back(rows_where([&](size_t i) { return response[i] == larger; }));
+  if (values.size() >= 2 && values.size() <= 3) {
+    for (const double value : values) {
+      model->counts.push_back(rows_where([&](size_t i) { return response[i] == value; }));
+    }
   }
   return Status::Ok();
 }
@@ -356,8 +369,11 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
   for (double y : m.y) outcomes[y] += 1;
   if (family == stats::Family::kBinomial) {
     model->events = std::min(model->events, static_cast<double>(m.n) - model->events);
-  } else if (outcomes.size() == 2) {
-    model->events = std::min(outcomes.begin()->second, outcomes.rbegin()->second);
+  } else if (outcomes.size() >= 2 && outcomes.size() <= 3) {
+    // Two or three values: n, the sum and the sum of squares (the deviance) solve for their
+    // counts, so the rarest must be held by at least min_events records.
+    model->events = static_cast<double>(m.n);
+    for (const auto& [value, count] : outcomes) model->events = std::min(model->events, count);
   } else {
     model->events = static_cast<double>(m.n);
   }
@@ -719,7 +735,7 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
       present.push_back(r);
       if (d.type == data::VarType::kCategory) {
         by_level[static_cast<size_t>(column.codes[r])].push_back(r);
-      } else if (column.is_numeric() && by_value.size() <= 2) {
+      } else if (column.is_numeric() && by_value.size() <= 3) {
         by_value[column.numbers[r]].push_back(r);
       }
     }
@@ -741,16 +757,15 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
     if (n == n && n > 0) release.cohorts.push_back(privacy::Cohort::FromRows(present, table.rows));
     const bool numeric = d.type == data::VarType::kInteger || d.type == data::VarType::kNumber;
     if (numeric) {
-      // A number with two values is a count in disguise: its mean times n counts the records
-      // with the larger one. Both groups must be held by none or at least k records.
+      // A number with two or three values is counts in disguise: n, its mean and its SD solve
+      // for them. Each value must be held by none or at least k records.
       bool enough = d.n >= static_cast<size_t>(policy.min_cell_count);
-      if (by_value.size() == 2) {
+      if (by_value.size() >= 2 && by_value.size() <= 3) {
         for (const auto& [value, rows] : by_value) {
           enough &= rows.size() >= static_cast<size_t>(policy.min_cell_count);
         }
-        if (enough) {
-          release.counts.push_back(
-              privacy::Cohort::FromRows(by_value.rbegin()->second, table.rows));
+        for (const auto& [value, rows] : by_value) {
+          if (enough) release.counts.push_back(privacy::Cohort::FromRows(rows, table.rows));
         }
       }
       v["mean"] = enough ? json(d.mean) : json(nullptr);
@@ -797,7 +812,7 @@ Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Tabl
       ASSIGN_OR_RETURN(std::string aggregate, analysis == "coxph"
                                                   ? CoxStep(task, model.get(), policy)
                                                   : GlmStep(task, model.get(), policy));
-      return LocalRelease{std::move(aggregate), {model->cohort}, model->counts};
+      return LocalRelease{std::move(aggregate), model->populations, model->counts};
     }
     const std::string step = task.value("step", "");
     if ((analysis == "survfit" || analysis == "survdiff") && step == "counts") {

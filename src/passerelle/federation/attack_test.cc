@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -487,6 +488,64 @@ TEST_F(AttackTest, ACrossProductOfTwoColumnsIsACountToo) {
                     {"formula", "nodes ~ rx + I(sex == 1)"},
                     {"subset", ""}})
                   .ok());
+}
+
+// Found by a red team: two models over the same rows whose carriers (a value crossed with a
+// condition) differ by one patient give that patient's value by difference (Cox means, X'WX);
+// and a number of three values has its counts in its mean and SD. A carrier's non-zero records
+// are a population for differencing; a number or response of two or three values needs each held
+// by at least k records.
+TEST_F(AttackTest, CarriersOneApartAndThreeValuedNumbersAreRefused) {
+  const data::Table& t = Site3().table;
+  const data::Column& age = *t.Find("age");
+  const data::Column& sex = *t.Find("sex");
+  bool target_is_man = false;
+  for (size_t r = 0; r < t.rows; ++r) {
+    if (age.numbers[r] == 80) target_is_man = sex.numbers[r] == 1;
+  }
+  const std::string other = target_is_man ? "I(sex == 1 & age != 80)" : "I(sex == 1 | age == 80)";
+  auto cox = [&](const std::string& carrier) {
+    return Ask3({{"analysis", "coxph"},
+                 {"step", "describe"},
+                 {"formula", "Surv(time, status) ~ rx + time:" + carrier},
+                 {"subset", ""}});
+  };
+  ASSERT_TRUE(cox("I(sex == 1)").ok()) << cox("I(sex == 1)").status().ToString();
+  ExpectRefused(cox(other).status(), "min_cohort_difference");
+  // differ takes the values 1, 2 and 3: among the patients under some age, one of them is held
+  // by 1 to 4 (at site 1, with nothing released before).
+  testing::TestSite& site1 = *sites_[0];
+  const data::Column& differ = *site1.table.Find("differ");
+  const data::Column& age1 = *site1.table.Find("age");
+  int threshold = 0;
+  for (int T = 25; T <= 90 && threshold == 0; ++T) {
+    std::map<double, size_t> held;
+    size_t missing = 0;
+    for (size_t r = 0; r < site1.table.rows; ++r) {
+      if (!(age1.numbers[r] < T)) continue;
+      if (differ.IsMissing(r)) {
+        ++missing;
+      } else {
+        ++held[differ.numbers[r]];
+      }
+    }
+    bool rare = false;
+    size_t n = 0;
+    for (const auto& [value, count] : held) {
+      rare |= count < 5;
+      n += count;
+    }
+    if (held.size() == 3 && rare && n >= 10 && missing == 0) threshold = T;
+  }
+  ASSERT_NE(threshold, 0);
+  auto answer = site1.Run(json{{"analysis", "describe"},
+                               {"variables", {"differ"}},
+                               {"subset", "age < " + std::to_string(threshold)}}
+                              .dump());
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  const json three = json::parse(*answer);
+  EXPECT_TRUE(three["variables"][0]["mean"].is_null()) << three.dump();
+  EXPECT_TRUE(three["variables"][0]["sd"].is_null());
 }
 
 }  // namespace
