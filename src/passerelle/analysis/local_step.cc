@@ -317,12 +317,13 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, boo
   for (const auto& [a, b] : indicator_pairs) {
     model->counts.push_back(rows_where([&](size_t i) { return m.X(i, a) == 1 && m.X(i, b) == 1; }));
   }
-  // A column of values that is zero for some records (os_days:I(cond)) sums over the others in
-  // every step (Cox means, X'WX): those records are a population of their own, so two models
-  // whose carriers differ by one patient are refused as differencing.
+  // A value crossed with a condition (os_days:I(cond)) is zero but where the condition holds and
+  // sums over those records in every step (Cox means, X'WX): they are a population of their own,
+  // so two models whose carriers differ by one patient are refused as differencing. (A plain
+  // covariate's zeros add nothing: its sum over the model's rows is the same.)
   model->populations = {model->cohort};
   for (size_t j = 0; j < m.p(); ++j) {
-    if (model->indicator[j]) continue;
+    if (model->indicator[j] || m.coef_names[j].find(':') == std::string::npos) continue;
     privacy::Cohort support = rows_where([&](size_t i) { return m.X(i, j) != 0; });
     if (support.size > 0 && support.size < m.n) model->populations.push_back(std::move(support));
   }
