@@ -188,6 +188,24 @@ bool ConditionInArithmetic(const formula::Expr& e, bool under_arithmetic) {
 }
 
 Status CheckTerms(const formula::Formula& f, const privacy::Policy& policy) {
+  // No term may read the response: `isup_grade ~ I(isup_grade > 2)` splits the response into
+  // groups whose means, with the deviance, solve for the counts of each value (and its extremes).
+  std::vector<std::string> response;
+  if (f.response == formula::Formula::Response::kExpr) formula::CollectNames(f.lhs, &response);
+  for (const formula::Expr& e : f.surv) formula::CollectNames(e, &response);
+  for (const formula::Term& term : f.terms) {
+    for (const formula::Expr& e : term.variables) {
+      std::vector<std::string> names;
+      formula::CollectNames(e, &names);
+      for (const std::string& name : names) {
+        if (std::find(response.begin(), response.end(), name) != response.end()) {
+          return PermissionDenied("rule response_in_terms: site " + policy.site +
+                                  " does not fit a model whose terms read its response ('" + name +
+                                  "')");
+        }
+      }
+    }
+  }
   std::vector<const formula::Expr*> terms;
   for (const formula::Term& term : f.terms) {
     for (const formula::Expr& e : term.variables) terms.push_back(&e);

@@ -507,7 +507,7 @@ TEST_F(AttackTest, CarriersOneApartAndThreeValuedNumbersAreRefused) {
   auto cox = [&](const std::string& carrier) {
     return Ask3({{"analysis", "coxph"},
                  {"step", "describe"},
-                 {"formula", "Surv(time, status) ~ rx + time:" + carrier},
+                 {"formula", "Surv(time, status) ~ rx + age:" + carrier},
                  {"subset", ""}});
   };
   ASSERT_TRUE(cox("I(sex == 1)").ok()) << cox("I(sex == 1)").status().ToString();
@@ -546,6 +546,31 @@ TEST_F(AttackTest, CarriersOneApartAndThreeValuedNumbersAreRefused) {
   const json three = json::parse(*answer);
   EXPECT_TRUE(three["variables"][0]["mean"].is_null()) << three.dump();
   EXPECT_TRUE(three["variables"][0]["sd"].is_null());
+}
+
+// Found by a red team: a model whose term reads its response (isup_grade ~ I(isup_grade > 2),
+// age ~ I(age >= 88) over a padded subset) splits the response into groups whose means and the
+// deviance solve for each value's count and the extremes. No term may read the response.
+TEST_F(AttackTest, ATermThatReadsTheResponseIsRefused) {
+  ExpectRefused(Ask3({{"analysis", "glm"},
+                      {"step", "describe"},
+                      {"family", "gaussian"},
+                      {"formula", "age ~ I(age >= 70)"},
+                      {"subset", ""}})
+                    .status(),
+                "response_in_terms");
+  ExpectRefused(Ask3({{"analysis", "coxph"},
+                      {"step", "describe"},
+                      {"formula", "Surv(time, status) ~ rx + I(time > 1000)"},
+                      {"subset", ""}})
+                    .status(),
+                "response_in_terms");
+  EXPECT_TRUE(Ask3({{"analysis", "glm"},
+                    {"step", "describe"},
+                    {"family", "gaussian"},
+                    {"formula", "age ~ rx"},
+                    {"subset", ""}})
+                  .ok());
 }
 
 }  // namespace
