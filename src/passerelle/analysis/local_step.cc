@@ -332,7 +332,8 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, boo
     if (model->indicator[j])
       model->counts.push_back(rows_where([&](size_t i) { return m.X(i, j) == 1; }));
   }
-  for (const auto& [a, b] : indicator_pairs) {
+  for (const std::pair<size_t, size_t>& pair : indicator_pairs) {
+    const size_t a = pair.first, b = pair.second;  // (a lambda cannot capture a binding)
     model->counts.push_back(rows_where([&](size_t i) { return m.X(i, a) == 1 && m.X(i, b) == 1; }));
   }
   // A value crossed with a condition (os_days:I(cond)) is zero but where the condition holds and
