@@ -168,17 +168,22 @@ struct CustodianPage::Impl {
     return {200, *held, "application/json"};
   }
 
-  net::HttpResponse Decide(const net::HttpRequest& request) {
+  // A decision from the page: {KEY: number, approve: bool, reason: text}, recorded by `decide`
+  // (DecideRelease or DecideProtocol) with the account and the page as its author.
+  using DecideFn = Status (*)(const std::string&, int64_t, bool, const std::string&,
+                              const std::string&);
+  net::HttpResponse Decision(const net::HttpRequest& request, const char* key, DecideFn decide) {
     if (Status s = Allowed(request); !s.ok()) return Error(s);
     const ordered_json j = ordered_json::parse(request.body, nullptr, false);
-    if (!j.is_object() || !j.contains("task") || !j["task"].is_number_integer() ||
+    if (!j.is_object() || !j.contains(key) || !j[key].is_number_integer() ||
         !j.contains("approve") || !j["approve"].is_boolean() || !j.contains("reason") ||
         !j["reason"].is_string()) {
-      return Error(InvalidArgument("decide: give task, approve (true or false) and reason"));
+      return Error(InvalidArgument(std::string("decide: give ") + key +
+                                   ", approve (true or false) and reason"));
     }
     const Status decided =
-        DecideRelease(dir, j["task"].get<int64_t>(), j["approve"].get<bool>(),
-                      j["reason"].get<std::string>(), SystemAccount() + ", custodian's page");
+        decide(dir, j[key].get<int64_t>(), j["approve"].get<bool>(), j["reason"].get<std::string>(),
+               SystemAccount() + ", custodian's page");
     if (!decided.ok()) return Error(decided);
     return Json(200, {{"decided", true}});
   }
@@ -188,21 +193,6 @@ struct CustodianPage::Impl {
     Result<std::string> protocols = ProtocolsJson(dir);
     if (!protocols.ok()) return Error(protocols.status());
     return {200, *protocols, "application/json"};
-  }
-
-  net::HttpResponse DecideOnProtocol(const net::HttpRequest& request) {
-    if (Status s = Allowed(request); !s.ok()) return Error(s);
-    const ordered_json j = ordered_json::parse(request.body, nullptr, false);
-    if (!j.is_object() || !j.contains("protocol") || !j["protocol"].is_number_integer() ||
-        !j.contains("approve") || !j["approve"].is_boolean() || !j.contains("reason") ||
-        !j["reason"].is_string()) {
-      return Error(InvalidArgument("protocol: give protocol, approve (true or false) and reason"));
-    }
-    const Status decided =
-        DecideProtocol(dir, j["protocol"].get<int64_t>(), j["approve"].get<bool>(),
-                       j["reason"].get<std::string>(), SystemAccount() + ", custodian's page");
-    if (!decided.ok()) return Error(decided);
-    return Json(200, {{"decided", true}});
   }
 
   net::HttpResponse Audit(const net::HttpRequest& request) {
@@ -256,12 +246,14 @@ Result<std::unique_ptr<CustodianPage>> CustodianPage::Start(const std::string& s
     });
   }
   impl->server->Handle("GET", "/api/pending", [self](const auto& r) { return self->Pending(r); });
-  impl->server->Handle("POST", "/api/decide", [self](const auto& r) { return self->Decide(r); });
+  impl->server->Handle("POST", "/api/decide",
+                       [self](const auto& r) { return self->Decision(r, "task", &DecideRelease); });
   impl->server->Handle("GET", "/api/audit", [self](const auto& r) { return self->Audit(r); });
   impl->server->Handle("GET", "/api/protocols",
                        [self](const auto& r) { return self->Protocols(r); });
-  impl->server->Handle("POST", "/api/protocol",
-                       [self](const auto& r) { return self->DecideOnProtocol(r); });
+  impl->server->Handle("POST", "/api/protocol", [self](const auto& r) {
+    return self->Decision(r, "protocol", &DecideProtocol);
+  });
   ASSIGN_OR_RETURN(impl->port, impl->server->Bind("127.0.0.1", port));
   std::ofstream(site_dir + "/custodian.port", std::ios::trunc) << impl->port << "\n";
   impl->serving = std::thread([self] { self->server->Run(); });

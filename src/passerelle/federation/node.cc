@@ -61,6 +61,7 @@ struct Node::Impl {
   std::unique_ptr<store::CohortLedger> ledger;         // DIR/ledger.sqlite
   std::unique_ptr<store::ApprovalQueue> approvals;     // DIR/approvals.sqlite
   std::unique_ptr<store::ProtocolBook> protocols;      // DIR/protocols.sqlite
+  std::map<int64_t, Protocol> parsed_protocols;        // by number, as InProtocol read them
   std::unique_ptr<net::HttpsClient> approvals_client;  // sends the custodian's decisions
   std::mutex work;  // one task or decision at a time (the poll loop and the approvals thread)
   std::unique_ptr<net::HttpsClient> client;
@@ -393,7 +394,14 @@ struct Node::Impl {
           (record->status == "pending" ? "waiting for the custodian" : record->status) +
           " at site " + site);
     }
-    ASSIGN_OR_RETURN(Protocol p, ParseProtocol(record->text, "protocol"));
+    // A protocol's text never changes (a new version has a new number): parsed once, not at
+    // every round of a fit. Its status is read afresh above.
+    auto parsed = parsed_protocols.find(id);
+    if (parsed == parsed_protocols.end()) {
+      ASSIGN_OR_RETURN(Protocol text, ParseProtocol(record->text, "protocol"));
+      parsed = parsed_protocols.emplace(id, std::move(text)).first;
+    }
+    const Protocol& p = parsed->second;
     if (UtcNowIso().substr(0, 10) > p.expires) {
       return PermissionDenied("rule protocol: " + named + " expired on " + p.expires);
     }

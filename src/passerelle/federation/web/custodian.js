@@ -65,6 +65,21 @@ async function api(path, options = {}) {
   return json;
 }
 
+// The box's approve and `refuse` buttons post {...what, approve, reason} to `path`; a reason
+// is required.
+function wireDecision(box, refuse, path, what) {
+  for (const approve of [true, false]) {
+    box.querySelector(approve ? '.approve' : refuse).addEventListener('click', async () => {
+      const reason = box.querySelector('[name=reason]').value.trim();
+      if (!reason) { box.querySelector('.error').textContent = t('needReason'); return; }
+      try {
+        await api(path, { method: 'POST', body: JSON.stringify({ ...what, approve, reason }) });
+        await refresh();
+      } catch (error) { box.querySelector('.error').textContent = error.message; }
+    });
+  }
+}
+
 async function refresh() {
   const held = await api('/api/pending');
   $('nothing').hidden = held.length > 0;
@@ -76,16 +91,7 @@ async function refresh() {
       who: r.researcher, dataset: r.dataset, version: r.dataset_version }) + ' — ' +
       t('wouldRelease', { sha: r.sha256 });
     box.querySelector('.aggregate').textContent = JSON.stringify(r.would_release, null, 2);
-    for (const approve of [true, false]) {
-      box.querySelector(approve ? '.approve' : '.deny').addEventListener('click', async () => {
-        const reason = box.querySelector('[name=reason]').value.trim();
-        if (!reason) { box.querySelector('.error').textContent = t('needReason'); return; }
-        try {
-          await api('/api/decide', { method: 'POST', body: JSON.stringify({ task: r.task, approve, reason }) });
-          await refresh();
-        } catch (error) { box.querySelector('.error').textContent = error.message; }
-      });
-    }
+    wireDecision(box, '.deny', '/api/decide', { task: r.task });
     translate(box);
     return box;
   }));
@@ -105,16 +111,7 @@ async function refresh() {
     box.querySelector('.changes').replaceChildren(...p.changes.map((c) => item(`${t('change')}: ${c}`)));
     box.querySelector('.definition').textContent = JSON.stringify(p.definition, null, 2);
     box.querySelector('.decide').hidden = p.status !== 'pending';
-    for (const approve of [true, false]) {
-      box.querySelector(approve ? '.approve' : '.reject').addEventListener('click', async () => {
-        const reason = box.querySelector('[name=reason]').value.trim();
-        if (!reason) { box.querySelector('.error').textContent = t('needReason'); return; }
-        try {
-          await api('/api/protocol', { method: 'POST', body: JSON.stringify({ protocol: p.protocol, approve, reason }) });
-          await refresh();
-        } catch (error) { box.querySelector('.error').textContent = error.message; }
-      });
-    }
+    wireDecision(box, '.reject', '/api/protocol', { protocol: p.protocol });
     translate(box);
     return box;
   }));
