@@ -9,6 +9,7 @@
 
 #include "passerelle/base/status.h"
 #include "passerelle/data/dictionary.h"
+#include "passerelle/net/pki.h"
 
 namespace passerelle::federation {
 struct ResearcherConfig;
@@ -89,12 +90,20 @@ struct PkiOptions {
 Status PkiInit(const PkiOptions& options);
 Status PkiIssue(const PkiOptions& options);
 Status PkiVerify(const PkiOptions& options);
+Status PkiRevoke(const PkiOptions& options);  // writes DIR/crl.pem
+
+// A command's --crl, or crl.pem beside its --ca certificate when that is there.
+template <typename Options>
+std::string RevocationList(const Options& options) {
+  return options.crl.empty() ? net::RevocationListBeside(options.ca) : options.crl;
+}
 
 struct HubOptions {
   std::string dir;                     // the hub's folder (hub.sqlite)
   std::string name;                    // user or site name
   std::string cert;                    // site add: the node's certificate; serve: the hub's
   std::string ca;                      // the consortium CA certificate
+  std::string crl;                     // its revocation list (default: crl.pem beside it)
   std::string key;                     // serve: the hub's private key
   std::string listen = "127.0.0.1:0";  // serve: HOST:PORT (port 0: any free port)
   std::string port_file;               // serve: where to write the port bound
@@ -114,6 +123,7 @@ struct NodeOptions {
   std::string dir;  // the site store
   std::string hub;  // https://HOST:PORT
   std::string cert, key, ca;
+  std::string crl;          // the CA's revocation list (default: crl.pem beside the CA's)
   std::string hub_key;      // file with the hub's public signing key (hub DIR/signing.pub)
   int custodian_port = -1;  // serve the custodian's page on 127.0.0.1 (0: any port; -1: none)
 };

@@ -43,7 +43,8 @@ Status HubSiteRemove(const HubOptions& options) {
 }
 
 Status HubSiteAdd(const HubOptions& options) {
-  ASSIGN_OR_RETURN(net::CertificateInfo info, net::VerifyCertificate(options.ca, options.cert));
+  ASSIGN_OR_RETURN(net::CertificateInfo info,
+                   net::VerifyCertificate(options.ca, options.cert, RevocationList(options)));
   if (info.role != "node") {
     return InvalidArgument(options.cert + " is a " + info.role + " certificate, not a node's");
   }

@@ -183,6 +183,11 @@ int main(int argc, char** argv) {
   pki_verify->add_option("dir", pki_options.dir, "Folder of the CA")->required();
   pki_verify->add_option("--cert", pki_options.cert, "Certificate file")->required();
   pki_verify->callback([&] { status = PkiVerify(pki_options); });
+  CLI::App* pki_revoke = pki->add_subcommand(
+      "revoke", "Put a certificate on the CA's revocation list (DIR/crl.pem, to distribute)");
+  pki_revoke->add_option("dir", pki_options.dir, "Folder of the CA")->required();
+  pki_revoke->add_option("--cert", pki_options.cert, "Certificate file")->required();
+  pki_revoke->callback([&] { status = PkiRevoke(pki_options); });
 
   // hub ...
   CLI::App* hub = app.add_subcommand("hub", "The hub's state: researchers and sites");
@@ -210,6 +215,9 @@ int main(int argc, char** argv) {
   hub_site_add->add_option("--name", hub_options.name, "Site name")->required();
   hub_site_add->add_option("--cert", hub_options.cert, "The node's certificate")->required();
   hub_site_add->add_option("--ca", hub_options.ca, "The consortium CA certificate")->required();
+  hub_site_add->add_option(
+      "--crl", hub_options.crl,
+      "The CA's revocation list (default: crl.pem beside the CA certificate, when there)");
   hub_site_add->callback([&] { status = HubSiteAdd(hub_options); });
   CLI::App* hub_site_remove =
       hub_site->add_subcommand("remove", "Unpin a site's certificate (at once)");
@@ -225,6 +233,9 @@ int main(int argc, char** argv) {
   hub_serve->add_option("--cert", hub_options.cert, "The hub's certificate")->required();
   hub_serve->add_option("--key", hub_options.key, "The hub's private key")->required();
   hub_serve->add_option("--ca", hub_options.ca, "The consortium CA certificate")->required();
+  hub_serve->add_option(
+      "--crl", hub_options.crl,
+      "The CA's revocation list (default: crl.pem beside the CA certificate, when there)");
   hub_serve->add_option("--listen", hub_options.listen, "HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   hub_serve->add_option("--port-file", hub_options.port_file, "Write the port bound here");
@@ -251,6 +262,9 @@ int main(int argc, char** argv) {
   node_serve->add_option("--cert", node_options.cert, "The node's certificate")->required();
   node_serve->add_option("--key", node_options.key, "The node's private key")->required();
   node_serve->add_option("--ca", node_options.ca, "The consortium CA certificate")->required();
+  node_serve->add_option(
+      "--crl", node_options.crl,
+      "The CA's revocation list (default: crl.pem beside the CA certificate, when there)");
   node_serve
       ->add_option("--hub-key", node_options.hub_key,
                    "File with the hub's public signing key (the hub's signing.pub)")

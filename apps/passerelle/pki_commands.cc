@@ -40,9 +40,17 @@ Status PkiIssue(const PkiOptions& options) {
 
 Status PkiVerify(const PkiOptions& options) {
   ASSIGN_OR_RETURN(net::CertificateInfo info,
-                   net::VerifyCertificate(options.dir + "/ca.crt", options.cert));
+                   net::VerifyCertificate(options.dir + "/ca.crt", options.cert,
+                                          net::RevocationListBeside(options.dir + "/ca.crt")));
   std::cout << options.cert << ": " << info.role << " certificate '" << info.subject
             << "', valid until " << info.not_after << ", sha256 " << info.sha256 << "\n";
+  return Status::Ok();
+}
+
+Status PkiRevoke(const PkiOptions& options) {
+  RETURN_IF_ERROR(net::RevokeCertificate(options.dir, options.cert));
+  std::cout << "Revoked " << options.cert << ": give " << net::RevocationListPath(options.dir)
+            << " to the hub and every node (beside their ca.crt) and restart them\n";
   return Status::Ok();
 }
 

@@ -44,7 +44,7 @@ Status HubServe(const HubOptions& options) {
   if (colon == std::string::npos) return InvalidArgument("--listen must be HOST:PORT");
   federation::HubConfig config;
   config.dir = options.dir;
-  config.identity = {options.ca, options.cert, options.key};
+  config.identity = {options.ca, options.cert, options.key, RevocationList(options)};
   config.host = options.listen.substr(0, colon);
   try {
     config.port = std::stoi(options.listen.substr(colon + 1));
@@ -72,7 +72,7 @@ Status NodeServe(const NodeOptions& options) {
   federation::NodeConfig config;
   config.site_dir = options.dir;
   ASSIGN_OR_RETURN(config.hub, federation::ParseHubUrl(options.hub));
-  config.identity = {options.ca, options.cert, options.key};
+  config.identity = {options.ca, options.cert, options.key, RevocationList(options)};
   ASSIGN_OR_RETURN(config.hub_public_key, ReadKeyFile(options.hub_key));
   const sigset_t signals = BlockStopSignals();
   ASSIGN_OR_RETURN(auto node, federation::Node::Create(config));

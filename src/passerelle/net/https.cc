@@ -1,14 +1,20 @@
 #include "passerelle/net/https.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "passerelle/base/text.h"
@@ -23,23 +29,187 @@ std::string CommonName(X509* cert) {
   return buf;
 }
 
-// The server's log sink, reached from OpenSSL's C verify callback through the SSL_CTX.
-int g_log_index = -1;
-std::once_flag g_log_index_once;
+using Clock = std::chrono::steady_clock;
+
+// The IP address at the other end of a socket ("" when it cannot be told).
+std::string PeerAddress(int fd) {
+  sockaddr_storage addr{};
+  socklen_t length = sizeof addr;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {0};
+  const void* where =
+      addr.ss_family == AF_INET6
+          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr)
+          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&addr)->sin_addr);
+  return inet_ntop(addr.ss_family, where, text, sizeof text) ? text : "";
+}
+
+class ConnectionGuard;
+
+// A TLS connection being served, from the start of its handshake to its SSL_free.
+struct Connection {
+  ConnectionGuard* guard;
+  int fd;
+  std::string address;
+  Clock::time_point since;  // when its current phase began
+  bool handshaking = true;
+  bool answering = false;  // a handler runs: no deadline (long polls wait there)
+  bool cut = false;
+};
+
+// Holds each caller to the server's limits: connections per address, the handshake deadline,
+// the deadline between answers. A connection past a limit is cut (its socket shut down), which
+// ends the worker's wait at once.
+class ConnectionGuard {
+ public:
+  ConnectionGuard(const ServerLimits& limits, const LogSink& log) : limits_(limits), log_(log) {}
+
+  // At the start of a handshake: the connection, or nullptr when it was cut at once because its
+  // address holds the limit already.
+  Connection* Open(int fd) {
+    std::string address = PeerAddress(fd);
+    std::lock_guard<std::mutex> lock(mu_);
+    int& count = per_address_[address];
+    if (count >= limits_.connections_per_address) {
+      ::shutdown(fd, SHUT_RDWR);
+      // One line a minute per address: a flood of connections does not flood the log.
+      const auto now = Clock::now();
+      auto [last, fresh] = refused_at_.try_emplace(address, now);
+      if (fresh || now - last->second > std::chrono::minutes(1)) {
+        last->second = now;
+        log_("https: refused connections from " + address + ": it holds " + std::to_string(count) +
+             " (limit connections_per_address)");
+      }
+      if (count == 0) per_address_.erase(address);
+      return nullptr;
+    }
+    ++count;
+    auto* c = new Connection{this, fd, std::move(address), Clock::now()};
+    open_.insert(c);
+    return c;
+  }
+
+  // From SSL_free.
+  void Close(Connection* c) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_.erase(c);
+      if (--per_address_[c->address] <= 0) per_address_.erase(c->address);
+    }
+    delete c;
+  }
+
+  void HandshakeDone(Connection* c) { Phase(c, false, false); }
+  void Answering(Connection* c, bool answering) { Phase(c, false, answering); }
+
+  // Cuts every connection past its deadline. The lock is held while cutting, and SSL_free (Close)
+  // takes it before the socket is closed: a descriptor is never shut after its reuse.
+  void Sweep() {
+    const auto now = Clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Connection* c : open_) {
+      if (c->cut || c->answering) continue;
+      const auto allowed = c->handshaking ? limits_.handshake : limits_.request;
+      if (now - c->since > allowed) {
+        ::shutdown(c->fd, SHUT_RDWR);
+        c->cut = true;
+        log_("https: cut a connection from " + c->address + ": " +
+             (c->handshaking ? "no TLS handshake" : "no complete request") + " within " +
+             std::to_string(allowed.count()) + " s (limit " +
+             (c->handshaking ? "handshake" : "request") + ")");
+      }
+    }
+  }
+
+ private:
+  void Phase(Connection* c, bool handshaking, bool answering) {
+    std::lock_guard<std::mutex> lock(mu_);
+    c->handshaking = handshaking;
+    c->answering = answering;
+    c->since = Clock::now();
+  }
+
+  const ServerLimits limits_;
+  const LogSink& log_;
+  std::mutex mu_;
+  std::set<Connection*> open_;
+  std::map<std::string, int> per_address_;
+  std::map<std::string, Clock::time_point> refused_at_;
+};
+
+// What OpenSSL's C callbacks reach through ex_data: the server's log and guard on its SSL_CTX,
+// each connection's record on its SSL (freed with it).
+struct ServerContext {
+  LogSink* log;
+  ConnectionGuard* guard;
+};
+int g_server_index = -1, g_connection_index = -1;
+std::once_flag g_indexes_once;
+
+void FreeConnection(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  if (auto* c = static_cast<Connection*>(ptr)) c->guard->Close(c);
+}
+
+void InitIndexes() {
+  std::call_once(g_indexes_once, [] {
+    g_server_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    g_connection_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeConnection);
+  });
+}
+
+Connection* ConnectionOf(const SSL* ssl) {
+  return static_cast<Connection*>(SSL_get_ex_data(ssl, g_connection_index));
+}
+
+void OnTlsEvent(const SSL* ssl, int where, int) {
+  auto* server =
+      static_cast<ServerContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_server_index));
+  if (!server) return;
+  Connection* c = ConnectionOf(ssl);
+  if ((where & SSL_CB_HANDSHAKE_START) && !c) {
+    if (Connection* opened = server->guard->Open(SSL_get_fd(ssl))) {
+      SSL_set_ex_data(const_cast<SSL*>(ssl), g_connection_index, opened);
+    }
+  } else if ((where & SSL_CB_HANDSHAKE_DONE) && c) {
+    server->guard->HandshakeDone(c);
+  }
+}
 
 int VerifyAndLog(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok) return 1;
   SSL* ssl =
       static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   SSL_CTX* ctx = ssl ? SSL_get_SSL_CTX(ssl) : nullptr;
-  auto* log = ctx ? static_cast<LogSink*>(SSL_CTX_get_ex_data(ctx, g_log_index)) : nullptr;
-  if (log && *log) {
+  auto* server =
+      ctx ? static_cast<ServerContext*>(SSL_CTX_get_ex_data(ctx, g_server_index)) : nullptr;
+  if (server && *server->log) {
     const int error = X509_STORE_CTX_get_error(store);
-    (*log)("tls: refused client certificate '" +
-           CommonName(X509_STORE_CTX_get_current_cert(store)) +
-           "': " + X509_verify_cert_error_string(error));
+    (*server->log)("tls: refused client certificate '" +
+                   CommonName(X509_STORE_CTX_get_current_cert(store)) +
+                   "': " + X509_verify_cert_error_string(error));
   }
   return 0;
+}
+
+// Adds the revocation list at `path` to the context's trust store and checks each peer's
+// certificate against it. False with `error` when it cannot be read.
+bool LoadRevocationList(SSL_CTX* ctx, const std::string& path, std::string& error) {
+  FILE* file = std::fopen(path.c_str(), "r");
+  if (!file) {
+    error = "cannot read the revocation list " + path;
+    return false;
+  }
+  X509_CRL* crl = PEM_read_X509_CRL(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  if (!crl) {
+    error = path + " is not a PEM certificate revocation list";
+    return false;
+  }
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  X509_STORE_add_crl(store, crl);
+  X509_CRL_free(crl);
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  return true;
 }
 
 }  // namespace
@@ -69,6 +239,9 @@ constexpr size_t kMaxBodyBytes = 8 << 20;
 
 struct HttpsServer::Impl {
   LogSink log;
+  ServerLimits limits;
+  std::unique_ptr<ConnectionGuard> guard;  // TLS servers; outlives `server`, whose SSLs it counts
+  ServerContext context{};
   std::unique_ptr<httplib::Server> server;  // an SSLServer, or plain HTTP on loopback
   bool loopback_only = false;
   // httplib's stop() does nothing before listening has begun: Stop() repeats it until Run()
@@ -80,14 +253,16 @@ HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpsServer::~HttpsServer() = default;
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& identity, LogSink log,
-                                                         ClientCertificates clients) {
-  std::call_once(g_log_index_once, [] {
-    g_log_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  });
+                                                         ClientCertificates clients,
+                                                         ServerLimits limits) {
+  InitIndexes();
   auto impl = std::make_unique<Impl>();
   impl->log = log ? std::move(log) : StderrLog();
+  impl->limits = limits;
+  impl->guard = std::make_unique<ConnectionGuard>(impl->limits, impl->log);
+  impl->context = {&impl->log, impl->guard.get()};
   std::string error;
-  LogSink* sink = &impl->log;
+  ServerContext* context = &impl->context;
   impl->server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
     SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
     if (SSL_CTX_use_certificate_chain_file(&ctx, identity.cert.c_str()) != 1 ||
@@ -100,12 +275,14 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
       error = "cannot load the CA certificate " + identity.ca_cert;
       return false;
     }
+    if (!identity.crl.empty() && !LoadRevocationList(&ctx, identity.crl, error)) return false;
     SSL_CTX_set_client_CA_list(&ctx, SSL_load_client_CA_file(identity.ca_cert.c_str()));
     // A server that verifies client certificates must name its session context, or a client
     // resuming a session (a browser's parallel requests for a page) fails its handshake.
     static constexpr unsigned char kSessionContext[] = "passerelle";
     SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
-    SSL_CTX_set_ex_data(&ctx, g_log_index, sink);
+    SSL_CTX_set_ex_data(&ctx, g_server_index, context);
+    SSL_CTX_set_info_callback(&ctx, OnTlsEvent);
     SSL_CTX_set_verify(&ctx,
                        clients == ClientCertificates::kRequired
                            ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
@@ -116,13 +293,16 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
   if (!impl->server->is_valid()) {
     return InvalidArgument("https server: " + (error.empty() ? "invalid TLS setup" : error));
   }
-  impl->server->set_read_timeout(60, 0);
+  const auto request = static_cast<time_t>(limits.request.count());
+  impl->server->set_read_timeout(request, 0);
+  impl->server->set_write_timeout(request, 0);
   impl->server->set_payload_max_length(kMaxBodyBytes);
   impl->server->set_tcp_nodelay(true);  // small messages leave at once (no Nagle delay)
   impl->server->set_keep_alive_max_count(1000);
   // Each kept-alive connection holds a worker for its life: nodes' long polls and connections,
   // researchers, and a browser's parallel requests for a page must all find one.
-  impl->server->new_task_queue = [] { return new httplib::ThreadPool(64); };
+  const auto threads = static_cast<size_t>(std::max(1, limits.threads));
+  impl->server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
 }
 
@@ -138,8 +318,9 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::CreateLoopback(LogSink log) {
 
 void HttpsServer::Handle(const std::string& method, const std::string& path, Handler handler) {
   const bool tls = !impl_->loopback_only;
-  auto adapter = [handler = std::move(handler), method, tls](const httplib::Request& req,
-                                                             httplib::Response& res) {
+  ConnectionGuard* guard = impl_->guard.get();
+  auto adapter = [handler = std::move(handler), method, tls, guard](const httplib::Request& req,
+                                                                    httplib::Response& res) {
     HttpRequest request;
     request.method = method;
     request.path = req.path;
@@ -159,6 +340,9 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
     }
     const std::string authorization = req.get_header_value("Authorization");
     if (authorization.rfind("Bearer ", 0) == 0) request.bearer_token = authorization.substr(7);
+    // While the handler runs the connection has no deadline; the next request's has.
+    Connection* connection = req.ssl && guard ? ConnectionOf(req.ssl) : nullptr;
+    if (connection) guard->Answering(connection, true);
     HttpResponse response;
     try {
       response = handler(request);
@@ -166,6 +350,7 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
       response = {500, R"({"v": 1, "error": "the server could not answer", "code": "internal"})",
                   "application/json"};
     }
+    if (connection) guard->Answering(connection, false);
     res.status = response.status;
     res.set_content(response.body, response.content_type.c_str());
     for (const auto& [name, value] : response.headers) res.set_header(name, value);
@@ -204,8 +389,19 @@ Result<int> HttpsServer::Bind(const std::string& host, int port) {
 
 void HttpsServer::Run() {
   impl_->started = true;
+  // The guard's sweep: every quarter second, the connections past their deadline are cut.
+  std::thread sweeping;
+  if (impl_->guard) {
+    sweeping = std::thread([impl = impl_.get()] {
+      while (!impl->finished) {
+        impl->guard->Sweep();
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      }
+    });
+  }
   if (!impl_->stop_requested) impl_->server->listen_after_bind();
   impl_->finished = true;
+  if (sweeping.joinable()) sweeping.join();
 }
 
 void HttpsServer::Stop() {
@@ -236,6 +432,11 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const std::string& host
   }
   impl->client->set_ca_cert_path(identity.ca_cert.c_str());
   impl->client->enable_server_certificate_verification(true);
+  std::string error;
+  if (!identity.crl.empty() &&
+      !LoadRevocationList(impl->client->ssl_context(), identity.crl, error)) {
+    return InvalidArgument("https client: " + error);
+  }
   impl->client->set_connection_timeout(5, 0);
   impl->client->set_keep_alive(true);  // one TLS handshake for many rounds
   impl->client->set_tcp_nodelay(true);

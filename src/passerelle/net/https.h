@@ -21,6 +21,21 @@ struct TlsIdentity {
   std::string ca_cert;
   std::string cert;
   std::string key;
+  // The CA's certificate revocation list (PEM, `passerelle pki revoke`): a certificate it lists
+  // is refused at the handshake. Empty: no list.
+  std::string crl = {};
+};
+
+// What one caller can hold of a TLS server: a connection holds one of `threads` workers from
+// the start of its handshake until it closes, so no address may hold many, and none may hold
+// one without using it (docs/security.md).
+struct ServerLimits {
+  int threads = 128;                   // connections served at once
+  int connections_per_address = 16;    // open connections from one IP address
+  std::chrono::seconds handshake{10};  // a TLS handshake, from its first byte to its end
+  // Between two answers on one connection: the keep-alive pause, then the next request's headers
+  // and body. The time a handler takes (a long poll) is not counted.
+  std::chrono::seconds request{30};
 };
 
 struct HttpRequest {
@@ -54,7 +69,7 @@ class HttpsServer {
   // InvalidArgument when the files cannot be loaded.
   static Result<std::unique_ptr<HttpsServer>> Create(
       const TlsIdentity& identity, LogSink log,
-      ClientCertificates clients = ClientCertificates::kRequired);
+      ClientCertificates clients = ClientCertificates::kRequired, ServerLimits limits = {});
   // A server without TLS that listens on 127.0.0.1 only (Bind refuses any other host): pages
   // for this machine's own user, such as the node's custodian page.
   static Result<std::unique_ptr<HttpsServer>> CreateLoopback(LogSink log);

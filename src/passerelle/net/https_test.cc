@@ -2,7 +2,12 @@
 // an expired certificate and a server of another CA are refused, and the refusal is logged.
 #include "passerelle/net/https.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <mutex>
@@ -46,11 +51,17 @@ class HttpsTest : public ::testing::Test {
     return {dir_ + "/" + ca + "/ca.crt", dir_ + "/certs/" + name + ".crt",
             dir_ + "/certs/" + name + ".key"};
   }
-  int Start(const std::string& ca, const std::string& name) {
-    auto server = HttpsServer::Create(Identity(ca, name), [this](const std::string& line) {
-      std::lock_guard lock(mutex_);
-      log_ += line + "\n";
-    });
+  int Start(const std::string& ca, const std::string& name, ServerLimits limits = {},
+            const std::string& crl = "") {
+    TlsIdentity identity = Identity(ca, name);
+    identity.crl = crl;
+    auto server = HttpsServer::Create(
+        identity,
+        [this](const std::string& line) {
+          std::lock_guard lock(mutex_);
+          log_ += line + "\n";
+        },
+        ClientCertificates::kRequired, limits);
     EXPECT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
     server_->Handle("POST", "/api/v1/echo", [](const HttpRequest& r) {
@@ -129,6 +140,115 @@ TEST_F(HttpsTest, ServerOfAnotherCaIsRefusedByTheClient) {
   EXPECT_NE(response.status().message().find("SSLServerVerification"), std::string::npos)
       << response.status().message();
   EXPECT_NE(response.status().message().find("certificate"), std::string::npos);
+}
+
+// A revoked certificate is refused at the handshake, a node's by the hub and the hub's by a node.
+TEST_F(HttpsTest, ARevokedCertificateIsRefusedOnBothSides) {
+  ASSERT_TRUE(RevokeCertificate(dir_ + "/ca", dir_ + "/certs/wuhan.crt").ok());
+  const std::string crl = RevocationListPath(dir_ + "/ca");
+  Issue("ca", "lyon", CertificateRole::kNode);
+  const int port = Start("ca", "hub", {}, crl);
+  auto lyon = HttpsClient::Create("localhost", port, Identity("ca", "lyon"));
+  ASSERT_TRUE(lyon.ok());
+  EXPECT_TRUE((*lyon)->Post("/api/v1/echo", "{}").ok());
+  auto wuhan = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+  ASSERT_TRUE(wuhan.ok());
+  EXPECT_FALSE((*wuhan)->Post("/api/v1/echo", "{}").ok());
+  for (int i = 0; i < 50 && Log().find("revoked") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(Log().find("tls: refused client certificate 'wuhan': certificate revoked"),
+            std::string::npos)
+      << Log();
+
+  ASSERT_TRUE(RevokeCertificate(dir_ + "/ca", dir_ + "/certs/hub.crt").ok());
+  TlsIdentity careful = Identity("ca", "lyon");
+  careful.crl = crl;
+  auto node = HttpsClient::Create("localhost", port, careful);
+  ASSERT_TRUE(node.ok());
+  auto refused = (*node)->Post("/api/v1/echo", "{}");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("certificate revoked"), std::string::npos)
+      << refused.status().message();
+}
+
+// A TCP connection from `source` (any 127.x.y.z address) to the server; -1 when it fails.
+int ConnectFrom(const char* source, int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{}, to{};
+  from.sin_family = to.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// No caller holds the server: one address's idle connections (no handshake) are capped and cut
+// at the handshake deadline, a slow request (slowloris) at the request deadline, and meanwhile
+// another caller is answered at once.
+TEST_F(HttpsTest, IdleAndSlowConnectionsAreCappedAndCutWhileOthersAreServed) {
+  ServerLimits limits;
+  limits.threads = 8;
+  limits.connections_per_address = 3;
+  limits.handshake = std::chrono::seconds(1);
+  limits.request = std::chrono::seconds(2);
+  const int port = Start("ca", "hub", limits);
+  std::vector<int> idle;
+  for (int i = 0; i < 20; ++i) idle.push_back(ConnectFrom("127.0.0.2", port));
+
+  // A slow request from another address: a valid handshake, then the headers byte by byte.
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_EQ(
+      SSL_CTX_use_certificate_file(ctx, Identity("ca", "wuhan").cert.c_str(), SSL_FILETYPE_PEM), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey_file(ctx, Identity("ca", "wuhan").key.c_str(), SSL_FILETYPE_PEM),
+            1);
+  const int slow_fd = ConnectFrom("127.0.0.3", port);
+  SSL* slow = SSL_new(ctx);
+  SSL_set_fd(slow, slow_fd);
+  ASSERT_EQ(SSL_connect(slow), 1);
+  std::thread slowloris([slow] {
+    const std::string request = "POST /api/v1/echo HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    for (int i = 0; i < 60; ++i) {  // at most 15 s; cut long before
+      const char c = request[static_cast<size_t>(i) % request.size()];
+      if (SSL_write(slow, &c, 1) <= 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  });
+
+  const auto begin = std::chrono::steady_clock::now();
+  auto client = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+  ASSERT_TRUE(client.ok());
+  for (int i = 0; i < 5; ++i) {
+    auto response = (*client)->Post("/api/v1/echo", "{}", std::chrono::seconds(5));
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 200);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(3));
+
+  slowloris.join();  // its writes fail once the server has cut it
+  for (int i = 0; i < 40 && Log().find("no complete request") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const std::string log = Log();
+  EXPECT_NE(log.find("https: refused connections from 127.0.0.2: it holds 3 "
+                     "(limit connections_per_address)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("https: cut a connection from 127.0.0.2: no TLS handshake within 1 s"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("https: cut a connection from 127.0.0.3: no complete request within 2 s"),
+            std::string::npos)
+      << log;
+  SSL_free(slow);
+  ::close(slow_fd);
+  SSL_CTX_free(ctx);
+  for (int fd : idle) ::close(fd);
 }
 
 }  // namespace

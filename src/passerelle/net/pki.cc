@@ -37,6 +37,10 @@ struct StoreCtxFree {
 struct BioFree {
   void operator()(BIO* p) const { BIO_free(p); }
 };
+struct CrlFree {
+  void operator()(X509_CRL* p) const { X509_CRL_free(p); }
+};
+using Crl = std::unique_ptr<X509_CRL, CrlFree>;
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using Cert = std::unique_ptr<X509, X509Free>;
 
@@ -144,7 +148,83 @@ std::string CommonName(X509* cert) {
   return buf;
 }
 
+Result<Crl> ReadCrl(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return NotFound(path + ": cannot read the revocation list");
+  Crl crl(PEM_read_X509_CRL(f, nullptr, nullptr, nullptr));
+  std::fclose(f);
+  if (!crl) return InvalidArgument(path + ": not a PEM certificate revocation list");
+  return crl;
+}
+
+// Writes CA_DIR/crl.pem: the entries of `previous` (when given) and the serial of `revoked`
+// (when given), signed by the CA, valid for as long as the CA.
+Status WriteRevocationList(const std::string& ca_dir, const X509_CRL* previous,
+                           const X509* revoked) {
+  ASSIGN_OR_RETURN(Cert ca, ReadCert((fs::path(ca_dir) / "ca.crt").string()));
+  ASSIGN_OR_RETURN(Pkey ca_key, ReadKey((fs::path(ca_dir) / "ca.key").string()));
+  Crl crl(X509_CRL_new());
+  X509_CRL_set_version(crl.get(), 1);  // v2
+  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.get()));
+  ASN1_TIME* now = X509_gmtime_adj(nullptr, 0);
+  X509_CRL_set1_lastUpdate(crl.get(), now);
+  X509_CRL_set1_nextUpdate(crl.get(), X509_get0_notAfter(ca.get()));
+  auto add = [&](const ASN1_INTEGER* serial, const ASN1_TIME* when) {
+    X509_REVOKED* entry = X509_REVOKED_new();
+    X509_REVOKED_set_serialNumber(entry, const_cast<ASN1_INTEGER*>(serial));
+    X509_REVOKED_set_revocationDate(entry, const_cast<ASN1_TIME*>(when));
+    X509_CRL_add0_revoked(crl.get(), entry);
+  };
+  if (previous) {
+    STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(const_cast<X509_CRL*>(previous));
+    for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i) {
+      const X509_REVOKED* e = sk_X509_REVOKED_value(entries, i);
+      add(X509_REVOKED_get0_serialNumber(e), X509_REVOKED_get0_revocationDate(e));
+    }
+  }
+  if (revoked) add(X509_get0_serialNumber(revoked), now);
+  ASN1_TIME_free(now);
+  X509_CRL_sort(crl.get());
+  if (X509_CRL_sign(crl.get(), ca_key.get(), EVP_sha256()) == 0) {
+    return Internal("cannot sign the revocation list: " + OpenSslError());
+  }
+  const std::string path = RevocationListPath(ca_dir), partial = path + ".partial";
+  std::FILE* f = std::fopen(partial.c_str(), "wb");
+  if (!f) return Unavailable(partial + ": cannot write");
+  const int ok = PEM_write_X509_CRL(f, crl.get());
+  std::fclose(f);
+  if (!ok || std::rename(partial.c_str(), path.c_str()) != 0) {
+    return Internal(path + ": cannot write the revocation list");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::string RevocationListPath(const std::string& ca_dir) {
+  return (fs::path(ca_dir) / "crl.pem").string();
+}
+
+std::string RevocationListBeside(const std::string& ca_cert_path) {
+  const fs::path crl = fs::path(ca_cert_path).parent_path() / "crl.pem";
+  std::error_code ec;
+  return fs::exists(crl, ec) ? crl.string() : "";
+}
+
+Status RevokeCertificate(const std::string& ca_dir, const std::string& cert_path) {
+  ASSIGN_OR_RETURN(Cert cert, ReadCert(cert_path));
+  ASSIGN_OR_RETURN(Cert ca, ReadCert((fs::path(ca_dir) / "ca.crt").string()));
+  Pkey ca_public(X509_get_pubkey(ca.get()));
+  if (X509_verify(cert.get(), ca_public.get()) != 1) {
+    return InvalidArgument(cert_path + ": certificate of '" + CommonName(cert.get()) +
+                           "' was not issued by the CA in " + ca_dir);
+  }
+  Crl previous;
+  if (fs::exists(RevocationListPath(ca_dir))) {
+    ASSIGN_OR_RETURN(previous, ReadCrl(RevocationListPath(ca_dir)));
+  }
+  return WriteRevocationList(ca_dir, previous.get(), cert.get());
+}
 
 Status CreateAuthority(const std::string& dir, const AuthorityOptions& options) {
   const fs::path key_path = fs::path(dir) / "ca.key", cert_path = fs::path(dir) / "ca.crt";
@@ -158,7 +238,8 @@ Status CreateAuthority(const std::string& dir, const AuthorityOptions& options) 
   ASSIGN_OR_RETURN(Cert cert, MakeCertificate(key.get(), options.name, options.days, 0, nullptr));
   RETURN_IF_ERROR(Sign(cert.get(), key.get()));
   RETURN_IF_ERROR(WritePem(key_path.string(), true, key.get(), nullptr));
-  return WritePem(cert_path.string(), false, nullptr, cert.get());
+  RETURN_IF_ERROR(WritePem(cert_path.string(), false, nullptr, cert.get()));
+  return WriteRevocationList(dir, nullptr, nullptr);  // empty, to travel with ca.crt
 }
 
 Status IssueCertificate(const std::string& ca_dir, const std::string& out_dir,
@@ -200,11 +281,17 @@ Status IssueCertificate(const std::string& ca_dir, const std::string& out_dir,
 }
 
 Result<CertificateInfo> VerifyCertificate(const std::string& ca_cert_path,
-                                          const std::string& cert_path) {
+                                          const std::string& cert_path,
+                                          const std::string& crl_path) {
   ASSIGN_OR_RETURN(Cert ca, ReadCert(ca_cert_path));
   ASSIGN_OR_RETURN(Cert cert, ReadCert(cert_path));
   std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
   X509_STORE_add_cert(store.get(), ca.get());
+  if (!crl_path.empty()) {
+    ASSIGN_OR_RETURN(Crl crl, ReadCrl(crl_path));
+    X509_STORE_add_crl(store.get(), crl.get());
+    X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
+  }
   std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr);
   if (X509_verify_cert(ctx.get()) != 1) {

@@ -43,10 +43,23 @@ struct CertificateInfo {
   std::string sha256;     // fingerprint of the DER certificate, hex
 };
 
-// Checks CERT_PATH against the CA certificate: signature, validity period, role. OK with the
-// certificate's details; PermissionDenied naming the reason (another CA, expired, not yet valid).
+// Checks CERT_PATH against the CA certificate: signature, validity period, role, and the CA's
+// revocation list when one is given. OK with the certificate's details; PermissionDenied naming
+// the reason (another CA, expired, not yet valid, revoked).
 Result<CertificateInfo> VerifyCertificate(const std::string& ca_cert_path,
-                                          const std::string& cert_path);
+                                          const std::string& cert_path,
+                                          const std::string& crl_path = "");
+
+// The CA's revocation list, CA_DIR/crl.pem, signed with its key: CreateAuthority writes it
+// empty; RevokeCertificate adds CERT_PATH's certificate (kept on every later revocation).
+// Hub and nodes refuse the certificates it lists (TlsIdentity::crl). InvalidArgument when the
+// certificate is not one of this CA's.
+std::string RevocationListPath(const std::string& ca_dir);
+Status RevokeCertificate(const std::string& ca_dir, const std::string& cert_path);
+
+// The revocation list that goes with a CA certificate: crl.pem in the same folder, when it is
+// there ("" otherwise).
+std::string RevocationListBeside(const std::string& ca_cert_path);
 
 }  // namespace passerelle::net
 

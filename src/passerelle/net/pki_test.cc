@@ -63,6 +63,34 @@ TEST_F(PkiTest, RefusesAnotherCaAndAnExpiredCertificate) {
       << expired.status().message();
 }
 
+TEST_F(PkiTest, ARevokedCertificateIsRefusedAndEarlierRevocationsStay) {
+  const std::string ca_crt = dir_ + "/ca/ca.crt", crl = RevocationListPath(dir_ + "/ca");
+  EXPECT_EQ(RevocationListBeside(ca_crt), crl);  // the CA wrote an empty list beside ca.crt
+  for (const char* name : {"lyon", "wuhan", "hub"}) {
+    IssueOptions o;
+    o.name = name;
+    ASSERT_TRUE(IssueCertificate(dir_ + "/ca", dir_ + "/certs", o).ok());
+  }
+  EXPECT_TRUE(VerifyCertificate(ca_crt, dir_ + "/certs/lyon.crt", crl).ok());
+  ASSERT_TRUE(RevokeCertificate(dir_ + "/ca", dir_ + "/certs/lyon.crt").ok());
+  ASSERT_TRUE(RevokeCertificate(dir_ + "/ca", dir_ + "/certs/hub.crt").ok());
+  for (const char* name : {"lyon", "hub"}) {
+    auto revoked = VerifyCertificate(ca_crt, dir_ + "/certs/" + name + ".crt", crl);
+    ASSERT_FALSE(revoked.ok()) << name;
+    EXPECT_NE(revoked.status().message().find("certificate revoked"), std::string::npos)
+        << revoked.status().message();
+  }
+  EXPECT_TRUE(VerifyCertificate(ca_crt, dir_ + "/certs/wuhan.crt", crl).ok());
+
+  // Only this CA's certificates can be put on its list.
+  ASSERT_TRUE(CreateAuthority(dir_ + "/other", {"Someone else", 365}).ok());
+  IssueOptions stranger;
+  stranger.name = "stranger";
+  ASSERT_TRUE(IssueCertificate(dir_ + "/other", dir_ + "/certs", stranger).ok());
+  EXPECT_EQ(RevokeCertificate(dir_ + "/ca", dir_ + "/certs/stranger.crt").code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_F(PkiTest, ClearErrors) {
   EXPECT_EQ(CreateAuthority(dir_ + "/ca", {}).code(), StatusCode::kAlreadyExists);
   IssueOptions bad;
