@@ -109,6 +109,8 @@ struct HubOptions {
   std::string port_file;               // serve: where to write the port bound
   int task_timeout = 600;              // serve: seconds a site has to answer a task
   int approval_timeout = 86400;        // serve: seconds a held task waits for the custodian
+  int connections_per_address = 16;    // serve: open connections from one IP address
+  int studies_per_researcher = 4;      // serve: studies one researcher may have running
 };
 Status HubInit(const HubOptions& options);
 Status HubUserAdd(const HubOptions& options);

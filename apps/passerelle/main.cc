@@ -249,6 +249,17 @@ int main(int argc, char** argv) {
                    "Seconds a task held for a site's custodian waits for the decision")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  hub_serve
+      ->add_option("--connections-per-address", hub_options.connections_per_address,
+                   "Open connections one IP address may hold (raise it for a hospital behind one "
+                   "NAT address)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  hub_serve
+      ->add_option("--studies-per-researcher", hub_options.studies_per_researcher,
+                   "Studies one researcher may have running at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   hub_serve->callback([&] { status = HubServe(hub_options); });
 
   // node ...

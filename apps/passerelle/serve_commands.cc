@@ -53,6 +53,8 @@ Status HubServe(const HubOptions& options) {
   }
   config.task_timeout = std::chrono::seconds(options.task_timeout);
   config.approval_timeout = std::chrono::seconds(options.approval_timeout);
+  config.limits.connections_per_address = options.connections_per_address;
+  config.studies_per_researcher = options.studies_per_researcher;
   const sigset_t signals = BlockStopSignals();
   ASSIGN_OR_RETURN(auto hub, federation::Hub::Start(config));
   std::cerr << "hub: listening on https://" << config.host << ":" << hub->port() << "\n";

@@ -195,14 +195,30 @@ struct CustodianPage::Impl {
     return {200, *protocols, "application/json"};
   }
 
+  // A page of the audit log: the `kAuditPage` entries before `?before=SEQ` (the newest without
+  // it), with the whole chain's verification and the newest entry's number.
+  static constexpr int64_t kAuditPage = 100;
   net::HttpResponse Audit(const net::HttpRequest& request) {
     if (Status s = Allowed(request); !s.ok()) return Error(s);
     Result<std::unique_ptr<store::AuditLog>> audit = store::AuditLog::Open(dir);
     if (!audit.ok()) return Error(audit.status());
     const Result<int64_t> verified = (*audit)->Verify();
-    Result<std::string> entries = AuditEntriesJson(dir, 1, INT64_MAX);
+    const Result<int64_t> last = (*audit)->LastSeq();
+    if (!last.ok()) return Error(last.status());
+    int64_t before = *last + 1;
+    const std::string asked = request.Param("before");
+    if (!asked.empty()) {
+      if (asked.size() > 18 || asked.find_first_not_of("0123456789") != std::string::npos) {
+        return Error(InvalidArgument("audit: before must be an entry number"));
+      }
+      before = std::min<int64_t>(before, std::stoll(asked));
+    }
+    const int64_t first = std::max<int64_t>(1, before - kAuditPage);
+    Result<std::string> entries =
+        AuditEntriesJson(dir, first, std::max<int64_t>(0, before - first));
     if (!entries.ok()) return Error(entries.status());
-    ordered_json body = {{"verified", verified.ok()}, {"entries", ordered_json::parse(*entries)}};
+    ordered_json body = {
+        {"verified", verified.ok()}, {"last", *last}, {"entries", ordered_json::parse(*entries)}};
     body["message"] = verified.ok() ? std::to_string(*verified) + " entries, the chain is intact"
                                     : verified.status().message();
     return Json(200, body);

@@ -145,6 +145,8 @@ struct Hub::Impl {
   std::condition_variable cv;  // new tasks, answers, finished studies, stopping
   std::map<int64_t, std::shared_ptr<Answer>> answers;  // by task id
   int running_studies = 0;                             // detached study threads still running
+  std::map<std::string, int> running_of;               // the running studies of each researcher
+  std::map<std::string, int> waiting_of;  // each researcher's waits for a study (long polls)
   const Clock::time_point up_since = Clock::now();
   std::map<std::string, Clock::time_point> heard;  // when each site's node last polled or answered
   std::map<std::string, int> polling;              // polls each site's node holds now
@@ -219,6 +221,7 @@ struct Hub::Impl {
     } polling_now(polling[*site], heard[*site]);
     const uint64_t mine = ++newest_poll[*site];
     cv.notify_all();  // an older poll of this site steps aside
+    if (Status s = store->ResendUnanswered(*site); !s.ok()) return Error(s);
     for (;;) {
       if (stopping) return Error(Unavailable("the hub is stopping"));
       if (newest_poll[*site] != mine) return Reply(200, {{"v", 1}, {"task", nullptr}});
@@ -490,7 +493,13 @@ struct Hub::Impl {
     } else {
       (void)store->FinishStudy(id, "done", document.dump());
     }
+    StudyEnded(researcher);
+  }
+
+  // REQUIRES: mu held.
+  void StudyEnded(const std::string& researcher) {
     --running_studies;
+    if (--running_of[researcher] <= 0) running_of.erase(researcher);
     cv.notify_all();
   }
 
@@ -505,6 +514,11 @@ struct Hub::Impl {
     if (!study.ok()) return Error(study.status());
     std::lock_guard<std::mutex> lock(mu);
     if (stopping) return Error(Unavailable("the hub is stopping"));
+    if (running_of[*researcher] >= config.studies_per_researcher) {
+      return Error(Unavailable("study: " + std::to_string(running_of[*researcher]) +
+                               " of your studies are running (limit studies_per_researcher): "
+                               "submit this one when one of them has finished"));
+    }
     Result<std::vector<store::SiteRecord>> registered = store->Sites();
     if (!registered.ok()) return Error(registered.status());
     std::vector<std::string> sites;
@@ -548,6 +562,7 @@ struct Hub::Impl {
         std::to_string(study->analyses.size()) + " analyses over " + std::to_string(sites.size()) +
         " sites");
     ++running_studies;
+    ++running_of[*researcher];
     std::thread([this, id = *id, who = *researcher, s = std::move(*study), sites,
                  protocol]() mutable {
       // No failure ends the hub: a study that throws is recorded as failed.
@@ -560,8 +575,7 @@ struct Hub::Impl {
         (void)store->AbandonTasks(id);
         (void)store->FinishStudy(
             id, "failed", json{{"study", id}, {"error", "the hub could not run the study"}}.dump());
-        --running_studies;
-        cv.notify_all();
+        StudyEnded(who);
       }
     }).detach();
     return Reply(202, {{"v", 1}, {"study", *id}});
@@ -710,6 +724,20 @@ struct Hub::Impl {
     const int64_t id = StudyIdIn(request.path);
     const auto deadline = Clock::now() + config.poll_wait;
     std::unique_lock<std::mutex> lock(mu);
+    // A researcher holds a few waits at once; more are answered at once, without waiting, so no
+    // one holds the hub's connections with waits.
+    struct Waiting {
+      std::map<std::string, int>& of;
+      const std::string& who;
+      const bool may_wait;
+      Waiting(std::map<std::string, int>& o, const std::string& w, int limit)
+          : of(o), who(w), may_wait(o[w] < limit) {
+        ++of[who];
+      }
+      ~Waiting() {
+        if (--of[who] <= 0) of.erase(who);
+      }
+    } waiting(waiting_of, *researcher, config.waits_per_researcher);
     for (;;) {
       Result<store::StudyRecord> study = OwnStudy(*researcher, request.path);
       if (!study.ok()) return Error(study.status());
@@ -720,7 +748,7 @@ struct Hub::Impl {
         if (!study->result.empty()) body["result"] = ordered_json::parse(study->result);
         return {200, body.dump(), "application/json"};
       }
-      if (cv.wait_until(lock, deadline) == std::cv_status::timeout) {
+      if (!waiting.may_wait || cv.wait_until(lock, deadline) == std::cv_status::timeout) {
         return Reply(200, {{"v", 1}, {"study", id}, {"status", "running"}});
       }
     }
@@ -851,7 +879,7 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   ASSIGN_OR_RETURN(impl->server,
                    net::HttpsServer::Create(
                        impl->config.identity, [self](const std::string& line) { self->Log(line); },
-                       net::ClientCertificates::kOptional));
+                       net::ClientCertificates::kOptional, impl->config.limits));
   impl->server->Handle("POST", "/v1/node/poll", [self](const auto& r) { return self->Poll(r); });
   impl->server->Handle("POST", "/v1/node/result",
                        [self](const auto& r) { return self->Result_(r); });

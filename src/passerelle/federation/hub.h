@@ -36,7 +36,12 @@ struct HubConfig {
   // A site whose node has not been heard from for this long (polls, answers) is not connected:
   // tasks for it fail at once instead of waiting for task_timeout.
   std::chrono::seconds site_timeout{60};
-  net::LogSink log;  // stderr when empty
+  // What one researcher may hold: studies running at once (more are refused until one ends),
+  // and waits for a study's end (more are answered at once, without waiting).
+  int studies_per_researcher = 4;
+  int waits_per_researcher = 4;
+  net::ServerLimits limits;  // connections: per address, handshake and request deadlines
+  net::LogSink log;          // stderr when empty
 };
 
 class Hub {

@@ -28,6 +28,10 @@ namespace {
 
 using nlohmann::json;
 
+// The largest task a node takes: one analysis, its formula, subset and options (a study's own
+// limits keep each well under it).
+constexpr size_t kMaxTaskBytes = 256 << 10;
+
 // The dataset a release was computed on, for the hub's provenance.
 json DatasetRef(const std::string& dataset, int64_t version) {
   return {{"name", dataset}, {"version", version}};
@@ -180,8 +184,15 @@ struct Node::Impl {
     if (task.is_object() && task.contains("researcher") && task["researcher"].is_string()) {
       received.researcher = task["researcher"].get<std::string>();
     }
-    received.detail = payload;
     received.signature = message.value("signature", "");
+    // A task is one analysis: a larger one is refused, and the log keeps its digest, not its
+    // text, so no one grows every site's audit log with a few large tasks.
+    const bool too_large = payload.size() > kMaxTaskBytes;
+    if (too_large) {
+      received.digest = Sha256Hex(payload);
+    } else {
+      received.detail = payload;
+    }
     auto decide = [&](const std::string& status, const std::string& why,
                       const std::string& result) {
       return Conclude(received, status, why, result);
@@ -193,6 +204,10 @@ struct Node::Impl {
       Log("node: refused task " + std::to_string(id) + ": " + why);
       return decide("refused", why, "");
     };
+    if (too_large) {
+      return refuse("rule task_size: the task has " + std::to_string(payload.size()) +
+                    " bytes; this site takes at most " + std::to_string(kMaxTaskBytes));
+    }
     const Status signature =
         net::VerifySignature(payload, received.signature, config.hub_public_key);
     if (!signature.ok()) {

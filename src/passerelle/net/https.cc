@@ -72,14 +72,8 @@ class ConnectionGuard {
     int& count = per_address_[address];
     if (count >= limits_.connections_per_address) {
       ::shutdown(fd, SHUT_RDWR);
-      // One line a minute per address: a flood of connections does not flood the log.
-      const auto now = Clock::now();
-      auto [last, fresh] = refused_at_.try_emplace(address, now);
-      if (fresh || now - last->second > std::chrono::minutes(1)) {
-        last->second = now;
-        log_("https: refused connections from " + address + ": it holds " + std::to_string(count) +
-             " (limit connections_per_address)");
-      }
+      LogOnce("refused:" + address, "https: refused connections from " + address + ": it holds " +
+                                        std::to_string(count) + " (limit connections_per_address)");
       if (count == 0) per_address_.erase(address);
       return nullptr;
     }
@@ -99,6 +93,17 @@ class ConnectionGuard {
     delete c;
   }
 
+  // One line a minute for each kind of event and address: a flood of connections does not
+  // flood the log.
+  void LogOnce(const std::string& key, const std::string& line) {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    const auto now = Clock::now();
+    auto [last, fresh] = logged_at_.try_emplace(key, now);
+    if (!fresh && now - last->second < std::chrono::minutes(1)) return;
+    last->second = now;
+    log_(line);
+  }
+
   void HandshakeDone(Connection* c) { Phase(c, false, false); }
   void Answering(Connection* c, bool answering) { Phase(c, false, answering); }
 
@@ -113,10 +118,11 @@ class ConnectionGuard {
       if (now - c->since > allowed) {
         ::shutdown(c->fd, SHUT_RDWR);
         c->cut = true;
-        log_("https: cut a connection from " + c->address + ": " +
-             (c->handshaking ? "no TLS handshake" : "no complete request") + " within " +
-             std::to_string(allowed.count()) + " s (limit " +
-             (c->handshaking ? "handshake" : "request") + ")");
+        const std::string limit = c->handshaking ? "handshake" : "request";
+        LogOnce(limit + ":" + c->address,
+                "https: cut connections from " + c->address + ": " +
+                    (c->handshaking ? "no TLS handshake" : "no complete request") + " within " +
+                    std::to_string(allowed.count()) + " s (limit " + limit + ")");
       }
     }
   }
@@ -134,15 +140,12 @@ class ConnectionGuard {
   std::mutex mu_;
   std::set<Connection*> open_;
   std::map<std::string, int> per_address_;
-  std::map<std::string, Clock::time_point> refused_at_;
+  std::mutex log_mu_;  // guards logged_at_ (taken under mu_ or alone)
+  std::map<std::string, Clock::time_point> logged_at_;
 };
 
-// What OpenSSL's C callbacks reach through ex_data: the server's log and guard on its SSL_CTX,
-// each connection's record on its SSL (freed with it).
-struct ServerContext {
-  LogSink* log;
-  ConnectionGuard* guard;
-};
+// What OpenSSL's C callbacks reach through ex_data: the server's guard on its SSL_CTX, each
+// connection's record on its SSL (freed with it).
 int g_server_index = -1, g_connection_index = -1;
 std::once_flag g_indexes_once;
 
@@ -162,16 +165,16 @@ Connection* ConnectionOf(const SSL* ssl) {
 }
 
 void OnTlsEvent(const SSL* ssl, int where, int) {
-  auto* server =
-      static_cast<ServerContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_server_index));
-  if (!server) return;
+  auto* guard =
+      static_cast<ConnectionGuard*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_server_index));
+  if (!guard) return;
   Connection* c = ConnectionOf(ssl);
   if ((where & SSL_CB_HANDSHAKE_START) && !c) {
-    if (Connection* opened = server->guard->Open(SSL_get_fd(ssl))) {
+    if (Connection* opened = guard->Open(SSL_get_fd(ssl))) {
       SSL_set_ex_data(const_cast<SSL*>(ssl), g_connection_index, opened);
     }
   } else if ((where & SSL_CB_HANDSHAKE_DONE) && c) {
-    server->guard->HandshakeDone(c);
+    guard->HandshakeDone(c);
   }
 }
 
@@ -180,13 +183,13 @@ int VerifyAndLog(int preverify_ok, X509_STORE_CTX* store) {
   SSL* ssl =
       static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   SSL_CTX* ctx = ssl ? SSL_get_SSL_CTX(ssl) : nullptr;
-  auto* server =
-      ctx ? static_cast<ServerContext*>(SSL_CTX_get_ex_data(ctx, g_server_index)) : nullptr;
-  if (server && *server->log) {
-    const int error = X509_STORE_CTX_get_error(store);
-    (*server->log)("tls: refused client certificate '" +
-                   CommonName(X509_STORE_CTX_get_current_cert(store)) +
-                   "': " + X509_verify_cert_error_string(error));
+  auto* guard =
+      ctx ? static_cast<ConnectionGuard*>(SSL_CTX_get_ex_data(ctx, g_server_index)) : nullptr;
+  if (guard) {
+    const std::string name = CommonName(X509_STORE_CTX_get_current_cert(store));
+    const std::string why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
+    guard->LogOnce("certificate:" + name + ":" + why,
+                   "tls: refused client certificate '" + name + "': " + why);
   }
   return 0;
 }
@@ -240,8 +243,7 @@ constexpr size_t kMaxBodyBytes = 8 << 20;
 struct HttpsServer::Impl {
   LogSink log;
   ServerLimits limits;
-  std::unique_ptr<ConnectionGuard> guard;  // TLS servers; outlives `server`, whose SSLs it counts
-  ServerContext context{};
+  std::unique_ptr<ConnectionGuard> guard;   // TLS servers; outlives `server`, whose SSLs it counts
   std::unique_ptr<httplib::Server> server;  // an SSLServer, or plain HTTP on loopback
   bool loopback_only = false;
   // httplib's stop() does nothing before listening has begun: Stop() repeats it until Run()
@@ -260,9 +262,8 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
   impl->log = log ? std::move(log) : StderrLog();
   impl->limits = limits;
   impl->guard = std::make_unique<ConnectionGuard>(impl->limits, impl->log);
-  impl->context = {&impl->log, impl->guard.get()};
   std::string error;
-  ServerContext* context = &impl->context;
+  ConnectionGuard* guard = impl->guard.get();
   impl->server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
     SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
     if (SSL_CTX_use_certificate_chain_file(&ctx, identity.cert.c_str()) != 1 ||
@@ -281,7 +282,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
     // resuming a session (a browser's parallel requests for a page) fails its handshake.
     static constexpr unsigned char kSessionContext[] = "passerelle";
     SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
-    SSL_CTX_set_ex_data(&ctx, g_server_index, context);
+    SSL_CTX_set_ex_data(&ctx, g_server_index, guard);
     SSL_CTX_set_info_callback(&ctx, OnTlsEvent);
     SSL_CTX_set_verify(&ctx,
                        clients == ClientCertificates::kRequired
@@ -325,6 +326,7 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
     request.method = method;
     request.path = req.path;
     request.body = req.body;
+    for (const auto& [key, value] : req.params) request.params.emplace_back(key, value);
     request.remote_address = req.remote_addr;
     if (req.ssl) {
       X509* peer = SSL_get1_peer_certificate(req.ssl);
@@ -480,6 +482,7 @@ Result<HttpResponse> HttpsClient::Send(const std::string& method, const std::str
   response.status = res->status;
   response.body = res->body;
   response.content_type = res->get_header_value("Content-Type");
+  for (const auto& [name, value] : res->headers) response.headers.emplace_back(name, value);
   return response;
 }
 

@@ -40,10 +40,19 @@ struct ServerLimits {
 
 struct HttpRequest {
   std::string method, path, body;
+  std::vector<std::pair<std::string, std::string>> params;  // of the query string, in order
   std::string peer;          // common name of the client's certificate; empty without one
   std::string peer_sha256;   // SHA-256 fingerprint of that certificate (hex)
   std::string bearer_token;  // from "Authorization: Bearer ..."
   std::string remote_address;
+
+  // The query parameter `name`, or `fallback` when absent.
+  std::string Param(const std::string& name, const std::string& fallback = "") const {
+    for (const auto& [key, value] : params) {
+      if (key == name) return value;
+    }
+    return fallback;
+  }
 };
 
 // Whether a server demands a client certificate. Either way, a certificate that is presented

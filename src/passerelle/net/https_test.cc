@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -192,6 +193,7 @@ int ConnectFrom(const char* source, int port) {
 // at the handshake deadline, a slow request (slowloris) at the request deadline, and meanwhile
 // another caller is answered at once.
 TEST_F(HttpsTest, IdleAndSlowConnectionsAreCappedAndCutWhileOthersAreServed) {
+  ::signal(SIGPIPE, SIG_IGN);  // the slow client writes on after the server has cut it
   ServerLimits limits;
   limits.threads = 8;
   limits.connections_per_address = 3;
@@ -239,10 +241,10 @@ TEST_F(HttpsTest, IdleAndSlowConnectionsAreCappedAndCutWhileOthersAreServed) {
                      "(limit connections_per_address)"),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find("https: cut a connection from 127.0.0.2: no TLS handshake within 1 s"),
+  EXPECT_NE(log.find("https: cut connections from 127.0.0.2: no TLS handshake within 1 s"),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find("https: cut a connection from 127.0.0.3: no complete request within 2 s"),
+  EXPECT_NE(log.find("https: cut connections from 127.0.0.3: no complete request within 2 s"),
             std::string::npos)
       << log;
   SSL_free(slow);

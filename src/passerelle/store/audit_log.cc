@@ -113,6 +113,12 @@ Result<std::vector<AuditEntry>> AuditLog::Entries(int64_t first, int64_t limit) 
   return out;
 }
 
+Result<int64_t> AuditLog::LastSeq() {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT COALESCE(MAX(seq), 0) FROM audit"));
+  ASSIGN_OR_RETURN(bool row, query->Step());
+  return row ? query->Int(0) : 0;
+}
+
 Result<int64_t> AuditLog::Verify() {
   ASSIGN_OR_RETURN(auto query,
                    db_->Prepare(std::string("SELECT ") + kColumns + " FROM audit ORDER BY seq"));

@@ -43,6 +43,8 @@ class AuditLog {
   Result<AuditEntry> Append(AuditEntry entry);
   // Entries from `first` on, at most `limit`, in order.
   Result<std::vector<AuditEntry>> Entries(int64_t first = 1, int64_t limit = INT64_MAX);
+  // The sequence number of the newest entry (0 when the log is empty).
+  Result<int64_t> LastSeq();
   // Recomputes the chain. OK with the number of entries checked; FailedPrecondition naming the
   // first entry that does not match ("audit entry 17: its hash does not match its contents").
   Result<int64_t> Verify();

@@ -278,6 +278,13 @@ Result<int64_t> HubStore::AddTask(const TaskRecord& task) {
   return insert->Int(0);
 }
 
+Status HubStore::ResendUnanswered(const std::string& site) {
+  ASSIGN_OR_RETURN(auto query, db_->Prepare("UPDATE task SET status = 'pending' WHERE site = ? AND "
+                                            "status = 'sent'"));
+  query->BindText(1, site);
+  return query->Run();
+}
+
 Result<std::optional<TaskRecord>> HubStore::NextTask(const std::string& site) {
   RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   auto query = db_->Prepare(std::string("SELECT ") + kTaskColumns +

@@ -107,6 +107,10 @@ class HubStore {
   Result<int64_t> AddTask(const TaskRecord& task);
   // The oldest pending task of a site, marked sent; nullopt when there is none.
   Result<std::optional<TaskRecord>> NextTask(const std::string& site);
+  // A site's tasks sent but not answered become pending again: its node polls only when it
+  // holds no task, so a new poll means they never reached it (a node restarted while its last
+  // poll took them).
+  Status ResendUnanswered(const std::string& site);
   // Records the head of a site's audit chain as its node's answer states it. FailedPrecondition
   // when the chain is behind (or, at the same entry, differs from) the head seen before: entries
   // were removed from the site's log or the log was replaced. From then on every answer of the

@@ -17,6 +17,7 @@ const TEXT = {
     protocolState: '{status} — from {who}, received {at}', noFlag: 'Automatic review: nothing flagged.',
     flag: 'Flag', change: 'Change', decided: 'by {by}: {reason}',
     pendingState: 'waiting for your decision', approvedState: 'approved', rejectedState: 'rejected',
+    older: 'Older entries', newer: 'Newest entries', shown: 'Entries {from}–{to} of {last}',
   },
   zh: {
     heading: 'Passerelle — 数据管理员', token: '令牌', open: '打开',
@@ -30,6 +31,7 @@ const TEXT = {
     protocolState: '{status} — 提交者 {who}，收到于 {at}', noFlag: '自动审查：无标记。',
     flag: '标记', change: '变更', decided: '{by}：{reason}',
     pendingState: '等待您的决定', approvedState: '已批准', rejectedState: '已驳回',
+    older: '更早的条目', newer: '最新的条目', shown: '第 {from}–{to} 条，共 {last} 条',
   },
   fr: {
     heading: 'Passerelle — responsable des données', token: 'Jeton', open: 'Ouvrir',
@@ -43,10 +45,12 @@ const TEXT = {
     protocolState: '{status} — de {who}, reçu le {at}', noFlag: 'Revue automatique : rien à signaler.',
     flag: 'Signalement', change: 'Modification', decided: 'par {by} : {reason}',
     pendingState: 'en attente de votre décision', approvedState: 'approuvé', rejectedState: 'rejeté',
+    older: 'Entrées plus anciennes', newer: 'Entrées les plus récentes', shown: 'Entrées {from} à {to} sur {last}',
   },
 };
 let language = localStorage.getItem('passerelle.language') || 'en';
 let token = sessionStorage.getItem('passerelle.custodian') || '';
+let auditBefore = null;  // the audit page shown: the newest (null), or the entries before this one
 const $ = (id) => document.getElementById(id);
 const t = (key, values = {}) => ((TEXT[language] || TEXT.en)[key] || TEXT.en[key] || key)
   .replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ''));
@@ -115,7 +119,14 @@ async function refresh() {
     translate(box);
     return box;
   }));
-  const audit = await api('/api/audit');
+  const audit = await api(auditBefore ? `/api/audit?before=${auditBefore}` : '/api/audit');
+  const first = audit.entries.length ? audit.entries[0].seq : 0;
+  $('older').hidden = first <= 1;
+  $('older').onclick = () => { auditBefore = first; refresh(); };
+  $('newer').hidden = auditBefore === null;
+  $('newer').onclick = () => { auditBefore = null; refresh(); };
+  $('shown').textContent = audit.entries.length
+    ? t('shown', { from: first, to: audit.entries[audit.entries.length - 1].seq, last: audit.last }) : '';
   $('verified').textContent = `${audit.verified ? t('verified') : t('broken')}: ${audit.message}`;
   $('verified').className = audit.verified ? 'ok' : 'error';
   const body = $('audit').tBodies[0];
