@@ -3,7 +3,7 @@
 #   make test    install what is missing (Debian packages, npm ci), check formatting, build
 #                (dev: ASan+UBSan, -Werror), ctest (browser tests included)
 #   make bench   benchmarks side by side with R; writes docs/benchmarks.md
-.PHONY: all deps build build-dev demo test format format-check bench fuzz clean
+.PHONY: all deps build build-dev demo test format format-check bench fuzz fuzz-long clean
 
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
@@ -42,17 +42,10 @@ bench: build
 clean:
 	@rm -rf build demo-out bench-out
 
-# Bounded, reproducible fuzzing of every parser (clang, libFuzzer): fixed seed and run count; new
-# inputs go to build/fuzz/corpus, the committed seeds stay as they are.
+# Fuzzing of every parser that takes text from outside (clang, libFuzzer, ASan+UBSan):
+# `make fuzz` is bounded and reproducible (CI); `make fuzz-long` runs each target 10 minutes.
 fuzz: deps
-	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz --target csv_fuzz dictionary_fuzz policy_fuzz formula_fuzz \
-	  protocol_fuzz
-	@for t in csv dictionary policy formula protocol; do \
-	  mkdir -p build/fuzz/corpus/$$t; \
-	  out=$$(build/fuzz/tests/fuzz/$${t}_fuzz -seed=1 -runs=$${FUZZ_RUNS:-100000} -max_len=4096 \
-	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>&1); \
-	  echo "$$out" | grep -a -E '^Done|ERROR|SUMMARY'; \
-	  if echo "$$out" | grep -a -q ERROR || ! echo "$$out" | grep -a -q '^Done'; then \
-	    echo "fuzz: $$t failed"; exit 1; fi; \
-	done
+	@scripts/fuzz
+
+fuzz-long: deps
+	@scripts/fuzz --long
