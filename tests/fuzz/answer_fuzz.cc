@@ -54,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const AnalysisRequest& request = requests[data[0] % requests.size()];
   std::vector<std::string> answers;
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  for (size_t cut; (cut = rest.find('\x1e')) != std::string_view::npos; rest.remove_prefix(cut + 1)) {
+  for (size_t cut; (cut = rest.find('\x1e')) != std::string_view::npos;
+       rest.remove_prefix(cut + 1)) {
     answers.emplace_back(rest.substr(0, cut));
   }
   answers.emplace_back(rest);

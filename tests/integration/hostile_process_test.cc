@@ -3,13 +3,13 @@
 // and nodes, which must succeed: nothing an attacker sends stops the federation.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <csignal>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -23,9 +23,10 @@ using passerelle::testing::Output;
 using passerelle::testing::Passerelle;
 using passerelle::testing::ReadAll;
 
-const json kOrdinary = {{"title", "organs"},
-                        {"dataset", "gu_cohort"},
-                        {"analyses", {{{"id", "organs"}, {"function", "table"}, {"rows", "organ"}}}}};
+const json kOrdinary = {
+    {"title", "organs"},
+    {"dataset", "gu_cohort"},
+    {"analyses", {{{"id", "organs"}, {"function", "table"}, {"rows", "organ"}}}}};
 
 class HostileProcessTest : public passerelle::testing::ProcessTest {
  protected:
@@ -40,8 +41,8 @@ class HostileProcessTest : public passerelle::testing::ProcessTest {
 
   // A researcher's own connection to the hub, as `study run` makes it.
   std::unique_ptr<passerelle::net::HttpsClient> Researcher() {
-    auto client = passerelle::net::HttpsClient::Create(
-        "127.0.0.1", std::stoi(port_), {dir_ + "/ca/ca.crt", "", ""});
+    auto client = passerelle::net::HttpsClient::Create("127.0.0.1", std::stoi(port_),
+                                                       {dir_ + "/ca/ca.crt", "", ""});
     EXPECT_TRUE(client.ok());
     std::string token = ReadAll(dir_ + "/token");
     token.erase(token.find_last_not_of(" \n") + 1);
@@ -98,7 +99,10 @@ TEST_F(HostileProcessTest, StrangeTextIsRefusedAndTheFederationGoesOn) {
       {{"id", "b"}, {"function", "table"}, {"rows", "名字"}},
       {{"id", "c"}, {"function", "table"}, {"rows", "organ"}, {"subset", "âge > 1"}},
       {{"id", "d"}, {"function", "glm"}, {"formula", "os_event ~ " + deep}},
-      {{"id", "e"}, {"function", "table"}, {"rows", "organ"}, {"subset", "age > 1\nnode: released"}},
+      {{"id", "e"},
+       {"function", "table"},
+       {"rows", "organ"},
+       {"subset", "age > 1\nnode: released"}},
   };
   for (const json& a : analyses) {
     const json study = {{"title", "strange"}, {"dataset", "gu_cohort"}, {"analyses", {a}}};
@@ -120,7 +124,8 @@ TEST_F(HostileProcessTest, StrangeTextIsRefusedAndTheFederationGoesOn) {
 
   ExpectAnOrdinaryStudyWorks();
   for (const char* site : {"wuhan", "lyon"}) {
-    const Output audit = Passerelle(std::string("audit show --json --site ") + dir_ + "/" + site, dir_);
+    const Output audit =
+        Passerelle(std::string("audit show --json --site ") + dir_ + "/" + site, dir_);
     ASSERT_EQ(audit.exit_code, 0) << audit.err;
     EXPECT_FALSE(json::parse(audit.out, nullptr, false).is_discarded());
   }
@@ -200,7 +205,8 @@ TEST_F(HostileProcessTest, FloodsAreCappedAndOrdinaryWorkGoesOn) {
   ASSERT_TRUE(huge.ok());
   EXPECT_EQ(huge->status, 413);
   json wide = kOrdinary;
-  wide["analyses"][0] = {{"id", "wide"}, {"function", "describe"},
+  wide["analyses"][0] = {{"id", "wide"},
+                         {"function", "describe"},
                          {"variables", std::vector<std::string>(600, "age")}};
   auto too_wide = researcher->Post("/v1/studies", wide.dump());
   ASSERT_TRUE(too_wide.ok());
@@ -239,7 +245,8 @@ TEST_F(HostileProcessTest, ARevokedCertificateIsRefusedAndStoresAreTheOwnersOnly
   Ok("pki revoke " + dir_ + "/ca --cert " + dir_ + "/certs/lyon.crt");
   EXPECT_EQ(hub_->Stop(), 0);
   StartHub({"--task-timeout", "5"});  // reads ca/crl.pem, beside ca.crt
-  EXPECT_TRUE(WaitForLog(dir_ + "/hub.log", "tls: refused client certificate 'lyon': certificate revoked"))
+  EXPECT_TRUE(
+      WaitForLog(dir_ + "/hub.log", "tls: refused client certificate 'lyon': certificate revoked"))
       << hub_->Log();
   const Output out = Study(kOrdinary, "without_lyon");
   EXPECT_NE(out.exit_code, 0);  // an analysis failed

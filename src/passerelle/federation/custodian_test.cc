@@ -36,7 +36,8 @@ std::string Get(int port, const std::string& path, const std::string& token) {
   (void)::write(fd, request.data(), request.size());
   std::string answer;
   char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    answer.append(buf, static_cast<size_t>(n));
   ::close(fd);
   return answer;
 }
