@@ -182,6 +182,14 @@ VariableColumns Columns(const Vector& v, bool full_coding) {
   return out;
 }
 
+// How many columns Columns() gives, without building them.
+size_t ColumnCount(const Vector& v, bool full_coding) {
+  if (v.type != Vector::Type::kFactor && v.type != Vector::Type::kLogical) return 1;
+  const size_t levels =
+      v.type == Vector::Type::kFactor ? v.levels.size() : AsFactor(v).levels.size();
+  return full_coding || levels == 0 ? levels : levels - 1;
+}
+
 // Groups rows by the combination of several vectors' values; labels as R prints strata.
 struct Grouping {
   std::vector<int32_t> codes;
@@ -489,6 +497,14 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
           value.type == Vector::Type::kFactor || value.type == Vector::Type::kLogical;
       const bool full = first_factor_full && is_factor && t.variables.size() == 1;
       if (full) first_factor_full = false;
+      // Counted before they are built: a factor of an identifier, or an interaction of many
+      // levels, would take the memory of the machine.
+      const size_t would_have = m.coef_names.size() + columns.size() * ColumnCount(value, full);
+      if (would_have > kMaxModelColumns) {
+        return FormulaError(f, "the model would have more than " +
+                                   std::to_string(kMaxModelColumns) + " columns (at '" +
+                                   Deparse(var) + "'); use fewer levels or terms");
+      }
       VariableColumns vc = Columns(value, full);
       // R orders interaction columns with the first variable varying fastest.
       std::vector<std::string> new_names;

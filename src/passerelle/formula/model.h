@@ -43,6 +43,10 @@ enum class ModelKind {
   kGroups,      // survfit / survdiff: Surv response, right-hand side variables form groups
 };
 
+// The most columns a design matrix may have; a formula that would need more is refused before
+// they are built (a factor of an identifier would take the machine's memory).
+inline constexpr size_t kMaxModelColumns = 1000;
+
 // How factor levels that no row of the frame uses are treated (R's drop.unused.levels).
 struct FrameOptions {
   // Drop them before the contrasts are built, as R's glm does (coxph keeps them).

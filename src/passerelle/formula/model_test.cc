@@ -111,6 +111,33 @@ TEST(Model, ClearErrors) {
   EXPECT_FALSE(bad_event.ok());
 }
 
+// A factor of an identifier (or an interaction of many levels) is refused before its columns are
+// built: 2,000 levels would be 2,000 columns of every row.
+TEST(Model, TooManyColumnsAreRefusedBeforeTheyAreBuilt) {
+  data::Variable time{}, status{}, id{};
+  time.name = "time", time.type = data::VarType::kNumber;
+  status.name = "status", status.type = data::VarType::kInteger;
+  id.name = "id", id.type = data::VarType::kCategory;
+  data::ColumnBuilder t(time), s(status), i(id);
+  for (int r = 0; r < 2000; ++r) {
+    t.AddNumber(r + 1);
+    s.AddNumber(r % 2);
+    i.AddText("P" + std::to_string(r));
+  }
+  data::Table table;
+  table.rows = 2000;
+  table.columns = {t.Finish(), s.Finish(), i.Finish()};
+  for (const char* formula : {"Surv(time, status) ~ id", "Surv(time, status) ~ time:id"}) {
+    auto m = BuildModelFrame(*ParseFormula(formula), table, ModelKind::kCox, "");
+    ASSERT_FALSE(m.ok()) << formula;
+    EXPECT_NE(m.status().message().find("the model would have more than 1000 columns (at 'id')"),
+              std::string::npos)
+        << m.status().message();
+  }
+  EXPECT_TRUE(
+      BuildModelFrame(*ParseFormula("Surv(time, status) ~ time"), table, ModelKind::kCox, "").ok());
+}
+
 TEST(Eval, NaLogicFollowsR) {
   const data::Table t = MakeTable();
   auto v = Evaluate(*ParseExpr("age > 58 & sex == 2", "t"), t, "t");
