@@ -45,7 +45,7 @@ enum class ModelKind {
 
 // The most columns a design matrix may have; a formula that would need more is refused before
 // they are built (a factor of an identifier would take the machine's memory).
-inline constexpr size_t kMaxModelColumns = 1000;
+inline constexpr size_t kMaxModelColumns = 500;
 
 // How factor levels that no row of the frame uses are treated (R's drop.unused.levels).
 struct FrameOptions {

@@ -130,7 +130,7 @@ TEST(Model, TooManyColumnsAreRefusedBeforeTheyAreBuilt) {
   for (const char* formula : {"Surv(time, status) ~ id", "Surv(time, status) ~ time:id"}) {
     auto m = BuildModelFrame(*ParseFormula(formula), table, ModelKind::kCox, "");
     ASSERT_FALSE(m.ok()) << formula;
-    EXPECT_NE(m.status().message().find("the model would have more than 1000 columns (at 'id')"),
+    EXPECT_NE(m.status().message().find("the model would have more than 500 columns (at 'id')"),
               std::string::npos)
         << m.status().message();
   }
