@@ -45,24 +45,10 @@ Status Analyze(const AnalyzeOptions& options) {
     }
     ASSIGN_OR_RETURN(table, data::ReadCsvTable(options.data, csv));
   }
-  analysis::AnalysisRequest request;
-  request.function = options.function;
-  request.formula = options.formula;
-  request.subset = options.subset;
-  request.ties = options.ties;
-  request.family = options.family;
-  request.rho = options.rho;
-  request.conf_type = options.conf_type;
-  request.bin_days = options.bin_days;
-  request.rows = options.rows;
-  request.cols = options.cols;
-  if (request.function != "table" && request.formula.empty()) {
-    return InvalidArgument("--formula is required, e.g. 'Surv(time, status) ~ age + sex'");
+  if (Status s = analysis::CheckRequest(options.request); !s.ok()) {
+    return InvalidArgument("--" + s.message());
   }
-  if (request.function == "glm" && request.family.empty()) {
-    return InvalidArgument("glm needs --family binomial, poisson or gaussian");
-  }
-  ASSIGN_OR_RETURN(analysis::AnalysisOutput output, analysis::RunAnalysis(request, table));
+  ASSIGN_OR_RETURN(analysis::AnalysisOutput output, analysis::RunAnalysis(options.request, table));
   if (!options.plot.empty()) {
     ASSIGN_OR_RETURN(std::string svg, report::PlotSvg(output));
     std::ofstream file(options.plot, std::ios::binary);

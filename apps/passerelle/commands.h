@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "passerelle/analysis/registry.h"
 #include "passerelle/base/status.h"
 #include "passerelle/data/dictionary.h"
 #include "passerelle/net/pki.h"
@@ -56,20 +57,13 @@ Status DictionaryShow(const std::string& id);
 Status DictionaryCheck(const std::string& path);
 
 struct AnalyzeOptions {
-  std::string function;  // coxph, survfit, survdiff, glm, table
+  analysis::AnalysisRequest request;  // the analysis and its options (analysis/registry.h)
   std::vector<std::string> data;
   std::vector<std::string> site;  // site stores (repeat to stack their datasets)
   std::string dataset;
   std::string dictionary;  // level orders for CSV categories
   std::string separator;
   bool decimal_comma = false;
-  std::string formula, subset;
-  std::string ties = "efron";
-  std::string family;
-  double rho = 0;
-  std::string conf_type = "log";
-  double bin_days = 0;
-  std::string rows, cols;
   bool json = false;
   std::string plot;  // write the result's picture here (SVG)
 };

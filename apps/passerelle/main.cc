@@ -1,11 +1,13 @@
 // passerelle: one binary, `passerelle <noun> <verb>`. This file only declares the command line
 // (CLI11) and hands the parsed options to the commands; see commands.h.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "apps/passerelle/commands.h"
+#include "passerelle/analysis/registry.h"
 #include "passerelle/base/version.h"
 
 namespace {
@@ -96,14 +98,9 @@ int main(int argc, char** argv) {
       "analyze", "Run an analysis in local mode on CSV files or a site's dataset");
   analyze->require_subcommand(1);
   AnalyzeOptions analyze_options;
-  const std::vector<std::pair<std::string, std::string>> kAnalyses = {
-      {"coxph", "Cox proportional hazards model (R's coxph)"},
-      {"survfit", "Kaplan-Meier curves, or cumulative incidence of competing events (R's survfit)"},
-      {"survdiff", "Log-rank and G-rho tests (R's survdiff)"},
-      {"glm", "Generalized linear model: binomial, poisson, gaussian (R's glm)"},
-      {"table", "One- or two-way table with chi-square test"}};
-  for (const auto& [name, help] : kAnalyses) {
-    CLI::App* cmd = analyze->add_subcommand(name, help);
+  for (const passerelle::analysis::AnalysisKind& kind : passerelle::analysis::AnalysisKinds()) {
+    if (!kind.local) continue;
+    CLI::App* cmd = analyze->add_subcommand(kind.name, kind.summary);
     cmd->add_option("--data", analyze_options.data, "CSV file (repeat to stack files)");
     cmd->add_option("--site", analyze_options.site,
                     "Site store folder, instead of --data (repeat to stack stores)");
@@ -113,45 +110,25 @@ int main(int argc, char** argv) {
     cmd->add_option("--sep", analyze_options.separator, "CSV separator: ',' ';' or tab")
         ->check(CLI::IsMember({",", ";", "tab"}));
     cmd->add_flag("--decimal-comma", analyze_options.decimal_comma, "Numbers use a decimal comma");
-    cmd->add_option("--subset", analyze_options.subset, "R condition selecting rows");
     cmd->add_flag("--json", analyze_options.json, "Print the results as JSON (R's layout)");
-    if (name != "survdiff") {
+    if (kind.plot) {
       cmd->add_option("--plot", analyze_options.plot,
                       "Also draw the result as SVG into this file (Kaplan-Meier curves or "
                       "cumulative incidences, a forest plot of the ratios, bars of the counts)");
     }
-    if (name == "table") {
-      cmd->add_option("--rows", analyze_options.rows, "Row variable")->required();
-      cmd->add_option("--cols", analyze_options.cols, "Column variable");
-    } else {
-      cmd->add_option("--formula", analyze_options.formula, "R model formula")->required();
+    // The kind's own options, as its entry in the registry describes them.
+    passerelle::analysis::AnalysisRequest& request = analyze_options.request;
+    for (const passerelle::analysis::AnalysisOption& o : kind.options) {
+      std::string flag = "--" + o.name;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      CLI::Option* option = std::visit(
+          [&](auto field) { return cmd->add_option(flag, request.*field, o.help); }, o.field);
+      if (o.required) option->required();
+      if (!o.choices.empty()) option->check(CLI::IsMember(o.choices));
+      if (o.always_written) option->capture_default_str();
     }
-    if (name == "coxph") {
-      cmd->add_option("--ties", analyze_options.ties, "efron, breslow or exact")
-          ->check(CLI::IsMember({"efron", "breslow", "exact"}))
-          ->capture_default_str();
-    }
-    if (name == "glm") {
-      cmd->add_option("--family", analyze_options.family, "binomial, poisson or gaussian")
-          ->check(CLI::IsMember({"binomial", "poisson", "gaussian"}))
-          ->required();
-    }
-    if (name == "survdiff") {
-      cmd->add_option("--rho", analyze_options.rho, "0: log-rank, 1: Peto-Peto")
-          ->capture_default_str();
-    }
-    if (name == "survfit" || name == "survdiff") {
-      cmd->add_option("--bin-days", analyze_options.bin_days,
-                      "Map times to ceil(t / DAYS) * DAYS, the grid of federated curves")
-          ->check(CLI::NonNegativeNumber);
-    }
-    if (name == "survfit") {
-      cmd->add_option("--conf-type", analyze_options.conf_type, "Confidence interval type")
-          ->check(CLI::IsMember({"log"}))
-          ->capture_default_str();
-    }
-    cmd->callback([&, name = name] {
-      analyze_options.function = name;
+    cmd->callback([&, name = kind.name] {
+      analyze_options.request.function = name;
       status = Analyze(analyze_options);
     });
   }

@@ -51,12 +51,13 @@ struct Federation {
     config.site_timeout = std::chrono::seconds(0);  // a study's tasks fail at once
     config.log = [](const std::string&) {};
     hub = federation::Hub::Start(config).value();
-    researcher = net::HttpsClient::Create("127.0.0.1", hub->port(), {config.identity.ca_cert, "", ""})
-                     .value();
+    researcher =
+        net::HttpsClient::Create("127.0.0.1", hub->port(), {config.identity.ca_cert, "", ""})
+            .value();
     researcher->SetBearerToken(token);
-    node = net::HttpsClient::Create("127.0.0.1", hub->port(),
-                                    {config.identity.ca_cert, dir + "/certs/wuhan.crt",
-                                     dir + "/certs/wuhan.key"})
+    node = net::HttpsClient::Create(
+               "127.0.0.1", hub->port(),
+               {config.identity.ca_cert, dir + "/certs/wuhan.crt", dir + "/certs/wuhan.key"})
                .value();
   }
   ~Federation() { hub->Stop(); }
@@ -73,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
   net::HttpsClient& client = which < 2 ? *federation.researcher : *federation.node;
   auto answer = client.Post(kPaths[which], body);
-  if (!answer.ok()) std::abort();  // the hub stopped answering
+  if (!answer.ok()) std::abort();                                    // the hub stopped answering
   if (answer->status >= 500 && answer->status != 503) std::abort();  // a handler failed
   if (!federation.researcher->Get("/v1/studies").ok()) std::abort();
   return 0;

@@ -24,9 +24,6 @@ struct SiteLink {
   Transport transport;
 };
 
-// The default time grid of federated survival curves, in days.
-inline constexpr double kDefaultBinDays = 30;
-
 // Runs `request` over `sites`. A site's refusal comes back as PermissionDenied and its failure
 // as another Status, both naming the site; nothing is combined from a partial set of sites.
 Result<AnalysisOutput> RunFederated(const AnalysisRequest& request,

@@ -10,25 +10,13 @@
 
 #include "passerelle/analysis/coxph.h"
 #include "passerelle/analysis/glm.h"
+#include "passerelle/analysis/registry.h"
 #include "passerelle/base/status.h"
 #include "passerelle/data/table.h"
 #include "passerelle/stats/contingency.h"
 #include "passerelle/stats/survival.h"
 
 namespace passerelle::analysis {
-
-struct AnalysisRequest {
-  std::string function;  // coxph, survfit, survdiff, glm, table, describe
-  std::string formula;
-  std::string subset;
-  std::string ties = "efron";     // coxph
-  std::string family;             // glm: binomial, poisson, gaussian
-  double rho = 0;                 // survdiff
-  std::string conf_type = "log";  // survfit
-  double bin_days = 0;            // survfit, survdiff: times become ceil(t / bin) * bin (0: none)
-  std::string rows, cols;         // table: variable names (cols optional)
-  std::vector<std::string> variables;  // describe: the variables (empty: all)
-};
 
 struct CoxphOutput {
   CoxphResult fit;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "passerelle/analysis/federated.h"
+#include "passerelle/analysis/registry.h"
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/version.h"
@@ -27,26 +28,6 @@
 
 namespace passerelle::federation {
 namespace {
-
-// What an analysis asked for, for the report's methods paragraph (empty fields left out).
-nlohmann::ordered_json RequestJson(const analysis::AnalysisRequest& r) {
-  nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (const auto& [key, value] :
-       {std::pair<const char*, const std::string*>{"formula", &r.formula},
-        {"subset", &r.subset},
-        {"family", &r.family},
-        {"rows", &r.rows},
-        {"cols", &r.cols}}) {
-    if (!value->empty()) j[key] = *value;
-  }
-  if (r.function == "coxph") j["ties"] = r.ties;
-  if (r.function == "survfit" || r.function == "survdiff") {
-    j["bin_days"] = r.bin_days > 0 ? r.bin_days : analysis::kDefaultBinDays;
-  }
-  if (r.function == "survdiff") j["rho"] = r.rho;
-  if (!r.variables.empty()) j["variables"] = r.variables;
-  return j;
-}
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -427,7 +408,9 @@ struct Hub::Impl {
       const auto started = Clock::now();
       Result<analysis::AnalysisOutput> out = analysis::RunFederated(a.request, links);
       const std::chrono::duration<double> took = Clock::now() - started;
-      ordered_json entry = {{"function", a.request.function}, {"request", RequestJson(a.request)}};
+      ordered_json entry = {
+          {"function", a.request.function},
+          {"request", ordered_json::parse(analysis::RequestOptionsJson(a.request))}};
       if (out.ok()) {
         entry["status"] = "ok";
         entry["results"] = ordered_json::parse(report::ResultsJson(*out));
@@ -836,6 +819,13 @@ struct Hub::Impl {
     return r;
   }
 
+  // The analyses this hub runs and their options (the web form builds itself from them).
+  net::HttpResponse Analyses(const net::HttpRequest& request) {
+    Result<std::string> researcher = Researcher(request);
+    if (!researcher.ok()) return Error(researcher.status());
+    return {200, analysis::AnalysisKindsJson(), "application/json"};
+  }
+
   net::HttpResponse Sites(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
@@ -894,6 +884,7 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}",
                        [self](const auto& r) { return self->Fetch(r); });
   impl->server->Handle("GET", "/v1/sites", [self](const auto& r) { return self->Sites(r); });
+  impl->server->Handle("GET", "/v1/analyses", [self](const auto& r) { return self->Analyses(r); });
   impl->server->Handle("GET", "/v1/studies", [self](const auto& r) { return self->List(r); });
   impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}/report",
                        [self](const auto& r) { return self->Report(r); });

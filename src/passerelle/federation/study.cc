@@ -7,6 +7,7 @@
 #include <set>
 
 #include "passerelle/analysis/federated.h"
+#include "passerelle/analysis/registry.h"
 #include "passerelle/base/date.h"
 #include "passerelle/base/text.h"
 #include "passerelle/formula/expr.h"
@@ -16,9 +17,6 @@ namespace passerelle::federation {
 namespace {
 
 using nlohmann::json;
-
-const std::set<std::string> kFunctions = {"coxph", "survfit", "survdiff",
-                                          "glm",   "table",   "describe"};
 
 // Line and column (1-based) of a byte offset.
 std::string Where(std::string_view text, size_t offset) {
@@ -61,66 +59,68 @@ Result<double> Number(const json& j, const std::string& key, std::string_view la
   return j.at(key).get<double>();
 }
 
+// The fields an analysis may have: its id, its function, and the options of any kind.
+const std::set<std::string>& AnalysisKeys() {
+  static const std::set<std::string> keys = [] {
+    std::set<std::string> k = {"id", "function"};
+    for (const analysis::AnalysisKind& kind : analysis::AnalysisKinds()) {
+      for (const analysis::AnalysisOption& o : kind.options) k.insert(o.name);
+    }
+    return k;
+  }();
+  return keys;
+}
+
 Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
                                     const std::string& path) {
-  static const std::set<std::string> kKeys = {"id",   "function", "formula",   "subset",
-                                              "ties", "family",   "rho",       "bin_days",
-                                              "rows", "cols",     "conf_type", "variables"};
+  using analysis::AnalysisRequest;
   if (!a.is_object()) return Field(label, path, "must be an object");
   for (const auto& [key, value] : a.items()) {
-    if (!kKeys.count(key)) {
-      return Field(label, path + "." + key,
-                   "is not a field of an analysis (" +
-                       Join(std::vector<std::string>(kKeys.begin(), kKeys.end()), ", ") + ")");
+    if (!AnalysisKeys().count(key)) {
+      return Field(
+          label, path + "." + key,
+          "is not a field of an analysis (" +
+              Join(std::vector<std::string>(AnalysisKeys().begin(), AnalysisKeys().end()), ", ") +
+              ")");
     }
   }
   const std::string at = path + ".";
   StudyAnalysis out;
-  analysis::AnalysisRequest& r = out.request;
+  AnalysisRequest& r = out.request;
   ASSIGN_OR_RETURN(out.id, Text(a, "id", label, at, true));
   if (!IsValidName(out.id)) {
     return Field(label, at + "id", "'" + out.id + "' must be letters, digits and _");
   }
   ASSIGN_OR_RETURN(r.function, Text(a, "function", label, at, true));
-  if (!kFunctions.count(r.function)) {
-    return Field(label, at + "function",
-                 "'" + r.function +
-                     "' is not one of coxph, survfit, survdiff, glm, table, "
-                     "describe");
-  }
-  ASSIGN_OR_RETURN(r.formula, Text(a, "formula", label, at, false));
-  ASSIGN_OR_RETURN(r.subset, Text(a, "subset", label, at, false));
-  ASSIGN_OR_RETURN(std::string ties, Text(a, "ties", label, at, false));
-  if (!ties.empty()) r.ties = ties;
-  ASSIGN_OR_RETURN(r.family, Text(a, "family", label, at, false));
-  ASSIGN_OR_RETURN(r.rows, Text(a, "rows", label, at, false));
-  ASSIGN_OR_RETURN(r.cols, Text(a, "cols", label, at, false));
-  ASSIGN_OR_RETURN(std::string conf_type, Text(a, "conf_type", label, at, false));
-  if (!conf_type.empty()) r.conf_type = conf_type;
-  if (a.contains("variables")) {
-    const json& v = a.at("variables");
-    if (v.is_array() && v.size() > kMaxVariables) {
-      return Field(label, at + "variables",
-                   "lists more than " + std::to_string(kMaxVariables) + " variables");
+  const analysis::AnalysisKind* kind = analysis::FindAnalysisKind(r.function);
+  if (kind) {
+    // Each option of the kind, read into its field of the request; options of other kinds are
+    // ignored.
+    for (const analysis::AnalysisOption& o : kind->options) {
+      if (!a.contains(o.name)) continue;
+      if (const auto* text = std::get_if<std::string AnalysisRequest::*>(&o.field)) {
+        ASSIGN_OR_RETURN(std::string value, Text(a, o.name, label, at, false));
+        if (!value.empty()) r.*(*text) = std::move(value);
+      } else if (const auto* number = std::get_if<double AnalysisRequest::*>(&o.field)) {
+        ASSIGN_OR_RETURN(r.*(*number), Number(a, o.name, label, at, 0));
+      } else {
+        const json& v = a.at(o.name);
+        if (!v.is_array()) return Field(label, at + o.name, "must be a list of variable names");
+        if (v.size() > kMaxVariables) {
+          return Field(label, at + o.name,
+                       "lists more than " + std::to_string(kMaxVariables) + " variables");
+        }
+        auto& names = r.*std::get<std::vector<std::string> AnalysisRequest::*>(o.field);
+        for (const json& name : v) {
+          if (!name.is_string()) return Field(label, at + o.name, "must be a list of names");
+          names.push_back(name.get<std::string>());
+        }
+      }
     }
-    if (!v.is_array()) return Field(label, at + "variables", "must be a list of variable names");
-    for (const json& name : v) {
-      if (!name.is_string()) return Field(label, at + "variables", "must be a list of names");
-      r.variables.push_back(name.get<std::string>());
-    }
   }
-  ASSIGN_OR_RETURN(r.rho, Number(a, "rho", label, at, 0));
-  ASSIGN_OR_RETURN(r.bin_days, Number(a, "bin_days", label, at, 0));
-  const bool needs_formula = r.function != "table" && r.function != "describe";
-  if (needs_formula && r.formula.empty()) return Field(label, at + "formula", "is required");
-  if (r.function == "glm" && r.family.empty()) {
-    return Field(label, at + "family", "is required for glm (binomial, poisson, gaussian)");
+  if (Status s = analysis::CheckRequest(r); !s.ok()) {
+    return InvalidArgument(std::string(label) + ": " + at + s.message());
   }
-  if (r.function == "table" && r.rows.empty()) return Field(label, at + "rows", "is required");
-  if (ties != "" && ties != "efron" && ties != "breslow" && ties != "exact") {
-    return Field(label, at + "ties", "must be efron, breslow or exact");
-  }
-  if (r.bin_days < 0) return Field(label, at + "bin_days", "must not be negative");
   return out;
 }
 
@@ -293,20 +293,8 @@ Result<std::string> ProtocolAnalysisOf(const Protocol& protocol, const std::stri
 }
 
 std::string AnalysisJson(const StudyAnalysis& a) {
-  const analysis::AnalysisRequest& r = a.request;
-  nlohmann::ordered_json j = {{"id", a.id}, {"function", r.function}};
-  if (!r.formula.empty()) j["formula"] = r.formula;
-  if (!r.subset.empty()) j["subset"] = r.subset;
-  if (r.function == "coxph") j["ties"] = r.ties;
-  if (r.function == "glm") j["family"] = r.family;
-  if (r.function == "survfit" || r.function == "survdiff") {
-    j["bin_days"] = r.bin_days > 0 ? r.bin_days : analysis::kDefaultBinDays;
-  }
-  if (r.function == "survdiff") j["rho"] = r.rho;
-  if (r.function == "survfit") j["conf_type"] = r.conf_type;
-  if (!r.rows.empty()) j["rows"] = r.rows;
-  if (!r.cols.empty()) j["cols"] = r.cols;
-  if (!r.variables.empty()) j["variables"] = r.variables;
+  nlohmann::ordered_json j = {{"id", a.id}, {"function", a.request.function}};
+  j.update(nlohmann::ordered_json::parse(analysis::RequestOptionsJson(a.request)));
   return j.dump();
 }
 

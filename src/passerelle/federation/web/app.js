@@ -21,7 +21,8 @@ const TEXT = {
     noDataset: 'none', analysisOf: 'Analysis {index} of {of}: {id}', round: 'Round',
     pending: 'not yet asked', waiting: 'task waiting for the node', computing: 'computing',
     held: 'waiting for its custodian', answered: 'answered', analysesDone: 'Finished: {list}',
-    variables: 'Variables (all when empty)',
+    variables: 'Variables (all when empty)', ties: 'Ties', conf_type: 'Confidence interval',
+    rho: 'rho (0: log-rank)', bin_days: 'Time grid (days)',
   },
   zh: {
     signIn: '登录', token: '令牌', signInButton: '登录', signOut: '退出',
@@ -38,7 +39,8 @@ const TEXT = {
     noDataset: '无', analysisOf: '第 {index} 项分析，共 {of} 项：{id}', round: '轮次',
     pending: '尚未请求', waiting: '任务等待节点领取', computing: '计算中',
     held: '等待数据管理员', answered: '已应答', analysesDone: '已完成：{list}',
-    variables: '变量（留空则全部）',
+    variables: '变量（留空则全部）', ties: '结点处理', conf_type: '置信区间类型',
+    rho: 'rho（0：对数秩检验）', bin_days: '时间网格（天）',
   },
   fr: {
     signIn: 'Connexion', token: 'Jeton', signInButton: 'Se connecter', signOut: 'Se déconnecter',
@@ -57,6 +59,8 @@ const TEXT = {
     pending: 'pas encore sollicité', waiting: 'tâche en attente du nœud', computing: 'calcul en cours',
     held: 'en attente de son responsable des données', answered: 'a répondu',
     analysesDone: 'Terminées : {list}', variables: 'Variables (toutes si vide)',
+    ties: 'Ex æquo', conf_type: 'Intervalle de confiance', rho: 'rho (0 : log-rank)',
+    bin_days: 'Grille de temps (jours)',
   },
 };
 
@@ -116,6 +120,7 @@ async function signIn(event) {
     $('sign-in-error').textContent = '';
     await showStudies();
     offerVariables();
+    kinds = await api('/v1/analyses');
     if (!$('analyses').children.length) addAnalysis();
   } catch (error) {
     token = '';
@@ -197,39 +202,71 @@ async function showStudies() {
   }
 }
 
+// The analyses the hub runs and their options (GET /v1/analyses): the form builds itself from them.
+let kinds = [];
+
+// The inputs of one option of an analysis, as the hub describes it.
+function optionInput(option) {
+  let input;
+  if (option.choices.length) {
+    input = document.createElement('select');
+    if (!option.required) input.append(new Option('', ''));
+    for (const choice of option.choices) input.append(new Option(choice, choice));
+  } else {
+    input = document.createElement('input');
+    if (option.type === 'number') { input.type = 'number'; input.step = 'any'; }
+    if (option.type === 'text' && option.name !== 'subset') input.setAttribute('list', 'variables');
+    if (option.name === 'formula') input.size = 48;
+  }
+  input.name = option.name;
+  input.title = option.help;
+  if (option.required) input.required = true;
+  const label = document.createElement('label');
+  const name = document.createElement('span');
+  name.dataset.i18n = option.name;
+  label.append(name, ' ', input);
+  return label;
+}
+
 function addAnalysis() {
   const row = $('analysis-row').content.firstElementChild.cloneNode(true);
   const count = $('analyses').children.length + 1;
   row.querySelector('[name=id]').value = `a${count}`;
   const fn = row.querySelector('[name=function]');
+  for (const kind of kinds) {
+    const choice = new Option(kind.name, kind.name);
+    choice.title = kind.summary;
+    fn.append(choice);
+  }
   const refresh = () => {
-    const f = fn.value;
-    row.querySelector('.for-formula').hidden = f === 'table' || f === 'describe';
-    row.querySelector('.for-glm').hidden = f !== 'glm';
-    for (const el of row.querySelectorAll('.for-table')) el.hidden = f !== 'table';
-    row.querySelector('.for-describe').hidden = f !== 'describe';
+    const kind = kinds.find((k) => k.name === fn.value);
+    row.querySelector('.options').replaceChildren(...(kind ? kind.options.map(optionInput) : []));
+    translate(row);
   };
   fn.addEventListener('change', refresh);
   row.querySelector('.remove').addEventListener('click', () => row.remove());
   refresh();
-  translate(row);
   $('analyses').append(row);
+}
+
+// An analysis of the form as the study file writes it: its kind's options that are filled in.
+function analysisOf(row) {
+  const get = (name) => row.querySelector(`[name=${name}]`).value.trim();
+  const a = { id: get('id'), function: get('function') };
+  const kind = kinds.find((k) => k.name === a.function);
+  for (const option of kind ? kind.options : []) {
+    const value = get(option.name);
+    if (!value) continue;
+    if (option.type === 'number') a[option.name] = Number(value);
+    else if (option.type === 'variables') a[option.name] = value.split(/[\s,]+/).filter(Boolean);
+    else a[option.name] = value;
+  }
+  return a;
 }
 
 async function submitStudy(event) {
   event.preventDefault();
-  const analyses = [...$('analyses').children].map((row) => {
-    const get = (name) => row.querySelector(`[name=${name}]`).value.trim();
-    const a = { id: get('id'), function: get('function') };
-    if (a.function !== 'table' && a.function !== 'describe') a.formula = get('formula');
-    if (a.function === 'glm') a.family = get('family');
-    if (a.function === 'table') { a.rows = get('rows'); if (get('cols')) a.cols = get('cols'); }
-    if (a.function === 'describe' && get('variables')) {
-      a.variables = get('variables').split(/[\s,]+/).filter(Boolean);
-    }
-    if (get('subset')) a.subset = get('subset');
-    return a;
-  });
+  const analyses = [...$('analyses').children].map(analysisOf);
   const study = { title: $('study-title').value.trim(), dataset: $('study-dataset').value.trim() };
   // Under a protocol, no analysis given runs all of the protocol's (docs/protocols.md).
   const protocol = $('study-protocol').value.trim();

@@ -1,0 +1,169 @@
+#include "passerelle/analysis/registry.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "passerelle/base/text.h"
+
+namespace passerelle::analysis {
+namespace {
+
+using R = AnalysisRequest;
+
+AnalysisOption Formula(std::string help) {
+  return {.name = "formula", .field = &R::formula, .help = std::move(help), .required = true};
+}
+AnalysisOption Subset() {
+  return {.name = "subset",
+          .field = &R::subset,
+          .help = "R condition selecting the records, e.g. age_dx >= 50"};
+}
+AnalysisOption BinDays() {
+  return {.name = "bin_days",
+          .field = &R::bin_days,
+          .help = "Times become ceil(t / DAYS) * DAYS: the grid of curves and tests across sites "
+                  "(default 30; none in local mode)",
+          .always_written = true,
+          .written_default = kDefaultBinDays};
+}
+
+std::vector<AnalysisKind> MakeKinds() {
+  return {
+      {.name = "coxph",
+       .summary = "Cox proportional hazards model (R's coxph)",
+       .options = {Formula("Surv(time, event) ~ covariates"), Subset(),
+                   {.name = "ties",
+                    .field = &R::ties,
+                    .help = "Handling of tied times",
+                    .choices = {"efron", "breslow", "exact"},
+                    .always_written = true}}},
+      {.name = "survfit",
+       .summary = "Kaplan-Meier curves, or cumulative incidence of competing events (R's survfit)",
+       .options = {Formula("Surv(time, event) ~ groups (~ 1: one curve)"), Subset(),
+                   {.name = "conf_type",
+                    .field = &R::conf_type,
+                    .help = "Confidence interval type",
+                    .choices = {"log"},
+                    .always_written = true},
+                   BinDays()}},
+      {.name = "survdiff",
+       .summary = "Log-rank and G-rho tests (R's survdiff)",
+       .options = {Formula("Surv(time, event) ~ groups (+ strata(site): exact across sites)"),
+                   Subset(),
+                   {.name = "rho",
+                    .field = &R::rho,
+                    .help = "0: log-rank, 1: Peto-Peto",
+                    .always_written = true,
+                    .negative_allowed = true},
+                   BinDays()},
+       .plot = false},
+      {.name = "glm",
+       .summary = "Generalized linear model: binomial, poisson, gaussian (R's glm)",
+       .options = {Formula("response ~ covariates"), Subset(),
+                   {.name = "family",
+                    .field = &R::family,
+                    .help = "Error distribution",
+                    .required = true,
+                    .choices = {"binomial", "poisson", "gaussian"}}}},
+      {.name = "table",
+       .summary = "One- or two-way table with chi-square test",
+       .options = {{.name = "rows", .field = &R::rows, .help = "Row variable", .required = true},
+                   {.name = "cols",
+                    .field = &R::cols,
+                    .help = "Column variable (none: a one-way table)"},
+                   Subset()}},
+      {.name = "describe",
+       .summary = "Descriptive table (Table 1): each variable by site and overall",
+       .options = {{.name = "variables",
+                    .field = &R::variables,
+                    .help = "Variables to describe (none: all)"},
+                   Subset()},
+       .local = false,
+       .plot = false},
+  };
+}
+
+std::string TypeOf(const AnalysisOption::Field& field) {
+  if (std::holds_alternative<std::string R::*>(field)) return "text";
+  if (std::holds_alternative<double R::*>(field)) return "number";
+  return "variables";
+}
+
+}  // namespace
+
+const std::vector<AnalysisKind>& AnalysisKinds() {
+  static const std::vector<AnalysisKind> kinds = MakeKinds();
+  return kinds;
+}
+
+const AnalysisKind* FindAnalysisKind(std::string_view name) {
+  for (const AnalysisKind& k : AnalysisKinds()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+Status CheckRequest(const AnalysisRequest& request) {
+  const AnalysisKind* kind = FindAnalysisKind(request.function);
+  if (!kind) {
+    std::vector<std::string> names;
+    for (const AnalysisKind& k : AnalysisKinds()) names.push_back(k.name);
+    return InvalidArgument("function: '" + request.function + "' is not one of " +
+                           Join(names, ", "));
+  }
+  for (const AnalysisOption& o : kind->options) {
+    const std::string choices = Join(o.choices, ", ");
+    if (const auto* text = std::get_if<std::string R::*>(&o.field)) {
+      const std::string& value = request.*(*text);
+      if (o.required && value.empty()) {
+        return InvalidArgument(o.name + ": is required for " + kind->name +
+                               (choices.empty() ? "" : " (" + choices + ")"));
+      }
+      if (!value.empty() && !o.choices.empty() &&
+          std::find(o.choices.begin(), o.choices.end(), value) == o.choices.end()) {
+        return InvalidArgument(o.name + ": '" + value + "' is not one of " + choices);
+      }
+    } else if (const auto* number = std::get_if<double R::*>(&o.field)) {
+      const double value = request.*(*number);
+      if (!o.negative_allowed && value < 0) return InvalidArgument(o.name + ": must not be negative");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string RequestOptionsJson(const AnalysisRequest& request) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  const AnalysisKind* kind = FindAnalysisKind(request.function);
+  if (!kind) return j.dump();
+  for (const AnalysisOption& o : kind->options) {
+    if (const auto* text = std::get_if<std::string R::*>(&o.field)) {
+      const std::string& value = request.*(*text);
+      if (!value.empty() || o.always_written) j[o.name] = value;
+    } else if (const auto* number = std::get_if<double R::*>(&o.field)) {
+      const double value = request.*(*number);
+      if (value != 0 || o.always_written) j[o.name] = value != 0 ? value : o.written_default;
+    } else {
+      const auto& names = request.*std::get<std::vector<std::string> R::*>(o.field);
+      if (!names.empty() || o.always_written) j[o.name] = names;
+    }
+  }
+  return j.dump();
+}
+
+std::string AnalysisKindsJson() {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const AnalysisKind& k : AnalysisKinds()) {
+    nlohmann::ordered_json options = nlohmann::ordered_json::array();
+    for (const AnalysisOption& o : k.options) {
+      options.push_back({{"name", o.name},
+                         {"type", TypeOf(o.field)},
+                         {"required", o.required},
+                         {"choices", o.choices},
+                         {"help", o.help}});
+    }
+    out.push_back({{"name", k.name}, {"summary", k.summary}, {"options", options}});
+  }
+  return out.dump();
+}
+
+}  // namespace passerelle::analysis

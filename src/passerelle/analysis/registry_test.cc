@@ -1,0 +1,50 @@
+// The analyses' table: each kind's options are checked, written and described from one entry.
+#include "passerelle/analysis/registry.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace passerelle::analysis {
+namespace {
+
+TEST(Registry, ChecksWritesAndDescribesEachKindFromItsEntry) {
+  AnalysisRequest glm;
+  glm.function = "glm";
+  glm.formula = "y ~ x";
+  EXPECT_EQ(CheckRequest(glm).message(), "family: is required for glm (binomial, poisson, gaussian)");
+  glm.family = "gamma";
+  EXPECT_EQ(CheckRequest(glm).message(), "family: 'gamma' is not one of binomial, poisson, gaussian");
+  glm.family = "poisson";
+  EXPECT_TRUE(CheckRequest(glm).ok());
+  EXPECT_EQ(RequestOptionsJson(glm), R"({"formula":"y ~ x","family":"poisson"})");
+
+  AnalysisRequest km;
+  km.function = "survfit";
+  km.formula = "Surv(t, e) ~ 1";
+  EXPECT_EQ(RequestOptionsJson(km),
+            R"({"formula":"Surv(t, e) ~ 1","conf_type":"log","bin_days":30.0})");
+  km.bin_days = -1;
+  EXPECT_EQ(CheckRequest(km).message(), "bin_days: must not be negative");
+
+  AnalysisRequest unknown;
+  unknown.function = "lm";
+  EXPECT_EQ(CheckRequest(unknown).message(),
+            "function: 'lm' is not one of coxph, survfit, survdiff, glm, table, describe");
+
+  const nlohmann::json kinds = nlohmann::json::parse(AnalysisKindsJson());
+  ASSERT_EQ(kinds.size(), AnalysisKinds().size());
+  EXPECT_EQ(kinds[0]["name"], "coxph");
+  EXPECT_EQ(kinds[0]["options"][2]["choices"], nlohmann::json({"efron", "breslow", "exact"}));
+  for (const nlohmann::json& k : kinds) {
+    EXPECT_TRUE(FindAnalysisKind(k["name"].get<std::string>())) << k.dump();
+    for (const nlohmann::json& o : k["options"]) {
+      EXPECT_TRUE(o["type"] == "text" || o["type"] == "number" || o["type"] == "variables");
+    }
+  }
+  EXPECT_EQ(FindAnalysisKind("table")->options[0].name, "rows");
+  EXPECT_EQ(FindAnalysisKind("nothing"), nullptr);
+}
+
+}  // namespace
+}  // namespace passerelle::analysis
