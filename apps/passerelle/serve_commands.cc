@@ -73,7 +73,7 @@ Status HubServe(const HubOptions& options) {
 Status NodeServe(const NodeOptions& options) {
   federation::NodeConfig config;
   config.site_dir = options.dir;
-  ASSIGN_OR_RETURN(config.hub, federation::ParseHubUrl(options.hub));
+  ASSIGN_OR_RETURN(config.hub, net::ParseHttpsUrl(options.hub));
   config.identity = {options.ca, options.cert, options.key, RevocationList(options)};
   ASSIGN_OR_RETURN(config.hub_public_key, ReadKeyFile(options.hub_key));
   const sigset_t signals = BlockStopSignals();

@@ -41,7 +41,7 @@ std::string Readable(const ordered_json& doc) {
 
 Result<federation::ResearcherConfig> Researcher(const StudyOptions& options) {
   federation::ResearcherConfig config;
-  ASSIGN_OR_RETURN(config.hub, federation::ParseHubUrl(options.hub));
+  ASSIGN_OR_RETURN(config.hub, net::ParseHttpsUrl(options.hub));
   config.ca_cert = options.ca;
   config.timeout = std::chrono::seconds(options.timeout);
   if (!options.token_file.empty()) {

@@ -21,8 +21,9 @@ AnalysisOption Subset() {
 AnalysisOption BinDays() {
   return {.name = "bin_days",
           .field = &R::bin_days,
-          .help = "Times become ceil(t / DAYS) * DAYS: the grid of curves and tests across sites "
-                  "(default 30; none in local mode)",
+          .help =
+              "Times become ceil(t / DAYS) * DAYS: the grid of curves and tests across sites "
+              "(default 30; none in local mode)",
           .always_written = true,
           .written_default = kDefaultBinDays};
 }
@@ -31,7 +32,8 @@ std::vector<AnalysisKind> MakeKinds() {
   return {
       {.name = "coxph",
        .summary = "Cox proportional hazards model (R's coxph)",
-       .options = {Formula("Surv(time, event) ~ covariates"), Subset(),
+       .options = {Formula("Surv(time, event) ~ covariates"),
+                   Subset(),
                    {.name = "ties",
                     .field = &R::ties,
                     .help = "Handling of tied times",
@@ -39,7 +41,8 @@ std::vector<AnalysisKind> MakeKinds() {
                     .always_written = true}}},
       {.name = "survfit",
        .summary = "Kaplan-Meier curves, or cumulative incidence of competing events (R's survfit)",
-       .options = {Formula("Surv(time, event) ~ groups (~ 1: one curve)"), Subset(),
+       .options = {Formula("Surv(time, event) ~ groups (~ 1: one curve)"),
+                   Subset(),
                    {.name = "conf_type",
                     .field = &R::conf_type,
                     .help = "Confidence interval type",
@@ -59,7 +62,8 @@ std::vector<AnalysisKind> MakeKinds() {
        .plot = false},
       {.name = "glm",
        .summary = "Generalized linear model: binomial, poisson, gaussian (R's glm)",
-       .options = {Formula("response ~ covariates"), Subset(),
+       .options = {Formula("response ~ covariates"),
+                   Subset(),
                    {.name = "family",
                     .field = &R::family,
                     .help = "Error distribution",
@@ -125,7 +129,8 @@ Status CheckRequest(const AnalysisRequest& request) {
       }
     } else if (const auto* number = std::get_if<double R::*>(&o.field)) {
       const double value = request.*(*number);
-      if (!o.negative_allowed && value < 0) return InvalidArgument(o.name + ": must not be negative");
+      if (!o.negative_allowed && value < 0)
+        return InvalidArgument(o.name + ": must not be negative");
     }
   }
   return Status::Ok();

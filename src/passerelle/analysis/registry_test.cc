@@ -12,9 +12,11 @@ TEST(Registry, ChecksWritesAndDescribesEachKindFromItsEntry) {
   AnalysisRequest glm;
   glm.function = "glm";
   glm.formula = "y ~ x";
-  EXPECT_EQ(CheckRequest(glm).message(), "family: is required for glm (binomial, poisson, gaussian)");
+  EXPECT_EQ(CheckRequest(glm).message(),
+            "family: is required for glm (binomial, poisson, gaussian)");
   glm.family = "gamma";
-  EXPECT_EQ(CheckRequest(glm).message(), "family: 'gamma' is not one of binomial, poisson, gaussian");
+  EXPECT_EQ(CheckRequest(glm).message(),
+            "family: 'gamma' is not one of binomial, poisson, gaussian");
   glm.family = "poisson";
   EXPECT_TRUE(CheckRequest(glm).ok());
   EXPECT_EQ(RequestOptionsJson(glm), R"({"formula":"y ~ x","family":"poisson"})");

@@ -39,25 +39,6 @@ json DatasetRef(const std::string& dataset, int64_t version) {
 
 }  // namespace
 
-Result<HubAddress> ParseHubUrl(const std::string& url) {
-  const std::string scheme = "https://";
-  const size_t colon = url.rfind(':');
-  if (url.rfind(scheme, 0) != 0 || colon == std::string::npos || colon < scheme.size()) {
-    return InvalidArgument("hub address '" + url + "' must be https://HOST:PORT");
-  }
-  HubAddress a;
-  a.host = url.substr(scheme.size(), colon - scheme.size());
-  std::string port = url.substr(colon + 1);
-  while (!port.empty() && port.back() == '/') port.pop_back();
-  if (a.host.empty() || port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos) {
-    return InvalidArgument("hub address '" + url + "' must be https://HOST:PORT");
-  }
-  a.port = std::stoi(port);
-  if (a.port < 1 || a.port > 65535) return InvalidArgument("hub port must be 1 to 65535");
-  return a;
-}
-
 struct Node::Impl {
   NodeConfig config;
   std::unique_ptr<store::SiteStore> store;

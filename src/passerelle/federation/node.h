@@ -15,16 +15,9 @@
 
 namespace passerelle::federation {
 
-// "https://HOST:PORT" as host and port. InvalidArgument otherwise.
-struct HubAddress {
-  std::string host;
-  int port = 0;
-};
-Result<HubAddress> ParseHubUrl(const std::string& url);
-
 struct NodeConfig {
   std::string site_dir;  // the site's store (site init)
-  HubAddress hub;
+  net::HttpsAddress hub;
   net::TlsIdentity identity;   // the node's certificate (role node) and the consortium CA
   std::string hub_public_key;  // the pinned Ed25519 key of the hub (hex)
   std::chrono::seconds poll_wait{20};

@@ -9,12 +9,12 @@
 #include <string>
 
 #include "passerelle/base/status.h"
-#include "passerelle/federation/node.h"
+#include "passerelle/net/https.h"
 
 namespace passerelle::federation {
 
 struct ResearcherConfig {
-  HubAddress hub;
+  net::HttpsAddress hub;
   std::string ca_cert;  // the consortium CA, to check the hub's certificate
   std::string token;
   std::chrono::seconds timeout{3600};  // how long to wait for the study

@@ -217,6 +217,26 @@ bool LoadRevocationList(SSL_CTX* ctx, const std::string& path, std::string& erro
 
 }  // namespace
 
+Result<HttpsAddress> ParseHttpsUrl(const std::string& url) {
+  const std::string scheme = "https://";
+  const size_t colon = url.rfind(':');
+  if (url.rfind(scheme, 0) != 0 || colon == std::string::npos || colon < scheme.size()) {
+    return InvalidArgument("address '" + url + "' must be https://HOST:PORT");
+  }
+  HttpsAddress a;
+  a.host = url.substr(scheme.size(), colon - scheme.size());
+  std::string port = url.substr(colon + 1);
+  while (!port.empty() && port.back() == '/') port.pop_back();
+  if (a.host.empty() || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument("address '" + url + "' must be https://HOST:PORT");
+  }
+  a.port = std::stoi(port);
+  if (a.port < 1 || a.port > 65535)
+    return InvalidArgument("the port of '" + url + "' must be 1 to 65535");
+  return a;
+}
+
 LogSink StderrLog() {
   // One line per entry whatever it quotes: control characters (a newline in a subset or a
   // certificate's name) are escaped, so no input can forge a line of the log.

@@ -15,6 +15,14 @@
 
 namespace passerelle::net {
 
+// "https://HOST:PORT" as host and port (the hub's address, as nodes and researchers give it).
+struct HttpsAddress {
+  std::string host;
+  int port = 0;
+};
+// InvalidArgument naming the URL unless it is https://HOST:PORT.
+Result<HttpsAddress> ParseHttpsUrl(const std::string& url);
+
 // PEM files: the consortium CA certificate, and this party's certificate and key (a client
 // without a certificate, such as a researcher's, leaves them empty).
 struct TlsIdentity {
