@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "passerelle/base/clock.h"
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/dictionary.h"
 #include "passerelle/federation/hub.h"
@@ -114,8 +115,10 @@ class FederationTest : public ::testing::Test {
             dir_ + "/certs/" + name + ".key"};
   }
 
-  void StartHub(std::chrono::seconds site_timeout = std::chrono::seconds(60)) {
+  void StartHub(std::chrono::seconds site_timeout = std::chrono::seconds(60),
+                Clock* clock = &SteadyClock()) {
     HubConfig config;
+    config.clock = clock;
     config.site_timeout = site_timeout;
     config.dir = dir_ + "/hub";
     config.identity = Identity("ca", "hub");
@@ -161,6 +164,7 @@ class FederationTest : public ::testing::Test {
 
   std::string dir_, token_;
   Log hub_log_, node_log_;
+  ManualClock clock_;  // for a hub that reads its time from a clock the test moves
   std::unique_ptr<Hub> hub_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::thread> node_threads_;
@@ -369,13 +373,14 @@ TEST_F(FederationTest, ASignedButMalformedTaskIsRefusedAndTheNodeLivesOn) {
   EXPECT_EQ((*result)["results"]["cox"]["status"], "ok");
 }
 
-// A site whose node is not connected fails the analysis at once, naming the site.
+// A site whose node is not connected fails the analysis at once, naming the site. The hub's
+// clock is moved past the site timeout instead of waiting for it.
 TEST_F(FederationTest, ASiteNotConnectedFailsAtOnce) {
   hub_->Stop();
-  StartHub(std::chrono::seconds(1));
+  StartHub(std::chrono::seconds(60), &clock_);
   StartNode("site1");
   StartNode("site2");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  clock_.Advance(std::chrono::seconds(61));
   const auto started = std::chrono::steady_clock::now();
   auto result = Run(kCoxStudy);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
@@ -383,6 +388,43 @@ TEST_F(FederationTest, ASiteNotConnectedFailsAtOnce) {
   const json& cox = (*result)["results"]["cox"];
   EXPECT_EQ(cox["status"], "failed");
   EXPECT_NE(cox["notes"][0].get<std::string>().find("site site3: not connected to the hub"),
+            std::string::npos)
+      << cox.dump();
+}
+
+// A release held for a custodian who never decides fails its site's analysis after the
+// approval timeout (a day by default), read from the hub's clock: no one waits a day.
+TEST_F(FederationTest, AHeldReleaseFailsWhenItsCustodianDoesNotDecide) {
+  hub_->Stop();
+  StartHub(std::chrono::seconds(60), &clock_);
+  {
+    std::string policy = ReadAll(dir_ + "/site3/policy.toml");
+    const size_t at = policy.find("approval = \"auto\"");
+    ASSERT_NE(at, std::string::npos);
+    policy.replace(at, 17, "approval = \"manual\"");
+    std::ofstream(dir_ + "/site3/policy.toml") << policy;
+  }
+  for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
+  // Once the hub knows the release is held, a day passes (again, should the hub's wait have
+  // begun just after the first).
+  std::atomic<bool> done{false};
+  std::thread advance([&] {
+    for (int i = 0; i < 400 && !done && hub_log_.Text().find("holds task") == std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    for (int i = 0; i < 50 && !done; ++i) {
+      clock_.Advance(std::chrono::hours(25));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto result = Run(kCoxStudy);
+  done = true;
+  advance.join();
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const json& cox = (*result)["results"]["cox"];
+  EXPECT_EQ(cox["status"], "failed") << cox.dump();
+  EXPECT_NE(cox["notes"].dump().find("site site3: its custodian did not decide within 86400 s"),
             std::string::npos)
       << cox.dump();
 }

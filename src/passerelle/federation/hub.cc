@@ -32,7 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using nlohmann::ordered_json;
-using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::TimePoint;
 
 std::string SecretKeyPath(const std::string& dir) {
   return (fs::path(dir) / "signing.key").string();
@@ -127,10 +127,10 @@ struct Hub::Impl {
   std::map<int64_t, std::shared_ptr<Answer>> answers;  // by task id
   int running_studies = 0;                             // detached study threads still running
   std::map<std::string, int> running_of;               // the running studies of each researcher
-  std::map<std::string, int> waiting_of;  // each researcher's waits for a study (long polls)
-  const Clock::time_point up_since = Clock::now();
-  std::map<std::string, Clock::time_point> heard;  // when each site's node last polled or answered
-  std::map<std::string, int> polling;              // polls each site's node holds now
+  std::map<std::string, int> waiting_of;   // each researcher's waits for a study (long polls)
+  TimePoint up_since;                      // when the hub started, by its clock
+  std::map<std::string, TimePoint> heard;  // when each site's node last polled or answered
+  std::map<std::string, int> polling;      // polls each site's node holds now
   // The newest poll of each site: a node holds one poll at a time, so an older one still waiting
   // belongs to a connection that is gone (a node stopped or killed) and must not take a task.
   std::map<std::string, uint64_t> newest_poll;
@@ -153,7 +153,7 @@ struct Hub::Impl {
     std::lock_guard<std::mutex> lock(mu);
     ASSIGN_OR_RETURN(store::SiteRecord site,
                      store->RecognizeSite(request.peer, request.peer_sha256));
-    heard[site.name] = Clock::now();
+    heard[site.name] = config.clock->Now();
     return site.name;
   }
 
@@ -183,7 +183,8 @@ struct Hub::Impl {
       return Error(InvalidArgument("poll: malformed JSON"));
     }
     const auto deadline =
-        Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
+        config.clock->Now() +
+        std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
     std::unique_lock<std::mutex> lock(mu);
     if (!catalog.empty() && catalogs[*site] != catalog) {
       if (Status s = store->RecordCatalog(*site, catalog); !s.ok()) return Error(s);
@@ -193,13 +194,14 @@ struct Hub::Impl {
     // When it ends, the site was heard from just now (the node polls again at once).
     struct Polling {
       int& count;
-      Clock::time_point& heard;
-      Polling(int& c, Clock::time_point& h) : count(++c), heard(h) {}
+      TimePoint& heard;
+      const Clock& clock;
+      Polling(int& c, TimePoint& h, const Clock& k) : count(++c), heard(h), clock(k) {}
       ~Polling() {
         --count;
-        heard = Clock::now();
+        heard = clock.Now();
       }
-    } polling_now(polling[*site], heard[*site]);
+    } polling_now(polling[*site], heard[*site], *config.clock);
     const uint64_t mine = ++newest_poll[*site];
     cv.notify_all();  // an older poll of this site steps aside
     if (Status s = store->ResendUnanswered(*site); !s.ok()) return Error(s);
@@ -225,7 +227,7 @@ struct Hub::Impl {
             200, {{"v", 1},
                   {"task", {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
       }
-      if (cv.wait_until(lock, deadline) == std::cv_status::timeout) {
+      if (config.clock->WaitUntil(cv, lock, deadline)) {
         return Reply(200, {{"v", 1}, {"task", nullptr}});
       }
     }
@@ -324,7 +326,7 @@ struct Hub::Impl {
     auto answer = std::make_shared<Answer>();
     answer->study = study;
     std::unique_lock<std::mutex> lock(mu);
-    const auto now = Clock::now();
+    const auto now = config.clock->Now();
     const auto last = heard.find(site);
     if (now - up_since > config.site_timeout && polling[site] == 0 &&
         (last == heard.end() || now - last->second > config.site_timeout)) {
@@ -340,15 +342,15 @@ struct Hub::Impl {
     cv.notify_all();
     // The site answers within task_timeout, or holds the task for its custodian, who then has
     // approval_timeout to decide.
-    auto deadline = Clock::now() + config.task_timeout;
+    auto deadline = config.clock->Now() + config.task_timeout;
     bool held = false;
     while (!answer->done && !stopping) {
       if (answer->held && !held) {
         held = true;
-        deadline = Clock::now() + config.approval_timeout;
+        deadline = config.clock->Now() + config.approval_timeout;
       }
-      if (Clock::now() >= deadline) break;
-      cv.wait_until(lock, deadline);
+      if (config.clock->Now() >= deadline) break;
+      config.clock->WaitUntil(cv, lock, deadline);
     }
     answers.erase(id);
     watch.sites[site].state = !answer->done              ? "failed"
@@ -405,9 +407,9 @@ struct Hub::Impl {
                          }});
       }
       const int first_round = round;
-      const auto started = Clock::now();
+      const auto started = config.clock->Now();
       Result<analysis::AnalysisOutput> out = analysis::RunFederated(a.request, links);
-      const std::chrono::duration<double> took = Clock::now() - started;
+      const std::chrono::duration<double> took = config.clock->Now() - started;
       ordered_json entry = {
           {"function", a.request.function},
           {"request", ordered_json::parse(analysis::RequestOptionsJson(a.request))}};
@@ -705,7 +707,7 @@ struct Hub::Impl {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
     const int64_t id = StudyIdIn(request.path);
-    const auto deadline = Clock::now() + config.poll_wait;
+    const auto deadline = config.clock->Now() + config.poll_wait;
     std::unique_lock<std::mutex> lock(mu);
     // A researcher holds a few waits at once; more are answered at once, without waiting, so no
     // one holds the hub's connections with waits.
@@ -731,7 +733,7 @@ struct Hub::Impl {
         if (!study->result.empty()) body["result"] = ordered_json::parse(study->result);
         return {200, body.dump(), "application/json"};
       }
-      if (!waiting.may_wait || cv.wait_until(lock, deadline) == std::cv_status::timeout) {
+      if (!waiting.may_wait || config.clock->WaitUntil(cv, lock, deadline)) {
         return Reply(200, {{"v", 1}, {"study", id}, {"status", "running"}});
       }
     }
@@ -832,7 +834,7 @@ struct Hub::Impl {
     std::lock_guard<std::mutex> lock(mu);
     Result<std::vector<store::SiteRecord>> sites = store->Sites();
     if (!sites.ok()) return Error(sites.status());
-    const auto now = Clock::now();
+    const auto now = config.clock->Now();
     json out = json::array();
     for (const auto& s : *sites) {
       const auto last = heard.find(s.name);
@@ -855,6 +857,7 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
   if (!impl->config.log) impl->config.log = net::StderrLog();
+  impl->up_since = impl->config.clock->Now();
   ASSIGN_OR_RETURN(impl->store, store::HubStore::Open(impl->config.dir));
   ASSIGN_OR_RETURN(impl->secret_key, ReadFile(SecretKeyPath(impl->config.dir)));
   ASSIGN_OR_RETURN(std::vector<int64_t> unfinished, impl->store->RunningStudies());

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "passerelle/base/clock.h"
 #include "passerelle/base/status.h"
 #include "passerelle/net/https.h"
 
@@ -40,8 +41,9 @@ struct HubConfig {
   // and waits for a study's end (more are answered at once, without waiting).
   int studies_per_researcher = 4;
   int waits_per_researcher = 4;
-  net::ServerLimits limits;  // connections: per address, handshake and request deadlines
-  net::LogSink log;          // stderr when empty
+  net::ServerLimits limits;       // connections: per address, handshake and request deadlines
+  Clock* clock = &SteadyClock();  // every timeout and wait is read from it
+  net::LogSink log;               // stderr when empty
 };
 
 class Hub {

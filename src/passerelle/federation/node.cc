@@ -581,7 +581,9 @@ struct Node::Impl {
 
   void Pause(std::chrono::seconds d) {
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait_for(lock, d, [&] { return stopping.load(); });
+    const Clock::TimePoint until = config.clock->Now() + d;
+    while (!stopping && !config.clock->WaitUntil(cv, lock, until)) {
+    }
   }
 };
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "passerelle/base/clock.h"
 #include "passerelle/base/status.h"
 #include "passerelle/net/https.h"
 
@@ -21,7 +22,8 @@ struct NodeConfig {
   net::TlsIdentity identity;   // the node's certificate (role node) and the consortium CA
   std::string hub_public_key;  // the pinned Ed25519 key of the hub (hex)
   std::chrono::seconds poll_wait{20};
-  net::LogSink log;  // stderr when empty
+  net::LogSink log;               // stderr when empty
+  Clock* clock = &SteadyClock();  // its pauses between polls are read from it
 };
 
 class Node {
