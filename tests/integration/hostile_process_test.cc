@@ -1,11 +1,8 @@
 // Hostile input and hostile networks against a real hub and two real nodes on 127.0.0.1. Each
 // test attacks as a researcher or a stranger would, then runs an ordinary study on the same hub
 // and nodes, which must succeed: nothing an attacker sends stops the federation.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "passerelle/net/https.h"
+#include "passerelle/net/test_socket.h"
 #include "tests/integration/process_fixture.h"
 
 namespace {
@@ -30,15 +28,6 @@ const json kOrdinary = {
 
 class HostileProcessTest : public passerelle::testing::ProcessTest {
  protected:
-  void AddSyntheticSites() {
-    for (const char* s : {"wuhan", "lyon"}) {
-      const std::string csv = dir_ + "/" + s + ".csv";
-      Ok(std::string("synth --site ") + s + " --patients 400 --seed " +
-         (s == std::string("wuhan") ? "31" : "32") + " --out " + csv);
-      AddSite(s, "gu_cohort", csv, "gu_cohort.v1");
-    }
-  }
-
   // A researcher's own connection to the hub, as `study run` makes it.
   std::unique_ptr<passerelle::net::HttpsClient> Researcher() {
     auto client = passerelle::net::HttpsClient::Create("127.0.0.1", std::stoi(port_),
@@ -71,26 +60,10 @@ class HostileProcessTest : public passerelle::testing::ProcessTest {
   }
 };
 
-// A TCP connection to the hub from `source` (any 127.x.y.z address); -1 when it fails.
-int ConnectFrom(const char* source, int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in from{}, to{};
-  from.sin_family = to.sin_family = AF_INET;
-  inet_pton(AF_INET, source, &from.sin_addr);
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Text no parser expected: any script, broken UTF-8, nesting thousands deep. Each is refused with
 // a message in valid UTF-8; hub and nodes keep serving; the sites' audit logs stay readable.
 TEST_F(HostileProcessTest, StrangeTextIsRefusedAndTheFederationGoesOn) {
-  AddSyntheticSites();
+  AddSyntheticSites(400);
   StartAll();
   auto researcher = Researcher();
   const std::string deep = std::string(5000, '(') + "age" + std::string(5000, ')');
@@ -141,7 +114,7 @@ TEST_F(HostileProcessTest, StrangeTextIsRefusedAndTheFederationGoesOn) {
 // studies, bodies too large: each is capped or cut, and an ordinary study runs meanwhile.
 TEST_F(HostileProcessTest, FloodsAreCappedAndOrdinaryWorkGoesOn) {
   ::signal(SIGPIPE, SIG_IGN);  // the slow client writes on after the server has cut it
-  AddSyntheticSites();
+  AddSyntheticSites(400);
   // Nodes and the researcher all come from 127.0.0.1 here: it may hold more than a stranger.
   StartAll({"--connections-per-address", "64", "--task-timeout", "60"});
   ExpectAnOrdinaryStudyWorks();
@@ -149,9 +122,9 @@ TEST_F(HostileProcessTest, FloodsAreCappedAndOrdinaryWorkGoesOn) {
 
   // 200 idle connections from one address (no TLS handshake), a slow request from another.
   std::vector<int> idle;
-  for (int i = 0; i < 200; ++i) idle.push_back(ConnectFrom("127.0.0.2", port));
+  for (int i = 0; i < 200; ++i) idle.push_back(passerelle::testing::ConnectFrom("127.0.0.2", port));
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  const int slow_fd = ConnectFrom("127.0.0.3", port);
+  const int slow_fd = passerelle::testing::ConnectFrom("127.0.0.3", port);
   SSL* slow = SSL_new(ctx);
   SSL_set_fd(slow, slow_fd);
   ASSERT_EQ(SSL_connect(slow), 1);
@@ -239,7 +212,7 @@ TEST_F(HostileProcessTest, FloodsAreCappedAndOrdinaryWorkGoesOn) {
 // A node certificate the CA revoked is refused by the hub once the list is installed; the other
 // site goes on. Files holding patient rows are the owner's only.
 TEST_F(HostileProcessTest, ARevokedCertificateIsRefusedAndStoresAreTheOwnersOnly) {
-  AddSyntheticSites();
+  AddSyntheticSites(400);
   StartAll();
   ExpectAnOrdinaryStudyWorks();
   Ok("pki revoke " + dir_ + "/ca --cert " + dir_ + "/certs/lyon.crt");

@@ -153,6 +153,16 @@ class ProcessTest : public ::testing::Test {
     sites_.push_back(site);
   }
 
+  // Two synthetic sites, wuhan and lyon, of `patients` patients each (their own seeds).
+  void AddSyntheticSites(int patients = 600) {
+    for (const char* s : {"wuhan", "lyon"}) {
+      const std::string csv = dir_ + "/" + s + ".csv";
+      Ok(std::string("synth --site ") + s + " --patients " + std::to_string(patients) + " --seed " +
+         (s == std::string("wuhan") ? "21" : "22") + " --out " + csv);
+      AddSite(s, "gu_cohort", csv, "gu_cohort.v1");
+    }
+  }
+
   // The hub (on any free port the first time, on the same port when started again; `extra`:
   // more `hub serve` options), its log in DIR/hub.log.
   void StartHub(const std::vector<std::string>& extra = {}) {

@@ -19,16 +19,6 @@ using passerelle::testing::ReadAll;
 
 class SovereigntyProcessTest : public passerelle::testing::ProcessTest {
  protected:
-  // Two synthetic sites, wuhan and lyon, of 600 patients each.
-  void AddSyntheticSites() {
-    for (const char* s : {"wuhan", "lyon"}) {
-      const std::string csv = dir_ + "/" + s + ".csv";
-      Ok(std::string("synth --site ") + s + " --patients 600 --seed " +
-         (s == std::string("wuhan") ? "21" : "22") + " --out " + csv);
-      AddSite(s, "gu_cohort", csv, "gu_cohort.v1");
-    }
-  }
-
   json Pending(const std::string& site) {
     return json::parse(Ok("node pending " + dir_ + "/" + site + " --json"));
   }

@@ -2,11 +2,8 @@
 // an expired certificate and a server of another CA are refused, and the refusal is logged.
 #include "passerelle/net/https.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -16,6 +13,7 @@
 
 #include "passerelle/base/test_dir.h"
 #include "passerelle/net/pki.h"
+#include "passerelle/net/test_socket.h"
 
 namespace passerelle::net {
 namespace {
@@ -173,22 +171,6 @@ TEST_F(HttpsTest, ARevokedCertificateIsRefusedOnBothSides) {
       << refused.status().message();
 }
 
-// A TCP connection from `source` (any 127.x.y.z address) to the server; -1 when it fails.
-int ConnectFrom(const char* source, int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in from{}, to{};
-  from.sin_family = to.sin_family = AF_INET;
-  inet_pton(AF_INET, source, &from.sin_addr);
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // No caller holds the server: one address's idle connections (no handshake) are capped and cut
 // at the handshake deadline, a slow request (slowloris) at the request deadline, and meanwhile
 // another caller is answered at once.
@@ -201,7 +183,7 @@ TEST_F(HttpsTest, IdleAndSlowConnectionsAreCappedAndCutWhileOthersAreServed) {
   limits.request = std::chrono::seconds(2);
   const int port = Start("ca", "hub", limits);
   std::vector<int> idle;
-  for (int i = 0; i < 20; ++i) idle.push_back(ConnectFrom("127.0.0.2", port));
+  for (int i = 0; i < 20; ++i) idle.push_back(testing::ConnectFrom("127.0.0.2", port));
 
   // A slow request from another address: a valid handshake, then the headers byte by byte.
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
@@ -209,7 +191,7 @@ TEST_F(HttpsTest, IdleAndSlowConnectionsAreCappedAndCutWhileOthersAreServed) {
       SSL_CTX_use_certificate_file(ctx, Identity("ca", "wuhan").cert.c_str(), SSL_FILETYPE_PEM), 1);
   ASSERT_EQ(SSL_CTX_use_PrivateKey_file(ctx, Identity("ca", "wuhan").key.c_str(), SSL_FILETYPE_PEM),
             1);
-  const int slow_fd = ConnectFrom("127.0.0.3", port);
+  const int slow_fd = testing::ConnectFrom("127.0.0.3", port);
   SSL* slow = SSL_new(ctx);
   SSL_set_fd(slow, slow_fd);
   ASSERT_EQ(SSL_connect(slow), 1);
