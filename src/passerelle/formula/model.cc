@@ -46,7 +46,22 @@ void AddTerm(std::vector<std::vector<Expr>>* terms, std::vector<Expr> vars) {
   terms->push_back(std::move(unique));
 }
 
+Result<TermSet> ExpandTerms(const Expr& e);
+
+// More terms than a model may have columns is refused as the formula is read: a*b*c*... doubles
+// the terms with each factor (2^15 of them from 100 characters).
+Status TooManyTerms() {
+  return InvalidArgument("the model would have more than " + std::to_string(kMaxModelColumns) +
+                         " terms");
+}
+
 Result<TermSet> Expand(const Expr& e) {
+  ASSIGN_OR_RETURN(TermSet out, ExpandTerms(e));
+  if (out.terms.size() > kMaxModelColumns) return TooManyTerms();
+  return out;
+}
+
+Result<TermSet> ExpandTerms(const Expr& e) {
   TermSet out;
   if (e.kind == Expr::Kind::kParen) return Expand(e.args[0]);
   if (e.kind == Expr::Kind::kNumber && (e.number == 0 || e.number == 1)) {
@@ -78,6 +93,7 @@ Result<TermSet> Expand(const Expr& e) {
   if (e.kind == Expr::Kind::kBinary && (e.text == ":" || e.text == "*")) {
     ASSIGN_OR_RETURN(TermSet a, Expand(e.args[0]));
     ASSIGN_OR_RETURN(TermSet b, Expand(e.args[1]));
+    if (a.terms.size() * b.terms.size() > kMaxModelColumns) return TooManyTerms();
     if (e.text == "*") {
       for (const auto& t : a.terms) AddTerm(&out.terms, t);
       for (const auto& t : b.terms) AddTerm(&out.terms, t);
@@ -115,7 +131,9 @@ Result<Formula> ParseFormula(std::string_view source) {
     f.response = Formula::Response::kExpr;
     f.lhs = lhs;
   }
-  ASSIGN_OR_RETURN(TermSet set, Expand(root.args[1]));
+  Result<TermSet> expanded = Expand(root.args[1]);
+  if (!expanded.ok()) return FormulaError(f, expanded.status().message());
+  TermSet& set = *expanded;
   f.intercept = set.intercept != 0;
   for (auto& vars : set.terms) {
     if (vars.size() == 1 && vars[0].kind == Expr::Kind::kCall) {
