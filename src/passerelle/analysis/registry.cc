@@ -96,8 +96,9 @@ std::string TypeOf(const AnalysisOption::Field& field) {
 }  // namespace
 
 const std::vector<AnalysisKind>& AnalysisKinds() {
-  static const std::vector<AnalysisKind> kinds = MakeKinds();
-  return kinds;
+  // Never destroyed: a study's thread may still read it while the process exits.
+  static const auto* kinds = new std::vector<AnalysisKind>(MakeKinds());
+  return *kinds;
 }
 
 const AnalysisKind* FindAnalysisKind(std::string_view name) {
