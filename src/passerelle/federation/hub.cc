@@ -139,6 +139,8 @@ struct Hub::Impl {
   std::atomic<bool> stopping{false};
 
   void Log(const std::string& line) const { config.log(line); }
+  // What a stranger can make the hub log (a refused node), each distinct line once a minute.
+  net::LogSink refusals;
 
   // REQUIRES: mu held.
   void SetState(int64_t study, const std::string& site, const std::string& state) {
@@ -168,7 +170,8 @@ struct Hub::Impl {
   net::HttpResponse Poll(const net::HttpRequest& request) {
     Result<std::string> site = Node(request);
     if (!site.ok()) {
-      Log("hub: refused a node: " + site.status().message());
+      refusals("hub: refused a node from " + request.remote_address + ": " +
+               site.status().message());
       return Error(site.status());
     }
     double wait = static_cast<double>(config.poll_wait.count());
@@ -236,7 +239,8 @@ struct Hub::Impl {
   net::HttpResponse Result_(const net::HttpRequest& request) {
     Result<std::string> site = Node(request);
     if (!site.ok()) {
-      Log("hub: refused a node: " + site.status().message());
+      refusals("hub: refused a node from " + request.remote_address + ": " +
+               site.status().message());
       return Error(site.status());
     }
     int64_t id = 0;
@@ -858,6 +862,7 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   impl->config = std::move(config);
   if (!impl->config.log) impl->config.log = net::StderrLog();
   impl->up_since = impl->config.clock->Now();
+  impl->refusals = net::OncePerMinute(impl->config.log);
   ASSIGN_OR_RETURN(impl->store, store::HubStore::Open(impl->config.dir));
   ASSIGN_OR_RETURN(impl->secret_key, ReadFile(SecretKeyPath(impl->config.dir)));
   ASSIGN_OR_RETURN(std::vector<int64_t> unfinished, impl->store->RunningStudies());

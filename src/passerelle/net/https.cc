@@ -55,6 +55,7 @@ struct Connection {
   bool handshaking = true;
   bool answering = false;  // a handler runs: no deadline (long polls wait there)
   bool cut = false;
+  size_t received = 0;  // bytes of TLS records received in this phase
 };
 
 // Holds each caller to the server's limits: connections per address, the handshake deadline,
@@ -62,7 +63,8 @@ struct Connection {
 // ends the worker's wait at once.
 class ConnectionGuard {
  public:
-  ConnectionGuard(const ServerLimits& limits, const LogSink& log) : limits_(limits), log_(log) {}
+  ConnectionGuard(const ServerLimits& limits, const LogSink& log)
+      : limits_(limits), log_(OncePerMinute(log)) {}
 
   // At the start of a handshake: the connection, or nullptr when it was cut at once because its
   // address holds the limit already.
@@ -72,8 +74,8 @@ class ConnectionGuard {
     int& count = per_address_[address];
     if (count >= limits_.connections_per_address) {
       ::shutdown(fd, SHUT_RDWR);
-      LogOnce("refused:" + address, "https: refused connections from " + address + ": it holds " +
-                                        std::to_string(count) + " (limit connections_per_address)");
+      log_("https: refused connections from " + address + ": it holds " + std::to_string(count) +
+           " (limit connections_per_address)");
       if (count == 0) per_address_.erase(address);
       return nullptr;
     }
@@ -93,15 +95,22 @@ class ConnectionGuard {
     delete c;
   }
 
-  // One line a minute for each kind of event and address: a flood of connections does not
-  // flood the log.
-  void LogOnce(const std::string& key, const std::string& line) {
-    std::lock_guard<std::mutex> lock(log_mu_);
-    const auto now = Clock::now();
-    auto [last, fresh] = logged_at_.try_emplace(key, now);
-    if (!fresh && now - last->second < std::chrono::minutes(1)) return;
-    last->second = now;
-    log_(line);
+  // What strangers can make the server log goes through a sink that writes each distinct line
+  // at most once a minute: a flood of connections does not flood the log.
+  void Log(const std::string& line) { log_(line); }
+
+  // From OpenSSL's record callback: `bytes` more arrived on `c`. A connection that sends more
+  // than a request may hold between two answers (endless headers) is cut at once.
+  void Received(Connection* c, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (c->answering || c->cut) return;
+    c->received += bytes;
+    if (c->received > limits_.request_bytes) {
+      ::shutdown(c->fd, SHUT_RDWR);
+      c->cut = true;
+      log_("https: cut connections from " + c->address + ": a request over " +
+           std::to_string(limits_.request_bytes) + " bytes (limit request_bytes)");
+    }
   }
 
   void HandshakeDone(Connection* c) { Phase(c, false, false); }
@@ -119,10 +128,9 @@ class ConnectionGuard {
         ::shutdown(c->fd, SHUT_RDWR);
         c->cut = true;
         const std::string limit = c->handshaking ? "handshake" : "request";
-        LogOnce(limit + ":" + c->address,
-                "https: cut connections from " + c->address + ": " +
-                    (c->handshaking ? "no TLS handshake" : "no complete request") + " within " +
-                    std::to_string(allowed.count()) + " s (limit " + limit + ")");
+        log_("https: cut connections from " + c->address + ": " +
+             (c->handshaking ? "no TLS handshake" : "no complete request") + " within " +
+             std::to_string(allowed.count()) + " s (limit " + limit + ")");
       }
     }
   }
@@ -133,15 +141,14 @@ class ConnectionGuard {
     c->handshaking = handshaking;
     c->answering = answering;
     c->since = Clock::now();
+    c->received = 0;
   }
 
   const ServerLimits limits_;
-  const LogSink& log_;
+  const LogSink log_;
   std::mutex mu_;
   std::set<Connection*> open_;
   std::map<std::string, int> per_address_;
-  std::mutex log_mu_;  // guards logged_at_ (taken under mu_ or alone)
-  std::map<std::string, Clock::time_point> logged_at_;
 };
 
 // What OpenSSL's C callbacks reach through ex_data: the server's guard on its SSL_CTX, each
@@ -178,6 +185,17 @@ void OnTlsEvent(const SSL* ssl, int where, int) {
   }
 }
 
+// Every TLS record header received: its length counts against the request's bytes.
+void OnTlsRecord(int write, int, int content_type, const void* buf, size_t len, SSL* ssl, void*) {
+  if (write || content_type != SSL3_RT_HEADER || len < 5) return;
+  auto* guard =
+      static_cast<ConnectionGuard*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_server_index));
+  Connection* c = ConnectionOf(ssl);
+  if (!guard || !c) return;
+  const auto* header = static_cast<const unsigned char*>(buf);
+  guard->Received(c, (static_cast<size_t>(header[3]) << 8 | header[4]) + 5);
+}
+
 int VerifyAndLog(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok) return 1;
   SSL* ssl =
@@ -188,8 +206,7 @@ int VerifyAndLog(int preverify_ok, X509_STORE_CTX* store) {
   if (guard) {
     const std::string name = CommonName(X509_STORE_CTX_get_current_cert(store));
     const std::string why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
-    guard->LogOnce("certificate:" + name + ":" + why,
-                   "tls: refused client certificate '" + name + "': " + why);
+    guard->Log("tls: refused client certificate '" + name + "': " + why);
   }
   return 0;
 }
@@ -235,6 +252,25 @@ Result<HttpsAddress> ParseHttpsUrl(const std::string& url) {
   if (a.port < 1 || a.port > 65535)
     return InvalidArgument("the port of '" + url + "' must be 1 to 65535");
   return a;
+}
+
+LogSink OncePerMinute(LogSink sink) {
+  struct State {
+    std::mutex mu;
+    std::map<std::string, Clock::time_point> logged_at;
+  };
+  auto state = std::make_shared<State>();
+  return [sink = std::move(sink), state](const std::string& line) {
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      const auto now = Clock::now();
+      if (state->logged_at.size() > 10000) state->logged_at.clear();  // bounded, whatever comes
+      auto [last, fresh] = state->logged_at.try_emplace(line, now);
+      if (!fresh && now - last->second < std::chrono::minutes(1)) return;
+      last->second = now;
+    }
+    sink(line);
+  };
 }
 
 LogSink StderrLog() {
@@ -304,6 +340,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
     SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
     SSL_CTX_set_ex_data(&ctx, g_server_index, guard);
     SSL_CTX_set_info_callback(&ctx, OnTlsEvent);
+    SSL_CTX_set_msg_callback(&ctx, OnTlsRecord);
     SSL_CTX_set_verify(&ctx,
                        clients == ClientCertificates::kRequired
                            ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT

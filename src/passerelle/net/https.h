@@ -44,6 +44,10 @@ struct ServerLimits {
   // Between two answers on one connection: the keep-alive pause, then the next request's headers
   // and body. The time a handler takes (a long poll) is not counted.
   std::chrono::seconds request{30};
+  // Bytes a connection may send between two answers: a request's headers and its body. A body
+  // over 8 MiB is refused (HTTP 413) and skipped up to this; more (endless headers, a body that
+  // does not end) and the connection is cut.
+  size_t request_bytes = 32 << 20;
 };
 
 struct HttpRequest {
@@ -79,6 +83,9 @@ using Handler = std::function<HttpResponse(const HttpRequest&)>;
 using LogSink = std::function<void(const std::string& line)>;
 // Writes each line to stderr: the default sink of the server and of the daemons.
 LogSink StderrLog();
+// Passes each distinct line to `sink` at most once a minute: for what strangers can make a
+// server log (refused connections, refused nodes), so that no flood of requests floods the log.
+LogSink OncePerMinute(LogSink sink);
 
 class HttpsServer {
  public:

@@ -235,6 +235,41 @@ TEST_F(HttpsTest, IdleAndSlowConnectionsAreCappedAndCutWhileOthersAreServed) {
   for (int fd : idle) ::close(fd);
 }
 
+// Endless headers (each line under httplib's own limit) are cut once the request passes its bytes,
+// long before the deadline; the server logs it once, not once per connection.
+TEST_F(HttpsTest, EndlessHeadersAreCutAtTheRequestsBytes) {
+  ::signal(SIGPIPE, SIG_IGN);
+  ServerLimits limits;
+  limits.request_bytes = 1 << 20;
+  const int port = Start("ca", "hub", limits);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_EQ(
+      SSL_CTX_use_certificate_file(ctx, Identity("ca", "wuhan").cert.c_str(), SSL_FILETYPE_PEM), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey_file(ctx, Identity("ca", "wuhan").key.c_str(), SSL_FILETYPE_PEM),
+            1);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int fd = testing::ConnectFrom("127.0.0.4", port);
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    ASSERT_EQ(SSL_connect(ssl), 1);
+    std::string headers = "GET /api/v1/echo HTTP/1.1\r\nHost: localhost\r\n";
+    const std::string line = "X-Long: " + std::string(7900, 'b') + "\r\n";
+    size_t sent = 0;
+    while (sent < (64u << 20)) {  // would be 64 MiB
+      if (SSL_write(ssl, line.data(), static_cast<int>(line.size())) <= 0) break;
+      sent += line.size();
+    }
+    EXPECT_LT(sent, 16u << 20) << "the server kept reading";  // socket buffers hold a few MiB
+    SSL_free(ssl);
+    ::close(fd);
+  }
+  const std::string log = Log();
+  const std::string cut = "https: cut connections from 127.0.0.4: a request over 1048576 bytes";
+  ASSERT_NE(log.find(cut), std::string::npos) << log;
+  EXPECT_EQ(log.find(cut), log.rfind(cut)) << log;  // once a minute
+  SSL_CTX_free(ctx);
+}
+
 }  // namespace
 }  // namespace passerelle::net
 
