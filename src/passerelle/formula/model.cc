@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <unordered_set>
 
 #include "passerelle/formula/eval.h"
 
@@ -15,11 +16,6 @@ Status FormulaError(const Formula& f, const std::string& message) {
 
 // The set of terms an expression stands for (R's formula algebra): a + b, a:b, a*b, (a + b):c,
 // - b, and the intercept 1 / 0 / -1.
-struct TermSet {
-  std::vector<std::vector<Expr>> terms;
-  int intercept = -1;  // -1 unspecified, 0 removed, 1 present
-};
-
 std::string TermKey(const std::vector<Expr>& vars) {
   std::vector<std::string> names;
   for (const Expr& v : vars) names.push_back(Deparse(v));
@@ -29,22 +25,39 @@ std::string TermKey(const std::vector<Expr>& vars) {
   return key;
 }
 
-void AddTerm(std::vector<std::vector<Expr>>* terms, std::vector<Expr> vars) {
-  // Drop repeated variables inside a term (a:a is a).
-  std::vector<Expr> unique;
-  for (Expr& v : vars) {
-    const std::string d = Deparse(v);
-    if (std::none_of(unique.begin(), unique.end(),
-                     [&](const Expr& u) { return Deparse(u) == d; })) {
-      unique.push_back(std::move(v));
+struct TermSet {
+  std::vector<std::vector<Expr>> terms;
+  std::vector<std::string> keys;       // TermKey of each term, in the same order
+  std::unordered_set<std::string> in;  // the keys, for lookup
+  int intercept = -1;                  // -1 unspecified, 0 removed, 1 present
+
+  // Adds a term unless it is there (a:b is b:a); a variable repeated inside it counts once.
+  void Add(std::vector<Expr> vars) {
+    std::vector<Expr> unique;
+    for (Expr& v : vars) {
+      const std::string d = Deparse(v);
+      if (std::none_of(unique.begin(), unique.end(),
+                       [&](const Expr& u) { return Deparse(u) == d; })) {
+        unique.push_back(std::move(v));
+      }
+    }
+    std::string key = TermKey(unique);
+    if (!in.insert(key).second) return;
+    terms.push_back(std::move(unique));
+    keys.push_back(std::move(key));
+  }
+
+  void Remove(const std::string& key) {
+    if (!in.erase(key)) return;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] == key) {
+        terms.erase(terms.begin() + static_cast<std::ptrdiff_t>(i));
+        keys.erase(keys.begin() + static_cast<std::ptrdiff_t>(i));
+        return;
+      }
     }
   }
-  const std::string key = TermKey(unique);
-  for (const auto& t : *terms) {
-    if (TermKey(t) == key) return;
-  }
-  terms->push_back(std::move(unique));
-}
+};
 
 Result<TermSet> ExpandTerms(const Expr& e);
 
@@ -73,13 +86,10 @@ Result<TermSet> ExpandTerms(const Expr& e) {
     ASSIGN_OR_RETURN(TermSet b, Expand(e.args[1]));
     out = std::move(a);
     if (e.text == "+") {
-      for (auto& t : b.terms) AddTerm(&out.terms, std::move(t));
+      for (auto& t : b.terms) out.Add(std::move(t));
       if (b.intercept >= 0) out.intercept = b.intercept;
     } else {
-      for (const auto& t : b.terms) {
-        const std::string key = TermKey(t);
-        std::erase_if(out.terms, [&](const auto& u) { return TermKey(u) == key; });
-      }
+      for (const std::string& key : b.keys) out.Remove(key);
       if (b.intercept == 1) out.intercept = 0;
       if (b.intercept == 0) out.intercept = 1;
     }
@@ -95,19 +105,19 @@ Result<TermSet> ExpandTerms(const Expr& e) {
     ASSIGN_OR_RETURN(TermSet b, Expand(e.args[1]));
     if (a.terms.size() * b.terms.size() > kMaxModelColumns) return TooManyTerms();
     if (e.text == "*") {
-      for (const auto& t : a.terms) AddTerm(&out.terms, t);
-      for (const auto& t : b.terms) AddTerm(&out.terms, t);
+      for (const auto& t : a.terms) out.Add(t);
+      for (const auto& t : b.terms) out.Add(t);
     }
     for (const auto& ta : a.terms) {
       for (const auto& tb : b.terms) {
         std::vector<Expr> product = ta;
         product.insert(product.end(), tb.begin(), tb.end());
-        AddTerm(&out.terms, std::move(product));
+        out.Add(std::move(product));
       }
     }
     return out;
   }
-  AddTerm(&out.terms, {e});
+  out.Add({e});
   return out;
 }
 
