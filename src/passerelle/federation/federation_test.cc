@@ -429,6 +429,36 @@ TEST_F(FederationTest, AHeldReleaseFailsWhenItsCustodianDoesNotDecide) {
       << cox.dump();
 }
 
+// Every node reviews each protocol version on its records: a researcher may have four waiting
+// for the sites, and the fifth is refused by name until the nodes have received them.
+TEST_F(FederationTest, AResearcherHasAFewProtocolsWaitingForTheSitesAtATime) {
+  ResearcherConfig config;
+  config.hub = {"localhost", hub_->port()};
+  config.ca_cert = dir_ + "/ca/ca.crt";
+  config.token = token_;
+  auto protocol = [](int n) {
+    return json{{"protocol", "P-" + std::to_string(n)},
+                {"title", "organs"},
+                {"dataset", "colon"},
+                {"researchers", {"alice"}},
+                {"expires", "2030-12-31"},
+                {"analyses", {{{"id", "t"}, {"function", "table"}, {"rows", "rx"}}}}}
+        .dump();
+  };
+  for (int n = 1; n <= 4; ++n) ASSERT_TRUE(SubmitProtocol(config, protocol(n)).ok()) << n;
+  auto fifth = SubmitProtocol(config, protocol(5));
+  ASSERT_FALSE(fifth.ok());
+  EXPECT_NE(fifth.status().message().find("limit protocols_per_researcher"), std::string::npos)
+      << fifth.status().message();
+  for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
+  bool taken = false;
+  for (int i = 0; i < 200 && !taken; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    taken = SubmitProtocol(config, protocol(5)).ok();
+  }
+  EXPECT_TRUE(taken) << "the nodes received the first four, and the fifth is taken";
+}
+
 TEST_F(FederationTest, AStudySurvivesAHubRestart) {
   for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
   auto first = Run(kCoxStudy);

@@ -591,6 +591,16 @@ struct Hub::Impl {
         return Error(InvalidArgument("protocol: sites: '" + s + "' is not registered at this hub"));
       }
     }
+    // Every node reviews each version on its records as it arrives: a researcher has a few
+    // waiting for the sites at a time.
+    Result<int64_t> unreceived = store->UnreceivedProtocols(*researcher, sites);
+    if (!unreceived.ok()) return Error(unreceived.status());
+    if (*unreceived >= config.protocols_per_researcher) {
+      return Error(Unavailable(
+          "protocol: " + std::to_string(*unreceived) +
+          " of your protocol versions have not reached every site yet (limit "
+          "protocols_per_researcher): submit this one when the sites have received them"));
+    }
     if (!protocol->study.sites.empty()) sites = protocol->study.sites;
     if (sites.empty()) return Error(FailedPrecondition("no site is registered at this hub"));
     ordered_json answer;

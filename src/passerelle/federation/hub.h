@@ -41,6 +41,9 @@ struct HubConfig {
   // and waits for a study's end (more are answered at once, without waiting).
   int studies_per_researcher = 4;
   int waits_per_researcher = 4;
+  // Protocol versions of one researcher that some site has not received (and reviewed) yet;
+  // more are refused until the sites have them.
+  int protocols_per_researcher = 4;
   net::ServerLimits limits;       // connections: per address, handshake and request deadlines
   Clock* clock = &SteadyClock();  // every timeout and wait is read from it
   net::LogSink log;               // stderr when empty

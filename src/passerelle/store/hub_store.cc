@@ -1,6 +1,7 @@
 #include "passerelle/store/hub_store.h"
 
 #include <filesystem>
+#include <set>
 
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
@@ -467,6 +468,24 @@ Result<std::optional<ProtocolDelivery>> HubStore::NextProtocolDelivery(const std
   ASSIGN_OR_RETURN(bool row, query->Step());
   if (!row) return std::optional<ProtocolDelivery>();
   return std::optional<ProtocolDelivery>(ReadDelivery(*query));
+}
+
+Result<int64_t> HubStore::UnreceivedProtocols(const std::string& researcher,
+                                              const std::vector<std::string>& sites) {
+  ASSIGN_OR_RETURN(auto query,
+                   db_->Prepare("SELECT DISTINCT p.id, s.site FROM protocol p JOIN protocol_site s "
+                                "ON s.protocol = p.id WHERE p.researcher = ?1 AND "
+                                "s.status = 'pending'"));
+  query->BindText(1, researcher);
+  std::set<int64_t> versions;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, query->Step());
+    if (!row) break;
+    if (std::find(sites.begin(), sites.end(), query->Text(1)) != sites.end()) {
+      versions.insert(query->Int(0));
+    }
+  }
+  return static_cast<int64_t>(versions.size());
 }
 
 Status HubStore::RecordProtocolState(int64_t protocol, const std::string& site,

@@ -139,6 +139,10 @@ class HubStore {
   Status AddProtocolDelivery(const ProtocolDelivery& delivery);
   // The oldest protocol not yet delivered to `site`; nullopt when there is none.
   Result<std::optional<ProtocolDelivery>> NextProtocolDelivery(const std::string& site);
+  // How many of `researcher`'s protocol versions one of `sites` has not received yet (their
+  // nodes review each one as it arrives).
+  Result<int64_t> UnreceivedProtocols(const std::string& researcher,
+                                      const std::vector<std::string>& sites);
   // What `site` says of a protocol sent to it: received, approved or rejected (with a reason).
   // NotFound when the protocol was not sent to that site.
   Status RecordProtocolState(int64_t protocol, const std::string& site, const std::string& status,
