@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 
+#include "passerelle/analysis/site_answer.h"
 #include "passerelle/base/text.h"
 #include "passerelle/formula/expr.h"
 #include "passerelle/formula/model.h"
@@ -22,7 +23,8 @@ namespace {
 using nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double CountOrNaN(const json& j) { return j.is_null() ? kNaN : j.get<double>(); }
+// A number a site states that is not a count (a mean), or NaN where it suppressed it.
+double NumberOrNaN(const json& j) { return j.is_null() ? kNaN : j.get<double>(); }
 
 // A transport whose errors name the site.
 Transport Named(const SiteLink& link) {
@@ -53,6 +55,8 @@ Status Reading(const std::string& site, Read read) {
   try {
     return read();
   } catch (const json::exception& e) {
+    return Unavailable("site " + site + ": answered garbage (" + e.what() + ")");
+  } catch (const MalformedAnswer& e) {
     return Unavailable("site " + site + ": answered garbage (" + e.what() + ")");
   }
 }
@@ -234,7 +238,7 @@ Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request,
   std::vector<std::vector<Cell>> per_site(sites.size());
   for (size_t s = 0; s < sites.size(); ++s) {
     RETURN_IF_ERROR(Reading(sites[s].name, [&]() -> Status {
-      omitted->push_back(CountOrNaN(answers[s].at("omitted")));
+      omitted->push_back(SiteCountOrNaN(answers[s].at("omitted")));
       const std::vector<std::string>& levels = site_levels[s];
       const size_t causes = levels.empty() ? 0 : levels.size() - 1;
       for (const json& j : answers[s].at("cells")) {
@@ -244,12 +248,12 @@ Result<std::vector<std::vector<Cell>>> AskCounts(const AnalysisRequest& request,
         c.withheld = j.contains("withheld");
         if (!c.withheld) {
           c.truncated = j.at("truncated").get<bool>();
-          c.counts.n = j.at("n").get<double>();
+          c.counts.n = SiteCount(j.at("n"));
           c.counts.time = j.at("time").get<std::vector<double>>();
-          c.counts.n_event = j.at("n_event").get<std::vector<double>>();
-          c.counts.n_censor = j.at("n_censor").get<std::vector<double>>();
+          c.counts.n_event = SiteCounts(j.at("n_event"));
+          c.counts.n_censor = SiteCounts(j.at("n_censor"));
           if (causes > 0) {
-            c.counts.n_cause = j.at("n_cause").get<std::vector<std::vector<double>>>();
+            for (const json& cause : j.at("n_cause")) c.counts.n_cause.push_back(SiteCounts(cause));
           }
           bool unequal = c.counts.n_event.size() != c.counts.time.size() ||
                          c.counts.n_censor.size() != c.counts.time.size() ||
@@ -377,7 +381,7 @@ Result<AnalysisOutput> ExactSurvdiff(const AnalysisRequest& request,
   for (size_t s = 0; s < sites.size(); ++s) {
     RETURN_IF_ERROR(Reading(sites[s].name, [&] {
       site_groups[s] = answers[s].at("groups").get<std::vector<std::string>>();
-      omitted.push_back(CountOrNaN(answers[s].at("omitted")));
+      omitted.push_back(SiteCountOrNaN(answers[s].at("omitted")));
       return Status::Ok();
     }));
   }
@@ -400,8 +404,8 @@ Result<AnalysisOutput> ExactSurvdiff(const AnalysisRequest& request,
         a.obs.assign(k, 0.0);
         a.exp.assign(k, 0.0);
         a.var.assign(k * k, 0.0);
-        const auto n = j.at("n").get<std::vector<double>>();
-        const auto obs = j.at("obs").get<std::vector<double>>();
+        const auto n = SiteCounts(j.at("n"));
+        const auto obs = SiteCounts(j.at("obs"));
         const auto exp = j.at("exp").get<std::vector<double>>();
         const auto var = j.at("var").get<std::vector<double>>();
         if (n.size() != kl || obs.size() != kl || exp.size() != kl || var.size() != kl * kl) {
@@ -500,8 +504,8 @@ Result<AnalysisOutput> FederatedTable(const AnalysisRequest& request,
     RETURN_IF_ERROR(Reading(sites[s].name, [&]() -> Status {
       rows[s] = answers[s].at("row_levels").get<std::vector<std::string>>();
       cols[s] = answers[s].at("col_levels").get<std::vector<std::string>>();
-      for (const json& c : answers[s].at("counts")) counts[s].push_back(CountOrNaN(c));
-      missing.push_back(CountOrNaN(answers[s].at("missing")));
+      for (const json& c : answers[s].at("counts")) counts[s].push_back(SiteCountOrNaN(c));
+      missing.push_back(SiteCountOrNaN(answers[s].at("missing")));
       if (counts[s].size() != rows[s].size() * std::max<size_t>(1, cols[s].size())) {
         return Unavailable("site " + sites[s].name + ": answered a table of the wrong size");
       }
@@ -593,7 +597,7 @@ Result<AnalysisOutput> FederatedDescribe(const AnalysisRequest& request,
   for (size_t s = 0; s < ns; ++s) {
     d.columns.push_back(sites[s].name);
     RETURN_IF_ERROR(Reading(sites[s].name, [&]() -> Status {
-      d.rows.push_back(answers[s].at("rows").get<double>());
+      d.rows.push_back(SiteCount(answers[s].at("rows")));
       for (const json& j : answers[s].at("variables")) {
         const std::string name = j.at("name").get<std::string>();
         auto [it, added] = index.emplace(name, d.variables.size());
@@ -608,11 +612,11 @@ Result<AnalysisOutput> FederatedDescribe(const AnalysisRequest& request,
           level_counts.emplace_back();
         }
         DescribedVariable& v = d.variables[it->second];
-        v.n[s] = CountOrNaN(j.at("n"));
-        v.missing[s] = CountOrNaN(j.at("missing"));
+        v.n[s] = SiteCountOrNaN(j.at("n"));
+        v.missing[s] = SiteCountOrNaN(j.at("missing"));
         if (!v.mean.empty() && j.contains("mean")) {
-          v.mean[s] = CountOrNaN(j.at("mean"));
-          v.sd[s] = CountOrNaN(j.at("sd"));
+          v.mean[s] = NumberOrNaN(j.at("mean"));
+          v.sd[s] = NumberOrNaN(j.at("sd"));
         }
         if (j.contains("levels")) {
           const auto levels = j.at("levels").get<std::vector<std::string>>();
@@ -620,7 +624,7 @@ Result<AnalysisOutput> FederatedDescribe(const AnalysisRequest& request,
           for (size_t l = 0; l < levels.size(); ++l) {
             auto& row = level_counts[it->second][levels[l]];
             row.resize(ns, 0.0);
-            row[s] = CountOrNaN(counts.at(l));
+            row[s] = SiteCountOrNaN(counts.at(l));
           }
           v.levels = MergeLevels({v.levels, levels});
         }

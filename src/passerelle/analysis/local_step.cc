@@ -11,6 +11,7 @@
 #include "passerelle/analysis/describe.h"
 #include "passerelle/analysis/frames.h"
 #include "passerelle/analysis/run.h"
+#include "passerelle/analysis/site_answer.h"
 #include "passerelle/formula/eval.h"
 #include "passerelle/formula/model.h"
 #include "passerelle/privacy/disclosure.h"
@@ -857,11 +858,9 @@ Result<T> Decode(const Result<std::string>& answer, Read read) {
     return read(json::parse(*answer));
   } catch (const json::exception& e) {
     return Unavailable(std::string("site answered garbage: ") + e.what());
+  } catch (const MalformedAnswer& e) {
+    return Unavailable(std::string("site answered garbage: ") + e.what());
   }
-}
-
-double CountOrNaN(const json& j) {
-  return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>();
 }
 
 Status CheckSizes(size_t vector, size_t matrix, size_t p) {
@@ -885,12 +884,15 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
   site->ties_ = ties;
   site->levels_ = levels;
   RETURN_IF_ERROR(Decode<bool>(site->Ask("describe", {}), [&](const json& j) {
-                    site->n_ = j.at("n").get<double>();
-                    site->events_ = j.at("events").get<double>();
+                    site->n_ = SiteCount(j.at("n"));
+                    site->events_ = SiteCount(j.at("events"));
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
                     site->sums_.clear();
-                    for (const json& sum : j.at("sums")) site->sums_.push_back(CountOrNaN(sum));
-                    site->omitted_ = j.contains("omitted") ? CountOrNaN(j.at("omitted")) : 0;
+                    for (const json& sum : j.at("sums")) {
+                      site->sums_.push_back(sum.is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                                          : sum.get<double>());
+                    }
+                    site->omitted_ = j.contains("omitted") ? SiteCountOrNaN(j.at("omitted")) : 0;
                     return true;
                   }).status());
   if (site->sums_.size() != site->coef_names_.size()) {
@@ -952,10 +954,10 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(
   site->null_model_ = null_model;
   site->levels_ = levels;
   RETURN_IF_ERROR(Decode<bool>(site->Send("describe", {}), [&](const json& j) {
-                    site->n_ = j.at("n").get<double>();
+                    site->n_ = SiteCount(j.at("n"));
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
                     site->intercept_ = j.at("intercept").get<bool>();
-                    site->omitted_ = j.contains("omitted") ? CountOrNaN(j.at("omitted")) : 0;
+                    site->omitted_ = j.contains("omitted") ? SiteCountOrNaN(j.at("omitted")) : 0;
                     return true;
                   }).status());
   site->p_ = null_model ? (site->intercept_ ? 1 : 0) : site->coef_names_.size();
@@ -979,12 +981,14 @@ Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
   return Decode<stats::GlmAggregate>(
       Send(step, beta), [&](const json& j) -> Result<stats::GlmAggregate> {
         stats::GlmAggregate a;
-        a.n = j.at("n").get<double>();
+        a.n = SiteCount(j.at("n"));
         a.xtwx = j.at("xtwx").get<std::vector<double>>();
         a.xtwz = j.at("xtwz").get<std::vector<double>>();
         a.deviance = j.at("deviance").get<double>();
-        a.loglik = CountOrNaN(j.at("loglik"));  // null: not finite (a Gaussian site's at start)
-        a.extreme_fits = j.at("extreme_fits").get<double>();
+        // null: not finite (a Gaussian site's at start)
+        a.loglik = j.at("loglik").is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                            : j.at("loglik").get<double>();
+        a.extreme_fits = SiteCount(j.at("extreme_fits"));
         RETURN_IF_ERROR(CheckSizes(a.xtwz.size(), a.xtwx.size(), p_));
         return a;
       });
