@@ -380,6 +380,11 @@ TEST_F(FederationTest, ASiteNotConnectedFailsAtOnce) {
   StartHub(std::chrono::seconds(60), &clock_);
   StartNode("site1");
   StartNode("site2");
+  for (int i = 0; i < 200 && (node_log_.Text().find("node site1: connected") == std::string::npos ||
+                              node_log_.Text().find("node site2: connected") == std::string::npos);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   clock_.Advance(std::chrono::seconds(61));
   const auto started = std::chrono::steady_clock::now();
   auto result = Run(kCoxStudy);

@@ -58,6 +58,9 @@ StatusCode CodeNamed(const std::string& name) {
   return StatusCode::kInternal;
 }
 
+// The largest protocol the hub takes (and hands to every node).
+constexpr size_t kMaxProtocolBytes = 256 << 10;
+
 // The study a path /v1/studies/ID[/...] names (the route's pattern has checked the digits).
 int64_t StudyIdIn(const std::string& path) {
   return std::stoll(path.substr(std::string_view("/v1/studies/").size()));
@@ -575,6 +578,13 @@ struct Hub::Impl {
   net::HttpResponse SubmitProtocol(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
+    // Every node keeps each version in its audit log and protocol book: a protocol is a page of
+    // analyses, not megabytes.
+    if (request.body.size() > kMaxProtocolBytes) {
+      return Error(InvalidArgument("protocol: " + std::to_string(request.body.size()) +
+                                   " bytes; at most " + std::to_string(kMaxProtocolBytes) +
+                                   " (limit protocol_size)"));
+    }
     Result<Protocol> protocol = ParseProtocol(request.body, "protocol");
     if (!protocol.ok()) return Error(protocol.status());
     if (std::find(protocol->researchers.begin(), protocol->researchers.end(), *researcher) ==
@@ -678,15 +688,19 @@ struct Hub::Impl {
     const std::string prefix = "/v1/protocols/";
     const int64_t wanted =
         request.path.rfind(prefix, 0) == 0 ? std::stoll(request.path.substr(prefix.size())) : 0;
-    std::lock_guard<std::mutex> lock(mu);
-    Result<std::vector<store::ProtocolEntry>> all = store->Protocols();
+    Result<std::vector<store::ProtocolEntry>> all = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return store->Protocols();
+    }();
     if (!all.ok()) return Error(all.status());
     ordered_json out = ordered_json::array();
     for (const store::ProtocolEntry& e : *all) {
+      // Parsed without the hub's lock; the lock only for each one's state at the sites.
       Result<Protocol> p = ParseProtocol(e.text, "protocol");
       const bool named = p.ok() && std::find(p->researchers.begin(), p->researchers.end(),
                                              *researcher) != p->researchers.end();
       if (!named) continue;
+      std::lock_guard<std::mutex> lock(mu);
       if (wanted == e.id) return {200, ProtocolJson(e, true).dump(), "application/json"};
       if (wanted == 0) out.push_back(ProtocolJson(e, false));
     }
@@ -743,9 +757,14 @@ struct Hub::Impl {
       // While the hub stops, a running study is recorded as failed (Stop() waits for it) and
       // that is the answer: the researcher learns to run it again.
       if (study->status != "running") {
-        ordered_json body = {{"v", 1}, {"study", id}, {"status", study->status}};
-        if (!study->result.empty()) body["result"] = ordered_json::parse(study->result);
-        return {200, body.dump(), "application/json"};
+        // The stored result is JSON the hub wrote: it is placed as it is, not parsed again
+        // (a large result would hold the hub's lock).
+        std::string body = ordered_json{{"v", 1}, {"study", id}, {"status", study->status}}.dump();
+        if (!study->result.empty()) {
+          body.pop_back();
+          body += ",\"result\":" + study->result + "}";
+        }
+        return {200, std::move(body), "application/json"};
       }
       if (!waiting.may_wait || config.clock->WaitUntil(cv, lock, deadline)) {
         return Reply(200, {{"v", 1}, {"study", id}, {"status", "running"}});
@@ -786,13 +805,16 @@ struct Hub::Impl {
   net::HttpResponse Report(const net::HttpRequest& request) {
     Result<std::string> researcher = Researcher(request);
     if (!researcher.ok()) return Error(researcher.status());
-    std::lock_guard<std::mutex> lock(mu);
-    Result<store::StudyRecord> study = OwnStudy(*researcher, request.path);
+    Result<store::StudyRecord> study = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return OwnStudy(*researcher, request.path);
+    }();
     if (!study.ok()) return Error(study.status());
     const int64_t id = study->id;
     if (study->status != "done") {
       return Error(FailedPrecondition("study " + std::to_string(id) + " is " + study->status));
     }
+    // Rendered without the hub's lock: a large report delays no one else.
     Result<std::string> html = report::StudyHtml(study->result);
     if (!html.ok()) return Error(html.status());
     return {200, *html, "text/html; charset=utf-8"};

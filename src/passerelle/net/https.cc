@@ -258,38 +258,79 @@ LogSink OncePerMinute(LogSink sink) {
   struct State {
     std::mutex mu;
     std::map<std::string, Clock::time_point> logged_at;
+    Clock::time_point minute = Clock::now();
+    int written = 0, dropped = 0;  // in the current minute
   };
   auto state = std::make_shared<State>();
   return [sink = std::move(sink), state](const std::string& line) {
+    std::string summary;
     {
       std::lock_guard<std::mutex> lock(state->mu);
       const auto now = Clock::now();
+      if (now - state->minute >= std::chrono::minutes(1)) {
+        if (state->dropped > 0) {
+          summary = "log: " + std::to_string(state->dropped) +
+                    " more lines like those above were not written in the last minute";
+        }
+        state->minute = now;
+        state->written = state->dropped = 0;
+      }
       if (state->logged_at.size() > 10000) state->logged_at.clear();  // bounded, whatever comes
       auto [last, fresh] = state->logged_at.try_emplace(line, now);
       if (!fresh && now - last->second < std::chrono::minutes(1)) return;
+      // Lines that differ (a certificate's name each time) are still at most 100 a minute.
+      if (++state->written > 100) {
+        ++state->dropped;
+        return;
+      }
       last->second = now;
     }
+    if (!summary.empty()) sink(summary);
     sink(line);
   };
 }
 
-LogSink StderrLog() {
-  // One line per entry whatever it quotes: control characters (a newline in a subset or a
-  // certificate's name) are escaped, so no input can forge a line of the log.
-  return [](const std::string& line) {
-    std::string safe;
-    safe.reserve(line.size());
-    for (const char c : line) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-        char escaped[8];
-        std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(c));
-        safe += escaped;
-      } else {
-        safe += c;
-      }
-    }
-    std::cerr << safe << "\n";
+std::string LogSafe(std::string_view line) {
+  std::string safe;
+  safe.reserve(line.size());
+  auto escape = [&](const char* format, unsigned value) {
+    char escaped[16];
+    std::snprintf(escaped, sizeof escaped, format, value);
+    safe += escaped;
   };
+  for (size_t i = 0; i < line.size();) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    const size_t length = c < 0x80           ? 1
+                          : (c >> 5) == 0x6  ? 2
+                          : (c >> 4) == 0xe  ? 3
+                          : (c >> 3) == 0x1e ? 4
+                                             : 0;
+    const std::string_view sequence = line.substr(i, length ? length : 1);
+    if (length == 0 || sequence.size() < length || FindInvalidUtf8(sequence)) {
+      escape("\\x%02x", c);  // not UTF-8: its bytes, escaped
+      ++i;
+      continue;
+    }
+    unsigned code = length == 1 ? c : c & (0xffu >> (length + 1));
+    for (size_t k = 1; k < length; ++k) {
+      code = code << 6 | (static_cast<unsigned char>(line[i + k]) & 0x3fu);
+    }
+    // Control characters, C1 controls and line separators would forge lines or move the cursor.
+    if (code < 0x20 || code == 0x7f || (code >= 0x80 && code < 0xa0) || code == 0x2028 ||
+        code == 0x2029) {
+      escape(code < 0x100 ? "\\x%02x" : "\\u%04x", code);
+    } else {
+      safe += sequence;
+    }
+    i += length;
+  }
+  return safe;
+}
+
+LogSink StderrLog() {
+  // One line per entry whatever it quotes (a subset, a certificate's name), in valid UTF-8: no
+  // input can forge a line of the log or break its text.
+  return [](const std::string& line) { std::cerr << LogSafe(line) << "\n"; };
 }
 
 // Request bodies larger than this are refused before they are read (HTTP 413): a study, a

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,7 +39,7 @@ struct TlsIdentity {
 // the start of its handshake until it closes, so no address may hold many, and none may hold
 // one without using it (docs/security.md).
 struct ServerLimits {
-  int threads = 128;                   // connections served at once
+  int threads = 256;                   // connections served at once
   int connections_per_address = 16;    // open connections from one IP address
   std::chrono::seconds handshake{10};  // a TLS handshake, from its first byte to its end
   // Between two answers on one connection: the keep-alive pause, then the next request's headers
@@ -81,10 +82,14 @@ struct HttpResponse {
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 // Where refusals and errors are written (stderr by default); never patient values.
 using LogSink = std::function<void(const std::string& line)>;
-// Writes each line to stderr: the default sink of the server and of the daemons.
+// Writes each line to stderr (as LogSafe makes it): the default sink of the server and daemons.
 LogSink StderrLog();
-// Passes each distinct line to `sink` at most once a minute: for what strangers can make a
-// server log (refused connections, refused nodes), so that no flood of requests floods the log.
+// The line with control characters (C0, C1, U+2028/9) escaped as \xNN or \uNNNN, and bytes that
+// are not UTF-8 as \xNN: one line of valid text whatever it quotes.
+std::string LogSafe(std::string_view line);
+// Passes each distinct line to `sink` at most once a minute, and at most 100 lines a minute (then
+// says how many it left out): for what strangers can make a server log (refused connections,
+// certificates, nodes), so that no flood of requests floods the log.
 LogSink OncePerMinute(LogSink sink);
 
 class HttpsServer {

@@ -283,6 +283,25 @@ TEST(HttpsServer, TheLogEscapesControlCharacters) {
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "refused 'a\\x0anode: released' \\x1b[0m\n");
 }
 
+// Whatever a line quotes (a certificate's name in BMPString bytes, C1 controls, a Unicode line
+// separator), the log gets one line of valid UTF-8; the text of any script stays as it is.
+TEST(HttpsServer, TheLogIsValidTextOnOneLine) {
+  EXPECT_EQ(LogSafe("evil\xff\xc3( forged"), "evil\\xff\\xc3( forged");
+  EXPECT_EQ(LogSafe("a\u2028b\u0085c\u009b"), "a\\u2028b\\x85c\\x9b");
+  EXPECT_EQ(LogSafe("âge, 名字, 😀"), "âge, 名字, 😀");
+  EXPECT_EQ(LogSafe("\xe5\x90"), "\\xe5\\x90");  // cut short
+}
+
+// Lines a stranger can cause: each distinct one once a minute, and 100 a minute in all.
+TEST(HttpsServer, WhatStrangersCanLogIsRateLimited) {
+  std::vector<std::string> lines;
+  LogSink limited = OncePerMinute([&](const std::string& line) { lines.push_back(line); });
+  for (int i = 0; i < 10; ++i) limited("refused 'same'");
+  for (int i = 0; i < 500; ++i) limited("refused 'name" + std::to_string(i) + "'");
+  EXPECT_EQ(lines.size(), 100u);
+  EXPECT_EQ(lines[0], "refused 'same'");
+}
+
 // A server without TLS (the custodian's page) listens on the loopback address only.
 TEST(HttpsServer, ALoopbackServerRefusesAnyOtherAddress) {
   auto server = HttpsServer::CreateLoopback({});
