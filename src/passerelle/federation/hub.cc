@@ -58,6 +58,12 @@ StatusCode CodeNamed(const std::string& name) {
   return StatusCode::kInternal;
 }
 
+// An integer of a node's message. A number that is not one (5e113) is malformed, never cast.
+int64_t Integer(const json& v) {
+  if (!v.is_number_integer()) throw json::type_error::create(302, "an integer is required", &v);
+  return v.get<int64_t>();
+}
+
 // The largest protocol the hub takes (and hands to every node).
 constexpr size_t kMaxProtocolBytes = 256 << 10;
 
@@ -252,17 +258,16 @@ struct Hub::Impl {
     std::string audit_hash;
     try {
       const json j = json::parse(request.body);
-      id = j.at("id").get<int64_t>();
+      id = Integer(j.at("id"));
       if (j.contains("audit")) {
-        audit_seq = j.at("audit").at("seq").get<int64_t>();
+        audit_seq = Integer(j.at("audit").at("seq"));
         audit_hash = j.at("audit").at("hash").get<std::string>();
       }
       answer.status = j.at("status").get<std::string>();
       answer.message = j.value("message", "");
       answer.code = j.value("code", "");
       if (j.contains("result")) answer.result = j.at("result").dump();
-      if (j.contains("dataset"))
-        answer.dataset_version = j.at("dataset").at("version").get<int64_t>();
+      if (j.contains("dataset")) answer.dataset_version = Integer(j.at("dataset").at("version"));
     } catch (const json::exception&) {
       return Error(InvalidArgument("result: malformed message"));
     }
@@ -716,7 +721,7 @@ struct Hub::Impl {
     std::string status, reason;
     try {
       const json j = json::parse(request.body);
-      id = j.at("id").get<int64_t>();
+      id = Integer(j.at("id"));
       status = j.at("status").get<std::string>();
       reason = j.value("reason", "");
     } catch (const json::exception&) {
