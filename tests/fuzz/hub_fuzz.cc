@@ -79,8 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!answer.ok()) answer = client.Post(kPaths[which], body);
   if (!answer.ok()) std::abort();
   if (answer->status >= 500 && answer->status != 503) std::abort();  // a handler failed
-  if (!federation.researcher->Get("/v1/studies").ok() &&
-      !federation.researcher->Get("/v1/studies").ok()) {
+  if (!federation.researcher->Get("/v1/analyses").ok() &&
+      !federation.researcher->Get("/v1/analyses").ok()) {
     std::abort();
   }
   return 0;
