@@ -124,6 +124,7 @@ class FederationTest : public ::testing::Test {
     config.identity = Identity("ca", "hub");
     config.poll_wait = std::chrono::seconds(2);
     config.task_timeout = std::chrono::seconds(30);
+    config.waits = hub_waits_;
     config.log = hub_log_.Sink();
     auto hub = Hub::Start(config);
     ASSERT_TRUE(hub.ok()) << hub.status().ToString();
@@ -165,6 +166,7 @@ class FederationTest : public ::testing::Test {
   std::string dir_, token_;
   Log hub_log_, node_log_;
   ManualClock clock_;  // for a hub that reads its time from a clock the test moves
+  int hub_waits_ = HubConfig{}.waits;
   std::unique_ptr<Hub> hub_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::thread> node_threads_;
@@ -432,6 +434,49 @@ TEST_F(FederationTest, AHeldReleaseFailsWhenItsCustodianDoesNotDecide) {
   EXPECT_NE(cox["notes"].dump().find("site site3: its custodian did not decide within 86400 s"),
             std::string::npos)
       << cox.dump();
+}
+
+// Researchers' waits for a study hold the hub's workers: all together they hold at most
+// `waits`, and a wait beyond them is answered at once with the study's state.
+TEST_F(FederationTest, ResearchersTogetherHoldABoundedNumberOfWaits) {
+  hub_->Stop();
+  hub_waits_ = 2;
+  StartHub(std::chrono::seconds(60), &clock_);  // no node runs: studies stay running
+  auto hub_store = store::HubStore::Open(dir_ + "/hub");
+  ASSERT_TRUE(hub_store.ok());
+  const std::string bob_token = (*hub_store)->AddUser("bob").value();
+  auto submit = [&](const std::string& token) {
+    net::TlsIdentity researcher;
+    researcher.ca_cert = dir_ + "/ca/ca.crt";
+    auto client = net::HttpsClient::Create("localhost", hub_->port(), researcher).value();
+    client->SetBearerToken(token);
+    Result<net::HttpResponse> sent = client->Post("/v1/studies", kCoxStudy.dump());
+    EXPECT_TRUE(sent.ok() && sent->status == 202);
+    const std::string path =
+        "/v1/studies/" + std::to_string(json::parse(sent->body)["study"].get<int>());
+    return std::make_pair(std::move(client), path);
+  };
+  auto [alice, alice_study] = submit(token_);
+  auto [bob, bob_study] = submit(bob_token);
+  // alice waits twice (the clock does not move: they wait until the hub stops).
+  std::vector<std::thread> waits;
+  for (int i = 0; i < 2; ++i) {
+    waits.emplace_back([&, path = alice_study] {
+      net::TlsIdentity researcher;
+      researcher.ca_cert = dir_ + "/ca/ca.crt";
+      auto client = net::HttpsClient::Create("localhost", hub_->port(), researcher).value();
+      client->SetBearerToken(token_);
+      EXPECT_TRUE(client->Get(path).ok());
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto begin = std::chrono::steady_clock::now();
+  Result<net::HttpResponse> got = bob->Get(bob_study, std::chrono::seconds(10));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(2));
+  EXPECT_EQ(json::parse(got->body)["status"], "running");
+  hub_->Stop();
+  for (auto& t : waits) t.join();
 }
 
 // Every node reviews each protocol version on its records: a researcher may have four waiting

@@ -742,20 +742,26 @@ struct Hub::Impl {
     const int64_t id = StudyIdIn(request.path);
     const auto deadline = config.clock->Now() + config.poll_wait;
     std::unique_lock<std::mutex> lock(mu);
-    // A researcher holds a few waits at once; more are answered at once, without waiting, so no
-    // one holds the hub's connections with waits.
+    // A researcher holds a few waits at once, and all researchers together a bounded share of
+    // the workers; more are answered at once, without waiting, so no one holds the hub's
+    // connections with waits.
     struct Waiting {
       std::map<std::string, int>& of;
       const std::string& who;
       const bool may_wait;
-      Waiting(std::map<std::string, int>& o, const std::string& w, int limit)
-          : of(o), who(w), may_wait(o[w] < limit) {
+      Waiting(std::map<std::string, int>& o, const std::string& w, int limit, int all_limit)
+          : of(o), who(w), may_wait(o[w] < limit && Total(o) < all_limit) {
         ++of[who];
       }
       ~Waiting() {
         if (--of[who] <= 0) of.erase(who);
       }
-    } waiting(waiting_of, *researcher, config.waits_per_researcher);
+      static int Total(const std::map<std::string, int>& o) {
+        int total = 0;
+        for (const auto& [_, n] : o) total += n;
+        return total;
+      }
+    } waiting(waiting_of, *researcher, config.waits_per_researcher, config.waits);
     for (;;) {
       Result<store::StudyRecord> study = OwnStudy(*researcher, request.path);
       if (!study.ok()) return Error(study.status());

@@ -155,6 +155,9 @@ Result<std::vector<std::string>> Names(const json& j, const std::string& key,
     if (!s.is_string() || !IsValidName(s.get<std::string>())) {
       return Field(label, key, "must be a list of " + what + " names");
     }
+    if (std::find(names.begin(), names.end(), s.get<std::string>()) != names.end()) {
+      return Field(label, key, "names '" + s.get<std::string>() + "' twice");
+    }
     names.push_back(s.get<std::string>());
   }
   return names;

@@ -44,6 +44,10 @@ TEST(Study, ErrorsNameTheFieldOrThePlace) {
   EXPECT_EQ(error(R"({"title": "t", "dataset": "d", "analyses": [
                    {"id": "a", "function": "describe"}, {"id": "a", "function": "describe"}]})"),
             "s.json: analyses[1].id: 'a' is used twice");
+  // A site named twice would count its records twice.
+  EXPECT_EQ(error(R"({"title": "t", "dataset": "d", "sites": ["lyon", "lyon"],
+                   "analyses": [{"id": "a", "function": "describe"}]})"),
+            "s.json: sites: names 'lyon' twice");
 }
 
 const char kProtocol[] = R"js({

@@ -121,13 +121,17 @@ class ConnectionGuard {
   void Sweep() {
     const auto now = Clock::now();
     std::lock_guard<std::mutex> lock(mu_);
+    const bool pressure = 4 * open_.size() >= 3 * static_cast<size_t>(limits_.threads);
     for (Connection* c : open_) {
       if (c->cut || c->answering) continue;
-      const auto allowed = c->handshaking ? limits_.handshake : limits_.request;
+      auto allowed = c->handshaking ? limits_.handshake : limits_.request;
+      if (pressure) allowed = std::min(allowed, limits_.under_pressure);
       if (now - c->since > allowed) {
         ::shutdown(c->fd, SHUT_RDWR);
         c->cut = true;
-        const std::string limit = c->handshaking ? "handshake" : "request";
+        const std::string limit = allowed == limits_.under_pressure ? "under_pressure"
+                                  : c->handshaking                  ? "handshake"
+                                                                    : "request";
         log_("https: cut connections from " + c->address + ": " +
              (c->handshaking ? "no TLS handshake" : "no complete request") + " within " +
              std::to_string(allowed.count()) + " s (limit " + limit + ")");

@@ -49,6 +49,11 @@ struct ServerLimits {
   // over 8 MiB is refused (HTTP 413) and skipped up to this; more (endless headers, a body that
   // does not end) and the connection is cut.
   size_t request_bytes = 32 << 20;
+  // When three quarters of the workers hold a connection, the server is under pressure: a
+  // handshake, a keep-alive pause or a request that is not complete is cut after this instead
+  // (many addresses each keeping connections open cannot hold the workers; a client whose idle
+  // connection was cut opens another).
+  std::chrono::seconds under_pressure{2};
 };
 
 struct HttpRequest {

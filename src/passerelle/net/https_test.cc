@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <mutex>
@@ -233,6 +235,61 @@ TEST_F(HttpsTest, IdleAndSlowConnectionsAreCappedAndCutWhileOthersAreServed) {
   ::close(slow_fd);
   SSL_CTX_free(ctx);
   for (int fd : idle) ::close(fd);
+}
+
+// Many addresses, each within its own cap, together holding every worker with connections that
+// never send a request (reconnecting as soon as they are cut): under pressure such connections
+// are cut after `under_pressure`, not after the handshake deadline, and another caller is served.
+TEST_F(HttpsTest, ManyAddressesCannotHoldEveryWorker) {
+  ServerLimits limits;
+  limits.threads = 8;
+  limits.connections_per_address = 2;
+  limits.handshake = std::chrono::seconds(30);
+  limits.request = std::chrono::seconds(30);
+  limits.under_pressure = std::chrono::seconds(1);
+  const int port = Start("ca", "hub", limits);
+  // Two connections from each of eight addresses, opened one after another (a burst would
+  // overflow the listen backlog), each opened again as soon as the server closes it.
+  std::atomic<bool> stop = false;
+  std::atomic<int> opened = 0;
+  std::thread strangers([&] {
+    int fds[16];
+    std::fill(std::begin(fds), std::end(fds), -1);
+    while (!stop) {
+      for (int i = 0; i < 16; ++i) {
+        char byte;
+        if (fds[i] >= 0 && ::recv(fds[i], &byte, 1, MSG_DONTWAIT) == 0) {
+          ::close(fds[i]);
+          fds[i] = -1;
+        }
+        if (fds[i] < 0) {
+          const std::string address = "127.0.1." + std::to_string(i / 2 + 1);
+          fds[i] = testing::ConnectFrom(address.c_str(), port);
+          ++opened;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (int fd : fds) ::close(fd);
+  });
+  for (int i = 0; i < 100 && opened < 16; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every worker is held
+
+  const auto begin = std::chrono::steady_clock::now();
+  auto client = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+  ASSERT_TRUE(client.ok());
+  for (int i = 0; i < 3; ++i) {
+    auto response = (*client)->Post("/api/v1/echo", "{}", std::chrono::seconds(20));
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 200);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(15));
+  stop = true;
+  strangers.join();
+  EXPECT_NE(Log().find("no TLS handshake within 1 s (limit under_pressure)"), std::string::npos)
+      << Log();
 }
 
 // Endless headers (each line under httplib's own limit) are cut once the request passes its bytes,
