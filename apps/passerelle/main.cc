@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   analyze->require_subcommand(1);
   AnalyzeOptions analyze_options;
   for (const passerelle::analysis::AnalysisKind& kind : passerelle::analysis::AnalysisKinds()) {
-    if (!kind.local) continue;
+    if (!kind.run_local) continue;
     CLI::App* cmd = analyze->add_subcommand(kind.name, kind.summary);
     cmd->add_option("--data", analyze_options.data, "CSV file (repeat to stack files)");
     cmd->add_option("--site", analyze_options.site,

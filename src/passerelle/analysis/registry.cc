@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "passerelle/analysis/kinds/kinds.h"
 #include "passerelle/base/text.h"
 
 namespace passerelle::analysis {
@@ -10,81 +11,8 @@ namespace {
 
 using R = AnalysisRequest;
 
-AnalysisOption Formula(std::string help) {
-  return {.name = "formula", .field = &R::formula, .help = std::move(help), .required = true};
-}
-AnalysisOption Subset() {
-  return {.name = "subset",
-          .field = &R::subset,
-          .help = "R condition selecting the records, e.g. age_dx >= 50"};
-}
-AnalysisOption BinDays() {
-  return {.name = "bin_days",
-          .field = &R::bin_days,
-          .help =
-              "Times become ceil(t / DAYS) * DAYS: the grid of curves and tests across sites "
-              "(default 30; none in local mode)",
-          .always_written = true,
-          .written_default = kDefaultBinDays};
-}
-
 std::vector<AnalysisKind> MakeKinds() {
-  return {
-      {.name = "coxph",
-       .summary = "Cox proportional hazards model (R's coxph)",
-       .options = {Formula("Surv(time, event) ~ covariates"),
-                   Subset(),
-                   {.name = "ties",
-                    .field = &R::ties,
-                    .help = "Handling of tied times",
-                    .choices = {"efron", "breslow", "exact"},
-                    .always_written = true}}},
-      {.name = "survfit",
-       .summary = "Kaplan-Meier curves, or cumulative incidence of competing events (R's survfit)",
-       .options = {Formula("Surv(time, event) ~ groups (~ 1: one curve)"),
-                   Subset(),
-                   {.name = "conf_type",
-                    .field = &R::conf_type,
-                    .help = "Confidence interval type",
-                    .choices = {"log"},
-                    .always_written = true},
-                   BinDays()}},
-      {.name = "survdiff",
-       .summary = "Log-rank and G-rho tests (R's survdiff)",
-       .options = {Formula("Surv(time, event) ~ groups (+ strata(site): exact across sites)"),
-                   Subset(),
-                   {.name = "rho",
-                    .field = &R::rho,
-                    .help = "0: log-rank, 1: Peto-Peto",
-                    .always_written = true,
-                    .negative_allowed = true},
-                   BinDays()},
-       .plot = false},
-      {.name = "glm",
-       .summary = "Generalized linear model: binomial, poisson, gaussian (R's glm)",
-       .options = {Formula("response ~ covariates"),
-                   Subset(),
-                   {.name = "family",
-                    .field = &R::family,
-                    .help = "Error distribution",
-                    .required = true,
-                    .choices = {"binomial", "poisson", "gaussian"}}}},
-      {.name = "table",
-       .summary = "One- or two-way table with chi-square test",
-       .options = {{.name = "rows", .field = &R::rows, .help = "Row variable", .required = true},
-                   {.name = "cols",
-                    .field = &R::cols,
-                    .help = "Column variable (none: a one-way table)"},
-                   Subset()}},
-      {.name = "describe",
-       .summary = "Descriptive table (Table 1): each variable by site and overall",
-       .options = {{.name = "variables",
-                    .field = &R::variables,
-                    .help = "Variables to describe (none: all)"},
-                   Subset()},
-       .local = false,
-       .plot = false},
-  };
+  return {CoxphKind(), SurvfitKind(), SurvdiffKind(), GlmKind(), TableKind(), DescribeKind()};
 }
 
 std::string TypeOf(const AnalysisOption::Field& field) {
@@ -95,10 +23,36 @@ std::string TypeOf(const AnalysisOption::Field& field) {
 
 }  // namespace
 
+AnalysisOption FormulaOption(std::string help) {
+  return {.name = "formula", .field = &R::formula, .help = std::move(help), .required = true};
+}
+
+AnalysisOption SubsetOption() {
+  return {.name = "subset",
+          .field = &R::subset,
+          .help = "R condition selecting the records, e.g. age_dx >= 50"};
+}
+
+AnalysisOption BinDaysOption() {
+  return {.name = "bin_days",
+          .field = &R::bin_days,
+          .help =
+              "Times become ceil(t / DAYS) * DAYS: the grid of curves and tests across sites "
+              "(default 30; none in local mode)",
+          .always_written = true,
+          .written_default = kDefaultBinDays};
+}
+
 const std::vector<AnalysisKind>& AnalysisKinds() {
   // Never destroyed: a study's thread may still read it while the process exits.
   static const auto* kinds = new std::vector<AnalysisKind>(MakeKinds());
   return *kinds;
+}
+
+std::vector<std::string> AnalysisNames() {
+  std::vector<std::string> names;
+  for (const AnalysisKind& k : AnalysisKinds()) names.push_back(k.name);
+  return names;
 }
 
 const AnalysisKind* FindAnalysisKind(std::string_view name) {
@@ -111,10 +65,8 @@ const AnalysisKind* FindAnalysisKind(std::string_view name) {
 Status CheckRequest(const AnalysisRequest& request) {
   const AnalysisKind* kind = FindAnalysisKind(request.function);
   if (!kind) {
-    std::vector<std::string> names;
-    for (const AnalysisKind& k : AnalysisKinds()) names.push_back(k.name);
     return InvalidArgument("function: '" + request.function + "' is not one of " +
-                           Join(names, ", "));
+                           Join(AnalysisNames(), ", "));
   }
   for (const AnalysisOption& o : kind->options) {
     const std::string choices = Join(o.choices, ", ");

@@ -1,9 +1,12 @@
-// The analyses Passerelle runs, each described once: its name, what it is, and its options — how
-// a study file, `passerelle analyze`, the hub's `GET /v1/analyses` and the web form name, check
-// and write them. Everything that lists analyses or their options reads this table.
+// The analyses Passerelle runs. Each kind is one file, analysis/kinds/NAME.cc: its name, what it
+// is, its options (how a study file, `passerelle analyze`, the hub's `GET /v1/analyses` and the
+// web form name, check and write them), and what it does — at a site, at the hub, in local mode,
+// in a protocol's review, in a report's methods. Everything that lists analyses, or does one,
+// asks this registry; no other file names an analysis.
 #ifndef PASSERELLE_ANALYSIS_REGISTRY_H_
 #define PASSERELLE_ANALYSIS_REGISTRY_H_
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -11,7 +14,20 @@
 
 #include "passerelle/base/status.h"
 
+namespace passerelle::data {
+struct Table;
+}
+namespace passerelle::privacy {
+struct Policy;
+struct ReviewFigures;
+}  // namespace passerelle::privacy
+
 namespace passerelle::analysis {
+
+struct AnalysisOutput;  // run.h
+struct SiteLink;        // federated.h
+struct LocalRelease;    // local_step.h
+class LocalStepCache;   // local_step.h
 
 // What a researcher asks: an analysis and its options.
 struct AnalysisRequest {
@@ -51,12 +67,34 @@ struct AnalysisKind {
   std::string name = {};     // "coxph"
   std::string summary = {};  // one line, for help and forms
   std::vector<AnalysisOption> options = {};
-  bool local = true;  // `passerelle analyze` runs it on CSV files or a store
-  bool plot = true;   // `analyze --plot` draws it
+  bool plot = true;  // `analyze --plot` draws it
+
+  // What the kind does. Across sites (the hub): each site's steps asked through its link, the
+  // answers combined into the pooled result.
+  Result<AnalysisOutput> (*run_federated)(const AnalysisRequest&,
+                                          const std::vector<SiteLink>&) = nullptr;
+  // At a site: one step of a task (parsed, its analysis this kind's and allowed by the policy),
+  // the release it makes under the site's rules, before the node's ledger and audit.
+  Result<LocalRelease> (*site_step)(const nlohmann::json& task, const data::Table&,
+                                    const privacy::Policy&, LocalStepCache*) = nullptr;
+  // In local mode, on one table (`passerelle analyze`); nullptr: a federated analysis only.
+  Result<AnalysisOutput> (*run_local)(const AnalysisRequest&, const data::Table&) = nullptr;
+  // The first step the hub sends a site for `request` (what a protocol's review runs and what
+  // an approved analysis is matched by), and the fields of any step of this kind that tie it to
+  // its analysis (the request's options as the step carries them, with their defaults).
+  nlohmann::json (*first_step)(const AnalysisRequest&) = nullptr;
+  nlohmann::json (*signature)(const nlohmann::json& step) = nullptr;
+  // A protocol's review at a site: what the analysis names, groups and fits on `table`.
+  Status (*review)(const AnalysisRequest&, const data::Table&, privacy::ReviewFigures*) = nullptr;
+  // One sentence for a report's methods, from the request's options and the result as JSON.
+  std::string (*method)(const nlohmann::ordered_json& options,
+                        const nlohmann::ordered_json& results) = nullptr;
 };
 
 // Every kind, in the order help and forms list them.
 const std::vector<AnalysisKind>& AnalysisKinds();
+// Their names, in that order.
+std::vector<std::string> AnalysisNames();
 // The kind named `name`; nullptr when there is none.
 const AnalysisKind* FindAnalysisKind(std::string_view name);
 

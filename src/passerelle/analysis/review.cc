@@ -4,16 +4,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "passerelle/analysis/federated.h"
-#include "passerelle/analysis/local_step.h"
+#include "passerelle/analysis/kind_support.h"
 #include "passerelle/formula/eval.h"
 #include "passerelle/formula/model.h"
 #include "passerelle/stats/linalg.h"
 
 namespace passerelle::analysis {
 namespace {
-
-using nlohmann::json;
 
 bool Sensitive(const data::Column* column) {
   if (!column) return false;
@@ -62,99 +59,10 @@ double MaxLeverage(const formula::ModelFrame& m) {
   return most;
 }
 
-// The step a site answers first for the analysis, as the hub sends it (analysis/federated.cc).
-json FirstStep(const AnalysisRequest& r, bool site_strata) {
-  json step = {{"analysis", r.function}, {"subset", r.subset}};
-  if (r.function == "table") {
-    step["rows"] = r.rows;
-    step["cols"] = r.cols;
-    return step;
-  }
-  if (r.function == "describe") {
-    step["variables"] = r.variables;
-    return step;
-  }
-  step["formula"] = r.formula;
-  if (r.function == "coxph" || r.function == "glm") {
-    step["step"] = "describe";
-    step["ties"] = r.ties;
-    if (r.function == "glm") step["family"] = r.family;
-  } else if (r.function == "survdiff" && site_strata) {
-    step["step"] = "logrank";
-    step["rho"] = r.rho;
-  } else {
-    step["step"] = "counts";
-    step["bin_days"] = r.bin_days > 0 ? r.bin_days : kDefaultBinDays;
-  }
-  return step;
-}
+}  // namespace
 
-Status Measure(const std::string& id, const AnalysisRequest& r, const data::Table& table,
-               privacy::ReviewFigures* f, bool* site_strata) {
-  f->analysis = id;
-  if (!r.subset.empty()) {
-    ASSIGN_OR_RETURN(formula::Expr subset, formula::ParseExpr(r.subset, "subset"));
-    AddNames(subset, table, &f->identifiers_or_dates);
-  }
-  std::vector<std::string> grouping;
-  if (r.function == "table" || r.function == "describe") {
-    for (const std::string& name : r.variables) {
-      if (Sensitive(table.Find(name))) f->identifiers_or_dates.push_back(name);
-    }
-    for (const std::string& e : {r.rows, r.cols}) {
-      if (e.empty()) continue;
-      ASSIGN_OR_RETURN(formula::Expr parsed, formula::ParseExpr(e, "variable"));
-      AddNames(parsed, table, &f->identifiers_or_dates);
-      grouping.push_back(e);
-    }
-  } else {
-    ASSIGN_OR_RETURN(formula::Formula formula, formula::ParseFormula(r.formula));
-    for (const formula::Expr& e : formula.surv) AddNames(e, table, &f->identifiers_or_dates);
-    for (size_t i = 0; i + 1 < formula.surv.size(); ++i) {
-      const formula::Expr& t = formula.surv[i];
-      const data::Column* column =
-          t.kind == formula::Expr::Kind::kName ? table.Find(t.text) : nullptr;
-      if (!column || !(column->variable.type == data::VarType::kInteger ||
-                       column->variable.type == data::VarType::kNumber)) {
-        f->time_expressions.push_back(formula::Deparse(t));
-      }
-    }
-    if (formula.response == formula::Formula::Response::kExpr) {
-      AddNames(formula.lhs, table, &f->identifiers_or_dates);
-      if (formula.lhs.kind != formula::Expr::Kind::kName) {
-        ASSIGN_OR_RETURN(formula::Vector y, formula::Evaluate(formula.lhs, table, "response"));
-        if (y.type != formula::Vector::Type::kLogical) {
-          f->response_transform = formula::Deparse(formula.lhs);
-        }
-      }
-    }
-    for (const auto* list : {&formula.strata, &formula.clusters, &formula.offsets}) {
-      for (const formula::Expr& e : *list) AddNames(e, table, &f->identifiers_or_dates);
-    }
-    for (const formula::Term& term : formula.terms) {
-      for (const formula::Expr& e : term.variables) AddNames(e, table, &f->identifiers_or_dates);
-    }
-    *site_strata =
-        std::any_of(formula.strata.begin(), formula.strata.end(),
-                    [](const formula::Expr& e) { return formula::Deparse(e) == "site"; });
-    if (r.function == "coxph" || r.function == "glm") {
-      ASSIGN_OR_RETURN(
-          formula::ModelFrame m,
-          formula::BuildModelFrame(
-              formula, table,
-              r.function == "coxph" ? formula::ModelKind::kCox : formula::ModelKind::kRegression,
-              r.subset));
-      for (size_t j = 0; j < m.p(); ++j)
-        f->minorities.emplace_back(m.coef_names[j], Minority(m, j));
-      f->max_leverage = MaxLeverage(m);
-    } else {
-      f->bin_days = r.function == "survdiff" && *site_strata
-                        ? 0
-                        : (r.bin_days > 0 ? r.bin_days : kDefaultBinDays);
-      for (const formula::Term& term : formula.terms) grouping.push_back(term.label);
-      for (const formula::Expr& e : formula.strata) grouping.push_back(formula::Deparse(e));
-    }
-  }
+Status ReviewLabels(const std::vector<std::string>& grouping, const data::Table& table,
+                    privacy::ReviewFigures* f) {
   for (const std::string& e : grouping) {
     ASSIGN_OR_RETURN(double fewest, FewestUndeclaredLabel(e, table));
     f->labels.emplace_back(e, fewest);
@@ -162,7 +70,73 @@ Status Measure(const std::string& id, const AnalysisRequest& r, const data::Tabl
   return Status::Ok();
 }
 
-}  // namespace
+Status ReviewVariables(const AnalysisRequest& r, const data::Table& table,
+                       privacy::ReviewFigures* f) {
+  std::vector<std::string> grouping;
+  for (const std::string& name : r.variables) {
+    if (Sensitive(table.Find(name))) f->identifiers_or_dates.push_back(name);
+  }
+  for (const std::string& e : {r.rows, r.cols}) {
+    if (e.empty()) continue;
+    ASSIGN_OR_RETURN(formula::Expr parsed, formula::ParseExpr(e, "variable"));
+    AddNames(parsed, table, &f->identifiers_or_dates);
+    grouping.push_back(e);
+  }
+  return ReviewLabels(grouping, table, f);
+}
+
+Status ReviewFormula(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f,
+                     formula::Formula* parsed, bool* site_strata) {
+  ASSIGN_OR_RETURN(formula::Formula formula, formula::ParseFormula(r.formula));
+  for (const formula::Expr& e : formula.surv) AddNames(e, table, &f->identifiers_or_dates);
+  for (size_t i = 0; i + 1 < formula.surv.size(); ++i) {
+    const formula::Expr& t = formula.surv[i];
+    const data::Column* column =
+        t.kind == formula::Expr::Kind::kName ? table.Find(t.text) : nullptr;
+    if (!column || !(column->variable.type == data::VarType::kInteger ||
+                     column->variable.type == data::VarType::kNumber)) {
+      f->time_expressions.push_back(formula::Deparse(t));
+    }
+  }
+  if (formula.response == formula::Formula::Response::kExpr) {
+    AddNames(formula.lhs, table, &f->identifiers_or_dates);
+    if (formula.lhs.kind != formula::Expr::Kind::kName) {
+      ASSIGN_OR_RETURN(formula::Vector y, formula::Evaluate(formula.lhs, table, "response"));
+      if (y.type != formula::Vector::Type::kLogical) {
+        f->response_transform = formula::Deparse(formula.lhs);
+      }
+    }
+  }
+  for (const auto* list : {&formula.strata, &formula.clusters, &formula.offsets}) {
+    for (const formula::Expr& e : *list) AddNames(e, table, &f->identifiers_or_dates);
+  }
+  for (const formula::Term& term : formula.terms) {
+    for (const formula::Expr& e : term.variables) AddNames(e, table, &f->identifiers_or_dates);
+  }
+  *site_strata = HasSiteStrata(formula);
+  *parsed = std::move(formula);
+  return Status::Ok();
+}
+
+Status ReviewModel(const AnalysisRequest& r, const formula::Formula& formula,
+                   const data::Table& table, formula::ModelKind kind, privacy::ReviewFigures* f) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m, formula::BuildModelFrame(formula, table, kind, r.subset));
+  for (size_t j = 0; j < m.p(); ++j) f->minorities.emplace_back(m.coef_names[j], Minority(m, j));
+  f->max_leverage = MaxLeverage(m);
+  return Status::Ok();
+}
+
+Status ReviewCurves(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f,
+                    bool exact_with_site_strata) {
+  formula::Formula formula;
+  bool site_strata = false;
+  RETURN_IF_ERROR(ReviewFormula(r, table, f, &formula, &site_strata));
+  f->bin_days = exact_with_site_strata && site_strata ? 0 : BinDaysOf(r);
+  std::vector<std::string> grouping;
+  for (const formula::Term& term : formula.terms) grouping.push_back(term.label);
+  for (const formula::Expr& e : formula.strata) grouping.push_back(formula::Deparse(e));
+  return ReviewLabels(grouping, table, f);
+}
 
 ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisRequest>> analyses,
                               const data::Table& table, const privacy::Policy& policy) {
@@ -198,8 +172,16 @@ ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisReq
   }
   for (const auto& [id, request] : analyses) {
     privacy::ReviewFigures figures;
-    bool site_strata = false;
-    if (Status s = Measure(id, request, table, &figures, &site_strata); !s.ok()) {
+    figures.analysis = id;
+    const AnalysisKind* kind = FindAnalysisKind(request.function);
+    Status measured = kind ? Status::Ok() : InvalidArgument("unknown analysis");
+    if (measured.ok() && !request.subset.empty()) {
+      Result<formula::Expr> subset = formula::ParseExpr(request.subset, "subset");
+      if (subset.ok()) AddNames(*subset, table, &figures.identifiers_or_dates);
+      measured = subset.status();
+    }
+    if (measured.ok()) measured = kind->review(request, table, &figures);
+    if (Status s = measured; !s.ok()) {
       review.flags.push_back({id, "cannot_run", s.message()});
       continue;
     }
@@ -207,8 +189,7 @@ ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisReq
       review.flags.push_back(std::move(flag));
     }
     // The site's rules on the first step, as the node would apply them; its populations.
-    Result<LocalRelease> first =
-        RunLocalStep(FirstStep(request, site_strata).dump(), table, policy);
+    Result<LocalRelease> first = RunLocalStep(kind->first_step(request).dump(), table, policy);
     if (!first.ok()) {
       review.flags.push_back(
           {id, first.status().code() == StatusCode::kPermissionDenied ? "refused" : "cannot_run",

@@ -195,51 +195,17 @@ Result<Study> StudyOf(const json& j, std::string_view label) {
 }
 
 // The fields of a task step that say which analysis it belongs to, with the defaults the hub
-// fills in: a step matches an analysis when these are equal.
+// fills in: a step matches an analysis when these are equal (its kind says which).
 json Signature(const json& step) {
-  const std::string function = step.value("analysis", "");
-  json sig = {{"analysis", function}, {"subset", step.value("subset", "")}};
-  if (function == "table") {
-    sig["rows"] = step.value("rows", "");
-    sig["cols"] = step.value("cols", "");
-  } else if (function == "describe") {
-    sig["variables"] = step.value("variables", std::vector<std::string>{});
-  } else {
-    sig["formula"] = step.value("formula", "");
-  }
-  if (function == "coxph") sig["ties"] = step.value("ties", "efron");
-  if (function == "glm") sig["family"] = step.value("family", "");
-  const std::string kind = step.value("step", "");
-  if (kind == "counts") sig["bin_days"] = step.value("bin_days", 0.0);
-  if (kind == "logrank") sig["rho"] = step.value("rho", 0.0);
-  return sig;
+  const analysis::AnalysisKind* kind = analysis::FindAnalysisKind(step.value("analysis", ""));
+  if (!kind) return {{"analysis", step.value("analysis", "")}};
+  return kind->signature(step);
 }
 
-// The signature of the steps an analysis sends: models and tables any of theirs; survfit its
-// counts on the time grid; survdiff the exact log-rank step with site strata, else counts on the
-// grid (so no one can ask the exact times of a test approved on the grid).
+// The signature of the steps an analysis sends: its first step's (models and tables any of
+// theirs; curves and tests their counts on the time grid, or the exact log-rank step).
 json SignatureOf(const StudyAnalysis& a) {
-  const analysis::AnalysisRequest& r = a.request;
-  json step = {{"analysis", r.function},
-               {"subset", r.subset},
-               {"formula", r.formula},
-               {"rows", r.rows},
-               {"cols", r.cols},
-               {"variables", r.variables},
-               {"ties", r.ties},
-               {"family", r.family},
-               {"rho", r.rho},
-               {"bin_days", r.bin_days > 0 ? r.bin_days : analysis::kDefaultBinDays}};
-  if (r.function == "survfit") {
-    step["step"] = "counts";
-  } else if (r.function == "survdiff") {
-    const Result<formula::Formula> f = formula::ParseFormula(r.formula);
-    const bool site_strata =
-        f.ok() && std::any_of(f->strata.begin(), f->strata.end(),
-                              [](const formula::Expr& e) { return formula::Deparse(e) == "site"; });
-    step["step"] = site_strata ? "logrank" : "counts";
-  }
-  return Signature(step);
+  return Signature(analysis::FindAnalysisKind(a.request.function)->first_step(a.request));
 }
 
 }  // namespace

@@ -300,7 +300,8 @@ std::string ForestSvg(const analysis::AnalysisOutput& output) {
   high += pad;
   auto x = [&](double v) { return plot_left + (t(v) - low) / (high - low) * plot_width; };
   const std::string title =
-      (output.request.function == "coxph" ? "Cox model: " : "GLM: ") + output.request.formula;
+      (std::holds_alternative<analysis::CoxphOutput>(output.result) ? "Cox model: " : "GLM: ") +
+      output.request.formula;
   std::string svg = Open(kWidth, kTop + plot_height + 56, title);
   svg += Text(plot_left + plot_width + 12, kTop - 10, effect + " (95% CI)", "font-weight=\"bold\"");
   svg += "<g class=\"forest-axis\" data-scale=\"" + std::string(ratio ? "log" : "linear") +

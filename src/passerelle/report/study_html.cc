@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "passerelle/analysis/registry.h"
 #include "passerelle/report/markup.h"
 
 namespace passerelle::report {
@@ -40,43 +41,9 @@ table.cells td.level { padding-left: 1.8em; }
 // One sentence on how an analysis was computed across the sites.
 std::string Method(const std::string& function, const ordered_json& request,
                    const ordered_json& results) {
-  const std::string formula = Field(request, "formula");
+  const analysis::AnalysisKind* kind = analysis::FindAnalysisKind(function);
+  std::string m = kind ? kind->method(request, results) : "";
   const std::string subset = Field(request, "subset");
-  std::string m;
-  if (function == "coxph") {
-    m = "Cox proportional hazards model " + formula + " (ties: " + Field(request, "ties") +
-        "), fitted by Newton–Raphson on the sum of the sites' log-likelihoods, scores and "
-        "information matrices; with strata(site) each site is its own stratum. The estimate "
-        "equals the pooled fit.";
-  } else if (function == "glm") {
-    m = "Generalized linear model " + formula + ", family " + Field(request, "family") +
-        ", fitted by iteratively reweighted least squares on the sum of the sites' X'WX and X'Wz; "
-        "the estimate equals the pooled fit.";
-  } else if (function == "survfit" && results.is_object() && results.contains("states")) {
-    m = "Aalen–Johansen cumulative incidence of competing events " + formula + " on a grid of " +
-        std::to_string(request.value("bin_days", 30)) +
-        " days (each time rounded up to the grid), from the sites' numbers at risk and events of "
-        "each cause; infinitesimal-jackknife standard errors and log-transformed 95% confidence "
-        "intervals, as R's survfit with a factor event. Shown to the last time every site "
-        "releases.";
-  } else if (function == "survfit") {
-    m = "Kaplan–Meier estimate " + formula + " on a grid of " +
-        std::to_string(request.value("bin_days", 30)) +
-        " days (each time rounded up to the grid), from the sites' numbers at risk and events; "
-        "log-transformed 95% confidence intervals (Greenwood). Shown to the last time every site "
-        "releases.";
-  } else if (function == "survdiff") {
-    m = "Log-rank test " + formula +
-        " (G-rho, rho = " + ordered_json(request.value("rho", 0.0)).dump() +
-        "), from the sites' observed and expected events and variances.";
-  } else if (function == "table") {
-    m = "Counts of " + Field(request, "rows") +
-        (request.contains("cols") ? " by " + Field(request, "cols") : "") +
-        ", summed over the sites; Pearson's chi-square on the pooled table.";
-  } else if (function == "describe") {
-    m = "Descriptive table per site and overall: counts, means and standard deviations "
-        "(pooled exactly from the sites' sums).";
-  }
   if (!subset.empty()) m += " Records: " + subset + ".";
   return m;
 }
@@ -146,7 +113,7 @@ Result<std::string> StudyHtml(const std::string& study_json) {
   for (const auto& [id, r] : doc.at("results").items()) {
     const std::string function = Field(r, "function");
     const std::string status = Field(r, "status");
-    std::string& out = function == "describe" ? table1 : analyses;
+    std::string& out = r.contains("table") ? table1 : analyses;
     out += "<section class=\"analysis\" id=\"" + EscapeMarkup(id) + "\">\n<h2>" + EscapeMarkup(id) +
            " — " + EscapeMarkup(function) + "<span class=\"status " + EscapeMarkup(status) + "\">" +
            EscapeMarkup(status) + "</span></h2>\n";

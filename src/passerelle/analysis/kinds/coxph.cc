@@ -1,0 +1,273 @@
+// coxph: R's Cox proportional hazards model. Each site keeps its records and answers, round by
+// round, its log-likelihood, score and information at the hub's coefficients; the hub's
+// Newton-Raphson on their sums is the pooled fit, stratified by site (each site its own baseline
+// hazard). Local mode fits the same driver on one table.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <set>
+
+#include "passerelle/analysis/describe.h"
+#include "passerelle/analysis/frames.h"
+#include "passerelle/analysis/kind_support.h"
+#include "passerelle/analysis/kinds/kinds.h"
+#include "passerelle/formula/eval.h"
+#include "passerelle/formula/model.h"
+#include "passerelle/privacy/disclosure.h"
+#include "passerelle/stats/contingency.h"
+#include "passerelle/stats/survival.h"
+
+namespace passerelle::analysis {
+
+Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transport,
+                                                              const std::string& formula,
+                                                              const std::string& subset,
+                                                              const std::string& ties,
+                                                              const std::string& levels) {
+  std::unique_ptr<RemoteCoxSite> site(new RemoteCoxSite());
+  site->transport_ = std::move(transport);
+  site->formula_ = formula;
+  site->subset_ = subset;
+  site->ties_ = ties;
+  site->levels_ = levels;
+  RETURN_IF_ERROR(Decode<bool>(site->Ask("describe", {}), [&](const json& j) {
+                    site->n_ = SiteCount(j.at("n"));
+                    site->events_ = SiteCount(j.at("events"));
+                    site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
+                    site->sums_.clear();
+                    for (const json& sum : j.at("sums")) {
+                      site->sums_.push_back(sum.is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                                          : sum.get<double>());
+                    }
+                    site->omitted_ = j.contains("omitted") ? SiteCountOrNaN(j.at("omitted")) : 0;
+                    return true;
+                  }).status());
+  if (site->sums_.size() != site->coef_names_.size()) {
+    return Unavailable("site answered aggregates of the wrong size");
+  }
+  return site;
+}
+
+Result<std::string> RemoteCoxSite::Ask(const std::string& step, std::span<const double> beta) {
+  json task = {{"analysis", "coxph"}, {"step", step},
+               {"formula", formula_}, {"subset", subset_},
+               {"ties", ties_},       {"beta", std::vector<double>(beta.begin(), beta.end())}};
+  if (!levels_.empty()) task["levels"] = json::parse(levels_);
+  return transport_(task.dump());
+}
+
+Result<stats::CoxAggregate> RemoteCoxSite::Evaluate(std::span<const double> beta, stats::Ties) {
+  return Decode<stats::CoxAggregate>(
+      Ask("evaluate", beta), [&](const json& j) -> Result<stats::CoxAggregate> {
+        stats::CoxAggregate a;
+        a.loglik = j.at("loglik").get<double>();
+        a.score = j.at("score").get<std::vector<double>>();
+        a.information = j.at("information").get<std::vector<double>>();
+        RETURN_IF_ERROR(CheckSizes(a.score.size(), a.information.size(), beta.size()));
+        return a;
+      });
+}
+
+Result<std::vector<double>> RemoteCoxSite::ClusterMeat(std::span<const double> beta, stats::Ties) {
+  return Decode<std::vector<double>>(
+      Ask("meat", beta), [&](const json& j) -> Result<std::vector<double>> {
+        std::vector<double> meat = j.at("meat").get<std::vector<double>>();
+        RETURN_IF_ERROR(CheckSizes(beta.size(), meat.size(), beta.size()));
+        return meat;
+      });
+}
+
+Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const double> beta) {
+  return Decode<stats::ConcordanceAggregate>(Ask("concordance", beta), [](const json& j) {
+    stats::ConcordanceAggregate c;
+    c.concordant = j.at("concordant").get<double>();
+    c.discordant = j.at("discordant").get<double>();
+    c.tied_risk = j.at("tied_risk").get<double>();
+    c.c2 = j.at("c2").get<double>();
+    c.cm = j.at("cm").get<double>();
+    c.m2 = j.at("m2").get<double>();
+    return c;
+  });
+}
+
+namespace {
+
+Result<std::string> CoxStep(const json& task, const SiteModel* model,
+                            const privacy::Policy& policy) {
+  // The site's rules apply to its own contribution, whatever the hub asks.
+  RETURN_IF_ERROR(CheckModel(*model, policy));
+  ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(task.value("ties", "efron")));
+  const std::string step = task.value("step", "");
+  if (step == "levels") return LevelsAnswer(*model);
+  if (step == "describe") {
+    // Column sums give R's means; the sum of an indicator column counts patients, so it is
+    // withheld (null) when it is 1 to k-1.
+    json sums = json::array();
+    for (size_t j = 0; j < model->sums.size(); ++j) {
+      sums.push_back(model->indicator[j] ? ReleasableCount(model->sums[j], policy)
+                                         : json(model->sums[j]));
+    }
+    return json{{"n", model->n},
+                {"events", model->events},
+                {"coef_names", model->coef_names},
+                {"sums", sums},
+                {"omitted", ReleasableCount(model->omitted, policy)}}
+        .dump();
+  }
+  const stats::CoxKernel& kernel = *model->cox;
+  std::vector<double> beta = task.value("beta", std::vector<double>());
+  if (beta.size() != model->coef_names.size()) {
+    return InvalidArgument("task: beta has the wrong length");
+  }
+  if (step == "evaluate") {
+    ASSIGN_OR_RETURN(stats::CoxAggregate a, kernel.Evaluate(beta, ties));
+    return json{{"loglik", a.loglik}, {"score", a.score}, {"information", a.information}}.dump();
+  }
+  if (step == "meat") return json{{"meat", kernel.ClusterMeat(beta, ties)}}.dump();
+  if (step == "concordance") {
+    const stats::ConcordanceAggregate c = kernel.Concordance(beta);
+    return json{{"concordant", c.concordant},
+                {"discordant", c.discordant},
+                {"tied_risk", c.tied_risk},
+                {"c2", c.c2},
+                {"cm", c.cm},
+                {"m2", c.m2}}
+        .dump();
+  }
+  return InvalidArgument("task: unknown step '" + step + "'");
+}
+
+Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const formula::Formula& f,
+                                const data::Table& table) {
+  ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(request.ties));
+  AnalysisOutput out;
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   StartFrame(request, f, table, formula::ModelKind::kCox, &out));
+  CoxphOutput cox;
+  cox.n_omitted_na = m.n_omitted_na;
+  cox.ties = request.ties;
+  for (size_t j = 0; j < m.p(); ++j) {
+    double sum = 0;
+    for (size_t i = 0; i < m.n; ++i) sum += m.X(i, j);
+    cox.means.push_back(sum / static_cast<double>(m.n));
+  }
+  CoxphOptions options;
+  options.ties = ties;
+  options.robust = !m.cluster.empty();
+  const std::vector<std::string> names = m.coef_names;
+  const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
+  LocalCoxSite site(&kernel);
+  ASSIGN_OR_RETURN(cox.fit, FitCoxph({&site}, names, options));
+  for (const std::string& w : cox.fit.warnings) out.notes.push_back("warning: " + w);
+  out.result = std::move(cox);
+  return out;
+}
+
+Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const formula::Formula& f,
+                                      const std::vector<SiteLink>& sites) {
+  CoxphOptions options;
+  ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
+  options.robust = !f.clusters.empty();
+  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "levels"));
+  std::vector<std::unique_ptr<RemoteCoxSite>> remote;
+  std::vector<CoxSite*> ptrs;
+  for (const SiteLink& link : sites) {
+    ASSIGN_OR_RETURN(auto site, RemoteCoxSite::Connect(Named(link), request.formula, request.subset,
+                                                       request.ties, levels));
+    if (!remote.empty()) RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
+    ptrs.push_back(site.get());
+    remote.push_back(std::move(site));
+  }
+  AnalysisOutput out;
+  out.request = request;
+  CoxphOutput cox;
+  cox.ties = request.ties;
+  const std::vector<std::string> names = remote[0]->coef_names();
+  double n = 0;
+  std::vector<double> sums(names.size(), 0.0), omitted;
+  for (const auto& site : remote) {
+    n += site->n();
+    for (size_t j = 0; j < names.size(); ++j) sums[j] += site->sums()[j];
+    omitted.push_back(site->omitted());
+  }
+  for (double s : sums) cox.means.push_back(s / n);  // NaN where a site withheld a small count
+  NoteOmitted(omitted, &out);
+  for (double o : omitted) cox.n_omitted_na += o == o ? static_cast<size_t>(o) : 0;
+  if (!HasSiteStrata(f)) {
+    out.notes.push_back(
+        "stratified by site: each site has its own baseline hazard, as with + strata(site)");
+  }
+  ASSIGN_OR_RETURN(cox.fit, FitCoxph(ptrs, names, options));
+  for (const std::string& w : cox.fit.warnings) out.notes.push_back("warning: " + w);
+  out.result = std::move(cox);
+  return out;
+}
+
+Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
+                              const privacy::Policy& policy, LocalStepCache* cache) {
+  return RunModelStep(task, table, policy, cache, CoxStep);
+}
+
+Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& table) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
+  return RunCoxph(request, f, table);
+}
+
+Result<AnalysisOutput> Federated(const AnalysisRequest& request,
+                                 const std::vector<SiteLink>& sites) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
+  return FederatedCoxph(request, f, sites);
+}
+
+json FirstStep(const AnalysisRequest& r) {
+  return {{"analysis", "coxph"}, {"subset", r.subset}, {"formula", r.formula},
+          {"step", "describe"},  {"ties", r.ties}};
+}
+
+json Signature(const json& step) {
+  json sig = StepSignature(step);
+  sig["formula"] = step.value("formula", "");
+  sig["ties"] = step.value("ties", "efron");
+  return sig;
+}
+
+Status Review(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
+  formula::Formula formula;
+  bool site_strata = false;
+  RETURN_IF_ERROR(ReviewFormula(r, table, f, &formula, &site_strata));
+  return ReviewModel(r, formula, table, formula::ModelKind::kCox, f);
+}
+
+std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordered_json&) {
+  return "Cox proportional hazards model " + TextOf(request, "formula") +
+         " (ties: " + TextOf(request, "ties") +
+         "), fitted by Newton–Raphson on the sum of the sites' log-likelihoods, scores and "
+         "information matrices; with strata(site) each site is its own stratum. The estimate "
+         "equals the pooled fit.";
+}
+
+}  // namespace
+
+AnalysisKind CoxphKind() {
+  return {.name = "coxph",
+          .summary = "Cox proportional hazards model (R's coxph)",
+          .options = {FormulaOption("Surv(time, event) ~ covariates"),
+                      SubsetOption(),
+                      {.name = "ties",
+                       .field = &AnalysisRequest::ties,
+                       .help = "Handling of tied times",
+                       .choices = {"efron", "breslow", "exact"},
+                       .always_written = true}},
+          .run_federated = Federated,
+          .site_step = SiteStep,
+          .run_local = Local,
+          .first_step = FirstStep,
+          .signature = Signature,
+          .review = Review,
+          .method = Method};
+}
+
+}  // namespace passerelle::analysis

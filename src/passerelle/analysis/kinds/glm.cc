@@ -1,0 +1,221 @@
+// glm: R's generalized linear models (binomial, poisson, gaussian). Each site answers, round by
+// round, X'WX, X'Wz and its deviance at the hub's coefficients; the hub's IRLS on their sums is
+// the pooled fit, the null model's deviance likewise. Local mode fits the same driver on one
+// table.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <set>
+
+#include "passerelle/analysis/describe.h"
+#include "passerelle/analysis/frames.h"
+#include "passerelle/analysis/kind_support.h"
+#include "passerelle/analysis/kinds/kinds.h"
+#include "passerelle/formula/eval.h"
+#include "passerelle/formula/model.h"
+#include "passerelle/privacy/disclosure.h"
+#include "passerelle/stats/contingency.h"
+#include "passerelle/stats/survival.h"
+
+namespace passerelle::analysis {
+
+Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(
+    Transport transport, const std::string& formula, const std::string& subset,
+    const std::string& family, bool null_model, const std::string& levels) {
+  std::unique_ptr<RemoteGlmSite> site(new RemoteGlmSite());
+  site->transport_ = std::move(transport);
+  site->formula_ = formula;
+  site->subset_ = subset;
+  site->family_ = family;
+  site->null_model_ = null_model;
+  site->levels_ = levels;
+  RETURN_IF_ERROR(Decode<bool>(site->Send("describe", {}), [&](const json& j) {
+                    site->n_ = SiteCount(j.at("n"));
+                    site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
+                    site->intercept_ = j.at("intercept").get<bool>();
+                    site->omitted_ = j.contains("omitted") ? SiteCountOrNaN(j.at("omitted")) : 0;
+                    return true;
+                  }).status());
+  site->p_ = null_model ? (site->intercept_ ? 1 : 0) : site->coef_names_.size();
+  return site;
+}
+
+Result<std::string> RemoteGlmSite::Send(const std::string& step, std::span<const double> beta) {
+  json task = {{"analysis", "glm"},
+               {"step", step},
+               {"formula", formula_},
+               {"subset", subset_},
+               {"family", family_},
+               {"null", null_model_},
+               {"beta", std::vector<double>(beta.begin(), beta.end())}};
+  if (!levels_.empty()) task["levels"] = json::parse(levels_);
+  return transport_(task.dump());
+}
+
+Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
+                                               std::span<const double> beta) {
+  return Decode<stats::GlmAggregate>(
+      Send(step, beta), [&](const json& j) -> Result<stats::GlmAggregate> {
+        stats::GlmAggregate a;
+        a.n = SiteCount(j.at("n"));
+        a.xtwx = j.at("xtwx").get<std::vector<double>>();
+        a.xtwz = j.at("xtwz").get<std::vector<double>>();
+        a.deviance = j.at("deviance").get<double>();
+        // null: not finite (a Gaussian site's at start)
+        a.loglik = j.at("loglik").is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                            : j.at("loglik").get<double>();
+        a.extreme_fits = SiteCount(j.at("extreme_fits"));
+        RETURN_IF_ERROR(CheckSizes(a.xtwz.size(), a.xtwx.size(), p_));
+        return a;
+      });
+}
+
+Result<stats::GlmAggregate> RemoteGlmSite::Evaluate(std::span<const double> beta) {
+  return Ask("evaluate", beta);
+}
+
+Result<stats::GlmAggregate> RemoteGlmSite::EvaluateAtStart() { return Ask("start", {}); }
+
+namespace {
+
+json GlmAggregateJson(const stats::GlmAggregate& a) {
+  return {{"n", a.n},           {"xtwx", a.xtwx},
+          {"xtwz", a.xtwz},     {"deviance", a.deviance},
+          {"loglik", a.loglik}, {"extreme_fits", a.extreme_fits}};
+}
+
+Result<std::string> GlmStep(const json& task, const SiteModel* model,
+                            const privacy::Policy& policy) {
+  RETURN_IF_ERROR(CheckModel(*model, policy));
+  const stats::GlmKernel& kernel = *model->glm;
+  const std::string step = task.value("step", "");
+  if (step == "levels") return LevelsAnswer(*model);
+  if (step == "describe") {
+    return json{{"n", model->n},
+                {"coef_names", model->coef_names},
+                {"intercept", model->intercept},
+                {"omitted", ReleasableCount(model->omitted, policy)}}
+        .dump();
+  }
+  if (step == "start") return GlmAggregateJson(kernel.EvaluateAtStart()).dump();
+  if (step == "evaluate") {
+    const std::vector<double> beta = task.value("beta", std::vector<double>());
+    const size_t p = task.value("null", false) ? (model->intercept ? 1 : 0) : model->p;
+    if (beta.size() != p) return InvalidArgument("task: beta has the wrong length");
+    return GlmAggregateJson(kernel.Evaluate(beta)).dump();
+  }
+  return InvalidArgument("task: unknown step '" + step + "'");
+}
+
+Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::Formula& f,
+                              const data::Table& table) {
+  ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
+  AnalysisOutput out;
+  formula::FrameOptions options;
+  options.drop_unused_levels = true;  // as R's glm
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   StartFrame(request, f, table, formula::ModelKind::kRegression, &out, options));
+  const stats::GlmKernel kernel(GlmRowsFrom(m), family);
+  const stats::GlmKernel null_kernel(NullGlmRowsFrom(m), family);
+  GlmOutput glm;
+  glm.n_omitted_na = m.n_omitted_na;
+  LocalGlmSite site(&kernel), null_site(&null_kernel);
+  ASSIGN_OR_RETURN(glm.fit, FitGlm({&site}, {&null_site}, m.coef_names, family, m.intercept));
+  for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
+  out.result = std::move(glm);
+  return out;
+}
+
+Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
+                                    const std::vector<SiteLink>& sites) {
+  ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
+  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "used_levels"));
+  std::vector<std::unique_ptr<RemoteGlmSite>> remote;
+  std::vector<GlmSite*> full, null;
+  for (const SiteLink& link : sites) {
+    for (bool null_model : {false, true}) {
+      ASSIGN_OR_RETURN(auto site,
+                       RemoteGlmSite::Connect(Named(link), request.formula, request.subset,
+                                              request.family, null_model, levels));
+      if (!null_model && !remote.empty()) {
+        RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
+      }
+      (null_model ? null : full).push_back(site.get());
+      remote.push_back(std::move(site));
+    }
+  }
+  AnalysisOutput out;
+  out.request = request;
+  GlmOutput glm;
+  std::vector<double> omitted;
+  for (size_t i = 0; i < remote.size(); i += 2) omitted.push_back(remote[i]->omitted());
+  NoteOmitted(omitted, &out);
+  for (double o : omitted) glm.n_omitted_na += o == o ? static_cast<size_t>(o) : 0;
+  const RemoteGlmSite& first = *remote[0];
+  ASSIGN_OR_RETURN(glm.fit, FitGlm(full, null, first.coef_names(), family, first.intercept()));
+  for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
+  out.result = std::move(glm);
+  return out;
+}
+
+Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
+                              const privacy::Policy& policy, LocalStepCache* cache) {
+  return RunModelStep(task, table, policy, cache, GlmStep);
+}
+
+Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& table) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
+  return RunGlm(request, f, table);
+}
+
+json FirstStep(const AnalysisRequest& r) {
+  return {{"analysis", "glm"},   {"subset", r.subset}, {"formula", r.formula},
+          {"step", "describe"},  {"ties", r.ties},     {"family", r.family}};
+}
+
+json Signature(const json& step) {
+  json sig = StepSignature(step);
+  sig["formula"] = step.value("formula", "");
+  sig["family"] = step.value("family", "");
+  return sig;
+}
+
+Status Review(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
+  formula::Formula formula;
+  bool site_strata = false;
+  RETURN_IF_ERROR(ReviewFormula(r, table, f, &formula, &site_strata));
+  return ReviewModel(r, formula, table, formula::ModelKind::kRegression, f);
+}
+
+std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordered_json&) {
+  return "Generalized linear model " + TextOf(request, "formula") + ", family " +
+         TextOf(request, "family") +
+         ", fitted by iteratively reweighted least squares on the sum of the sites' X'WX and "
+         "X'Wz; the estimate equals the pooled fit.";
+}
+
+}  // namespace
+
+AnalysisKind GlmKind() {
+  return {.name = "glm",
+          .summary = "Generalized linear model: binomial, poisson, gaussian (R's glm)",
+          .options = {FormulaOption("response ~ covariates"),
+                      SubsetOption(),
+                      {.name = "family",
+                       .field = &AnalysisRequest::family,
+                       .help = "Error distribution",
+                       .required = true,
+                       .choices = {"binomial", "poisson", "gaussian"}}},
+          .run_federated = FederatedGlm,
+          .site_step = SiteStep,
+          .run_local = Local,
+          .first_step = FirstStep,
+          .signature = Signature,
+          .review = Review,
+          .method = Method};
+}
+
+}  // namespace passerelle::analysis
