@@ -135,13 +135,22 @@ struct SiteModel {
 Status CheckModel(const SiteModel& model, const privacy::Policy& policy);
 // The answer to a model's "levels" step.
 std::string LevelsAnswer(const SiteModel& model);
-// A step of a model (coxph, glm): the site's model for the task (from `cache` or built), the
-// survival and term rules, then `step` on it; the release carries the model's cohorts.
+// What the site's rules read of a frame, and what every step releases about it, into `model`.
+// `cross_products`: the steps release X'WX (a GLM's), whose entries are sums over the records
+// where two columns are both non-zero.
+Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, bool cross_products,
+                     SiteModel* model);
+// A step of a model: the site's model for the task (from `cache`, or made by `build` from the
+// formula and the levels every site uses), the survival and term rules, then `step` on it; the
+// release carries the model's cohorts.
+using ModelBuildFn = Status (*)(const json& task, const formula::Formula& f,
+                                const formula::FrameOptions& options, const data::Table& table,
+                                SiteModel* model);
 using ModelStepFn = Result<std::string> (*)(const json& task, const SiteModel* model,
-                                           const privacy::Policy& policy);
+                                            const privacy::Policy& policy);
 Result<LocalRelease> RunModelStep(const json& task, const data::Table& table,
                                   const privacy::Policy& policy, LocalStepCache* cache,
-                                  ModelStepFn step);
+                                  ModelBuildFn build, ModelStepFn step);
 
 // ---- Survival counts on a time grid (time_counts.cc) ----
 

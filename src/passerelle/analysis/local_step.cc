@@ -312,7 +312,8 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, boo
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data::Table& table) {
+Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data::Table& table,
+                                                    ModelBuildFn build) {
   auto model = std::make_shared<SiteModel>();
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
   model->formula = f;
@@ -322,39 +323,7 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
   if (task.contains("levels")) {
     options.levels = task.at("levels").get<std::map<std::string, std::vector<std::string>>>();
   }
-  if (task.value("analysis", "") == "coxph") {
-    ASSIGN_OR_RETURN(formula::ModelFrame m,
-                     formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
-                                              task.value("subset", ""), options));
-    for (double s : m.status) model->events += s;
-    RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model.get()));
-    model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
-    return std::shared_ptr<const SiteModel>(std::move(model));
-  }
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
-                                            task.value("subset", ""), options));
-  ASSIGN_OR_RETURN(stats::Family family, ParseFamily(task.value("family", "")));
-  for (double y : m.y) model->events += y;
-  // Both outcomes of a two-valued response count, whatever the family: a model of a rare
-  // outcome would single its patients out, and an intercept-only Poisson or Gaussian model of a
-  // 0/1 variable gives its count.
-  std::map<double, double> outcomes;
-  for (double y : m.y) outcomes[y] += 1;
-  if (family == stats::Family::kBinomial) {
-    model->events = std::min(model->events, static_cast<double>(m.n) - model->events);
-  } else if (outcomes.size() >= 2 && outcomes.size() <= 3) {
-    // Two or three values: n, the sum and the sum of squares (the deviance) solve for their
-    // counts, so the rarest must be held by at least min_events records.
-    model->events = static_cast<double>(m.n);
-    for (const auto& [value, count] : outcomes) model->events = std::min(model->events, count);
-  } else {
-    model->events = static_cast<double>(m.n);
-  }
-  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/true, model.get()));
-  model->glm = std::make_unique<stats::GlmKernel>(
-      task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
-  RETURN_IF_ERROR(model->glm->Validate());
+  RETURN_IF_ERROR(build(task, f, options, table, model.get()));
   return std::shared_ptr<const SiteModel>(std::move(model));
 }
 
@@ -375,15 +344,15 @@ Status CheckModel(const SiteModel& model, const privacy::Policy& policy) {
 }
 
 Result<std::shared_ptr<const SiteModel>> ModelFor(const json& task, const data::Table& table,
-                                                  LocalStepCache* cache) {
-  if (!cache) return BuildModel(task, table);
+                                                  LocalStepCache* cache, ModelBuildFn build) {
+  if (!cache) return BuildModel(task, table, build);
   json key = task;
   key.erase("step");
   key.erase("beta");
   auto& models = cache->impl_->models;
   const auto found = models.find(key.dump());
   if (found != models.end()) return found->second;
-  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, BuildModel(task, table));
+  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, BuildModel(task, table, build));
   if (models.size() >= LocalStepCache::Impl::kMaxModels) models.clear();
   models.emplace(key.dump(), model);
   return std::shared_ptr<const SiteModel>(std::move(model));
@@ -400,8 +369,8 @@ Result<double> FewestUndeclaredLabel(const std::string& expression, const data::
 
 Result<LocalRelease> RunModelStep(const json& task, const data::Table& table,
                                   const privacy::Policy& policy, LocalStepCache* cache,
-                                  ModelStepFn step) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache));
+                                  ModelBuildFn build, ModelStepFn step) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, ModelFor(task, table, cache, build));
   RETURN_IF_ERROR(CheckSurvival(model->formula, task.value("subset", ""), table, policy));
   RETURN_IF_ERROR(CheckTerms(model->formula, policy));
   ASSIGN_OR_RETURN(std::string aggregate, step(task, model.get(), policy));

@@ -19,11 +19,11 @@
 
 namespace passerelle::analysis {
 
-// Runs a task, e.g. {"analysis": "coxph", "step": "evaluate", "formula": "...", "subset": "",
-// "ties": "efron", "beta": [...]}, on `table`. coxph steps: "describe" (n, events, coefficient
-// names), "evaluate", "meat", "concordance"; glm steps ("family": ...): "describe", "start",
-// "evaluate", and with "null": true the intercept-only model. Both answer "levels" (the factor
-// levels of the site, all and in use; tasks then carry the levels every site agrees on).
+// Runs a task on `table`: its analysis' kind (analysis/kinds/) answers the task's step — a
+// model's design, levels and rounds, a curve's counts, a table's cells — and what every step
+// names ("analysis", "step", "formula", "subset", the kind's options). Models answer "levels"
+// (the factor levels of the site, all and in use; tasks then carry the levels every site agrees
+// on).
 // PermissionDenied (naming the rule, never the protected number) when the cohort, the model size or
 // the events break the policy; InvalidArgument for a malformed task.
 // The answer comes with the cohorts it describes (the rows of `table` behind the release: a

@@ -182,7 +182,7 @@ TEST(LocalStep, AggregatesOfTheWrongSizeAreTheSitesFailure) {
       R"j({"n": 50, "xtwx": [1, 2, 3], "xtwz": [1], "deviance": 1, "loglik": -1,
            "extreme_fits": 0})j";
   Transport lying = [&](const std::string& task) -> Result<std::string> {
-    return task.find("\"describe\"") != std::string::npos ? describe : wrong;
+    return task.find("\"design\"") != std::string::npos ? describe : wrong;
   };
   auto site = RemoteGlmSite::Connect(lying, "y ~ x", "", "binomial", false);
   ASSERT_TRUE(site.ok());

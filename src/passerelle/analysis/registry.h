@@ -64,7 +64,7 @@ struct AnalysisOption {
 };
 
 struct AnalysisKind {
-  std::string name = {};     // "coxph"
+  std::string name = {};     // as studies name it (function)
   std::string summary = {};  // one line, for help and forms
   std::vector<AnalysisOption> options = {};
   bool plot = true;  // `analyze --plot` draws it

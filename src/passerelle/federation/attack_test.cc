@@ -171,7 +171,7 @@ TEST_F(AttackTest, DifferencingByAFewRecordsThroughSubsetsIsRefused) {
   EXPECT_EQ(one_less.status().message().find("26"), std::string::npos);
   EXPECT_EQ(one_less.status().message().find(" 1 "), std::string::npos);
   ExpectRefused(Ask3({{"analysis", "coxph"},
-                      {"step", "describe"},
+                      {"step", "design"},
                       {"formula", "Surv(time, status) ~ rx"},
                       {"subset", "id != \"3\" & id != \"13\""}})
                     .status(),
@@ -192,7 +192,7 @@ TEST_F(AttackTest, DifferencingByAFewRecordsThroughSubsetsIsRefused) {
 // levels single patients out, or a 0/1 variable that only a few patients have.
 TEST_F(AttackTest, SaturatedAndSingling_outModelsAreRefused) {
   ExpectRefused(Ask3({{"analysis", "glm"},
-                      {"step", "describe"},
+                      {"step", "design"},
                       {"family", "gaussian"},
                       {"formula", "age ~ rx + sex + obstruct + nodes + differ"},
                       {"subset", "age > 74"}})
@@ -204,7 +204,7 @@ TEST_F(AttackTest, SaturatedAndSingling_outModelsAreRefused) {
                     .status(),
                 "min_cell_count");
   ExpectRefused(Ask3({{"analysis", "coxph"},
-                      {"step", "describe"},
+                      {"step", "design"},
                       {"formula", "Surv(time, status) ~ rx + I(age < 28)"}})
                     .status(),
                 "min_cell_count");
@@ -274,7 +274,7 @@ TEST_F(AttackTest, ArithmeticOnSurvivalTimesIsRefused) {
                     .status(),
                 "time_arithmetic");
   ExpectRefused(Ask3({{"analysis", "coxph"},
-                      {"step", "describe"},
+                      {"step", "design"},
                       {"formula", "Surv(time / 7, status) ~ rx"},
                       {"subset", ""}})
                     .status(),
@@ -328,7 +328,7 @@ TEST_F(AttackTest, ATrackerBuiltFromLargeCohortsIsRefused) {
 TEST_F(AttackTest, CountsThroughModelsAndMeansAreWithheld) {
   for (const char* family : {"poisson", "gaussian", "binomial"}) {
     ExpectRefused(Ask3({{"analysis", "glm"},
-                        {"step", "describe"},
+                        {"step", "design"},
                         {"family", family},
                         {"formula", "perfor ~ 1"},
                         {"subset", ""}})
@@ -401,13 +401,12 @@ TEST_F(AttackTest, AnEventPaddedWithAConditionIsRefused) {
 // that patient a coefficient of their own; so does a product with a rare condition.
 TEST_F(AttackTest, ACovariateNudgedForOnePatientIsRefused) {
   auto model = [&](const std::string& formula) {
-    return Ask3(
-        {{"analysis", "coxph"}, {"step", "describe"}, {"formula", formula}, {"subset", ""}});
+    return Ask3({{"analysis", "coxph"}, {"step", "design"}, {"formula", formula}, {"subset", ""}});
   };
   ExpectRefused(model("Surv(time, status) ~ I(age + 0.001 * (age == 80))").status(), "mixed_term");
   ExpectRefused(model("Surv(time, status) ~ rx + log(age + (id == \"3\"))").status(), "mixed_term");
   ExpectRefused(Ask3({{"analysis", "glm"},
-                      {"step", "describe"},
+                      {"step", "design"},
                       {"family", "gaussian"},
                       {"formula", "I(nodes * (age == 80)) ~ 1"},
                       {"subset", ""}})
@@ -431,7 +430,7 @@ TEST_F(AttackTest, APopulationPaddedByItsOwnTimesIsRefused) {
                     .status(),
                 "time_subset");
   ExpectRefused(Ask3({{"analysis", "coxph"},
-                      {"step", "describe"},
+                      {"step", "design"},
                       {"formula", "Surv(time, status) ~ rx"},
                       {"subset", "time > 100"}})
                     .status(),
@@ -475,7 +474,7 @@ TEST_F(AttackTest, ACrossProductOfTwoColumnsIsACountToo) {
   for (const std::string& formula :
        {"nodes ~ " + young + " + I(sex == 1)", "nodes ~ I(sex == 1) + time:" + young}) {
     ExpectRefused(Ask3({{"analysis", "glm"},
-                        {"step", "describe"},
+                        {"step", "design"},
                         {"family", "gaussian"},
                         {"formula", formula},
                         {"subset", ""}})
@@ -483,7 +482,7 @@ TEST_F(AttackTest, ACrossProductOfTwoColumnsIsACountToo) {
                   "min_cell_count");
   }
   EXPECT_TRUE(Ask3({{"analysis", "glm"},
-                    {"step", "describe"},
+                    {"step", "design"},
                     {"family", "gaussian"},
                     {"formula", "nodes ~ rx + I(sex == 1)"},
                     {"subset", ""}})
@@ -506,7 +505,7 @@ TEST_F(AttackTest, CarriersOneApartAndThreeValuedNumbersAreRefused) {
   const std::string other = target_is_man ? "I(sex == 1 & age != 80)" : "I(sex == 1 | age == 80)";
   auto cox = [&](const std::string& carrier) {
     return Ask3({{"analysis", "coxph"},
-                 {"step", "describe"},
+                 {"step", "design"},
                  {"formula", "Surv(time, status) ~ rx + age:" + carrier},
                  {"subset", ""}});
   };
@@ -553,20 +552,20 @@ TEST_F(AttackTest, CarriersOneApartAndThreeValuedNumbersAreRefused) {
 // deviance solve for each value's count and the extremes. No term may read the response.
 TEST_F(AttackTest, ATermThatReadsTheResponseIsRefused) {
   ExpectRefused(Ask3({{"analysis", "glm"},
-                      {"step", "describe"},
+                      {"step", "design"},
                       {"family", "gaussian"},
                       {"formula", "age ~ I(age >= 70)"},
                       {"subset", ""}})
                     .status(),
                 "response_in_terms");
   ExpectRefused(Ask3({{"analysis", "coxph"},
-                      {"step", "describe"},
+                      {"step", "design"},
                       {"formula", "Surv(time, status) ~ rx + I(time > 1000)"},
                       {"subset", ""}})
                     .status(),
                 "response_in_terms");
   EXPECT_TRUE(Ask3({{"analysis", "glm"},
-                    {"step", "describe"},
+                    {"step", "design"},
                     {"family", "gaussian"},
                     {"formula", "age ~ rx"},
                     {"subset", ""}})

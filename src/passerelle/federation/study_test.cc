@@ -105,7 +105,7 @@ TEST(Protocol, ATaskBelongsToAnAnalysisOnlyAsApproved) {
   for (const char* other : {
            R"js({"analysis": "coxph", "step": "evaluate", "formula":
                "Surv(os_days, os_event) ~ age_dx", "subset": "", "beta": [0.3]})js",
-           R"js({"analysis": "coxph", "step": "describe", "formula":
+           R"js({"analysis": "coxph", "step": "design", "formula":
                "Surv(os_days, os_event) ~ age_dx", "subset": "organ != \"testis\"",
                "ties": "breslow"})js",
            R"js({"analysis": "survfit", "step": "counts", "formula":

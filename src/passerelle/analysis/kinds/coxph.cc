@@ -33,7 +33,7 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
   site->subset_ = subset;
   site->ties_ = ties;
   site->levels_ = levels;
-  RETURN_IF_ERROR(Decode<bool>(site->Ask("describe", {}), [&](const json& j) {
+  RETURN_IF_ERROR(Decode<bool>(site->Ask("design", {}), [&](const json& j) {
                     site->n_ = SiteCount(j.at("n"));
                     site->events_ = SiteCount(j.at("events"));
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
@@ -95,6 +95,18 @@ Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const d
 
 namespace {
 
+Status BuildCoxModel(const json& task, const formula::Formula& f,
+                     const formula::FrameOptions& options, const data::Table& table,
+                     SiteModel* model) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
+                                            task.value("subset", ""), options));
+  for (double s : m.status) model->events += s;
+  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model));
+  model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
+  return Status::Ok();
+}
+
 Result<std::string> CoxStep(const json& task, const SiteModel* model,
                             const privacy::Policy& policy) {
   // The site's rules apply to its own contribution, whatever the hub asks.
@@ -102,7 +114,7 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
   ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(task.value("ties", "efron")));
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
-  if (step == "describe") {
+  if (step == "design") {
     // Column sums give R's means; the sum of an indicator column counts patients, so it is
     // withheld (null) when it is 1 to k-1.
     json sums = json::array();
@@ -208,7 +220,7 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const form
 
 Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
                               const privacy::Policy& policy, LocalStepCache* cache) {
-  return RunModelStep(task, table, policy, cache, CoxStep);
+  return RunModelStep(task, table, policy, cache, BuildCoxModel, CoxStep);
 }
 
 Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& table) {
@@ -223,8 +235,11 @@ Result<AnalysisOutput> Federated(const AnalysisRequest& request,
 }
 
 json FirstStep(const AnalysisRequest& r) {
-  return {{"analysis", "coxph"}, {"subset", r.subset}, {"formula", r.formula},
-          {"step", "describe"},  {"ties", r.ties}};
+  return {{"analysis", "coxph"},
+          {"subset", r.subset},
+          {"formula", r.formula},
+          {"step", "design"},
+          {"ties", r.ties}};
 }
 
 json Signature(const json& step) {

@@ -1,6 +1,8 @@
 // describe: a descriptive table ("Table 1"), each variable per site and overall. Each site
 // answers counts, and sums and sums of squares of numbers (groups of at least k); the hub pools
 // them exactly. A federated analysis only: at one site, `passerelle site describe`.
+#include "passerelle/analysis/describe.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,7 +11,6 @@
 #include <numeric>
 #include <set>
 
-#include "passerelle/analysis/describe.h"
 #include "passerelle/analysis/frames.h"
 #include "passerelle/analysis/kind_support.h"
 #include "passerelle/analysis/kinds/kinds.h"

@@ -32,7 +32,7 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(
   site->family_ = family;
   site->null_model_ = null_model;
   site->levels_ = levels;
-  RETURN_IF_ERROR(Decode<bool>(site->Send("describe", {}), [&](const json& j) {
+  RETURN_IF_ERROR(Decode<bool>(site->Send("design", {}), [&](const json& j) {
                     site->n_ = SiteCount(j.at("n"));
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
                     site->intercept_ = j.at("intercept").get<bool>();
@@ -81,6 +81,36 @@ Result<stats::GlmAggregate> RemoteGlmSite::EvaluateAtStart() { return Ask("start
 
 namespace {
 
+Status BuildGlmModel(const json& task, const formula::Formula& f,
+                     const formula::FrameOptions& options, const data::Table& table,
+                     SiteModel* model) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
+                                            task.value("subset", ""), options));
+  ASSIGN_OR_RETURN(stats::Family family, ParseFamily(task.value("family", "")));
+  for (double y : m.y) model->events += y;
+  // Both outcomes of a two-valued response count, whatever the family: a model of a rare
+  // outcome would single its patients out, and an intercept-only Poisson or Gaussian model of a
+  // 0/1 variable gives its count.
+  std::map<double, double> outcomes;
+  for (double y : m.y) outcomes[y] += 1;
+  if (family == stats::Family::kBinomial) {
+    model->events = std::min(model->events, static_cast<double>(m.n) - model->events);
+  } else if (outcomes.size() >= 2 && outcomes.size() <= 3) {
+    // Two or three values: n, the sum and the sum of squares (the deviance) solve for their
+    // counts, so the rarest must be held by at least min_events records.
+    model->events = static_cast<double>(m.n);
+    for (const auto& [value, count] : outcomes) model->events = std::min(model->events, count);
+  } else {
+    model->events = static_cast<double>(m.n);
+  }
+  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/true, model));
+  model->glm = std::make_unique<stats::GlmKernel>(
+      task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
+  RETURN_IF_ERROR(model->glm->Validate());
+  return Status::Ok();
+}
+
 json GlmAggregateJson(const stats::GlmAggregate& a) {
   return {{"n", a.n},           {"xtwx", a.xtwx},
           {"xtwz", a.xtwz},     {"deviance", a.deviance},
@@ -93,7 +123,7 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
   const stats::GlmKernel& kernel = *model->glm;
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
-  if (step == "describe") {
+  if (step == "design") {
     return json{{"n", model->n},
                 {"coef_names", model->coef_names},
                 {"intercept", model->intercept},
@@ -163,7 +193,7 @@ Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
 
 Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
                               const privacy::Policy& policy, LocalStepCache* cache) {
-  return RunModelStep(task, table, policy, cache, GlmStep);
+  return RunModelStep(task, table, policy, cache, BuildGlmModel, GlmStep);
 }
 
 Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& table) {
@@ -172,8 +202,8 @@ Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& 
 }
 
 json FirstStep(const AnalysisRequest& r) {
-  return {{"analysis", "glm"},   {"subset", r.subset}, {"formula", r.formula},
-          {"step", "describe"},  {"ties", r.ties},     {"family", r.family}};
+  return {{"analysis", "glm"}, {"subset", r.subset}, {"formula", r.formula},
+          {"step", "design"},  {"ties", r.ties},     {"family", r.family}};
 }
 
 json Signature(const json& step) {

@@ -239,11 +239,17 @@ Result<AnalysisOutput> Federated(const AnalysisRequest& request,
 json FirstStep(const AnalysisRequest& r) {
   const Result<formula::Formula> f = formula::ParseFormula(r.formula);
   if (f.ok() && HasSiteStrata(*f)) {
-    return {{"analysis", "survdiff"}, {"subset", r.subset}, {"formula", r.formula},
-            {"step", "logrank"},      {"rho", r.rho}};
+    return {{"analysis", "survdiff"},
+            {"subset", r.subset},
+            {"formula", r.formula},
+            {"step", "logrank"},
+            {"rho", r.rho}};
   }
-  return {{"analysis", "survdiff"}, {"subset", r.subset}, {"formula", r.formula},
-          {"step", "counts"},       {"bin_days", BinDaysOf(r)}};
+  return {{"analysis", "survdiff"},
+          {"subset", r.subset},
+          {"formula", r.formula},
+          {"step", "counts"},
+          {"bin_days", BinDaysOf(r)}};
 }
 
 json Signature(const json& step) {
@@ -265,25 +271,25 @@ std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordere
 }  // namespace
 
 AnalysisKind SurvdiffKind() {
-  return {.name = "survdiff",
-          .summary = "Log-rank and G-rho tests (R's survdiff)",
-          .options = {FormulaOption(
-                          "Surv(time, event) ~ groups (+ strata(site): exact across sites)"),
-                      SubsetOption(),
-                      {.name = "rho",
-                       .field = &AnalysisRequest::rho,
-                       .help = "0: log-rank, 1: Peto-Peto",
-                       .always_written = true,
-                       .negative_allowed = true},
-                      BinDaysOption()},
-          .plot = false,
-          .run_federated = Federated,
-          .site_step = SiteStep,
-          .run_local = Local,
-          .first_step = FirstStep,
-          .signature = Signature,
-          .review = Review,
-          .method = Method};
+  return {
+      .name = "survdiff",
+      .summary = "Log-rank and G-rho tests (R's survdiff)",
+      .options = {FormulaOption("Surv(time, event) ~ groups (+ strata(site): exact across sites)"),
+                  SubsetOption(),
+                  {.name = "rho",
+                   .field = &AnalysisRequest::rho,
+                   .help = "0: log-rank, 1: Peto-Peto",
+                   .always_written = true,
+                   .negative_allowed = true},
+                  BinDaysOption()},
+      .plot = false,
+      .run_federated = Federated,
+      .site_step = SiteStep,
+      .run_local = Local,
+      .first_step = FirstStep,
+      .signature = Signature,
+      .review = Review,
+      .method = Method};
 }
 
 }  // namespace passerelle::analysis

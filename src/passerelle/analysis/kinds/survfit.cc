@@ -122,8 +122,11 @@ Result<AnalysisOutput> Federated(const AnalysisRequest& request,
 }
 
 json FirstStep(const AnalysisRequest& r) {
-  return {{"analysis", "survfit"}, {"subset", r.subset}, {"formula", r.formula},
-          {"step", "counts"},      {"bin_days", BinDaysOf(r)}};
+  return {{"analysis", "survfit"},
+          {"subset", r.subset},
+          {"formula", r.formula},
+          {"step", "counts"},
+          {"bin_days", BinDaysOf(r)}};
 }
 
 json Signature(const json& step) {
@@ -139,8 +142,8 @@ Status Review(const AnalysisRequest& r, const data::Table& table, privacy::Revie
 std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordered_json& results) {
   const std::string grid = std::to_string(request.value("bin_days", 30));
   if (results.is_object() && results.contains("states")) {
-    return "Aalen–Johansen cumulative incidence of competing events " +
-           TextOf(request, "formula") + " on a grid of " + grid +
+    return "Aalen–Johansen cumulative incidence of competing events " + TextOf(request, "formula") +
+           " on a grid of " + grid +
            " days (each time rounded up to the grid), from the sites' numbers at risk and events "
            "of each cause; infinitesimal-jackknife standard errors and log-transformed 95% "
            "confidence intervals, as R's survfit with a factor event. Shown to the last time "
@@ -155,24 +158,24 @@ std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordere
 }  // namespace
 
 AnalysisKind SurvfitKind() {
-  return {.name = "survfit",
-          .summary =
-              "Kaplan-Meier curves, or cumulative incidence of competing events (R's survfit)",
-          .options = {FormulaOption("Surv(time, event) ~ groups (~ 1: one curve)"),
-                      SubsetOption(),
-                      {.name = "conf_type",
-                       .field = &AnalysisRequest::conf_type,
-                       .help = "Confidence interval type",
-                       .choices = {"log"},
-                       .always_written = true},
-                      BinDaysOption()},
-          .run_federated = Federated,
-          .site_step = SiteStep,
-          .run_local = Local,
-          .first_step = FirstStep,
-          .signature = Signature,
-          .review = Review,
-          .method = Method};
+  return {
+      .name = "survfit",
+      .summary = "Kaplan-Meier curves, or cumulative incidence of competing events (R's survfit)",
+      .options = {FormulaOption("Surv(time, event) ~ groups (~ 1: one curve)"),
+                  SubsetOption(),
+                  {.name = "conf_type",
+                   .field = &AnalysisRequest::conf_type,
+                   .help = "Confidence interval type",
+                   .choices = {"log"},
+                   .always_written = true},
+                  BinDaysOption()},
+      .run_federated = Federated,
+      .site_step = SiteStep,
+      .run_local = Local,
+      .first_step = FirstStep,
+      .signature = Signature,
+      .review = Review,
+      .method = Method};
 }
 
 }  // namespace passerelle::analysis
