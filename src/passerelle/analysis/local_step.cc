@@ -382,8 +382,7 @@ Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Tabl
   try {
     const json task = json::parse(task_json);
     const std::string analysis = task.value("analysis", "");
-    if (std::find(policy.allowed_analyses.begin(), policy.allowed_analyses.end(), analysis) ==
-        policy.allowed_analyses.end()) {
+    if (!privacy::AllowsAnalysis(policy, analysis)) {
       return PermissionDenied("rule allowed_analyses: site " + policy.site + " does not run '" +
                               analysis + "'");
     }

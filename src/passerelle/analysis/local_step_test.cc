@@ -87,7 +87,7 @@ TEST(LocalStep, SiteRulesRefuseWithoutLeakingNumbers) {
   EXPECT_EQ(small.status().code(), StatusCode::kPermissionDenied);
   EXPECT_NE(small.status().message().find("rule min_cohort_size"), std::string::npos);
   privacy::Policy no_cox = policy;
-  no_cox.allowed_analyses = {"describe"};
+  no_cox.allowed_analyses = std::vector<std::string>{"describe"};
   auto refused = RunLocalStep("{\"analysis\": \"coxph\", \"step\": \"describe\"}", table, no_cox);
   EXPECT_NE(refused.status().message().find("rule allowed_analyses"), std::string::npos);
   EXPECT_EQ(RunLocalStep("{not json", table, policy).status().code(), StatusCode::kInvalidArgument);

@@ -257,7 +257,7 @@ struct Node::Impl {
       if (r.decision == "approved") {
         // The ledger again: other releases may have left while this one waited.
         Status rules = [&]() -> Status {
-          ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy());
+          ASSIGN_OR_RETURN(privacy::Policy policy, store->LoadPolicy(analysis::AnalysisNames()));
           return ledger->Check(r.dataset, r.cohorts, r.counts, policy);
         }();
         if (rules.ok())
@@ -309,7 +309,7 @@ struct Node::Impl {
     analysis::LocalRelease release;
     privacy::Policy policy;
     Result<std::string> result = [&]() -> Result<std::string> {
-      ASSIGN_OR_RETURN(policy, store->LoadPolicy());
+      ASSIGN_OR_RETURN(policy, store->LoadPolicy(analysis::AnalysisNames()));
       if (policy.scope == "protocol") {
         RETURN_IF_ERROR(InProtocol(task, step.dump(), received.researcher, dataset));
       }
@@ -470,7 +470,7 @@ struct Node::Impl {
     if (inner.value("id", int64_t{0}) != id) return reject("the protocol is malformed");
     Result<Protocol> parsed = ParseProtocol(record.text, "protocol");
     if (!parsed.ok()) return reject(parsed.status().message());
-    Result<privacy::Policy> policy = store->LoadPolicy();
+    Result<privacy::Policy> policy = store->LoadPolicy(analysis::AnalysisNames());
     if (!policy.ok()) return reject("the site's policy cannot be read");
     // The automatic review, on this site's own records.
     json flags = json::array();
@@ -609,7 +609,7 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
       impl->nonces.insert(payload["nonce"].get<std::string>());
     }
   }
-  RETURN_IF_ERROR(impl->store->LoadPolicy().status());
+  RETURN_IF_ERROR(impl->store->LoadPolicy(analysis::AnalysisNames()).status());
   for (auto* client : {&impl->client, &impl->approvals_client}) {
     ASSIGN_OR_RETURN(*client, net::HttpsClient::Create(impl->config.hub.host, impl->config.hub.port,
                                                        impl->config.identity));

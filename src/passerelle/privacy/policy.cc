@@ -10,17 +10,18 @@
 namespace passerelle::privacy {
 namespace {
 
-const std::vector<std::string>& KnownAnalyses() {
-  static const std::vector<std::string> kAll = DefaultPolicy("").allowed_analyses;
-  return kAll;
-}
-
 std::string Where(std::string_view label, const toml::source_region& region) {
   return std::string(label) + ":" + std::to_string(region.begin.line) + ":" +
          std::to_string(region.begin.column);
 }
 
 }  // namespace
+
+bool AllowsAnalysis(const Policy& policy, std::string_view analysis) {
+  return !policy.allowed_analyses ||
+         std::find(policy.allowed_analyses->begin(), policy.allowed_analyses->end(), analysis) !=
+             policy.allowed_analyses->end();
+}
 
 Policy DefaultPolicy(std::string site) {
   Policy p;
@@ -66,16 +67,22 @@ std::string PolicyToToml(const Policy& p) {
       << "# naming each flag; \"custodian\" shows the flags and lets the custodian decide.\n"
       << "# [\"refuse\"]\n"
       << "flagged = \"" << p.flagged << "\"\n\n"
-      << "# Analyses this node answers; remove one to refuse it. [all]\n"
-      << "allowed_analyses = [";
-  for (size_t i = 0; i < p.allowed_analyses.size(); ++i) {
-    out << (i ? ", " : "") << "\"" << p.allowed_analyses[i] << "\"";
+      << "# Analyses this node answers, by name (`passerelle analyze --help` lists them); any\n"
+      << "# other is refused. Absent: every analysis this version runs. [all]\n";
+  if (!p.allowed_analyses) {
+    out << "# allowed_analyses = []\n";
+  } else {
+    out << "allowed_analyses = [";
+    for (size_t i = 0; i < p.allowed_analyses->size(); ++i) {
+      out << (i ? ", " : "") << "\"" << (*p.allowed_analyses)[i] << "\"";
+    }
+    out << "]\n";
   }
-  out << "]\n";
   return out.str();
 }
 
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view label) {
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view label,
+                           std::span<const std::string> analyses) {
   toml::table root;
   try {
     root = toml::parse(toml_text, std::string(label));
@@ -138,14 +145,14 @@ Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view label) {
     } else if (key == "allowed_analyses") {
       const toml::array* list = node.as_array();
       if (!list) return InvalidArgument(where + ": must be a list of analysis names");
-      p.allowed_analyses.clear();
+      p.allowed_analyses.emplace();
       for (const auto& item : *list) {
         const std::string name = item.value_or(std::string());
-        if (std::find(KnownAnalyses().begin(), KnownAnalyses().end(), name) ==
-            KnownAnalyses().end()) {
+        if (!IsValidName(name) || (!analyses.empty() && std::find(analyses.begin(), analyses.end(),
+                                                                  name) == analyses.end())) {
           return InvalidArgument(Where(label, item.source()) + ": unknown analysis '" + name + "'");
         }
-        p.allowed_analyses.push_back(name);
+        p.allowed_analyses->push_back(name);
       }
     } else {
       return InvalidArgument(where + ": unknown key");

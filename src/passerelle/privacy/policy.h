@@ -4,6 +4,8 @@
 #ifndef PASSERELLE_PRIVACY_POLICY_H_
 #define PASSERELLE_PRIVACY_POLICY_H_
 
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,9 +37,9 @@ struct Policy {
   // What becomes of a protocol's analysis the automatic review flags: "refuse" (the protocol is
   // rejected, naming each flag) or "custodian" (the custodian sees the flags and decides).
   std::string flagged = "refuse";
-  // Analyses this node answers; anything else is refused.
-  std::vector<std::string> allowed_analyses = {"describe", "table", "survfit",
-                                               "survdiff", "coxph", "glm"};
+  // Analyses this node answers; anything else is refused. None when the policy does not list
+  // them: every analysis this version of Passerelle runs.
+  std::optional<std::vector<std::string>> allowed_analyses;
 };
 
 // The consortium defaults for a site.
@@ -45,8 +47,12 @@ Policy DefaultPolicy(std::string site);
 // The policy as TOML, every field preceded by a comment on its meaning and its reason.
 std::string PolicyToToml(const Policy& policy);
 // Parses a policy file. InvalidArgument (with label:line:column) for bad TOML, unknown keys,
-// out-of-range values, and any value looser than the consortium default.
-Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view label);
+// out-of-range values, any value looser than the consortium default, and an allowed analysis
+// not among `analyses` (the names this version runs; empty: not checked).
+Result<Policy> ParsePolicy(std::string_view toml_text, std::string_view label,
+                           std::span<const std::string> analyses = {});
+// The policy lets the node answer `analysis`.
+bool AllowsAnalysis(const Policy& policy, std::string_view analysis);
 
 }  // namespace passerelle::privacy
 

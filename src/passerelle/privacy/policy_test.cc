@@ -33,7 +33,9 @@ TEST(Policy, SitesMayTightenOnly) {
 
 TEST(Policy, RefusesUnknownKeysAndAnalyses) {
   EXPECT_FALSE(ParsePolicy("site = \"x\"\nmin_cel_count = 5\n", "p").ok());
-  EXPECT_FALSE(ParsePolicy("site = \"x\"\nallowed_analyses = [\"rows\"]\n", "p").ok());
+  const std::vector<std::string> analyses = {"table"};
+  EXPECT_FALSE(ParsePolicy("site = \"x\"\nallowed_analyses = [\"rows\"]\n", "p", analyses).ok());
+  EXPECT_TRUE(ParsePolicy("site = \"x\"\nallowed_analyses = [\"table\"]\n", "p", analyses).ok());
   EXPECT_FALSE(ParsePolicy("site = \"x\"\napproval = \"sometimes\"\n", "p").ok());
   EXPECT_FALSE(ParsePolicy("site = [", "p").ok());
   EXPECT_FALSE(ParsePolicy("min_cell_count = 5\n", "p").ok());

@@ -146,12 +146,12 @@ Result<std::unique_ptr<SiteStore>> SiteStore::Open(const std::string& dir) {
   return store;
 }
 
-Result<privacy::Policy> SiteStore::LoadPolicy() const {
+Result<privacy::Policy> SiteStore::LoadPolicy(std::span<const std::string> analyses) const {
   std::ifstream in(PolicyPath(dir_));
   if (!in) return NotFound(PolicyPath(dir_) + ": cannot read the policy file");
   std::stringstream text;
   text << in.rdbuf();
-  return privacy::ParsePolicy(text.str(), PolicyPath(dir_));
+  return privacy::ParsePolicy(text.str(), PolicyPath(dir_), analyses);
 }
 
 Result<ImportReport> SiteStore::Import(const ImportRequest& request) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -83,7 +84,9 @@ class SiteStore {
   // The dictionary stored with the current version of `dataset`. NotFound when absent.
   Result<data::Dictionary> Dictionary(const std::string& dataset);
   // The site's policy file, parsed and checked.
-  Result<privacy::Policy> LoadPolicy() const;
+  // `analyses`: the names of the analyses this version runs (an allowed one outside them is an
+  // error); empty: not checked.
+  Result<privacy::Policy> LoadPolicy(std::span<const std::string> analyses = {}) const;
 
  private:
   SiteStore(std::string dir, std::unique_ptr<Database> db);
