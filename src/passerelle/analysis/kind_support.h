@@ -20,6 +20,7 @@
 #include "passerelle/base/text.h"
 #include "passerelle/formula/model.h"
 #include "passerelle/privacy/differencing.h"
+#include "passerelle/privacy/disclosure.h"
 #include "passerelle/privacy/policy.h"
 #include "passerelle/privacy/review.h"
 #include "passerelle/stats/cox.h"
@@ -88,18 +89,10 @@ Status CheckSizes(size_t vector, size_t matrix, size_t p);
 // ---- At a site (local_step.cc) ----
 
 // Labels that leave the site with a release: the levels of a table's variables, of a model's
-// factors (in coefficient names), of survival curves' groups. A dictionary's declared levels
-// and TRUE/FALSE are public. Any other label (the values of a number, of an open category) says
-// what some records hold, so each must be held by none or at least k records of the dataset.
-// Identifiers, free text and dates label nothing (a condition on a date is a TRUE/FALSE).
-struct Labels {
-  std::string expression;
-  std::string never_released;  // the date, identifier or text variable it would label by
-  bool date = false;
-  double fewest = 0;  // fewest records of the dataset holding an undeclared label (0: none)
-};
+// factors (in coefficient names), of survival curves' groups, measured on the dataset for
+// privacy::CheckLabel.
+using Labels = privacy::LabelFigures;
 Result<Labels> LabelsOf(const std::string& expression, const data::Table& table);
-Status CheckLabels(const Labels& labels, const privacy::Policy& policy);
 // A count as released: itself when 0 or at least k, null (suppressed) otherwise.
 json ReleasableCount(double count, const privacy::Policy& policy);
 // A count, or null for NaN (suppressed).

@@ -69,22 +69,6 @@ Result<Labels> LabelsOf(const std::string& expression, const data::Table& table)
   return labels;
 }
 
-Status CheckLabels(const Labels& labels, const privacy::Policy& policy) {
-  if (!labels.never_released.empty()) {
-    return PermissionDenied("rule never_released: '" + labels.never_released + "' is " +
-                            (labels.date ? "a date" : "an identifier or free text") +
-                            "; its values never leave site " + policy.site +
-                            " (a condition on it may, e.g. " + labels.never_released + " < ...)");
-  }
-  if (labels.fewest > 0 && labels.fewest < policy.min_cell_count) {
-    return PermissionDenied("rule min_cell_count: some values of '" + labels.expression +
-                            "' are held by fewer than " + std::to_string(policy.min_cell_count) +
-                            " records at site " + policy.site +
-                            " and would leave as labels; group them with a condition");
-  }
-  return Status::Ok();
-}
-
 // Survival times only from a duration as stored: arithmetic on a time (t * 30) undoes the time
 // grid, a date or an expression gives other patients' values. Events only from event codes
 // (categories, whole numbers 0 to 9): an event that ORs in a condition on another variable
@@ -332,14 +316,8 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
 Status CheckModel(const SiteModel& model, const privacy::Policy& policy) {
   RETURN_IF_ERROR(privacy::CheckCohortSize(model.n, policy));
   RETURN_IF_ERROR(privacy::CheckModelSize(model.p, model.n, model.events, policy));
-  if (model.fewest_in_column > 0 && model.fewest_in_column < policy.min_cell_count) {
-    return PermissionDenied(
-        "rule min_cell_count: a level, a 0/1 variable, a term or a pair of terms of the model "
-        "is held (or is non-zero) for fewer than " +
-        std::to_string(policy.min_cell_count) + " records at site " + policy.site +
-        " (or all but fewer than that)");
-  }
-  for (const Labels& labels : model.labels) RETURN_IF_ERROR(CheckLabels(labels, policy));
+  RETURN_IF_ERROR(privacy::CheckModelColumns(model.fewest_in_column, policy));
+  for (const Labels& labels : model.labels) RETURN_IF_ERROR(privacy::CheckLabel(labels, policy));
   return Status::Ok();
 }
 

@@ -69,7 +69,7 @@ Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& tab
   }
   for (const formula::Expr& e : labelled) {
     ASSIGN_OR_RETURN(Labels labels, LabelsOf(formula::Deparse(e), table));
-    RETURN_IF_ERROR(CheckLabels(labels, policy));
+    RETURN_IF_ERROR(privacy::CheckLabel(labels, policy));
   }
   return m;
 }
@@ -83,11 +83,7 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
                                    const privacy::Policy& policy, bool competing) {
   ASSIGN_OR_RETURN(formula::ModelFrame m, GroupsFrame(task, table, policy, competing));
   const double bin = task.value("bin_days", 0.0);
-  if (!(bin >= policy.min_time_bin_days)) {
-    return PermissionDenied("rule min_time_bin_days: site " + policy.site +
-                            " releases survival times on a grid of at least " +
-                            std::to_string(policy.min_time_bin_days) + " days");
-  }
+  RETURN_IF_ERROR(privacy::CheckTimeGrid(bin, policy));
   for (double& t : m.time) t = privacy::BinTime(t, bin);
   const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
   const size_t causes = m.event_levels.empty() ? 0 : m.event_levels.size() - 1;
@@ -106,13 +102,11 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
         events += c.n_event[j];
         leaving[j] = c.n_event[j] + c.n_censor[j];
       }
-      bool small_cause = false;
+      std::vector<double> cause_events;
       for (const std::vector<double>& d : c.n_cause) {
-        const double total = std::accumulate(d.begin(), d.end(), 0.0);
-        small_cause |= total > 0 && total < policy.min_cell_count;
+        cause_events.push_back(std::accumulate(d.begin(), d.end(), 0.0));
       }
-      if (c.n < policy.min_cell_count || (events > 0 && events < policy.min_cell_count) ||
-          small_cause) {
+      if (privacy::WithholdCurve(c.n, events, cause_events, policy)) {
         cell["withheld"] = "min_cell_count";
         cells.push_back(std::move(cell));
         continue;

@@ -1,5 +1,6 @@
 #include "passerelle/privacy/disclosure.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -99,6 +100,69 @@ std::string PublicRefusal(const std::string& message) {
     if (message.rfind(std::string("rule ") + rule + ":", 0) == 0) return kWithheld;
   }
   return message;
+}
+
+Status CheckLabel(const LabelFigures& label, const Policy& policy) {
+  if (!label.never_released.empty()) {
+    return PermissionDenied("rule never_released: '" + label.never_released + "' is " +
+                            (label.date ? "a date" : "an identifier or free text") +
+                            "; its values never leave site " + policy.site +
+                            " (a condition on it may, e.g. " + label.never_released + " < ...)");
+  }
+  if (label.fewest > 0 && label.fewest < policy.min_cell_count) {
+    return PermissionDenied("rule min_cell_count: some values of '" + label.expression +
+                            "' are held by fewer than " + std::to_string(policy.min_cell_count) +
+                            " records at site " + policy.site +
+                            " and would leave as labels; group them with a condition");
+  }
+  return Status::Ok();
+}
+
+Status CheckModelColumns(double fewest, const Policy& policy) {
+  if (fewest > 0 && fewest < policy.min_cell_count) {
+    return PermissionDenied(
+        "rule min_cell_count: a level, a 0/1 variable, a term or a pair of terms of the model "
+        "is held (or is non-zero) for fewer than " +
+        std::to_string(policy.min_cell_count) + " records at site " + policy.site +
+        " (or all but fewer than that)");
+  }
+  return Status::Ok();
+}
+
+Status CheckTimeGrid(double bin_days, const Policy& policy) {
+  if (!(bin_days >= policy.min_time_bin_days)) {
+    return PermissionDenied("rule min_time_bin_days: site " + policy.site +
+                            " releases survival times on a grid of at least " +
+                            std::to_string(policy.min_time_bin_days) + " days");
+  }
+  return Status::Ok();
+}
+
+bool WithholdCurve(double patients, double events, std::span<const double> events_by_cause,
+                   const Policy& policy) {
+  auto small = [&](double count) { return count > 0 && count < policy.min_cell_count; };
+  return patients < policy.min_cell_count || small(events) ||
+         std::any_of(events_by_cause.begin(), events_by_cause.end(), small);
+}
+
+Status CheckLogrankGroup(double patients, double events, const Policy& policy) {
+  for (double count : {patients, events}) {
+    if (count > 0 && count < policy.min_cell_count) {
+      return PermissionDenied(
+          "rule min_cell_count: site " + policy.site + " has a group with fewer than " +
+          std::to_string(policy.min_cell_count) + " patients or events in a stratum");
+    }
+  }
+  return Status::Ok();
+}
+
+bool ReleasesMoments(double records, std::span<const double> records_by_value,
+                     const Policy& policy) {
+  bool enough = records >= policy.min_cell_count;
+  if (records_by_value.size() >= 2 && records_by_value.size() <= 3) {
+    for (double r : records_by_value) enough &= r >= policy.min_cell_count;
+  }
+  return enough;
 }
 
 }  // namespace passerelle::privacy

@@ -44,6 +44,42 @@ double BinTime(double t, double width);
 // subjects after the last released row are at least k). REQUIRES: n >= min_cell_count.
 size_t ReleasableRows(double n, std::span<const double> leaving, const Policy& policy);
 
+// A label a release would carry (a level of a table's variable or of a model's factor, a
+// curve's group, a cause), as the site measured it: the expression, the date, identifier or
+// text variable it would label by (empty: none), and the fewest records of the dataset holding
+// one of its values that are not public (0: none; a dictionary's levels and TRUE/FALSE are).
+struct LabelFigures {
+  std::string expression;
+  std::string never_released;
+  bool date = false;
+  double fewest = 0;
+};
+// Rule never_released (the values of a date, an identifier or free text never leave; a
+// condition on them may), then min_cell_count (no label held by 1 to k-1 records).
+Status CheckLabel(const LabelFigures& label, const Policy& policy);
+
+// A model's columns: `fewest` is the fewest records holding a level, a 0/1 variable, a term or
+// a pair of terms (or all but them); 0: none. Rule min_cell_count: its coefficient would
+// describe them.
+Status CheckModelColumns(double fewest, const Policy& policy);
+
+// Rule min_time_bin_days: survival times leave on a grid of at least that many days.
+Status CheckTimeGrid(double bin_days, const Policy& policy);
+
+// A survival curve's group is withheld whole when it has fewer than k patients, 1 to k-1
+// events, or 1 to k-1 events of one cause (`events_by_cause`, competing events).
+bool WithholdCurve(double patients, double events, std::span<const double> events_by_cause,
+                   const Policy& policy);
+
+// A log-rank test at a site: each group of a stratum has none or at least k patients and
+// events (rule min_cell_count).
+Status CheckLogrankGroup(double patients, double events, const Policy& policy);
+
+// A number's mean and SD are released for at least k records, and when it takes two or three
+// values (n, mean and SD solve for their counts) each held by none or at least k records.
+bool ReleasesMoments(double records, std::span<const double> records_by_value,
+                     const Policy& policy);
+
 // What the researcher may hear of a node's refusal (`message`, "rule NAME: ..."). A rule decided
 // on the request alone (the protocol, the analyses allowed, the time grid, identifiers and
 // dates) is named with its reason. A rule decided on the site's records (a count, a cohort's

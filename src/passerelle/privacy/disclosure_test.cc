@@ -19,6 +19,37 @@ TEST(Disclosure, SmallCohortsAreRefusedWithoutSayingTheirSize) {
   EXPECT_EQ(refused.message().find('7'), std::string::npos);  // the protected number
 }
 
+// The rules the analyses apply to what they release, each on figures the site measured; each
+// refusal names its rule, never the number it protects.
+TEST(Disclosure, ReleaseRulesJudgeFiguresAndNameTheirRule) {
+  const Policy p = DefaultPolicy("wuhan");  // k = 5, a 30-day grid
+  EXPECT_TRUE(CheckLabel({"organ", "", false, 0}, p).ok());
+  EXPECT_TRUE(CheckLabel({"grade", "", false, 12}, p).ok());
+  const Status rare = CheckLabel({"grade", "", false, 3}, p);
+  EXPECT_NE(rare.message().find("rule min_cell_count"), std::string::npos);
+  EXPECT_EQ(rare.message().find('3'), std::string::npos);
+  EXPECT_NE(CheckLabel({"dx_date", "dx_date", true, 0}, p).message().find("rule never_released"),
+            std::string::npos);
+  EXPECT_TRUE(CheckModelColumns(0, p).ok());
+  EXPECT_TRUE(CheckModelColumns(9, p).ok());
+  EXPECT_NE(CheckModelColumns(2, p).message().find("rule min_cell_count"), std::string::npos);
+  EXPECT_TRUE(CheckTimeGrid(30, p).ok());
+  EXPECT_NE(CheckTimeGrid(1, p).message().find("rule min_time_bin_days"), std::string::npos);
+  EXPECT_FALSE(WithholdCurve(20, 0, {}, p));
+  EXPECT_FALSE(WithholdCurve(20, 6, std::vector<double>{6, 0}, p));
+  EXPECT_TRUE(WithholdCurve(4, 0, {}, p));
+  EXPECT_TRUE(WithholdCurve(20, 2, {}, p));
+  EXPECT_TRUE(WithholdCurve(20, 9, std::vector<double>{7, 2}, p));
+  EXPECT_TRUE(CheckLogrankGroup(0, 0, p).ok());
+  EXPECT_TRUE(CheckLogrankGroup(20, 5, p).ok());
+  EXPECT_NE(CheckLogrankGroup(20, 4, p).message().find("rule min_cell_count"), std::string::npos);
+  EXPECT_TRUE(ReleasesMoments(40, std::vector<double>{}, p));
+  EXPECT_FALSE(ReleasesMoments(4, std::vector<double>{}, p));
+  EXPECT_TRUE(ReleasesMoments(40, std::vector<double>{20, 20}, p));
+  EXPECT_FALSE(ReleasesMoments(40, std::vector<double>{38, 2}, p));  // a 0/1 number: counts
+  EXPECT_TRUE(ReleasesMoments(40, std::vector<double>{10, 10, 10, 10}, p));
+}
+
 TEST(Disclosure, SaturatedModelsAndTooFewEventsAreRefused) {
   const Policy p = DefaultPolicy("lyon");
   EXPECT_TRUE(CheckModelSize(3, 100, 20, p).ok());

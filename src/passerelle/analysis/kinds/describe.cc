@@ -78,11 +78,13 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
     if (numeric) {
       // A number with two or three values is counts in disguise: n, its mean and its SD solve
       // for them. Each value must be held by none or at least k records.
-      bool enough = d.n >= static_cast<size_t>(policy.min_cell_count);
+      std::vector<double> by_value_records;
+      for (const auto& [value, rows] : by_value) {
+        by_value_records.push_back(static_cast<double>(rows.size()));
+      }
+      const bool enough =
+          privacy::ReleasesMoments(static_cast<double>(d.n), by_value_records, policy);
       if (by_value.size() >= 2 && by_value.size() <= 3) {
-        for (const auto& [value, rows] : by_value) {
-          enough &= rows.size() >= static_cast<size_t>(policy.min_cell_count);
-        }
         for (const auto& [value, rows] : by_value) {
           if (enough) release.counts.push_back(privacy::Cohort::FromRows(rows, table.rows));
         }

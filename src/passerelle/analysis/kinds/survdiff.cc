@@ -44,13 +44,7 @@ Result<LocalRelease> RunLogrankStep(const json& task, const data::Table& table,
     const stats::LogrankAggregate a =
         stats::LogrankStratum(r.time, r.status, r.group, k, task.value("rho", 0.0));
     for (size_t g = 0; g < k; ++g) {
-      for (double count : {a.n[g], a.obs[g]}) {
-        if (count > 0 && count < policy.min_cell_count) {
-          return PermissionDenied(
-              "rule min_cell_count: site " + policy.site + " has a group with fewer than " +
-              std::to_string(policy.min_cell_count) + " patients or events in a stratum");
-        }
-      }
+      RETURN_IF_ERROR(privacy::CheckLogrankGroup(a.n[g], a.obs[g], policy));
     }
     out.push_back({{"stratum", m.strata_labels.empty() ? "" : m.strata_labels[s]},
                    {"n", a.n},

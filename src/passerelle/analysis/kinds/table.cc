@@ -36,7 +36,7 @@ Result<LocalRelease> RunTableStep(const json& task, const data::Table& table,
   for (const std::string& variable : {request.rows, request.cols}) {
     if (variable.empty()) continue;
     ASSIGN_OR_RETURN(Labels labels, LabelsOf(variable, table));
-    RETURN_IF_ERROR(CheckLabels(labels, policy));
+    RETURN_IF_ERROR(privacy::CheckLabel(labels, policy));
   }
   ASSIGN_OR_RETURN(std::vector<size_t> cohort, SubsetRows(request.subset, table));
   RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(cohort.size()), policy));
