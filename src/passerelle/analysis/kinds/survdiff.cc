@@ -72,16 +72,9 @@ Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const formula
   }
   const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
   std::vector<stats::LogrankAggregate> per_stratum;
-  for (size_t s = 0; s < strata; ++s) {
-    std::vector<double> time, status;
-    std::vector<int32_t> group;
-    for (size_t i = 0; i < m.n; ++i) {
-      if (!m.strata.empty() && m.strata[i] != static_cast<int32_t>(s)) continue;
-      time.push_back(m.time[i]);
-      status.push_back(m.status[i]);
-      group.push_back(m.group[i]);
-    }
-    per_stratum.push_back(stats::LogrankStratum(time, status, group, k, request.rho));
+  for (size_t s = 0; s < strata; ++s) {  // each stratum as a site computes it
+    const StratumRows r = RowsOfStratum(m, s);
+    per_stratum.push_back(stats::LogrankStratum(r.time, r.status, r.group, k, request.rho));
   }
   out.result = SurvdiffFromStrata(request.rho, m.group_labels, m.strata_labels, per_stratum);
   return out;

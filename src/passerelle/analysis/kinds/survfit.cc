@@ -24,42 +24,12 @@ namespace passerelle::analysis {
 
 namespace {
 
-Result<AnalysisOutput> RunSurvfit(const AnalysisRequest& request, const formula::Formula& f,
-                                  const data::Table& table) {
-  if (request.conf_type != "log") {
-    return InvalidArgument("conf.type '" + request.conf_type + "' is not available (log)");
-  }
-  AnalysisOutput out;
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   StartFrame(request, f, table, formula::ModelKind::kGroups, &out));
-  SurvfitOutput km;
-  km.strata = m.group_labels;
-  km.SetStates(m.event_levels);
-  const size_t causes = km.states.empty() ? 0 : km.states.size() - 1;
-  for (size_t g = 0; g < m.group_labels.size(); ++g) {
-    const stats::TimeCounts counts =
-        stats::CountByTime(m.time, m.status, m.group, static_cast<int32_t>(g), causes);
-    km.Add(counts);
-  }
-  out.result = std::move(km);
-  return out;
-}
-
-Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const formula::Formula& f,
-                                        const std::vector<SiteLink>& sites) {
-  if (!f.strata.empty()) {
-    return InvalidArgument(
-        "survfit: put the grouping variables on the right-hand side; "
-        "strata() belongs to coxph and survdiff");
-  }
-  AnalysisOutput out;
-  out.request = request;
-  out.request.bin_days = request.bin_days > 0 ? request.bin_days : kDefaultBinDays;
-  std::vector<double> omitted;
-  std::vector<std::string> event_levels;
-  ASSIGN_OR_RETURN(auto per_site,
-                   AskCounts(out.request, out.request.bin_days, sites, &omitted, &event_levels));
-  NoteOmitted(omitted, &out);
+// The sites' counts (`per_site`, named by `sites`) pooled into each group's curve, shown to the
+// last time every site releases; a group a site withholds has no curve. `out` holds the request
+// and its notes so far.
+Result<AnalysisOutput> CombineSurvfit(AnalysisOutput out, const std::vector<std::string>& sites,
+                                      const std::vector<std::vector<Cell>>& per_site,
+                                      const std::vector<std::string>& event_levels) {
   SurvfitOutput km;
   km.SetStates(event_levels);
   for (const std::string& group : MergeLevels(CellLabels(per_site, &Cell::group))) {
@@ -68,7 +38,7 @@ Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const fo
     for (size_t s = 0; s < sites.size(); ++s) {
       for (const Cell& c : per_site[s]) {
         if (c.group != group) continue;
-        if (c.withheld) withheld_by = sites[s].name;
+        if (c.withheld) withheld_by = sites[s];
         cells.push_back(&c);
       }
     }
@@ -101,6 +71,53 @@ Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const fo
   }
   out.result = std::move(km);
   return out;
+}
+
+Status CheckGroups(const AnalysisRequest& request, const formula::Formula& f) {
+  if (request.conf_type != "log") {
+    return InvalidArgument("conf.type '" + request.conf_type + "' is not available (log)");
+  }
+  if (!f.strata.empty()) {
+    return InvalidArgument(
+        "survfit: put the grouping variables on the right-hand side; "
+        "strata() belongs to coxph and survdiff");
+  }
+  return Status::Ok();
+}
+
+Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const formula::Formula& f,
+                                        const std::vector<SiteLink>& sites) {
+  RETURN_IF_ERROR(CheckGroups(request, f));
+  AnalysisOutput out;
+  out.request = request;
+  out.request.bin_days = BinDaysOf(request);
+  std::vector<double> omitted;
+  std::vector<std::string> event_levels;
+  ASSIGN_OR_RETURN(auto per_site,
+                   AskCounts(out.request, out.request.bin_days, sites, &omitted, &event_levels));
+  NoteOmitted(omitted, &out);
+  std::vector<std::string> names;
+  for (const SiteLink& site : sites) names.push_back(site.name);
+  return CombineSurvfit(std::move(out), names, per_site, event_levels);
+}
+
+// Local mode: one table's counts, on its own times (or the request's grid), combined as the
+// hub combines the sites'.
+Result<AnalysisOutput> RunSurvfit(const AnalysisRequest& request, const formula::Formula& f,
+                                  const data::Table& table) {
+  RETURN_IF_ERROR(CheckGroups(request, f));
+  AnalysisOutput out;
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   StartFrame(request, f, table, formula::ModelKind::kGroups, &out));
+  const size_t causes = m.event_levels.empty() ? 0 : m.event_levels.size() - 1;
+  std::vector<Cell> cells;
+  for (size_t g = 0; g < m.group_labels.size(); ++g) {
+    Cell c;
+    c.group = m.group_labels[g];
+    c.counts = stats::CountByTime(m.time, m.status, m.group, static_cast<int32_t>(g), causes);
+    if (c.counts.n > 0) cells.push_back(std::move(c));
+  }
+  return CombineSurvfit(std::move(out), {"local"}, {cells}, m.event_levels);
 }
 
 Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
