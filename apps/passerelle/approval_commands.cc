@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/passerelle/commands.h"
-#include "passerelle/federation/custodian.h"
+#include "passerelle/federation/node/custodian.h"
 
 namespace passerelle::cli {
 

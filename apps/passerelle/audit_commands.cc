@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/passerelle/commands.h"
-#include "passerelle/federation/custodian.h"
+#include "passerelle/federation/node/custodian.h"
 #include "passerelle/report/text_table.h"
 #include "passerelle/store/audit_log.h"
 #include "passerelle/store/site_store.h"

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "apps/passerelle/commands.h"
-#include "passerelle/federation/hub.h"
+#include "passerelle/federation/hub/hub.h"
 #include "passerelle/net/pki.h"
 #include "passerelle/store/hub_store.h"
 

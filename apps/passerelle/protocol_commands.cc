@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/passerelle/commands.h"
-#include "passerelle/federation/custodian.h"
+#include "passerelle/federation/node/custodian.h"
 #include "passerelle/federation/researcher.h"
 #include "passerelle/federation/study.h"
 

@@ -7,9 +7,9 @@
 #include <thread>
 
 #include "apps/passerelle/commands.h"
-#include "passerelle/federation/custodian.h"
-#include "passerelle/federation/hub.h"
-#include "passerelle/federation/node.h"
+#include "passerelle/federation/hub/hub.h"
+#include "passerelle/federation/node/custodian.h"
+#include "passerelle/federation/node/node.h"
 
 namespace passerelle::cli {
 namespace {

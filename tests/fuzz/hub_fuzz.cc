@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "passerelle/federation/hub.h"
+#include "passerelle/federation/hub/hub.h"
 #include "passerelle/net/https.h"
 #include "passerelle/net/pki.h"
 #include "passerelle/store/hub_store.h"

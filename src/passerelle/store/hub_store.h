@@ -98,7 +98,7 @@ class HubStore {
   // The site whose certificate is pinned as `cert_sha256`, recording the contact time;
   // PermissionDenied for an unknown name or a fingerprint that is not the pinned one.
   Result<SiteRecord> RecognizeSite(const std::string& name, const std::string& cert_sha256);
-  // Records the catalog a site's node sent (federation/node.h): JSON, metadata only.
+  // Records the catalog a site's node sent (federation/node/catalog.cc): JSON, metadata only.
   Status RecordCatalog(const std::string& site, const std::string& catalog_json);
 
   // A study: its id. Studies and tasks survive restarts.

@@ -3,8 +3,8 @@
 // it pinned, runs the task's local step on the site's own store under the site's policy
 // (analysis/local_step.h) and sends back the aggregate, or the rule that refused it. Nothing
 // connects to the node; no patient value leaves it or reaches its log.
-#ifndef PASSERELLE_FEDERATION_NODE_H_
-#define PASSERELLE_FEDERATION_NODE_H_
+#ifndef PASSERELLE_FEDERATION_NODE_NODE_H_
+#define PASSERELLE_FEDERATION_NODE_NODE_H_
 
 #include <chrono>
 #include <memory>
@@ -47,4 +47,4 @@ class Node {
 
 }  // namespace passerelle::federation
 
-#endif  // PASSERELLE_FEDERATION_NODE_H_
+#endif  // PASSERELLE_FEDERATION_NODE_NODE_H_

@@ -2,8 +2,8 @@
 // decision on each, and the audit log. Shared by `passerelle node pending | approve | deny`,
 // `passerelle audit`, and the custodian's page that `node serve --custodian-port` serves on
 // 127.0.0.1 only, to whoever holds the token it writes to SITE_DIR/custodian.token (0600).
-#ifndef PASSERELLE_FEDERATION_CUSTODIAN_H_
-#define PASSERELLE_FEDERATION_CUSTODIAN_H_
+#ifndef PASSERELLE_FEDERATION_NODE_CUSTODIAN_H_
+#define PASSERELLE_FEDERATION_NODE_CUSTODIAN_H_
 
 #include <cstdint>
 #include <memory>
@@ -61,4 +61,4 @@ class CustodianPage {
 
 }  // namespace passerelle::federation
 
-#endif  // PASSERELLE_FEDERATION_CUSTODIAN_H_
+#endif  // PASSERELLE_FEDERATION_NODE_CUSTODIAN_H_

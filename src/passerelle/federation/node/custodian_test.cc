@@ -1,6 +1,6 @@
 // The custodian's page over real HTTP on 127.0.0.1: its token, its security headers, and an audit
 // log served a page at a time, however long it has grown.
-#include "passerelle/federation/custodian.h"
+#include "passerelle/federation/node/custodian.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -7,8 +7,8 @@
 //   DIR/hub.sqlite       the hub's store (store/hub_store.h)
 //   DIR/signing.key      the hub's Ed25519 secret key (hex, mode 0600)
 //   DIR/signing.pub      its public key: each node pins it (`node serve --hub-key`)
-#ifndef PASSERELLE_FEDERATION_HUB_H_
-#define PASSERELLE_FEDERATION_HUB_H_
+#ifndef PASSERELLE_FEDERATION_HUB_HUB_H_
+#define PASSERELLE_FEDERATION_HUB_HUB_H_
 
 #include <chrono>
 #include <memory>
@@ -73,4 +73,4 @@ class Hub {
 
 }  // namespace passerelle::federation
 
-#endif  // PASSERELLE_FEDERATION_HUB_H_
+#endif  // PASSERELLE_FEDERATION_HUB_HUB_H_

@@ -1,4 +1,4 @@
-#include "passerelle/federation/custodian.h"
+#include "passerelle/federation/node/custodian.h"
 
 #include <pwd.h>
 #include <sys/stat.h>

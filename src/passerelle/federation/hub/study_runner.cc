@@ -1,0 +1,115 @@
+// A study's run on its own thread: each analysis driven over the sites (analysis::RunFederated,
+// each step a task), its progress, and the document of results stored at the end.
+#include "passerelle/federation/hub/hub_impl.h"
+
+namespace passerelle::federation {
+
+// Runs every analysis of a study over its sites and records the results.
+void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study& study,
+              std::vector<std::string> sites, int64_t protocol) {
+  ordered_json results = ordered_json::object();
+  int round = 0;
+  for (const StudyAnalysis& a : study.analyses) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      Progress& p = progress[id];
+      p.analysis = a.id;
+      p.index = static_cast<int>(&a - study.analyses.data()) + 1;
+      p.of = static_cast<int>(study.analyses.size());
+      p.sites.clear();
+      for (const std::string& site : sites) p.sites[site].state = "pending";
+    }
+    std::vector<analysis::SiteLink> links;
+    for (const std::string& site : sites) {
+      links.push_back({site, [&, site](const std::string& task) {
+                         return Dispatch(id, researcher, study.dataset, protocol, site, ++round,
+                                         task);
+                       }});
+    }
+    const int first_round = round;
+    const auto started = config.clock->Now();
+    Result<analysis::AnalysisOutput> out = analysis::RunFederated(a.request, links);
+    const std::chrono::duration<double> took = config.clock->Now() - started;
+    ordered_json entry = {
+        {"function", a.request.function},
+        {"request", ordered_json::parse(analysis::RequestOptionsJson(a.request))}};
+    if (out.ok()) {
+      entry["status"] = "ok";
+      entry["results"] = ordered_json::parse(report::ResultsJson(*out));
+      entry["notes"] = out->notes;
+      entry["text"] = report::ResultsText(*out);
+      if (Result<std::string> svg = report::PlotSvg(*out); svg.ok()) entry["svg"] = *svg;
+      if (const auto* d = std::get_if<analysis::DescribeOutput>(&out->result)) {
+        entry["table"] = report::DescribeCells(*d);
+      }
+    } else {
+      const bool refused = out.status().code() == StatusCode::kPermissionDenied;
+      entry["status"] = refused ? "refused" : "failed";
+      entry["results"] = nullptr;
+      entry["notes"] = std::vector<std::string>{out.status().message()};
+    }
+    entry["tasks"] = round - first_round;  // sent one at a time, to one site each
+    entry["seconds"] = took.count();
+    Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function +
+        "): " + entry["status"].get<std::string>());
+    std::lock_guard<std::mutex> lock(mu);
+    progress[id].finished.push_back({{"id", a.id}, {"status", entry["status"]}});
+    results[a.id] = std::move(entry);
+    if (stopping) break;
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  // Provenance: this hub's version, when the study ended, the version of each site's dataset
+  // its releases were computed on, and the head of each site's audit chain after its last
+  // answer (the site's custodian can find every release there).
+  ordered_json datasets = ordered_json::object();
+  for (const auto& [site, version] : progress[id].versions) {
+    ordered_json d = {{"name", study.dataset}, {"version", version}};
+    for (const auto& entry : json::parse(catalogs[site], nullptr, false)) {
+      if (entry.is_object() && entry.value("name", "") == study.dataset &&
+          entry.value("version", int64_t{0}) == version) {
+        d["imported_at"] = entry.value("imported_at", "");
+      }
+    }
+    datasets[site] = std::move(d);
+  }
+  progress.erase(id);
+  ordered_json audit = ordered_json::object();
+  if (Result<std::vector<store::SiteRecord>> known = store->Sites(); known.ok()) {
+    for (const store::SiteRecord& s : *known) {
+      if (std::find(sites.begin(), sites.end(), s.name) != sites.end() && s.audit_seq > 0) {
+        audit[s.name] = std::to_string(s.audit_seq) + ":" + s.audit_hash;
+      }
+    }
+  }
+  const ordered_json document = {{"study", id},
+                                 {"title", study.title},
+                                 {"dataset", study.dataset},
+                                 {"researcher", researcher},
+                                 {"sites", sites},
+                                 {"results", results},
+                                 {"provenance",
+                                  {{"passerelle", kVersion},
+                                   {"finished_at", UtcNowIso()},
+                                   {"datasets", datasets},
+                                   {"audit_heads", audit}}}};
+  if (stopping) {
+    (void)store->AbandonTasks(id);
+    (void)store->FinishStudy(id, "failed", StoppedResult(id));
+  } else {
+    (void)store->FinishStudy(id, "done", document.dump());
+  }
+  StudyEnded(researcher);
+}
+
+// REQUIRES: mu held.
+void Hub::Impl::StudyEnded(const std::string& researcher) {
+  --running_studies;
+  if (--running_of[researcher] <= 0) running_of.erase(researcher);
+  cv.notify_all();
+}
+
+std::string Hub::Impl::StoppedResult(int64_t id) {
+  return json{{"study", id}, {"error", "the hub stopped during the study; run it again"}}.dump();
+}
+
+}  // namespace passerelle::federation
