@@ -113,15 +113,15 @@ Result<std::string> StudyHtml(const std::string& study_json) {
   for (const auto& [id, r] : doc.at("results").items()) {
     const std::string function = Field(r, "function");
     const std::string status = Field(r, "status");
-    std::string& out = r.contains("table") ? table1 : analyses;
+    std::string& out = r.contains("cells") ? table1 : analyses;
     out += "<section class=\"analysis\" id=\"" + EscapeMarkup(id) + "\">\n<h2>" + EscapeMarkup(id) +
            " — " + EscapeMarkup(function) + "<span class=\"status " + EscapeMarkup(status) + "\">" +
            EscapeMarkup(status) + "</span></h2>\n";
     const ordered_json request = r.value("request", ordered_json::object());
     if (status == "ok") {
       if (r.contains("svg")) out += "<div class=\"plot\">" + Field(r, "svg") + "</div>\n";
-      if (r.contains("table") && r.at("table").is_array() && !r.at("table").empty()) {
-        out += CellsHtml(r.at("table"),
+      if (r.contains("cells") && r.at("cells").is_array() && !r.at("cells").empty()) {
+        out += CellsHtml(r.at("cells"),
                          "Characteristics of the records, by site (Table 1); "
                          "*: withheld by a site");
       } else {

@@ -40,7 +40,7 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
       entry["text"] = report::ResultsText(*out);
       if (Result<std::string> svg = report::PlotSvg(*out); svg.ok()) entry["svg"] = *svg;
       if (const auto* d = std::get_if<analysis::DescribeOutput>(&out->result)) {
-        entry["table"] = report::DescribeCells(*d);
+        entry["cells"] = report::DescribeCells(*d);
       }
     } else {
       const bool refused = out.status().code() == StatusCode::kPermissionDenied;

@@ -351,8 +351,8 @@ function show(doc) {
       plot.append(document.importNode(svg, true));
       section.append(plot);
     }
-    if (r.table) {
-      section.append(cellsTable(r.table));
+    if (r.cells) {
+      section.append(cellsTable(r.cells));
     } else if (r.text) {
       const pre = document.createElement('pre');
       pre.textContent = r.text;
