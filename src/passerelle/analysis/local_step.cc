@@ -355,10 +355,9 @@ Result<LocalRelease> RunModelStep(const json& task, const data::Table& table,
   return LocalRelease{std::move(aggregate), model->populations, model->counts};
 }
 
-Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Table& table,
-                                  const privacy::Policy& policy, LocalStepCache* cache) {
+Result<LocalRelease> RunParsedLocalStep(const json& task, const data::Table& table,
+                                        const privacy::Policy& policy, LocalStepCache* cache) {
   try {
-    const json task = json::parse(task_json);
     const std::string analysis = task.value("analysis", "");
     if (!privacy::AllowsAnalysis(policy, analysis)) {
       return PermissionDenied("rule allowed_analyses: site " + policy.site + " does not run '" +
@@ -370,6 +369,17 @@ Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Tabl
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("task: malformed JSON: ") + e.what());
   }
+}
+
+Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Table& table,
+                                  const privacy::Policy& policy, LocalStepCache* cache) {
+  json task;
+  try {
+    task = json::parse(task_json);
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("task: malformed JSON: ") + e.what());
+  }
+  return RunParsedLocalStep(task, table, policy, cache);
 }
 
 Status CheckSizes(size_t vector, size_t matrix, size_t p) {

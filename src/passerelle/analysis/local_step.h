@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ struct LocalRelease {
 class LocalStepCache;
 Result<LocalRelease> RunLocalStep(const std::string& task_json, const data::Table& table,
                                   const privacy::Policy& policy, LocalStepCache* cache = nullptr);
+// The same for a task already parsed (a node's, out of its signed message).
+Result<LocalRelease> RunParsedLocalStep(const nlohmann::json& task, const data::Table& table,
+                                        const privacy::Policy& policy,
+                                        LocalStepCache* cache = nullptr);
 
 // The fewest records of `table` holding one of the labels `expression` would release (a value
 // of a number or of an open category; a dictionary's declared levels and TRUE/FALSE are public

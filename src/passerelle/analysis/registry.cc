@@ -90,9 +90,13 @@ Status CheckRequest(const AnalysisRequest& request) {
 }
 
 std::string RequestOptionsJson(const AnalysisRequest& request) {
+  return RequestOptions(request).dump();
+}
+
+nlohmann::ordered_json RequestOptions(const AnalysisRequest& request) {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   const AnalysisKind* kind = FindAnalysisKind(request.function);
-  if (!kind) return j.dump();
+  if (!kind) return j;
   for (const AnalysisOption& o : kind->options) {
     if (const auto* text = std::get_if<std::string R::*>(&o.field)) {
       const std::string& value = request.*(*text);
@@ -105,7 +109,7 @@ std::string RequestOptionsJson(const AnalysisRequest& request) {
       if (!names.empty() || o.always_written) j[o.name] = names;
     }
   }
-  return j.dump();
+  return j;
 }
 
 std::string AnalysisKindsJson() {

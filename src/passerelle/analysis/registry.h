@@ -106,6 +106,7 @@ Status CheckRequest(const AnalysisRequest& request);
 // The request's options as a JSON object, in its kind's order: those given, and those always
 // written. The same text wherever a request is shown or compared (reports, protocol changes).
 std::string RequestOptionsJson(const AnalysisRequest& request);
+nlohmann::ordered_json RequestOptions(const AnalysisRequest& request);
 
 // Every kind and its options as JSON, for `GET /v1/analyses`: [{name, summary, options: [{name,
 // type: "text" | "number" | "variables", required, choices, help}]}].

@@ -189,7 +189,7 @@ ProtocolReview ReviewProtocol(std::span<const std::pair<std::string, AnalysisReq
       review.flags.push_back(std::move(flag));
     }
     // The site's rules on the first step, as the node would apply them; its populations.
-    Result<LocalRelease> first = RunLocalStep(kind->first_step(request).dump(), table, policy);
+    Result<LocalRelease> first = RunParsedLocalStep(kind->first_step(request), table, policy);
     if (!first.ok()) {
       review.flags.push_back(
           {id, first.status().code() == StatusCode::kPermissionDenied ? "refused" : "cannot_run",

@@ -263,7 +263,7 @@ Result<std::string> ProtocolAnalysisOf(const Protocol& protocol, const std::stri
 
 std::string AnalysisJson(const StudyAnalysis& a) {
   nlohmann::ordered_json j = {{"id", a.id}, {"function", a.request.function}};
-  j.update(nlohmann::ordered_json::parse(analysis::RequestOptionsJson(a.request)));
+  j.update(analysis::RequestOptions(a.request));
   return j.dump();
 }
 

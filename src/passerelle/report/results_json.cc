@@ -222,8 +222,8 @@ ordered_json DescribeJson(const analysis::DescribeOutput& d) {
 
 }  // namespace
 
-std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
-  ordered_json j = std::visit(
+ordered_json ResultsJsonValue(const analysis::AnalysisOutput& output) {
+  return std::visit(
       [](const auto& result) -> ordered_json {
         using T = std::decay_t<decltype(result)>;
         if constexpr (std::is_same_v<T, analysis::CoxphOutput>) return CoxphJson(result);
@@ -234,7 +234,10 @@ std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
         if constexpr (std::is_same_v<T, analysis::DescribeOutput>) return DescribeJson(result);
       },
       output.result);
-  return j.dump(indent);
+}
+
+std::string ResultsJson(const analysis::AnalysisOutput& output, int indent) {
+  return ResultsJsonValue(output).dump(indent);
 }
 
 }  // namespace passerelle::report

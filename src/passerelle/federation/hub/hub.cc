@@ -78,8 +78,7 @@ Result<std::string> Hub::Impl::Node(const net::HttpRequest& request) {
     return PermissionDenied("a node must present its certificate");
   }
   std::lock_guard<std::mutex> lock(mu);
-  ASSIGN_OR_RETURN(store::SiteRecord site,
-                   store->RecognizeSite(request.peer, request.peer_sha256));
+  ASSIGN_OR_RETURN(store::SiteRecord site, store->RecognizeSite(request.peer, request.peer_sha256));
   heard[site.name] = config.clock->Now();
   return site.name;
 }
@@ -131,7 +130,6 @@ net::HttpResponse Hub::Impl::Sites(const net::HttpRequest& request) {
   }
   return Reply(200, {{"v", 1}, {"sites", out}});
 }
-
 
 Hub::Hub(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Hub::~Hub() { Stop(); }

@@ -21,6 +21,7 @@
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/version.h"
+#include "passerelle/federation/hub/hub.h"
 #include "passerelle/federation/study.h"
 #include "passerelle/federation/web_assets.h"
 #include "passerelle/net/signing.h"
@@ -29,7 +30,6 @@
 #include "passerelle/report/results_text.h"
 #include "passerelle/report/study_html.h"
 #include "passerelle/store/hub_store.h"
-#include "passerelle/federation/hub/hub.h"
 
 namespace passerelle::federation {
 
@@ -107,28 +107,6 @@ struct Hub::Impl {
   void Log(const std::string& line) const { config.log(line); }
   // What a stranger can make the hub log (a refused node), each distinct line once a minute.
   net::LogSink refusals;
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
   // Who calls, and what anyone may read (hub.cc).
   // REQUIRES: mu held.

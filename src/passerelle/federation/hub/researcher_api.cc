@@ -280,7 +280,8 @@ net::HttpResponse Hub::Impl::List(const net::HttpRequest& request) {
 
 // The study a path /v1/studies/ID... names, when it is the researcher's (NotFound otherwise:
 // another researcher's studies are not there for them). REQUIRES: mu held.
-Result<store::StudyRecord> Hub::Impl::OwnStudy(const std::string& researcher, const std::string& path) {
+Result<store::StudyRecord> Hub::Impl::OwnStudy(const std::string& researcher,
+                                               const std::string& path) {
   const int64_t id = StudyIdIn(path);
   Result<store::StudyRecord> study = store->Study(id);
   if (!study.ok() || study->owner != researcher) {

@@ -6,7 +6,7 @@ namespace passerelle::federation {
 
 // Runs every analysis of a study over its sites and records the results.
 void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study& study,
-              std::vector<std::string> sites, int64_t protocol) {
+                         std::vector<std::string> sites, int64_t protocol) {
   ordered_json results = ordered_json::object();
   int round = 0;
   for (const StudyAnalysis& a : study.analyses) {
@@ -30,12 +30,11 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
     const auto started = config.clock->Now();
     Result<analysis::AnalysisOutput> out = analysis::RunFederated(a.request, links);
     const std::chrono::duration<double> took = config.clock->Now() - started;
-    ordered_json entry = {
-        {"function", a.request.function},
-        {"request", ordered_json::parse(analysis::RequestOptionsJson(a.request))}};
+    ordered_json entry = {{"function", a.request.function},
+                          {"request", analysis::RequestOptions(a.request)}};
     if (out.ok()) {
       entry["status"] = "ok";
-      entry["results"] = ordered_json::parse(report::ResultsJson(*out));
+      entry["results"] = report::ResultsJsonValue(*out);
       entry["notes"] = out->notes;
       entry["text"] = report::ResultsText(*out);
       if (Result<std::string> svg = report::PlotSvg(*out); svg.ok()) entry["svg"] = *svg;

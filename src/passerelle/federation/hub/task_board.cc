@@ -8,8 +8,7 @@ namespace passerelle::federation {
 net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
   Result<std::string> site = Node(request);
   if (!site.ok()) {
-    refusals("hub: refused a node from " + request.remote_address + ": " +
-             site.status().message());
+    refusals("hub: refused a node from " + request.remote_address + ": " + site.status().message());
     return Error(site.status());
   }
   double wait = static_cast<double>(config.poll_wait.count());
@@ -23,9 +22,8 @@ net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
   } catch (const json::exception&) {
     return Error(InvalidArgument("poll: malformed JSON"));
   }
-  const auto deadline =
-      config.clock->Now() +
-      std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
+  const auto deadline = config.clock->Now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
   std::unique_lock<std::mutex> lock(mu);
   if (!catalog.empty() && catalogs[*site] != catalog) {
     if (Status s = store->RecordCatalog(*site, catalog); !s.ok()) return Error(s);
@@ -53,11 +51,11 @@ net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
     if (!delivery.ok()) return Error(delivery.status());
     if (delivery->has_value()) {
       const store::ProtocolDelivery& d = **delivery;
-      return Reply(200,
-                   {{"v", 1},
-                    {"task", nullptr},
-                    {"protocol",
-                     {{"id", d.protocol}, {"payload", d.payload}, {"signature", d.signature}}}});
+      return Reply(
+          200,
+          {{"v", 1},
+           {"task", nullptr},
+           {"protocol", {{"id", d.protocol}, {"payload", d.payload}, {"signature", d.signature}}}});
     }
     Result<std::optional<store::TaskRecord>> task = store->NextTask(*site);
     if (!task.ok()) return Error(task.status());
@@ -65,8 +63,8 @@ net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
       const store::TaskRecord& t = **task;
       SetState(t.study, *site, "computing");
       return Reply(
-          200, {{"v", 1},
-                {"task", {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
+          200,
+          {{"v", 1}, {"task", {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
     }
     if (config.clock->WaitUntil(cv, lock, deadline)) {
       return Reply(200, {{"v", 1}, {"task", nullptr}});
@@ -77,8 +75,7 @@ net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
 net::HttpResponse Hub::Impl::Result_(const net::HttpRequest& request) {
   Result<std::string> site = Node(request);
   if (!site.ok()) {
-    refusals("hub: refused a node from " + request.remote_address + ": " +
-             site.status().message());
+    refusals("hub: refused a node from " + request.remote_address + ": " + site.status().message());
     return Error(site.status());
   }
   int64_t id = 0;
@@ -145,8 +142,9 @@ net::HttpResponse Hub::Impl::Result_(const net::HttpRequest& request) {
 
 // The transport of one site for one study: a signed task in the store, then its answer.
 Result<std::string> Hub::Impl::Dispatch(int64_t study, const std::string& researcher,
-                             const std::string& dataset, int64_t protocol,
-                             const std::string& site, int round, const std::string& task) {
+                                        const std::string& dataset, int64_t protocol,
+                                        const std::string& site, int round,
+                                        const std::string& task) {
   const std::string nonce = RandomHex(16);
   if (nonce.empty()) return Internal("no random bytes for a task nonce");
   json payload = {{"v", 1},

@@ -20,7 +20,6 @@ void Node::Impl::Pause(std::chrono::seconds d) {
   }
 }
 
-
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Node::~Node() = default;
 

@@ -18,6 +18,7 @@
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/text.h"
+#include "passerelle/federation/node/node.h"
 #include "passerelle/federation/study.h"
 #include "passerelle/net/signing.h"
 #include "passerelle/privacy/disclosure.h"
@@ -26,7 +27,6 @@
 #include "passerelle/store/cohort_ledger.h"
 #include "passerelle/store/protocol_book.h"
 #include "passerelle/store/site_store.h"
-#include "passerelle/federation/node/node.h"
 
 namespace passerelle::federation {
 
@@ -81,18 +81,6 @@ struct Node::Impl {
   std::string logged_catalog;
   // The catalog's variables of each dataset, with the version they were read at.
   std::map<std::string, std::pair<int64_t, json>> catalog_variables;
-
-
-
-
-
-
-
-
-
-
-
-
 
   // Sending to the hub, and pausing (node.cc).
   // Posts an answer to the hub; a refusal of it goes to the log.

@@ -84,8 +84,7 @@ json Node::Impl::ReceiveProtocol(const json& message) {
   } else {
     std::vector<std::pair<std::string, analysis::AnalysisRequest>> analyses;
     for (const StudyAnalysis& a : parsed->study.analyses) analyses.emplace_back(a.id, a.request);
-    analysis::ProtocolReview review =
-        analysis::ReviewProtocol(analyses, (*loaded)->table, *policy);
+    analysis::ProtocolReview review = analysis::ReviewProtocol(analyses, (*loaded)->table, *policy);
     for (const privacy::ReviewFlag& f : review.flags) add(f);
     for (privacy::ReviewedRelease& r : review.releases) {
       r.populations = (*loaded)->Numbered(r.populations);

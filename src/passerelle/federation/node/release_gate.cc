@@ -46,8 +46,7 @@ json Node::Impl::Answer(const json& message) {
   } else {
     received.detail = payload;
   }
-  auto decide = [&](const std::string& status, const std::string& why,
-                    const std::string& result) {
+  auto decide = [&](const std::string& status, const std::string& why, const std::string& result) {
     return Conclude(received, status, why, result);
   };
   if (const Result<store::AuditEntry> logged = audit->Append(received); !logged.ok()) {
@@ -61,8 +60,7 @@ json Node::Impl::Answer(const json& message) {
     return refuse("rule task_size: the task has " + std::to_string(payload.size()) +
                   " bytes; this site takes at most " + std::to_string(kMaxTaskBytes));
   }
-  const Status signature =
-      net::VerifySignature(payload, received.signature, config.hub_public_key);
+  const Status signature = net::VerifySignature(payload, received.signature, config.hub_public_key);
   if (!signature.ok()) {
     return refuse("rule hub_signature: the task is not signed by the hub key this site pins");
   }
@@ -78,7 +76,7 @@ json Node::Impl::Answer(const json& message) {
 // the aggregate's digest is logged), "held" (for the custodian: its digest too), "refused" or
 // "failed" (the rule or the cause). Nothing but a failure if the log cannot be written.
 json Node::Impl::Conclude(const store::AuditEntry& received, const std::string& status,
-              const std::string& why, const std::string& result) {
+                          const std::string& why, const std::string& result) {
   store::AuditEntry decision = received;
   decision.kind = status == "done" ? "released" : status;
   decision.detail = why;
@@ -162,8 +160,8 @@ std::vector<json> Node::Impl::TakeDecisions() {
 
 // The checks and the local step of a signed task (Answer() has logged its arrival).
 template <typename Decide, typename Refuse>
-json Node::Impl::RunSigned(const json& task, int64_t id, const store::AuditEntry& received, Decide& decide,
-               Refuse& refuse) {
+json Node::Impl::RunSigned(const json& task, int64_t id, const store::AuditEntry& received,
+                           Decide& decide, Refuse& refuse) {
   if (task.value("v", 0) != 1) return refuse("protocol version not supported (this node: 1)");
   if (task.value("site", "") != store->site_name()) {
     return refuse("rule task_site: the task is addressed to another site");
@@ -188,7 +186,7 @@ json Node::Impl::RunSigned(const json& task, int64_t id, const store::AuditEntry
     ASSIGN_OR_RETURN(Loaded * loaded, Table(dataset));
     version = loaded->version;
     ASSIGN_OR_RETURN(release,
-                     analysis::RunLocalStep(step.dump(), loaded->table, policy, &loaded->models));
+                     analysis::RunParsedLocalStep(step, loaded->table, policy, &loaded->models));
     release.cohorts = loaded->Numbered(release.cohorts);
     release.counts = loaded->Numbered(release.counts);
     RETURN_IF_ERROR(ledger->Check(dataset, release.cohorts, release.counts, policy));
@@ -211,8 +209,7 @@ json Node::Impl::RunSigned(const json& task, int64_t id, const store::AuditEntry
   }
   if (result.ok()) {
     // The cohorts go to the ledger before the release leaves; if they cannot, nothing does.
-    if (Status s = ledger->Record(dataset, version, release.cohorts, release.counts, id);
-        !s.ok()) {
+    if (Status s = ledger->Record(dataset, version, release.cohorts, release.counts, id); !s.ok()) {
       return Unlogged(id, s, "nothing released");
     }
     Log(head + "released");
@@ -241,8 +238,8 @@ json Node::Impl::RunSigned(const json& task, int64_t id, const store::AuditEntry
 // scope = "protocol": the task must be one of the analyses of a protocol this site's custodian
 // approved, for a researcher it names, before it expires. Each refusal names what is missing
 // (all of it is in the request, none in the data).
-Status Node::Impl::InProtocol(const json& task, const std::string& step, const std::string& researcher,
-                  const std::string& dataset) {
+Status Node::Impl::InProtocol(const json& task, const std::string& step,
+                              const std::string& researcher, const std::string& dataset) {
   const std::string site = store->site_name();
   const int64_t id = task.value("protocol", int64_t{0});
   if (id <= 0) {
@@ -259,8 +256,8 @@ Status Node::Impl::InProtocol(const json& task, const std::string& step, const s
   if (record->status != "approved") {
     return PermissionDenied(
         "rule protocol: " + named + " is " +
-        (record->status == "pending" ? "waiting for the custodian" : record->status) +
-        " at site " + site);
+        (record->status == "pending" ? "waiting for the custodian" : record->status) + " at site " +
+        site);
   }
   // A protocol's text never changes (a new version has a new number): parsed once, not at
   // every round of a fit. Its status is read afresh above.
@@ -274,8 +271,7 @@ Status Node::Impl::InProtocol(const json& task, const std::string& step, const s
     return PermissionDenied("rule protocol: " + named + " expired on " + p.expires);
   }
   if (std::find(p.researchers.begin(), p.researchers.end(), researcher) == p.researchers.end()) {
-    return PermissionDenied("rule protocol: " + named + " does not name researcher " +
-                            researcher);
+    return PermissionDenied("rule protocol: " + named + " does not name researcher " + researcher);
   }
   if (!p.study.sites.empty() &&
       std::find(p.study.sites.begin(), p.study.sites.end(), site) == p.study.sites.end()) {
