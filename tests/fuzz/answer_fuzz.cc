@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "passerelle/analysis/federated.h"
+#include "passerelle/analysis/test_site.h"
 #include "passerelle/data/csv_table.h"
 #include "passerelle/privacy/policy.h"
 
@@ -61,17 +62,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   answers.emplace_back(rest);
   size_t asked = 0;
   std::vector<analysis::SiteLink> sites = {
-      {"a",
-       [&](const std::string&) -> Result<std::string> {
+      {"a", testing::OverText([&](const std::string&) -> Result<std::string> {
          if (asked > 64) return Unavailable("site a: too many rounds");
          const size_t i = std::min(asked++, answers.size() - 1);
          return answers[i];
-       }},
-      {"b", [&](const std::string& task) -> Result<std::string> {
+       })},
+      {"b", testing::OverText([&](const std::string& task) -> Result<std::string> {
          auto release = analysis::RunLocalStep(task, SiteB(), policy_b);
          if (!release.ok()) return release.status();
          return release->aggregate;
-       }}};
+       })}};
   (void)analysis::RunFederated(request, sites);
   return 0;
 }

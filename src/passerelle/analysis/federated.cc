@@ -24,23 +24,19 @@ double NumberOrNaN(const json& j) { return j.is_null() ? kNaN : j.get<double>();
 
 // A transport whose errors name the site.
 Transport Named(const SiteLink& link) {
-  return [link](const std::string& task) -> Result<std::string> {
-    Result<std::string> answer = link.transport(task);
+  return [link](const json& task) -> Result<json> {
+    Result<json> answer = link.transport(task);
     if (answer.ok()) return answer;
     return Status(answer.status().code(), "site " + link.name + ": " + answer.status().message());
   };
 }
 
-// Each site's answer to `task`, parsed.
+// Each site's answer to `task`.
 Result<std::vector<json>> AskAll(const std::vector<SiteLink>& sites, const json& task) {
   std::vector<json> answers;
   for (const SiteLink& link : sites) {
-    ASSIGN_OR_RETURN(std::string text, Named(link)(task.dump()));
-    try {
-      answers.push_back(json::parse(text));
-    } catch (const json::exception&) {
-      return Unavailable("site " + link.name + ": answered garbage");
-    }
+    ASSIGN_OR_RETURN(json answer, Named(link)(task));
+    answers.push_back(std::move(answer));
   }
   return answers;
 }

@@ -47,10 +47,10 @@ class FederatedTest : public ::testing::Test {
   std::vector<SiteLink> Links() {
     std::vector<SiteLink> links;
     for (size_t s = 0; s < tables_.size(); ++s) {
-      links.push_back({policies_[s].site, [this, s](const std::string& task) {
+      links.push_back({policies_[s].site, testing::OverText([this, s](const std::string& task) {
                          ++tasks_;
                          return testing::Aggregate(RunLocalStep(task, tables_[s], policies_[s]));
-                       }});
+                       })});
     }
     return links;
   }
@@ -281,10 +281,10 @@ TEST(FederatedCompetingRisks, CumulativeIncidenceOnTheGridIsRsPooledEstimate) {
   std::vector<SiteLink> links;
   const privacy::Policy policy = privacy::DefaultPolicy("site");
   for (data::Table& t : tables) {
-    links.push_back(
-        {"s" + std::to_string(links.size() + 1), [&t, &policy](const std::string& task) {
-           return testing::Aggregate(RunLocalStep(task, t, policy));
-         }});
+    links.push_back({"s" + std::to_string(links.size() + 1),
+                     testing::OverText([&t, &policy](const std::string& task) {
+                       return testing::Aggregate(RunLocalStep(task, t, policy));
+                     })});
   }
   AnalysisRequest r;
   r.function = "survfit";
@@ -351,12 +351,12 @@ TEST(FederatedCompetingRisks, CumulativeIncidenceOnTheGridIsRsPooledEstimate) {
   // A site whose event does not begin with the others' censoring level: no estimate, and the
   // error says whose levels differ and what to do.
   std::vector<SiteLink> odd_first = links;
-  odd_first[1].transport = [&](const std::string& task) -> Result<std::string> {
+  odd_first[1].transport = testing::OverText([&](const std::string& task) -> Result<std::string> {
     ASSIGN_OR_RETURN(std::string answer, testing::Aggregate(RunLocalStep(task, tables[1], policy)));
     nlohmann::json j = nlohmann::json::parse(answer);
     j["event_levels"][0] = "alive";
     return j.dump();
-  };
+  });
   auto mismatched = RunFederated(r, odd_first);
   ASSERT_FALSE(mismatched.ok());
   EXPECT_EQ(mismatched.status().message(),

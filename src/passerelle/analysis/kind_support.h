@@ -38,7 +38,7 @@ inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 double NumberOrNaN(const json& j);
 // A transport whose errors name the site.
 Transport Named(const SiteLink& link);
-// Each site's answer to `task`, parsed.
+// Each site's answer to `task`.
 Result<std::vector<json>> AskAll(const std::vector<SiteLink>& sites, const json& task);
 // Reads a site's answer; a malformed one is that site's failure.
 template <typename Read>
@@ -73,10 +73,10 @@ Status SameDesign(const std::string& first_name, const Site& first, const std::s
 // Reads a site's answer with `read` (the driver's side of a model's rounds). A malformed answer
 // is that site's failure, never a number.
 template <typename T, typename Read>
-Result<T> Decode(const Result<std::string>& answer, Read read) {
+Result<T> Decode(const Result<json>& answer, Read read) {
   if (!answer.ok()) return answer.status();
   try {
-    return read(json::parse(*answer));
+    return read(*answer);
   } catch (const json::exception& e) {
     return Unavailable(std::string("site answered garbage: ") + e.what());
   } catch (const MalformedAnswer& e) {

@@ -64,8 +64,10 @@ class LocalStepCache {
   std::unique_ptr<Impl> impl_;
 };
 
-// Sends a task (JSON) to one site and returns its answer (JSON), or the site's Status.
-using Transport = std::function<Result<std::string>(const std::string& task_json)>;
+// Sends a task to one site and returns its answer, or the site's Status. Over the network
+// (the hub's task board) the task is signed and queued, and only there is it text; in tests it
+// runs in-process.
+using Transport = std::function<Result<nlohmann::json>(const nlohmann::json& task)>;
 
 class RemoteCoxSite : public CoxSite {
  public:
@@ -89,7 +91,7 @@ class RemoteCoxSite : public CoxSite {
 
  private:
   RemoteCoxSite() = default;
-  Result<std::string> Ask(const std::string& step, std::span<const double> beta);
+  Result<nlohmann::json> Ask(const std::string& step, std::span<const double> beta);
   Transport transport_;
   std::string formula_, subset_, ties_, levels_;
   double n_ = 0, events_ = 0, omitted_ = 0;
@@ -116,7 +118,7 @@ class RemoteGlmSite : public GlmSite {
 
  private:
   RemoteGlmSite() = default;
-  Result<std::string> Send(const std::string& step, std::span<const double> beta);
+  Result<nlohmann::json> Send(const std::string& step, std::span<const double> beta);
   Result<stats::GlmAggregate> Ask(const std::string& step, std::span<const double> beta);
   Transport transport_;
   std::string formula_, subset_, family_, levels_;

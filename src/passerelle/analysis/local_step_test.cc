@@ -35,12 +35,12 @@ TEST(LocalStep, RemoteSitesGiveThePooledStratifiedFit) {
   for (size_t s = 0; s < tables.size(); ++s) {
     const privacy::Policy policy = privacy::DefaultPolicy("site" + std::to_string(s + 1));
     const data::Table* table = &tables[s];
-    auto site = RemoteCoxSite::Connect(
-        [table, policy, &tasks](const std::string& task) {
-          ++tasks;
-          return testing::Aggregate(RunLocalStep(task, *table, policy));
-        },
-        kFormula, "", "efron");
+    auto site =
+        RemoteCoxSite::Connect(testing::OverText([table, policy, &tasks](const std::string& task) {
+                                 ++tasks;
+                                 return testing::Aggregate(RunLocalStep(task, *table, policy));
+                               }),
+                               kFormula, "", "efron");
     ASSERT_TRUE(site.ok()) << site.status().ToString();
     sites.push_back(site->get());
     remote.push_back(std::move(*site));
@@ -92,9 +92,11 @@ TEST(LocalStep, SiteRulesRefuseWithoutLeakingNumbers) {
   EXPECT_NE(refused.status().message().find("rule allowed_analyses"), std::string::npos);
   EXPECT_EQ(RunLocalStep("{not json", table, policy).status().code(), StatusCode::kInvalidArgument);
   // A site answering garbage is an error of that site, not a number.
-  auto garbage = RemoteCoxSite::Connect(
-      [](const std::string&) -> Result<std::string> { return std::string("<html>"); }, kFormula, "",
-      "efron");
+  auto garbage =
+      RemoteCoxSite::Connect(testing::OverText([](const std::string&) -> Result<std::string> {
+                               return std::string("<html>");
+                             }),
+                             kFormula, "", "efron");
   EXPECT_EQ(garbage.status().code(), StatusCode::kUnavailable);
 }
 
@@ -150,9 +152,9 @@ TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {
   for (size_t s = 0; s < tables.size(); ++s) {
     const privacy::Policy policy = privacy::DefaultPolicy("site" + std::to_string(s + 1));
     const data::Table* table = &tables[s];
-    Transport transport = [table, policy](const std::string& task) {
+    Transport transport = testing::OverText([table, policy](const std::string& task) {
       return testing::Aggregate(RunLocalStep(task, *table, policy));
-    };
+    });
     for (bool null_model : {false, true}) {
       auto site = RemoteGlmSite::Connect(transport, formula, "", "binomial", null_model);
       ASSERT_TRUE(site.ok()) << site.status().ToString();
@@ -181,9 +183,9 @@ TEST(LocalStep, AggregatesOfTheWrongSizeAreTheSitesFailure) {
   const std::string wrong =
       R"j({"n": 50, "xtwx": [1, 2, 3], "xtwz": [1], "deviance": 1, "loglik": -1,
            "extreme_fits": 0})j";
-  Transport lying = [&](const std::string& task) -> Result<std::string> {
+  Transport lying = testing::OverText([&](const std::string& task) -> Result<std::string> {
     return task.find("\"design\"") != std::string::npos ? describe : wrong;
-  };
+  });
   auto site = RemoteGlmSite::Connect(lying, "y ~ x", "", "binomial", false);
   ASSERT_TRUE(site.ok());
   auto step = (*site)->EvaluateAtStart();

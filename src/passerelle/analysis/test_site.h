@@ -4,6 +4,8 @@
 #ifndef PASSERELLE_ANALYSIS_TEST_SITE_H_
 #define PASSERELLE_ANALYSIS_TEST_SITE_H_
 
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "passerelle/analysis/local_step.h"
@@ -15,6 +17,17 @@ namespace passerelle::testing {
 inline Result<std::string> Aggregate(Result<analysis::LocalRelease> release) {
   if (!release.ok()) return release.status();
   return std::move(release->aggregate);
+}
+
+// A transport over the text a node and the hub exchange: the task written as JSON, the site's
+// answer read back (an answer that is not JSON fails that site, as at the hub).
+inline analysis::Transport OverText(std::function<Result<std::string>(const std::string&)> site) {
+  return [site](const nlohmann::json& task) -> Result<nlohmann::json> {
+    ASSIGN_OR_RETURN(std::string text, site(task.dump()));
+    nlohmann::json answer = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (answer.is_discarded()) return Unavailable("answered garbage");
+    return answer;
+  };
 }
 
 struct TestSite {
@@ -31,7 +44,7 @@ struct TestSite {
     return std::move(release.aggregate);
   }
   analysis::Transport AsTransport() {
-    return [this](const std::string& task) { return Run(task); };
+    return OverText([this](const std::string& task) { return Run(task); });
   }
 };
 

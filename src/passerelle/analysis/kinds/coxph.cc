@@ -51,12 +51,12 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
   return site;
 }
 
-Result<std::string> RemoteCoxSite::Ask(const std::string& step, std::span<const double> beta) {
+Result<json> RemoteCoxSite::Ask(const std::string& step, std::span<const double> beta) {
   json task = {{"analysis", "coxph"}, {"step", step},
                {"formula", formula_}, {"subset", subset_},
                {"ties", ties_},       {"beta", std::vector<double>(beta.begin(), beta.end())}};
   if (!levels_.empty()) task["levels"] = json::parse(levels_);
-  return transport_(task.dump());
+  return transport_(task);
 }
 
 Result<stats::CoxAggregate> RemoteCoxSite::Evaluate(std::span<const double> beta, stats::Ties) {

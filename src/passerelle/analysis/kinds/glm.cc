@@ -43,7 +43,7 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(
   return site;
 }
 
-Result<std::string> RemoteGlmSite::Send(const std::string& step, std::span<const double> beta) {
+Result<json> RemoteGlmSite::Send(const std::string& step, std::span<const double> beta) {
   json task = {{"analysis", "glm"},
                {"step", step},
                {"formula", formula_},
@@ -52,7 +52,7 @@ Result<std::string> RemoteGlmSite::Send(const std::string& step, std::span<const
                {"null", null_model_},
                {"beta", std::vector<double>(beta.begin(), beta.end())}};
   if (!levels_.empty()) task["levels"] = json::parse(levels_);
-  return transport_(task.dump());
+  return transport_(task);
 }
 
 Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,

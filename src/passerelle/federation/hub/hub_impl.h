@@ -62,7 +62,8 @@ struct Answer {
   int64_t study = 0;
   bool done = false;
   bool held = false;  // the site holds it for its custodian
-  std::string status, result, message, code;
+  std::string status, message, code;
+  json result;                  // the site's aggregate, as its node sent it
   int64_t dataset_version = 0;  // the version of the dataset a release was computed on (0: unsaid)
 };
 
@@ -123,9 +124,8 @@ struct Hub::Impl {
   net::HttpResponse Poll(const net::HttpRequest& request);
   net::HttpResponse Result_(const net::HttpRequest& request);
   // The transport of one site for one study: a signed task in the store, then its answer.
-  Result<std::string> Dispatch(int64_t study, const std::string& researcher,
-                               const std::string& dataset, int64_t protocol,
-                               const std::string& site, int round, const std::string& task);
+  Result<json> Dispatch(int64_t study, const std::string& researcher, const std::string& dataset,
+                        int64_t protocol, const std::string& site, int round, const json& task);
   // A node says a protocol reached it, or what its custodian (or its review) decided.
   net::HttpResponse NodeProtocol(const net::HttpRequest& request);
   // A study's run (study_runner.cc).

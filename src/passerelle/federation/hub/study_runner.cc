@@ -21,7 +21,7 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
     }
     std::vector<analysis::SiteLink> links;
     for (const std::string& site : sites) {
-      links.push_back({site, [&, site](const std::string& task) {
+      links.push_back({site, [&, site](const json& task) {
                          return Dispatch(id, researcher, study.dataset, protocol, site, ++round,
                                          task);
                        }});

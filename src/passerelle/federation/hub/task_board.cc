@@ -92,7 +92,7 @@ net::HttpResponse Hub::Impl::Result_(const net::HttpRequest& request) {
     answer.status = j.at("status").get<std::string>();
     answer.message = j.value("message", "");
     answer.code = j.value("code", "");
-    if (j.contains("result")) answer.result = j.at("result").dump();
+    if (j.contains("result")) answer.result = j.at("result");
     if (j.contains("dataset")) answer.dataset_version = Integer(j.at("dataset").at("version"));
   } catch (const json::exception&) {
     return Error(InvalidArgument("result: malformed message"));
@@ -110,7 +110,7 @@ net::HttpResponse Hub::Impl::Result_(const net::HttpRequest& request) {
       answer.code = "failed_precondition";
       answer.message = chain.message();
     }
-    const std::string stored = answer.status == "done" ? answer.result : answer.message;
+    const std::string stored = answer.status == "done" ? answer.result.dump() : answer.message;
     recorded = store->CompleteTask(id, *site, answer.status, stored);
   });
   if (!written.ok()) return Error(written);
@@ -141,10 +141,9 @@ net::HttpResponse Hub::Impl::Result_(const net::HttpRequest& request) {
 }
 
 // The transport of one site for one study: a signed task in the store, then its answer.
-Result<std::string> Hub::Impl::Dispatch(int64_t study, const std::string& researcher,
-                                        const std::string& dataset, int64_t protocol,
-                                        const std::string& site, int round,
-                                        const std::string& task) {
+Result<json> Hub::Impl::Dispatch(int64_t study, const std::string& researcher,
+                                 const std::string& dataset, int64_t protocol,
+                                 const std::string& site, int round, const json& task) {
   const std::string nonce = RandomHex(16);
   if (nonce.empty()) return Internal("no random bytes for a task nonce");
   json payload = {{"v", 1},
@@ -154,7 +153,7 @@ Result<std::string> Hub::Impl::Dispatch(int64_t study, const std::string& resear
                   {"researcher", researcher},
                   {"dataset", dataset},
                   {"issued_at", UtcNowIso()},
-                  {"task", json::parse(task)}};
+                  {"task", task}};
   if (protocol > 0) payload["protocol"] = protocol;
   store::TaskRecord record;
   record.study = study;
