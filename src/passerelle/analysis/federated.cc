@@ -102,6 +102,12 @@ json StepSignature(const json& step) {
   return sig;
 }
 
+json FormulaSignature(const json& step) {
+  json sig = StepSignature(step);
+  sig["formula"] = step.value("formula", "");
+  return sig;
+}
+
 double BinDaysOf(const AnalysisRequest& r) { return r.bin_days > 0 ? r.bin_days : kDefaultBinDays; }
 
 namespace {

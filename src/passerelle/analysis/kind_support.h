@@ -195,9 +195,10 @@ std::string Day(double t);
 // `table`; `formula` is the parsed formula, `site_strata` whether it has + strata(site).
 Status ReviewFormula(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f,
                      formula::Formula* formula, bool* site_strata);
-// A model's design on `table`: each column's minority and the largest leverage.
-Status ReviewModel(const AnalysisRequest& r, const formula::Formula& formula,
-                   const data::Table& table, formula::ModelKind kind, privacy::ReviewFigures* f);
+// A model: its formula's names (ReviewFormula), and its design on `table`, each column's
+// minority and the largest leverage.
+Status ReviewModel(const AnalysisRequest& r, const data::Table& table, formula::ModelKind kind,
+                   privacy::ReviewFigures* f);
 // The labels each grouping expression would release.
 Status ReviewLabels(const std::vector<std::string>& grouping, const data::Table& table,
                     privacy::ReviewFigures* f);
@@ -222,6 +223,8 @@ Result<formula::ModelFrame> StartFrame(const AnalysisRequest& request, const for
 // The fields every step's signature holds: its analysis and subset, a counts step's grid and a
 // log-rank step's rho (so no one asks the exact times of a test approved on the grid).
 json StepSignature(const json& step);
+// StepSignature and the step's formula: the signature of a formula's analysis.
+json FormulaSignature(const json& step);
 // The grid of a request's curves: its bin_days, or the default.
 double BinDaysOf(const AnalysisRequest& r);
 

@@ -118,8 +118,11 @@ Status ReviewFormula(const AnalysisRequest& r, const data::Table& table, privacy
   return Status::Ok();
 }
 
-Status ReviewModel(const AnalysisRequest& r, const formula::Formula& formula,
-                   const data::Table& table, formula::ModelKind kind, privacy::ReviewFigures* f) {
+Status ReviewModel(const AnalysisRequest& r, const data::Table& table, formula::ModelKind kind,
+                   privacy::ReviewFigures* f) {
+  formula::Formula formula;
+  bool site_strata = false;
+  RETURN_IF_ERROR(ReviewFormula(r, table, f, &formula, &site_strata));
   ASSIGN_OR_RETURN(formula::ModelFrame m, formula::BuildModelFrame(formula, table, kind, r.subset));
   for (size_t j = 0; j < m.p(); ++j) f->minorities.emplace_back(m.coef_names[j], Minority(m, j));
   f->max_leverage = MaxLeverage(m);

@@ -152,8 +152,8 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
   return InvalidArgument("task: unknown step '" + step + "'");
 }
 
-Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const formula::Formula& f,
-                                const data::Table& table) {
+Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const data::Table& table) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(request.ties));
   AnalysisOutput out;
   ASSIGN_OR_RETURN(formula::ModelFrame m,
@@ -178,8 +178,9 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const formula::F
   return out;
 }
 
-Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request, const formula::Formula& f,
+Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request,
                                       const std::vector<SiteLink>& sites) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   CoxphOptions options;
   ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
   options.robust = !f.clusters.empty();
@@ -223,17 +224,6 @@ Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
   return RunModelStep(task, table, policy, cache, BuildCoxModel, CoxStep);
 }
 
-Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& table) {
-  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
-  return RunCoxph(request, f, table);
-}
-
-Result<AnalysisOutput> Federated(const AnalysisRequest& request,
-                                 const std::vector<SiteLink>& sites) {
-  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
-  return FederatedCoxph(request, f, sites);
-}
-
 json FirstStep(const AnalysisRequest& r) {
   return {{"analysis", "coxph"},
           {"subset", r.subset},
@@ -243,17 +233,9 @@ json FirstStep(const AnalysisRequest& r) {
 }
 
 json Signature(const json& step) {
-  json sig = StepSignature(step);
-  sig["formula"] = step.value("formula", "");
+  json sig = FormulaSignature(step);
   sig["ties"] = step.value("ties", "efron");
   return sig;
-}
-
-Status Review(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-  formula::Formula formula;
-  bool site_strata = false;
-  RETURN_IF_ERROR(ReviewFormula(r, table, f, &formula, &site_strata));
-  return ReviewModel(r, formula, table, formula::ModelKind::kCox, f);
 }
 
 std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordered_json&) {
@@ -276,12 +258,15 @@ AnalysisKind CoxphKind() {
                        .help = "Handling of tied times",
                        .choices = {"efron", "breslow", "exact"},
                        .always_written = true}},
-          .run_federated = Federated,
+          .run_federated = FederatedCoxph,
           .site_step = SiteStep,
-          .run_local = Local,
+          .run_local = RunCoxph,
           .first_step = FirstStep,
           .signature = Signature,
-          .review = Review,
+          .review =
+              [](const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
+                return ReviewModel(r, table, formula::ModelKind::kCox, f);
+              },
           .method = Method};
 }
 

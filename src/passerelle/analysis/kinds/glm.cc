@@ -140,8 +140,8 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
   return InvalidArgument("task: unknown step '" + step + "'");
 }
 
-Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const formula::Formula& f,
-                              const data::Table& table) {
+Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const data::Table& table) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
   AnalysisOutput out;
   formula::FrameOptions options;
@@ -196,28 +196,15 @@ Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
   return RunModelStep(task, table, policy, cache, BuildGlmModel, GlmStep);
 }
 
-Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& table) {
-  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
-  return RunGlm(request, f, table);
-}
-
 json FirstStep(const AnalysisRequest& r) {
   return {{"analysis", "glm"}, {"subset", r.subset}, {"formula", r.formula},
           {"step", "design"},  {"ties", r.ties},     {"family", r.family}};
 }
 
 json Signature(const json& step) {
-  json sig = StepSignature(step);
-  sig["formula"] = step.value("formula", "");
+  json sig = FormulaSignature(step);
   sig["family"] = step.value("family", "");
   return sig;
-}
-
-Status Review(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-  formula::Formula formula;
-  bool site_strata = false;
-  RETURN_IF_ERROR(ReviewFormula(r, table, f, &formula, &site_strata));
-  return ReviewModel(r, formula, table, formula::ModelKind::kRegression, f);
 }
 
 std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordered_json&) {
@@ -241,10 +228,13 @@ AnalysisKind GlmKind() {
                        .choices = {"binomial", "poisson", "gaussian"}}},
           .run_federated = FederatedGlm,
           .site_step = SiteStep,
-          .run_local = Local,
+          .run_local = RunGlm,
           .first_step = FirstStep,
           .signature = Signature,
-          .review = Review,
+          .review =
+              [](const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
+                return ReviewModel(r, table, formula::ModelKind::kRegression, f);
+              },
           .method = Method};
 }
 

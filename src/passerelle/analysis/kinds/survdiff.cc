@@ -60,8 +60,8 @@ Result<LocalRelease> RunLogrankStep(const json& task, const data::Table& table,
   return release;
 }
 
-Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const formula::Formula& f,
-                                   const data::Table& table) {
+Result<AnalysisOutput> RunSurvdiff(const AnalysisRequest& request, const data::Table& table) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   AnalysisOutput out;
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    StartFrame(request, f, table, formula::ModelKind::kGroups, &out));
@@ -210,11 +210,6 @@ Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
   return InvalidArgument("task: analysis 'survdiff' has no step '" + step + "'");
 }
 
-Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& table) {
-  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
-  return RunSurvdiff(request, f, table);
-}
-
 Result<AnalysisOutput> Federated(const AnalysisRequest& request,
                                  const std::vector<SiteLink>& sites) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
@@ -237,16 +232,6 @@ json FirstStep(const AnalysisRequest& r) {
           {"formula", r.formula},
           {"step", "counts"},
           {"bin_days", BinDaysOf(r)}};
-}
-
-json Signature(const json& step) {
-  json sig = StepSignature(step);
-  sig["formula"] = step.value("formula", "");
-  return sig;
-}
-
-Status Review(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-  return ReviewCurves(r, table, f, /*exact_with_site_strata=*/true);
 }
 
 std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordered_json&) {
@@ -272,10 +257,11 @@ AnalysisKind SurvdiffKind() {
       .plot = false,
       .run_federated = Federated,
       .site_step = SiteStep,
-      .run_local = Local,
+      .run_local = RunSurvdiff,
       .first_step = FirstStep,
-      .signature = Signature,
-      .review = Review,
+      .signature = FormulaSignature,
+      .review = [](const AnalysisRequest& r, const data::Table& table,
+                   privacy::ReviewFigures* f) { return ReviewCurves(r, table, f, true); },
       .method = Method};
 }
 

@@ -85,8 +85,9 @@ Status CheckGroups(const AnalysisRequest& request, const formula::Formula& f) {
   return Status::Ok();
 }
 
-Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const formula::Formula& f,
+Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request,
                                         const std::vector<SiteLink>& sites) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   RETURN_IF_ERROR(CheckGroups(request, f));
   AnalysisOutput out;
   out.request = request;
@@ -103,8 +104,8 @@ Result<AnalysisOutput> FederatedSurvfit(const AnalysisRequest& request, const fo
 
 // Local mode: one table's counts, on its own times (or the request's grid), combined as the
 // hub combines the sites'.
-Result<AnalysisOutput> RunSurvfit(const AnalysisRequest& request, const formula::Formula& f,
-                                  const data::Table& table) {
+Result<AnalysisOutput> RunSurvfit(const AnalysisRequest& request, const data::Table& table) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   RETURN_IF_ERROR(CheckGroups(request, f));
   AnalysisOutput out;
   ASSIGN_OR_RETURN(formula::ModelFrame m,
@@ -127,33 +128,12 @@ Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
   return InvalidArgument("task: analysis 'survfit' has no step '" + step + "'");
 }
 
-Result<AnalysisOutput> Local(const AnalysisRequest& request, const data::Table& table) {
-  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
-  return RunSurvfit(request, f, table);
-}
-
-Result<AnalysisOutput> Federated(const AnalysisRequest& request,
-                                 const std::vector<SiteLink>& sites) {
-  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
-  return FederatedSurvfit(request, f, sites);
-}
-
 json FirstStep(const AnalysisRequest& r) {
   return {{"analysis", "survfit"},
           {"subset", r.subset},
           {"formula", r.formula},
           {"step", "counts"},
           {"bin_days", BinDaysOf(r)}};
-}
-
-json Signature(const json& step) {
-  json sig = StepSignature(step);
-  sig["formula"] = step.value("formula", "");
-  return sig;
-}
-
-Status Review(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-  return ReviewCurves(r, table, f, /*exact_with_site_strata=*/false);
 }
 
 std::string Method(const nlohmann::ordered_json& request, const nlohmann::ordered_json& results) {
@@ -186,12 +166,13 @@ AnalysisKind SurvfitKind() {
                    .choices = {"log"},
                    .always_written = true},
                   BinDaysOption()},
-      .run_federated = Federated,
+      .run_federated = FederatedSurvfit,
       .site_step = SiteStep,
-      .run_local = Local,
+      .run_local = RunSurvfit,
       .first_step = FirstStep,
-      .signature = Signature,
-      .review = Review,
+      .signature = FormulaSignature,
+      .review = [](const AnalysisRequest& r, const data::Table& table,
+                   privacy::ReviewFigures* f) { return ReviewCurves(r, table, f, false); },
       .method = Method};
 }
 
