@@ -244,6 +244,13 @@ TEST_F(FederatedTest, KaplanMeierOnTheGridIsRsPooledCurve) {
       EXPECT_NEAR(got.lower[j], want.lower[j], 1e-13);
     }
     EXPECT_LE(got.time.back(), end);
+    // A cut curve says where its events stop being counted; the pooled one is whole.
+    if (want.time.back() > got.time.back()) {
+      EXPECT_TRUE(std::isfinite(fed.shown_to[g]));
+      EXPECT_GE(fed.shown_to[g], got.time.back());
+    }
+    ASSERT_EQ(pooled.shown_to.size(), 3u);
+    EXPECT_EQ(pooled.shown_to[g], INFINITY);
   }
   // R: surv at the first grid times of rx=Obs, and at 1800 days for each arm.
   EXPECT_EQ(fed.curves[0].time[0], 120);

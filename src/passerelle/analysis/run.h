@@ -30,6 +30,9 @@ struct SurvfitOutput {
   double conf_int = 0.95;
   std::vector<std::string> strata;  // R's labels ("trt=1"; "all")
   std::vector<stats::KaplanMeier> curves;
+  // Per stratum, the last day shown when a site's release cuts the curve (its events are
+  // counted to that day); +inf when the curve is whole.
+  std::vector<double> shown_to;
   // Competing events (a factor event): R's states, "(s0)" (no event yet) then each cause, and
   // for each stratum the cumulative incidence instead of a Kaplan–Meier curve.
   std::vector<std::string> states;

@@ -94,6 +94,10 @@ ordered_json SurvfitJson(const analysis::SurvfitOutput& out) {
                         {"upper", Numbers(km.upper)},
                         {"cumhaz", Numbers(km.cumhaz)},
                         {"std.chaz", Numbers(km.std_chaz)}}}});
+    // A curve cut by a site's release: its events are counted to this day.
+    if (s < out.shown_to.size() && std::isfinite(out.shown_to[s])) {
+      strata.back()["events_to_day"] = out.shown_to[s];
+    }
   }
   // Competing events: each state's probability ([state][time]), as R's pstate columns.
   for (size_t s = 0; s < out.incidence.size(); ++s) {

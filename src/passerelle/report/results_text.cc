@@ -200,8 +200,12 @@ std::string Survfit(const analysis::AnalysisOutput& output, const analysis::Surv
   TextTable summary({"", "n", "events", "median", "0.95 LCL", "0.95 UCL"});
   for (size_t s = 0; s < km.curves.size(); ++s) {
     const stats::KaplanMeier& c = km.curves[s];
-    summary.AddRow({km.strata[s], FormatNumber(c.n), FormatNumber(c.events), FormatNumber(c.median),
-                    FormatNumber(c.median_lower), FormatNumber(c.median_upper)});
+    // A curve a site's release cuts counts its events to the cut, not to the end.
+    const bool cut = s < km.shown_to.size() && std::isfinite(km.shown_to[s]);
+    summary.AddRow({km.strata[s], FormatNumber(c.n),
+                    FormatNumber(c.events) + (cut ? " to day " + FormatNumber(km.shown_to[s]) : ""),
+                    FormatNumber(c.median), FormatNumber(c.median_lower),
+                    FormatNumber(c.median_upper)});
   }
   out += summary.Render();
   size_t longest = 0;

@@ -64,6 +64,7 @@ Result<AnalysisOutput> CombineSurvfit(AnalysisOutput out, const std::vector<std:
                           "min_cell_count)");
     }
     km.strata.push_back(group);
+    km.shown_to.push_back(end);
     km.Add(pooled);
   }
   if (km.strata.empty()) {
