@@ -375,6 +375,45 @@ TEST_F(FederationTest, ASignedButMalformedTaskIsRefusedAndTheNodeLivesOn) {
   EXPECT_EQ((*result)["results"]["cox"]["status"], "ok");
 }
 
+// A site that refuses an analysis (here site3, whose custodian asks for 10,000 events per
+// model) fails it, naming the site; with "on_refusal": "exclude" the analysis runs over the
+// sites that answer, equals the same study over those sites, and says which site was left out.
+TEST_F(FederationTest, ASiteThatRefusesIsLeftOutWhenTheStudySaysSo) {
+  {
+    std::string policy = ReadAll(dir_ + "/site3/policy.toml");
+    const size_t at = policy.find("min_events = 5");
+    ASSERT_NE(at, std::string::npos);
+    policy.replace(at, 14, "min_events = 10000");
+    std::ofstream(dir_ + "/site3/policy.toml") << policy;
+  }
+  for (const char* site : {"site1", "site2", "site3"}) StartNode(site);
+  auto failing = Run(kCoxStudy);
+  ASSERT_TRUE(failing.ok()) << failing.status().ToString();
+  EXPECT_EQ((*failing)["results"]["cox"]["status"], "refused");
+  EXPECT_NE((*failing)["results"]["cox"]["notes"].dump().find("site site3"), std::string::npos);
+
+  json excluding = kCoxStudy;
+  excluding["on_refusal"] = "exclude";
+  auto left_out = Run(excluding);
+  ASSERT_TRUE(left_out.ok()) << left_out.status().ToString();
+  const json& cox = (*left_out)["results"]["cox"];
+  ASSERT_EQ(cox["status"], "ok") << cox.dump();
+  ASSERT_EQ(cox["excluded"].size(), 1u);
+  EXPECT_EQ(cox["excluded"][0]["site"], "site3");
+  EXPECT_NE(cox["notes"].dump().find("site site3 left out (on_refusal = exclude)"),
+            std::string::npos)
+      << cox["notes"].dump();
+  EXPECT_NE(cox["text"].get<std::string>().find("site site3 left out"), std::string::npos);
+  EXPECT_FALSE((*left_out)["results"]["arms"].contains("excluded"));  // site3 answers tables
+
+  json two_sites = kCoxStudy;
+  two_sites["sites"] = {"site1", "site2"};
+  auto over_two = Run(two_sites);
+  ASSERT_TRUE(over_two.ok()) << over_two.status().ToString();
+  EXPECT_EQ(cox["results"]["coef"], (*over_two)["results"]["cox"]["results"]["coef"]);
+  EXPECT_FALSE(cox["results"]["coef"].empty());
+}
+
 // A site whose node is not connected fails the analysis at once, naming the site. The hub's
 // clock is moved past the site timeout instead of waiting for it.
 TEST_F(FederationTest, ASiteNotConnectedFailsAtOnce) {

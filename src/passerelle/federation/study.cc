@@ -211,9 +211,15 @@ json SignatureOf(const StudyAnalysis& a) {
 }  // namespace
 
 Result<Study> ParseStudy(std::string_view text, std::string_view label) {
-  ASSIGN_OR_RETURN(json j, ParseObject(text, label, "study",
-                                       {"title", "dataset", "sites", "analyses", "protocol"}));
+  ASSIGN_OR_RETURN(
+      json j, ParseObject(text, label, "study",
+                          {"title", "dataset", "sites", "analyses", "protocol", "on_refusal"}));
   ASSIGN_OR_RETURN(Study study, StudyOf(j, label));
+  ASSIGN_OR_RETURN(study.on_refusal, Text(j, "on_refusal", label, "", false));
+  if (study.on_refusal.empty()) study.on_refusal = "fail";
+  if (study.on_refusal != "fail" && study.on_refusal != "exclude") {
+    return Field(label, "on_refusal", "must be \"fail\" or \"exclude\"");
+  }
   ASSIGN_OR_RETURN(study.protocol, Text(j, "protocol", label, "", false));
   if (!study.protocol.empty() && !IsValidProtocolName(study.protocol)) {
     return Field(label, "protocol", "must be a protocol's name (letters, digits, '-', '_', '.')");

@@ -28,6 +28,9 @@ struct Study {
   std::string protocol;  // the protocol it runs under (its name); empty: none (scope = "open")
   std::vector<std::string> sites;  // empty: every site registered at the hub
   std::vector<StudyAnalysis> analyses;
+  // What an analysis does when a site refuses it: "fail" (the analysis fails, naming the site)
+  // or "exclude" (it runs again over the sites that answer, and says which site was left out).
+  std::string on_refusal = "fail";
 };
 
 // Parses and checks a study. InvalidArgument naming `label`, the line and column of a JSON

@@ -48,6 +48,9 @@ TEST(Study, ErrorsNameTheFieldOrThePlace) {
   EXPECT_EQ(error(R"({"title": "t", "dataset": "d", "sites": ["lyon", "lyon"],
                    "analyses": [{"id": "a", "function": "describe"}]})"),
             "s.json: sites: names 'lyon' twice");
+  EXPECT_EQ(error(R"({"title": "t", "dataset": "d", "on_refusal": "skip",
+                   "analyses": [{"id": "a", "function": "describe"}]})"),
+            "s.json: on_refusal: must be \"fail\" or \"exclude\"");
 }
 
 const char kProtocol[] = R"js({

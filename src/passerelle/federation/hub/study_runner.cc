@@ -19,16 +19,43 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
       p.sites.clear();
       for (const std::string& site : sites) p.sites[site].state = "pending";
     }
-    std::vector<analysis::SiteLink> links;
-    for (const std::string& site : sites) {
-      links.push_back({site, [&, site](const json& task) {
-                         return Dispatch(id, researcher, study.dataset, protocol, site, ++round,
-                                         task);
-                       }});
-    }
     const int first_round = round;
     const auto started = config.clock->Now();
-    Result<analysis::AnalysisOutput> out = analysis::RunFederated(a.request, links);
+    // With on_refusal = "exclude", a site's refusal leaves that site out and the analysis runs
+    // again over the others (their releases repeat, which their ledgers allow).
+    std::vector<std::string> taking_part = sites;
+    ordered_json excluded = ordered_json::array();
+    Result<analysis::AnalysisOutput> out = Internal("not run");
+    for (;;) {
+      std::string refused_by;
+      std::vector<analysis::SiteLink> links;
+      for (const std::string& site : taking_part) {
+        links.push_back({site, [&, site](const json& task) {
+                           Result<json> answer = Dispatch(id, researcher, study.dataset, protocol,
+                                                          site, ++round, task);
+                           if (answer.status().code() == StatusCode::kPermissionDenied) {
+                             refused_by = site;
+                           }
+                           return answer;
+                         }});
+      }
+      out = analysis::RunFederated(a.request, links);
+      if (out.ok() || study.on_refusal != "exclude" || refused_by.empty() ||
+          out.status().code() != StatusCode::kPermissionDenied || taking_part.size() <= 1) {
+        break;
+      }
+      const std::string prefix = "site " + refused_by + ": ";
+      std::string why = out.status().message();
+      if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+      excluded.push_back({{"site", refused_by}, {"reason", why}});
+      taking_part.erase(std::find(taking_part.begin(), taking_part.end(), refused_by));
+    }
+    if (out.ok()) {
+      for (const auto& e : excluded) {
+        out->notes.push_back("site " + e["site"].get<std::string>() +
+                             " left out (on_refusal = exclude): " + e["reason"].get<std::string>());
+      }
+    }
     const std::chrono::duration<double> took = config.clock->Now() - started;
     ordered_json entry = {{"function", a.request.function},
                           {"request", analysis::RequestOptions(a.request)}};
@@ -47,6 +74,7 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
       entry["results"] = nullptr;
       entry["notes"] = std::vector<std::string>{out.status().message()};
     }
+    if (!excluded.empty()) entry["excluded"] = excluded;
     entry["tasks"] = round - first_round;  // sent one at a time, to one site each
     entry["seconds"] = took.count();
     Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function +
