@@ -10,6 +10,7 @@ const TEXT = {
     badToken: 'This token is not valid.', sites: 'Sites', site: 'Site', lastSeen: 'Last seen',
     never: 'never', newStudy: 'New study', title: 'Title', dataset: 'Dataset',
     protocol: 'Protocol (approved by the sites)',
+    excludeRefusing: 'Leave out a site that refuses an analysis (the result says which)',
     addAnalysis: 'Add an analysis', submit: 'Run the study', studies: 'Studies',
     status: 'Status', id: 'Name', function: 'Analysis', formula: 'Formula', family: 'Family',
     rows: 'Rows', cols: 'Columns', subset: 'Records (R condition)', remove: 'Remove',
@@ -29,6 +30,7 @@ const TEXT = {
     badToken: '此令牌无效。', sites: '站点', site: '站点', lastSeen: '最近连接', never: '从未',
     newStudy: '新研究', title: '标题', dataset: '数据集', addAnalysis: '添加分析',
     protocol: '研究方案（经各站点批准）',
+    excludeRefusing: '某站点拒绝某项分析时将其排除（结果会注明）',
     submit: '运行研究', studies: '研究', status: '状态', id: '名称', function: '分析',
     formula: '公式', family: '分布族', rows: '行', cols: '列', subset: '记录（R 条件）',
     remove: '删除', downloadJson: '下载 JSON', downloadCsv: '下载 CSV',
@@ -47,6 +49,7 @@ const TEXT = {
     badToken: 'Ce jeton n’est pas valide.', sites: 'Sites', site: 'Site',
     lastSeen: 'Dernier contact', never: 'jamais', newStudy: 'Nouvelle étude', title: 'Titre',
     protocol: 'Protocole (approuvé par les sites)',
+    excludeRefusing: 'Écarter un site qui refuse une analyse (le résultat le dit)',
     dataset: 'Jeu de données', addAnalysis: 'Ajouter une analyse', submit: 'Lancer l’étude',
     studies: 'Études', status: 'État', id: 'Nom', function: 'Analyse', formula: 'Formule',
     family: 'Famille', rows: 'Lignes', cols: 'Colonnes', subset: 'Enregistrements (condition R)',
@@ -271,6 +274,7 @@ async function submitStudy(event) {
   // Under a protocol, no analysis given runs all of the protocol's (docs/protocols.md).
   const protocol = $('study-protocol').value.trim();
   if (protocol) study.protocol = protocol;
+  if ($('study-exclude').checked) study.on_refusal = 'exclude';
   if (analyses.length || !protocol) study.analyses = analyses;
   try {
     $('study-error').textContent = '';
