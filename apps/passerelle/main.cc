@@ -122,7 +122,15 @@ int main(int argc, char** argv) {
       std::string flag = "--" + o.name;
       std::replace(flag.begin(), flag.end(), '_', '-');
       CLI::Option* option = std::visit(
-          [&](auto field) { return cmd->add_option(flag, request.*field, o.help); }, o.field);
+          [&](auto field) -> CLI::Option* {
+            if constexpr (std::is_same_v<decltype(field),
+                                         bool passerelle::analysis::AnalysisRequest::*>) {
+              return cmd->add_flag(flag, request.*field, o.help);
+            } else {
+              return cmd->add_option(flag, request.*field, o.help);
+            }
+          },
+          o.field);
       if (o.required) option->required();
       if (!o.choices.empty()) option->check(CLI::IsMember(o.choices));
       if (o.always_written) option->capture_default_str();

@@ -49,6 +49,8 @@ analysis::AnalysisRequest RequestFor(const std::string& r_call) {
       request.conf_type = arg.text;
     else if (name == "cluster")
       cluster = formula::Deparse(arg);
+    else if (name == "reverse")
+      request.reverse = formula::Deparse(arg) == "TRUE";
   }
   if (!cluster.empty()) request.formula += " + cluster(" + cluster + ")";
   return request;
@@ -177,6 +179,15 @@ TEST_P(ReferenceCase, MatchesR) {
     const json& expected = fit["results"];
     if (request.function == "survfit") {
       CompareSurvfit(actual, expected);
+      continue;
+    }
+    if (request.function == "concordance") {  // counts exact, the rest closed-form
+      for (const char* key : {"concordance", "concordance_se", "n"}) {
+        ExpectClose(actual[key], expected[key], 1e-12, key);
+      }
+      for (auto it = expected["count"].begin(); it != expected["count"].end(); ++it) {
+        EXPECT_EQ(actual["count"][it.key()].get<double>(), it.value().get<double>()) << it.key();
+      }
       continue;
     }
     const std::vector<Field>& fields = request.function == "coxph" ? kCoxFields

@@ -192,16 +192,19 @@ Result<CoxphResult> FitCoxph(const std::vector<CoxSite*>& sites,
     c.cm += s.cm;
     c.m2 += s.m2;
   }
-  const double pairs = c.concordant + c.discordant + c.tied_risk;
-  if (pairs > 0) {
-    // R's concordancefit: Somers' d and its infinitesimal-jackknife variance.
-    const double somers = (c.concordant - c.discordant) / pairs;
-    r.has_concordance = true;
-    r.concordance = (somers + 1) / 2;
-    const double var_somers = (c.c2 - 2 * somers * c.cm + somers * somers * c.m2) / (pairs * pairs);
-    r.concordance_se = std::sqrt(var_somers / 4);
-  }
+  r.has_concordance = FinishConcordance(c, &r.concordance, &r.concordance_se);
   return r;
+}
+
+bool FinishConcordance(const stats::ConcordanceAggregate& c, double* concordance, double* se) {
+  const double pairs = c.concordant + c.discordant + c.tied_risk;
+  if (pairs <= 0) return false;
+  // R's concordancefit: Somers' d and its infinitesimal-jackknife variance.
+  const double somers = (c.concordant - c.discordant) / pairs;
+  *concordance = (somers + 1) / 2;
+  const double var_somers = (c.c2 - 2 * somers * c.cm + somers * somers * c.m2) / (pairs * pairs);
+  *se = std::sqrt(var_somers / 4);
+  return true;
 }
 
 }  // namespace passerelle::analysis

@@ -89,6 +89,10 @@ Result<CoxphResult> FitCoxph(const std::vector<CoxSite*>& sites,
                              const std::vector<std::string>& coef_names,
                              const CoxphOptions& options);
 
+// The concordance and its standard error from summed pairs (R's concordancefit: Somers' d with
+// its infinitesimal-jackknife variance); false when no pair is comparable.
+bool FinishConcordance(const stats::ConcordanceAggregate& c, double* concordance, double* se);
+
 }  // namespace passerelle::analysis
 
 #endif  // PASSERELLE_ANALYSIS_COXPH_H_

@@ -216,6 +216,30 @@ TEST_F(FederatedTest, SitesAgreeOnTheLevelsOfFactorsOfNumbers) {
   ExpectNear(gfed.fit.coef, gwant.fit.coef, 1e-9);
 }
 
+// A concordance within each site (+ strata(site)) adds up to the pooled one exactly: counts,
+// concordance and its jackknife standard error. Across sites without strata it is refused: no
+// one can compare two patients of two sites.
+TEST_F(FederatedTest, ConcordanceWithinSitesIsThePooledOne) {
+  AnalysisRequest r;
+  r.function = "concordance";
+  r.formula = "Surv(time, status) ~ I(0.02 * age + 0.1 * nodes) + strata(site)";
+  r.reverse = true;
+  const auto fed = std::get<ConcordanceOutput>(Federated(r).result);
+  const auto pooled = std::get<ConcordanceOutput>(Pooled(r).result);
+  EXPECT_EQ(fed.n, pooled.n);
+  EXPECT_EQ(fed.concordant, pooled.concordant);
+  EXPECT_EQ(fed.discordant, pooled.discordant);
+  EXPECT_EQ(fed.tied_x, pooled.tied_x);
+  EXPECT_EQ(fed.tied_y, pooled.tied_y);
+  EXPECT_NEAR(fed.concordance, pooled.concordance, 1e-14);
+  EXPECT_NEAR(fed.concordance_se, pooled.concordance_se, 1e-14);
+  EXPECT_GT(fed.concordance, 0.55);
+  r.formula = "Surv(time, status) ~ age";
+  auto across = RunFederated(r, Links());
+  ASSERT_FALSE(across.ok());
+  EXPECT_NE(across.status().message().find("add + strata(site)"), std::string::npos);
+}
+
 TEST_F(FederatedTest, KaplanMeierOnTheGridIsRsPooledCurve) {
   AnalysisRequest r;
   r.function = "survfit";

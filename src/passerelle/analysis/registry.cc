@@ -12,12 +12,14 @@ namespace {
 using R = AnalysisRequest;
 
 std::vector<AnalysisKind> MakeKinds() {
-  return {CoxphKind(), SurvfitKind(), SurvdiffKind(), GlmKind(), TableKind(), DescribeKind()};
+  return {CoxphKind(), SurvfitKind(),  SurvdiffKind(),   GlmKind(),
+          TableKind(), DescribeKind(), ConcordanceKind()};
 }
 
 std::string TypeOf(const AnalysisOption::Field& field) {
   if (std::holds_alternative<std::string R::*>(field)) return "text";
   if (std::holds_alternative<double R::*>(field)) return "number";
+  if (std::holds_alternative<bool R::*>(field)) return "flag";
   return "variables";
 }
 
@@ -104,6 +106,8 @@ nlohmann::ordered_json RequestOptions(const AnalysisRequest& request) {
     } else if (const auto* number = std::get_if<double R::*>(&o.field)) {
       const double value = request.*(*number);
       if (value != 0 || o.always_written) j[o.name] = value != 0 ? value : o.written_default;
+    } else if (const auto* flag = std::get_if<bool R::*>(&o.field)) {
+      if (request.*(*flag) || o.always_written) j[o.name] = request.*(*flag);
     } else {
       const auto& names = request.*std::get<std::vector<std::string> R::*>(o.field);
       if (!names.empty() || o.always_written) j[o.name] = names;

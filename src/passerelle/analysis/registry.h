@@ -41,6 +41,7 @@ struct AnalysisRequest {
   double bin_days = 0;            // survfit, survdiff: times become ceil(t / bin) * bin (0: none)
   std::string rows, cols;         // table: variable names (cols optional)
   std::vector<std::string> variables;  // describe: the variables (empty: all)
+  bool reverse = false;                // concordance: a larger value goes with a shorter time
 };
 
 // The default time grid of federated survival curves and tests, in days.
@@ -50,7 +51,7 @@ inline constexpr double kDefaultBinDays = 30;
 // variable names), and how it is checked and written.
 struct AnalysisOption {
   using Field = std::variant<std::string AnalysisRequest::*, double AnalysisRequest::*,
-                             std::vector<std::string> AnalysisRequest::*>;
+                             std::vector<std::string> AnalysisRequest::*, bool AnalysisRequest::*>;
   std::string name = {};  // in study files and JSON ("bin_days"); on the command line "--bin-days"
   Field field = {};
   std::string help = {};
@@ -109,7 +110,7 @@ std::string RequestOptionsJson(const AnalysisRequest& request);
 nlohmann::ordered_json RequestOptions(const AnalysisRequest& request);
 
 // Every kind and its options as JSON, for `GET /v1/analyses`: [{name, summary, options: [{name,
-// type: "text" | "number" | "variables", required, choices, help}]}].
+// type: "text" | "number" | "variables" | "flag", required, choices, help}]}].
 std::string AnalysisKindsJson();
 
 }  // namespace passerelle::analysis

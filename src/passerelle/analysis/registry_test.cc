@@ -32,7 +32,8 @@ TEST(Registry, ChecksWritesAndDescribesEachKindFromItsEntry) {
   AnalysisRequest unknown;
   unknown.function = "lm";
   EXPECT_EQ(CheckRequest(unknown).message(),
-            "function: 'lm' is not one of coxph, survfit, survdiff, glm, table, describe");
+            "function: 'lm' is not one of coxph, survfit, survdiff, glm, table, describe, "
+            "concordance");
 
   const nlohmann::json kinds = nlohmann::json::parse(AnalysisKindsJson());
   ASSERT_EQ(kinds.size(), AnalysisKinds().size());
@@ -41,10 +42,18 @@ TEST(Registry, ChecksWritesAndDescribesEachKindFromItsEntry) {
   for (const nlohmann::json& k : kinds) {
     EXPECT_TRUE(FindAnalysisKind(k["name"].get<std::string>())) << k.dump();
     for (const nlohmann::json& o : k["options"]) {
-      EXPECT_TRUE(o["type"] == "text" || o["type"] == "number" || o["type"] == "variables");
+      EXPECT_TRUE(o["type"] == "text" || o["type"] == "number" || o["type"] == "variables" ||
+                  o["type"] == "flag");
     }
   }
   EXPECT_EQ(FindAnalysisKind("table")->options[0].name, "rows");
+  // A flag is written only when set.
+  AnalysisRequest c;
+  c.function = "concordance";
+  c.formula = "Surv(t, e) ~ x";
+  EXPECT_EQ(RequestOptionsJson(c), R"({"formula":"Surv(t, e) ~ x"})");
+  c.reverse = true;
+  EXPECT_EQ(RequestOptionsJson(c), R"({"formula":"Surv(t, e) ~ x","reverse":true})");
   EXPECT_EQ(FindAnalysisKind("nothing"), nullptr);
 }
 

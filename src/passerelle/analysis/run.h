@@ -96,8 +96,16 @@ struct DescribeOutput {
   std::vector<DescribedVariable> variables;
 };
 
+// R's concordance(): the concordance of a predictor with survival, its standard error, and
+// the pairs it counts.
+struct ConcordanceOutput {
+  double n = 0;
+  double concordance = 0, concordance_se = 0;
+  double concordant = 0, discordant = 0, tied_x = 0, tied_y = 0, tied_xy = 0;
+};
+
 using AnalysisResult = std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput,
-                                    TableOutput, DescribeOutput>;
+                                    TableOutput, DescribeOutput, ConcordanceOutput>;
 
 struct AnalysisOutput {
   AnalysisRequest request;

@@ -103,6 +103,9 @@ Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
         if (!value.empty()) r.*(*text) = std::move(value);
       } else if (const auto* number = std::get_if<double AnalysisRequest::*>(&o.field)) {
         ASSIGN_OR_RETURN(r.*(*number), Number(a, o.name, label, at, 0));
+      } else if (const auto* flag = std::get_if<bool AnalysisRequest::*>(&o.field)) {
+        if (!a.at(o.name).is_boolean()) return Field(label, at + o.name, "must be true or false");
+        r.*(*flag) = a.at(o.name).get<bool>();
       } else {
         const json& v = a.at(o.name);
         if (!v.is_array()) return Field(label, at + o.name, "must be a list of variable names");

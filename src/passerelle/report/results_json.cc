@@ -226,6 +226,19 @@ ordered_json DescribeJson(const analysis::DescribeOutput& d) {
 
 }  // namespace
 
+// R's concordance object: concordance, the square root of its var, count, n.
+ordered_json ConcordanceJson(const analysis::ConcordanceOutput& c) {
+  return {{"concordance", Number(c.concordance)},
+          {"concordance_se", Number(c.concordance_se)},
+          {"count",
+           {{"concordant", c.concordant},
+            {"discordant", c.discordant},
+            {"tied.x", c.tied_x},
+            {"tied.y", c.tied_y},
+            {"tied.xy", c.tied_xy}}},
+          {"n", c.n}};
+}
+
 ordered_json ResultsJsonValue(const analysis::AnalysisOutput& output) {
   return std::visit(
       [](const auto& result) -> ordered_json {
@@ -236,6 +249,8 @@ ordered_json ResultsJsonValue(const analysis::AnalysisOutput& output) {
         if constexpr (std::is_same_v<T, analysis::GlmOutput>) return GlmJson(result);
         if constexpr (std::is_same_v<T, analysis::TableOutput>) return TableJson(result);
         if constexpr (std::is_same_v<T, analysis::DescribeOutput>) return DescribeJson(result);
+        if constexpr (std::is_same_v<T, analysis::ConcordanceOutput>)
+          return ConcordanceJson(result);
       },
       output.result);
 }

@@ -394,6 +394,19 @@ std::vector<std::vector<std::string>> DescribeCells(const analysis::DescribeOutp
   return cells;
 }
 
+std::string Concordance(const analysis::AnalysisOutput& output,
+                        const analysis::ConcordanceOutput& c) {
+  std::string out = "Concordance: " + output.request.formula +
+                    (output.request.reverse ? "  (reverse: a larger value, a shorter time)" : "") +
+                    "\n" + Notes(output) + "\n";
+  out += "n = " + FormatNumber(c.n) + "\nConcordance = " + Fixed(c.concordance, 4) +
+         " se = " + Fixed(c.concordance_se, 4) + "\n";
+  TextTable table({"concordant", "discordant", "tied.x", "tied.y", "tied.xy"});
+  table.AddRow({FormatNumber(c.concordant), FormatNumber(c.discordant), FormatNumber(c.tied_x),
+                FormatNumber(c.tied_y), FormatNumber(c.tied_xy)});
+  return out + table.Render();
+}
+
 std::string ResultsText(const analysis::AnalysisOutput& output) {
   return std::visit(
       [&](const auto& result) -> std::string {
@@ -404,6 +417,9 @@ std::string ResultsText(const analysis::AnalysisOutput& output) {
         if constexpr (std::is_same_v<T, analysis::GlmOutput>) return Glm(output, result);
         if constexpr (std::is_same_v<T, analysis::TableOutput>) return Table(output, result);
         if constexpr (std::is_same_v<T, analysis::DescribeOutput>) return Describe(output, result);
+        if constexpr (std::is_same_v<T, analysis::ConcordanceOutput>) {
+          return Concordance(output, result);
+        }
       },
       output.result);
 }

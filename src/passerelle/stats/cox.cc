@@ -509,6 +509,22 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
           c1[k] += lower - higher;
           m1[k] += lower + higher + equal;
         }
+        // Events at the same time are tied in time, and in both when their risks are equal.
+        std::vector<uint32_t> event_ranks;
+        for (size_t k = i; k < j; ++k) {
+          if (status_[k] != 0) event_ranks.push_back(rank[k]);
+        }
+        if (event_ranks.size() > 1) {
+          std::sort(event_ranks.begin(), event_ranks.end());
+          const double d = static_cast<double>(event_ranks.size());
+          out.tied_time += d * (d - 1) / 2;
+          for (size_t a = 0, b = 0; a < event_ranks.size(); a = b) {
+            while (b < event_ranks.size() && event_ranks[b] == event_ranks[a]) ++b;
+            const double g = static_cast<double>(b - a);
+            out.tied_time -= g * (g - 1) / 2;
+            out.tied_both += g * (g - 1) / 2;
+          }
+        }
         for (size_t k = i; k < j; ++k) {
           if (status_[k] != 0) {
             at_risk.Add(rank[k], 1);

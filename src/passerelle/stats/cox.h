@@ -37,6 +37,8 @@ struct CoxAggregate {
 
 struct ConcordanceAggregate {
   double concordant = 0, discordant = 0, tied_risk = 0;
+  // Pairs of events at the same time (R's tied.y), and of those also tied in risk (tied.xy).
+  double tied_time = 0, tied_both = 0;
   // Sums over clusters of a cluster's influence parts, for the infinitesimal-jackknife variance:
   // with c_k = concordant - discordant pairs and m_k = all comparable pairs involving cluster k,
   // sum c_k^2, sum c_k m_k and sum m_k^2.

@@ -81,7 +81,7 @@ Result<std::vector<double>> RemoteCoxSite::ClusterMeat(std::span<const double> b
 }
 
 Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const double> beta) {
-  return Decode<stats::ConcordanceAggregate>(Ask("concordance", beta), [](const json& j) {
+  return Decode<stats::ConcordanceAggregate>(Ask("pairs", beta), [](const json& j) {
     stats::ConcordanceAggregate c;
     c.concordant = j.at("concordant").get<double>();
     c.discordant = j.at("discordant").get<double>();
@@ -139,7 +139,7 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
     return json{{"loglik", a.loglik}, {"score", a.score}, {"information", a.information}}.dump();
   }
   if (step == "meat") return json{{"meat", kernel.ClusterMeat(beta, ties)}}.dump();
-  if (step == "concordance") {
+  if (step == "pairs") {  // the concordance of the linear predictor
     const stats::ConcordanceAggregate c = kernel.Concordance(beta);
     return json{{"concordant", c.concordant},
                 {"discordant", c.discordant},

@@ -11,12 +11,13 @@
 
 namespace passerelle::analysis {
 
-AnalysisKind CoxphKind();     // kinds/coxph.cc
-AnalysisKind SurvfitKind();   // kinds/survfit.cc
-AnalysisKind SurvdiffKind();  // kinds/survdiff.cc
-AnalysisKind GlmKind();       // kinds/glm.cc
-AnalysisKind TableKind();     // kinds/table.cc
-AnalysisKind DescribeKind();  // kinds/describe.cc
+AnalysisKind CoxphKind();        // kinds/coxph.cc
+AnalysisKind SurvfitKind();      // kinds/survfit.cc
+AnalysisKind SurvdiffKind();     // kinds/survdiff.cc
+AnalysisKind GlmKind();          // kinds/glm.cc
+AnalysisKind TableKind();        // kinds/table.cc
+AnalysisKind DescribeKind();     // kinds/describe.cc
+AnalysisKind ConcordanceKind();  // kinds/concordance.cc
 
 // Options several kinds take (registry.cc).
 AnalysisOption FormulaOption(std::string help);

@@ -24,6 +24,7 @@ const TEXT = {
     held: 'waiting for its custodian', answered: 'answered', analysesDone: 'Finished: {list}',
     variables: 'Variables (all when empty)', ties: 'Ties', conf_type: 'Confidence interval',
     rho: 'rho (0: log-rank)', bin_days: 'Time grid (days)',
+    reverse: 'A larger value, a shorter time (a risk score)',
   },
   zh: {
     signIn: '登录', token: '令牌', signInButton: '登录', signOut: '退出',
@@ -43,6 +44,7 @@ const TEXT = {
     held: '等待数据管理员', answered: '已应答', analysesDone: '已完成：{list}',
     variables: '变量（留空则全部）', ties: '结点处理', conf_type: '置信区间类型',
     rho: 'rho（0：对数秩检验）', bin_days: '时间网格（天）',
+    reverse: '数值越大、生存时间越短（风险评分）',
   },
   fr: {
     signIn: 'Connexion', token: 'Jeton', signInButton: 'Se connecter', signOut: 'Se déconnecter',
@@ -64,6 +66,7 @@ const TEXT = {
     analysesDone: 'Terminées : {list}', variables: 'Variables (toutes si vide)',
     ties: 'Ex æquo', conf_type: 'Intervalle de confiance', rho: 'rho (0 : log-rank)',
     bin_days: 'Grille de temps (jours)',
+    reverse: 'Valeur plus grande, temps plus court (un score de risque)',
   },
 };
 
@@ -218,6 +221,7 @@ function optionInput(option) {
   } else {
     input = document.createElement('input');
     if (option.type === 'number') { input.type = 'number'; input.step = 'any'; }
+    if (option.type === 'flag') input.type = 'checkbox';
     if (option.type === 'text' && option.name !== 'subset') input.setAttribute('list', 'variables');
     if (option.name === 'formula') input.size = 48;
   }
@@ -258,6 +262,10 @@ function analysisOf(row) {
   const a = { id: get('id'), function: get('function') };
   const kind = kinds.find((k) => k.name === a.function);
   for (const option of kind ? kind.options : []) {
+    if (option.type === 'flag') {
+      if (row.querySelector(`[name=${option.name}]`).checked) a[option.name] = true;
+      continue;
+    }
     const value = get(option.name);
     if (!value) continue;
     if (option.type === 'number') a[option.name] = Number(value);
