@@ -59,13 +59,19 @@ Result<std::string> PairsStep(const json& task, const SiteModel* model,
                               const privacy::Policy& policy) {
   RETURN_IF_ERROR(CheckModel(*model, policy));
   if (task.value("step", "") != "pairs") {
-    return InvalidArgument("task: analysis 'concordance' has no step '" +
-                           task.value("step", "") + "'");
+    return InvalidArgument("task: analysis 'concordance' has no step '" + task.value("step", "") +
+                           "'");
   }
   const stats::ConcordanceAggregate c = Pairs(*model->cox, task.value("reverse", false));
-  return json{{"n", model->n},         {"concordant", c.concordant}, {"discordant", c.discordant},
-              {"tied_x", c.tied_risk}, {"tied_y", c.tied_time},      {"tied_xy", c.tied_both},
-              {"c2", c.c2},            {"cm", c.cm},                 {"m2", c.m2}}
+  return json{{"n", model->n},
+              {"concordant", c.concordant},
+              {"discordant", c.discordant},
+              {"tied_x", c.tied_risk},
+              {"tied_y", c.tied_time},
+              {"tied_xy", c.tied_both},
+              {"c2", c.c2},
+              {"cm", c.cm},
+              {"m2", c.m2}}
       .dump();
 }
 
@@ -87,8 +93,11 @@ Result<AnalysisOutput> RunConcordance(const AnalysisRequest& request, const data
 }
 
 json FirstStep(const AnalysisRequest& r) {
-  return {{"analysis", "concordance"}, {"subset", r.subset}, {"formula", r.formula},
-          {"step", "pairs"},           {"reverse", r.reverse}};
+  return {{"analysis", "concordance"},
+          {"subset", r.subset},
+          {"formula", r.formula},
+          {"step", "pairs"},
+          {"reverse", r.reverse}};
 }
 
 json Signature(const json& step) {
@@ -152,10 +161,10 @@ AnalysisKind ConcordanceKind() {
           .run_local = RunConcordance,
           .first_step = FirstStep,
           .signature = Signature,
-          .review = [](const AnalysisRequest& r, const data::Table& table,
-                       privacy::ReviewFigures* f) {
-            return ReviewModel(r, table, formula::ModelKind::kCox, f);
-          },
+          .review =
+              [](const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
+                return ReviewModel(r, table, formula::ModelKind::kCox, f);
+              },
           .method = Method};
 }
 
