@@ -185,12 +185,7 @@ Result<CoxphResult> FitCoxph(const std::vector<CoxSite*>& sites,
   stats::ConcordanceAggregate c;
   for (CoxSite* site : sites) {
     ASSIGN_OR_RETURN(const stats::ConcordanceAggregate s, site->Concordance(b_used));
-    c.concordant += s.concordant;
-    c.discordant += s.discordant;
-    c.tied_risk += s.tied_risk;
-    c.c2 += s.c2;
-    c.cm += s.cm;
-    c.m2 += s.m2;
+    c.Add(s);
   }
   r.has_concordance = FinishConcordance(c, &r.concordance, &r.concordance_se);
   return r;

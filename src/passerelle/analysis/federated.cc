@@ -41,6 +41,19 @@ Result<std::vector<json>> AskAll(const std::vector<SiteLink>& sites, const json&
   return answers;
 }
 
+stats::ConcordanceAggregate ReadConcordance(const json& j) {
+  stats::ConcordanceAggregate c;
+  c.concordant = SitePairCount(j.at("concordant"));
+  c.discordant = SitePairCount(j.at("discordant"));
+  c.tied_risk = SitePairCount(j.at("tied_x"));
+  c.tied_time = j.at("tied_y").is_null() ? kNaN : SitePairCount(j.at("tied_y"));
+  c.tied_both = j.at("tied_xy").is_null() ? kNaN : SitePairCount(j.at("tied_xy"));
+  c.c2 = j.at("c2").get<double>();
+  c.cm = j.at("cm").get<double>();
+  c.m2 = j.at("m2").get<double>();
+  return c;
+}
+
 bool HasSiteStrata(const formula::Formula& f) {
   return std::any_of(f.strata.begin(), f.strata.end(),
                      [](const formula::Expr& e) { return formula::Deparse(e) == "site"; });

@@ -83,6 +83,8 @@ Result<T> Decode(const Result<json>& answer, Read read) {
     return Unavailable(std::string("site answered garbage: ") + e.what());
   }
 }
+// A site's concordance pairs as the hub reads them (ConcordanceJson's; NaN where it withheld).
+stats::ConcordanceAggregate ReadConcordance(const json& j);
 // A vector of p and a matrix of p x p, or the site answered aggregates of the wrong size.
 Status CheckSizes(size_t vector, size_t matrix, size_t p);
 
@@ -128,6 +130,14 @@ struct SiteModel {
 Status CheckModel(const SiteModel& model, const privacy::Policy& policy);
 // The answer to a model's "levels" step.
 std::string LevelsAnswer(const SiteModel& model);
+// A Cox model's frame and kernel at a site (coxph's, and a concordance's one predictor).
+Status BuildCoxSiteModel(const json& task, const formula::Formula& f,
+                         const formula::FrameOptions& options, const data::Table& table,
+                         SiteModel* model);
+// A site's concordance pairs as they leave it: the pairs the estimate is made of, and the
+// pairs of events on one day (tied in time, or in time and risk) released as counts (none or
+// at least k: a few say that two patients died the same day).
+json ConcordanceJson(const stats::ConcordanceAggregate& c, const privacy::Policy& policy);
 // What the site's rules read of a frame, and what every step releases about it, into `model`.
 // `cross_products`: the steps release X'WX (a GLM's), whose entries are sums over the records
 // where two columns are both non-zero.

@@ -340,6 +340,29 @@ std::string LevelsAnswer(const SiteModel& model) {
   return json{{"levels", model.all_levels}, {"used_levels", model.used_levels}}.dump();
 }
 
+Status BuildCoxSiteModel(const json& task, const formula::Formula& f,
+                         const formula::FrameOptions& options, const data::Table& table,
+                         SiteModel* model) {
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
+                                            task.value("subset", ""), options));
+  for (double s : m.status) model->events += s;
+  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model));
+  model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
+  return Status::Ok();
+}
+
+json ConcordanceJson(const stats::ConcordanceAggregate& c, const privacy::Policy& policy) {
+  return {{"concordant", c.concordant},
+          {"discordant", c.discordant},
+          {"tied_x", c.tied_risk},
+          {"tied_y", ReleasableCount(c.tied_time, policy)},
+          {"tied_xy", ReleasableCount(c.tied_both, policy)},
+          {"c2", c.c2},
+          {"cm", c.cm},
+          {"m2", c.m2}};
+}
+
 Result<double> FewestUndeclaredLabel(const std::string& expression, const data::Table& table) {
   ASSIGN_OR_RETURN(Labels labels, LabelsOf(expression, table));
   return labels.never_released.empty() ? labels.fewest : 0.0;

@@ -29,6 +29,16 @@ inline double SiteCount(const nlohmann::json& j) {
   return v;
 }
 
+// A count of pairs of patients (a concordance's): a whole number from 0 to the pairs of the
+// most records a site may count.
+inline double SitePairCount(const nlohmann::json& j) {
+  const double v = j.get<double>();
+  if (!(v >= 0 && v <= kMaxSiteRecords * kMaxSiteRecords / 2) || v != std::floor(v)) {
+    throw MalformedAnswer("a count of pairs is not a whole number from 0 to 5e15");
+  }
+  return v;
+}
+
 // A count, or NaN where the site suppressed it (null).
 inline double SiteCountOrNaN(const nlohmann::json& j) {
   return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : SiteCount(j);

@@ -234,8 +234,8 @@ ordered_json ConcordanceJson(const analysis::ConcordanceOutput& c) {
            {{"concordant", c.concordant},
             {"discordant", c.discordant},
             {"tied.x", c.tied_x},
-            {"tied.y", c.tied_y},
-            {"tied.xy", c.tied_xy}}},
+            {"tied.y", Number(c.tied_y)},
+            {"tied.xy", Number(c.tied_xy)}}},
           {"n", c.n}};
 }
 

@@ -401,9 +401,11 @@ std::string Concordance(const analysis::AnalysisOutput& output,
                     "\n" + Notes(output) + "\n";
   out += "n = " + FormatNumber(c.n) + "\nConcordance = " + Fixed(c.concordance, 4) +
          " se = " + Fixed(c.concordance_se, 4) + "\n";
+  // Pairs of patients run to 10^9 and more: every digit, never 1.2e+09.
+  auto pairs = [](double x) { return FormatNumber(x, 17); };
   TextTable table({"concordant", "discordant", "tied.x", "tied.y", "tied.xy"});
-  table.AddRow({FormatNumber(c.concordant), FormatNumber(c.discordant), FormatNumber(c.tied_x),
-                FormatNumber(c.tied_y), FormatNumber(c.tied_xy)});
+  table.AddRow({pairs(c.concordant), pairs(c.discordant), pairs(c.tied_x), pairs(c.tied_y),
+                pairs(c.tied_xy)});
   return out + table.Render();
 }
 

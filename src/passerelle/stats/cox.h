@@ -43,6 +43,18 @@ struct ConcordanceAggregate {
   // with c_k = concordant - discordant pairs and m_k = all comparable pairs involving cluster k,
   // sum c_k^2, sum c_k m_k and sum m_k^2.
   double c2 = 0, cm = 0, m2 = 0;
+
+  // Another set of pairs (another site's, within its own strata) counted in with these.
+  void Add(const ConcordanceAggregate& o) {
+    concordant += o.concordant;
+    discordant += o.discordant;
+    tied_risk += o.tied_risk;
+    tied_time += o.tied_time;
+    tied_both += o.tied_both;
+    c2 += o.c2;
+    cm += o.cm;
+    m2 += o.m2;
+  }
 };
 
 class CoxKernel {

@@ -4,6 +4,7 @@
 // another, EXPR is its linear predictor written out. Across sites only with + strata(site):
 // pairs are then compared within a site, and each site's counts and jackknife sums add up to
 // the pooled result exactly; a pair of patients of two sites is compared by no one.
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "passerelle/analysis/frames.h"
@@ -14,8 +15,7 @@ namespace passerelle::analysis {
 namespace {
 
 // A concordance's frame has one column: the predictor.
-Status OnePredictor(const formula::ModelFrame& m) {
-  if (m.p() == 1) return Status::Ok();
+Status OnePredictor() {
   return InvalidArgument(
       "concordance takes one predictor: Surv(time, status) ~ EXPR (+ strata(...)); write a "
       "model's linear predictor as one expression");
@@ -40,19 +40,13 @@ ConcordanceOutput Finish(const stats::ConcordanceAggregate& c, double n) {
   return out;
 }
 
-// At a site: the model machinery (its rules on the cohort, the events and a 0/1 predictor),
-// then the pairs.
+// At a site: a Cox model's machinery (its rules on the cohort, the events and a 0/1
+// predictor) over the one predictor, then the pairs.
 Status BuildPredictor(const json& task, const formula::Formula& f,
                       const formula::FrameOptions& options, const data::Table& table,
                       SiteModel* model) {
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
-                                            task.value("subset", ""), options));
-  RETURN_IF_ERROR(OnePredictor(m));
-  for (double s : m.status) model->events += s;
-  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model));
-  model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
-  return Status::Ok();
+  RETURN_IF_ERROR(BuildCoxSiteModel(task, f, options, table, model));
+  return model->p == 1 ? Status::Ok() : OnePredictor();
 }
 
 Result<std::string> PairsStep(const json& task, const SiteModel* model,
@@ -62,17 +56,9 @@ Result<std::string> PairsStep(const json& task, const SiteModel* model,
     return InvalidArgument("task: analysis 'concordance' has no step '" + task.value("step", "") +
                            "'");
   }
-  const stats::ConcordanceAggregate c = Pairs(*model->cox, task.value("reverse", false));
-  return json{{"n", model->n},
-              {"concordant", c.concordant},
-              {"discordant", c.discordant},
-              {"tied_x", c.tied_risk},
-              {"tied_y", c.tied_time},
-              {"tied_xy", c.tied_both},
-              {"c2", c.c2},
-              {"cm", c.cm},
-              {"m2", c.m2}}
-      .dump();
+  json pairs = ConcordanceJson(Pairs(*model->cox, task.value("reverse", false)), policy);
+  pairs["n"] = model->n;
+  return pairs.dump();
 }
 
 Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
@@ -85,7 +71,7 @@ Result<AnalysisOutput> RunConcordance(const AnalysisRequest& request, const data
   AnalysisOutput out;
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    StartFrame(request, f, table, formula::ModelKind::kCox, &out));
-  RETURN_IF_ERROR(OnePredictor(m));
+  if (m.p() != 1) return OnePredictor();
   const double n = static_cast<double>(m.n);
   const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
   out.result = Finish(Pairs(kernel, request.reverse), n);
@@ -119,21 +105,18 @@ Result<AnalysisOutput> FederatedConcordance(const AnalysisRequest& request,
   double n = 0;
   for (size_t s = 0; s < sites.size(); ++s) {
     RETURN_IF_ERROR(Reading(sites[s].name, [&] {
-      const json& a = answers[s];
-      n += SiteCount(a.at("n"));
-      sum.concordant += SiteCount(a.at("concordant"));
-      sum.discordant += SiteCount(a.at("discordant"));
-      sum.tied_risk += SiteCount(a.at("tied_x"));
-      sum.tied_time += SiteCount(a.at("tied_y"));
-      sum.tied_both += SiteCount(a.at("tied_xy"));
-      sum.c2 += a.at("c2").get<double>();
-      sum.cm += a.at("cm").get<double>();
-      sum.m2 += a.at("m2").get<double>();
+      n += SiteCount(answers[s].at("n"));
+      sum.Add(ReadConcordance(answers[s]));
       return Status::Ok();
     }));
   }
   AnalysisOutput out;
   out.request = request;
+  if (std::isnan(sum.tied_time)) {
+    out.notes.push_back(
+        "tied.y, tied.xy: a site withholds its pairs of events on one day (1 to k-1 of them); "
+        "the concordance does not use them");
+  }
   out.result = Finish(sum, n);
   return out;
 }

@@ -81,31 +81,10 @@ Result<std::vector<double>> RemoteCoxSite::ClusterMeat(std::span<const double> b
 }
 
 Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const double> beta) {
-  return Decode<stats::ConcordanceAggregate>(Ask("pairs", beta), [](const json& j) {
-    stats::ConcordanceAggregate c;
-    c.concordant = j.at("concordant").get<double>();
-    c.discordant = j.at("discordant").get<double>();
-    c.tied_risk = j.at("tied_risk").get<double>();
-    c.c2 = j.at("c2").get<double>();
-    c.cm = j.at("cm").get<double>();
-    c.m2 = j.at("m2").get<double>();
-    return c;
-  });
+  return Decode<stats::ConcordanceAggregate>(Ask("pairs", beta), ReadConcordance);
 }
 
 namespace {
-
-Status BuildCoxModel(const json& task, const formula::Formula& f,
-                     const formula::FrameOptions& options, const data::Table& table,
-                     SiteModel* model) {
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
-                                            task.value("subset", ""), options));
-  for (double s : m.status) model->events += s;
-  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model));
-  model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
-  return Status::Ok();
-}
 
 Result<std::string> CoxStep(const json& task, const SiteModel* model,
                             const privacy::Policy& policy) {
@@ -140,14 +119,7 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
   }
   if (step == "meat") return json{{"meat", kernel.ClusterMeat(beta, ties)}}.dump();
   if (step == "pairs") {  // the concordance of the linear predictor
-    const stats::ConcordanceAggregate c = kernel.Concordance(beta);
-    return json{{"concordant", c.concordant},
-                {"discordant", c.discordant},
-                {"tied_risk", c.tied_risk},
-                {"c2", c.c2},
-                {"cm", c.cm},
-                {"m2", c.m2}}
-        .dump();
+    return ConcordanceJson(kernel.Concordance(beta), policy).dump();
   }
   return InvalidArgument("task: unknown step '" + step + "'");
 }
@@ -221,7 +193,7 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request,
 
 Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
                               const privacy::Policy& policy, LocalStepCache* cache) {
-  return RunModelStep(task, table, policy, cache, BuildCoxModel, CoxStep);
+  return RunModelStep(task, table, policy, cache, BuildCoxSiteModel, CoxStep);
 }
 
 json FirstStep(const AnalysisRequest& r) {
