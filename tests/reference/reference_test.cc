@@ -1,13 +1,18 @@
 // Every fit of every reference case (expected/*.json, computed by R 4.2.2 / survival 3.5-3)
-// run through Passerelle and compared number by number within README.md's tolerances.
+// run through Passerelle and compared number by number within README.md's tolerances; a fit
+// marked "federated" is also run across the case's site files (each site's steps under its
+// default rules) and compared with the same numbers.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "passerelle/analysis/federated.h"
 #include "passerelle/analysis/run.h"
+#include "passerelle/analysis/test_site.h"
 #include "passerelle/data/csv_table.h"
 #include "passerelle/formula/expr.h"
 #include "passerelle/report/results_json.h"
@@ -23,6 +28,24 @@ const std::string kDir = std::string(PASSERELLE_SOURCE_DIR) + "/tests/reference/
 json Load(const std::string& path) {
   std::ifstream in(path);
   return json::parse(in);
+}
+
+// The analysis request a fit states ("request": Passerelle's options).
+analysis::AnalysisRequest StatedRequest(const json& r) {
+  analysis::AnalysisRequest request;
+  request.function = r.at("function");
+  request.formula = r.at("formula");
+  request.subset = r.value("subset", "");
+  request.ties = r.value("ties", "efron");
+  request.family = r.value("family", "");
+  request.weights = r.value("weights", "");
+  if (r.contains("robust")) request.robust = r["robust"].get<bool>() ? "true" : "false";
+  request.cause = r.value("cause", "");
+  request.transform = r.value("transform", "km");
+  request.propensity = r.value("propensity", "");
+  request.estimand = r.value("estimand", "");
+  request.stabilized = r.value("stabilized", false);
+  return request;
 }
 
 // The analysis request an R call stands for, read with Passerelle's own R parser.
@@ -119,11 +142,11 @@ const std::vector<Field> kCoxFields = {{"n", 0},
                                        {"concordance_se", 1e-6}};
 
 const std::vector<Field> kGlmFields = {
-    {"family", 0},      {"link", 0},    {"n", 0},           {"n_omitted_na", 0},
-    {"coef_names", 0},  {"coef", 1e-6}, {"se", 1e-6},       {"z", 1e-6},
-    {"p", 1e-6},        {"var", 1e-6},  {"deviance", 1e-9}, {"null_deviance", 1e-9},
-    {"df_residual", 0}, {"df_null", 0}, {"aic", 1e-9},      {"loglik", 1e-9},
-    {"dispersion", 0}};
+    {"family", 0},       {"link", 0},    {"n", 0},           {"n_omitted_na", 0},
+    {"coef_names", 0},   {"coef", 1e-6}, {"se", 1e-6},       {"z", 1e-6},
+    {"p", 1e-6},         {"var", 1e-6},  {"deviance", 1e-9}, {"null_deviance", 1e-9},
+    {"df_residual", 0},  {"df_null", 0}, {"aic", 1e-9},      {"loglik", 1e-9},
+    {"dispersion", 1e-9}};
 const std::vector<Field> kSurvdiffFields = {{"groups", 0},
                                             {"n", 0},
                                             {"obs", 1e-12},
@@ -155,6 +178,56 @@ void CompareSurvfit(const json& actual, const json& expected) {
   }
 }
 
+void CompareFields(const std::vector<Field>& fields, const json& actual, const json& expected) {
+  for (const Field& field : fields) {
+    if (!expected.contains(field.name)) continue;
+    if (!actual.contains(field.name)) {
+      ADD_FAILURE() << field.name << " missing";
+      continue;
+    }
+    ExpectClose(actual[field.name], expected[field.name], field.relative, field.name);
+  }
+}
+
+// A fit's result as R gave it, by its type.
+void Compare(const std::string& type, json actual, const json& expected) {
+  if (type == "survfit") {
+    CompareSurvfit(actual, expected);
+  } else if (type == "concordance") {  // counts exact, the rest closed-form
+    for (const char* key : {"concordance", "concordance_se", "n"}) {
+      ExpectClose(actual[key], expected[key], 1e-12, key);
+    }
+    for (auto it = expected["count"].begin(); it != expected["count"].end(); ++it) {
+      EXPECT_EQ(actual["count"][it.key()].get<double>(), it.value().get<double>()) << it.key();
+    }
+  } else if (type == "coxzph") {
+    EXPECT_EQ(actual["transform"], expected["transform"]);
+    EXPECT_EQ(actual["rownames"], expected["rownames"]);
+    ExpectClose(actual["chisq"], expected["chisq"], 1e-6, "chisq");
+    ExpectClose(actual["df"], expected["df"], 0, "df");
+    ExpectClose(actual["p"], expected["p"], 1e-6, "p");
+  } else if (type == "coxph") {
+    CompareFields(kCoxFields, actual, expected);
+    if (expected.contains("propensity")) {
+      const json& e = expected["propensity"];
+      ASSERT_TRUE(actual.contains("propensity"));
+      const json& a = actual["propensity"];
+      CompareFields(kGlmFields, a["model"], e["model"]);
+      EXPECT_EQ(a["arms"], e["arms"]);
+      ExpectClose(a["n"], e["n"], 0, "propensity.n");
+      ExpectClose(a["ess"], e["ess"], 1e-9, "propensity.ess");
+      EXPECT_EQ(a["balance"]["covariates"], e["balance"]["covariates"]);
+      ExpectClose(a["balance"]["smd_before"], e["balance"]["smd_before"], 1e-9, "smd_before");
+      ExpectClose(a["balance"]["smd_after"], e["balance"]["smd_after"], 1e-6, "smd_after");
+    }
+  } else if (type == "glm") {
+    if (actual.contains("t")) actual["z"] = actual["t"];  // a gaussian model's t values
+    CompareFields(kGlmFields, actual, expected);
+  } else {
+    CompareFields(kSurvdiffFields, actual, expected);
+  }
+}
+
 class ReferenceCase : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ReferenceCase, MatchesR) {
@@ -165,38 +238,54 @@ TEST_P(ReferenceCase, MatchesR) {
       options.levels[it.key()] = it.value().get<std::vector<std::string>>();
     }
   }
-  std::vector<std::string> paths;
-  for (const auto& f : spec["data_files"]) paths.push_back(kDir + f.get<std::string>());
-  auto table = data::ReadCsvTable(paths, options);
-  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  auto read = [&](const std::vector<std::string>& files) {
+    std::vector<std::string> paths;
+    for (const std::string& f : files) paths.push_back(kDir + f);
+    auto table = data::ReadCsvTable(paths, options);
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    return table.ok() ? *table : data::Table{};
+  };
+  // The data a fit reads: its own file where the case has several data frames, else the case's
+  // files stacked; and the sites' files, each its own table.
+  std::map<std::string, data::Table> tables;
+  auto table_of = [&](const json& fit) -> const data::Table& {
+    if (fit.contains("data_file")) {
+      const std::string file = fit["data_file"];
+      if (!tables.count(file)) tables[file] = read({file});
+      return tables[file];
+    }
+    if (!tables.count("")) tables[""] = read(spec["data_files"].get<std::vector<std::string>>());
+    return tables[""];
+  };
+  std::vector<testing::TestSite> sites;
+  if (spec.contains("site_files")) {
+    for (const json& file : spec["site_files"]) {
+      testing::TestSite site;
+      site.table = read({file.get<std::string>()});
+      site.policy = privacy::DefaultPolicy("site" + std::to_string(sites.size() + 1));
+      sites.push_back(std::move(site));
+    }
+  }
 
   for (const json& fit : spec["fits"]) {
     SCOPED_TRACE(fit["name"].get<std::string>() + ": " + fit["r_call"].get<std::string>());
-    const analysis::AnalysisRequest request = RequestFor(fit["r_call"]);
-    auto output = analysis::RunAnalysis(request, *table);
+    const analysis::AnalysisRequest request =
+        fit.contains("request") ? StatedRequest(fit["request"]) : RequestFor(fit["r_call"]);
+    const std::string type = fit.value("type", request.function);
+    auto output = analysis::RunAnalysis(request, table_of(fit));
     ASSERT_TRUE(output.ok()) << output.status().ToString();
-    const json actual = json::parse(report::ResultsJson(*output));
-    const json& expected = fit["results"];
-    if (request.function == "survfit") {
-      CompareSurvfit(actual, expected);
-      continue;
+    Compare(type, json::parse(report::ResultsJson(*output)), fit["results"]);
+    if (!fit.value("federated", false)) continue;
+    SCOPED_TRACE("federated across the site files");
+    ASSERT_FALSE(sites.empty());
+    std::vector<analysis::SiteLink> links;
+    for (testing::TestSite& site : sites) {
+      site.released = {};  // each fit on its own: the differencing rule is tested elsewhere
+      links.push_back({site.policy.site, site.AsTransport()});
     }
-    if (request.function == "concordance") {  // counts exact, the rest closed-form
-      for (const char* key : {"concordance", "concordance_se", "n"}) {
-        ExpectClose(actual[key], expected[key], 1e-12, key);
-      }
-      for (auto it = expected["count"].begin(); it != expected["count"].end(); ++it) {
-        EXPECT_EQ(actual["count"][it.key()].get<double>(), it.value().get<double>()) << it.key();
-      }
-      continue;
-    }
-    const std::vector<Field>& fields = request.function == "coxph" ? kCoxFields
-                                       : request.function == "glm" ? kGlmFields
-                                                                   : kSurvdiffFields;
-    for (const Field& field : fields) {
-      if (!expected.contains(field.name)) continue;
-      ExpectClose(actual[field.name], expected[field.name], field.relative, field.name);
-    }
+    auto federated = analysis::RunFederated(request, links);
+    ASSERT_TRUE(federated.ok()) << federated.status().ToString();
+    Compare(type, json::parse(report::ResultsJson(*federated)), fit["results"]);
   }
 }
 

@@ -12,6 +12,7 @@ stats::CoxRows CoxRowsFrom(formula::ModelFrame frame) {
   rows.strata = std::move(frame.strata);
   rows.offset = std::move(frame.offset);
   rows.cluster = std::move(frame.cluster);
+  rows.weight = std::move(frame.weights);
   return rows;
 }
 
@@ -21,6 +22,7 @@ stats::GlmRows GlmRowsFrom(const formula::ModelFrame& frame) {
   rows.x = frame.x;
   rows.y = frame.y;
   rows.offset = frame.offset;
+  rows.weight = frame.weights;
   return rows;
 }
 
@@ -30,6 +32,7 @@ stats::GlmRows NullGlmRowsFrom(const formula::ModelFrame& frame) {
   rows.x.assign(frame.intercept ? frame.n : 0, 1.0);
   rows.y = frame.y;
   rows.offset = frame.offset;
+  rows.weight = frame.weights;
   return rows;
 }
 

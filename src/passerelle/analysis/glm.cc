@@ -30,6 +30,8 @@ Result<stats::GlmAggregate> Sum(const std::vector<GlmSite*>& sites,
     total.deviance += a.deviance;
     total.loglik += a.loglik;
     total.extreme_fits += a.extreme_fits;
+    total.sum_log_w += a.sum_log_w;
+    total.fractional_successes += a.fractional_successes;
   }
   return total;
 }
@@ -39,6 +41,7 @@ struct Irls {
   stats::GlmAggregate at_beta;       // deviance at beta
   std::vector<double> cov_unscaled;  // (X'WX)^-1 of the last weighted fit, as R's qr
   std::vector<bool> aliased;
+  double fractional_successes = 0;  // at the start (binomial)
   size_t rank = 0;
   int iter = 0;
   bool converged = false;
@@ -47,6 +50,7 @@ struct Irls {
 Result<Irls> RunIrls(const std::vector<GlmSite*>& sites, size_t p) {
   Irls fit;
   ASSIGN_OR_RETURN(stats::GlmAggregate step, Sum(sites, nullptr));
+  fit.fractional_successes = step.fractional_successes;
   double deviance_old = step.deviance;
   const stats::SymmetricFactor first(step.xtwx, p, kToler);
   fit.aliased.assign(p, false);
@@ -97,6 +101,9 @@ Result<GlmResult> FitGlm(const std::vector<GlmSite*>& sites,
   if (p == 0) return InvalidArgument("the model has no coefficient to estimate");
   ASSIGN_OR_RETURN(Irls fit, RunIrls(sites, p));
   r.iter = fit.iter;
+  if (fit.fractional_successes > 0) {
+    r.warnings.push_back("non-integer #successes in a binomial glm!");
+  }
   r.converged = fit.converged;
   if (!fit.converged) r.warnings.push_back("glm.fit: algorithm did not converge");
   if (family == stats::Family::kBinomial && fit.at_beta.extreme_fits > 0) {
@@ -117,7 +124,8 @@ Result<GlmResult> FitGlm(const std::vector<GlmSite*>& sites,
   // the deviance being the RSS): from the summed deviance, not a sum of the sites' own.
   r.loglik =
       family == stats::Family::kGaussian
-          ? -fit.at_beta.n / 2 * (std::log(2 * M_PI * fit.at_beta.deviance / fit.at_beta.n) + 1)
+          ? -fit.at_beta.n / 2 * (std::log(2 * M_PI * fit.at_beta.deviance / fit.at_beta.n) + 1) +
+                fit.at_beta.sum_log_w / 2
           : fit.at_beta.loglik;
   const double k = static_cast<double>(fit.rank) + (family == stats::Family::kGaussian ? 1 : 0);
   r.aic = -2 * r.loglik + 2 * k;

@@ -111,6 +111,7 @@ Status CheckTerms(const formula::Formula& f, const privacy::Policy& policy);
 // step and coefficients).
 struct SiteModel {
   double n = 0, p = 0, events = 0, omitted = 0;
+  bool whole_weights = true;  // every case weight is a whole number (or there are none)
   std::vector<std::string> coef_names;
   bool intercept = false;
   std::vector<double> sums;        // column sums of the design (coxph releases them)

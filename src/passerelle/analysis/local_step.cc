@@ -307,6 +307,15 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
   if (task.contains("levels")) {
     options.levels = task.at("levels").get<std::map<std::string, std::vector<std::string>>>();
   }
+  // Case weights are a variable of the dataset, never an expression: a weight computed from a
+  // condition would make one patient the model.
+  options.weights = task.value("weights", "");
+  if (!options.weights.empty()) {
+    ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(options.weights, "weights"));
+    if (e.kind != formula::Expr::Kind::kName) {
+      return PermissionDenied("rule weights_variable: weights must name a variable of the dataset");
+    }
+  }
   RETURN_IF_ERROR(build(task, f, options, table, model.get()));
   return std::shared_ptr<const SiteModel>(std::move(model));
 }
@@ -347,6 +356,7 @@ Status BuildCoxSiteModel(const json& task, const formula::Formula& f,
                    formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
                                             task.value("subset", ""), options));
   for (double s : m.status) model->events += s;
+  for (double w : m.weights) model->whole_weights = model->whole_weights && w == std::floor(w);
   RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model));
   model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
   return Status::Ok();

@@ -71,13 +71,10 @@ using Transport = std::function<Result<nlohmann::json>(const nlohmann::json& tas
 
 class RemoteCoxSite : public CoxSite {
  public:
-  // Asks the site to describe its cohort for the model first (n, events, coefficient names).
-  // `levels`: the factor levels every site uses, as JSON ({"organ": [...]}; "" for the site's).
-  static Result<std::unique_ptr<RemoteCoxSite>> Connect(Transport transport,
-                                                        const std::string& formula,
-                                                        const std::string& subset,
-                                                        const std::string& ties,
-                                                        const std::string& levels = "");
+  // Asks the site to describe its cohort for the model first (n, events, coefficient names):
+  // `task` is the analysis's first step (its analysis, formula, subset, ties, weights and the
+  // factor levels every site uses); the rounds send it again with their step and coefficients.
+  static Result<std::unique_ptr<RemoteCoxSite>> Connect(Transport transport, nlohmann::json task);
   double n() const override { return n_; }
   double events() const override { return events_; }
   const std::vector<std::string>& coef_names() const { return coef_names_; }
@@ -85,6 +82,9 @@ class RemoteCoxSite : public CoxSite {
   // the site suppressed a count of 1 to k-1: an indicator column's sum counts patients).
   const std::vector<double>& sums() const { return sums_; }
   double omitted() const { return omitted_; }
+  // Every case weight of the site is a whole number (R's robust variance is the default
+  // otherwise).
+  bool whole_weights() const { return whole_weights_; }
   Result<stats::CoxAggregate> Evaluate(std::span<const double> beta, stats::Ties ties) override;
   Result<std::vector<double>> ClusterMeat(std::span<const double> beta, stats::Ties ties) override;
   Result<stats::ConcordanceAggregate> Concordance(std::span<const double> beta) override;
@@ -93,21 +93,20 @@ class RemoteCoxSite : public CoxSite {
   RemoteCoxSite() = default;
   Result<nlohmann::json> Ask(const std::string& step, std::span<const double> beta);
   Transport transport_;
-  std::string formula_, subset_, ties_, levels_;
+  std::string task_;  // the first step, as JSON text
   double n_ = 0, events_ = 0, omitted_ = 0;
+  bool whole_weights_ = true;
   std::vector<std::string> coef_names_;
   std::vector<double> sums_;
 };
 
 class RemoteGlmSite : public GlmSite {
  public:
-  // `null_model`: the intercept-only model of the same rows (for the null deviance). `levels`:
-  // the factor levels every site keeps, as JSON ({"organ": ["prostate", ...]}; "" for none).
-  static Result<std::unique_ptr<RemoteGlmSite>> Connect(Transport transport,
-                                                        const std::string& formula,
-                                                        const std::string& subset,
-                                                        const std::string& family, bool null_model,
-                                                        const std::string& levels = "");
+  // `task`: the analysis's first step (formula, subset, family, weights, the factor levels every
+  // site keeps); `null_model`: the intercept-only model of the same rows (for the null
+  // deviance).
+  static Result<std::unique_ptr<RemoteGlmSite>> Connect(Transport transport, nlohmann::json task,
+                                                        bool null_model);
   double n() const override { return n_; }
   Status Validate() const override { return Status::Ok(); }  // checked at the site
   const std::vector<std::string>& coef_names() const { return coef_names_; }
@@ -121,7 +120,7 @@ class RemoteGlmSite : public GlmSite {
   Result<nlohmann::json> Send(const std::string& step, std::span<const double> beta);
   Result<stats::GlmAggregate> Ask(const std::string& step, std::span<const double> beta);
   Transport transport_;
-  std::string formula_, subset_, family_, levels_;
+  std::string task_;  // the first step, as JSON text
   bool null_model_ = false, intercept_ = true;
   double n_ = 0, omitted_ = 0;
   size_t p_ = 0;  // coefficients of the model asked for (the null model: 1 or 0)

@@ -26,6 +26,10 @@ data::Table Site(const std::string& file) {
   return *t;
 }
 
+nlohmann::json CoxTask() {
+  return {{"analysis", "coxph"}, {"formula", kFormula}, {"subset", ""}, {"ties", "efron"}};
+}
+
 TEST(LocalStep, RemoteSitesGiveThePooledStratifiedFit) {
   std::vector<data::Table> tables = {Site("colon_death_site1.csv"), Site("colon_death_site2.csv"),
                                      Site("colon_death_site3.csv")};
@@ -40,7 +44,7 @@ TEST(LocalStep, RemoteSitesGiveThePooledStratifiedFit) {
                                  ++tasks;
                                  return testing::Aggregate(RunLocalStep(task, *table, policy));
                                }),
-                               kFormula, "", "efron");
+                               CoxTask());
     ASSERT_TRUE(site.ok()) << site.status().ToString();
     sites.push_back(site->get());
     remote.push_back(std::move(*site));
@@ -96,7 +100,7 @@ TEST(LocalStep, SiteRulesRefuseWithoutLeakingNumbers) {
       RemoteCoxSite::Connect(testing::OverText([](const std::string&) -> Result<std::string> {
                                return std::string("<html>");
                              }),
-                             kFormula, "", "efron");
+                             CoxTask());
   EXPECT_EQ(garbage.status().code(), StatusCode::kUnavailable);
 }
 
@@ -156,7 +160,9 @@ TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {
       return testing::Aggregate(RunLocalStep(task, *table, policy));
     });
     for (bool null_model : {false, true}) {
-      auto site = RemoteGlmSite::Connect(transport, formula, "", "binomial", null_model);
+      auto site = RemoteGlmSite::Connect(
+          transport, {{"analysis", "glm"}, {"formula", formula}, {"family", "binomial"}},
+          null_model);
       ASSERT_TRUE(site.ok()) << site.status().ToString();
       (null_model ? null_sites : sites).push_back(site->get());
       remote.push_back(std::move(*site));
@@ -186,7 +192,8 @@ TEST(LocalStep, AggregatesOfTheWrongSizeAreTheSitesFailure) {
   Transport lying = testing::OverText([&](const std::string& task) -> Result<std::string> {
     return task.find("\"design\"") != std::string::npos ? describe : wrong;
   });
-  auto site = RemoteGlmSite::Connect(lying, "y ~ x", "", "binomial", false);
+  auto site = RemoteGlmSite::Connect(
+      lying, {{"analysis", "glm"}, {"formula", "y ~ x"}, {"family", "binomial"}}, false);
   ASSERT_TRUE(site.ok());
   auto step = (*site)->EvaluateAtStart();
   ASSERT_FALSE(step.ok());

@@ -45,6 +45,12 @@ AnalysisOption BinDaysOption() {
           .written_default = kDefaultBinDays};
 }
 
+AnalysisOption WeightsOption() {
+  return {.name = "weights",
+          .field = &R::weights,
+          .help = "Variable of case weights (R's weights =), each greater than 0"};
+}
+
 const std::vector<AnalysisKind>& AnalysisKinds() {
   // Never destroyed: a study's thread may still read it while the process exits.
   static const auto* kinds = new std::vector<AnalysisKind>(MakeKinds());

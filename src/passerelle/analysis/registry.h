@@ -42,6 +42,15 @@ struct AnalysisRequest {
   std::string rows, cols;         // table: variable names (cols optional)
   std::vector<std::string> variables;  // describe: the variables (empty: all)
   bool reverse = false;                // concordance: a larger value goes with a shorter time
+  std::string weights;                 // coxph, glm: a variable of case weights
+  std::string robust;                  // coxph: "true", "false" or empty (R's default)
+  std::string cause;                   // finegray: the event level of interest
+  std::string transform = "km";        // coxzph: km, rank, identity, log
+  // coxph: the propensity score model of a two-level treatment ("trt ~ z1 + z2"), its weights'
+  // estimand (ate, att) and whether they are stabilized.
+  std::string propensity;
+  std::string estimand;
+  bool stabilized = false;
 };
 
 // The default time grid of federated survival curves and tests, in days.

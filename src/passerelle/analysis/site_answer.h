@@ -29,12 +29,13 @@ inline double SiteCount(const nlohmann::json& j) {
   return v;
 }
 
-// A count of pairs of patients (a concordance's): a whole number from 0 to the pairs of the
-// most records a site may count.
+// A count of pairs of patients (a concordance's).
 inline double SitePairCount(const nlohmann::json& j) {
+  // Whole numbers up to kMaxSiteRecords^2 / 2 without case weights; with them, sums of products
+  // of weights: any finite number from 0.
   const double v = j.get<double>();
-  if (!(v >= 0 && v <= kMaxSiteRecords * kMaxSiteRecords / 2) || v != std::floor(v)) {
-    throw MalformedAnswer("a count of pairs is not a whole number from 0 to 5e15");
+  if (!(v >= 0 && std::isfinite(v))) {
+    throw MalformedAnswer("a count of pairs is not a finite number from 0");
   }
   return v;
 }

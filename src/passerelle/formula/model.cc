@@ -1,6 +1,7 @@
 #include "passerelle/formula/model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <unordered_set>
@@ -368,6 +369,21 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     if (v.type == Vector::Type::kFactor) return FormulaError(f, "offset() needs a number");
     offsets.push_back(std::move(v));
   }
+  Vector weights;
+  if (!options.weights.empty()) {
+    ASSIGN_OR_RETURN(Expr e, ParseExpr(options.weights, "weights"));
+    ASSIGN_OR_RETURN(weights, Evaluate(e, table, "weights"));
+    if (weights.type == Vector::Type::kFactor || weights.size() != n_all) {
+      return InvalidArgument("weights '" + options.weights + "': must be a number per row");
+    }
+    require_complete(weights);
+  }
+  for (const std::string& text : options.complete_in) {
+    ASSIGN_OR_RETURN(Expr e, ParseExpr(text, "formula"));
+    ASSIGN_OR_RETURN(Vector v, Evaluate(e, table, "formula"));
+    if (v.size() != n_all) return InvalidArgument("'" + text + "' is not one value per row");
+    require_complete(v);
+  }
 
   for (size_t i = 0; i < n_all; ++i) {
     if (complete[i]) {
@@ -430,6 +446,16 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     m.offset.assign(m.n, 0.0);
     for (const Vector& o : offsets) {
       for (size_t k = 0; k < m.n; ++k) m.offset[k] += o.values[m.rows[k]];
+    }
+  }
+  if (!options.weights.empty()) {
+    m.weights = gather(weights.values);
+    for (size_t k = 0; k < m.n; ++k) {
+      if (!(m.weights[k] > 0) || !std::isfinite(m.weights[k])) {
+        return InvalidArgument("weights '" + options.weights +
+                               "': must be greater than 0 and finite (row " +
+                               std::to_string(m.rows[k] + 1) + ")");
+      }
     }
   }
   if (!strata.empty()) {

@@ -55,6 +55,12 @@ struct FrameOptions {
   // federated fit builds the same design: a glm's are the levels some site uses, a coxph's all
   // the levels of any site (factor(x) of a number has the values of the site's rows).
   std::map<std::string, std::vector<std::string>> levels;
+  // Case weights (R's weights =): an expression of the table, positive and finite; rows where
+  // it is missing are dropped as for any variable of the formula. Empty: none.
+  std::string weights;
+  // Expressions that must not be missing either (a propensity score's covariates: the rows
+  // complete for both models).
+  std::vector<std::string> complete_in;
 };
 
 struct ModelFrame {
@@ -77,7 +83,8 @@ struct ModelFrame {
   std::vector<double> x;
   bool intercept = false;
 
-  std::vector<double> offset;  // empty: none
+  std::vector<double> offset;   // empty: none
+  std::vector<double> weights;  // empty: none (each row weighs 1)
   // Strata: codes 0..strata_labels.size()-1; empty codes: one stratum.
   std::vector<int32_t> strata;
   std::vector<std::string> strata_labels;  // "sex=1", "inst=3, sex=2"

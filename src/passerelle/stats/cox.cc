@@ -34,6 +34,7 @@ class Fenwick {
 
 CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   counting_ = !rows.start.empty();
+  weighted_ = !rows.weight.empty();
   auto stratum = [&](size_t i) { return rows.strata.empty() ? 0 : rows.strata[i]; };
   // Sort keys held by value (stratum, then time descending, then row: a total order).
   struct Key {
@@ -63,6 +64,7 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   stop_.resize(n_);
   status_.resize(n_);
   offset_.assign(n_, 0.0);
+  weight_.assign(n_, 1.0);
   strata_.resize(n_);
   cluster_.resize(n_);
   if (counting_) start_.resize(n_);
@@ -80,6 +82,7 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
     status_[k] = rows.status[i];
     events_ += rows.status[i];
     if (!rows.offset.empty()) offset_[k] = rows.offset[i];
+    if (weighted_) weight_[k] = rows.weight[i];
     if (counting_) start_[k] = rows.start[i];
     strata_[k] = stratum(i);
     if (rows.cluster.empty()) {
@@ -115,7 +118,7 @@ std::vector<double> CoxKernel::RiskScores(std::span<const double> beta,
     const double* xi = &x_[i * p_];
     for (size_t j = 0; j < p_; ++j) e += xi[j] * beta[j];
     (*eta)[i] = e;
-    r[i] = std::exp(e);
+    r[i] = weight_[i] * std::exp(e);
   }
   return r;
 }
@@ -175,7 +178,7 @@ Result<CoxKernel::Partial> CoxKernel::Sweep(const std::vector<double>& r,
         }
       }
       size_t j = i;
-      double deaths = 0, d0 = 0;
+      double deaths = 0, d0 = 0, wd = 0;  // deaths, their weighted risk, their weight
       std::fill(d1.begin(), d1.end(), 0.0);
       std::fill(d2.begin(), d2.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
@@ -184,10 +187,12 @@ Result<CoxKernel::Partial> CoxKernel::Sweep(const std::vector<double>& r,
         ++at_risk;
         if (!death) continue;
         deaths += 1;
-        out.loglik += eta[j];
+        const double wj = weight_[j];
+        wd += wj;
+        out.loglik += wj * eta[j];
         d0 += r[j];
         const double* xj = &x_[j * p];
-        for (size_t a = 0; a < p; ++a) out.score[a] += xj[a];
+        for (size_t a = 0; a < p; ++a) out.score[a] += wj * xj[a];
       }
       if (deaths > 0 && ties == Ties::kExact && deaths > 1) {
         // Exact partial likelihood: sum over all subsets of size d of the risk set, by the
@@ -241,7 +246,8 @@ Result<CoxKernel::Partial> CoxKernel::Sweep(const std::vector<double>& r,
         }
       } else if (deaths > 0) {
         // Breslow: the d deaths share the full risk set. Efron: the k-th of them (k = 0..d-1)
-        // sees the risk set less k/d of the dying subjects' weight, denom_k = S0 - f_k D0.
+        // sees the risk set less k/d of the dying subjects' weight, denom_k = S0 - f_k D0, and
+        // counts with their mean case weight (R's coxph).
         // The sums over k reduce to five scalars, so a tied time costs O(d + p^2):
         //   score -= S1 A - D1 B,   info += S2 A - D2 B - (S1S1' C - (S1D1' + D1S1') E + D1D1' F)
         // with A = sum 1/denom, B = sum f/denom, C = sum 1/denom^2, E = sum f/denom^2,
@@ -249,20 +255,21 @@ Result<CoxKernel::Partial> CoxKernel::Sweep(const std::vector<double>& r,
         const bool efron = ties != Ties::kBreslow && deaths > 1;
         double A = 0, B = 0, C = 0, E = 0, F = 0;
         if (efron) {
+          const double mean_w = wd / deaths;
           for (int k = 0; k < static_cast<int>(deaths); ++k) {
             const double f = k / deaths;
             const double denom = s0 - f * d0;
-            out.loglik -= std::log(denom);
-            A += 1 / denom;
-            B += f / denom;
-            C += 1 / (denom * denom);
-            E += f / (denom * denom);
-            F += f * f / (denom * denom);
+            out.loglik -= mean_w * std::log(denom);
+            A += mean_w / denom;
+            B += mean_w * f / denom;
+            C += mean_w / (denom * denom);
+            E += mean_w * f / (denom * denom);
+            F += mean_w * f * f / (denom * denom);
           }
         } else {
-          out.loglik -= deaths * std::log(s0);
-          A = deaths / s0;
-          C = deaths / (s0 * s0);
+          out.loglik -= wd * std::log(s0);
+          A = wd / s0;
+          C = wd / (s0 * s0);
         }
         out.sum_a += A;
         out.sum_c += C;
@@ -286,6 +293,11 @@ Result<CoxKernel::Partial> CoxKernel::Sweep(const std::vector<double>& r,
 }
 
 Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties) const {
+  if (ties == Ties::kExact && weighted_) {
+    return InvalidArgument(
+        "weights: case weights are not supported with ties = \"exact\" (as R's coxph); use "
+        "efron or breslow");
+  }
   const size_t p = p_;
   std::vector<double> eta;
   const std::vector<double> r = RiskScores(beta, &eta);
@@ -369,13 +381,14 @@ std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties
         }
       }
       size_t j = i;
-      double deaths = 0, d0 = 0;
+      double deaths = 0, d0 = 0, wd = 0;
       std::fill(d1.begin(), d1.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
         add(j, 1.0);
         ++at_risk;
         if (status_[j] == 0) continue;
         deaths += 1;
+        wd += weight_[j];
         d0 += r[j];
         for (size_t a = 0; a < p; ++a) d1[a] += r[j] * x_[j * p + a];
       }
@@ -386,7 +399,7 @@ std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties
         std::vector<double> h1(p, 0.0), c1(p, 0.0), mm(p, 0.0);
         for (int k = 0; k < steps; ++k) {
           const double f = efron ? k / deaths : 0.0;
-          const double w = efron ? 1.0 : deaths;
+          const double w = efron ? wd / deaths : wd;
           const double denom = s0 - f * d0;
           h0 += w / denom;
           c0 += f * w / denom;
@@ -425,13 +438,14 @@ std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties
       const size_t hi = upto(stop_[i]);
       const size_t lo = counting_ ? upto(start_[i]) : 0;
       const double h0 = cum0[hi] - cum0[lo];
+      const double risk = r[i] / weight_[i];  // the row's own exp(eta), unweighted
       for (size_t a = 0; a < p; ++a) {
-        u[a] = -r[i] * (xi[a] * h0 - (cum1[hi * p + a] - cum1[lo * p + a]));
+        u[a] = -risk * (xi[a] * h0 - (cum1[hi * p + a] - cum1[lo * p + a]));
       }
       if (status_[i] != 0) {
         const size_t src = nt - hi;  // this death's time, in descending storage
         for (size_t a = 0; a < p; ++a) {
-          u[a] += xi[a] - m[src * p + a] + r[i] * (xi[a] * e0[src] - e1[src * p + a]);
+          u[a] += xi[a] - m[src * p + a] + risk * (xi[a] * e0[src] - e1[src * p + a]);
         }
       }
     }
@@ -444,7 +458,7 @@ std::vector<double> CoxKernel::ClusterMeat(std::span<const double> beta, Ties ti
   const std::vector<double> resid = ScoreResiduals(beta, ties);
   std::vector<double> sums(clusters_ * p, 0.0);
   for (size_t i = 0; i < n_; ++i) {
-    for (size_t a = 0; a < p; ++a) sums[cluster_[i] * p + a] += resid[i * p + a];
+    for (size_t a = 0; a < p; ++a) sums[cluster_[i] * p + a] += weight_[i] * resid[i * p + a];
   }
   std::vector<double> meat(p * p, 0.0);
   for (size_t c = 0; c < clusters_; ++c) {
@@ -470,7 +484,10 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
     rank[by_eta[k].second] = ranks;
   }
   // Per row: concordant minus discordant pairs (c), and all comparable pairs (m), it takes
-  // part in. The two sweeps are independent and run on two threads with their own arrays.
+  // part in, each pair counted with the other row's case weight (and, in the totals, with the
+  // product of both). The two sweeps are independent and run on two threads with their own
+  // arrays.
+  const std::vector<double>& w = weight_;
   std::vector<double> c1(n_, 0.0), m1(n_, 0.0), c2(n_, 0.0), m2(n_, 0.0);
   ConcordanceAggregate totals[2];
 
@@ -487,15 +504,16 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
         const double t = stop_[i];
         if (counting_) {
           while (next_removal < end && start_[by_start_[next_removal]] >= t) {
-            at_risk.Add(rank[by_start_[next_removal++]], -1);
-            total -= 1;
+            const size_t gone = by_start_[next_removal++];
+            at_risk.Add(rank[gone], -w[gone]);
+            total -= w[gone];
           }
         }
         size_t j = i;
         for (; j < end && stop_[j] == t; ++j) {
           if (status_[j] == 0) {
-            at_risk.Add(rank[j], 1);
-            total += 1;
+            at_risk.Add(rank[j], w[j]);
+            total += w[j];
           }
         }
         for (size_t k = i; k < j; ++k) {
@@ -503,32 +521,38 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
           const double lower = at_risk.Prefix(rank[k] - 1);
           const double equal = at_risk.Prefix(rank[k]) - lower;
           const double higher = total - lower - equal;
-          out.concordant += lower;  // the one who died first had the higher risk
-          out.discordant += higher;
-          out.tied_risk += equal;
+          out.concordant += w[k] * lower;  // the one who died first had the higher risk
+          out.discordant += w[k] * higher;
+          out.tied_risk += w[k] * equal;
           c1[k] += lower - higher;
           m1[k] += lower + higher + equal;
         }
-        // Events at the same time are tied in time, and in both when their risks are equal.
-        std::vector<uint32_t> event_ranks;
+        // Events at the same time are tied in time, and in both when their risks are equal:
+        // pairs weighing w_a w_b, i.e. ((sum w)^2 - sum w^2) / 2 over a set of events.
+        std::vector<std::pair<uint32_t, double>> events;
         for (size_t k = i; k < j; ++k) {
-          if (status_[k] != 0) event_ranks.push_back(rank[k]);
+          if (status_[k] != 0) events.push_back({rank[k], w[k]});
         }
-        if (event_ranks.size() > 1) {
-          std::sort(event_ranks.begin(), event_ranks.end());
-          const double d = static_cast<double>(event_ranks.size());
-          out.tied_time += d * (d - 1) / 2;
-          for (size_t a = 0, b = 0; a < event_ranks.size(); a = b) {
-            while (b < event_ranks.size() && event_ranks[b] == event_ranks[a]) ++b;
-            const double g = static_cast<double>(b - a);
-            out.tied_time -= g * (g - 1) / 2;
-            out.tied_both += g * (g - 1) / 2;
+        if (events.size() > 1) {
+          std::sort(events.begin(), events.end());
+          auto pairs = [&](size_t a, size_t b) {
+            double sum = 0, sum2 = 0;
+            for (size_t e = a; e < b; ++e)
+              sum += events[e].second, sum2 += events[e].second * events[e].second;
+            return (sum * sum - sum2) / 2;
+          };
+          out.tied_time += pairs(0, events.size());
+          for (size_t a = 0, b = 0; a < events.size(); a = b) {
+            while (b < events.size() && events[b].first == events[a].first) ++b;
+            const double g = pairs(a, b);
+            out.tied_time -= g;
+            out.tied_both += g;
           }
         }
         for (size_t k = i; k < j; ++k) {
           if (status_[k] != 0) {
-            at_risk.Add(rank[k], 1);
-            total += 1;
+            at_risk.Add(rank[k], w[k]);
+            total += w[k];
           }
         }
         i = j;
@@ -559,7 +583,7 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
             if (status_[k] != 0) count(deaths, deaths_total, k, 1);
           }
           for (size_t k = i; k < j; ++k) {
-            if (status_[k] != 0) deaths.Add(rank[k], 1), deaths_total += 1;
+            if (status_[k] != 0) deaths.Add(rank[k], w[k]), deaths_total += w[k];
           }
           for (size_t k = i; k < j; ++k) {
             if (status_[k] == 0) count(deaths, deaths_total, k, 1);
@@ -585,8 +609,8 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
       });
       for (const Event& e : events) {
         if (e.order == 1) {
-          deaths.Add(rank[e.row], 1);
-          deaths_total += 1;
+          deaths.Add(rank[e.row], w[e.row]);
+          deaths_total += w[e.row];
         } else {
           count(deaths, deaths_total, e.row, e.sign);
         }
@@ -604,8 +628,8 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
   ConcordanceAggregate out = totals[0];
   std::vector<double> cluster_c(clusters_, 0.0), cluster_m(clusters_, 0.0);
   for (size_t i = 0; i < n_; ++i) {
-    cluster_c[cluster_[i]] += c1[i] + c2[i];
-    cluster_m[cluster_[i]] += m1[i] + m2[i];
+    cluster_c[cluster_[i]] += w[i] * (c1[i] + c2[i]);
+    cluster_m[cluster_[i]] += w[i] * (m1[i] + m2[i]);
   }
   for (size_t k = 0; k < clusters_; ++k) {
     out.c2 += cluster_c[k] * cluster_c[k];

@@ -17,7 +17,8 @@ namespace passerelle::stats {
 enum class Ties { kEfron, kBreslow, kExact };
 
 // One site's rows. Column-major x (n x p); empty start: right-censored data; empty strata:
-// one stratum; empty offset: none; empty cluster: each row its own cluster.
+// one stratum; empty offset: none; empty cluster: each row its own cluster; empty weight: each
+// row weighs 1 (R's case weights: a row of weight w counts as w rows in every sum).
 struct CoxRows {
   size_t p = 0;
   std::vector<double> x;
@@ -27,6 +28,7 @@ struct CoxRows {
   std::vector<int32_t> strata;
   std::vector<double> offset;
   std::vector<int32_t> cluster;
+  std::vector<double> weight;
 };
 
 struct CoxAggregate {
@@ -67,10 +69,13 @@ class CoxKernel {
   size_t p() const { return p_; }
   double events() const { return events_; }
 
+  bool weighted() const { return weighted_; }
+
   // Log partial likelihood, score and information at beta.
-  // InvalidArgument for exact ties too costly to enumerate.
+  // InvalidArgument for exact ties too costly to enumerate, or with case weights (as R).
   Result<CoxAggregate> Evaluate(std::span<const double> beta, Ties ties) const;
-  // Sum over clusters of u_c u_c', where u_c sums the score residuals of cluster c (p x p).
+  // Sum over clusters of u_c u_c', where u_c sums the weighted score residuals of cluster c
+  // (p x p).
   std::vector<double> ClusterMeat(std::span<const double> beta, Ties ties) const;
   // Concordance of the linear predictor with the observed times, as R's concordance() for a
   // coxph fit (higher risk, earlier event), pairs within strata only.
@@ -88,15 +93,16 @@ class CoxKernel {
   };
   Result<Partial> Sweep(const std::vector<double>& r, const std::vector<double>& eta, Ties ties,
                         size_t stratum_begin, size_t begin, size_t end, double s0_start) const;
-  // Per-row score residuals (n x p, row-major, in sorted order) at beta.
+  // Per-row score residuals (n x p, row-major, in sorted order) at beta, unweighted.
   std::vector<double> ScoreResiduals(std::span<const double> beta, Ties ties) const;
+  // Each row's weighted risk w exp(eta), and eta.
   std::vector<double> RiskScores(std::span<const double> beta, std::vector<double>* eta) const;
 
   size_t n_ = 0, p_ = 0;
   double events_ = 0;
-  bool counting_ = false;
+  bool counting_ = false, weighted_ = false;
   std::vector<double> x_;  // row-major, centred, sorted
-  std::vector<double> start_, stop_, status_, offset_;
+  std::vector<double> start_, stop_, status_, offset_, weight_;
   std::vector<int32_t> strata_, cluster_;
   size_t clusters_ = 0;
   // Stratum boundaries in the sorted order: rows [bounds_[s], bounds_[s + 1]).

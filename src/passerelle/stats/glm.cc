@@ -22,6 +22,7 @@ GlmKernel::GlmKernel(GlmRows rows, Family family)
     for (size_t j = 0; j < p_; ++j) x_[i * p_ + j] = rows.x[j * n_ + i];
   }
   offset_ = rows.offset.empty() ? std::vector<double>(n_, 0.0) : std::move(rows.offset);
+  weight_ = rows.weight.empty() ? std::vector<double>(n_, 1.0) : std::move(rows.weight);
 }
 
 Status GlmKernel::Validate() const {
@@ -57,12 +58,15 @@ GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start) const 
     a.sum_y += parts[k].sum_y;
     a.sum_w += parts[k].sum_w;
     a.extreme_fits += parts[k].extreme_fits;
+    a.sum_log_w += parts[k].sum_log_w;
+    a.fractional_successes += parts[k].fractional_successes;
     total_rss += rss[k];
   }
   a.n = static_cast<double>(n_);
   if (family_ == Family::kGaussian) {
-    // The log-likelihood at the ML variance RSS / n (R's logLik for gaussian glm).
-    a.loglik = -a.n / 2 * (std::log(2 * M_PI * total_rss / a.n) + 1);
+    // The log-likelihood at the ML variance RSS / n (R's logLik for gaussian glm, with the
+    // prior weights' term).
+    a.loglik = -a.n / 2 * (std::log(2 * M_PI * total_rss / a.n) + 1) + a.sum_log_w / 2;
   }
   // Only the lower triangle was accumulated.
   for (size_t j = 0; j < p; ++j) {
@@ -80,12 +84,19 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
   for (size_t i = begin; i < end; ++i) {
     const double* xi = &x_[i * p];
     const double y = y_[i];
+    const double pw = weight_[i];
     a.sum_y += y;
-    a.sum_w += 1;
+    a.sum_w += pw;
+    a.sum_log_w += std::log(pw);
     double eta, mu;
     if (at_start) {
-      // R's starting values: binomial (y + 0.5) / 2, poisson y + 0.1, gaussian y.
-      mu = family_ == Family::kBinomial ? (y + 0.5) / 2 : family_ == Family::kPoisson ? y + 0.1 : y;
+      // R's starting values: binomial (w y + 0.5) / (w + 1), poisson y + 0.1, gaussian y.
+      mu = family_ == Family::kBinomial  ? (pw * y + 0.5) / (pw + 1)
+           : family_ == Family::kPoisson ? y + 0.1
+                                         : y;
+      if (family_ == Family::kBinomial && std::fabs(pw * y - std::round(pw * y)) > 0.001) {
+        a.fractional_successes += 1;
+      }
       eta = family_ == Family::kBinomial  ? std::log(mu / (1 - mu))
             : family_ == Family::kPoisson ? std::log(mu)
                                           : mu;
@@ -106,14 +117,19 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
     double dmu, variance;
     switch (family_) {
       case Family::kBinomial: {
-        // Deviance and log density; for a 0/1 response one logarithm serves both.
-        if (y == 0 || y == 1) {
+        // Deviance and log density; for a 0/1 response of weight 1 one logarithm serves both.
+        // With weights, R's log density is dbinom(round(w y), round(w), mu).
+        if ((y == 0 || y == 1) && pw == 1) {
           const double l = std::log(y == 1 ? mu : 1 - mu);
           a.deviance -= 2 * l;
           a.loglik += l;
         } else {
-          a.deviance += 2 * (YLogY(y, mu) + YLogY(1 - y, 1 - mu));
-          a.loglik += y * std::log(mu) + (1 - y) * std::log(1 - mu);
+          a.deviance += 2 * pw * (YLogY(y, mu) + YLogY(1 - y, 1 - mu));
+          const double trials = std::round(pw), successes = std::round(pw * y);
+          a.loglik += std::lgamma(trials + 1) - std::lgamma(successes + 1) -
+                      std::lgamma(trials - successes + 1) +
+                      (successes > 0 ? successes * std::log(mu) : 0.0) +
+                      (trials - successes > 0 ? (trials - successes) * std::log(1 - mu) : 0.0);
         }
         if (mu < 10 * kEpsilon || mu > 1 - 10 * kEpsilon) a.extreme_fits += 1;
         dmu = std::fmax(mu * (1 - mu), kEpsilon);
@@ -122,21 +138,21 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
       }
       case Family::kPoisson: {
         const double log_mu = std::log(mu);
-        a.deviance += 2 * ((y > 0 ? y * (std::log(y) - log_mu) : 0.0) - (y - mu));
-        a.loglik += y * log_mu - mu - std::lgamma(y + 1);
+        a.deviance += 2 * pw * ((y > 0 ? y * (std::log(y) - log_mu) : 0.0) - (y - mu));
+        a.loglik += pw * (y * log_mu - mu - std::lgamma(y + 1));
         dmu = std::fmax(mu, kEpsilon);
         variance = mu;
         break;
       }
       default:
-        a.deviance += (y - mu) * (y - mu);
-        *rss += (y - mu) * (y - mu);
+        a.deviance += pw * (y - mu) * (y - mu);
+        *rss += pw * (y - mu) * (y - mu);
         dmu = 1;
         variance = 1;
     }
     // Working response and weight: z = eta - offset + (y - mu) / mu'(eta), w = mu'(eta)^2 / V(mu).
     const double z = eta - offset_[i] + (y - mu) / dmu;
-    const double w = dmu * dmu / variance;
+    const double w = pw * dmu * dmu / variance;
     for (size_t j = 0; j < p; ++j) {
       const double wxj = w * xi[j];
       a.xtwz[j] += wxj * z;

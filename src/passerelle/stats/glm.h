@@ -20,6 +20,7 @@ struct GlmRows {
   std::vector<double> x;  // column-major n x p
   std::vector<double> y;
   std::vector<double> offset;  // empty: none
+  std::vector<double> weight;  // prior weights (R's weights =); empty: each row 1
 };
 
 struct GlmAggregate {
@@ -30,6 +31,9 @@ struct GlmAggregate {
   double loglik = 0;         // sum of log densities (gaussian: with the ML variance; see glm.cc)
   double sum_y = 0, sum_w = 0;
   double extreme_fits = 0;  // binomial: fitted probabilities numerically 0 or 1
+  double sum_log_w = 0;     // sum of the log prior weights (a Gaussian log-likelihood's term)
+  // Binomial, at the start: rows whose weight times response is not a whole number.
+  double fractional_successes = 0;
 };
 
 class GlmKernel {
@@ -51,7 +55,7 @@ class GlmKernel {
   size_t n_ = 0, p_ = 0;
   Family family_;
   std::vector<double> x_;  // row-major
-  std::vector<double> y_, offset_;
+  std::vector<double> y_, offset_, weight_;
 };
 
 }  // namespace passerelle::stats

@@ -22,17 +22,10 @@
 
 namespace passerelle::analysis {
 
-Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transport,
-                                                              const std::string& formula,
-                                                              const std::string& subset,
-                                                              const std::string& ties,
-                                                              const std::string& levels) {
+Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transport, json task) {
   std::unique_ptr<RemoteCoxSite> site(new RemoteCoxSite());
   site->transport_ = std::move(transport);
-  site->formula_ = formula;
-  site->subset_ = subset;
-  site->ties_ = ties;
-  site->levels_ = levels;
+  site->task_ = task.dump();
   RETURN_IF_ERROR(Decode<bool>(site->Ask("design", {}), [&](const json& j) {
                     site->n_ = SiteCount(j.at("n"));
                     site->events_ = SiteCount(j.at("events"));
@@ -43,6 +36,7 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
                                                           : sum.get<double>());
                     }
                     site->omitted_ = j.contains("omitted") ? SiteCountOrNaN(j.at("omitted")) : 0;
+                    site->whole_weights_ = j.value("whole_weights", true);
                     return true;
                   }).status());
   if (site->sums_.size() != site->coef_names_.size()) {
@@ -52,10 +46,9 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
 }
 
 Result<json> RemoteCoxSite::Ask(const std::string& step, std::span<const double> beta) {
-  json task = {{"analysis", "coxph"}, {"step", step},
-               {"formula", formula_}, {"subset", subset_},
-               {"ties", ties_},       {"beta", std::vector<double>(beta.begin(), beta.end())}};
-  if (!levels_.empty()) task["levels"] = json::parse(levels_);
+  json task = json::parse(task_);
+  task["step"] = step;
+  task["beta"] = std::vector<double>(beta.begin(), beta.end());
   return transport_(task);
 }
 
@@ -86,6 +79,28 @@ Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const d
 
 namespace {
 
+json FirstStep(const AnalysisRequest& r);
+
+// R's choice of variance: robust when asked, or by default with cluster() or case weights that
+// are not whole numbers; robust = false ignores cluster() with R's warning.
+Result<bool> RobustVariance(const AnalysisRequest& r, const formula::Formula& f, bool whole_weights,
+                            AnalysisOutput* out) {
+  const bool cluster = !f.clusters.empty();
+  if (r.robust == "false") {
+    if (cluster)
+      out->notes.push_back("warning: cluster specified with robust=FALSE, cluster ignored");
+    return false;
+  }
+  if (r.robust == "true") {
+    if (!cluster && f.surv.size() == 3) {
+      return InvalidArgument(
+          "robust: Surv(start, stop, event) needs cluster() for a robust variance");
+    }
+    return true;
+  }
+  return cluster || !whole_weights;
+}
+
 Result<std::string> CoxStep(const json& task, const SiteModel* model,
                             const privacy::Policy& policy) {
   // The site's rules apply to its own contribution, whatever the hub asks.
@@ -101,12 +116,13 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
       sums.push_back(model->indicator[j] ? ReleasableCount(model->sums[j], policy)
                                          : json(model->sums[j]));
     }
-    return json{{"n", model->n},
-                {"events", model->events},
-                {"coef_names", model->coef_names},
-                {"sums", sums},
-                {"omitted", ReleasableCount(model->omitted, policy)}}
-        .dump();
+    json design = {{"n", model->n},
+                   {"events", model->events},
+                   {"coef_names", model->coef_names},
+                   {"sums", sums},
+                   {"omitted", ReleasableCount(model->omitted, policy)}};
+    if (!model->whole_weights) design["whole_weights"] = false;
+    return design.dump();
   }
   const stats::CoxKernel& kernel = *model->cox;
   std::vector<double> beta = task.value("beta", std::vector<double>());
@@ -128,8 +144,10 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const data::Tabl
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(request.ties));
   AnalysisOutput out;
+  formula::FrameOptions frame_options;
+  frame_options.weights = request.weights;
   ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   StartFrame(request, f, table, formula::ModelKind::kCox, &out));
+                   StartFrame(request, f, table, formula::ModelKind::kCox, &out, frame_options));
   CoxphOutput cox;
   cox.n_omitted_na = m.n_omitted_na;
   cox.ties = request.ties;
@@ -140,7 +158,9 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const data::Tabl
   }
   CoxphOptions options;
   options.ties = ties;
-  options.robust = !m.cluster.empty();
+  bool whole_weights = true;
+  for (double w : m.weights) whole_weights = whole_weights && w == std::floor(w);
+  ASSIGN_OR_RETURN(options.robust, RobustVariance(request, f, whole_weights, &out));
   const std::vector<std::string> names = m.coef_names;
   const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
   LocalCoxSite site(&kernel);
@@ -155,19 +175,22 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request,
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   CoxphOptions options;
   ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
-  options.robust = !f.clusters.empty();
   ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "levels"));
+  json first = FirstStep(request);
+  if (!levels.empty()) first["levels"] = json::parse(levels);
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
+  bool whole_weights = true;
   for (const SiteLink& link : sites) {
-    ASSIGN_OR_RETURN(auto site, RemoteCoxSite::Connect(Named(link), request.formula, request.subset,
-                                                       request.ties, levels));
+    ASSIGN_OR_RETURN(auto site, RemoteCoxSite::Connect(Named(link), first));
+    whole_weights = whole_weights && site->whole_weights();
     if (!remote.empty()) RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
     ptrs.push_back(site.get());
     remote.push_back(std::move(site));
   }
   AnalysisOutput out;
   out.request = request;
+  ASSIGN_OR_RETURN(options.robust, RobustVariance(request, f, whole_weights, &out));
   CoxphOutput cox;
   cox.ties = request.ties;
   const std::vector<std::string> names = remote[0]->coef_names();
@@ -197,16 +220,19 @@ Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
 }
 
 json FirstStep(const AnalysisRequest& r) {
-  return {{"analysis", "coxph"},
-          {"subset", r.subset},
-          {"formula", r.formula},
-          {"step", "design"},
-          {"ties", r.ties}};
+  json step = {{"analysis", "coxph"},
+               {"subset", r.subset},
+               {"formula", r.formula},
+               {"step", "design"},
+               {"ties", r.ties}};
+  if (!r.weights.empty()) step["weights"] = r.weights;
+  return step;
 }
 
 json Signature(const json& step) {
   json sig = FormulaSignature(step);
   sig["ties"] = step.value("ties", "efron");
+  sig["weights"] = step.value("weights", "");
   return sig;
 }
 
@@ -229,7 +255,13 @@ AnalysisKind CoxphKind() {
                        .field = &AnalysisRequest::ties,
                        .help = "Handling of tied times",
                        .choices = {"efron", "breslow", "exact"},
-                       .always_written = true}},
+                       .always_written = true},
+                      WeightsOption(),
+                      {.name = "robust",
+                       .field = &AnalysisRequest::robust,
+                       .help = "Robust (sandwich) variance: true or false (default: with "
+                               "cluster() or weights that are not whole numbers)",
+                       .choices = {"true", "false"}}},
           .run_federated = FederatedCoxph,
           .site_step = SiteStep,
           .run_local = RunCoxph,

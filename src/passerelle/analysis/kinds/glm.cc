@@ -22,16 +22,13 @@
 
 namespace passerelle::analysis {
 
-Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(
-    Transport transport, const std::string& formula, const std::string& subset,
-    const std::string& family, bool null_model, const std::string& levels) {
+Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transport, json task,
+                                                              bool null_model) {
   std::unique_ptr<RemoteGlmSite> site(new RemoteGlmSite());
   site->transport_ = std::move(transport);
-  site->formula_ = formula;
-  site->subset_ = subset;
-  site->family_ = family;
+  task["null"] = null_model;
+  site->task_ = task.dump();
   site->null_model_ = null_model;
-  site->levels_ = levels;
   RETURN_IF_ERROR(Decode<bool>(site->Send("design", {}), [&](const json& j) {
                     site->n_ = SiteCount(j.at("n"));
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
@@ -44,14 +41,9 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(
 }
 
 Result<json> RemoteGlmSite::Send(const std::string& step, std::span<const double> beta) {
-  json task = {{"analysis", "glm"},
-               {"step", step},
-               {"formula", formula_},
-               {"subset", subset_},
-               {"family", family_},
-               {"null", null_model_},
-               {"beta", std::vector<double>(beta.begin(), beta.end())}};
-  if (!levels_.empty()) task["levels"] = json::parse(levels_);
+  json task = json::parse(task_);
+  task["step"] = step;
+  task["beta"] = std::vector<double>(beta.begin(), beta.end());
   return transport_(task);
 }
 
@@ -68,6 +60,8 @@ Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
         a.loglik = j.at("loglik").is_null() ? std::numeric_limits<double>::quiet_NaN()
                                             : j.at("loglik").get<double>();
         a.extreme_fits = SiteCount(j.at("extreme_fits"));
+        a.sum_log_w = j.value("sum_log_w", 0.0);
+        a.fractional_successes = j.value("fractional_successes", false) ? 1 : 0;
         RETURN_IF_ERROR(CheckSizes(a.xtwz.size(), a.xtwx.size(), p_));
         return a;
       });
@@ -80,6 +74,8 @@ Result<stats::GlmAggregate> RemoteGlmSite::Evaluate(std::span<const double> beta
 Result<stats::GlmAggregate> RemoteGlmSite::EvaluateAtStart() { return Ask("start", {}); }
 
 namespace {
+
+json FirstStep(const AnalysisRequest& r);
 
 Status BuildGlmModel(const json& task, const formula::Formula& f,
                      const formula::FrameOptions& options, const data::Table& table,
@@ -112,9 +108,12 @@ Status BuildGlmModel(const json& task, const formula::Formula& f,
 }
 
 json GlmAggregateJson(const stats::GlmAggregate& a) {
-  return {{"n", a.n},           {"xtwx", a.xtwx},
-          {"xtwz", a.xtwz},     {"deviance", a.deviance},
-          {"loglik", a.loglik}, {"extreme_fits", a.extreme_fits}};
+  json j = {{"n", a.n},           {"xtwx", a.xtwx},
+            {"xtwz", a.xtwz},     {"deviance", a.deviance},
+            {"loglik", a.loglik}, {"extreme_fits", a.extreme_fits}};
+  if (a.sum_log_w != 0) j["sum_log_w"] = a.sum_log_w;  // with prior weights
+  if (a.fractional_successes > 0) j["fractional_successes"] = true;
+  return j;
 }
 
 Result<std::string> GlmStep(const json& task, const SiteModel* model,
@@ -146,6 +145,7 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const data::Table&
   AnalysisOutput out;
   formula::FrameOptions options;
   options.drop_unused_levels = true;  // as R's glm
+  options.weights = request.weights;
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    StartFrame(request, f, table, formula::ModelKind::kRegression, &out, options));
   const stats::GlmKernel kernel(GlmRowsFrom(m), family);
@@ -163,13 +163,13 @@ Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
                                     const std::vector<SiteLink>& sites) {
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
   ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "used_levels"));
+  json task = FirstStep(request);
+  if (!levels.empty()) task["levels"] = json::parse(levels);
   std::vector<std::unique_ptr<RemoteGlmSite>> remote;
   std::vector<GlmSite*> full, null;
   for (const SiteLink& link : sites) {
     for (bool null_model : {false, true}) {
-      ASSIGN_OR_RETURN(auto site,
-                       RemoteGlmSite::Connect(Named(link), request.formula, request.subset,
-                                              request.family, null_model, levels));
+      ASSIGN_OR_RETURN(auto site, RemoteGlmSite::Connect(Named(link), task, null_model));
       if (!null_model && !remote.empty()) {
         RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
       }
@@ -197,13 +197,16 @@ Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
 }
 
 json FirstStep(const AnalysisRequest& r) {
-  return {{"analysis", "glm"}, {"subset", r.subset}, {"formula", r.formula},
-          {"step", "design"},  {"ties", r.ties},     {"family", r.family}};
+  json step = {{"analysis", "glm"}, {"subset", r.subset}, {"formula", r.formula},
+               {"step", "design"},  {"ties", r.ties},     {"family", r.family}};
+  if (!r.weights.empty()) step["weights"] = r.weights;
+  return step;
 }
 
 json Signature(const json& step) {
   json sig = FormulaSignature(step);
   sig["family"] = step.value("family", "");
+  sig["weights"] = step.value("weights", "");
   return sig;
 }
 
@@ -225,7 +228,8 @@ AnalysisKind GlmKind() {
                        .field = &AnalysisRequest::family,
                        .help = "Error distribution",
                        .required = true,
-                       .choices = {"binomial", "poisson", "gaussian"}}},
+                       .choices = {"binomial", "poisson", "gaussian"}},
+                      WeightsOption()},
           .run_federated = FederatedGlm,
           .site_step = SiteStep,
           .run_local = RunGlm,

@@ -23,6 +23,7 @@ AnalysisKind ConcordanceKind();  // kinds/concordance.cc
 AnalysisOption FormulaOption(std::string help);
 AnalysisOption SubsetOption();
 AnalysisOption BinDaysOption();
+AnalysisOption WeightsOption();
 
 // A text option of a request as a report reads it ("" when absent).
 inline std::string TextOf(const nlohmann::ordered_json& options, const char* key) {
