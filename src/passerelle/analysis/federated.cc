@@ -92,6 +92,7 @@ Result<std::string> AgreedLevels(const AnalysisRequest& request, const std::vect
                {"formula", request.formula},
                {"subset", request.subset}};
   if (!request.family.empty()) task["family"] = request.family;
+  if (!request.cause.empty()) task["cause"] = request.cause;
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));
   std::map<std::string, std::vector<std::vector<std::string>>> per_variable;
   for (size_t s = 0; s < sites.size(); ++s) {

@@ -541,6 +541,29 @@ TEST_F(FederatedTest, SmallCountsNeverLeaveAndRefusalsNameTheSiteAndRule) {
   EXPECT_NE(refused.status().message().find("rule min_time_bin_days"), std::string::npos);
 }
 
+TEST_F(FederatedTest, WhatNeedsEveryEventTimeIsRefusedWithItsReason) {
+  // cox.zph's km and rank transforms read the pooled curve at every event time.
+  AnalysisRequest r;
+  r.function = "coxzph";
+  r.formula = "Surv(time, status) ~ age + strata(site)";
+  auto refused = RunFederated(r, Links());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("across sites use identity or log"), std::string::npos);
+  EXPECT_EQ(tasks_, 0);  // refused before any site is asked
+  r.transform = "identity";
+  EXPECT_TRUE(RunFederated(r, Links()).ok());
+  const int asked = tasks_;
+  // Fine–Gray's censoring distribution is estimated within each site, so each site is a stratum.
+  r = AnalysisRequest();
+  r.function = "finegray";
+  r.formula = "Surv(time, status) ~ age";
+  r.cause = "death";
+  refused = RunFederated(r, Links());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("needs + strata(site)"), std::string::npos);
+  EXPECT_EQ(tasks_, asked);
+}
+
 TEST(MergeLevels, KeepsEachSitesOrder) {
   EXPECT_EQ(MergeLevels({{"organ=prostate", "organ=kidney"}, {"organ=bladder", "organ=kidney"}}),
             (std::vector<std::string>{"organ=prostate", "organ=bladder", "organ=kidney"}));

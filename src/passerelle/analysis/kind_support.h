@@ -113,6 +113,7 @@ struct SiteModel {
   double n = 0, p = 0, events = 0, omitted = 0;
   bool whole_weights = true;  // every case weight is a whole number (or there are none)
   std::vector<std::string> coef_names;
+  std::vector<std::string> column_terms;  // each column's term label
   bool intercept = false;
   std::vector<double> sums;        // column sums of the design (coxph releases them)
   std::vector<uint8_t> indicator;  // the column is 0/1
@@ -155,6 +156,21 @@ using ModelStepFn = Result<std::string> (*)(const json& task, const SiteModel* m
 Result<LocalRelease> RunModelStep(const json& task, const data::Table& table,
                                   const privacy::Policy& policy, LocalStepCache* cache,
                                   ModelBuildFn build, ModelStepFn step);
+
+// ---- A Cox model (coxph.cc): coxph's, and Fine–Gray's on its expanded rows ----
+
+// The steps of a Cox model at a site (levels, design, evaluate, meat, pairs) on `model`'s
+// kernel, after the model's own rules.
+Result<std::string> CoxStep(const json& task, const SiteModel* model,
+                            const privacy::Policy& policy);
+// A Cox model across sites: `first` is the kind's first step (the sites build the model from
+// it); the result is the pooled fit stratified by site.
+Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
+                                    const std::vector<SiteLink>& sites, json first);
+// R's choice of variance: robust when asked, or by default with cluster() or case weights that
+// are not whole numbers; robust = false ignores cluster() with R's warning.
+Result<bool> RobustVariance(const AnalysisRequest& r, const formula::Formula& f, bool whole_weights,
+                            AnalysisOutput* out);
 
 // ---- Survival counts on a time grid (time_counts.cc) ----
 

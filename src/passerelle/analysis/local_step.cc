@@ -247,6 +247,7 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, boo
   model->p = static_cast<double>(m.p());
   model->omitted = static_cast<double>(m.n_omitted_na);
   model->coef_names = m.coef_names;
+  model->column_terms = m.column_terms;
   model->intercept = m.intercept;
   model->all_levels = m.all_levels;
   model->used_levels = m.used_levels;

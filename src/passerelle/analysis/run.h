@@ -104,8 +104,16 @@ struct ConcordanceOutput {
   double concordant = 0, discordant = 0, tied_x = 0, tied_y = 0, tied_xy = 0;
 };
 
+// R's cox.zph(fit, transform, terms = TRUE)$table: the score test of each term's coefficient
+// changing with g(time), and the global test.
+struct CoxZphOutput {
+  std::string transform;
+  std::vector<std::string> rownames;  // each term, then "GLOBAL"
+  std::vector<double> chisq, df, p;
+};
+
 using AnalysisResult = std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput,
-                                    TableOutput, DescribeOutput, ConcordanceOutput>;
+                                    TableOutput, DescribeOutput, ConcordanceOutput, CoxZphOutput>;
 
 struct AnalysisOutput {
   AnalysisRequest request;

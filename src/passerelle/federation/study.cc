@@ -99,6 +99,11 @@ Result<StudyAnalysis> ParseAnalysis(const json& a, std::string_view label,
     for (const analysis::AnalysisOption& o : kind->options) {
       if (!a.contains(o.name)) continue;
       if (const auto* text = std::get_if<std::string AnalysisRequest::*>(&o.field)) {
+        // A choice of true or false (robust) may be written as JSON's true or false.
+        if (a.at(o.name).is_boolean() && o.choices == std::vector<std::string>{"true", "false"}) {
+          r.*(*text) = a.at(o.name).get<bool>() ? "true" : "false";
+          continue;
+        }
         ASSIGN_OR_RETURN(std::string value, Text(a, o.name, label, at, false));
         if (!value.empty()) r.*(*text) = std::move(value);
       } else if (const auto* number = std::get_if<double AnalysisRequest::*>(&o.field)) {

@@ -259,8 +259,8 @@ Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& ve
 // 0/1 event indicator from a logical, 0/1 or 1/2 (R's Surv() convention) coding; for
 // survfit, a factor's codes: competing events, its first level censoring (R's multi-state
 // Surv()).
-Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, ModelKind kind) {
-  if (v.type == Vector::Type::kFactor && kind == ModelKind::kGroups) {
+Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, bool competing) {
+  if (v.type == Vector::Type::kFactor && competing) {
     std::vector<double> out(v.codes.size());
     for (size_t i = 0; i < out.size(); ++i) {
       out[i] = v.codes[i] < 0 ? std::numeric_limits<double>::quiet_NaN() : v.codes[i];
@@ -411,7 +411,9 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
         return FormulaError(f, "survival times must be numbers");
       }
     }
-    ASSIGN_OR_RETURN(std::vector<double> event, EventIndicator(f, surv.back(), kind));
+    ASSIGN_OR_RETURN(
+        std::vector<double> event,
+        EventIndicator(f, surv.back(), kind == ModelKind::kGroups || options.competing_events));
     if (surv.back().type == Vector::Type::kFactor) {
       if (counting) return FormulaError(f, "competing events need Surv(time, event)");
       m.event_levels = surv.back().levels;
@@ -521,6 +523,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
   m.intercept = kind == ModelKind::kRegression && f.intercept;
   if (m.intercept) {
     m.coef_names.push_back("(Intercept)");
+    m.column_terms.push_back("(Intercept)");
     m.x.assign(m.n, 1.0);
   }
   bool first_factor_full = kind == ModelKind::kRegression && !f.intercept;
@@ -537,6 +540,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       const Vector& value = variables.at(key);
       if (value.type == Vector::Type::kNumeric) {
         m.coef_names.push_back(key);
+        m.column_terms.push_back(t.label);
         for (size_t k = 0; k < m.n; ++k) m.x.push_back(value.values[m.rows[k]]);
         if (--uses[key] == 0) variables.erase(key);
         continue;
@@ -576,6 +580,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     }
     for (size_t c = 0; c < columns.size(); ++c) {
       m.coef_names.push_back(names[c]);
+      m.column_terms.push_back(t.label);
       const std::vector<double> used = gather(columns[c]);
       m.x.insert(m.x.end(), used.begin(), used.end());
     }

@@ -55,6 +55,9 @@ struct FrameOptions {
   // federated fit builds the same design: a glm's are the levels some site uses, a coxph's all
   // the levels of any site (factor(x) of a number has the values of the site's rows).
   std::map<std::string, std::vector<std::string>> levels;
+  // A factor event (its first level censoring, each other a cause) is allowed in a Cox frame
+  // (Fine–Gray's; survfit's groups frames always allow it).
+  bool competing_events = false;
   // Case weights (R's weights =): an expression of the table, positive and finite; rows where
   // it is missing are dropped as for any variable of the formula. Empty: none.
   std::string weights;
@@ -80,6 +83,7 @@ struct ModelFrame {
 
   // Design (column-major, n rows x coef_names.size() columns).
   std::vector<std::string> coef_names;
+  std::vector<std::string> column_terms;  // each column's term label (R's assign)
   std::vector<double> x;
   bool intercept = false;
 

@@ -239,6 +239,15 @@ ordered_json ConcordanceJson(const analysis::ConcordanceOutput& c) {
           {"n", c.n}};
 }
 
+// R's cox.zph table, by rows.
+ordered_json CoxZphJson(const analysis::CoxZphOutput& z) {
+  return {{"transform", z.transform},
+          {"rownames", z.rownames},
+          {"chisq", Numbers(z.chisq)},
+          {"df", z.df},
+          {"p", Numbers(z.p)}};
+}
+
 ordered_json ResultsJsonValue(const analysis::AnalysisOutput& output) {
   return std::visit(
       [](const auto& result) -> ordered_json {
@@ -251,6 +260,7 @@ ordered_json ResultsJsonValue(const analysis::AnalysisOutput& output) {
         if constexpr (std::is_same_v<T, analysis::DescribeOutput>) return DescribeJson(result);
         if constexpr (std::is_same_v<T, analysis::ConcordanceOutput>)
           return ConcordanceJson(result);
+        if constexpr (std::is_same_v<T, analysis::CoxZphOutput>) return CoxZphJson(result);
       },
       output.result);
 }

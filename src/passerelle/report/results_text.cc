@@ -409,6 +409,18 @@ std::string Concordance(const analysis::AnalysisOutput& output,
   return out + table.Render();
 }
 
+// As R prints cox.zph: chisq, df and p for each term and GLOBAL.
+std::string CoxZph(const analysis::AnalysisOutput& output, const analysis::CoxZphOutput& z) {
+  std::string out = "Proportional hazards test (cox.zph, transform " + z.transform +
+                    "): " + output.request.formula + "\n" + Notes(output) + "\n";
+  TextTable table({"", "chisq", "df", "p"});
+  for (size_t i = 0; i < z.rownames.size(); ++i) {
+    table.AddRow({z.rownames[i], FormatNumber(z.chisq[i], 4), FormatNumber(z.df[i]),
+                  FormatNumber(z.p[i], 3)});
+  }
+  return out + table.Render();
+}
+
 std::string ResultsText(const analysis::AnalysisOutput& output) {
   return std::visit(
       [&](const auto& result) -> std::string {
@@ -422,6 +434,7 @@ std::string ResultsText(const analysis::AnalysisOutput& output) {
         if constexpr (std::is_same_v<T, analysis::ConcordanceOutput>) {
           return Concordance(output, result);
         }
+        if constexpr (std::is_same_v<T, analysis::CoxZphOutput>) return CoxZph(output, result);
       },
       output.result);
 }

@@ -470,6 +470,100 @@ std::vector<double> CoxKernel::ClusterMeat(std::span<const double> beta, Ties ti
   return meat;
 }
 
+ZphAggregate CoxKernel::Zph(std::span<const double> beta, Ties ties,
+                            const std::function<double(double)>& g) const {
+  const size_t p = p_;
+  std::vector<double> eta;
+  const std::vector<double> r = RiskScores(beta, &eta);
+  ZphAggregate out;
+  out.u.assign(p, 0.0);
+  out.gu.assign(p, 0.0);
+  out.info.assign(p * p, 0.0);
+  out.g_info.assign(p * p, 0.0);
+  out.g2_info.assign(p * p, 0.0);
+  std::vector<double> s1(p), s2(p * p), d1(p), d2(p * p), u_t(p), i_t(p * p);
+  for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+    const size_t begin = bounds_[s], end = bounds_[s + 1];
+    double s0 = 0;
+    std::fill(s1.begin(), s1.end(), 0.0);
+    std::fill(s2.begin(), s2.end(), 0.0);
+    size_t at_risk = 0, next_removal = begin;
+    auto add = [&](size_t i, double sign) {
+      const double ri = sign * r[i];
+      const double* xi = &x_[i * p];
+      s0 += ri;
+      for (size_t a = 0; a < p; ++a) {
+        s1[a] += ri * xi[a];
+        for (size_t b = 0; b < p; ++b) s2[a * p + b] += ri * xi[a] * xi[b];
+      }
+    };
+    for (size_t i = begin; i < end;) {
+      const double t = stop_[i];
+      if (counting_) {
+        while (next_removal < end && start_[by_start_[next_removal]] >= t) {
+          add(by_start_[next_removal++], -1.0);
+          if (--at_risk == 0) {
+            s0 = 0;
+            std::fill(s1.begin(), s1.end(), 0.0);
+            std::fill(s2.begin(), s2.end(), 0.0);
+          }
+        }
+      }
+      size_t j = i;
+      double deaths = 0, wd = 0, d0 = 0;
+      std::fill(d1.begin(), d1.end(), 0.0);
+      std::fill(d2.begin(), d2.end(), 0.0);
+      std::fill(u_t.begin(), u_t.end(), 0.0);
+      std::fill(i_t.begin(), i_t.end(), 0.0);
+      for (; j < end && stop_[j] == t; ++j) {
+        add(j, 1.0);
+        ++at_risk;
+        if (status_[j] == 0) continue;
+        deaths += 1;
+        wd += weight_[j];
+        d0 += r[j];
+        const double* xj = &x_[j * p];
+        for (size_t a = 0; a < p; ++a) {
+          u_t[a] += weight_[j] * xj[a];
+          d1[a] += r[j] * xj[a];
+          for (size_t b = 0; b < p; ++b) d2[a * p + b] += r[j] * xj[a] * xj[b];
+        }
+      }
+      i = j;
+      if (deaths == 0) continue;
+      // The time's score and information, Breslow or Efron with the mean tied weight.
+      const bool efron = ties != Ties::kBreslow && deaths > 1;
+      const int steps = efron ? static_cast<int>(deaths) : 1;
+      const double w = efron ? wd / deaths : wd;
+      for (int k = 0; k < steps; ++k) {
+        const double f = efron ? k / deaths : 0.0;
+        const double denom = s0 - f * d0;
+        for (size_t a = 0; a < p; ++a) {
+          const double mean_a = (s1[a] - f * d1[a]) / denom;
+          u_t[a] -= w * mean_a;
+          for (size_t b = 0; b < p; ++b) {
+            const double mean_b = (s1[b] - f * d1[b]) / denom;
+            i_t[a * p + b] += w * ((s2[a * p + b] - f * d2[a * p + b]) / denom - mean_a * mean_b);
+          }
+        }
+      }
+      const double gt = g(t);
+      out.g_events += gt * deaths;
+      out.events += deaths;
+      for (size_t a = 0; a < p; ++a) {
+        out.u[a] += u_t[a];
+        out.gu[a] += gt * u_t[a];
+      }
+      for (size_t k = 0; k < p * p; ++k) {
+        out.info[k] += i_t[k];
+        out.g_info[k] += gt * i_t[k];
+        out.g2_info[k] += gt * gt * i_t[k];
+      }
+    }
+  }
+  return out;
+}
+
 ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const {
   std::vector<double> eta;
   RiskScores(beta, &eta);

@@ -7,6 +7,7 @@
 #define PASSERELLE_STATS_COX_H_
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -59,6 +60,30 @@ struct ConcordanceAggregate {
   }
 };
 
+// The sums of cox.zph's score test at the fitted coefficients, for a function g of time: per
+// event time t its score U_t and information I_t, summed plain and weighted by g(t) and g(t)^2,
+// and g summed over the events (R centres g by its mean over them; the centring is applied to
+// these sums, so sites' sums add up before it).
+struct ZphAggregate {
+  std::vector<double> u, gu;                  // p
+  std::vector<double> info, g_info, g2_info;  // p x p, row-major
+  double g_events = 0, events = 0;
+
+  void Add(const ZphAggregate& o) {
+    auto add = [](std::vector<double>& a, const std::vector<double>& b) {
+      if (a.empty()) a.assign(b.size(), 0.0);
+      for (size_t i = 0; i < b.size(); ++i) a[i] += b[i];
+    };
+    add(u, o.u);
+    add(gu, o.gu);
+    add(info, o.info);
+    add(g_info, o.g_info);
+    add(g2_info, o.g2_info);
+    g_events += o.g_events;
+    events += o.events;
+  }
+};
+
 class CoxKernel {
  public:
   // Sorts the rows by stratum and time, and centres x by its column means (which changes no
@@ -80,6 +105,9 @@ class CoxKernel {
   // Concordance of the linear predictor with the observed times, as R's concordance() for a
   // coxph fit (higher risk, earlier event), pairs within strata only.
   ConcordanceAggregate Concordance(std::span<const double> beta) const;
+  // cox.zph's sums at beta for the time function g.
+  ZphAggregate Zph(std::span<const double> beta, Ties ties,
+                   const std::function<double(double)>& g) const;
 
  private:
   // One sweep's sums: log likelihood, score and information with the risk set's later part

@@ -77,10 +77,6 @@ Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const d
   return Decode<stats::ConcordanceAggregate>(Ask("pairs", beta), ReadConcordance);
 }
 
-namespace {
-
-json FirstStep(const AnalysisRequest& r);
-
 // R's choice of variance: robust when asked, or by default with cluster() or case weights that
 // are not whole numbers; robust = false ignores cluster() with R's warning.
 Result<bool> RobustVariance(const AnalysisRequest& r, const formula::Formula& f, bool whole_weights,
@@ -116,7 +112,7 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
       sums.push_back(model->indicator[j] ? ReleasableCount(model->sums[j], policy)
                                          : json(model->sums[j]));
     }
-    json design = {{"n", model->n},
+    json design = {{"n", static_cast<double>(model->cox->n())},  // rows fitted
                    {"events", model->events},
                    {"coef_names", model->coef_names},
                    {"sums", sums},
@@ -139,6 +135,10 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
   }
   return InvalidArgument("task: unknown step '" + step + "'");
 }
+
+namespace {
+
+json FirstStep(const AnalysisRequest& r);
 
 Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const data::Table& table) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
@@ -170,13 +170,14 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const data::Tabl
   return out;
 }
 
-Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request,
-                                      const std::vector<SiteLink>& sites) {
+}  // namespace
+
+Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
+                                    const std::vector<SiteLink>& sites, json first) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   CoxphOptions options;
   ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
   ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "levels"));
-  json first = FirstStep(request);
   if (!levels.empty()) first["levels"] = json::parse(levels);
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
@@ -212,6 +213,13 @@ Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request,
   for (const std::string& w : cox.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(cox);
   return out;
+}
+
+namespace {
+
+Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request,
+                                      const std::vector<SiteLink>& sites) {
+  return FederatedCox(request, sites, FirstStep(request));
 }
 
 Result<LocalRelease> SiteStep(const json& task, const data::Table& table,

@@ -18,6 +18,8 @@ AnalysisKind GlmKind();          // kinds/glm.cc
 AnalysisKind TableKind();        // kinds/table.cc
 AnalysisKind DescribeKind();     // kinds/describe.cc
 AnalysisKind ConcordanceKind();  // kinds/concordance.cc
+AnalysisKind FineGrayKind();     // kinds/finegray.cc
+AnalysisKind CoxZphKind();       // kinds/coxzph.cc
 
 // Options several kinds take (registry.cc).
 AnalysisOption FormulaOption(std::string help);
