@@ -85,14 +85,9 @@ void NoteOmitted(const std::vector<double>& omitted, AnalysisOutput* out) {
 // The factor levels every site builds its design with, as JSON: the merge of the sites'
 // `which` answer to the "levels" step — "levels" (all: R's coxph keeps unused levels, and
 // factor(x) of a number has each site's values) or "used_levels" (R's glm drops unused ones).
-Result<std::string> AgreedLevels(const AnalysisRequest& request, const std::vector<SiteLink>& sites,
+Result<std::string> AgreedLevels(json task, const std::vector<SiteLink>& sites,
                                  const std::string& which) {
-  json task = {{"analysis", request.function},
-               {"step", "levels"},
-               {"formula", request.formula},
-               {"subset", request.subset}};
-  if (!request.family.empty()) task["family"] = request.family;
-  if (!request.cause.empty()) task["cause"] = request.cause;
+  task["step"] = "levels";
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));
   std::map<std::string, std::vector<std::vector<std::string>>> per_variable;
   for (size_t s = 0; s < sites.size(); ++s) {

@@ -57,9 +57,10 @@ std::string CountWord(double n, const char* what);
 // The rows dropped for missing values across sites, as a note.
 void NoteOmitted(const std::vector<double>& omitted, AnalysisOutput* out);
 // The factor levels every site builds its design with, as JSON: the merge of the sites'
-// `which` answer to the "levels" step — "levels" (all: R's coxph keeps unused levels, and
-// factor(x) of a number has each site's values) or "used_levels" (R's glm drops unused ones).
-Result<std::string> AgreedLevels(const AnalysisRequest& request, const std::vector<SiteLink>& sites,
+// `which` answer to the "levels" step of the model of `task` (a kind's first step) — "levels"
+// (all: R's coxph keeps unused levels, and factor(x) of a number has each site's values) or
+// "used_levels" (R's glm drops unused ones).
+Result<std::string> AgreedLevels(json task, const std::vector<SiteLink>& sites,
                                  const std::string& which);
 // Every site must build the same design, or the sums mean nothing.
 template <typename Site>
@@ -127,6 +128,9 @@ struct SiteModel {
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
   formula::Formula formula;
+  // The model frame's design and response, column-major, when a step needs the rows (a
+  // propensity score's balance table).
+  std::vector<double> x, y;
 };
 // The model's own rules (its size, its columns, its labels), for every step.
 Status CheckModel(const SiteModel& model, const privacy::Policy& policy);
@@ -171,6 +175,33 @@ Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
 // are not whole numbers; robust = false ignores cluster() with R's warning.
 Result<bool> RobustVariance(const AnalysisRequest& r, const formula::Formula& f, bool whole_weights,
                             AnalysisOutput* out);
+
+// ---- A GLM (glm.cc) ----
+
+Status BuildGlmModel(const json& task, const formula::Formula& f,
+                     const formula::FrameOptions& options, const data::Table& table,
+                     SiteModel* model);
+Result<std::string> GlmStep(const json& task, const SiteModel* model,
+                            const privacy::Policy& policy);
+
+// ---- Propensity scores (propensity.cc): coxph --propensity ----
+
+// The variables a formula reads, by name (the rows complete for two models).
+std::vector<std::string> FormulaNames(const formula::Formula& f);
+// The propensity score weights of the table's rows (NaN outside the score model's frame), for
+// the score model of `task` ("propensity": its formula, "estimand", and "score": the fitted
+// coefficients, the factor levels they were fitted with and the treated share when stabilized).
+Result<std::vector<double>> PropensityWeights(const json& task, const data::Table& table);
+// coxph's steps of a propensity score (its task's "part": "score" or "balance") at a site.
+Result<LocalRelease> PropensityStep(const json& task, const data::Table& table,
+                                    const privacy::Policy& policy, LocalStepCache* cache);
+// The score model and balance table across sites (`first`: coxph's first step), and the score
+// the sites then weight their Cox rows with (`first`'s "score").
+Result<PropensityOutput> FederatedPropensity(const AnalysisRequest& request,
+                                             const std::vector<SiteLink>& sites, json* first);
+// The same on one table; `weights`: each table row's weight.
+Result<PropensityOutput> LocalPropensity(const AnalysisRequest& request, const data::Table& table,
+                                         std::vector<double>* weights);
 
 // ---- Survival counts on a time grid (time_counts.cc) ----
 

@@ -317,6 +317,17 @@ Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data
       return PermissionDenied("rule weights_variable: weights must name a variable of the dataset");
     }
   }
+  // Names only: which rows are complete for another model's variables (a propensity score's).
+  options.complete_in = task.value("complete_in", std::vector<std::string>());
+  for (const std::string& name : options.complete_in) {
+    ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(name, "complete_in"));
+    if (e.kind != formula::Expr::Kind::kName) return InvalidArgument("task: complete_in names");
+  }
+  // A Cox model weighted by a propensity score: each record's weight from the score model the
+  // hub fitted, on the records complete for both models.
+  if (task.contains("score")) {
+    ASSIGN_OR_RETURN(options.weight_values, PropensityWeights(task, table));
+  }
   RETURN_IF_ERROR(build(task, f, options, table, model.get()));
   return std::shared_ptr<const SiteModel>(std::move(model));
 }

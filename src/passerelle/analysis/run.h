@@ -4,6 +4,7 @@
 #ifndef PASSERELLE_ANALYSIS_RUN_H_
 #define PASSERELLE_ANALYSIS_RUN_H_
 
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -18,8 +19,24 @@
 
 namespace passerelle::analysis {
 
+// A propensity score's model and what its weights do: per arm (the treatment's two levels) the
+// records and the effective sample size (sum w)^2 / sum w^2, and per covariate of the score
+// model the standardized mean difference before and after weighting (both over the unweighted
+// pooled standard deviation sqrt((s1^2 + s0^2) / 2)).
+struct PropensityOutput {
+  std::string formula, estimand;
+  bool stabilized = false;
+  GlmResult model;
+  size_t n_omitted_na = 0;
+  std::vector<std::string> arms;
+  std::vector<double> n, ess;
+  std::vector<std::string> covariates;
+  std::vector<double> smd_before, smd_after;
+};
+
 struct CoxphOutput {
   CoxphResult fit;
+  std::optional<PropensityOutput> propensity;  // a model weighted by propensity scores
   size_t n_omitted_na = 0;
   std::vector<double> means;
   std::string ties;

@@ -377,6 +377,13 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       return InvalidArgument("weights '" + options.weights + "': must be a number per row");
     }
     require_complete(weights);
+  } else if (!options.weight_values.empty()) {
+    if (options.weight_values.size() != n_all) {
+      return InvalidArgument("weights: not one value per row");
+    }
+    for (size_t i = 0; i < n_all; ++i) {
+      if (complete[i] && options.weight_values[i] != options.weight_values[i]) complete[i] = 0;
+    }
   }
   for (const std::string& text : options.complete_in) {
     ASSIGN_OR_RETURN(Expr e, ParseExpr(text, "formula"));
@@ -450,8 +457,8 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       for (size_t k = 0; k < m.n; ++k) m.offset[k] += o.values[m.rows[k]];
     }
   }
-  if (!options.weights.empty()) {
-    m.weights = gather(weights.values);
+  if (!options.weights.empty() || !options.weight_values.empty()) {
+    m.weights = gather(options.weights.empty() ? options.weight_values : weights.values);
     for (size_t k = 0; k < m.n; ++k) {
       if (!(m.weights[k] > 0) || !std::isfinite(m.weights[k])) {
         return InvalidArgument("weights '" + options.weights +

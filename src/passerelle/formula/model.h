@@ -61,6 +61,9 @@ struct FrameOptions {
   // Case weights (R's weights =): an expression of the table, positive and finite; rows where
   // it is missing are dropped as for any variable of the formula. Empty: none.
   std::string weights;
+  // Case weights given as values, one per row of the table (NaN: missing), e.g. propensity
+  // weights; used when `weights` is empty.
+  std::vector<double> weight_values;
   // Expressions that must not be missing either (a propensity score's covariates: the rows
   // complete for both models).
   std::vector<std::string> complete_in;

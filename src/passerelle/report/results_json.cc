@@ -30,6 +30,8 @@ ordered_json Test(const analysis::ChiSquareTest& t) {
   return {{"statistic", Number(t.statistic)}, {"df", t.df}, {"p", Number(t.p)}};
 }
 
+ordered_json GlmJson(const analysis::GlmOutput& out);
+
 ordered_json CoxphJson(const analysis::CoxphOutput& out) {
   const analysis::CoxphResult& r = out.fit;
   const size_t p = r.coef_names.size();
@@ -68,6 +70,23 @@ ordered_json CoxphJson(const analysis::CoxphOutput& out) {
   j["concordance_se"] = r.has_concordance ? Number(r.concordance_se) : ordered_json();
   j["means"] = Numbers(out.means);
   j["warnings"] = r.warnings;
+  if (out.propensity) {
+    const analysis::PropensityOutput& ps = *out.propensity;
+    analysis::GlmOutput model;
+    model.fit = ps.model;
+    model.n_omitted_na = ps.n_omitted_na;
+    j["propensity"] = {{"formula", ps.formula},
+                       {"estimand", ps.estimand},
+                       {"stabilized", ps.stabilized},
+                       {"model", GlmJson(model)},
+                       {"arms", ps.arms},
+                       {"n", ps.n},
+                       {"ess", Numbers(ps.ess)},
+                       {"balance",
+                        {{"covariates", ps.covariates},
+                         {"smd_before", Numbers(ps.smd_before)},
+                         {"smd_after", Numbers(ps.smd_after)}}}};
+  }
   return j;
 }
 

@@ -83,6 +83,23 @@ std::string Coxph(const analysis::AnalysisOutput& output, const analysis::CoxphO
   out += Test("Score (logrank) test ", r.score_test);
   if (robust) out += Test("Robust score test    ", r.robust_score_test);
   out += "Log-likelihood: " + Fixed(r.loglik, 4) + " (null " + Fixed(r.loglik_init, 4) + ")\n";
+  if (cox.propensity) {
+    const analysis::PropensityOutput& ps = *cox.propensity;
+    out += "\nWeighted by propensity scores (" + ps.estimand +
+           (ps.stabilized ? ", stabilized" : "") + ") from " + ps.formula + "\n";
+    TextTable arms({"arm", "records", "effective sample size"});
+    for (size_t a = 0; a < ps.arms.size(); ++a) {
+      arms.AddRow({ps.formula.substr(0, ps.formula.find('~')) + "= " + ps.arms[a],
+                   FormatNumber(ps.n[a]), Fixed(ps.ess[a], 1)});
+    }
+    out += arms.Render();
+    TextTable balance({"covariate", "SMD before", "SMD after"});
+    for (size_t j = 0; j < ps.covariates.size(); ++j) {
+      balance.AddRow({ps.covariates[j], Fixed(ps.smd_before[j], 3), Fixed(ps.smd_after[j], 3)});
+    }
+    out += "Balance (standardized mean differences, over the unweighted pooled SD):\n" +
+           balance.Render();
+  }
   return out;
 }
 

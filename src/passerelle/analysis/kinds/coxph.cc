@@ -81,6 +81,7 @@ Result<stats::ConcordanceAggregate> RemoteCoxSite::Concordance(std::span<const d
 // are not whole numbers; robust = false ignores cluster() with R's warning.
 Result<bool> RobustVariance(const AnalysisRequest& r, const formula::Formula& f, bool whole_weights,
                             AnalysisOutput* out) {
+  if (!r.propensity.empty() && r.robust != "false") return true;  // weights estimated: robust
   const bool cluster = !f.clusters.empty();
   if (r.robust == "false") {
     if (cluster)
@@ -146,11 +147,16 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const data::Tabl
   AnalysisOutput out;
   formula::FrameOptions frame_options;
   frame_options.weights = request.weights;
+  std::optional<PropensityOutput> propensity;
+  if (!request.propensity.empty()) {
+    ASSIGN_OR_RETURN(propensity, LocalPropensity(request, table, &frame_options.weight_values));
+  }
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    StartFrame(request, f, table, formula::ModelKind::kCox, &out, frame_options));
   CoxphOutput cox;
   cox.n_omitted_na = m.n_omitted_na;
   cox.ties = request.ties;
+  cox.propensity = std::move(propensity);
   for (size_t j = 0; j < m.p(); ++j) {
     double sum = 0;
     for (size_t i = 0; i < m.n; ++i) sum += m.X(i, j);
@@ -177,7 +183,7 @@ Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   CoxphOptions options;
   ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
-  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "levels"));
+  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(first, sites, "levels"));
   if (!levels.empty()) first["levels"] = json::parse(levels);
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
@@ -219,11 +225,17 @@ namespace {
 
 Result<AnalysisOutput> FederatedCoxph(const AnalysisRequest& request,
                                       const std::vector<SiteLink>& sites) {
-  return FederatedCox(request, sites, FirstStep(request));
+  json first = FirstStep(request);
+  if (request.propensity.empty()) return FederatedCox(request, sites, first);
+  ASSIGN_OR_RETURN(PropensityOutput propensity, FederatedPropensity(request, sites, &first));
+  ASSIGN_OR_RETURN(AnalysisOutput out, FederatedCox(request, sites, first));
+  std::get<CoxphOutput>(out.result).propensity = std::move(propensity);
+  return out;
 }
 
 Result<LocalRelease> SiteStep(const json& task, const data::Table& table,
                               const privacy::Policy& policy, LocalStepCache* cache) {
+  if (task.contains("part")) return PropensityStep(task, table, policy, cache);
   return RunModelStep(task, table, policy, cache, BuildCoxSiteModel, CoxStep);
 }
 
@@ -234,6 +246,11 @@ json FirstStep(const AnalysisRequest& r) {
                {"step", "design"},
                {"ties", r.ties}};
   if (!r.weights.empty()) step["weights"] = r.weights;
+  if (!r.propensity.empty()) {
+    step["propensity"] = r.propensity;
+    step["estimand"] = r.estimand.empty() ? "ate" : r.estimand;
+    step["stabilized"] = r.stabilized;
+  }
   return step;
 }
 
@@ -241,6 +258,9 @@ json Signature(const json& step) {
   json sig = FormulaSignature(step);
   sig["ties"] = step.value("ties", "efron");
   sig["weights"] = step.value("weights", "");
+  sig["propensity"] = step.value("propensity", "");
+  sig["estimand"] = step.value("estimand", "");
+  sig["stabilized"] = step.value("stabilized", false);
   return sig;
 }
 
@@ -269,7 +289,18 @@ AnalysisKind CoxphKind() {
                        .field = &AnalysisRequest::robust,
                        .help = "Robust (sandwich) variance: true or false (default: with "
                                "cluster() or weights that are not whole numbers)",
-                       .choices = {"true", "false"}}},
+                       .choices = {"true", "false"}},
+                      {.name = "propensity",
+                       .field = &AnalysisRequest::propensity,
+                       .help = "Weight by propensity scores from this model of a two-level "
+                               "treatment, e.g. 'trt ~ age + stage' (robust variance)"},
+                      {.name = "estimand",
+                       .field = &AnalysisRequest::estimand,
+                       .help = "The propensity weights' estimand: ate (default) or att",
+                       .choices = {"ate", "att"}},
+                      {.name = "stabilized",
+                       .field = &AnalysisRequest::stabilized,
+                       .help = "Stabilize the ate weights by the treated share"}},
           .run_federated = FederatedCoxph,
           .site_step = SiteStep,
           .run_local = RunCoxph,

@@ -159,7 +159,7 @@ Result<AnalysisOutput> FederatedCoxZph(const AnalysisRequest& request,
   ASSIGN_OR_RETURN(AnalysisOutput fit, FederatedCox(request, sites, FirstStep(request)));
   const CoxphResult& cox = std::get<CoxphOutput>(fit.result).fit;
   RETURN_IF_ERROR(NoAliased(cox.coef));
-  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "levels"));
+  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(FirstStep(request), sites, "levels"));
   json task = FirstStep(request);
   if (!levels.empty()) task["levels"] = json::parse(levels);
   task["step"] = "zph";

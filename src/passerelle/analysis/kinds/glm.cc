@@ -73,10 +73,6 @@ Result<stats::GlmAggregate> RemoteGlmSite::Evaluate(std::span<const double> beta
 
 Result<stats::GlmAggregate> RemoteGlmSite::EvaluateAtStart() { return Ask("start", {}); }
 
-namespace {
-
-json FirstStep(const AnalysisRequest& r);
-
 Status BuildGlmModel(const json& task, const formula::Formula& f,
                      const formula::FrameOptions& options, const data::Table& table,
                      SiteModel* model) {
@@ -107,6 +103,8 @@ Status BuildGlmModel(const json& task, const formula::Formula& f,
   return Status::Ok();
 }
 
+namespace {
+
 json GlmAggregateJson(const stats::GlmAggregate& a) {
   json j = {{"n", a.n},           {"xtwx", a.xtwx},
             {"xtwz", a.xtwz},     {"deviance", a.deviance},
@@ -115,6 +113,8 @@ json GlmAggregateJson(const stats::GlmAggregate& a) {
   if (a.fractional_successes > 0) j["fractional_successes"] = true;
   return j;
 }
+
+}  // namespace
 
 Result<std::string> GlmStep(const json& task, const SiteModel* model,
                             const privacy::Policy& policy) {
@@ -139,6 +139,10 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
   return InvalidArgument("task: unknown step '" + step + "'");
 }
 
+namespace {
+
+json FirstStep(const AnalysisRequest& r);
+
 Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const data::Table& table) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
@@ -162,7 +166,8 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const data::Table&
 Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
                                     const std::vector<SiteLink>& sites) {
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
-  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(request, sites, "used_levels"));
+  ASSIGN_OR_RETURN(const std::string levels,
+                   AgreedLevels(FirstStep(request), sites, "used_levels"));
   json task = FirstStep(request);
   if (!levels.empty()) task["levels"] = json::parse(levels);
   std::vector<std::unique_ptr<RemoteGlmSite>> remote;
