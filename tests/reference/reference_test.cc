@@ -139,7 +139,8 @@ const std::vector<Field> kCoxFields = {{"n", 0},
                                        {"score_test", 1e-6},
                                        {"robust_score_test", 1e-6},
                                        {"concordance", 1e-6},
-                                       {"concordance_se", 1e-6}};
+                                       {"concordance_se", 1e-6},
+                                       {"means", 1e-9}};
 
 const std::vector<Field> kGlmFields = {
     {"family", 0},       {"link", 0},    {"n", 0},           {"n_omitted_na", 0},

@@ -151,24 +151,31 @@ Result<CoxphResult> FitCoxph(const std::vector<CoxSite*>& sites,
         meat0[i] += m0[i];
       }
     }
-    // Sandwich V B V.
-    std::vector<double> vb(p * p, 0.0);
+    // Sandwich V B V, an aliased column's rows and columns of V taken as 0 (then NA).
+    std::vector<double> v = r.var, vb(p * p, 0.0);
+    for (double& x : v) x = x == x ? x : 0;
     r.robust_var.assign(p * p, 0.0);
     for (size_t a = 0; a < p; ++a) {
       for (size_t b = 0; b < p; ++b) {
-        for (size_t k = 0; k < p; ++k) vb[a * p + b] += r.var[a * p + k] * meat[k * p + b];
+        for (size_t k = 0; k < p; ++k) vb[a * p + b] += v[a * p + k] * meat[k * p + b];
       }
     }
     for (size_t a = 0; a < p; ++a) {
       for (size_t b = 0; b < p; ++b) {
-        for (size_t k = 0; k < p; ++k) r.robust_var[a * p + b] += vb[a * p + k] * r.var[k * p + b];
+        for (size_t k = 0; k < p; ++k) r.robust_var[a * p + b] += vb[a * p + k] * v[k * p + b];
       }
+    }
+    for (size_t j = 0; j < p; ++j) {
+      if (!aliased[j]) continue;
+      for (size_t k = 0; k < p; ++k) r.robust_var[j * p + k] = r.robust_var[k * p + j] = kNaN;
     }
     r.robust_se.assign(p, kNaN);
     for (size_t j = 0; j < p; ++j) {
       if (!aliased[j]) r.robust_se[j] = std::sqrt(r.robust_var[j * p + j]);
     }
-    const stats::SymmetricFactor robust_factor(r.robust_var, p, options.toler_chol);
+    std::vector<double> robust_used = r.robust_var;
+    for (double& x : robust_used) x = x == x ? x : 0;
+    const stats::SymmetricFactor robust_factor(robust_used, p, options.toler_chol);
     r.wald_test = Test(stats::QuadraticForm(robust_factor, b_used), df);
     const stats::SymmetricFactor meat0_factor(meat0, p, options.toler_chol);
     r.robust_score_test = Test(stats::QuadraticForm(meat0_factor, at_zero.score), df);

@@ -16,6 +16,24 @@ stats::CoxRows CoxRowsFrom(formula::ModelFrame frame) {
   return rows;
 }
 
+std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total) {
+  const size_t n = rows.stop.size();
+  const bool weighted = !rows.weight.empty() && rows.start.empty();
+  std::vector<double> sums(rows.p, 0.0);
+  *total = 0;
+  for (size_t i = 0; i < n; ++i) *total += weighted ? rows.weight[i] : 1;
+  for (size_t j = 0; j < rows.p; ++j) {
+    bool centred = false;
+    for (size_t i = 0; i < n; ++i) {
+      const double x = rows.x[j * n + i];
+      centred |= x != -1 && x != 0 && x != 1;
+      sums[j] += (weighted ? rows.weight[i] : 1) * x;
+    }
+    if (!centred) sums[j] = 0;
+  }
+  return sums;
+}
+
 stats::GlmRows GlmRowsFrom(const formula::ModelFrame& frame) {
   stats::GlmRows rows;
   rows.p = frame.p();

@@ -11,6 +11,11 @@ namespace passerelle::analysis {
 
 // Moves the frame's design, times, strata, offset and clusters into Cox rows.
 stats::CoxRows CoxRowsFrom(formula::ModelFrame frame);
+// The column sums of Cox rows' design weighted by their case weights, and the weights' total
+// (the rows, unweighted; and always for (start, stop] rows, as R's agreg.fit): R's means are
+// their ratio. A column of -1, 0 and 1 only is not
+// centred by R (coxph's nocenter): its sum is 0.
+std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total);
 // The GLM rows of the frame, and those of its null model: the intercept alone (no column at all
 // when the model has no intercept), with the same response and offset.
 stats::GlmRows GlmRowsFrom(const formula::ModelFrame& frame);

@@ -116,8 +116,12 @@ struct SiteModel {
   std::vector<std::string> coef_names;
   std::vector<std::string> column_terms;  // each column's term label
   bool intercept = false;
-  std::vector<double> sums;        // column sums of the design (coxph releases them)
-  std::vector<uint8_t> indicator;  // the column is 0/1
+  std::vector<double> sums;  // column sums of the design
+  // A Cox model's rows' weighted column sums and weight total, for R's means (coxph releases
+  // them).
+  std::vector<double> mean_sums;
+  double mean_total = 0;
+  std::vector<uint8_t> indicator;                                           // the column is 0/1
   std::map<std::string, std::vector<std::string>> all_levels, used_levels;  // factors
   privacy::Cohort cohort;                                                   // the frame's rows
   std::vector<privacy::Cohort> populations;  // the frame's rows, and each carrier's non-zero rows
@@ -256,7 +260,7 @@ Status ReviewFormula(const AnalysisRequest& r, const data::Table& table, privacy
 // A model: its formula's names (ReviewFormula), and its design on `table`, each column's
 // minority and the largest leverage.
 Status ReviewModel(const AnalysisRequest& r, const data::Table& table, formula::ModelKind kind,
-                   privacy::ReviewFigures* f);
+                   privacy::ReviewFigures* f, const formula::FrameOptions& options = {});
 // The labels each grouping expression would release.
 Status ReviewLabels(const std::vector<std::string>& grouping, const data::Table& table,
                     privacy::ReviewFigures* f);

@@ -370,7 +370,9 @@ Status BuildCoxSiteModel(const json& task, const formula::Formula& f,
   for (double s : m.status) model->events += s;
   for (double w : m.weights) model->whole_weights = model->whole_weights && w == std::floor(w);
   RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model));
-  model->cox = std::make_unique<stats::CoxKernel>(CoxRowsFrom(std::move(m)));
+  stats::CoxRows rows = CoxRowsFrom(std::move(m));
+  model->mean_sums = WeightedColumnSums(rows, &model->mean_total);
+  model->cox = std::make_unique<stats::CoxKernel>(std::move(rows));
   return Status::Ok();
 }
 

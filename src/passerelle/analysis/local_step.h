@@ -81,6 +81,7 @@ class RemoteCoxSite : public CoxSite {
   // Column sums of the design (for R's means) and rows dropped for missing values (NaN when
   // the site suppressed a count of 1 to k-1: an indicator column's sum counts patients).
   const std::vector<double>& sums() const { return sums_; }
+  double total() const { return total_; }  // the rows' weight total (their number unweighted)
   double omitted() const { return omitted_; }
   // Every case weight of the site is a whole number (R's robust variance is the default
   // otherwise).
@@ -94,7 +95,7 @@ class RemoteCoxSite : public CoxSite {
   Result<nlohmann::json> Ask(const std::string& step, std::span<const double> beta);
   Transport transport_;
   std::string task_;  // the first step, as JSON text
-  double n_ = 0, events_ = 0, omitted_ = 0;
+  double n_ = 0, events_ = 0, omitted_ = 0, total_ = 0;
   bool whole_weights_ = true;
   std::vector<std::string> coef_names_;
   std::vector<double> sums_;

@@ -119,11 +119,12 @@ Status ReviewFormula(const AnalysisRequest& r, const data::Table& table, privacy
 }
 
 Status ReviewModel(const AnalysisRequest& r, const data::Table& table, formula::ModelKind kind,
-                   privacy::ReviewFigures* f) {
+                   privacy::ReviewFigures* f, const formula::FrameOptions& options) {
   formula::Formula formula;
   bool site_strata = false;
   RETURN_IF_ERROR(ReviewFormula(r, table, f, &formula, &site_strata));
-  ASSIGN_OR_RETURN(formula::ModelFrame m, formula::BuildModelFrame(formula, table, kind, r.subset));
+  ASSIGN_OR_RETURN(formula::ModelFrame m,
+                   formula::BuildModelFrame(formula, table, kind, r.subset, options));
   for (size_t j = 0; j < m.p(); ++j) f->minorities.emplace_back(m.coef_names[j], Minority(m, j));
   f->max_leverage = MaxLeverage(m);
   return Status::Ok();

@@ -53,8 +53,11 @@ std::string Coxph(const analysis::AnalysisOutput& output, const analysis::CoxphO
   const analysis::CoxphResult& r = cox.fit;
   const double z = stats::NormalQuantile(0.975);
   const bool robust = !r.robust_se.empty();
+  const bool fine_gray = output.request.function == "finegray";
   std::string out =
-      "Cox proportional hazards: " + output.request.formula + "  (ties = " + cox.ties + ")\n";
+      (fine_gray ? "Fine–Gray subdistribution hazards of '" + output.request.cause + "': "
+                 : "Cox proportional hazards: ") +
+      output.request.formula + "  (ties = " + cox.ties + ")\n";
   out += "  n = " + std::to_string(r.n) + ", number of events = " + FormatNumber(r.nevent) + "\n";
   out += Notes(output) + "\n";
   std::vector<std::string> header = {"", "coef", "HR = exp(coef)", "se(coef)"};

@@ -34,7 +34,8 @@ class Fenwick {
 
 CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   counting_ = !rows.start.empty();
-  weighted_ = !rows.weight.empty();
+  // Weights all 1 are no weights (R takes ties = "exact" then).
+  weighted_ = std::any_of(rows.weight.begin(), rows.weight.end(), [](double w) { return w != 1; });
   auto stratum = [&](size_t i) { return rows.strata.empty() ? 0 : rows.strata[i]; };
   // Sort keys held by value (stratum, then time descending, then row: a total order).
   struct Key {
@@ -82,7 +83,7 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
     status_[k] = rows.status[i];
     events_ += rows.status[i];
     if (!rows.offset.empty()) offset_[k] = rows.offset[i];
-    if (weighted_) weight_[k] = rows.weight[i];
+    if (!rows.weight.empty()) weight_[k] = rows.weight[i];
     if (counting_) start_[k] = rows.start[i];
     strata_[k] = stratum(i);
     if (rows.cluster.empty()) {

@@ -36,6 +36,7 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
                                                           : sum.get<double>());
                     }
                     site->omitted_ = j.contains("omitted") ? SiteCountOrNaN(j.at("omitted")) : 0;
+                    site->total_ = j.contains("total") ? j.at("total").get<double>() : site->n_;
                     site->whole_weights_ = j.value("whole_weights", true);
                     return true;
                   }).status());
@@ -106,17 +107,14 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
   if (step == "design") {
-    // Column sums give R's means; the sum of an indicator column counts patients, so it is
-    // withheld (null) when it is 1 to k-1.
-    json sums = json::array();
-    for (size_t j = 0; j < model->sums.size(); ++j) {
-      sums.push_back(model->indicator[j] ? ReleasableCount(model->sums[j], policy)
-                                         : json(model->sums[j]));
-    }
+    // Weighted column sums give R's means (0 for a 0/1 column, which R does not centre: no
+    // count of patients leaves with them).
+    const json sums = model->mean_sums;
     json design = {{"n", static_cast<double>(model->cox->n())},  // rows fitted
                    {"events", model->events},
                    {"coef_names", model->coef_names},
                    {"sums", sums},
+                   {"total", model->mean_total},
                    {"omitted", ReleasableCount(model->omitted, policy)}};
     if (!model->whole_weights) design["whole_weights"] = false;
     return design.dump();
@@ -157,18 +155,17 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const data::Tabl
   cox.n_omitted_na = m.n_omitted_na;
   cox.ties = request.ties;
   cox.propensity = std::move(propensity);
-  for (size_t j = 0; j < m.p(); ++j) {
-    double sum = 0;
-    for (size_t i = 0; i < m.n; ++i) sum += m.X(i, j);
-    cox.means.push_back(sum / static_cast<double>(m.n));
-  }
+  // (R's means, weighted by the case weights.)
   CoxphOptions options;
   options.ties = ties;
   bool whole_weights = true;
   for (double w : m.weights) whole_weights = whole_weights && w == std::floor(w);
   ASSIGN_OR_RETURN(options.robust, RobustVariance(request, f, whole_weights, &out));
   const std::vector<std::string> names = m.coef_names;
-  const stats::CoxKernel kernel(CoxRowsFrom(std::move(m)));
+  stats::CoxRows rows = CoxRowsFrom(std::move(m));
+  double total = 0;
+  for (double sum : WeightedColumnSums(rows, &total)) cox.means.push_back(sum / total);
+  const stats::CoxKernel kernel(std::move(rows));
   LocalCoxSite site(&kernel);
   ASSIGN_OR_RETURN(cox.fit, FitCoxph({&site}, names, options));
   for (const std::string& w : cox.fit.warnings) out.notes.push_back("warning: " + w);
@@ -201,14 +198,14 @@ Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
   CoxphOutput cox;
   cox.ties = request.ties;
   const std::vector<std::string> names = remote[0]->coef_names();
-  double n = 0;
+  double total = 0;
   std::vector<double> sums(names.size(), 0.0), omitted;
   for (const auto& site : remote) {
-    n += site->n();
+    total += site->total();
     for (size_t j = 0; j < names.size(); ++j) sums[j] += site->sums()[j];
     omitted.push_back(site->omitted());
   }
-  for (double s : sums) cox.means.push_back(s / n);  // NaN where a site withheld a small count
+  for (double s : sums) cox.means.push_back(s / total);  // NaN where a site withheld a count
   NoteOmitted(omitted, &out);
   for (double o : omitted) cox.n_omitted_na += o == o ? static_cast<size_t>(o) : 0;
   if (!HasSiteStrata(f)) {

@@ -75,11 +75,42 @@ CoxZphOutput Table(const stats::ZphAggregate& a, const std::vector<std::string>&
   return out;
 }
 
-Status NoAliased(const std::vector<double>& coef) {
-  for (double b : coef) {
-    if (b != b) return InvalidArgument("cox.zph: the model has an aliased coefficient; drop it");
+// The coefficients at which the sums are taken: an aliased (NA) one as 0, its column adding
+// nothing to the risk score.
+std::vector<double> Used(std::vector<double> coef) {
+  for (double& b : coef) b = b == b ? b : 0;
+  return coef;
+}
+
+// R's cox.zph leaves aliased coefficients out of the test: their rows and columns of the sums.
+void DropAliased(const std::vector<double>& coef, stats::ZphAggregate* a,
+                 std::vector<std::string>* terms) {
+  const size_t p = coef.size();
+  std::vector<size_t> keep;
+  for (size_t j = 0; j < p; ++j) {
+    if (coef[j] == coef[j]) keep.push_back(j);
   }
-  return Status::Ok();
+  if (keep.size() == p) return;
+  auto vector = [&](std::vector<double>& v) {
+    std::vector<double> out;
+    for (size_t j : keep) out.push_back(v[j]);
+    v = std::move(out);
+  };
+  auto matrix = [&](std::vector<double>& m) {
+    std::vector<double> out;
+    for (size_t r : keep) {
+      for (size_t c : keep) out.push_back(m[r * p + c]);
+    }
+    m = std::move(out);
+  };
+  vector(a->u);
+  vector(a->gu);
+  matrix(a->info);
+  matrix(a->g_info);
+  matrix(a->g2_info);
+  std::vector<std::string> kept;
+  for (size_t j : keep) kept.push_back((*terms)[j]);
+  *terms = std::move(kept);
 }
 
 Result<AnalysisOutput> RunCoxZph(const AnalysisRequest& request, const data::Table& table) {
@@ -138,8 +169,11 @@ Result<AnalysisOutput> RunCoxZph(const AnalysisRequest& request, const data::Tab
   CoxphOptions options;
   options.ties = ties;
   ASSIGN_OR_RETURN(CoxphResult fit, FitCoxph({&site}, names, options));
-  RETURN_IF_ERROR(NoAliased(fit.coef));
-  out.result = Table(kernel.Zph(fit.coef, ties, g), terms, request.transform);
+  for (const std::string& w : fit.warnings) out.notes.push_back("warning: " + w);
+  stats::ZphAggregate sums = kernel.Zph(Used(fit.coef), ties, g);
+  std::vector<std::string> kept = terms;
+  DropAliased(fit.coef, &sums, &kept);
+  out.result = Table(sums, kept, request.transform);
   return out;
 }
 
@@ -158,12 +192,11 @@ Result<AnalysisOutput> FederatedCoxZph(const AnalysisRequest& request,
   }
   ASSIGN_OR_RETURN(AnalysisOutput fit, FederatedCox(request, sites, FirstStep(request)));
   const CoxphResult& cox = std::get<CoxphOutput>(fit.result).fit;
-  RETURN_IF_ERROR(NoAliased(cox.coef));
   ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(FirstStep(request), sites, "levels"));
   json task = FirstStep(request);
   if (!levels.empty()) task["levels"] = json::parse(levels);
   task["step"] = "zph";
-  task["beta"] = cox.coef;
+  task["beta"] = Used(cox.coef);
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));
   stats::ZphAggregate total;
   std::vector<std::string> terms;
@@ -192,6 +225,7 @@ Result<AnalysisOutput> FederatedCoxZph(const AnalysisRequest& request,
   AnalysisOutput out;
   out.request = request;
   out.notes = fit.notes;
+  DropAliased(cox.coef, &total, &terms);
   out.result = Table(total, terms, request.transform);
   return out;
 }

@@ -188,12 +188,8 @@ Result<AnalysisOutput> RunFineGray(const AnalysisRequest& request, const data::T
   CoxphOutput cox;
   cox.n_omitted_na = fg.omitted;
   cox.ties = request.ties;
-  const size_t n = fg.rows.stop.size();
-  for (size_t j = 0; j < fg.rows.p; ++j) {
-    double sum = 0;
-    for (size_t i = 0; i < n; ++i) sum += fg.rows.x[j * n + i];
-    cox.means.push_back(sum / static_cast<double>(n));
-  }
+  double total = 0;
+  for (double sum : WeightedColumnSums(fg.rows, &total)) cox.means.push_back(sum / total);
   bool whole = true;
   for (double w : fg.rows.weight) whole = whole && w == std::floor(w);
   CoxphOptions options;
@@ -231,6 +227,7 @@ Status BuildFineGraySiteModel(const json& task, const formula::Formula& f,
   for (double w : fg.rows.weight) model->whole_weights = model->whole_weights && w == std::floor(w);
   RETURN_IF_ERROR(DescribeFrame(fg.frame, table, /*cross_products=*/false, model));
   model->omitted = static_cast<double>(fg.omitted);
+  model->mean_sums = WeightedColumnSums(fg.rows, &model->mean_total);
   model->cox = std::make_unique<stats::CoxKernel>(std::move(fg.rows));
   return Status::Ok();
 }
@@ -278,7 +275,9 @@ AnalysisKind FineGrayKind() {
           .signature = Signature,
           .review =
               [](const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-                return ReviewModel(r, table, formula::ModelKind::kCox, f);
+                formula::FrameOptions options;
+                options.competing_events = true;
+                return ReviewModel(r, table, formula::ModelKind::kCox, f, options);
               },
           .method = Method};
 }
