@@ -86,7 +86,7 @@ try {
 
   // Table 1 as a table, a column per site; the refusal said in the page's language.
   const columns = await page.locator('[data-analysis=table1] table.cells th').allTextContents();
-  check(columns.join() === 'variable,lyon,wuhan,all', `Table 1's columns: ${columns}`);
+  check(columns.join() === 'variable,lyon,wuhan,all,SMD', `Table 1's columns: ${columns}`);
   const lines = await page.locator('[data-analysis=table1] table.cells td:first-child').allTextContents();
   check(lines.includes('age_dx, mean (SD)') && lines.includes('organ') && !lines.includes('os_days'),
         `Table 1's variables: ${lines}`);

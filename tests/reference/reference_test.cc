@@ -45,6 +45,9 @@ analysis::AnalysisRequest StatedRequest(const json& r) {
   request.propensity = r.value("propensity", "");
   request.estimand = r.value("estimand", "");
   request.stabilized = r.value("stabilized", false);
+  request.at_time = r.value("time", 0.0);
+  request.baseline = r.value("baseline", 0.0);
+  request.groups = r.value("groups", 0.0);
   return request;
 }
 
@@ -200,6 +203,11 @@ void Compare(const std::string& type, json actual, const json& expected) {
     }
     for (auto it = expected["count"].begin(); it != expected["count"].end(); ++it) {
       EXPECT_EQ(actual["count"][it.key()].get<double>(), it.value().get<double>()) << it.key();
+    }
+  } else if (type == "calibration") {  // closed-form: means and Kaplan–Meier estimates
+    ASSERT_EQ(actual["groups"].size(), expected["groups"].size());
+    for (size_t g = 0; g < expected["groups"].size(); ++g) {
+      ExpectClose(actual["groups"][g], expected["groups"][g], 1e-10, "groups");
     }
   } else if (type == "coxzph") {
     EXPECT_EQ(actual["transform"], expected["transform"]);

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -502,6 +503,60 @@ TEST_F(FederatedTest, TablesAndDescribeAddUp) {
     if (want.name == "age") {
       EXPECT_NEAR(it->mean.back(), want.mean, 1e-12) << want.name;
       EXPECT_NEAR(it->sd.back(), want.sd, 1e-12) << want.name;
+      // Quartiles: each site's the mean of the 5 records around it, no patient's own value;
+      // overall the sites' average weighted by their records.
+      double weighted = 0;
+      for (size_t s = 0; s < 3; ++s) {
+        std::vector<double> ages;
+        for (size_t row = 0; row < tables_[s].rows; ++row) {
+          ages.push_back(tables_[s].Find("age")->numbers[row]);
+        }
+        std::sort(ages.begin(), ages.end());
+        const size_t centre = static_cast<size_t>(std::lround(0.5 * (ages.size() - 1)));
+        double sum = 0;
+        for (size_t i = centre - 2; i <= centre + 2; ++i) sum += ages[i];
+        EXPECT_NEAR(it->median[s], sum / 5, 1e-12);
+        weighted += it->n[s] * it->median[s];
+      }
+      EXPECT_NEAR(it->median.back(), weighted / it->n.back(), 1e-12);
+      EXPECT_LT(it->q1.back(), it->median.back());
+      EXPECT_LT(it->median.back(), it->q3.back());
+      // The standardized difference between the sites: the mean of the three pairs'.
+      double smd = 0;
+      for (size_t a = 0; a < 3; ++a) {
+        for (size_t b = a + 1; b < 3; ++b) {
+          smd += std::fabs(it->mean[a] - it->mean[b]) /
+                 std::sqrt((it->sd[a] * it->sd[a] + it->sd[b] * it->sd[b]) / 2) / 3;
+        }
+      }
+      EXPECT_NEAR(it->smd, smd, 1e-12);
+    }
+    if (want.name == "rx") {
+      EXPECT_TRUE(std::isfinite(it->smd));  // Yang and Dalton's
+    }
+  }
+}
+
+TEST_F(FederatedTest, CalibrationIsEachSitesOwnGroups) {
+  AnalysisRequest r;
+  r.function = "calibration";
+  r.formula = "Surv(time, status) ~ I(0.02 * age + 0.1 * nodes + 0.5 * obstruct)";
+  r.at_time = 1826;
+  r.baseline = 0.6;
+  r.groups = 5;
+  r.bin_days = 30;
+  const auto fed = std::get<CalibrationOutput>(Federated(r).result);
+  ASSERT_EQ(fed.groups.size(), 15u);
+  for (size_t s = 0; s < 3; ++s) {
+    // Each site's rows are its own local calibration on the 30-day grid.
+    const auto local = std::get<CalibrationOutput>(RunAnalysis(r, tables_[s])->result);
+    ASSERT_EQ(local.groups.size(), 5u);
+    for (size_t g = 0; g < 5; ++g) {
+      const CalibrationGroup& f = fed.groups[s * 5 + g];
+      EXPECT_EQ(f.site, "site" + std::to_string(s + 1));
+      EXPECT_EQ(f.n, local.groups[g].n);
+      EXPECT_NEAR(f.predicted, local.groups[g].predicted, 1e-12);
+      EXPECT_NEAR(f.observed, local.groups[g].observed, 1e-12);
     }
   }
 }

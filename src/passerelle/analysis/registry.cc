@@ -12,8 +12,8 @@ namespace {
 using R = AnalysisRequest;
 
 std::vector<AnalysisKind> MakeKinds() {
-  return {CoxphKind(),    SurvfitKind(),     SurvdiffKind(), GlmKind(),   TableKind(),
-          DescribeKind(), ConcordanceKind(), FineGrayKind(), CoxZphKind()};
+  return {CoxphKind(),    SurvfitKind(),     SurvdiffKind(), GlmKind(),    TableKind(),
+          DescribeKind(), ConcordanceKind(), FineGrayKind(), CoxZphKind(), CalibrationKind()};
 }
 
 std::string TypeOf(const AnalysisOption::Field& field) {

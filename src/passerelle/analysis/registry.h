@@ -51,6 +51,11 @@ struct AnalysisRequest {
   std::string propensity;
   std::string estimand;
   bool stabilized = false;
+  // calibration: the time of the prediction, the development model's baseline survival at it,
+  // and the number of groups of the linear predictor.
+  double at_time = 0;
+  double baseline = 0;
+  double groups = 0;
 };
 
 // The default time grid of federated survival curves and tests, in days.

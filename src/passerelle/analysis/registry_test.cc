@@ -33,7 +33,7 @@ TEST(Registry, ChecksWritesAndDescribesEachKindFromItsEntry) {
   unknown.function = "lm";
   EXPECT_EQ(CheckRequest(unknown).message(),
             "function: 'lm' is not one of coxph, survfit, survdiff, glm, table, describe, "
-            "concordance, finegray, coxzph");
+            "concordance, finegray, coxzph, calibration");
 
   const nlohmann::json kinds = nlohmann::json::parse(AnalysisKindsJson());
   ASSERT_EQ(kinds.size(), AnalysisKinds().size());

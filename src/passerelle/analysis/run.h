@@ -4,6 +4,7 @@
 #ifndef PASSERELLE_ANALYSIS_RUN_H_
 #define PASSERELLE_ANALYSIS_RUN_H_
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <variant>
@@ -104,7 +105,14 @@ struct DescribedVariable {
   std::vector<std::string> levels;  // categories
   std::vector<double> n, missing;   // per column
   std::vector<double> mean, sd;     // per column: numbers only
-  std::vector<double> counts;       // levels x columns, row-major
+  // Per column, numbers only: the quartiles, each at a site the mean of the k records around it
+  // (no patient's own value), overall the sites' average weighted by their records.
+  std::vector<double> q1, median, q3;
+  std::vector<double> counts;  // levels x columns, row-major
+  // The standardized mean difference between the sites (the mean over pairs of sites when
+  // there are more than two): numbers |m1 - m2| / sqrt((s1^2 + s2^2) / 2), categories Yang and
+  // Dalton's over their levels' proportions. NaN when a site withheld what it needs.
+  double smd = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct DescribeOutput {
@@ -129,8 +137,23 @@ struct CoxZphOutput {
   std::vector<double> chisq, df, p;
 };
 
-using AnalysisResult = std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput,
-                                    TableOutput, DescribeOutput, ConcordanceOutput, CoxZphOutput>;
+// A calibration table at a time t for a model's linear predictor: per group of it (its tenths
+// by default, at each site its own), the mean predicted risk 1 - S0(t)^exp(lp) against the
+// Kaplan–Meier risk observed by t, with its 95% confidence interval. NaN where a site withholds.
+struct CalibrationGroup {
+  std::string site;  // "" in local mode
+  int group = 0;     // 1 = the lowest predictor
+  double n = 0, events = 0;
+  double predicted = 0, observed = 0, lower = 0, upper = 0;
+};
+struct CalibrationOutput {
+  double time = 0, baseline = 0;
+  std::vector<CalibrationGroup> groups;
+};
+
+using AnalysisResult =
+    std::variant<CoxphOutput, SurvfitOutput, SurvdiffOutput, GlmOutput, TableOutput, DescribeOutput,
+                 ConcordanceOutput, CoxZphOutput, CalibrationOutput>;
 
 struct AnalysisOutput {
   AnalysisRequest request;

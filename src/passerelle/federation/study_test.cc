@@ -40,7 +40,7 @@ TEST(Study, ErrorsNameTheFieldOrThePlace) {
   EXPECT_EQ(error(R"({"title": "t", "dataset": "d", "analyses": [{"id": "a",
                    "function": "lm", "formula": "y ~ x"}]})"),
             "s.json: analyses[0].function: 'lm' is not one of coxph, survfit, survdiff, glm, "
-            "table, describe, concordance, finegray, coxzph");
+            "table, describe, concordance, finegray, coxzph, calibration");
   EXPECT_EQ(error(R"({"title": "t", "dataset": "d", "analyses": [
                    {"id": "a", "function": "describe"}, {"id": "a", "function": "describe"}]})"),
             "s.json: analyses[1].id: 'a' is used twice");

@@ -300,7 +300,9 @@ std::string ForestSvg(const analysis::AnalysisOutput& output) {
   high += pad;
   auto x = [&](double v) { return plot_left + (t(v) - low) / (high - low) * plot_width; };
   const std::string title =
-      (std::holds_alternative<analysis::CoxphOutput>(output.result) ? "Cox model: " : "GLM: ") +
+      (output.request.function == "finegray"                          ? "Fine–Gray model: "
+       : std::holds_alternative<analysis::CoxphOutput>(output.result) ? "Cox model: "
+                                                                      : "GLM: ") +
       output.request.formula;
   std::string svg = Open(kWidth, kTop + plot_height + 56, title);
   svg += Text(plot_left + plot_width + 12, kTop - 10, effect + " (95% CI)", "font-weight=\"bold\"");
@@ -350,6 +352,112 @@ std::string ForestSvg(const analysis::AnalysisOutput& output) {
     svg += "</g>\n";
   }
   return svg + "</svg>\n";
+}
+
+std::string BalanceSvg(const analysis::PropensityOutput& ps) {
+  constexpr double kWidth = 760, kLabels = 190, kRight = 40, kTop = 64, kRowHeight = 24;
+  const double plot_left = kLabels, plot_width = kWidth - kLabels - kRight;
+  const size_t n = ps.covariates.size();
+  const double plot_height = kRowHeight * static_cast<double>(std::max<size_t>(n, 1));
+  double extent = 0.25;
+  for (double v : ps.smd_before)
+    extent = std::isfinite(v) ? std::max(extent, std::fabs(v)) : extent;
+  for (double v : ps.smd_after) extent = std::isfinite(v) ? std::max(extent, std::fabs(v)) : extent;
+  extent *= 1.1;
+  auto x = [&](double v) { return plot_left + (v + extent) / (2 * extent) * plot_width; };
+  std::string svg = Open(kWidth, kTop + plot_height + 60,
+                         "Covariate balance: " + ps.formula + " (" + ps.estimand + " weights)");
+  svg += Text(kWidth / 2, 40, "standardized mean difference: ○ before, ● after weighting",
+              "text-anchor=\"middle\"");
+  const double axis_y = kTop + plot_height + 4;
+  svg += Line(plot_left, axis_y, plot_left + plot_width, axis_y, "stroke=\"#888888\"");
+  const double step = NiceTicks(extent, 3)[1];
+  for (double v = -std::floor(extent / step) * step; v <= extent + 1e-12; v += step) {
+    svg += Line(x(v), axis_y, x(v), axis_y + 5, "stroke=\"#888888\"");
+    svg +=
+        Text(x(v), axis_y + 18, Label(std::fabs(v) < 1e-12 ? 0 : v, 3), "text-anchor=\"middle\"");
+  }
+  svg += Line(x(0), kTop - 4, x(0), axis_y, "stroke=\"#888888\"");
+  for (double guide : {-0.1, 0.1}) {
+    svg +=
+        Line(x(guide), kTop - 4, x(guide), axis_y, "stroke=\"#888888\" stroke-dasharray=\"3 3\"");
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const double cy = kTop + kRowHeight * (static_cast<double>(i) + 0.5);
+    svg += "<g class=\"balance-row\" data-covariate=\"" + EscapeMarkup(ps.covariates[i]) +
+           "\" data-before=\"" + Label(ps.smd_before[i], 15) + "\" data-after=\"" +
+           Label(ps.smd_after[i], 15) + "\">\n";
+    svg += Text(8, cy + 4, ps.covariates[i]);
+    if (std::isfinite(ps.smd_before[i])) {
+      svg += "<circle class=\"before\" cx=\"" + C(x(ps.smd_before[i])) + "\" cy=\"" + C(cy) +
+             "\" r=\"5\" fill=\"none\" stroke=\"#D55E00\" stroke-width=\"1.5\"/>\n";
+    }
+    if (std::isfinite(ps.smd_after[i])) {
+      svg += "<circle class=\"after\" cx=\"" + C(x(ps.smd_after[i])) + "\" cy=\"" + C(cy) +
+             "\" r=\"5\" fill=\"#0072B2\"/>\n";
+    }
+    svg += "</g>\n";
+  }
+  return svg + "</svg>\n";
+}
+
+std::string CalibrationSvg(const analysis::CalibrationOutput& c, const std::string& title) {
+  constexpr double kWidth = 560, kLeft = 70, kTop = 50, kSize = 420;
+  double extent = 0.05;
+  for (const analysis::CalibrationGroup& g : c.groups) {
+    for (double v : {g.predicted, g.upper})
+      extent = std::isfinite(v) ? std::max(extent, v) : extent;
+  }
+  extent = std::min(1.0, extent * 1.1);
+  auto x = [&](double v) { return kLeft + v / extent * kSize; };
+  auto y = [&](double v) { return kTop + kSize - v / extent * kSize; };
+  std::string svg = Open(kWidth, kTop + kSize + 60, title);
+  svg += Line(kLeft, kTop + kSize, kLeft + kSize, kTop + kSize, "stroke=\"#888888\"");
+  svg += Line(kLeft, kTop, kLeft, kTop + kSize, "stroke=\"#888888\"");
+  svg += Line(x(0), y(0), x(extent), y(extent), "stroke=\"#888888\" stroke-dasharray=\"3 3\"");
+  const double step = NiceTicks(extent, 5)[1];
+  for (double v = 0; v <= extent + 1e-12; v += step) {
+    svg += Text(x(v), kTop + kSize + 18, Label(v, 3), "text-anchor=\"middle\"");
+    svg += Text(kLeft - 8, y(v) + 4, Label(v, 3), "text-anchor=\"end\"");
+  }
+  svg += Text(kLeft + kSize / 2, kTop + kSize + 40, "predicted risk", "text-anchor=\"middle\"");
+  svg += Text(16, kTop + kSize / 2, "observed risk (Kaplan–Meier)",
+              "text-anchor=\"middle\" transform=\"rotate(-90 16 " + C(kTop + kSize / 2) + ")\"");
+  std::vector<std::string> sites;
+  for (const analysis::CalibrationGroup& g : c.groups) {
+    if (std::find(sites.begin(), sites.end(), g.site) == sites.end()) sites.push_back(g.site);
+  }
+  for (const analysis::CalibrationGroup& g : c.groups) {
+    if (!std::isfinite(g.predicted) || !std::isfinite(g.observed)) continue;
+    const size_t s =
+        static_cast<size_t>(std::find(sites.begin(), sites.end(), g.site) - sites.begin());
+    svg += "<g class=\"calibration-group\" data-site=\"" + EscapeMarkup(g.site) +
+           "\" data-group=\"" + std::to_string(g.group) + "\" data-predicted=\"" +
+           Label(g.predicted, 15) + "\" data-observed=\"" + Label(g.observed, 15) + "\">\n";
+    if (std::isfinite(g.lower) && std::isfinite(g.upper)) {
+      svg += Line(x(g.predicted), y(g.lower), x(g.predicted), y(std::min(g.upper, extent)),
+                  std::string("stroke=\"") + Colour(s) + "\"");
+    }
+    svg += "<circle cx=\"" + C(x(g.predicted)) + "\" cy=\"" + C(y(g.observed)) +
+           "\" r=\"4\" fill=\"" + Colour(s) + "\"/>\n</g>\n";
+  }
+  for (size_t s = 0; s < sites.size() && !sites[s].empty(); ++s) {
+    svg += Text(kLeft + 12, kTop + 16 + 16 * static_cast<double>(s), "● " + sites[s],
+                std::string("fill=\"") + Colour(s) + "\"");
+  }
+  return svg + "</svg>\n";
+}
+
+// Two pictures one above the other, as one.
+std::string Stacked(const std::string& top, const std::string& bottom) {
+  auto height = [](const std::string& svg) {
+    const size_t at = svg.find("height=\"") + 8;
+    return std::stod(svg.substr(at, svg.find('"', at) - at));
+  };
+  const double h1 = height(top), h2 = height(bottom);
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760.00\" height=\"" + C(h1 + h2) +
+         "\" viewBox=\"0 0 760 " + C(h1 + h2) + "\" role=\"img\">\n" + top +
+         "<g transform=\"translate(0 " + C(h1) + ")\">\n" + bottom + "</g>\n</svg>\n";
 }
 
 std::string BarSvg(const analysis::TableOutput& table) {
@@ -424,11 +532,16 @@ Result<std::string> PlotSvg(const analysis::AnalysisOutput& output) {
                                           "Cumulative incidence: " + output.request.formula);
           }
           return KaplanMeierSvg(result, "Kaplan-Meier: " + output.request.formula, kNaN);
-        } else if constexpr (std::is_same_v<T, analysis::CoxphOutput> ||
-                             std::is_same_v<T, analysis::GlmOutput>) {
+        } else if constexpr (std::is_same_v<T, analysis::CoxphOutput>) {
+          if (result.propensity) return Stacked(ForestSvg(output), BalanceSvg(*result.propensity));
+          return ForestSvg(output);
+        } else if constexpr (std::is_same_v<T, analysis::GlmOutput>) {
           return ForestSvg(output);
         } else if constexpr (std::is_same_v<T, analysis::TableOutput>) {
           return BarSvg(result);
+        } else if constexpr (std::is_same_v<T, analysis::CalibrationOutput>) {
+          return CalibrationSvg(result, "Calibration at time " + Label(result.time, 6) + ": " +
+                                            output.request.formula);
         } else {
           return InvalidArgument(output.request.function +
                                  " has no plot (survfit, coxph, glm and table have)");

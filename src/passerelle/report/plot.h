@@ -34,11 +34,20 @@ std::string CumulativeIncidenceSvg(const analysis::SurvfitOutput& fit, const std
 // scale for ratios. The intercept is not drawn.
 std::string ForestSvg(const analysis::AnalysisOutput& output);
 
+// A covariate balance ("love") plot of a propensity score: each covariate's standardized mean
+// difference before (open circle) and after (filled) weighting, with the 0.1 guides.
+std::string BalanceSvg(const analysis::PropensityOutput& ps);
+
+// A calibration plot: each group's observed risk (with its 95% interval) against its mean
+// predicted risk, the diagonal of perfect calibration, a colour per site.
+std::string CalibrationSvg(const analysis::CalibrationOutput& c, const std::string& title);
+
 // Bars of a table's counts (grouped by row level for a two-way table); a withheld count is an
 // empty bar marked "*".
 std::string BarSvg(const analysis::TableOutput& table);
 
-// The picture of an analysis: survfit → Kaplan–Meier, coxph and glm → forest, table → bars.
+// The picture of an analysis: survfit → Kaplan–Meier, coxph and glm → forest (with the balance
+// plot below it when weighted by propensity scores), table → bars.
 // InvalidArgument for an analysis without one (survdiff, describe).
 Result<std::string> PlotSvg(const analysis::AnalysisOutput& output);
 

@@ -229,6 +229,11 @@ ordered_json DescribeJson(const analysis::DescribeOutput& d) {
       j["mean"] = Numbers(v.mean);
       j["sd"] = Numbers(v.sd);
     }
+    if (!v.median.empty()) {
+      j["q1"] = Numbers(v.q1);
+      j["median"] = Numbers(v.median);
+      j["q3"] = Numbers(v.q3);
+    }
     if (!v.levels.empty()) {
       j["levels"] = v.levels;
       ordered_json counts = ordered_json::array();
@@ -238,6 +243,7 @@ ordered_json DescribeJson(const analysis::DescribeOutput& d) {
       }
       j["counts"] = std::move(counts);
     }
+    j["smd"] = Number(v.smd);
     variables.push_back(std::move(j));
   }
   return {{"columns", d.columns}, {"rows", Numbers(d.rows)}, {"variables", variables}};
@@ -267,6 +273,24 @@ ordered_json CoxZphJson(const analysis::CoxZphOutput& z) {
           {"p", Numbers(z.p)}};
 }
 
+// A calibration table, a row per group (and site).
+ordered_json CalibrationJson(const analysis::CalibrationOutput& c) {
+  ordered_json groups = ordered_json::array();
+  for (const analysis::CalibrationGroup& g : c.groups) {
+    ordered_json row;
+    if (!g.site.empty()) row["site"] = g.site;
+    row["group"] = g.group;
+    row["n"] = Number(g.n);
+    row["events"] = Number(g.events);
+    row["predicted"] = Number(g.predicted);
+    row["observed"] = Number(g.observed);
+    row["lower"] = Number(g.lower);
+    row["upper"] = Number(g.upper);
+    groups.push_back(std::move(row));
+  }
+  return {{"time", c.time}, {"baseline", c.baseline}, {"groups", groups}};
+}
+
 ordered_json ResultsJsonValue(const analysis::AnalysisOutput& output) {
   return std::visit(
       [](const auto& result) -> ordered_json {
@@ -280,6 +304,9 @@ ordered_json ResultsJsonValue(const analysis::AnalysisOutput& output) {
         if constexpr (std::is_same_v<T, analysis::ConcordanceOutput>)
           return ConcordanceJson(result);
         if constexpr (std::is_same_v<T, analysis::CoxZphOutput>) return CoxZphJson(result);
+        if constexpr (std::is_same_v<T, analysis::CalibrationOutput>) {
+          return CalibrationJson(result);
+        }
       },
       output.result);
 }

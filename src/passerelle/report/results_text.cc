@@ -377,11 +377,17 @@ std::string Describe(const analysis::AnalysisOutput& output, const analysis::Des
 }  // namespace
 
 std::vector<std::vector<std::string>> DescribeCells(const analysis::DescribeOutput& d) {
+  // As papers print a Table 1: mean (SD) and median [IQR] of numbers, n (%) of each level
+  // someone has, missing values as their own row, and the standardized mean difference between
+  // the sites.
   std::vector<std::vector<std::string>> cells;
   cells.push_back({"variable"});
   cells[0].insert(cells[0].end(), d.columns.begin(), d.columns.end());
+  const bool smd = d.columns.size() > 2;  // two sites or more, and "all"
+  if (smd) cells[0].push_back("SMD");
   std::vector<std::string> records = {"records"};
   for (double r : d.rows) records.push_back(Count(r));
+  if (smd) records.push_back("");
   cells.push_back(std::move(records));
   const size_t nc = d.columns.size();
   for (const analysis::DescribedVariable& v : d.variables) {
@@ -393,21 +399,38 @@ std::vector<std::vector<std::string>> DescribeCells(const analysis::DescribeOutp
         row.push_back(Fixed(v.mean[c], 1) + " (" + Fixed(v.sd[c], 1) + ")");
       }
     }
+    if (smd) row.push_back(v.smd == v.smd ? Fixed(v.smd, 3) : "");
     cells.push_back(std::move(row));
+    if (!v.median.empty()) {
+      std::vector<std::string> median = {"  median [IQR]"};
+      for (size_t c = 0; c < nc; ++c) {
+        median.push_back(Fixed(v.median[c], 1) + " [" + Fixed(v.q1[c], 1) + ", " +
+                         Fixed(v.q3[c], 1) + "]");
+      }
+      if (smd) median.push_back("");
+      cells.push_back(std::move(median));
+    }
     for (size_t l = 0; l < v.levels.size(); ++l) {
+      if (v.counts[l * nc + nc - 1] == 0) continue;  // a level no one has
       std::vector<std::string> level = {"  " + v.levels[l]};
       for (size_t c = 0; c < nc; ++c) {
         const double n = v.counts[l * nc + c];
         level.push_back(n == n && v.n[c] > 0 ? Count(n) + " (" + Fixed(100 * n / v.n[c], 1) + "%)"
                                              : Count(n));
       }
+      if (smd) level.push_back("");
       cells.push_back(std::move(level));
     }
     bool any_missing = false;
     for (double m : v.missing) any_missing |= m != 0;
     if (any_missing) {
       std::vector<std::string> missing = {"  missing"};
-      for (size_t c = 0; c < nc; ++c) missing.push_back(Count(v.missing[c]));
+      for (size_t c = 0; c < nc; ++c) {
+        const double m = v.missing[c], rows = d.rows[c];
+        missing.push_back(m == m && rows > 0 ? Count(m) + " (" + Fixed(100 * m / rows, 1) + "%)"
+                                             : Count(m));
+      }
+      if (smd) missing.push_back("");
       cells.push_back(std::move(missing));
     }
   }
@@ -441,6 +464,28 @@ std::string CoxZph(const analysis::AnalysisOutput& output, const analysis::CoxZp
   return out + table.Render();
 }
 
+// A calibration table: per group, records, events by t, mean predicted and observed risk.
+std::string Calibration(const analysis::AnalysisOutput& output,
+                        const analysis::CalibrationOutput& c) {
+  std::string out = "Calibration at time " + FormatNumber(c.time) + " (baseline survival " +
+                    FormatNumber(c.baseline) + "): " + output.request.formula + "\n" +
+                    Notes(output) + "\n";
+  const bool sites = !c.groups.empty() && !c.groups[0].site.empty();
+  std::vector<std::string> header = {"group",          "records",       "events by t",
+                                     "predicted risk", "observed risk", "95% CI"};
+  if (sites) header.insert(header.begin(), "site");
+  TextTable table(header);
+  for (const analysis::CalibrationGroup& g : c.groups) {
+    std::vector<std::string> row = {
+        std::to_string(g.group), Count(g.n),
+        Count(g.events),         Fixed(g.predicted, 3),
+        Fixed(g.observed, 3),    Fixed(g.lower, 3) + " to " + Fixed(g.upper, 3)};
+    if (sites) row.insert(row.begin(), g.site);
+    table.AddRow(std::move(row));
+  }
+  return out + table.Render() + kWithheld;
+}
+
 std::string ResultsText(const analysis::AnalysisOutput& output) {
   return std::visit(
       [&](const auto& result) -> std::string {
@@ -455,6 +500,9 @@ std::string ResultsText(const analysis::AnalysisOutput& output) {
           return Concordance(output, result);
         }
         if constexpr (std::is_same_v<T, analysis::CoxZphOutput>) return CoxZph(output, result);
+        if constexpr (std::is_same_v<T, analysis::CalibrationOutput>) {
+          return Calibration(output, result);
+        }
       },
       output.result);
 }

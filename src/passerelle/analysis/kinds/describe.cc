@@ -1,6 +1,9 @@
 // describe: a descriptive table ("Table 1"), each variable per site and overall. Each site
 // answers counts, and sums and sums of squares of numbers (groups of at least k); the hub pools
-// them exactly. A federated analysis only: at one site, `passerelle site describe`.
+// them exactly. Medians and quartiles are approximate: a site's is the mean of the k records
+// around it (never one patient's value), the overall one the sites' average weighted by their
+// records. The standardized mean difference between sites comes from the pooled figures. A
+// federated analysis only: at one site, `passerelle site describe`.
 #include "passerelle/analysis/describe.h"
 
 #include <algorithm>
@@ -18,6 +21,7 @@
 #include "passerelle/formula/model.h"
 #include "passerelle/privacy/disclosure.h"
 #include "passerelle/stats/contingency.h"
+#include "passerelle/stats/linalg.h"
 #include "passerelle/stats/survival.h"
 
 namespace passerelle::analysis {
@@ -26,7 +30,21 @@ namespace {
 
 // describe: over the subset's rows, per variable the count present and missing, mean and SD of
 // numbers (groups of at least k), level counts of categories; dates, identifiers and free text are
-// only counted. Never minima, maxima or quantiles: those are patients' values.
+// only counted. Never minima, maxima or a quantile as it is: those are patients' values.
+
+// R's quantile (type 7) position of probability q among n sorted values, and the mean of the k
+// values centred on it: a quartile no single record gives. NaN with fewer than 2k values.
+double MaskedQuantile(const std::vector<double>& sorted, double q, size_t k) {
+  const size_t n = sorted.size();
+  if (n < 2 * k || k == 0) return kNaN;
+  const double position = q * static_cast<double>(n - 1);
+  const size_t centre = static_cast<size_t>(std::lround(position));
+  size_t begin = centre >= k / 2 ? centre - k / 2 : 0;
+  begin = std::min(begin, n - k);
+  double sum = 0;
+  for (size_t i = begin; i < begin + k; ++i) sum += sorted[i];
+  return sum / static_cast<double>(k);
+}
 Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
                                      const privacy::Policy& policy) {
   ASSIGN_OR_RETURN(std::vector<size_t> cohort, SubsetRows(task.value("subset", ""), table));
@@ -91,6 +109,16 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
       }
       v["mean"] = enough ? json(d.mean) : json(nullptr);
       v["sd"] = enough ? json(d.sd) : json(nullptr);
+      std::vector<double> sorted;
+      for (size_t r : present) sorted.push_back(column.numbers[r]);
+      std::sort(sorted.begin(), sorted.end());
+      const size_t k = static_cast<size_t>(std::max(policy.min_cell_count, 2));
+      json quartiles = json::array();
+      for (double q : {0.25, 0.5, 0.75}) {
+        const double value = enough ? MaskedQuantile(sorted, q, k) : kNaN;
+        quartiles.push_back(value == value ? json(value) : json(nullptr));
+      }
+      v["quartiles"] = quartiles;
     }
     if (d.type == data::VarType::kCategory) {
       std::vector<std::string> levels;
@@ -125,6 +153,12 @@ void PoolColumn(DescribedVariable* v, size_t sites) {
   }
   v->n.push_back(n_known ? n : kNaN);
   v->missing.push_back(missing_known ? missing : kNaN);
+  for (std::vector<double>* q : {&v->q1, &v->median, &v->q3}) {
+    if (q->empty()) continue;
+    double weighted = 0;
+    for (size_t s = 0; s < sites; ++s) weighted += v->n[s] > 0 ? v->n[s] * (*q)[s] : 0;
+    q->push_back(n_known && n > 0 ? weighted / n : kNaN);
+  }
   if (!v->mean.empty()) {
     double mean = kNaN, sd = kNaN;
     if (n_known && moments_known && n > 0) {
@@ -141,6 +175,47 @@ void PoolColumn(DescribedVariable* v, size_t sites) {
     v->mean.push_back(mean);
     v->sd.push_back(sd);
   }
+}
+
+// The standardized mean difference between sites a and b of a pooled variable.
+double PairSmd(const DescribedVariable& v, size_t a, size_t b, size_t columns) {
+  if (!(v.n[a] > 0) || !(v.n[b] > 0)) return kNaN;  // none, or withheld
+  if (!v.mean.empty()) {
+    return std::fabs(v.mean[a] - v.mean[b]) /
+           std::sqrt((v.sd[a] * v.sd[a] + v.sd[b] * v.sd[b]) / 2);
+  }
+  // Yang and Dalton: sqrt((p_a - p_b)' S^-1 (p_a - p_b)), S the mean of the two covariance
+  // matrices of the proportions, over the levels after the first.
+  const size_t levels = v.levels.size();
+  if (levels < 2) return kNaN;
+  const size_t q = levels - 1;
+  std::vector<double> pa(q), pb(q);
+  for (size_t l = 1; l < levels; ++l) {
+    pa[l - 1] = v.counts[l * columns + a] / v.n[a];
+    pb[l - 1] = v.counts[l * columns + b] / v.n[b];
+    if (pa[l - 1] != pa[l - 1] || pb[l - 1] != pb[l - 1]) return kNaN;
+  }
+  std::vector<double> s(q * q), diff(q);
+  for (size_t i = 0; i < q; ++i) {
+    diff[i] = pa[i] - pb[i];
+    for (size_t j = 0; j < q; ++j) {
+      s[i * q + j] =
+          ((i == j ? pa[i] : 0) - pa[i] * pa[j] + (i == j ? pb[i] : 0) - pb[i] * pb[j]) / 2;
+    }
+  }
+  return std::sqrt(stats::QuadraticForm(stats::SymmetricFactor(s, q, 1e-12), diff));
+}
+
+// The mean of the pairwise differences between the sites (one pair with two sites).
+double SiteSmd(const DescribedVariable& v, size_t sites) {
+  double sum = 0, pairs = 0;
+  for (size_t a = 0; a < sites; ++a) {
+    for (size_t b = a + 1; b < sites; ++b) {
+      sum += PairSmd(v, a, b, sites + 1);
+      pairs += 1;
+    }
+  }
+  return pairs > 0 ? sum / pairs : kNaN;
 }
 
 Result<AnalysisOutput> FederatedDescribe(const AnalysisRequest& request,
@@ -176,6 +251,12 @@ Result<AnalysisOutput> FederatedDescribe(const AnalysisRequest& request,
           v.mean[s] = NumberOrNaN(j.at("mean"));
           v.sd[s] = NumberOrNaN(j.at("sd"));
         }
+        if (j.contains("quartiles")) {
+          for (std::vector<double>* q : {&v.q1, &v.median, &v.q3}) q->resize(ns, kNaN);
+          v.q1[s] = NumberOrNaN(j.at("quartiles").at(0));
+          v.median[s] = NumberOrNaN(j.at("quartiles").at(1));
+          v.q3[s] = NumberOrNaN(j.at("quartiles").at(2));
+        }
         if (j.contains("levels")) {
           const auto levels = j.at("levels").get<std::vector<std::string>>();
           const json& counts = j.at("counts");
@@ -205,9 +286,17 @@ Result<AnalysisOutput> FederatedDescribe(const AnalysisRequest& request,
       row.push_back(total);
       v.counts.insert(v.counts.end(), row.begin(), row.end());
     }
+    v.smd = SiteSmd(v, ns);
   }
+  bool quartiles = false;
+  for (const DescribedVariable& v : d.variables) quartiles |= !v.median.empty();
   AnalysisOutput out;
   out.request = request;
+  if (quartiles) {
+    out.notes.push_back(
+        "medians and quartiles are approximate: each site's is the mean of the k records around "
+        "it, the overall one the sites' average weighted by their records");
+  }
   out.result = std::move(d);
   return out;
 }

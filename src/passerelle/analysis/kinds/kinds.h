@@ -20,6 +20,7 @@ AnalysisKind DescribeKind();     // kinds/describe.cc
 AnalysisKind ConcordanceKind();  // kinds/concordance.cc
 AnalysisKind FineGrayKind();     // kinds/finegray.cc
 AnalysisKind CoxZphKind();       // kinds/coxzph.cc
+AnalysisKind CalibrationKind();  // kinds/calibration.cc
 
 // Options several kinds take (registry.cc).
 AnalysisOption FormulaOption(std::string help);
