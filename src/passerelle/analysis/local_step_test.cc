@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -113,6 +114,32 @@ namespace {
 // Competing events: a group with 1 to k-1 events of a cause leaves nothing of itself; the
 // others leave each cause's counts. mgus2 under 50: women 2 progressions (withheld), men 6 and
 // 10 deaths.
+TEST(LocalStep, QuartilesNeedFourTimesKRecords) {
+  // With n < 4k, n times the mean less the first and last quartile windows (k records each)
+  // could be one record: the smallest or the largest value. So no quartile below 4k records.
+  const data::Table table = Site("colon_death_site3.csv");
+  const privacy::Policy policy = privacy::DefaultPolicy("site3");
+  auto quartiles = [&](const std::string& subset) {
+    auto release = RunLocalStep(
+        nlohmann::json{{"analysis", "describe"}, {"variables", {"age"}}, {"subset", subset}}.dump(),
+        table, policy);
+    EXPECT_TRUE(release.ok()) << release.status().ToString();
+    return nlohmann::json::parse(release->aggregate)["variables"][0]["quartiles"];
+  };
+  std::vector<double> ages;
+  for (size_t r = 0; r < table.rows; ++r) ages.push_back(table.Find("age")->numbers[r]);
+  std::sort(ages.begin(), ages.end());
+  // The youngest 19 and 20 records (ages are distinct enough at the cut).
+  const double cut19 = ages[18], cut20 = ages[19];
+  ASSERT_LT(cut19, cut20);
+  const auto few = quartiles("age <= " + std::to_string(cut19));
+  const auto enough = quartiles("age <= " + std::to_string(cut20));
+  for (int q = 0; q < 3; ++q) {
+    EXPECT_TRUE(few[q].is_null());
+    EXPECT_TRUE(enough[q].is_number());
+  }
+}
+
 TEST(LocalStep, CompetingEventsWithholdAGroupWithFewEventsOfACause) {
   data::CsvTableOptions options;
   options.levels["event"] = {"censor", "pcm", "death"};

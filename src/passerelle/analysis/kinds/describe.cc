@@ -33,10 +33,13 @@ namespace {
 // only counted. Never minima, maxima or a quantile as it is: those are patients' values.
 
 // R's quantile (type 7) position of probability q among n sorted values, and the mean of the k
-// values centred on it: a quartile no single record gives. NaN with fewer than 2k values.
+// values centred on it: a quartile no single record gives. NaN with fewer than 4k values: the
+// three windows are then apart, and what the sum (n times the mean) leaves beside them is the
+// sum of at least k records (with fewer, the sum less two windows could be one record, the
+// smallest or the largest).
 double MaskedQuantile(const std::vector<double>& sorted, double q, size_t k) {
   const size_t n = sorted.size();
-  if (n < 2 * k || k == 0) return kNaN;
+  if (n < 4 * k || k == 0) return kNaN;
   const double position = q * static_cast<double>(n - 1);
   const size_t centre = static_cast<size_t>(std::lround(position));
   size_t begin = centre >= k / 2 ? centre - k / 2 : 0;
