@@ -261,6 +261,9 @@ Status ReviewFormula(const AnalysisRequest& r, const data::Table& table, privacy
 // minority and the largest leverage.
 Status ReviewModel(const AnalysisRequest& r, const data::Table& table, formula::ModelKind kind,
                    privacy::ReviewFigures* f, const formula::FrameOptions& options = {});
+// A Cox model's (and a predictor's against survival): ReviewModel with a Cox frame.
+Status ReviewCoxModel(const AnalysisRequest& r, const data::Table& table,
+                      privacy::ReviewFigures* f);
 // The labels each grouping expression would release.
 Status ReviewLabels(const std::vector<std::string>& grouping, const data::Table& table,
                     privacy::ReviewFigures* f);

@@ -45,6 +45,14 @@ AnalysisOption BinDaysOption() {
           .written_default = kDefaultBinDays};
 }
 
+AnalysisOption TiesOption(std::vector<std::string> choices) {
+  return {.name = "ties",
+          .field = &R::ties,
+          .help = "Handling of tied times",
+          .choices = std::move(choices),
+          .always_written = true};
+}
+
 AnalysisOption WeightsOption() {
   return {.name = "weights",
           .field = &R::weights,

@@ -130,6 +130,11 @@ Status ReviewModel(const AnalysisRequest& r, const data::Table& table, formula::
   return Status::Ok();
 }
 
+Status ReviewCoxModel(const AnalysisRequest& r, const data::Table& table,
+                      privacy::ReviewFigures* f) {
+  return ReviewModel(r, table, formula::ModelKind::kCox, f);
+}
+
 Status ReviewCurves(const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f,
                     bool exact_with_site_strata) {
   formula::Formula formula;

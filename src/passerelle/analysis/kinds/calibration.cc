@@ -253,10 +253,7 @@ AnalysisKind CalibrationKind() {
           .run_local = RunCalibration,
           .first_step = FirstStep,
           .signature = Signature,
-          .review =
-              [](const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-                return ReviewModel(r, table, formula::ModelKind::kCox, f);
-              },
+          .review = ReviewCoxModel,
           .method = Method};
 }
 

@@ -144,10 +144,7 @@ AnalysisKind ConcordanceKind() {
           .run_local = RunConcordance,
           .first_step = FirstStep,
           .signature = Signature,
-          .review =
-              [](const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-                return ReviewModel(r, table, formula::ModelKind::kCox, f);
-              },
+          .review = ReviewCoxModel,
           .method = Method};
 }
 

@@ -276,11 +276,7 @@ AnalysisKind CoxphKind() {
           .summary = "Cox proportional hazards model (R's coxph)",
           .options = {FormulaOption("Surv(time, event) ~ covariates"),
                       SubsetOption(),
-                      {.name = "ties",
-                       .field = &AnalysisRequest::ties,
-                       .help = "Handling of tied times",
-                       .choices = {"efron", "breslow", "exact"},
-                       .always_written = true},
+                      TiesOption({"efron", "breslow", "exact"}),
                       WeightsOption(),
                       {.name = "robust",
                        .field = &AnalysisRequest::robust,
@@ -303,10 +299,7 @@ AnalysisKind CoxphKind() {
           .run_local = RunCoxph,
           .first_step = FirstStep,
           .signature = Signature,
-          .review =
-              [](const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-                return ReviewModel(r, table, formula::ModelKind::kCox, f);
-              },
+          .review = ReviewCoxModel,
           .method = Method};
 }
 

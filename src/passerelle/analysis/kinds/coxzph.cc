@@ -281,11 +281,7 @@ AnalysisKind CoxZphKind() {
           .summary = "Test of proportional hazards for a Cox model (R's cox.zph)",
           .options = {FormulaOption("Surv(time, event) ~ covariates"),
                       SubsetOption(),
-                      {.name = "ties",
-                       .field = &AnalysisRequest::ties,
-                       .help = "Handling of tied times",
-                       .choices = {"efron", "breslow"},
-                       .always_written = true},
+                      TiesOption({"efron", "breslow"}),
                       {.name = "transform",
                        .field = &AnalysisRequest::transform,
                        .help = "The function of time: km, rank, identity, log (across sites: "
@@ -298,10 +294,7 @@ AnalysisKind CoxZphKind() {
           .run_local = RunCoxZph,
           .first_step = FirstStep,
           .signature = Signature,
-          .review =
-              [](const AnalysisRequest& r, const data::Table& table, privacy::ReviewFigures* f) {
-                return ReviewModel(r, table, formula::ModelKind::kCox, f);
-              },
+          .review = ReviewCoxModel,
           .method = Method};
 }
 

@@ -27,6 +27,7 @@ AnalysisOption FormulaOption(std::string help);
 AnalysisOption SubsetOption();
 AnalysisOption BinDaysOption();
 AnalysisOption WeightsOption();
+AnalysisOption TiesOption(std::vector<std::string> choices);
 
 // A text option of a request as a report reads it ("" when absent).
 inline std::string TextOf(const nlohmann::ordered_json& options, const char* key) {
