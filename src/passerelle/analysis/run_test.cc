@@ -126,5 +126,31 @@ TEST(EdgeCases, ContingencyTable) {
   EXPECT_EQ(table.n_missing, 1u);
 }
 
+TEST(EdgeCases, FineGrayTakesCausesAsWholeNumbersAsRsFactorOfThem) {
+  // R: finegray(Surv(etime, factor(code)) ~ ., etype = "1") is finegray with the named factor.
+  data::CsvTableOptions options;
+  options.levels["event"] = {"censor", "pcm", "death"};
+  options.levels["sex"] = {"F", "M"};
+  auto table = data::ReadCsvTable(
+      {std::string(PASSERELLE_SOURCE_DIR) + "/tests/reference/data/mgus2_fg.csv"}, options);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  AnalysisRequest r;
+  r.function = "finegray";
+  r.formula = "Surv(etime, event) ~ age + sex";
+  r.cause = "pcm";
+  auto named = RunAnalysis(r, *table);
+  r.formula = "Surv(etime, (event == \"pcm\") + 2 * (event == \"death\")) ~ age + sex";
+  r.cause = "1";
+  auto coded = RunAnalysis(r, *table);
+  ASSERT_TRUE(named.ok() && coded.ok()) << coded.status().ToString();
+  const CoxphResult& a = std::get<CoxphOutput>(named->result).fit;
+  const CoxphResult& b = std::get<CoxphOutput>(coded->result).fit;
+  EXPECT_EQ(a.n, b.n);
+  for (size_t j = 0; j < a.coef.size(); ++j) EXPECT_EQ(a.coef[j], b.coef[j]);
+  r.cause = "3";
+  EXPECT_NE(RunAnalysis(r, *table).status().message().find("cause: '3' is not an event level"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace passerelle::analysis

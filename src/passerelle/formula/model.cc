@@ -290,6 +290,34 @@ Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, bo
   return out;
 }
 
+// Competing events for a Cox frame (Fine–Gray's): a factor as it is, or whole numbers 0, 1, 2,
+// ... as R's factor(status) — its levels the values present, the first censoring.
+Result<std::vector<double>> CompetingCodes(const Formula& f, const Vector& v,
+                                           std::vector<std::string>* levels) {
+  if (v.type == Vector::Type::kFactor) return EventIndicator(f, v, true);
+  std::vector<double> values;
+  for (double x : v.values) {
+    if (x != x) continue;
+    if (x < 0 || x != std::floor(x)) {
+      return FormulaError(f, "competing events are a factor, or whole numbers with 0 censored");
+    }
+    values.push_back(x);
+  }
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  if (values.size() < 2 || values.back() < 2) return EventIndicator(f, v, false);
+  std::vector<double> out(v.values.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    const double x = v.values[i];
+    out[i] = x != x ? x
+                    : static_cast<double>(std::lower_bound(values.begin(), values.end(), x) -
+                                          values.begin());
+  }
+  levels->clear();
+  for (double x : values) levels->push_back(std::to_string(static_cast<long long>(x)));
+  return out;
+}
+
 }  // namespace
 
 Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, ModelKind kind,
@@ -418,9 +446,10 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
         return FormulaError(f, "survival times must be numbers");
       }
     }
-    ASSIGN_OR_RETURN(
-        std::vector<double> event,
-        EventIndicator(f, surv.back(), kind == ModelKind::kGroups || options.competing_events));
+    ASSIGN_OR_RETURN(std::vector<double> event,
+                     options.competing_events
+                         ? CompetingCodes(f, surv.back(), &m.event_levels)
+                         : EventIndicator(f, surv.back(), kind == ModelKind::kGroups));
     if (surv.back().type == Vector::Type::kFactor) {
       if (counting) return FormulaError(f, "competing events need Surv(time, event)");
       m.event_levels = surv.back().levels;

@@ -483,7 +483,9 @@ std::string Calibration(const analysis::AnalysisOutput& output,
     if (sites) row.insert(row.begin(), g.site);
     table.AddRow(std::move(row));
   }
-  return out + table.Render() + kWithheld;
+  const bool withheld = std::any_of(c.groups.begin(), c.groups.end(),
+                                    [](const auto& g) { return g.observed != g.observed; });
+  return out + table.Render() + (withheld ? kWithheld : "");
 }
 
 std::string ResultsText(const analysis::AnalysisOutput& output) {
