@@ -135,6 +135,7 @@ struct SiteModel {
   // The model frame's design and response, column-major, when a step needs the rows (a
   // propensity score's balance table).
   std::vector<double> x, y;
+  std::vector<std::string> arms;  // a propensity score's treatment levels, as R names them
 };
 // The model's own rules (its size, its columns, its labels), for every step.
 Status CheckModel(const SiteModel& model, const privacy::Policy& policy);

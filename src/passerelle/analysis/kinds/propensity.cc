@@ -220,6 +220,7 @@ Status BuildScoreModel(const json& task, const formula::Formula& f,
   }
   model->x = std::move(m.x);
   model->y = std::move(m.y);
+  model->arms = ArmsOf(f.source, table);
   return Status::Ok();
 }
 
@@ -242,6 +243,7 @@ Result<std::string> ScoreStep(const json& task, const SiteModel* model,
       SumBalance(model->x, model->y, n, WeightsOf(m, coef, task.value("estimand", "ate"), 0));
   // Each arm's records are a count the site's rules release or not.
   json j = BalanceJson(b);
+  j["labels"] = model->arms;
   for (int a = 0; a < 2; ++a) {
     if (ReleasableCount(b.n[a], policy).is_null()) {
       return PermissionDenied("rule min_cell_count: site " + policy.site +
@@ -334,10 +336,13 @@ Result<PropensityOutput> FederatedPropensity(const AnalysisRequest& request,
   task["estimand"] = request.estimand.empty() ? "ate" : request.estimand;
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));
   BalanceSums total;
+  std::vector<std::string> arms;
   const size_t covariates = model.coef_names.size() - 1;
   for (size_t s = 0; s < sites.size(); ++s) {
     auto read = [&]() -> Status {
       total.Add(ReadBalance(answers[s], covariates));
+      arms = answers[s].at("labels").get<std::vector<std::string>>();
+      if (arms.size() != 2) throw MalformedAnswer("a treatment has two arms");
       return Status::Ok();
     };
     RETURN_IF_ERROR(Reading(sites[s].name, read));
@@ -346,7 +351,7 @@ Result<PropensityOutput> FederatedPropensity(const AnalysisRequest& request,
   if (request.stabilized) score["share"] = total.n[1] / (total.n[0] + total.n[1]);
   (*first)["score"] = score;
   return Finish(request, std::move(model), omitted == omitted ? static_cast<size_t>(omitted) : 0,
-                {"0", "1"}, total);
+                std::move(arms), total);
 }
 
 }  // namespace passerelle::analysis
