@@ -25,6 +25,42 @@ TEST(Study, ParsesTheIssueExample) {
   EXPECT_EQ(study->analyses[2].request.family, "binomial");
 }
 
+TEST(Study, ReadsTheOptionsOfWeightedAndPropensityModels) {
+  const std::string text = R"j({ "title": "t", "dataset": "gu_cohort", "analyses": [
+      { "id": "w", "function": "coxph", "formula": "Surv(t, s) ~ x", "weights": "w",
+        "robust": false },
+      { "id": "ps", "function": "coxph", "formula": "Surv(t, s) ~ trt", "robust": "true",
+        "propensity": "trt ~ age", "estimand": "att", "stabilized": false },
+      { "id": "fg", "function": "finegray", "formula": "Surv(t, e) ~ x", "cause": "1" },
+      { "id": "ph", "function": "coxzph", "formula": "Surv(t, s) ~ x", "transform": "log" },
+      { "id": "cal", "function": "calibration", "formula": "Surv(t, s) ~ I(0.1 * x)",
+        "time": 365, "baseline": 0.9 } ] })j";
+  auto study = ParseStudy(text, "s.json");
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  EXPECT_EQ(study->analyses[0].request.weights, "w");
+  EXPECT_EQ(study->analyses[0].request.robust, "false");  // JSON's false, as the choice
+  EXPECT_EQ(study->analyses[1].request.robust, "true");
+  EXPECT_EQ(study->analyses[1].request.estimand, "att");
+  EXPECT_EQ(study->analyses[2].request.cause, "1");
+  EXPECT_EQ(study->analyses[3].request.transform, "log");
+  EXPECT_EQ(study->analyses[4].request.at_time, 365);
+  // A finegray without its cause, or a robust that is neither, is refused by name.
+  EXPECT_NE(ParseStudy(R"({"title": "t", "dataset": "d", "analyses": [{"id": "a",
+      "function": "finegray", "formula": "Surv(t, e) ~ x"}]})",
+                       "s.json")
+                .status()
+                .message()
+                .find("cause: is required for finegray"),
+            std::string::npos);
+  EXPECT_NE(ParseStudy(R"({"title": "t", "dataset": "d", "analyses": [{"id": "a",
+      "function": "coxph", "formula": "Surv(t, s) ~ x", "robust": "maybe"}]})",
+                       "s.json")
+                .status()
+                .message()
+                .find("robust: 'maybe' is not one of true, false"),
+            std::string::npos);
+}
+
 TEST(Study, ErrorsNameTheFieldOrThePlace) {
   auto error = [](const std::string& text) {
     return ParseStudy(text, "s.json").status().message();
