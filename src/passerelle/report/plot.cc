@@ -402,7 +402,7 @@ std::string BalanceSvg(const analysis::PropensityOutput& ps) {
 }
 
 std::string CalibrationSvg(const analysis::CalibrationOutput& c, const std::string& title) {
-  constexpr double kWidth = 560, kLeft = 70, kTop = 50, kSize = 420;
+  constexpr double kWidth = 760, kLeft = 70, kTop = 50, kSize = 420;
   double extent = 0.05;
   for (const analysis::CalibrationGroup& g : c.groups) {
     for (double v : {g.predicted, g.upper})
