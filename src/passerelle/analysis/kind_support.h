@@ -173,9 +173,11 @@ Result<LocalRelease> RunModelStep(const json& task, const data::Table& table,
 Result<std::string> CoxStep(const json& task, const SiteModel* model,
                             const privacy::Policy& policy);
 // A Cox model across sites: `first` is the kind's first step (the sites build the model from
-// it); the result is the pooled fit stratified by site.
+// it); the result is the pooled fit stratified by site. `task`, when given: the step as the
+// sites answered it (with the factor levels they agreed), for a kind's later steps.
 Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
-                                    const std::vector<SiteLink>& sites, json first);
+                                    const std::vector<SiteLink>& sites, json first,
+                                    json* task = nullptr);
 // R's choice of variance: robust when asked, or by default with cluster() or case weights that
 // are not whole numbers; robust = false ignores cluster() with R's warning.
 Result<bool> RobustVariance(const AnalysisRequest& r, const formula::Formula& f, bool whole_weights,

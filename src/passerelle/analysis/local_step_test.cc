@@ -114,6 +114,45 @@ namespace {
 // Competing events: a group with 1 to k-1 events of a cause leaves nothing of itself; the
 // others leave each cause's counts. mgus2 under 50: women 2 progressions (withheld), men 6 and
 // 10 deaths.
+TEST(LocalStep, WeightsAreAVariableAndSmallCalibrationGroupsStayHome) {
+  const data::Table table = Site("colon_death_site3.csv");
+  const privacy::Policy policy = privacy::DefaultPolicy("site3");
+  // A weight computed from a condition would make one patient the model: names only.
+  auto expression = RunLocalStep(nlohmann::json{{"analysis", "coxph"},
+                                                {"step", "design"},
+                                                {"formula", kFormula},
+                                                {"weights", "1 + 1000 * (age == 40)"}}
+                                     .dump(),
+                                 table, policy);
+  ASSERT_FALSE(expression.ok());
+  EXPECT_NE(expression.status().message().find("rule weights_variable"), std::string::npos);
+  auto variable = RunLocalStep(
+      nlohmann::json{
+          {"analysis", "coxph"}, {"step", "design"}, {"formula", kFormula}, {"weights", "age"}}
+          .dump(),
+      table, policy);
+  EXPECT_TRUE(variable.ok()) << variable.status().ToString();
+  // Calibration in groups of 1 to k-1 records: the group shows nothing but that it was withheld.
+  auto groups = RunLocalStep(nlohmann::json{{"analysis", "calibration"},
+                                            {"step", "groups"},
+                                            {"formula", "Surv(time, status) ~ I(0.02 * age)"},
+                                            {"time", 1826},
+                                            {"baseline", 0.6},
+                                            {"groups", 100},
+                                            {"bin_days", 30}}
+                                 .dump(),
+                             table, policy);
+  ASSERT_TRUE(groups.ok()) << groups.status().ToString();
+  size_t withheld = 0;
+  const nlohmann::json answer = nlohmann::json::parse(groups->aggregate);
+  for (const auto& g : answer["groups"]) {
+    if (!g["n"].is_null()) continue;
+    ++withheld;
+    EXPECT_TRUE(g["predicted"].is_null() && g["observed"].is_null() && g["events"].is_null());
+  }
+  EXPECT_GT(withheld, 0u);
+}
+
 TEST(LocalStep, QuartilesNeedFourTimesKRecords) {
   // With n < 4k, n times the mean less the first and last quartile windows (k records each)
   // could be one record: the smallest or the largest value. So no quartile below 4k records.

@@ -176,12 +176,13 @@ Result<AnalysisOutput> RunCoxph(const AnalysisRequest& request, const data::Tabl
 }  // namespace
 
 Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
-                                    const std::vector<SiteLink>& sites, json first) {
+                                    const std::vector<SiteLink>& sites, json first, json* task) {
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   CoxphOptions options;
   ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
   ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(first, sites, "levels"));
   if (!levels.empty()) first["levels"] = json::parse(levels);
+  if (task) *task = first;
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
   bool whole_weights = true;

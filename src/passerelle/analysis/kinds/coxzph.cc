@@ -190,11 +190,9 @@ Result<AnalysisOutput> FederatedCoxZph(const AnalysisRequest& request,
         " needs the pooled survival curve or ranks at every event time, which no site "
         "releases; across sites use identity or log");
   }
-  ASSIGN_OR_RETURN(AnalysisOutput fit, FederatedCox(request, sites, FirstStep(request)));
+  json task;  // the model's step with the levels the sites agreed for the fit
+  ASSIGN_OR_RETURN(AnalysisOutput fit, FederatedCox(request, sites, FirstStep(request), &task));
   const CoxphResult& cox = std::get<CoxphOutput>(fit.result).fit;
-  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(FirstStep(request), sites, "levels"));
-  json task = FirstStep(request);
-  if (!levels.empty()) task["levels"] = json::parse(levels);
   task["step"] = "zph";
   task["beta"] = Used(cox.coef);
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));

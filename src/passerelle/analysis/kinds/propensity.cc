@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "passerelle/analysis/frames.h"
 #include "passerelle/analysis/glm.h"
@@ -206,16 +207,22 @@ Status BuildScoreModel(const json& task, const formula::Formula& f,
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
                                             task.value("subset", ""), options));
-  // The balance table's sums of a 0/1 covariate per arm count its records in each arm: counts
+  // The balance table's per-arm sums (and sums of squares) of a covariate of two or three
+  // values count the records of each value in each arm (n, Σx and Σx² solve for them): counts
   // the site's audit weighs with everything else it released.
   for (size_t j = 0; j < m.p(); ++j) {
-    if (!model->indicator[j] || m.coef_names[j] == "(Intercept)") continue;
+    if (m.coef_names[j] == "(Intercept)") continue;
+    std::set<double> values;
+    for (size_t i = 0; i < m.n && values.size() <= 3; ++i) values.insert(m.X(i, j));
+    if (values.size() < 2 || values.size() > 3) continue;
     for (double arm : {0.0, 1.0}) {
-      std::vector<size_t> rows;
-      for (size_t i = 0; i < m.n; ++i) {
-        if (m.X(i, j) == 1 && m.y[i] == arm) rows.push_back(m.rows[i]);
+      for (double value : values) {
+        std::vector<size_t> rows;
+        for (size_t i = 0; i < m.n; ++i) {
+          if (m.X(i, j) == value && m.y[i] == arm) rows.push_back(m.rows[i]);
+        }
+        model->counts.push_back(privacy::Cohort::FromRows(rows, table.rows));
       }
-      model->counts.push_back(privacy::Cohort::FromRows(rows, table.rows));
     }
   }
   model->x = std::move(m.x);
