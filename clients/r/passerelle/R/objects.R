@@ -169,7 +169,7 @@ ps_as_table <- function(r) {
                     structure(list(rows), names = r$rows))
   } else {
     cols <- unlist(r$col_levels)
-    counts <- array(as.numeric(t(r$counts)), c(length(rows), length(cols)),
+    counts <- array(as.numeric(r$counts), c(length(rows), length(cols)),
                     structure(list(rows, cols), names = c(r$rows, r$cols)))
   }
   counts <- structure(counts, class = "table")

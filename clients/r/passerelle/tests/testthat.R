@@ -1,0 +1,4 @@
+library(testthat)
+library(passerelle)
+
+test_check("passerelle")

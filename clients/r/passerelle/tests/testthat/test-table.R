@@ -1,0 +1,27 @@
+test_that("a federated table is R's table() and chisq.test() on the pooled data", {
+  hub <- test_hub()
+  d <- pooled()
+  tab <- ps_table(hub, rows = "rx", cols = "sex", dataset = "colon", quiet = TRUE)
+  r <- table(rx = d$rx, sex = d$sex)
+  expect_s3_class(tab, "table")
+  expect_identical(dimnames(tab), lapply(dimnames(r), as.character))
+  expect_close(tab, r)
+  test <- attr(tab, "chisq")
+  rt <- suppressWarnings(chisq.test(r))
+  expect_close(test$statistic, rt$statistic)
+  expect_close(test$parameter, rt$parameter)
+  expect_close(test$p.value, rt$p.value)
+})
+
+test_that("Table 1 holds each site's column and the pooled one", {
+  hub <- test_hub()
+  d <- pooled()
+  t1 <- ps_describe(hub, variables = c("age", "rx"), dataset = "colon", quiet = TRUE)
+  expect_s3_class(t1, c("ps_describe", "data.frame"))
+  expect_identical(names(t1), c("variable", "lyon", "wuhan", "all", "SMD"))
+  expect_identical(t1$all[t1$variable == "records"], as.character(nrow(d)))
+  age <- attr(t1, "figures")$variables[[1L]]
+  expect_close(age$mean, c(tapply(d$age, d$site, mean), mean(d$age)))
+  expect_close(age$sd, c(tapply(d$age, d$site, sd), sd(d$age)))
+  expect_output(print(t1), "age, mean \\(SD\\)")
+})
