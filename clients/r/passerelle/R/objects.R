@@ -205,9 +205,9 @@ print.ps_describe <- function(x, ...) {
 }
 
 ps_as_concordance <- function(r, request, call) {
-  count <- unlist(r$count)
-  structure(list(concordance = r$concordance,
-                 count = stats::setNames(as.numeric(count), names(count)),
+  # A count a site withheld (1 to k-1 pairs) is null, and NA here.
+  count <- vapply(r$count, function(v) if (is.null(v)) NA_real_ else as.numeric(v), 0)
+  structure(list(concordance = r$concordance, count = count,
                  n = r$n, var = r$concordance_se^2, cvar = r$concordance_se^2, call = call),
             class = "concordance")
 }

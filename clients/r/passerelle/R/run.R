@@ -255,3 +255,35 @@ ps_report <- function(hub, study, file) {
   writeLines(html, file, useBytes = TRUE)
   invisible(file)
 }
+
+#' @noRd
+ps_protocol_submit <- function(hub, file) {
+  text <- if (is.list(file)) {
+    as.character(jsonlite::toJSON(file, auto_unbox = TRUE, digits = NA, null = "null"))
+  } else {
+    paste(readLines(file, warn = FALSE, encoding = "UTF-8"), collapse = "\n")
+  }
+  answer <- ps_request(hub, "POST", "/v1/protocols", body = text)
+  structure(answer[c("protocol", "name", "version", "sites")], class = c("ps_protocol", "list"))
+}
+
+#' @noRd
+ps_protocols <- function(hub) {
+  protocols <- jsonlite::fromJSON(ps_request(hub, "GET", "/v1/protocols", as = "text"),
+                                  simplifyVector = FALSE)$protocols
+  rows <- lapply(protocols, function(p) {
+    if (!length(p$sites)) p$sites <- list(list(site = NA, status = NA, reason = NA))
+    do.call(rbind, lapply(p$sites, function(s) {
+      data.frame(protocol = p$protocol, name = p$name, version = p$version,
+                 researcher = p$researcher, submitted_at = p$submitted_at,
+                 site = s$site %||% NA, status = s$status %||% NA, reason = s$reason %||% NA,
+                 stringsAsFactors = FALSE)
+    }))
+  })
+  if (!length(rows)) {
+    return(data.frame(protocol = integer(), name = character(), version = integer(),
+                      researcher = character(), submitted_at = character(),
+                      site = character(), status = character(), reason = character()))
+  }
+  do.call(rbind, rows)
+}
