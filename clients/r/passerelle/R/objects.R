@@ -107,25 +107,42 @@ ps_as_survfit <- function(r, request, call) {
   structure(fit, class = "survfit")
 }
 
-# Competing events: R's survfitms layout, a column per state.
+# Competing events: R's survfitms layout, a column per state (the first, "(s0)", the state
+# every record starts in; the hub sends the events of the others).
 ps_as_survfitms <- function(r, curves, n, labels, sizes, call) {
   states <- unlist(r$states)
-  by_state <- function(name) {
-    do.call(rbind, lapply(curves, function(s) {
-      m <- s$table[[name]]
-      if (is.matrix(m)) t(m) else matrix(unlist(m), ncol = length(states))
-    }))
+  k <- length(states)
+  # A [state][time] array of the hub as R's [time, state] matrix.
+  by_time <- function(m, columns) matrix(as.numeric(t(m)), ncol = columns)
+  stack <- function(f) do.call(rbind, lapply(curves, f))
+  n.risk <- stack(function(s) cbind(s$table$n.risk, matrix(0, length(s$table$time), k - 1L)))
+  n.event <- stack(function(s) {
+    cbind(0, by_time(s$table$n.event, k - 1L))
+  })
+  state_matrix <- function(name) {
+    m <- stack(function(s) by_time(s$table[[name]], k))
+    colnames(m) <- NULL
+    m
   }
-  column <- function(name) unlist(lapply(curves, function(s) s$table[[name]]))
-  fit <- list(n = n, time = column("time"), n.risk = column("n.risk"),
-              n.event = by_state("n.event"), n.censor = column("n.censor"),
-              pstate = by_state("pstate"), std.err = by_state("std.err"),
-              lower = by_state("lower"), upper = by_state("upper"), states = states,
-              type = "mright", conf.int = r$conf_int, conf.type = r$conf_type, call = call)
-  for (name in c("n.event", "pstate", "std.err", "lower", "upper")) {
-    colnames(fit[[name]]) <- states
-  }
-  fit$n.risk <- matrix(fit$n.risk, ncol = length(states), nrow = length(fit$time))
+  # The cumulative hazard of each transition from the first state (R's cumhaz, "1.2", ...).
+  cumhaz <- stack(function(s) {
+    events <- by_time(s$table$n.event, k - 1L)
+    apply(events / s$table$n.risk, 2L, cumsum)
+  })
+  colnames(cumhaz) <- paste0("1.", seq_len(k)[-1L])
+  n.censor <- unlist(lapply(curves, function(s) s$table$n.censor))
+  transitions <- as.table(matrix(
+    c(colSums(n.event)[-1L], sum(n.censor), rep(0L, (k - 1L) * k)), nrow = k, byrow = TRUE,
+    dimnames = list(from = states, to = c(states[-1L], "(censored)"))))
+  storage.mode(transitions) <- "integer"
+  fit <- list(n = n, time = unlist(lapply(curves, function(s) s$table$time)),
+              n.risk = n.risk, n.event = n.event, n.censor = n.censor,
+              pstate = state_matrix("pstate"), p0 = stats::setNames(c(1, rep(0, k - 1L)), states),
+              cumhaz = cumhaz, std.err = state_matrix("std.err"), sp0 = rep(0, k),
+              logse = FALSE, transitions = transitions,
+              lower = state_matrix("lower"), upper = state_matrix("upper"),
+              conf.type = r$conf_type, conf.int = r$conf_int, states = states, type = "mright",
+              call = call)
   if (length(curves) > 1L || !identical(labels, "all")) fit$strata <- stats::setNames(sizes, labels)
   structure(fit, class = c("survfitms", "survfit"))
 }

@@ -59,3 +59,30 @@ test_that("what needs the records says so", {
   drawn <- plot(fit)
   expect_equal(drawn$estimate, unname(exp(coef(fit))), tolerance = 1e-12)
 })
+
+test_that("broom tidies a federated fit as it tidies the local one", {
+  hub <- test_hub()
+  d <- pooled()
+  fit <- ps_coxph(hub, Surv(time, status) ~ rx + age + sex + strata(site), dataset = "colon",
+                  quiet = TRUE)
+  r <- survival::coxph(Surv(time, status) ~ rx + age + sex + strata(site), data = d)
+  ours <- broom::tidy(fit, conf.int = TRUE, exponentiate = TRUE)
+  theirs <- broom::tidy(r, conf.int = TRUE, exponentiate = TRUE)
+  expect_identical(ours$term, theirs$term)
+  expect_close(as.matrix(ours[, -1]), as.matrix(theirs[, -1]))
+  expect_close(broom::glance(fit)[, c("n", "nevent", "statistic.log", "logLik", "AIC")],
+               broom::glance(r)[, c("n", "nevent", "statistic.log", "logLik", "AIC")])
+  g <- ps_glm(hub, status ~ rx + age + sex, family = binomial, dataset = "colon", quiet = TRUE)
+  rg <- stats::glm(status ~ rx + age + sex, family = binomial, data = d)
+  tidied <- suppressWarnings(broom::tidy(g))  # broom says its glm tidier serves ps_glm
+  expect_close(as.matrix(tidied[, -1]), as.matrix(broom::tidy(rg)[, -1]))
+})
+
+test_that("progress is shown while a study runs, and not with quiet = TRUE", {
+  hub <- test_hub()
+  expect_message(ps_coxph(hub, Surv(time, status) ~ rx + age + sex + strata(site),
+                          dataset = "colon"),
+                 "study [0-9]+ submitted")
+  expect_silent(ps_coxph(hub, Surv(time, status) ~ rx + age + sex + strata(site),
+                         dataset = "colon", quiet = TRUE))
+})

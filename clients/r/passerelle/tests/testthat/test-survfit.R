@@ -46,3 +46,39 @@ test_that("a federated log-rank test is survdiff with the sites as strata", {
   expect_close(lr$pvalue, r$pvalue)
   expect_identical(printed(lr), printed(r))
 })
+
+test_that("competing events give R's survfitms: probabilities in each state", {
+  hub <- test_hub()
+  # Two causes of death for the test: with (2) or without (1) an obstructed colon.
+  ci <- ps_survfit(hub, Surv(time, factor(status * (1 + obstruct))) ~ 1, dataset = "colon",
+                   quiet = TRUE)
+  r <- survival::survfit(Surv(time, factor(status * (1 + obstruct))) ~ 1,
+                         data = on_grid(pooled()))
+  expect_s3_class(ci, c("survfitms", "survfit"))
+  expect_identical(ci$states, r$states)
+  shown <- seq_along(ci$time)
+  expect_close(ci$time, r$time[shown])
+  for (name in c("n.risk", "n.event", "pstate", "std.err", "lower", "upper", "cumhaz")) {
+    expect_close(ci[[name]], r[[name]][shown, , drop = FALSE])
+  }
+  expect_identical(printed(summary(ci, times = c(365, 730, 1825))),
+                   printed(summary(r, times = c(365, 730, 1825))))
+})
+
+test_that("a federated Fine-Gray model is finegray() and coxph with the sites as strata", {
+  hub <- test_hub()
+  fit <- ps_finegray(hub, Surv(time, factor(status * (1 + obstruct))) ~ age + sex +
+                       strata(site), dataset = "colon", cause = "1", quiet = TRUE)
+  d <- pooled()
+  d$event <- factor(d$status * (1 + d$obstruct))
+  # finegray's `.` keeps the columns, strata(site) among them, for coxph.
+  fg <- survival::finegray(Surv(time, event) ~ . + strata(site),
+                           data = d[, c("time", "event", "age", "sex", "site")], etype = "1")
+  r <- survival::coxph(Surv(fgstart, fgstop, fgstatus) ~ age + sex + strata(site),
+                       weights = fgwt, data = fg)
+  expect_s3_class(fit, "coxph")
+  expect_close(coef(fit), coef(r))
+  expect_close(vcov(fit), vcov(r))
+  expect_close(fit$loglik, r$loglik)
+  expect_identical(printed(summary(fit))[-1], printed(summary(r))[-1])
+})
