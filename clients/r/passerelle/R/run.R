@@ -59,18 +59,31 @@ ps_analysis_entry <- function(hub, analysis, options) {
 
 #' @noRd
 ps_analysis <- function(hub, analysis, ..., dataset, sites = NULL, protocol = NULL,
-                        on_refusal = c("fail", "exclude"), title = NULL, quiet = FALSE,
-                        .call = NULL) {
-  on_refusal <- match.arg(on_refusal)
+                        on_refusal = c("fail", "exclude"), title = NULL, quiet = FALSE) {
+  # `subset` and `weights` as R writes them (evaluated at the sites), the rest evaluated here.
+  dots <- as.list(substitute(list(...)))[-1L]
+  env <- parent.frame()
+  options <- lapply(names(dots), function(name) {
+    if (name %in% c("subset", "weights")) ps_expr(dots[[name]]) else eval(dots[[name]], env)
+  })
+  names(options) <- names(dots)
+  ps_send(hub, analysis, options, dataset, sites, protocol, match.arg(on_refusal), title,
+          quiet, match.call())
+}
+
+# One analysis as a one-analysis study: sent, waited for, returned as its object.
+ps_send <- function(hub, analysis, options, dataset, sites = NULL, protocol = NULL,
+                    on_refusal = "fail", title = NULL, quiet = FALSE, call = NULL) {
   if (missing(dataset)) stop(analysis, ": dataset is required", call. = FALSE)
-  entry <- ps_analysis_entry(hub, analysis, list(...))
+  on_refusal <- match.arg(on_refusal, c("fail", "exclude"))
+  entry <- ps_analysis_entry(hub, analysis, options)
   study <- list(title = if (is.null(title)) paste(analysis, "from R") else title,
                 dataset = dataset, analyses = list(entry))
   if (!is.null(sites)) study$sites <- I(as.character(sites))
   if (!is.null(protocol)) study$protocol <- protocol
   if (on_refusal != "fail") study$on_refusal <- on_refusal
   answer <- ps_run(hub, study, quiet = quiet)
-  ps_object(answer$results[[1L]], answer, call = .call %||% match.call())
+  ps_object(answer$results[[1L]], answer, call = call)
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
@@ -83,77 +96,85 @@ ps_expr <- function(expr) {
   paste(deparse(expr, width.cutoff = 500L), collapse = " ")
 }
 
+# A wrapper's subset or weights: its argument as written, or nothing when not given.
+ps_arg <- function(missing, expr) if (missing) NULL else ps_expr(expr)
+
 #' @noRd
 ps_coxph <- function(hub, formula, dataset, subset, weights, ties = c("efron", "breslow", "exact"),
                      robust = NULL, propensity = NULL, estimand = NULL, stabilized = FALSE, ...) {
-  ps_analysis(hub, "coxph", .call = match.call(), formula = formula, dataset = dataset,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)),
-              weights = if (!missing(weights)) ps_expr(substitute(weights)),
-              ties = match.arg(ties), robust = robust, propensity = propensity,
-              estimand = estimand, stabilized = stabilized, ...)
+  ps_send(hub, "coxph", list(formula = formula, subset = ps_arg(missing(subset), substitute(subset)),
+                             weights = ps_arg(missing(weights), substitute(weights)),
+                             ties = match.arg(ties), robust = robust, propensity = propensity,
+                             estimand = estimand, stabilized = stabilized),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_survfit <- function(hub, formula, dataset, subset, conf.type = "log", bin_days = 30, ...) {
-  ps_analysis(hub, "survfit", .call = match.call(), formula = formula, dataset = dataset,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)),
-              conf.type = conf.type, bin_days = bin_days, ...)
+  ps_send(hub, "survfit", list(formula = formula, conf.type = conf.type, bin_days = bin_days,
+                               subset = ps_arg(missing(subset), substitute(subset))),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_survdiff <- function(hub, formula, dataset, subset, rho = 0, bin_days = 30, ...) {
-  ps_analysis(hub, "survdiff", .call = match.call(), formula = formula, dataset = dataset,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)),
-              rho = rho, bin_days = bin_days, ...)
+  ps_send(hub, "survdiff", list(formula = formula, rho = rho, bin_days = bin_days,
+                                subset = ps_arg(missing(subset), substitute(subset))),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_glm <- function(hub, formula, family = stats::gaussian, dataset, subset, weights, ...) {
-  ps_analysis(hub, "glm", .call = match.call(), formula = formula, family = family, dataset = dataset,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)),
-              weights = if (!missing(weights)) ps_expr(substitute(weights)), ...)
+  ps_send(hub, "glm", list(formula = formula, family = family,
+                           subset = ps_arg(missing(subset), substitute(subset)),
+                           weights = ps_arg(missing(weights), substitute(weights))),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_table <- function(hub, rows, cols = NULL, dataset, subset, ...) {
-  ps_analysis(hub, "table", .call = match.call(), rows = rows, cols = cols, dataset = dataset,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)), ...)
+  ps_send(hub, "table", list(rows = rows, cols = cols,
+                             subset = ps_arg(missing(subset), substitute(subset))),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_describe <- function(hub, variables = NULL, dataset, subset, ...) {
-  ps_analysis(hub, "describe", .call = match.call(), variables = variables, dataset = dataset,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)), ...)
+  ps_send(hub, "describe", list(variables = variables,
+                                subset = ps_arg(missing(subset), substitute(subset))),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_concordance <- function(hub, formula, dataset, subset, reverse = FALSE, ...) {
-  ps_analysis(hub, "concordance", .call = match.call(), formula = formula, dataset = dataset, reverse = reverse,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)), ...)
+  ps_send(hub, "concordance", list(formula = formula, reverse = reverse,
+                                   subset = ps_arg(missing(subset), substitute(subset))),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_finegray <- function(hub, formula, dataset, cause, subset,
                         ties = c("efron", "breslow"), ...) {
-  ps_analysis(hub, "finegray", .call = match.call(), formula = formula, dataset = dataset, cause = cause,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)),
-              ties = match.arg(ties), ...)
+  ps_send(hub, "finegray", list(formula = formula, cause = cause, ties = match.arg(ties),
+                                subset = ps_arg(missing(subset), substitute(subset))),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_coxzph <- function(hub, formula, dataset, subset, transform = "km",
                       ties = c("efron", "breslow"), ...) {
-  ps_analysis(hub, "coxzph", .call = match.call(), formula = formula, dataset = dataset, transform = transform,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)),
-              ties = match.arg(ties), ...)
+  ps_send(hub, "coxzph", list(formula = formula, transform = transform, ties = match.arg(ties),
+                              subset = ps_arg(missing(subset), substitute(subset))),
+          dataset, ..., call = match.call())
 }
 
 #' @noRd
 ps_calibration <- function(hub, formula, dataset, time, baseline, groups = 10, subset,
                            bin_days = 30, ...) {
-  ps_analysis(hub, "calibration", .call = match.call(), formula = formula, dataset = dataset, time = time,
-              baseline = baseline, groups = groups, bin_days = bin_days,
-              subset = if (!missing(subset)) ps_expr(substitute(subset)), ...)
+  ps_send(hub, "calibration", list(formula = formula, time = time, baseline = baseline,
+                                   groups = groups, bin_days = bin_days,
+                                   subset = ps_arg(missing(subset), substitute(subset))),
+          dataset, ..., call = match.call())
 }
 
 # A study submitted (a list, or a study file's text), waited for with progress messages, and

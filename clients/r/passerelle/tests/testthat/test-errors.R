@@ -31,8 +31,11 @@ test_that("a bad token, a hub from another CA and no hub at all are each a clear
 
 test_that("options are checked against the hub's registry before anything is sent", {
   hub <- test_hub()
-  expect_error(ps_coxph(hub, Surv(time, status) ~ rx, dataset = "colon", tiez = "efron"),
+  expect_error(ps_analysis(hub, "coxph", formula = Surv(time, status) ~ rx, dataset = "colon",
+                           tiez = "efron"),
                "no option 'tiez'")
+  expect_error(ps_coxph(hub, Surv(time, status) ~ rx, dataset = "colon", tiez = "efron"),
+               "unused argument")
   expect_error(ps_analysis(hub, "glm", formula = status ~ rx, dataset = "colon"),
                "family is required")
   expect_error(ps_analysis(hub, "kaplan", formula = status ~ rx, dataset = "colon"),
@@ -86,4 +89,23 @@ test_that("a site that is offline is named before the study is sent", {
   fit <- ps_coxph(hub, Surv(time, status) ~ rx + strata(site), dataset = "colon",
                   sites = c("lyon", "wuhan"), quiet = TRUE)
   expect_identical(attr(fit, "passerelle")$sites, c("lyon", "wuhan"))
+})
+
+test_that("ps_analysis takes a subset as R writes it, and any option of the hub's registry", {
+  hub <- test_hub()
+  fit <- ps_analysis(hub, "coxph", formula = Surv(time, status) ~ rx + age + sex + strata(site),
+                     subset = age >= 18, ties = "efron", dataset = "colon", quiet = TRUE)
+  r <- survival::coxph(Surv(time, status) ~ rx + age + sex + strata(site), data = pooled(),
+                       subset = age >= 18)
+  expect_close(coef(fit), coef(r))
+  expect_identical(attr(fit, "passerelle")$request$subset, "age >= 18")
+  # A subset built in code: a string (or an expression) through do.call, as with R's own.
+  cut <- 18
+  fit <- do.call(ps_coxph, list(hub, Surv(time, status) ~ rx + age + sex + strata(site),
+                                subset = paste("age >=", cut), dataset = "colon", quiet = TRUE))
+  expect_close(coef(fit), coef(r))
+  # As written, an expression is the sites' to evaluate: paste() is not one they know.
+  expect_error(ps_analysis(hub, "coxph", formula = Surv(time, status) ~ rx + strata(site),
+                           subset = paste("age >=", cut), dataset = "colon", quiet = TRUE),
+               "unknown function paste")
 })
