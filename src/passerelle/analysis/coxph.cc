@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "passerelle/analysis/each_site.h"
 #include "passerelle/stats/distributions.h"
 #include "passerelle/stats/linalg.h"
 
@@ -11,15 +12,17 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The local steps of all sites at beta, summed (the combine step).
+// The local steps of all sites at beta, summed in site order (the combine step).
 Result<stats::CoxAggregate> EvaluateAll(const std::vector<CoxSite*>& sites,
                                         const std::vector<double>& beta, stats::Ties ties) {
   stats::CoxAggregate total;
   const size_t p = beta.size();
   total.score.assign(p, 0.0);
   total.information.assign(p * p, 0.0);
-  for (CoxSite* site : sites) {
-    ASSIGN_OR_RETURN(stats::CoxAggregate a, site->Evaluate(beta, ties));
+  ASSIGN_OR_RETURN(const std::vector<stats::CoxAggregate> parts,
+                   EachSite<stats::CoxAggregate>(
+                       sites.size(), [&](size_t s) { return sites[s]->Evaluate(beta, ties); }));
+  for (const stats::CoxAggregate& a : parts) {
     total.loglik += a.loglik;
     for (size_t i = 0; i < p; ++i) total.score[i] += a.score[i];
     for (size_t i = 0; i < p * p; ++i) total.information[i] += a.information[i];
@@ -142,10 +145,16 @@ Result<CoxphResult> FitCoxph(const std::vector<CoxSite*>& sites,
   const std::vector<double>* z_var = &r.var;
   if (options.robust) {
     std::vector<double> meat(p * p, 0.0), meat0(p * p, 0.0);
-    for (CoxSite* site : sites) {
-      ASSIGN_OR_RETURN(const std::vector<double> m, site->ClusterMeat(b_used, options.ties));
-      ASSIGN_OR_RETURN(const std::vector<double> m0,
-                       site->ClusterMeat(std::vector<double>(p, 0.0), options.ties));
+    // Each site's meat at the estimate, then at 0 (for the robust score test).
+    using Meats = std::pair<std::vector<double>, std::vector<double>>;
+    auto meats = [&](size_t s) -> Result<Meats> {
+      ASSIGN_OR_RETURN(std::vector<double> m, sites[s]->ClusterMeat(b_used, options.ties));
+      ASSIGN_OR_RETURN(std::vector<double> m0,
+                       sites[s]->ClusterMeat(std::vector<double>(p, 0.0), options.ties));
+      return Meats{std::move(m), std::move(m0)};
+    };
+    ASSIGN_OR_RETURN(const std::vector<Meats> parts, EachSite<Meats>(sites.size(), meats));
+    for (const auto& [m, m0] : parts) {
       for (size_t i = 0; i < p * p; ++i) {
         meat[i] += m[i];
         meat0[i] += m0[i];
@@ -190,10 +199,10 @@ Result<CoxphResult> FitCoxph(const std::vector<CoxSite*>& sites,
   }
 
   stats::ConcordanceAggregate c;
-  for (CoxSite* site : sites) {
-    ASSIGN_OR_RETURN(const stats::ConcordanceAggregate s, site->Concordance(b_used));
-    c.Add(s);
-  }
+  ASSIGN_OR_RETURN(const std::vector<stats::ConcordanceAggregate> pairs,
+                   EachSite<stats::ConcordanceAggregate>(
+                       sites.size(), [&](size_t s) { return sites[s]->Concordance(b_used); }));
+  for (const stats::ConcordanceAggregate& s : pairs) c.Add(s);
   r.has_concordance = FinishConcordance(c, &r.concordance, &r.concordance_se);
   return r;
 }

@@ -31,14 +31,9 @@ Transport Named(const SiteLink& link) {
   };
 }
 
-// Each site's answer to `task`.
+// Each site's answer to `task`, every site asked at once.
 Result<std::vector<json>> AskAll(const std::vector<SiteLink>& sites, const json& task) {
-  std::vector<json> answers;
-  for (const SiteLink& link : sites) {
-    ASSIGN_OR_RETURN(json answer, Named(link)(task));
-    answers.push_back(std::move(answer));
-  }
-  return answers;
+  return EachSite<json>(sites.size(), [&](size_t s) { return Named(sites[s])(task); });
 }
 
 stats::ConcordanceAggregate ReadConcordance(const json& j) {

@@ -8,9 +8,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "passerelle/analysis/describe.h"
@@ -71,7 +75,7 @@ class FederatedTest : public ::testing::Test {
   std::vector<data::Table> tables_;
   data::Table pooled_;
   std::vector<privacy::Policy> policies_;
-  int tasks_ = 0;
+  std::atomic<int> tasks_ = 0;  // the sites of a round are asked at once
 };
 
 void ExpectNear(const std::vector<double>& got, const std::vector<double>& want, double tol) {
@@ -116,6 +120,85 @@ TEST_F(FederatedTest, CoxWithSiteStrataIsThePooledFit) {
   ExpectNear(std::get<CoxphOutput>(unstratified.result).fit.coef, pooled.fit.coef, 1e-9);
   ASSERT_FALSE(unstratified.notes.empty());
   EXPECT_NE(unstratified.notes.back().find("stratified by site"), std::string::npos);
+}
+
+// Every site of a round is asked at once, and the answers are combined in site order: each
+// site's transport here waits until every site has been asked in its round (a round asked one
+// site after the other never gets there, and fails after 10 s naming the site asked alone), and the
+// results are those of the pooled data, bit for bit those of the sites asked one by one.
+TEST_F(FederatedTest, EverySiteOfARoundIsAskedAtOnce) {
+  struct Meeting {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t arrived = 0;
+    int round = 0;
+  } meeting;
+  const size_t n = tables_.size();
+  std::vector<SiteLink> together = Links();
+  for (SiteLink& link : together) {
+    link.transport = [&meeting, n, ask = link.transport,
+                      name = link.name](const nlohmann::json& task) -> Result<nlohmann::json> {
+      {
+        std::unique_lock<std::mutex> lock(meeting.mu);
+        const int mine = meeting.round;
+        if (++meeting.arrived == n) {
+          meeting.arrived = 0;
+          ++meeting.round;
+          meeting.cv.notify_all();
+        } else if (!meeting.cv.wait_for(lock, std::chrono::seconds(10),
+                                        [&] { return meeting.round != mine; })) {
+          return Unavailable(name + " was asked while the other sites were not");
+        }
+      }
+      return ask(task);
+    };
+  }
+  // The same sites asked one after the other, in site order.
+  std::vector<SiteLink> one_by_one;
+  for (const SiteLink& link : Links()) {
+    one_by_one.push_back({link.name, [ask = link.transport](const nlohmann::json& task) {
+                            static std::mutex one;  // one site at a time
+                            std::lock_guard<std::mutex> lock(one);
+                            return ask(task);
+                          }});
+  }
+  AnalysisRequest cox;
+  cox.function = "coxph";
+  cox.formula = "Surv(time, status) ~ rx + age + nodes + cluster(id) + strata(site)";
+  AnalysisRequest glm;
+  glm.function = "glm";
+  glm.family = "binomial";
+  glm.formula = "status ~ rx + age + nodes";
+  AnalysisRequest km;
+  km.function = "survfit";
+  km.formula = "Surv(time, status) ~ rx";
+  km.subset = "!is.na(nodes)";
+  auto both = [&](const AnalysisRequest& r) {
+    Result<AnalysisOutput> at_once = RunFederated(r, together);
+    EXPECT_TRUE(at_once.ok()) << at_once.status().ToString();
+    Result<AnalysisOutput> in_turn = RunFederated(r, one_by_one);
+    EXPECT_TRUE(in_turn.ok()) << in_turn.status().ToString();
+    return std::make_pair(at_once.ok() ? *at_once : AnalysisOutput{},
+                          in_turn.ok() ? *in_turn : AnalysisOutput{});
+  };
+  const auto [cox_at_once, cox_in_turn] = both(cox);
+  const CoxphResult& fit = std::get<CoxphOutput>(cox_at_once.result).fit;
+  EXPECT_EQ(fit.coef, std::get<CoxphOutput>(cox_in_turn.result).fit.coef);
+  EXPECT_EQ(fit.robust_var, std::get<CoxphOutput>(cox_in_turn.result).fit.robust_var);
+  EXPECT_EQ(fit.concordance, std::get<CoxphOutput>(cox_in_turn.result).fit.concordance);
+  ExpectNear(fit.coef, std::get<CoxphOutput>(Pooled(cox).result).fit.coef, 1e-9);
+  ExpectNear(fit.robust_var, std::get<CoxphOutput>(Pooled(cox).result).fit.robust_var, 1e-9);
+  const auto [glm_at_once, glm_in_turn] = both(glm);
+  EXPECT_EQ(std::get<GlmOutput>(glm_at_once.result).fit.coef,
+            std::get<GlmOutput>(glm_in_turn.result).fit.coef);
+  EXPECT_EQ(std::get<GlmOutput>(glm_at_once.result).fit.deviance,
+            std::get<GlmOutput>(glm_in_turn.result).fit.deviance);
+  const auto [km_at_once, km_in_turn] = both(km);
+  const auto& curves = std::get<SurvfitOutput>(km_at_once.result).curves;
+  ASSERT_EQ(curves.size(), 3u);
+  for (size_t g = 0; g < curves.size(); ++g) {
+    EXPECT_EQ(curves[g].surv, std::get<SurvfitOutput>(km_in_turn.result).curves[g].surv);
+  }
 }
 
 TEST_F(FederatedTest, GlmIsThePooledFit) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "passerelle/analysis/each_site.h"
 #include "passerelle/stats/distributions.h"
 #include "passerelle/stats/linalg.h"
 
@@ -17,9 +18,11 @@ constexpr double kToler = 1e-10;
 Result<stats::GlmAggregate> Sum(const std::vector<GlmSite*>& sites,
                                 const std::vector<double>* beta) {
   stats::GlmAggregate total;
-  for (GlmSite* site : sites) {
-    ASSIGN_OR_RETURN(const stats::GlmAggregate a,
-                     beta ? site->Evaluate(*beta) : site->EvaluateAtStart());
+  ASSIGN_OR_RETURN(const std::vector<stats::GlmAggregate> parts,
+                   EachSite<stats::GlmAggregate>(sites.size(), [&](size_t s) {
+                     return beta ? sites[s]->Evaluate(*beta) : sites[s]->EvaluateAtStart();
+                   }));
+  for (const stats::GlmAggregate& a : parts) {
     if (total.xtwx.empty()) {
       total.xtwx.assign(a.xtwx.size(), 0.0);
       total.xtwz.assign(a.xtwz.size(), 0.0);

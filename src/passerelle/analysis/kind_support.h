@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "passerelle/analysis/each_site.h"
 #include "passerelle/analysis/federated.h"
 #include "passerelle/analysis/local_step.h"
 #include "passerelle/analysis/registry.h"
@@ -38,7 +39,7 @@ inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 double NumberOrNaN(const json& j);
 // A transport whose errors name the site.
 Transport Named(const SiteLink& link);
-// Each site's answer to `task`.
+// Each site's answer to `task`, every site asked at once (EachSite).
 Result<std::vector<json>> AskAll(const std::vector<SiteLink>& sites, const json& task);
 // Reads a site's answer; a malformed one is that site's failure.
 template <typename Read>
@@ -62,6 +63,13 @@ void NoteOmitted(const std::vector<double>& omitted, AnalysisOutput* out);
 // "used_levels" (R's glm drops unused ones).
 Result<std::string> AgreedLevels(json task, const std::vector<SiteLink>& sites,
                                  const std::string& which);
+// A GLM's sites, each connected for the model and for its null model (every site at once), every
+// design checked against the first site's (kinds/glm.cc).
+struct GlmSites {
+  std::vector<std::unique_ptr<RemoteGlmSite>> model, null_model;  // by site
+  std::vector<GlmSite*> full, null;                               // the same, for FitGlm
+};
+Result<GlmSites> ConnectGlmSites(const std::vector<SiteLink>& sites, const json& task);
 // Every site must build the same design, or the sums mean nothing.
 template <typename Site>
 Status SameDesign(const std::string& first_name, const Site& first, const std::string& name,

@@ -186,12 +186,13 @@ Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
   bool whole_weights = true;
-  for (const SiteLink& link : sites) {
-    ASSIGN_OR_RETURN(auto site, RemoteCoxSite::Connect(Named(link), first));
-    whole_weights = whole_weights && site->whole_weights();
-    if (!remote.empty()) RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
-    ptrs.push_back(site.get());
-    remote.push_back(std::move(site));
+  ASSIGN_OR_RETURN(remote, EachSite<std::unique_ptr<RemoteCoxSite>>(sites.size(), [&](size_t s) {
+                     return RemoteCoxSite::Connect(Named(sites[s]), first);
+                   }));
+  for (size_t s = 0; s < sites.size(); ++s) {
+    whole_weights = whole_weights && remote[s]->whole_weights();
+    RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], sites[s].name, *remote[s]));
+    ptrs.push_back(remote[s].get());
   }
   AnalysisOutput out;
   out.request = request;

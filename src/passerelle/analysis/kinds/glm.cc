@@ -163,6 +163,31 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const data::Table&
   return out;
 }
 
+}  // namespace
+
+Result<GlmSites> ConnectGlmSites(const std::vector<SiteLink>& sites, const json& task) {
+  using Pair = std::pair<std::unique_ptr<RemoteGlmSite>, std::unique_ptr<RemoteGlmSite>>;
+  auto connect = [&](size_t s) -> Result<Pair> {
+    ASSIGN_OR_RETURN(auto model, RemoteGlmSite::Connect(Named(sites[s]), task, false));
+    ASSIGN_OR_RETURN(auto null_model, RemoteGlmSite::Connect(Named(sites[s]), task, true));
+    return Pair{std::move(model), std::move(null_model)};
+  };
+  ASSIGN_OR_RETURN(std::vector<Pair> pairs, EachSite<Pair>(sites.size(), connect));
+  for (size_t s = 1; s < sites.size(); ++s) {
+    RETURN_IF_ERROR(SameDesign(sites[0].name, *pairs[0].first, sites[s].name, *pairs[s].first));
+  }
+  GlmSites out;
+  for (size_t s = 0; s < sites.size(); ++s) {
+    out.full.push_back(pairs[s].first.get());
+    out.null.push_back(pairs[s].second.get());
+    out.model.push_back(std::move(pairs[s].first));
+    out.null_model.push_back(std::move(pairs[s].second));
+  }
+  return out;
+}
+
+namespace {
+
 Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
                                     const std::vector<SiteLink>& sites) {
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(request.family));
@@ -170,27 +195,17 @@ Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
                    AgreedLevels(FirstStep(request), sites, "used_levels"));
   json task = FirstStep(request);
   if (!levels.empty()) task["levels"] = json::parse(levels);
-  std::vector<std::unique_ptr<RemoteGlmSite>> remote;
-  std::vector<GlmSite*> full, null;
-  for (const SiteLink& link : sites) {
-    for (bool null_model : {false, true}) {
-      ASSIGN_OR_RETURN(auto site, RemoteGlmSite::Connect(Named(link), task, null_model));
-      if (!null_model && !remote.empty()) {
-        RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
-      }
-      (null_model ? null : full).push_back(site.get());
-      remote.push_back(std::move(site));
-    }
-  }
+  ASSIGN_OR_RETURN(const GlmSites connected, ConnectGlmSites(sites, task));
   AnalysisOutput out;
   out.request = request;
   GlmOutput glm;
   std::vector<double> omitted;
-  for (size_t i = 0; i < remote.size(); i += 2) omitted.push_back(remote[i]->omitted());
+  for (const auto& site : connected.model) omitted.push_back(site->omitted());
   NoteOmitted(omitted, &out);
   for (double o : omitted) glm.n_omitted_na += o == o ? static_cast<size_t>(o) : 0;
-  const RemoteGlmSite& first = *remote[0];
-  ASSIGN_OR_RETURN(glm.fit, FitGlm(full, null, first.coef_names(), family, first.intercept()));
+  const RemoteGlmSite& first = *connected.model[0];
+  ASSIGN_OR_RETURN(glm.fit, FitGlm(connected.full, connected.null, first.coef_names(), family,
+                                   first.intercept()));
   for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(glm);
   return out;

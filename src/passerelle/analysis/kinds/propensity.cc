@@ -322,22 +322,12 @@ Result<PropensityOutput> FederatedPropensity(const AnalysisRequest& request,
   task["part"] = "score";
   ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(task, sites, "used_levels"));
   if (!levels.empty()) task["levels"] = json::parse(levels);
-  std::vector<std::unique_ptr<RemoteGlmSite>> remote;
-  std::vector<GlmSite*> full, null;
+  ASSIGN_OR_RETURN(const GlmSites connected, ConnectGlmSites(sites, task));
   double omitted = 0;
-  for (const SiteLink& link : sites) {
-    for (bool null_model : {false, true}) {
-      ASSIGN_OR_RETURN(auto site, RemoteGlmSite::Connect(Named(link), task, null_model));
-      if (!null_model && !remote.empty()) {
-        RETURN_IF_ERROR(SameDesign(sites[0].name, *remote[0], link.name, *site));
-      }
-      if (!null_model) omitted += site->omitted();
-      (null_model ? null : full).push_back(site.get());
-      remote.push_back(std::move(site));
-    }
-  }
-  ASSIGN_OR_RETURN(GlmResult model, FitGlm(full, null, remote[0]->coef_names(),
-                                           stats::Family::kBinomial, remote[0]->intercept()));
+  for (const auto& site : connected.model) omitted += site->omitted();
+  const RemoteGlmSite& first_site = *connected.model[0];
+  ASSIGN_OR_RETURN(GlmResult model, FitGlm(connected.full, connected.null, first_site.coef_names(),
+                                           stats::Family::kBinomial, first_site.intercept()));
   task["step"] = "balance";
   task["coef"] = model.coef;
   task["estimand"] = request.estimand.empty() ? "ate" : request.estimand;

@@ -8,7 +8,7 @@ namespace passerelle::federation {
 void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study& study,
                          std::vector<std::string> sites, int64_t protocol) {
   ordered_json results = ordered_json::object();
-  int round = 0;
+  std::atomic<int> round = 0;  // the sites of a round are asked at once, each on its thread
   for (const StudyAnalysis& a : study.analyses) {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -27,26 +27,28 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
     ordered_json excluded = ordered_json::array();
     Result<analysis::AnalysisOutput> out = Internal("not run");
     for (;;) {
-      std::string refused_by;
       std::vector<analysis::SiteLink> links;
       for (const std::string& site : taking_part) {
         links.push_back({site, [&, site](const json& task) {
-                           Result<json> answer = Dispatch(id, researcher, study.dataset, protocol,
-                                                          site, ++round, task);
-                           if (answer.status().code() == StatusCode::kPermissionDenied) {
-                             refused_by = site;
-                           }
-                           return answer;
+                           return Dispatch(id, researcher, study.dataset, protocol, site, ++round,
+                                           task);
                          }});
       }
       out = analysis::RunFederated(a.request, links);
+      // The refusal that ended the analysis names its site ("site lyon: ...").
+      std::string refused_by, why;
+      if (!out.ok() && out.status().code() == StatusCode::kPermissionDenied) {
+        for (const std::string& site : taking_part) {
+          const std::string prefix = "site " + site + ": ";
+          if (out.status().message().rfind(prefix, 0) != 0) continue;
+          refused_by = site;
+          why = out.status().message().substr(prefix.size());
+        }
+      }
       if (out.ok() || study.on_refusal != "exclude" || refused_by.empty() ||
-          out.status().code() != StatusCode::kPermissionDenied || taking_part.size() <= 1) {
+          taking_part.size() <= 1) {
         break;
       }
-      const std::string prefix = "site " + refused_by + ": ";
-      std::string why = out.status().message();
-      if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
       excluded.push_back({{"site", refused_by}, {"reason", why}});
       taking_part.erase(std::find(taking_part.begin(), taking_part.end(), refused_by));
     }
@@ -75,7 +77,7 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
       entry["notes"] = std::vector<std::string>{out.status().message()};
     }
     if (!excluded.empty()) entry["excluded"] = excluded;
-    entry["tasks"] = round - first_round;  // sent one at a time, to one site each
+    entry["tasks"] = round - first_round;  // each to one site
     entry["seconds"] = took.count();
     Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function +
         "): " + entry["status"].get<std::string>());
