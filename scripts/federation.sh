@@ -9,9 +9,14 @@
 #                                registered at the hub
 #   fed_start OUT                the hub and the nodes; the hub's address in $fed_hub
 #   fed_stop                     SIGTERM to every process started, and wait for each
+#
+# With fed_relay=PATH (bench/relay) and fed_delay_ms=D, each node dials the hub through its own
+# relay that delays every byte D ms each way: a site 2 × D ms of round trip from the hub.
 fed_pids=()
 fed_sites=()
 fed_hub=
+fed_relay=
+fed_delay_ms=0
 
 fed_init() {
   local out=$1
@@ -41,9 +46,17 @@ fed_start() {
   for _ in $(seq 100); do [ -s "$out/hub.port" ] && break; sleep 0.1; done
   [ -s "$out/hub.port" ] || { cat "$out/hub.log"; echo "the hub did not start" >&2; return 1; }
   fed_hub="https://127.0.0.1:$(cat "$out/hub.port")"
-  local site
+  local site via
   for site in "${fed_sites[@]}"; do
-    "$fed_bin" node serve "$out/$site" --hub "$fed_hub" --cert "$out/$site-certs/$site.crt" \
+    via=$fed_hub
+    if [ -n "$fed_relay" ]; then
+      rm -f "$out/$site.relay.port"
+      "$fed_relay" "$fed_delay_ms" "$(cat "$out/hub.port")" "$out/$site.relay.port" &
+      fed_pids+=($!)
+      for _ in $(seq 100); do [ -s "$out/$site.relay.port" ] && break; sleep 0.05; done
+      via="https://127.0.0.1:$(cat "$out/$site.relay.port")"
+    fi
+    "$fed_bin" node serve "$out/$site" --hub "$via" --cert "$out/$site-certs/$site.crt" \
       --key "$out/$site-certs/$site.key" --ca "$out/ca/ca.crt" \
       --hub-key "$out/hub/signing.pub" 2>"$out/$site.log" &
     fed_pids+=($!)
