@@ -12,11 +12,13 @@
 #
 # With fed_relay=PATH (bench/relay) and fed_delay_ms=D, each node dials the hub through its own
 # relay that delays every byte D ms each way: a site 2 × D ms of round trip from the hub.
+# fed_hub_args: more options of `hub serve`.
 fed_pids=()
 fed_sites=()
 fed_hub=
 fed_relay=
 fed_delay_ms=0
+fed_hub_args=()
 
 fed_init() {
   local out=$1
@@ -41,7 +43,8 @@ fed_start() {
   local out=$1
   rm -f "$out/hub.port"
   "$fed_bin" hub serve "$out/hub" --cert "$out/hub-certs/hub.crt" --key "$out/hub-certs/hub.key" \
-    --ca "$out/ca/ca.crt" --listen 127.0.0.1:0 --port-file "$out/hub.port" 2>"$out/hub.log" &
+    --ca "$out/ca/ca.crt" --listen 127.0.0.1:0 --port-file "$out/hub.port" "${fed_hub_args[@]}" \
+    2>"$out/hub.log" &
   fed_pids+=($!)
   for _ in $(seq 100); do [ -s "$out/hub.port" ] && break; sleep 0.1; done
   [ -s "$out/hub.port" ] || { cat "$out/hub.log"; echo "the hub did not start" >&2; return 1; }

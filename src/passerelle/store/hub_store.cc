@@ -279,10 +279,11 @@ Result<int64_t> HubStore::AddTask(const TaskRecord& task) {
   return insert->Int(0);
 }
 
-Status HubStore::ResendUnanswered(const std::string& site) {
+Status HubStore::ResendUnanswered(const std::string& site, int64_t working_on) {
   ASSIGN_OR_RETURN(auto query, db_->Prepare("UPDATE task SET status = 'pending' WHERE site = ? AND "
-                                            "status = 'sent'"));
+                                            "status = 'sent' AND id != ?"));
   query->BindText(1, site);
+  query->BindInt(2, working_on);
   return query->Run();
 }
 

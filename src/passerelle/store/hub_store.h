@@ -107,10 +107,11 @@ class HubStore {
   Result<int64_t> AddTask(const TaskRecord& task);
   // The oldest pending task of a site, marked sent; nullopt when there is none.
   Result<std::optional<TaskRecord>> NextTask(const std::string& site);
-  // A site's tasks sent but not answered become pending again: its node polls only when it
-  // holds no task, so a new poll means they never reached it (a node restarted while its last
-  // poll took them).
-  Status ResendUnanswered(const std::string& site);
+  // A site's tasks sent but not answered become pending again, but for the one its node says it
+  // is answering (`working_on`, 0 for none): a node polls for its next task while it answers
+  // one, so any other unanswered task never reached it (a node restarted while its last poll
+  // took them).
+  Status ResendUnanswered(const std::string& site, int64_t working_on = 0);
   // Records the head of a site's audit chain as its node's answer states it. FailedPrecondition
   // when the chain is behind (or, at the same entry, differs from) the head seen before: entries
   // were removed from the site's log or the log was replaced. From then on every answer of the

@@ -13,9 +13,11 @@ net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
   }
   double wait = static_cast<double>(config.poll_wait.count());
   std::string catalog;
+  int64_t working_on = 0;  // the task the node answers while it polls for its next one
   try {
     const json body = json::parse(request.body);
     wait = std::min(wait, body.value("wait_seconds", wait));
+    if (body.contains("working_on")) working_on = Integer(body.at("working_on"));
     if (body.contains("catalog") && body.at("catalog").is_array()) {
       catalog = body.at("catalog").dump();
     }
@@ -43,7 +45,7 @@ net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
   } polling_now(polling[*site], heard[*site], *config.clock);
   const uint64_t mine = ++newest_poll[*site];
   cv.notify_all();  // an older poll of this site steps aside
-  if (Status s = store->ResendUnanswered(*site); !s.ok()) return Error(s);
+  if (Status s = store->ResendUnanswered(*site, working_on); !s.ok()) return Error(s);
   for (;;) {
     if (stopping) return Error(Unavailable("the hub is stopping"));
     if (newest_poll[*site] != mine) return Reply(200, {{"v", 1}, {"task", nullptr}});

@@ -1,5 +1,7 @@
 // The node: its stores, its poll loop (tasks and protocols from the hub, answers back), the
 // approvals thread that sends the custodian's decisions, and stopping.
+#include <future>
+
 #include "passerelle/federation/node/node_impl.h"
 
 namespace passerelle::federation {
@@ -43,7 +45,7 @@ Result<std::unique_ptr<Node>> Node::Create(NodeConfig config) {
     }
   }
   RETURN_IF_ERROR(impl->store->LoadPolicy(analysis::AnalysisNames()).status());
-  for (auto* client : {&impl->client, &impl->approvals_client}) {
+  for (auto* client : {&impl->client, &impl->poll_client, &impl->approvals_client}) {
     ASSIGN_OR_RETURN(*client, net::HttpsClient::Create(impl->config.hub.host, impl->config.hub.port,
                                                        impl->config.identity));
   }
@@ -59,8 +61,9 @@ void Node::Run() {
   // first one after it changed (an import), so the hub shows what the site holds now; each new
   // catalog is in the audit log before it first leaves.
   std::string offered, sent_catalog;
-  auto poll_for = [&](int64_t seconds) {
+  auto poll_for = [&](int64_t seconds, int64_t working_on) {
     json body = {{"v", 1}, {"site", n.store->site_name()}, {"wait_seconds", seconds}};
+    if (working_on > 0) body["working_on"] = working_on;
     std::lock_guard<std::mutex> lock(n.work);
     json now = n.Catalog();
     const std::string catalog = now.dump();
@@ -96,9 +99,21 @@ void Node::Run() {
       n.Pause(std::chrono::seconds(1));
     }
   });
+  // While a task is answered, the next poll already waits at the hub (saying which task is being
+  // answered, so the hub does not hand it out again): the next round's task comes as soon as the
+  // hub has it, and a round costs one round trip, not two.
+  // A poll that waits while a task is answered goes on its own connection; the others, and the
+  // answers, on the node's first one (open since it connected: the first answer of a study does
+  // not wait for a handshake).
+  std::future<Result<net::HttpResponse>> ahead;
+  auto poll = [&n, read_timeout](net::HttpsClient* via, std::string body) {
+    return via->Post("/v1/node/poll", body, read_timeout);
+  };
   while (!n.stopping) {
-    Result<net::HttpResponse> r = n.client->Post(
-        "/v1/node/poll", poll_for(connected ? n.config.poll_wait.count() : 0), read_timeout);
+    Result<net::HttpResponse> r =
+        ahead.valid()
+            ? ahead.get()
+            : poll(n.client.get(), poll_for(connected ? n.config.poll_wait.count() : 0, 0));
     if (n.stopping) break;
     if (!r.ok() || r->status != 200) {
       const std::string why = !r.ok() ? r.status().message() : "hub answered " + r->body;
@@ -138,6 +153,12 @@ void Node::Run() {
       continue;
     }
     if (!message.contains("task") || message.at("task").is_null()) continue;
+    const json& task = message.at("task");
+    const int64_t id = task.is_object() && task.contains("id") && task.at("id").is_number_integer()
+                           ? task.at("id").get<int64_t>()
+                           : 0;
+    ahead = std::async(std::launch::async, poll, n.poll_client.get(),
+                       poll_for(n.config.poll_wait.count(), id));
     // Answered and sent under `work`, so the hub receives the audit heads in order. No task
     // ends the node: one that throws is logged and left unanswered (the hub times it out).
     std::lock_guard<std::mutex> lock(n.work);
@@ -147,6 +168,7 @@ void Node::Run() {
       n.Log(std::string("node: a task could not be answered: ") + e.what());
     }
   }
+  if (ahead.valid()) (void)ahead.get();  // Stop() interrupts it
   decisions.join();
   n.Log("node " + n.store->site_name() + ": stopped");
   n.running = false;
@@ -162,6 +184,7 @@ void Node::Stop() {
   // came just before it opened the next poll.
   while (impl_->running) {
     impl_->client->Stop();
+    impl_->poll_client->Stop();
     impl_->approvals_client->Stop();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

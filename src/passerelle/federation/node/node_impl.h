@@ -51,7 +51,8 @@ struct Node::Impl {
   std::map<int64_t, Protocol> parsed_protocols;        // by number, as InProtocol read them
   std::unique_ptr<net::HttpsClient> approvals_client;  // sends the custodian's decisions
   std::mutex work;  // one task or decision at a time (the poll loop and the approvals thread)
-  std::unique_ptr<net::HttpsClient> client;
+  std::unique_ptr<net::HttpsClient> client;       // polls, answers and receipts
+  std::unique_ptr<net::HttpsClient> poll_client;  // the poll that waits while a task is answered
   std::atomic<bool> stopping{false};
   std::atomic<bool> running{false};  // Run() is in its loop
   std::mutex mu;
