@@ -54,6 +54,36 @@ TEST_F(HubStoreTest, SitesArePinnedByCertificate) {
   EXPECT_FALSE((*sites)[0].last_seen.empty());
 }
 
+// A poll makes the site's unanswered tasks pending again (its node lost them), but for the one
+// the node says it is answering while it polls for the next.
+TEST_F(HubStoreTest, APollResendsWhatTheNodeDoesNotHold) {
+  ASSERT_TRUE(hub_->AddUser("alice").ok());
+  ASSERT_TRUE(hub_->AddSite("wuhan", "aa").ok());
+  auto study = hub_->AddStudy("alice", "OS by organ", "{\"analyses\": []}");
+  ASSERT_TRUE(study.ok());
+  for (int round = 1; round <= 2; ++round) {
+    TaskRecord t;
+    t.study = *study;
+    t.site = "wuhan";
+    t.round = round;
+    t.payload = "{}";
+    t.signature = "00";
+    ASSERT_TRUE(hub_->AddTask(t).ok());
+  }
+  auto first = hub_->NextTask("wuhan");
+  ASSERT_TRUE(first.ok() && first->has_value());
+  // The node answers the first while it polls: the first stays with it, the second goes out.
+  ASSERT_TRUE(hub_->ResendUnanswered("wuhan", (*first)->id).ok());
+  auto second = hub_->NextTask("wuhan");
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_GT((*second)->id, (*first)->id);
+  EXPECT_FALSE((*hub_->NextTask("wuhan")).has_value());
+  // A node that restarted holds neither: both go out again, in order.
+  ASSERT_TRUE(hub_->ResendUnanswered("wuhan").ok());
+  EXPECT_EQ((*hub_->NextTask("wuhan"))->id, (*first)->id);
+  EXPECT_EQ((*hub_->NextTask("wuhan"))->id, (*second)->id);
+}
+
 TEST_F(HubStoreTest, TasksFlowInOrderAndSurviveARestart) {
   ASSERT_TRUE(hub_->AddUser("alice").ok());
   ASSERT_TRUE(hub_->AddSite("wuhan", "aa").ok());
