@@ -38,6 +38,7 @@ Status Analyze(const AnalyzeOptions& options) {
     }
     csv.cells.decimal_comma = options.decimal_comma;
     if (options.decimal_comma && csv.csv.separator == 0) csv.csv.separator = ';';
+    csv.csv.encoding = options.encoding;
     if (!options.dictionary.empty()) {
       std::string source;
       ASSIGN_OR_RETURN(data::Dictionary d, LoadDictionary(options.dictionary, &source));

@@ -30,6 +30,7 @@ struct SiteImportOptions {
   std::string csv;
   std::string dictionary;  // a file, a built-in id (gu_cohort.v1), or empty to infer
   std::string separator;   // "", ",", ";", "tab"
+  std::string encoding;    // "" (UTF-8) or one of data::CsvEncodings()
   bool decimal_comma = false;
   std::string date_format = "yyyy-mm-dd";
   std::string index_date = "diagnosis";
@@ -63,6 +64,7 @@ struct AnalyzeOptions {
   std::string dataset;
   std::string dictionary;  // level orders for CSV categories
   std::string separator;
+  std::string encoding;
   bool decimal_comma = false;
   bool json = false;
   std::string plot;  // write the result's picture here (SVG)

@@ -9,12 +9,23 @@
 #include "apps/passerelle/commands.h"
 #include "passerelle/analysis/registry.h"
 #include "passerelle/base/version.h"
+#include "passerelle/data/csv.h"
 
 namespace {
 
 int Finish(const passerelle::Status& status) {
   if (!status.ok()) std::fprintf(stderr, "passerelle: %s\n", status.message().c_str());
   return passerelle::ExitCodeFor(status.code());
+}
+
+constexpr const char* kEncodingHelp =
+    "The file's encoding, when not UTF-8: gb18030 or gbk (Chinese Windows), latin1, "
+    "windows-1252";
+
+std::vector<std::string> EncodingNames() {
+  std::vector<std::string> names = {"utf-8"};
+  for (const std::string& e : passerelle::data::CsvEncodings()) names.push_back(e);
+  return names;
 }
 
 }  // namespace
@@ -49,6 +60,8 @@ int main(int argc, char** argv) {
                          "without it, column types are inferred");
   import_cmd->add_option("--sep", import.separator, "Separator: ',' ';' or tab (default: detect)")
       ->check(CLI::IsMember({",", ";", "tab"}));
+  import_cmd->add_option("--encoding", import.encoding, kEncodingHelp)
+      ->check(CLI::IsMember(EncodingNames()));
   import_cmd->add_flag("--decimal-comma", import.decimal_comma,
                        "Numbers use a decimal comma (French Excel); the separator is then ';'");
   import_cmd->add_option("--date-format", import.date_format,
@@ -109,6 +122,8 @@ int main(int argc, char** argv) {
                     "Dictionary giving the level order of CSV categories");
     cmd->add_option("--sep", analyze_options.separator, "CSV separator: ',' ';' or tab")
         ->check(CLI::IsMember({",", ";", "tab"}));
+    cmd->add_option("--encoding", analyze_options.encoding, kEncodingHelp)
+        ->check(CLI::IsMember(EncodingNames()));
     cmd->add_flag("--decimal-comma", analyze_options.decimal_comma, "Numbers use a decimal comma");
     cmd->add_flag("--json", analyze_options.json, "Print the results as JSON (R's layout)");
     if (kind.plot) {

@@ -86,6 +86,7 @@ Status SiteImport(const SiteImportOptions& options) {
   } else if (!options.separator.empty()) {
     request.csv.separator = options.separator[0];
   }
+  request.csv.encoding = options.encoding;
   if (options.decimal_comma) {
     if (request.csv.separator == ',') {
       return InvalidArgument("--decimal-comma needs a separator other than ',' (use --sep ';')");

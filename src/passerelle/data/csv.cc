@@ -1,5 +1,8 @@
 #include "passerelle/data/csv.h"
 
+#include <errno.h>
+#include <iconv.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -22,11 +25,53 @@ bool IsAscii(std::string_view s) {
   return (any & 0x8080808080808080ULL) == 0;
 }
 
+// The names the command line takes, and iconv's for them.
+constexpr std::pair<const char*, const char*> kEncodings[] = {{"gb18030", "GB18030"},
+                                                              {"gbk", "GBK"},
+                                                              {"latin1", "ISO-8859-1"},
+                                                              {"windows-1252", "WINDOWS-1252"}};
+
+// What text that is not UTF-8 most likely is: Chinese Windows text (GB18030/GBK) comes as pairs
+// of bytes from 0x81 up (the common characters' both bytes are); Latin-1 and Windows-1252 have
+// single accented letters among ASCII.
+std::string LikelyEncoding(std::string_view bytes) {
+  size_t pairs = 0, singles = 0;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    if (b < 0x80) continue;
+    const auto next = i + 1 < bytes.size() ? static_cast<unsigned char>(bytes[i + 1]) : 0;
+    if (b >= 0x81 && next >= 0x81 && next != 0xFF) {
+      ++pairs;
+      ++i;
+    } else {
+      ++singles;
+    }
+  }
+  return pairs > singles ? "gb18030" : "windows-1252";
+}
+
 }  // namespace
+
+const std::vector<std::string>& CsvEncodings() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& [name, _] : kEncodings) out.push_back(name);
+    return out;
+  }();
+  return names;
+}
+
+struct CsvReader::Decoder {
+  Decoder(iconv_t c, std::string n) : cd(c), name(std::move(n)) {}
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+  ~Decoder() { iconv_close(cd); }
+  iconv_t cd;
+  std::string name;
+};
 
 CsvReader::CsvReader(std::FILE* file, std::string buffer, std::string label, CsvOptions options)
     : file_(file), buffer_(std::move(buffer)), label_(std::move(label)), options_(options) {
-  buffer_ascii_ = IsAscii(buffer_);
   if (!file_) {
     hasher_.Update(buffer_);
     bytes_read_ = buffer_.size();
@@ -38,33 +83,100 @@ CsvReader::~CsvReader() {
 }
 
 Result<std::unique_ptr<CsvReader>> CsvReader::Open(const std::string& path, CsvOptions options) {
+  std::unique_ptr<Decoder> decoder;
+  RETURN_IF_ERROR(OpenDecoder(path, options.encoding, &decoder));
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (!file) return NotFound(path + ": cannot open the file for reading");
   std::unique_ptr<CsvReader> reader(new CsvReader(file, std::string(), path, options));
+  reader->decoder_ = std::move(decoder);
   RETURN_IF_ERROR(reader->ReadHeader());
   return reader;
 }
 
 Result<std::unique_ptr<CsvReader>> CsvReader::FromString(std::string contents, std::string label,
                                                          CsvOptions options) {
+  std::unique_ptr<Decoder> decoder;
+  RETURN_IF_ERROR(OpenDecoder(label, options.encoding, &decoder));
   std::unique_ptr<CsvReader> reader(
-      new CsvReader(nullptr, std::move(contents), std::move(label), options));
+      new CsvReader(nullptr, std::string(), std::move(label), options));
+  reader->decoder_ = std::move(decoder);
+  if (reader->decoder_) {
+    reader->Decode(contents, true, &reader->buffer_);
+    RETURN_IF_ERROR(reader->decode_error_);
+  } else {
+    reader->buffer_ = std::move(contents);
+  }
+  reader->buffer_ascii_ = IsAscii(reader->buffer_);
   RETURN_IF_ERROR(reader->ReadHeader());
   return reader;
 }
 
+Status CsvReader::OpenDecoder(const std::string& label, const std::string& encoding,
+                              std::unique_ptr<Decoder>* decoder) {
+  if (encoding.empty() || encoding == "utf-8" || encoding == "utf8") return Status::Ok();
+  for (const auto& [name, iconv_name] : kEncodings) {
+    if (encoding != name) continue;
+    const iconv_t cd = iconv_open("UTF-8", iconv_name);
+    if (cd == reinterpret_cast<iconv_t>(-1)) {
+      return Unavailable(label + ": this system cannot read " + name + " (iconv)");
+    }
+    *decoder = std::make_unique<Decoder>(cd, name);
+    return Status::Ok();
+  }
+  return InvalidArgument(label + ": encoding '" + encoding + "': use utf-8, " +
+                         Join(CsvEncodings(), ", "));
+}
+
+void CsvReader::Decode(std::string_view raw, bool last, std::string* out) {
+  std::string in = undecoded_;
+  in.append(raw);
+  undecoded_.clear();
+  out->resize(in.size() * 4 + 16);  // a byte becomes at most 4 of UTF-8
+  char* src = in.data();
+  size_t src_left = in.size();
+  char* dst = out->data();
+  size_t dst_left = out->size();
+  while (src_left > 0) {
+    if (iconv(decoder_->cd, &src, &src_left, &dst, &dst_left) != static_cast<size_t>(-1)) break;
+    if (errno == EINVAL && !last) {  // a character split by the chunk's end: next time
+      undecoded_.assign(src, src_left);
+      break;
+    }
+    // Not of the encoding: the line is that of the first byte that is not.
+    const size_t at = static_cast<size_t>(src - in.data());
+    const size_t line = 1 + decoded_lines_ + static_cast<size_t>(std::count(in.data(), src, '\n'));
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned char>(in[at]));
+    decode_error_ = InvalidArgument(label_ + ":" + std::to_string(line) + ": the file is not " +
+                                    decoder_->name + " (byte " + hex + "); give its encoding " +
+                                    "with --encoding (utf-8, " + Join(CsvEncodings(), ", ") + ")");
+    break;
+  }
+  decoded_lines_ += static_cast<size_t>(std::count(in.data(), src, '\n'));
+  out->resize(out->size() - dst_left);
+}
+
 bool CsvReader::Fill() {
   if (pos_ < buffer_.size()) return true;
-  if (!file_) return false;
-  buffer_.resize(kChunk);
-  const size_t n = std::fread(buffer_.data(), 1, kChunk, file_);
-  buffer_.resize(n);
+  if (!file_ || !decode_error_.ok()) return false;
   pos_ = 0;
-  hasher_.Update(buffer_);
+  // A chunk of a decoded file may end inside a character: read on until some text comes out.
+  for (;;) {
+    buffer_.resize(kChunk);
+    const size_t n = std::fread(buffer_.data(), 1, kChunk, file_);
+    buffer_.resize(n);
+    hasher_.Update(buffer_);
+    bytes_read_ += n;
+    if (decoder_) {
+      const std::string raw = std::move(buffer_);
+      Decode(raw, n == 0, &buffer_);
+      if (!decode_error_.ok()) buffer_.clear();  // nothing more is read
+    }
+    if (!buffer_.empty() || n == 0 || !decode_error_.ok()) break;
+  }
   buffer_ascii_ = IsAscii(buffer_);
   if (!buffer_ascii_) record_ascii_ = false;
-  bytes_read_ += n;
-  return n > 0;
+  return !buffer_.empty();
 }
 
 Status CsvReader::Fail(size_t line, size_t column, std::string_view what) const {
@@ -73,7 +185,10 @@ Status CsvReader::Fail(size_t line, size_t column, std::string_view what) const 
 }
 
 Status CsvReader::ReadHeader() {
-  if (!Fill()) return InvalidArgument(label_ + ": the file is empty (no header line)");
+  if (!Fill()) {
+    RETURN_IF_ERROR(decode_error_);
+    return InvalidArgument(label_ + ": the file is empty (no header line)");
+  }
   const std::string_view start(buffer_.data() + pos_, buffer_.size() - pos_);
   if (start.starts_with("\xEF\xBB\xBF")) {
     pos_ += 3;
@@ -119,6 +234,13 @@ Status CsvReader::ReadHeader() {
 }
 
 Result<bool> CsvReader::Next(CsvRecord* record) {
+  Result<bool> next = NextRecord(record);
+  // Bytes not of the file's encoding end the reading there: that is the error to tell.
+  if (!decode_error_.ok()) return decode_error_;
+  return next;
+}
+
+Result<bool> CsvReader::NextRecord(CsvRecord* record) {
   record->Clear();
   // Fields of a record read from pure-ASCII chunks need no UTF-8 check of their own.
   record_ascii_ = buffer_ascii_;
@@ -210,9 +332,9 @@ Result<bool> CsvReader::Next(CsvRecord* record) {
     if (bad) {
       return Fail(field_line, column,
                   "the file is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
-                      " of this field). If it was exported as GBK or GB18030 (Chinese Windows) "
-                      "or Latin-1, convert it first, e.g.: iconv -f GB18030 -t UTF-8 '" +
-                      label_ + "' > converted.csv");
+                      " of this field); it reads as " + LikelyEncoding(field) +
+                      (LikelyEncoding(field) == "gb18030" ? " (Chinese Windows)" : "") +
+                      ": give --encoding " + LikelyEncoding(field));
     }
     record->ends_.push_back(static_cast<uint32_t>(record->data_.size()));
     record->lines_.push_back(field_line);

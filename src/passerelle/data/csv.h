@@ -1,7 +1,8 @@
 // A streaming CSV reader for files as hospitals really export them: UTF-8 with or without BOM,
-// CRLF or LF, quoted fields with embedded separators, quotes and newlines, ',' ';' or tab
-// separators detected from the header. Every record remembers the line it started on, so
-// problems can be reported as file:line:column.
+// or GB18030/GBK (Chinese Windows), Latin-1 or Windows-1252 when told, CRLF or LF, quoted
+// fields with embedded separators, quotes and newlines, ',' ';' or tab separators detected from
+// the header. Every record remembers the line it started on, so problems can be reported as
+// file:line:column.
 #ifndef PASSERELLE_DATA_CSV_H_
 #define PASSERELLE_DATA_CSV_H_
 
@@ -20,7 +21,12 @@ namespace passerelle::data {
 struct CsvOptions {
   // ',' ';' or '\t'; 0 detects it from the header line (the most frequent of the three).
   char separator = 0;
+  // The file's encoding: "" or "utf-8", else one of CsvEncodings(), read into UTF-8 (iconv).
+  std::string encoding;
 };
+
+// The encodings a CSV file may be read from besides UTF-8.
+const std::vector<std::string>& CsvEncodings();
 
 // One record: its fields (unquoted, unescaped) and where each one starts in the file.
 class CsvRecord {
@@ -65,7 +71,8 @@ class CsvReader {
 
   // Reads the next non-blank record into *record. Returns false at end of input.
   // InvalidArgument (with file:line:column) for an unterminated quote, a stray character after
-  // a closing quote, or bytes that are not UTF-8.
+  // a closing quote, or bytes that are not UTF-8 (the message names the likely encoding), or
+  // (file:line) not of the encoding given.
   Result<bool> Next(CsvRecord* record);
 
   // SHA-256 of every byte of the file. Valid once Next has returned false.
@@ -75,6 +82,10 @@ class CsvReader {
  private:
   CsvReader(std::FILE* file, std::string buffer, std::string label, CsvOptions options);
   Status ReadHeader();
+  Result<bool> NextRecord(CsvRecord* record);
+  // Decodes raw bytes of the file into `out` (UTF-8), keeping an incomplete last character for
+  // the next call unless `last`. A byte sequence not of the encoding sets decode_error_.
+  void Decode(std::string_view raw, bool last, std::string* out);
   // Ensures buffer_[pos_] exists; false at end of input.
   bool Fill();
   Status Fail(size_t line, size_t column, std::string_view what) const;
@@ -91,6 +102,14 @@ class CsvReader {
   bool buffer_ascii_ = true;  // the current chunk has no byte >= 0x80
   bool record_ascii_ = true;  // every chunk the current record touched was ASCII
   Sha256 hasher_;
+  struct Decoder;  // iconv, when the file is not UTF-8
+  // The encoding's decoder (none for UTF-8), or an error naming the encodings there are.
+  static Status OpenDecoder(const std::string& label, const std::string& encoding,
+                            std::unique_ptr<Decoder>* decoder);
+  std::unique_ptr<Decoder> decoder_;
+  std::string undecoded_;     // the start of a character split by a chunk's end
+  size_t decoded_lines_ = 0;  // line breaks in the bytes decoded so far
+  Status decode_error_;
 };
 
 }  // namespace passerelle::data

@@ -58,7 +58,7 @@ TEST(Csv, SemicolonDetectedForFrenchExcel) {
   EXPECT_EQ(sep, ';');
   EXPECT_EQ(ReadAll("a\tb\n1\t2\n", {}, &sep), (Rows{{"1", "2"}}));
   EXPECT_EQ(sep, '\t');
-  EXPECT_EQ(ReadAll("a\n1;2\n", {.separator = ','}, &sep), (Rows{{"1;2"}}));
+  EXPECT_EQ(ReadAll("a\n1;2\n", {.separator = ',', .encoding = ""}, &sep), (Rows{{"1;2"}}));
 }
 
 TEST(Csv, BlankLinesAndMissingFinalNewline) {
@@ -97,8 +97,8 @@ TEST(Csv, StrayCharacterAfterQuote) {
             std::string::npos);
 }
 
-TEST(Csv, GbkIsRefusedWithIconvAdvice) {
-  // "武汉" in GBK is D0 E4 BA BA: not UTF-8.
+TEST(Csv, TextNotInUtf8IsRefusedNamingItsLikelyEncoding) {
+  // "武汉" in GBK (and GB18030) is CE E4 BA BA: not UTF-8.
   auto reader = CsvReader::FromString("site,n\n\xCE\xE4\xBA\xBA,1\n", "gbk.csv", {});
   ASSERT_TRUE(reader.ok());
   CsvRecord record;
@@ -106,7 +106,20 @@ TEST(Csv, GbkIsRefusedWithIconvAdvice) {
   ASSERT_FALSE(more.ok());
   EXPECT_NE(more.status().message().find("gbk.csv:2:1: the file is not valid UTF-8"),
             std::string::npos);
-  EXPECT_NE(more.status().message().find("iconv -f GB18030 -t UTF-8"), std::string::npos);
+  EXPECT_NE(more.status().message().find("it reads as gb18030 (Chinese Windows): give --encoding "
+                                         "gb18030"),
+            std::string::npos)
+      << more.status().message();
+  // "Hôpital Édouard-Herriot" in Latin-1: single accented letters among ASCII.
+  auto french = CsvReader::FromString(
+      "site\nH\xF4pital \xC9"
+      "douard-Herriot\n",
+      "fr.csv", {});
+  ASSERT_TRUE(french.ok());
+  more = (*french)->Next(&record);
+  ASSERT_FALSE(more.ok());
+  EXPECT_NE(more.status().message().find("give --encoding windows-1252"), std::string::npos)
+      << more.status().message();
   auto header = CsvReader::FromString("\xCE\xE4,n\n1,2\n", "gbk.csv", {});
   EXPECT_FALSE(header.ok());
   auto utf16 = CsvReader::FromString(
@@ -115,6 +128,63 @@ TEST(Csv, GbkIsRefusedWithIconvAdvice) {
       "u.csv", {});
   ASSERT_FALSE(utf16.ok());
   EXPECT_NE(utf16.status().message().find("UTF-16"), std::string::npos);
+}
+
+TEST(Csv, Gb18030Latin1AndWindows1252AreReadIntoUtf8) {
+  CsvOptions gb;
+  gb.encoding = "gb18030";
+  // 武汉 (GBK's two bytes each) and 𠀀 (U+20000, one of GB18030's four-byte characters).
+  EXPECT_EQ(ReadAll("site,n\n\xCE\xE4\xBA\xBA,1\n\x95\x32\x82\x36,2\n", gb),
+            (std::vector<std::vector<std::string>>{{"\xE6\xAD\xA6\xE6\xB1\x89", "1"},
+                                                   {"\xF0\xA0\x80\x80", "2"}}));
+  CsvOptions gbk;
+  gbk.encoding = "gbk";
+  EXPECT_EQ(ReadAll("site\n\xCE\xE4\xBA\xBA\n", gbk)[0][0], "\xE6\xAD\xA6\xE6\xB1\x89");
+  CsvOptions latin1;
+  latin1.encoding = "latin1";
+  EXPECT_EQ(ReadAll("site\nH\xF4pital\n", latin1)[0][0], "H\xC3\xB4pital");
+  CsvOptions cp1252;
+  cp1252.encoding = "windows-1252";
+  EXPECT_EQ(ReadAll("site\n\x80 \x9C\n", cp1252)[0][0], "\xE2\x82\xAC \xC5\x93");  // € œ
+  // Bytes that are not of the encoding named: the line, the byte, the encodings there are.
+  auto bad = CsvReader::FromString("site\nok\n\x81\x20\n", "bad.csv", gb);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "bad.csv:3: the file is not gb18030 (byte 0x81); give its encoding with --encoding "
+            "(utf-8, gb18030, gbk, latin1, windows-1252)");
+  CsvOptions unknown;
+  unknown.encoding = "big5";
+  auto refused = CsvReader::FromString("a\n1\n", "t.csv", unknown);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("encoding 'big5': use utf-8, gb18030"),
+            std::string::npos);
+}
+
+// A character split by the end of a 1 MiB chunk is read whole; the checksum is of the file's
+// own bytes.
+TEST(Csv, AnEncodedFileIsReadAcrossChunks) {
+  const std::string path = ::testing::TempDir() + "/gb18030.csv";
+  std::string bytes = "ab\n";  // then rows "中\n" (D6 D0 0A): one splits at byte 1,048,576
+  for (int i = 0; i < 349600; ++i) bytes += "\xD6\xD0\n";
+  std::ofstream(path, std::ios::binary) << bytes;
+  CsvOptions gb;
+  gb.encoding = "gb18030";
+  auto reader = CsvReader::Open(path, gb);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  CsvRecord record;
+  int rows = 0;
+  for (;;) {
+    auto more = (*reader)->Next(&record);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    ASSERT_EQ(record.field(0), "\xE4\xB8\xAD") << "row " << rows;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 349600);
+  EXPECT_EQ((*reader)->bytes_read(), bytes.size());
+  Sha256 sha;
+  sha.Update(bytes);
+  EXPECT_EQ((*reader)->ChecksumHex(), sha.FinishHex());
 }
 
 TEST(Csv, HeaderNamesMustBeVariableNames) {
