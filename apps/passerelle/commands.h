@@ -57,6 +57,18 @@ Status SiteDictionary(const SiteDescribeOptions& options);
 Status DictionaryShow(const std::string& id);
 Status DictionaryCheck(const std::string& path);
 
+// Writes the dictionary inferred from a CSV file as TOML, for the custodian to edit and pin.
+struct DictionaryInferOptions {
+  std::string file;
+  std::string out;   // "" or "-": standard output
+  std::string name;  // the dictionary's name: default the file's stem
+  std::string separator;
+  std::string encoding;
+  bool decimal_comma = false;
+  std::string date_format = "yyyy-mm-dd";
+};
+Status DictionaryInfer(const DictionaryInferOptions& options);
+
 struct AnalyzeOptions {
   analysis::AnalysisRequest request;  // the analysis and its options (analysis/registry.h)
   std::vector<std::string> data;

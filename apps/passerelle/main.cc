@@ -105,6 +105,20 @@ int main(int argc, char** argv) {
   CLI::App* check_cmd = dictionary->add_subcommand("check", "Check a dictionary file");
   check_cmd->add_option("file", dictionary_path, "Dictionary file (TOML)")->required();
   check_cmd->callback([&] { status = DictionaryCheck(dictionary_path); });
+  DictionaryInferOptions infer;
+  CLI::App* infer_cmd = dictionary->add_subcommand(
+      "infer", "Write the dictionary inferred from a CSV file as TOML, to edit and pin");
+  infer_cmd->add_option("--file", infer.file, "CSV file")->required();
+  infer_cmd->add_option("--out", infer.out, "TOML file to write (default: standard output)");
+  infer_cmd->add_option("--name", infer.name, "The dictionary's name (default: the file's name)");
+  infer_cmd->add_option("--sep", infer.separator, "Separator: ',' ';' or tab (default: detect)")
+      ->check(CLI::IsMember({",", ";", "tab"}));
+  infer_cmd->add_option("--encoding", infer.encoding, kEncodingHelp)
+      ->check(CLI::IsMember(EncodingNames()));
+  infer_cmd->add_flag("--decimal-comma", infer.decimal_comma, "Numbers use a decimal comma");
+  infer_cmd->add_option("--date-format", infer.date_format,
+                        "Date layout, e.g. dd/mm/yyyy (default yyyy-mm-dd)");
+  infer_cmd->callback([&] { status = DictionaryInfer(infer); });
 
   // analyze ...
   CLI::App* analyze = app.add_subcommand(

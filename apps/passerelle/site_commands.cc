@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "apps/passerelle/commands.h"
 #include "passerelle/analysis/describe.h"
 #include "passerelle/base/text.h"
+#include "passerelle/data/infer.h"
 #include "passerelle/data/synth.h"
 #include "passerelle/report/text_table.h"
 #include "passerelle/store/site_store.h"
@@ -226,6 +228,41 @@ Status DictionaryCheck(const std::string& path) {
   ASSIGN_OR_RETURN(data::Dictionary d, LoadDictionary(path, &source));
   std::cout << path << ": dictionary " << d.Id() << ", " << d.variables.size() << " variables, "
             << d.rules.size() << " rules: ok\n";
+  return Status::Ok();
+}
+
+Status DictionaryInfer(const DictionaryInferOptions& options) {
+  data::CsvOptions csv;
+  if (options.separator == "tab") {
+    csv.separator = '\t';
+  } else if (!options.separator.empty()) {
+    csv.separator = options.separator[0];
+  }
+  if (options.decimal_comma && csv.separator == 0) csv.separator = ';';
+  csv.encoding = options.encoding;
+  data::CellFormat cells;
+  cells.decimal_comma = options.decimal_comma;
+  ASSIGN_OR_RETURN(cells.date_format, DateFormat::Parse(options.date_format));
+  // Named after its file (or --name), never after a built-in dictionary.
+  std::string name = options.name;
+  if (name.empty()) name = std::filesystem::path(options.file).stem().string();
+  if (data::BuiltinDictionaryText(name + ".v1")) {
+    return InvalidArgument("--name: '" + name + "' is a built-in dictionary's; choose another");
+  }
+  ASSIGN_OR_RETURN(auto reader, data::CsvReader::Open(options.file, csv));
+  ASSIGN_OR_RETURN(data::Dictionary dictionary, data::InferDictionary(reader.get(), cells, name));
+  const std::string toml = data::DictionaryToToml(dictionary);
+  if (options.out.empty() || options.out == "-") {
+    std::cout << toml;
+    return Status::Ok();
+  }
+  std::ofstream out(options.out);
+  out << toml;
+  if (!out.flush()) return Unavailable(options.out + ": cannot write the dictionary");
+  std::cerr << "Wrote " << options.out << ": " << dictionary.variables.size()
+            << " variables; review the types, the levels' order (the reference level first), "
+               "units and descriptions, then import with --dictionary "
+            << options.out << "\n";
   return Status::Ok();
 }
 

@@ -147,6 +147,48 @@ TEST_F(CliTest, InferredDictionaryIsShownAndCanBePinned) {
 
 const std::string kRef = std::string(PASSERELLE_SOURCE_DIR) + "/tests/reference/data/";
 
+// A custodian infers a dictionary from the file, puts the levels in the order they want (the
+// reference level first), and imports with it: the models take that order.
+TEST_F(CliTest, AnInferredDictionaryIsTheCustodiansToEdit) {
+  ASSERT_EQ(Passerelle("site init " + dir_ + "/s --name lyon").exit_code, 0);
+  std::ofstream csv(dir_ + "/trial.csv");
+  csv << "time,status,arm\n";
+  for (int i = 0; i < 40; ++i) {
+    csv << 30 + 7 * i << "," << (i % 3 != 0) << "," << (i % 2 ? "surgery" : "active_surveillance")
+        << "\n";
+  }
+  csv.close();
+  const Output inferred =
+      Passerelle("dictionary infer --file " + dir_ + "/trial.csv --out " + dir_ + "/trial.toml");
+  ASSERT_EQ(inferred.exit_code, 0) << inferred.text;
+  std::ifstream in(dir_ + "/trial.toml");
+  std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(toml.find("name = \"trial\""), std::string::npos) << toml;
+  const std::string bytes_order = "levels = [\"active_surveillance\", \"surgery\"]";
+  ASSERT_NE(toml.find(bytes_order), std::string::npos) << toml;
+  // Surgery as the reference level.
+  toml.replace(toml.find(bytes_order), bytes_order.size(),
+               "levels = [\"surgery\", \"active_surveillance\"]");
+  std::ofstream(dir_ + "/trial.toml") << toml;
+  ASSERT_EQ(Passerelle("site import " + dir_ + "/s --dataset trial --csv " + dir_ +
+                       "/trial.csv --dictionary " + dir_ + "/trial.toml")
+                .exit_code,
+            0);
+  const Output cox = Passerelle("analyze coxph --site " + dir_ +
+                                "/s --dataset trial --formula 'Surv(time, status) ~ arm' --json");
+  ASSERT_EQ(cox.exit_code, 0) << cox.text;
+  EXPECT_NE(cox.text.find("\"armactive_surveillance\""), std::string::npos) << cox.text;
+  // Never named after a built-in dictionary: not by the command, not by an import.
+  EXPECT_EQ(Passerelle("dictionary infer --file " + dir_ + "/trial.csv --name gu_cohort").exit_code,
+            2);
+  ASSERT_EQ(
+      Passerelle("site import " + dir_ + "/s --dataset gu_cohort --csv " + dir_ + "/trial.csv")
+          .exit_code,
+      0);
+  EXPECT_NE(Passerelle("site datasets " + dir_ + "/s").text.find("gu_cohort_inferred.v1"),
+            std::string::npos);
+}
+
 TEST(AnalyzeCli, CoxphTextAndJson) {
   const Output text = Passerelle("analyze coxph --data " + kRef +
                                  "lung.csv --formula 'Surv(time, status == 2) ~ age + sex'");

@@ -164,8 +164,13 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   const bool inferred = !request.dictionary.has_value();
   if (inferred) {
     ASSIGN_OR_RETURN(auto first_pass, data::CsvReader::Open(request.csv_path, request.csv));
+    // Named after the dataset, never after a built-in dictionary (a dataset gu_cohort imported
+    // without one has the dictionary gu_cohort_inferred.v1, not gu_cohort.v1).
+    const std::string name = data::BuiltinDictionaryText(request.dataset + ".v1")
+                                 ? request.dataset + "_inferred"
+                                 : request.dataset;
     ASSIGN_OR_RETURN(report.dictionary,
-                     data::InferDictionary(first_pass.get(), request.cells, request.dataset));
+                     data::InferDictionary(first_pass.get(), request.cells, name));
   } else {
     report.dictionary = *request.dictionary;
   }
