@@ -99,12 +99,10 @@ void Node::Run() {
       n.Pause(std::chrono::seconds(1));
     }
   });
-  // While a task is answered, the next poll already waits at the hub (saying which task is being
-  // answered, so the hub does not hand it out again): the next round's task comes as soon as the
-  // hub has it, and a round costs one round trip, not two.
-  // A poll that waits while a task is answered goes on its own connection; the others, and the
-  // answers, on the node's first one (open since it connected: the first answer of a study does
-  // not wait for a handshake).
+  // While a task is answered, the next poll already waits at the hub (on its own connection,
+  // naming the task being answered so that the hub does not hand it out again): the next round's
+  // task comes as soon as the hub has it, and a round costs one round trip, not two. The other
+  // polls and the answers go on the node's first connection, open since it connected.
   std::future<Result<net::HttpResponse>> ahead;
   auto poll = [&n, read_timeout](net::HttpsClient* via, std::string body) {
     return via->Post("/v1/node/poll", body, read_timeout);
