@@ -8,8 +8,8 @@ ps_object <- function(entry, answer, call = NULL) {
   notes <- unlist(entry$notes)
   if (identical(entry$status, "refused")) stop(ps_refusal(entry, notes, answer$study))
   if (!identical(entry$status, "ok")) {
-    stop(ps_condition("failure", paste0(entry$`function`, ": ",
-                                        paste(notes, collapse = "; ") %||% "failed"),
+    why <- if (length(notes)) paste(notes, collapse = "; ") else "failed"
+    stop(ps_condition("failure", paste0(entry$`function`, ": ", why),
                       study = answer$study, notes = notes))
   }
   r <- entry$results
