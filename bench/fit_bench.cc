@@ -12,11 +12,8 @@
 #include "passerelle/analysis/run.h"
 #include "passerelle/data/csv_table.h"
 
+namespace passerelle {
 namespace {
-
-double Seconds(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 void PrintCoefs(const char* name, const std::vector<double>& coef) {
   std::printf("%s", name);
@@ -24,11 +21,43 @@ void PrintCoefs(const char* name, const std::vector<double>& coef) {
   std::printf("\n");
 }
 
+// One analysis over the table in memory, timed as R's system.time() times a fit. Prints
+// "NAME_seconds S" and "NAME_coef ..." (the numbers `pick` reads from the fit); false, with the
+// reason on stderr, when it fails.
+template <typename Pick>
+bool Timed(const char* name, const analysis::AnalysisRequest& request, const data::Table& table,
+           Pick pick) {
+  const auto start = std::chrono::steady_clock::now();
+  auto out = analysis::RunAnalysis(request, table);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!out.ok()) {
+    std::fprintf(stderr, "%s failed: %s\n", name, out.status().ToString().c_str());
+    return false;
+  }
+  std::printf("%s_seconds %.4f\n", name, seconds);
+  PrintCoefs((std::string(name) + "_coef").c_str(), pick(*out));
+  return true;
+}
+
+analysis::AnalysisRequest Request(const std::string& function, const std::string& formula) {
+  analysis::AnalysisRequest r;
+  r.function = function;
+  r.formula = formula;
+  return r;
+}
+
+std::vector<double> CoxCoef(const analysis::AnalysisOutput& out) {
+  return std::get<analysis::CoxphOutput>(out.result).fit.coef;
+}
+
 }  // namespace
+}  // namespace passerelle
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  if (argc < 2 || argc > 3) {
+  const std::string mode = argc == 3 ? argv[2] : "";
+  if (argc < 2 || argc > 3 || !(mode.empty() || mode == "--weighted" || mode == "--robust")) {
     std::fprintf(stderr, "usage: fit_bench FILE.csv [--weighted | --robust]\n");
     return 2;
   }
@@ -40,67 +69,35 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string rhs = "x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10";
-  if (argc == 3 && std::string(argv[2]) == "--robust") {
-    analysis::AnalysisRequest robust;
-    robust.function = "coxph";
-    robust.formula = "Surv(time, status) ~ " + rhs;
+  if (mode == "--robust") {
+    analysis::AnalysisRequest robust = Request("coxph", "Surv(time, status) ~ " + rhs);
     robust.weights = "w";
-    auto start = std::chrono::steady_clock::now();
-    auto out = analysis::RunAnalysis(robust, *table);
-    const double seconds = Seconds(start);
-    if (!out.ok()) return 1;
-    std::printf("robust_seconds %.4f\n", seconds);
-    PrintCoefs("robust_coef", std::get<analysis::CoxphOutput>(out->result).fit.robust_se);
-    return 0;
+    return Timed("robust", robust, *table,
+                 [](const analysis::AnalysisOutput& out) {
+                   return std::get<analysis::CoxphOutput>(out.result).fit.robust_se;
+                 })
+               ? 0
+               : 1;
   }
-  if (argc == 3) {
-    analysis::AnalysisRequest weighted;
-    weighted.function = "coxph";
-    weighted.formula = "Surv(time, status) ~ " + rhs;
+  if (mode == "--weighted") {
+    analysis::AnalysisRequest weighted = Request("coxph", "Surv(time, status) ~ " + rhs);
     weighted.weights = "w";
     weighted.robust = "false";
-    auto start = std::chrono::steady_clock::now();
-    auto weighted_out = analysis::RunAnalysis(weighted, *table);
-    const double weighted_seconds = Seconds(start);
-    analysis::AnalysisRequest fg;
-    fg.function = "finegray";
-    fg.formula = "Surv(month, cause) ~ " + rhs;
+    analysis::AnalysisRequest fg = Request("finegray", "Surv(month, cause) ~ " + rhs);
     fg.cause = "a";
-    start = std::chrono::steady_clock::now();
-    auto fg_out = analysis::RunAnalysis(fg, *table);
-    const double fg_seconds = Seconds(start);
-    if (!weighted_out.ok() || !fg_out.ok()) {
-      std::fprintf(stderr, "fit failed: %s %s\n", weighted_out.status().ToString().c_str(),
-                   fg_out.status().ToString().c_str());
-      return 1;
-    }
-    const auto& fg_fit = std::get<analysis::CoxphOutput>(fg_out->result).fit;
-    std::printf("weighted_seconds %.4f\nfinegray_seconds %.4f\nfinegray_rows %zu\n",
-                weighted_seconds, fg_seconds, fg_fit.n);
-    PrintCoefs("weighted_coef", std::get<analysis::CoxphOutput>(weighted_out->result).fit.coef);
-    PrintCoefs("finegray_coef", fg_fit.coef);
-    return 0;
+    return Timed("weighted", weighted, *table, CoxCoef) && Timed("finegray", fg, *table, CoxCoef)
+               ? 0
+               : 1;
   }
-  analysis::AnalysisRequest cox;
-  cox.function = "coxph";
-  cox.formula = "Surv(time, status) ~ " + rhs;
+  analysis::AnalysisRequest cox = Request("coxph", "Surv(time, status) ~ " + rhs);
   cox.ties = "efron";
-  auto start = std::chrono::steady_clock::now();
-  auto cox_out = analysis::RunAnalysis(cox, *table);
-  const double cox_seconds = Seconds(start);
-  analysis::AnalysisRequest glm;
-  glm.function = "glm";
-  glm.formula = "y ~ " + rhs;
+  analysis::AnalysisRequest glm = Request("glm", "y ~ " + rhs);
   glm.family = "binomial";
-  start = std::chrono::steady_clock::now();
-  auto glm_out = analysis::RunAnalysis(glm, *table);
-  const double glm_seconds = Seconds(start);
-  if (!cox_out.ok() || !glm_out.ok()) {
-    std::fprintf(stderr, "fit failed\n");
-    return 1;
-  }
-  std::printf("coxph_seconds %.4f\nglm_seconds %.4f\n", cox_seconds, glm_seconds);
-  PrintCoefs("coxph_coef", std::get<analysis::CoxphOutput>(cox_out->result).fit.coef);
-  PrintCoefs("glm_coef", std::get<analysis::GlmOutput>(glm_out->result).fit.coef);
-  return 0;
+  return Timed("coxph", cox, *table, CoxCoef) &&
+                 Timed("glm", glm, *table,
+                       [](const analysis::AnalysisOutput& out) {
+                         return std::get<analysis::GlmOutput>(out.result).fit.coef;
+                       })
+             ? 0
+             : 1;
 }
