@@ -101,7 +101,7 @@ Result<std::unique_ptr<CsvReader>> CsvReader::FromString(std::string contents, s
       new CsvReader(nullptr, std::string(), std::move(label), options));
   reader->decoder_ = std::move(decoder);
   if (reader->decoder_) {
-    reader->Decode(contents, true, &reader->buffer_);
+    reader->Decode(std::move(contents), true, &reader->buffer_);
     RETURN_IF_ERROR(reader->decode_error_);
   } else {
     reader->buffer_ = std::move(contents);
@@ -127,10 +127,7 @@ Status CsvReader::OpenDecoder(const std::string& label, const std::string& encod
                          Join(CsvEncodings(), ", "));
 }
 
-void CsvReader::Decode(std::string_view raw, bool last, std::string* out) {
-  std::string in = undecoded_;
-  in.append(raw);
-  undecoded_.clear();
+void CsvReader::Decode(std::string in, bool last, std::string* out) {
   out->resize(in.size() * 4 + 16);  // a byte becomes at most 4 of UTF-8
   char* src = in.data();
   size_t src_left = in.size();
@@ -160,18 +157,26 @@ bool CsvReader::Fill() {
   if (pos_ < buffer_.size()) return true;
   if (!file_ || !decode_error_.ok()) return false;
   pos_ = 0;
-  // A chunk of a decoded file may end inside a character: read on until some text comes out.
-  for (;;) {
+  if (!decoder_) {
     buffer_.resize(kChunk);
     const size_t n = std::fread(buffer_.data(), 1, kChunk, file_);
     buffer_.resize(n);
     hasher_.Update(buffer_);
     bytes_read_ += n;
-    if (decoder_) {
-      const std::string raw = std::move(buffer_);
-      Decode(raw, n == 0, &buffer_);
-      if (!decode_error_.ok()) buffer_.clear();  // nothing more is read
-    }
+  }
+  // Decoded: the new bytes go after the start of a character the last chunk split, and a chunk
+  // may end inside one: read on until some text comes out.
+  while (decoder_) {
+    std::string raw = std::move(undecoded_);
+    undecoded_.clear();
+    const size_t kept = raw.size();
+    raw.resize(kept + kChunk);
+    const size_t n = std::fread(raw.data() + kept, 1, kChunk, file_);
+    raw.resize(kept + n);
+    hasher_.Update(std::string_view(raw).substr(kept));
+    bytes_read_ += n;
+    Decode(std::move(raw), n == 0, &buffer_);
+    if (!decode_error_.ok()) buffer_.clear();  // nothing more is read
     if (!buffer_.empty() || n == 0 || !decode_error_.ok()) break;
   }
   buffer_ascii_ = IsAscii(buffer_);
@@ -330,11 +335,12 @@ Result<bool> CsvReader::NextRecord(CsvRecord* record) {
     const std::string_view field = std::string_view(record->data_).substr(field_begin);
     auto bad = record_ascii_ ? std::nullopt : FindInvalidUtf8(field);
     if (bad) {
+      const std::string likely = LikelyEncoding(field);
       return Fail(field_line, column,
                   "the file is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
-                      " of this field); it reads as " + LikelyEncoding(field) +
-                      (LikelyEncoding(field) == "gb18030" ? " (Chinese Windows)" : "") +
-                      ": give --encoding " + LikelyEncoding(field));
+                      " of this field); it reads as " + likely +
+                      (likely == "gb18030" ? " (Chinese Windows)" : "") + ": give --encoding " +
+                      likely);
     }
     record->ends_.push_back(static_cast<uint32_t>(record->data_.size()));
     record->lines_.push_back(field_line);

@@ -83,9 +83,10 @@ class CsvReader {
   CsvReader(std::FILE* file, std::string buffer, std::string label, CsvOptions options);
   Status ReadHeader();
   Result<bool> NextRecord(CsvRecord* record);
-  // Decodes raw bytes of the file into `out` (UTF-8), keeping an incomplete last character for
-  // the next call unless `last`. A byte sequence not of the encoding sets decode_error_.
-  void Decode(std::string_view raw, bool last, std::string* out);
+  // Decodes raw bytes of the file (after undecoded_, which the caller puts first) into `out`
+  // (UTF-8), keeping an incomplete last character in undecoded_ unless `last`. A byte sequence
+  // not of the encoding sets decode_error_.
+  void Decode(std::string in, bool last, std::string* out);
   // Ensures buffer_[pos_] exists; false at end of input.
   bool Fill();
   Status Fail(size_t line, size_t column, std::string_view what) const;
