@@ -17,12 +17,12 @@ ps_object <- function(entry, answer, call = NULL) {
   object <- switch(entry$`function`,
     coxph = ps_as_coxph(r, request, call),
     finegray = ps_as_coxph(r, request, call),
-    survfit = ps_as_survfit(r, request, call),
-    survdiff = ps_as_survdiff(r, request, call),
+    survfit = ps_as_survfit(r, call),
+    survdiff = ps_as_survdiff(r, call),
     glm = ps_as_glm(r, request, call),
     table = ps_as_table(r),
     describe = ps_as_describe(entry),
-    concordance = ps_as_concordance(r, request, call),
+    concordance = ps_as_concordance(r, call),
     coxzph = ps_as_coxzph(r, call),
     calibration = ps_as_calibration(r),
     structure(r, class = "ps_result"))  # an analysis newer than this package: as the hub sent it
@@ -88,7 +88,7 @@ ps_as_coxph <- function(r, request, call) {
   structure(fit, class = c("ps_coxph", "coxph"))
 }
 
-ps_as_survfit <- function(r, request, call) {
+ps_as_survfit <- function(r, call) {
   curves <- r$strata
   column <- function(name) unlist(lapply(curves, function(s) s$table[[name]]))
   n <- vapply(curves, function(s) as.numeric(s$n), 0)
@@ -147,7 +147,7 @@ ps_as_survfitms <- function(r, curves, n, labels, sizes, call) {
   structure(fit, class = c("survfitms", "survfit"))
 }
 
-ps_as_survdiff <- function(r, request, call) {
+ps_as_survdiff <- function(r, call) {
   groups <- unlist(r$groups)
   fit <- list(n = structure(as.integer(r$n), dim = length(groups),
                             dimnames = structure(list(groups), names = "groups"),
@@ -221,7 +221,7 @@ print.ps_describe <- function(x, ...) {
   invisible(x)
 }
 
-ps_as_concordance <- function(r, request, call) {
+ps_as_concordance <- function(r, call) {
   # A count a site withheld (1 to k-1 pairs) is null, and NA here.
   count <- vapply(r$count, function(v) if (is.null(v)) NA_real_ else as.numeric(v), 0)
   structure(list(concordance = r$concordance, count = count,

@@ -182,8 +182,7 @@ ps_calibration <- function(hub, formula, dataset, time, baseline, groups = 10, s
 ps_run <- function(hub, study, quiet = FALSE) {
   body <- if (is.character(study)) study else
     jsonlite::toJSON(study, auto_unbox = TRUE, digits = NA, null = "null")
-  dataset <- if (is.character(study)) ps_parse(study)$dataset else study$dataset
-  ps_check_online(hub, if (is.list(study)) study$sites)
+  ps_check_online(hub, ps_study_sites(hub, if (is.character(study)) ps_parse(study) else study))
   submitted <- ps_request(hub, "POST", "/v1/studies", body = as.character(body))
   id <- submitted$study
   if (!quiet) message("study ", id, " submitted to ", hub$url)
@@ -213,9 +212,19 @@ ps_run <- function(hub, study, quiet = FALSE) {
                                         answer$result$error %||% "see the hub's log"),
                       study = id))
   }
-  result <- answer$result
-  result$dataset <- result$dataset %||% dataset
-  result
+  answer$result
+}
+
+# The sites a study runs at: its own list, else its protocol's (the newest version's), else
+# NULL for every registered site.
+ps_study_sites <- function(hub, study) {
+  if (length(study$sites)) return(unlist(study$sites))
+  if (!is.null(study$protocol)) {
+    versions <- ps_protocols(hub)
+    versions <- versions[versions$name == study$protocol, , drop = FALSE]
+    if (nrow(versions)) return(unique(versions$site[versions$version == max(versions$version)]))
+  }
+  NULL
 }
 
 # Every site the study names (or all) online, else an error naming the ones that are not.

@@ -89,6 +89,13 @@ test_that("a site that is offline is named before the study is sent", {
   fit <- ps_coxph(hub, Surv(time, status) ~ rx + strata(site), dataset = "colon",
                   sites = c("lyon", "wuhan"), quiet = TRUE)
   expect_identical(attr(fit, "passerelle")$sites, c("lyon", "wuhan"))
+  # A study file that names its sites is checked for those only.
+  path <- tempfile(fileext = ".json")
+  writeLines(jsonlite::toJSON(list(title = "two sites", dataset = "colon", sites = c("lyon", "wuhan"),
+                                   analyses = list(list(id = "km", `function` = "survfit",
+                                                        formula = "Surv(time, status) ~ rx"))),
+                              auto_unbox = TRUE), path)
+  expect_s3_class(ps_study(hub, path, quiet = TRUE)$km, "survfit")
 })
 
 test_that("ps_analysis takes a subset as R writes it, and any option of the hub's registry", {
