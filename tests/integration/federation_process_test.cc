@@ -85,6 +85,9 @@ TEST_F(FederationProcessTest, ThreeColonNodesGiveThePooledAnalyses) {
   const json got = RunStudy(study);
   EXPECT_EQ(got["sites"], json({"site1", "site2", "site3"}));
   for (const auto& [id, r] : got["results"].items()) EXPECT_EQ(r["status"], "ok") << id << r;
+  // A node polls for its next task while it answers one, naming it: the hub never hands that task
+  // out again (the node would refuse it as a replay, and the hub that second answer).
+  EXPECT_EQ(hub_->Log().find("refused an answer"), std::string::npos) << hub_->Log();
   const std::string pooled = "--data " + kRef + "colon_death_site1.csv --data " + kRef +
                              "colon_death_site2.csv --data " + kRef +
                              "colon_death_site3.csv --dictionary " + dict;
