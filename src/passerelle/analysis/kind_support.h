@@ -67,7 +67,8 @@ Result<std::string> AgreedLevels(json task, const std::vector<SiteLink>& sites,
 // design checked against the first site's (kinds/glm.cc).
 struct GlmSites {
   std::vector<std::unique_ptr<RemoteGlmSite>> model, null_model;  // by site
-  std::vector<GlmSite*> full, null;                               // the same, for FitGlm
+  // The GLM over these sites (the first site's design: every site has it).
+  Result<GlmResult> Fit(stats::Family family) const;
 };
 Result<GlmSites> ConnectGlmSites(const std::vector<SiteLink>& sites, const json& task);
 // Every site must build the same design, or the sums mean nothing.

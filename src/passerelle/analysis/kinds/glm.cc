@@ -178,12 +178,17 @@ Result<GlmSites> ConnectGlmSites(const std::vector<SiteLink>& sites, const json&
   }
   GlmSites out;
   for (size_t s = 0; s < sites.size(); ++s) {
-    out.full.push_back(pairs[s].first.get());
-    out.null.push_back(pairs[s].second.get());
     out.model.push_back(std::move(pairs[s].first));
     out.null_model.push_back(std::move(pairs[s].second));
   }
   return out;
+}
+
+Result<GlmResult> GlmSites::Fit(stats::Family family) const {
+  std::vector<GlmSite*> full, null;
+  for (const auto& site : model) full.push_back(site.get());
+  for (const auto& site : null_model) null.push_back(site.get());
+  return FitGlm(full, null, model[0]->coef_names(), family, model[0]->intercept());
 }
 
 namespace {
@@ -203,9 +208,7 @@ Result<AnalysisOutput> FederatedGlm(const AnalysisRequest& request,
   for (const auto& site : connected.model) omitted.push_back(site->omitted());
   NoteOmitted(omitted, &out);
   for (double o : omitted) glm.n_omitted_na += o == o ? static_cast<size_t>(o) : 0;
-  const RemoteGlmSite& first = *connected.model[0];
-  ASSIGN_OR_RETURN(glm.fit, FitGlm(connected.full, connected.null, first.coef_names(), family,
-                                   first.intercept()));
+  ASSIGN_OR_RETURN(glm.fit, connected.Fit(family));
   for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(glm);
   return out;

@@ -325,9 +325,7 @@ Result<PropensityOutput> FederatedPropensity(const AnalysisRequest& request,
   ASSIGN_OR_RETURN(const GlmSites connected, ConnectGlmSites(sites, task));
   double omitted = 0;
   for (const auto& site : connected.model) omitted += site->omitted();
-  const RemoteGlmSite& first_site = *connected.model[0];
-  ASSIGN_OR_RETURN(GlmResult model, FitGlm(connected.full, connected.null, first_site.coef_names(),
-                                           stats::Family::kBinomial, first_site.intercept()));
+  ASSIGN_OR_RETURN(GlmResult model, connected.Fit(stats::Family::kBinomial));
   task["step"] = "balance";
   task["coef"] = model.coef;
   task["estimand"] = request.estimand.empty() ? "ate" : request.estimand;
