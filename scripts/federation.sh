@@ -7,7 +7,12 @@
 #   fed_site OUT NAME DATASET CSV DICTIONARY
 #                                a site's store with CSV imported, its node certificate,
 #                                registered at the hub
-#   fed_start OUT                the hub and the nodes; the hub's address in $fed_hub
+#   fed_start OUT                the hub and the nodes, returning once every node is connected;
+#                                the hub's address in $fed_hub
+#   fed_approve OUT PROTOCOL REASON
+#                                the researcher submits a protocol; at each site, once its node
+#                                has it, the automatic review is printed and the custodian
+#                                approves it; its number in $fed_protocol
 #   fed_stop                     SIGTERM to every process started, and wait for each
 #
 # With fed_relay=PATH (bench/relay) and fed_delay_ms=D, each node dials the hub through its own
@@ -63,6 +68,30 @@ fed_start() {
       --key "$out/$site-certs/$site.key" --ca "$out/ca/ca.crt" \
       --hub-key "$out/hub/signing.pub" 2>"$out/$site.log" &
     fed_pids+=($!)
+  done
+  for _ in $(seq 600); do
+    local connected=0
+    for site in "${fed_sites[@]}"; do
+      grep -q "connected to the hub" "$out/$site.log" 2>/dev/null && connected=$((connected + 1))
+    done
+    [ "$connected" -eq "${#fed_sites[@]}" ] && return 0
+    sleep 0.1
+  done
+  echo "not every node connected to the hub" >&2
+  return 1
+}
+
+fed_approve() {
+  local out=$1 file=$2 reason=$3 site
+  fed_protocol=$("$fed_bin" protocol submit "$file" --hub "$fed_hub" --ca "$out/ca/ca.crt" \
+    --token-file "$out/researcher.token" --json | sed -n 's/^  "protocol": \([0-9]*\),$/\1/p')
+  for site in "${fed_sites[@]}"; do
+    for _ in $(seq 600); do
+      "$fed_bin" node protocols "$out/$site" --json | grep -q "\"protocol\": $fed_protocol," && break
+      sleep 0.1
+    done
+    "$fed_bin" node protocols "$out/$site" | sed -n '/automatic review\|FLAG/p'
+    "$fed_bin" node protocol approve "$out/$site" "$fed_protocol" --reason "$reason"
   done
 }
 
