@@ -3,6 +3,7 @@
 // pinned certificates and task signatures are enforced; a restarted hub still has the study.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -451,12 +452,25 @@ TEST_F(FederationTest, AHeldReleaseFailsWhenItsCustodianDoesNotDecide) {
     std::ofstream(dir_ + "/site3/policy.toml") << policy;
   }
   for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
-  // Once the hub knows the release is held, a day passes (again, should the hub's wait have
-  // begun just after the first).
+  // Once the hub knows the release is held, and the other sites (asked in the same round) have
+  // answered theirs, a day passes (again, should the hub's wait have begun just after the first).
   std::atomic<bool> done{false};
   std::thread advance([&] {
     for (int i = 0; i < 400 && !done && hub_log_.Text().find("holds task") == std::string::npos;
          ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    auto tasks = store::HubStore::Open(dir_ + "/hub");
+    ASSERT_TRUE(tasks.ok());
+    auto others_answered = [&] {
+      Result<std::vector<int64_t>> running = (*tasks)->RunningStudies();
+      if (!running.ok() || running->empty()) return false;
+      Result<std::vector<store::TaskRecord>> all = (*tasks)->StudyTasks(running->front());
+      return all.ok() && std::all_of(all->begin(), all->end(), [](const store::TaskRecord& t) {
+               return t.site == "site3" || t.status == "done";
+             });
+    };
+    for (int i = 0; i < 400 && !done && !others_answered(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     for (int i = 0; i < 50 && !done; ++i) {
