@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "passerelle/base/parallel.h"
+#include "passerelle/base/radix_sort.h"
+#include "passerelle/stats/linalg.h"
 
 namespace passerelle::stats {
 namespace {
@@ -13,13 +15,15 @@ namespace {
 // Index of (a, b), a >= b, in a packed lower triangle.
 inline size_t Packed(size_t a, size_t b) { return a * (a + 1) / 2 + b; }
 
-// Fenwick tree of counts over ranks 1..n.
+// Fenwick tree of counts over ranks 1..n, with each rank's own count beside it.
 class Fenwick {
  public:
-  explicit Fenwick(size_t n) : tree_(n + 1, 0.0) {}
+  explicit Fenwick(size_t n) : tree_(n + 1, 0.0), at_(n + 1, 0.0) {}
   void Add(size_t rank, double w) {
+    at_[rank] += w;
     for (size_t i = rank; i < tree_.size(); i += i & (~i + 1)) tree_[i] += w;
   }
+  double At(size_t rank) const { return at_[rank]; }
   double Prefix(size_t rank) const {  // sum over ranks 1..rank
     double s = 0;
     for (size_t i = rank; i > 0; i -= i & (~i + 1)) s += tree_[i];
@@ -27,7 +31,7 @@ class Fenwick {
   }
 
  private:
-  std::vector<double> tree_;
+  std::vector<double> tree_, at_;
 };
 
 }  // namespace
@@ -37,24 +41,17 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   // Weights all 1 are no weights (R takes ties = "exact" then).
   weighted_ = std::any_of(rows.weight.begin(), rows.weight.end(), [](double w) { return w != 1; });
   auto stratum = [&](size_t i) { return rows.strata.empty() ? 0 : rows.strata[i]; };
-  // Sort keys held by value (stratum, then time descending, then row: a total order).
-  struct Key {
-    int32_t stratum;
-    uint32_t row;
-    double time;
-  };
-  std::vector<Key> keys(n_);
+  // Rows sorted by stratum, then time descending, then row (a total order): by time first,
+  // then stably by stratum.
+  std::vector<KeyedRow> keys(n_);
   for (size_t i = 0; i < n_; ++i) {
-    keys[i] = {stratum(i), static_cast<uint32_t>(i), rows.stop[i]};
+    keys[i] = {~OrderedKey(rows.stop[i]), static_cast<uint32_t>(i)};
   }
-  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
-    if (a.stratum != b.stratum) return a.stratum < b.stratum;
-    if (a.time != b.time) return a.time > b.time;
-    return a.row < b.row;
-  });
-  std::vector<size_t> order(n_);
-  for (size_t k = 0; k < n_; ++k) order[k] = keys[k].row;
-  keys = {};
+  RadixSort(&keys);
+  if (!rows.strata.empty()) {
+    for (KeyedRow& k : keys) k.key = OrderedKey(rows.strata[k.row]);
+    RadixSort(&keys);
+  }
   std::vector<double> means(p_, 0.0);
   for (size_t j = 0; j < p_; ++j) {
     double sum = 0;
@@ -69,7 +66,20 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   strata_.resize(n_);
   cluster_.resize(n_);
   if (counting_) start_.resize(n_);
-  // Clusters renumbered densely; a row without a cluster is its own.
+  // The rows gathered into sorted order (x transposed to row-major and centred), in parts.
+  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
+    for (size_t k = begin; k < end; ++k) {
+      const size_t i = keys[k].row;
+      for (size_t j = 0; j < p_; ++j) x_[k * p_ + j] = rows.x[j * n_ + i] - means[j];
+      stop_[k] = rows.stop[i];
+      status_[k] = rows.status[i];
+      if (!rows.offset.empty()) offset_[k] = rows.offset[i];
+      if (!rows.weight.empty()) weight_[k] = rows.weight[i];
+      if (counting_) start_[k] = rows.start[i];
+      strata_[k] = stratum(i);
+    }
+  });
+  // Clusters renumbered densely in sorted order; a row without a cluster is its own.
   std::vector<int32_t> cluster_code;
   if (!rows.cluster.empty()) {
     int32_t max_code = 0;
@@ -77,23 +87,16 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
     cluster_code.assign(static_cast<size_t>(max_code) + 1, -1);
   }
   for (size_t k = 0; k < n_; ++k) {
-    const size_t i = order[k];
-    for (size_t j = 0; j < p_; ++j) x_[k * p_ + j] = rows.x[j * n_ + i] - means[j];
-    stop_[k] = rows.stop[i];
-    status_[k] = rows.status[i];
-    events_ += rows.status[i];
-    if (!rows.offset.empty()) offset_[k] = rows.offset[i];
-    if (!rows.weight.empty()) weight_[k] = rows.weight[i];
-    if (counting_) start_[k] = rows.start[i];
-    strata_[k] = stratum(i);
+    events_ += status_[k];
     if (rows.cluster.empty()) {
       cluster_[k] = static_cast<int32_t>(clusters_++);
     } else {
-      int32_t& code = cluster_code[rows.cluster[i]];
+      int32_t& code = cluster_code[rows.cluster[keys[k].row]];
       if (code < 0) code = static_cast<int32_t>(clusters_++);
       cluster_[k] = code;
     }
   }
+  keys = {};
   rows.x = {};  // transposed into x_ above; release the column-major copy now
   bounds_.push_back(0);
   for (size_t k = 1; k < n_; ++k) {
@@ -124,173 +127,51 @@ std::vector<double> CoxKernel::RiskScores(std::span<const double> beta,
   return r;
 }
 
-// One sweep over rows [begin, end) of a stratum whose rows start at stratum_begin, with the
-// risk set already holding weight `s0_start` from later times (whose S1 and S2 the caller
-// adds back through the partial sums, see Evaluate).
-Result<CoxKernel::Partial> CoxKernel::Sweep(const std::vector<double>& r,
-                                            const std::vector<double>& eta, Ties ties,
-                                            size_t stratum_begin, size_t begin, size_t end,
-                                            double s0_start) const {
-  const size_t p = p_;
-  Partial out;
-  out.score.assign(p, 0.0);
-  out.information.assign(p * p, 0.0);
-  out.c_s1.assign(p, 0.0);
-  out.e_d1.assign(p, 0.0);
-  double* info = out.information.data();
-  // Full p x p accumulators: the inner loops run over contiguous memory and vectorise.
-  std::vector<double> d1(p), d2(p * p);
-  std::vector<double>& s1 = out.s1;
-  std::vector<double>& s2 = out.s2;
-  s1.assign(p, 0.0);
-  s2.assign(p * p, 0.0);
-  double exact_cost = 0;
-  {
-    double s0 = s0_start;
-    size_t at_risk = 0;
-    size_t next_removal = stratum_begin;
-    // Adds sign * r_i (1, x_i, x_i x_i') to the risk-set sums (and to the deaths' sums).
-    auto add = [&](size_t i, double sign, bool death) {
-      const double ri = r[i] * sign;
-      const double* xi = &x_[i * p];
-      s0 += ri;
+Status CoxKernel::AddExactTime(const std::vector<double>& r, const std::vector<size_t>& risk,
+                               size_t deaths, double* cost, CoxAggregate* out) const {
+  // Exact partial likelihood: sum over all subsets of size d of the risk set, by the
+  // recursion B_k(m) = B_k(m-1) + r_m B_{k-1}(m-1), with first and second derivatives.
+  const size_t p = p_, d = deaths;
+  const size_t packed = p * (p + 1) / 2;
+  *cost += static_cast<double>(risk.size()) * static_cast<double>(d) *
+           static_cast<double>(packed + p + 1);
+  if (*cost > 5e9) {
+    return InvalidArgument(
+        "ties = \"exact\" would enumerate too many subsets for this "
+        "data (many tied events in large risk sets); use efron");
+  }
+  double r_max = 0;
+  for (size_t k : risk) r_max = std::max(r_max, r[k]);
+  std::vector<double> B(d + 1, 0.0), G((d + 1) * p, 0.0), H((d + 1) * packed, 0.0);
+  B[0] = 1;
+  for (size_t k : risk) {
+    const double rk = r[k] / r_max;
+    const double* xk = &x_[k * p];
+    for (size_t m = d; m >= 1; --m) {
+      const double* g_prev = &G[(m - 1) * p];
+      const double* h_prev = &H[(m - 1) * packed];
+      double* g = &G[m * p];
+      double* h = &H[m * packed];
       for (size_t a = 0; a < p; ++a) {
-        const double rxa = ri * xi[a];
-        s1[a] += rxa;
-        double* row = &s2[a * p];
-        for (size_t b = 0; b < p; ++b) row[b] += rxa * xi[b];
-        if (death) {
-          d1[a] += rxa;
-          double* drow = &d2[a * p];
-          for (size_t b = 0; b < p; ++b) drow[b] += rxa * xi[b];
+        for (size_t b = 0; b <= a; ++b) {
+          h[Packed(a, b)] += rk * (h_prev[Packed(a, b)] + xk[a] * g_prev[b] + g_prev[a] * xk[b] +
+                                   xk[a] * xk[b] * B[m - 1]);
         }
       }
-    };
-    for (size_t i = begin; i < end;) {
-      const double t = stop_[i];
-      if (counting_) {
-        while (next_removal < end && start_[by_start_[next_removal]] >= t) {
-          add(by_start_[next_removal++], -1.0, false);
-          if (--at_risk == 0) {  // an empty risk set: drop the rounding left by subtraction
-            s0 = 0;
-            std::fill(s1.begin(), s1.end(), 0.0);
-            std::fill(s2.begin(), s2.end(), 0.0);
-          }
-        }
-      }
-      size_t j = i;
-      double deaths = 0, d0 = 0, wd = 0;  // deaths, their weighted risk, their weight
-      std::fill(d1.begin(), d1.end(), 0.0);
-      std::fill(d2.begin(), d2.end(), 0.0);
-      for (; j < end && stop_[j] == t; ++j) {
-        const bool death = status_[j] != 0;
-        add(j, 1.0, death);
-        ++at_risk;
-        if (!death) continue;
-        deaths += 1;
-        const double wj = weight_[j];
-        wd += wj;
-        out.loglik += wj * eta[j];
-        d0 += r[j];
-        const double* xj = &x_[j * p];
-        for (size_t a = 0; a < p; ++a) out.score[a] += wj * xj[a];
-      }
-      if (deaths > 0 && ties == Ties::kExact && deaths > 1) {
-        // Exact partial likelihood: sum over all subsets of size d of the risk set, by the
-        // recursion B_k(m) = B_k(m-1) + r_m B_{k-1}(m-1), with first and second derivatives.
-        std::vector<size_t> risk;
-        double r_max = 0;
-        for (size_t k = stratum_begin; k < j; ++k) {
-          if (counting_ && start_[k] >= t) continue;
-          risk.push_back(k);
-          r_max = std::max(r_max, r[k]);
-        }
-        const size_t d = static_cast<size_t>(deaths);
-        const size_t packed = p * (p + 1) / 2;
-        exact_cost += static_cast<double>(risk.size()) * static_cast<double>(d) *
-                      static_cast<double>(packed + p + 1);
-        if (exact_cost > 5e9) {
-          return InvalidArgument(
-              "ties = \"exact\" would enumerate too many subsets for this "
-              "data (many tied events in large risk sets); use efron");
-        }
-        std::vector<double> B(d + 1, 0.0), G((d + 1) * p, 0.0), H((d + 1) * packed, 0.0);
-        B[0] = 1;
-        for (size_t k : risk) {
-          const double rk = r[k] / r_max;
-          const double* xk = &x_[k * p];
-          for (size_t m = d; m >= 1; --m) {
-            const double* g_prev = &G[(m - 1) * p];
-            const double* h_prev = &H[(m - 1) * packed];
-            double* g = &G[m * p];
-            double* h = &H[m * packed];
-            for (size_t a = 0; a < p; ++a) {
-              for (size_t b = 0; b <= a; ++b) {
-                h[Packed(a, b)] += rk * (h_prev[Packed(a, b)] + xk[a] * g_prev[b] +
-                                         g_prev[a] * xk[b] + xk[a] * xk[b] * B[m - 1]);
-              }
-            }
-            for (size_t a = 0; a < p; ++a) g[a] += rk * (g_prev[a] + xk[a] * B[m - 1]);
-            B[m] += rk * B[m - 1];
-          }
-        }
-        const double bd = B[d];
-        out.loglik -= std::log(bd) + deaths * std::log(r_max);
-        for (size_t a = 0; a < p; ++a) {
-          const double ga = G[d * p + a] / bd;
-          out.score[a] -= ga;
-          for (size_t b = 0; b <= a; ++b) {
-            const double v = H[d * packed + Packed(a, b)] / bd - ga * G[d * p + b] / bd;
-            info[a * p + b] += v;
-            if (b != a) info[b * p + a] += v;
-          }
-        }
-      } else if (deaths > 0) {
-        // Breslow: the d deaths share the full risk set. Efron: the k-th of them (k = 0..d-1)
-        // sees the risk set less k/d of the dying subjects' weight, denom_k = S0 - f_k D0, and
-        // counts with their mean case weight (R's coxph).
-        // The sums over k reduce to five scalars, so a tied time costs O(d + p^2):
-        //   score -= S1 A - D1 B,   info += S2 A - D2 B - (S1S1' C - (S1D1' + D1S1') E + D1D1' F)
-        // with A = sum 1/denom, B = sum f/denom, C = sum 1/denom^2, E = sum f/denom^2,
-        // F = sum f^2/denom^2.
-        const bool efron = ties != Ties::kBreslow && deaths > 1;
-        double A = 0, B = 0, C = 0, E = 0, F = 0;
-        if (efron) {
-          const double mean_w = wd / deaths;
-          for (int k = 0; k < static_cast<int>(deaths); ++k) {
-            const double f = k / deaths;
-            const double denom = s0 - f * d0;
-            out.loglik -= mean_w * std::log(denom);
-            A += mean_w / denom;
-            B += mean_w * f / denom;
-            C += mean_w / (denom * denom);
-            E += mean_w * f / (denom * denom);
-            F += mean_w * f * f / (denom * denom);
-          }
-        } else {
-          out.loglik -= wd * std::log(s0);
-          A = wd / s0;
-          C = wd / (s0 * s0);
-        }
-        out.sum_a += A;
-        out.sum_c += C;
-        for (size_t a = 0; a < p; ++a) {
-          out.c_s1[a] += C * s1[a];
-          out.e_d1[a] += E * d1[a];
-          out.score[a] -= s1[a] * A - d1[a] * B;
-          double* row = &info[a * p];
-          const double* s2row = &s2[a * p];
-          const double* d2row = &d2[a * p];
-          for (size_t b = 0; b < p; ++b) {
-            row[b] += s2row[b] * A - d2row[b] * B -
-                      (s1[a] * s1[b] * C - (s1[a] * d1[b] + d1[a] * s1[b]) * E + d1[a] * d1[b] * F);
-          }
-        }
-      }
-      i = j;
+      for (size_t a = 0; a < p; ++a) g[a] += rk * (g_prev[a] + xk[a] * B[m - 1]);
+      B[m] += rk * B[m - 1];
     }
   }
-  return out;
+  const double bd = B[d];
+  out->loglik -= std::log(bd) + static_cast<double>(d) * std::log(r_max);
+  for (size_t a = 0; a < p; ++a) {
+    const double ga = G[d * p + a] / bd;
+    out->score[a] -= ga;
+    for (size_t b = 0; b <= a; ++b) {
+      out->information[a * p + b] += H[d * packed + Packed(a, b)] / bd - ga * G[d * p + b] / bd;
+    }
+  }
+  return Status::Ok();
 }
 
 Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties) const {
@@ -304,48 +185,144 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
   const std::vector<double> r = RiskScores(beta, &eta);
   CoxAggregate out;
   out.score.assign(p, 0.0);
-  out.information.assign(p * p, 0.0);
-  auto add = [&](const Partial& part) {
-    out.loglik += part.loglik;
-    for (size_t a = 0; a < p; ++a) out.score[a] += part.score[a];
-    for (size_t k = 0; k < p * p; ++k) out.information[k] += part.information[k];
+  out.information.assign(p * p, 0.0);  // lower triangle until the end
+  double* info = out.information.data();
+  // The information's S2 terms, Σ_t A_t S2(t) - B_t D2(t), are one sum over the rows:
+  // Σ_i v_i x_i x_i' with v_i = r_i (Σ of A_t over the event times at which row i is at risk,
+  // less B_t at its own death). The sweep below finds A_t and B_t and the terms in S0, S1 and
+  // D1; the rows' sum comes after it, in parts (docs/methods/coxph.md).
+  std::vector<double> v(n_, 0.0);
+  std::vector<double> s1(p), d1(p);
+  std::vector<size_t> risk;
+  double exact_cost = 0;
+  struct EventTime {
+    size_t begin, end;  // its rows
+    double time, a, b;
   };
+  std::vector<EventTime> times;
   for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
     const size_t begin = bounds_[s], end = bounds_[s + 1];
-    // A large stratum of right-censored data is swept in two halves on two threads. The later
-    // half (first in the sorted order) starts from an empty risk set; the earlier half starts
-    // from its total weight S0 and adds the later half's S1 and S2 afterwards, which the
-    // score and information take linearly (docs/methods/coxph.md).
-    size_t mid = begin + (end - begin) / 2;
-    while (mid < end && mid > begin && stop_[mid] == stop_[mid - 1]) ++mid;
-    const bool split = !counting_ && ties != Ties::kExact && end - begin >= kParallelMinRows &&
-                       mid > begin && mid < end;
-    if (!split) {
-      ASSIGN_OR_RETURN(Partial whole, Sweep(r, eta, ties, begin, begin, end, 0.0));
-      add(whole);
-      continue;
-    }
-    double s0_later = 0;
-    for (size_t i = begin; i < mid; ++i) s0_later += r[i];
-    Result<Partial> later = Partial{};
-    std::thread worker([&] { later = Sweep(r, eta, ties, begin, begin, mid, 0.0); });
-    Result<Partial> earlier = Sweep(r, eta, ties, begin, mid, end, s0_later);
-    worker.join();
-    if (!later.ok()) return later.status();
-    if (!earlier.ok()) return earlier.status();
-    add(*later);
-    add(*earlier);
-    const Partial& e = *earlier;
-    const std::vector<double>& s1 = later->s1;
-    const std::vector<double>& s2 = later->s2;
-    for (size_t a = 0; a < p; ++a) {
-      out.score[a] -= s1[a] * e.sum_a;
-      for (size_t b = 0; b < p; ++b) {
-        out.information[a * p + b] +=
-            s2[a * p + b] * e.sum_a - (s1[a] * s1[b] * e.sum_c + s1[a] * e.c_s1[b] +
-                                       e.c_s1[a] * s1[b] - s1[a] * e.e_d1[b] - e.e_d1[a] * s1[b]);
+    times.clear();
+    double s0 = 0;
+    std::fill(s1.begin(), s1.end(), 0.0);
+    size_t at_risk = 0;
+    size_t next_removal = begin;
+    for (size_t i = begin; i < end;) {
+      const double t = stop_[i];
+      if (counting_) {
+        while (next_removal < end && start_[by_start_[next_removal]] >= t) {
+          const size_t gone = by_start_[next_removal++];
+          s0 -= r[gone];
+          for (size_t a = 0; a < p; ++a) s1[a] -= r[gone] * x_[gone * p + a];
+          if (--at_risk == 0) {  // an empty risk set: drop the rounding left by subtraction
+            s0 = 0;
+            std::fill(s1.begin(), s1.end(), 0.0);
+          }
+        }
       }
+      size_t j = i;
+      double deaths = 0, d0 = 0, wd = 0;  // deaths, their weighted risk, their weight
+      std::fill(d1.begin(), d1.end(), 0.0);
+      for (; j < end && stop_[j] == t; ++j) {
+        const double rj = r[j];
+        const double* xj = &x_[j * p];
+        s0 += rj;
+        for (size_t a = 0; a < p; ++a) s1[a] += rj * xj[a];
+        ++at_risk;
+        if (status_[j] == 0) continue;
+        deaths += 1;
+        const double wj = weight_[j];
+        wd += wj;
+        out.loglik += wj * eta[j];
+        d0 += rj;
+        for (size_t a = 0; a < p; ++a) {
+          out.score[a] += wj * xj[a];
+          d1[a] += rj * xj[a];
+        }
+      }
+      if (deaths == 0) {
+        i = j;
+        continue;
+      }
+      if (ties == Ties::kExact && deaths > 1) {
+        risk.clear();
+        for (size_t k = begin; k < j; ++k) {
+          if (!counting_ || start_[k] < t) risk.push_back(k);
+        }
+        RETURN_IF_ERROR(AddExactTime(r, risk, static_cast<size_t>(deaths), &exact_cost, &out));
+        i = j;
+        continue;
+      }
+      // Breslow: the d deaths share the full risk set. Efron: the k-th of them (k = 0..d-1)
+      // sees the risk set less k/d of the dying subjects' weight, denom_k = S0 - f_k D0, and
+      // counts with their mean case weight (R's coxph). The sums over k reduce to five
+      // scalars, so a tied time costs O(d + p^2):
+      //   score -= S1 A - D1 B,   info += S2 A - D2 B - (S1S1' C - (S1D1' + D1S1') E + D1D1' F)
+      // with A = sum 1/denom, B = sum f/denom, C = sum 1/denom^2, E = sum f/denom^2,
+      // F = sum f^2/denom^2.
+      double A = 0, B = 0, C = 0, E = 0, F = 0;
+      if (ties != Ties::kBreslow && deaths > 1) {
+        const double mean_w = wd / deaths;
+        for (int k = 0; k < static_cast<int>(deaths); ++k) {
+          const double f = k / deaths;
+          const double denom = s0 - f * d0;
+          out.loglik -= mean_w * std::log(denom);
+          A += mean_w / denom;
+          B += mean_w * f / denom;
+          C += mean_w / (denom * denom);
+          E += mean_w * f / (denom * denom);
+          F += mean_w * f * f / (denom * denom);
+        }
+      } else {
+        out.loglik -= wd * std::log(s0);
+        A = wd / s0;
+        C = wd / (s0 * s0);
+      }
+      for (size_t a = 0; a < p; ++a) {
+        out.score[a] -= s1[a] * A - d1[a] * B;
+        double* row = &info[a * p];
+        for (size_t b = 0; b <= a; ++b) {
+          row[b] -= s1[a] * s1[b] * C - (s1[a] * d1[b] + d1[a] * s1[b]) * E + d1[a] * d1[b] * F;
+        }
+      }
+      times.push_back({i, j, t, A, B});
+      i = j;
     }
+    // Row k is at risk at the event times of rows [0, k]'s groups, i.e. those that end after k
+    // (and, counting-process data, after its start): walk the rows backwards, adding each
+    // event time's A once its rows are reached.
+    std::vector<double> later_a;  // Σ A over event times at or before times[g].time
+    if (counting_) {
+      later_a.resize(times.size() + 1, 0.0);
+      for (size_t g = times.size(); g-- > 0;) later_a[g] = later_a[g + 1] + times[g].a;
+    }
+    double cum = 0;
+    size_t g = times.size();
+    for (size_t k = end; k-- > begin;) {
+      while (g > 0 && times[g - 1].end > k) cum += times[--g].a;
+      double at = cum;
+      if (counting_) {
+        // Event times at or before the start: the first group (in descending time) with
+        // time <= start.
+        const auto first = std::partition_point(
+            times.begin(), times.end(), [&](const EventTime& e) { return e.time > start_[k]; });
+        at -= later_a[static_cast<size_t>(first - times.begin())];
+      }
+      v[k] = r[k] *
+             (status_[k] != 0 && g < times.size() && times[g].begin <= k ? at - times[g].b : at);
+    }
+  }
+  // Σ v_i x_i x_i' over fixed parts of the rows, added in part order.
+  std::vector<double> parts[kParallelParts];
+  const size_t used = ParallelParts(n_, [&](size_t part, size_t begin, size_t end) {
+    parts[part].assign(p * p, 0.0);
+    AddWeightedCrossProduct(x_.data(), v.data(), p, begin, end, parts[part].data());
+  });
+  for (size_t k = 0; k < used; ++k) {
+    for (size_t e = 0; e < p * p; ++e) info[e] += parts[k][e];
+  }
+  for (size_t a = 0; a < p; ++a) {
+    for (size_t b = 0; b < a; ++b) info[b * p + a] = info[a * p + b];
   }
   return out;
 }
@@ -565,18 +542,132 @@ ZphAggregate CoxKernel::Zph(std::span<const double> beta, Ties ties,
   return out;
 }
 
+void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, ConcordanceAggregate* out,
+                                  std::vector<double>* c1, std::vector<double>* m1,
+                                  std::vector<double>* c2, std::vector<double>* m2) const {
+  // A death k and a row j are compared when j outlived k: a later time, or a censoring at
+  // k's time. With the stratum's distinct times numbered 0, 1, ... ascending, give row j the
+  // position 2 t_j + (1 if censored) and death k the position 2 t_k: j outlived k exactly
+  // when pos(j) > dpos(k). Rows are taken in order of risk, a group of equal risk at a time;
+  // per stratum, one tree holds the rows of lower risk by position (for each death, the rows
+  // it is compared with), another the deaths of lower risk (for each row, the deaths it is
+  // compared with). Each tree has two entries per distinct time, so it stays small; the rows
+  // are first gathered into risk order, so both sweeps read memory in sequence.
+  struct Slot {
+    uint32_t stratum, pos;
+    double w;
+    bool death;
+  };
+  std::vector<uint32_t> stratum(n_), pos(n_);
+  std::vector<size_t> positions;  // per stratum: 2 x its distinct times
+  for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+    const size_t begin = bounds_[s], end = bounds_[s + 1];
+    size_t times = 0;
+    for (size_t k = end; k-- > begin;) {
+      if (k + 1 == end || stop_[k] != stop_[k + 1]) ++times;
+      stratum[k] = static_cast<uint32_t>(s);
+      pos[k] = static_cast<uint32_t>(2 * (times - 1) + (status_[k] == 0 ? 1 : 0));
+    }
+    positions.push_back(2 * times);
+  }
+  // Per stratum and position: the weight of rows at or after it, and of deaths before it.
+  std::vector<std::vector<double>> rows_from(positions.size()), deaths_before(positions.size());
+  for (size_t s = 0; s < positions.size(); ++s) {
+    rows_from[s].assign(positions[s] + 1, 0.0);
+    deaths_before[s].assign(positions[s] + 1, 0.0);
+  }
+  for (size_t k = 0; k < n_; ++k) {
+    rows_from[stratum[k]][pos[k]] += weight_[k];
+    if (status_[k] != 0) deaths_before[stratum[k]][pos[k] + 1] += weight_[k];
+  }
+  for (size_t s = 0; s < positions.size(); ++s) {
+    for (size_t q = positions[s]; q-- > 0;) rows_from[s][q] += rows_from[s][q + 1];
+    for (size_t q = 1; q <= positions[s]; ++q) deaths_before[s][q] += deaths_before[s][q - 1];
+  }
+  std::vector<Slot> slots(n_);
+  for (size_t e = 0; e < n_; ++e) {
+    const size_t k = by_eta[e].row;
+    slots[e] = {stratum[k], pos[k], weight_[k], status_[k] != 0};
+  }
+  stratum = {};
+  pos = {};
+  // Each death against the rows of lower, equal and higher risk that outlived it. The tree
+  // is indexed from the latest position down, so "outlived" is a prefix.
+  auto deaths_against_rows = [&] {
+    std::vector<Fenwick> trees;
+    for (size_t n : positions) trees.emplace_back(n);
+    std::vector<double> lower;
+    for (size_t g = 0, h = 0; g < n_; g = h) {
+      while (h < n_ && by_eta[h].key == by_eta[g].key) ++h;
+      auto outlived = [&](const Slot& k) {  // rows in the tree that outlived death k
+        return trees[k.stratum].Prefix(positions[k.stratum] - k.pos - 1);
+      };
+      lower.clear();
+      for (size_t e = g; e < h; ++e) lower.push_back(slots[e].death ? outlived(slots[e]) : 0.0);
+      for (size_t e = g; e < h; ++e) {
+        trees[slots[e].stratum].Add(positions[slots[e].stratum] - slots[e].pos, slots[e].w);
+      }
+      for (size_t e = g; e < h; ++e) {
+        const Slot& k = slots[e];
+        if (!k.death) continue;
+        const double below = lower[e - g];
+        const double equal = h - g > 1 ? outlived(k) - below : 0.0;
+        const double total = rows_from[k.stratum][k.pos + 1];
+        const double higher = total - below - equal;
+        out->concordant += k.w * below;  // the one who died first had the higher risk
+        out->discordant += k.w * higher;
+        out->tied_risk += k.w * equal;
+        (*c1)[e] = below - higher;
+        (*m1)[e] = total;
+      }
+    }
+  };
+  // Each row against the deaths of lower, equal and higher risk that it outlived.
+  auto rows_against_deaths = [&] {
+    std::vector<Fenwick> trees;
+    for (size_t n : positions) trees.emplace_back(n);
+    std::vector<double> lower;
+    for (size_t g = 0, h = 0; g < n_; g = h) {
+      while (h < n_ && by_eta[h].key == by_eta[g].key) ++h;
+      auto outlived = [&](const Slot& j) { return trees[j.stratum].Prefix(j.pos); };
+      lower.clear();
+      for (size_t e = g; e < h; ++e) lower.push_back(outlived(slots[e]));
+      for (size_t e = g; e < h; ++e) {
+        if (slots[e].death) trees[slots[e].stratum].Add(slots[e].pos + 1, slots[e].w);
+      }
+      for (size_t e = g; e < h; ++e) {
+        const Slot& j = slots[e];
+        const double below = lower[e - g];
+        const double equal = h - g > 1 ? outlived(j) - below : 0.0;
+        const double total = deaths_before[j.stratum][j.pos];
+        const double higher = total - below - equal;
+        (*c2)[e] = higher - below;  // a death with higher risk than this row: concordant
+        (*m2)[e] = total;
+      }
+    }
+  };
+  if (n_ >= kParallelMinRows) {
+    std::thread second(rows_against_deaths);
+    deaths_against_rows();
+    second.join();
+  } else {
+    deaths_against_rows();
+    rows_against_deaths();
+  }
+}
+
 ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const {
   std::vector<double> eta;
   RiskScores(beta, &eta);
   // Ranks of the linear predictor, 1-based, equal values sharing a rank.
-  std::vector<std::pair<double, uint32_t>> by_eta(n_);
-  for (size_t i = 0; i < n_; ++i) by_eta[i] = {eta[i], static_cast<uint32_t>(i)};
-  std::sort(by_eta.begin(), by_eta.end());
+  std::vector<KeyedRow> by_eta(n_);
+  for (size_t i = 0; i < n_; ++i) by_eta[i] = {OrderedKey(eta[i]), static_cast<uint32_t>(i)};
+  RadixSort(&by_eta);
   std::vector<uint32_t> rank(n_);
   uint32_t ranks = 0;
   for (size_t k = 0; k < n_; ++k) {
-    if (k == 0 || by_eta[k].first != by_eta[k - 1].first) ++ranks;
-    rank[by_eta[k].second] = ranks;
+    if (k == 0 || by_eta[k].key != by_eta[k - 1].key) ++ranks;
+    rank[by_eta[k].row] = ranks;
   }
   // Per row: concordant minus discordant pairs (c), and all comparable pairs (m), it takes
   // part in, each pair counted with the other row's case weight (and, in the totals, with the
@@ -585,6 +676,38 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
   const std::vector<double>& w = weight_;
   std::vector<double> c1(n_, 0.0), m1(n_, 0.0), c2(n_, 0.0), m2(n_, 0.0);
   ConcordanceAggregate totals[2];
+  // Events at the same time (rows [i, j)) are tied in time, and in both when their risks are
+  // equal: pairs weighing w_a w_b, i.e. ((sum w)^2 - sum w^2) / 2 over a set of events.
+  std::vector<std::pair<uint32_t, double>> tied;
+  auto tied_events = [&](size_t i, size_t j, ConcordanceAggregate* out) {
+    tied.clear();
+    for (size_t k = i; k < j; ++k) {
+      if (status_[k] != 0) tied.push_back({rank[k], w[k]});
+    }
+    if (tied.size() < 2) return;
+    std::sort(tied.begin(), tied.end());
+    auto pairs = [&](size_t a, size_t b) {
+      double sum = 0, sum2 = 0;
+      for (size_t e = a; e < b; ++e) sum += tied[e].second, sum2 += tied[e].second * tied[e].second;
+      return (sum * sum - sum2) / 2;
+    };
+    out->tied_time += pairs(0, tied.size());
+    for (size_t a = 0, b = 0; a < tied.size(); a = b) {
+      while (b < tied.size() && tied[b].first == tied[a].first) ++b;
+      const double g = pairs(a, b);
+      out->tied_time -= g;
+      out->tied_both += g;
+    }
+  };
+  if (!counting_) {
+    ConcordanceByRisk(by_eta, &totals[0], &c1, &m1, &c2, &m2);
+    for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
+      for (size_t i = bounds_[s], j = i; i < bounds_[s + 1]; i = j) {
+        while (j < bounds_[s + 1] && stop_[j] == stop_[i]) ++j;
+        tied_events(i, j, &totals[0]);
+      }
+    }
+  }
 
   // Sweep 1, descending time: each death against those still at risk after it (censored at
   // the same time count as longer; deaths at the same time are tied in time, not compared).
@@ -597,12 +720,10 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
       size_t next_removal = begin;
       for (size_t i = begin; i < end;) {
         const double t = stop_[i];
-        if (counting_) {
-          while (next_removal < end && start_[by_start_[next_removal]] >= t) {
-            const size_t gone = by_start_[next_removal++];
-            at_risk.Add(rank[gone], -w[gone]);
-            total -= w[gone];
-          }
+        while (next_removal < end && start_[by_start_[next_removal]] >= t) {
+          const size_t gone = by_start_[next_removal++];
+          at_risk.Add(rank[gone], -w[gone]);
+          total -= w[gone];
         }
         size_t j = i;
         for (; j < end && stop_[j] == t; ++j) {
@@ -614,7 +735,7 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
         for (size_t k = i; k < j; ++k) {
           if (status_[k] == 0) continue;
           const double lower = at_risk.Prefix(rank[k] - 1);
-          const double equal = at_risk.Prefix(rank[k]) - lower;
+          const double equal = at_risk.At(rank[k]);
           const double higher = total - lower - equal;
           out.concordant += w[k] * lower;  // the one who died first had the higher risk
           out.discordant += w[k] * higher;
@@ -622,28 +743,7 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
           c1[k] += lower - higher;
           m1[k] += lower + higher + equal;
         }
-        // Events at the same time are tied in time, and in both when their risks are equal:
-        // pairs weighing w_a w_b, i.e. ((sum w)^2 - sum w^2) / 2 over a set of events.
-        std::vector<std::pair<uint32_t, double>> events;
-        for (size_t k = i; k < j; ++k) {
-          if (status_[k] != 0) events.push_back({rank[k], w[k]});
-        }
-        if (events.size() > 1) {
-          std::sort(events.begin(), events.end());
-          auto pairs = [&](size_t a, size_t b) {
-            double sum = 0, sum2 = 0;
-            for (size_t e = a; e < b; ++e)
-              sum += events[e].second, sum2 += events[e].second * events[e].second;
-            return (sum * sum - sum2) / 2;
-          };
-          out.tied_time += pairs(0, events.size());
-          for (size_t a = 0, b = 0; a < events.size(); a = b) {
-            while (b < events.size() && events[b].first == events[a].first) ++b;
-            const double g = pairs(a, b);
-            out.tied_time -= g;
-            out.tied_both += g;
-          }
-        }
+        tied_events(i, j, &out);
         for (size_t k = i; k < j; ++k) {
           if (status_[k] != 0) {
             at_risk.Add(rank[k], w[k]);
@@ -659,7 +759,7 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
   auto sweep_rows = [&] {
     auto count = [&](const Fenwick& deaths, double deaths_total, size_t row, double sign) {
       const double lower = deaths.Prefix(rank[row] - 1);
-      const double equal = deaths.Prefix(rank[row]) - lower;
+      const double equal = deaths.At(rank[row]);
       const double higher = deaths_total - lower - equal;
       c2[row] += sign * (higher - lower);  // a death with higher risk than this row: concordant
       m2[row] += sign * (lower + higher + equal);
@@ -668,25 +768,6 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
       const size_t begin = bounds_[s], end = bounds_[s + 1];
       Fenwick deaths(ranks);
       double deaths_total = 0;
-      if (!counting_) {
-        // Rows are sorted by time descending: walk the time groups from the end.
-        for (size_t j = end; j > begin;) {
-          const double t = stop_[j - 1];
-          size_t i = j;
-          while (i > begin && stop_[i - 1] == t) --i;
-          for (size_t k = i; k < j; ++k) {
-            if (status_[k] != 0) count(deaths, deaths_total, k, 1);
-          }
-          for (size_t k = i; k < j; ++k) {
-            if (status_[k] != 0) deaths.Add(rank[k], w[k]), deaths_total += w[k];
-          }
-          for (size_t k = i; k < j; ++k) {
-            if (status_[k] == 0) count(deaths, deaths_total, k, 1);
-          }
-          j = i;
-        }
-        continue;
-      }
       struct Event {
         double time;
         int order;  // 0 query before the deaths at `time`, 1 a death, 2 query after them
@@ -712,19 +793,21 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
       }
     }
   };
-  if (n_ >= kParallelMinRows) {
+  if (counting_ && n_ >= kParallelMinRows) {
     std::thread second(sweep_rows);
     sweep_deaths();
     second.join();
-  } else {
+  } else if (counting_) {
     sweep_deaths();
     sweep_rows();
   }
   ConcordanceAggregate out = totals[0];
   std::vector<double> cluster_c(clusters_, 0.0), cluster_m(clusters_, 0.0);
   for (size_t i = 0; i < n_; ++i) {
-    cluster_c[cluster_[i]] += w[i] * (c1[i] + c2[i]);
-    cluster_m[cluster_[i]] += w[i] * (m1[i] + m2[i]);
+    // Right-censored data's parts are in order of risk.
+    const size_t row = counting_ ? i : by_eta[i].row;
+    cluster_c[cluster_[row]] += w[row] * (c1[i] + c2[i]);
+    cluster_m[cluster_[row]] += w[row] * (m1[i] + m2[i]);
   }
   for (size_t k = 0; k < clusters_; ++k) {
     out.c2 += cluster_c[k] * cluster_c[k];

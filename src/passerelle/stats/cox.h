@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "passerelle/base/radix_sort.h"
 #include "passerelle/base/status.h"
 
 namespace passerelle::stats {
@@ -110,17 +111,16 @@ class CoxKernel {
                    const std::function<double(double)>& g) const;
 
  private:
-  // One sweep's sums: log likelihood, score and information with the risk set's later part
-  // counted in S0 only, plus what the caller needs to add that part's S1 and S2: the sums over
-  // tied times of A and C (docs/methods/coxph.md), of C S1 and E D1, and the sweep's own S1, S2.
-  struct Partial {
-    double loglik = 0;
-    std::vector<double> score, information;
-    double sum_a = 0, sum_c = 0;
-    std::vector<double> c_s1, e_d1, s1, s2;
-  };
-  Result<Partial> Sweep(const std::vector<double>& r, const std::vector<double>& eta, Ties ties,
-                        size_t stratum_begin, size_t begin, size_t end, double s0_start) const;
+  // Adds the exact-ties terms (log likelihood, score, lower triangle of the information) of
+  // one event time with `deaths` deaths and the given risk set; `cost` counts the work so far.
+  Status AddExactTime(const std::vector<double>& r, const std::vector<size_t>& risk, size_t deaths,
+                      double* cost, CoxAggregate* out) const;
+  // Right-censored data's concordance pairs, rows taken in the order of their risk (by_eta:
+  // sorted by eta): the totals into *out, and the influence parts of Concordance per row, in
+  // the order of by_eta.
+  void ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, ConcordanceAggregate* out,
+                         std::vector<double>* c1, std::vector<double>* m1, std::vector<double>* c2,
+                         std::vector<double>* m2) const;
   // Per-row score residuals (n x p, row-major, in sorted order) at beta, unweighted.
   std::vector<double> ScoreResiduals(std::span<const double> beta, Ties ties) const;
   // Each row's weighted risk w exp(eta), and eta.

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "passerelle/base/parallel.h"
+#include "passerelle/stats/linalg.h"
 
 namespace passerelle::stats {
 namespace {
@@ -81,6 +82,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
   GlmAggregate& a = *out;
   a.xtwx.assign(p * p, 0.0);
   a.xtwz.assign(p, 0.0);
+  std::vector<double> working(end - begin);  // the rows' working weights
   for (size_t i = begin; i < end; ++i) {
     const double* xi = &x_[i * p];
     const double y = y_[i];
@@ -153,13 +155,10 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
     // Working response and weight: z = eta - offset + (y - mu) / mu'(eta), w = mu'(eta)^2 / V(mu).
     const double z = eta - offset_[i] + (y - mu) / dmu;
     const double w = pw * dmu * dmu / variance;
-    for (size_t j = 0; j < p; ++j) {
-      const double wxj = w * xi[j];
-      a.xtwz[j] += wxj * z;
-      double* row = &a.xtwx[j * p];
-      for (size_t k = 0; k <= j; ++k) row[k] += wxj * xi[k];
-    }
+    working[i - begin] = w;
+    for (size_t j = 0; j < p; ++j) a.xtwz[j] += w * xi[j] * z;
   }
+  AddWeightedCrossProduct(&x_[begin * p], working.data(), p, 0, end - begin, a.xtwx.data());
 }
 
 }  // namespace passerelle::stats

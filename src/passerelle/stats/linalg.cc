@@ -71,4 +71,35 @@ double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b) {
   return q;
 }
 
+void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t begin, size_t end,
+                             double* lower) {
+  constexpr size_t kLanes = 4;
+  const size_t pairs = p * (p + 1) / 2;
+  std::vector<double> acc(pairs * kLanes, 0.0), xt(p * kLanes), yt(p * kLanes);
+  for (size_t k = begin; k < end; k += kLanes) {
+    for (size_t l = 0; l < kLanes; ++l) {
+      const bool row = k + l < end;
+      for (size_t a = 0; a < p; ++a) {
+        const double xa = row ? x[(k + l) * p + a] : 0.0;
+        xt[a * kLanes + l] = xa;
+        yt[a * kLanes + l] = row ? v[k + l] * xa : 0.0;
+      }
+    }
+    double* out = acc.data();
+    for (size_t a = 0; a < p; ++a) {
+      const double* ya = &yt[a * kLanes];
+      for (size_t b = 0; b <= a; ++b, out += kLanes) {
+        const double* xb = &xt[b * kLanes];
+        for (size_t l = 0; l < kLanes; ++l) out[l] += ya[l] * xb[l];
+      }
+    }
+  }
+  const double* sum = acc.data();
+  for (size_t a = 0; a < p; ++a) {
+    for (size_t b = 0; b <= a; ++b, sum += kLanes) {
+      lower[a * p + b] += (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    }
+  }
+}
+
 }  // namespace passerelle::stats

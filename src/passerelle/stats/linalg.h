@@ -36,6 +36,13 @@ class SymmetricFactor {
 // Quadratic form b' A^- b with A factored.
 double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b);
 
+// Adds Σ_i v_i x_i x_i' over rows [begin, end) of the row-major x (p columns) to the lower
+// triangle of `lower` (p x p, row-major). Rows go four at a time into four lanes per entry,
+// added up in a fixed order at the end, so the result depends only on the rows, never on the
+// compiler's vector width.
+void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t begin, size_t end,
+                             double* lower);
+
 }  // namespace passerelle::stats
 
 #endif  // PASSERELLE_STATS_LINALG_H_
