@@ -10,6 +10,7 @@
 #include <string>
 
 #include "passerelle/analysis/run.h"
+#include "passerelle/base/memory.h"
 #include "passerelle/data/csv_table.h"
 
 namespace passerelle {
@@ -56,6 +57,7 @@ std::vector<double> CoxCoef(const analysis::AnalysisOutput& out) {
 
 int main(int argc, char** argv) {
   using namespace passerelle;
+  KeepFreedMemory();  // as the passerelle program does
   const std::string mode = argc == 3 ? argv[2] : "";
   if (argc < 2 || argc > 3 || !(mode.empty() || mode == "--weighted" || mode == "--robust")) {
     std::fprintf(stderr, "usage: fit_bench FILE.csv [--weighted | --robust]\n");

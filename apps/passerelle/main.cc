@@ -8,6 +8,7 @@
 
 #include "apps/passerelle/commands.h"
 #include "passerelle/analysis/registry.h"
+#include "passerelle/base/memory.h"
 #include "passerelle/base/version.h"
 #include "passerelle/data/csv.h"
 
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   using namespace passerelle::cli;
   // A peer that closes a TLS connection must be an error to handle, not a signal that kills.
   std::signal(SIGPIPE, SIG_IGN);
+  passerelle::KeepFreedMemory();
   CLI::App app{"Passerelle: federated analyses of GU cancer cohorts, records never leave a site."};
   app.set_version_flag("--version", std::string("passerelle ") + passerelle::kVersion);
   app.require_subcommand(1);

@@ -34,13 +34,13 @@ std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total
   return sums;
 }
 
-stats::GlmRows GlmRowsFrom(const formula::ModelFrame& frame) {
+stats::GlmRows GlmRowsFrom(formula::ModelFrame frame) {
   stats::GlmRows rows;
   rows.p = frame.p();
-  rows.x = frame.x;
-  rows.y = frame.y;
-  rows.offset = frame.offset;
-  rows.weight = frame.weights;
+  rows.x = std::move(frame.x);
+  rows.y = std::move(frame.y);
+  rows.offset = std::move(frame.offset);
+  rows.weight = std::move(frame.weights);
   return rows;
 }
 

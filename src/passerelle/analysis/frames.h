@@ -18,7 +18,7 @@ stats::CoxRows CoxRowsFrom(formula::ModelFrame frame);
 std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total);
 // The GLM rows of the frame, and those of its null model: the intercept alone (no column at all
 // when the model has no intercept), with the same response and offset.
-stats::GlmRows GlmRowsFrom(const formula::ModelFrame& frame);
+stats::GlmRows GlmRowsFrom(formula::ModelFrame frame);
 stats::GlmRows NullGlmRowsFrom(const formula::ModelFrame& frame);
 
 }  // namespace passerelle::analysis

@@ -1,7 +1,7 @@
-// A stable least-significant-digit radix sort of rows by a 64-bit key: O(n) per byte of the
-// key that differs between rows (bytes every row shares are skipped, so whole-day times or a
-// single stratum cost one or two passes). Sorts millions of rows several times faster than a
-// comparison sort, and the order is fully determined by the keys and the input order.
+// A stable least-significant-digit radix sort of rows by a 64-bit key: O(n) per 11-bit digit
+// of the key that differs between rows (digits every row shares are skipped, so whole-day
+// times or a single stratum cost one or two passes). Sorts millions of rows several times faster
+// than a comparison sort, and the order is fully determined by the keys and the input order.
 #ifndef PASSERELLE_BASE_RADIX_SORT_H_
 #define PASSERELLE_BASE_RADIX_SORT_H_
 

@@ -10,8 +10,9 @@ namespace passerelle {
 namespace {
 
 TEST(RadixSort, EqualsStableSortOfDoubles) {
-  std::vector<double> values = {3.5, -2.0, 0.0, -0.0, 3.5, 1e300, -1e-300,
-                                -std::numeric_limits<double>::infinity(), 2.0, 3.5, -2.0};
+  std::vector<double> values = {3.5, -2.0,  0.0,     -0.0,
+                                3.5, 1e300, -1e-300, -std::numeric_limits<double>::infinity(),
+                                2.0, 3.5,   -2.0};
   uint64_t state = 7;
   for (int i = 0; i < 5000; ++i) {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;

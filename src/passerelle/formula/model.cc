@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <unordered_set>
 
 #include "passerelle/formula/eval.h"
@@ -339,9 +340,16 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     }
   }
   std::vector<uint8_t> complete = keep;
+  auto require_numbers = [&](const std::vector<double>& values) {
+    for (size_t i = 0; i < n_all; ++i) complete[i] &= values[i] == values[i];
+  };
   auto require_complete = [&](const Vector& v) {
-    for (size_t i = 0; i < n_all; ++i) {
-      if (complete[i] && v.IsNA(i)) complete[i] = 0;
+    if (v.size() != n_all) {
+      for (size_t i = 0; i < n_all; ++i) complete[i] &= !v.IsNA(i);
+    } else if (v.type == Vector::Type::kFactor) {
+      for (size_t i = 0; i < n_all; ++i) complete[i] &= v.codes[i] >= 0;
+    } else {
+      require_numbers(v.values);
     }
   };
   auto eval = [&](const Expr& e) -> Result<Vector> {
@@ -372,12 +380,29 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     ASSIGN_OR_RETURN(lhs, eval(f.lhs));
   }
 
-  // Terms, strata, clusters, offsets.
+  // Terms, strata, clusters, offsets. A numeric variable of the data that enters only as a
+  // main effect of a model is read where it is, not copied.
   std::map<std::string, Vector> variables;
+  std::map<std::string, const std::vector<double>*> in_place;
+  std::set<std::string> in_interactions;
+  for (const Term& t : f.terms) {
+    for (const Expr& v : t.variables) {
+      if (t.variables.size() > 1) in_interactions.insert(Deparse(v));
+    }
+  }
   for (const Term& t : f.terms) {
     for (const Expr& v : t.variables) {
       const std::string key = Deparse(v);
-      if (variables.count(key)) continue;
+      if (variables.count(key) || in_place.count(key)) continue;
+      const data::Column* column = v.kind == Expr::Kind::kName
+                                       ? table.Find(v.text)
+                                       : static_cast<const data::Column*>(nullptr);
+      if (kind != ModelKind::kGroups && column && column->is_numeric() &&
+          !in_interactions.count(key)) {
+        require_numbers(column->numbers);
+        in_place.emplace(key, &column->numbers);
+        continue;
+      }
       ASSIGN_OR_RETURN(Vector value, eval(v));
       variables.emplace(key, std::move(value));
     }
@@ -420,6 +445,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     require_complete(v);
   }
 
+  m.rows.reserve(n_all);
   for (size_t i = 0; i < n_all; ++i) {
     if (complete[i]) {
       m.rows.push_back(i);
@@ -427,13 +453,16 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       ++m.n_omitted_na;
     }
   }
+  // Every row kept: columns are taken as they are.
+  const bool all_rows = m.rows.size() == n_all;
   m.n = m.rows.size();
   if (m.n == 0) {
     return InvalidArgument("formula '" + f.source +
                            "': no rows left after the subset and "
                            "removing missing values");
   }
-  auto gather = [&](const std::vector<double>& column) {
+  auto gather = [&](std::vector<double> column) {
+    if (all_rows) return column;
     std::vector<double> out(m.n);
     for (size_t k = 0; k < m.n; ++k) out[k] = column[m.rows[k]];
     return out;
@@ -454,9 +483,9 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       if (counting) return FormulaError(f, "competing events need Surv(time, event)");
       m.event_levels = surv.back().levels;
     }
-    m.time = gather(surv[counting ? 1 : 0].values);
-    if (counting) m.start = gather(surv[0].values);
-    m.status = gather(event);
+    m.time = gather(std::move(surv[counting ? 1 : 0].values));
+    if (counting) m.start = gather(std::move(surv[0].values));
+    m.status = gather(std::move(event));
     for (size_t k = 0; k < m.n; ++k) {
       if (counting && m.start[k] >= m.time[k]) {
         return FormulaError(f, "stop time must be greater than start time (row " +
@@ -476,7 +505,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       m.y.resize(m.n);
       for (size_t k = 0; k < m.n; ++k) m.y[k] = lhs.codes[m.rows[k]] == 1 ? 1.0 : 0.0;
     } else {
-      m.y = gather(lhs.values);
+      m.y = gather(std::move(lhs.values));
     }
   }
 
@@ -573,11 +602,17 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     if (t.variables.size() == 1) {
       // A numeric main effect, the common case: one column gathered straight from the values.
       const std::string key = Deparse(t.variables[0]);
-      const Vector& value = variables.at(key);
-      if (value.type == Vector::Type::kNumeric) {
+      const auto place = in_place.find(key);
+      const Vector* value = place == in_place.end() ? &variables.at(key) : nullptr;
+      if (!value || value->type == Vector::Type::kNumeric) {
+        const std::vector<double>& values = value ? value->values : *place->second;
         m.coef_names.push_back(key);
         m.column_terms.push_back(t.label);
-        for (size_t k = 0; k < m.n; ++k) m.x.push_back(value.values[m.rows[k]]);
+        if (all_rows) {
+          m.x.insert(m.x.end(), values.begin(), values.end());
+        } else {
+          for (size_t k = 0; k < m.n; ++k) m.x.push_back(values[m.rows[k]]);
+        }
         if (--uses[key] == 0) variables.erase(key);
         continue;
       }

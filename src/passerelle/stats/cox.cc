@@ -38,6 +38,7 @@ class Fenwick {
 
 CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   counting_ = !rows.start.empty();
+  own_clusters_ = rows.cluster.empty();
   // Weights all 1 are no weights (R takes ties = "exact" then).
   weighted_ = std::any_of(rows.weight.begin(), rows.weight.end(), [](double w) { return w != 1; });
   auto stratum = [&](size_t i) { return rows.strata.empty() ? 0 : rows.strata[i]; };
@@ -113,17 +114,26 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   }
 }
 
+std::vector<double> CoxKernel::LinearPredictor(std::span<const double> beta) const {
+  std::vector<double> eta(n_);
+  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      double e = offset_[i];
+      const double* xi = &x_[i * p_];
+      for (size_t j = 0; j < p_; ++j) e += xi[j] * beta[j];
+      eta[i] = e;
+    }
+  });
+  return eta;
+}
+
 std::vector<double> CoxKernel::RiskScores(std::span<const double> beta,
                                           std::vector<double>* eta) const {
-  eta->resize(n_);
+  *eta = LinearPredictor(beta);
   std::vector<double> r(n_);
-  for (size_t i = 0; i < n_; ++i) {
-    double e = offset_[i];
-    const double* xi = &x_[i * p_];
-    for (size_t j = 0; j < p_; ++j) e += xi[j] * beta[j];
-    (*eta)[i] = e;
-    r[i] = weight_[i] * std::exp(e);
-  }
+  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) r[i] = weight_[i] * std::exp((*eta)[i]);
+  });
   return r;
 }
 
@@ -597,6 +607,7 @@ void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, Concordan
     std::vector<Fenwick> trees;
     for (size_t n : positions) trees.emplace_back(n);
     std::vector<double> lower;
+    std::vector<Slot> tied;
     for (size_t g = 0, h = 0; g < n_; g = h) {
       while (h < n_ && by_eta[h].key == by_eta[g].key) ++h;
       auto outlived = [&](const Slot& k) {  // rows in the tree that outlived death k
@@ -606,6 +617,26 @@ void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, Concordan
       for (size_t e = g; e < h; ++e) lower.push_back(slots[e].death ? outlived(slots[e]) : 0.0);
       for (size_t e = g; e < h; ++e) {
         trees[slots[e].stratum].Add(positions[slots[e].stratum] - slots[e].pos, slots[e].w);
+      }
+      if (h - g > 1) {
+        // Events of equal risk at the same time: tied in both.
+        tied.clear();
+        for (size_t e = g; e < h; ++e) {
+          if (slots[e].death) tied.push_back({slots[e].stratum, slots[e].pos, slots[e].w, true});
+        }
+        std::sort(tied.begin(), tied.end(), [](const Slot& a, const Slot& b) {
+          return a.stratum != b.stratum ? a.stratum < b.stratum : a.pos < b.pos;
+        });
+        for (size_t a = 0, b = 0; a < tied.size(); a = b) {
+          double sum = 0, sum2 = 0;
+          for (;
+               b < tied.size() && tied[b].stratum == tied[a].stratum && tied[b].pos == tied[a].pos;
+               ++b) {
+            sum += tied[b].w, sum2 += tied[b].w * tied[b].w;
+          }
+          out->tied_both += (sum * sum - sum2) / 2;
+          out->tied_time -= (sum * sum - sum2) / 2;
+        }
       }
       for (size_t e = g; e < h; ++e) {
         const Slot& k = slots[e];
@@ -617,8 +648,8 @@ void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, Concordan
         out->concordant += k.w * below;  // the one who died first had the higher risk
         out->discordant += k.w * higher;
         out->tied_risk += k.w * equal;
-        (*c1)[e] = below - higher;
-        (*m1)[e] = total;
+        (*c1)[e] = k.w * (below - higher);
+        (*m1)[e] = k.w * total;
       }
     }
   };
@@ -641,8 +672,8 @@ void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, Concordan
         const double equal = h - g > 1 ? outlived(j) - below : 0.0;
         const double total = deaths_before[j.stratum][j.pos];
         const double higher = total - below - equal;
-        (*c2)[e] = higher - below;  // a death with higher risk than this row: concordant
-        (*m2)[e] = total;
+        (*c2)[e] = j.w * (higher - below);  // a death of higher risk than this row: concordant
+        (*m2)[e] = j.w * total;
       }
     }
   };
@@ -657,15 +688,14 @@ void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, Concordan
 }
 
 ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const {
-  std::vector<double> eta;
-  RiskScores(beta, &eta);
-  // Ranks of the linear predictor, 1-based, equal values sharing a rank.
+  const std::vector<double> eta = LinearPredictor(beta);
   std::vector<KeyedRow> by_eta(n_);
   for (size_t i = 0; i < n_; ++i) by_eta[i] = {OrderedKey(eta[i]), static_cast<uint32_t>(i)};
   RadixSort(&by_eta);
-  std::vector<uint32_t> rank(n_);
+  // Counting-process data: ranks of the linear predictor, 1-based, equal values sharing one.
+  std::vector<uint32_t> rank(counting_ ? n_ : 0);
   uint32_t ranks = 0;
-  for (size_t k = 0; k < n_; ++k) {
+  for (size_t k = 0; counting_ && k < n_; ++k) {
     if (k == 0 || by_eta[k].key != by_eta[k - 1].key) ++ranks;
     rank[by_eta[k].row] = ranks;
   }
@@ -678,7 +708,7 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
   ConcordanceAggregate totals[2];
   // Events at the same time (rows [i, j)) are tied in time, and in both when their risks are
   // equal: pairs weighing w_a w_b, i.e. ((sum w)^2 - sum w^2) / 2 over a set of events.
-  std::vector<std::pair<uint32_t, double>> tied;
+  std::vector<std::pair<uint32_t, double>> tied;  // (rank, weight) of each event
   auto tied_events = [&](size_t i, size_t j, ConcordanceAggregate* out) {
     tied.clear();
     for (size_t k = i; k < j; ++k) {
@@ -700,13 +730,17 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
     }
   };
   if (!counting_) {
-    ConcordanceByRisk(by_eta, &totals[0], &c1, &m1, &c2, &m2);
+    // Pairs of events at the same time, less those also tied in risk (ConcordanceByRisk).
     for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
       for (size_t i = bounds_[s], j = i; i < bounds_[s + 1]; i = j) {
-        while (j < bounds_[s + 1] && stop_[j] == stop_[i]) ++j;
-        tied_events(i, j, &totals[0]);
+        double sum = 0, sum2 = 0;
+        for (; j < bounds_[s + 1] && stop_[j] == stop_[i]; ++j) {
+          if (status_[j] != 0) sum += w[j], sum2 += w[j] * w[j];
+        }
+        totals[0].tied_time += (sum * sum - sum2) / 2;
       }
     }
+    ConcordanceByRisk(by_eta, &totals[0], &c1, &m1, &c2, &m2);
   }
 
   // Sweep 1, descending time: each death against those still at risk after it (censored at
@@ -802,17 +836,30 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
     sweep_rows();
   }
   ConcordanceAggregate out = totals[0];
-  std::vector<double> cluster_c(clusters_, 0.0), cluster_m(clusters_, 0.0);
-  for (size_t i = 0; i < n_; ++i) {
-    // Right-censored data's parts are in order of risk.
-    const size_t row = counting_ ? i : by_eta[i].row;
-    cluster_c[cluster_[row]] += w[row] * (c1[i] + c2[i]);
-    cluster_m[cluster_[row]] += w[row] * (m1[i] + m2[i]);
+  // Each row's parts, weighted by its case weight (right-censored data's already are, and in
+  // order of risk), summed per cluster.
+  for (size_t i = 0; counting_ && i < n_; ++i) {
+    c1[i] = w[i] * (c1[i] + c2[i]);
+    m1[i] = w[i] * (m1[i] + m2[i]);
   }
-  for (size_t k = 0; k < clusters_; ++k) {
-    out.c2 += cluster_c[k] * cluster_c[k];
-    out.cm += cluster_c[k] * cluster_m[k];
-    out.m2 += cluster_m[k] * cluster_m[k];
+  for (size_t i = 0; !counting_ && i < n_; ++i) {
+    c1[i] += c2[i];
+    m1[i] += m2[i];
+  }
+  if (!own_clusters_) {
+    std::vector<double> cluster_c(clusters_, 0.0), cluster_m(clusters_, 0.0);
+    for (size_t i = 0; i < n_; ++i) {
+      const size_t row = counting_ ? i : by_eta[i].row;
+      cluster_c[cluster_[row]] += c1[i];
+      cluster_m[cluster_[row]] += m1[i];
+    }
+    c1 = std::move(cluster_c);
+    m1 = std::move(cluster_m);
+  }
+  for (size_t k = 0; k < c1.size(); ++k) {
+    out.c2 += c1[k] * c1[k];
+    out.cm += c1[k] * m1[k];
+    out.m2 += m1[k] * m1[k];
   }
   return out;
 }

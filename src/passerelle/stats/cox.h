@@ -116,20 +116,23 @@ class CoxKernel {
   Status AddExactTime(const std::vector<double>& r, const std::vector<size_t>& risk, size_t deaths,
                       double* cost, CoxAggregate* out) const;
   // Right-censored data's concordance pairs, rows taken in the order of their risk (by_eta:
-  // sorted by eta): the totals into *out, and the influence parts of Concordance per row, in
-  // the order of by_eta.
+  // sorted by eta): the totals into *out, and the influence parts of Concordance per row,
+  // times the row's case weight, in the order of by_eta.
   void ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, ConcordanceAggregate* out,
                          std::vector<double>* c1, std::vector<double>* m1, std::vector<double>* c2,
                          std::vector<double>* m2) const;
   // Per-row score residuals (n x p, row-major, in sorted order) at beta, unweighted.
   std::vector<double> ScoreResiduals(std::span<const double> beta, Ties ties) const;
+  // Each row's linear predictor eta = x'beta + offset.
+  std::vector<double> LinearPredictor(std::span<const double> beta) const;
   // Each row's weighted risk w exp(eta), and eta.
   std::vector<double> RiskScores(std::span<const double> beta, std::vector<double>* eta) const;
 
   size_t n_ = 0, p_ = 0;
   double events_ = 0;
   bool counting_ = false, weighted_ = false;
-  std::vector<double> x_;  // row-major, centred, sorted
+  bool own_clusters_ = true;  // no cluster() given: each row is its own
+  std::vector<double> x_;     // row-major, centred, sorted
   std::vector<double> start_, stop_, status_, offset_, weight_;
   std::vector<int32_t> strata_, cluster_;
   size_t clusters_ = 0;

@@ -19,9 +19,11 @@ double YLogY(double y, double mu) { return y > 0 ? y * std::log(y / mu) : 0.0; }
 GlmKernel::GlmKernel(GlmRows rows, Family family)
     : n_(rows.y.size()), p_(rows.p), family_(family), y_(std::move(rows.y)) {
   x_.resize(n_ * p_);
-  for (size_t i = 0; i < n_; ++i) {
-    for (size_t j = 0; j < p_; ++j) x_[i * p_ + j] = rows.x[j * n_ + i];
-  }
+  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      for (size_t j = 0; j < p_; ++j) x_[i * p_ + j] = rows.x[j * n_ + i];
+    }
+  });
   offset_ = rows.offset.empty() ? std::vector<double>(n_, 0.0) : std::move(rows.offset);
   weight_ = rows.weight.empty() ? std::vector<double>(n_, 1.0) : std::move(rows.weight);
 }

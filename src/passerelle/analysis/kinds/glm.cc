@@ -98,7 +98,7 @@ Status BuildGlmModel(const json& task, const formula::Formula& f,
   }
   RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/true, model));
   model->glm = std::make_unique<stats::GlmKernel>(
-      task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(m), family);
+      task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(std::move(m)), family);
   RETURN_IF_ERROR(model->glm->Validate());
   return Status::Ok();
 }
@@ -152,12 +152,14 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const data::Table&
   options.weights = request.weights;
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    StartFrame(request, f, table, formula::ModelKind::kRegression, &out, options));
-  const stats::GlmKernel kernel(GlmRowsFrom(m), family);
-  const stats::GlmKernel null_kernel(NullGlmRowsFrom(m), family);
   GlmOutput glm;
   glm.n_omitted_na = m.n_omitted_na;
+  const std::vector<std::string> names = m.coef_names;
+  const bool intercept = m.intercept;
+  const stats::GlmKernel null_kernel(NullGlmRowsFrom(m), family);
+  const stats::GlmKernel kernel(GlmRowsFrom(std::move(m)), family);
   LocalGlmSite site(&kernel), null_site(&null_kernel);
-  ASSIGN_OR_RETURN(glm.fit, FitGlm({&site}, {&null_site}, m.coef_names, family, m.intercept));
+  ASSIGN_OR_RETURN(glm.fit, FitGlm({&site}, {&null_site}, names, family, intercept));
   for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(glm);
   return out;

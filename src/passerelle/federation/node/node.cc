@@ -2,6 +2,7 @@
 // approvals thread that sends the custodian's decisions, and stopping.
 #include <future>
 
+#include "passerelle/base/memory.h"
 #include "passerelle/federation/node/node_impl.h"
 
 namespace passerelle::federation {
@@ -150,7 +151,10 @@ void Node::Run() {
       }
       continue;
     }
-    if (!message.contains("task") || message.at("task").is_null()) continue;
+    if (!message.contains("task") || message.at("task").is_null()) {
+      ReturnFreedMemory();  // idle: no task came during the whole poll
+      continue;
+    }
     const json& task = message.at("task");
     const int64_t id = task.is_object() && task.contains("id") && task.at("id").is_number_integer()
                            ? task.at("id").get<int64_t>()
