@@ -1,8 +1,11 @@
 #include "passerelle/data/csv_table.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <limits>
+#include <mutex>
+#include <thread>
 
 namespace passerelle::data {
 namespace {
@@ -44,6 +47,60 @@ struct PendingColumn {
     }
     texts.emplace_back(cell);
   }
+};
+
+// Two batches of records passed between the thread that reads them and the one that converts
+// them: one is filled while the other is converted.
+class BatchPipe {
+ public:
+  static constexpr size_t kBatch = 4096;
+  BatchPipe() : batches_{std::vector<CsvRecord>(kBatch), std::vector<CsvRecord>(kBatch)} {}
+
+  // The batch to fill next (waits until the converter has finished with it).
+  std::vector<CsvRecord>& Filling() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !full_[next_fill_]; });
+    return batches_[next_fill_];
+  }
+  // Hands the filled batch (its first `size` records) over.
+  void Hand(size_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sizes_[next_fill_] = size;
+    full_[next_fill_] = true;
+    next_fill_ ^= 1;
+    changed_.notify_all();
+  }
+  // No more batches.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+  // The next batch to convert; false once closed and converted.
+  bool Take(std::vector<CsvRecord>** batch, size_t* size) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return full_[next_take_] || closed_; });
+    if (!full_[next_take_]) return false;
+    *batch = &batches_[next_take_];
+    *size = sizes_[next_take_];
+    return true;
+  }
+  // The batch taken is converted; it may be filled again.
+  void Done() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    full_[next_take_] = false;
+    next_take_ ^= 1;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<CsvRecord> batches_[2];
+  size_t sizes_[2] = {0, 0};
+  bool full_[2] = {false, false};
+  size_t next_fill_ = 0, next_take_ = 0;
+  bool closed_ = false;
 };
 
 }  // namespace
@@ -88,20 +145,44 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
         slot.push_back(static_cast<int>(it - header.begin()));
       }
     }
-    CsvRecord record;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool more, reader->Next(&record));
-      if (!more) break;
-      if (record.size() != slot.size()) {
-        return InvalidArgument(path + ":" + std::to_string(record.first_line()) + ": record has " +
-                               std::to_string(record.size()) + " fields but the header has " +
-                               std::to_string(slot.size()));
+    // This thread splits the file into records; a second one converts them into the columns,
+    // a batch at a time, in the file's order.
+    BatchPipe pipe;
+    std::thread convert([&] {
+      std::vector<CsvRecord>* batch = nullptr;
+      size_t size = 0;
+      while (pipe.Take(&batch, &size)) {
+        for (size_t r = 0; r < size; ++r) {
+          const CsvRecord& record = (*batch)[r];
+          for (size_t c = 0; c < slot.size(); ++c) {
+            columns[slot[c]].Add(record.field(c), options.cells.decimal_comma);
+          }
+        }
+        pipe.Done();
       }
-      for (size_t c = 0; c < slot.size(); ++c) {
-        columns[slot[c]].Add(record.field(c), options.cells.decimal_comma);
+    });
+    Status read = [&]() -> Status {
+      for (;;) {
+        std::vector<CsvRecord>& batch = pipe.Filling();
+        size_t size = 0;
+        for (; size < batch.size(); ++size) {
+          ASSIGN_OR_RETURN(bool more, reader->Next(&batch[size]));
+          if (!more) break;
+          const CsvRecord& record = batch[size];
+          if (record.size() != slot.size()) {
+            return InvalidArgument(path + ":" + std::to_string(record.first_line()) +
+                                   ": record has " + std::to_string(record.size()) +
+                                   " fields but the header has " + std::to_string(slot.size()));
+          }
+        }
+        rows += size;
+        pipe.Hand(size);
+        if (size < batch.size()) return Status::Ok();
       }
-      ++rows;
-    }
+    }();
+    pipe.Close();
+    convert.join();
+    RETURN_IF_ERROR(read);
   }
   Table table;
   table.rows = rows;
