@@ -88,7 +88,7 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
         slot.push_back(static_cast<int>(it - header.begin()));
       }
     }
-    CsvRecord record;
+    Record record;
     for (;;) {
       ASSIGN_OR_RETURN(bool more, reader->Next(&record));
       if (!more) break;
