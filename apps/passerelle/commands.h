@@ -27,7 +27,8 @@ Status SiteInit(const SiteInitOptions& options);
 struct SiteImportOptions {
   std::string dir;
   std::string dataset;
-  std::string csv;
+  std::string file;        // CSV, statistics file or Excel workbook (data::RecordFormats())
+  std::string sheet;       // Excel: the sheet; "" the first
   std::string dictionary;  // a file, a built-in id (gu_cohort.v1), or empty to infer
   std::string separator;   // "", ",", ";", "tab"
   std::string encoding;    // "" (UTF-8) or one of data::CsvEncodings()
@@ -60,6 +61,7 @@ Status DictionaryCheck(const std::string& path);
 // Writes the dictionary inferred from a CSV file as TOML, for the custodian to edit and pin.
 struct DictionaryInferOptions {
   std::string file;
+  std::string sheet;
   std::string out;   // "" or "-": standard output
   std::string name;  // the dictionary's name: default the file's stem
   std::string separator;

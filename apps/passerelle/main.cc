@@ -22,6 +22,23 @@ int Finish(const passerelle::Status& status) {
 constexpr const char* kEncodingHelp =
     "The file's encoding, when not UTF-8: gb18030 or gbk (Chinese Windows), latin1, "
     "windows-1252";
+constexpr const char* kFileEncodingHelp =
+    "The encoding of a CSV file that is not UTF-8, or of a statistics file that does not say "
+    "its own: gb18030 or gbk (Chinese Windows), latin1, windows-1252";
+
+// "The file: CSV (.csv .tsv .txt), SPSS (.sav .zsav .por), ...": the kinds data/ reads.
+std::string FileHelp() {
+  std::string help = "The file: ";
+  for (const passerelle::data::RecordFormat& format : passerelle::data::RecordFormats()) {
+    help += (help.size() > 10 ? ", " : "") + std::string(format.name) + " (";
+    for (size_t i = 0; i < format.extensions.size(); ++i) {
+      help += (i ? " " : "") + std::string(format.extensions[i]);
+    }
+    help += ")";
+  }
+  return help;
+}
+constexpr const char* kSheetHelp = "Excel: the sheet to read (default: the first)";
 
 std::vector<std::string> EncodingNames() {
   std::vector<std::string> names = {"utf-8"};
@@ -52,17 +69,21 @@ int main(int argc, char** argv) {
   init_cmd->callback([&] { status = SiteInit(init); });
 
   SiteImportOptions import;
+  const std::string file_help = FileHelp();
   CLI::App* import_cmd = site->add_subcommand(
-      "import", "Validate a CSV file and store it as a new version of a dataset (all or nothing)");
+      "import",
+      "Validate a file (CSV, SPSS, Stata, SAS, Excel) and store it as a new version of a "
+      "dataset (all or nothing)");
   import_cmd->add_option("dir", import.dir, "Folder of the site store")->required();
   import_cmd->add_option("--dataset", import.dataset, "Dataset name")->required();
-  import_cmd->add_option("--csv", import.csv, "CSV file to import")->required();
+  import_cmd->add_option("--file,--csv", import.file, file_help)->required();
+  import_cmd->add_option("--sheet", import.sheet, kSheetHelp);
   import_cmd->add_option("--dictionary", import.dictionary,
                          "Dictionary file (TOML) or built-in id (gu_cohort.v1); "
                          "without it, column types are inferred");
   import_cmd->add_option("--sep", import.separator, "Separator: ',' ';' or tab (default: detect)")
       ->check(CLI::IsMember({",", ";", "tab"}));
-  import_cmd->add_option("--encoding", import.encoding, kEncodingHelp)
+  import_cmd->add_option("--encoding", import.encoding, kFileEncodingHelp)
       ->check(CLI::IsMember(EncodingNames()));
   import_cmd->add_flag("--decimal-comma", import.decimal_comma,
                        "Numbers use a decimal comma (French Excel); the separator is then ';'");
@@ -109,13 +130,16 @@ int main(int argc, char** argv) {
   check_cmd->callback([&] { status = DictionaryCheck(dictionary_path); });
   DictionaryInferOptions infer;
   CLI::App* infer_cmd = dictionary->add_subcommand(
-      "infer", "Write the dictionary inferred from a CSV file as TOML, to edit and pin");
-  infer_cmd->add_option("--file", infer.file, "CSV file")->required();
+      "infer",
+      "Write the dictionary inferred from a file (CSV, SPSS, Stata, SAS, Excel) as TOML, "
+      "to edit and pin");
+  infer_cmd->add_option("--file", infer.file, file_help)->required();
+  infer_cmd->add_option("--sheet", infer.sheet, kSheetHelp);
   infer_cmd->add_option("--out", infer.out, "TOML file to write (default: standard output)");
   infer_cmd->add_option("--name", infer.name, "The dictionary's name (default: the file's name)");
   infer_cmd->add_option("--sep", infer.separator, "Separator: ',' ';' or tab (default: detect)")
       ->check(CLI::IsMember({",", ";", "tab"}));
-  infer_cmd->add_option("--encoding", infer.encoding, kEncodingHelp)
+  infer_cmd->add_option("--encoding", infer.encoding, kFileEncodingHelp)
       ->check(CLI::IsMember(EncodingNames()));
   infer_cmd->add_flag("--decimal-comma", infer.decimal_comma, "Numbers use a decimal comma");
   infer_cmd->add_option("--date-format", infer.date_format,

@@ -42,6 +42,20 @@ ordered_json VersionJson(const store::DatasetVersion& v) {
           {"imported_at", v.imported_at}};
 }
 
+// How to read a file, from the command line's words: a separator "tab" is '\t'.
+data::RecordOptions ReadingOptions(const std::string& separator, const std::string& encoding,
+                                   const std::string& sheet) {
+  data::RecordOptions reading;
+  if (separator == "tab") {
+    reading.separator = '\t';
+  } else if (!separator.empty()) {
+    reading.separator = separator[0];
+  }
+  reading.encoding = encoding;
+  reading.sheet = sheet;
+  return reading;
+}
+
 ordered_json NumberOrNull(double x) { return std::isfinite(x) ? ordered_json(x) : ordered_json(); }
 
 void PrintDictionaryTable(const data::Dictionary& d) {
@@ -78,23 +92,12 @@ Status SiteInit(const SiteInitOptions& options) {
 Status SiteImport(const SiteImportOptions& options) {
   store::ImportRequest request;
   request.dataset = options.dataset;
-  request.csv_path = options.csv;
+  request.file_path = options.file;
   if (!options.dictionary.empty()) {
     ASSIGN_OR_RETURN(request.dictionary,
                      LoadDictionary(options.dictionary, &request.dictionary_source));
   }
-  if (options.separator == "tab") {
-    request.csv.separator = '\t';
-  } else if (!options.separator.empty()) {
-    request.csv.separator = options.separator[0];
-  }
-  request.csv.encoding = options.encoding;
-  if (options.decimal_comma) {
-    if (request.csv.separator == ',') {
-      return InvalidArgument("--decimal-comma needs a separator other than ',' (use --sep ';')");
-    }
-    if (request.csv.separator == 0) request.csv.separator = ';';
-  }
+  request.reading = ReadingOptions(options.separator, options.encoding, options.sheet);
   request.cells.decimal_comma = options.decimal_comma;
   ASSIGN_OR_RETURN(request.cells.date_format, DateFormat::Parse(options.date_format));
   ASSIGN_OR_RETURN(request.index_date, data::IndexDateFromName(options.index_date));
@@ -232,14 +235,8 @@ Status DictionaryCheck(const std::string& path) {
 }
 
 Status DictionaryInfer(const DictionaryInferOptions& options) {
-  data::CsvOptions csv;
-  if (options.separator == "tab") {
-    csv.separator = '\t';
-  } else if (!options.separator.empty()) {
-    csv.separator = options.separator[0];
-  }
-  if (options.decimal_comma && csv.separator == 0) csv.separator = ';';
-  csv.encoding = options.encoding;
+  const data::RecordOptions reading =
+      ReadingOptions(options.separator, options.encoding, options.sheet);
   data::CellFormat cells;
   cells.decimal_comma = options.decimal_comma;
   ASSIGN_OR_RETURN(cells.date_format, DateFormat::Parse(options.date_format));
@@ -249,7 +246,7 @@ Status DictionaryInfer(const DictionaryInferOptions& options) {
   if (data::BuiltinDictionaryText(name + ".v1")) {
     return InvalidArgument("--name: '" + name + "' is a built-in dictionary's; choose another");
   }
-  ASSIGN_OR_RETURN(auto reader, data::CsvReader::Open(options.file, csv));
+  ASSIGN_OR_RETURN(auto reader, data::OpenRecordReader(options.file, reading, cells));
   ASSIGN_OR_RETURN(data::Dictionary dictionary, data::InferDictionary(reader.get(), cells, name));
   const std::string toml = data::DictionaryToToml(dictionary);
   if (options.out.empty() || options.out == "-") {

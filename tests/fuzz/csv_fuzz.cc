@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto validator =
       RowValidator::Make(dictionary, (*reader)->header(), {}, IndexDate::kDiagnosis, &problems);
   if (!validator.ok()) return 0;
-  CsvRecord record;
+  Record record;
   std::vector<Value> row;
   for (int i = 0; i < 10000; ++i) {
     auto more = (*reader)->Next(&record);

@@ -189,6 +189,98 @@ TEST_F(CliTest, AnInferredDictionaryIsTheCustodiansToEdit) {
             std::string::npos);
 }
 
+const std::string kFiles = std::string(PASSERELLE_SOURCE_DIR) + "/tests/fixtures/files/";
+
+// The cohort of gu_lyon.csv kept as an SPSS file and as an Excel workbook: imported with the
+// built-in dictionary, each is the same dataset as the CSV's, down to an analysis's numbers.
+TEST_F(CliTest, SpssAndExcelFilesAreImportedAsTheirCsv) {
+  const std::string site = dir_ + "/lyon";
+  ASSERT_EQ(Passerelle("site init " + site + " --name lyon").exit_code, 0);
+  const Output csv = Passerelle("site import " + site + " --dataset from_csv --file " + kFiles +
+                                "gu_lyon.csv --dictionary gu_cohort.v1");
+  ASSERT_EQ(csv.exit_code, 0) << csv.text;
+  const Output sav = Passerelle("site import " + site + " --dataset from_sav --file " + kFiles +
+                                "gu_lyon.sav --dictionary gu_cohort.v1");
+  ASSERT_EQ(sav.exit_code, 0) << sav.text;
+  EXPECT_NE(sav.text.find("Imported 40 rows into lyon/from_sav version 1"), std::string::npos)
+      << sav.text;
+  const Output xlsx = Passerelle("site import " + site + " --dataset from_xlsx --file " + kFiles +
+                                 "gu_lyon.xlsx --sheet cohort --dictionary gu_cohort.v1");
+  ASSERT_EQ(xlsx.exit_code, 0) << xlsx.text;
+  const Output listed = Passerelle("site datasets " + site + " --json");
+  EXPECT_NE(listed.text.find("\"source_file\": \"gu_lyon.sav\""), std::string::npos);
+  EXPECT_NE(listed.text.find("\"source_file\": \"gu_lyon.xlsx\""), std::string::npos);
+
+  auto table = [&](const std::string& dataset) {
+    return Passerelle("analyze table --site " + site + " --dataset " + dataset +
+                      " --rows organ --cols vital_status --json");
+  };
+  auto km = [&](const std::string& dataset) {
+    return Passerelle("analyze survfit --site " + site + " --dataset " + dataset +
+                      " --formula 'Surv(os_days, os_event) ~ 1' --json");
+  };
+  const Output from_csv = table("from_csv");
+  ASSERT_EQ(from_csv.exit_code, 0) << from_csv.text;
+  EXPECT_NE(from_csv.text.find("\"prostate\""), std::string::npos) << from_csv.text;
+  EXPECT_EQ(table("from_sav").text, from_csv.text);
+  EXPECT_EQ(table("from_xlsx").text, from_csv.text);
+  const Output km_csv = km("from_csv");
+  ASSERT_EQ(km_csv.exit_code, 0) << km_csv.text;
+  EXPECT_EQ(km("from_sav").text, km_csv.text);
+  EXPECT_EQ(km("from_xlsx").text, km_csv.text);
+}
+
+TEST_F(CliTest, StatisticsAndExcelFilesAreRefusedWithThePlace) {
+  const std::string site = dir_ + "/lyon";
+  ASSERT_EQ(Passerelle("site init " + site + " --name lyon").exit_code, 0);
+  const Output bad = Passerelle("site import " + site + " --dataset gu --file " + kFiles +
+                                "gu_lyon_bad.sav --dictionary gu_cohort.v1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.text.find("gu_lyon_bad.sav:row 5: psa_dx: must be at least 0 (min), cell \"-2\""),
+            std::string::npos)
+      << bad.text;
+  EXPECT_NE(bad.text.find("nothing was imported; the store is unchanged"), std::string::npos);
+  EXPECT_NE(Passerelle("site datasets " + site).text.find("0 datasets"), std::string::npos);
+
+  const Output merged = Passerelle("site import " + site + " --dataset m --file " + kFiles +
+                                   "gu_lyon.xlsx --sheet merged");
+  EXPECT_EQ(merged.exit_code, 2);
+  EXPECT_NE(merged.text.find("the header row has merged cells A1:C1: one header cell per column"),
+            std::string::npos)
+      << merged.text;
+  const Output no_sheet = Passerelle("site import " + site + " --dataset m --file " + kFiles +
+                                     "gu_lyon.xlsx --sheet Feuil1");
+  EXPECT_EQ(no_sheet.exit_code, 2);
+  EXPECT_NE(no_sheet.text.find("its sheets are cohort, merged, types, stray cells"),
+            std::string::npos)
+      << no_sheet.text;
+  std::ofstream(dir_ + "/export.ods") << "x";
+  const Output ods =
+      Passerelle("site import " + site + " --dataset m --file " + dir_ + "/export.ods");
+  EXPECT_EQ(ods.exit_code, 2);
+  EXPECT_NE(ods.text.find("SPSS (.sav .zsav .por)"), std::string::npos) << ods.text;
+  EXPECT_EQ(
+      Passerelle("site import " + site + " --dataset m --file " + kFiles + "gu_lyon.sav --sep ';'")
+          .exit_code,
+      2);
+  EXPECT_NE(Passerelle("site datasets " + site).text.find("0 datasets"), std::string::npos);
+}
+
+// Inferred from an SPSS file, a category's levels are in the order of its value labels.
+TEST_F(CliTest, DictionaryInferredFromAStatisticsFileKeepsItsLabelsOrder) {
+  const Output inferred = Passerelle("dictionary infer --file " + kFiles + "gu_lyon.dta");
+  ASSERT_EQ(inferred.exit_code, 0) << inferred.text;
+  EXPECT_NE(inferred.text.find("name = \"gu_lyon\""), std::string::npos) << inferred.text;
+  EXPECT_NE(inferred.text.find("levels = [\"prostate\", \"bladder\", \"kidney\", "
+                               "\"upper_tract\", \"testis\", \"penis\"]"),
+            std::string::npos)
+      << inferred.text;
+  const Output sheet =
+      Passerelle("dictionary infer --file " + kFiles + "gu_lyon.xlsx --sheet types");
+  ASSERT_EQ(sheet.exit_code, 0) << sheet.text;
+  EXPECT_NE(sheet.text.find("name = \"when\"\ntype = \"date\""), std::string::npos) << sheet.text;
+}
+
 TEST(AnalyzeCli, CoxphTextAndJson) {
   const Output text = Passerelle("analyze coxph --data " + kRef +
                                  "lung.csv --formula 'Surv(time, status == 2) ~ age + sex'");

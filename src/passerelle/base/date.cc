@@ -162,4 +162,29 @@ std::optional<int32_t> DateFormat::ParseDays(std::string_view text) const {
   return Checked(y, m, d);
 }
 
+std::string DateFormat::Format(const CivilDate& date) const {
+  auto two = [](int n) {
+    return std::string{static_cast<char>('0' + n / 10 % 10), static_cast<char>('0' + n % 10)};
+  };
+  const int y = date.year < 0 ? 0 : date.year > 9999 ? 9999 : date.year;
+  std::string out;
+  const std::string_view p = pattern_;
+  for (size_t i = 0; i < p.size();) {
+    const std::string_view rest = p.substr(i);
+    if (rest.starts_with("yyyy")) {
+      out += two(y / 100) + two(y % 100);
+      i += 4;
+    } else if (rest.starts_with("mm")) {
+      out += two(date.month);
+      i += 2;
+    } else if (rest.starts_with("dd")) {
+      out += two(date.day);
+      i += 2;
+    } else {
+      out += p[i++];
+    }
+  }
+  return out;
+}
+
 }  // namespace passerelle

@@ -38,6 +38,10 @@ class DateFormat {
   // Days since 1970-01-01, or nullopt when `text` does not follow the layout or names no real
   // day (2023-02-30). Days and months may have one digit ("1/2/2020") in non-ISO layouts.
   std::optional<int32_t> ParseDays(std::string_view text) const;
+  // `date` written in the layout ("31/01/2020" for dd/mm/yyyy; years as four digits, clamped
+  // to 0000..9999). The day is not checked: a day that does not exist (Excel's 1900-02-29) is
+  // written as it is, for ParseDays to refuse.
+  std::string Format(const CivilDate& date) const;
 
  private:
   std::string pattern_;

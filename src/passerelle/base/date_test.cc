@@ -34,6 +34,21 @@ TEST(Date, FrenchLayout) {
   EXPECT_FALSE(format->ParseDays("2021-03-04"));
 }
 
+TEST(Date, FormatWritesTheLayoutParseDaysReads) {
+  const DateFormat iso;
+  EXPECT_EQ(iso.Format({2021, 3, 4}), "2021-03-04");
+  auto french = DateFormat::Parse("dd/mm/yyyy");
+  ASSERT_TRUE(french.ok());
+  EXPECT_EQ(french->Format({987, 12, 31}), "31/12/0987");
+  for (int32_t d = DaysFromCivil(1990, 1, 1); d < DaysFromCivil(1992, 1, 1); ++d) {
+    ASSERT_EQ(iso.ParseDays(iso.Format(CivilFromDays(d))), d);
+    ASSERT_EQ(french->ParseDays(french->Format(CivilFromDays(d))), d);
+  }
+  // A day that does not exist is written as it is, and refused when read.
+  EXPECT_EQ(iso.Format({1900, 2, 29}), "1900-02-29");
+  EXPECT_FALSE(iso.ParseDays(iso.Format({1900, 2, 29})));
+}
+
 TEST(Date, BadPatternsAreRefused) {
   EXPECT_FALSE(DateFormat::Parse("dd/mm").ok());
   EXPECT_FALSE(DateFormat::Parse("yyyy-mm-dd-dd").ok());

@@ -61,6 +61,31 @@ const std::vector<std::string>& CsvEncodings() {
   return names;
 }
 
+std::string IconvEncodingName(std::string_view encoding) {
+  for (const auto& [name, iconv_name] : kEncodings) {
+    if (encoding == name) return iconv_name;
+  }
+  return "";
+}
+
+Result<std::unique_ptr<RecordReader>> OpenCsvRecords(const std::string& path,
+                                                     const RecordOptions& options,
+                                                     const CellFormat& cells) {
+  if (!options.sheet.empty()) {
+    return InvalidArgument(path +
+                           ": a sheet is chosen in an Excel workbook (.xlsx), not a CSV file");
+  }
+  CsvOptions csv{options.separator, options.encoding};
+  if (cells.decimal_comma) {
+    if (csv.separator == ',') {
+      return InvalidArgument("--decimal-comma needs a separator other than ',' (use --sep ';')");
+    }
+    if (csv.separator == 0) csv.separator = ';';
+  }
+  ASSIGN_OR_RETURN(auto reader, CsvReader::Open(path, csv));
+  return std::unique_ptr<RecordReader>(std::move(reader));
+}
+
 struct CsvReader::Decoder {
   Decoder(iconv_t c, std::string n) : cd(c), name(std::move(n)) {}
   Decoder(const Decoder&) = delete;
@@ -220,32 +245,26 @@ Status CsvReader::ReadHeader() {
     const size_t best = std::max_element(counts, counts + 3) - counts;
     separator_ = counts[best] == 0 ? ',' : ",;\t"[best];
   }
-  CsvRecord header;
+  Record header;
   ASSIGN_OR_RETURN(bool has_header, Next(&header));
   if (!has_header) return InvalidArgument(label_ + ": the file is empty (no header line)");
   for (size_t i = 0; i < header.size(); ++i) {
     std::string name(TrimSpaces(header.field(i)));
-    if (!IsValidName(name)) {
-      return Fail(header.line(i), i + 1,
-                  "column name " + QuoteCell(name) +
-                      " is not a valid variable name (a letter, then letters, digits, '_' or '.')");
-    }
-    if (std::find(header_.begin(), header_.end(), name) != header_.end()) {
-      return Fail(header.line(i), i + 1, "column name " + QuoteCell(name) + " appears twice");
-    }
+    const std::string problem = ColumnNameProblem(name, header_);
+    if (!problem.empty()) return Fail(header.line(i), i + 1, problem);
     header_.push_back(std::move(name));
   }
   return Status::Ok();
 }
 
-Result<bool> CsvReader::Next(CsvRecord* record) {
+Result<bool> CsvReader::Next(Record* record) {
   Result<bool> next = NextRecord(record);
   // Bytes not of the file's encoding end the reading there: that is the error to tell.
   if (!decode_error_.ok()) return decode_error_;
   return next;
 }
 
-Result<bool> CsvReader::NextRecord(CsvRecord* record) {
+Result<bool> CsvReader::NextRecord(Record* record) {
   record->Clear();
   // Fields of a record read from pure-ASCII chunks need no UTF-8 check of their own.
   record_ascii_ = buffer_ascii_;

@@ -15,6 +15,7 @@
 
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/status.h"
+#include "passerelle/data/record_reader.h"
 
 namespace passerelle::data {
 
@@ -27,32 +28,10 @@ struct CsvOptions {
 
 // The encodings a CSV file may be read from besides UTF-8.
 const std::vector<std::string>& CsvEncodings();
+// iconv's name for one of CsvEncodings(), or "" for a name that is not one.
+std::string IconvEncodingName(std::string_view encoding);
 
-// One record: its fields (unquoted, unescaped) and where each one starts in the file.
-class CsvRecord {
- public:
-  size_t size() const { return ends_.size(); }
-  std::string_view field(size_t i) const {
-    const size_t begin = i == 0 ? 0 : ends_[i - 1];
-    return std::string_view(data_).substr(begin, ends_[i] - begin);
-  }
-  // 1-based line of the file on which field i starts.
-  size_t line(size_t i) const { return lines_[i]; }
-  size_t first_line() const { return lines_.empty() ? 0 : lines_[0]; }
-
- private:
-  friend class CsvReader;
-  void Clear() {
-    data_.clear();
-    ends_.clear();
-    lines_.clear();
-  }
-  std::string data_;
-  std::vector<uint32_t> ends_;
-  std::vector<size_t> lines_;
-};
-
-class CsvReader {
+class CsvReader : public RecordReader {
  public:
   // Opens `path` and reads its header. `label` names the file in messages.
   // InvalidArgument for an unreadable header, a UTF-16 file, invalid UTF-8 or bad names;
@@ -61,28 +40,28 @@ class CsvReader {
   // Reads from memory (tests, fuzzing). `label` stands for the file name in messages.
   static Result<std::unique_ptr<CsvReader>> FromString(std::string contents, std::string label,
                                                        CsvOptions options);
-  ~CsvReader();
+  ~CsvReader() override;
   CsvReader(const CsvReader&) = delete;
   CsvReader& operator=(const CsvReader&) = delete;
 
-  const std::vector<std::string>& header() const { return header_; }
+  const std::vector<std::string>& header() const override { return header_; }
   char separator() const { return separator_; }
-  const std::string& label() const { return label_; }
+  const std::string& label() const override { return label_; }
 
   // Reads the next non-blank record into *record. Returns false at end of input.
   // InvalidArgument (with file:line:column) for an unterminated quote, a stray character after
   // a closing quote, or bytes that are not UTF-8 (the message names the likely encoding), or
   // (file:line) not of the encoding given.
-  Result<bool> Next(CsvRecord* record);
+  Result<bool> Next(Record* record) override;
 
   // SHA-256 of every byte of the file. Valid once Next has returned false.
-  std::string ChecksumHex() { return hasher_.FinishHex(); }
+  std::string ChecksumHex() override { return hasher_.FinishHex(); }
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
   CsvReader(std::FILE* file, std::string buffer, std::string label, CsvOptions options);
   Status ReadHeader();
-  Result<bool> NextRecord(CsvRecord* record);
+  Result<bool> NextRecord(Record* record);
   // Decodes raw bytes of the file (after undecoded_, which the caller puts first) into `out`
   // (UTF-8), keeping an incomplete last character in undecoded_ unless `last`. A byte sequence
   // not of the encoding sets decode_error_.
@@ -112,6 +91,12 @@ class CsvReader {
   size_t decoded_lines_ = 0;  // line breaks in the bytes decoded so far
   Status decode_error_;
 };
+
+// The CSV kind of RecordFormats(): a CsvReader with `options`' separator and encoding. With a
+// decimal comma the separator is ';' unless given (and may not be ',').
+Result<std::unique_ptr<RecordReader>> OpenCsvRecords(const std::string& path,
+                                                     const RecordOptions& options,
+                                                     const CellFormat& cells);
 
 }  // namespace passerelle::data
 

@@ -54,10 +54,10 @@ struct PendingColumn {
 class BatchPipe {
  public:
   static constexpr size_t kBatch = 4096;
-  BatchPipe() : batches_{std::vector<CsvRecord>(kBatch), std::vector<CsvRecord>(kBatch)} {}
+  BatchPipe() : batches_{std::vector<Record>(kBatch), std::vector<Record>(kBatch)} {}
 
   // The batch to fill next (waits until the converter has finished with it).
-  std::vector<CsvRecord>& Filling() {
+  std::vector<Record>& Filling() {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return !full_[next_fill_]; });
     return batches_[next_fill_];
@@ -77,7 +77,7 @@ class BatchPipe {
     changed_.notify_all();
   }
   // The next batch to convert; false once closed and converted.
-  bool Take(std::vector<CsvRecord>** batch, size_t* size) {
+  bool Take(std::vector<Record>** batch, size_t* size) {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return full_[next_take_] || closed_; });
     if (!full_[next_take_]) return false;
@@ -96,7 +96,7 @@ class BatchPipe {
  private:
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<CsvRecord> batches_[2];
+  std::vector<Record> batches_[2];
   size_t sizes_[2] = {0, 0};
   bool full_[2] = {false, false};
   size_t next_fill_ = 0, next_take_ = 0;
@@ -149,11 +149,11 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
     // a batch at a time, in the file's order.
     BatchPipe pipe;
     std::thread convert([&] {
-      std::vector<CsvRecord>* batch = nullptr;
+      std::vector<Record>* batch = nullptr;
       size_t size = 0;
       while (pipe.Take(&batch, &size)) {
         for (size_t r = 0; r < size; ++r) {
-          const CsvRecord& record = (*batch)[r];
+          const Record& record = (*batch)[r];
           for (size_t c = 0; c < slot.size(); ++c) {
             columns[slot[c]].Add(record.field(c), options.cells.decimal_comma);
           }
@@ -163,12 +163,12 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
     });
     Status read = [&]() -> Status {
       for (;;) {
-        std::vector<CsvRecord>& batch = pipe.Filling();
+        std::vector<Record>& batch = pipe.Filling();
         size_t size = 0;
         for (; size < batch.size(); ++size) {
           ASSIGN_OR_RETURN(bool more, reader->Next(&batch[size]));
           if (!more) break;
-          const CsvRecord& record = batch[size];
+          const Record& record = batch[size];
           if (record.size() != slot.size()) {
             return InvalidArgument(path + ":" + std::to_string(record.first_line()) +
                                    ": record has " + std::to_string(record.size()) +

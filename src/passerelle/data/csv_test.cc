@@ -19,7 +19,7 @@ std::vector<std::vector<std::string>> ReadAll(const std::string& text, CsvOption
   if (separator) *separator = (*reader)->separator();
   if (header) *header = (*reader)->header();
   std::vector<std::vector<std::string>> rows;
-  CsvRecord record;
+  Record record;
   for (;;) {
     auto more = (*reader)->Next(&record);
     EXPECT_TRUE(more.ok()) << more.status().ToString();
@@ -69,7 +69,7 @@ TEST(Csv, BlankLinesAndMissingFinalNewline) {
 TEST(Csv, LinesAreTrackedAcrossEmbeddedNewlines) {
   auto reader = CsvReader::FromString("a,b\n\"x\ny\",1\n2,3\n", "t.csv", {});
   ASSERT_TRUE(reader.ok());
-  CsvRecord record;
+  Record record;
   ASSERT_TRUE(*(*reader)->Next(&record));
   EXPECT_EQ(record.line(0), 2u);
   EXPECT_EQ(record.line(1), 3u);
@@ -80,7 +80,7 @@ TEST(Csv, LinesAreTrackedAcrossEmbeddedNewlines) {
 TEST(Csv, UnterminatedQuoteNamesItsLine) {
   auto reader = CsvReader::FromString("a,b\n1,2\n3,\"open\n", "t.csv", {});
   ASSERT_TRUE(reader.ok());
-  CsvRecord record;
+  Record record;
   ASSERT_TRUE(*(*reader)->Next(&record));
   auto more = (*reader)->Next(&record);
   ASSERT_FALSE(more.ok());
@@ -90,7 +90,7 @@ TEST(Csv, UnterminatedQuoteNamesItsLine) {
 TEST(Csv, StrayCharacterAfterQuote) {
   auto reader = CsvReader::FromString("a\n\"x\"y\n", "t.csv", {});
   ASSERT_TRUE(reader.ok());
-  CsvRecord record;
+  Record record;
   auto more = (*reader)->Next(&record);
   ASSERT_FALSE(more.ok());
   EXPECT_NE(more.status().message().find("t.csv:2:1: unexpected character after a closing quote"),
@@ -101,7 +101,7 @@ TEST(Csv, TextNotInUtf8IsRefusedNamingItsLikelyEncoding) {
   // "武汉" in GBK (and GB18030) is CE E4 BA BA: not UTF-8.
   auto reader = CsvReader::FromString("site,n\n\xCE\xE4\xBA\xBA,1\n", "gbk.csv", {});
   ASSERT_TRUE(reader.ok());
-  CsvRecord record;
+  Record record;
   auto more = (*reader)->Next(&record);
   ASSERT_FALSE(more.ok());
   EXPECT_NE(more.status().message().find("gbk.csv:2:1: the file is not valid UTF-8"),
@@ -171,7 +171,7 @@ TEST(Csv, AnEncodedFileIsReadAcrossChunks) {
   gb.encoding = "gb18030";
   auto reader = CsvReader::Open(path, gb);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  CsvRecord record;
+  Record record;
   int rows = 0;
   for (;;) {
     auto more = (*reader)->Next(&record);
@@ -203,7 +203,7 @@ TEST(Csv, StreamsFromFileAcrossChunksAndChecksumsBytes) {
   std::ofstream(path, std::ios::binary) << contents;
   auto reader = CsvReader::Open(path, {});
   ASSERT_TRUE(reader.ok());
-  CsvRecord record;
+  Record record;
   int rows = 0;
   for (;;) {
     auto more = (*reader)->Next(&record);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "passerelle/data/csv.h"
 #include "passerelle/data/gu_test_util.h"
 #include "passerelle/data/validator.h"
 
@@ -39,7 +40,7 @@ class Derived {
 
  private:
   Dictionary dictionary_;
-  CsvRecord record_;
+  Record record_;
   std::vector<Value> row_;
   bool valid_ = false;
 };

@@ -30,11 +30,11 @@ bool LooksLikeIdentifierName(std::string_view name) {
 
 }  // namespace
 
-Result<Dictionary> InferDictionary(CsvReader* reader, const CellFormat& format,
+Result<Dictionary> InferDictionary(RecordReader* reader, const CellFormat& format,
                                    const std::string& name) {
   const std::vector<std::string>& header = reader->header();
   std::vector<ColumnEvidence> evidence(header.size());
-  CsvRecord record;
+  Record record;
   size_t rows = 0;
   for (;;) {
     ASSIGN_OR_RETURN(bool more, reader->Next(&record));
@@ -68,9 +68,19 @@ Result<Dictionary> InferDictionary(CsvReader* reader, const CellFormat& format,
                   " rows); review the types and levels, then pin it with --dictionary.";
   for (size_t c = 0; c < header.size(); ++c) {
     const ColumnEvidence& e = evidence[c];
+    const std::vector<std::string> declared = reader->DeclaredLevels(c);
     Variable v;
     v.name = header[c];
-    if (e.present == 0) {
+    if (!declared.empty() && !e.many_levels && e.present > 0) {
+      // Value labels say the column is a category, and in which order its levels go.
+      v.type = VarType::kCategory;
+      v.levels = declared;
+      for (const auto& [level, count] : e.levels) {
+        if (std::find(declared.begin(), declared.end(), level) == declared.end()) {
+          v.levels.push_back(level);
+        }
+      }
+    } else if (e.present == 0) {
       v.type = VarType::kNumber;
     } else if (LooksLikeIdentifierName(v.name)) {
       v.type = VarType::kIdentifier;

@@ -1,13 +1,13 @@
-// Infers a dictionary from a CSV file when the custodian has none yet: each column becomes
-// integer, number, date, category (with its levels) or a text identifier. The result is
+// Infers a dictionary from a file (any RecordReader) when the custodian has none yet: each column
+// becomes integer, number, date, category (with its levels) or a text identifier. The result is
 // stored with the import and shown, so the custodian can review it and pin it.
 #ifndef PASSERELLE_DATA_INFER_H_
 #define PASSERELLE_DATA_INFER_H_
 
 #include <string>
 
-#include "passerelle/data/csv.h"
 #include "passerelle/data/dictionary.h"
+#include "passerelle/data/record_reader.h"
 #include "passerelle/data/validator.h"
 
 namespace passerelle::data {
@@ -17,10 +17,12 @@ inline constexpr size_t kMaxInferredLevels = 50;
 
 // Reads every record of `reader` and returns a dictionary named `name` for its columns.
 // Rules: all cells whole numbers → integer; numbers → number; dates in `format`'s layout → date;
-// few distinct values → category; a column named id, *_id or *.id, or whose values are all
-// distinct → identifier; otherwise text. A column with no value at all becomes number.
-// Errors: those of CsvReader::Next.
-Result<Dictionary> InferDictionary(CsvReader* reader, const CellFormat& format,
+// few distinct values, or levels the file declares (value labels) → category; a column named id,
+// *_id or *.id, or whose values are all distinct → identifier; otherwise text. A column with no
+// value at all becomes number. A category's levels are in the order the file declares them,
+// those it does not declare after them in byte order.
+// Errors: those of RecordReader::Next.
+Result<Dictionary> InferDictionary(RecordReader* reader, const CellFormat& format,
                                    const std::string& name);
 
 }  // namespace passerelle::data

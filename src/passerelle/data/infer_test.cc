@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "passerelle/data/csv.h"
+#include "passerelle/data/record_test_util.h"
+
 namespace passerelle::data {
 namespace {
 
@@ -29,6 +32,24 @@ TEST(Infer, TypesFromValues) {
   EXPECT_EQ(type("empty"), VarType::kNumber);
   // The inferred dictionary is a valid dictionary.
   EXPECT_TRUE(ParseDictionary(DictionaryToToml(*d), "again").ok());
+}
+
+// A statistics file's value labels say which columns are categories, and their levels' order.
+TEST(Infer, ValueLabelsGiveCategoriesTheirOrder) {
+  auto reader = OpenRecordReader(testing::Fixture("gu_lyon.sav"), {}, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  auto d = InferDictionary(reader->get(), {}, "gu_lyon");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  const Variable& organ = d->variables[d->IndexOf("organ")];
+  EXPECT_EQ(organ.type, VarType::kCategory);
+  EXPECT_EQ(organ.levels, (std::vector<std::string>{"prostate", "bladder", "kidney", "upper_tract",
+                                                    "testis", "penis"}));
+  // Two levels only, both labelled: still in the file's order, not byte order.
+  EXPECT_EQ(d->variables[d->IndexOf("sex")].levels, (std::vector<std::string>{"male", "female"}));
+  // The user-missing code 999 "not measured" is no level: psa_dx stays a number.
+  EXPECT_EQ(d->variables[d->IndexOf("psa_dx")].type, VarType::kNumber);
+  EXPECT_EQ(d->variables[d->IndexOf("diagnosis_date")].type, VarType::kDate);
+  EXPECT_EQ(d->variables[d->IndexOf("birth_year")].type, VarType::kInteger);
 }
 
 TEST(Infer, MixedColumnKeepsNumericLookingLevels) {

@@ -9,12 +9,18 @@ void ProblemList::Add(Problem problem) {
   if (shown_.size() < kShown) shown_.push_back(std::move(problem));
 }
 
-std::string ProblemList::Format(const std::string& file_label, const std::string& outcome) const {
+std::string ProblemList::Format(const std::string& file_label, const std::string& outcome,
+                                const Where& where) const {
   std::string out;
   for (const Problem& p : shown_) {
     out += file_label;
-    if (p.line) out += ":" + std::to_string(p.line);
-    if (p.column) out += ":" + std::to_string(p.column);
+    if (where) {
+      const std::string place = where(p.line, p.column);
+      if (!place.empty()) out += ":" + place;
+    } else {
+      if (p.line) out += ":" + std::to_string(p.line);
+      if (p.column) out += ":" + std::to_string(p.column);
+    }
     out += ": ";
     if (!p.variable.empty()) out += p.variable + ": ";
     out += p.rule;
@@ -29,9 +35,10 @@ std::string ProblemList::Format(const std::string& file_label, const std::string
   return out;
 }
 
-Status ProblemList::ToStatus(const std::string& file_label, const std::string& outcome) const {
+Status ProblemList::ToStatus(const std::string& file_label, const std::string& outcome,
+                             const Where& where) const {
   if (empty()) return Status::Ok();
-  return InvalidArgument(Format(file_label, outcome));
+  return InvalidArgument(Format(file_label, outcome, where));
 }
 
 }  // namespace passerelle::data

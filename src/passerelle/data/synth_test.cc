@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "passerelle/data/csv.h"
 #include "passerelle/data/gu_test_util.h"
 #include "passerelle/data/validator.h"
 
@@ -36,7 +37,7 @@ Shares ValidateAll(const std::string& csv) {
   auto v = RowValidator::Make(d, (*reader)->header(), {}, IndexDate::kDiagnosis, &problems);
   EXPECT_TRUE(v.ok());
   Shares s;
-  CsvRecord record;
+  Record record;
   std::vector<Value> row;
   while (*(*reader)->Next(&record)) {
     ++s.rows;

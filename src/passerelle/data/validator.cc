@@ -7,11 +7,9 @@
 
 namespace passerelle::data {
 
-Result<std::unique_ptr<RowValidator>> RowValidator::Make(const Dictionary& dictionary,
-                                                         const std::vector<std::string>& header,
-                                                         const CellFormat& format,
-                                                         IndexDate index_date,
-                                                         ProblemList* problems) {
+Result<std::unique_ptr<RowValidator>> RowValidator::Make(
+    const Dictionary& dictionary, const std::vector<std::string>& header, const CellFormat& format,
+    IndexDate index_date, ProblemList* problems, size_t header_line) {
   std::unique_ptr<RowValidator> v(new RowValidator(dictionary, format));
   ASSIGN_OR_RETURN(v->rules_, GuRules::Bind(dictionary));
   if (!dictionary.derivation.empty()) {
@@ -24,10 +22,10 @@ Result<std::unique_ptr<RowValidator>> RowValidator::Make(const Dictionary& dicti
   for (size_t c = 0; c < header.size(); ++c) {
     const int i = dictionary.IndexOf(header[c]);
     if (i < 0) {
-      problems->Add(
-          {1, c + 1, header[c], "column not in dictionary " + dictionary.Id(), "", false});
+      problems->Add({header_line, c + 1, header[c], "column not in dictionary " + dictionary.Id(),
+                     "", false});
     } else if (dictionary.variables[i].derived) {
-      problems->Add({1, c + 1, header[c],
+      problems->Add({header_line, c + 1, header[c],
                      "derived by Passerelle at import; remove this column from the file", "",
                      false});
     } else {
@@ -38,7 +36,8 @@ Result<std::unique_ptr<RowValidator>> RowValidator::Make(const Dictionary& dicti
     const Variable& var = dictionary.variables[i];
     if (var.derived || v->column_of_[i] >= 0) continue;
     if (var.required) {
-      problems->Add({1, 0, var.name, "required column is missing from the header", "", false});
+      problems->Add(
+          {header_line, 0, var.name, "required column is missing from the header", "", false});
     } else {
       v->absent_optional_.push_back(var.name);
     }
@@ -121,7 +120,7 @@ bool RowValidator::Convert(const Variable& var, std::string_view cell, Value* va
   return true;
 }
 
-bool RowValidator::Check(const CsvRecord& record, std::span<Value> row, ProblemList* problems) {
+bool RowValidator::Check(const Record& record, std::span<Value> row, ProblemList* problems) {
   const size_t line = record.first_line();
   if (record.size() != header_size_) {
     problems->Add({line, std::min(record.size(), header_size_) + 1, "",

@@ -1,6 +1,6 @@
-// Turns CSV records into typed rows of a dictionary, checking every rule on the way: types,
-// required cells, bounds, levels, uniqueness, the dictionary's cross-field rules; then fills
-// the derived variables. Each broken rule becomes a Problem at file:line:column.
+// Turns records (data/record_reader.h) into typed rows of a dictionary, checking every rule on the
+// way: types, required cells, bounds, levels, uniqueness, the dictionary's cross-field rules; then
+// fills the derived variables. Each broken rule becomes a Problem at file:line:column.
 #ifndef PASSERELLE_DATA_VALIDATOR_H_
 #define PASSERELLE_DATA_VALIDATOR_H_
 
@@ -11,37 +11,32 @@
 #include <vector>
 
 #include "passerelle/base/date.h"
-#include "passerelle/data/csv.h"
 #include "passerelle/data/dictionary.h"
 #include "passerelle/data/gu_cohort.h"
 #include "passerelle/data/problems.h"
+#include "passerelle/data/record_reader.h"
 #include "passerelle/data/unique_set.h"
 
 namespace passerelle::data {
-
-// How cells are read: the dialect beyond the CSV syntax itself.
-struct CellFormat {
-  bool decimal_comma = false;
-  DateFormat date_format;
-};
 
 class RowValidator {
  public:
   // Maps the header onto the dictionary. Header problems (a column the dictionary does not know,
   // a required or derived column missing or present) are added to *problems; the validator is
   // returned even then, and the caller decides to stop. InvalidArgument when the dictionary's
-  // rules or derivation cannot be bound.
+  // rules or derivation cannot be bound. `header_line`: the line header problems are put on
+  // (RecordReader::header_line()).
   static Result<std::unique_ptr<RowValidator>> Make(const Dictionary& dictionary,
                                                     const std::vector<std::string>& header,
                                                     const CellFormat& format, IndexDate index_date,
-                                                    ProblemList* problems);
+                                                    ProblemList* problems, size_t header_line = 1);
 
   // Converts one record into `row` (indexed like the dictionary's variables), checks it and
   // derives. Returns true when the row broke no rule; every broken rule is added to *problems.
   // REQUIRES: row.size() is the dictionary's number of variables.
-  bool Check(const CsvRecord& record, std::span<Value> row, ProblemList* problems);
+  bool Check(const Record& record, std::span<Value> row, ProblemList* problems);
   // The same, sizing `row` first.
-  bool Check(const CsvRecord& record, std::vector<Value>* row, ProblemList* problems) {
+  bool Check(const Record& record, std::vector<Value>* row, ProblemList* problems) {
     row->resize(dictionary_.variables.size());
     return Check(record, std::span<Value>(*row), problems);
   }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "passerelle/data/csv.h"
 #include "passerelle/data/gu_test_util.h"
 
 namespace passerelle::data {
@@ -19,7 +20,7 @@ struct Outcome {
 
 // Keeps the CSV records alive with the values that point into them.
 struct Validation {
-  std::vector<CsvRecord> records;
+  std::vector<Record> records;
   Outcome outcome;
 };
 
@@ -118,7 +119,7 @@ TEST(Validator, DecimalCommaAndFrenchDates) {
       RowValidator::Make(Small(), (*reader)->header(), format, IndexDate::kDiagnosis, &problems);
   ASSERT_TRUE(v.ok());
   EXPECT_EQ((*v)->absent_optional(), (std::vector<std::string>{"age", "arm"}));
-  CsvRecord record;
+  Record record;
   ASSERT_TRUE(*(*reader)->Next(&record));
   std::vector<Value> row;
   ASSERT_TRUE((*v)->Check(record, &row, &problems)) << problems.Format("f", "");

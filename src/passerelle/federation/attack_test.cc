@@ -39,7 +39,7 @@ class AttackTest : public ::testing::Test {
       ASSERT_TRUE(store.ok()) << store.status().ToString();
       store::ImportRequest request;
       request.dataset = "colon";
-      request.csv_path = kRef + "colon_death_" + name + ".csv";
+      request.file_path = kRef + "colon_death_" + name + ".csv";
       request.dictionary = *dictionary;
       auto report = (*store)->Import(request);
       ASSERT_TRUE(report.ok()) << report.status().ToString();

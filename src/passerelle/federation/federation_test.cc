@@ -86,7 +86,7 @@ class FederationTest : public ::testing::Test {
       OpenScope(dir_ + "/" + site);
       store::ImportRequest import;
       import.dataset = "colon";
-      import.csv_path = kRef + "colon_death_" + site + ".csv";
+      import.file_path = kRef + "colon_death_" + site + ".csv";
       import.dictionary = *dictionary;
       ASSERT_TRUE((*s)->Import(import).ok());
     }
@@ -739,7 +739,7 @@ class HubViewTest : public FederationTest {
     ASSERT_TRUE(s.ok());
     store::ImportRequest import;
     import.dataset = "colon";
-    import.csv_path = kRef + "colon_death_" + site + ".csv";
+    import.file_path = kRef + "colon_death_" + site + ".csv";
     if (with_dictionary) {
       import.dictionary =
           *data::ParseDictionary(ReadAll(kRef + "colon_death.dictionary.toml"), "dict");

@@ -163,7 +163,8 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   ImportReport report;
   const bool inferred = !request.dictionary.has_value();
   if (inferred) {
-    ASSIGN_OR_RETURN(auto first_pass, data::CsvReader::Open(request.csv_path, request.csv));
+    ASSIGN_OR_RETURN(auto first_pass,
+                     data::OpenRecordReader(request.file_path, request.reading, request.cells));
     // Named after the dataset, never after a built-in dictionary (a dataset gu_cohort imported
     // without one has the dictionary gu_cohort_inferred.v1, not gu_cohort.v1).
     const std::string name = data::BuiltinDictionaryText(request.dataset + ".v1")
@@ -176,14 +177,18 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   }
   const data::Dictionary& dictionary = report.dictionary;
 
-  ASSIGN_OR_RETURN(auto reader, data::CsvReader::Open(request.csv_path, request.csv));
+  ASSIGN_OR_RETURN(auto reader,
+                   data::OpenRecordReader(request.file_path, request.reading, request.cells));
   const std::string& label = reader->label();
   const std::string kNothingWritten = "nothing was imported; the store is unchanged.";
+  const data::ProblemList::Where where = [&reader](size_t line, size_t column) {
+    return reader->Where(line, column);
+  };
   data::ProblemList problems;
   ASSIGN_OR_RETURN(auto validator,
                    data::RowValidator::Make(dictionary, reader->header(), request.cells,
-                                            request.index_date, &problems));
-  RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten));
+                                            request.index_date, &problems, reader->header_line()));
+  RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten, where));
   report.absent_optional = validator->absent_optional();
   // A dataset's site column must name this store's site: rows of another hospital never mix in.
   const int site_var = dictionary.IndexOf("site");
@@ -227,7 +232,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   RETURN_IF_ERROR(db_->Exec(view + " FROM " + QuoteIdentifier(table)));
   ASSIGN_OR_RETURN(auto insert, db_->Prepare(insert_sql + ")"));
 
-  data::CsvRecord record;
+  data::Record record;
   std::vector<data::VarType> types;
   for (const data::Variable& var : dictionary.variables) types.push_back(var.type);
   RowWriter writer(insert.get(), std::move(types));
@@ -254,7 +259,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
     RETURN_IF_ERROR(writer.Commit());
   }
   RETURN_IF_ERROR(writer.Finish());
-  RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten));
+  RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten, where));
   if (rows == 0)
     return InvalidArgument(label + ": the file has a header but no data rows; " + kNothingWritten);
   insert.reset();
@@ -265,7 +270,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   v.dictionary_source = inferred ? "inferred" : request.dictionary_source;
   v.index_date =
       dictionary.derivation.empty() ? "" : std::string(IndexDateName(request.index_date));
-  v.source_file = std::filesystem::path(request.csv_path).filename().string();
+  v.source_file = std::filesystem::path(request.file_path).filename().string();
   v.imported_at = UtcNowIso();
 
   if (!old_table.empty()) {

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "passerelle/base/status.h"
-#include "passerelle/data/csv.h"
 #include "passerelle/data/dictionary.h"
 #include "passerelle/data/gu_cohort.h"
+#include "passerelle/data/record_reader.h"
 #include "passerelle/data/table.h"
 #include "passerelle/data/validator.h"
 #include "passerelle/privacy/policy.h"
@@ -40,11 +40,12 @@ struct DatasetVersion {
 
 struct ImportRequest {
   std::string dataset;
-  std::string csv_path;
+  // The file: any kind data::OpenRecordReader reads (CSV, statistics file, Excel workbook).
+  std::string file_path;
   // nullopt: infer one from the file (and store it as "inferred").
   std::optional<data::Dictionary> dictionary;
   std::string dictionary_source = "file";
-  data::CsvOptions csv;
+  data::RecordOptions reading;  // separator, encoding, sheet
   data::CellFormat cells;
   data::IndexDate index_date = data::IndexDate::kDiagnosis;
   // Called every 100,000 rows with the rows read so far (for a progress line); may be empty.
@@ -72,8 +73,9 @@ class SiteStore {
 
   // Validates every row of the file and, only when all pass, stores them as a new version of
   // the dataset that replaces the previous one, in one transaction. On any problem nothing is
-  // written and InvalidArgument lists the first 20 problems (file:line:column: variable: rule,
-  // cell) and their total. The message may quote cells: show it at the site only, never log it.
+  // written and InvalidArgument lists the first 20 problems (file:place: variable: rule, cell,
+  // the place as the file's reader names it) and their total. The message may quote cells: show it
+  // at the site only, never log it.
   Result<ImportReport> Import(const ImportRequest& request);
 
   // Current version of every dataset, by name.

@@ -7,8 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "passerelle/base/sha256.h"
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/gu_test_util.h"
+#include "passerelle/data/record_test_util.h"
 #include "passerelle/data/synth.h"
 #include "passerelle/store/sqlite_db.h"
 
@@ -33,7 +35,7 @@ class SiteStoreTest : public ::testing::Test {
   ImportRequest GuRequest(const std::string& path) {
     ImportRequest r;
     r.dataset = "gu_cohort";
-    r.csv_path = path;
+    r.file_path = path;
     r.dictionary = data::testing::GuDictionary();
     r.dictionary_source = "builtin";
     return r;
@@ -164,7 +166,7 @@ TEST_F(SiteStoreTest, RowsOfAnotherSiteAreRefused) {
 TEST_F(SiteStoreTest, InfersAndStoresADictionaryWhenNoneIsGiven) {
   ImportRequest r;
   r.dataset = "lung";
-  r.csv_path = Write("lung.csv", "inst,time,status,sex,ph.ecog\n3,306,2,1,1\n3,455,2,1,\n");
+  r.file_path = Write("lung.csv", "inst,time,status,sex,ph.ecog\n3,306,2,1,1\n3,455,2,1,\n");
   auto report = store_->Import(r);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->version.dictionary_source, "inferred");
@@ -182,7 +184,7 @@ TEST_F(SiteStoreTest, FrenchExcelExport) {
                                            {"treatment_date", "01/04/2018"},
                                            {"last_followup_date", "01/03/2023"}}},
                                          ';');
-  r.csv_path = Write("lyon.csv", "\xEF\xBB\xBF" + csv);
+  r.file_path = Write("lyon.csv", "\xEF\xBB\xBF" + csv);
   r.cells.decimal_comma = true;
   r.cells.date_format = DateFormat::Parse("dd/mm/yyyy").value();
   auto report = store_->Import(r);
@@ -216,6 +218,116 @@ TEST_F(SiteStoreTest, ReservedDatasetNamesAreRefused) {
     r.dataset = name;
     EXPECT_EQ(store_->Import(r).status().code(), StatusCode::kInvalidArgument) << name;
   }
+}
+
+// Every kind of file holding gu_lyon.csv's cohort stores the very rows the CSV stores.
+TEST(SiteStoreFiles, EveryKindOfFileStoresTheCsvsRows) {
+  const std::string dir = passerelle::testing::FreshTestDir("files");
+  auto load = [&](const std::string& name) -> Result<data::Table> {
+    const std::string site = dir + "/" + name;
+    ASSIGN_OR_RETURN(auto store, SiteStore::Create(site, "lyon"));
+    ImportRequest r;
+    r.dataset = "gu_cohort";
+    r.file_path = data::testing::Fixture(name);
+    r.dictionary = data::testing::GuDictionary();
+    ASSIGN_OR_RETURN(ImportReport report, store->Import(r));
+    EXPECT_EQ(report.version.rows, 40);
+    EXPECT_EQ(report.version.source_file, name);
+    return store->LoadTable("gu_cohort");
+  };
+  auto csv = load("gu_lyon.csv");
+  ASSERT_TRUE(csv.ok()) << csv.status().message();
+  for (const std::string name : {"gu_lyon.sav", "gu_lyon.zsav", "gu_lyon.dta", "gu_lyon.xpt",
+                                 "gu_lyon.sas7bdat", "gu_lyon.xlsx"}) {
+    SCOPED_TRACE(name);
+    auto table = load(name);
+    ASSERT_TRUE(table.ok()) << table.status().message();
+    ASSERT_EQ(table->rows, csv->rows);
+    ASSERT_EQ(table->columns.size(), csv->columns.size());
+    for (size_t c = 0; c < csv->columns.size(); ++c) {
+      const data::Column& want = csv->columns[c];
+      const data::Column& got = table->columns[c];
+      SCOPED_TRACE(want.variable.name);
+      EXPECT_EQ(got.codes, want.codes);
+      EXPECT_EQ(got.levels, want.levels);
+      EXPECT_EQ(got.texts, want.texts);
+      EXPECT_EQ(got.text_missing, want.text_missing);
+      ASSERT_EQ(got.numbers.size(), want.numbers.size());
+      for (size_t r = 0; r < want.numbers.size(); ++r) {
+        if (std::isnan(want.numbers[r])) {
+          EXPECT_TRUE(std::isnan(got.numbers[r])) << "row " << r + 1;
+        } else {
+          EXPECT_EQ(got.numbers[r], want.numbers[r]) << "row " << r + 1;
+        }
+      }
+    }
+  }
+}
+
+// A bad value in a statistics file: refused with file, row, variable and rule; nothing stored,
+// the version imported before it intact.
+TEST(SiteStoreFiles, ABadValueInAStatisticsFileChangesNothing) {
+  const std::string dir = passerelle::testing::FreshTestDir("files");
+  auto store = SiteStore::Create(dir, "lyon");
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  ImportRequest r;
+  r.dataset = "gu_cohort";
+  r.file_path = data::testing::Fixture("gu_lyon.sav");
+  r.dictionary = data::testing::GuDictionary();
+  ASSERT_TRUE((*store)->Import(r).ok());
+  std::ifstream before_in(dir + "/store.sqlite", std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(before_in)),
+                           std::istreambuf_iterator<char>());
+  r.file_path = data::testing::Fixture("gu_lyon_bad.sav");
+  auto bad = (*store)->Import(r);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find(
+                "gu_lyon_bad.sav:row 5: psa_dx: must be at least 0 (min), cell \"-2\""),
+            std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("1 problem in"), std::string::npos);
+  std::ifstream after_in(dir + "/store.sqlite", std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(after_in)),
+                          std::istreambuf_iterator<char>());
+  EXPECT_EQ(after, before);
+  auto datasets = (*store)->ListDatasets();
+  ASSERT_TRUE(datasets.ok());
+  ASSERT_EQ(datasets->size(), 1u);
+  EXPECT_EQ((*datasets)[0].version, 1);
+  EXPECT_EQ((*datasets)[0].source_file, "gu_lyon.sav");
+}
+
+// Header problems of typed files name their place: no line in a statistics file, the cell in a
+// sheet.
+TEST(SiteStoreFiles, HeaderProblemsNameTheirPlace) {
+  const std::string dir = passerelle::testing::FreshTestDir("files");
+  auto store = SiteStore::Create(dir, "lyon");
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto d = data::ParseDictionary(
+      "name = \"small\"\n[[variable]]\nname = \"id\"\ntype = \"identifier\"\n"
+      "[[variable]]\nname = \"flag\"\ntype = \"category\"\nrequired = true\n",
+      "small.toml");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  ImportRequest r;
+  r.dataset = "small";
+  r.dictionary = *d;
+  r.file_path = data::testing::Fixture("cells.sav");
+  auto sav = (*store)->Import(r);
+  ASSERT_FALSE(sav.ok());
+  EXPECT_NE(sav.status().message().find("cells.sav: grade: column not in dictionary small.v1"),
+            std::string::npos)
+      << sav.status().message();
+  EXPECT_NE(sav.status().message().find("cells.sav: flag: required column is missing"),
+            std::string::npos)
+      << sav.status().message();
+  r.file_path = data::testing::Fixture("gu_lyon.xlsx");
+  r.reading.sheet = "types";
+  auto xlsx = (*store)->Import(r);
+  ASSERT_FALSE(xlsx.ok());
+  EXPECT_NE(xlsx.status().message().find("gu_lyon.xlsx:types!D3: x: column not in dictionary"),
+            std::string::npos)
+      << xlsx.status().message();
 }
 
 TEST(SiteStorePermissions, TheFolderAndItsRecordsAreTheSitesAccountsOnly) {

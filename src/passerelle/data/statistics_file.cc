@@ -1,0 +1,543 @@
+#include "passerelle/data/statistics_file.h"
+
+#include <readstat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "passerelle/base/date.h"
+#include "passerelle/base/text.h"
+#include "passerelle/data/csv.h"
+
+namespace passerelle::data {
+namespace {
+
+enum class Package { kSpss, kStata, kSas };
+
+struct FileKind {
+  std::string_view extension;
+  Package package;
+  readstat_error_t (*parse)(readstat_parser_t*, const char*, void*);
+};
+
+constexpr FileKind kKinds[] = {
+    {".sav", Package::kSpss, &readstat_parse_sav},
+    {".zsav", Package::kSpss, &readstat_parse_sav},
+    {".por", Package::kSpss, &readstat_parse_por},
+    {".dta", Package::kStata, &readstat_parse_dta},
+    {".sas7bdat", Package::kSas, &readstat_parse_sas7bdat},
+    {".xpt", Package::kSas, &readstat_parse_xport},
+};
+
+std::string_view PackageName(Package package) {
+  switch (package) {
+    case Package::kSpss:
+      return "SPSS";
+    case Package::kStata:
+      return "Stata";
+    case Package::kSas:
+      return "SAS";
+  }
+  return "";
+}
+
+// How a numeric variable's display format says its numbers are to be read.
+enum class Temporal { kNone, kDays, kSeconds, kMilliseconds };
+
+// Epochs: SPSS counts seconds from 1582-10-14 (the Gregorian calendar's first day); Stata and
+// SAS count days (dates) or seconds and milliseconds (date-times) from 1960-01-01.
+int32_t EpochDays(Package package) {
+  return package == Package::kSpss ? DaysFromCivil(1582, 10, 14) : DaysFromCivil(1960, 1, 1);
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The format's name without its width and decimals: "DATE11" and "DATE9." are DATE.
+std::string FormatName(std::string_view format) {
+  std::string name = Upper(format);
+  while (!name.empty() &&
+         (std::isdigit(static_cast<unsigned char>(name.back())) || name.back() == '.')) {
+    name.pop_back();
+  }
+  return name;
+}
+
+bool StartsWithAny(std::string_view s, std::initializer_list<std::string_view> prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](std::string_view p) { return s.starts_with(p); });
+}
+
+// Reads the display formats of the three packages' manuals. Times of day (SPSS TIME, SAS TIME,
+// Stata %tc with only hours) are not dates and stay numbers; so do Stata's weekly, monthly,
+// quarterly and yearly dates, which count other units than days.
+Temporal TemporalOf(Package package, std::string_view format) {
+  if (format.empty()) return Temporal::kNone;
+  switch (package) {
+    case Package::kSpss: {
+      // Every SPSS date is a number of seconds; DATETIME and YMDHMS add the time of day.
+      const std::string name = FormatName(format);
+      if (name == "DATE" || name == "ADATE" || name == "EDATE" || name == "SDATE" ||
+          name == "JDATE" || name == "DATETIME" || name == "YMDHMS") {
+        return Temporal::kSeconds;
+      }
+      return Temporal::kNone;
+    }
+    case Package::kStata: {
+      const std::string_view f = format;
+      if (f.starts_with("%td") || (f.starts_with("%d") && !f.starts_with("%dx"))) {
+        return Temporal::kDays;
+      }
+      if (f.starts_with("%tc") || f.starts_with("%tC")) {
+        // A format showing only the time of day ("%tcHH:MM") is a time, not a date.
+        const std::string_view rest = f.substr(3);
+        const bool only_time =
+            !rest.empty() && rest.find_first_of("DdNnMmlCcYy") == std::string_view::npos;
+        return only_time ? Temporal::kNone : Temporal::kMilliseconds;
+      }
+      return Temporal::kNone;
+    }
+    case Package::kSas: {
+      const std::string name = FormatName(format);
+      if (StartsWithAny(name, {"DATETIME", "DATEAMPM", "E8601DT", "B8601DT", "E8601DX", "E8601DZ",
+                               "NLDATM", "MDYAMPM"})) {
+        return Temporal::kSeconds;
+      }
+      if (StartsWithAny(name, {"DATE", "DDMMYY", "MMDDYY", "YYMMDD", "E8601DA", "B8601DA",
+                               "WEEKDATE", "WEEKDATX", "NLDATE", "MINGUO", "EURDFDD"})) {
+        return Temporal::kDays;
+      }
+      return Temporal::kNone;
+    }
+  }
+  return Temporal::kNone;
+}
+
+double NumericValue(readstat_value_t value) {
+  switch (readstat_value_type(value)) {
+    case READSTAT_TYPE_INT8:
+      return readstat_int8_value(value);
+    case READSTAT_TYPE_INT16:
+      return readstat_int16_value(value);
+    case READSTAT_TYPE_INT32:
+      return readstat_int32_value(value);
+    case READSTAT_TYPE_FLOAT:
+      return readstat_float_value(value);
+    case READSTAT_TYPE_DOUBLE:
+      return readstat_double_value(value);
+    default:
+      return NAN;
+  }
+}
+
+// A file's value labels of one name: numeric codes or strings to the levels' text, in the
+// file's order.
+struct LabelSet {
+  std::vector<std::pair<double, std::string>> numeric;
+  std::vector<std::pair<std::string, std::string>> strings;
+  std::unordered_map<double, size_t> numeric_index;
+  std::unordered_map<std::string, size_t> string_index;
+};
+
+struct Column {
+  std::string name;
+  bool is_string = false;
+  Temporal temporal = Temporal::kNone;
+  std::string labels;  // the name of its label set, or ""
+  // SPSS user-missing codes: single values and ranges, as [low, high].
+  std::vector<std::pair<double, double>> missing_ranges;
+};
+
+// A batch of records handed from the parsing thread to the caller.
+using Batch = std::vector<Record>;
+constexpr size_t kBatchRows = 1024;
+constexpr size_t kBatchesAhead = 4;
+
+class StatisticsReader final : public RecordReader {
+ public:
+  StatisticsReader(std::string path, FileKind kind, std::string iconv_encoding, CellFormat cells)
+      : path_(std::move(path)),
+        kind_(kind),
+        iconv_encoding_(std::move(iconv_encoding)),
+        cells_(std::move(cells)) {}
+  ~StatisticsReader() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cancelled_ = true;
+    }
+    changed_.notify_all();
+    if (parser_thread_.joinable()) parser_thread_.join();
+  }
+
+  const std::vector<std::string>& header() const override { return header_; }
+  const std::string& label() const override { return path_; }
+  std::string ChecksumHex() override { return FileSha256Hex(path_); }
+  std::string Where(size_t line, size_t /*column*/) const override {
+    return line ? "row " + std::to_string(line) : "";
+  }
+  size_t header_line() const override { return 0; }
+  std::vector<std::string> DeclaredLevels(size_t column) const override;
+
+  // The first pass: variables and value labels, no rows. Then starts the parsing thread.
+  Status Start();
+  Result<bool> Next(Record* record) override;
+
+ private:
+  readstat_parser_t* NewParser() const;
+  std::string Failure(readstat_error_t error) const;
+  // The parsing thread's body and its ReadStat handlers.
+  void Parse();
+  static int OnVariable(int index, readstat_variable_t* variable, const char* labels, void* ctx);
+  static int OnValueLabel(const char* labels, readstat_value_t value, const char* label, void* ctx);
+  static int OnValue(int row, readstat_variable_t* variable, readstat_value_t value, void* ctx);
+  static void OnError(const char* message, void* ctx);
+  // The text of one cell; false (with the rule in *rule) for a string that is not UTF-8.
+  bool CellText(size_t column, readstat_variable_t* variable, readstat_value_t value,
+                std::string* text, std::string* rule) const;
+  // Hands the batch being filled to the caller, waiting while it is kBatchesAhead behind.
+  // False when the reader is being destroyed.
+  bool Publish();
+
+  const std::string path_;
+  const FileKind kind_;
+  const std::string iconv_encoding_;
+  const CellFormat cells_;
+  std::vector<Column> columns_;
+  std::vector<std::string> header_;
+  std::unordered_map<std::string, LabelSet> label_sets_;
+  std::string readstat_message_;  // the last message of ReadStat's error handler
+
+  // Owned by the parsing thread while it runs.
+  Batch filling_;
+  std::vector<std::string> row_cells_;
+  long row_ = -1;  // the row whose cells row_cells_ holds, or -1
+  Status parse_error_;
+
+  std::thread parser_thread_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Batch> ready_;  // guarded by mutex_
+  bool finished_ = false;    // guarded by mutex_: no more batches will come
+  bool cancelled_ = false;   // guarded by mutex_
+  Status final_status_;      // guarded by mutex_: how the parse ended
+  Batch reading_;            // the caller's batch
+  size_t next_in_batch_ = 0;
+};
+
+readstat_parser_t* StatisticsReader::NewParser() const {
+  readstat_parser_t* parser = readstat_parser_init();
+  if (!parser) return nullptr;
+  readstat_set_error_handler(parser, &StatisticsReader::OnError);
+  if (!iconv_encoding_.empty()) {
+    readstat_set_file_character_encoding(parser, iconv_encoding_.c_str());
+  }
+  return parser;
+}
+
+std::string StatisticsReader::Failure(readstat_error_t error) const {
+  std::string why = readstat_error_message(error);
+  if (!readstat_message_.empty()) why += " (" + readstat_message_ + ")";
+  return path_ + ": cannot read it as a " + std::string(PackageName(kind_.package)) +
+         " file: " + why;
+}
+
+void StatisticsReader::OnError(const char* message, void* ctx) {
+  auto* self = static_cast<StatisticsReader*>(ctx);
+  std::string text = message ? message : "";
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  self->readstat_message_ = std::move(text);
+}
+
+int StatisticsReader::OnVariable(int index, readstat_variable_t* variable, const char* labels,
+                                 void* ctx) {
+  auto* self = static_cast<StatisticsReader*>(ctx);
+  Column column;
+  column.name = readstat_variable_get_name(variable);
+  column.is_string = readstat_variable_get_type_class(variable) == READSTAT_TYPE_CLASS_STRING;
+  const char* format = readstat_variable_get_format(variable);
+  if (!column.is_string) {
+    column.temporal = TemporalOf(self->kind_.package, format ? format : "");
+  }
+  column.labels = labels ? labels : "";
+  for (int i = 0; i < readstat_variable_get_missing_ranges_count(variable); ++i) {
+    const double low = NumericValue(readstat_variable_get_missing_range_lo(variable, i));
+    const double high = NumericValue(readstat_variable_get_missing_range_hi(variable, i));
+    if (!std::isnan(low) && !std::isnan(high)) column.missing_ranges.emplace_back(low, high);
+  }
+  if (index != static_cast<int>(self->columns_.size())) return READSTAT_HANDLER_ABORT;
+  self->columns_.push_back(std::move(column));
+  return READSTAT_HANDLER_OK;
+}
+
+int StatisticsReader::OnValueLabel(const char* labels, readstat_value_t value, const char* label,
+                                   void* ctx) {
+  auto* self = static_cast<StatisticsReader*>(ctx);
+  if (!labels || !label) return READSTAT_HANDLER_OK;
+  // A label of a tagged missing value (.a "not asked") names a kind of missing: not a level.
+  if (readstat_value_is_tagged_missing(value) || readstat_value_is_system_missing(value)) {
+    return READSTAT_HANDLER_OK;
+  }
+  LabelSet& set = self->label_sets_[labels];
+  if (readstat_value_type_class(value) == READSTAT_TYPE_CLASS_STRING) {
+    const char* key = readstat_string_value(value);
+    if (!key) return READSTAT_HANDLER_OK;
+    if (set.string_index.emplace(key, set.strings.size()).second) {
+      set.strings.emplace_back(key, label);
+    }
+  } else {
+    const double key = NumericValue(value);
+    if (std::isnan(key)) return READSTAT_HANDLER_OK;
+    if (set.numeric_index.emplace(key, set.numeric.size()).second) {
+      set.numeric.emplace_back(key, label);
+    }
+  }
+  return READSTAT_HANDLER_OK;
+}
+
+Status StatisticsReader::Start() {
+  readstat_parser_t* parser = NewParser();
+  if (!parser) return Internal(path_ + ": ReadStat could not start");
+  readstat_set_variable_handler(parser, &StatisticsReader::OnVariable);
+  readstat_set_value_label_handler(parser, &StatisticsReader::OnValueLabel);
+  // No value handler and one row: the variables and labels only, however long the file.
+  readstat_set_row_limit(parser, 1);
+  const readstat_error_t error = kind_.parse(parser, path_.c_str(), this);
+  readstat_parser_free(parser);
+  if (error == READSTAT_ERROR_OPEN) return NotFound(path_ + ": cannot open the file for reading");
+  if (error != READSTAT_OK) return InvalidArgument(Failure(error));
+  if (columns_.empty()) return InvalidArgument(path_ + ": the file has no variables");
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    const std::string problem = ColumnNameProblem(columns_[c].name, header_);
+    if (!problem.empty()) {
+      return InvalidArgument(path_ + ": variable " + std::to_string(c + 1) + ": " + problem);
+    }
+    header_.push_back(columns_[c].name);
+  }
+  readstat_message_.clear();
+  parser_thread_ = std::thread([this] { Parse(); });
+  return Status::Ok();
+}
+
+std::vector<std::string> StatisticsReader::DeclaredLevels(size_t column) const {
+  if (column >= columns_.size()) return {};
+  const Column& c = columns_[column];
+  const auto set = label_sets_.find(c.labels);
+  if (c.labels.empty() || set == label_sets_.end()) return {};
+  std::vector<std::string> levels;
+  auto add = [&levels](const std::string& level) {
+    if (std::find(levels.begin(), levels.end(), level) == levels.end()) levels.push_back(level);
+  };
+  if (c.is_string) {
+    for (const auto& [key, level] : set->second.strings) add(level);
+    return levels;
+  }
+  for (const auto& [key, level] : set->second.numeric) {
+    // The label of a user-missing code ("999 not measured") names a missing value, not a level.
+    const bool missing =
+        std::any_of(c.missing_ranges.begin(), c.missing_ranges.end(),
+                    [key](const auto& r) { return key >= r.first && key <= r.second; });
+    if (!missing) add(level);
+  }
+  return levels;
+}
+
+bool StatisticsReader::CellText(size_t column, readstat_variable_t* variable,
+                                readstat_value_t value, std::string* text,
+                                std::string* rule) const {
+  text->clear();
+  if (readstat_value_is_missing(value, variable)) return true;
+  const Column& c = columns_[column];
+  const LabelSet* labels = nullptr;
+  if (!c.labels.empty()) {
+    const auto it = label_sets_.find(c.labels);
+    if (it != label_sets_.end()) labels = &it->second;
+  }
+  if (c.is_string) {
+    const char* s = readstat_string_value(value);
+    *text = s ? s : "";
+    if (const auto bad = FindInvalidUtf8(*text)) {
+      *rule = "text that is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
+              "); if the file does not say its encoding, give it with --encoding (" +
+              Join(CsvEncodings(), ", ") + ")";
+      return false;
+    }
+    if (labels) {
+      const auto it = labels->string_index.find(*text);
+      if (it != labels->string_index.end()) *text = labels->strings[it->second].second;
+    }
+    return true;
+  }
+  const double x = NumericValue(value);
+  if (std::isnan(x)) return true;
+  if (labels) {
+    const auto it = labels->numeric_index.find(x);
+    if (it != labels->numeric_index.end()) {
+      *text = labels->numeric[it->second].second;
+      return true;
+    }
+  }
+  double days = NAN;
+  switch (c.temporal) {
+    case Temporal::kNone:
+      break;
+    case Temporal::kDays:
+      days = std::floor(x);
+      break;
+    case Temporal::kSeconds:
+      days = std::floor(x / 86400);
+      break;
+    case Temporal::kMilliseconds:
+      days = std::floor(x / 86400000);
+      break;
+  }
+  if (!std::isnan(days)) {
+    const double day = EpochDays(kind_.package) + days;
+    // Beyond any calendar a dictionary accepts: left as the number, for the validator to refuse.
+    if (std::abs(day) < 3e6) {
+      *text = cells_.date_format.Format(CivilFromDays(static_cast<int32_t>(day)));
+      return true;
+    }
+  }
+  *text = FormatTypedNumber(x, cells_);
+  return true;
+}
+
+bool StatisticsReader::Publish() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return ready_.size() < kBatchesAhead || cancelled_; });
+  if (cancelled_) return false;
+  ready_.push_back(std::move(filling_));
+  filling_.clear();
+  lock.unlock();
+  changed_.notify_all();
+  return true;
+}
+
+int StatisticsReader::OnValue(int row, readstat_variable_t* variable, readstat_value_t value,
+                              void* ctx) {
+  auto* self = static_cast<StatisticsReader*>(ctx);
+  const int index = readstat_variable_get_index(variable);
+  if (index < 0 || static_cast<size_t>(index) >= self->columns_.size()) {
+    return READSTAT_HANDLER_ABORT;
+  }
+  if (row != self->row_) {
+    if (self->row_ >= 0) {
+      Record record;
+      for (const std::string& cell : self->row_cells_) {
+        record.Add(cell, static_cast<size_t>(self->row_) + 1);
+      }
+      self->filling_.push_back(std::move(record));
+      if (self->filling_.size() == kBatchRows && !self->Publish()) return READSTAT_HANDLER_ABORT;
+    }
+    self->row_ = row;
+    self->row_cells_.assign(self->columns_.size(), std::string());
+  }
+  std::string rule;
+  if (!self->CellText(static_cast<size_t>(index), variable, value, &self->row_cells_[index],
+                      &rule)) {
+    self->parse_error_ = InvalidArgument(self->path_ + ":row " + std::to_string(row + 1) + ": " +
+                                         self->columns_[index].name + ": " + rule);
+    return READSTAT_HANDLER_ABORT;
+  }
+  return READSTAT_HANDLER_OK;
+}
+
+void StatisticsReader::Parse() {
+  Status status;
+  readstat_parser_t* parser = NewParser();
+  if (!parser) {
+    status = Internal(path_ + ": ReadStat could not start");
+  } else {
+    // ReadStat expects a variable handler whenever it hands out values.
+    readstat_set_variable_handler(parser, [](int, readstat_variable_t*, const char*, void*) -> int {
+      return READSTAT_HANDLER_OK;
+    });
+    readstat_set_value_handler(parser, &StatisticsReader::OnValue);
+    const readstat_error_t error = kind_.parse(parser, path_.c_str(), this);
+    readstat_parser_free(parser);
+    if (!parse_error_.ok()) {
+      status = parse_error_;
+    } else if (error == READSTAT_ERROR_USER_ABORT) {
+      status = Unavailable(path_ + ": reading stopped");
+    } else if (error != READSTAT_OK) {
+      status = InvalidArgument(Failure(error));
+    } else if (row_ >= 0) {
+      Record record;
+      for (const std::string& cell : row_cells_) record.Add(cell, static_cast<size_t>(row_) + 1);
+      filling_.push_back(std::move(record));
+    }
+  }
+  // The rows read before a failure are handed over first: their problems are worth showing.
+  if (!filling_.empty() && !Publish()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    final_status_ = status;
+    finished_ = true;
+  }
+  changed_.notify_all();
+}
+
+Result<bool> StatisticsReader::Next(Record* record) {
+  while (next_in_batch_ >= reading_.size()) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return !ready_.empty() || finished_; });
+    if (ready_.empty()) {
+      if (!final_status_.ok()) return final_status_;
+      return false;
+    }
+    reading_ = std::move(ready_.front());
+    ready_.pop_front();
+    next_in_batch_ = 0;
+    lock.unlock();
+    changed_.notify_all();
+  }
+  std::swap(*record, reading_[next_in_batch_++]);
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RecordReader>> OpenStatisticsFile(const std::string& path,
+                                                         const RecordOptions& options,
+                                                         const CellFormat& cells) {
+  std::string extension = std::filesystem::path(path).extension().string();
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto kind = std::find_if(std::begin(kKinds), std::end(kKinds),
+                                 [&](const FileKind& k) { return k.extension == extension; });
+  if (kind == std::end(kKinds)) {
+    return InvalidArgument(path + ": not a statistics file's extension");
+  }
+  if (options.separator != 0) {
+    return InvalidArgument(path + ": a separator applies to CSV files, not " +
+                           std::string(PackageName(kind->package)) + " files");
+  }
+  if (!options.sheet.empty()) {
+    return InvalidArgument(path + ": a sheet is chosen in an Excel workbook (.xlsx), not a " +
+                           std::string(PackageName(kind->package)) + " file");
+  }
+  std::string iconv_encoding;
+  if (!options.encoding.empty() && options.encoding != "utf-8" && options.encoding != "utf8") {
+    iconv_encoding = IconvEncodingName(options.encoding);
+    if (iconv_encoding.empty()) {
+      return InvalidArgument(path + ": encoding '" + options.encoding + "': use utf-8, " +
+                             Join(CsvEncodings(), ", "));
+    }
+  } else if (options.encoding == "utf-8" || options.encoding == "utf8") {
+    iconv_encoding = "UTF-8";
+  }
+  auto reader = std::make_unique<StatisticsReader>(path, *kind, iconv_encoding, cells);
+  RETURN_IF_ERROR(reader->Start());
+  return std::unique_ptr<RecordReader>(std::move(reader));
+}
+
+}  // namespace passerelle::data

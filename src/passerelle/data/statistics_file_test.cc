@@ -1,0 +1,261 @@
+#include "passerelle/data/statistics_file.h"
+
+#include <gtest/gtest.h>
+#include <readstat.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "passerelle/base/test_dir.h"
+#include "passerelle/data/csv.h"
+#include "passerelle/data/record_test_util.h"
+#include "passerelle/data/value.h"
+
+namespace passerelle::data {
+namespace {
+
+using testing::Fixture;
+using testing::ReadAll;
+using testing::ReadFile;
+using testing::Records;
+
+const std::vector<std::string> kCellsHeader = {"id", "grade", "x", "day", "stamp", "text"};
+
+// cells.sav (make_files.R): a labelled code with a value that has no label and a user-missing
+// code, numbers that need all their digits, dates and date-times, UTF-8 text.
+TEST(StatisticsFile, SpssCellsReadAsACsvExportWouldHoldThem) {
+  auto read = ReadFile(Fixture("cells.sav"));
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  ASSERT_TRUE(read->status.ok()) << read->status.message();
+  EXPECT_EQ(read->header, kCellsHeader);
+  const std::vector<std::vector<std::string>> expected = {
+      {"r1", "low", "0.1", "2020-02-29", "2021-06-01", "été"},
+      {"r2", "high", "0.3333333333333333", "1960-01-01", "1970-01-01", ""},
+      {"r3", "7", "123456789012", "", "", "plain"},
+      {"r4", "", "-2.5e-07", "1899-12-31", "2000-01-01", "北京"},
+  };
+  EXPECT_EQ(read->rows, expected);
+  EXPECT_EQ(read->lines, (std::vector<size_t>{1, 2, 3, 4}));
+}
+
+TEST(StatisticsFile, StataExtendedMissingValuesAreMissing) {
+  auto read = ReadFile(Fixture("cells.dta"));
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  ASSERT_TRUE(read->status.ok()) << read->status.message();
+  EXPECT_EQ(read->header, kCellsHeader);
+  const std::vector<std::vector<std::string>> expected = {
+      {"r1", "low", "0.1", "2020-02-29", "2021-06-01", "été"},
+      {"r2", "high", "0.3333333333333333", "1960-01-01", "1970-01-01", ""},
+      {"r3", "7", "123456789012", "", "", "plain"},
+      {"r4", "", "-2.5e-07", "1899-12-31", "2000-01-01", "北京"},  // grade is .b
+  };
+  EXPECT_EQ(read->rows, expected);
+}
+
+TEST(StatisticsFile, ValueLabelsAreTheDeclaredLevelsInTheFilesOrder) {
+  auto reader = OpenRecordReader(Fixture("cells.sav"), {}, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  // 9 "unknown" is a user-missing code: it names a missing value, not a level.
+  EXPECT_EQ((*reader)->DeclaredLevels(1), (std::vector<std::string>{"low", "high"}));
+  EXPECT_TRUE((*reader)->DeclaredLevels(0).empty());
+  auto gu = OpenRecordReader(Fixture("gu_lyon.dta"), {}, {});
+  ASSERT_TRUE(gu.ok()) << gu.status().message();
+  const auto& header = (*gu)->header();
+  const size_t organ = std::find(header.begin(), header.end(), "organ") - header.begin();
+  EXPECT_EQ((*gu)->DeclaredLevels(organ),
+            (std::vector<std::string>{"prostate", "bladder", "kidney", "upper_tract", "testis",
+                                      "penis"}));
+}
+
+TEST(StatisticsFile, DatesAndNumbersFollowTheImportsCellFormat) {
+  CellFormat french;
+  french.decimal_comma = true;
+  french.date_format = *DateFormat::Parse("dd/mm/yyyy");
+  auto read = ReadFile(Fixture("cells.sav"), {}, french);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(read->rows[0][2], "0,1");
+  EXPECT_EQ(read->rows[0][3], "29/02/2020");
+  EXPECT_EQ(read->rows[0][4], "01/06/2021");
+}
+
+// Every kind of statistics file holds the cohort of gu_lyon.csv: same names, same values.
+TEST(StatisticsFile, EveryPackagesCohortHoldsTheCsvsCells) {
+  auto csv = ReadFile(Fixture("gu_lyon.csv"));
+  ASSERT_TRUE(csv.ok()) << csv.status().message();
+  for (const std::string name :
+       {"gu_lyon.sav", "gu_lyon.zsav", "gu_lyon.dta", "gu_lyon.xpt", "gu_lyon.sas7bdat"}) {
+    SCOPED_TRACE(name);
+    auto read = ReadFile(Fixture(name));
+    ASSERT_TRUE(read.ok()) << read.status().message();
+    ASSERT_TRUE(read->status.ok()) << read->status.message();
+    ASSERT_EQ(read->header, csv->header);
+    ASSERT_EQ(read->rows.size(), csv->rows.size());
+    for (size_t r = 0; r < csv->rows.size(); ++r) {
+      for (size_t c = 0; c < csv->header.size(); ++c) {
+        const std::string& want = csv->rows[r][c];
+        const std::string& got = read->rows[r][c];
+        // Numbers are written with the digits they need ("13" for the CSV's "13.0").
+        const auto x = ParseNumber(want, false);
+        if (x && !want.empty()) {
+          const auto y = ParseNumber(got, false);
+          ASSERT_TRUE(y) << "row " << r + 1 << " " << csv->header[c] << ": " << got;
+          EXPECT_EQ(*x, *y) << "row " << r + 1 << " " << csv->header[c];
+        } else {
+          EXPECT_EQ(got, want) << "row " << r + 1 << " " << csv->header[c];
+        }
+      }
+    }
+  }
+}
+
+TEST(StatisticsFile, PlacesAreDataRows) {
+  auto reader = OpenRecordReader(Fixture("gu_lyon.sav"), {}, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  EXPECT_EQ((*reader)->Where(12, 3), "row 12");
+  EXPECT_EQ((*reader)->Where(0, 3), "");
+  EXPECT_EQ((*reader)->header_line(), 0u);
+}
+
+TEST(StatisticsFile, ChecksumIsOfTheFilesBytes) {
+  auto reader = OpenRecordReader(Fixture("cells.dta"), {}, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  ReadAll(reader->get());
+  std::ifstream in(Fixture("cells.dta"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ((*reader)->ChecksumHex(), Sha256Hex(bytes));
+}
+
+TEST(StatisticsFile, WhatDoesNotApplyOrCannotBeReadIsRefused) {
+  const std::string dir = passerelle::testing::FreshTestDir("statistics");
+  RecordOptions tab;
+  tab.separator = '\t';
+  auto sep = OpenRecordReader(Fixture("cells.sav"), tab, {});
+  ASSERT_FALSE(sep.ok());
+  EXPECT_NE(sep.status().message().find("a separator applies to CSV files"), std::string::npos);
+  RecordOptions sheet;
+  sheet.sheet = "Sheet1";
+  EXPECT_FALSE(OpenRecordReader(Fixture("cells.dta"), sheet, {}).ok());
+
+  std::ofstream(dir + "/fake.sav") << "id,age\n1,2\n";
+  auto fake = OpenRecordReader(dir + "/fake.sav", {}, {});
+  ASSERT_FALSE(fake.ok());
+  EXPECT_EQ(fake.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(fake.status().message().find("fake.sav: cannot read it as a SPSS file"),
+            std::string::npos)
+      << fake.status().message();
+  auto absent = OpenRecordReader(dir + "/absent.dta", {}, {});
+  ASSERT_FALSE(absent.ok());
+  EXPECT_EQ(absent.status().code(), StatusCode::kNotFound) << absent.status().message();
+}
+
+// ---- Streaming: a file of many rows, written here with ReadStat's writer ----
+
+ssize_t WriteToFile(const void* data, size_t length, void* file) {
+  return static_cast<ssize_t>(std::fwrite(data, 1, length, static_cast<std::FILE*>(file)));
+}
+
+// n rows: i (1..n), and code, labelled 1 "even" 2 "odd", with 99 user-missing every 7th row.
+void WriteRows(const std::string& path, long n) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr);
+  readstat_writer_t* writer = readstat_writer_init();
+  readstat_set_data_writer(writer, &WriteToFile);
+  readstat_label_set_t* labels = readstat_add_label_set(writer, READSTAT_TYPE_DOUBLE, "parity");
+  readstat_label_double_value(labels, 1, "even");
+  readstat_label_double_value(labels, 2, "odd");
+  readstat_variable_t* i = readstat_add_variable(writer, "i", READSTAT_TYPE_DOUBLE, 0);
+  readstat_variable_t* code = readstat_add_variable(writer, "code", READSTAT_TYPE_DOUBLE, 0);
+  readstat_variable_set_label_set(code, labels);
+  ASSERT_EQ(readstat_variable_add_missing_double_value(code, 99), READSTAT_OK);
+  ASSERT_EQ(readstat_begin_writing_sav(writer, file, n), READSTAT_OK);
+  for (long row = 1; row <= n; ++row) {
+    readstat_begin_row(writer);
+    readstat_insert_double_value(writer, i, static_cast<double>(row));
+    readstat_insert_double_value(writer, code, row % 7 == 0 ? 99 : row % 2 == 0 ? 1 : 2);
+    readstat_end_row(writer);
+  }
+  ASSERT_EQ(readstat_end_writing(writer), READSTAT_OK);
+  readstat_writer_free(writer);
+  std::fclose(file);
+}
+
+// A portable file (haven writes none): names in upper case, numbers as base-30 text.
+TEST(StatisticsFile, SpssPortableFile) {
+  const std::string path = passerelle::testing::FreshTestDir("statistics") + "/cells.por";
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr);
+  readstat_writer_t* writer = readstat_writer_init();
+  readstat_set_data_writer(writer, &WriteToFile);
+  readstat_label_set_t* labels = readstat_add_label_set(writer, READSTAT_TYPE_DOUBLE, "GRADES");
+  readstat_label_double_value(labels, 1, "low");
+  readstat_label_double_value(labels, 2, "high");
+  readstat_variable_t* id = readstat_add_variable(writer, "ID", READSTAT_TYPE_STRING, 8);
+  readstat_variable_t* grade = readstat_add_variable(writer, "GRADE", READSTAT_TYPE_DOUBLE, 0);
+  readstat_variable_set_label_set(grade, labels);
+  ASSERT_EQ(readstat_variable_add_missing_double_value(grade, 9), READSTAT_OK);
+  readstat_variable_t* day = readstat_add_variable(writer, "DAY", READSTAT_TYPE_DOUBLE, 0);
+  readstat_variable_set_format(day, "ADATE10");
+  readstat_variable_t* x = readstat_add_variable(writer, "X", READSTAT_TYPE_DOUBLE, 0);
+  ASSERT_EQ(readstat_begin_writing_por(writer, file, 3), READSTAT_OK);
+  // Seconds since 1582-10-14: 2020-02-29 is 13802313600.
+  const double seconds[] = {13802313600.0, 13802313600.0 + 86399, -1};
+  const double grades[] = {1, 7, 9};
+  for (int row = 0; row < 3; ++row) {
+    readstat_begin_row(writer);
+    readstat_insert_string_value(writer, id, ("r" + std::to_string(row + 1)).c_str());
+    readstat_insert_double_value(writer, grade, grades[row]);
+    if (seconds[row] < 0) {
+      readstat_insert_missing_value(writer, day);
+    } else {
+      readstat_insert_double_value(writer, day, seconds[row]);
+    }
+    readstat_insert_double_value(writer, x, row == 0 ? 0.5 : 12);
+    readstat_end_row(writer);
+  }
+  ASSERT_EQ(readstat_end_writing(writer), READSTAT_OK);
+  readstat_writer_free(writer);
+  std::fclose(file);
+
+  auto read = ReadFile(path);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  ASSERT_TRUE(read->status.ok()) << read->status.message();
+  EXPECT_EQ(read->header, (std::vector<std::string>{"ID", "GRADE", "DAY", "X"}));
+  const std::vector<std::vector<std::string>> expected = {
+      {"r1", "low", "2020-02-29", "0.5"},
+      {"r2", "7", "2020-02-29", "12"},
+      {"r3", "", "", "12"},
+  };
+  EXPECT_EQ(read->rows, expected);
+}
+
+TEST(StatisticsFile, ManyRowsStreamInOrder) {
+  const std::string path = passerelle::testing::FreshTestDir("statistics") + "/many.sav";
+  constexpr long kRows = 25000;  // many batches of the parsing thread
+  WriteRows(path, kRows);
+  auto reader = OpenRecordReader(path, {}, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  const Records read = ReadAll(reader->get());
+  ASSERT_TRUE(read.status.ok()) << read.status.message();
+  ASSERT_EQ(read.rows.size(), static_cast<size_t>(kRows));
+  for (long row = 1; row <= kRows; ++row) {
+    const auto& cells = read.rows[row - 1];
+    ASSERT_EQ(cells[0], std::to_string(row));
+    ASSERT_EQ(cells[1], row % 7 == 0 ? "" : row % 2 == 0 ? "even" : "odd") << row;
+    ASSERT_EQ(read.lines[row - 1], static_cast<size_t>(row));
+  }
+}
+
+// A reader dropped after a few rows stops its parsing thread (which waits, a few batches ahead).
+TEST(StatisticsFile, AReaderLeftEarlyStopsItsThread) {
+  const std::string path = passerelle::testing::FreshTestDir("statistics") + "/many.sav";
+  WriteRows(path, 20000);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto reader = OpenRecordReader(path, {}, {});
+    ASSERT_TRUE(reader.ok()) << reader.status().message();
+    Record record;
+    for (int k = 0; k < attempt * 1500; ++k) ASSERT_TRUE(*(*reader)->Next(&record));
+  }
+}
+
+}  // namespace
+}  // namespace passerelle::data
