@@ -727,7 +727,13 @@ class HubViewTest : public FederationTest {
     for (int i = 0; i < 400; ++i) {
       if (study.id() > 0) {
         progress = Get("/v1/studies/" + std::to_string(study.id()) + "/progress");
-        if (progress.contains("sites") && progress["sites"][2]["state"] == "waiting") break;
+        // Sites 1 and 2 answer their first task while site 3 waits (on a loaded machine, a
+        // moment after its task is out).
+        if (progress.contains("sites") && progress["sites"][2]["state"] == "waiting" &&
+            progress["sites"][0]["state"] == "answered" &&
+            progress["sites"][1]["state"] == "answered") {
+          break;
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -8,12 +8,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -341,6 +343,69 @@ LogSink StderrLog() {
 // protocol or a node's answer is a few hundred kilobytes at most.
 constexpr size_t kMaxBodyBytes = 8 << 20;
 
+// Large bodies travel compressed. A request's JSON is sent as kGzipJson (never with a
+// Content-Encoding, which the HTTP library would inflate without bound: a few kilobytes can
+// inflate to gigabytes) and inflated here up to kMaxBodyBytes, the limit of any body; an
+// answer is compressed by the server when the client accepts gzip, and the client inflates it
+// up to kMaxAnswerBytes.
+constexpr char kGzipJson[] = "application/vnd.passerelle.json+gzip";
+constexpr size_t kCompressFrom = 16 << 10;
+constexpr size_t kMaxAnswerBytes = 1 << 30;
+
+std::string Gzip(std::string_view in) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // 15 + 16: gzip framing
+  std::string out(deflateBound(&z, in.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// The gzip stream `in` inflated, or nullopt when it is not one or would exceed `limit` bytes.
+std::optional<std::string> Gunzip(std::string_view in, size_t limit) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return std::nullopt;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char chunk[1 << 14];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk);
+    z.avail_out = sizeof chunk;
+    rc = inflate(&z, Z_NO_FLUSH);
+    const size_t got = sizeof chunk - z.avail_out;
+    if (out.size() + got > limit)
+      rc = Z_MEM_ERROR;
+    else
+      out.append(chunk, got);
+    if (rc == Z_OK && got == 0 && z.avail_in == 0) rc = Z_DATA_ERROR;  // truncated
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END || z.avail_in != 0) return std::nullopt;
+  return out;
+}
+
+// Refuses a request body with a Content-Encoding before it is read (see kGzipJson).
+httplib::Server::HandlerResponse RefuseContentEncoding(const httplib::Request& req,
+                                                       httplib::Response& res) {
+  const std::string encoding = req.get_header_value("Content-Encoding");
+  if (encoding.empty() || encoding == "identity")
+    return httplib::Server::HandlerResponse::Unhandled;
+  res.status = 415;
+  res.set_header("Connection", "close");  // its body is never read
+  res.set_content(
+      R"({"v": 1, "error": "a request body is sent as application/json, or compressed as )" +
+          std::string(kGzipJson) + R"(, never with a Content-Encoding", "code": "encoding"})",
+      "application/json");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
 struct HttpsServer::Impl {
   LogSink log;
   ServerLimits limits;
@@ -400,6 +465,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(const TlsIdentity& iden
   impl->server->set_read_timeout(request, 0);
   impl->server->set_write_timeout(request, 0);
   impl->server->set_payload_max_length(kMaxBodyBytes);
+  impl->server->set_pre_routing_handler(RefuseContentEncoding);
   impl->server->set_tcp_nodelay(true);  // small messages leave at once (no Nagle delay)
   impl->server->set_keep_alive_max_count(1000);
   // Each kept-alive connection holds a worker for its life: nodes' long polls and connections,
@@ -416,6 +482,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::CreateLoopback(LogSink log) {
   impl->loopback_only = true;
   impl->server->set_read_timeout(60, 0);
   impl->server->set_payload_max_length(kMaxBodyBytes);
+  impl->server->set_pre_routing_handler(RefuseContentEncoding);
   return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
 }
 
@@ -428,6 +495,18 @@ void HttpsServer::Handle(const std::string& method, const std::string& path, Han
     request.method = method;
     request.path = req.path;
     request.body = req.body;
+    if (req.get_header_value("Content-Type") == kGzipJson) {
+      std::optional<std::string> inflated = Gunzip(req.body, kMaxBodyBytes);
+      if (!inflated) {
+        res.status = 413;
+        res.set_content(
+            R"({"v": 1, "error": "the compressed body is not gzip, or inflates beyond )" +
+                std::to_string(kMaxBodyBytes >> 20) + R"( MB", "code": "too_large"})",
+            "application/json");
+        return;
+      }
+      request.body = std::move(*inflated);
+    }
     for (const auto& [key, value] : req.params) request.params.emplace_back(key, value);
     request.remote_address = req.remote_addr;
     if (req.ssl) {
@@ -550,9 +629,24 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(const std::string& host
 Result<HttpResponse> HttpsClient::Send(const std::string& method, const std::string& path,
                                        const std::string& body, std::chrono::seconds timeout) {
   impl_->client->set_read_timeout(timeout.count(), 0);
+  // A large body goes compressed; the answer to a GET (a study's results) may come compressed
+  // and is inflated up to kMaxAnswerBytes (answers to a POST are small, and never compressed).
+  const bool compress = body.size() >= kCompressFrom;
+  const std::string sent = compress ? Gzip(body) : std::string();
+  std::string answer;
+  bool too_large = false;
   auto send = [&] {
-    return method == "GET" ? impl_->client->Get(path.c_str())
-                           : impl_->client->Post(path.c_str(), body, "application/json");
+    answer.clear();
+    if (method != "GET") {
+      return impl_->client->Post(path.c_str(), compress ? sent : body,
+                                 compress ? kGzipJson : "application/json");
+    }
+    return impl_->client->Get(path.c_str(), {{"Accept-Encoding", "gzip"}},
+                              [&](const char* data, size_t length) {
+                                too_large = answer.size() + length > kMaxAnswerBytes;
+                                if (!too_large) answer.append(data, length);
+                                return !too_large;
+                              });
   };
   httplib::Result res = send();
   // A kept-alive connection the server has closed in the meantime (its idle timeout) fails at
@@ -580,9 +674,13 @@ Result<HttpResponse> HttpsClient::Send(const std::string& method, const std::str
     }
     return Unavailable("https " + impl_->where + ": " + why);
   }
+  if (too_large) {
+    return Unavailable("https " + impl_->where + ": the answer is larger than " +
+                       std::to_string(kMaxAnswerBytes >> 20) + " MB");
+  }
   HttpResponse response;
   response.status = res->status;
-  response.body = res->body;
+  response.body = method == "GET" ? std::move(answer) : std::move(res->body);
   response.content_type = res->get_header_value("Content-Type");
   for (const auto& [name, value] : res->headers) response.headers.emplace_back(name, value);
   return response;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -360,6 +361,81 @@ TEST(HttpsServer, WhatStrangersCanLogIsRateLimited) {
 }
 
 // A server without TLS (the custodian's page) listens on the loopback address only.
+// Large bodies travel compressed both ways and arrive whole.
+TEST_F(HttpsTest, LargeBodiesTravelCompressed) {
+  const int port = Start("ca", "hub");
+  std::string table = "[";
+  for (int i = 0; i < 20000; ++i) table += (i ? ", " : "") + std::to_string(i % 977);
+  table += "]";
+  server_->Handle("GET", "/api/v1/table", [&](const HttpRequest&) {
+    return HttpResponse{200, table};
+  });
+  auto client = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+  ASSERT_TRUE(client.ok());
+  auto echoed = (*client)->Post("/api/v1/echo", table);
+  ASSERT_TRUE(echoed.ok()) << echoed.status().ToString();
+  EXPECT_EQ(echoed->body, "{\"peer\": \"wuhan\", \"body\": " + table + "}");
+  auto got = (*client)->Get("/api/v1/table");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->body, table);
+  bool gzip = false;
+  for (const auto& [name, value] : got->headers)
+    gzip = gzip || (name == "Content-Encoding" && value == "gzip");
+  EXPECT_TRUE(gzip);
+}
+
+// A body sent with a Content-Encoding would be inflated without bound by the HTTP library (a
+// few hundred kilobytes of gzip make 100 MB): it is refused before it is read. A body sent as
+// compressed JSON is inflated up to the limit of any body, and refused beyond it.
+TEST(HttpsServer, CompressedBombsAreRefusedUnread) {
+  auto server = HttpsServer::CreateLoopback({});
+  ASSERT_TRUE(server.ok());
+  std::atomic<int> handled = 0;
+  (*server)->Handle("POST", "/api/v1/echo", [&](const HttpRequest& r) {
+    ++handled;
+    return HttpResponse{200, "{\"bytes\": " + std::to_string(r.body.size()) + "}"};
+  });
+  auto port = (*server)->Bind("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  std::thread run([&] { (*server)->Run(); });
+  const std::string raw(100 << 20, ' ');
+  z_stream z{};
+  deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string bomb(deflateBound(&z, raw.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+  z.avail_in = static_cast<uInt>(raw.size());
+  z.next_out = reinterpret_cast<Bytef*>(bomb.data());
+  z.avail_out = static_cast<uInt>(bomb.size());
+  deflate(&z, Z_FINISH);
+  bomb.resize(z.total_out);
+  deflateEnd(&z);
+  ASSERT_LT(bomb.size(), 1u << 20);
+  auto post = [&](const std::string& headers) {
+    const int fd = testing::ConnectFrom("127.0.0.1", *port);
+    EXPECT_GE(fd, 0);
+    const std::string request = "POST /api/v1/echo HTTP/1.1\r\nHost: localhost\r\n" + headers +
+                                "Content-Length: " + std::to_string(bomb.size()) + "\r\n\r\n" +
+                                bomb;
+    size_t sent = 0;
+    while (sent < request.size()) {
+      const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;  // the server may close before reading all of it
+      sent += static_cast<size_t>(n);
+    }
+    char buf[512] = {0};
+    const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  };
+  EXPECT_NE(post("Content-Type: application/json\r\nContent-Encoding: gzip\r\n").find("415"),
+            std::string::npos);
+  EXPECT_NE(post("Content-Type: application/vnd.passerelle.json+gzip\r\n").find("413"),
+            std::string::npos);
+  EXPECT_EQ(handled, 0);
+  (*server)->Stop();
+  run.join();
+}
+
 TEST(HttpsServer, ALoopbackServerRefusesAnyOtherAddress) {
   auto server = HttpsServer::CreateLoopback({});
   ASSERT_TRUE(server.ok());
