@@ -3,7 +3,8 @@
 // written to PORT_FILE), connects each accepted connection to TARGET_PORT on 127.0.0.1, and
 // forwards both ways, each chunk delivered DELAY_MS after it was read: the order is kept and the
 // bandwidth is not limited, so a round trip through it takes 2 × DELAY_MS more. TLS passes
-// through untouched. Runs until SIGTERM.
+// through untouched. Counts the bytes each way (client to target "up", back "down") and keeps
+// them in PORT_FILE.bytes ("UP DOWN", rewritten every 100 ms). Runs until SIGTERM.
 //   relay DELAY_MS TARGET_PORT PORT_FILE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -27,6 +29,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::atomic<uint64_t> g_bytes[2];  // up, down
+
 struct Chunk {
   Clock::time_point due;
   std::string bytes;  // empty: the sender closed its side
@@ -35,13 +39,14 @@ struct Chunk {
 // One direction of a connection: what `from` sent, delivered to `to` when due.
 class Direction {
  public:
-  Direction(int from, int to, std::chrono::milliseconds delay)
-      : from_(from), to_(to), delay_(delay) {}
+  Direction(int from, int to, std::chrono::milliseconds delay, std::atomic<uint64_t>* count)
+      : from_(from), to_(to), delay_(delay), count_(count) {}
 
   void Read() {
     std::vector<char> buf(64 * 1024);
     for (;;) {
       const ssize_t n = recv(from_, buf.data(), buf.size(), 0);
+      if (n > 0) *count_ += static_cast<uint64_t>(n);
       Push(n > 0 ? std::string(buf.data(), static_cast<size_t>(n)) : std::string());
       if (n <= 0) return;
     }
@@ -81,6 +86,7 @@ class Direction {
 
   int from_, to_;
   std::chrono::milliseconds delay_;
+  std::atomic<uint64_t>* count_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Chunk> queue_;
@@ -99,8 +105,8 @@ void Relay(int client, int target_port, std::chrono::milliseconds delay) {
   }
   const int one = 1;
   for (int fd : {client, server}) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  auto up = std::make_shared<Direction>(client, server, delay);
-  auto down = std::make_shared<Direction>(server, client, delay);
+  auto up = std::make_shared<Direction>(client, server, delay, &g_bytes[0]);
+  auto down = std::make_shared<Direction>(server, client, delay, &g_bytes[1]);
   std::vector<std::thread> threads;
   threads.emplace_back([up] { up->Read(); });
   threads.emplace_back([up] { up->Write(); });
@@ -134,6 +140,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::ofstream(argv[3]) << ntohs(addr.sin_port) << "\n";
+  const std::string counts = std::string(argv[3]) + ".bytes";
+  std::thread([counts] {
+    for (;;) {
+      std::ofstream(counts + ".tmp") << g_bytes[0] << " " << g_bytes[1] << "\n";
+      std::rename((counts + ".tmp").c_str(), counts.c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }).detach();
   for (;;) {
     const int client = accept(listener, nullptr, nullptr);
     if (client < 0) continue;
