@@ -198,8 +198,10 @@ class PostgresCdm {
       if (state == PGRES_TUPLES_OK) continue;  // the end of the rows
       if (state != PGRES_SINGLE_TUPLE) {
         if (status.ok()) {
-          status = Unavailable("the OMOP database: reading " + Table(name) + ": " +
-                               std::string(PQresultErrorMessage(result.get())));
+          // The first line: the server's reason (the lines after it quote the query).
+          std::string reason = PQresultErrorMessage(result.get());
+          reason = reason.substr(0, reason.find('\n'));
+          status = Unavailable("the OMOP database: reading " + Table(name) + ": " + reason);
         }
         continue;
       }
@@ -214,9 +216,6 @@ class PostgresCdm {
       const std::string& id = row[omop::kRowId];
       place += id.empty() ? " of person " + row[omop::kPersonId] : " " + id;
       status = cohort->Add(table, row, place);
-    }
-    while (!status.ok() && !status.message().empty() && status.message().back() == '\n') {
-      status = Status(status.code(), status.message().substr(0, status.message().size() - 1));
     }
     return status;
   }

@@ -219,7 +219,10 @@ TEST(OmopPostgresTest, ACdmInPostgresqlStoresTheRowsOfItsCsvFiles) {
       OmopRequest("postgresql:///warehouse?host=" + dir + "/pg/run&user=cdm_owner&schema=nowhere",
                   true, "lyon"));
   EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(missing.status().message().find("\"nowhere\""), std::string::npos)
+  EXPECT_NE(missing.status().message().find(
+                "reading \"nowhere\".\"condition_occurrence\": ERROR:  relation "
+                "\"nowhere.condition_occurrence\" does not exist"),
+            std::string::npos)
       << missing.status().message();
   EXPECT_EQ(ReadBytes(dir + "/pg_store/store.sqlite"), before);
 }
