@@ -27,11 +27,14 @@ Status SiteInit(const SiteInitOptions& options);
 struct SiteImportOptions {
   std::string dir;
   std::string dataset;
-  std::string file;        // CSV, statistics file or Excel workbook (data::RecordFormats())
-  std::string sheet;       // Excel: the sheet; "" the first
-  std::string dictionary;  // a file, a built-in id (gu_cohort.v1), or empty to infer
-  std::string separator;   // "", ",", ";", "tab"
-  std::string encoding;    // "" (UTF-8) or one of data::CsvEncodings()
+  std::string file;          // CSV, statistics file or Excel workbook (data::RecordFormats())
+  std::string omop;          // or an OMOP CDM in PostgreSQL: a libpq string with schema=NAME
+  std::string omop_csv;      // or an OMOP CDM as a folder of CSV files
+  std::string omop_mapping;  // a site's mapping file extending omop_gu.v1
+  std::string sheet;         // Excel: the sheet; "" the first
+  std::string dictionary;    // a file, a built-in id (gu_cohort.v1), or empty to infer
+  std::string separator;     // "", ",", ";", "tab"
+  std::string encoding;      // "" (UTF-8) or one of data::CsvEncodings()
   bool decimal_comma = false;
   std::string date_format = "yyyy-mm-dd";
   std::string index_date = "diagnosis";

@@ -72,11 +72,20 @@ int main(int argc, char** argv) {
   const std::string file_help = FileHelp();
   CLI::App* import_cmd = site->add_subcommand(
       "import",
-      "Validate a file (CSV, SPSS, Stata, SAS, Excel) and store it as a new version of a "
-      "dataset (all or nothing)");
+      "Validate a file (CSV, SPSS, Stata, SAS, Excel) or an OMOP CDM and store it as a new "
+      "version of a dataset (all or nothing)");
   import_cmd->add_option("dir", import.dir, "Folder of the site store")->required();
   import_cmd->add_option("--dataset", import.dataset, "Dataset name")->required();
-  import_cmd->add_option("--file,--csv", import.file, file_help)->required();
+  import_cmd->add_option("--file,--csv", import.file, file_help);
+  import_cmd->add_option("--omop", import.omop,
+                         "Or build the GU cohort from an OMOP CDM 5.4 in PostgreSQL: "
+                         "'postgresql:///DB?host=SOCKET_DIR&schema=cdm' or 'service=NAME "
+                         "schema=cdm' (no password: ~/.pgpass or pg_service.conf)");
+  import_cmd->add_option("--omop-csv", import.omop_csv,
+                         "Or from an OMOP CDM 5.4 as a folder of CSV files (person.csv, "
+                         "condition_occurrence.csv, ...)");
+  import_cmd->add_option("--omop-mapping", import.omop_mapping,
+                         "A site's mapping file extending the built-in omop_gu.v1 (docs/omop.md)");
   import_cmd->add_option("--sheet", import.sheet, kSheetHelp);
   import_cmd->add_option("--dictionary", import.dictionary,
                          "Dictionary file (TOML) or built-in id (gu_cohort.v1); "

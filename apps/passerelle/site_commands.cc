@@ -13,6 +13,7 @@
 #include "passerelle/analysis/describe.h"
 #include "passerelle/base/text.h"
 #include "passerelle/data/infer.h"
+#include "passerelle/data/omop.h"
 #include "passerelle/data/synth.h"
 #include "passerelle/report/text_table.h"
 #include "passerelle/store/site_store.h"
@@ -90,12 +91,32 @@ Status SiteInit(const SiteInitOptions& options) {
 }
 
 Status SiteImport(const SiteImportOptions& options) {
+  const int sources = !options.file.empty() + !options.omop.empty() + !options.omop_csv.empty();
+  if (sources != 1) {
+    return InvalidArgument("give one of --file FILE, --omop CONNECTION or --omop-csv FOLDER");
+  }
+  const bool omop = options.file.empty();
+  if (omop && (!options.separator.empty() || !options.encoding.empty() || !options.sheet.empty() ||
+               options.decimal_comma || options.date_format != "yyyy-mm-dd")) {
+    return InvalidArgument(
+        "--sep, --encoding, --sheet, --decimal-comma and --date-format apply to files, not to "
+        "an OMOP CDM (its values are typed)");
+  }
+  if (!omop && !options.omop_mapping.empty()) {
+    return InvalidArgument("--omop-mapping applies to --omop and --omop-csv only");
+  }
+  // The connection string is checked before anything is opened: a password never goes further.
+  if (!options.omop.empty()) RETURN_IF_ERROR(data::CheckOmopConnection(options.omop));
   store::ImportRequest request;
   request.dataset = options.dataset;
   request.file_path = options.file;
   if (!options.dictionary.empty()) {
     ASSIGN_OR_RETURN(request.dictionary,
                      LoadDictionary(options.dictionary, &request.dictionary_source));
+  } else if (omop) {
+    ASSIGN_OR_RETURN(data::OmopMapping mapping, data::LoadOmopMapping(options.omop_mapping));
+    ASSIGN_OR_RETURN(request.dictionary,
+                     LoadDictionary(mapping.dictionary, &request.dictionary_source));
   }
   request.reading = ReadingOptions(options.separator, options.encoding, options.sheet);
   request.cells.decimal_comma = options.decimal_comma;
@@ -103,6 +124,21 @@ Status SiteImport(const SiteImportOptions& options) {
   ASSIGN_OR_RETURN(request.index_date, data::IndexDateFromName(options.index_date));
 
   ASSIGN_OR_RETURN(auto store, store::SiteStore::Open(options.dir));
+  if (omop) {
+    const data::OmopOptions omop_options{.site = store->site_name(),
+                                         .mapping_file = options.omop_mapping};
+    if (!options.omop_csv.empty()) {
+      request.file_path = "omop-csv " + options.omop_csv;
+      request.open_records = [&options, omop_options] {
+        return data::OpenOmopCsv(options.omop_csv, omop_options);
+      };
+    } else {
+      request.file_path = "omop postgresql";
+      request.open_records = [&options, omop_options] {
+        return data::OpenOmopPostgres(options.omop, omop_options);
+      };
+    }
+  }
   const bool terminal = ::isatty(STDERR_FILENO) != 0;
   if (terminal) {
     request.progress = [](int64_t rows) {

@@ -230,6 +230,53 @@ TEST_F(CliTest, SpssAndExcelFilesAreImportedAsTheirCsv) {
   EXPECT_EQ(km("from_xlsx").text, km_csv.text);
 }
 
+const std::string kOmop = std::string(PASSERELLE_SOURCE_DIR) + "/tests/fixtures/omop/";
+
+// A custodian builds the GU cohort from the CDM's CSV files: the built-in dictionary and mapping,
+// the endpoints derived, an analysis runs; a CDM with bad values is refused by person; a
+// connection string with a password is refused before anything is opened.
+TEST_F(CliTest, TheGuCohortIsBuiltFromAnOmopCdm) {
+  const std::string site = dir_ + "/lyon";
+  ASSERT_EQ(Passerelle("site init " + site + " --name lyon").exit_code, 0);
+  const Output imported =
+      Passerelle("site import " + site + " --dataset gu_cohort --omop-csv " + kOmop + "cdm");
+  ASSERT_EQ(imported.exit_code, 0) << imported.text;
+  EXPECT_NE(imported.text.find("Imported 20 rows into lyon/gu_cohort version 1 (dictionary "
+                               "gu_cohort.v1, builtin)"),
+            std::string::npos)
+      << imported.text;
+  const Output listed = Passerelle("site datasets " + site + " --json");
+  EXPECT_NE(listed.text.find("\"source_file\": \"omop-csv " + kOmop + "cdm\""), std::string::npos)
+      << listed.text;
+  const Output table = Passerelle("analyze table --site " + site +
+                                  " --dataset gu_cohort --rows organ --cols vital_status --json");
+  ASSERT_EQ(table.exit_code, 0) << table.text;
+  EXPECT_NE(table.text.find("\"upper_tract\""), std::string::npos) << table.text;
+
+  const Output bad =
+      Passerelle("site import " + site + " --dataset gu_cohort --omop-csv " + kOmop + "cdm_bad");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.text.find("cdm_bad:cdm person 20 (person): sex: rule organ_sex"), std::string::npos)
+      << bad.text;
+  EXPECT_NE(bad.text.find("2 problems in "), std::string::npos) << bad.text;
+  EXPECT_NE(Passerelle("site datasets " + site).text.find("1 dataset"), std::string::npos);
+
+  const Output password = Passerelle("site import " + site +
+                                     " --dataset gu_cohort --omop "
+                                     "'postgresql://lyon:s3cret@/warehouse?schema=cdm'");
+  EXPECT_EQ(password.exit_code, 2);
+  EXPECT_NE(password.text.find("holds a password"), std::string::npos) << password.text;
+  EXPECT_EQ(password.text.find("s3cret"), std::string::npos) << password.text;
+  EXPECT_EQ(Passerelle("site import " + site + " --dataset gu_cohort --omop-csv " + kOmop +
+                       "cdm --file " + kOmop + "cdm/person.csv")
+                .exit_code,
+            2);
+  EXPECT_EQ(Passerelle("site import " + site + " --dataset gu_cohort --omop-csv " + kOmop +
+                       "cdm --sep ';'")
+                .exit_code,
+            2);
+}
+
 TEST_F(CliTest, StatisticsAndExcelFilesAreRefusedWithThePlace) {
   const std::string site = dir_ + "/lyon";
   ASSERT_EQ(Passerelle("site init " + site + " --name lyon").exit_code, 0);

@@ -162,6 +162,9 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   }
   ImportReport report;
   const bool inferred = !request.dictionary.has_value();
+  if (inferred && request.open_records) {
+    return InvalidArgument("an import from a database needs a dictionary (--dictionary)");
+  }
   if (inferred) {
     ASSIGN_OR_RETURN(auto first_pass,
                      data::OpenRecordReader(request.file_path, request.reading, request.cells));
@@ -178,7 +181,9 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   const data::Dictionary& dictionary = report.dictionary;
 
   ASSIGN_OR_RETURN(auto reader,
-                   data::OpenRecordReader(request.file_path, request.reading, request.cells));
+                   request.open_records
+                       ? request.open_records()
+                       : data::OpenRecordReader(request.file_path, request.reading, request.cells));
   const std::string& label = reader->label();
   const std::string kNothingWritten = "nothing was imported; the store is unchanged.";
   const data::ProblemList::Where where = [&reader](size_t line, size_t column) {
@@ -260,8 +265,12 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   }
   RETURN_IF_ERROR(writer.Finish());
   RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten, where));
-  if (rows == 0)
-    return InvalidArgument(label + ": the file has a header but no data rows; " + kNothingWritten);
+  if (rows == 0) {
+    return InvalidArgument(label +
+                           (request.open_records ? ": there are no rows to import; "
+                                                 : ": the file has a header but no data rows; ") +
+                           kNothingWritten);
+  }
   insert.reset();
 
   v.rows = rows;
@@ -270,7 +279,9 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   v.dictionary_source = inferred ? "inferred" : request.dictionary_source;
   v.index_date =
       dictionary.derivation.empty() ? "" : std::string(IndexDateName(request.index_date));
-  v.source_file = std::filesystem::path(request.file_path).filename().string();
+  v.source_file = request.open_records
+                      ? request.file_path
+                      : std::filesystem::path(request.file_path).filename().string();
   v.imported_at = UtcNowIso();
 
   if (!old_table.empty()) {

@@ -41,7 +41,11 @@ struct DatasetVersion {
 struct ImportRequest {
   std::string dataset;
   // The file: any kind data::OpenRecordReader reads (CSV, statistics file, Excel workbook).
+  // With `open_records`, the name of the source as the version records it.
   std::string file_path;
+  // When set, the records come from it instead of a file (an OMOP CDM: data/omop.h). Called
+  // once; a dictionary is then required.
+  std::function<Result<std::unique_ptr<data::RecordReader>>()> open_records;
   // nullopt: infer one from the file (and store it as "inferred").
   std::optional<data::Dictionary> dictionary;
   std::string dictionary_source = "file";

@@ -1,0 +1,102 @@
+// Internal to data/omop*.cc: the CDM's rows as the cohort needs them, whichever source read them
+// (CSV files, PostgreSQL), and the cohort they are collected into, person by person.
+#ifndef PASSERELLE_DATA_OMOP_CDM_H_
+#define PASSERELLE_DATA_OMOP_CDM_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "passerelle/base/status.h"
+#include "passerelle/data/omop.h"
+#include "passerelle/data/record_reader.h"
+
+namespace passerelle::data::omop {
+
+enum class CdmTable {
+  kConditionOccurrence,  // read first: it says who is in the cohort
+  kPerson,
+  kMeasurement,
+  kProcedureOccurrence,
+  kDrugExposure,
+  kObservationPeriod,
+  kDeath,
+};
+inline constexpr std::array<CdmTable, 7> kCdmTables = {CdmTable::kConditionOccurrence,
+                                                       CdmTable::kPerson,
+                                                       CdmTable::kMeasurement,
+                                                       CdmTable::kProcedureOccurrence,
+                                                       CdmTable::kDrugExposure,
+                                                       CdmTable::kObservationPeriod,
+                                                       CdmTable::kDeath};
+std::string_view CdmTableName(CdmTable table);
+
+// The fields of a row the cohort uses; each table names its column for each (empty: none).
+enum CdmField {
+  kPersonId,
+  kRowId,
+  kDate,
+  kEndDate,
+  kConceptId,
+  kSourceValue,
+  kSourceConceptId,
+  kValue,
+  kUnitConceptId,
+  kUnitSourceValue,
+  kEventId,
+  kEventFieldConceptId,
+  kFieldCount
+};
+// The column of `table` holding `field`, or "" when the table has none.
+std::string_view CdmColumn(CdmTable table, CdmField field);
+// Whether a file or table must have the column (ids and dates) or may lack it.
+bool CdmColumnRequired(CdmTable table, CdmField field);
+
+struct CdmRow {
+  std::array<std::string, kFieldCount> fields;  // as text; missing is empty
+  // The concept table's vocabulary_id and concept_code of the source concept and of the
+  // concept (empty when not looked up or absent).
+  std::string source_vocabulary, source_code, concept_vocabulary, concept_code;
+  const std::string& operator[](CdmField f) const { return fields[f]; }
+};
+
+// "C61.9" -> "C619": trimmed, upper case (ASCII), without dots.
+std::string NormalizeCode(std::string_view code);
+// LIKE patterns (upper case, no dots) a source value or "VOCABULARY:CODE" must match to be one of
+// `codes`, for the server to pre-select rows; the cohort decides exactly.
+std::vector<std::string> LikePatterns(const std::vector<OmopCode>& codes, bool with_vocabulary);
+// The patterns of the GU conditions' codes (ICD-10 categories and ICD-O-3 topographies).
+std::vector<std::string> GuConditionPatterns(const OmopMapping& mapping);
+std::vector<int64_t> GuConditionConcepts(const OmopMapping& mapping);
+// Whether the concept table's row (vocabulary, code) can matter to the mapping.
+bool ConceptMatters(const OmopMapping& mapping, std::string_view vocabulary, std::string_view code);
+
+// The rows of persons with a GU condition, collected table by table (conditions first), then
+// turned into gu_cohort records in person_id order.
+class Cohort {
+ public:
+  Cohort(OmopMapping mapping, std::string site);
+  ~Cohort();
+  // Adds a row of `table`; `place` names it in errors (file:line). Conditions that are not GU are
+  // dropped; rows of other tables for persons without a GU condition are dropped.
+  Status Add(CdmTable table, const CdmRow& row, const std::string& place);
+  bool HasPerson(std::string_view person_id) const;
+  // Once every table was added: the gu_cohort records, and their places.
+  std::unique_ptr<RecordReader> Finish(std::string label);
+
+  struct Person;
+
+ private:
+  OmopMapping mapping_;
+  std::string site_;
+  std::map<int64_t, std::unique_ptr<Person>> persons_;
+};
+
+}  // namespace passerelle::data::omop
+
+#endif  // PASSERELLE_DATA_OMOP_CDM_H_
