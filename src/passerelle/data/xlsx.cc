@@ -299,10 +299,12 @@ class ZipPart {
 };
 
 // Opens a part, after refusing what its declared sizes put beyond the limits: more than
-// kPartBytes decompressed, or more than kRatio times its compressed size (from kRatioFrom up).
-// A null part, and no error, when the archive has no part of that name.
+// `limit` decompressed (kPartBytes for a sheet and the shared strings, kSmallPartBytes for the
+// workbook, its relationships and the styles), or more than kRatio times its compressed size
+// (from kRatioFrom up). A null part, and no error, when the archive has no part of that name.
 Result<std::unique_ptr<ZipPart>> OpenPart(zip_t* zip, const std::string& label,
-                                          const std::string& name) {
+                                          const std::string& name,
+                                          uint64_t limit = XlsxLimits::kPartBytes) {
   zip_stat_t stat;
   zip_stat_init(&stat);
   if (zip_stat(zip, name.c_str(), 0, &stat) != 0) return std::unique_ptr<ZipPart>();
@@ -320,11 +322,11 @@ Result<std::unique_ptr<ZipPart>> OpenPart(zip_t* zip, const std::string& label,
                            std::to_string(stat.comp_method) +
                            ", which Excel does not write: save the workbook again from Excel");
   }
-  if (stat.size > XlsxLimits::kPartBytes) {
+  if (stat.size > limit) {
     return InvalidArgument(where + ": the part declares " + GroupedCount(stat.size) +
-                           " bytes decompressed, over the limit of " +
-                           GroupedCount(XlsxLimits::kPartBytes) +
-                           " bytes (1 GiB) a part: a zip bomb, or a sheet too large to import");
+                           " bytes decompressed, over the limit of " + GroupedCount(limit) +
+                           (limit == XlsxLimits::kPartBytes ? " bytes (1 GiB) a part" : " bytes") +
+                           ": a zip bomb, or a part too large to import");
   }
   if (stat.size > XlsxLimits::kRatioFrom &&
       stat.size / std::max<uint64_t>(stat.comp_size, 1) > XlsxLimits::kRatio) {
@@ -342,8 +344,8 @@ Result<std::unique_ptr<ZipPart>> OpenPart(zip_t* zip, const std::string& label,
 
 // Parses a whole part with `handler`. An absent part is an error only when `required`.
 Status ParsePart(zip_t* zip, const std::string& label, const std::string& name, XmlHandler* handler,
-                 bool required) {
-  ASSIGN_OR_RETURN(auto part, OpenPart(zip, label, name));
+                 bool required, uint64_t limit = XlsxLimits::kPartBytes) {
+  ASSIGN_OR_RETURN(auto part, OpenPart(zip, label, name, limit));
   if (!part) {
     if (!required) return Status::Ok();
     return InvalidArgument(label + ": not an Excel workbook (it has no " + name + ")");
@@ -372,6 +374,10 @@ struct WorkbookHandler : XmlHandler {
       const char* d = Attribute(attributes, "date1904");
       date1904 = d && (std::string_view(d) == "1" || std::string_view(d) == "true");
     } else if (name == "sheet") {
+      if (sheets.size() == XlsxLimits::kSheets) {
+        Refuse("more than " + GroupedCount(XlsxLimits::kSheets) + " sheets, the limit");
+        return;
+      }
       const char* sheet_name = Attribute(attributes, "name");
       const char* id = Attribute(attributes, "id");  // r:id
       if (sheet_name && id) sheets.push_back({sheet_name, id});
@@ -386,6 +392,10 @@ struct RelationshipsHandler : XmlHandler {
   std::map<std::string, std::string> by_type;    // last segment of the type to part name
   void Start(std::string_view name, const XML_Char** attributes) override {
     if (name != "Relationship") return;
+    if (target_of.size() == XlsxLimits::kSheets) {
+      Refuse("more than " + GroupedCount(XlsxLimits::kSheets) + " relationships, the limit");
+      return;
+    }
     const char* id = Attribute(attributes, "Id");
     const char* type = Attribute(attributes, "Type");
     const char* target = Attribute(attributes, "Target");
@@ -890,9 +900,11 @@ Status XlsxReader::OpenArchive() {
 
 Status XlsxReader::Open(const std::string& sheet) {
   RelationshipsHandler relationships;
-  RETURN_IF_ERROR(ParsePart(zip_, path_, "xl/_rels/workbook.xml.rels", &relationships, true));
+  constexpr uint64_t kSmall = XlsxLimits::kSmallPartBytes;
+  RETURN_IF_ERROR(
+      ParsePart(zip_, path_, "xl/_rels/workbook.xml.rels", &relationships, true, kSmall));
   WorkbookHandler workbook;
-  RETURN_IF_ERROR(ParsePart(zip_, path_, "xl/workbook.xml", &workbook, true));
+  RETURN_IF_ERROR(ParsePart(zip_, path_, "xl/workbook.xml", &workbook, true, kSmall));
   date1904_ = workbook.date1904;
   if (workbook.sheets.empty()) return InvalidArgument(path_ + ": the workbook has no sheet");
   const WorkbookHandler::Sheet* chosen = &workbook.sheets[0];
@@ -929,7 +941,7 @@ Status XlsxReader::Open(const std::string& sheet) {
   const auto styles = relationships.by_type.find("styles");
   if (styles != relationships.by_type.end()) {
     StylesHandler handler;
-    RETURN_IF_ERROR(ParsePart(zip_, path_, styles->second, &handler, false));
+    RETURN_IF_ERROR(ParsePart(zip_, path_, styles->second, &handler, false, kSmall));
     date_styles_ = handler.DateStyles();
   }
   const auto strings = relationships.by_type.find("sharedStrings");

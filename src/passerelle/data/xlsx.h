@@ -34,8 +34,11 @@ Result<std::unique_ptr<RecordReader>> OpenXlsxBytes(std::string bytes, const std
 // What a workbook may hold (docs/import.md, "Limits"): beyond any of these it is refused, by
 // name, before the memory or the time it would take. Sizes are of a part decompressed.
 struct XlsxLimits {
-  static constexpr uint64_t kPartBytes = uint64_t{1} << 30;  // one part (sheet, shared strings)
-  static constexpr uint64_t kRatio = 1000;                   // decompressed to compressed size
+  static constexpr uint64_t kPartBytes = uint64_t{1} << 30;  // a sheet, the shared strings
+  // The workbook, its relationships, the styles: a few kilobytes in real workbooks.
+  static constexpr uint64_t kSmallPartBytes = uint64_t{64} << 20;
+  static constexpr size_t kSheets = 65536;  // sheets, and the workbook's relationships
+  static constexpr uint64_t kRatio = 1000;  // decompressed to compressed size
   static constexpr uint64_t kRatioFrom = uint64_t{1} << 20;  // parts smaller are not held to it
   static constexpr size_t kSharedStrings = size_t{1} << 24;  // 16,777,216
   static constexpr uint64_t kSharedStringBytes = uint64_t{512} << 20;
