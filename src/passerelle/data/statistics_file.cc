@@ -275,6 +275,7 @@ class StatisticsReader final : public RecordReader {
   std::vector<std::string> header_;
   std::unordered_map<std::string, LabelSet> label_sets_;
   size_t labels_ = 0;             // value labels in all sets
+  int format_version_ = 0;        // the file's, as ReadStat reads it (Stata's 114 to 119)
   long declared_rows_ = -1;       // the rows the file says it holds; -1 when it does not say
   Status first_pass_error_;       // a limit the variables or labels go beyond
   std::string readstat_message_;  // the last message of ReadStat's error handler
@@ -330,6 +331,7 @@ bool StatisticsReader::TooManyCells(uint64_t rows, uint64_t variables) const {
 // The first pass (which reads one row at most, and is told so as its row count): the variables.
 int StatisticsReader::OnMetadata(readstat_metadata_t* metadata, void* ctx) {
   auto* self = static_cast<StatisticsReader*>(ctx);
+  self->format_version_ = readstat_get_file_format_version(metadata);
   const int variables = readstat_get_var_count(metadata);
   if (variables > static_cast<int>(StatisticsLimits::kVariables)) {
     self->first_pass_error_ = InvalidArgument(
@@ -405,7 +407,9 @@ int StatisticsReader::OnVariable(int index, readstat_variable_t* variable, const
                                  void* ctx) {
   auto* self = static_cast<StatisticsReader*>(ctx);
   Column column;
-  column.name = readstat_variable_get_name(variable);
+  // A damaged file can leave a variable without a name: refused below, as any invalid name.
+  const char* name = readstat_variable_get_name(variable);
+  column.name = name ? name : "";
   column.is_string = readstat_variable_get_type_class(variable) == READSTAT_TYPE_CLASS_STRING;
   const char* format = readstat_variable_get_format(variable);
   if (!column.is_string) {
@@ -417,7 +421,15 @@ int StatisticsReader::OnVariable(int index, readstat_variable_t* variable, const
                         GroupedCount(StatisticsLimits::kVariables) + " variables, the limit");
     return READSTAT_HANDLER_ABORT;
   }
-  column.labels = labels ? labels : "";
+  if (labels) {
+    // ReadStat hands a Stata file's label-set name in place, in its fixed-width entry, without
+    // the terminating NUL a damaged file leaves out: read no further than the entry.
+    size_t width = std::string_view(labels).npos;
+    if (self->kind_.package == Package::kStata) {
+      width = self->format_version_ < 110 ? 9 : self->format_version_ < 118 ? 33 : 129;
+    }
+    column.labels.assign(labels, strnlen(labels, width));
+  }
   for (int i = 0; i < readstat_variable_get_missing_ranges_count(variable); ++i) {
     const double low = NumericValue(readstat_variable_get_missing_range_lo(variable, i));
     const double high = NumericValue(readstat_variable_get_missing_range_hi(variable, i));
@@ -520,8 +532,10 @@ std::vector<std::string> StatisticsReader::DeclaredLevels(size_t column) const {
     for (const auto& [key, level] : set->second.strings) add(level);
     return levels;
   }
-  for (const auto& [key, level] : set->second.numeric) {
+  for (const auto& [code, level] : set->second.numeric) {
     // The label of a user-missing code ("999 not measured") names a missing value, not a level.
+    // (A copy: clang 14 captures no structured binding.)
+    const double key = code;
     const bool missing =
         std::any_of(c.missing_ranges.begin(), c.missing_ranges.end(),
                     [key](const auto& r) { return key >= r.first && key <= r.second; });
