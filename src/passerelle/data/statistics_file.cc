@@ -424,7 +424,7 @@ int StatisticsReader::OnVariable(int index, readstat_variable_t* variable, const
   if (labels) {
     // ReadStat hands a Stata file's label-set name in place, in its fixed-width entry, without
     // the terminating NUL a damaged file leaves out: read no further than the entry.
-    size_t width = std::string_view(labels).npos;
+    size_t width = std::string_view::npos;
     if (self->kind_.package == Package::kStata) {
       width = self->format_version_ < 110 ? 9 : self->format_version_ < 118 ? 33 : 129;
     }
