@@ -61,6 +61,18 @@ std::string FormatTypedNumber(double value, const CellFormat& cells) {
   return text;
 }
 
+size_t Utf8Length(std::string_view text) {
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string GroupedCount(uint64_t n) {
+  std::string digits = std::to_string(n);
+  for (size_t i = digits.size(); i > 3; i -= 3) digits.insert(i - 3, ",");
+  return digits;
+}
+
 std::string ColumnNameProblem(std::string_view name, const std::vector<std::string>& header) {
   if (!IsValidName(name)) {
     return "column name " + QuoteCell(name) +

@@ -113,6 +113,17 @@ Result<std::unique_ptr<RecordReader>> OpenRecordReader(const std::string& path,
                                                        const RecordOptions& options,
                                                        const CellFormat& cells);
 
+// Limits every reader of typed files keeps, whatever the file declares (docs/import.md, "Limits"):
+// a cell's text, as Excel's own cells, and a record's text, so that a hostile file's
+// expansions (a short reference to a long shared string, a compressed run) stay bounded.
+inline constexpr size_t kMaxCellCharacters = 32767;
+inline constexpr size_t kMaxRecordBytes = size_t{16} << 20;
+
+// The characters (Unicode code points) of UTF-8 text: its bytes but continuation bytes.
+size_t Utf8Length(std::string_view text);
+// 1048576 as "1,048,576", for limits in messages.
+std::string GroupedCount(uint64_t n);
+
 // Shared by the readers of typed files: a number with the fewest digits that read back to
 // exactly `value` ("0.1", "12", "1e+300"), with a decimal comma when `cells` says so.
 std::string FormatTypedNumber(double value, const CellFormat& cells);

@@ -6,13 +6,16 @@
 #include <cctype>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "passerelle/base/date.h"
+#include "passerelle/base/sha256.h"
 #include "passerelle/base/text.h"
 #include "passerelle/data/csv.h"
 
@@ -158,15 +161,57 @@ struct Column {
   std::vector<std::pair<double, double>> missing_ranges;
 };
 
-// A batch of records handed from the parsing thread to the caller.
+// A batch of records handed from the parsing thread to the caller: kBatchRows, or fewer when
+// they hold kBatchBytes (a field costs its text and 12 bytes of places).
 using Batch = std::vector<Record>;
 constexpr size_t kBatchRows = 1024;
+constexpr size_t kBatchBytes = size_t{4} << 20;
 constexpr size_t kBatchesAhead = 4;
+
+// A file held in memory, read through ReadStat's I/O handlers.
+struct MemoryFile {
+  const std::string* bytes = nullptr;
+  int64_t at = 0;
+};
+
+void UseMemoryFile(readstat_parser_t* parser, MemoryFile* file) {
+  readstat_set_open_handler(parser, [](const char*, void* io) -> int {
+    static_cast<MemoryFile*>(io)->at = 0;
+    return 0;
+  });
+  readstat_set_close_handler(parser, [](void*) -> int { return 0; });
+  readstat_set_seek_handler(
+      parser, [](readstat_off_t offset, readstat_io_flags_t whence, void* io) -> readstat_off_t {
+        auto* f = static_cast<MemoryFile*>(io);
+        const auto size = static_cast<int64_t>(f->bytes->size());
+        int64_t base = 0;
+        if (whence == READSTAT_SEEK_CUR) base = f->at;
+        if (whence == READSTAT_SEEK_END) base = size;
+        if (offset < -base || offset > size - base) return -1;
+        f->at = base + offset;
+        return f->at;
+      });
+  readstat_set_read_handler(parser, [](void* buffer, size_t n, void* io) -> ssize_t {
+    auto* f = static_cast<MemoryFile*>(io);
+    const size_t left = f->bytes->size() - static_cast<size_t>(f->at);
+    const size_t count = std::min(n, left);
+    if (count > 0) std::memcpy(buffer, f->bytes->data() + f->at, count);
+    f->at += static_cast<int64_t>(count);
+    return static_cast<ssize_t>(count);
+  });
+  readstat_set_update_handler(
+      parser, [](long, readstat_progress_handler, void*, void*) { return READSTAT_OK; });
+  readstat_set_io_ctx(parser, file);
+}
 
 class StatisticsReader final : public RecordReader {
  public:
-  StatisticsReader(std::string path, FileKind kind, std::string iconv_encoding, CellFormat cells)
+  // Reads the file at `path`, or `bytes` when `in_memory`.
+  StatisticsReader(std::string path, std::string bytes, bool in_memory, FileKind kind,
+                   std::string iconv_encoding, CellFormat cells)
       : path_(std::move(path)),
+        bytes_(std::move(bytes)),
+        in_memory_(in_memory),
         kind_(kind),
         iconv_encoding_(std::move(iconv_encoding)),
         cells_(std::move(cells)) {}
@@ -181,7 +226,9 @@ class StatisticsReader final : public RecordReader {
 
   const std::vector<std::string>& header() const override { return header_; }
   const std::string& label() const override { return path_; }
-  std::string ChecksumHex() override { return FileSha256Hex(path_); }
+  std::string ChecksumHex() override {
+    return in_memory_ ? Sha256Hex(bytes_) : FileSha256Hex(path_);
+  }
   std::string Where(size_t line, size_t /*column*/) const override {
     return line ? "row " + std::to_string(line) : "";
   }
@@ -193,8 +240,17 @@ class StatisticsReader final : public RecordReader {
   Result<bool> Next(Record* record) override;
 
  private:
-  readstat_parser_t* NewParser() const;
+  // A parser reading the file (through `memory` when the file is in memory).
+  readstat_parser_t* NewParser(MemoryFile* memory) const;
   std::string Failure(readstat_error_t error) const;
+  // Runs the kind's parser over the file.
+  readstat_error_t RunParser(readstat_parser_t* parser);
+  // "the file holds R rows of V variables": more than kCellsPerByte for each of its bytes?
+  bool TooManyCells(uint64_t rows, uint64_t variables) const;
+  static int OnMetadata(readstat_metadata_t* metadata, void* ctx);
+  static int OnDataMetadata(readstat_metadata_t* metadata, void* ctx);
+  // Refuses a file whose format's framing shows it cut short.
+  Status CheckWhole() const;
   // The parsing thread's body and its ReadStat handlers.
   void Parse();
   static int OnVariable(int index, readstat_variable_t* variable, const char* labels, void* ctx);
@@ -209,17 +265,26 @@ class StatisticsReader final : public RecordReader {
   bool Publish();
 
   const std::string path_;
+  const std::string bytes_;  // the file, when read from memory
+  const bool in_memory_;
+  uint64_t file_size_ = 0;
   const FileKind kind_;
   const std::string iconv_encoding_;
   const CellFormat cells_;
   std::vector<Column> columns_;
   std::vector<std::string> header_;
   std::unordered_map<std::string, LabelSet> label_sets_;
+  size_t labels_ = 0;             // value labels in all sets
+  int format_version_ = 0;        // the file's, as ReadStat reads it (Stata's 114 to 119)
+  long declared_rows_ = -1;       // the rows the file says it holds; -1 when it does not say
+  Status first_pass_error_;       // a limit the variables or labels go beyond
   std::string readstat_message_;  // the last message of ReadStat's error handler
 
   // Owned by the parsing thread while it runs.
   Batch filling_;
+  size_t filling_bytes_ = 0;
   std::vector<std::string> row_cells_;
+  size_t row_bytes_ = 0;
   long row_ = -1;  // the row whose cells row_cells_ holds, or -1
   Status parse_error_;
 
@@ -234,9 +299,13 @@ class StatisticsReader final : public RecordReader {
   size_t next_in_batch_ = 0;
 };
 
-readstat_parser_t* StatisticsReader::NewParser() const {
+readstat_parser_t* StatisticsReader::NewParser(MemoryFile* memory) const {
   readstat_parser_t* parser = readstat_parser_init();
   if (!parser) return nullptr;
+  if (in_memory_) {
+    memory->bytes = &bytes_;
+    UseMemoryFile(parser, memory);
+  }
   readstat_set_error_handler(parser, &StatisticsReader::OnError);
   if (!iconv_encoding_.empty()) {
     readstat_set_file_character_encoding(parser, iconv_encoding_.c_str());
@@ -251,6 +320,82 @@ std::string StatisticsReader::Failure(readstat_error_t error) const {
          " file: " + why;
 }
 
+readstat_error_t StatisticsReader::RunParser(readstat_parser_t* parser) {
+  return kind_.parse(parser, in_memory_ ? "memory" : path_.c_str(), this);
+}
+
+bool StatisticsReader::TooManyCells(uint64_t rows, uint64_t variables) const {
+  return rows * variables / StatisticsLimits::kCellsPerByte > file_size_;
+}
+
+// The first pass (which reads one row at most, and is told so as its row count): the variables.
+int StatisticsReader::OnMetadata(readstat_metadata_t* metadata, void* ctx) {
+  auto* self = static_cast<StatisticsReader*>(ctx);
+  self->format_version_ = readstat_get_file_format_version(metadata);
+  const int variables = readstat_get_var_count(metadata);
+  if (variables > static_cast<int>(StatisticsLimits::kVariables)) {
+    self->first_pass_error_ = InvalidArgument(
+        self->path_ + ": the file declares " + GroupedCount(static_cast<uint64_t>(variables)) +
+        " variables, over the limit of " + GroupedCount(StatisticsLimits::kVariables));
+    return READSTAT_HANDLER_ABORT;
+  }
+  if (variables > 0 && static_cast<uint64_t>(variables) > self->file_size_) {
+    self->first_pass_error_ = InvalidArgument(
+        self->path_ + ": the file declares " + GroupedCount(static_cast<uint64_t>(variables)) +
+        " variables, more than its " + GroupedCount(self->file_size_) +
+        " bytes can hold: it is damaged");
+    return READSTAT_HANDLER_ABORT;
+  }
+  return READSTAT_HANDLER_OK;
+}
+
+// The second pass: the rows the file says it holds.
+int StatisticsReader::OnDataMetadata(readstat_metadata_t* metadata, void* ctx) {
+  auto* self = static_cast<StatisticsReader*>(ctx);
+  const int rows = readstat_get_row_count(metadata);
+  const int variables = readstat_get_var_count(metadata);
+  self->declared_rows_ = rows;
+  if (rows > 0 && variables > 0 &&
+      self->TooManyCells(static_cast<uint64_t>(rows), static_cast<uint64_t>(variables))) {
+    self->parse_error_ = InvalidArgument(
+        self->path_ + ": the file declares " + GroupedCount(static_cast<uint64_t>(rows)) +
+        " rows of " + GroupedCount(static_cast<uint64_t>(variables)) +
+        " variables, more than its " + GroupedCount(self->file_size_) +
+        " bytes can hold: it is damaged");
+    return READSTAT_HANDLER_ABORT;
+  }
+  return READSTAT_HANDLER_OK;
+}
+
+Status StatisticsReader::CheckWhole() const {
+  // What the formats' own framing says of a file cut short, where ReadStat reads on without a
+  // word: SAS transport files are 80-byte records; Stata's files since 13 end with their tag.
+  std::string head, tail;
+  if (in_memory_) {
+    head = bytes_.substr(0, 16);
+    tail = bytes_.substr(bytes_.size() - std::min<size_t>(bytes_.size(), 16));
+  } else {
+    std::ifstream in(path_, std::ios::binary);
+    head.resize(16);
+    in.read(head.data(), 16);
+    head.resize(static_cast<size_t>(in.gcount()));
+    in.clear();
+    in.seekg(-static_cast<std::streamoff>(std::min<uint64_t>(file_size_, 16)), std::ios::end);
+    tail.resize(16);
+    in.read(tail.data(), 16);
+    tail.resize(static_cast<size_t>(in.gcount()));
+  }
+  if (kind_.extension == ".xpt" && file_size_ % 80 != 0) {
+    return InvalidArgument(path_ + ": the file is not a whole number of 80-byte records (it has " +
+                           GroupedCount(file_size_) + " bytes): it is truncated or damaged");
+  }
+  if (kind_.extension == ".dta" && head.starts_with("<stata_dta>") &&
+      !tail.ends_with("</stata_dta>")) {
+    return InvalidArgument(path_ + ": the file does not end with </stata_dta>: it is truncated");
+  }
+  return Status::Ok();
+}
+
 void StatisticsReader::OnError(const char* message, void* ctx) {
   auto* self = static_cast<StatisticsReader*>(ctx);
   std::string text = message ? message : "";
@@ -262,13 +407,29 @@ int StatisticsReader::OnVariable(int index, readstat_variable_t* variable, const
                                  void* ctx) {
   auto* self = static_cast<StatisticsReader*>(ctx);
   Column column;
-  column.name = readstat_variable_get_name(variable);
+  // A damaged file can leave a variable without a name: refused below, as any invalid name.
+  const char* name = readstat_variable_get_name(variable);
+  column.name = name ? name : "";
   column.is_string = readstat_variable_get_type_class(variable) == READSTAT_TYPE_CLASS_STRING;
   const char* format = readstat_variable_get_format(variable);
   if (!column.is_string) {
     column.temporal = TemporalOf(self->kind_.package, format ? format : "");
   }
-  column.labels = labels ? labels : "";
+  if (index >= static_cast<int>(StatisticsLimits::kVariables)) {
+    self->first_pass_error_ =
+        InvalidArgument(self->path_ + ": the file has more than " +
+                        GroupedCount(StatisticsLimits::kVariables) + " variables, the limit");
+    return READSTAT_HANDLER_ABORT;
+  }
+  if (labels) {
+    // ReadStat hands a Stata file's label-set name in place, in its fixed-width entry, without
+    // the terminating NUL a damaged file leaves out: read no further than the entry.
+    size_t width = std::string_view::npos;
+    if (self->kind_.package == Package::kStata) {
+      width = self->format_version_ < 110 ? 9 : self->format_version_ < 118 ? 33 : 129;
+    }
+    column.labels.assign(labels, strnlen(labels, width));
+  }
   for (int i = 0; i < readstat_variable_get_missing_ranges_count(variable); ++i) {
     const double low = NumericValue(readstat_variable_get_missing_range_lo(variable, i));
     const double high = NumericValue(readstat_variable_get_missing_range_hi(variable, i));
@@ -288,6 +449,25 @@ int StatisticsReader::OnValueLabel(const char* labels, readstat_value_t value, c
     return READSTAT_HANDLER_OK;
   }
   LabelSet& set = self->label_sets_[labels];
+  const std::string where = self->path_ + ": value labels " + QuoteCell(labels) + ": ";
+  if (set.numeric.size() + set.strings.size() >= StatisticsLimits::kLabelsPerSet) {
+    self->first_pass_error_ =
+        InvalidArgument(where + "more than " + GroupedCount(StatisticsLimits::kLabelsPerSet) +
+                        " labels, the limit");
+    return READSTAT_HANDLER_ABORT;
+  }
+  if (++self->labels_ > StatisticsLimits::kLabels) {
+    self->first_pass_error_ =
+        InvalidArgument(self->path_ + ": more than " + GroupedCount(StatisticsLimits::kLabels) +
+                        " value labels in all, the limit");
+    return READSTAT_HANDLER_ABORT;
+  }
+  if (Utf8Length(label) > kMaxCellCharacters) {
+    self->first_pass_error_ =
+        InvalidArgument(where + "a label of more than " + GroupedCount(kMaxCellCharacters) +
+                        " characters, the limit of a cell");
+    return READSTAT_HANDLER_ABORT;
+  }
   if (readstat_value_type_class(value) == READSTAT_TYPE_CLASS_STRING) {
     const char* key = readstat_string_value(value);
     if (!key) return READSTAT_HANDLER_OK;
@@ -305,16 +485,27 @@ int StatisticsReader::OnValueLabel(const char* labels, readstat_value_t value, c
 }
 
 Status StatisticsReader::Start() {
-  readstat_parser_t* parser = NewParser();
+  if (in_memory_) {
+    file_size_ = bytes_.size();
+  } else {
+    std::error_code ec;
+    file_size_ = std::filesystem::file_size(path_, ec);
+    if (ec) file_size_ = UINT64_MAX;  // ReadStat says why it cannot open it
+  }
+  MemoryFile memory;
+  readstat_parser_t* parser = NewParser(&memory);
   if (!parser) return Internal(path_ + ": ReadStat could not start");
+  readstat_set_metadata_handler(parser, &StatisticsReader::OnMetadata);
   readstat_set_variable_handler(parser, &StatisticsReader::OnVariable);
   readstat_set_value_label_handler(parser, &StatisticsReader::OnValueLabel);
   // No value handler and one row: the variables and labels only, however long the file.
   readstat_set_row_limit(parser, 1);
-  const readstat_error_t error = kind_.parse(parser, path_.c_str(), this);
+  const readstat_error_t error = RunParser(parser);
   readstat_parser_free(parser);
+  RETURN_IF_ERROR(first_pass_error_);
   if (error == READSTAT_ERROR_OPEN) return NotFound(path_ + ": cannot open the file for reading");
   if (error != READSTAT_OK) return InvalidArgument(Failure(error));
+  RETURN_IF_ERROR(CheckWhole());
   if (columns_.empty()) return InvalidArgument(path_ + ": the file has no variables");
   for (size_t c = 0; c < columns_.size(); ++c) {
     const std::string problem = ColumnNameProblem(columns_[c].name, header_);
@@ -341,8 +532,10 @@ std::vector<std::string> StatisticsReader::DeclaredLevels(size_t column) const {
     for (const auto& [key, level] : set->second.strings) add(level);
     return levels;
   }
-  for (const auto& [key, level] : set->second.numeric) {
+  for (const auto& [code, level] : set->second.numeric) {
     // The label of a user-missing code ("999 not measured") names a missing value, not a level.
+    // (A copy: clang 14 captures no structured binding.)
+    const double key = code;
     const bool missing =
         std::any_of(c.missing_ranges.begin(), c.missing_ranges.end(),
                     [key](const auto& r) { return key >= r.first && key <= r.second; });
@@ -365,6 +558,11 @@ bool StatisticsReader::CellText(size_t column, readstat_variable_t* variable,
   if (c.is_string) {
     const char* s = readstat_string_value(value);
     *text = s ? s : "";
+    if (Utf8Length(*text) > kMaxCellCharacters) {
+      *rule = "a text of more than " + GroupedCount(kMaxCellCharacters) +
+              " characters, the limit of a cell";
+      return false;
+    }
     if (const auto bad = FindInvalidUtf8(*text)) {
       *rule = "text that is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
               "); if the file does not say its encoding, give it with --encoding (" +
@@ -418,6 +616,7 @@ bool StatisticsReader::Publish() {
   if (cancelled_) return false;
   ready_.push_back(std::move(filling_));
   filling_.clear();
+  filling_bytes_ = 0;
   lock.unlock();
   changed_.notify_all();
   return true;
@@ -432,21 +631,40 @@ int StatisticsReader::OnValue(int row, readstat_variable_t* variable, readstat_v
   }
   if (row != self->row_) {
     if (self->row_ >= 0) {
+      self->filling_bytes_ += self->row_bytes_ + 12 * self->row_cells_.size();
       Record record;
       for (const std::string& cell : self->row_cells_) {
         record.Add(cell, static_cast<size_t>(self->row_) + 1);
       }
       self->filling_.push_back(std::move(record));
-      if (self->filling_.size() == kBatchRows && !self->Publish()) return READSTAT_HANDLER_ABORT;
+      if ((self->filling_.size() == kBatchRows || self->filling_bytes_ >= kBatchBytes) &&
+          !self->Publish()) {
+        return READSTAT_HANDLER_ABORT;
+      }
+    }
+    if (row < 0 || self->TooManyCells(static_cast<uint64_t>(row) + 1, self->columns_.size())) {
+      self->parse_error_ = InvalidArgument(
+          self->path_ + ":row " + std::to_string(row + 1) + ": more rows than the file's " +
+          GroupedCount(self->file_size_) + " bytes can hold: it is damaged, or a compression bomb");
+      return READSTAT_HANDLER_ABORT;
     }
     self->row_ = row;
+    self->row_bytes_ = 0;
     self->row_cells_.assign(self->columns_.size(), std::string());
   }
   std::string rule;
-  if (!self->CellText(static_cast<size_t>(index), variable, value, &self->row_cells_[index],
-                      &rule)) {
+  std::string& cell = self->row_cells_[index];
+  self->row_bytes_ -= cell.size();  // a variable given twice
+  if (!self->CellText(static_cast<size_t>(index), variable, value, &cell, &rule)) {
     self->parse_error_ = InvalidArgument(self->path_ + ":row " + std::to_string(row + 1) + ": " +
                                          self->columns_[index].name + ": " + rule);
+    return READSTAT_HANDLER_ABORT;
+  }
+  self->row_bytes_ += cell.size();
+  if (self->row_bytes_ > kMaxRecordBytes) {
+    self->parse_error_ = InvalidArgument(
+        self->path_ + ":row " + std::to_string(row + 1) + ": the row holds more than " +
+        GroupedCount(kMaxRecordBytes) + " bytes of text, the limit of a record");
     return READSTAT_HANDLER_ABORT;
   }
   return READSTAT_HANDLER_OK;
@@ -454,7 +672,8 @@ int StatisticsReader::OnValue(int row, readstat_variable_t* variable, readstat_v
 
 void StatisticsReader::Parse() {
   Status status;
-  readstat_parser_t* parser = NewParser();
+  MemoryFile memory;
+  readstat_parser_t* parser = NewParser(&memory);
   if (!parser) {
     status = Internal(path_ + ": ReadStat could not start");
   } else {
@@ -462,15 +681,22 @@ void StatisticsReader::Parse() {
     readstat_set_variable_handler(parser, [](int, readstat_variable_t*, const char*, void*) -> int {
       return READSTAT_HANDLER_OK;
     });
+    readstat_set_metadata_handler(parser, &StatisticsReader::OnDataMetadata);
     readstat_set_value_handler(parser, &StatisticsReader::OnValue);
-    const readstat_error_t error = kind_.parse(parser, path_.c_str(), this);
+    const readstat_error_t error = RunParser(parser);
     readstat_parser_free(parser);
+    const long rows = row_ + 1;
     if (!parse_error_.ok()) {
       status = parse_error_;
     } else if (error == READSTAT_ERROR_USER_ABORT) {
       status = Unavailable(path_ + ": reading stopped");
     } else if (error != READSTAT_OK) {
       status = InvalidArgument(Failure(error));
+    } else if (declared_rows_ >= 0 && rows < declared_rows_) {
+      status = InvalidArgument(path_ + ": the file declares " +
+                               GroupedCount(static_cast<uint64_t>(declared_rows_)) +
+                               " rows and holds " + GroupedCount(static_cast<uint64_t>(rows)) +
+                               ": it is truncated or damaged");
     } else if (row_ >= 0) {
       Record record;
       for (const std::string& cell : row_cells_) record.Add(cell, static_cast<size_t>(row_) + 1);
@@ -505,11 +731,9 @@ Result<bool> StatisticsReader::Next(Record* record) {
   return true;
 }
 
-}  // namespace
-
-Result<std::unique_ptr<RecordReader>> OpenStatisticsFile(const std::string& path,
-                                                         const RecordOptions& options,
-                                                         const CellFormat& cells) {
+Result<std::unique_ptr<RecordReader>> OpenStatistics(const std::string& path, std::string bytes,
+                                                     bool in_memory, const RecordOptions& options,
+                                                     const CellFormat& cells) {
   std::string extension = std::filesystem::path(path).extension().string();
   for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const auto kind = std::find_if(std::begin(kKinds), std::end(kKinds),
@@ -535,9 +759,25 @@ Result<std::unique_ptr<RecordReader>> OpenStatisticsFile(const std::string& path
   } else if (options.encoding == "utf-8" || options.encoding == "utf8") {
     iconv_encoding = "UTF-8";
   }
-  auto reader = std::make_unique<StatisticsReader>(path, *kind, iconv_encoding, cells);
+  auto reader = std::make_unique<StatisticsReader>(path, std::move(bytes), in_memory, *kind,
+                                                   iconv_encoding, cells);
   RETURN_IF_ERROR(reader->Start());
   return std::unique_ptr<RecordReader>(std::move(reader));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RecordReader>> OpenStatisticsFile(const std::string& path,
+                                                         const RecordOptions& options,
+                                                         const CellFormat& cells) {
+  return OpenStatistics(path, std::string(), false, options, cells);
+}
+
+Result<std::unique_ptr<RecordReader>> OpenStatisticsBytes(std::string bytes,
+                                                          const std::string& label,
+                                                          const RecordOptions& options,
+                                                          const CellFormat& cells) {
+  return OpenStatistics(label, std::move(bytes), true, options, cells);
 }
 
 }  // namespace passerelle::data

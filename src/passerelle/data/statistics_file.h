@@ -23,6 +23,24 @@ Result<std::unique_ptr<RecordReader>> OpenStatisticsFile(const std::string& path
                                                          const RecordOptions& options,
                                                          const CellFormat& cells);
 
+// The same, for a file held in memory (`bytes`), named `label` in messages (its extension says
+// the kind); its checksum is of `bytes`. For tests and fuzzing: an import reads from a path.
+Result<std::unique_ptr<RecordReader>> OpenStatisticsBytes(std::string bytes,
+                                                          const std::string& label,
+                                                          const RecordOptions& options,
+                                                          const CellFormat& cells);
+
+// What a statistics file may hold (docs/import.md, "Limits"), besides a cell's and a record's
+// text (record_reader.h): beyond any of these it is refused, by name.
+struct StatisticsLimits {
+  static constexpr size_t kVariables = 32767;
+  static constexpr size_t kLabelsPerSet = 65536;  // value labels of one name
+  static constexpr size_t kLabels = 1000000;      // value labels in all
+  // Rows times variables, declared or read, for each byte of the file: compression (SPSS's
+  // bytecode, then zlib in .zsav) reaches a few thousand; beyond, the file is damaged or a bomb.
+  static constexpr uint64_t kCellsPerByte = 65536;
+};
+
 }  // namespace passerelle::data
 
 #endif  // PASSERELLE_DATA_STATISTICS_FILE_H_

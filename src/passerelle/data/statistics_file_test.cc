@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "passerelle/base/sha256.h"
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/csv.h"
 #include "passerelle/data/record_test_util.h"
@@ -255,6 +256,119 @@ TEST(StatisticsFile, AReaderLeftEarlyStopsItsThread) {
     Record record;
     for (int k = 0; k < attempt * 1500; ++k) ASSERT_TRUE(*(*reader)->Next(&record));
   }
+}
+
+// ---- Hostile files ----
+
+std::string FixtureBytes(const std::string& name) {
+  std::ifstream in(Fixture(name), std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Reads a file held in memory to its end: the error that stopped it, or "" when none did.
+std::string Refusal(const std::string& bytes, const std::string& label) {
+  auto reader = OpenStatisticsBytes(bytes, label, {}, {});
+  if (!reader.ok()) return reader.status().message();
+  const Records read = ReadAll(reader->get());
+  return read.status.ok() ? "" : read.status.message();
+}
+
+TEST(StatisticsHostile, AFileInMemoryReadsAsOnDisk) {
+  for (const std::string name :
+       {"cells.sav", "cells.dta", "gu_lyon.zsav", "gu_lyon.xpt", "gu_lyon.sas7bdat"}) {
+    SCOPED_TRACE(name);
+    auto disk = ReadFile(Fixture(name));
+    ASSERT_TRUE(disk.ok()) << disk.status().message();
+    auto reader = OpenStatisticsBytes(FixtureBytes(name), name, {}, {});
+    ASSERT_TRUE(reader.ok()) << reader.status().message();
+    const Records memory = ReadAll(reader->get());
+    ASSERT_TRUE(memory.status.ok()) << memory.status.message();
+    EXPECT_EQ(memory.header, disk->header);
+    EXPECT_EQ(memory.rows, disk->rows);
+    EXPECT_EQ((*reader)->ChecksumHex(), Sha256Hex(FixtureBytes(name)));
+  }
+}
+
+// Every fixture cut short, at every length a step apart: refused with ReadStat's reason or as
+// truncated, never read as a shorter file, never a crash.
+TEST(StatisticsHostile, ATruncatedFileIsRefused) {
+  for (const std::string name : {"gu_lyon.sav", "gu_lyon.zsav", "gu_lyon.dta", "gu_lyon.xpt",
+                                 "gu_lyon.sas7bdat", "cells.sav", "cells.dta"}) {
+    SCOPED_TRACE(name);
+    const std::string bytes = FixtureBytes(name);
+    for (size_t n = 0; n < bytes.size(); n += 211) {
+      const std::string why = Refusal(bytes.substr(0, n), name);
+      EXPECT_TRUE(why.starts_with(name + ": ") || why.starts_with(name + ":row "))
+          << n << ": " << why;
+    }
+  }
+  // Cut in its data: ReadStat's own words, or the rows missing.
+  const std::string sav = FixtureBytes("gu_lyon.sav");
+  const std::string cut_sav = Refusal(sav.substr(0, sav.size() - 1000), "cut.sav");
+  EXPECT_TRUE(cut_sav.starts_with("cut.sav: cannot read it as a SPSS file: ") ||
+              cut_sav.starts_with("cut.sav: the file declares 40 rows and holds "))
+      << cut_sav;
+  const std::string dta = FixtureBytes("gu_lyon.dta");
+  const std::string cut_dta = Refusal(dta.substr(0, dta.size() / 2), "cut.dta");
+  EXPECT_TRUE(cut_dta.starts_with("cut.dta: cannot read it as a Stata file: ")) << cut_dta;
+}
+
+// SPSS's header says how many rows the file holds: four bytes at offset 80.
+TEST(StatisticsHostile, ADeclaredRowCountTheFileCannotHoldIsRefused) {
+  std::string sav = FixtureBytes("gu_lyon.sav");
+  const char rows[4] = {'\xff', '\xff', '\xff', '\x7f'};
+  sav.replace(80, 4, rows, 4);
+  const std::string why = Refusal(sav, "absurd.sav");
+  EXPECT_NE(why.find("absurd.sav: the file declares 2,147,483,647 rows of "), std::string::npos)
+      << why;
+  EXPECT_NE(why.find("variables, more than its 11,160 bytes can hold: it is damaged"),
+            std::string::npos)
+      << why;
+}
+
+// Written with ReadStat's writer: `variables` numeric variables, or one variable whose label
+// set has `labels` labels; one row.
+std::string WriteWide(int variables, int labels) {
+  const std::string path = passerelle::testing::FreshTestDir("statistics") + "/wide.sav";
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  readstat_writer_t* writer = readstat_writer_init();
+  readstat_set_data_writer(writer, &WriteToFile);
+  readstat_label_set_t* set = readstat_add_label_set(writer, READSTAT_TYPE_DOUBLE, "codes");
+  for (int i = 0; i < labels; ++i) {
+    readstat_label_double_value(set, i, ("code " + std::to_string(i)).c_str());
+  }
+  std::vector<readstat_variable_t*> added;
+  for (int i = 0; i < variables; ++i) {
+    added.push_back(
+        readstat_add_variable(writer, ("v" + std::to_string(i)).c_str(), READSTAT_TYPE_DOUBLE, 0));
+  }
+  if (labels > 0) readstat_variable_set_label_set(added[0], set);
+  readstat_begin_writing_sav(writer, file, 1);
+  readstat_begin_row(writer);
+  for (readstat_variable_t* v : added) readstat_insert_double_value(writer, v, 1);
+  readstat_end_row(writer);
+  readstat_end_writing(writer);
+  readstat_writer_free(writer);
+  std::fclose(file);
+  return path;
+}
+
+TEST(StatisticsHostile, TooManyVariablesOrLabelsAreRefused) {
+  auto wide = OpenRecordReader(WriteWide(32768, 0), {}, {});
+  ASSERT_FALSE(wide.ok());
+  EXPECT_NE(wide.status().message().find(
+                "wide.sav: the file declares 32,768 variables, over the limit of 32,767"),
+            std::string::npos)
+      << wide.status().message();
+  EXPECT_TRUE(OpenRecordReader(WriteWide(300, 0), {}, {}).ok());
+
+  auto labelled = OpenRecordReader(WriteWide(1, 65537), {}, {});
+  ASSERT_FALSE(labelled.ok());
+  EXPECT_NE(labelled.status().message().find(
+                "wide.sav: value labels \"labels0\": more than 65,536 labels, the limit"),
+            std::string::npos)
+      << labelled.status().message();
+  EXPECT_TRUE(OpenRecordReader(WriteWide(1, 1000), {}, {}).ok());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #ifndef PASSERELLE_DATA_XLSX_H_
 #define PASSERELLE_DATA_XLSX_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +24,31 @@ namespace passerelle::data {
 Result<std::unique_ptr<RecordReader>> OpenXlsx(const std::string& path,
                                                const RecordOptions& options,
                                                const CellFormat& cells);
+
+// The same, for a workbook held in memory (`bytes`), named `label` in messages; its checksum is
+// of `bytes`. For tests and fuzzing: an import reads its file from a path.
+Result<std::unique_ptr<RecordReader>> OpenXlsxBytes(std::string bytes, const std::string& label,
+                                                    const RecordOptions& options,
+                                                    const CellFormat& cells);
+
+// What a workbook may hold (docs/import.md, "Limits"): beyond any of these it is refused, by
+// name, before the memory or the time it would take. Sizes are of a part decompressed.
+struct XlsxLimits {
+  static constexpr uint64_t kPartBytes = uint64_t{1} << 30;  // a sheet, the shared strings
+  // The workbook, its relationships, the styles: a few kilobytes in real workbooks.
+  static constexpr uint64_t kSmallPartBytes = uint64_t{64} << 20;
+  static constexpr size_t kSheets = 65536;  // sheets, and the workbook's relationships
+  static constexpr uint64_t kRatio = 1000;  // decompressed to compressed size
+  static constexpr uint64_t kRatioFrom = uint64_t{1} << 20;  // parts smaller are not held to it
+  static constexpr size_t kSharedStrings = size_t{1} << 24;  // 16,777,216
+  static constexpr uint64_t kSharedStringBytes = uint64_t{512} << 20;
+  static constexpr size_t kColumns = 16384;  // Excel's own: A to XFD
+  static constexpr size_t kRows = 1048576;   // Excel's own
+  static constexpr size_t kMergedRanges = 1000000;
+  static constexpr size_t kStyles = 65536;        // cell formats and number formats, each
+  static constexpr int kXmlDepth = 256;           // elements within elements
+  static constexpr uint64_t kXmlToken = 1 << 20;  // one tag, comment or declaration
+};
 
 // The calendar day of an Excel date serial (its whole part; the fraction is the time of day).
 // In the 1900 system, 1 is 1900-01-01 and 60 is 1900-02-29, a day that never was (Lotus 1-2-3

@@ -7,12 +7,20 @@
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/record_test_util.h"
 #include "passerelle/data/value.h"
+#include "passerelle/data/zip_test_util.h"
 
 namespace passerelle::data {
 namespace {
 
+using testing::DeflatedRun;
 using testing::Fixture;
+using testing::ReadAll;
 using testing::ReadFile;
+using testing::SheetXml;
+using testing::StoredEntry;
+using testing::Workbook;
+using testing::WorkbookParts;
+using testing::ZipArchive;
 
 std::string Iso(const CivilDate& d) { return DateFormat().Format(d); }
 
@@ -174,6 +182,221 @@ TEST(Xlsx, WhatIsNotAWorkbookIsRefused) {
   RecordOptions gbk;
   gbk.encoding = "gbk";
   EXPECT_FALSE(OpenRecordReader(Fixture("gu_lyon.xlsx"), gbk, {}).ok());
+}
+
+// ---- Hostile workbooks ----
+
+// Reads a workbook held in memory to its end: the error that stopped it, or "" when none did.
+std::string Refusal(const std::string& workbook) {
+  auto reader = OpenXlsxBytes(workbook, "hostile.xlsx", {}, {});
+  if (!reader.ok()) return reader.status().message();
+  const auto read = ReadAll(reader->get());
+  return read.status.ok() ? "" : read.status.message();
+}
+
+std::string Row(size_t number, const std::string& cells) {
+  return "<row r=\"" + std::to_string(number) + "\">" + cells + "</row>";
+}
+std::string InlineCell(const std::string& ref, const std::string& text) {
+  return "<c r=\"" + ref + "\" t=\"inlineStr\"><is><t>" + text + "</t></is></c>";
+}
+
+const std::string kHeader = Row(1, InlineCell("A1", "id") + InlineCell("B1", "age"));
+
+TEST(XlsxHostile, AWorkbookInMemoryReadsAsOnDisk) {
+  const std::string workbook =
+      Workbook(SheetXml(kHeader + Row(2, InlineCell("A2", "p1") + "<c r=\"B2\"><v>61</v></c>")));
+  auto reader = OpenXlsxBytes(workbook, "memory.xlsx", {}, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  const auto read = ReadAll(reader->get());
+  ASSERT_TRUE(read.status.ok()) << read.status.message();
+  EXPECT_EQ(read.rows, (std::vector<std::vector<std::string>>{{"p1", "61"}}));
+}
+
+// A sheet of 1 GiB and a mebibyte of spaces, deflated to a thousandth: its declared size is
+// refused before a byte is decompressed.
+TEST(XlsxHostile, AZipBombThatDeclaresItsSizeIsRefusedBeforeItIsRead) {
+  std::vector<testing::ZipEntry> entries = WorkbookParts(false, false);
+  const std::string open = SheetXml(kHeader).substr(0, SheetXml(kHeader).find("</sheetData>"));
+  entries.push_back(DeflatedRun("xl/worksheets/sheet1.xml", open, ' ',
+                                (uint64_t{1} << 30) + (1 << 20), "</sheetData></worksheet>"));
+  ASSERT_LT(entries.back().stored.size(), size_t{2} << 20);
+  const std::string why = Refusal(ZipArchive(entries));
+  EXPECT_NE(why.find("hostile.xlsx: xl/worksheets/sheet1.xml: the part declares 1,074,790,"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(why.find("over the limit of 1,073,741,824 bytes (1 GiB) a part"), std::string::npos)
+      << why;
+}
+
+// Under the size limit, but deflated more than 1000 to 1.
+TEST(XlsxHostile, AZipBombUnderTheSizeLimitIsRefusedForItsRatio) {
+  std::vector<testing::ZipEntry> entries = WorkbookParts(false, false);
+  entries.push_back(DeflatedRun("xl/worksheets/sheet1.xml", "<worksheet><sheetData>", ' ',
+                                size_t{64} << 20, "</sheetData></worksheet>"));
+  const std::string why = Refusal(ZipArchive(entries));
+  EXPECT_NE(why.find("hostile.xlsx: xl/worksheets/sheet1.xml: the part declares 67,108,910 bytes "
+                     "decompressed from "),
+            std::string::npos)
+      << why;
+  EXPECT_NE(why.find("a ratio over the limit of 1,000 to 1: a zip bomb"), std::string::npos) << why;
+}
+
+// The same bomb declaring 4 KiB: decompression stops at the first bytes beyond it.
+TEST(XlsxHostile, AZipBombThatLiesAboutItsSizeIsStoppedAtTheSizeItDeclares) {
+  for (const uint64_t run : {uint64_t{64} << 20, (uint64_t{1} << 30) + (1 << 20)}) {
+    std::vector<testing::ZipEntry> entries = WorkbookParts(false, false);
+    entries.push_back(DeflatedRun("xl/worksheets/sheet1.xml", SheetXml(kHeader).substr(0, 200), ' ',
+                                  run, "</sheetData></worksheet>"));
+    entries.back().size = 4096;
+    const std::string why = Refusal(ZipArchive(entries));
+    EXPECT_NE(
+        why.find("hostile.xlsx: xl/worksheets/sheet1.xml: decompresses to more than the 4,096 "
+                 "bytes it declares: the workbook is damaged, or a zip bomb"),
+        std::string::npos)
+        << why;
+  }
+}
+
+// Entities that expand a thousandfold at each level: refused at the DOCTYPE, before any.
+TEST(XlsxHostile, BillionLaughsInTheSharedStringsAreRefused) {
+  const std::string laughs = testing::BillionLaughs();
+  const std::string sheet =
+      SheetXml(Row(1, "<c r=\"A1\" t=\"s\"><v>0</v></c>") + Row(2, "<c r=\"A2\"><v>1</v></c>"));
+  const std::string why = Refusal(Workbook(sheet, laughs));
+  EXPECT_NE(why.find("hostile.xlsx: xl/sharedStrings.xml: a DOCTYPE declaration, which no "
+                     "workbook part has (entities are refused)"),
+            std::string::npos)
+      << why;
+  // An external entity likewise.
+  const std::string external =
+      "<?xml version=\"1.0\"?>\n<!DOCTYPE sst [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+      "<sst><si><t>&x;</t></si></sst>";
+  EXPECT_NE(Refusal(Workbook(sheet, external)).find("a DOCTYPE declaration"), std::string::npos);
+}
+
+TEST(XlsxHostile, DeepNestingIsRefused) {
+  std::string deep;
+  for (int i = 0; i < 300; ++i) deep += "<x>";
+  for (int i = 0; i < 300; ++i) deep += "</x>";
+  const std::string why = Refusal(Workbook(SheetXml(kHeader), "<sst>" + deep + "</sst>"));
+  EXPECT_NE(why.find("hostile.xlsx: xl/sharedStrings.xml: XML elements nested deeper than 256 "
+                     "levels, the limit"),
+            std::string::npos)
+      << why;
+}
+
+TEST(XlsxHostile, AHugeTagIsRefused) {
+  const std::string tag = "<c r=\"A2\" junk=\"" + std::string(3 << 20, 'x') + "\"><v>1</v></c>";
+  const std::string why = Refusal(Workbook(SheetXml(kHeader + Row(2, tag))));
+  EXPECT_NE(why.find("an XML tag, comment or declaration longer than 1,048,576 bytes, the limit"),
+            std::string::npos)
+      << why;
+}
+
+// Cells numbered one after another, without references, beyond column XFD.
+TEST(XlsxHostile, MoreColumnsThanExcelHasAreRefused) {
+  std::string cells;
+  for (int i = 0; i < 16385; ++i) cells += "<c><v>" + std::to_string(i) + "</v></c>";
+  const std::string why = Refusal(Workbook(SheetXml(kHeader + Row(2, cells))));
+  EXPECT_NE(why.find("hostile.xlsx:data row 2: more than 16,384 columns, Excel's own limit"),
+            std::string::npos)
+      << why;
+}
+
+TEST(XlsxHostile, CellReferencesOutOfRangeOrMalformedAreRefused) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"XFE2",
+       "hostile.xlsx:data row 2: cell reference \"XFE2\" is beyond Excel's last column, "
+       "XFD (16,384), or its last row, 1,048,576"},
+      {"A1048577", "cell reference \"A1048577\" is beyond"},
+      {"ZZZZZZZZZZZZZZ2", "cell reference \"ZZZZZZZZZZZZZZ2\" is beyond"},
+      {"A99999999999999999999999", "is beyond"},
+      {"B", "hostile.xlsx:data row 2: cell reference \"B\" is not one"},
+      {"2B", "cell reference \"2B\" is not one"},
+      {"A0", "cell reference \"A0\" is not one"},
+      {"A-2", "cell reference \"A-2\" is not one"},
+  };
+  for (const auto& [ref, expected] : cases) {
+    const std::string why =
+        Refusal(Workbook(SheetXml(kHeader + Row(2, "<c r=\"" + ref + "\"><v>1</v></c>"))));
+    EXPECT_NE(why.find(expected), std::string::npos) << ref << ": " << why;
+  }
+  const std::string far_row =
+      Refusal(Workbook(SheetXml(kHeader + "<row r=\"1048577\"><c><v>1</v></c></row>")));
+  EXPECT_NE(far_row.find("hostile.xlsx:data row 1048577: beyond Excel's last row, 1,048,576"),
+            std::string::npos)
+      << far_row;
+  const std::string backwards = Refusal(
+      Workbook(SheetXml(kHeader + Row(3, InlineCell("A3", "x")) + Row(2, InlineCell("A2", "y")))));
+  EXPECT_NE(
+      backwards.find("hostile.xlsx:data row 2: it comes after row 3: the sheet's rows are out "
+                     "of order"),
+      std::string::npos)
+      << backwards;
+  std::string with_merge = SheetXml(kHeader);
+  with_merge.insert(with_merge.find("</worksheet>"),
+                    "<mergeCells><mergeCell ref=\"A1:XFE1\"/></mergeCells>");
+  const std::string merged = Refusal(Workbook(with_merge));
+  EXPECT_NE(merged.find("merged range \"A1:XFE1\": cell reference \"XFE1\" is beyond"),
+            std::string::npos)
+      << merged;
+}
+
+TEST(XlsxHostile, TextLongerThanExcelsCellsIsRefused) {
+  const std::string long_text(32768, 'a');
+  const std::string inline_cell =
+      Refusal(Workbook(SheetXml(kHeader + Row(2, InlineCell("A2", long_text)))));
+  EXPECT_NE(inline_cell.find("hostile.xlsx:data!A2: the cell holds more than 32,767 characters, "
+                             "Excel's own limit for a cell"),
+            std::string::npos)
+      << inline_cell;
+  // 32,767 characters of three bytes each are within it.
+  std::string chinese;
+  for (int i = 0; i < 32767; ++i) chinese += "\xe5\x8c\x97";
+  EXPECT_EQ(Refusal(Workbook(SheetXml(kHeader + Row(2, InlineCell("A2", chinese))))), "");
+  const std::string shared = Refusal(
+      Workbook(SheetXml(kHeader), "<sst><si><t>a</t></si><si><t>" + long_text + "</t></si></sst>"));
+  EXPECT_NE(shared.find("hostile.xlsx: xl/sharedStrings.xml: shared string 2: the cell holds more "
+                        "than 32,767 characters"),
+            std::string::npos)
+      << shared;
+}
+
+// A short reference to a long shared string, 16,384 times in a row: the row's text is bounded.
+TEST(XlsxHostile, ARowOfTooMuchTextIsRefused) {
+  std::string cells;
+  for (int i = 1; i <= 1000; ++i) {
+    cells += "<c r=\"" + ColumnLetters(i) + "2\" t=\"s\"><v>0</v></c>";
+  }
+  const std::string why =
+      Refusal(Workbook(SheetXml(kHeader + Row(2, cells)),
+                       "<sst><si><t>" + std::string(30000, 'x') + "</t></si></sst>"));
+  EXPECT_NE(why.find("hostile.xlsx:data row 2: the row holds more than 16,777,216 bytes of text, "
+                     "the limit of a record"),
+            std::string::npos)
+      << why;
+}
+
+TEST(XlsxHostile, OnlyStoredAndDeflatedPartsAreRead) {
+  std::vector<testing::ZipEntry> entries = WorkbookParts(false, false);
+  entries.push_back(StoredEntry("xl/worksheets/sheet1.xml", SheetXml(kHeader)));
+  entries.back().method = 12;  // bzip2
+  const std::string why = Refusal(ZipArchive(entries));
+  EXPECT_NE(why.find("hostile.xlsx: xl/worksheets/sheet1.xml: the part is compressed by method 12, "
+                     "which Excel does not write"),
+            std::string::npos)
+      << why;
+}
+
+// Every prefix of a real workbook: refused by name, never a crash.
+TEST(XlsxHostile, ATruncatedWorkbookIsRefused) {
+  std::ifstream in(Fixture("dates1904.xlsx"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t n = 0; n < bytes.size(); n += 97) {
+    const std::string why = Refusal(bytes.substr(0, n));
+    EXPECT_NE(why.find("hostile.xlsx: "), std::string::npos) << n << ": " << why;
+  }
 }
 
 }  // namespace

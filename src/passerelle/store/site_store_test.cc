@@ -12,6 +12,8 @@
 #include "passerelle/data/gu_test_util.h"
 #include "passerelle/data/record_test_util.h"
 #include "passerelle/data/synth.h"
+#include "passerelle/data/xlsx.h"
+#include "passerelle/data/zip_test_util.h"
 #include "passerelle/store/sqlite_db.h"
 
 namespace passerelle::store {
@@ -328,6 +330,84 @@ TEST(SiteStoreFiles, HeaderProblemsNameTheirPlace) {
   EXPECT_NE(xlsx.status().message().find("gu_lyon.xlsx:types!D3: x: column not in dictionary"),
             std::string::npos)
       << xlsx.status().message();
+}
+
+// Hostile files (zip bombs, entity expansion, references beyond Excel's sheets, statistics
+// files cut short): each refused with its reason and place, the store byte for byte as it was.
+TEST(SiteStoreFiles, HostileFilesAreRefusedAndChangeNothing) {
+  namespace t = data::testing;
+  const std::string dir = passerelle::testing::FreshTestDir("files");
+  auto store = SiteStore::Create(dir + "/site", "lyon");
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  ImportRequest r;
+  r.dataset = "gu_cohort";
+  r.file_path = data::testing::Fixture("gu_lyon.sav");
+  r.dictionary = data::testing::GuDictionary();
+  ASSERT_TRUE((*store)->Import(r).ok());
+  auto bytes_of = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string before = bytes_of(dir + "/site/store.sqlite");
+
+  // The header of gu_lyon.csv, for the dictionary to accept it: the problems are in the rows.
+  std::string names = bytes_of(data::testing::Fixture("gu_lyon.csv"));
+  names = names.substr(0, names.find_first_of("\r\n"));
+  std::string header = "<row r=\"1\">";
+  for (size_t from = 0, column = 1; from <= names.size(); ++column) {
+    const size_t comma = std::min(names.find(',', from), names.size());
+    header += "<c r=\"" + data::ColumnLetters(column) + "1\" t=\"inlineStr\"><is><t>" +
+              names.substr(from, comma - from) + "</t></is></c>";
+    from = comma + 1;
+  }
+  header += "</row>";
+  const std::string open_sheet =
+      t::SheetXml(header).substr(0, t::SheetXml(header).find("</sheetData>"));
+  auto bomb = [&](bool lying) {
+    std::vector<t::ZipEntry> entries = t::WorkbookParts(false, false);
+    entries.push_back(t::DeflatedRun("xl/worksheets/sheet1.xml", open_sheet, ' ',
+                                     (uint64_t{1} << 30) + (1 << 20), "</sheetData></worksheet>"));
+    if (lying) entries.back().size = 100000;
+    return t::ZipArchive(entries);
+  };
+  const std::string laughs = t::BillionLaughs();
+  std::string wide;
+  for (int i = 0; i < 16385; ++i) wide += "<c><v>1</v></c>";
+  const std::string sav = bytes_of(data::testing::Fixture("gu_lyon.sav"));
+  const std::string dta = bytes_of(data::testing::Fixture("gu_lyon.dta"));
+
+  const std::vector<std::tuple<std::string, std::string, std::string>> files = {
+      {"bomb.xlsx", bomb(false), "bomb.xlsx: xl/worksheets/sheet1.xml: the part declares 1,074,7"},
+      {"lying_bomb.xlsx", bomb(true),
+       "lying_bomb.xlsx: xl/worksheets/sheet1.xml: decompresses to more than the 100,000 bytes it "
+       "declares"},
+      {"laughs.xlsx", t::Workbook(t::SheetXml(header), laughs),
+       "laughs.xlsx: xl/sharedStrings.xml: a DOCTYPE declaration"},
+      {"wide.xlsx", t::Workbook(t::SheetXml(header + "<row r=\"2\">" + wide + "</row>")),
+       "wide.xlsx:data row 2: more than 16,384 columns, Excel's own limit"},
+      {"far.xlsx",
+       t::Workbook(t::SheetXml(header + "<row r=\"2\"><c r=\"XFE2\"><v>1</v></c></row>")),
+       "far.xlsx:data row 2: cell reference \"XFE2\" is beyond Excel's last column"},
+      {"cut.sav", sav.substr(0, sav.size() - 1000), "cut.sav: "},
+      {"cut.dta", dta.substr(0, dta.size() / 2), "cut.dta: cannot read it as a Stata file: "},
+  };
+  for (const auto& [name, contents, expected] : files) {
+    SCOPED_TRACE(name);
+    const std::string path = dir + "/" + name;
+    std::ofstream(path, std::ios::binary) << contents;
+    r.file_path = path;
+    auto imported = (*store)->Import(r);
+    ASSERT_FALSE(imported.ok());
+    EXPECT_EQ(imported.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(imported.status().message().find(expected), std::string::npos)
+        << imported.status().message();
+    EXPECT_EQ(bytes_of(dir + "/site/store.sqlite"), before);
+  }
+  auto datasets = (*store)->ListDatasets();
+  ASSERT_TRUE(datasets.ok());
+  ASSERT_EQ(datasets->size(), 1u);
+  EXPECT_EQ((*datasets)[0].version, 1);
+  EXPECT_EQ((*datasets)[0].source_file, "gu_lyon.sav");
 }
 
 TEST(SiteStorePermissions, TheFolderAndItsRecordsAreTheSitesAccountsOnly) {
