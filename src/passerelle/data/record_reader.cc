@@ -68,9 +68,13 @@ size_t Utf8Length(std::string_view text) {
 }
 
 std::string GroupedCount(uint64_t n) {
-  std::string digits = std::to_string(n);
-  for (size_t i = digits.size(); i > 3; i -= 3) digits.insert(i - 3, ",");
-  return digits;
+  const std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 std::string ColumnNameProblem(std::string_view name, const std::vector<std::string>& header) {
