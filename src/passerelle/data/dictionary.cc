@@ -1,7 +1,5 @@
 #include "passerelle/data/dictionary.h"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -9,6 +7,7 @@
 
 #include "passerelle/base/text.h"
 #include "passerelle/data/gu_cohort.h"
+#include "passerelle/data/toml_support.h"
 
 namespace passerelle::data {
 
@@ -21,28 +20,12 @@ int Dictionary::IndexOf(std::string_view wanted) const {
 
 namespace {
 
-std::string Where(std::string_view label, const toml::source_region& region) {
-  return std::string(label) + ":" + std::to_string(region.begin.line) + ":" +
-         std::to_string(region.begin.column);
-}
-
-Status CheckKeys(const toml::table& table, std::initializer_list<std::string_view> allowed,
-                 std::string_view label, std::string_view what) {
-  for (const auto& [key, node] : table) {
-    if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
-      return InvalidArgument(Where(label, node.source()) + ": " + std::string(what) +
-                             ": unknown key '" + std::string(key.str()) + "'");
-    }
-  }
-  return Status::Ok();
-}
-
 Result<Variable> ParseVariable(const toml::table& t, std::string_view label) {
-  RETURN_IF_ERROR(CheckKeys(t,
-                            {"name", "type", "description", "unit", "required", "unique", "min",
-                             "max", "levels", "derived"},
-                            label, "variable"));
-  const std::string where = Where(label, t.source());
+  RETURN_IF_ERROR(CheckTomlKeys(t,
+                                {"name", "type", "description", "unit", "required", "unique", "min",
+                                 "max", "levels", "derived"},
+                                label, "variable"));
+  const std::string where = TomlWhere(label, t.source());
   Variable v;
   v.name = t["name"].value_or(std::string());
   if (!IsValidName(v.name)) {
@@ -130,11 +113,12 @@ Result<Dictionary> ParseDictionary(std::string_view toml_text, std::string_view 
   try {
     root = toml::parse(toml_text, std::string(label));
   } catch (const toml::parse_error& error) {
-    return InvalidArgument(Where(label, error.source()) + ": " + std::string(error.description()));
+    return InvalidArgument(TomlWhere(label, error.source()) + ": " +
+                           std::string(error.description()));
   }
-  RETURN_IF_ERROR(CheckKeys(root,
-                            {"name", "version", "description", "rules", "derivation", "variable"},
-                            label, "dictionary"));
+  RETURN_IF_ERROR(
+      CheckTomlKeys(root, {"name", "version", "description", "rules", "derivation", "variable"},
+                    label, "dictionary"));
   Dictionary d;
   d.name = root["name"].value_or(std::string());
   if (!IsValidName(d.name)) {
@@ -151,7 +135,7 @@ Result<Dictionary> ParseDictionary(std::string_view toml_text, std::string_view 
     for (const auto& rule : *rules) {
       const std::string name = rule.value_or(std::string());
       if (!IsKnownGuRule(name)) {
-        return InvalidArgument(Where(label, rule.source()) + ": unknown rule '" + name + "'");
+        return InvalidArgument(TomlWhere(label, rule.source()) + ": unknown rule '" + name + "'");
       }
       d.rules.push_back(name);
     }
@@ -162,10 +146,10 @@ Result<Dictionary> ParseDictionary(std::string_view toml_text, std::string_view 
   }
   for (const auto& node : *variables) {
     const toml::table* table = node.as_table();
-    if (!table) return InvalidArgument(Where(label, node.source()) + ": [[variable]] expected");
+    if (!table) return InvalidArgument(TomlWhere(label, node.source()) + ": [[variable]] expected");
     ASSIGN_OR_RETURN(Variable v, ParseVariable(*table, label));
     if (d.IndexOf(v.name) >= 0) {
-      return InvalidArgument(Where(label, table->source()) + ": variable '" + v.name +
+      return InvalidArgument(TomlWhere(label, table->source()) + ": variable '" + v.name +
                              "' is defined twice");
     }
     d.variables.push_back(std::move(v));

@@ -1,6 +1,4 @@
 // The mapping file (dictionaries/omop_gu.v1.toml) and the code matching both CDM sources share.
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <fstream>
 #include <functional>
@@ -10,25 +8,10 @@
 #include "passerelle/data/dictionary.h"
 #include "passerelle/data/omop.h"
 #include "passerelle/data/omop_cdm.h"
+#include "passerelle/data/toml_support.h"
 
 namespace passerelle::data {
 namespace {
-
-std::string Where(std::string_view label, const toml::source_region& region) {
-  return std::string(label) + ":" + std::to_string(region.begin.line) + ":" +
-         std::to_string(region.begin.column);
-}
-
-Status CheckKeys(const toml::table& table, std::initializer_list<std::string_view> allowed,
-                 std::string_view label, std::string_view what) {
-  for (const auto& [key, node] : table) {
-    if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
-      return InvalidArgument(Where(label, node.source()) + ": " + std::string(what) +
-                             ": unknown key '" + std::string(key.str()) + "'");
-    }
-  }
-  return Status::Ok();
-}
 
 std::string Upper(std::string_view s) {
   std::string out(TrimSpaces(s));
@@ -42,12 +25,12 @@ Status ReadIds(const toml::table& t, std::string_view key, std::string_view labe
   if (!node) return Status::Ok();
   const toml::array* array = node->as_array();
   if (!array)
-    return InvalidArgument(Where(label, node->source()) + ": " + std::string(key) +
+    return InvalidArgument(TomlWhere(label, node->source()) + ": " + std::string(key) +
                            ": a list of concept ids expected");
   for (const toml::node& item : *array) {
     const std::optional<int64_t> id = item.value<int64_t>();
     if (!id || *id <= 0) {
-      return InvalidArgument(Where(label, item.source()) + ": " + std::string(key) +
+      return InvalidArgument(TomlWhere(label, item.source()) + ": " + std::string(key) +
                              ": a concept id is a whole number above 0");
     }
     out->push_back(*id);
@@ -61,12 +44,12 @@ Status ReadStrings(const toml::table& t, std::string_view key, std::string_view 
   if (!node) return Status::Ok();
   const toml::array* array = node->as_array();
   if (!array)
-    return InvalidArgument(Where(label, node->source()) + ": " + std::string(key) +
+    return InvalidArgument(TomlWhere(label, node->source()) + ": " + std::string(key) +
                            ": a list of strings expected");
   for (const toml::node& item : *array) {
     const std::optional<std::string> s = item.value<std::string>();
     if (!s || TrimSpaces(*s).empty()) {
-      return InvalidArgument(Where(label, item.source()) + ": " + std::string(key) +
+      return InvalidArgument(TomlWhere(label, item.source()) + ": " + std::string(key) +
                              ": a non-empty string expected");
     }
     out->push_back(upper ? Upper(*s) : std::string(TrimSpaces(*s)));
@@ -90,8 +73,9 @@ Status ReadCodes(const toml::table& t, std::string_view key, std::string_view la
       code.code.pop_back();
     }
     if (code.vocabulary.empty() || code.code.empty()) {
-      return InvalidArgument(Where(label, t.get(key)->source()) + ": " + std::string(key) + ": '" +
-                             text + "' is not VOCABULARY:CODE (e.g. CPT4:55866, ATC:L02AE*)");
+      return InvalidArgument(TomlWhere(label, t.get(key)->source()) + ": " + std::string(key) +
+                             ": '" + text +
+                             "' is not VOCABULARY:CODE (e.g. CPT4:55866, ATC:L02AE*)");
     }
     out->push_back(std::move(code));
   }
@@ -103,7 +87,7 @@ Status ReadDays(const toml::table& t, std::string_view key, std::string_view lab
   if (!node) return Status::Ok();
   const std::optional<int64_t> days = node->value<int64_t>();
   if (!days || *days < 0 || *days > 36500) {
-    return InvalidArgument(Where(label, node->source()) + ": " + std::string(key) +
+    return InvalidArgument(TomlWhere(label, node->source()) + ": " + std::string(key) +
                            ": a number of days from 0 to 36500 expected");
   }
   *out = static_cast<int>(*days);
@@ -113,7 +97,7 @@ Status ReadDays(const toml::table& t, std::string_view key, std::string_view lab
 Result<std::string> ReadLevel(const toml::table& t, std::string_view label, std::string_view what) {
   const std::string level = t["level"].value_or(std::string());
   if (level.empty()) {
-    return InvalidArgument(Where(label, t.source()) + ": " + std::string(what) +
+    return InvalidArgument(TomlWhere(label, t.source()) + ": " + std::string(what) +
                            ": 'level' is missing");
   }
   return level;
@@ -126,12 +110,12 @@ Status ForEachEntry(const toml::table& root, std::string_view what, std::string_
   if (!node) return Status::Ok();
   const toml::array* array = node->as_array();
   if (!array)
-    return InvalidArgument(Where(label, node->source()) + ": [[" + std::string(what) +
+    return InvalidArgument(TomlWhere(label, node->source()) + ": [[" + std::string(what) +
                            "]] entries expected");
   for (const toml::node& item : *array) {
     const toml::table* table = item.as_table();
     if (!table)
-      return InvalidArgument(Where(label, item.source()) + ": [[" + std::string(what) +
+      return InvalidArgument(TomlWhere(label, item.source()) + ": [[" + std::string(what) +
                              "]] entry expected");
     RETURN_IF_ERROR(visit(*table));
   }
@@ -156,13 +140,14 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
   try {
     root = toml::parse(toml_text, std::string(label));
   } catch (const toml::parse_error& error) {
-    return InvalidArgument(Where(label, error.source()) + ": " + std::string(error.description()));
+    return InvalidArgument(TomlWhere(label, error.source()) + ": " +
+                           std::string(error.description()));
   }
   RETURN_IF_ERROR(
-      CheckKeys(root,
-                {"name", "version", "dictionary", "description", "sex", "organ", "other_histology",
-                 "histology", "psa", "treatment_window_days", "treatment"},
-                label, "mapping"));
+      CheckTomlKeys(root,
+                    {"name", "version", "dictionary", "description", "sex", "organ",
+                     "other_histology", "histology", "psa", "treatment_window_days", "treatment"},
+                    label, "mapping"));
   const std::string name = root["name"].value_or(std::string());
   const std::string dictionary = root["dictionary"].value_or(std::string());
   if (m->name.empty()) {
@@ -177,7 +162,7 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
                            "' rows; it cannot extend a mapping of '" + m->dictionary + "'");
   }
   if (const toml::table* sex = root["sex"].as_table()) {
-    RETURN_IF_ERROR(CheckKeys(
+    RETURN_IF_ERROR(CheckTomlKeys(
         *sex, {"male_concepts", "female_concepts", "male_source_values", "female_source_values"},
         label, "sex"));
     RETURN_IF_ERROR(ReadIds(*sex, "male_concepts", label, &m->male_concepts));
@@ -187,7 +172,7 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
         ReadStrings(*sex, "female_source_values", label, true, &m->female_source_values));
   }
   const auto read_organ = [&](const toml::table& t) -> Status {
-    RETURN_IF_ERROR(CheckKeys(t, {"level", "icd10", "concepts"}, label, "organ"));
+    RETURN_IF_ERROR(CheckTomlKeys(t, {"level", "icd10", "concepts"}, label, "organ"));
     ASSIGN_OR_RETURN(std::string level, ReadLevel(t, label, "organ"));
     OmopMapping::Organ* organ = EntryOf(&m->organs, level);
     std::vector<std::string> categories;
@@ -195,7 +180,7 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
     for (const std::string& c : categories) {
       const std::string code = omop::NormalizeCode(c);
       if (code.size() != 3 || code[0] != 'C') {
-        return InvalidArgument(Where(label, t.source()) + ": organ " + level + ": '" + c +
+        return InvalidArgument(TomlWhere(label, t.source()) + ": organ " + level + ": '" + c +
                                "' is not an ICD-10 category such as C61");
       }
       organ->icd10.push_back(code);
@@ -203,14 +188,14 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
     if (const toml::node* node = t.get("concepts")) {
       const toml::array* array = node->as_array();
       if (!array)
-        return InvalidArgument(Where(label, node->source()) +
+        return InvalidArgument(TomlWhere(label, node->source()) +
                                ": concepts: a list of { id, icd10 } expected");
       for (const toml::node& item : *array) {
         const toml::table* c = item.as_table();
         const std::optional<int64_t> id = c ? (*c)["id"].value<int64_t>() : std::nullopt;
         const std::string icd10 = c ? (*c)["icd10"].value_or(std::string()) : "";
         if (!id || *id <= 0 || icd10.empty()) {
-          return InvalidArgument(Where(label, item.source()) +
+          return InvalidArgument(TomlWhere(label, item.source()) +
                                  ": concepts: { id = CONCEPT_ID, icd10 = \"C61\" } expected");
         }
         organ->concepts.push_back({*id, icd10});
@@ -223,15 +208,15 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
     m->other_histology = other->value_or(std::string());
   }
   const auto read_histology = [&](const toml::table& t) -> Status {
-    RETURN_IF_ERROR(CheckKeys(t, {"level", "morphology"}, label, "histology"));
+    RETURN_IF_ERROR(CheckTomlKeys(t, {"level", "morphology"}, label, "histology"));
     ASSIGN_OR_RETURN(std::string level, ReadLevel(t, label, "histology"));
     OmopMapping::Histology* histology = EntryOf(&m->histologies, level);
     std::vector<std::string> codes;
     RETURN_IF_ERROR(ReadStrings(t, "morphology", label, true, &codes));
     for (const std::string& code : codes) {
       if (code.size() != 4 || !std::all_of(code.begin(), code.end(), ::isdigit)) {
-        return InvalidArgument(Where(label, t.source()) + ": histology " + level + ": '" + code +
-                               "' is not an ICD-O-3 morphology's four digits such as 8140");
+        return InvalidArgument(TomlWhere(label, t.source()) + ": histology " + level + ": '" +
+                               code + "' is not an ICD-O-3 morphology's four digits such as 8140");
       }
       histology->morphology.push_back(code);
     }
@@ -239,9 +224,9 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
   };
   RETURN_IF_ERROR(ForEachEntry(root, "histology", label, read_histology));
   if (const toml::table* psa = root["psa"].as_table()) {
-    RETURN_IF_ERROR(
-        CheckKeys(*psa, {"concepts", "codes", "unit_concepts", "unit_source_values", "window_days"},
-                  label, "psa"));
+    RETURN_IF_ERROR(CheckTomlKeys(
+        *psa, {"concepts", "codes", "unit_concepts", "unit_source_values", "window_days"}, label,
+        "psa"));
     RETURN_IF_ERROR(ReadIds(*psa, "concepts", label, &m->psa_concepts));
     RETURN_IF_ERROR(ReadCodes(*psa, "codes", label, &m->psa_codes));
     RETURN_IF_ERROR(ReadIds(*psa, "unit_concepts", label, &m->psa_unit_concepts));
@@ -251,7 +236,7 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
   }
   RETURN_IF_ERROR(ReadDays(root, "treatment_window_days", label, &m->treatment_window_days));
   const auto read_treatment = [&](const toml::table& t) -> Status {
-    RETURN_IF_ERROR(CheckKeys(
+    RETURN_IF_ERROR(CheckTomlKeys(
         t, {"level", "procedure_concepts", "procedure_codes", "drug_concepts", "drug_codes"}, label,
         "treatment"));
     ASSIGN_OR_RETURN(std::string level, ReadLevel(t, label, "treatment"));
