@@ -140,6 +140,12 @@ Result<json> ParseObject(std::string_view text, std::string_view label, const st
   } catch (const json::parse_error& e) {
     return InvalidArgument(std::string(label) + ":" + Where(text, e.byte ? e.byte - 1 : 0) +
                            ": not valid JSON");
+  } catch (const json::exception& e) {  // a number beyond a double's range: "... parsing '1e999'"
+    const std::string message = e.what();
+    const size_t open = message.find('\''), close = message.rfind('\'');
+    const size_t at = open < close ? text.find(message.substr(open + 1, close - open - 1)) : 0;
+    return InvalidArgument(std::string(label) + ":" + Where(text, at == text.npos ? 0 : at) +
+                           ": a number beyond the range of a double");
   }
   if (!j.is_object()) {
     return InvalidArgument(std::string(label) + ": a " + what + " is a JSON object");

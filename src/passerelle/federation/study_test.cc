@@ -66,6 +66,8 @@ TEST(Study, ErrorsNameTheFieldOrThePlace) {
     return ParseStudy(text, "s.json").status().message();
   };
   EXPECT_EQ(error("{\"title\": \"t\",\n \"dataset\": }"), "s.json:2:13: not valid JSON");
+  EXPECT_EQ(error("{\"title\": \"t\",\n \"dataset\": 4e4444}"),
+            "s.json:2:13: a number beyond the range of a double");
   EXPECT_EQ(error(R"({"title": "t", "dataset": "d", "analyses": [{"id": "a", "function": "glm",
                    "formula": "y ~ x"}]})"),
             "s.json: analyses[0].family: is required for glm (binomial, poisson, gaussian)");
