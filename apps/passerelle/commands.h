@@ -21,6 +21,7 @@ namespace passerelle::cli {
 struct SiteInitOptions {
   std::string dir;
   std::string name;
+  std::string store;  // "" (SQLite in dir) or a PostgreSQL connection with schema=NAME
 };
 Status SiteInit(const SiteInitOptions& options);
 
@@ -41,6 +42,16 @@ struct SiteImportOptions {
   bool json = false;
 };
 Status SiteImport(const SiteImportOptions& options);
+
+struct SiteAttachOptions {
+  std::string dir;
+  std::string dataset;
+  std::string table;       // SCHEMA.TABLE of the store's PostgreSQL database
+  std::string dictionary;  // a file or a built-in id
+  std::string index_date = "diagnosis";
+  bool json = false;
+};
+Status SiteAttach(const SiteAttachOptions& options);
 
 struct SiteDatasetsOptions {
   std::string dir;

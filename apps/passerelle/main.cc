@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   CLI::App* init_cmd = site->add_subcommand("init", "Create a site store and its policy file");
   init_cmd->add_option("dir", init.dir, "Folder of the site store")->required();
   init_cmd->add_option("--name", init.name, "Site name, e.g. wuhan")->required();
+  init_cmd->add_option("--store", init.store,
+                       "Keep the datasets in PostgreSQL: 'postgresql://HOST[:PORT]/DB?schema=S' "
+                       "(no password: ~/.pgpass, PGPASSFILE or service=NAME)");
   init_cmd->callback([&] { status = SiteInit(init); });
 
   SiteImportOptions import;
@@ -104,6 +107,23 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"diagnosis", "treatment"}));
   import_cmd->add_flag("--json", import.json, "Print the result as JSON");
   import_cmd->callback([&] { status = SiteImport(import); });
+
+  SiteAttachOptions attach;
+  CLI::App* attach_cmd = site->add_subcommand(
+      "attach",
+      "Analyse a table of the store's PostgreSQL database where it is: validated now, never "
+      "copied");
+  attach_cmd->add_option("dir", attach.dir, "Folder of the site store")->required();
+  attach_cmd->add_option("--dataset", attach.dataset, "Dataset name, e.g. gu_cohort")->required();
+  attach_cmd->add_option("--table", attach.table, "SCHEMA.TABLE (or a view)")->required();
+  attach_cmd->add_option("--dictionary", attach.dictionary, "Dictionary file or built-in id")
+      ->required();
+  attach_cmd
+      ->add_option("--index-date", attach.index_date,
+                   "Time origin of derived endpoints: diagnosis or treatment")
+      ->check(CLI::IsMember({"diagnosis", "treatment"}));
+  attach_cmd->add_flag("--json", attach.json, "Print the result as JSON");
+  attach_cmd->callback([&] { status = SiteAttach(attach); });
 
   SiteDatasetsOptions datasets;
   CLI::App* datasets_cmd = site->add_subcommand("datasets", "List the site's datasets");

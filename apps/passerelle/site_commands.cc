@@ -14,6 +14,7 @@
 #include "passerelle/base/text.h"
 #include "passerelle/data/infer.h"
 #include "passerelle/data/omop.h"
+#include "passerelle/data/postgres.h"
 #include "passerelle/data/synth.h"
 #include "passerelle/report/text_table.h"
 #include "passerelle/store/site_store.h"
@@ -40,7 +41,8 @@ ordered_json VersionJson(const store::DatasetVersion& v) {
           {"dictionary_source", v.dictionary_source},
           {"index_date", v.index_date},
           {"source_file", v.source_file},
-          {"imported_at", v.imported_at}};
+          {"imported_at", v.imported_at},
+          {"attached", v.attached}};
 }
 
 // How to read a file, from the command line's words: a separator "tab" is '\t'.
@@ -82,11 +84,34 @@ Result<data::Dictionary> LoadDictionary(const std::string& name, std::string* so
 }
 
 Status SiteInit(const SiteInitOptions& options) {
-  ASSIGN_OR_RETURN(auto store, store::SiteStore::Create(options.dir, options.name));
+  ASSIGN_OR_RETURN(auto store, store::SiteStore::Create(options.dir, options.name, options.store));
   std::cout << "Created site '" << store->site_name() << "' in " << options.dir << "\n"
-            << "  store:  " << options.dir << "/store.sqlite\n"
-            << "  policy: " << options.dir
+            << "  store:  " << options.dir << "/store.sqlite\n";
+  if (!options.store.empty()) std::cout << "  datasets: " << store->datasets_label() << "\n";
+  std::cout << "  policy: " << options.dir << "  policy: " << options.dir
             << "/policy.toml (consortium defaults; a site may only tighten them)\n";
+  return Status::Ok();
+}
+
+Status SiteAttach(const SiteAttachOptions& options) {
+  store::AttachRequest request;
+  request.dataset = options.dataset;
+  request.table = options.table;
+  ASSIGN_OR_RETURN(request.dictionary,
+                   LoadDictionary(options.dictionary, &request.dictionary_source));
+  ASSIGN_OR_RETURN(request.index_date, data::IndexDateFromName(options.index_date));
+  ASSIGN_OR_RETURN(auto store, store::SiteStore::Open(options.dir));
+  ASSIGN_OR_RETURN(store::ImportReport report, store->Attach(request));
+  const store::DatasetVersion& v = report.version;
+  if (options.json) {
+    std::cout << VersionJson(v).dump(2) << "\n";
+    return Status::Ok();
+  }
+  std::cout << "Attached " << v.source_file << " as " << store->site_name() << "/" << v.dataset
+            << " version " << v.version << ": " << v.rows << " rows checked (dictionary "
+            << v.dictionary_id << "), read where they are\n"
+            << "  sha256 " << v.checksum
+            << " (of the rows as read: a change to the table is refused until attached again)\n";
   return Status::Ok();
 }
 
@@ -106,7 +131,8 @@ Status SiteImport(const SiteImportOptions& options) {
     return InvalidArgument("--omop-mapping applies to --omop and --omop-csv only");
   }
   // The connection string is checked before anything is opened: a password never goes further.
-  if (!options.omop.empty()) RETURN_IF_ERROR(data::CheckOmopConnection(options.omop));
+  if (!options.omop.empty())
+    RETURN_IF_ERROR(data::pg::ParseTarget(options.omop, "the OMOP connection").status());
   store::ImportRequest request;
   request.dataset = options.dataset;
   request.file_path = options.file;
@@ -188,11 +214,14 @@ Status SiteDatasets(const SiteDatasetsOptions& options) {
     return Status::Ok();
   }
   std::cout << "Site " << store->site_name() << ": " << versions.size()
-            << (versions.size() == 1 ? " dataset\n\n" : " datasets\n\n");
-  report::TextTable table({"dataset", "version", "rows", "dictionary", "imported (UTC)", "sha256"});
+            << (versions.size() == 1 ? " dataset" : " datasets") << " in "
+            << store->datasets_label() << "\n\n";
+  report::TextTable table(
+      {"dataset", "version", "rows", "dictionary", "from", "imported (UTC)", "sha256"});
   for (const auto& v : versions) {
     table.AddRow({v.dataset, std::to_string(v.version), std::to_string(v.rows), v.dictionary_id,
-                  v.imported_at, v.checksum.substr(0, 16)});
+                  v.attached ? v.source_file + " (attached)" : v.source_file, v.imported_at,
+                  v.checksum.substr(0, 16)});
   }
   std::cout << table.Render();
   return Status::Ok();

@@ -90,8 +90,6 @@ Result<std::unique_ptr<RecordReader>> OpenOmopCsv(const std::string& folder,
 // string; Unavailable when the server cannot be reached or a query fails.
 Result<std::unique_ptr<RecordReader>> OpenOmopPostgres(const std::string& connection,
                                                        const OmopOptions& options);
-// Refuses a connection string that holds a password, or that libpq cannot parse.
-Status CheckOmopConnection(const std::string& connection);
 
 }  // namespace passerelle::data
 

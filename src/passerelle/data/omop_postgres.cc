@@ -1,15 +1,14 @@
-// The OMOP CDM read from PostgreSQL through libpq (the one file that includes libpq-fe.h). The
+// The OMOP CDM read from PostgreSQL (data/postgres.h). The
 // server selects the rows: GU conditions by their codes and concepts, and for the persons who
 // have one, their person row, PSA and cancer-modifier measurements, mapped procedures and drugs,
 // observation periods and death. Each query's rows are streamed one at a time (single-row mode)
 // into the cohort, in one read-only snapshot. No query value is ever logged.
-#include <libpq-fe.h>
-
 #include <memory>
 
 #include "passerelle/base/text.h"
 #include "passerelle/data/omop.h"
 #include "passerelle/data/omop_cdm.h"
+#include "passerelle/data/postgres.h"
 
 namespace passerelle::data {
 namespace {
@@ -17,67 +16,7 @@ namespace {
 using omop::CdmField;
 using omop::CdmRow;
 using omop::CdmTable;
-
-struct ConnectionDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Connection = std::unique_ptr<PGconn, ConnectionDeleter>;
-using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
-
-// The connection string without its schema=NAME parameter, and the schema.
-struct Target {
-  std::string conninfo;
-  std::string schema = "public";
-};
-
-Result<Target> SplitSchema(const std::string& connection) {
-  Target target;
-  const bool uri = connection.starts_with("postgresql://") || connection.starts_with("postgres://");
-  if (uri) {
-    const size_t query = connection.find('?');
-    target.conninfo = connection.substr(0, query);
-    if (query != std::string::npos) {
-      std::string kept;
-      size_t start = query + 1;
-      while (start <= connection.size()) {
-        size_t end = connection.find('&', start);
-        if (end == std::string::npos) end = connection.size();
-        const std::string parameter = connection.substr(start, end - start);
-        if (parameter.starts_with("schema=")) {
-          target.schema = parameter.substr(7);
-        } else if (!parameter.empty()) {
-          kept += (kept.empty() ? "?" : "&") + parameter;
-        }
-        start = end + 1;
-      }
-      target.conninfo += kept;
-    }
-  } else {
-    std::string kept;
-    size_t start = 0;
-    while (start < connection.size()) {
-      while (start < connection.size() && connection[start] == ' ') ++start;
-      size_t end = connection.find(' ', start);
-      if (end == std::string::npos) end = connection.size();
-      const std::string word = connection.substr(start, end - start);
-      if (word.starts_with("schema=")) {
-        target.schema = word.substr(7);
-      } else if (!word.empty()) {
-        kept += (kept.empty() ? "" : " ") + word;
-      }
-      start = end + 1;
-    }
-    target.conninfo = kept;
-  }
-  if (!IsValidName(target.schema) || target.schema.find('.') != std::string::npos) {
-    return InvalidArgument("the OMOP connection's schema '" + target.schema +
-                           "' must be a letter, then letters, digits or '_'");
-  }
-  return target;
-}
+using pg::Quote;
 
 // A PostgreSQL array literal of `values`, each quoted.
 std::string ArrayLiteral(const std::vector<std::string>& values) {
@@ -98,27 +37,10 @@ std::string ArrayLiteral(const std::vector<int64_t>& values) {
   return ArrayLiteral(texts);
 }
 
-std::string Quote(std::string_view identifier) { return "\"" + std::string(identifier) + "\""; }
-
-// The server's message without the query or its values (libpq's messages name neither).
-std::string ServerError(PGconn* connection) {
-  std::string message = PQerrorMessage(connection);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return message;
-}
-
 class PostgresCdm {
  public:
-  PostgresCdm(PGconn* connection, std::string schema, const OmopMapping& mapping)
-      : connection_(connection), schema_(std::move(schema)), mapping_(mapping) {}
-
-  Status Exec(const std::string& sql) {
-    PgResult result(PQexec(connection_, sql.c_str()));
-    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-      return Unavailable("the OMOP database: " + ServerError(connection_));
-    }
-    return Status::Ok();
-  }
+  PostgresCdm(pg::Connection* connection, const OmopMapping& mapping)
+      : connection_(connection), mapping_(mapping) {}
 
   // Streams the rows of `table` the cohort may use into it.
   Status Read(CdmTable table, omop::Cohort* cohort) {
@@ -181,49 +103,24 @@ class PostgresCdm {
     }
     sql += " ORDER BY t.person_id";
 
-    std::vector<const char*> values;
-    for (const std::string& p : params) values.push_back(p.c_str());
-    if (!PQsendQueryParams(connection_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                           values.data(), nullptr, nullptr, 0) ||
-        !PQsetSingleRowMode(connection_)) {
-      return Unavailable("the OMOP database: reading " + name + ": " + ServerError(connection_));
-    }
-    Status status;
     CdmRow row;
-    int64_t rows = 0;
-    for (;;) {
-      PgResult result(PQgetResult(connection_));
-      if (!result) break;
-      const ExecStatusType state = PQresultStatus(result.get());
-      if (state == PGRES_TUPLES_OK) continue;  // the end of the rows
-      if (state != PGRES_SINGLE_TUPLE) {
-        if (status.ok()) {
-          // The first line: the server's reason (the lines after it quote the query).
-          std::string reason = PQresultErrorMessage(result.get());
-          reason = reason.substr(0, reason.find('\n'));
-          status = Unavailable("the OMOP database: reading " + Table(name) + ": " + reason);
-        }
-        continue;
-      }
-      if (!status.ok()) continue;  // drain the rest
-      ++rows;
-      for (int f = 0; f < omop::kFieldCount; ++f) row.fields[f] = Text(result.get(), f);
-      row.source_vocabulary = Text(result.get(), omop::kFieldCount);
-      row.source_code = Text(result.get(), omop::kFieldCount + 1);
-      row.concept_vocabulary = Text(result.get(), omop::kFieldCount + 2);
-      row.concept_code = Text(result.get(), omop::kFieldCount + 3);
+    return connection_->Query("reading " + Table(name), sql, params, [&](const pg::Row& r) {
+      for (int f = 0; f < omop::kFieldCount; ++f) row.fields[f] = r.text(f);
+      row.source_vocabulary = r.text(omop::kFieldCount);
+      row.source_code = r.text(omop::kFieldCount + 1);
+      row.concept_vocabulary = r.text(omop::kFieldCount + 2);
+      row.concept_code = r.text(omop::kFieldCount + 3);
       std::string place = label_ + ":" + name;
       const std::string& id = row[omop::kRowId];
       place += id.empty() ? " of person " + row[omop::kPersonId] : " " + id;
-      status = cohort->Add(table, row, place);
-    }
-    return status;
+      return cohort->Add(table, row, place);
+    });
   }
 
   void set_label(std::string label) { label_ = std::move(label); }
 
  private:
-  std::string Table(std::string_view name) const { return Quote(schema_) + "." + Quote(name); }
+  std::string Table(std::string_view name) const { return connection_->Table(name); }
   static std::string Normalized(const std::string& expression) {
     return "upper(replace(btrim(" + expression + "), '.', ''))";
   }
@@ -234,65 +131,26 @@ class PostgresCdm {
            Normalized(t + ".condition_source_value") + " LIKE ANY($2::text[]) OR " +
            Normalized(sc + ".concept_code") + " LIKE ANY($2::text[]))";
   }
-  static std::string Text(const PGresult* result, int column) {
-    if (PQgetisnull(result, 0, column)) return "";
-    return std::string(PQgetvalue(result, 0, column),
-                       static_cast<size_t>(PQgetlength(result, 0, column)));
-  }
-
-  PGconn* connection_;
-  std::string schema_;
+  pg::Connection* connection_;
   const OmopMapping& mapping_;
   std::string label_;
 };
 
 }  // namespace
 
-Status CheckOmopConnection(const std::string& connection) {
-  ASSIGN_OR_RETURN(Target target, SplitSchema(connection));
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(target.conninfo.c_str(), &error);
-  if (!options) {
-    std::string message = error ? error : "out of memory";
-    if (error) PQfreemem(error);
-    while (!message.empty() && message.back() == '\n') message.pop_back();
-    return InvalidArgument("the OMOP connection string cannot be read: " + message);
-  }
-  bool password = false;
-  for (PQconninfoOption* o = options; o->keyword; ++o) {
-    if (std::string_view(o->keyword) == "password" && o->val && *o->val) password = true;
-  }
-  PQconninfoFree(options);
-  if (password) {
-    return InvalidArgument(
-        "the OMOP connection string holds a password: a password never goes on the command "
-        "line; put it in ~/.pgpass (or the file PGPASSFILE names, readable by the site's "
-        "account only) or use a service=NAME of pg_service.conf, and give the string without it");
-  }
-  return Status::Ok();
-}
-
 Result<std::unique_ptr<RecordReader>> OpenOmopPostgres(const std::string& connection,
                                                        const OmopOptions& options) {
-  RETURN_IF_ERROR(CheckOmopConnection(connection));
-  ASSIGN_OR_RETURN(Target target, SplitSchema(connection));
+  ASSIGN_OR_RETURN(pg::Target target, pg::ParseTarget(connection, "the OMOP connection"));
   ASSIGN_OR_RETURN(OmopMapping mapping, LoadOmopMapping(options.mapping_file));
-  Connection pg(PQconnectdb(target.conninfo.c_str()));
-  if (!pg || PQstatus(pg.get()) != CONNECTION_OK) {
-    return Unavailable("cannot connect to the OMOP database: " +
-                       (pg ? ServerError(pg.get()) : std::string("out of memory")));
-  }
-  const std::string database = PQdb(pg.get());
-  const std::string label = "postgresql database " + database + ", schema " + target.schema;
-  PostgresCdm cdm(pg.get(), target.schema, mapping);
+  ASSIGN_OR_RETURN(auto pg, pg::Connection::Open(target, "the OMOP database"));
+  const std::string label = "postgresql database " + pg->database() + ", schema " + target.schema;
+  PostgresCdm cdm(pg.get(), mapping);
   cdm.set_label(label);
   // One snapshot for every table, and nothing written.
-  RETURN_IF_ERROR(cdm.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-  RETURN_IF_ERROR(cdm.Exec("SET LOCAL datestyle = 'ISO, YMD'"));
-  RETURN_IF_ERROR(cdm.Exec("SET LOCAL extra_float_digits = 3"));
+  RETURN_IF_ERROR(pg->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   omop::Cohort cohort(mapping, options.site);
   for (CdmTable table : omop::kCdmTables) RETURN_IF_ERROR(cdm.Read(table, &cohort));
-  RETURN_IF_ERROR(cdm.Exec("COMMIT"));
+  RETURN_IF_ERROR(pg->Exec("COMMIT"));
   return cohort.Finish(label);
 }
 

@@ -7,6 +7,7 @@
 
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/gu_test_util.h"
+#include "passerelle/data/postgres.h"
 #include "passerelle/data/validator.h"
 
 namespace passerelle::data {
@@ -151,16 +152,16 @@ TEST(OmopTest, AConnectionStringWithAPasswordIsRefused) {
        {std::string("postgresql://lyon:s3cret@db.example/warehouse?schema=cdm"),
         std::string("postgresql:///warehouse?host=/run/postgresql&password=s3cret&schema=cdm"),
         std::string("host=/run/postgresql dbname=warehouse password=s3cret schema=cdm")}) {
-    const Status checked = CheckOmopConnection(connection);
+    const Status checked = pg::ParseTarget(connection, "the OMOP connection").status();
     EXPECT_EQ(checked.code(), StatusCode::kInvalidArgument) << connection;
     EXPECT_NE(checked.message().find("holds a password"), std::string::npos) << checked.message();
     EXPECT_EQ(checked.message().find("s3cret"), std::string::npos) << checked.message();
     const auto opened = OpenOmopPostgres(connection, {.site = "lyon", .mapping_file = ""});
     EXPECT_EQ(opened.status().code(), StatusCode::kInvalidArgument) << connection;
   }
-  EXPECT_TRUE(CheckOmopConnection("postgresql:///warehouse?host=/run/postgresql&schema=cdm").ok());
-  EXPECT_TRUE(CheckOmopConnection("service=lyon_cdm schema=cdm").ok());
-  EXPECT_EQ(CheckOmopConnection("postgresql:///w?schema=cdm;drop").code(),
+  EXPECT_TRUE(pg::ParseTarget("postgresql:///warehouse?host=/run/postgresql&schema=cdm", "c").ok());
+  EXPECT_TRUE(pg::ParseTarget("service=lyon_cdm schema=cdm", "c").ok());
+  EXPECT_EQ(pg::ParseTarget("postgresql:///w?schema=cdm;drop", "c").status().code(),
             StatusCode::kInvalidArgument);
 }
 

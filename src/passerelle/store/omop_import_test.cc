@@ -12,6 +12,7 @@
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/gu_test_util.h"
 #include "passerelle/data/omop.h"
+#include "passerelle/store/postgres_cluster_test_util.h"
 #include "passerelle/store/site_store.h"
 #include "passerelle/store/sqlite_db.h"
 
@@ -21,7 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kFixtures = std::string(PASSERELLE_SOURCE_DIR) + "/tests/fixtures/omop/";
-const std::string kPgBin = "/usr/lib/postgresql/15/bin/";
 
 std::string ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -102,68 +102,8 @@ TEST(OmopImportTest, ACdmWithAValueTheDictionaryRefusesLeavesTheStoreUnchanged) 
   EXPECT_TRUE((*wuhan)->Import(OmopRequest(kFixtures + "cdm", false, "wuhan")).ok());
 }
 
-// A PostgreSQL 15 cluster of the test's own, in `dir`, listening on a Unix socket only. Its
-// destructor stops it, whether the test passed or not. As root, the server runs as `postgres`.
-class PostgresCluster {
- public:
-  explicit PostgresCluster(std::string dir) : dir_(std::move(dir)) {}
-  ~PostgresCluster() {
-    if (started_) {
-      (void)Run(As() + kPgBin + "pg_ctl -D " + dir_ + "/data -m immediate -w stop");
-    }
-  }
-
-  // Creates and starts the cluster; "" or what went wrong.
-  std::string Start() {
-    if (!fs::exists(kPgBin + "initdb")) {
-      return kPgBin +
-             "initdb is missing: the PostgreSQL tests need Debian's postgresql-15; run "
-             "scripts/install-deps";
-    }
-    fs::create_directories(dir_ + "/run");
-    if (::geteuid() == 0 && Run("chown -R postgres:postgres " + dir_) != 0) {
-      return "cannot give " + dir_ + " to the postgres account";
-    }
-    if (Run(As() + kPgBin + "initdb -D " + dir_ + "/data -A trust -U cdm_owner -E UTF8 " +
-            "--locale=C --no-sync") != 0) {
-      return "initdb failed: " + Log();
-    }
-    if (Run(As() + kPgBin + "pg_ctl -D " + dir_ + "/data -l " + dir_ + "/server.log -w -o \"-k " +
-            dir_ + "/run -c listen_addresses='' -c fsync=off\" start") != 0) {
-      return "pg_ctl start failed: " + Log() + ReadBytes(dir_ + "/server.log");
-    }
-    started_ = true;
-    return "";
-  }
-
-  // Runs SQL (psql's commands included) as the cluster's owner on `database`; "" or the error.
-  std::string Psql(const std::string& database, const std::string& script) {
-    const std::string path = dir_ + "/script.sql";
-    std::ofstream(path) << script;
-    if (Run(kPgBin + "psql -X -q -v ON_ERROR_STOP=1 -h " + dir_ + "/run -U cdm_owner -d " +
-            database + " -f " + path) != 0) {
-      return "psql failed: " + Log();
-    }
-    return "";
-  }
-
-  std::string Connection(const std::string& database) const {
-    return "postgresql:///" + database + "?host=" + dir_ + "/run&user=cdm_owner&schema=cdm";
-  }
-
- private:
-  std::string As() const { return ::geteuid() == 0 ? "runuser -u postgres -- " : ""; }
-  int Run(const std::string& command) const {
-    return std::system((command + " >" + dir_ + "/command.log 2>&1").c_str());
-  }
-  std::string Log() const { return ReadBytes(dir_ + "/command.log"); }
-
-  std::string dir_;
-  bool started_ = false;
-};
-
 // The CDM's tables created by the 5.4 DDL and filled from the fixture's CSV files with COPY.
-std::string LoadCdm(PostgresCluster* cluster, const std::string& database,
+std::string LoadCdm(passerelle::testing::PostgresCluster* cluster, const std::string& database,
                     const std::string& folder) {
   std::string error = cluster->Psql("postgres", "CREATE DATABASE " + database + ";\n");
   if (!error.empty()) return error;
@@ -182,7 +122,7 @@ std::string LoadCdm(PostgresCluster* cluster, const std::string& database,
 
 TEST(OmopPostgresTest, ACdmInPostgresqlStoresTheRowsOfItsCsvFiles) {
   const std::string dir = passerelle::testing::FreshTestDir("omop_pg");
-  PostgresCluster cluster(dir + "/pg");
+  passerelle::testing::PostgresCluster cluster(dir + "/pg");
   const std::string started = cluster.Start();
   ASSERT_EQ(started, "");
   ASSERT_EQ(LoadCdm(&cluster, "warehouse", kFixtures + "cdm"), "");

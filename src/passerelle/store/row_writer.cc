@@ -6,8 +6,9 @@
 
 namespace passerelle::store {
 
-RowWriter::RowWriter(Statement* insert, std::vector<data::VarType> types)
-    : insert_(insert), types_(std::move(types)) {
+RowWriter::RowWriter(std::vector<data::VarType> types, WriteRow write,
+                     std::function<Status()> finish)
+    : types_(std::move(types)), write_(std::move(write)), finish_(std::move(finish)) {
   for (size_t i = 0; i < types_.size(); ++i) {
     if (types_[i] == data::VarType::kCategory || types_[i] == data::VarType::kIdentifier ||
         types_[i] == data::VarType::kText) {
@@ -92,7 +93,14 @@ void RowWriter::WriterLoop() {
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] { return !queue_.empty() || closing_; });
-      if (queue_.empty() || !error_.ok()) return;
+      if (!error_.ok()) return;
+      if (queue_.empty()) {
+        lock.unlock();
+        Status status = finish_ ? finish_() : Status::Ok();
+        lock.lock();
+        if (!status.ok()) error_ = std::move(status);
+        return;
+      }
       batch = std::move(queue_.front());
       queue_.pop_front();
     }
@@ -112,30 +120,14 @@ void RowWriter::WriterLoop() {
 Status RowWriter::WriteBatch(const Batch& batch) {
   const size_t width = types_.size();
   const std::string_view arena = batch.text;
+  std::vector<data::Value> row(width);
   for (size_t r = 0; r < batch.rows; ++r) {
-    const data::Value* row = &batch.values[r * width];
-    for (size_t i = 0; i < width; ++i) {
-      const data::Value& value = row[i];
-      const int param = static_cast<int>(i) + 1;
-      if (value.missing) {
-        insert_->BindNull(param);
-        continue;
-      }
-      switch (types_[i]) {
-        case data::VarType::kInteger:
-        case data::VarType::kDate:
-          insert_->BindInt(param, value.integer);
-          break;
-        case data::VarType::kNumber:
-          insert_->BindDouble(param, value.number);
-          break;
-        default:
-          insert_->BindText(param, arena.substr(value.integer, value.text.size()),
-                            /*transient=*/false);
-          break;
-      }
+    std::copy_n(&batch.values[r * width], width, row.begin());
+    for (size_t column : text_columns_) {
+      data::Value& v = row[column];
+      if (!v.missing) v.text = arena.substr(v.integer, v.text.size());
     }
-    RETURN_IF_ERROR(insert_->Run());
+    RETURN_IF_ERROR(write_(row));
   }
   return Status::Ok();
 }

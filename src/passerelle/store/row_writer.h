@@ -1,13 +1,15 @@
-// Writes validated rows to an INSERT statement on a second thread, so that parsing and
-// validating the next rows overlaps with SQLite's work on the previous ones. Rows are
-// validated straight into a slot of the batch being filled; a batch owns copies of its text.
-// Order is kept, so the table is the same whatever the timing. Internal to store/.
+// Writes validated rows to a dataset's table on a second thread, so that parsing and validating
+// the next rows overlaps with the database's work on the previous ones (an INSERT statement of
+// SQLite, a COPY of PostgreSQL). Rows are validated straight into a slot of the batch being
+// filled; a batch owns copies of its text. Order is kept, so the table is the same whatever the
+// timing. Internal to store/.
 #ifndef PASSERELLE_STORE_ROW_WRITER_H_
 #define PASSERELLE_STORE_ROW_WRITER_H_
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -17,24 +19,33 @@
 
 #include "passerelle/base/status.h"
 #include "passerelle/data/value.h"
-#include "passerelle/store/sqlite_db.h"
 
 namespace passerelle::store {
 
-class RowWriter {
+// Where validated rows go: a slot to fill, then Commit() to keep it.
+class RowSink {
  public:
-  // `insert` has one parameter per entry of `types`, in order; dates are bound as days since
-  // 1970-01-01. It is used by the writer thread only, until Finish() returns.
-  RowWriter(Statement* insert, std::vector<data::VarType> types);
+  virtual ~RowSink() = default;
+  virtual std::span<data::Value> Slot() = 0;
+  virtual Status Commit() = 0;
+};
+
+class RowWriter : public RowSink {
+ public:
+  // Called on the writer thread with each row, in order (one value per entry of `types`; dates
+  // as days since 1970-01-01), then `finish` once after the last.
+  using WriteRow = std::function<Status(std::span<const data::Value> row)>;
+  RowWriter(std::vector<data::VarType> types, WriteRow write,
+            std::function<Status()> finish = nullptr);
   // Joins the writer thread, discarding unwritten rows when Finish() was not called.
   ~RowWriter();
   RowWriter(const RowWriter&) = delete;
   RowWriter& operator=(const RowWriter&) = delete;
 
   // The slot for the next row: fill it, then Commit() it or leave it for the next row.
-  std::span<data::Value> Slot();
+  std::span<data::Value> Slot() override;
   // Queues the filled slot (copying its text). Returns the writer's error once there is one.
-  Status Commit();
+  Status Commit() override;
   // Writes everything queued, stops the thread and returns the first error.
   Status Finish();
 
@@ -53,8 +64,9 @@ class RowWriter {
   void WriterLoop();
   Status WriteBatch(const Batch& batch);
 
-  Statement* insert_;
   std::vector<data::VarType> types_;
+  WriteRow write_;
+  std::function<Status()> finish_;
   std::vector<size_t> text_columns_;  // category, identifier and text columns
   std::unique_ptr<Batch> filling_;
 

@@ -3,11 +3,13 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "passerelle/base/date.h"
 #include "passerelle/base/text.h"
 #include "passerelle/data/infer.h"
+#include "passerelle/store/dataset_db.h"
 #include "passerelle/store/row_writer.h"
 #include "passerelle/store/sqlite_db.h"
 
@@ -16,11 +18,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kSchemaVersion = 1;
+// 2: a dataset version may be attached (a warehouse table read in place).
+constexpr int kSchemaVersion = 2;
 
-constexpr char kSchema[] = R"sql(
-CREATE TABLE site (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE dataset_version (
+constexpr char kSiteSchema[] = "CREATE TABLE site (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+// The catalog of datasets, in the database that holds them.
+std::string CatalogSchema(const DatasetDb& db) {
+  return "CREATE TABLE " + db.Name("dataset_version") + R"sql( (
   dataset TEXT NOT NULL,
   version INTEGER NOT NULL,
   rows INTEGER NOT NULL,
@@ -32,28 +37,21 @@ CREATE TABLE dataset_version (
   source_file TEXT NOT NULL,
   imported_at TEXT NOT NULL,
   table_name TEXT,  -- NULL once a newer version replaced this one
+  attached INTEGER NOT NULL DEFAULT 0,  -- 1: table_name is SCHEMA.TABLE, read in place
   PRIMARY KEY (dataset, version));
-CREATE TABLE dataset (
+CREATE TABLE )sql" +
+         db.Name("dataset") + R"sql( (
   name TEXT PRIMARY KEY,
   current_version INTEGER NOT NULL,
-  FOREIGN KEY (name, current_version) REFERENCES dataset_version (dataset, version));
-)sql";
+  FOREIGN KEY (name, current_version) REFERENCES )sql" +
+         db.Name("dataset_version") + " (dataset, version))";
+}
+
+const std::string kNothingImported = "nothing was imported; the store is unchanged.";
+const std::string kNothingAttached = "nothing was attached; the store is unchanged.";
 
 std::string StorePath(const std::string& dir) { return (fs::path(dir) / "store.sqlite").string(); }
 std::string PolicyPath(const std::string& dir) { return (fs::path(dir) / "policy.toml").string(); }
-
-// Dates are stored as days since 1970-01-01; the dataset's view shows them as yyyy-mm-dd.
-const char* SqlType(data::VarType type) {
-  switch (type) {
-    case data::VarType::kInteger:
-    case data::VarType::kDate:
-      return "INTEGER";
-    case data::VarType::kNumber:
-      return "REAL";
-    default:
-      return "TEXT";
-  }
-}
 
 // Names the store uses for itself; a dataset may not take them, in any case (SQLite's names are
 // not case-sensitive: "Site" is the table "site").
@@ -67,12 +65,12 @@ bool IsReservedName(const std::string& name) {
 // Rolls back unless committed: a failed import leaves the store exactly as it was.
 class Transaction {
  public:
-  explicit Transaction(Database* db) : db_(db) {}
+  explicit Transaction(DatasetDb* db) : db_(db) {}
   ~Transaction() {
     if (open_) (void)db_->Exec("ROLLBACK");
   }
   Status Begin() {
-    RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+    RETURN_IF_ERROR(db_->BeginWrite());
     open_ = true;
     return Status::Ok();
   }
@@ -83,24 +81,101 @@ class Transaction {
   }
 
  private:
-  Database* db_;
+  DatasetDb* db_;
   bool open_ = false;
 };
 
+// Rows validated into a table in memory (an attached table's, as it is loaded).
+class TableSink : public RowSink {
+ public:
+  explicit TableSink(const data::Dictionary& dictionary) : dictionary_(dictionary) {
+    for (const data::Variable& var : dictionary.variables) builders_.emplace_back(var);
+    row_.resize(builders_.size());
+  }
+  std::span<data::Value> Slot() override { return row_; }
+  Status Commit() override {
+    ++rows_;
+    for (size_t i = 0; i < row_.size(); ++i) {
+      const data::Value& v = row_[i];
+      if (v.missing) {
+        builders_[i].AddMissing();
+        continue;
+      }
+      switch (dictionary_.variables[i].type) {
+        case data::VarType::kInteger:
+        case data::VarType::kDate:
+          builders_[i].AddNumber(static_cast<double>(v.integer));
+          break;
+        case data::VarType::kNumber:
+          builders_[i].AddNumber(v.number);
+          break;
+        default:
+          builders_[i].AddText(v.text);
+          break;
+      }
+    }
+    return Status::Ok();
+  }
+  data::Table Finish() {
+    data::Table table;
+    table.rows = rows_;
+    for (auto& builder : builders_) table.columns.push_back(builder.Finish());
+    return table;
+  }
+
+ private:
+  const data::Dictionary& dictionary_;
+  std::vector<data::ColumnBuilder> builders_;
+  std::vector<data::Value> row_;
+  int64_t rows_ = 0;
+};
+
+// Rows validated and let go (an attached table's, as it is attached).
+class CheckedOnly : public RowSink {
+ public:
+  explicit CheckedOnly(size_t width) : row_(width) {}
+  std::span<data::Value> Slot() override { return row_; }
+  Status Commit() override { return Status::Ok(); }
+
+ private:
+  std::vector<data::Value> row_;
+};
+
 }  // namespace
+
+struct SiteStore::Stored {
+  DatasetVersion version;
+  std::string table;  // the rows' table; SCHEMA.TABLE when attached
+  std::string dictionary_toml;
+};
 
 SiteStore::SiteStore(std::string dir, std::unique_ptr<Database> db)
     : dir_(std::move(dir)), db_(std::move(db)) {}
 SiteStore::~SiteStore() = default;
 
+const std::string& SiteStore::datasets_label() const { return datasets_->label(); }
+
 Result<std::unique_ptr<SiteStore>> SiteStore::Create(const std::string& dir,
-                                                     const std::string& site_name) {
+                                                     const std::string& site_name,
+                                                     const std::string& datasets) {
   if (!IsValidName(site_name)) {
     return InvalidArgument("site name '" + site_name +
                            "' must be a letter, then letters, digits, '_' or '.'");
   }
   if (fs::exists(StorePath(dir))) {
     return AlreadyExists(dir + " already holds a site store");
+  }
+  std::unique_ptr<DatasetDb> elsewhere;
+  if (!datasets.empty()) {
+    // Reached, and its catalog made, before the folder exists: a failure leaves nothing.
+    ASSIGN_OR_RETURN(elsewhere, PostgresDatasets(datasets, /*create=*/true));
+    const Status catalog = elsewhere->Exec(CatalogSchema(*elsewhere));
+    if (!catalog.ok()) {
+      return FailedPrecondition(elsewhere->label() +
+                                ": cannot hold this site's datasets (a site's datasets may "
+                                "already be there): " +
+                                catalog.message());
+    }
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -113,15 +188,20 @@ Result<std::unique_ptr<SiteStore>> SiteStore::Create(const std::string& dir,
                   fs::perm_options::replace, ec);
   if (ec) return Unavailable(StorePath(dir) + ": cannot make the store private: " + ec.message());
   RETURN_IF_ERROR(db->Exec("PRAGMA page_size = 65536"));
-  RETURN_IF_ERROR(db->Exec(kSchema));
+  RETURN_IF_ERROR(db->Exec(kSiteSchema));
+  if (datasets.empty()) RETURN_IF_ERROR(db->Exec(CatalogSchema(*SqliteDatasets(db.get(), ""))));
   ASSIGN_OR_RETURN(auto insert, db->Prepare("INSERT INTO site (key, value) VALUES (?, ?)"));
-  for (const auto& [key, value] : {std::pair<std::string, std::string>{"name", site_name},
-                                   {"schema_version", std::to_string(kSchemaVersion)},
-                                   {"created_at", UtcNowIso()}}) {
+  std::vector<std::pair<std::string, std::string>> keys = {
+      {"name", site_name},
+      {"schema_version", std::to_string(kSchemaVersion)},
+      {"created_at", UtcNowIso()}};
+  if (!datasets.empty()) keys.emplace_back("datasets", datasets);
+  for (const auto& [key, value] : keys) {
     insert->BindText(1, key);
     insert->BindText(2, value);
     RETURN_IF_ERROR(insert->Run());
   }
+  insert.reset();
   if (!fs::exists(PolicyPath(dir))) {
     std::ofstream policy(PolicyPath(dir));
     policy << privacy::PolicyToToml(privacy::DefaultPolicy(site_name));
@@ -136,13 +216,30 @@ Result<std::unique_ptr<SiteStore>> SiteStore::Open(const std::string& dir) {
                     " --name NAME)");
   }
   ASSIGN_OR_RETURN(auto db, Database::Open(StorePath(dir), /*create=*/false));
-  ASSIGN_OR_RETURN(auto query, db->Prepare("SELECT value FROM site WHERE key = 'name'"));
-  ASSIGN_OR_RETURN(bool found, query->Step());
-  if (!found) return FailedPrecondition(StorePath(dir) + ": the store has no site name");
-  std::string name(query->Text(0));
-  query.reset();
+  std::map<std::string, std::string> keys;
+  {
+    ASSIGN_OR_RETURN(auto query, db->Prepare("SELECT key, value FROM site"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, query->Step());
+      if (!row) break;
+      keys[std::string(query->Text(0))] = query->Text(1);
+    }
+  }
+  if (!keys.count("name"))
+    return FailedPrecondition(StorePath(dir) + ": the store has no site name");
+  if (keys["schema_version"] == "1") {
+    // A store made before datasets could be attached: its catalog gains the column.
+    RETURN_IF_ERROR(db->Exec(
+        "BEGIN IMMEDIATE; ALTER TABLE dataset_version ADD COLUMN attached INTEGER NOT NULL "
+        "DEFAULT 0; UPDATE site SET value = '2' WHERE key = 'schema_version'; COMMIT"));
+  }
   std::unique_ptr<SiteStore> store(new SiteStore(dir, std::move(db)));
-  store->site_name_ = std::move(name);
+  store->site_name_ = keys["name"];
+  if (keys.count("datasets")) {
+    ASSIGN_OR_RETURN(store->datasets_, PostgresDatasets(keys["datasets"], /*create=*/false));
+  } else {
+    store->datasets_ = SqliteDatasets(store->db_.get(), StorePath(dir));
+  }
   return store;
 }
 
@@ -154,12 +251,73 @@ Result<privacy::Policy> SiteStore::LoadPolicy(std::span<const std::string> analy
   return privacy::ParsePolicy(text.str(), PolicyPath(dir_), analyses);
 }
 
-Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
-  if (!IsValidName(request.dataset) || IsReservedName(request.dataset)) {
-    return InvalidArgument("dataset name '" + request.dataset +
+Status SiteStore::CheckDatasetName(const std::string& dataset) const {
+  if (!IsValidName(dataset) || IsReservedName(dataset)) {
+    return InvalidArgument("dataset name '" + dataset +
                            "' must be a letter, then letters, digits, '_' or '.', and not one of "
                            "site, dataset, dataset_version, data_*");
   }
+  return Status::Ok();
+}
+
+Result<int64_t> SiteStore::CheckRows(data::RecordReader* reader, const data::Dictionary& dictionary,
+                                     const data::CellFormat& cells, data::IndexDate index_date,
+                                     const std::function<void(int64_t)>& progress,
+                                     const std::string& outcome, RowSink* sink,
+                                     std::vector<std::string>* absent_optional) {
+  const std::string& label = reader->label();
+  const data::ProblemList::Where where = [reader](size_t line, size_t column) {
+    return reader->Where(line, column);
+  };
+  data::ProblemList problems;
+  ASSIGN_OR_RETURN(auto validator,
+                   data::RowValidator::Make(dictionary, reader->header(), cells, index_date,
+                                            &problems, reader->header_line()));
+  RETURN_IF_ERROR(problems.ToStatus(label, outcome, where));
+  if (absent_optional) *absent_optional = validator->absent_optional();
+  // A dataset's site column must name this store's site: rows of another hospital never mix in.
+  const int site_var = dictionary.IndexOf("site");
+  const bool check_site =
+      site_var >= 0 && dictionary.variables[site_var].type == data::VarType::kCategory;
+  int site_column = -1;
+  for (size_t c = 0; check_site && c < reader->header().size(); ++c) {
+    if (reader->header()[c] == "site") site_column = static_cast<int>(c);
+  }
+  data::Record record;
+  int64_t rows = 0;
+  for (;;) {
+    auto more = reader->Next(&record);
+    if (!more.ok()) {
+      // A broken file (bad quoting, not UTF-8) ends the reading; earlier problems are kept.
+      if (problems.empty()) return more.status();
+      problems.Add({0, 0, "", more.status().message(), "", false});
+      break;
+    }
+    if (!*more) break;
+    if (++rows % 100000 == 0 && progress) progress(rows);
+    const std::span<data::Value> row = sink->Slot();
+    if (!validator->Check(record, row, &problems)) continue;
+    if (site_column >= 0 && !row[site_var].missing && row[site_var].text != site_name_) {
+      problems.Add({record.line(site_column), static_cast<size_t>(site_column + 1), "site",
+                    "rule site_matches_store: this store belongs to site '" + site_name_ + "'",
+                    std::string(row[site_var].text), true});
+      continue;
+    }
+    if (!problems.empty()) continue;  // keep checking, stop keeping
+    RETURN_IF_ERROR(sink->Commit());
+  }
+  RETURN_IF_ERROR(problems.ToStatus(label, outcome, where));
+  if (rows == 0) {
+    return InvalidArgument(label +
+                           (reader->header_line() ? ": the file has a header but no data rows; "
+                                                  : ": there are no rows to import; ") +
+                           outcome);
+  }
+  return rows;
+}
+
+Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
+  RETURN_IF_ERROR(CheckDatasetName(request.dataset));
   ImportReport report;
   const bool inferred = !request.dictionary.has_value();
   if (inferred && request.open_records) {
@@ -179,245 +337,192 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
     report.dictionary = *request.dictionary;
   }
   const data::Dictionary& dictionary = report.dictionary;
-
   ASSIGN_OR_RETURN(auto reader,
                    request.open_records
                        ? request.open_records()
                        : data::OpenRecordReader(request.file_path, request.reading, request.cells));
-  const std::string& label = reader->label();
-  const std::string kNothingWritten = "nothing was imported; the store is unchanged.";
-  const data::ProblemList::Where where = [&reader](size_t line, size_t column) {
-    return reader->Where(line, column);
-  };
-  data::ProblemList problems;
-  ASSIGN_OR_RETURN(auto validator,
-                   data::RowValidator::Make(dictionary, reader->header(), request.cells,
-                                            request.index_date, &problems, reader->header_line()));
-  RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten, where));
-  report.absent_optional = validator->absent_optional();
-  // A dataset's site column must name this store's site: rows of another hospital never mix in.
-  const int site_var = dictionary.IndexOf("site");
-  const bool check_site =
-      site_var >= 0 && dictionary.variables[site_var].type == data::VarType::kCategory;
-  int site_column = -1;
-  for (size_t c = 0; check_site && c < reader->header().size(); ++c) {
-    if (reader->header()[c] == "site") site_column = static_cast<int>(c);
-  }
 
-  Transaction transaction(db_.get());
+  Transaction transaction(datasets_.get());
   RETURN_IF_ERROR(transaction.Begin());
-  std::string old_table;
-  std::string unused_toml;
-  ASSIGN_OR_RETURN(auto previous, CurrentVersion(request.dataset, &old_table, &unused_toml));
+  ASSIGN_OR_RETURN(std::vector<Stored> previous, Current(request.dataset));
   DatasetVersion& v = report.version;
   v.dataset = request.dataset;
-  v.version = previous ? previous->version + 1 : 1;
+  v.version = previous.empty() ? 1 : previous[0].version.version + 1;
   const std::string table = "data_" + request.dataset + "_v" + std::to_string(v.version);
-
-  std::string create = "CREATE TABLE " + QuoteIdentifier(table) + " (";
-  std::string insert_sql = "INSERT INTO " + QuoteIdentifier(table) + " VALUES (";
-  for (size_t i = 0; i < dictionary.variables.size(); ++i) {
-    const data::Variable& var = dictionary.variables[i];
-    create += (i ? ", " : "") + QuoteIdentifier(var.name) + " " + SqlType(var.type);
-    insert_sql += i ? ", ?" : "?";
-  }
-  RETURN_IF_ERROR(db_->Exec(create + ")"));
-  // A view named after the dataset always shows its current version, dates as yyyy-mm-dd, for
-  // custodians who look at the store with sqlite3.
-  std::string view = "CREATE VIEW " + QuoteIdentifier(request.dataset) + " AS SELECT ";
-  for (size_t i = 0; i < dictionary.variables.size(); ++i) {
-    const data::Variable& var = dictionary.variables[i];
-    const std::string column = QuoteIdentifier(var.name);
-    view += i ? ", " : "";
-    view += var.type == data::VarType::kDate
-                ? "date(" + column + " * 86400, 'unixepoch') AS " + column
-                : column;
-  }
-  RETURN_IF_ERROR(db_->Exec("DROP VIEW IF EXISTS " + QuoteIdentifier(request.dataset)));
-  RETURN_IF_ERROR(db_->Exec(view + " FROM " + QuoteIdentifier(table)));
-  ASSIGN_OR_RETURN(auto insert, db_->Prepare(insert_sql + ")"));
-
-  data::Record record;
+  std::string create = "CREATE TABLE " + datasets_->Name(table) + " (";
   std::vector<data::VarType> types;
-  for (const data::Variable& var : dictionary.variables) types.push_back(var.type);
-  RowWriter writer(insert.get(), std::move(types));
-  int64_t rows = 0;
-  for (;;) {
-    auto more = reader->Next(&record);
-    if (!more.ok()) {
-      // A broken file (bad quoting, not UTF-8) ends the import; earlier problems are kept.
-      if (problems.empty()) return more.status();
-      problems.Add({0, 0, "", more.status().message(), "", false});
-      break;
-    }
-    if (!*more) break;
-    if (++rows % 100000 == 0 && request.progress) request.progress(rows);
-    const std::span<data::Value> row = writer.Slot();
-    if (!validator->Check(record, row, &problems)) continue;
-    if (site_column >= 0 && !row[site_var].missing && row[site_var].text != site_name_) {
-      problems.Add({record.line(site_column), static_cast<size_t>(site_column + 1), "site",
-                    "rule site_matches_store: this store belongs to site '" + site_name_ + "'",
-                    std::string(row[site_var].text), true});
-      continue;
-    }
-    if (!problems.empty()) continue;  // keep checking, stop writing
-    RETURN_IF_ERROR(writer.Commit());
+  for (size_t i = 0; i < dictionary.variables.size(); ++i) {
+    const data::Variable& var = dictionary.variables[i];
+    create += (i ? ", " : "") + QuoteIdentifier(var.name) + " " + datasets_->ColumnType(var.type);
+    types.push_back(var.type);
   }
-  RETURN_IF_ERROR(writer.Finish());
-  RETURN_IF_ERROR(problems.ToStatus(label, kNothingWritten, where));
-  if (rows == 0) {
-    return InvalidArgument(label +
-                           (request.open_records ? ": there are no rows to import; "
-                                                 : ": the file has a header but no data rows; ") +
-                           kNothingWritten);
-  }
-  insert.reset();
-
-  v.rows = rows;
+  RETURN_IF_ERROR(datasets_->Exec(create + ")"));
+  auto writer = datasets_->WriteRows(table, std::move(types));
+  ASSIGN_OR_RETURN(
+      v.rows, CheckRows(reader.get(), dictionary, request.cells, request.index_date,
+                        request.progress, kNothingImported, writer.get(), &report.absent_optional));
+  RETURN_IF_ERROR(writer->Finish());
+  writer.reset();
   v.checksum = reader->ChecksumHex();
-  v.dictionary_id = dictionary.Id();
   v.dictionary_source = inferred ? "inferred" : request.dictionary_source;
   v.index_date =
       dictionary.derivation.empty() ? "" : std::string(IndexDateName(request.index_date));
   v.source_file = request.open_records
                       ? request.file_path
                       : std::filesystem::path(request.file_path).filename().string();
-  v.imported_at = UtcNowIso();
-
-  if (!old_table.empty()) {
-    RETURN_IF_ERROR(db_->Exec("DROP TABLE " + QuoteIdentifier(old_table)));
-    ASSIGN_OR_RETURN(
-        auto retire,
-        db_->Prepare(
-            "UPDATE dataset_version SET table_name = NULL WHERE dataset = ? AND table_name = ?"));
-    retire->BindText(1, request.dataset);
-    retire->BindText(2, old_table);
-    RETURN_IF_ERROR(retire->Run());
-  }
-  ASSIGN_OR_RETURN(
-      auto add_version,
-      db_->Prepare(
-          "INSERT INTO dataset_version (dataset, version, rows, checksum, dictionary_id, "
-          "dictionary_source, dictionary_toml, index_date, source_file, imported_at, table_name) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  add_version->BindText(1, v.dataset);
-  add_version->BindInt(2, v.version);
-  add_version->BindInt(3, v.rows);
-  add_version->BindText(4, v.checksum);
-  add_version->BindText(5, v.dictionary_id);
-  add_version->BindText(6, v.dictionary_source);
-  add_version->BindText(7, data::DictionaryToToml(dictionary));
-  add_version->BindText(8, v.index_date);
-  add_version->BindText(9, v.source_file);
-  add_version->BindText(10, v.imported_at);
-  add_version->BindText(11, table);
-  RETURN_IF_ERROR(add_version->Run());
-  ASSIGN_OR_RETURN(
-      auto set_current,
-      db_->Prepare("INSERT INTO dataset (name, current_version) VALUES (?, ?) "
-                   "ON CONFLICT (name) DO UPDATE SET current_version = excluded.current_version"));
-  set_current->BindText(1, v.dataset);
-  set_current->BindInt(2, v.version);
-  RETURN_IF_ERROR(set_current->Run());
+  RETURN_IF_ERROR(
+      Record(&v, dictionary, table, previous.empty() ? std::nullopt : std::optional(previous[0])));
   RETURN_IF_ERROR(transaction.Commit());
   return report;
 }
 
-namespace {
-
-constexpr char kVersionColumns[] =
-    "v.dataset, v.version, v.rows, v.checksum, v.dictionary_id, v.dictionary_source, "
-    "v.index_date, v.source_file, v.imported_at, v.table_name, v.dictionary_toml";
-
-DatasetVersion ReadVersion(const Statement& s) {
-  DatasetVersion v;
-  v.dataset = s.Text(0);
-  v.version = static_cast<int>(s.Int(1));
-  v.rows = s.Int(2);
-  v.checksum = s.Text(3);
-  v.dictionary_id = s.Text(4);
-  v.dictionary_source = s.Text(5);
-  v.index_date = s.Text(6);
-  v.source_file = s.Text(7);
-  v.imported_at = s.Text(8);
-  return v;
+Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
+  RETURN_IF_ERROR(CheckDatasetName(request.dataset));
+  ImportReport report;
+  report.dictionary = request.dictionary;
+  const data::Dictionary& dictionary = report.dictionary;
+  Transaction transaction(datasets_.get());
+  RETURN_IF_ERROR(transaction.Begin());
+  ASSIGN_OR_RETURN(auto reader, datasets_->ReadExternal(request.table));
+  ASSIGN_OR_RETURN(std::vector<Stored> previous, Current(request.dataset));
+  DatasetVersion& v = report.version;
+  v.dataset = request.dataset;
+  v.version = previous.empty() ? 1 : previous[0].version.version + 1;
+  CheckedOnly rows(dictionary.variables.size());  // the rows stay where they are
+  ASSIGN_OR_RETURN(v.rows,
+                   CheckRows(reader.get(), dictionary, {}, request.index_date, request.progress,
+                             kNothingAttached, &rows, &report.absent_optional));
+  v.checksum = reader->ChecksumHex();
+  reader.reset();
+  v.dictionary_source = request.dictionary_source;
+  v.index_date =
+      dictionary.derivation.empty() ? "" : std::string(IndexDateName(request.index_date));
+  v.source_file = request.table;
+  v.attached = true;
+  RETURN_IF_ERROR(Record(&v, dictionary, request.table,
+                         previous.empty() ? std::nullopt : std::optional(previous[0])));
+  RETURN_IF_ERROR(transaction.Commit());
+  return report;
 }
 
-}  // namespace
+Status SiteStore::Record(DatasetVersion* version, const data::Dictionary& dictionary,
+                         const std::string& table, const std::optional<Stored>& previous) {
+  DatasetVersion& v = *version;
+  v.dictionary_id = dictionary.Id();
+  v.imported_at = UtcNowIso();
+  DatasetDb& db = *datasets_;
+  // A view named after the dataset always shows its current version, dates as yyyy-mm-dd, for
+  // custodians who look at the store with sqlite3 or psql.
+  RETURN_IF_ERROR(db.Exec("DROP VIEW IF EXISTS " + db.Name(v.dataset)));
+  if (!v.attached) {
+    std::string view = "CREATE VIEW " + db.Name(v.dataset) + " AS SELECT ";
+    for (size_t i = 0; i < dictionary.variables.size(); ++i) {
+      const data::Variable& var = dictionary.variables[i];
+      const std::string column = QuoteIdentifier(var.name);
+      view += i ? ", " : "";
+      view += var.type == data::VarType::kDate ? db.DateShown(column) + " AS " + column : column;
+    }
+    RETURN_IF_ERROR(db.Exec(view + " FROM " + db.Name(table)));
+  }
+  if (previous && !previous->table.empty()) {
+    if (!previous->version.attached)
+      RETURN_IF_ERROR(db.Exec("DROP TABLE " + db.Name(previous->table)));
+    RETURN_IF_ERROR(db.Run("UPDATE " + db.Name("dataset_version") +
+                               " SET table_name = NULL WHERE dataset = ? AND version = ?",
+                           {v.dataset, std::to_string(previous->version.version)}));
+  }
+  RETURN_IF_ERROR(
+      db.Run("INSERT INTO " + db.Name("dataset_version") +
+                 " (dataset, version, rows, checksum, dictionary_id, dictionary_source, "
+                 "dictionary_toml, index_date, source_file, imported_at, table_name, attached) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             {v.dataset, std::to_string(v.version), std::to_string(v.rows), v.checksum,
+              v.dictionary_id, v.dictionary_source, data::DictionaryToToml(dictionary),
+              v.index_date, v.source_file, v.imported_at, table, v.attached ? "1" : "0"}));
+  return db.Run("INSERT INTO " + db.Name("dataset") +
+                    " (name, current_version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
+                    "current_version = excluded.current_version",
+                {v.dataset, std::to_string(v.version)});
+}
 
-Result<std::optional<DatasetVersion>> SiteStore::CurrentVersion(const std::string& dataset,
-                                                                std::string* table_name,
-                                                                std::string* dictionary_toml) {
-  ASSIGN_OR_RETURN(auto query,
-                   db_->Prepare(std::string("SELECT ") + kVersionColumns +
-                                " FROM dataset d JOIN dataset_version v ON v.dataset = d.name "
-                                "AND v.version = d.current_version WHERE d.name = ?"));
-  query->BindText(1, dataset);
-  ASSIGN_OR_RETURN(bool found, query->Step());
-  if (!found) return std::optional<DatasetVersion>();
-  *table_name = query->Text(9);
-  *dictionary_toml = query->Text(10);
-  return std::optional<DatasetVersion>(ReadVersion(*query));
+Result<std::vector<SiteStore::Stored>> SiteStore::Current(const std::string& dataset) {
+  DatasetDb& db = *datasets_;
+  std::vector<Stored> out;
+  Status status = db.Run(
+      "SELECT v.dataset, v.version, v.rows, v.checksum, v.dictionary_id, v.dictionary_source, "
+      "v.index_date, v.source_file, v.imported_at, v.attached, v.table_name, v.dictionary_toml "
+      "FROM " +
+          db.Name("dataset") + " d JOIN " + db.Name("dataset_version") +
+          " v ON v.dataset = d.name AND v.version = d.current_version" +
+          (dataset.empty() ? "" : " WHERE d.name = ?") + " ORDER BY d.name",
+      dataset.empty() ? DatasetDb::Params{} : DatasetDb::Params{dataset},
+      [&out](const std::vector<std::string>& f) {
+        Stored s;
+        DatasetVersion& v = s.version;
+        v.dataset = f[0];
+        v.version = std::stoi(f[1]);
+        v.rows = std::stoll(f[2]);
+        v.checksum = f[3];
+        v.dictionary_id = f[4];
+        v.dictionary_source = f[5];
+        v.index_date = f[6];
+        v.source_file = f[7];
+        v.imported_at = f[8];
+        v.attached = f[9] == "1";
+        s.table = f[10];
+        s.dictionary_toml = f[11];
+        out.push_back(std::move(s));
+      });
+  RETURN_IF_ERROR(status);
+  return out;
 }
 
 Result<std::vector<DatasetVersion>> SiteStore::ListDatasets() {
-  ASSIGN_OR_RETURN(auto query,
-                   db_->Prepare(std::string("SELECT ") + kVersionColumns +
-                                " FROM dataset d JOIN dataset_version v ON v.dataset = d.name "
-                                "AND v.version = d.current_version ORDER BY d.name"));
+  ASSIGN_OR_RETURN(std::vector<Stored> current, Current(""));
   std::vector<DatasetVersion> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, query->Step());
-    if (!row) break;
-    out.push_back(ReadVersion(*query));
-  }
+  for (Stored& s : current) out.push_back(std::move(s.version));
   return out;
 }
 
 Result<data::Dictionary> SiteStore::Dictionary(const std::string& dataset) {
-  std::string table_name, dictionary_toml;
-  ASSIGN_OR_RETURN(auto current, CurrentVersion(dataset, &table_name, &dictionary_toml));
-  if (!current) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
-  return data::ParseDictionary(dictionary_toml, "stored dictionary of " + dataset);
+  ASSIGN_OR_RETURN(std::vector<Stored> current, Current(dataset));
+  if (current.empty()) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
+  return data::ParseDictionary(current[0].dictionary_toml, "stored dictionary of " + dataset);
 }
 
 Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVersion* version,
                                          data::Dictionary* dictionary_out) {
-  std::string table_name, dictionary_toml;
-  ASSIGN_OR_RETURN(auto current, CurrentVersion(dataset, &table_name, &dictionary_toml));
-  if (!current) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
-  ASSIGN_OR_RETURN(data::Dictionary dictionary,
-                   data::ParseDictionary(dictionary_toml, "stored dictionary of " + dataset));
-  std::vector<data::ColumnBuilder> builders;
-  for (const data::Variable& var : dictionary.variables) builders.emplace_back(var);
-  ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT * FROM " + QuoteIdentifier(table_name)));
+  ASSIGN_OR_RETURN(std::vector<Stored> current, Current(dataset));
+  if (current.empty()) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
+  const Stored& stored = current[0];
+  ASSIGN_OR_RETURN(
+      data::Dictionary dictionary,
+      data::ParseDictionary(stored.dictionary_toml, "stored dictionary of " + dataset));
   data::Table table;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, query->Step());
-    if (!row) break;
-    ++table.rows;
-    for (size_t i = 0; i < builders.size(); ++i) {
-      const int col = static_cast<int>(i);
-      if (query->IsNull(col)) {
-        builders[i].AddMissing();
-        continue;
-      }
-      switch (dictionary.variables[i].type) {
-        case data::VarType::kInteger:
-        case data::VarType::kDate:
-          builders[i].AddNumber(static_cast<double>(query->Int(col)));
-          break;
-        case data::VarType::kNumber:
-          builders[i].AddNumber(query->Double(col));
-          break;
-        default:
-          builders[i].AddText(query->Text(col));
-          break;
-      }
-    }
+  if (stored.version.attached) {
+    // Read, and checked, again: the warehouse's table is the custodian's to change, and a
+    // changed table is a new version to attach, never rows slipped under an old one.
+    ASSIGN_OR_RETURN(data::IndexDate index_date,
+                     stored.version.index_date.empty()
+                         ? Result<data::IndexDate>(data::IndexDate::kDiagnosis)
+                         : data::IndexDateFromName(stored.version.index_date));
+    Transaction snapshot(datasets_.get());
+    RETURN_IF_ERROR(snapshot.Begin());
+    ASSIGN_OR_RETURN(auto reader, datasets_->ReadExternal(stored.table));
+    TableSink rows(dictionary);
+    const std::string changed =
+        "rule attached_unchanged: " + dataset + " version " +
+        std::to_string(stored.version.version) + " was attached from " + stored.table +
+        ", which changed since; attach it again (passerelle site attach) to check its rows";
+    Result<int64_t> read = CheckRows(reader.get(), dictionary, {}, index_date, nullptr,
+                                     "nothing was read.", &rows, nullptr);
+    if (!read.ok()) return FailedPrecondition(changed);
+    if (reader->ChecksumHex() != stored.version.checksum) return FailedPrecondition(changed);
+    table = rows.Finish();
+  } else {
+    ASSIGN_OR_RETURN(table, datasets_->ReadTable(stored.table, dictionary));
   }
-  for (auto& builder : builders) table.columns.push_back(builder.Finish());
-  if (version) *version = *current;
+  if (version) *version = stored.version;
   if (dictionary_out) *dictionary_out = std::move(dictionary);
   return table;
 }

@@ -1,7 +1,9 @@
 // A site's store: a folder holding the SQLite file with its datasets (typed tables, one
-// version per import, each with its dictionary and checksum) and the site's policy file.
+// version per import, each with its dictionary and checksum) and the site's policy file. The
+// datasets may live in a schema of a PostgreSQL database instead (the site's warehouse): the
+// folder then keeps everything else, and the connection string (never a password).
 //
-//   DIR/store.sqlite   datasets, dataset versions, data tables
+//   DIR/store.sqlite   the site's name; datasets, dataset versions, data tables (or where they are)
 //   DIR/policy.toml    disclosure policy (privacy/policy.h), edited by the custodian
 #ifndef PASSERELLE_STORE_SITE_STORE_H_
 #define PASSERELLE_STORE_SITE_STORE_H_
@@ -25,6 +27,8 @@
 namespace passerelle::store {
 
 class Database;
+class DatasetDb;
+class RowSink;
 
 struct DatasetVersion {
   std::string dataset;
@@ -34,8 +38,9 @@ struct DatasetVersion {
   std::string dictionary_id;      // e.g. "gu_cohort.v1"
   std::string dictionary_source;  // "builtin", "file", or "inferred"
   std::string index_date;         // endpoint index date, for dictionaries with a derivation
-  std::string source_file;        // file name as given to import
+  std::string source_file;        // file name as given to import; SCHEMA.TABLE when attached
   std::string imported_at;        // UTC, ISO 8601
+  bool attached = false;          // a warehouse table read where it is, never copied
 };
 
 struct ImportRequest {
@@ -56,6 +61,16 @@ struct ImportRequest {
   std::function<void(int64_t rows)> progress;
 };
 
+// A table of the store's PostgreSQL database analysed where it is.
+struct AttachRequest {
+  std::string dataset;
+  std::string table;  // SCHEMA.TABLE (or a view)
+  data::Dictionary dictionary;
+  std::string dictionary_source = "file";
+  data::IndexDate index_date = data::IndexDate::kDiagnosis;
+  std::function<void(int64_t rows)> progress;
+};
+
 struct ImportReport {
   DatasetVersion version;
   data::Dictionary dictionary;  // as stored (inferred or given)
@@ -65,15 +80,21 @@ struct ImportReport {
 class SiteStore {
  public:
   // Creates DIR (which must not hold a store yet) with an empty store and the default policy.
-  // AlreadyExists when DIR/store.sqlite exists; InvalidArgument for a bad site name.
+  // AlreadyExists when DIR/store.sqlite exists; InvalidArgument for a bad site name. With
+  // `datasets` (postgresql://HOST[:PORT]/DB?schema=S, or libpq's key=value words with
+  // schema=S), the datasets live in that schema, created when absent; a password in the string
+  // is refused (it goes in ~/.pgpass, PGPASSFILE or a pg_service entry).
   static Result<std::unique_ptr<SiteStore>> Create(const std::string& dir,
-                                                   const std::string& site_name);
+                                                   const std::string& site_name,
+                                                   const std::string& datasets = "");
   // Opens an existing store. NotFound when DIR holds none.
   static Result<std::unique_ptr<SiteStore>> Open(const std::string& dir);
   ~SiteStore();
 
   const std::string& site_name() const { return site_name_; }
   const std::string& dir() const { return dir_; }
+  // Where the datasets are, for people: "DIR/store.sqlite", "postgresql database D, schema S".
+  const std::string& datasets_label() const;
 
   // Validates every row of the file and, only when all pass, stores them as a new version of
   // the dataset that replaces the previous one, in one transaction. On any problem nothing is
@@ -81,10 +102,16 @@ class SiteStore {
   // the place as the file's reader names it) and their total. The message may quote cells: show it
   // at the site only, never log it.
   Result<ImportReport> Import(const ImportRequest& request);
+  // Makes a table of the store's PostgreSQL database the new version of a dataset: every row is
+  // validated as an import's, nothing is copied. Its rows are read again, and checked again,
+  // each time the dataset is loaded; a table that changed since is refused (rule
+  // attached_unchanged) until it is attached again. FailedPrecondition on a SQLite store.
+  Result<ImportReport> Attach(const AttachRequest& request);
 
   // Current version of every dataset, by name.
   Result<std::vector<DatasetVersion>> ListDatasets();
-  // The current version of `dataset` in memory, with its dictionary. NotFound when absent.
+  // The current version of `dataset` in memory, with its dictionary. NotFound when absent;
+  // FailedPrecondition when an attached table no longer holds the rows it was attached with.
   Result<data::Table> LoadTable(const std::string& dataset, DatasetVersion* version = nullptr,
                                 data::Dictionary* dictionary = nullptr);
   // The dictionary stored with the current version of `dataset`. NotFound when absent.
@@ -95,14 +122,26 @@ class SiteStore {
   Result<privacy::Policy> LoadPolicy(std::span<const std::string> analyses = {}) const;
 
  private:
+  struct Stored;
   SiteStore(std::string dir, std::unique_ptr<Database> db);
-  Result<std::optional<DatasetVersion>> CurrentVersion(const std::string& dataset,
-                                                       std::string* table_name,
-                                                       std::string* dictionary_toml);
+  Result<std::vector<Stored>> Current(const std::string& dataset);
+  Status CheckDatasetName(const std::string& dataset) const;
+  // Validates every record of `reader` into `sink`; InvalidArgument with the problems (and
+  // `outcome`) when any row breaks a rule. The number of rows.
+  Result<int64_t> CheckRows(data::RecordReader* reader, const data::Dictionary& dictionary,
+                            const data::CellFormat& cells, data::IndexDate index_date,
+                            const std::function<void(int64_t)>& progress,
+                            const std::string& outcome, RowSink* sink,
+                            std::vector<std::string>* absent_optional);
+  // Writes `v` as the dataset's current version (its rows in `table`), retiring `previous`.
+  // Fills in the version's dictionary and time.
+  Status Record(DatasetVersion* v, const data::Dictionary& dictionary, const std::string& table,
+                const std::optional<Stored>& previous);
 
   std::string dir_;
   std::string site_name_;
   std::unique_ptr<Database> db_;
+  std::unique_ptr<DatasetDb> datasets_;
 };
 
 }  // namespace passerelle::store

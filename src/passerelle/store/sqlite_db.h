@@ -39,6 +39,7 @@ class Statement {
   Status Run();
   void Reset() { sqlite3_reset(stmt_); }
 
+  int Columns() const { return sqlite3_column_count(stmt_); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }

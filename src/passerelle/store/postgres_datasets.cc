@@ -1,0 +1,298 @@
+// A site's datasets in a schema of a PostgreSQL database (dataset_db.h): the catalog and each
+// version's table there, rows written with COPY and read a row at a time, and a warehouse
+// table read in place through a cursor.
+#include <charconv>
+#include <deque>
+#include <memory>
+
+#include "passerelle/base/sha256.h"
+#include "passerelle/base/text.h"
+#include "passerelle/data/postgres.h"
+#include "passerelle/store/dataset_db.h"
+
+namespace passerelle::store {
+namespace {
+
+constexpr size_t kCopyChunk = 1 << 20;
+constexpr int kFetchRows = 4096;
+
+// `sql` with each `?` outside quotes numbered $1, $2, ... as PostgreSQL writes parameters.
+std::string Numbered(const std::string& sql) {
+  std::string out;
+  int n = 0;
+  char quote = 0;
+  for (char c : sql) {
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '?') {
+      out += "$" + std::to_string(++n);
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// A value in COPY's text format.
+void AppendCopyText(std::string_view text, std::string* out) {
+  for (char c : text) {
+    switch (c) {
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      default:
+        *out += c;
+    }
+  }
+}
+
+template <typename T>
+void AppendNumber(T value, std::string* out) {
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  out->append(buffer, end);
+}
+
+// A table of the database read in place: its rows in the order of their values, a cursor's
+// FETCH at a time. Record lines number the rows from 1.
+class ExternalTableReader : public data::RecordReader {
+ public:
+  ExternalTableReader(data::pg::Connection* connection, std::string label,
+                      std::vector<std::string> header)
+      : connection_(connection), label_(std::move(label)), header_(std::move(header)) {}
+  ~ExternalTableReader() override { (void)connection_->Exec("CLOSE passerelle_rows"); }
+
+  const std::vector<std::string>& header() const override { return header_; }
+  const std::string& label() const override { return label_; }
+  size_t header_line() const override { return 0; }
+  std::string Where(size_t line, size_t) const override {
+    return line ? "row " + std::to_string(line) : "";
+  }
+
+  Result<bool> Next(data::Record* record) override {
+    if (rows_.empty() && !done_) {
+      RETURN_IF_ERROR(connection_->Query(
+          "reading " + label_, "FETCH " + std::to_string(kFetchRows) + " FROM passerelle_rows", {},
+          [this](const data::pg::Row& row) {
+            std::vector<std::string> fields;
+            for (int c = 0; c < row.size(); ++c) fields.emplace_back(row.text(c));
+            rows_.push_back(std::move(fields));
+            return Status::Ok();
+          }));
+      done_ = rows_.size() < static_cast<size_t>(kFetchRows);
+    }
+    if (rows_.empty()) return false;
+    record->Clear();
+    ++line_;
+    for (const std::string& field : rows_.front()) {
+      record->Add(field, line_);
+      hasher_.Update(field);
+      hasher_.Update(std::string_view("\x1f", 1));
+    }
+    hasher_.Update(std::string_view("\n", 1));
+    rows_.pop_front();
+    return true;
+  }
+
+  // SHA-256 of the rows as read (fields ended by 0x1f, rows by a newline).
+  std::string ChecksumHex() override { return hasher_.FinishHex(); }
+
+ private:
+  data::pg::Connection* connection_;
+  std::string label_;
+  std::vector<std::string> header_;
+  std::deque<std::vector<std::string>> rows_;
+  bool done_ = false;
+  size_t line_ = 0;
+  Sha256 hasher_;
+};
+
+class PostgresDatasetDb : public DatasetDb {
+ public:
+  explicit PostgresDatasetDb(std::unique_ptr<data::pg::Connection> connection)
+      : connection_(std::move(connection)),
+        label_("postgresql database " + connection_->database() + ", schema " +
+               connection_->schema()) {}
+
+  const std::string& label() const override { return label_; }
+  std::string Name(const std::string& table) const override { return connection_->Table(table); }
+  const char* ColumnType(data::VarType type) const override {
+    switch (type) {
+      case data::VarType::kInteger:
+      case data::VarType::kDate:
+        return "BIGINT";
+      case data::VarType::kNumber:
+        return "DOUBLE PRECISION";
+      default:
+        return "TEXT";
+    }
+  }
+  std::string DateShown(const std::string& column) const override {
+    return "DATE '1970-01-01' + " + column + "::integer";
+  }
+  Status BeginWrite() override { return connection_->Exec("BEGIN"); }
+  Status Exec(const std::string& sql) override { return connection_->Exec(sql); }
+
+  Status Run(const std::string& sql, const Params& params,
+             const std::function<void(const std::vector<std::string>&)>& row) override {
+    std::vector<std::string> fields;
+    return connection_->Query("the site's catalog", Numbered(sql), params,
+                              [&](const data::pg::Row& r) {
+                                if (!row) return Status::Ok();
+                                fields.clear();
+                                for (int c = 0; c < r.size(); ++c) fields.emplace_back(r.text(c));
+                                row(fields);
+                                return Status::Ok();
+                              });
+  }
+
+  std::unique_ptr<RowWriter> WriteRows(const std::string& table,
+                                       std::vector<data::VarType> types) override {
+    data::pg::Connection* connection = connection_.get();
+    Status begun = connection->CopyBegin("COPY " + Name(table) + " FROM STDIN");
+    auto buffer = std::make_shared<std::string>();
+    auto write = [connection, types, buffer, begun](std::span<const data::Value> row) {
+      if (!begun.ok()) return begun;
+      std::string& out = *buffer;
+      for (size_t i = 0; i < row.size(); ++i) {
+        if (i) out += '\t';
+        const data::Value& value = row[i];
+        if (value.missing) {
+          out += "\\N";
+          continue;
+        }
+        switch (types[i]) {
+          case data::VarType::kInteger:
+          case data::VarType::kDate:
+            AppendNumber(value.integer, &out);
+            break;
+          case data::VarType::kNumber:
+            AppendNumber(value.number, &out);
+            break;
+          default:
+            AppendCopyText(value.text, &out);
+            break;
+        }
+      }
+      out += '\n';
+      if (out.size() < kCopyChunk) return Status::Ok();
+      Status put = connection->CopyPut(out);
+      out.clear();
+      return put;
+    };
+    auto finish = [connection, buffer, begun]() -> Status {
+      RETURN_IF_ERROR(begun);
+      if (!buffer->empty()) RETURN_IF_ERROR(connection->CopyPut(*buffer));
+      return connection->CopyEnd();
+    };
+    return std::make_unique<RowWriter>(std::move(types), std::move(write), std::move(finish));
+  }
+
+  Result<data::Table> ReadTable(const std::string& table,
+                                const data::Dictionary& dictionary) override {
+    std::vector<data::ColumnBuilder> builders;
+    for (const data::Variable& var : dictionary.variables) builders.emplace_back(var);
+    data::Table out;
+    RETURN_IF_ERROR(connection_->Query(
+        "reading " + Name(table), "SELECT * FROM " + Name(table), {},
+        [&](const data::pg::Row& row) -> Status {
+          ++out.rows;
+          for (size_t i = 0; i < builders.size(); ++i) {
+            const int col = static_cast<int>(i);
+            if (row.null(col)) {
+              builders[i].AddMissing();
+              continue;
+            }
+            const std::string_view text = row.text(col);
+            switch (dictionary.variables[i].type) {
+              case data::VarType::kInteger:
+              case data::VarType::kDate:
+              case data::VarType::kNumber: {
+                double value = 0;
+                if (std::from_chars(text.data(), text.data() + text.size(), value).ec !=
+                    std::errc()) {
+                  return Internal(label_ + ": " + Name(table) +
+                                  " holds a value that is not a "
+                                  "number in column " +
+                                  dictionary.variables[i].name);
+                }
+                builders[i].AddNumber(value);
+                break;
+              }
+              default:
+                builders[i].AddText(text);
+                break;
+            }
+          }
+          return Status::Ok();
+        }));
+    for (auto& builder : builders) out.columns.push_back(builder.Finish());
+    return out;
+  }
+
+  Result<std::unique_ptr<data::RecordReader>> ReadExternal(const std::string& table) override {
+    const size_t dot = table.find('.');
+    const std::string schema = dot == std::string::npos ? "" : table.substr(0, dot);
+    const std::string name = dot == std::string::npos ? "" : table.substr(dot + 1);
+    if (!IsValidName(schema) || !IsValidName(name) || name.find('.') != std::string::npos) {
+      return InvalidArgument("the table '" + table +
+                             "' must be written SCHEMA.TABLE, each a letter, then letters, "
+                             "digits or '_'");
+    }
+    std::vector<std::string> header;
+    RETURN_IF_ERROR(connection_->Query(
+        "reading the columns of " + table,
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND "
+        "table_name = $2 ORDER BY ordinal_position",
+        {schema, name}, [&](const data::pg::Row& row) {
+          header.emplace_back(row.text(0));
+          return Status::Ok();
+        }));
+    const std::string label = label_.substr(0, label_.find(',')) + ", table " + table;
+    if (header.empty()) return NotFound(label + ": there is no such table or view");
+    std::string select = "SELECT ";
+    std::string order = " ORDER BY ";
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (header[i].find('"') != std::string::npos) {
+        return InvalidArgument(label + ": the column name '" + header[i] +
+                               "' is not a variable name");
+      }
+      select += (i ? ", " : "") + data::pg::Quote(header[i]) + "::text";
+      order += (i ? ", " : "") + std::to_string(i + 1);
+    }
+    RETURN_IF_ERROR(connection_->Exec("DECLARE passerelle_rows NO SCROLL CURSOR FOR " + select +
+                                      " FROM " + data::pg::Quote(schema) + "." +
+                                      data::pg::Quote(name) + order));
+    return std::unique_ptr<data::RecordReader>(
+        new ExternalTableReader(connection_.get(), label, std::move(header)));
+  }
+
+ private:
+  std::unique_ptr<data::pg::Connection> connection_;
+  std::string label_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<DatasetDb>> PostgresDatasets(const std::string& connection, bool create) {
+  ASSIGN_OR_RETURN(data::pg::Target target,
+                   data::pg::ParseTarget(connection, "the store's connection"));
+  ASSIGN_OR_RETURN(auto pg, data::pg::Connection::Open(target, "the dataset database"));
+  if (create) {
+    RETURN_IF_ERROR(pg->Exec("CREATE SCHEMA IF NOT EXISTS " + data::pg::Quote(target.schema)));
+  }
+  return std::unique_ptr<DatasetDb>(new PostgresDatasetDb(std::move(pg)));
+}
+
+}  // namespace passerelle::store

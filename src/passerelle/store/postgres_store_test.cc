@@ -1,0 +1,270 @@
+// A site store whose datasets live in PostgreSQL, against a real PostgreSQL 15 server (a
+// cluster made for the test in a temporary folder, on a Unix socket, stopped at the end): the
+// same rows as a store in SQLite, versions replacing each other, refusals that change nothing,
+// and a warehouse table attached, checked and read in place.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "passerelle/base/test_dir.h"
+#include "passerelle/data/gu_test_util.h"
+#include "passerelle/store/postgres_cluster_test_util.h"
+#include "passerelle/store/site_store.h"
+
+namespace passerelle::store {
+namespace {
+
+using data::testing::GuCsv;
+using data::testing::GuDictionary;
+using passerelle::testing::PostgresCluster;
+
+// Every row of `table` as text, sorted: the rows whatever their order.
+std::vector<std::string> Rows(const data::Table& table) {
+  std::vector<std::string> rows(table.rows);
+  for (const data::Column& c : table.columns) {
+    for (size_t r = 0; r < table.rows; ++r) {
+      std::string& out = rows[r];
+      out += c.variable.name + "=";
+      if (c.IsMissing(r)) {
+        out += "NA;";
+      } else if (c.is_numeric()) {
+        char buffer[40];
+        std::snprintf(buffer, sizeof buffer, "%.17g;", c.numbers[r]);
+        out += buffer;
+      } else if (c.variable.type == data::VarType::kCategory) {
+        out += c.levels[c.codes[r]] + ";";
+      } else {
+        out += c.texts[r] + ";";
+      }
+    }
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+std::vector<data::testing::Changes> Patients() {
+  using data::testing::Changes;
+  return {Changes{{"site", "lyon"}},
+          Changes{{"site", "lyon"}, {"psa_dx", "12.25"}, {"margin_status", ""}},
+          Changes{{"site", "lyon"},
+                  {"vital_status", "dead"},
+                  {"death_date", "2021-06-30"},
+                  {"death_cause", "gu_cancer"},
+                  {"last_followup_date", "2021-06-30"},
+                  {"psa_dx", "0.1"}},
+          Changes{{"site", "lyon"}, {"birth_year", "1961"}, {"treatment_date", "2018-05-02"}}};
+}
+
+ImportRequest CsvImport(const std::string& path) {
+  ImportRequest request;
+  request.dataset = "gu_cohort";
+  request.file_path = path;
+  request.dictionary = GuDictionary();
+  request.dictionary_source = "builtin";
+  return request;
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = passerelle::testing::FreshTestDir("pg_store");
+    cluster_ = std::make_unique<PostgresCluster>(dir_ + "/pg");
+    ASSERT_EQ(cluster_->Start(), "");
+    ASSERT_EQ(cluster_->Psql("postgres", "CREATE DATABASE warehouse;\n"), "");
+  }
+
+  // The GU cohort CSV of `patients` written to DIR/NAME.
+  std::string WriteCsv(const std::string& name,
+                       const std::vector<data::testing::Changes>& patients) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << GuCsv(patients);
+    return path;
+  }
+
+  std::string dir_;
+  std::unique_ptr<PostgresCluster> cluster_;
+};
+
+TEST_F(PostgresStoreTest, ItHoldsTheRowsAStoreInSqliteHolds) {
+  const std::string csv = WriteCsv("cohort.csv", Patients());
+  auto in_sqlite = SiteStore::Create(dir_ + "/sqlite", "lyon");
+  ASSERT_TRUE(in_sqlite.ok()) << in_sqlite.status().ToString();
+  auto in_pg = SiteStore::Create(dir_ + "/site", "lyon", cluster_->Connection("warehouse", "lyon"));
+  ASSERT_TRUE(in_pg.ok()) << in_pg.status().ToString();
+  EXPECT_EQ((*in_pg)->datasets_label(), "postgresql database warehouse, schema lyon");
+
+  auto sqlite_import = (*in_sqlite)->Import(CsvImport(csv));
+  ASSERT_TRUE(sqlite_import.ok()) << sqlite_import.status().ToString();
+  auto pg_import = (*in_pg)->Import(CsvImport(csv));
+  ASSERT_TRUE(pg_import.ok()) << pg_import.status().ToString();
+  EXPECT_EQ(pg_import->version.rows, 4);
+  EXPECT_EQ(pg_import->version.checksum, sqlite_import->version.checksum);
+
+  // Opened again (as a node does), the same rows to the last bit, in the same order.
+  auto reopened = SiteStore::Open(dir_ + "/site");
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  auto from_pg = (*reopened)->LoadTable("gu_cohort");
+  auto from_sqlite = (*in_sqlite)->LoadTable("gu_cohort");
+  ASSERT_TRUE(from_pg.ok()) << from_pg.status().ToString();
+  ASSERT_TRUE(from_sqlite.ok());
+  ASSERT_EQ(from_pg->columns.size(), from_sqlite->columns.size());
+  for (size_t c = 0; c < from_pg->columns.size(); ++c) {
+    const data::Column& a = from_pg->columns[c];
+    const data::Column& b = from_sqlite->columns[c];
+    EXPECT_EQ(a.codes, b.codes) << a.variable.name;
+    EXPECT_EQ(a.levels, b.levels) << a.variable.name;
+    EXPECT_EQ(a.texts, b.texts) << a.variable.name;
+    ASSERT_EQ(a.numbers.size(), b.numbers.size());
+    for (size_t r = 0; r < a.numbers.size(); ++r) {
+      EXPECT_TRUE(a.numbers[r] == b.numbers[r] ||
+                  (std::isnan(a.numbers[r]) && std::isnan(b.numbers[r])))
+          << a.variable.name << " row " << r;
+    }
+  }
+  // The custodian sees the dataset in psql, dates as dates.
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "DO $$ BEGIN IF (SELECT count(*) FROM lyon.gu_cohort WHERE "
+                           "diagnosis_date = DATE '2018-03-01') <> 4 THEN RAISE 'view'; END IF; "
+                           "END $$;\n"),
+            "");
+
+  // A file with a broken row: refused, the store as it was (no new version, no new table).
+  auto broken = Patients();
+  broken[2]["psa_dx"] = "-3";
+  const auto refused = (*reopened)->Import(CsvImport(WriteCsv("broken.csv", broken)));
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("broken.csv:4:"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("nothing was imported"), std::string::npos);
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "DO $$ BEGIN IF to_regclass('lyon.data_gu_cohort_v2') IS NOT NULL "
+                           "THEN RAISE 'left behind'; END IF; END $$;\n"),
+            "");
+  // A second import replaces the first: version 2, its table, the first one's dropped.
+  auto second = (*reopened)->Import(CsvImport(csv));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->version.version, 2);
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "DO $$ BEGIN IF to_regclass('lyon.data_gu_cohort_v1') IS NOT NULL "
+                           "THEN RAISE 'kept'; END IF; END $$;\n"),
+            "");
+  auto list = (*reopened)->ListDatasets();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].version, 2);
+  EXPECT_FALSE((*list)[0].attached);
+}
+
+TEST_F(PostgresStoreTest, AStoreIsMadeOnlyWhereItCanBeAndWithoutAPassword) {
+  const std::string with_password =
+      "postgresql://cdm_owner:s3cret@localhost/warehouse?host=" + dir_ + "/pg/run&schema=lyon";
+  auto refused = SiteStore::Create(dir_ + "/a", "lyon", with_password);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("holds a password"), std::string::npos);
+  EXPECT_EQ(refused.status().message().find("s3cret"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/a"));
+
+  auto unreachable =
+      SiteStore::Create(dir_ + "/b", "lyon", "postgresql:///warehouse?host=" + dir_ + "/nowhere");
+  EXPECT_EQ(unreachable.status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/b"));
+
+  // One schema, one site's datasets.
+  ASSERT_TRUE(SiteStore::Create(dir_ + "/c", "lyon", cluster_->Connection("warehouse", "s")).ok());
+  auto twice = SiteStore::Create(dir_ + "/d", "wuhan", cluster_->Connection("warehouse", "s"));
+  EXPECT_EQ(twice.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/d"));
+}
+
+// The warehouse's table as a hospital keeps it: typed columns, filled from the cohort's CSV.
+std::string WarehouseTable(const std::string& name, const std::string& csv) {
+  std::string create = "CREATE TABLE research." + name + " (";
+  std::string columns;
+  bool first = true;
+  for (const data::Variable& v : GuDictionary().variables) {
+    if (v.derived) continue;
+    const char* type = v.type == data::VarType::kInteger  ? "integer"
+                       : v.type == data::VarType::kNumber ? "double precision"
+                       : v.type == data::VarType::kDate   ? "date"
+                                                          : "text";
+    create += (first ? "" : ", ") + v.name + " " + type;
+    columns += (first ? "" : ", ") + v.name;
+    first = false;
+  }
+  return create + ");\n\\copy research." + name + " (" + columns + ") FROM '" + csv +
+         "' WITH (FORMAT csv, HEADER true)\n";
+}
+
+TEST_F(PostgresStoreTest, AWarehouseTableIsAttachedCheckedAndReadWhereItIs) {
+  const std::string csv = WriteCsv("cohort.csv", Patients());
+  ASSERT_EQ(cluster_->Psql("warehouse", "CREATE SCHEMA research;\n" + WarehouseTable("gu", csv)),
+            "");
+  auto store = SiteStore::Create(dir_ + "/site", "lyon", cluster_->Connection("warehouse", "lyon"));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  AttachRequest attach{.dataset = "gu_cohort",
+                       .table = "research.gu",
+                       .dictionary = GuDictionary(),
+                       .dictionary_source = "builtin",
+                       .progress = nullptr};
+  auto attached = (*store)->Attach(attach);
+  ASSERT_TRUE(attached.ok()) << attached.status().ToString();
+  EXPECT_EQ(attached->version.rows, 4);
+  EXPECT_TRUE(attached->version.attached);
+  EXPECT_EQ(attached->version.source_file, "research.gu");
+
+  // Its rows are the rows the CSV imports into SQLite.
+  auto in_sqlite = SiteStore::Create(dir_ + "/sqlite", "lyon");
+  ASSERT_TRUE(in_sqlite.ok());
+  ASSERT_TRUE((*in_sqlite)->Import(CsvImport(csv)).ok());
+  auto expected = (*in_sqlite)->LoadTable("gu_cohort");
+  auto read = (*store)->LoadTable("gu_cohort");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(Rows(*read), Rows(*expected));
+  // Nothing was copied: the schema holds the catalog only.
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "DO $$ BEGIN IF (SELECT count(*) FROM pg_tables WHERE schemaname = "
+                           "'lyon') <> 2 THEN RAISE 'copied'; END IF; END $$;\n"),
+            "");
+
+  // The warehouse changes a value: the dataset is refused, by its rule, without the value.
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "UPDATE research.gu SET psa_dx = 99.5 WHERE "
+                           "patient_id = 'P2';\n"),
+            "");
+  auto changed = (*store)->LoadTable("gu_cohort");
+  EXPECT_EQ(changed.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(changed.status().message().find("rule attached_unchanged"), std::string::npos)
+      << changed.status().message();
+  EXPECT_EQ(changed.status().message().find("99.5"), std::string::npos);
+  // Attached again, it is checked again: version 2.
+  auto again = (*store)->Attach(attach);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->version.version, 2);
+  ASSERT_TRUE((*store)->LoadTable("gu_cohort").ok());
+
+  // A table with a row the dictionary refuses: named by row and variable, nothing attached.
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "UPDATE research.gu SET birth_year = 1850 WHERE "
+                           "patient_id = 'P3';\n"),
+            "");
+  auto refused = (*store)->Attach(attach);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("table research.gu:row 3: birth_year:"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("nothing was attached"), std::string::npos);
+  auto list = (*store)->ListDatasets();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ((*list)[0].version, 2);
+  // No table of that name, and no table at all on a store in SQLite.
+  attach.table = "research.nothing";
+  EXPECT_EQ((*store)->Attach(attach).status().code(), StatusCode::kNotFound);
+  attach.table = "research.gu";
+  EXPECT_EQ((*in_sqlite)->Attach(attach).status().code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace passerelle::store
