@@ -88,7 +88,7 @@ Status SiteInit(const SiteInitOptions& options) {
   std::cout << "Created site '" << store->site_name() << "' in " << options.dir << "\n"
             << "  store:  " << options.dir << "/store.sqlite\n";
   if (!options.store.empty()) std::cout << "  datasets: " << store->datasets_label() << "\n";
-  std::cout << "  policy: " << options.dir << "  policy: " << options.dir
+  std::cout << "  policy: " << options.dir
             << "/policy.toml (consortium defaults; a site may only tighten them)\n";
   return Status::Ok();
 }

@@ -100,6 +100,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const Target& target, std::
     PQfinish(c);
     return Unavailable("cannot connect to " + what + ": " + reason);
   }
+  // The server's notices ("view ... does not exist, skipping") are not the user's business.
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   std::unique_ptr<Connection> connection(new Connection(c, std::move(what), target.schema));
   // Dates as yyyy-mm-dd, and every double written with the digits that read it back exactly.
   RETURN_IF_ERROR(connection->Exec("SET datestyle = 'ISO, YMD'"));

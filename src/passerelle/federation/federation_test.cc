@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -21,6 +23,7 @@
 #include "passerelle/net/signing.h"
 #include "passerelle/store/audit_log.h"
 #include "passerelle/store/hub_store.h"
+#include "passerelle/store/postgres_cluster_test_util.h"
 #include "passerelle/store/site_store.h"
 #include "passerelle/store/sqlite_db.h"
 
@@ -225,6 +228,69 @@ TEST_F(FederationTest, AStudyOverThreeNodesGivesRsPooledFit) {
   EXPECT_TRUE(refusals.find("table : refused, rule min_cohort_difference") != std::string::npos ||
               refusals.find("table : refused, rule count_audit") != std::string::npos)
       << refusals;
+}
+
+// Site 2 keeps its datasets in PostgreSQL; site 3 analyses its warehouse's table where it is,
+// attached; site 1 is in SQLite. The study gives R's pooled fit all the same.
+TEST_F(FederationTest, SitesInSqliteAndInPostgresqlGiveRsPooledFit) {
+  testing::PostgresCluster cluster(dir_ + "/pg");
+  ASSERT_EQ(cluster.Start(), "");
+  const data::Dictionary dictionary =
+      data::ParseDictionary(ReadAll(kRef + "colon_death.dictionary.toml"), "dict").value();
+  std::string table = "CREATE SCHEMA research;\nCREATE TABLE research.colon (";
+  for (size_t i = 0; i < dictionary.variables.size(); ++i) {
+    const data::Variable& v = dictionary.variables[i];
+    table += (i ? ", " : "") + v.name +
+             (v.type == data::VarType::kInteger  ? " integer"
+              : v.type == data::VarType::kNumber ? " double precision"
+                                                 : " text");
+  }
+  table += ");\n\\copy research.colon FROM '" + kRef +
+           "colon_death_site3.csv' WITH (FORMAT csv, HEADER true)\n";
+  ASSERT_EQ(cluster.Psql("postgres", "CREATE DATABASE warehouse;\n"), "");
+  ASSERT_EQ(cluster.Psql("warehouse", table), "");
+  for (const std::string site : {"site2", "site3"}) {
+    std::filesystem::remove_all(dir_ + "/" + site);
+    auto s = store::SiteStore::Create(dir_ + "/" + site, site,
+                                      cluster.Connection("warehouse", site + "_datasets"));
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    OpenScope(dir_ + "/" + site);
+    if (site == "site2") {
+      store::ImportRequest import;
+      import.dataset = "colon";
+      import.file_path = kRef + "colon_death_site2.csv";
+      import.dictionary = dictionary;
+      ASSERT_TRUE((*s)->Import(import).ok());
+    } else {
+      store::AttachRequest attach{.dataset = "colon",
+                                  .table = "research.colon",
+                                  .dictionary = dictionary,
+                                  .dictionary_source = "file",
+                                  .progress = nullptr};
+      auto attached = (*s)->Attach(attach);
+      ASSERT_TRUE(attached.ok()) << attached.status().ToString();
+    }
+  }
+  for (const char* s : {"site1", "site2", "site3"}) StartNode(s);
+  auto result = Run(kCoxStudy);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const json& cox = (*result)["results"]["cox"];
+  ASSERT_EQ(cox["status"], "ok") << cox.dump();
+  const json reference =
+      json::parse(ReadAll(std::string(PASSERELLE_SOURCE_DIR) +
+                          "/tests/reference/expected/12_federated_colon_3sites.json"));
+  for (const json& fit : reference["fits"]) {
+    if (fit["name"] != "cox_strata_site_efron") continue;
+    const json& r = fit["results"];
+    EXPECT_EQ(cox["results"]["n"], r["n"]);
+    ASSERT_EQ(cox["results"]["coef"].size(), r["coef"].size());
+    for (size_t i = 0; i < r["coef"].size(); ++i) {
+      const double expected = r["coef"][i].get<double>();
+      EXPECT_NEAR(cox["results"]["coef"][i].get<double>(), expected, 1e-9 * std::abs(expected))
+          << i;
+    }
+  }
+  EXPECT_EQ((*result)["results"]["arms"]["status"], "ok");
 }
 
 TEST_F(FederationTest, TokensAndCertificatesAreChecked) {
