@@ -250,6 +250,11 @@ class PostgresDatasetDb : public DatasetDb {
                              "' must be written SCHEMA.TABLE, each a letter, then letters, "
                              "digits or '_'");
     }
+    if (schema == connection_->schema()) {
+      return InvalidArgument("the table '" + table +
+                             "' is in the schema that holds the site's "
+                             "own datasets; attach a table of the warehouse's schemas");
+    }
     std::vector<std::string> header;
     RETURN_IF_ERROR(connection_->Query(
         "reading the columns of " + table,

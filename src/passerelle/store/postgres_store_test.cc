@@ -262,6 +262,10 @@ TEST_F(PostgresStoreTest, AWarehouseTableIsAttachedCheckedAndReadWhereItIs) {
   // No table of that name, and no table at all on a store in SQLite.
   attach.table = "research.nothing";
   EXPECT_EQ((*store)->Attach(attach).status().code(), StatusCode::kNotFound);
+  attach.table = "lyon.gu_cohort";  // the store's own view
+  EXPECT_EQ((*store)->Attach(attach).status().code(), StatusCode::kInvalidArgument);
+  attach.table = "research.gu; drop table research.gu";
+  EXPECT_EQ((*store)->Attach(attach).status().code(), StatusCode::kInvalidArgument);
   attach.table = "research.gu";
   EXPECT_EQ((*in_sqlite)->Attach(attach).status().code(), StatusCode::kFailedPrecondition);
 }
