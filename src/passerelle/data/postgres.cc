@@ -104,10 +104,25 @@ Result<std::unique_ptr<Connection>> Connection::Open(const Target& target, std::
   PQsetNoticeProcessor(
       c, [](void*, const char*) {}, nullptr);
   std::unique_ptr<Connection> connection(new Connection(c, std::move(what), target.schema));
-  // Dates as yyyy-mm-dd, and every double written with the digits that read it back exactly.
-  RETURN_IF_ERROR(connection->Exec("SET datestyle = 'ISO, YMD'"));
-  RETURN_IF_ERROR(connection->Exec("SET extra_float_digits = 3"));
+  RETURN_IF_ERROR(connection->Configure());
   return connection;
+}
+
+Status Connection::Configure() {
+  // Dates as yyyy-mm-dd, and every double written with the digits that read it back exactly.
+  RETURN_IF_ERROR(Exec("SET datestyle = 'ISO, YMD'"));
+  return Exec("SET extra_float_digits = 3");
+}
+
+Status Connection::Reconnect() {
+  // libpq learns that the server went away only when it next uses the connection.
+  if (PQstatus(connection_) == CONNECTION_OK) {
+    PgResult probe(PQexec(connection_, ""));
+    if (PQresultStatus(probe.get()) == PGRES_EMPTY_QUERY) return Status::Ok();
+  }
+  PQreset(connection_);
+  if (PQstatus(connection_) != CONNECTION_OK) return Failed("connecting again");
+  return Configure();
 }
 
 std::string Connection::Table(std::string_view name) const {

@@ -59,6 +59,10 @@ class Connection {
   // "schema"."name"
   std::string Table(std::string_view name) const;
 
+  // Connects again when the server closed the connection (a restart, an idle timeout); one
+  // empty query's round trip to find out. Call only between transactions: a transaction open
+  // on the lost connection is gone.
+  Status Reconnect();
   // Statements that return no rows.
   Status Exec(const std::string& sql);
   // A query with text parameters ($1, $2, ...): each row is handed to `row` as it arrives
@@ -74,6 +78,7 @@ class Connection {
 
  private:
   Connection(PGconn* connection, std::string what, std::string schema);
+  Status Configure();
   Status Failed(std::string_view doing) const;
 
   PGconn* connection_;

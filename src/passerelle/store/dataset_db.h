@@ -32,6 +32,9 @@ class DatasetDb {
   virtual const char* ColumnType(data::VarType type) const = 0;
   // A date column of a version table shown as yyyy-mm-dd in the dataset's view.
   virtual std::string DateShown(const std::string& quoted_column) const = 0;
+  // Called as each of the site store's operations starts, outside any transaction: a server
+  // that closed the connection meanwhile is connected to again.
+  virtual Status Ready() = 0;
   // Starts the transaction of an import (the writer's lock taken at once).
   virtual Status BeginWrite() = 0;
 

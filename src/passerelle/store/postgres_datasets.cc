@@ -141,6 +141,7 @@ class PostgresDatasetDb : public DatasetDb {
   std::string DateShown(const std::string& column) const override {
     return "DATE '1970-01-01' + " + column + "::integer";
   }
+  Status Ready() override { return connection_->Reconnect(); }
   Status BeginWrite() override { return connection_->Exec("BEGIN"); }
   Status Exec(const std::string& sql) override { return connection_->Exec(sql); }
 

@@ -143,6 +143,12 @@ TEST_F(PostgresStoreTest, ItHoldsTheRowsAStoreInSqliteHolds) {
                            "DO $$ BEGIN IF to_regclass('lyon.data_gu_cohort_v2') IS NOT NULL "
                            "THEN RAISE 'left behind'; END IF; END $$;\n"),
             "");
+  // The server closes the store's connection (a restart, an idle timeout): the next operation
+  // connects again.
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                           "datname = 'warehouse' AND pid <> pg_backend_pid();\n"),
+            "");
   // A second import replaces the first: version 2, its table, the first one's dropped.
   auto second = (*reopened)->Import(CsvImport(csv));
   ASSERT_TRUE(second.ok()) << second.status().ToString();

@@ -342,6 +342,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
                        ? request.open_records()
                        : data::OpenRecordReader(request.file_path, request.reading, request.cells));
 
+  RETURN_IF_ERROR(datasets_->Ready());
   Transaction transaction(datasets_.get());
   RETURN_IF_ERROR(transaction.Begin());
   ASSIGN_OR_RETURN(std::vector<Stored> previous, Current(request.dataset));
@@ -381,6 +382,7 @@ Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
   ImportReport report;
   report.dictionary = request.dictionary;
   const data::Dictionary& dictionary = report.dictionary;
+  RETURN_IF_ERROR(datasets_->Ready());
   Transaction transaction(datasets_.get());
   RETURN_IF_ERROR(transaction.Begin());
   ASSIGN_OR_RETURN(auto reader, datasets_->ReadExternal(request.table));
@@ -478,6 +480,7 @@ Result<std::vector<SiteStore::Stored>> SiteStore::Current(const std::string& dat
 }
 
 Result<std::vector<DatasetVersion>> SiteStore::ListDatasets() {
+  RETURN_IF_ERROR(datasets_->Ready());
   ASSIGN_OR_RETURN(std::vector<Stored> current, Current(""));
   std::vector<DatasetVersion> out;
   for (Stored& s : current) out.push_back(std::move(s.version));
@@ -485,6 +488,7 @@ Result<std::vector<DatasetVersion>> SiteStore::ListDatasets() {
 }
 
 Result<data::Dictionary> SiteStore::Dictionary(const std::string& dataset) {
+  RETURN_IF_ERROR(datasets_->Ready());
   ASSIGN_OR_RETURN(std::vector<Stored> current, Current(dataset));
   if (current.empty()) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
   return data::ParseDictionary(current[0].dictionary_toml, "stored dictionary of " + dataset);
@@ -492,6 +496,7 @@ Result<data::Dictionary> SiteStore::Dictionary(const std::string& dataset) {
 
 Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVersion* version,
                                          data::Dictionary* dictionary_out) {
+  RETURN_IF_ERROR(datasets_->Ready());
   ASSIGN_OR_RETURN(std::vector<Stored> current, Current(dataset));
   if (current.empty()) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
   const Stored& stored = current[0];

@@ -27,6 +27,7 @@ class SqliteDatasetDb : public DatasetDb {
   std::string DateShown(const std::string& column) const override {
     return "date(" + column + " * 86400, 'unixepoch')";
   }
+  Status Ready() override { return Status::Ok(); }
   Status BeginWrite() override { return db_->Exec("BEGIN IMMEDIATE"); }
   Status Exec(const std::string& sql) override { return db_->Exec(sql); }
 
