@@ -44,6 +44,7 @@ Status Analyze(const AnalyzeOptions& options) {
       ASSIGN_OR_RETURN(data::Dictionary d, LoadDictionary(options.dictionary, &source));
       csv.levels = data::LevelOrders(d);
     }
+    csv.only = analysis::RequestNames(options.request);
     ASSIGN_OR_RETURN(table, data::ReadCsvTable(options.data, csv));
   }
   if (Status s = analysis::CheckRequest(options.request); !s.ok()) {

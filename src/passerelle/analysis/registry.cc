@@ -1,6 +1,7 @@
 #include "passerelle/analysis/registry.h"
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "passerelle/analysis/kinds/kinds.h"
@@ -128,6 +129,46 @@ nlohmann::ordered_json RequestOptions(const AnalysisRequest& request) {
     }
   }
   return j;
+}
+
+std::set<std::string> RequestNames(const AnalysisRequest& request) {
+  std::set<std::string> names;
+  const AnalysisKind* kind = FindAnalysisKind(request.function);
+  if (!kind) return {};
+  // R's names: letters, digits, '.' and '_', not starting with a digit; or `backquoted`.
+  // Strings and numbers are skipped.
+  const auto scan = [&names](std::string_view text) {
+    for (size_t i = 0; i < text.size();) {
+      const char c = text[i];
+      const auto name_char = [](char x) {
+        return std::isalnum(static_cast<unsigned char>(x)) || x == '.' || x == '_';
+      };
+      if (c == '"' || c == '\'' || c == '`') {
+        const size_t end = text.find(c, i + 1);
+        if (c == '`') names.emplace(text.substr(i + 1, end - i - 1));
+        i = end == std::string_view::npos ? text.size() : end + 1;
+      } else if (std::isdigit(static_cast<unsigned char>(c))) {
+        while (i < text.size() && name_char(text[i])) ++i;
+      } else if (name_char(c)) {
+        const size_t start = i;
+        while (i < text.size() && name_char(text[i])) ++i;
+        names.emplace(text.substr(start, i - start));
+      } else {
+        ++i;
+      }
+    }
+  };
+  for (const AnalysisOption& o : kind->options) {
+    if (const auto* text = std::get_if<std::string R::*>(&o.field)) {
+      scan(request.*(*text));
+    } else if (const auto* list = std::get_if<std::vector<std::string> R::*>(&o.field)) {
+      const std::vector<std::string>& values = request.*(*list);
+      if (values.empty()) return {};
+      for (const std::string& value : values) scan(value);
+    }
+  }
+  if (names.count(".")) return {};
+  return names;
 }
 
 std::string AnalysisKindsJson() {

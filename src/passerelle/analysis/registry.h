@@ -7,6 +7,7 @@
 #define PASSERELLE_ANALYSIS_REGISTRY_H_
 
 #include <nlohmann/json_fwd.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -122,6 +123,11 @@ Status CheckRequest(const AnalysisRequest& request);
 // written. The same text wherever a request is shown or compared (reports, protocol changes).
 std::string RequestOptionsJson(const AnalysisRequest& request);
 nlohmann::ordered_json RequestOptions(const AnalysisRequest& request);
+
+// Every name the request's expressions and variable lists spell (a superset of the columns its
+// analysis reads: function names too), for reading only those columns of a file. Empty when it
+// cannot tell: an unknown kind, a list of variables left to mean all of them, R's `.`.
+std::set<std::string> RequestNames(const AnalysisRequest& request);
 
 // Every kind and its options as JSON, for `GET /v1/analyses`: [{name, summary, options: [{name,
 // type: "text" | "number" | "variables" | "flag", required, choices, help}]}].

@@ -57,5 +57,26 @@ TEST(Registry, ChecksWritesAndDescribesEachKindFromItsEntry) {
   EXPECT_EQ(FindAnalysisKind("nothing"), nullptr);
 }
 
+TEST(Registry, ARequestNamesTheColumnsItMayRead) {
+  AnalysisRequest r;
+  r.function = "coxph";
+  r.formula = "Surv(os_months, os_event) ~ `psa at dx` + log(age_dx) + strata(site)";
+  r.subset = "sex == \"male\" & age_dx >= 50.5";
+  const std::set<std::string> names = RequestNames(r);
+  for (const char* name :
+       {"os_months", "os_event", "psa at dx", "age_dx", "site", "sex", "Surv", "log", "strata"}) {
+    EXPECT_TRUE(names.count(name)) << name;
+  }
+  EXPECT_FALSE(names.count("male"));  // a string
+  EXPECT_FALSE(names.count("50.5"));  // a number
+  r.formula = "Surv(t, e) ~ .";       // every column: no list
+  EXPECT_TRUE(RequestNames(r).empty());
+  AnalysisRequest d;
+  d.function = "describe";  // no variables: all of them
+  EXPECT_TRUE(RequestNames(d).empty());
+  d.variables = {"age_dx"};
+  EXPECT_EQ(RequestNames(d), std::set<std::string>({"age_dx"}));
+}
+
 }  // namespace
 }  // namespace passerelle::analysis

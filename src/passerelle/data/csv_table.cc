@@ -1,8 +1,10 @@
 #include "passerelle/data/csv_table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -10,25 +12,26 @@
 namespace passerelle::data {
 namespace {
 
-// A column being read: numbers until a cell is not one, then text for every row.
+// A column being read: numbers until a cell is not one, then text for every row. A missing
+// cell is NaN among numbers (no number read is NaN) and empty among texts (an empty cell is
+// missing).
 struct PendingColumn {
   std::string name;
   bool numeric = true;
   std::vector<double> numbers;
   std::vector<std::string> texts;
-  std::vector<uint8_t> missing;
+
+  bool Missing(size_t row) const { return numeric ? std::isnan(numbers[row]) : texts[row].empty(); }
 
   void Add(std::string_view cell, bool decimal_comma) {
     if (IsMissingCell(cell)) {
-      missing.push_back(1);
       if (numeric) {
-        numbers.push_back(0);
+        numbers.push_back(std::numeric_limits<double>::quiet_NaN());
       } else {
         texts.emplace_back();
       }
       return;
     }
-    missing.push_back(0);
     if (numeric) {
       if (auto x = ParseNumber(cell, decimal_comma)) {
         numbers.push_back(*x);
@@ -36,18 +39,31 @@ struct PendingColumn {
       }
       // The first text cell: earlier numbers become text as R would print them.
       numeric = false;
-      texts.reserve(numbers.size() + 1);
-      for (size_t i = 0; i < numbers.size(); ++i) {
+      texts.reserve(std::max(numbers.capacity(), numbers.size() + 1));
+      for (double number : numbers) {
         char buf[32];
-        std::snprintf(buf, sizeof buf, "%.15g", numbers[i]);
-        texts.emplace_back(missing[i] ? "" : buf);
+        std::snprintf(buf, sizeof buf, "%.15g", number);
+        texts.emplace_back(std::isnan(number) ? "" : buf);
       }
-      numbers.clear();
-      numbers.shrink_to_fit();
+      numbers = {};
     }
     texts.emplace_back(cell);
   }
 };
+
+// The rows a file of `file_bytes` likely holds, from the bytes of its first records: columns
+// are reserved once rather than grown by doubling (which holds up to twice the memory).
+size_t EstimatedRows(const std::vector<Record>& first, size_t count, uintmax_t file_bytes) {
+  size_t bytes = 0;
+  for (size_t r = 0; r < count; ++r) {
+    const Record& record = first[r];
+    bytes += record.size();  // separators and the line's end
+    for (size_t c = 0; c < record.size(); ++c) bytes += record.field(c).size();
+  }
+  if (count == 0 || bytes == 0) return 0;
+  const double per_row = static_cast<double>(bytes) / static_cast<double>(count);
+  return static_cast<size_t>(static_cast<double>(file_bytes) / per_row * 1.02) + 1024;
+}
 
 // Two batches of records passed between the thread that reads them and the one that converts
 // them: one is filled while the other is converted.
@@ -116,18 +132,24 @@ std::map<std::string, std::vector<std::string>> LevelOrders(const Dictionary& di
 Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTableOptions& options) {
   if (paths.empty()) return InvalidArgument("no data file given");
   std::vector<PendingColumn> columns;
-  std::vector<std::string> header;
+  std::vector<std::string> header;  // the first file's
+  std::vector<int> kept;            // its column -> table column, -1 when not kept
   size_t rows = 0;
   for (const std::string& path : paths) {
     ASSIGN_OR_RETURN(auto reader, CsvReader::Open(path, options.csv));
     std::vector<int> slot;  // file column -> table column
-    if (columns.empty()) {
+    if (header.empty()) {
       header = reader->header();
       for (const std::string& name : header) {
+        if (!options.only.empty() && !options.only.count(name)) {
+          kept.push_back(-1);
+          continue;
+        }
+        kept.push_back(static_cast<int>(columns.size()));
         columns.emplace_back();
         columns.back().name = name;
       }
-      for (size_t c = 0; c < header.size(); ++c) slot.push_back(static_cast<int>(c));
+      slot = kept;
     } else {
       if (reader->header().size() != header.size()) {
         return InvalidArgument(path + ": has " + std::to_string(reader->header().size()) +
@@ -142,7 +164,7 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
           return InvalidArgument(path + ":1:" + std::to_string(c + 1) + ": column '" +
                                  reader->header()[c] + "' is not in " + paths[0]);
         }
-        slot.push_back(static_cast<int>(it - header.begin()));
+        slot.push_back(kept[it - header.begin()]);
       }
     }
     // This thread splits the file into records; a second one converts them into the columns,
@@ -151,11 +173,19 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
     std::thread convert([&] {
       std::vector<Record>* batch = nullptr;
       size_t size = 0;
+      bool first = true;
       while (pipe.Take(&batch, &size)) {
+        if (first && paths.size() == 1) {
+          std::error_code ec;
+          const uintmax_t bytes = std::filesystem::file_size(path, ec);
+          const size_t rows_expected = ec ? 0 : EstimatedRows(*batch, size, bytes);
+          for (PendingColumn& column : columns) column.numbers.reserve(rows_expected);
+        }
+        first = false;
         for (size_t r = 0; r < size; ++r) {
           const Record& record = (*batch)[r];
           for (size_t c = 0; c < slot.size(); ++c) {
-            columns[slot[c]].Add(record.field(c), options.cells.decimal_comma);
+            if (slot[c] >= 0) columns[slot[c]].Add(record.field(c), options.cells.decimal_comma);
           }
         }
         pipe.Done();
@@ -198,16 +228,12 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
       Column column;
       column.variable = std::move(v);
       column.numbers = std::move(pending.numbers);
-      for (size_t i = 0; i < rows; ++i) {
-        if (pending.missing[i]) column.numbers[i] = std::numeric_limits<double>::quiet_NaN();
-      }
-      pending.missing = {};
       table.columns.push_back(std::move(column));
       continue;
     }
     ColumnBuilder builder(v);
     for (size_t i = 0; i < rows; ++i) {
-      if (pending.missing[i]) {
+      if (pending.Missing(i)) {
         builder.AddMissing();
       } else if (pending.numeric) {
         char buf[32];

@@ -5,6 +5,7 @@
 #define PASSERELLE_DATA_CSV_TABLE_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct CsvTableOptions {
   CellFormat cells;
   // Level order per column (the first level is the reference).
   std::map<std::string, std::vector<std::string>> levels;
+  // When not empty, only the columns of these names are converted and kept (the others are
+  // read past): what an analysis names is all it reads.
+  std::set<std::string> only;
 };
 
 // InvalidArgument (file:line:column) for unreadable files or files whose columns differ.

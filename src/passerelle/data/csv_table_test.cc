@@ -45,6 +45,28 @@ TEST(CsvTable, ManyBatchesKeepTheFilesOrder) {
   }
 }
 
+TEST(CsvTable, OnlyTheColumnsNamedAreKept) {
+  const std::string dir = testing::FreshTestDir("csv_table_only");
+  std::ofstream(dir + "/a.csv") << "a,b,c\n1,x,3\nNA,y,\n";
+  std::ofstream(dir + "/b.csv") << "c,b,a\n6,z,4\n";  // the same columns, in another order
+  CsvTableOptions options;
+  options.only = {"a", "c", "log"};  // a name no column has is no error
+  auto table = ReadCsvTable({dir + "/a.csv", dir + "/b.csv"}, options);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  ASSERT_EQ(table->columns.size(), 2u);
+  EXPECT_EQ(table->Find("b"), nullptr);
+  ASSERT_EQ(table->rows, 3u);
+  const Column* a = table->Find("a");
+  const Column* c = table->Find("c");
+  ASSERT_TRUE(a && c);
+  EXPECT_EQ(a->numbers[0], 1);
+  EXPECT_TRUE(std::isnan(a->numbers[1]));
+  EXPECT_EQ(a->numbers[2], 4);
+  EXPECT_EQ(c->numbers[0], 3);
+  EXPECT_TRUE(std::isnan(c->numbers[1]));
+  EXPECT_EQ(c->numbers[2], 6);
+}
+
 TEST(CsvTable, ABrokenRecordFarInNamesItsLine) {
   const std::string dir = testing::FreshTestDir("csv_table");
   {

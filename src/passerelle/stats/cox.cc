@@ -62,10 +62,10 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   x_.resize(n_ * p_);
   stop_.resize(n_);
   status_.resize(n_);
-  offset_.assign(n_, 0.0);
-  weight_.assign(n_, 1.0);
-  strata_.resize(n_);
-  cluster_.resize(n_);
+  // Offsets, clusters and strata take memory only when the model has them.
+  if (!rows.offset.empty()) offset_.resize(n_);
+  if (weighted_) weight_.resize(n_);
+  if (!own_clusters_) cluster_.resize(n_);
   if (counting_) start_.resize(n_);
   // The rows gathered into sorted order (x transposed to row-major and centred), in parts.
   ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
@@ -75,9 +75,8 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
       stop_[k] = rows.stop[i];
       status_[k] = rows.status[i];
       if (!rows.offset.empty()) offset_[k] = rows.offset[i];
-      if (!rows.weight.empty()) weight_[k] = rows.weight[i];
+      if (weighted_) weight_[k] = rows.weight[i];
       if (counting_) start_[k] = rows.start[i];
-      strata_[k] = stratum(i);
     }
   });
   // Clusters renumbered densely in sorted order; a row without a cluster is its own.
@@ -87,23 +86,21 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
     for (int32_t c : rows.cluster) max_code = std::max(max_code, c);
     cluster_code.assign(static_cast<size_t>(max_code) + 1, -1);
   }
+  bounds_.push_back(0);
   for (size_t k = 0; k < n_; ++k) {
     events_ += status_[k];
+    if (k > 0 && stratum(keys[k].row) != stratum(keys[k - 1].row)) bounds_.push_back(k);
     if (rows.cluster.empty()) {
-      cluster_[k] = static_cast<int32_t>(clusters_++);
+      ++clusters_;
     } else {
       int32_t& code = cluster_code[rows.cluster[keys[k].row]];
       if (code < 0) code = static_cast<int32_t>(clusters_++);
       cluster_[k] = code;
     }
   }
+  bounds_.push_back(n_);
   keys = {};
   rows.x = {};  // transposed into x_ above; release the column-major copy now
-  bounds_.push_back(0);
-  for (size_t k = 1; k < n_; ++k) {
-    if (strata_[k] != strata_[k - 1]) bounds_.push_back(k);
-  }
-  bounds_.push_back(n_);
   if (counting_) {
     by_start_.resize(n_);
     std::iota(by_start_.begin(), by_start_.end(), 0);
@@ -118,7 +115,7 @@ std::vector<double> CoxKernel::LinearPredictor(std::span<const double> beta) con
   std::vector<double> eta(n_);
   ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      double e = offset_[i];
+      double e = offset_.empty() ? 0.0 : offset_[i];
       const double* xi = &x_[i * p_];
       for (size_t j = 0; j < p_; ++j) e += xi[j] * beta[j];
       eta[i] = e;
@@ -132,7 +129,7 @@ std::vector<double> CoxKernel::RiskScores(std::span<const double> beta,
   *eta = LinearPredictor(beta);
   std::vector<double> r(n_);
   ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) r[i] = weight_[i] * std::exp((*eta)[i]);
+    for (size_t i = begin; i < end; ++i) r[i] = W(i) * std::exp((*eta)[i]);
   });
   return r;
 }
@@ -241,7 +238,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         ++at_risk;
         if (status_[j] == 0) continue;
         deaths += 1;
-        const double wj = weight_[j];
+        const double wj = W(j);
         wd += wj;
         out.loglik += wj * eta[j];
         d0 += rj;
@@ -376,7 +373,7 @@ std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties
         ++at_risk;
         if (status_[j] == 0) continue;
         deaths += 1;
-        wd += weight_[j];
+        wd += W(j);
         d0 += r[j];
         for (size_t a = 0; a < p; ++a) d1[a] += r[j] * x_[j * p + a];
       }
@@ -426,7 +423,7 @@ std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties
       const size_t hi = upto(stop_[i]);
       const size_t lo = counting_ ? upto(start_[i]) : 0;
       const double h0 = cum0[hi] - cum0[lo];
-      const double risk = r[i] / weight_[i];  // the row's own exp(eta), unweighted
+      const double risk = r[i] / W(i);  // the row's own exp(eta), unweighted
       for (size_t a = 0; a < p; ++a) {
         u[a] = -risk * (xi[a] * h0 - (cum1[hi * p + a] - cum1[lo * p + a]));
       }
@@ -446,7 +443,7 @@ std::vector<double> CoxKernel::ClusterMeat(std::span<const double> beta, Ties ti
   const std::vector<double> resid = ScoreResiduals(beta, ties);
   std::vector<double> sums(clusters_ * p, 0.0);
   for (size_t i = 0; i < n_; ++i) {
-    for (size_t a = 0; a < p; ++a) sums[cluster_[i] * p + a] += weight_[i] * resid[i * p + a];
+    for (size_t a = 0; a < p; ++a) sums[Cluster(i) * p + a] += W(i) * resid[i * p + a];
   }
   std::vector<double> meat(p * p, 0.0);
   for (size_t c = 0; c < clusters_; ++c) {
@@ -508,11 +505,11 @@ ZphAggregate CoxKernel::Zph(std::span<const double> beta, Ties ties,
         ++at_risk;
         if (status_[j] == 0) continue;
         deaths += 1;
-        wd += weight_[j];
+        wd += W(j);
         d0 += r[j];
         const double* xj = &x_[j * p];
         for (size_t a = 0; a < p; ++a) {
-          u_t[a] += weight_[j] * xj[a];
+          u_t[a] += W(j) * xj[a];
           d1[a] += r[j] * xj[a];
           for (size_t b = 0; b < p; ++b) d2[a * p + b] += r[j] * xj[a] * xj[b];
         }
@@ -587,8 +584,8 @@ void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, Concordan
     deaths_before[s].assign(positions[s] + 1, 0.0);
   }
   for (size_t k = 0; k < n_; ++k) {
-    rows_from[stratum[k]][pos[k]] += weight_[k];
-    if (status_[k] != 0) deaths_before[stratum[k]][pos[k] + 1] += weight_[k];
+    rows_from[stratum[k]][pos[k]] += W(k);
+    if (status_[k] != 0) deaths_before[stratum[k]][pos[k] + 1] += W(k);
   }
   for (size_t s = 0; s < positions.size(); ++s) {
     for (size_t q = positions[s]; q-- > 0;) rows_from[s][q] += rows_from[s][q + 1];
@@ -597,7 +594,7 @@ void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, Concordan
   std::vector<Slot> slots(n_);
   for (size_t e = 0; e < n_; ++e) {
     const size_t k = by_eta[e].row;
-    slots[e] = {stratum[k], pos[k], weight_[k], status_[k] != 0};
+    slots[e] = {stratum[k], pos[k], W(k), status_[k] != 0};
   }
   stratum = {};
   pos = {};
@@ -703,7 +700,7 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
   // part in, each pair counted with the other row's case weight (and, in the totals, with the
   // product of both). The two sweeps are independent and run on two threads with their own
   // arrays.
-  const std::vector<double>& w = weight_;
+  const auto w = [this](size_t k) { return W(k); };
   std::vector<double> c1(n_, 0.0), m1(n_, 0.0), c2(n_, 0.0), m2(n_, 0.0);
   ConcordanceAggregate totals[2];
   // Events at the same time (rows [i, j)) are tied in time, and in both when their risks are
@@ -712,7 +709,7 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
   auto tied_events = [&](size_t i, size_t j, ConcordanceAggregate* out) {
     tied.clear();
     for (size_t k = i; k < j; ++k) {
-      if (status_[k] != 0) tied.push_back({rank[k], w[k]});
+      if (status_[k] != 0) tied.push_back({rank[k], w(k)});
     }
     if (tied.size() < 2) return;
     std::sort(tied.begin(), tied.end());
@@ -735,7 +732,7 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
       for (size_t i = bounds_[s], j = i; i < bounds_[s + 1]; i = j) {
         double sum = 0, sum2 = 0;
         for (; j < bounds_[s + 1] && stop_[j] == stop_[i]; ++j) {
-          if (status_[j] != 0) sum += w[j], sum2 += w[j] * w[j];
+          if (status_[j] != 0) sum += w(j), sum2 += w(j) * w(j);
         }
         totals[0].tied_time += (sum * sum - sum2) / 2;
       }
@@ -756,14 +753,14 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
         const double t = stop_[i];
         while (next_removal < end && start_[by_start_[next_removal]] >= t) {
           const size_t gone = by_start_[next_removal++];
-          at_risk.Add(rank[gone], -w[gone]);
-          total -= w[gone];
+          at_risk.Add(rank[gone], -w(gone));
+          total -= w(gone);
         }
         size_t j = i;
         for (; j < end && stop_[j] == t; ++j) {
           if (status_[j] == 0) {
-            at_risk.Add(rank[j], w[j]);
-            total += w[j];
+            at_risk.Add(rank[j], w(j));
+            total += w(j);
           }
         }
         for (size_t k = i; k < j; ++k) {
@@ -771,17 +768,17 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
           const double lower = at_risk.Prefix(rank[k] - 1);
           const double equal = at_risk.At(rank[k]);
           const double higher = total - lower - equal;
-          out.concordant += w[k] * lower;  // the one who died first had the higher risk
-          out.discordant += w[k] * higher;
-          out.tied_risk += w[k] * equal;
+          out.concordant += w(k) * lower;  // the one who died first had the higher risk
+          out.discordant += w(k) * higher;
+          out.tied_risk += w(k) * equal;
           c1[k] += lower - higher;
           m1[k] += lower + higher + equal;
         }
         tied_events(i, j, &out);
         for (size_t k = i; k < j; ++k) {
           if (status_[k] != 0) {
-            at_risk.Add(rank[k], w[k]);
-            total += w[k];
+            at_risk.Add(rank[k], w(k));
+            total += w(k);
           }
         }
         i = j;
@@ -819,8 +816,8 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
       });
       for (const Event& e : events) {
         if (e.order == 1) {
-          deaths.Add(rank[e.row], w[e.row]);
-          deaths_total += w[e.row];
+          deaths.Add(rank[e.row], w(e.row));
+          deaths_total += w(e.row);
         } else {
           count(deaths, deaths_total, e.row, e.sign);
         }
@@ -839,8 +836,8 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
   // Each row's parts, weighted by its case weight (right-censored data's already are, and in
   // order of risk), summed per cluster.
   for (size_t i = 0; counting_ && i < n_; ++i) {
-    c1[i] = w[i] * (c1[i] + c2[i]);
-    m1[i] = w[i] * (m1[i] + m2[i]);
+    c1[i] = w(i) * (c1[i] + c2[i]);
+    m1[i] = w(i) * (m1[i] + m2[i]);
   }
   for (size_t i = 0; !counting_ && i < n_; ++i) {
     c1[i] += c2[i];
@@ -850,8 +847,8 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
     std::vector<double> cluster_c(clusters_, 0.0), cluster_m(clusters_, 0.0);
     for (size_t i = 0; i < n_; ++i) {
       const size_t row = counting_ ? i : by_eta[i].row;
-      cluster_c[cluster_[row]] += c1[i];
-      cluster_m[cluster_[row]] += m1[i];
+      cluster_c[Cluster(row)] += c1[i];
+      cluster_m[Cluster(row)] += m1[i];
     }
     c1 = std::move(cluster_c);
     m1 = std::move(cluster_m);

@@ -133,8 +133,12 @@ class CoxKernel {
   bool counting_ = false, weighted_ = false;
   bool own_clusters_ = true;  // no cluster() given: each row is its own
   std::vector<double> x_;     // row-major, centred, sorted
-  std::vector<double> start_, stop_, status_, offset_, weight_;
-  std::vector<int32_t> strata_, cluster_;
+  std::vector<double> start_, stop_, status_;
+  std::vector<double> weight_;  // empty: every row weighs 1
+  double W(size_t k) const { return weighted_ ? weight_[k] : 1.0; }
+  std::vector<double> offset_;    // empty: no offset
+  std::vector<int32_t> cluster_;  // empty: each row its own cluster (Cluster(k) is k)
+  size_t Cluster(size_t k) const { return own_clusters_ ? k : static_cast<size_t>(cluster_[k]); }
   size_t clusters_ = 0;
   // Stratum boundaries in the sorted order: rows [bounds_[s], bounds_[s + 1]).
   std::vector<size_t> bounds_;
