@@ -214,6 +214,31 @@ TEST_F(SiteStoreTest, ViewShowsTheCurrentVersionWithIsoDates) {
   EXPECT_EQ((*query)->Text(1), "2018-03-01");
 }
 
+TEST_F(SiteStoreTest, AStoreOfTheFirstLayoutIsOpenedAndKeepsItsDatasets) {
+  ASSERT_TRUE(store_->Import(GuRequest(Write("a.csv", data::testing::GuCsv({{}, {}})))).ok());
+  store_.reset();
+  {  // the layout before datasets could be attached
+    auto db = Database::Open(dir_ + "/store.sqlite", false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("ALTER TABLE dataset_version DROP COLUMN attached; UPDATE site SET "
+                           "value = '1' WHERE key = 'schema_version'")
+                    .ok());
+  }
+  auto reopened = SiteStore::Open(dir_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  auto table = (*reopened)->LoadTable("gu_cohort");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_EQ(table->rows, 2u);
+  auto again = (*reopened)->Import(GuRequest(Write("b.csv", data::testing::GuCsv({{}}))));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->version.version, 2);
+  auto db = Database::Open(dir_ + "/store.sqlite", false);
+  auto version = (*db)->Prepare("SELECT value FROM site WHERE key = 'schema_version'");
+  ASSERT_TRUE(version.ok() && *(*version)->Step());
+  EXPECT_EQ((*version)->Text(0), "2");
+}
+
 TEST_F(SiteStoreTest, ReservedDatasetNamesAreRefused) {
   for (const char* name : {"site", "dataset", "data_x", "sqlite_master", "bad name"}) {
     ImportRequest r = GuRequest(Write("a.csv", data::testing::GuCsv({{}})));
