@@ -24,6 +24,8 @@ struct CsvOptions {
   char separator = 0;
   // The file's encoding: "" or "utf-8", else one of CsvEncodings(), read into UTF-8 (iconv).
   std::string encoding;
+  // Whether ChecksumHex is wanted: the SHA-256 of every byte takes as long as splitting them.
+  bool checksum = true;
 };
 
 // The encodings a CSV file may be read from besides UTF-8.
@@ -55,7 +57,7 @@ class CsvReader : public RecordReader {
   Result<bool> Next(Record* record) override;
 
   // SHA-256 of every byte of the file. Valid once Next has returned false.
-  std::string ChecksumHex() override { return hasher_.FinishHex(); }
+  std::string ChecksumHex() override { return options_.checksum ? hasher_.FinishHex() : ""; }
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
@@ -69,6 +71,8 @@ class CsvReader : public RecordReader {
   // Ensures buffer_[pos_] exists; false at end of input.
   bool Fill();
   Status Fail(size_t line, size_t column, std::string_view what) const;
+  // A field's bytes as UTF-8, or the error naming the likely encoding.
+  Status CheckUtf8(std::string_view field, size_t line, size_t column) const;
 
   std::FILE* file_;
   std::string buffer_;
@@ -79,8 +83,9 @@ class CsvReader : public RecordReader {
   std::vector<std::string> header_;
   size_t line_ = 1;
   uint64_t bytes_read_ = 0;
-  bool buffer_ascii_ = true;  // the current chunk has no byte >= 0x80
-  bool record_ascii_ = true;  // every chunk the current record touched was ASCII
+  bool buffer_ascii_ = true;          // the current chunk has no byte >= 0x80
+  std::vector<uint32_t> separators_;  // where a line's fields end (NextRecord's own)
+  bool record_ascii_ = true;          // every chunk the current record touched was ASCII
   Sha256 hasher_;
   struct Decoder;  // iconv, when the file is not UTF-8
   // The encoding's decoder (none for UTF-8), or an error naming the encodings there are.

@@ -65,24 +65,27 @@ size_t EstimatedRows(const std::vector<Record>& first, size_t count, uintmax_t f
   return static_cast<size_t>(static_cast<double>(file_bytes) / per_row * 1.02) + 1024;
 }
 
-// Two batches of records passed between the thread that reads them and the one that converts
-// them: one is filled while the other is converted.
+// Two batches of records passed between the thread that reads them and the threads that convert
+// them: one is filled while the other is converted. Every converter takes every batch (each
+// converts its own columns); a batch is filled again once all of them are done with it.
 class BatchPipe {
  public:
   static constexpr size_t kBatch = 4096;
+  static constexpr size_t kConverters = 2;
   BatchPipe() : batches_{std::vector<Record>(kBatch), std::vector<Record>(kBatch)} {}
 
-  // The batch to fill next (waits until the converter has finished with it).
+  // The batch to fill next (waits until every converter has finished with it).
   std::vector<Record>& Filling() {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return !full_[next_fill_]; });
+    changed_.wait(lock, [&] { return converting_[next_fill_] == 0; });
     return batches_[next_fill_];
   }
   // Hands the filled batch (its first `size` records) over.
   void Hand(size_t size) {
     std::lock_guard<std::mutex> lock(mutex_);
     sizes_[next_fill_] = size;
-    full_[next_fill_] = true;
+    converting_[next_fill_] = kConverters;
+    for (bool& waiting : waiting_[next_fill_]) waiting = true;
     next_fill_ ^= 1;
     changed_.notify_all();
   }
@@ -92,20 +95,21 @@ class BatchPipe {
     closed_ = true;
     changed_.notify_all();
   }
-  // The next batch to convert; false once closed and converted.
-  bool Take(std::vector<Record>** batch, size_t* size) {
+  // Converter c's next batch; false once closed and converted.
+  bool Take(size_t c, std::vector<Record>** batch, size_t* size) {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return full_[next_take_] || closed_; });
-    if (!full_[next_take_]) return false;
-    *batch = &batches_[next_take_];
-    *size = sizes_[next_take_];
+    changed_.wait(lock, [&] { return waiting_[next_take_[c]][c] || closed_; });
+    if (!waiting_[next_take_[c]][c]) return false;
+    *batch = &batches_[next_take_[c]];
+    *size = sizes_[next_take_[c]];
     return true;
   }
-  // The batch taken is converted; it may be filled again.
-  void Done() {
+  // Converter c is done with the batch it took.
+  void Done(size_t c) {
     std::lock_guard<std::mutex> lock(mutex_);
-    full_[next_take_] = false;
-    next_take_ ^= 1;
+    waiting_[next_take_[c]][c] = false;
+    --converting_[next_take_[c]];
+    next_take_[c] ^= 1;
     changed_.notify_all();
   }
 
@@ -114,8 +118,10 @@ class BatchPipe {
   std::condition_variable changed_;
   std::vector<Record> batches_[2];
   size_t sizes_[2] = {0, 0};
-  bool full_[2] = {false, false};
-  size_t next_fill_ = 0, next_take_ = 0;
+  size_t converting_[2] = {0, 0};  // converters not done with the batch
+  bool waiting_[2][kConverters] = {};
+  size_t next_fill_ = 0;
+  size_t next_take_[kConverters] = {};
   bool closed_ = false;
 };
 
@@ -136,7 +142,9 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
   std::vector<int> kept;            // its column -> table column, -1 when not kept
   size_t rows = 0;
   for (const std::string& path : paths) {
-    ASSIGN_OR_RETURN(auto reader, CsvReader::Open(path, options.csv));
+    CsvOptions reading = options.csv;
+    reading.checksum = false;  // analysis data: no version to record
+    ASSIGN_OR_RETURN(auto reader, CsvReader::Open(path, reading));
     std::vector<int> slot;  // file column -> table column
     if (header.empty()) {
       header = reader->header();
@@ -167,30 +175,39 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
         slot.push_back(kept[it - header.begin()]);
       }
     }
-    // This thread splits the file into records; a second one converts them into the columns,
-    // a batch at a time, in the file's order.
+    // This thread splits the file into records; two more convert them into the columns (each
+    // its half of them), a batch at a time, in the file's order.
     BatchPipe pipe;
-    std::thread convert([&] {
+    // Converter c converts every other kept column, from the c-th on.
+    const auto convert = [&](size_t c) {
+      std::vector<std::pair<size_t, PendingColumn*>> mine;  // (file column, its column)
+      for (size_t f = 0, k = 0; f < slot.size(); ++f) {
+        if (slot[f] >= 0 && k++ % BatchPipe::kConverters == c) {
+          mine.emplace_back(f, &columns[slot[f]]);
+        }
+      }
       std::vector<Record>* batch = nullptr;
       size_t size = 0;
       bool first = true;
-      while (pipe.Take(&batch, &size)) {
+      while (pipe.Take(c, &batch, &size)) {
         if (first && paths.size() == 1) {
           std::error_code ec;
           const uintmax_t bytes = std::filesystem::file_size(path, ec);
           const size_t rows_expected = ec ? 0 : EstimatedRows(*batch, size, bytes);
-          for (PendingColumn& column : columns) column.numbers.reserve(rows_expected);
+          for (auto& [f, column] : mine) column->numbers.reserve(rows_expected);
         }
         first = false;
         for (size_t r = 0; r < size; ++r) {
           const Record& record = (*batch)[r];
-          for (size_t c = 0; c < slot.size(); ++c) {
-            if (slot[c] >= 0) columns[slot[c]].Add(record.field(c), options.cells.decimal_comma);
+          for (auto& [f, column] : mine) {
+            column->Add(record.field(f), options.cells.decimal_comma);
           }
         }
-        pipe.Done();
+        pipe.Done(c);
       }
-    });
+    };
+    std::thread converters[BatchPipe::kConverters];
+    for (size_t c = 0; c < BatchPipe::kConverters; ++c) converters[c] = std::thread(convert, c);
     Status read = [&]() -> Status {
       for (;;) {
         std::vector<Record>& batch = pipe.Filling();
@@ -211,7 +228,7 @@ Result<Table> ReadCsvTable(const std::vector<std::string>& paths, const CsvTable
       }
     }();
     pipe.Close();
-    convert.join();
+    for (std::thread& converter : converters) converter.join();
     RETURN_IF_ERROR(read);
   }
   Table table;

@@ -218,5 +218,66 @@ TEST(Csv, StreamsFromFileAcrossChunksAndChecksumsBytes) {
   EXPECT_FALSE(CsvReader::Open(path + ".missing", {}).ok());
 }
 
+// Plain lines (split at once), quoted ones, CRLF and LF, long and empty fields, UTF-8 text and
+// a trailing empty field, mixed and across the 1 MiB chunks: each record's fields and line as
+// written.
+TEST(Csv, EveryKindOfLineGivesItsFieldsAcrossChunks) {
+  const std::string path = ::testing::TempDir() + "/mixed.csv";
+  std::string contents = "a,b,c\n";
+  Rows expected;
+  std::vector<size_t> lines;
+  size_t line = 2;
+  for (int i = 0; i < 40000; ++i) {
+    std::vector<std::string> row = {std::to_string(i), std::string(i % 37, 'x'), ""};
+    std::string text = row[0] + "," + row[1] + ",";
+    switch (i % 5) {
+      case 0:
+        row[2] = "Wǔhàn 武汉";
+        text += row[2];
+        break;
+      case 1:
+        row[2] = "a,\"b\"";
+        text += "\"a,\"\"b\"\"\"";
+        break;
+      case 2:
+        row[2] = "line\nbreak";
+        text += "\"line\nbreak\"";
+        break;
+      default:
+        break;  // an empty last field
+    }
+    text += i % 3 == 0 ? "\r\n" : "\n";
+    contents += text;
+    expected.push_back(row);
+    lines.push_back(line);
+    line += i % 5 == 2 ? 2 : 1;
+  }
+  std::ofstream(path, std::ios::binary) << contents;
+  auto reader = CsvReader::Open(path, {});
+  ASSERT_TRUE(reader.ok());
+  Record record;
+  size_t r = 0;
+  for (;; ++r) {
+    auto more = (*reader)->Next(&record);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    ASSERT_LT(r, expected.size());
+    ASSERT_EQ(record.size(), 3u) << r;
+    for (size_t f = 0; f < 3; ++f) ASSERT_EQ(record.field(f), expected[r][f]) << r << " " << f;
+    ASSERT_EQ(record.line(0), lines[r]) << r;
+  }
+  EXPECT_EQ(r, expected.size());
+  EXPECT_EQ((*reader)->ChecksumHex(), Sha256Hex(contents));
+  // Without a checksum wanted, the same records and no checksum.
+  CsvOptions quick;
+  quick.checksum = false;
+  auto unhashed = CsvReader::Open(path, quick);
+  ASSERT_TRUE(unhashed.ok());
+  size_t count = 0;
+  while (*(*unhashed)->Next(&record)) ++count;
+  EXPECT_EQ(count, expected.size());
+  EXPECT_EQ((*unhashed)->ChecksumHex(), "");
+}
+
 }  // namespace
 }  // namespace passerelle::data

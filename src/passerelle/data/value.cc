@@ -44,6 +44,15 @@ std::optional<int64_t> ParseInteger(std::string_view cell) {
 }
 
 std::optional<double> ParseNumber(std::string_view cell, bool decimal_comma) {
+  // Most cells: a few digits, nothing else. Exact: fewer than 16 digits are below 2^53.
+  if (!cell.empty() && cell.size() < 16) {
+    int64_t whole = 0;
+    size_t i = 0;
+    for (; i < cell.size() && cell[i] >= '0' && cell[i] <= '9'; ++i) {
+      whole = whole * 10 + (cell[i] - '0');
+    }
+    if (i == cell.size()) return static_cast<double>(whole);
+  }
   cell = TrimSpaces(cell);
   if (!cell.empty() && cell[0] == '+') cell.remove_prefix(1);
   if (cell.empty()) return std::nullopt;
