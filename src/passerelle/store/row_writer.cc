@@ -117,12 +117,12 @@ void RowWriter::WriterLoop() {
   }
 }
 
-Status RowWriter::WriteBatch(const Batch& batch) {
+Status RowWriter::WriteBatch(Batch& batch) {
   const size_t width = types_.size();
   const std::string_view arena = batch.text;
-  std::vector<data::Value> row(width);
   for (size_t r = 0; r < batch.rows; ++r) {
-    std::copy_n(&batch.values[r * width], width, row.begin());
+    const std::span<data::Value> row(&batch.values[r * width], width);
+    // The text views point into the arena again (the batch is this thread's until it is done).
     for (size_t column : text_columns_) {
       data::Value& v = row[column];
       if (!v.missing) v.text = arena.substr(v.integer, v.text.size());

@@ -62,7 +62,7 @@ class RowWriter : public RowSink {
   std::unique_ptr<Batch> NewBatch() const;
   void Send();
   void WriterLoop();
-  Status WriteBatch(const Batch& batch);
+  Status WriteBatch(Batch& batch);
 
   std::vector<data::VarType> types_;
   WriteRow write_;
