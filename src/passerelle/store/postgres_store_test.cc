@@ -143,13 +143,8 @@ TEST_F(PostgresStoreTest, ItHoldsTheRowsAStoreInSqliteHolds) {
                            "DO $$ BEGIN IF to_regclass('lyon.data_gu_cohort_v2') IS NOT NULL "
                            "THEN RAISE 'left behind'; END IF; END $$;\n"),
             "");
-  // The server closes the store's connection (a restart, an idle timeout): the next operation
-  // connects again.
-  ASSERT_EQ(cluster_->Psql("warehouse",
-                           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                           "datname = 'warehouse' AND pid <> pg_backend_pid();\n"),
-            "");
-  // A second import replaces the first: version 2, its table, the first one's dropped.
+  // On the same connection, right after the refused one, a second import replaces the first:
+  // version 2, its table, the first one's dropped.
   auto second = (*reopened)->Import(CsvImport(csv));
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->version.version, 2);
@@ -157,8 +152,14 @@ TEST_F(PostgresStoreTest, ItHoldsTheRowsAStoreInSqliteHolds) {
                            "DO $$ BEGIN IF to_regclass('lyon.data_gu_cohort_v1') IS NOT NULL "
                            "THEN RAISE 'kept'; END IF; END $$;\n"),
             "");
+  // The server closes the store's connection (a restart, an idle timeout): the next operation
+  // connects again.
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                           "datname = 'warehouse' AND pid <> pg_backend_pid();\n"),
+            "");
   auto list = (*reopened)->ListDatasets();
-  ASSERT_TRUE(list.ok());
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].version, 2);
   EXPECT_FALSE((*list)[0].attached);
