@@ -109,16 +109,10 @@ std::string TomlNumber(double value) {
 }  // namespace
 
 Result<Dictionary> ParseDictionary(std::string_view toml_text, std::string_view label) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, std::string(label));
-  } catch (const toml::parse_error& error) {
-    return InvalidArgument(TomlWhere(label, error.source()) + ": " +
-                           std::string(error.description()));
-  }
-  RETURN_IF_ERROR(
-      CheckTomlKeys(root, {"name", "version", "description", "rules", "derivation", "variable"},
-                    label, "dictionary"));
+  ASSIGN_OR_RETURN(toml::table root, ParseTomlTable(toml_text, label,
+                                                    {"name", "version", "description", "rules",
+                                                     "derivation", "variable"},
+                                                    "dictionary"));
   Dictionary d;
   d.name = root["name"].value_or(std::string());
   if (!IsValidName(d.name)) {

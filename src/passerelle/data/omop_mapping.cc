@@ -136,18 +136,11 @@ T* EntryOf(std::vector<T>* entries, const std::string& level) {
 }  // namespace
 
 Status ParseOmopMapping(std::string_view toml_text, std::string_view label, OmopMapping* m) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, std::string(label));
-  } catch (const toml::parse_error& error) {
-    return InvalidArgument(TomlWhere(label, error.source()) + ": " +
-                           std::string(error.description()));
-  }
-  RETURN_IF_ERROR(
-      CheckTomlKeys(root,
-                    {"name", "version", "dictionary", "description", "sex", "organ",
-                     "other_histology", "histology", "psa", "treatment_window_days", "treatment"},
-                    label, "mapping"));
+  ASSIGN_OR_RETURN(toml::table root, ParseTomlTable(toml_text, label,
+                                                    {"name", "version", "dictionary", "description",
+                                                     "sex", "organ", "other_histology", "histology",
+                                                     "psa", "treatment_window_days", "treatment"},
+                                                    "mapping"));
   const std::string name = root["name"].value_or(std::string());
   const std::string dictionary = root["dictionary"].value_or(std::string());
   if (m->name.empty()) {

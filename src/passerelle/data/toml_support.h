@@ -34,6 +34,22 @@ inline Status CheckTomlKeys(const toml::table& table,
   return Status::Ok();
 }
 
+// The file parsed, its top-level keys checked against `allowed`; InvalidArgument with
+// label:line:column for a file that is not TOML or holds another key.
+inline Result<toml::table> ParseTomlTable(std::string_view text, std::string_view label,
+                                          std::initializer_list<std::string_view> allowed,
+                                          std::string_view what) {
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string(label));
+  } catch (const toml::parse_error& error) {
+    return InvalidArgument(TomlWhere(label, error.source()) + ": " +
+                           std::string(error.description()));
+  }
+  RETURN_IF_ERROR(CheckTomlKeys(root, allowed, label, what));
+  return root;
+}
+
 }  // namespace passerelle::data
 
 #endif  // PASSERELLE_DATA_TOML_SUPPORT_H_
