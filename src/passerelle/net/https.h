@@ -1,6 +1,8 @@
-// HTTPS with mutual TLS between the hub and the site nodes, over cpp-httplib and OpenSSL:
-// both ends present a certificate of the consortium CA and refuse any other, logging why.
-// This is the only place in Passerelle that sees sockets; httplib.h stays in https.cc.
+// HTTPS with mutual TLS between the hub and the site nodes, over OpenSSL: both ends present a
+// certificate of the consortium CA and refuse any other, logging why. The server is Passerelle's
+// own (https_server.cc: one thread watches every connection, workers run the handlers); the
+// client is cpp-httplib's (https.cc). This is the only place in Passerelle that sees sockets;
+// httplib.h stays in https.cc.
 #ifndef PASSERELLE_NET_HTTPS_H_
 #define PASSERELLE_NET_HTTPS_H_
 
@@ -35,24 +37,25 @@ struct TlsIdentity {
   std::string crl = {};
 };
 
-// What one caller can hold of a TLS server: a connection holds one of `threads` workers from
-// the start of its handshake until it closes, so no address may hold many, and none may hold
-// one without using it (docs/security.md).
+// What one caller can hold of a server. One thread watches every connection at once and a
+// fixed pool of workers runs the handlers: an open connection holds no worker, and a request
+// that waits (a node's long poll) holds none while it waits (docs/security.md).
 struct ServerLimits {
-  int threads = 256;                   // connections served at once
+  int threads = 64;                    // handlers running at once (the workers)
+  int connections = 4096;              // open connections, all callers together
   int connections_per_address = 16;    // open connections from one IP address
-  std::chrono::seconds handshake{10};  // a TLS handshake, from its first byte to its end
+  std::chrono::seconds handshake{10};  // a TLS handshake, from the connection to its end
   // Between two answers on one connection: the keep-alive pause, then the next request's headers
-  // and body. The time a handler takes (a long poll) is not counted.
+  // and body; and the sending of an answer. The time a handler takes (a long poll) is not counted.
   std::chrono::seconds request{30};
   // Bytes a connection may send between two answers: a request's headers and its body. A body
   // over 8 MiB is refused (HTTP 413) and skipped up to this; more (endless headers, a body that
   // does not end) and the connection is cut.
   size_t request_bytes = 32 << 20;
-  // When three quarters of the workers hold a connection, the server is under pressure: a
-  // handshake, a keep-alive pause or a request that is not complete is cut after this instead
-  // (many addresses each keeping connections open cannot hold the workers; a client whose idle
-  // connection was cut opens another).
+  // When three quarters of `connections` are open, the server is under pressure: a handshake, a
+  // keep-alive pause or a request that is not complete is cut after this instead (many addresses
+  // each keeping connections open cannot fill the server; a client whose idle connection was
+  // cut opens another).
   std::chrono::seconds under_pressure{2};
 };
 
@@ -85,6 +88,22 @@ struct HttpResponse {
 };
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+// The answer to one request: given once, from any thread, at once or later. A handler that must
+// wait for something (a node's long poll for its next task) keeps its Responder and returns:
+// until the answer is sent the request holds its connection, but no worker. Later calls do
+// nothing, and so does an answer to a connection that has closed; a request left without any
+// Responder and without an answer gets a 500.
+class Responder {
+ public:
+  struct State;
+  explicit Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  void Send(HttpResponse response) const;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+using AsyncHandler = std::function<void(const HttpRequest&, Responder)>;
 // Where refusals and errors are written (stderr by default); never patient values.
 using LogSink = std::function<void(const std::string& line)>;
 // Writes each line to stderr (as LogSafe makes it): the default sink of the server and daemons.
@@ -109,20 +128,23 @@ class HttpsServer {
   static Result<std::unique_ptr<HttpsServer>> CreateLoopback(LogSink log);
   ~HttpsServer();
 
-  // Routes METHOD PATH to `handler`; PATH is a regular expression matched against the whole
-  // path ("/v1/studies/[0-9]+").
+  // Routes METHOD PATH to `handler`; PATH is matched whole, `{id}` in it standing for a number
+  // of 1 to 18 digits ("/v1/studies/{id}/report").
   void Handle(const std::string& method, const std::string& path, Handler handler);
+  // The same for a handler that answers through its Responder, now or later.
+  void HandleAsync(const std::string& method, const std::string& path, AsyncHandler handler);
   // Binds to host:port (0: any free port). Returns the port. Unavailable when it cannot bind.
   Result<int> Bind(const std::string& host, int port);
-  // Serves until Stop(); call from its own thread.
+  // Serves until Stop(); call from its own thread. Requests still waiting are dropped.
   void Run();
   // Ends Run() (returning once it has, if it began), even when called as Run() begins.
   void Stop();
 
  private:
   struct Impl;
-  explicit HttpsServer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  friend class Responder;
+  explicit HttpsServer(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // waiting Responders hold it weakly
 };
 
 class HttpsClient {

@@ -121,8 +121,8 @@ net::HttpResponse Hub::Impl::Sites(const net::HttpRequest& request) {
   json out = json::array();
   for (const auto& s : *sites) {
     const auto last = heard.find(s.name);
-    const bool online =
-        polling[s.name] > 0 || (last != heard.end() && now - last->second <= config.site_timeout);
+    const bool online = waiting_polls.count(s.name) > 0 ||
+                        (last != heard.end() && now - last->second <= config.site_timeout);
     out.push_back({{"name", s.name},
                    {"last_seen", s.last_seen},
                    {"online", online},
@@ -156,7 +156,9 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
                    net::HttpsServer::Create(
                        impl->config.identity, [self](const std::string& line) { self->Log(line); },
                        net::ClientCertificates::kOptional, impl->config.limits));
-  impl->server->Handle("POST", "/v1/node/poll", [self](const auto& r) { return self->Poll(r); });
+  impl->server->HandleAsync("POST", "/v1/node/poll", [self](const auto& r, net::Responder a) {
+    self->Poll(r, std::move(a));
+  });
   impl->server->Handle("POST", "/v1/node/result",
                        [self](const auto& r) { return self->Result_(r); });
   impl->server->Handle("POST", "/v1/node/protocol",
@@ -164,23 +166,23 @@ Result<std::unique_ptr<Hub>> Hub::Start(HubConfig config) {
   impl->server->Handle("POST", "/v1/studies", [self](const auto& r) { return self->Submit(r); });
   impl->server->Handle("POST", "/v1/protocols",
                        [self](const auto& r) { return self->SubmitProtocol(r); });
-  for (const char* path : {"/v1/protocols", "/v1/protocols/[0-9]{1,18}"}) {
+  for (const char* path : {"/v1/protocols", "/v1/protocols/{id}"}) {
     impl->server->Handle("GET", path, [self](const auto& r) { return self->Protocols(r); });
   }
-  impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}",
-                       [self](const auto& r) { return self->Fetch(r); });
+  impl->server->Handle("GET", "/v1/studies/{id}", [self](const auto& r) { return self->Fetch(r); });
   impl->server->Handle("GET", "/v1/sites", [self](const auto& r) { return self->Sites(r); });
   impl->server->Handle("GET", "/v1/analyses", [self](const auto& r) { return self->Analyses(r); });
   impl->server->Handle("GET", "/v1/studies", [self](const auto& r) { return self->List(r); });
-  impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}/report",
+  impl->server->Handle("GET", "/v1/studies/{id}/report",
                        [self](const auto& r) { return self->Report(r); });
-  impl->server->Handle("GET", "/v1/studies/[0-9]{1,18}/progress",
+  impl->server->Handle("GET", "/v1/studies/{id}/progress",
                        [self](const auto& r) { return self->StudyProgress(r); });
-  for (const char* page : {"/", "/ui/app\\.js", "/ui/messages\\.js", "/ui/style\\.css"}) {
+  for (const char* page : {"/", "/ui/app.js", "/ui/messages.js", "/ui/style.css"}) {
     impl->server->Handle("GET", page, [](const net::HttpRequest& r) { return Impl::Asset(r); });
   }
   ASSIGN_OR_RETURN(impl->port, impl->server->Bind(impl->config.host, impl->config.port));
   impl->serving = std::thread([self] { self->server->Run(); });
+  impl->poll_timer = std::thread([self] { self->TimePolls(); });
   return std::unique_ptr<Hub>(new Hub(std::move(impl)));
 }
 
@@ -189,8 +191,10 @@ void Hub::Stop() {
   {
     std::unique_lock<std::mutex> lock(impl_->mu);
     impl_->cv.notify_all();
+    impl_->polls_cv.notify_all();
     impl_->cv.wait(lock, [&] { return impl_->running_studies == 0; });
   }
+  if (impl_->poll_timer.joinable()) impl_->poll_timer.join();
   impl_->server->Stop();
   if (impl_->serving.joinable()) impl_->serving.join();
 }

@@ -43,7 +43,7 @@ struct HubConfig {
   int waits_per_researcher = 4;
   // Waits for a study's end, all researchers together: each holds a worker of `limits.threads`,
   // so they hold at most a quarter of them by default; more are answered at once.
-  int waits = 64;
+  int waits = 16;
   // Protocol versions of one researcher that some site has not received (and reviewed) yet;
   // more are refused until the sites have them.
   int protocols_per_researcher = 4;

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -97,10 +98,15 @@ struct Hub::Impl {
   std::map<std::string, int> waiting_of;   // each researcher's waits for a study (long polls)
   TimePoint up_since;                      // when the hub started, by its clock
   std::map<std::string, TimePoint> heard;  // when each site's node last polled or answered
-  std::map<std::string, int> polling;      // polls each site's node holds now
-  // The newest poll of each site: a node holds one poll at a time, so an older one still waiting
-  // belongs to a connection that is gone (a node stopped or killed) and must not take a task.
-  std::map<std::string, uint64_t> newest_poll;
+  // The nodes' polls waiting for work, one per site, each until its deadline: they hold no
+  // thread; a task or protocol for the site answers its poll at once (WakePoll).
+  struct WaitingPoll {
+    net::Responder answer;
+    TimePoint deadline;
+  };
+  std::map<std::string, WaitingPoll> waiting_polls;
+  std::condition_variable polls_cv;  // a poll began to wait, or the hub stops
+  std::thread poll_timer;            // answers each waiting poll at its deadline (TimePolls)
   std::map<std::string, std::string> catalogs;  // each site's latest catalog, as stored
   std::map<int64_t, Progress> progress;         // of the running studies
   std::atomic<bool> stopping{false};
@@ -121,7 +127,16 @@ struct Hub::Impl {
   net::HttpResponse Analyses(const net::HttpRequest& request);
   net::HttpResponse Sites(const net::HttpRequest& request);
   // The sites' side: polls, answers, tasks (task_board.cc).
-  net::HttpResponse Poll(const net::HttpRequest& request);
+  void Poll(const net::HttpRequest& request, net::Responder answer);
+  // The answer to a poll of `site` when a protocol or task waits for it. REQUIRES: mu held.
+  std::optional<net::HttpResponse> NextWork(const std::string& site);
+  // Answers the site's waiting poll when work waits for it. REQUIRES: mu held.
+  void WakePoll(const std::string& site);
+  // Answers the site's waiting poll, if any, with `response`. REQUIRES: mu held.
+  void EndPoll(const std::string& site, net::HttpResponse response);
+  // The poll timer's thread: each waiting poll answered "no task" at its deadline, and every
+  // one "the hub is stopping" when it stops.
+  void TimePolls();
   net::HttpResponse Result_(const net::HttpRequest& request);
   // The transport of one site for one study: a signed task in the store, then its answer.
   Result<json> Dispatch(int64_t study, const std::string& researcher, const std::string& dataset,

@@ -160,7 +160,7 @@ net::HttpResponse Hub::Impl::SubmitProtocol(const net::HttpRequest& request) {
   Log("hub: protocol " + protocol->name + " version " +
       std::to_string(answer["version"].get<int64_t>()) + " from " + *researcher + " for " +
       std::to_string(sites.size()) + " sites");
-  cv.notify_all();
+  for (const std::string& site : sites) WakePoll(site);
   return {201, answer.dump(), "application/json"};
 }
 

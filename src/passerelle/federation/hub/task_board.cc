@@ -1,15 +1,16 @@
-// The sites' side of the hub: a node's long poll hands it its next protocol or task, its answer
-// completes the task (with the head of its audit chain), and a study's driver dispatches each
-// step as a signed task and waits for that answer.
+// The sites' side of the hub: a node's long poll hands it its next protocol or task (a poll
+// waits, holding no thread, until one arrives for its site), its answer completes the task
+// (with the head of its audit chain), and a study's driver dispatches each step as a signed task
+// and waits for that answer.
 #include "passerelle/federation/hub/hub_impl.h"
 
 namespace passerelle::federation {
 
-net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
+void Hub::Impl::Poll(const net::HttpRequest& request, net::Responder answer) {
   Result<std::string> site = Node(request);
   if (!site.ok()) {
     refusals("hub: refused a node from " + request.remote_address + ": " + site.status().message());
-    return Error(site.status());
+    return answer.Send(Error(site.status()));
   }
   double wait = static_cast<double>(config.poll_wait.count());
   std::string catalog;
@@ -22,55 +23,85 @@ net::HttpResponse Hub::Impl::Poll(const net::HttpRequest& request) {
       catalog = body.at("catalog").dump();
     }
   } catch (const json::exception&) {
-    return Error(InvalidArgument("poll: malformed JSON"));
+    return answer.Send(Error(InvalidArgument("poll: malformed JSON")));
   }
-  const auto deadline = config.clock->Now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(1000 * std::max(0.0, wait)));
-  std::unique_lock<std::mutex> lock(mu);
+  const auto now = config.clock->Now();
+  std::lock_guard<std::mutex> lock(mu);
   if (!catalog.empty() && catalogs[*site] != catalog) {
-    if (Status s = store->RecordCatalog(*site, catalog); !s.ok()) return Error(s);
+    if (Status s = store->RecordCatalog(*site, catalog); !s.ok()) return answer.Send(Error(s));
     catalogs[*site] = catalog;
   }
-  // While this poll waits, the site is connected (guarded by mu, as `lock` is held here).
-  // When it ends, the site was heard from just now (the node polls again at once).
-  struct Polling {
-    int& count;
-    TimePoint& heard;
-    const Clock& clock;
-    Polling(int& c, TimePoint& h, const Clock& k) : count(++c), heard(h), clock(k) {}
-    ~Polling() {
-      --count;
-      heard = clock.Now();
+  // A node holds one poll at a time: an older one still waiting belongs to a connection that
+  // is gone (a node stopped or killed) and steps aside.
+  EndPoll(*site, Reply(200, {{"v", 1}, {"task", nullptr}}));
+  heard[*site] = now;
+  if (stopping) return answer.Send(Error(Unavailable("the hub is stopping")));
+  if (Status s = store->ResendUnanswered(*site, working_on); !s.ok()) {
+    return answer.Send(Error(s));
+  }
+  if (std::optional<net::HttpResponse> work = NextWork(*site)) return answer.Send(*work);
+  if (wait <= 0) return answer.Send(Reply(200, {{"v", 1}, {"task", nullptr}}));
+  // Nothing yet: the poll waits, holding no thread, until a task or protocol for the site
+  // arrives (WakePoll) or its deadline passes (the poll timer).
+  const auto deadline =
+      now + std::chrono::milliseconds(static_cast<int64_t>(1000 * std::min(wait, 86400.0)));
+  waiting_polls.insert_or_assign(*site, WaitingPoll{std::move(answer), deadline});
+  polls_cv.notify_all();
+}
+
+// REQUIRES: mu held.
+std::optional<net::HttpResponse> Hub::Impl::NextWork(const std::string& site) {
+  Result<std::optional<store::ProtocolDelivery>> delivery = store->NextProtocolDelivery(site);
+  if (!delivery.ok()) return Error(delivery.status());
+  if (delivery->has_value()) {
+    const store::ProtocolDelivery& d = **delivery;
+    return Reply(200, {{"v", 1},
+                       {"task", nullptr},
+                       {"protocol",
+                        {{"id", d.protocol}, {"payload", d.payload}, {"signature", d.signature}}}});
+  }
+  Result<std::optional<store::TaskRecord>> task = store->NextTask(site);
+  if (!task.ok()) return Error(task.status());
+  if (!task->has_value()) return std::nullopt;
+  const store::TaskRecord& t = **task;
+  SetState(t.study, site, "computing");
+  return Reply(200, {{"v", 1},
+                     {"task", {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
+}
+
+// REQUIRES: mu held.
+void Hub::Impl::WakePoll(const std::string& site) {
+  if (!waiting_polls.count(site)) return;
+  if (std::optional<net::HttpResponse> work = NextWork(site)) EndPoll(site, std::move(*work));
+}
+
+// REQUIRES: mu held.
+void Hub::Impl::EndPoll(const std::string& site, net::HttpResponse response) {
+  auto it = waiting_polls.find(site);
+  if (it == waiting_polls.end()) return;
+  heard[site] = config.clock->Now();  // the node polls again at once
+  it->second.answer.Send(std::move(response));
+  waiting_polls.erase(it);  // `site` may be its key: not used after this
+}
+
+void Hub::Impl::TimePolls() {
+  std::unique_lock<std::mutex> lock(mu);
+  while (!stopping) {
+    const auto now = config.clock->Now();
+    auto next = now + std::chrono::hours(1);
+    std::vector<std::string> due;
+    for (const auto& [site, poll] : waiting_polls) {
+      if (poll.deadline <= now) {
+        due.push_back(site);
+      } else {
+        next = std::min(next, poll.deadline);
+      }
     }
-  } polling_now(polling[*site], heard[*site], *config.clock);
-  const uint64_t mine = ++newest_poll[*site];
-  cv.notify_all();  // an older poll of this site steps aside
-  if (Status s = store->ResendUnanswered(*site, working_on); !s.ok()) return Error(s);
-  for (;;) {
-    if (stopping) return Error(Unavailable("the hub is stopping"));
-    if (newest_poll[*site] != mine) return Reply(200, {{"v", 1}, {"task", nullptr}});
-    Result<std::optional<store::ProtocolDelivery>> delivery = store->NextProtocolDelivery(*site);
-    if (!delivery.ok()) return Error(delivery.status());
-    if (delivery->has_value()) {
-      const store::ProtocolDelivery& d = **delivery;
-      return Reply(
-          200,
-          {{"v", 1},
-           {"task", nullptr},
-           {"protocol", {{"id", d.protocol}, {"payload", d.payload}, {"signature", d.signature}}}});
-    }
-    Result<std::optional<store::TaskRecord>> task = store->NextTask(*site);
-    if (!task.ok()) return Error(task.status());
-    if (task->has_value()) {
-      const store::TaskRecord& t = **task;
-      SetState(t.study, *site, "computing");
-      return Reply(
-          200,
-          {{"v", 1}, {"task", {{"id", t.id}, {"payload", t.payload}, {"signature", t.signature}}}});
-    }
-    if (config.clock->WaitUntil(cv, lock, deadline)) {
-      return Reply(200, {{"v", 1}, {"task", nullptr}});
-    }
+    for (const std::string& site : due) EndPoll(site, Reply(200, {{"v", 1}, {"task", nullptr}}));
+    config.clock->WaitUntil(polls_cv, lock, next);
+  }
+  while (!waiting_polls.empty()) {
+    EndPoll(waiting_polls.begin()->first, Error(Unavailable("the hub is stopping")));
   }
 }
 
@@ -168,7 +199,7 @@ Result<json> Hub::Impl::Dispatch(int64_t study, const std::string& researcher,
   std::unique_lock<std::mutex> lock(mu);
   const auto now = config.clock->Now();
   const auto last = heard.find(site);
-  if (now - up_since > config.site_timeout && polling[site] == 0 &&
+  if (now - up_since > config.site_timeout && !waiting_polls.count(site) &&
       (last == heard.end() || now - last->second > config.site_timeout)) {
     SetState(study, site, "failed");
     return Unavailable("not connected to the hub (its node has not polled in the last " +
@@ -179,7 +210,7 @@ Result<json> Hub::Impl::Dispatch(int64_t study, const std::string& researcher,
   Progress& watch = progress[study];
   ++watch.sites[site].round;
   watch.sites[site].state = "waiting";
-  cv.notify_all();
+  WakePoll(site);
   // The site answers within task_timeout, or holds the task for its custodian, who then has
   // approval_timeout to decide.
   auto deadline = config.clock->Now() + config.task_timeout;

@@ -254,7 +254,7 @@ Result<std::unique_ptr<CustodianPage>> CustodianPage::Start(const std::string& s
     const WebAsset* page = FindWebAsset("/ui/custodian.html");
     return {200, std::string(page->body), std::string(page->content_type)};
   });
-  for (const char* path : {"/ui/custodian\\.js", "/ui/messages\\.js", "/ui/style\\.css"}) {
+  for (const char* path : {"/ui/custodian.js", "/ui/messages.js", "/ui/style.css"}) {
     impl->server->Handle("GET", path, [](const net::HttpRequest& r) -> net::HttpResponse {
       const WebAsset* asset = FindWebAsset(r.path);
       if (!asset) return Error(NotFound("no page " + r.path));
