@@ -579,8 +579,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
           break;
         }
         case Phase::kAnswering:
-          // Nothing to do until the answer comes; a client that hangs up ends the connection.
-          return Watch(c, EPOLLRDHUP);
+          return Watch(c, 0);  // nothing to do until the answer comes
         case Phase::kWriting: {
           while (c.written < c.out.size()) {
             const ssize_t n = Write(c, c.out.data() + c.written, c.out.size() - c.written, wait);
@@ -805,8 +804,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
           TakeAnswers();
         } else if (auto it = connections.find(key); it != connections.end()) {
           Connection& c = *it->second;
-          if ((events[i].events & (EPOLLERR | EPOLLHUP)) ||
-              (c.phase == Phase::kAnswering && (events[i].events & EPOLLRDHUP))) {
+          if (events[i].events & (EPOLLERR | EPOLLHUP)) {
             Close(c);
           } else if (!draining || c.phase == Phase::kWriting) {
             Advance(c);

@@ -1,0 +1,87 @@
+// Fuzz target: raw bytes to Passerelle's HTTP server (net/https_server.cc), a real one in this
+// process on 127.0.0.1 without TLS: the request line, headers, bodies, "100 Continue", refused
+// requests whose bodies are skipped, several requests on one connection, answers given at once
+// or from another thread. Whatever arrives: what comes back is HTTP (or nothing), the
+// connection ends when the client ends its side (never a crash, a hang or a leak), and the
+// server still answers an ordinary request (checked after every tenth input).
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "passerelle/net/https.h"
+#include "passerelle/net/test_socket.h"
+
+namespace {
+
+using namespace passerelle;
+
+struct Server {
+  std::unique_ptr<net::HttpsServer> server;
+  std::thread running;
+  int port = 0;
+
+  Server() {
+    server = net::HttpsServer::CreateLoopback([](const std::string&) {}).value();
+    server->Handle("POST", "/echo/{id}", [](const net::HttpRequest& r) {
+      std::string params;
+      for (const auto& [key, value] : r.params) params += key + "=" + value + ";";
+      return net::HttpResponse{200, r.path + "|" + params + "|" + r.body, "text/plain"};
+    });
+    server->HandleAsync("GET", "/later", [](const net::HttpRequest&, net::Responder answer) {
+      std::thread([answer] { answer.Send({200, "later", "text/plain"}); }).detach();
+    });
+    port = server->Bind("127.0.0.1", 0).value();
+    running = std::thread([this] { server->Run(); });
+  }
+  ~Server() {
+    server->Stop();
+    running.join();
+  }
+};
+
+// Sends `bytes`, ends the client's side, and reads until the server closes; what came back.
+std::string Exchange(int port, const std::string& bytes) {
+  const int fd = testing::ConnectFrom("127.0.0.1", port);
+  if (fd < 0) std::abort();
+  timeval timeout{10, 0};  // a hang is a failure
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may have refused and closed
+    sent += static_cast<size_t>(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EAGAIN) std::abort();  // no end within 10 s
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Server server;
+  const std::string answer =
+      Exchange(server.port, std::string(reinterpret_cast<const char*>(data), size));
+  if (!answer.empty() && answer.rfind("HTTP/1.1 ", 0) != 0) std::abort();
+  static int inputs = 0;
+  if (++inputs % 10 != 1) return 0;  // a server that hangs fails the next input's exchange
+  const std::string ordinary =
+      Exchange(server.port, "POST /echo/7?a=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nok");
+  if (ordinary.find("\r\n\r\n/echo/7|a=1;|ok") == std::string::npos) std::abort();
+  return 0;
+}
