@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "passerelle/base/text.h"
@@ -43,16 +44,74 @@ std::optional<int64_t> ParseInteger(std::string_view cell) {
   return value;
 }
 
-std::optional<double> ParseNumber(std::string_view cell, bool decimal_comma) {
-  // Most cells: a few digits, nothing else. Exact: fewer than 16 digits are below 2^53.
-  if (!cell.empty() && cell.size() < 16) {
-    int64_t whole = 0;
-    size_t i = 0;
-    for (; i < cell.size() && cell[i] >= '0' && cell[i] <= '9'; ++i) {
-      whole = whole * 10 + (cell[i] - '0');
-    }
-    if (i == cell.size()) return static_cast<double>(whole);
+namespace {
+
+// Most cells are a sign, digits and a decimal separator, whose digits make an integer of at
+// most 2^53 (R writes 15 significant digits): their value is that integer divided by a power
+// of ten up to 10^22, both exact in a double, and one IEEE division rounds the exact quotient
+// correctly (Clinger's fast path) — the same double as from_chars. Anything else (more digits,
+// an exponent, spaces): nullopt, for the general path.
+// Eight ASCII digits at `p` (little-endian load), or false.
+bool EightDigits(const char* p, uint64_t& value) {
+  uint64_t chunk;
+  std::memcpy(&chunk, p, 8);
+  // Each byte 0x30..0x39: its high nibble is 3, and adding 6 does not carry into it.
+  if (((chunk & 0xF0F0F0F0F0F0F0F0) | (((chunk + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) !=
+      0x3333333333333333) {
+    return false;
   }
+  chunk -= 0x3030303030303030;
+  chunk = chunk * 10 + (chunk >> 8);  // pairs of digits, in every other byte
+  chunk = (((chunk & 0x000000FF000000FF) * (100 + (1000000ULL << 32))) +
+           (((chunk >> 16) & 0x000000FF000000FF) * (1 + (10000ULL << 32)))) >>
+          32;
+  value = chunk;
+  return true;
+}
+
+// The digits from `p` on, appended to `digits`; returns where they end.
+const char* Digits(const char* p, const char* end, uint64_t& digits) {
+  uint64_t eight = 0;
+  while (end - p >= 8 && EightDigits(p, eight)) {  // a short chain of multiplications
+    digits = digits * 100000000 + eight;
+    p += 8;
+  }
+  while (p < end && static_cast<unsigned>(*p - '0') < 10) {
+    digits = digits * 10 + static_cast<unsigned>(*p++ - '0');
+  }
+  return p;
+}
+
+std::optional<double> PlainDecimal(std::string_view cell, char separator) {
+  static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const char* p = cell.data();
+  const char* const end = p + cell.size();
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  if (end - p > 20) return std::nullopt;  // 19 digits and the separator at most: no overflow
+  uint64_t digits = 0;
+  const char* const whole = p;
+  p = Digits(p, end, digits);
+  size_t count = static_cast<size_t>(p - whole), scale = 0;
+  if (p < end && *p == separator) {
+    const char* const fraction = ++p;
+    p = Digits(p, end, digits);
+    scale = static_cast<size_t>(p - fraction);
+    count += scale;
+  }
+  if (p != end || count == 0 || count > 19 || digits > (uint64_t{1} << 53) || scale > 22) {
+    return std::nullopt;
+  }
+  const double value = static_cast<double>(digits) / kPowers[scale];
+  return negative ? -value : value;
+}
+
+}  // namespace
+
+std::optional<double> ParseNumber(std::string_view cell, bool decimal_comma) {
+  if (std::optional<double> plain = PlainDecimal(cell, decimal_comma ? ',' : '.')) return plain;
   cell = TrimSpaces(cell);
   if (!cell.empty() && cell[0] == '+') cell.remove_prefix(1);
   if (cell.empty()) return std::nullopt;
