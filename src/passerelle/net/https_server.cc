@@ -40,6 +40,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxHeaderBytes = 64 << 10;  // a request's line and headers
+constexpr size_t kRefusingAtMost = 64;        // connections beyond a limit, told why at once
 constexpr uint64_t kListening = 1, kWaking = 2, kFirstConnection = 16;
 
 // The IP address of a socket address ("" when it cannot be told).
@@ -339,6 +340,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
     bool close_after = false;  // the connection closes once `out` is written
     int answers = 0;
     std::string peer, peer_sha256;
+    std::optional<Refusal> refusal;  // beyond a limit: the first request is answered with it
   };
 
   LogSink log;
@@ -352,7 +354,8 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
 
   // The watching thread's.
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections;
-  std::map<std::string, int> per_address;
+  std::map<std::string, int> per_address;  // connections within the limits, by address
+  size_t refusing = 0;                     // connections beyond them, being told so
   uint64_t next_id = kFirstConnection;
 
   // The workers' queue.
@@ -428,7 +431,11 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
   void Close(Connection& c) {
     epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
     Release(c);
-    if (--per_address[c.address] <= 0) per_address.erase(c.address);
+    if (c.refusal) {
+      --refusing;
+    } else if (--per_address[c.address] <= 0) {
+      per_address.erase(c.address);
+    }
     connections.erase(c.id);  // `c` is gone
   }
 
@@ -445,20 +452,36 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
         return;
       }
       std::string address = AddressText(addr);
-      if (connections.size() >= static_cast<size_t>(limits.connections)) {
-        ::close(fd);
-        strangers("https: refused a connection from " + address + ": the server holds " +
-                  std::to_string(connections.size()) + " (limit connections)");
-        continue;
+      // Beyond a limit, a connection is refused: it is told why (its first request is answered
+      // 503, naming the limit) while few are being told, and closed at once beyond that.
+      std::optional<Refusal> refusal;
+      const size_t held = connections.size() - refusing;
+      auto found = per_address.find(address);
+      const int count = found == per_address.end() ? 0 : found->second;
+      if (held >= static_cast<size_t>(limits.connections)) {
+        refusal = Refusal{503,
+                          "the server holds " + std::to_string(held) +
+                              " connections (limit connections): try again later",
+                          "busy"};
+      } else if (count >= limits.connections_per_address) {
+        refusal = Refusal{503,
+                          "your address holds " + std::to_string(count) +
+                              " connections (limit connections_per_address): close one",
+                          "busy"};
       }
-      int& count = per_address[address];
-      if (count >= limits.connections_per_address) {
-        ::close(fd);
-        strangers("https: refused connections from " + address + ": it holds " +
-                  std::to_string(count) + " (limit connections_per_address)");
-        continue;
+      if (refusal) {
+        strangers("https: refused connections from " + address + ": " +
+                  (held >= static_cast<size_t>(limits.connections)
+                       ? "the server holds " + std::to_string(held) + " (limit connections)"
+                       : "it holds " + std::to_string(count) + " (limit connections_per_address)"));
+        if (refusing >= kRefusingAtMost) {
+          ::close(fd);
+          continue;
+        }
+        ++refusing;
+      } else {
+        ++per_address[address];
       }
-      ++count;
       const int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small answers leave at once
       auto c = std::make_unique<Connection>();
@@ -467,6 +490,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
       c->address = std::move(address);
       c->since = Clock::now();
       c->phase = tls ? Phase::kHandshake : Phase::kReading;
+      c->refusal = std::move(refusal);
       if (tls) {
         c->ssl = SSL_new(ctx);
         SSL_set_fd(c->ssl, fd);
@@ -638,6 +662,14 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
       }
       c.head = std::move(std::get<RequestHead>(parsed));
       c.continued = false;
+      if (c.refusal) {  // beyond a limit: told so, its body skipped first
+        const size_t have = c.in.size() - c.head->head_bytes;
+        c.skip = c.head->length > have ? c.head->length - have : 0;
+        c.after = *c.refusal;
+        c.head.reset();
+        c.in.clear();
+        return Take(c);
+      }
     }
     const RequestHead& head = *c.head;
     if (c.in.size() < head.head_bytes + head.length) {

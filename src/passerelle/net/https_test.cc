@@ -298,6 +298,27 @@ TEST_F(HttpsTest, ManyAddressesCannotFillTheServer) {
   EXPECT_NE(Log().find(cut), std::string::npos) << Log();
 }
 
+// A caller beyond a limit is told which (its request is answered 503 naming the limit), not
+// left with a connection closed for no reason it can see; its other connection goes on.
+TEST_F(HttpsTest, ACallerBeyondALimitIsToldWhich) {
+  ServerLimits limits;
+  limits.connections_per_address = 1;
+  const int port = Start("ca", "hub", limits);
+  auto first = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+  auto second = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto kept = (*first)->Post("/api/v1/echo", "{}");  // its connection stays open
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  auto refused = (*second)->Post("/api/v1/echo", "{\"n\": 2}");
+  ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("limit connections_per_address"), std::string::npos)
+      << refused->body;
+  auto again = (*first)->Post("/api/v1/echo", "{}");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->status, 200);
+}
+
 // Requests that wait for their answer (long polls) hold their connections but no worker: with
 // 2 workers, 200 requests wait at once while other callers are served; each then gets its own
 // answer, in any order, from another thread; an answer to a connection that has gone is dropped.
