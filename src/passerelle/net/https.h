@@ -52,6 +52,10 @@ struct ServerLimits {
   // over 8 MiB is refused (HTTP 413) and skipped up to this; more (endless headers, a body that
   // does not end) and the connection is cut.
   size_t request_bytes = 32 << 20;
+  // Bytes of requests the server holds, all connections together: received and not yet
+  // answered. A connection whose bytes would pass it is cut, so that many callers each sending
+  // a large body cannot exhaust the memory.
+  size_t buffered_bytes = 512 << 20;
   // When three quarters of `connections` are open, the server is under pressure: a handshake, a
   // keep-alive pause or a request that is not complete is cut after this instead (many addresses
   // each keeping connections open cannot fill the server; a client whose idle connection was

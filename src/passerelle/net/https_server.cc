@@ -329,6 +329,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
     Clock::time_point since;  // when the phase began
     uint32_t events = 0;      // what the connection waits for (epoll)
     std::string in;           // received, not yet taken by a request
+    size_t in_flight = 0;     // bytes of the request its handler has, until the answer
     size_t received = 0;      // bytes of requests since the last answer
     std::optional<RequestHead> head;
     bool continued = false;        // "100 Continue" sent for the current request
@@ -356,6 +357,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections;
   std::map<std::string, int> per_address;  // connections within the limits, by address
   size_t refusing = 0;                     // connections beyond them, being told so
+  size_t buffered = 0;  // bytes of requests held, received or in flight (limit buffered_bytes)
   uint64_t next_id = kFirstConnection;
 
   // The workers' queue.
@@ -428,7 +430,14 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
     ::close(c.fd);
   }
 
+  // The first `bytes` of what the connection received, taken or dropped.
+  void Drop(Connection& c, size_t bytes) {
+    c.in.erase(0, bytes);
+    buffered -= bytes;
+  }
+
   void Close(Connection& c) {
+    buffered -= c.in.size() + c.in_flight;
     epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
     Release(c);
     if (c.refusal) {
@@ -593,13 +602,16 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
                       std::to_string(limits.request_bytes) + " bytes (limit request_bytes)");
             return Close(c);
           }
-          if (c.skip > 0) {  // a refused request's body, dropped as it comes
-            const size_t dropped = std::min(c.skip, static_cast<size_t>(n));
-            c.skip -= dropped;
-            c.in.append(buf + dropped, static_cast<size_t>(n) - dropped);
-          } else {
-            c.in.append(buf, static_cast<size_t>(n));
+          const size_t dropped = std::min(c.skip, static_cast<size_t>(n));
+          c.skip -= dropped;  // a refused request's body, dropped as it comes
+          const size_t kept = static_cast<size_t>(n) - dropped;
+          if (buffered + kept > limits.buffered_bytes) {
+            strangers("https: cut connections from " + c.address + ": requests being received " +
+                      "hold " + std::to_string(buffered) + " bytes (limit buffered_bytes)");
+            return Close(c);
           }
+          c.in.append(buf + dropped, kept);
+          buffered += kept;
           break;
         }
         case Phase::kAnswering:
@@ -654,7 +666,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
         if (length > have && length <= limits.request_bytes) {
           c.skip = length - have;
           c.after = *refused;
-          c.in.clear();
+          Drop(c, c.in.size());
           return false;
         }
         Refuse(c, *refused);
@@ -667,7 +679,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
         c.skip = c.head->length > have ? c.head->length - have : 0;
         c.after = *c.refusal;
         c.head.reset();
-        c.in.clear();
+        Drop(c, c.in.size());
         return Take(c);
       }
     }
@@ -724,7 +736,9 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
       }
     }
     request.body = c.in.substr(head.head_bytes, head.length);
-    c.in.erase(0, head.head_bytes + head.length);
+    Drop(c, head.head_bytes + head.length);
+    c.in_flight = request.body.size();  // held until its answer is taken
+    buffered += c.in_flight;
     request.peer = c.peer;
     request.peer_sha256 = c.peer_sha256;
     request.remote_address = c.address;
@@ -782,6 +796,8 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
     for (auto& [id, bytes, close] : ready) {
       auto it = connections.find(id);
       if (it == connections.end() || it->second->phase != Phase::kAnswering) continue;
+      buffered -= it->second->in_flight;
+      it->second->in_flight = 0;
       Send(*it->second, std::move(bytes), close);
       Advance(*it->second);
     }

@@ -298,6 +298,33 @@ TEST_F(HttpsTest, ManyAddressesCannotFillTheServer) {
   EXPECT_NE(Log().find(cut), std::string::npos) << Log();
 }
 
+// What the server holds of requests being received is bounded, all callers together: a body
+// that would pass it is cut; what was held is given back, and the next request is served.
+TEST_F(HttpsTest, RequestsHeldAtOnceAreBounded) {
+  ServerLimits limits;
+  limits.buffered_bytes = 1 << 20;
+  const int port = Start("ca", "hub", limits);
+  auto client = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+  ASSERT_TRUE(client.ok());
+  auto text = [](size_t size) {  // letters that do not compress (large bodies go gzipped)
+    std::string t = "\"";
+    uint64_t state = 88172645463325252ull;
+    while (t.size() < size) {
+      state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+      t += static_cast<char>('a' + state % 26);
+    }
+    return t + "\"";
+  };
+  auto large = (*client)->Post("/api/v1/echo", text(2 << 20));
+  EXPECT_FALSE(large.ok() && large->status == 200);
+  for (int i = 0; i < 3; ++i) {
+    auto small = (*client)->Post("/api/v1/echo", text(600 << 10));
+    ASSERT_TRUE(small.ok()) << small.status().ToString();
+    EXPECT_EQ(small->status, 200);
+  }
+  EXPECT_NE(Log().find("(limit buffered_bytes)"), std::string::npos) << Log();
+}
+
 // A caller beyond a limit is told which (its request is answered 503 naming the limit), not
 // left with a connection closed for no reason it can see; its other connection goes on.
 TEST_F(HttpsTest, ACallerBeyondALimitIsToldWhich) {
