@@ -163,34 +163,35 @@ class PostgresDatasetDb : public DatasetDb {
     data::pg::Connection* connection = connection_.get();
     Status begun = connection->CopyBegin("COPY " + Name(table) + " FROM STDIN");
     auto buffer = std::make_shared<std::string>();
-    auto write = [connection, types, buffer, begun](std::span<const data::Value> row) {
+    auto write = [connection, types, buffer, begun](const PackedRows& rows) {
       if (!begun.ok()) return begun;
       std::string& out = *buffer;
-      for (size_t i = 0; i < row.size(); ++i) {
-        if (i) out += '\t';
-        const data::Value& value = row[i];
-        if (value.missing) {
-          out += "\\N";
-          continue;
+      for (size_t r = 0; r < rows.rows(); ++r) {
+        for (size_t i = 0; i < types.size(); ++i) {
+          if (i) out += '\t';
+          if (rows.missing(r, i)) {
+            out += "\\N";
+            continue;
+          }
+          switch (types[i]) {
+            case data::VarType::kInteger:
+            case data::VarType::kDate:
+              AppendNumber(rows.integer(r, i), &out);
+              break;
+            case data::VarType::kNumber:
+              AppendNumber(rows.number(r, i), &out);
+              break;
+            default:
+              AppendCopyText(rows.text(r, i), &out);
+              break;
+          }
         }
-        switch (types[i]) {
-          case data::VarType::kInteger:
-          case data::VarType::kDate:
-            AppendNumber(value.integer, &out);
-            break;
-          case data::VarType::kNumber:
-            AppendNumber(value.number, &out);
-            break;
-          default:
-            AppendCopyText(value.text, &out);
-            break;
-        }
+        out += '\n';
+        if (out.size() < kCopyChunk) continue;
+        RETURN_IF_ERROR(connection->CopyPut(out));
+        out.clear();
       }
-      out += '\n';
-      if (out.size() < kCopyChunk) return Status::Ok();
-      Status put = connection->CopyPut(out);
-      out.clear();
-      return put;
+      return Status::Ok();
     };
     auto finish = [connection, buffer, begun]() -> Status {
       RETURN_IF_ERROR(begun);

@@ -6,15 +6,12 @@
 
 namespace passerelle::store {
 
-RowWriter::RowWriter(std::vector<data::VarType> types, WriteRow write,
+RowWriter::RowWriter(std::vector<data::VarType> types, WriteRows write,
                      std::function<Status()> finish)
     : types_(std::move(types)), write_(std::move(write)), finish_(std::move(finish)) {
-  for (size_t i = 0; i < types_.size(); ++i) {
-    if (types_[i] == data::VarType::kCategory || types_[i] == data::VarType::kIdentifier ||
-        types_[i] == data::VarType::kText) {
-      text_columns_.push_back(i);
-    }
-  }
+  mask_words_ = (types_.size() + 63) / 64;
+  row_words_ = PackedRows::RowWords(types_.size());
+  slot_.resize(types_.size());
   filling_ = NewBatch();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "store-writer");
@@ -35,26 +32,39 @@ RowWriter::~RowWriter() {
 
 std::unique_ptr<RowWriter::Batch> RowWriter::NewBatch() const {
   auto batch = std::make_unique<Batch>();
-  batch->values.resize(kBatchRows * types_.size());
+  batch->words.resize(kBatchRows * row_words_);
   return batch;
 }
 
-std::span<data::Value> RowWriter::Slot() {
-  return std::span<data::Value>(filling_->values)
-      .subspan(filling_->rows * types_.size(), types_.size());
-}
+std::span<data::Value> RowWriter::Slot() { return slot_; }
 
 Status RowWriter::Commit() {
   Batch& b = *filling_;
-  data::Value* row = &b.values[b.rows * types_.size()];
-  // Text is copied into the batch's arena. The view keeps its length but may dangle; the
-  // value's unused `integer` field holds the offset into the arena (see WriteBatch).
-  for (size_t column : text_columns_) {
-    data::Value& v = row[column];
-    v.integer = static_cast<int64_t>(b.text.size());
-    b.text.append(v.text);
+  uint64_t* mask = &b.words[b.rows * row_words_];
+  uint64_t* word = mask + mask_words_;
+  std::fill(mask, word, 0);
+  for (size_t i = 0; i < types_.size(); ++i) {
+    const data::Value& v = slot_[i];
+    if (v.missing) {
+      mask[i / 64] |= uint64_t{1} << (i % 64);
+      word[i] = 0;
+      continue;
+    }
+    switch (types_[i]) {
+      case data::VarType::kInteger:
+      case data::VarType::kDate:
+        word[i] = static_cast<uint64_t>(v.integer);
+        break;
+      case data::VarType::kNumber:
+        std::memcpy(&word[i], &v.number, sizeof(double));
+        break;
+      default:
+        word[i] = static_cast<uint64_t>(b.text.size()) << 32 | v.text.size();
+        b.text.append(v.text);
+        break;
+    }
   }
-  if (++b.rows == kBatchRows) Send();
+  if (++b.rows == kBatchRows || b.text.size() >= kMaxBatchText) Send();
   if (!failed_.load(std::memory_order_relaxed)) return Status::Ok();
   std::lock_guard lock(mutex_);
   return error_;
@@ -118,18 +128,7 @@ void RowWriter::WriterLoop() {
 }
 
 Status RowWriter::WriteBatch(Batch& batch) {
-  const size_t width = types_.size();
-  const std::string_view arena = batch.text;
-  for (size_t r = 0; r < batch.rows; ++r) {
-    const std::span<data::Value> row(&batch.values[r * width], width);
-    // The text views point into the arena again (the batch is this thread's until it is done).
-    for (size_t column : text_columns_) {
-      data::Value& v = row[column];
-      if (!v.missing) v.text = arena.substr(v.integer, v.text.size());
-    }
-    RETURN_IF_ERROR(write_(row));
-  }
-  return Status::Ok();
+  return write_(PackedRows(batch.words.data(), batch.rows, types_.size(), batch.text));
 }
 
 }  // namespace passerelle::store

@@ -1,19 +1,22 @@
 // Writes validated rows to a dataset's table on a second thread, so that parsing and validating
 // the next rows overlaps with the database's work on the previous ones (an INSERT statement of
-// SQLite, a COPY of PostgreSQL). Rows are validated straight into a slot of the batch being
-// filled; a batch owns copies of its text. Order is kept, so the table is the same whatever the
-// timing. Internal to store/.
+// SQLite, a COPY of PostgreSQL). A row is validated into one slot, then packed into the batch
+// being filled: eight bytes a value and a bit for each missing one, text copied after. Order is
+// kept, so the table is the same whatever the timing. Internal to store/.
 #ifndef PASSERELLE_STORE_ROW_WRITER_H_
 #define PASSERELLE_STORE_ROW_WRITER_H_
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -30,12 +33,54 @@ class RowSink {
   virtual Status Commit() = 0;
 };
 
+// Rows as the writer thread gets them, packed: row after row, the row's missing values as bits
+// (one 64-bit word per 64 values), then one word a value: an integer or a date (days since
+// 1970-01-01), a number's bits, or a text's offset in `text` (high 32 bits) and its length (low
+// 32 bits). A category's level is not kept: its text is.
+class PackedRows {
+ public:
+  PackedRows(const uint64_t* words, size_t rows, size_t width, std::string_view text)
+      : words_(words),
+        rows_(rows),
+        mask_words_((width + 63) / 64),
+        row_words_(mask_words_ + width),
+        text_(text) {}
+  static size_t RowWords(size_t width) { return (width + 63) / 64 + width; }
+
+  size_t rows() const { return rows_; }
+  bool missing(size_t row, size_t i) const { return Missing(words(row), i); }
+  int64_t integer(size_t row, size_t i) const { return Integer(values(row)[i]); }
+  double number(size_t row, size_t i) const { return Number(values(row)[i]); }
+  std::string_view text(size_t row, size_t i) const { return Text(values(row)[i]); }
+
+  // The same, a row at a time: its words (missing bits first), then its values' words.
+  const uint64_t* words(size_t row) const { return words_ + row * row_words_; }
+  const uint64_t* values(size_t row) const { return words(row) + mask_words_; }
+  static bool Missing(const uint64_t* words, size_t i) { return (words[i / 64] >> (i % 64)) & 1; }
+  static int64_t Integer(uint64_t word) { return static_cast<int64_t>(word); }
+  static double Number(uint64_t word) {
+    double x;
+    std::memcpy(&x, &word, sizeof x);
+    return x;
+  }
+  std::string_view Text(uint64_t word) const {
+    return text_.substr(word >> 32, word & 0xFFFFFFFFu);
+  }
+
+ private:
+  const uint64_t* words_;
+  size_t rows_;
+  size_t mask_words_;
+  size_t row_words_;
+  std::string_view text_;
+};
+
 class RowWriter : public RowSink {
  public:
-  // Called on the writer thread with each row, in order (one value per entry of `types`; dates
-  // as days since 1970-01-01), then `finish` once after the last.
-  using WriteRow = std::function<Status(std::span<const data::Value> row)>;
-  RowWriter(std::vector<data::VarType> types, WriteRow write,
+  // Called on the writer thread with rows in order, a batch at a time (one value per entry of
+  // `types` a row). `finish` is called once after the last.
+  using WriteRows = std::function<Status(const PackedRows& rows)>;
+  RowWriter(std::vector<data::VarType> types, WriteRows write,
             std::function<Status()> finish = nullptr);
   // Joins the writer thread, discarding unwritten rows when Finish() was not called.
   ~RowWriter();
@@ -44,7 +89,8 @@ class RowWriter : public RowSink {
 
   // The slot for the next row: fill it, then Commit() it or leave it for the next row.
   std::span<data::Value> Slot() override;
-  // Queues the filled slot (copying its text). Returns the writer's error once there is one.
+  // Queues the filled slot (packing it, copying its text). Returns the writer's error once there
+  // is one.
   Status Commit() override;
   // Writes everything queued, stops the thread and returns the first error.
   Status Finish();
@@ -52,12 +98,13 @@ class RowWriter : public RowSink {
  private:
   struct Batch {
     size_t rows = 0;
-    // kBatchRows x width. A text value's bytes are text.substr(value.integer, value.text.size()).
-    std::vector<data::Value> values;
+    std::vector<uint64_t> words;  // PackedRows' words
     std::string text;
   };
-  static constexpr size_t kBatchRows = 4096;
+  static constexpr size_t kBatchRows = 2048;
   static constexpr size_t kMaxQueued = 4;
+  // A batch is sent early once its text reaches this (offsets stay below 2^32).
+  static constexpr size_t kMaxBatchText = size_t{1} << 30;
 
   std::unique_ptr<Batch> NewBatch() const;
   void Send();
@@ -65,9 +112,11 @@ class RowWriter : public RowSink {
   Status WriteBatch(Batch& batch);
 
   std::vector<data::VarType> types_;
-  WriteRow write_;
+  WriteRows write_;
   std::function<Status()> finish_;
-  std::vector<size_t> text_columns_;  // category, identifier and text columns
+  size_t mask_words_ = 0;          // words of missing bits a row
+  size_t row_words_ = 0;           // words a packed row
+  std::vector<data::Value> slot_;  // the row being validated (the reading thread's)
   std::unique_ptr<Batch> filling_;
 
   std::mutex mutex_;

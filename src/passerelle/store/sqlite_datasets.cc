@@ -1,5 +1,8 @@
 // A site's datasets in its SQLite file (dataset_db.h).
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "passerelle/store/dataset_db.h"
 #include "passerelle/store/sqlite_db.h"
@@ -50,41 +53,34 @@ class SqliteDatasetDb : public DatasetDb {
 
   std::unique_ptr<RowWriter> WriteRows(const std::string& table,
                                        std::vector<data::VarType> types) override {
-    std::string sql = "INSERT INTO " + Name(table) + " VALUES (";
-    for (size_t i = 0; i < types.size(); ++i) sql += i ? ", ?" : "?";
-    auto prepared = db_->Prepare(sql + ")");
-    if (!prepared.ok()) {
+    // As many rows a statement as SQLite's limit on parameters allows, up to kRowsPerInsert.
+    const size_t per = std::clamp<size_t>(
+        static_cast<size_t>(db_->MaxParameters()) / std::max<size_t>(types.size(), 1), 1,
+        kRowsPerInsert);
+    std::string row_sql = "(";
+    for (size_t i = 0; i < types.size(); ++i) row_sql += i ? ", ?" : "?";
+    row_sql += ")";
+    const std::string into = "INSERT INTO " + Name(table) + " VALUES ";
+    std::string many_sql = into;
+    for (size_t r = 0; r < per; ++r) many_sql += (r ? ", " : "") + row_sql;
+    auto many = db_->Prepare(many_sql);
+    auto one = many.ok() ? db_->Prepare(into + row_sql) : many.status();
+    if (!one.ok()) {
       return std::make_unique<RowWriter>(std::move(types),
-                                         [status = prepared.status()](auto) { return status; });
+                                         [status = one.status()](auto) { return status; });
     }
-    insert_ = std::move(*prepared);
-    Statement* insert = insert_.get();
-    auto write = [insert, types](std::span<const data::Value> row) {
-      for (size_t i = 0; i < row.size(); ++i) {
-        const data::Value& value = row[i];
-        const int param = static_cast<int>(i) + 1;
-        if (value.missing) {
-          insert->BindNull(param);
-          continue;
-        }
-        switch (types[i]) {
-          case data::VarType::kInteger:
-          case data::VarType::kDate:
-            insert->BindInt(param, value.integer);
-            break;
-          case data::VarType::kNumber:
-            insert->BindDouble(param, value.number);
-            break;
-          default:
-            insert->BindText(param, value.text, /*transient=*/false);
-            break;
-        }
-      }
-      return insert->Run();
+    insert_many_ = std::make_unique<Insert>(std::move(*many), types, per);
+    insert_one_ = std::make_unique<Insert>(std::move(*one), types, 1);
+    auto write = [many = insert_many_.get(), one = insert_one_.get(), per](const PackedRows& rows) {
+      size_t r = 0;
+      for (; r + per <= rows.rows(); r += per) RETURN_IF_ERROR(many->Run(rows, r));
+      for (; r < rows.rows(); ++r) RETURN_IF_ERROR(one->Run(rows, r));
+      return Status::Ok();
     };
-    // The statement finalized once the rows are in: a table is dropped only with none pending.
+    // The statements finalized once the rows are in: a table is dropped only with none pending.
     return std::make_unique<RowWriter>(std::move(types), std::move(write), [this] {
-      insert_.reset();
+      insert_many_.reset();
+      insert_one_.reset();
       return Status::Ok();
     });
   }
@@ -131,9 +127,61 @@ class SqliteDatasetDb : public DatasetDb {
   }
 
  private:
+  // An INSERT statement of `rows` rows. SQLite keeps a parameter's value from one execution to
+  // the next: a parameter bound to NULL is not bound to NULL again (a fresh statement's are).
+  class Insert {
+   public:
+    Insert(std::unique_ptr<Statement> statement, const std::vector<data::VarType>& types,
+           size_t rows)
+        : statement_(std::move(statement)), types_(types), null_(rows * types.size(), 1) {}
+
+    // Inserts the rows of `rows` from `first` on, as many as the statement has.
+    Status Run(const PackedRows& rows, size_t first) {
+      const size_t width = types_.size();
+      uint8_t* null = null_.data();
+      int index = 1;
+      for (size_t r = first; r < first + null_.size() / width; ++r) {
+        const uint64_t* words = rows.words(r);
+        const uint64_t* values = rows.values(r);
+        for (size_t i = 0; i < width; ++i, ++null, ++index) {
+          if (PackedRows::Missing(words, i)) {
+            if (!*null) statement_->BindNull(index);
+            *null = 1;
+            continue;
+          }
+          *null = 0;
+          switch (types_[i]) {
+            case data::VarType::kInteger:
+            case data::VarType::kDate:
+              statement_->BindInt(index, PackedRows::Integer(values[i]));
+              break;
+            case data::VarType::kNumber:
+              statement_->BindDouble(index, PackedRows::Number(values[i]));
+              break;
+            default:
+              // The text stays in the batch until the statement has run.
+              statement_->BindText(index, rows.Text(values[i]), /*transient=*/false);
+              break;
+          }
+        }
+      }
+      return statement_->Run();
+    }
+
+   private:
+    std::unique_ptr<Statement> statement_;
+    std::vector<data::VarType> types_;
+    std::vector<uint8_t> null_;  // by parameter: bound to NULL
+  };
+
+  // Rows a statement inserts at most: SQLite's own work for each execution is shared by them.
+  static constexpr size_t kRowsPerInsert = 16;
+
   Database* db_;
   std::string label_;
-  std::unique_ptr<Statement> insert_;  // the statement of the last WriteRows
+  // The statements of the last WriteRows.
+  std::unique_ptr<Insert> insert_many_;
+  std::unique_ptr<Insert> insert_one_;
 };
 
 }  // namespace

@@ -69,6 +69,8 @@ class Database {
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const { return sqlite3_changes64(db_); }
   Result<std::unique_ptr<Statement>> Prepare(const std::string& sql);
+  // The most parameters a statement may have.
+  int MaxParameters() const { return sqlite3_limit(db_, SQLITE_LIMIT_VARIABLE_NUMBER, -1); }
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
