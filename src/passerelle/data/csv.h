@@ -83,9 +83,8 @@ class CsvReader : public RecordReader {
   std::vector<std::string> header_;
   size_t line_ = 1;
   uint64_t bytes_read_ = 0;
-  bool buffer_ascii_ = true;          // the current chunk has no byte >= 0x80
-  std::vector<uint32_t> separators_;  // where a line's fields end (NextRecord's own)
-  bool record_ascii_ = true;          // every chunk the current record touched was ASCII
+  bool buffer_ascii_ = true;  // the current chunk has no byte >= 0x80
+  bool record_ascii_ = true;  // every chunk the current record touched was ASCII
   Sha256 hasher_;
   struct Decoder;  // iconv, when the file is not UTF-8
   // The encoding's decoder (none for UTF-8), or an error naming the encodings there are.

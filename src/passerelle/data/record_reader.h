@@ -31,18 +31,20 @@ class Record {
  public:
   size_t size() const { return ends_.size(); }
   std::string_view field(size_t i) const {
-    const size_t begin = i == 0 ? 0 : ends_[i - 1];
+    const size_t begin = i == 0 ? 0 : ends_[i - 1] + gap_;
     return std::string_view(data_).substr(begin, ends_[i] - begin);
   }
   // The line of field i: the 1-based line of a CSV file, the 1-based data row of a statistics
   // file, the row number of an Excel sheet.
-  size_t line(size_t i) const { return lines_[i]; }
-  size_t first_line() const { return lines_.empty() ? 0 : lines_[0]; }
+  size_t line(size_t i) const { return lines_.empty() ? line_ : lines_[i]; }
+  size_t first_line() const { return lines_.empty() ? line_ : lines_[0]; }
 
   void Clear() {
     data_.clear();
     ends_.clear();
     lines_.clear();
+    gap_ = 0;
+    line_ = 0;
   }
   void Add(std::string_view field, size_t line) {
     data_.append(field);
@@ -51,10 +53,14 @@ class Record {
   }
 
  private:
-  friend class CsvReader;  // appends fields in place, byte runs at a time
+  friend class CsvReader;  // appends fields in place, byte runs at a time, or a line at once
   std::string data_;
   std::vector<uint32_t> ends_;
   std::vector<size_t> lines_;
+  // A CSV line taken whole: data_ is the line, separators kept (one byte between fields:
+  // gap_ 1), every field on line_ (lines_ empty).
+  uint32_t gap_ = 0;
+  size_t line_ = 0;
 };
 
 class RecordReader {
