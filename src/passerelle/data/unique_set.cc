@@ -27,6 +27,11 @@ void UniqueSet::Grow() {
   }
 }
 
+void UniqueSet::Prefetch(std::string_view value) const {
+  if (slots_.empty()) return;
+  __builtin_prefetch(&slots_[Hash(value) & (slots_.size() - 1)]);
+}
+
 bool UniqueSet::Insert(std::string_view value) {
   if ((size_ + 1) * 2 > slots_.size()) Grow();
   const uint64_t h = Hash(value);

@@ -14,6 +14,9 @@ class UniqueSet {
  public:
   // Adds `value`; false when it was already there.
   bool Insert(std::string_view value);
+  // Tells the processor that `value` will soon be inserted (a table of millions of slots is
+  // not in the cache: the insertion otherwise waits for memory).
+  void Prefetch(std::string_view value) const;
   size_t size() const { return size_; }
 
  private:

@@ -4,6 +4,7 @@
 #ifndef PASSERELLE_DATA_VALIDATOR_H_
 #define PASSERELLE_DATA_VALIDATOR_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -41,21 +42,34 @@ class RowValidator {
     return Check(record, std::span<Value>(*row), problems);
   }
 
+  // Readies the checks of `record`, the one after the record about to be checked (fetches what
+  // its uniqueness checks will read). Changes no result.
+  void Prefetch(const Record& record) const;
+
   // Dictionary variables absent from the file (optional ones: stored as missing).
   const std::vector<std::string>& absent_optional() const { return absent_optional_; }
 
  private:
   RowValidator(const Dictionary& dictionary, const CellFormat& format)
       : dictionary_(dictionary), format_(format) {}
-  bool Convert(const Variable& variable, std::string_view cell, Value* value,
-               std::string* rule) const;
+  // Converts `cell` to the type of variable `i`.
+  bool Convert(size_t i, std::string_view cell, Value* value, std::string* rule) const;
+
+  // A level's length and first eight bytes: most cells are told from most levels by these.
+  struct LevelKey {
+    uint64_t prefix = 0;
+    size_t size = 0;
+  };
+  static uint64_t Prefix(std::string_view text);
 
   const Dictionary dictionary_;  // a copy: the validator outlives no caller's dictionary
   CellFormat format_;
   std::vector<int> column_of_;  // by variable: CSV column, or -1
   size_t header_size_ = 0;
   std::vector<std::string> absent_optional_;
-  std::vector<UniqueSet> seen_;  // by variable, for unique ones
+  std::vector<std::vector<LevelKey>> level_keys_;  // by variable, for each of its levels
+  std::vector<UniqueSet> seen_;                    // by variable, for unique ones
+  std::vector<int> unique_columns_;                // the unique variables the file has
   GuRules rules_;
   std::optional<GuDerivation> derivation_;
 };

@@ -283,10 +283,12 @@ Result<int64_t> SiteStore::CheckRows(data::RecordReader* reader, const data::Dic
   for (size_t c = 0; check_site && c < reader->header().size(); ++c) {
     if (reader->header()[c] == "site") site_column = static_cast<int>(c);
   }
-  data::Record record;
+  // One record is read ahead, so that its checks' data is fetched while this one is checked.
+  data::Record records[2];
+  size_t current = 0;
+  Result<bool> more = reader->Next(&records[current]);
   int64_t rows = 0;
   for (;;) {
-    auto more = reader->Next(&record);
     if (!more.ok()) {
       // A broken file (bad quoting, not UTF-8) ends the reading; earlier problems are kept.
       if (problems.empty()) return more.status();
@@ -294,6 +296,10 @@ Result<int64_t> SiteStore::CheckRows(data::RecordReader* reader, const data::Dic
       break;
     }
     if (!*more) break;
+    const data::Record& record = records[current];
+    current ^= 1;
+    more = reader->Next(&records[current]);
+    if (more.ok() && *more) validator->Prefetch(records[current]);
     if (++rows % 100000 == 0 && progress) progress(rows);
     const std::span<data::Value> row = sink->Slot();
     if (!validator->Check(record, row, &problems)) continue;
