@@ -2,6 +2,8 @@
 #ifndef PASSERELLE_BASE_TEXT_H_
 #define PASSERELLE_BASE_TEXT_H_
 
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +25,26 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
 std::string HexEncode(std::string_view bytes);
 // Number formatting for people: `digits` significant digits, no trailing zeros.
 std::string FormatNumber(double value, int digits = 6);
+
+// Eight bytes standing for `s`: two texts of the same length up to 8 bytes have the same key
+// only when they are equal; a longer text's key is its first eight bytes. A quick first
+// comparison of short texts (a category's levels), read in at most two loads.
+inline uint64_t ShortKey(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  uint64_t key = 0;
+  if (n >= 8) {
+    std::memcpy(&key, p, 8);
+  } else if (n >= 4) {
+    uint32_t low, high;  // overlapping when n < 8: the length says how
+    std::memcpy(&low, p, 4);
+    std::memcpy(&high, p + n - 4, 4);
+    key = uint64_t{low} | uint64_t{high} << 32;
+  } else if (n > 0) {
+    key = uint64_t{p[0]} | uint64_t{p[n / 2]} << 8 | uint64_t{p[n - 1]} << 16;
+  }
+  return key;
+}
 
 }  // namespace passerelle
 

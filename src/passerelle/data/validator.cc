@@ -19,7 +19,7 @@ Result<std::unique_ptr<RowValidator>> RowValidator::Make(
   v->header_size_ = header.size();
   for (const Variable& var : dictionary.variables) {
     std::vector<LevelKey>& keys = v->level_keys_.emplace_back();
-    for (const std::string& level : var.levels) keys.push_back({Prefix(level), level.size()});
+    for (const std::string& level : var.levels) keys.push_back({ShortKey(level), level.size()});
   }
   v->seen_.resize(dictionary.variables.size());
   v->column_of_.assign(dictionary.variables.size(), -1);
@@ -50,14 +50,6 @@ Result<std::unique_ptr<RowValidator>> RowValidator::Make(
     }
   }
   return v;
-}
-
-uint64_t RowValidator::Prefix(std::string_view text) {
-  uint64_t prefix = 0;
-  for (size_t i = 0; i < text.size() && i < 8; ++i) {
-    prefix |= uint64_t{static_cast<unsigned char>(text[i])} << (8 * i);
-  }
-  return prefix;
 }
 
 bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::string* rule) const {
@@ -102,12 +94,12 @@ bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::s
     case VarType::kCategory: {
       int32_t level = -1;
       if (!var.levels.empty()) {
-        // This runs for millions of cells: the length and first bytes first, then the rest.
+        // This runs for millions of cells: the length and ShortKey first, then the rest.
         const std::vector<LevelKey>& keys = level_keys_[i];
-        const uint64_t prefix = Prefix(cell);
+        const uint64_t short_key = ShortKey(cell);
         auto it = var.levels.begin();
         for (const LevelKey& key : keys) {
-          if (key.size == cell.size() && key.prefix == prefix &&
+          if (key.size == cell.size() && key.key == short_key &&
               (cell.size() <= 8 ||
                std::memcmp(it->data() + 8, cell.data() + 8, cell.size() - 8) == 0)) {
             break;

@@ -55,12 +55,11 @@ class RowValidator {
   // Converts `cell` to the type of variable `i`.
   bool Convert(size_t i, std::string_view cell, Value* value, std::string* rule) const;
 
-  // A level's length and first eight bytes: most cells are told from most levels by these.
+  // A level's ShortKey and length: most cells are told from most levels by these.
   struct LevelKey {
-    uint64_t prefix = 0;
+    uint64_t key = 0;
     size_t size = 0;
   };
-  static uint64_t Prefix(std::string_view text);
 
   const Dictionary dictionary_;  // a copy: the validator outlives no caller's dictionary
   CellFormat format_;

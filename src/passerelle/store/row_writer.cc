@@ -4,7 +4,32 @@
 
 #include <algorithm>
 
+#include "passerelle/base/text.h"
+
 namespace passerelle::store {
+
+bool CategoryTexts::Is(size_t id, const Key& key, std::string_view text) const {
+  return keys_[id].key == key.key && keys_[id].size == key.size &&
+         (key.size <= 8 || std::memcmp(texts_[id].data() + 8, text.data() + 8, key.size - 8) == 0);
+}
+
+int CategoryTexts::Find(std::string_view text) {
+  const Key key{ShortKey(text), text.size()};
+  const size_t hash = ((key.key ^ key.size) * 0x9E3779B97F4A7C15ULL) >> 56;  // 0 to 255
+  static_assert(kMaxTexts == 256);
+  if (const int id = last_[hash]; id >= 0 && Is(id, key, text)) return id;
+  for (size_t id = 0; id < keys_.size(); ++id) {
+    if (Is(id, key, text)) {
+      last_[hash] = static_cast<int16_t>(id);
+      return static_cast<int>(id);
+    }
+  }
+  if (texts_.size() == kMaxTexts) return -1;
+  texts_.emplace_back(text);
+  keys_.push_back(key);
+  last_[hash] = static_cast<int16_t>(texts_.size() - 1);
+  return static_cast<int>(texts_.size() - 1);
+}
 
 RowWriter::RowWriter(std::vector<data::VarType> types, WriteRows write,
                      std::function<Status()> finish)
@@ -12,6 +37,10 @@ RowWriter::RowWriter(std::vector<data::VarType> types, WriteRows write,
   mask_words_ = (types_.size() + 63) / 64;
   row_words_ = PackedRows::RowWords(types_.size());
   slot_.resize(types_.size());
+  for (data::VarType type : types_) {
+    categories_.push_back(type == data::VarType::kCategory ? std::make_unique<CategoryTexts>()
+                                                           : nullptr);
+  }
   filling_ = NewBatch();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "store-writer");
@@ -58,6 +87,13 @@ Status RowWriter::Commit() {
       case data::VarType::kNumber:
         std::memcpy(&word[i], &v.number, sizeof(double));
         break;
+      case data::VarType::kCategory:
+        // Most categories have a few texts: each kept once, then given by its number.
+        if (const int id = categories_[i]->Find(v.text); id >= 0) {
+          word[i] = PackedRows::kCategoryText | static_cast<uint64_t>(id);
+          break;
+        }
+        [[fallthrough]];
       default:
         word[i] = static_cast<uint64_t>(b.text.size()) << 32 | v.text.size();
         b.text.append(v.text);
@@ -128,7 +164,8 @@ void RowWriter::WriterLoop() {
 }
 
 Status RowWriter::WriteBatch(Batch& batch) {
-  return write_(PackedRows(batch.words.data(), batch.rows, types_.size(), batch.text));
+  return write_(
+      PackedRows(batch.words.data(), batch.rows, types_.size(), batch.text, &categories_));
 }
 
 }  // namespace passerelle::store

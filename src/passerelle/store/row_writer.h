@@ -6,6 +6,7 @@
 #ifndef PASSERELLE_STORE_ROW_WRITER_H_
 #define PASSERELLE_STORE_ROW_WRITER_H_
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -33,25 +34,62 @@ class RowSink {
   virtual Status Commit() = 0;
 };
 
+// The texts a category column has had, each kept once, in the order they came; at most
+// kMaxTexts a column. Filled by the reading thread, read by the writer thread: an entry never
+// moves or changes once there, and a batch is handed over only after the entries it uses.
+class CategoryTexts {
+ public:
+  static constexpr size_t kMaxTexts = 256;
+  CategoryTexts() {
+    texts_.reserve(kMaxTexts);
+    keys_.reserve(kMaxTexts);
+    std::fill(std::begin(last_), std::end(last_), int16_t{-1});
+  }
+  CategoryTexts(const CategoryTexts&) = delete;
+  CategoryTexts& operator=(const CategoryTexts&) = delete;
+
+  // The number of `text`, added if new; -1 when new and the column has kMaxTexts already.
+  int Find(std::string_view text);
+  const std::string& text(size_t id) const { return texts_[id]; }
+
+ private:
+  // A text's ShortKey and length: most texts are told apart by these.
+  struct Key {
+    uint64_t key = 0;
+    size_t size = 0;
+  };
+  bool Is(size_t id, const Key& key, std::string_view text) const;
+
+  std::vector<std::string> texts_;
+  // The reading thread's: the keys of texts_, and where a key's hash last led.
+  std::vector<Key> keys_;
+  int16_t last_[kMaxTexts];
+};
+
 // Rows as the writer thread gets them, packed: row after row, the row's missing values as bits
 // (one 64-bit word per 64 values), then one word a value: an integer or a date (days since
-// 1970-01-01), a number's bits, or a text's offset in `text` (high 32 bits) and its length (low
-// 32 bits). A category's level is not kept: its text is.
+// 1970-01-01), a number's bits, a category's text as its number in the column's CategoryTexts
+// (with kCategoryText set), or a text's offset in `text` (high 32 bits, below 2^31) and its
+// length (low 32 bits).
 class PackedRows {
  public:
-  PackedRows(const uint64_t* words, size_t rows, size_t width, std::string_view text)
+  static constexpr uint64_t kCategoryText = uint64_t{1} << 63;
+
+  PackedRows(const uint64_t* words, size_t rows, size_t width, std::string_view text,
+             const std::vector<std::unique_ptr<CategoryTexts>>* categories)
       : words_(words),
         rows_(rows),
         mask_words_((width + 63) / 64),
         row_words_(mask_words_ + width),
-        text_(text) {}
+        text_(text),
+        categories_(categories) {}
   static size_t RowWords(size_t width) { return (width + 63) / 64 + width; }
 
   size_t rows() const { return rows_; }
   bool missing(size_t row, size_t i) const { return Missing(words(row), i); }
   int64_t integer(size_t row, size_t i) const { return Integer(values(row)[i]); }
   double number(size_t row, size_t i) const { return Number(values(row)[i]); }
-  std::string_view text(size_t row, size_t i) const { return Text(values(row)[i]); }
+  std::string_view text(size_t row, size_t i) const { return Text(i, values(row)[i]); }
 
   // The same, a row at a time: its words (missing bits first), then its values' words.
   const uint64_t* words(size_t row) const { return words_ + row * row_words_; }
@@ -63,7 +101,9 @@ class PackedRows {
     std::memcpy(&x, &word, sizeof x);
     return x;
   }
-  std::string_view Text(uint64_t word) const {
+  // Column i's text: valid while the writer lives (a category's) or the batch is being written.
+  std::string_view Text(size_t i, uint64_t word) const {
+    if (word & kCategoryText) return (*categories_)[i]->text(word & ~kCategoryText);
     return text_.substr(word >> 32, word & 0xFFFFFFFFu);
   }
 
@@ -73,6 +113,7 @@ class PackedRows {
   size_t mask_words_;
   size_t row_words_;
   std::string_view text_;
+  const std::vector<std::unique_ptr<CategoryTexts>>* categories_;
 };
 
 class RowWriter : public RowSink {
@@ -103,7 +144,7 @@ class RowWriter : public RowSink {
   };
   static constexpr size_t kBatchRows = 2048;
   static constexpr size_t kMaxQueued = 4;
-  // A batch is sent early once its text reaches this (offsets stay below 2^32).
+  // A batch is sent early once its text reaches this (offsets stay below 2^31).
   static constexpr size_t kMaxBatchText = size_t{1} << 30;
 
   std::unique_ptr<Batch> NewBatch() const;
@@ -117,6 +158,7 @@ class RowWriter : public RowSink {
   size_t mask_words_ = 0;          // words of missing bits a row
   size_t row_words_ = 0;           // words a packed row
   std::vector<data::Value> slot_;  // the row being validated (the reading thread's)
+  std::vector<std::unique_ptr<CategoryTexts>> categories_;  // by column; null but for categories
   std::unique_ptr<Batch> filling_;
 
   std::mutex mutex_;

@@ -89,6 +89,54 @@ TEST_F(SiteStoreTest, ImportsSyntheticCohortAndLoadsIt) {
   ASSERT_EQ(list->size(), 1u);
 }
 
+// Rows reach the table as read, whatever their number (not a multiple of what the writer takes at
+// once), missing values, repeated values and a category of more texts than the writer keeps.
+TEST_F(SiteStoreTest, EveryValueOfManyRowsIsStoredAsRead) {
+  auto d = data::ParseDictionary(
+      "name = \"many\"\n[[variable]]\nname = \"id\"\ntype = \"identifier\"\nunique = true\n"
+      "[[variable]]\nname = \"code\"\ntype = \"category\"\n"
+      "[[variable]]\nname = \"grade\"\ntype = \"category\"\nlevels = [\"low\", "
+      "\"intermediate_high\"]\n"
+      "[[variable]]\nname = \"n\"\ntype = \"integer\"\n"
+      "[[variable]]\nname = \"x\"\ntype = \"number\"\n"
+      "[[variable]]\nname = \"note\"\ntype = \"text\"\n",
+      "many.toml");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  constexpr int kRows = 5003;
+  std::string csv = "id,code,grade,n,x,note\n";
+  auto code = [](int r) { return r % 3 == 0 ? "" : "c" + std::to_string(r % 700); };
+  auto grade = [](int r) { return r % 5 == 0 ? "" : r % 2 ? "low" : "intermediate_high"; };
+  for (int r = 0; r < kRows; ++r) {
+    csv += "p" + std::to_string(r) + "," + code(r) + "," + grade(r) + "," +
+           (r % 7 == 0 ? "" : std::to_string(r % 4)) + "," + (r % 11 == 0 ? "" : "1.5") + "," +
+           (r % 2 ? "note " + std::to_string(r) : "") + "\n";
+  }
+  ImportRequest request;
+  request.dataset = "many";
+  request.file_path = Write("many.csv", csv);
+  request.dictionary = *d;
+  auto report = store_->Import(request);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  auto table = store_->LoadTable("many", nullptr);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  ASSERT_EQ(table->rows, static_cast<size_t>(kRows));
+  const data::Column* ids = table->Find("id");
+  const data::Column* codes = table->Find("code");
+  const data::Column* grades = table->Find("grade");
+  const data::Column* n = table->Find("n");
+  const data::Column* x = table->Find("x");
+  const data::Column* notes = table->Find("note");
+  for (int r = 0; r < kRows; ++r) {
+    SCOPED_TRACE(r);
+    EXPECT_EQ(ids->texts[r], "p" + std::to_string(r));
+    EXPECT_EQ(codes->IsMissing(r) ? "" : codes->levels[codes->codes[r]], code(r));
+    EXPECT_EQ(grades->IsMissing(r) ? "" : grades->levels[grades->codes[r]], grade(r));
+    EXPECT_EQ(n->IsMissing(r) ? -1 : n->numbers[r], r % 7 == 0 ? -1 : r % 4);
+    EXPECT_EQ(x->IsMissing(r) ? -1 : x->numbers[r], r % 11 == 0 ? -1 : 1.5);
+    EXPECT_EQ(notes->IsMissing(r) ? "" : notes->texts[r], r % 2 ? "note " + std::to_string(r) : "");
+  }
+}
+
 TEST_F(SiteStoreTest, BadRowNearTheEndLeavesTheStoreUnchanged) {
   std::ostringstream good;
   data::WriteSyntheticCohort({"wuhan", 200, 5}, good);

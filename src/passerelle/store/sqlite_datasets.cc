@@ -128,39 +128,45 @@ class SqliteDatasetDb : public DatasetDb {
 
  private:
   // An INSERT statement of `rows` rows. SQLite keeps a parameter's value from one execution to
-  // the next: a parameter bound to NULL is not bound to NULL again (a fresh statement's are).
+  // the next: a value the parameter holds already (NULL, the same number, the same category
+  // text) is not bound again. A fresh statement's parameters are NULL.
   class Insert {
    public:
     Insert(std::unique_ptr<Statement> statement, const std::vector<data::VarType>& types,
            size_t rows)
-        : statement_(std::move(statement)), types_(types), null_(rows * types.size(), 1) {}
+        : statement_(std::move(statement)), types_(types), bound_(rows * types.size()) {}
 
     // Inserts the rows of `rows` from `first` on, as many as the statement has.
     Status Run(const PackedRows& rows, size_t first) {
       const size_t width = types_.size();
-      uint8_t* null = null_.data();
+      Bound* bound = bound_.data();
       int index = 1;
-      for (size_t r = first; r < first + null_.size() / width; ++r) {
+      for (size_t r = first; r < first + bound_.size() / width; ++r) {
         const uint64_t* words = rows.words(r);
         const uint64_t* values = rows.values(r);
-        for (size_t i = 0; i < width; ++i, ++null, ++index) {
+        for (size_t i = 0; i < width; ++i, ++bound, ++index) {
           if (PackedRows::Missing(words, i)) {
-            if (!*null) statement_->BindNull(index);
-            *null = 1;
+            if (!bound->null) statement_->BindNull(index);
+            *bound = {true, false, 0};
             continue;
           }
-          *null = 0;
+          const uint64_t word = values[i];
+          if (bound->kept && bound->word == word) continue;
           switch (types_[i]) {
             case data::VarType::kInteger:
             case data::VarType::kDate:
-              statement_->BindInt(index, PackedRows::Integer(values[i]));
+              statement_->BindInt(index, PackedRows::Integer(word));
+              *bound = {false, true, word};
               break;
             case data::VarType::kNumber:
-              statement_->BindDouble(index, PackedRows::Number(values[i]));
+              statement_->BindDouble(index, PackedRows::Number(word));
+              *bound = {false, true, word};
               break;
             default:
-              // The text stays in the batch until the statement has run.
-              statement_->BindText(index, rows.Text(values[i]), /*transient=*/false);
+              // A category's text stays while the writer lives; other text until the statement
+              // has run.
+              statement_->BindText(index, rows.Text(i, word), /*transient=*/false);
+              *bound = {false, (word & PackedRows::kCategoryText) != 0, word};
               break;
           }
         }
@@ -169,9 +175,14 @@ class SqliteDatasetDb : public DatasetDb {
     }
 
    private:
+    struct Bound {
+      bool null = true;   // bound to NULL
+      bool kept = false;  // bound to `word`'s value, which stays
+      uint64_t word = 0;
+    };
     std::unique_ptr<Statement> statement_;
     std::vector<data::VarType> types_;
-    std::vector<uint8_t> null_;  // by parameter: bound to NULL
+    std::vector<Bound> bound_;  // by parameter
   };
 
   // Rows a statement inserts at most: SQLite's own work for each execution is shared by them.
