@@ -4,20 +4,10 @@
 
 #include <algorithm>
 
-#include "passerelle/base/text.h"
-
 namespace passerelle::store {
 
-bool CategoryTexts::Is(size_t id, const Key& key, std::string_view text) const {
-  return keys_[id].key == key.key && keys_[id].size == key.size &&
-         (key.size <= 8 || std::memcmp(texts_[id].data() + 8, text.data() + 8, key.size - 8) == 0);
-}
-
-int CategoryTexts::Find(std::string_view text) {
-  const Key key{ShortKey(text), text.size()};
-  const size_t hash = ((key.key ^ key.size) * 0x9E3779B97F4A7C15ULL) >> 56;  // 0 to 255
-  static_assert(kMaxTexts == 256);
-  if (const int id = last_[hash]; id >= 0 && Is(id, key, text)) return id;
+int CategoryTexts::FindOrAdd(const Key& key, size_t hash, std::string_view text) {
+  static_assert(kMaxTexts == 256);  // Hash's range
   for (size_t id = 0; id < keys_.size(); ++id) {
     if (Is(id, key, text)) {
       last_[hash] = static_cast<int16_t>(id);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "passerelle/base/status.h"
+#include "passerelle/base/text.h"
 #include "passerelle/data/value.h"
 
 namespace passerelle::store {
@@ -49,7 +50,12 @@ class CategoryTexts {
   CategoryTexts& operator=(const CategoryTexts&) = delete;
 
   // The number of `text`, added if new; -1 when new and the column has kMaxTexts already.
-  int Find(std::string_view text);
+  int Find(std::string_view text) {
+    const Key key{ShortKey(text), text.size()};
+    const size_t hash = Hash(key);
+    if (const int id = last_[hash]; id >= 0 && Is(id, key, text)) return id;
+    return FindOrAdd(key, hash, text);
+  }
   const std::string& text(size_t id) const { return texts_[id]; }
 
  private:
@@ -58,7 +64,15 @@ class CategoryTexts {
     uint64_t key = 0;
     size_t size = 0;
   };
-  bool Is(size_t id, const Key& key, std::string_view text) const;
+  static size_t Hash(const Key& key) {  // 0 to 255
+    return ((key.key ^ key.size) * 0x9E3779B97F4A7C15ULL) >> 56;
+  }
+  bool Is(size_t id, const Key& key, std::string_view text) const {
+    return keys_[id].key == key.key && keys_[id].size == key.size &&
+           (key.size <= 8 ||
+            std::memcmp(texts_[id].data() + 8, text.data() + 8, key.size - 8) == 0);
+  }
+  int FindOrAdd(const Key& key, size_t hash, std::string_view text);
 
   std::vector<std::string> texts_;
   // The reading thread's: the keys of texts_, and where a key's hash last led.
