@@ -36,7 +36,7 @@ format-check: deps
 
 bench: build
 	@scripts/install-deps --bench
-	@cmake --build --preset release --target fit_bench ledger_bench relay
+	@cmake --build --preset release --target fit_bench ledger_bench relay hold_connections
 	@bench/run
 
 clean:
