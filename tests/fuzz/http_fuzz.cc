@@ -4,10 +4,14 @@
 // or from another thread. Whatever arrives: what comes back is HTTP (or nothing), the
 // connection ends when the client ends its side (never a crash, a hang or a leak), and the
 // server still answers an ordinary request (checked after every tenth input).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,7 +20,6 @@
 #include <thread>
 
 #include "passerelle/net/https.h"
-#include "passerelle/net/test_socket.h"
 
 namespace {
 
@@ -46,10 +49,26 @@ struct Server {
   }
 };
 
+// A connection to the server. The kernel picks the client's port at connect time, among those
+// free for this destination (a hundred thousand connections leave many ports in TIME_WAIT); a
+// failure is tried again before it counts.
+int Connect(int port) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) return fd;
+    ::close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::abort();
+}
+
 // Sends `bytes`, ends the client's side, and reads until the server closes; what came back.
 std::string Exchange(int port, const std::string& bytes) {
-  const int fd = testing::ConnectFrom("127.0.0.1", port);
-  if (fd < 0) std::abort();
+  const int fd = Connect(port);
   timeval timeout{10, 0};  // a hang is a failure
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   size_t sent = 0;
