@@ -23,6 +23,15 @@ std::string QuoteCell(std::string_view s);
 std::string Join(const std::vector<std::string>& parts, std::string_view separator);
 // Lowercase hexadecimal of raw bytes.
 std::string HexEncode(std::string_view bytes);
+// `text` with ASCII letters in lower case, other bytes as they are (header names, extensions).
+inline std::string AsciiLower(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return lower;
+}
+
 // Number formatting for people: `digits` significant digits, no trailing zeros.
 std::string FormatNumber(double value, int digits = 6);
 

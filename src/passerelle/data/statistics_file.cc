@@ -734,8 +734,7 @@ Result<bool> StatisticsReader::Next(Record* record) {
 Result<std::unique_ptr<RecordReader>> OpenStatistics(const std::string& path, std::string bytes,
                                                      bool in_memory, const RecordOptions& options,
                                                      const CellFormat& cells) {
-  std::string extension = std::filesystem::path(path).extension().string();
-  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string extension = AsciiLower(std::filesystem::path(path).extension().string());
   const auto kind = std::find_if(std::begin(kKinds), std::end(kKinds),
                                  [&](const FileKind& k) { return k.extension == extension; });
   if (kind == std::end(kKinds)) {

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -51,11 +50,6 @@ std::string AddressText(const sockaddr_storage& addr) {
           ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr)
           : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr);
   return inet_ntop(addr.ss_family, where, text, sizeof text) ? text : "";
-}
-
-std::string ToLower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
 }
 
 const char* Reason(int status) {
@@ -148,7 +142,7 @@ struct RequestHead {
   }
   bool KeepAlive() const {
     const std::string* connection = Header("connection");
-    const std::string value = connection ? ToLower(*connection) : "";
+    const std::string value = connection ? AsciiLower(*connection) : "";
     return http11 ? value.find("close") == std::string::npos
                   : value.find("keep-alive") != std::string::npos;
   }
@@ -158,6 +152,7 @@ struct RequestHead {
 struct Refusal {
   int status;
   std::string message, code;
+  size_t length = 0;  // of the refused request's body, as its head declared it
 };
 
 // The head at the start of `in` (which holds it whole, up to its blank line), or a refusal.
@@ -187,7 +182,7 @@ std::variant<RequestHead, Refusal> ParseHead(std::string_view in, size_t end) {
     if (colon == std::string_view::npos || colon == 0) {
       return Refusal{400, "a header line is NAME: VALUE", "bad_request"};
     }
-    std::string name = ToLower(std::string(line.substr(0, colon)));
+    std::string name = AsciiLower(line.substr(0, colon));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
@@ -203,18 +198,19 @@ std::variant<RequestHead, Refusal> ParseHead(std::string_view in, size_t end) {
     head.headers.emplace_back(std::move(name), std::string(value));
   }
   if (head.Header("transfer-encoding")) {
-    return Refusal{411, "a request body is sent with a Content-Length", "length_required"};
+    return Refusal{411, "a request body is sent with a Content-Length", "length_required",
+                   head.length};
   }
   if (const std::string* encoding = head.Header("content-encoding");
-      encoding && !encoding->empty() && ToLower(*encoding) != "identity") {
+      encoding && !encoding->empty() && AsciiLower(*encoding) != "identity") {
     return Refusal{415,
                    "a request body is sent as application/json, or compressed as " +
                        std::string(kGzipJson) + ", never with a Content-Encoding",
-                   "encoding"};
+                   "encoding", head.length};
   }
   if (head.length > kMaxBodyBytes) {
     return Refusal{413, "a request body is at most " + std::to_string(kMaxBodyBytes >> 20) + " MB",
-                   "too_large"};
+                   "too_large", head.length};
   }
   return head;
 }
@@ -230,7 +226,7 @@ std::string Format(HttpResponse response, bool keep_alive, bool gzip, bool tls) 
   std::vector<std::pair<std::string, std::string>>& headers = response.headers;
   auto has = [&](std::string_view name) {
     for (const auto& [key, value] : headers) {
-      if (ToLower(key) == ToLower(std::string(name))) return true;
+      if (AsciiLower(key) == AsciiLower(name)) return true;
     }
     return false;
   };
@@ -659,34 +655,20 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
       }
       std::variant<RequestHead, Refusal> parsed = ParseHead(c.in, end);
       if (Refusal* refused = std::get_if<Refusal>(&parsed)) {
-        // A body that may be skipped is skipped first, so that the client, still sending it,
-        // reads the refusal; a body beyond what a connection may send is not awaited.
-        const size_t length = refused->status == 400 ? 0 : RequestLengthOf(c.in, end);
-        const size_t have = c.in.size() - (end + 4);
-        if (length > have && length <= limits.request_bytes) {
-          c.skip = length - have;
-          c.after = *refused;
-          Drop(c, c.in.size());
-          return false;
-        }
-        Refuse(c, *refused);
-        return true;
+        return RefuseRequest(c, *refused, end + 4, refused->length);
       }
       c.head = std::move(std::get<RequestHead>(parsed));
       c.continued = false;
-      if (c.refusal) {  // beyond a limit: told so, its body skipped first
-        const size_t have = c.in.size() - c.head->head_bytes;
-        c.skip = c.head->length > have ? c.head->length - have : 0;
-        c.after = *c.refusal;
+      if (c.refusal) {  // beyond a limit: told so
+        const RequestHead head = std::move(*c.head);
         c.head.reset();
-        Drop(c, c.in.size());
-        return Take(c);
+        return RefuseRequest(c, *c.refusal, head.head_bytes, head.length);
       }
     }
     const RequestHead& head = *c.head;
     if (c.in.size() < head.head_bytes + head.length) {
       const std::string* expect = head.Header("expect");
-      if (expect && ToLower(*expect) == "100-continue" && !c.continued) {
+      if (expect && AsciiLower(*expect) == "100-continue" && !c.continued) {
         c.continued = true;
         Send(c, "HTTP/1.1 100 Continue\r\n\r\n", false, true);
         return true;
@@ -697,20 +679,19 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
     return true;
   }
 
-  // The Content-Length of a head that was refused for another reason (0 when it has none).
-  static size_t RequestLengthOf(const std::string& in, size_t end) {
-    const std::string head = ToLower(in.substr(0, end));
-    const size_t at = head.find("\r\ncontent-length:");
-    if (at == std::string::npos) return 0;
-    size_t i = at + 17;
-    while (i < head.size() && head[i] == ' ') ++i;
-    size_t length = 0;
-    for (int digits = 0;
-         i < head.size() && std::isdigit(static_cast<unsigned char>(head[i])) && digits < 12;
-         ++i, ++digits) {
-      length = length * 10 + static_cast<size_t>(head[i] - '0');
+  // Refuses the request whose head (`head_bytes`) is at the start of `in`. A body that may be
+  // skipped is skipped first, so that the client, still sending it, reads the refusal (false:
+  // more bytes are needed); a body beyond what a connection may send is not awaited.
+  bool RefuseRequest(Connection& c, const Refusal& refusal, size_t head_bytes, size_t length) {
+    const size_t have = c.in.size() - head_bytes;
+    Drop(c, c.in.size());
+    if (length > have && length <= limits.request_bytes) {
+      c.skip = length - have;
+      c.after = refusal;
+      return false;
     }
-    return length;
+    Refuse(c, refusal);
+    return true;
   }
 
   // Hands the complete request at the start of `in` to a worker.
@@ -752,7 +733,7 @@ struct HttpsServer::Impl : std::enable_shared_from_this<HttpsServer::Impl> {
     state->server = weak_from_this();
     state->connection = c.id;
     state->keep_alive = head.KeepAlive();
-    state->gzip = accept && ToLower(*accept).find("gzip") != std::string::npos;
+    state->gzip = accept && AsciiLower(*accept).find("gzip") != std::string::npos;
     state->tls = tls;
     c.phase = Phase::kAnswering;
     Post([this, request = std::move(request), compressed = type && *type == kGzipJson,

@@ -78,6 +78,16 @@ class HttpsTest : public ::testing::Test {
     std::lock_guard lock(mutex_);
     return log_;
   }
+  // Another caller is answered `times` times, each within `timeout`.
+  void ExpectServed(int port, int times, std::chrono::seconds timeout) {
+    auto client = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
+    ASSERT_TRUE(client.ok());
+    for (int i = 0; i < times; ++i) {
+      auto response = (*client)->Post("/api/v1/echo", "{}", timeout);
+      ASSERT_TRUE(response.ok()) << response.status().ToString();
+      EXPECT_EQ(response->status, 200);
+    }
+  }
 
   std::string dir_;
   std::unique_ptr<HttpsServer> server_;
@@ -208,13 +218,7 @@ TEST_F(HttpsTest, IdleAndSlowConnectionsAreCappedAndCutWhileOthersAreServed) {
   });
 
   const auto begin = std::chrono::steady_clock::now();
-  auto client = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
-  ASSERT_TRUE(client.ok());
-  for (int i = 0; i < 5; ++i) {
-    auto response = (*client)->Post("/api/v1/echo", "{}", std::chrono::seconds(5));
-    ASSERT_TRUE(response.ok()) << response.status().ToString();
-    EXPECT_EQ(response->status, 200);
-  }
+  ExpectServed(port, 5, std::chrono::seconds(5));
   EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(3));
 
   slowloris.join();  // its writes fail once the server has cut it
@@ -281,13 +285,7 @@ TEST_F(HttpsTest, ManyAddressesCannotFillTheServer) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // 16 of 20 connections held
 
   const auto begin = std::chrono::steady_clock::now();
-  auto client = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
-  ASSERT_TRUE(client.ok());
-  for (int i = 0; i < 3; ++i) {
-    auto response = (*client)->Post("/api/v1/echo", "{}", std::chrono::seconds(20));
-    ASSERT_TRUE(response.ok()) << response.status().ToString();
-    EXPECT_EQ(response->status, 200);
-  }
+  ExpectServed(port, 3, std::chrono::seconds(20));
   EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(15));
   const std::string cut = "no TLS handshake within 1 s (limit under_pressure)";
   for (int i = 0; i < 100 && Log().find(cut) == std::string::npos; ++i) {
@@ -382,13 +380,7 @@ TEST_F(HttpsTest, WaitingRequestsHoldNoWorker) {
     std::lock_guard lock(mu);
     ASSERT_EQ(waiting.size(), static_cast<size_t>(kWaiting));
   }
-  auto other = HttpsClient::Create("localhost", port, Identity("ca", "wuhan"));
-  ASSERT_TRUE(other.ok());
-  for (int i = 0; i < 3; ++i) {
-    auto r = (*other)->Post("/api/v1/echo", "{}", std::chrono::seconds(5));
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_EQ(r->status, 200);
-  }
+  ExpectServed(port, 3, std::chrono::seconds(5));
   std::thread answering([&] {
     std::lock_guard lock(mu);
     for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) {

@@ -56,8 +56,7 @@ std::string PolicyPath(const std::string& dir) { return (fs::path(dir) / "policy
 // Names the store uses for itself; a dataset may not take them, in any case (SQLite's names are
 // not case-sensitive: "Site" is the table "site").
 bool IsReservedName(const std::string& name) {
-  std::string lower = name;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = AsciiLower(name);
   return lower == "site" || lower == "dataset" || lower == "dataset_version" ||
          lower.starts_with("data_") || lower.starts_with("sqlite_");
 }
