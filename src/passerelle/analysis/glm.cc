@@ -34,6 +34,9 @@ Result<stats::GlmAggregate> Sum(const std::vector<GlmSite*>& sites,
     total.loglik += a.loglik;
     total.extreme_fits += a.extreme_fits;
     total.sum_log_w += a.sum_log_w;
+    total.sum_w += a.sum_w;
+    total.sum_wy += a.sum_wy;
+    total.offset = total.offset || a.offset;
     total.fractional_successes += a.fractional_successes;
   }
   return total;
@@ -50,9 +53,9 @@ struct Irls {
   bool converged = false;
 };
 
-Result<Irls> RunIrls(const std::vector<GlmSite*>& sites, size_t p) {
+// IRLS from the sites' aggregate at R's starting values.
+Result<Irls> RunIrls(const std::vector<GlmSite*>& sites, size_t p, stats::GlmAggregate step) {
   Irls fit;
-  ASSIGN_OR_RETURN(stats::GlmAggregate step, Sum(sites, nullptr));
   fit.fractional_successes = step.fractional_successes;
   double deviance_old = step.deviance;
   const stats::SymmetricFactor first(step.xtwx, p, kToler);
@@ -102,7 +105,8 @@ Result<GlmResult> FitGlm(const std::vector<GlmSite*>& sites,
     r.n += static_cast<size_t>(site->n());
   }
   if (p == 0) return InvalidArgument("the model has no coefficient to estimate");
-  ASSIGN_OR_RETURN(Irls fit, RunIrls(sites, p));
+  ASSIGN_OR_RETURN(stats::GlmAggregate start, Sum(sites, nullptr));
+  ASSIGN_OR_RETURN(Irls fit, RunIrls(sites, p, std::move(start)));
   r.iter = fit.iter;
   if (fit.fractional_successes > 0) {
     r.warnings.push_back("non-integer #successes in a binomial glm!");
@@ -136,10 +140,22 @@ Result<GlmResult> FitGlm(const std::vector<GlmSite*>& sites,
     r.dispersion = r.deviance / r.df_residual;
     r.t_statistics = true;
   }
-  // The null model: the intercept alone (with the offset), fitted the same way.
+  // The null model, as R's glm.fit and glm: with an intercept and no offset, the deviance at
+  // the weighted mean of the response; with an offset, the intercept alone fitted the same way.
   if (!null_sites.empty() && intercept) {
-    ASSIGN_OR_RETURN(const Irls null_fit, RunIrls(null_sites, 1));
-    r.null_deviance = null_fit.at_beta.deviance;
+    ASSIGN_OR_RETURN(const stats::GlmAggregate null_start, Sum(null_sites, nullptr));
+    if (null_start.offset) {
+      ASSIGN_OR_RETURN(const Irls null_fit, RunIrls(null_sites, 1, null_start));
+      r.null_deviance = null_fit.at_beta.deviance;
+    } else {
+      const double mean = null_start.sum_wy / null_start.sum_w;
+      const std::vector<double> at_mean = {family == stats::Family::kBinomial
+                                               ? std::log(mean / (1 - mean))
+                                           : family == stats::Family::kPoisson ? std::log(mean)
+                                                                               : mean};
+      ASSIGN_OR_RETURN(const stats::GlmAggregate null_step, Sum(null_sites, &at_mean));
+      r.null_deviance = null_step.deviance;
+    }
   } else {
     double total = 0;
     for (GlmSite* site : null_sites) {

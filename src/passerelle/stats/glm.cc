@@ -10,6 +10,8 @@ namespace passerelle::stats {
 namespace {
 
 constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
+// -log(kEpsilon) = 52 log 2: R's logit linkinv keeps eta within it.
+const double kLogitBound = -std::log(kEpsilon);
 
 // y log(y / mu), 0 when y is 0 (R's y_log_y).
 double YLogY(double y, double mu) { return y > 0 ? y * std::log(y / mu) : 0.0; }
@@ -24,6 +26,7 @@ GlmKernel::GlmKernel(GlmRows rows, Family family)
       for (size_t j = 0; j < p_; ++j) x_[i * p_ + j] = rows.x[j * n_ + i];
     }
   });
+  has_offset_ = !rows.offset.empty();
   offset_ = rows.offset.empty() ? std::vector<double>(n_, 0.0) : std::move(rows.offset);
   weight_ = rows.weight.empty() ? std::vector<double>(n_, 1.0) : std::move(rows.weight);
 }
@@ -58,7 +61,7 @@ GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start) const 
     for (size_t i = 0; i < p; ++i) a.xtwz[i] += parts[k].xtwz[i];
     a.deviance += parts[k].deviance;
     a.loglik += parts[k].loglik;
-    a.sum_y += parts[k].sum_y;
+    a.sum_wy += parts[k].sum_wy;
     a.sum_w += parts[k].sum_w;
     a.extreme_fits += parts[k].extreme_fits;
     a.sum_log_w += parts[k].sum_log_w;
@@ -66,6 +69,7 @@ GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start) const 
     total_rss += rss[k];
   }
   a.n = static_cast<double>(n_);
+  a.offset = has_offset_;
   if (family_ == Family::kGaussian) {
     // The log-likelihood at the ML variance RSS / n (R's logLik for gaussian glm, with the
     // prior weights' term).
@@ -85,13 +89,23 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
   a.xtwx.assign(p * p, 0.0);
   a.xtwz.assign(p, 0.0);
   std::vector<double> working(end - begin);  // the rows' working weights
+  // The log density of a 0/1 response of weight 1 is log(mu) or log(1 - mu), each at least
+  // R's bound eps: sixteen of them are multiplied (at least eps^16 ~ 1e-250, far from
+  // underflow) and the product's logarithm taken once, a sixteenth of the logarithms.
+  constexpr int kLogGroup = 16;
+  double probabilities = 1;
+  int in_product = 0;
+  const auto add_log_density = [&a](double l) {
+    a.deviance -= 2 * l;
+    a.loglik += l;
+  };
   for (size_t i = begin; i < end; ++i) {
     const double* xi = &x_[i * p];
     const double y = y_[i];
     const double pw = weight_[i];
-    a.sum_y += y;
+    a.sum_wy += pw * y;
     a.sum_w += pw;
-    a.sum_log_w += std::log(pw);
+    if (pw != 1) a.sum_log_w += std::log(pw);  // log(1) adds nothing: skipped, row by row
     double eta, mu;
     if (at_start) {
       // R's starting values: binomial (w y + 0.5) / (w + 1), poisson y + 0.1, gaussian y.
@@ -109,8 +123,11 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
       for (size_t j = 0; j < p; ++j) eta += xi[j] * beta[j];
       if (family_ == Family::kBinomial) {
         // R's logit linkinv clamps eta so that mu stays inside (eps, 1 - eps).
-        const double thresh = -std::log(kEpsilon);
-        const double e = std::exp(std::fmin(std::fmax(eta, -thresh), thresh));
+        // Written as comparisons (std::fmin and std::fmax are calls here), with their result:
+        // a NaN becomes -thresh.
+        const double clamped =
+            eta > -kLogitBound ? (eta < kLogitBound ? eta : kLogitBound) : -kLogitBound;
+        const double e = std::exp(clamped);
         mu = e / (1 + e);
       } else if (family_ == Family::kPoisson) {
         mu = std::fmax(std::exp(eta), kEpsilon);
@@ -124,9 +141,12 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
         // Deviance and log density; for a 0/1 response of weight 1 one logarithm serves both.
         // With weights, R's log density is dbinom(round(w y), round(w), mu).
         if ((y == 0 || y == 1) && pw == 1) {
-          const double l = std::log(y == 1 ? mu : 1 - mu);
-          a.deviance -= 2 * l;
-          a.loglik += l;
+          probabilities *= y == 1 ? mu : 1 - mu;
+          if (++in_product == kLogGroup) {
+            add_log_density(std::log(probabilities));
+            probabilities = 1;
+            in_product = 0;
+          }
         } else {
           a.deviance += 2 * pw * (YLogY(y, mu) + YLogY(1 - y, 1 - mu));
           const double trials = std::round(pw), successes = std::round(pw * y);
@@ -136,8 +156,8 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
                       (trials - successes > 0 ? (trials - successes) * std::log(1 - mu) : 0.0);
         }
         if (mu < 10 * kEpsilon || mu > 1 - 10 * kEpsilon) a.extreme_fits += 1;
-        dmu = std::fmax(mu * (1 - mu), kEpsilon);
         variance = mu * (1 - mu);
+        dmu = variance > kEpsilon ? variance : kEpsilon;  // std::fmax, NaN included
         break;
       }
       case Family::kPoisson: {
@@ -156,10 +176,13 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
     }
     // Working response and weight: z = eta - offset + (y - mu) / mu'(eta), w = mu'(eta)^2 / V(mu).
     const double z = eta - offset_[i] + (y - mu) / dmu;
-    const double w = pw * dmu * dmu / variance;
+    // The canonical links' mu'(eta) is V(mu) (binomial, poisson) or 1 (gaussian): w = pw mu'(eta)
+    // unless mu'(eta) was held at eps.
+    const double w = dmu == variance ? pw * dmu : pw * dmu * dmu / variance;
     working[i - begin] = w;
     for (size_t j = 0; j < p; ++j) a.xtwz[j] += w * xi[j] * z;
   }
+  if (in_product > 0) add_log_density(std::log(probabilities));
   AddWeightedCrossProduct(&x_[begin * p], working.data(), p, 0, end - begin, a.xtwx.data());
 }
 

@@ -29,9 +29,11 @@ struct GlmAggregate {
   std::vector<double> xtwz;  // p
   double deviance = 0;       // at the coefficients given (or at the starting values)
   double loglik = 0;         // sum of log densities (gaussian: with the ML variance; see glm.cc)
-  double sum_y = 0, sum_w = 0;
-  double extreme_fits = 0;  // binomial: fitted probabilities numerically 0 or 1
-  double sum_log_w = 0;     // sum of the log prior weights (a Gaussian log-likelihood's term)
+  double sum_w = 0;          // of the prior weights
+  double sum_wy = 0;         // of prior weight times response
+  bool offset = false;       // the model has an offset
+  double extreme_fits = 0;   // binomial: fitted probabilities numerically 0 or 1
+  double sum_log_w = 0;      // sum of the log prior weights (a Gaussian log-likelihood's term)
   // Binomial, at the start: rows whose weight times response is not a whole number.
   double fractional_successes = 0;
 };
@@ -54,6 +56,7 @@ class GlmKernel {
                 GlmAggregate* a, double* rss) const;
   size_t n_ = 0, p_ = 0;
   Family family_;
+  bool has_offset_ = false;
   std::vector<double> x_;  // row-major
   std::vector<double> y_, offset_, weight_;
 };

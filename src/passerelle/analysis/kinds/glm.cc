@@ -62,6 +62,9 @@ Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
         a.extreme_fits = SiteCount(j.at("extreme_fits"));
         a.sum_log_w = j.value("sum_log_w", 0.0);
         a.fractional_successes = j.value("fractional_successes", false) ? 1 : 0;
+        a.sum_w = j.value("sum_w", 0.0);
+        a.sum_wy = j.value("sum_wy", 0.0);
+        a.offset = j.value("offset", false);
         RETURN_IF_ERROR(CheckSizes(a.xtwz.size(), a.xtwx.size(), p_));
         return a;
       });
@@ -129,7 +132,18 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
                 {"omitted", ReleasableCount(model->omitted, policy)}}
         .dump();
   }
-  if (step == "start") return GlmAggregateJson(kernel.EvaluateAtStart()).dump();
+  if (step == "start") {
+    const stats::GlmAggregate a = kernel.EvaluateAtStart();
+    json j = GlmAggregateJson(a);
+    // The null model's start gives the weighted mean of the response, at which the null
+    // deviance is taken (without an offset): the intercept alone would reach it by iterating.
+    if (task.value("null", false)) {
+      j["sum_w"] = a.sum_w;
+      j["sum_wy"] = a.sum_wy;
+      j["offset"] = a.offset;
+    }
+    return j.dump();
+  }
   if (step == "evaluate") {
     const std::vector<double> beta = task.value("beta", std::vector<double>());
     const size_t p = task.value("null", false) ? (model->intercept ? 1 : 0) : model->p;
