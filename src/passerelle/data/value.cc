@@ -1,5 +1,6 @@
 #include "passerelle/data/value.h"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -51,34 +52,62 @@ namespace {
 // of ten up to 10^22, both exact in a double, and one IEEE division rounds the exact quotient
 // correctly (Clinger's fast path) — the same double as from_chars. Anything else (more digits,
 // an exponent, spaces): nullopt, for the general path.
-// Eight ASCII digits at `p` (little-endian load), or false.
-bool EightDigits(const char* p, uint64_t& value) {
+// Digits are read eight bytes at a time (a little-endian load: the first byte lowest), without
+// a loop over single digits: the count of digits leading a chunk comes from a mask, their value
+// from three multiplications.
+uint64_t Load(const char* p) {
   uint64_t chunk;
   std::memcpy(&chunk, p, 8);
-  // Each byte 0x30..0x39: its high nibble is 3, and adding 6 does not carry into it.
-  if (((chunk & 0xF0F0F0F0F0F0F0F0) | (((chunk + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) !=
-      0x3333333333333333) {
-    return false;
-  }
-  chunk -= 0x3030303030303030;
-  chunk = chunk * 10 + (chunk >> 8);  // pairs of digits, in every other byte
-  chunk = (((chunk & 0x000000FF000000FF) * (100 + (1000000ULL << 32))) +
-           (((chunk >> 16) & 0x000000FF000000FF) * (1 + (10000ULL << 32)))) >>
-          32;
-  value = chunk;
-  return true;
+  return chunk;
 }
 
-// The digits from `p` on, appended to `digits`; returns where they end.
-const char* Digits(const char* p, const char* end, uint64_t& digits) {
-  uint64_t eight = 0;
-  while (end - p >= 8 && EightDigits(p, eight)) {  // a short chain of multiplications
-    digits = digits * 100000000 + eight;
-    p += 8;
+// How many of the chunk's bytes, from the first, are ASCII digits (0 to 8).
+int LeadingDigits(uint64_t chunk) {
+  const uint64_t x = chunk ^ 0x3030303030303030;  // a digit's byte is now 0..9
+  // The top bit of each byte above 9 (no carry crosses a byte: 0x7F + 0x76 < 0x100).
+  const uint64_t above_nine =
+      (((x & 0x7F7F7F7F7F7F7F7F) + 0x7676767676767676) | x) & 0x8080808080808080;
+  return above_nine == 0 ? 8 : std::countr_zero(above_nine) / 8;
+}
+
+// The value of the chunk's first `n` bytes (1 to 8), each a digit. A borrow of the subtraction
+// only moves towards the later bytes, which the shift drops.
+uint64_t DigitsValue(uint64_t chunk, int n) {
+  chunk = (chunk - 0x3030303030303030) << (8 * (8 - n));  // zeros first: the value is the same
+  chunk = chunk * 10 + (chunk >> 8);                      // pairs of digits, in every other byte
+  return (((chunk & 0x000000FF000000FF) * (100 + (1000000ULL << 32))) +
+          (((chunk >> 16) & 0x000000FF000000FF) * (1 + (10000ULL << 32)))) >>
+         32;
+}
+
+// The digits from `p` on, appended to `digits`; returns where they end. The cell is [begin,
+// end): fewer than eight bytes before its end are read as the last eight bytes of the cell,
+// shifted (zero bytes, never digits, come in after its end); a cell shorter than eight bytes
+// is read byte by byte.
+const char* Digits(const char* begin, const char* p, const char* end, uint64_t& digits) {
+  static constexpr uint64_t kScale[] = {1,      10,      100,      1000,     10000,
+                                        100000, 1000000, 10000000, 100000000};
+  uint64_t value = digits;
+  while (p < end) {
+    const size_t left = static_cast<size_t>(end - p);
+    uint64_t chunk;
+    if (left >= 8) {
+      chunk = Load(p);
+    } else if (end - begin >= 8) {
+      chunk = Load(end - 8) >> (8 * (8 - left));
+    } else {
+      while (p < end && static_cast<unsigned>(*p - '0') < 10) {
+        value = value * 10 + static_cast<unsigned>(*p++ - '0');
+      }
+      break;
+    }
+    const int n = LeadingDigits(chunk);
+    if (n == 0) break;
+    value = value * kScale[n] + DigitsValue(chunk, n);  // wraps past 19 digits: refused anyway
+    p += n;
+    if (n < 8) break;
   }
-  while (p < end && static_cast<unsigned>(*p - '0') < 10) {
-    digits = digits * 10 + static_cast<unsigned>(*p++ - '0');
-  }
+  digits = value;
   return p;
 }
 
@@ -86,18 +115,19 @@ std::optional<double> PlainDecimal(std::string_view cell, char separator) {
   static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  const char* p = cell.data();
+  const char* const begin = cell.data();
+  const char* p = begin;
   const char* const end = p + cell.size();
   const bool negative = p < end && *p == '-';
   if (negative) ++p;
   if (end - p > 20) return std::nullopt;  // 19 digits and the separator at most: no overflow
   uint64_t digits = 0;
   const char* const whole = p;
-  p = Digits(p, end, digits);
+  p = Digits(begin, p, end, digits);
   size_t count = static_cast<size_t>(p - whole), scale = 0;
   if (p < end && *p == separator) {
     const char* const fraction = ++p;
-    p = Digits(p, end, digits);
+    p = Digits(begin, p, end, digits);
     scale = static_cast<size_t>(p - fraction);
     count += scale;
   }

@@ -44,9 +44,18 @@ TEST(ParseNumber, PlainDecimalsAreTheDoubleFromCharsGives) {
 }
 
 TEST(ParseNumber, WhatIsNotANumberStaysSo) {
-  for (const char* cell : {"", ".", "-", "1.2.3", "1,5", "inf", "nan", "0x10", "1e400", "--1"}) {
+  for (const char* cell : {"", ".", "-", "1.2.3", "1,5", "inf", "nan", "0x10", "1e400", "--1",
+                           // a stray byte among digits, in every place an eight-byte read sees
+                           "1234567.8x", "12345678x.1", "x12345678.9", "1234.5678/", "1:3456789",
+                           "-12345678.123456789.", "123456789012.34 67"}) {
     EXPECT_FALSE(ParseNumber(cell, false).has_value()) << cell;
   }
+  // A cell inside a longer line: the bytes after it are not read as its digits.
+  const std::string line = "0.123456789,12345";
+  EXPECT_EQ(ParseNumber(std::string_view(line).substr(0, 11), false), 0.123456789);
+  EXPECT_EQ(ParseNumber(std::string_view(line).substr(12, 3), false), 123.0);
+  EXPECT_EQ(ParseNumber("12345678.", false), 12345678.0);
+  EXPECT_EQ(ParseNumber("-.5", false), -0.5);
   EXPECT_FALSE(ParseNumber("1.5", true).has_value());
   EXPECT_EQ(ParseNumber(" 2.5e3 ", false), 2500.0);
   EXPECT_EQ(ParseNumber("+7", false), 7.0);
