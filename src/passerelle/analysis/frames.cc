@@ -1,5 +1,9 @@
 #include "passerelle/analysis/frames.h"
 
+#include <thread>
+
+#include "passerelle/base/parallel.h"
+
 namespace passerelle::analysis {
 
 stats::CoxRows CoxRowsFrom(formula::ModelFrame frame) {
@@ -22,14 +26,25 @@ std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total
   std::vector<double> sums(rows.p, 0.0);
   *total = 0;
   for (size_t i = 0; i < n; ++i) *total += weighted ? rows.weight[i] : 1;
-  for (size_t j = 0; j < rows.p; ++j) {
-    bool centred = false;
-    for (size_t i = 0; i < n; ++i) {
-      const double x = rows.x[j * n + i];
-      centred |= x != -1 && x != 0 && x != 1;
-      sums[j] += (weighted ? rows.weight[i] : 1) * x;
+  // Each column summed in the rows' order, whichever thread sums it: the same bits.
+  const auto sum_columns = [&](size_t from, size_t to) {
+    for (size_t j = from; j < to; ++j) {
+      bool centred = false;
+      double sum = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const double x = rows.x[j * n + i];
+        centred |= x != -1 && x != 0 && x != 1;
+        sum += (weighted ? rows.weight[i] : 1) * x;
+      }
+      sums[j] = centred ? sum : 0;
     }
-    if (!centred) sums[j] = 0;
+  };
+  if (n >= kParallelMinRows && rows.p > 1) {
+    std::thread half(sum_columns, rows.p / 2, rows.p);
+    sum_columns(0, rows.p / 2);
+    half.join();
+  } else {
+    sum_columns(0, rows.p);
   }
   return sums;
 }
