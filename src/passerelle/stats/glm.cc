@@ -124,7 +124,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
       if (family_ == Family::kBinomial) {
         // R's logit linkinv clamps eta so that mu stays inside (eps, 1 - eps).
         // Written as comparisons (std::fmin and std::fmax are calls here), with their result:
-        // a NaN becomes -thresh.
+        // a NaN becomes -kLogitBound.
         const double clamped =
             eta > -kLogitBound ? (eta < kLogitBound ? eta : kLogitBound) : -kLogitBound;
         const double e = std::exp(clamped);
