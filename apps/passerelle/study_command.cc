@@ -1,5 +1,6 @@
 // `passerelle study run`: submits a study file to the hub and prints its results, as JSON
 // (--json) or as readable tables.
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -27,7 +28,16 @@ std::string Readable(const ordered_json& doc) {
   out += "\n";
   for (const auto& [id, r] : doc.at("results").items()) {
     out += "\n== " + id + " (" + r.at("function").get<std::string>() +
-           "): " + r.at("status").get<std::string>() + "\n";
+           "): " + r.at("status").get<std::string>();
+    // Each round trip asks every site at once: over a distance, the analysis took about this
+    // many times the round-trip time, plus the sites' computing.
+    if (r.contains("rounds")) {
+      char took[96];
+      std::snprintf(took, sizeof took, " (%d round trips to the sites, %.2f s)",
+                    r.at("rounds").get<int>(), r.value("seconds", 0.0));
+      out += took;
+    }
+    out += "\n";
     if (r.at("status") == "ok") {
       out += r.at("text").get<std::string>();
     } else {

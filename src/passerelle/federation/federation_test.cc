@@ -198,6 +198,9 @@ TEST_F(FederationTest, AStudyOverThreeNodesGivesRsPooledFit) {
   // R: tests/reference/expected/12_federated_colon_3sites.json.
   EXPECT_NEAR(cox["results"]["coef"][0].get<double>(), -0.06435616964362041, 1e-7);
   EXPECT_EQ(cox["results"]["n"], 911);
+  // Every step asks the three sites at once: a round trip is three tasks, one to each site.
+  EXPECT_EQ(cox["tasks"].get<int>(), 3 * cox["rounds"].get<int>()) << cox.dump();
+  EXPECT_GE(cox["rounds"].get<int>(), 4);  // levels, design, evaluations, concordance
   EXPECT_EQ((*result)["sites"], json({"site1", "site2", "site3"}));
   EXPECT_EQ((*result)["results"]["arms"]["status"], "ok");
   // The nodes log what they released, never a number.

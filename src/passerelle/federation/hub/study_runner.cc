@@ -20,6 +20,10 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
       for (const std::string& site : sites) p.sites[site].state = "pending";
     }
     const int first_round = round;
+    // Tasks sent to each site: the sites of a step are asked at once, so the round trips the
+    // analysis needed are the most any site was sent.
+    std::map<std::string, std::atomic<int>> sent;
+    for (const std::string& site : sites) sent[site] = 0;
     const auto started = config.clock->Now();
     // With on_refusal = "exclude", a site's refusal leaves that site out and the analysis runs
     // again over the others (their releases repeat, which their ledgers allow).
@@ -30,6 +34,7 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
       std::vector<analysis::SiteLink> links;
       for (const std::string& site : taking_part) {
         links.push_back({site, [&, site](const json& task) {
+                           ++sent.at(site);
                            return Dispatch(id, researcher, study.dataset, protocol, site, ++round,
                                            task);
                          }});
@@ -78,9 +83,12 @@ void Hub::Impl::RunStudy(int64_t id, const std::string& researcher, const Study&
     }
     if (!excluded.empty()) entry["excluded"] = excluded;
     entry["tasks"] = round - first_round;  // each to one site
+    int rounds = 0;
+    for (const auto& [site, count] : sent) rounds = std::max(rounds, count.load());
+    entry["rounds"] = rounds;
     entry["seconds"] = took.count();
-    Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function +
-        "): " + entry["status"].get<std::string>());
+    Log("hub: study " + std::to_string(id) + ": " + a.id + " (" + a.request.function + "): " +
+        entry["status"].get<std::string>() + " in " + std::to_string(rounds) + " round trips");
     std::lock_guard<std::mutex> lock(mu);
     progress[id].finished.push_back({{"id", a.id}, {"status", entry["status"]}});
     results[a.id] = std::move(entry);
