@@ -81,7 +81,7 @@ void NoteOmitted(const std::vector<double>& omitted, AnalysisOutput* out) {
 // `which` answer to the "levels" step — "levels" (all: R's coxph keeps unused levels, and
 // factor(x) of a number has each site's values) or "used_levels" (R's glm drops unused ones).
 Result<std::string> AgreedLevels(json task, const std::vector<SiteLink>& sites,
-                                 const std::string& which) {
+                                 const std::string& which, std::vector<json>* answers_out) {
   task["step"] = "levels";
   ASSIGN_OR_RETURN(std::vector<json> answers, AskAll(sites, task));
   std::map<std::string, std::vector<std::vector<std::string>>> per_variable;
@@ -95,6 +95,7 @@ Result<std::string> AgreedLevels(json task, const std::vector<SiteLink>& sites,
   }
   json levels = json::object();
   for (const auto& [name, lists] : per_variable) levels[name] = MergeLevels(lists);
+  if (answers_out) *answers_out = std::move(answers);
   return levels.dump();
 }
 

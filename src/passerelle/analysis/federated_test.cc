@@ -55,6 +55,7 @@ class FederatedTest : public ::testing::Test {
     for (size_t s = 0; s < tables_.size(); ++s) {
       links.push_back({policies_[s].site, testing::OverText([this, s](const std::string& task) {
                          ++tasks_;
+                         if (nlohmann::json::parse(task).value("step", "") == "design") ++designs_;
                          return testing::Aggregate(RunLocalStep(task, tables_[s], policies_[s]));
                        })});
     }
@@ -75,7 +76,8 @@ class FederatedTest : public ::testing::Test {
   std::vector<data::Table> tables_;
   data::Table pooled_;
   std::vector<privacy::Policy> policies_;
-  std::atomic<int> tasks_ = 0;  // the sites of a round are asked at once
+  std::atomic<int> tasks_ = 0;    // the sites of a round are asked at once
+  std::atomic<int> designs_ = 0;  // "design" steps asked
 };
 
 void ExpectNear(const std::vector<double>& got, const std::vector<double>& want, double tol) {
@@ -113,6 +115,9 @@ TEST_F(FederatedTest, CoxWithSiteStrataIsThePooledFit) {
   EXPECT_EQ(pooled.n_omitted_na, 18u);
   EXPECT_EQ(fed.n_omitted_na, 15u);
   EXPECT_NEAR(fed.fit.coef[0], -0.06435616964362041, 1e-7);  // R, reference case 12
+  // Every site's levels of rx are the agreed ones: the levels step brought each site's design
+  // and its evaluation at zero, and neither was asked again.
+  EXPECT_EQ(designs_, 0);
 
   // Without strata(site) the fit is the same, and a note says why.
   r.formula = "Surv(time, status) ~ rx + sex + age + obstruct + nodes";
@@ -289,6 +294,8 @@ TEST_F(FederatedTest, SitesAgreeOnTheLevelsOfFactorsOfNumbers) {
   const auto want = std::get<CoxphOutput>(Pooled(r).result);
   EXPECT_EQ(fed.fit.coef_names, want.fit.coef_names);
   ExpectNear(fed.fit.coef, want.fit.coef, 1e-9);
+  // Site 3's own levels are not the agreed ones: every site was asked its design on them.
+  EXPECT_EQ(designs_, 3);
   r.function = "glm";
   r.family = "binomial";
   r.formula = "status ~ factor(extent) + age";

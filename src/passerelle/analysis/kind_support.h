@@ -60,9 +60,9 @@ void NoteOmitted(const std::vector<double>& omitted, AnalysisOutput* out);
 // The factor levels every site builds its design with, as JSON: the merge of the sites'
 // `which` answer to the "levels" step of the model of `task` (a kind's first step) — "levels"
 // (all: R's coxph keeps unused levels, and factor(x) of a number has each site's values) or
-// "used_levels" (R's glm drops unused ones).
+// "used_levels" (R's glm drops unused ones). `answers`, when given, receives each site's answer.
 Result<std::string> AgreedLevels(json task, const std::vector<SiteLink>& sites,
-                                 const std::string& which);
+                                 const std::string& which, std::vector<json>* answers = nullptr);
 // A GLM's sites, each connected for the model and for its null model (every site at once), every
 // design checked against the first site's (kinds/glm.cc).
 struct GlmSites {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,11 @@ class RemoteCoxSite : public CoxSite {
   // Asks the site to describe its cohort for the model first (n, events, coefficient names):
   // `task` is the analysis's first step (its analysis, formula, subset, ties, weights and the
   // factor levels every site uses); the rounds send it again with their step and coefficients.
-  static Result<std::unique_ptr<RemoteCoxSite>> Connect(Transport transport, nlohmann::json task);
+  // `early`, when given, is the site's answer to the "levels" step asked `with_design`, its own
+  // levels being the agreed ones: its design and its evaluation at zero come from there, and
+  // neither is asked again.
+  static Result<std::unique_ptr<RemoteCoxSite>> Connect(Transport transport, nlohmann::json task,
+                                                        const nlohmann::json* early = nullptr);
   double n() const override { return n_; }
   double events() const override { return events_; }
   const std::vector<std::string>& coef_names() const { return coef_names_; }
@@ -99,6 +104,7 @@ class RemoteCoxSite : public CoxSite {
   bool whole_weights_ = true;
   std::vector<std::string> coef_names_;
   std::vector<double> sums_;
+  std::optional<stats::CoxAggregate> at_zero_;  // from `early`, until the fit asks for it
 };
 
 class RemoteGlmSite : public GlmSite {

@@ -22,11 +22,31 @@
 
 namespace passerelle::analysis {
 
-Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transport, json task) {
+namespace {
+
+// A site's evaluation as the hub reads it, for `p` coefficients.
+Result<stats::CoxAggregate> ReadCoxAggregate(const json& j, size_t p) {
+  stats::CoxAggregate a;
+  a.loglik = j.at("loglik").get<double>();
+  a.score = j.at("score").get<std::vector<double>>();
+  a.information = j.at("information").get<std::vector<double>>();
+  RETURN_IF_ERROR(CheckSizes(a.score.size(), a.information.size(), p));
+  return a;
+}
+
+json CoxAggregateJson(const stats::CoxAggregate& a) {
+  return {{"loglik", a.loglik}, {"score", a.score}, {"information", a.information}};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transport, json task,
+                                                              const json* early) {
   std::unique_ptr<RemoteCoxSite> site(new RemoteCoxSite());
   site->transport_ = std::move(transport);
   site->task_ = task.dump();
-  RETURN_IF_ERROR(Decode<bool>(site->Ask("design", {}), [&](const json& j) {
+  const Result<json> design = early ? Result<json>(early->at("design")) : site->Ask("design", {});
+  RETURN_IF_ERROR(Decode<bool>(design, [&](const json& j) {
                     site->n_ = SiteCount(j.at("n"));
                     site->events_ = SiteCount(j.at("events"));
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
@@ -43,6 +63,12 @@ Result<std::unique_ptr<RemoteCoxSite>> RemoteCoxSite::Connect(Transport transpor
   if (site->sums_.size() != site->coef_names_.size()) {
     return Unavailable("site answered aggregates of the wrong size");
   }
+  if (early) {
+    ASSIGN_OR_RETURN(site->at_zero_, Decode<stats::CoxAggregate>(
+                                         Result<json>(early->at("at_zero")), [&](const json& j) {
+                                           return ReadCoxAggregate(j, site->coef_names_.size());
+                                         }));
+  }
   return site;
 }
 
@@ -54,15 +80,13 @@ Result<json> RemoteCoxSite::Ask(const std::string& step, std::span<const double>
 }
 
 Result<stats::CoxAggregate> RemoteCoxSite::Evaluate(std::span<const double> beta, stats::Ties) {
+  if (at_zero_ && std::all_of(beta.begin(), beta.end(), [](double b) { return b == 0; })) {
+    stats::CoxAggregate a = std::move(*at_zero_);  // the fit's first evaluation, answered early
+    at_zero_.reset();
+    return a;
+  }
   return Decode<stats::CoxAggregate>(
-      Ask("evaluate", beta), [&](const json& j) -> Result<stats::CoxAggregate> {
-        stats::CoxAggregate a;
-        a.loglik = j.at("loglik").get<double>();
-        a.score = j.at("score").get<std::vector<double>>();
-        a.information = j.at("information").get<std::vector<double>>();
-        RETURN_IF_ERROR(CheckSizes(a.score.size(), a.information.size(), beta.size()));
-        return a;
-      });
+      Ask("evaluate", beta), [&](const json& j) { return ReadCoxAggregate(j, beta.size()); });
 }
 
 Result<std::vector<double>> RemoteCoxSite::ClusterMeat(std::span<const double> beta, stats::Ties) {
@@ -105,28 +129,39 @@ Result<std::string> CoxStep(const json& task, const SiteModel* model,
   RETURN_IF_ERROR(CheckModel(*model, policy));
   ASSIGN_OR_RETURN(stats::Ties ties, ParseTies(task.value("ties", "efron")));
   const std::string step = task.value("step", "");
-  if (step == "levels") return LevelsAnswer(*model);
-  if (step == "design") {
-    // Weighted column sums give R's means (0 for a 0/1 column, which R does not centre: no
-    // count of patients leaves with them).
-    const json sums = model->mean_sums;
-    json design = {{"n", static_cast<double>(model->cox->n())},  // rows fitted
-                   {"events", model->events},
-                   {"coef_names", model->coef_names},
-                   {"sums", sums},
-                   {"total", model->mean_total},
-                   {"omitted", ReleasableCount(model->omitted, policy)}};
-    if (!model->whole_weights) design["whole_weights"] = false;
-    return design.dump();
-  }
   const stats::CoxKernel& kernel = *model->cox;
+  // Weighted column sums give R's means (0 for a 0/1 column, which R does not centre: no count
+  // of patients leaves with them).
+  const auto design = [&] {
+    json d = {{"n", static_cast<double>(kernel.n())},  // rows fitted
+              {"events", model->events},
+              {"coef_names", model->coef_names},
+              {"sums", model->mean_sums},
+              {"total", model->mean_total},
+              {"omitted", ReleasableCount(model->omitted, policy)}};
+    if (!model->whole_weights) d["whole_weights"] = false;
+    return d;
+  };
+  if (step == "levels") {
+    if (!task.value("with_design", false)) return LevelsAnswer(*model);
+    // With the levels, the design and the evaluation at zero (the fit's first) as this site's
+    // own levels make them: when they are the levels every site agrees on, as a dictionary's
+    // declared levels are, the hub needs no other round trip before the second evaluation.
+    json answer = json::parse(LevelsAnswer(*model));
+    answer["design"] = design();
+    ASSIGN_OR_RETURN(const stats::CoxAggregate at_zero,
+                     kernel.Evaluate(std::vector<double>(model->coef_names.size(), 0.0), ties));
+    answer["at_zero"] = CoxAggregateJson(at_zero);
+    return answer.dump();
+  }
+  if (step == "design") return design().dump();
   std::vector<double> beta = task.value("beta", std::vector<double>());
   if (beta.size() != model->coef_names.size()) {
     return InvalidArgument("task: beta has the wrong length");
   }
   if (step == "evaluate") {
     ASSIGN_OR_RETURN(stats::CoxAggregate a, kernel.Evaluate(beta, ties));
-    return json{{"loglik", a.loglik}, {"score", a.score}, {"information", a.information}}.dump();
+    return CoxAggregateJson(a).dump();
   }
   if (step == "meat") return json{{"meat", kernel.ClusterMeat(beta, ties)}}.dump();
   if (step == "pairs") {  // the concordance of the linear predictor
@@ -180,14 +215,25 @@ Result<AnalysisOutput> FederatedCox(const AnalysisRequest& request,
   ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(request.formula));
   CoxphOptions options;
   ASSIGN_OR_RETURN(options.ties, ParseTies(request.ties));
-  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(first, sites, "levels"));
+  // The levels, and with them each site's design and first evaluation on its own levels: used
+  // when every site's levels are the agreed ones (one round trip instead of three).
+  json levels_step = first;
+  levels_step["with_design"] = true;
+  std::vector<json> answers;
+  ASSIGN_OR_RETURN(const std::string levels, AgreedLevels(levels_step, sites, "levels", &answers));
   if (!levels.empty()) first["levels"] = json::parse(levels);
   if (task) *task = first;
+  bool early = true;
+  for (const json& answer : answers) {
+    early = early && answer.contains("design") && answer.contains("at_zero") &&
+            answer.at("levels") == first.value("levels", json::object());
+  }
   std::vector<std::unique_ptr<RemoteCoxSite>> remote;
   std::vector<CoxSite*> ptrs;
   bool whole_weights = true;
   ASSIGN_OR_RETURN(remote, EachSite<std::unique_ptr<RemoteCoxSite>>(sites.size(), [&](size_t s) {
-                     return RemoteCoxSite::Connect(Named(sites[s]), first);
+                     return RemoteCoxSite::Connect(Named(sites[s]), first,
+                                                   early ? &answers[s] : nullptr);
                    }));
   for (size_t s = 0; s < sites.size(); ++s) {
     whole_weights = whole_weights && remote[s]->whole_weights();
