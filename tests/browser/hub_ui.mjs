@@ -125,6 +125,8 @@ try {
   check(rows === 2, `a forest plot of two hazard ratios, got ${rows}`);
   check((await page.locator('[data-analysis=os_cox] pre').textContent()).includes('age_dx'),
         'the Cox table');
+  const took = await page.locator('[data-analysis=os_cox] p.took').textContent();
+  check(/^\d+ round trips to the sites, \d+\.\d\d s$/.test(took), `the round trips, got "${took}"`);
   await page.screenshot({ path: `${outDir}/results.png`, fullPage: true });
 
   // Every label in Chinese, then French; the results stay.
@@ -133,6 +135,8 @@ try {
   check(await page.locator('#download-report').textContent() === '下载报告', 'Chinese buttons');
   check(await page.locator('[data-analysis=os_km] h3').textContent() === 'os_km — survfit: 成功',
         'Chinese status');
+  check((await page.locator('[data-analysis=os_km] p.took').textContent()).startsWith('与各站点往返 1 次'),
+        'Chinese round trips: a curve takes one');
   await page.selectOption('#language', 'fr');
   check(await page.locator('[data-i18n=newStudy]').textContent() === 'Nouvelle étude', 'French labels');
   await page.selectOption('#language', 'en');
