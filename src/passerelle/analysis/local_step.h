@@ -126,12 +126,14 @@ class RemoteGlmSite : public GlmSite {
   RemoteGlmSite() = default;
   Result<nlohmann::json> Send(const std::string& step, std::span<const double> beta);
   Result<stats::GlmAggregate> Ask(const std::string& step, std::span<const double> beta);
+  Result<stats::GlmAggregate> ReadAggregate(const nlohmann::json& answer) const;
   Transport transport_;
   std::string task_;  // the first step, as JSON text
   bool null_model_ = false, intercept_ = true;
   double n_ = 0, omitted_ = 0;
   size_t p_ = 0;  // coefficients of the model asked for (the null model: 1 or 0)
   std::vector<std::string> coef_names_;
+  std::optional<stats::GlmAggregate> start_;  // the first IRLS step, from the design's answer
 };
 
 }  // namespace passerelle::analysis

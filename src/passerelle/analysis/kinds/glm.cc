@@ -29,14 +29,17 @@ Result<std::unique_ptr<RemoteGlmSite>> RemoteGlmSite::Connect(Transport transpor
   task["null"] = null_model;
   site->task_ = task.dump();
   site->null_model_ = null_model;
-  RETURN_IF_ERROR(Decode<bool>(site->Send("design", {}), [&](const json& j) {
+  RETURN_IF_ERROR(Decode<bool>(site->Send("design", {}), [&](const json& j) -> Result<bool> {
                     site->n_ = SiteCount(j.at("n"));
                     site->coef_names_ = j.at("coef_names").get<std::vector<std::string>>();
                     site->intercept_ = j.at("intercept").get<bool>();
                     site->omitted_ = j.contains("omitted") ? SiteCountOrNaN(j.at("omitted")) : 0;
+                    site->p_ = null_model ? (site->intercept_ ? 1 : 0) : site->coef_names_.size();
+                    if (j.contains("start")) {
+                      ASSIGN_OR_RETURN(site->start_, site->ReadAggregate(j.at("start")));
+                    }
                     return true;
                   }).status());
-  site->p_ = null_model ? (site->intercept_ ? 1 : 0) : site->coef_names_.size();
   return site;
 }
 
@@ -44,37 +47,47 @@ Result<json> RemoteGlmSite::Send(const std::string& step, std::span<const double
   json task = json::parse(task_);
   task["step"] = step;
   task["beta"] = std::vector<double>(beta.begin(), beta.end());
+  if (step == "design") task["with_start"] = true;  // the first IRLS step comes with it
   return transport_(task);
 }
 
 Result<stats::GlmAggregate> RemoteGlmSite::Ask(const std::string& step,
                                                std::span<const double> beta) {
-  return Decode<stats::GlmAggregate>(
-      Send(step, beta), [&](const json& j) -> Result<stats::GlmAggregate> {
-        stats::GlmAggregate a;
-        a.n = SiteCount(j.at("n"));
-        a.xtwx = j.at("xtwx").get<std::vector<double>>();
-        a.xtwz = j.at("xtwz").get<std::vector<double>>();
-        a.deviance = j.at("deviance").get<double>();
-        // null: not finite (a Gaussian site's at start)
-        a.loglik = j.at("loglik").is_null() ? std::numeric_limits<double>::quiet_NaN()
-                                            : j.at("loglik").get<double>();
-        a.extreme_fits = SiteCount(j.at("extreme_fits"));
-        a.sum_log_w = j.value("sum_log_w", 0.0);
-        a.fractional_successes = j.value("fractional_successes", false) ? 1 : 0;
-        a.sum_w = j.value("sum_w", 0.0);
-        a.sum_wy = j.value("sum_wy", 0.0);
-        a.offset = j.value("offset", false);
-        RETURN_IF_ERROR(CheckSizes(a.xtwz.size(), a.xtwx.size(), p_));
-        return a;
-      });
+  return Decode<stats::GlmAggregate>(Send(step, beta),
+                                     [&](const json& j) { return ReadAggregate(j); });
+}
+
+Result<stats::GlmAggregate> RemoteGlmSite::ReadAggregate(const json& j) const {
+  stats::GlmAggregate a;
+  a.n = SiteCount(j.at("n"));
+  a.xtwx = j.at("xtwx").get<std::vector<double>>();
+  a.xtwz = j.at("xtwz").get<std::vector<double>>();
+  a.deviance = j.at("deviance").get<double>();
+  // null: not finite (a Gaussian site's at start)
+  a.loglik = j.at("loglik").is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                      : j.at("loglik").get<double>();
+  a.extreme_fits = SiteCount(j.at("extreme_fits"));
+  a.sum_log_w = j.value("sum_log_w", 0.0);
+  a.fractional_successes = j.value("fractional_successes", false) ? 1 : 0;
+  a.sum_w = j.value("sum_w", 0.0);
+  a.sum_wy = j.value("sum_wy", 0.0);
+  a.offset = j.value("offset", false);
+  RETURN_IF_ERROR(CheckSizes(a.xtwz.size(), a.xtwx.size(), p_));
+  return a;
 }
 
 Result<stats::GlmAggregate> RemoteGlmSite::Evaluate(std::span<const double> beta) {
   return Ask("evaluate", beta);
 }
 
-Result<stats::GlmAggregate> RemoteGlmSite::EvaluateAtStart() { return Ask("start", {}); }
+Result<stats::GlmAggregate> RemoteGlmSite::EvaluateAtStart() {
+  if (start_) {  // answered with the design
+    stats::GlmAggregate a = std::move(*start_);
+    start_.reset();
+    return a;
+  }
+  return Ask("start", {});
+}
 
 Status BuildGlmModel(const json& task, const formula::Formula& f,
                      const formula::FrameOptions& options, const data::Table& table,
@@ -125,28 +138,35 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
   const stats::GlmKernel& kernel = *model->glm;
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
-  if (step == "design") {
-    return json{{"n", model->n},
-                {"coef_names", model->coef_names},
-                {"intercept", model->intercept},
-                {"omitted", ReleasableCount(model->omitted, policy)}}
-        .dump();
-  }
-  if (step == "start") {
+  const bool null_model = task.value("null", false);
+  const auto start = [&] {
     const stats::GlmAggregate a = kernel.EvaluateAtStart();
     json j = GlmAggregateJson(a);
     // The null model's start gives the weighted mean of the response, at which the null
     // deviance is taken (without an offset): the intercept alone would reach it by iterating.
-    if (task.value("null", false)) {
+    if (null_model) {
       j["sum_w"] = a.sum_w;
       j["sum_wy"] = a.sum_wy;
       j["offset"] = a.offset;
     }
-    return j.dump();
+    return j;
+  };
+  if (step == "design") {
+    json design = {{"n", model->n},
+                   {"coef_names", model->coef_names},
+                   {"intercept", model->intercept},
+                   {"omitted", ReleasableCount(model->omitted, policy)}};
+    // With the first IRLS step, which the fit asks next (a null model's only when it has an
+    // intercept: without one it is never iterated): one round trip fewer.
+    if (task.value("with_start", false) && (!null_model || model->intercept)) {
+      design["start"] = start();
+    }
+    return design.dump();
   }
+  if (step == "start") return start().dump();
   if (step == "evaluate") {
     const std::vector<double> beta = task.value("beta", std::vector<double>());
-    const size_t p = task.value("null", false) ? (model->intercept ? 1 : 0) : model->p;
+    const size_t p = null_model ? (model->intercept ? 1 : 0) : model->p;
     if (beta.size() != p) return InvalidArgument("task: beta has the wrong length");
     return GlmAggregateJson(kernel.Evaluate(beta)).dump();
   }
