@@ -178,6 +178,7 @@ Status SiteImport(const SiteImportOptions& options) {
   if (options.json) {
     ordered_json out = VersionJson(v);
     out["absent_optional_columns"] = report.absent_optional;
+    out["notes"] = report.notes;
     if (v.dictionary_source == "inferred")
       out["dictionary_toml"] = DictionaryToToml(report.dictionary);
     std::cout << out.dump(2) << "\n";
@@ -194,6 +195,7 @@ Status SiteImport(const SiteImportOptions& options) {
     std::cout << "  optional columns absent from the file (stored as missing): "
               << Join(report.absent_optional, ", ") << "\n";
   }
+  for (const std::string& note : report.notes) std::cout << "  note: " << note << "\n";
   if (v.dictionary_source == "inferred") {
     std::cout << "\nInferred dictionary (review it; to pin it, run\n"
               << "  passerelle site dictionary " << options.dir << " --dataset " << v.dataset

@@ -87,6 +87,9 @@ class RecordReader {
   // The levels the file itself declares for a column, in its order (a statistics file's value
   // labels); empty when it declares none.
   virtual std::vector<std::string> DeclaredLevels(size_t /*column*/) const { return {}; }
+  // What the reader says of its source as a whole, once read (an OMOP CDM without an optional
+  // table); never a record's value.
+  virtual std::vector<std::string> Notes() const { return {}; }
 };
 
 // What a reader may be told beyond the cells' format. Each kind refuses what does not apply to

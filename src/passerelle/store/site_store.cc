@@ -370,6 +370,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   RETURN_IF_ERROR(writer->Finish());
   writer.reset();
   v.checksum = reader->ChecksumHex();
+  report.notes = reader->Notes();
   v.dictionary_source = inferred ? "inferred" : request.dictionary_source;
   v.index_date =
       dictionary.derivation.empty() ? "" : std::string(IndexDateName(request.index_date));

@@ -75,6 +75,7 @@ struct ImportReport {
   DatasetVersion version;
   data::Dictionary dictionary;  // as stored (inferred or given)
   std::vector<std::string> absent_optional;
+  std::vector<std::string> notes;  // the source's own (data::RecordReader::Notes)
 };
 
 class SiteStore {
