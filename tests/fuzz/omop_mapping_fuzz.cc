@@ -16,7 +16,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!builtin.ok()) std::abort();
   const size_t organs = builtin->organs.size();
   const size_t treatments = builtin->treatments.size();
+  const size_t pathology = builtin->pathology.size();
+  const size_t events = builtin->events.size();
   (void)ParseOmopMapping(text, "fuzz", &*builtin);
-  if (builtin->organs.size() < organs || builtin->treatments.size() < treatments) std::abort();
+  if (builtin->organs.size() < organs || builtin->treatments.size() < treatments ||
+      builtin->pathology.size() < pathology || builtin->events.size() < events) {
+    std::abort();
+  }
   return 0;
 }

@@ -59,6 +59,37 @@ struct OmopMapping {
   };
   std::vector<Treatment> treatments;  // in the order that breaks ties of a day
   int treatment_window_days = 365;
+  // A level of a pathology value: a row whose value_as_concept_id is one of `concepts`, whose
+  // value concept is one of `codes`, or whose value_source_value (observation: value_as_string
+  // too) is one of `source_values` (upper case) has the value `level`.
+  struct ValueLevel {
+    std::string level;
+    std::vector<int64_t> concepts;
+    std::vector<OmopCode> codes;
+    std::vector<std::string> source_values;
+  };
+  // Grades and margins ([[pathology]]): measurement and observation rows of these concepts or
+  // codes, dated within `window_days` of the diagnosis.
+  struct Pathology {
+    std::string variable;  // gleason_primary, gleason_secondary, isup_grade, urothelial_grade,
+                           // margin_status
+    std::vector<int64_t> concepts;
+    std::vector<OmopCode> codes;
+    std::vector<ValueLevel> values;
+    int window_days = 180;
+  };
+  std::vector<Pathology> pathology;
+  // Recurrence, biochemical recurrence and metastasis ([[event]]): episodes of these concepts or
+  // source values, conditions of these concepts or codes. A row counts for the first entry it
+  // matches.
+  struct Event {
+    std::string variable;  // recurrence_date, bcr_date, metastasis_date
+    std::vector<int64_t> episode_concepts;
+    std::vector<std::string> episode_source_values;  // upper case
+    std::vector<int64_t> condition_concepts;
+    std::vector<OmopCode> condition_codes;
+  };
+  std::vector<Event> events;
 };
 
 // The text of the built-in mapping, dictionaries/omop_gu.v1.toml.
@@ -70,6 +101,13 @@ std::string_view BuiltinOmopMappingText();
 Status ParseOmopMapping(std::string_view toml_text, std::string_view label, OmopMapping* mapping);
 // The built-in omop_gu.v1, extended by the site's file at `site_file` when not empty.
 Result<OmopMapping> LoadOmopMapping(const std::string& site_file);
+// The standard concepts the mapping lists for its categories (conditions, measurements,
+// procedures, drugs, episodes): those whose descendants count too.
+std::vector<int64_t> OmopAncestorConcepts(const OmopMapping& mapping);
+// Adds to each such list the descendants of its concepts: `descendants` holds
+// (ancestor_concept_id, descendant_concept_id) rows of the CDM's concept_ancestor table.
+void AddOmopDescendants(const std::vector<std::pair<int64_t, int64_t>>& descendants,
+                        OmopMapping* mapping);
 
 struct OmopOptions {
   std::string site;          // written in every row's `site` column: the store's site name
@@ -78,7 +116,8 @@ struct OmopOptions {
 
 // The CDM as CSV files in `folder`: person.csv, condition_occurrence.csv, measurement.csv,
 // procedure_occurrence.csv, drug_exposure.csv, observation_period.csv, death.csv, and optionally
-// concept.csv (to look up the *_source_concept_id of each row). NotFound for a missing file;
+// observation.csv, episode.csv, concept.csv (to look up the *_source_concept_id of each row) and
+// concept_ancestor.csv (the descendants of the mapping's concepts). NotFound for a missing file;
 // InvalidArgument (file:line:column) for a missing column or an unreadable id or date.
 Result<std::unique_ptr<RecordReader>> OpenOmopCsv(const std::string& folder,
                                                   const OmopOptions& options);

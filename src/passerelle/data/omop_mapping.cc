@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "passerelle/base/text.h"
@@ -103,6 +104,19 @@ Result<std::string> ReadLevel(const toml::table& t, std::string_view label, std:
   return level;
 }
 
+// The entry's `variable`, one of `allowed`.
+Result<std::string> ReadVariable(const toml::table& t, std::string_view label,
+                                 std::string_view what, const std::vector<std::string>& allowed) {
+  const std::string variable = t["variable"].value_or(std::string());
+  if (std::find(allowed.begin(), allowed.end(), variable) == allowed.end()) {
+    std::string names;
+    for (const std::string& a : allowed) names += (names.empty() ? "" : ", ") + a;
+    return InvalidArgument(TomlWhere(label, t.source()) + ": " + std::string(what) +
+                           ": 'variable' is missing or not one of " + names);
+  }
+  return variable;
+}
+
 // Each [[what]] entry of the file, as a table.
 Status ForEachEntry(const toml::table& root, std::string_view what, std::string_view label,
                     const std::function<Status(const toml::table&)>& visit) {
@@ -133,14 +147,26 @@ T* EntryOf(std::vector<T>* entries, const std::string& level) {
   return &entries->back();
 }
 
+// The entry of `entries` for `variable`, added at the end when there is none.
+template <typename T>
+T* VariableEntry(std::vector<T>* entries, const std::string& variable) {
+  for (T& e : *entries) {
+    if (e.variable == variable) return &e;
+  }
+  entries->push_back(T{});
+  entries->back().variable = variable;
+  return &entries->back();
+}
+
 }  // namespace
 
 Status ParseOmopMapping(std::string_view toml_text, std::string_view label, OmopMapping* m) {
-  ASSIGN_OR_RETURN(toml::table root, ParseTomlTable(toml_text, label,
-                                                    {"name", "version", "dictionary", "description",
-                                                     "sex", "organ", "other_histology", "histology",
-                                                     "psa", "treatment_window_days", "treatment"},
-                                                    "mapping"));
+  ASSIGN_OR_RETURN(toml::table root,
+                   ParseTomlTable(toml_text, label,
+                                  {"name", "version", "dictionary", "description", "sex", "organ",
+                                   "other_histology", "histology", "psa", "treatment_window_days",
+                                   "treatment", "pathology", "event"},
+                                  "mapping"));
   const std::string name = root["name"].value_or(std::string());
   const std::string dictionary = root["dictionary"].value_or(std::string());
   if (m->name.empty()) {
@@ -241,7 +267,106 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
     return Status::Ok();
   };
   RETURN_IF_ERROR(ForEachEntry(root, "treatment", label, read_treatment));
+  const auto read_pathology = [&](const toml::table& t) -> Status {
+    RETURN_IF_ERROR(CheckTomlKeys(t, {"variable", "concepts", "codes", "values", "window_days"},
+                                  label, "pathology"));
+    ASSIGN_OR_RETURN(std::string variable,
+                     ReadVariable(t, label, "pathology",
+                                  {"gleason_primary", "gleason_secondary", "isup_grade",
+                                   "urothelial_grade", "margin_status"}));
+    OmopMapping::Pathology* p = VariableEntry(&m->pathology, variable);
+    RETURN_IF_ERROR(ReadIds(t, "concepts", label, &p->concepts));
+    RETURN_IF_ERROR(ReadCodes(t, "codes", label, &p->codes));
+    RETURN_IF_ERROR(ReadDays(t, "window_days", label, &p->window_days));
+    return ForEachEntry(t, "values", label, [&](const toml::table& v) -> Status {
+      RETURN_IF_ERROR(
+          CheckTomlKeys(v, {"level", "concepts", "codes", "source_values"}, label, "values"));
+      ASSIGN_OR_RETURN(std::string level, ReadLevel(v, label, "pathology " + variable));
+      OmopMapping::ValueLevel* value = EntryOf(&p->values, level);
+      RETURN_IF_ERROR(ReadIds(v, "concepts", label, &value->concepts));
+      RETURN_IF_ERROR(ReadCodes(v, "codes", label, &value->codes));
+      return ReadStrings(v, "source_values", label, true, &value->source_values);
+    });
+  };
+  RETURN_IF_ERROR(ForEachEntry(root, "pathology", label, read_pathology));
+  const auto read_event = [&](const toml::table& t) -> Status {
+    RETURN_IF_ERROR(CheckTomlKeys(t,
+                                  {"variable", "episode_concepts", "episode_source_values",
+                                   "condition_concepts", "condition_codes"},
+                                  label, "event"));
+    ASSIGN_OR_RETURN(
+        std::string variable,
+        ReadVariable(t, label, "event", {"recurrence_date", "bcr_date", "metastasis_date"}));
+    OmopMapping::Event* e = VariableEntry(&m->events, variable);
+    RETURN_IF_ERROR(ReadIds(t, "episode_concepts", label, &e->episode_concepts));
+    RETURN_IF_ERROR(
+        ReadStrings(t, "episode_source_values", label, true, &e->episode_source_values));
+    RETURN_IF_ERROR(ReadIds(t, "condition_concepts", label, &e->condition_concepts));
+    return ReadCodes(t, "condition_codes", label, &e->condition_codes);
+  };
+  RETURN_IF_ERROR(ForEachEntry(root, "event", label, read_event));
   return Status::Ok();
+}
+
+namespace {
+
+// Every list of category concepts whose descendants count too.
+template <typename Visit>
+void ForEachAncestorList(OmopMapping* m, Visit visit) {
+  visit(&m->psa_concepts);
+  for (OmopMapping::Treatment& t : m->treatments) {
+    visit(&t.procedure_concepts);
+    visit(&t.drug_concepts);
+  }
+  for (OmopMapping::Pathology& p : m->pathology) visit(&p.concepts);
+  for (OmopMapping::Event& e : m->events) {
+    visit(&e.episode_concepts);
+    visit(&e.condition_concepts);
+  }
+}
+
+}  // namespace
+
+std::vector<int64_t> OmopAncestorConcepts(const OmopMapping& mapping) {
+  OmopMapping copy = mapping;
+  std::vector<int64_t> out;
+  for (const OmopMapping::Organ& organ : copy.organs) {
+    for (const OmopMapping::OrganConcept& c : organ.concepts) out.push_back(c.id);
+  }
+  ForEachAncestorList(&copy, [&out](std::vector<int64_t>* ids) {
+    out.insert(out.end(), ids->begin(), ids->end());
+  });
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void AddOmopDescendants(const std::vector<std::pair<int64_t, int64_t>>& descendants,
+                        OmopMapping* mapping) {
+  std::multimap<int64_t, int64_t> by_ancestor;
+  for (const auto& [ancestor, descendant] : descendants) {
+    if (ancestor != descendant) by_ancestor.emplace(ancestor, descendant);
+  }
+  const auto expand = [&by_ancestor](std::vector<int64_t>* ids) {
+    const size_t listed = ids->size();
+    for (size_t i = 0; i < listed; ++i) {
+      const auto [first, last] = by_ancestor.equal_range((*ids)[i]);
+      for (auto it = first; it != last; ++it) {
+        if (std::find(ids->begin(), ids->end(), it->second) == ids->end()) {
+          ids->push_back(it->second);
+        }
+      }
+    }
+  };
+  for (OmopMapping::Organ& organ : mapping->organs) {
+    const size_t listed = organ.concepts.size();
+    for (size_t i = 0; i < listed; ++i) {
+      const OmopMapping::OrganConcept c = organ.concepts[i];
+      const auto [first, last] = by_ancestor.equal_range(c.id);
+      for (auto it = first; it != last; ++it) organ.concepts.push_back({it->second, c.icd10});
+    }
+  }
+  ForEachAncestorList(mapping, expand);
 }
 
 Result<OmopMapping> LoadOmopMapping(const std::string& site_file) {
@@ -316,6 +441,15 @@ bool ConceptMatters(const OmopMapping& mapping, std::string_view vocabulary,
   const std::string vocab = Upper(vocabulary);
   if (vocab == "CANCER MODIFIER") return true;
   const std::string normalized = NormalizeCode(code);
+  const auto matches = [&](const std::vector<OmopCode>& codes) {
+    return std::any_of(codes.begin(), codes.end(), [&](const OmopCode& c) {
+      return c.vocabulary == vocab &&
+             (c.prefix ? normalized.starts_with(c.code) : normalized == c.code);
+    });
+  };
+  for (const OmopMapping::Event& e : mapping.events) {
+    if (matches(e.condition_codes)) return true;
+  }
   if (vocab.starts_with("ICD10") || vocab == "ICDO3") {
     const size_t dash = normalized.find('-');
     const std::string topography =
@@ -327,13 +461,13 @@ bool ConceptMatters(const OmopMapping& mapping, std::string_view vocabulary,
     }
     return false;
   }
-  const auto matches = [&](const std::vector<OmopCode>& codes) {
-    return std::any_of(codes.begin(), codes.end(), [&](const OmopCode& c) {
-      return c.vocabulary == vocab &&
-             (c.prefix ? normalized.starts_with(c.code) : normalized == c.code);
-    });
-  };
   if (matches(mapping.psa_codes)) return true;
+  for (const OmopMapping::Pathology& p : mapping.pathology) {
+    if (matches(p.codes)) return true;
+    for (const OmopMapping::ValueLevel& v : p.values) {
+      if (matches(v.codes)) return true;
+    }
+  }
   for (const OmopMapping::Treatment& t : mapping.treatments) {
     if (matches(t.procedure_codes) || matches(t.drug_codes)) return true;
   }
