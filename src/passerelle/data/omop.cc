@@ -112,13 +112,77 @@ std::string_view CdmTableName(CdmTable table) {
       return "observation_period";
     case CdmTable::kDeath:
       return "death";
+    case CdmTable::kObservation:
+      return "observation";
+    case CdmTable::kEpisode:
+      return "episode";
+    case CdmTable::kConditionEvent:
+      return "condition_occurrence";
   }
   return "";
 }
 
+bool CdmTableOptional(CdmTable table) {
+  return table == CdmTable::kObservation || table == CdmTable::kEpisode;
+}
+
+std::string_view CdmTableAbsentNote(CdmTable table) {
+  switch (table) {
+    case CdmTable::kObservation:
+      return "the CDM has no observation table: grades and margins were read from measurement "
+             "only";
+    case CdmTable::kEpisode:
+      return "the CDM has no episode table (the oncology extension's, optional): recurrence_date "
+             "and bcr_date were not derived, metastasis_date only from conditions";
+    default:
+      return "";
+  }
+}
+
 std::string_view CdmColumn(CdmTable table, CdmField field) {
   if (field == kPersonId) return "person_id";
+  if (table == CdmTable::kConditionEvent) table = CdmTable::kConditionOccurrence;
   switch (table) {
+    case CdmTable::kConditionEvent:
+      return "";
+    case CdmTable::kObservation:
+      switch (field) {
+        case kRowId:
+          return "observation_id";
+        case kDate:
+          return "observation_date";
+        case kConceptId:
+          return "observation_concept_id";
+        case kSourceValue:
+          return "observation_source_value";
+        case kSourceConceptId:
+          return "observation_source_concept_id";
+        case kValue:
+          return "value_as_number";
+        case kValueConceptId:
+          return "value_as_concept_id";
+        case kValueSourceValue:
+          return "value_source_value";
+        case kValueText:
+          return "value_as_string";
+        default:
+          return "";
+      }
+    case CdmTable::kEpisode:
+      switch (field) {
+        case kRowId:
+          return "episode_id";
+        case kDate:
+          return "episode_start_date";
+        case kConceptId:
+          return "episode_concept_id";
+        case kSourceValue:
+          return "episode_source_value";
+        case kSourceConceptId:
+          return "episode_source_concept_id";
+        default:
+          return "";
+      }
     case CdmTable::kConditionOccurrence:
       switch (field) {
         case kRowId:
@@ -167,6 +231,10 @@ std::string_view CdmColumn(CdmTable table, CdmField field) {
           return "measurement_event_id";
         case kEventFieldConceptId:
           return "meas_event_field_concept_id";
+        case kValueConceptId:
+          return "value_as_concept_id";
+        case kValueSourceValue:
+          return "value_source_value";
         default:
           return "";
       }
@@ -423,6 +491,55 @@ std::optional<std::pair<StageSlot, std::string>> ParseStage(std::string_view cod
   return std::make_pair(static_cast<StageSlot>(base + offset), value);
 }
 
+std::string UpperTrimmed(std::string_view text) {
+  std::string out(TrimSpaces(text));
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Whether gu_cohort.v1 has `variable` for a tumour of `organ` (its organ_fields rule).
+bool OrganHas(std::string_view variable, std::string_view organ) {
+  if (variable == "gleason_primary" || variable == "gleason_secondary" ||
+      variable == "isup_grade" || variable == "bcr_date") {
+    return organ == "prostate";
+  }
+  if (variable == "urothelial_grade") return organ == "bladder" || organ == "upper_tract";
+  return true;
+}
+
+bool IsIntegerVariable(std::string_view variable) {
+  return variable == "gleason_primary" || variable == "gleason_secondary" ||
+         variable == "isup_grade";
+}
+
+// The value of a grade or margin row, as the dictionary writes it: a level of the mapping's
+// values, else (integer variables) its number; "" when it has none.
+std::string PathologyValue(const OmopMapping::Pathology& p, const CdmRow& row,
+                           int64_t value_concept) {
+  std::vector<RowCode> codes;
+  if (!row.value_code.empty()) {
+    codes.push_back({UpperTrimmed(row.value_vocabulary), NormalizeCode(row.value_code)});
+  }
+  std::string text = UpperTrimmed(row[kValueSourceValue]);
+  if (text.empty()) text = UpperTrimmed(row[kValueText]);
+  if (!text.empty()) codes.push_back({"", NormalizeCode(text)});
+  for (const OmopMapping::ValueLevel& level : p.values) {
+    if (Contains(level.concepts, value_concept) || MatchesAny(level.codes, codes) ||
+        (!text.empty() && std::find(level.source_values.begin(), level.source_values.end(), text) !=
+                              level.source_values.end())) {
+      return level.level;
+    }
+  }
+  if (!IsIntegerVariable(p.variable)) return "";
+  if (!TrimSpaces(row[kValue]).empty()) return CanonicalNumber(row[kValue]);
+  double number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) {
+    return CanonicalNumber(text);
+  }
+  return "";
+}
+
 }  // namespace
 
 struct Cohort::Person {
@@ -456,6 +573,21 @@ struct Cohort::Person {
     CdmTable table;
   };
   std::vector<Treatment> treatments;
+  struct Grade {  // a grade or margin: a measurement or observation
+    int64_t id;
+    int32_t date;
+    size_t entry;  // in mapping.pathology
+    std::string value;
+    CdmTable table;
+  };
+  std::vector<Grade> grades;
+  struct Event {  // an episode or condition of a mapping.events entry
+    int64_t id;
+    int32_t date;
+    size_t entry;
+    CdmTable table;
+  };
+  std::vector<Event> events;
   std::optional<int32_t> observation_end;
   bool dead = false;
   std::optional<int32_t> death_date;
@@ -472,6 +604,37 @@ bool Cohort::HasPerson(std::string_view person_id) const {
   const std::string_view text = TrimSpaces(person_id);
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
   return ec == std::errc() && end == text.data() + text.size() && persons_.count(id) > 0;
+}
+
+void Cohort::TableAbsent(CdmTable table) {
+  const std::string_view note = CdmTableAbsentNote(table);
+  if (!note.empty()) notes_.emplace_back(note);
+}
+
+// A grade or margin of the mapping's [[pathology]] entries, when the row is one.
+Status Cohort::AddGrade(CdmTable table, const CdmRow& row, const std::string& place, Person* person,
+                        bool* added) {
+  *added = false;
+  const auto column = [table](CdmField f) { return CdmColumn(table, f); };
+  ASSIGN_OR_RETURN(int64_t concept_id, ParseId(row[kConceptId], column(kConceptId), place));
+  std::vector<RowCode> codes = CodesOf(row);
+  if (!row.concept_code.empty()) {
+    codes.push_back({UpperTrimmed(row.concept_vocabulary), NormalizeCode(row.concept_code)});
+  }
+  for (size_t entry = 0; entry < mapping_.pathology.size(); ++entry) {
+    const OmopMapping::Pathology& p = mapping_.pathology[entry];
+    if (!Contains(p.concepts, concept_id) && !MatchesAny(p.codes, codes)) continue;
+    *added = true;
+    ASSIGN_OR_RETURN(int64_t id, ParseId(row[kRowId], column(kRowId), place));
+    ASSIGN_OR_RETURN(std::optional<int32_t> date, ParseCdmDate(row[kDate], column(kDate), place));
+    ASSIGN_OR_RETURN(int64_t value_concept,
+                     ParseId(row[kValueConceptId], column(kValueConceptId), place));
+    std::string value = PathologyValue(p, row, value_concept);
+    if (date && !value.empty())
+      person->grades.push_back({id, *date, entry, std::move(value), table});
+    break;
+  }
+  return Status::Ok();
 }
 
 Status Cohort::Add(CdmTable table, const CdmRow& row, const std::string& place) {
@@ -525,7 +688,10 @@ Status Cohort::Add(CdmTable table, const CdmRow& row, const std::string& place) 
       if (!date) return Status::Ok();
       ASSIGN_OR_RETURN(int64_t field,
                        ParseId(row[kEventFieldConceptId], column(kEventFieldConceptId), place));
-      const std::vector<RowCode> codes = CodesOf(row);
+      std::vector<RowCode> codes = CodesOf(row);
+      if (!row.concept_code.empty()) {
+        codes.push_back({UpperTrimmed(row.concept_vocabulary), NormalizeCode(row.concept_code)});
+      }
       if (Contains(mapping_.psa_concepts, concept_id) || MatchesAny(mapping_.psa_codes, codes)) {
         if (TrimSpaces(row[kValue]).empty()) return Status::Ok();
         ASSIGN_OR_RETURN(int64_t unit, ParseId(row[kUnitConceptId], column(kUnitConceptId), place));
@@ -542,7 +708,9 @@ Status Cohort::Add(CdmTable table, const CdmRow& row, const std::string& place) 
         if (no_unit || ng_ml) person.psas.push_back({id, *date, CanonicalNumber(row[kValue])});
         return Status::Ok();
       }
-      if (field != kConditionOccurrenceIdField) return Status::Ok();
+      bool grade = false;
+      RETURN_IF_ERROR(AddGrade(table, row, place, &person, &grade));
+      if (grade || field != kConditionOccurrenceIdField) return Status::Ok();
       ASSIGN_OR_RETURN(int64_t event, ParseId(row[kEventId], column(kEventId), place));
       // A cancer modifier of a condition: its concept's code, else its source concept's, else
       // its source value.
@@ -573,6 +741,34 @@ Status Cohort::Add(CdmTable table, const CdmRow& row, const std::string& place) 
         ASSIGN_OR_RETURN(std::optional<int32_t> date,
                          ParseCdmDate(row[kDate], column(kDate), place));
         if (date) person.treatments.push_back({id, *date, rank, table});
+        break;
+      }
+      break;
+    }
+    case CdmTable::kObservation: {
+      bool grade = false;
+      return AddGrade(table, row, place, &person, &grade);
+    }
+    case CdmTable::kEpisode:
+    case CdmTable::kConditionEvent: {
+      const bool episode = table == CdmTable::kEpisode;
+      ASSIGN_OR_RETURN(int64_t concept_id, ParseId(row[kConceptId], column(kConceptId), place));
+      const std::vector<RowCode> codes = CodesOf(row);
+      const std::string source_value = UpperTrimmed(row[kSourceValue]);
+      for (size_t entry = 0; entry < mapping_.events.size(); ++entry) {
+        const OmopMapping::Event& e = mapping_.events[entry];
+        const bool matched =
+            episode ? Contains(e.episode_concepts, concept_id) ||
+                          (!source_value.empty() &&
+                           std::find(e.episode_source_values.begin(), e.episode_source_values.end(),
+                                     source_value) != e.episode_source_values.end())
+                    : Contains(e.condition_concepts, concept_id) ||
+                          MatchesAny(e.condition_codes, codes);
+        if (!matched) continue;
+        ASSIGN_OR_RETURN(int64_t id, ParseId(row[kRowId], column(kRowId), place));
+        ASSIGN_OR_RETURN(std::optional<int32_t> date,
+                         ParseCdmDate(row[kDate], column(kDate), place));
+        if (date) person.events.push_back({id, *date, entry, table});
         break;
       }
       break;
@@ -611,19 +807,31 @@ struct RowPlace {
   CdmTable treatment_table = CdmTable::kProcedureOccurrence;
   std::array<int64_t, kStageSlots> stage_ids{};
   bool dead = false;
+  // The row of each grade, margin and event column (0: none).
+  std::array<int64_t, kColumnCount> row_ids{};
+  std::array<CdmTable, kColumnCount> row_tables{};
 };
+
+Column ColumnOf(std::string_view variable) {
+  const std::vector<std::string>& header = Header();
+  return static_cast<Column>(std::find(header.begin(), header.end(), variable) - header.begin());
+}
 
 // The cohort's records, one per person in person_id order; every field's line is the record's
 // number (1-based), which Where turns into the person and the CDM row the value came from.
 class CohortReader : public RecordReader {
  public:
   CohortReader(std::string label, OmopMapping mapping, std::string site,
-               std::map<int64_t, std::unique_ptr<Cohort::Person>> persons)
+               std::map<int64_t, std::unique_ptr<Cohort::Person>> persons,
+               std::vector<std::string> notes)
       : label_(std::move(label)),
         mapping_(std::move(mapping)),
         site_(std::move(site)),
         persons_(std::move(persons)),
-        next_(persons_.begin()) {}
+        next_(persons_.begin()),
+        notes_(std::move(notes)) {}
+
+  std::vector<std::string> Notes() const override { return notes_; }
 
   const std::vector<std::string>& header() const override { return Header(); }
   const std::string& label() const override { return label_; }
@@ -700,6 +908,9 @@ class CohortReader : public RecordReader {
         if (p.dead) row("death", 0);
         break;
       default:
+        if (p.row_ids[column - 1]) {
+          row(CdmTableName(p.row_tables[column - 1]), p.row_ids[column - 1]);
+        }
         break;
     }
     return where;
@@ -801,6 +1012,29 @@ class CohortReader : public RecordReader {
       }
     }
 
+    SetGrades(person, index.tumour.organ, dx, &f, &place);
+
+    // Recurrence, biochemical recurrence, metastasis: the first event from the diagnosis
+    // (recurrences: from the primary treatment).
+    std::array<const Cohort::Person::Event*, kColumnCount> first{};
+    for (const auto& e : person.events) {
+      const std::string& variable = mapping_.events[e.entry].variable;
+      if (!OrganHas(variable, index.tumour.organ)) continue;
+      const bool recurrence = variable != "metastasis_date";
+      if (e.date < (recurrence && treatment ? treatment->date : dx)) continue;
+      const Cohort::Person::Event*& best = first[ColumnOf(variable)];
+      if (!best ||
+          std::tuple(e.date, e.table, e.id) < std::tuple(best->date, best->table, best->id)) {
+        best = &e;
+      }
+    }
+    for (size_t c = 0; c < first.size(); ++c) {
+      if (!first[c]) continue;
+      f[c] = FormatIsoDate(first[c]->date);
+      place.row_ids[c] = first[c]->id;
+      place.row_tables[c] = first[c]->table;
+    }
+
     // Follow-up and death.
     std::optional<int32_t> last = person.observation_end;
     if (person.dead) {
@@ -820,11 +1054,55 @@ class CohortReader : public RecordReader {
     return place;
   }
 
+  // Grades and margins: the rows nearest the diagnosis within their windows, for the organs that
+  // have them; the Gleason patterns as a pair of one day, with that day's ISUP grade group.
+  void SetGrades(const Cohort::Person& person, const std::string& organ, int32_t dx,
+                 std::array<std::string, kColumnCount>* f, RowPlace* place) const {
+    using Grade = Cohort::Person::Grade;
+    std::array<std::vector<const Grade*>, kColumnCount> rows;
+    for (const Grade& g : person.grades) {
+      const OmopMapping::Pathology& p = mapping_.pathology[g.entry];
+      if (!OrganHas(p.variable, organ) || std::abs(g.date - dx) > p.window_days) continue;
+      rows[ColumnOf(p.variable)].push_back(&g);
+    }
+    const auto key = [dx](const Grade* g) {
+      return std::tuple(std::abs(g->date - dx), g->date, g->table, g->id);
+    };
+    const auto nearest = [&](Column column, std::optional<int32_t> day) {
+      const Grade* best = nullptr;
+      for (const Grade* g : rows[column]) {
+        if (day && g->date != *day) continue;
+        if (!best || key(g) < key(best)) best = g;
+      }
+      return best;
+    };
+    const auto set = [&](Column column, const Grade* g) {
+      if (!g) return;
+      (*f)[column] = g->value;
+      place->row_ids[column] = g->id;
+      place->row_tables[column] = g->table;
+    };
+    const Grade* primary = nullptr;
+    for (const Grade* g : rows[kGleasonPrimary]) {
+      if (nearest(kGleasonSecondary, g->date) && (!primary || key(g) < key(primary))) primary = g;
+    }
+    if (primary) {
+      set(kGleasonPrimary, primary);
+      set(kGleasonSecondary, nearest(kGleasonSecondary, primary->date));
+      set(kIsupGrade, nearest(kIsupGrade, primary->date));
+    } else {
+      set(kIsupGrade, nearest(kIsupGrade, std::nullopt));
+    }
+    set(kUrothelialGrade, nearest(kUrothelialGrade, std::nullopt));
+    set(kMarginStatus, nearest(kMarginStatus, std::nullopt));
+  }
+
   std::string label_;
   OmopMapping mapping_;
   std::string site_;
   std::map<int64_t, std::unique_ptr<Cohort::Person>> persons_;
   std::map<int64_t, std::unique_ptr<Cohort::Person>>::const_iterator next_;
+  std::vector<std::string> notes_;
   std::vector<RowPlace> places_;
   Sha256 hasher_;
 };
@@ -833,7 +1111,7 @@ class CohortReader : public RecordReader {
 
 std::unique_ptr<RecordReader> Cohort::Finish(std::string label) {
   return std::make_unique<CohortReader>(std::move(label), std::move(mapping_), std::move(site_),
-                                        std::move(persons_));
+                                        std::move(persons_), std::move(notes_));
 }
 
 namespace {
@@ -895,8 +1173,48 @@ Result<ConceptCodes> ReadConcepts(const std::string& folder, const OmopMapping& 
   return concepts;
 }
 
+// The CDM's concept_ancestor.csv rows whose ancestor is one of the mapping's concepts; none
+// without the file.
+Result<std::vector<std::pair<int64_t, int64_t>>> ReadDescendants(const std::string& folder,
+                                                                 const OmopMapping& mapping) {
+  std::vector<std::pair<int64_t, int64_t>> rows;
+  const std::string path = (fs::path(folder) / "concept_ancestor.csv").string();
+  if (!fs::exists(path)) return rows;
+  const std::vector<int64_t> ancestors = OmopAncestorConcepts(mapping);
+  ASSIGN_OR_RETURN(auto reader, CsvReader::Open(path, CsvOptions{}));
+  const std::vector<int> at =
+      ColumnIndices(reader->header(), {"ancestor_concept_id", "descendant_concept_id"});
+  for (size_t i = 0; i < at.size(); ++i) {
+    if (at[i] < 0) {
+      return InvalidArgument(path + ":1: no column " +
+                             std::string(i == 0 ? "ancestor_concept_id" : "descendant_concept_id"));
+    }
+  }
+  Record record;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, reader->Next(&record));
+    if (!more) break;
+    const std::string place = path + ":" + std::to_string(record.first_line());
+    if (record.size() != reader->header().size()) {
+      return InvalidArgument(place + ": " + std::to_string(record.size()) +
+                             " fields, the header has " + std::to_string(reader->header().size()));
+    }
+    ASSIGN_OR_RETURN(int64_t ancestor, ParseId(record.field(at[0]), "ancestor_concept_id", place));
+    if (!std::binary_search(ancestors.begin(), ancestors.end(), ancestor)) continue;
+    ASSIGN_OR_RETURN(int64_t descendant,
+                     ParseId(record.field(at[1]), "descendant_concept_id", place));
+    rows.emplace_back(ancestor, descendant);
+  }
+  return rows;
+}
+
 Status ReadCdmTable(const std::string& folder, CdmTable table, const ConceptCodes& concepts,
                     Cohort* cohort) {
+  if (CdmTableOptional(table) &&
+      !fs::exists(fs::path(folder) / (std::string(CdmTableName(table)) + ".csv"))) {
+    cohort->TableAbsent(table);
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(auto reader, OpenCdmFile(folder, CdmTableName(table)));
   std::vector<std::string_view> wanted;
   for (int f = 0; f < kFieldCount; ++f) wanted.push_back(CdmColumn(table, CdmField(f)));
@@ -940,9 +1258,12 @@ Status ReadCdmTable(const std::string& folder, CdmTable table, const ConceptCode
     row.source_code.clear();
     row.concept_vocabulary.clear();
     row.concept_code.clear();
+    row.value_vocabulary.clear();
+    row.value_code.clear();
     lookup(row[kSourceConceptId], &row.source_vocabulary, &row.source_code);
-    if (table == CdmTable::kMeasurement) {
+    if (table == CdmTable::kMeasurement || table == CdmTable::kObservation) {
       lookup(row[kConceptId], &row.concept_vocabulary, &row.concept_code);
+      lookup(row[kValueConceptId], &row.value_vocabulary, &row.value_code);
     }
     RETURN_IF_ERROR(cohort->Add(table, row, place));
   }
@@ -960,6 +1281,8 @@ Result<std::unique_ptr<RecordReader>> OpenOmopCsv(const std::string& folder,
     return NotFound(folder + ": not a folder (--omop-csv names the folder of the CDM's CSV files)");
   }
   ASSIGN_OR_RETURN(OmopMapping mapping, LoadOmopMapping(options.mapping_file));
+  ASSIGN_OR_RETURN(auto descendants, omop::ReadDescendants(folder, mapping));
+  AddOmopDescendants(descendants, &mapping);
   ASSIGN_OR_RETURN(omop::ConceptCodes concepts, omop::ReadConcepts(folder, mapping));
   omop::Cohort cohort(std::move(mapping), options.site);
   for (omop::CdmTable table : omop::kCdmTables) {

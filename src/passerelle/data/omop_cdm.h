@@ -22,18 +22,28 @@ enum class CdmTable {
   kConditionOccurrence,  // read first: it says who is in the cohort
   kPerson,
   kMeasurement,
+  kObservation,  // optional
   kProcedureOccurrence,
   kDrugExposure,
   kObservationPeriod,
   kDeath,
+  kEpisode,         // optional (the oncology extension's episodes)
+  kConditionEvent,  // condition_occurrence again, for the cohort's persons: metastases
 };
-inline constexpr std::array<CdmTable, 7> kCdmTables = {CdmTable::kConditionOccurrence,
-                                                       CdmTable::kPerson,
-                                                       CdmTable::kMeasurement,
-                                                       CdmTable::kProcedureOccurrence,
-                                                       CdmTable::kDrugExposure,
-                                                       CdmTable::kObservationPeriod,
-                                                       CdmTable::kDeath};
+inline constexpr std::array<CdmTable, 10> kCdmTables = {CdmTable::kConditionOccurrence,
+                                                        CdmTable::kPerson,
+                                                        CdmTable::kMeasurement,
+                                                        CdmTable::kObservation,
+                                                        CdmTable::kProcedureOccurrence,
+                                                        CdmTable::kDrugExposure,
+                                                        CdmTable::kObservationPeriod,
+                                                        CdmTable::kDeath,
+                                                        CdmTable::kEpisode,
+                                                        CdmTable::kConditionEvent};
+// Whether a CDM may lack the table (then nothing is derived from it).
+bool CdmTableOptional(CdmTable table);
+// What the cohort lacks when a CDM has no such table, for a note; "" when nothing matters.
+std::string_view CdmTableAbsentNote(CdmTable table);
 std::string_view CdmTableName(CdmTable table);
 
 // The fields of a row the cohort uses; each table names its column for each (empty: none).
@@ -50,6 +60,9 @@ enum CdmField {
   kUnitSourceValue,
   kEventId,
   kEventFieldConceptId,
+  kValueConceptId,    // value_as_concept_id
+  kValueSourceValue,  // value_source_value
+  kValueText,         // observation.value_as_string
   kFieldCount
 };
 // The column of `table` holding `field`, or "" when the table has none.
@@ -62,6 +75,8 @@ struct CdmRow {
   // The concept table's vocabulary_id and concept_code of the source concept and of the
   // concept (empty when not looked up or absent).
   std::string source_vocabulary, source_code, concept_vocabulary, concept_code;
+  // Measurement and observation: the value concept's (value_as_concept_id).
+  std::string value_vocabulary, value_code;
   const std::string& operator[](CdmField f) const { return fields[f]; }
 };
 
@@ -86,6 +101,8 @@ class Cohort {
   // dropped; rows of other tables for persons without a GU condition are dropped.
   Status Add(CdmTable table, const CdmRow& row, const std::string& place);
   bool HasPerson(std::string_view person_id) const;
+  // The source has no such table: its fields stay missing, and the records' notes say so.
+  void TableAbsent(CdmTable table);
   // Once every table was added: the gu_cohort records, and their places.
   std::unique_ptr<RecordReader> Finish(std::string label);
 
@@ -93,8 +110,12 @@ class Cohort {
 
  private:
   OmopMapping mapping_;
+  Status AddGrade(CdmTable table, const CdmRow& row, const std::string& place, Person* person,
+                  bool* added);
+
   std::string site_;
   std::map<int64_t, std::unique_ptr<Person>> persons_;
+  std::vector<std::string> notes_;
 };
 
 }  // namespace passerelle::data::omop

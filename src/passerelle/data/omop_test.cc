@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -15,6 +17,8 @@ namespace {
 
 const std::string kCdm = std::string(PASSERELLE_SOURCE_DIR) + "/tests/fixtures/omop/cdm";
 const std::string kBadCdm = std::string(PASSERELLE_SOURCE_DIR) + "/tests/fixtures/omop/cdm_bad";
+// Five persons with grades, margins, episodes, metastases and concept_ancestor rows.
+const std::string kOncoCdm = std::string(PASSERELLE_SOURCE_DIR) + "/tests/fixtures/omop/cdm_onco";
 
 using Row = std::map<std::string, std::string>;
 
@@ -111,7 +115,7 @@ TEST(OmopTest, TheCsvCdmGivesOneRowPerPersonWithAGuCancer) {
   EXPECT_EQ(rows.at("12").at("primary_treatment"), "");
   EXPECT_EQ(rows.at("12").at("treatment_date"), "");
   EXPECT_EQ(rows.at("13").at("psa_dx"), "");
-  // Not derived from a CDM: left missing.
+  // This CDM records no grade, margin, episode or metastasis: left missing.
   for (const auto& [id, row] : rows) {
     EXPECT_EQ(row.at("gleason_primary"), "") << id;
     EXPECT_EQ(row.at("margin_status"), "") << id;
@@ -145,6 +149,188 @@ TEST(OmopTest, TheRowsPassTheDictionaryAndProblemsNameThePerson) {
     EXPECT_NE(message.find(":cdm person 20 (person): sex: rule organ_sex"), std::string::npos)
         << message;
   }
+}
+
+// The dictionary's problems with the cohort of `reader`, formatted; "" when there are none.
+std::string Problems(RecordReader* reader) {
+  ProblemList problems;
+  auto validator = RowValidator::Make(testing::GuDictionary(), reader->header(), CellFormat{},
+                                      IndexDate::kDiagnosis, &problems, 0);
+  EXPECT_TRUE(validator.ok());
+  Record record;
+  std::vector<Value> row;
+  while (*reader->Next(&record)) (*validator)->Check(record, &row, &problems);
+  if (problems.empty()) return "";
+  return problems.Format(reader->label(), "nothing was imported",
+                         [reader](size_t l, size_t c) { return reader->Where(l, c); });
+}
+
+size_t ColumnIndex(RecordReader* reader, std::string_view name) {
+  const auto& header = reader->header();
+  return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+}
+
+TEST(OmopTest, GradesAndMarginsAreTheRowsNearestTheDiagnosis) {
+  auto reader = OpenOmopCsv(kOncoCdm, {.site = "lyon", .mapping_file = ""});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const std::map<std::string, Row> rows = ReadCohort(reader->get());
+  ASSERT_EQ(rows.size(), 5u);
+  // Person 1: the biopsy's pair (5 days before diagnosis) rather than the prostatectomy's (77
+  // days after); a primary pattern alone, one day before, is no pair. The ISUP grade group of
+  // the pair's day, from a LOINC answer concept. The margin of the resection, from a NAACCR
+  // value concept; a margin coded 9 (unknown), nearer, is no value.
+  const Row& p1 = rows.at("1");
+  EXPECT_EQ(p1.at("gleason_primary"), "3");
+  EXPECT_EQ(p1.at("gleason_secondary"), "4");
+  EXPECT_EQ(p1.at("isup_grade"), "2");
+  EXPECT_EQ(p1.at("margin_status"), "positive");
+  EXPECT_EQ(p1.at("psa_dx"), "7.2");
+  EXPECT_EQ(p1.at("urothelial_grade"), "");
+  // Person 2: a pair 200 days before diagnosis is outside the 180-day window; the pair 150 days
+  // after is in the observation table, by source values (a value_as_string too). A urothelial
+  // grade is not a prostate cancer's.
+  const Row& p2 = rows.at("2");
+  EXPECT_EQ(p2.at("gleason_primary"), "4");
+  EXPECT_EQ(p2.at("gleason_secondary"), "5");
+  EXPECT_EQ(p2.at("isup_grade"), "5");
+  EXPECT_EQ(p2.at("urothelial_grade"), "");
+  // Person 3, bladder: the nearer of two urothelial grades; a Gleason pattern is not a bladder
+  // cancer's; a margin by its source code and residual-tumour class.
+  const Row& p3 = rows.at("3");
+  EXPECT_EQ(p3.at("urothelial_grade"), "low");
+  EXPECT_EQ(p3.at("gleason_primary"), "");
+  EXPECT_EQ(p3.at("margin_status"), "negative");
+  EXPECT_EQ(rows.at("4").at("margin_status"), "");
+
+  // The rows pass the dictionary (ISUP matches the patterns, events after the treatment).
+  auto again = OpenOmopCsv(kOncoCdm, {.site = "lyon", .mapping_file = ""});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Problems(again->get()), "");
+  // A value names its CDM row.
+  EXPECT_EQ((*again)->Where(1, ColumnIndex(again->get(), "gleason_primary") + 1),
+            "cdm person 1 (measurement 101)");
+  EXPECT_EQ((*again)->Where(2, ColumnIndex(again->get(), "isup_grade") + 1),
+            "cdm person 2 (observation 303)");
+  EXPECT_EQ((*again)->Where(1, ColumnIndex(again->get(), "bcr_date") + 1),
+            "cdm person 1 (episode 3)");
+  EXPECT_EQ((*again)->Where(1, ColumnIndex(again->get(), "metastasis_date") + 1),
+            "cdm person 1 (condition_occurrence 3)");
+}
+
+TEST(OmopTest, RecurrencesComeFromEpisodesAndMetastasesFromConditions) {
+  auto reader = OpenOmopCsv(kOncoCdm, {.site = "lyon", .mapping_file = ""});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_TRUE((*reader)->Notes().empty());
+  const std::map<std::string, Row> rows = ReadCohort(reader->get());
+  // Person 1: a Disease Recurrence before the prostatectomy is not a recurrence after it; the
+  // one the source marks BCR is the biochemical recurrence; a C78 condition before the
+  // diagnosis is not a metastasis, a C79.51 one after it is.
+  const Row& p1 = rows.at("1");
+  EXPECT_EQ(p1.at("treatment_date"), "2020-04-01");
+  EXPECT_EQ(p1.at("bcr_date"), "2021-06-01");
+  EXPECT_EQ(p1.at("recurrence_date"), "2022-02-01");
+  EXPECT_EQ(p1.at("metastasis_date"), "2022-05-01");
+  // Person 2: a Disease Progression episode is not in the built-in mapping.
+  EXPECT_EQ(rows.at("2").at("recurrence_date"), "");
+  // Person 3, bladder: a recurrence; a biochemical recurrence is a prostate cancer's only.
+  EXPECT_EQ(rows.at("3").at("recurrence_date"), "2020-06-01");
+  EXPECT_EQ(rows.at("3").at("bcr_date"), "");
+  // Person 4: a metastasis recorded by a standard concept alone: not listed by the built-in
+  // mapping.
+  EXPECT_EQ(rows.at("4").at("metastasis_date"), "");
+}
+
+TEST(OmopTest, TheDescendantsOfAListedConceptCountToo) {
+  // Person 5's condition is a concept that concept_ancestor.csv puts under 200962 (prostate).
+  auto reader = OpenOmopCsv(kOncoCdm, {.site = "lyon", .mapping_file = ""});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const std::map<std::string, Row> rows = ReadCohort(reader->get());
+  ASSERT_EQ(rows.count("5"), 1u);
+  EXPECT_EQ(rows.at("5").at("organ"), "prostate");
+  EXPECT_EQ(rows.at("5").at("icd10"), "C61");
+
+  // A site's mapping lists an ancestor of secondary malignancies: person 4's condition, its
+  // descendant, is a metastasis; Disease Progression is a recurrence.
+  const std::string dir = passerelle::testing::FreshTestDir("omop_ancestor");
+  std::ofstream(dir + "/site.toml") << "name = \"omop_gu_site\"\n"
+                                       "[[event]]\n"
+                                       "variable = \"metastasis_date\"\n"
+                                       "condition_concepts = [2100000099]\n"
+                                       "[[event]]\n"
+                                       "variable = \"recurrence_date\"\n"
+                                       "episode_concepts = [32677]\n";
+  auto site = OpenOmopCsv(kOncoCdm, {.site = "lyon", .mapping_file = dir + "/site.toml"});
+  ASSERT_TRUE(site.ok()) << site.status().ToString();
+  const std::map<std::string, Row> site_rows = ReadCohort(site->get());
+  EXPECT_EQ(site_rows.at("4").at("metastasis_date"), "2019-03-03");
+  EXPECT_EQ(site_rows.at("2").at("recurrence_date"), "2021-01-01");
+
+  // The expansion itself: descendants join each list once; the organ's keep its ICD-10 code.
+  auto mapping = LoadOmopMapping("");
+  ASSERT_TRUE(mapping.ok());
+  const std::vector<int64_t> ancestors = OmopAncestorConcepts(*mapping);
+  EXPECT_TRUE(std::binary_search(ancestors.begin(), ancestors.end(), int64_t{200962}));
+  EXPECT_TRUE(std::binary_search(ancestors.begin(), ancestors.end(), int64_t{32529}));
+  AddOmopDescendants({{200962, 200962}, {200962, 7}, {3013603, 8}, {3013603, 8}}, &*mapping);
+  EXPECT_EQ(mapping->organs[0].concepts.back().id, 7);
+  EXPECT_EQ(mapping->organs[0].concepts.back().icd10, "C61");
+  EXPECT_EQ(mapping->psa_concepts, (std::vector<int64_t>{3013603, 8}));
+}
+
+TEST(OmopTest, ACdmWithoutEpisodesImportsAndSaysSoOnce) {
+  const std::string dir = passerelle::testing::FreshTestDir("omop_no_episode");
+  for (const auto& entry : std::filesystem::directory_iterator(kOncoCdm)) {
+    if (entry.path().filename() == "episode.csv") continue;
+    std::filesystem::copy_file(entry.path(), dir + "/" + entry.path().filename().string());
+  }
+  auto reader = OpenOmopCsv(dir, {.site = "lyon", .mapping_file = ""});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const std::map<std::string, Row> rows = ReadCohort(reader->get());
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows.at("1").at("recurrence_date"), "");
+  EXPECT_EQ(rows.at("1").at("bcr_date"), "");
+  EXPECT_EQ(rows.at("1").at("metastasis_date"), "2022-05-01");  // from conditions
+  EXPECT_EQ(rows.at("1").at("gleason_primary"), "3");
+  const std::vector<std::string> notes = (*reader)->Notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("no episode table"), std::string::npos) << notes[0];
+  EXPECT_EQ(notes[0].find("person"), std::string::npos) << notes[0];
+
+  // The 30-person CDM has neither observation nor episode: two notes, the rows as before.
+  auto plain = OpenOmopCsv(kCdm, {.site = "lyon", .mapping_file = ""});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(ReadCohort(plain->get()).size(), 20u);
+  EXPECT_EQ((*plain)->Notes().size(), 2u);
+}
+
+TEST(OmopTest, PathologyAndEventEntriesAreChecked) {
+  const std::string dir = passerelle::testing::FreshTestDir("omop_bad_entries");
+  std::ofstream(dir + "/a.toml") << "[[pathology]]\nvariable = \"psa_dx\"\n";
+  EXPECT_NE(LoadOmopMapping(dir + "/a.toml")
+                .status()
+                .message()
+                .find("pathology: 'variable' is missing or not one of gleason_primary"),
+            std::string::npos)
+      << LoadOmopMapping(dir + "/a.toml").status().message();
+  std::ofstream(dir + "/b.toml") << "[[event]]\nvariable = \"death_date\"\n";
+  EXPECT_EQ(LoadOmopMapping(dir + "/b.toml").status().code(), StatusCode::kInvalidArgument);
+  std::ofstream(dir + "/c.toml") << "[[pathology]]\nvariable = \"margin_status\"\n"
+                                    "values = [{ level = \"positive\", codes = [\"R1\"] }]\n";
+  EXPECT_NE(LoadOmopMapping(dir + "/c.toml").status().message().find("is not VOCABULARY:CODE"),
+            std::string::npos);
+  // A site's entry adds to the built-in one of its variable.
+  std::ofstream(dir + "/d.toml") << "[[pathology]]\nvariable = \"margin_status\"\n"
+                                    "window_days = 30\n"
+                                    "values = [{ level = \"positive\", source_values = "
+                                    "[\"marges envahies\"] }]\n";
+  auto mapping = LoadOmopMapping(dir + "/d.toml");
+  ASSERT_TRUE(mapping.ok()) << mapping.status().ToString();
+  const auto margin = std::find_if(mapping->pathology.begin(), mapping->pathology.end(),
+                                   [](const auto& p) { return p.variable == "margin_status"; });
+  ASSERT_NE(margin, mapping->pathology.end());
+  EXPECT_EQ(margin->window_days, 30);
+  ASSERT_EQ(margin->values.size(), 2u);
+  EXPECT_EQ(margin->values[1].source_values.back(), "MARGES ENVAHIES");
 }
 
 TEST(OmopTest, AConnectionStringWithAPasswordIsRefused) {

@@ -108,9 +108,15 @@ std::string LoadCdm(passerelle::testing::PostgresCluster* cluster, const std::st
   std::string error = cluster->Psql("postgres", "CREATE DATABASE " + database + ";\n");
   if (!error.empty()) return error;
   std::string script = ReadBytes(kFixtures + "cdm54_postgresql.sql") + "\n";
+  // The optional episode table only when the folder has one.
+  if (fs::exists(folder + "/episode.csv")) {
+    script += ReadBytes(kFixtures + "cdm54_episode_postgresql.sql") + "\n";
+  }
   for (const char* table : {"person", "observation_period", "condition_occurrence", "drug_exposure",
-                            "procedure_occurrence", "measurement", "death", "concept"}) {
+                            "procedure_occurrence", "measurement", "death", "concept",
+                            "observation", "concept_ancestor", "episode"}) {
     const std::string path = folder + "/" + table + ".csv";
+    if (!fs::exists(path)) continue;
     std::ifstream in(path);
     std::string header;
     std::getline(in, header);
@@ -165,6 +171,54 @@ TEST(OmopPostgresTest, ACdmInPostgresqlStoresTheRowsOfItsCsvFiles) {
             std::string::npos)
       << missing.status().message();
   EXPECT_EQ(ReadBytes(dir + "/pg_store/store.sqlite"), before);
+}
+
+// Grades, margins, episodes, metastases and concept_ancestor: the same rows from PostgreSQL as
+// from the CSV files; without the episode table, the import says so and stores the rest.
+TEST(OmopPostgresTest, GradesAndEpisodesFromPostgresqlAreThoseOfTheCsvFiles) {
+  const std::string dir = passerelle::testing::FreshTestDir("omop_pg_onco");
+  const std::string no_episode = dir + "/cdm_no_episode";
+  fs::create_directories(no_episode);
+  for (const auto& entry : fs::directory_iterator(kFixtures + "cdm_onco")) {
+    if (entry.path().filename() == "episode.csv") continue;
+    fs::copy_file(entry.path(), no_episode + "/" + entry.path().filename().string());
+  }
+  passerelle::testing::PostgresCluster cluster(dir + "/pg");
+  ASSERT_EQ(cluster.Start(), "");
+  ASSERT_EQ(LoadCdm(&cluster, "onco", kFixtures + "cdm_onco"), "");
+  ASSERT_EQ(LoadCdm(&cluster, "onco_no_episode", no_episode), "");
+
+  for (const auto& [folder, database] : {std::pair{kFixtures + "cdm_onco", std::string("onco")},
+                                         std::pair{no_episode, std::string("onco_no_episode")}}) {
+    auto from_csv = SiteStore::Create(dir + "/csv_" + database, "lyon");
+    auto from_pg = SiteStore::Create(dir + "/pg_" + database, "lyon");
+    ASSERT_TRUE(from_csv.ok() && from_pg.ok());
+    auto csv = (*from_csv)->Import(OmopRequest(folder, false, "lyon"));
+    ASSERT_TRUE(csv.ok()) << csv.status().ToString();
+    auto pg = (*from_pg)->Import(OmopRequest(cluster.Connection(database), true, "lyon"));
+    ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+    EXPECT_EQ(pg->version.rows, 5);
+    EXPECT_EQ(pg->version.checksum, csv->version.checksum) << database;
+    const std::vector<std::string> pg_rows = StoredRows(dir + "/pg_" + database);
+    EXPECT_EQ(pg_rows, StoredRows(dir + "/csv_" + database)) << database;
+    ASSERT_EQ(pg_rows.size(), 5u);
+    EXPECT_EQ(pg->notes, csv->notes) << database;
+    if (database == "onco") {
+      // Person 1: Gleason 3+4, ISUP 2, PSA, positive margin, BCR, recurrence, metastasis.
+      EXPECT_NE(pg_rows[0].find("3|4|2|7.2|NULL|'radical_prostatectomy'|'2020-04-01'|'positive'"),
+                std::string::npos)
+          << pg_rows[0];
+      EXPECT_NE(pg_rows[0].find("'2022-02-01'|'2021-06-01'|'2022-05-01'"), std::string::npos)
+          << pg_rows[0];
+      EXPECT_NE(pg_rows[2].find("'low'"), std::string::npos) << pg_rows[2];       // bladder
+      EXPECT_NE(pg_rows[4].find("'prostate'"), std::string::npos) << pg_rows[4];  // descendant
+      EXPECT_TRUE(pg->notes.empty());
+    } else {
+      ASSERT_EQ(pg->notes.size(), 1u);
+      EXPECT_NE(pg->notes[0].find("no episode table"), std::string::npos) << pg->notes[0];
+      EXPECT_NE(pg_rows[0].find("NULL|NULL|'2022-05-01'"), std::string::npos) << pg_rows[0];
+    }
+  }
 }
 
 }  // namespace
