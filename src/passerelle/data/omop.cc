@@ -342,8 +342,35 @@ Result<std::optional<int32_t>> ParseCdmDate(std::string_view text, std::string_v
   return days;
 }
 
+// REQUIRES: `ids` sorted (the Cohort sorts its mapping's lists: a list with its concept_ancestor
+// descendants may hold thousands of drugs).
 bool Contains(const std::vector<int64_t>& ids, int64_t id) {
-  return id != 0 && std::find(ids.begin(), ids.end(), id) != ids.end();
+  return id != 0 && std::binary_search(ids.begin(), ids.end(), id);
+}
+
+void SortIds(std::vector<int64_t>* ids) {
+  std::sort(ids->begin(), ids->end());
+  ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+}
+
+// Every concept list of the mapping sorted, for Contains.
+void SortConceptLists(OmopMapping* m) {
+  for (auto* ids :
+       {&m->male_concepts, &m->female_concepts, &m->psa_concepts, &m->psa_unit_concepts}) {
+    SortIds(ids);
+  }
+  for (OmopMapping::Treatment& t : m->treatments) {
+    SortIds(&t.procedure_concepts);
+    SortIds(&t.drug_concepts);
+  }
+  for (OmopMapping::Pathology& p : m->pathology) {
+    SortIds(&p.concepts);
+    for (OmopMapping::ValueLevel& v : p.values) SortIds(&v.concepts);
+  }
+  for (OmopMapping::Event& e : m->events) {
+    SortIds(&e.episode_concepts);
+    SortIds(&e.condition_concepts);
+  }
 }
 
 // The codes a row carries: its source concept's (with the vocabulary) and its source value's.
@@ -596,7 +623,9 @@ struct Cohort::Person {
 };
 
 Cohort::Cohort(OmopMapping mapping, std::string site)
-    : mapping_(std::move(mapping)), site_(std::move(site)) {}
+    : mapping_(std::move(mapping)), site_(std::move(site)) {
+  SortConceptLists(&mapping_);
+}
 Cohort::~Cohort() = default;
 
 bool Cohort::HasPerson(std::string_view person_id) const {

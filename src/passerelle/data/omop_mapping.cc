@@ -3,6 +3,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "passerelle/base/text.h"
@@ -348,13 +349,12 @@ void AddOmopDescendants(const std::vector<std::pair<int64_t, int64_t>>& descenda
     if (ancestor != descendant) by_ancestor.emplace(ancestor, descendant);
   }
   const auto expand = [&by_ancestor](std::vector<int64_t>* ids) {
+    std::set<int64_t> seen(ids->begin(), ids->end());
     const size_t listed = ids->size();
     for (size_t i = 0; i < listed; ++i) {
       const auto [first, last] = by_ancestor.equal_range((*ids)[i]);
       for (auto it = first; it != last; ++it) {
-        if (std::find(ids->begin(), ids->end(), it->second) == ids->end()) {
-          ids->push_back(it->second);
-        }
+        if (seen.insert(it->second).second) ids->push_back(it->second);
       }
     }
   };

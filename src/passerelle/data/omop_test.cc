@@ -217,6 +217,30 @@ TEST(OmopTest, GradesAndMarginsAreTheRowsNearestTheDiagnosis) {
             "cdm person 1 (condition_occurrence 3)");
 }
 
+TEST(OmopTest, AGradeTheDictionaryRefusesNamesItsRow) {
+  // Person 1's pair nearest the diagnosis has a primary pattern of 7: refused, named by its CDM
+  // row. Person 3 gains a recurrence before the TURBT and one after the last follow-up.
+  const std::string dir = passerelle::testing::FreshTestDir("omop_bad_grade");
+  for (const auto& entry : std::filesystem::directory_iterator(kOncoCdm)) {
+    std::filesystem::copy_file(entry.path(), dir + "/" + entry.path().filename().string());
+  }
+  std::ofstream(dir + "/measurement.csv", std::ios::app)
+      << "111,1,2100000001,2020-01-16,,,32817,,7,,,,,,,,,,,,,,\n"
+         "112,1,2100000002,2020-01-16,,,32817,,4,,,,,,,,,,,,,,\n";
+  std::ofstream(dir + "/episode.csv", std::ios::app) << "8,3,32529,2024-06-01,,,,,,0,32809,,\n"
+                                                        "9,3,32529,2020-01-01,,,,,,0,32809,,\n";
+  auto reader = OpenOmopCsv(dir, {.site = "lyon", .mapping_file = ""});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const std::string message = Problems(reader->get());
+  EXPECT_NE(message.find(":cdm person 1 (measurement 111): gleason_primary: must be at most 5"),
+            std::string::npos)
+      << message;
+  // The one before the TURBT is not a recurrence after it; the 2020-06-01 one stays the first,
+  // so neither is in a problem.
+  EXPECT_EQ(message.find("episode 8"), std::string::npos) << message;
+  EXPECT_EQ(message.find("episode 9"), std::string::npos) << message;
+}
+
 TEST(OmopTest, RecurrencesComeFromEpisodesAndMetastasesFromConditions) {
   auto reader = OpenOmopCsv(kOncoCdm, {.site = "lyon", .mapping_file = ""});
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
