@@ -1,5 +1,9 @@
 // A site's datasets in its SQLite file (dataset_db.h).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,35 +57,40 @@ class SqliteDatasetDb : public DatasetDb {
 
   std::unique_ptr<RowWriter> WriteRows(const std::string& table,
                                        std::vector<data::VarType> types) override {
-    // As many rows a statement as SQLite's limit on parameters allows, up to kRowsPerInsert.
-    const size_t per = std::clamp<size_t>(
-        static_cast<size_t>(db_->MaxParameters()) / std::max<size_t>(types.size(), 1), 1,
-        kRowsPerInsert);
-    std::string row_sql = "(";
-    for (size_t i = 0; i < types.size(); ++i) row_sql += i ? ", ?" : "?";
-    row_sql += ")";
-    const std::string into = "INSERT INTO " + Name(table) + " VALUES ";
-    std::string many_sql = into;
-    for (size_t r = 0; r < per; ++r) many_sql += (r ? ", " : "") + row_sql;
-    auto many = db_->Prepare(many_sql);
-    auto one = many.ok() ? db_->Prepare(into + row_sql) : many.status();
-    if (!one.ok()) {
-      return std::make_unique<RowWriter>(std::move(types),
-                                         [status = one.status()](auto) { return status; });
+    // One statement stores a whole batch: SQLite reads the batch's rows as those of a virtual
+    // table (BatchTable below), each value handed over as it builds the row, with no statement
+    // parameters to bind and unbind. The virtual table lives in the connection's temporary
+    // schema, within the import's transaction.
+    batch_.types = types;
+    batch_.rows = nullptr;
+    Status ready = db_->AddModule(BatchTable::kModule, BatchTable::Module(), &batch_);
+    if (ready.ok()) {
+      ready = db_->Exec(std::string("DROP TABLE IF EXISTS temp.") + BatchTable::kTable +
+                        "; CREATE VIRTUAL TABLE temp." + BatchTable::kTable + " USING " +
+                        BatchTable::kModule);
     }
-    insert_many_ = std::make_unique<Insert>(std::move(*many), types, per);
-    insert_one_ = std::make_unique<Insert>(std::move(*one), types, 1);
-    auto write = [many = insert_many_.get(), one = insert_one_.get(), per](const PackedRows& rows) {
-      size_t r = 0;
-      for (; r + per <= rows.rows(); r += per) RETURN_IF_ERROR(many->Run(rows, r));
-      for (; r < rows.rows(); ++r) RETURN_IF_ERROR(one->Run(rows, r));
-      return Status::Ok();
+    auto insert = ready.ok() ? db_->Prepare("INSERT INTO " + Name(table) + " SELECT * FROM temp." +
+                                            BatchTable::kTable)
+                             : ready;
+    if (!insert.ok()) {
+      return std::make_unique<RowWriter>(std::move(types),
+                                         [status = insert.status()](auto) { return status; });
+    }
+    insert_ = std::move(*insert);
+    writeback_ = std::make_unique<Writeback>(label_);
+    auto write = [this](const PackedRows& rows) {
+      batch_.rows = &rows;
+      Status status = insert_->Run();
+      batch_.rows = nullptr;
+      writeback_->Batch();
+      return status;
     };
-    // The statements finalized once the rows are in: a table is dropped only with none pending.
+    // The statement finalized and the virtual table dropped once the rows are in: a table is
+    // dropped only with no statement pending.
     return std::make_unique<RowWriter>(std::move(types), std::move(write), [this] {
-      insert_many_.reset();
-      insert_one_.reset();
-      return Status::Ok();
+      insert_.reset();
+      writeback_.reset();
+      return db_->Exec(std::string("DROP TABLE temp.") + BatchTable::kTable);
     });
   }
 
@@ -127,72 +136,184 @@ class SqliteDatasetDb : public DatasetDb {
   }
 
  private:
-  // An INSERT statement of `rows` rows. SQLite keeps a parameter's value from one execution to
-  // the next: a value the parameter holds already (NULL, the same number, the same category
-  // text) is not bound again. A fresh statement's parameters are NULL.
-  class Insert {
+  // Hands the pages SQLite wrote to the store's file (those its cache could not keep) over to
+  // the disk as the import goes, waiting for none of them: the commit's fsync, which makes the
+  // import durable, then has only the last ones to wait for. Linux only; elsewhere, and when the
+  // file cannot be opened, the commit writes them all.
+  class Writeback {
    public:
-    Insert(std::unique_ptr<Statement> statement, const std::vector<data::VarType>& types,
-           size_t rows)
-        : statement_(std::move(statement)), types_(types), bound_(rows * types.size()) {}
-
-    // Inserts the rows of `rows` from `first` on, as many as the statement has.
-    Status Run(const PackedRows& rows, size_t first) {
-      const size_t width = types_.size();
-      Bound* bound = bound_.data();
-      int index = 1;
-      for (size_t r = first; r < first + bound_.size() / width; ++r) {
-        const uint64_t* words = rows.words(r);
-        const uint64_t* values = rows.values(r);
-        for (size_t i = 0; i < width; ++i, ++bound, ++index) {
-          if (PackedRows::Missing(words, i)) {
-            if (!bound->null) statement_->BindNull(index);
-            *bound = {true, false, 0};
-            continue;
-          }
-          const uint64_t word = values[i];
-          if (bound->kept && bound->word == word) continue;
-          switch (types_[i]) {
-            case data::VarType::kInteger:
-            case data::VarType::kDate:
-              statement_->BindInt(index, PackedRows::Integer(word));
-              *bound = {false, true, word};
-              break;
-            case data::VarType::kNumber:
-              statement_->BindDouble(index, PackedRows::Number(word));
-              *bound = {false, true, word};
-              break;
-            default:
-              // A category's text stays while the writer lives; other text until the statement
-              // has run.
-              statement_->BindText(index, rows.Text(i, word), /*transient=*/false);
-              *bound = {false, (word & PackedRows::kCategoryText) != 0, word};
-              break;
-          }
-        }
-      }
-      return statement_->Run();
+    explicit Writeback(const std::string& path) {
+#if defined(__linux__)
+      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+#else
+      (void)path;
+#endif
+    }
+    ~Writeback() {
+      if (fd_ >= 0) ::close(fd_);
+    }
+    Writeback(const Writeback&) = delete;
+    Writeback& operator=(const Writeback&) = delete;
+    // Called after each batch; every 16th starts the writing of what is dirty.
+    void Batch() {
+#if defined(__linux__)
+      if (fd_ >= 0 && ++batches_ % 16 == 0)
+        (void)::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
     }
 
    private:
-    struct Bound {
-      bool null = true;   // bound to NULL
-      bool kept = false;  // bound to `word`'s value, which stays
-      uint64_t word = 0;
-    };
-    std::unique_ptr<Statement> statement_;
-    std::vector<data::VarType> types_;
-    std::vector<Bound> bound_;  // by parameter
+    int fd_ = -1;
+    size_t batches_ = 0;
   };
 
-  // Rows a statement inserts at most: SQLite's own work for each execution is shared by them.
-  static constexpr size_t kRowsPerInsert = 16;
+  // The batch being written, as the virtual table shows it.
+  struct Batch {
+    std::vector<data::VarType> types;  // one column each
+    const PackedRows* rows = nullptr;  // set while the batch's INSERT runs
+  };
+
+  // The virtual table of the batch being written: one column per value of a row, a value's
+  // type the column's in the dataset's table (so the stored values are those bound before).
+  class BatchTable {
+   public:
+    static constexpr char kModule[] = "passerelle_batch";
+    static constexpr char kTable[] = "passerelle_import_batch";
+    static const sqlite3_module* Module() {
+      static const sqlite3_module module = [] {
+        sqlite3_module m;
+        std::memset(&m, 0, sizeof m);
+        m.xCreate = Create;  // not eponymous: xCreate differs from xConnect
+        m.xConnect = Connect;
+        m.xBestIndex = BestIndex;
+        m.xDisconnect = Disconnect;
+        m.xDestroy = Disconnect;
+        m.xOpen = Open;
+        m.xClose = Close;
+        m.xFilter = Filter;
+        m.xNext = Next;
+        m.xEof = Eof;
+        m.xColumn = Column;
+        m.xRowid = Rowid;
+        return m;
+      }();
+      return &module;
+    }
+
+   private:
+    struct Table {
+      sqlite3_vtab base;
+      const Batch* batch;
+    };
+    // The current row: its packed words, and where the batch's rows are.
+    struct Cursor {
+      sqlite3_vtab_cursor base;
+      const Batch* batch;
+      const data::VarType* types;  // the batch's, while it is read
+      const PackedRows* rows;
+      size_t row;
+      const uint64_t* words;   // the row's, missing bits first
+      const uint64_t* values;  // its values' words
+    };
+    static int Connect(sqlite3* db, void* batch, int, const char* const*, sqlite3_vtab** out,
+                       char**) {
+      const auto* b = static_cast<const Batch*>(batch);
+      std::string declare = "CREATE TABLE x (";
+      for (size_t i = 0; i < b->types.size(); ++i) declare += (i ? ", c" : "c") + std::to_string(i);
+      if (const int rc = sqlite3_declare_vtab(db, (declare + ")").c_str()); rc != SQLITE_OK)
+        return rc;
+      auto* table = new Table{};
+      table->batch = b;
+      *out = &table->base;
+      return SQLITE_OK;
+    }
+    static int Create(sqlite3* db, void* batch, int argc, const char* const* argv,
+                      sqlite3_vtab** out, char** error) {
+      return Connect(db, batch, argc, argv, out, error);
+    }
+    static int BestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
+      info->estimatedCost = 1;
+      return SQLITE_OK;
+    }
+    static int Disconnect(sqlite3_vtab* table) {
+      delete reinterpret_cast<Table*>(table);
+      return SQLITE_OK;
+    }
+    static int Open(sqlite3_vtab* table, sqlite3_vtab_cursor** out) {
+      auto* cursor = new Cursor{};
+      cursor->batch = reinterpret_cast<Table*>(table)->batch;
+      *out = &cursor->base;
+      return SQLITE_OK;
+    }
+    static int Close(sqlite3_vtab_cursor* cursor) {
+      delete reinterpret_cast<Cursor*>(cursor);
+      return SQLITE_OK;
+    }
+    // Points the cursor at row `row` of the batch, and fetches the row after next meanwhile
+    // (the rows were packed by the reading thread: they come from its core's cache).
+    static void At(Cursor* cursor, size_t row) {
+      cursor->row = row;
+      const PackedRows* rows = cursor->rows;
+      if (!rows || row >= rows->rows()) return;
+      cursor->words = rows->words(row);
+      cursor->values = rows->values(row);
+      if (row + 2 < rows->rows()) {
+        const auto* ahead = reinterpret_cast<const char*>(rows->words(row + 2));
+        const auto* end = reinterpret_cast<const char*>(rows->words(row + 3));
+        for (const char* line = ahead; line < end; line += 64) __builtin_prefetch(line);
+      }
+    }
+    static int Filter(sqlite3_vtab_cursor* cursor, int, const char*, int, sqlite3_value**) {
+      auto* c = reinterpret_cast<Cursor*>(cursor);
+      c->types = c->batch->types.data();
+      c->rows = c->batch->rows;
+      At(c, 0);
+      return SQLITE_OK;
+    }
+    static int Next(sqlite3_vtab_cursor* cursor) {
+      auto* c = reinterpret_cast<Cursor*>(cursor);
+      At(c, c->row + 1);
+      return SQLITE_OK;
+    }
+    static int Eof(sqlite3_vtab_cursor* cursor) {
+      const auto* c = reinterpret_cast<Cursor*>(cursor);
+      return !c->rows || c->row >= c->rows->rows();
+    }
+    static int Rowid(sqlite3_vtab_cursor* cursor, sqlite3_int64* rowid) {
+      *rowid = static_cast<sqlite3_int64>(reinterpret_cast<Cursor*>(cursor)->row);
+      return SQLITE_OK;
+    }
+    // Column i of the current row; a missing value is left NULL.
+    static int Column(sqlite3_vtab_cursor* cursor, sqlite3_context* context, int column) {
+      const auto* c = reinterpret_cast<Cursor*>(cursor);
+      const auto i = static_cast<size_t>(column);
+      if (PackedRows::Missing(c->words, i)) return SQLITE_OK;
+      const uint64_t word = c->values[i];
+      switch (c->types[i]) {
+        case data::VarType::kInteger:
+        case data::VarType::kDate:
+          sqlite3_result_int64(context, PackedRows::Integer(word));
+          break;
+        case data::VarType::kNumber:
+          sqlite3_result_double(context, PackedRows::Number(word));
+          break;
+        default: {
+          // The text stays while the batch is being written: SQLite copies it into the row.
+          const std::string_view text = c->rows->Text(i, word);
+          sqlite3_result_text(context, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+          break;
+        }
+      }
+      return SQLITE_OK;
+    }
+  };
 
   Database* db_;
   std::string label_;
-  // The statements of the last WriteRows.
-  std::unique_ptr<Insert> insert_many_;
-  std::unique_ptr<Insert> insert_one_;
+  // The last WriteRows' batch and statement.
+  Batch batch_;
+  std::unique_ptr<Statement> insert_;
+  std::unique_ptr<Writeback> writeback_;
 };
 
 }  // namespace

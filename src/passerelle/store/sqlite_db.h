@@ -69,8 +69,13 @@ class Database {
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const { return sqlite3_changes64(db_); }
   Result<std::unique_ptr<Statement>> Prepare(const std::string& sql);
-  // The most parameters a statement may have.
-  int MaxParameters() const { return sqlite3_limit(db_, SQLITE_LIMIT_VARIABLE_NUMBER, -1); }
+  // Registers a virtual table module under `name` (replacing one of that name), `client` given
+  // to its xCreate and xConnect.
+  Status AddModule(const char* name, const sqlite3_module* module, void* client) {
+    if (sqlite3_create_module(db_, name, module, client) != SQLITE_OK)
+      return Internal(std::string("store: ") + sqlite3_errmsg(db_));
+    return Status::Ok();
+  }
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
