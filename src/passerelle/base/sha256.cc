@@ -2,6 +2,12 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "passerelle/base/text.h"
 
@@ -27,6 +33,71 @@ std::string Sha256::FinishHex() {
   unsigned int length = 0;
   EVP_DigestFinal_ex(impl_->ctx, digest, &length);
   return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+struct Sha256Thread::Impl {
+  Sha256 hasher;  // the thread's, until it is joined
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::string_view> queue;  // guarded by mutex; the front one is being hashed
+  bool stop = false;                   // guarded by mutex
+  std::thread thread;
+
+  void Loop() {
+    for (;;) {
+      std::string_view chunk;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return !queue.empty() || stop; });
+        if (stop) return;
+        chunk = queue.front();
+      }
+      hasher.Update(chunk);
+      {
+        std::lock_guard lock(mutex);
+        queue.pop_front();
+      }
+      changed.notify_all();
+    }
+  }
+  void Stop() {
+    if (!thread.joinable()) return;
+    {
+      std::lock_guard lock(mutex);
+      stop = true;
+    }
+    changed.notify_all();
+    thread.join();
+  }
+};
+
+Sha256Thread::Sha256Thread() : impl_(std::make_unique<Impl>()) {}
+
+Sha256Thread::~Sha256Thread() { impl_->Stop(); }
+
+void Sha256Thread::Update(std::string_view bytes) {
+  if (!impl_->thread.joinable()) {
+    impl_->thread = std::thread([impl = impl_.get()] {
+      pthread_setname_np(pthread_self(), "sha256");
+      impl->Loop();
+    });
+  }
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->queue.push_back(bytes);
+  }
+  impl_->changed.notify_all();
+}
+
+void Sha256Thread::Wait(size_t pending) {
+  std::unique_lock lock(impl_->mutex);
+  impl_->changed.wait(lock, [&] { return impl_->queue.size() <= pending; });
+}
+
+std::string Sha256Thread::FinishHex() {
+  Wait(0);
+  impl_->Stop();
+  return impl_->hasher.FinishHex();
 }
 
 std::string Sha256Hex(std::string_view bytes) {

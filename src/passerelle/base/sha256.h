@@ -26,6 +26,29 @@ class Sha256 {
   std::unique_ptr<Impl> impl_;
 };
 
+// The same on a thread of its own, for a stream whose reader has other work to do: a CSV file is
+// split and checked while its chunks are hashed. A chunk given to Update is read by that thread
+// later: it must stay unchanged until Wait says it has been hashed.
+class Sha256Thread {
+ public:
+  Sha256Thread();
+  // Stops the thread (what is still queued is not hashed).
+  ~Sha256Thread();
+  Sha256Thread(const Sha256Thread&) = delete;
+  Sha256Thread& operator=(const Sha256Thread&) = delete;
+
+  // Queues `bytes` after the chunks given before. The thread starts with the first.
+  void Update(std::string_view bytes);
+  // Returns once at most `pending` of the chunks given are still to be hashed.
+  void Wait(size_t pending);
+  // The hex digest of every chunk given. Call once.
+  std::string FinishHex();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 std::string Sha256Hex(std::string_view bytes);
 
 // `bytes` bytes from the operating system's random generator, as lowercase hex (tokens,

@@ -130,7 +130,10 @@ struct CsvReader::Decoder {
 CsvReader::CsvReader(std::FILE* file, std::string buffer, std::string label, CsvOptions options)
     : file_(file), buffer_(std::move(buffer)), label_(std::move(label)), options_(options) {
   if (!file_) {
-    if (options_.checksum) hasher_.Update(buffer_);
+    if (options_.checksum && !buffer_.empty()) {
+      hasher_.Update(buffer_);
+      hasher_.Wait(0);
+    }
     bytes_read_ = buffer_.size();
   }
 }
@@ -215,9 +218,13 @@ bool CsvReader::Fill() {
   if (!file_ || !decode_error_.ok()) return false;
   pos_ = 0;
   if (!decoder_) {
-    buffer_.resize(kChunk);
-    const size_t n = std::fread(buffer_.data(), 1, kChunk, file_);
-    buffer_.resize(n);
+    // The chunk is read into the buffer of the one before (once that one is hashed), then split
+    // while the hashing thread hashes it.
+    if (options_.checksum) hasher_.Wait(1);
+    previous_.resize(kChunk);
+    const size_t n = std::fread(previous_.data(), 1, kChunk, file_);
+    previous_.resize(n);
+    buffer_.swap(previous_);
     if (options_.checksum) hasher_.Update(buffer_);
     bytes_read_ += n;
   }
@@ -230,7 +237,10 @@ bool CsvReader::Fill() {
     raw.resize(kept + kChunk);
     const size_t n = std::fread(raw.data() + kept, 1, kChunk, file_);
     raw.resize(kept + n);
-    if (options_.checksum) hasher_.Update(std::string_view(raw).substr(kept));
+    if (options_.checksum) {
+      hasher_.Update(std::string_view(raw).substr(kept));
+      hasher_.Wait(0);  // `raw` goes with the decoding
+    }
     bytes_read_ += n;
     Decode(std::move(raw), n == 0, &buffer_);
     if (!decode_error_.ok()) buffer_.clear();  // nothing more is read

@@ -76,6 +76,8 @@ class CsvReader : public RecordReader {
 
   std::FILE* file_;
   std::string buffer_;
+  // The chunk before buffer_'s, kept while it is hashed; the next chunk is read into it.
+  std::string previous_;
   size_t pos_ = 0;
   std::string label_;
   CsvOptions options_;
@@ -85,8 +87,8 @@ class CsvReader : public RecordReader {
   uint64_t bytes_read_ = 0;
   bool buffer_ascii_ = true;  // the current chunk has no byte >= 0x80
   bool record_ascii_ = true;  // every chunk the current record touched was ASCII
-  Sha256 hasher_;
-  struct Decoder;  // iconv, when the file is not UTF-8
+  Sha256Thread hasher_;       // after the buffers: stopped before they go
+  struct Decoder;             // iconv, when the file is not UTF-8
   // The encoding's decoder (none for UTF-8), or an error naming the encodings there are.
   static Status OpenDecoder(const std::string& label, const std::string& encoding,
                             std::unique_ptr<Decoder>* decoder);
