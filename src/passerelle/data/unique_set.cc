@@ -1,12 +1,36 @@
 #include "passerelle/data/unique_set.h"
 
+#include <cstring>
+
 namespace passerelle::data {
 namespace {
 
-// FNV-1a, then a murmur-style finaliser so that sequential identifiers spread over the table.
+// Eight bytes at a time (identifiers are short: one or two words), each word mixed in by a
+// multiplication, then a murmur-style finaliser so that sequential identifiers spread over the
+// table. The words of a value shorter than 8 bytes are its bytes; a longer value's last word
+// overlaps the one before (its length is mixed in too).
 uint64_t Hash(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+  const char* p = s.data();
+  const size_t n = s.size();
+  uint64_t h = n * kMul;
+  auto mix = [&h](uint64_t word) {
+    h = (h ^ word) * kMul;
+    h ^= h >> 29;
+  };
+  if (n < 8) {
+    uint64_t word = 0;
+    for (size_t i = 0; i < n; ++i) word |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+    mix(word);
+  } else {
+    uint64_t word;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      std::memcpy(&word, p + i, 8);
+      mix(word);
+    }
+    std::memcpy(&word, p + n - 8, 8);
+    mix(word);
+  }
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;
