@@ -57,6 +57,8 @@ class CategoryTexts {
     return FindOrAdd(key, hash, text);
   }
   const std::string& text(size_t id) const { return texts_[id]; }
+  // The texts by number. They never move: the pointer stays valid while the column lives.
+  const std::string* texts() const { return texts_.data(); }
 
  private:
   // A text's ShortKey and length: most texts are told apart by these.
@@ -115,6 +117,10 @@ class PackedRows {
     std::memcpy(&x, &word, sizeof x);
     return x;
   }
+  // Column i's category texts by number (CategoryTexts::texts()), null for other columns.
+  const std::string* category_texts(size_t i) const {
+    return (*categories_)[i] ? (*categories_)[i]->texts() : nullptr;
+  }
   // Column i's text: valid while the writer lives (a category's) or the batch is being written.
   std::string_view Text(size_t i, uint64_t word) const {
     if (word & kCategoryText) return (*categories_)[i]->text(word & ~kCategoryText);
@@ -157,7 +163,9 @@ class RowWriter : public RowSink {
     std::string text;
   };
   static constexpr size_t kBatchRows = 2048;
-  static constexpr size_t kMaxQueued = 4;
+  // Batches queued at most: enough for the writer to go on while the reading thread stops for
+  // a while (a uniqueness check's table doubling, ~10 ms at half a million rows).
+  static constexpr size_t kMaxQueued = 16;
   // A batch is sent early once its text reaches this (offsets stay below 2^31).
   static constexpr size_t kMaxBatchText = size_t{1} << 30;
 

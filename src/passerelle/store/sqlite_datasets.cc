@@ -211,6 +211,7 @@ class SqliteDatasetDb : public DatasetDb {
       const Batch* batch;
       const data::VarType* types;  // the batch's, while it is read
       const PackedRows* rows;
+      std::vector<const std::string*> category_texts;  // by column, from `rows`
       size_t row;
       const uint64_t* words;   // the row's, missing bits first
       const uint64_t* values;  // its values' words
@@ -267,6 +268,9 @@ class SqliteDatasetDb : public DatasetDb {
       auto* c = reinterpret_cast<Cursor*>(cursor);
       c->types = c->batch->types.data();
       c->rows = c->batch->rows;
+      c->category_texts.resize(c->batch->types.size());
+      for (size_t i = 0; c->rows && i < c->category_texts.size(); ++i)
+        c->category_texts[i] = c->rows->category_texts(i);
       At(c, 0);
       return SQLITE_OK;
     }
@@ -298,8 +302,12 @@ class SqliteDatasetDb : public DatasetDb {
           sqlite3_result_double(context, PackedRows::Number(word));
           break;
         default: {
-          // The text stays while the batch is being written: SQLite copies it into the row.
-          const std::string_view text = c->rows->Text(i, word);
+          // The text stays while the batch is being written: SQLite copies it into the row. A
+          // category's is looked up here (PackedRows::Text, without its indirections).
+          const std::string_view text =
+              word & PackedRows::kCategoryText
+                  ? std::string_view(c->category_texts[i][word & ~PackedRows::kCategoryText])
+                  : c->rows->Text(i, word);
           sqlite3_result_text(context, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
           break;
         }
