@@ -173,8 +173,9 @@ class SqliteDatasetDb : public DatasetDb {
     const PackedRows* rows = nullptr;  // set while the batch's INSERT runs
   };
 
-  // The virtual table of the batch being written: one column per value of a row, a value's
-  // type the column's in the dataset's table (so the stored values are those bound before).
+  // The virtual table of the batch being written: one column per value of a row, each value
+  // handed to SQLite with the type of its column in the dataset's table (an integer, a real or
+  // a text; a missing value is NULL).
   class BatchTable {
    public:
     static constexpr char kModule[] = "passerelle_batch";
