@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "passerelle/base/sha256.h"
 
 namespace passerelle {
@@ -32,6 +34,23 @@ TEST(Text, Sha256KnownAnswer) {
   incremental.Update("a");
   incremental.Update("bc");
   EXPECT_EQ(incremental.FinishHex(), Sha256Hex("abc"));
+}
+
+TEST(Text, Sha256ThreadHashesChunksInOrder) {
+  // Two buffers taken in turn, each refilled once the hasher is done with it, as a CSV file's
+  // chunks are.
+  std::string whole, buffers[2];
+  Sha256Thread hasher;
+  for (int chunk = 0; chunk < 50; ++chunk) {
+    hasher.Wait(1);
+    std::string& buffer = buffers[chunk % 2];
+    buffer.assign(1000 + chunk, static_cast<char>('a' + chunk % 26));
+    whole += buffer;
+    hasher.Update(buffer);
+  }
+  EXPECT_EQ(hasher.FinishHex(), Sha256Hex(whole));
+  Sha256Thread nothing;
+  EXPECT_EQ(nothing.FinishHex(), Sha256Hex(""));
 }
 
 }  // namespace
