@@ -32,9 +32,10 @@ std::string Readable(const ordered_json& doc) {
     // Each round trip asks every site at once: over a distance, the analysis took about this
     // many times the round-trip time, plus the sites' computing.
     if (r.contains("rounds")) {
+      const int rounds = r.at("rounds").get<int>();
       char took[96];
-      std::snprintf(took, sizeof took, " (%d round trips to the sites, %.2f s)",
-                    r.at("rounds").get<int>(), r.value("seconds", 0.0));
+      std::snprintf(took, sizeof took, " (%d round trip%s to the sites, %.2f s)", rounds,
+                    rounds == 1 ? "" : "s", r.value("seconds", 0.0));
       out += took;
     }
     out += "\n";

@@ -127,6 +127,8 @@ try {
         'the Cox table');
   const took = await page.locator('[data-analysis=os_cox] p.took').textContent();
   check(/^\d+ round trips to the sites, \d+\.\d\d s$/.test(took), `the round trips, got "${took}"`);
+  check((await page.locator('[data-analysis=os_km] p.took').textContent()).startsWith('1 round trip to'),
+        'a curve takes one round trip');
   await page.screenshot({ path: `${outDir}/results.png`, fullPage: true });
 
   // Every label in Chinese, then French; the results stay.

@@ -22,6 +22,7 @@ const TEXT = {
     noDataset: 'none', analysisOf: 'Analysis {index} of {of}: {id}', round: 'Round',
     pending: 'not yet asked', waiting: 'task waiting for the node', computing: 'computing',
     held: 'waiting for its custodian', answered: 'answered', analysesDone: 'Finished: {list}',
+    roundTrip: '1 round trip to the sites, {seconds} s',
     roundTrips: '{rounds} round trips to the sites, {seconds} s',
     variables: 'Variables (all when empty)', ties: 'Ties', conf_type: 'Confidence interval',
     rho: 'rho (0: log-rank)', bin_days: 'Time grid (days)',
@@ -43,6 +44,7 @@ const TEXT = {
     noDataset: '无', analysisOf: '第 {index} 项分析，共 {of} 项：{id}', round: '轮次',
     pending: '尚未请求', waiting: '任务等待节点领取', computing: '计算中',
     held: '等待数据管理员', answered: '已应答', analysesDone: '已完成：{list}',
+    roundTrip: '与各站点往返 1 次，{seconds} 秒',
     roundTrips: '与各站点往返 {rounds} 次，{seconds} 秒',
     variables: '变量（留空则全部）', ties: '结点处理', conf_type: '置信区间类型',
     rho: 'rho（0：对数秩检验）', bin_days: '时间网格（天）',
@@ -66,6 +68,7 @@ const TEXT = {
     pending: 'pas encore sollicité', waiting: 'tâche en attente du nœud', computing: 'calcul en cours',
     held: 'en attente de son responsable des données', answered: 'a répondu',
     analysesDone: 'Terminées : {list}',
+    roundTrip: '1 aller-retour avec les sites, {seconds} s',
     roundTrips: '{rounds} allers-retours avec les sites, {seconds} s', variables: 'Variables (toutes si vide)',
     ties: 'Ex æquo', conf_type: 'Intervalle de confiance', rho: 'rho (0 : log-rank)',
     bin_days: 'Grille de temps (jours)',
@@ -361,7 +364,8 @@ function show(doc) {
     if (r.rounds !== undefined) {
       const took = document.createElement('p');
       took.className = 'took';
-      took.textContent = t('roundTrips', { rounds: r.rounds, seconds: (r.seconds || 0).toFixed(2) });
+      took.textContent = t(r.rounds === 1 ? 'roundTrip' : 'roundTrips',
+                           { rounds: r.rounds, seconds: (r.seconds || 0).toFixed(2) });
       section.append(took);
     }
     if (r.svg) {
