@@ -180,6 +180,8 @@ std::string_view CdmColumn(CdmTable table, CdmField field) {
           return "episode_source_value";
         case kSourceConceptId:
           return "episode_source_concept_id";
+        case kObjectConceptId:
+          return "episode_object_concept_id";
         default:
           return "";
       }
@@ -577,6 +579,7 @@ struct Cohort::Person {
     int64_t id;
     int32_t date;
     Tumour tumour;
+    int64_t concept_id;  // condition_concept_id (0: none)
   };
   std::vector<Condition> conditions;
   struct Psa {
@@ -681,7 +684,7 @@ Status Cohort::Add(CdmTable table, const CdmRow& row, const std::string& place) 
       person = std::make_unique<Person>();
       person->person_id = person_id;
     }
-    person->conditions.push_back({id, *date, std::move(tumour)});
+    person->conditions.push_back({id, *date, std::move(tumour), concept_id});
     return Status::Ok();
   }
   const auto found = persons_.find(person_id);
@@ -784,6 +787,23 @@ Status Cohort::Add(CdmTable table, const CdmRow& row, const std::string& place) 
       ASSIGN_OR_RETURN(int64_t concept_id, ParseId(row[kConceptId], column(kConceptId), place));
       const std::vector<RowCode> codes = CodesOf(row);
       const std::string source_value = UpperTrimmed(row[kSourceValue]);
+      if (episode) {
+        // An episode whose disease (episode_object_concept_id) is a concept other than those of
+        // the person's GU conditions, when they have concepts, and not a listed organ concept, is
+        // another disease's: not this cancer's recurrence. Without a concept on either side the
+        // two cannot be told apart, and the episode counts.
+        ASSIGN_OR_RETURN(int64_t object,
+                         ParseId(row[kObjectConceptId], column(kObjectConceptId), place));
+        bool known = false, same = false;
+        for (const Person::Condition& c : person.conditions) {
+          known = known || c.concept_id != 0;
+          same = same || c.concept_id == object;
+        }
+        for (const OmopMapping::Organ& organ : mapping_.organs) {
+          for (const OmopMapping::OrganConcept& c : organ.concepts) same = same || c.id == object;
+        }
+        if (object != 0 && known && !same) break;
+      }
       for (size_t entry = 0; entry < mapping_.events.size(); ++entry) {
         const OmopMapping::Event& e = mapping_.events[entry];
         const bool matched =

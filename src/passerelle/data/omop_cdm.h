@@ -63,6 +63,7 @@ enum CdmField {
   kValueConceptId,    // value_as_concept_id
   kValueSourceValue,  // value_source_value
   kValueText,         // observation.value_as_string
+  kObjectConceptId,   // episode.episode_object_concept_id: the disease an episode is of
   kFieldCount
 };
 // The column of `table` holding `field`, or "" when the table has none.

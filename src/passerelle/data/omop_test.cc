@@ -262,6 +262,10 @@ TEST(OmopTest, RecurrencesComeFromEpisodesAndMetastasesFromConditions) {
   // Person 4: a metastasis recorded by a standard concept alone: not listed by the built-in
   // mapping.
   EXPECT_EQ(rows.at("4").at("metastasis_date"), "");
+  // Person 5: a recurrence of another disease (its episode_object_concept_id, 4112853, is not
+  // the concept of the person's prostate cancer) is not this cancer's; the next one, of that
+  // concept, is.
+  EXPECT_EQ(rows.at("5").at("recurrence_date"), "2022-01-01");
 }
 
 TEST(OmopTest, TheDescendantsOfAListedConceptCountToo) {
