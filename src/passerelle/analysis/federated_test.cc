@@ -55,7 +55,9 @@ class FederatedTest : public ::testing::Test {
     for (size_t s = 0; s < tables_.size(); ++s) {
       links.push_back({policies_[s].site, testing::OverText([this, s](const std::string& task) {
                          ++tasks_;
-                         if (nlohmann::json::parse(task).value("step", "") == "design") ++designs_;
+                         const std::string step = nlohmann::json::parse(task).value("step", "");
+                         if (step == "design") ++designs_;
+                         if (step == "start") ++starts_;
                          return testing::Aggregate(RunLocalStep(task, tables_[s], policies_[s]));
                        })});
     }
@@ -78,6 +80,7 @@ class FederatedTest : public ::testing::Test {
   std::vector<privacy::Policy> policies_;
   std::atomic<int> tasks_ = 0;    // the sites of a round are asked at once
   std::atomic<int> designs_ = 0;  // "design" steps asked
+  std::atomic<int> starts_ = 0;   // "start" steps asked
 };
 
 void ExpectNear(const std::vector<double>& got, const std::vector<double>& want, double tol) {
@@ -218,6 +221,9 @@ TEST_F(FederatedTest, GlmIsThePooledFit) {
   ExpectNear(fed.fit.se, pooled.fit.se, 1e-9);
   EXPECT_NEAR(fed.fit.deviance, pooled.fit.deviance, 1e-9 * pooled.fit.deviance);
   EXPECT_NEAR(fed.fit.null_deviance, pooled.fit.null_deviance, 1e-9 * pooled.fit.null_deviance);
+  // The first IRLS step of the model and of its null model came with their designs: no "start"
+  // step was asked of any site.
+  EXPECT_EQ(starts_, 0);
   EXPECT_EQ(fed_out.notes[0],
             "observations deleted due to missingness: 15 plus fewer than k at a site that "
             "suppresses small counts");

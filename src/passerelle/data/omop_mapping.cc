@@ -137,25 +137,15 @@ Status ForEachEntry(const toml::table& root, std::string_view what, std::string_
   return Status::Ok();
 }
 
-// The entry of `entries` with `level`, added at the end when there is none.
+// The entry of `entries` whose `key` member (its level, or its variable) is `name`, added at
+// the end when there is none.
 template <typename T>
-T* EntryOf(std::vector<T>* entries, const std::string& level) {
+T* EntryOf(std::vector<T>* entries, std::string T::*key, const std::string& name) {
   for (T& e : *entries) {
-    if (e.level == level) return &e;
+    if (e.*key == name) return &e;
   }
   entries->push_back(T{});
-  entries->back().level = level;
-  return &entries->back();
-}
-
-// The entry of `entries` for `variable`, added at the end when there is none.
-template <typename T>
-T* VariableEntry(std::vector<T>* entries, const std::string& variable) {
-  for (T& e : *entries) {
-    if (e.variable == variable) return &e;
-  }
-  entries->push_back(T{});
-  entries->back().variable = variable;
+  entries->back().*key = name;
   return &entries->back();
 }
 
@@ -194,7 +184,7 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
   const auto read_organ = [&](const toml::table& t) -> Status {
     RETURN_IF_ERROR(CheckTomlKeys(t, {"level", "icd10", "concepts"}, label, "organ"));
     ASSIGN_OR_RETURN(std::string level, ReadLevel(t, label, "organ"));
-    OmopMapping::Organ* organ = EntryOf(&m->organs, level);
+    OmopMapping::Organ* organ = EntryOf(&m->organs, &OmopMapping::Organ::level, level);
     std::vector<std::string> categories;
     RETURN_IF_ERROR(ReadStrings(t, "icd10", label, true, &categories));
     for (const std::string& c : categories) {
@@ -230,7 +220,8 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
   const auto read_histology = [&](const toml::table& t) -> Status {
     RETURN_IF_ERROR(CheckTomlKeys(t, {"level", "morphology"}, label, "histology"));
     ASSIGN_OR_RETURN(std::string level, ReadLevel(t, label, "histology"));
-    OmopMapping::Histology* histology = EntryOf(&m->histologies, level);
+    OmopMapping::Histology* histology =
+        EntryOf(&m->histologies, &OmopMapping::Histology::level, level);
     std::vector<std::string> codes;
     RETURN_IF_ERROR(ReadStrings(t, "morphology", label, true, &codes));
     for (const std::string& code : codes) {
@@ -260,7 +251,8 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
         t, {"level", "procedure_concepts", "procedure_codes", "drug_concepts", "drug_codes"}, label,
         "treatment"));
     ASSIGN_OR_RETURN(std::string level, ReadLevel(t, label, "treatment"));
-    OmopMapping::Treatment* treatment = EntryOf(&m->treatments, level);
+    OmopMapping::Treatment* treatment =
+        EntryOf(&m->treatments, &OmopMapping::Treatment::level, level);
     RETURN_IF_ERROR(ReadIds(t, "procedure_concepts", label, &treatment->procedure_concepts));
     RETURN_IF_ERROR(ReadIds(t, "drug_concepts", label, &treatment->drug_concepts));
     RETURN_IF_ERROR(ReadCodes(t, "procedure_codes", label, &treatment->procedure_codes));
@@ -275,7 +267,7 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
                      ReadVariable(t, label, "pathology",
                                   {"gleason_primary", "gleason_secondary", "isup_grade",
                                    "urothelial_grade", "margin_status"}));
-    OmopMapping::Pathology* p = VariableEntry(&m->pathology, variable);
+    OmopMapping::Pathology* p = EntryOf(&m->pathology, &OmopMapping::Pathology::variable, variable);
     RETURN_IF_ERROR(ReadIds(t, "concepts", label, &p->concepts));
     RETURN_IF_ERROR(ReadCodes(t, "codes", label, &p->codes));
     RETURN_IF_ERROR(ReadDays(t, "window_days", label, &p->window_days));
@@ -283,7 +275,7 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
       RETURN_IF_ERROR(
           CheckTomlKeys(v, {"level", "concepts", "codes", "source_values"}, label, "values"));
       ASSIGN_OR_RETURN(std::string level, ReadLevel(v, label, "pathology " + variable));
-      OmopMapping::ValueLevel* value = EntryOf(&p->values, level);
+      OmopMapping::ValueLevel* value = EntryOf(&p->values, &OmopMapping::ValueLevel::level, level);
       RETURN_IF_ERROR(ReadIds(v, "concepts", label, &value->concepts));
       RETURN_IF_ERROR(ReadCodes(v, "codes", label, &value->codes));
       return ReadStrings(v, "source_values", label, true, &value->source_values);
@@ -298,7 +290,7 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
     ASSIGN_OR_RETURN(
         std::string variable,
         ReadVariable(t, label, "event", {"recurrence_date", "bcr_date", "metastasis_date"}));
-    OmopMapping::Event* e = VariableEntry(&m->events, variable);
+    OmopMapping::Event* e = EntryOf(&m->events, &OmopMapping::Event::variable, variable);
     RETURN_IF_ERROR(ReadIds(t, "episode_concepts", label, &e->episode_concepts));
     RETURN_IF_ERROR(
         ReadStrings(t, "episode_source_values", label, true, &e->episode_source_values));
