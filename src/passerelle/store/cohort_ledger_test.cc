@@ -59,6 +59,12 @@ TEST(CohortLedger, NumbersRecordsByKeyedHashSoAReimportKeepsThem) {
   EXPECT_NE(second[1], first[0]);
   EXPECT_NE(second[1], first[1]);
   EXPECT_NE(second[1], first[2]);
+  // New records take the next numbers in the order of their rows; one given twice, one number;
+  // a dataset's numbers are its own.
+  const auto third = *(*ledger)->Number("gu", {"id:e", "id:a", "id:f", "id:e"});
+  EXPECT_EQ(third, (std::vector<uint32_t>{second[1] + 1, first[0], second[1] + 2, second[1] + 1}));
+  EXPECT_EQ(*(*ledger)->Number("other", {"id:x", "id:a"}), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(*(*ledger)->Number("gu", {}), std::vector<uint32_t>());
   // A population of version 1 and the same patients but one in version 2 are told apart.
   const privacy::Policy policy = privacy::DefaultPolicy("lyon");
   std::vector<size_t> rows(20);
