@@ -131,42 +131,79 @@ nlohmann::ordered_json RequestOptions(const AnalysisRequest& request) {
   return j;
 }
 
+namespace {
+
+// Adds the names `text` spells: R's names (letters, digits, '.' and '_', not starting with a
+// digit) or `backquoted` ones; strings and numbers are skipped.
+void ScanNames(std::string_view text, std::set<std::string>* names) {
+  const auto name_char = [](char x) {
+    return std::isalnum(static_cast<unsigned char>(x)) || x == '.' || x == '_';
+  };
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == '"' || c == '\'' || c == '`') {
+      const size_t end = text.find(c, i + 1);
+      if (c == '`') names->emplace(text.substr(i + 1, end - i - 1));
+      i = end == std::string_view::npos ? text.size() : end + 1;
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      while (i < text.size() && name_char(text[i])) ++i;
+    } else if (name_char(c)) {
+      const size_t start = i;
+      while (i < text.size() && name_char(text[i])) ++i;
+      names->emplace(text.substr(start, i - start));
+    } else {
+      ++i;
+    }
+  }
+}
+
+// Every string of a JSON value, object keys too (a step's factor levels are keyed by their
+// expressions).
+void ScanJson(const nlohmann::json& j, std::set<std::string>* names) {
+  if (j.is_string()) {
+    ScanNames(j.get_ref<const std::string&>(), names);
+  } else if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      ScanNames(key, names);
+      ScanJson(value, names);
+    }
+  } else if (j.is_array()) {
+    for (const nlohmann::json& value : j) ScanJson(value, names);
+  }
+}
+
+}  // namespace
+
 std::set<std::string> RequestNames(const AnalysisRequest& request) {
   std::set<std::string> names;
   const AnalysisKind* kind = FindAnalysisKind(request.function);
   if (!kind) return {};
-  // R's names: letters, digits, '.' and '_', not starting with a digit; or `backquoted`.
-  // Strings and numbers are skipped.
-  const auto scan = [&names](std::string_view text) {
-    for (size_t i = 0; i < text.size();) {
-      const char c = text[i];
-      const auto name_char = [](char x) {
-        return std::isalnum(static_cast<unsigned char>(x)) || x == '.' || x == '_';
-      };
-      if (c == '"' || c == '\'' || c == '`') {
-        const size_t end = text.find(c, i + 1);
-        if (c == '`') names.emplace(text.substr(i + 1, end - i - 1));
-        i = end == std::string_view::npos ? text.size() : end + 1;
-      } else if (std::isdigit(static_cast<unsigned char>(c))) {
-        while (i < text.size() && name_char(text[i])) ++i;
-      } else if (name_char(c)) {
-        const size_t start = i;
-        while (i < text.size() && name_char(text[i])) ++i;
-        names.emplace(text.substr(start, i - start));
-      } else {
-        ++i;
-      }
-    }
-  };
   for (const AnalysisOption& o : kind->options) {
     if (const auto* text = std::get_if<std::string R::*>(&o.field)) {
-      scan(request.*(*text));
+      ScanNames(request.*(*text), &names);
     } else if (const auto* list = std::get_if<std::vector<std::string> R::*>(&o.field)) {
       const std::vector<std::string>& values = request.*(*list);
       if (values.empty()) return {};
-      for (const std::string& value : values) scan(value);
+      for (const std::string& value : values) ScanNames(value, &names);
     }
   }
+  if (names.count(".")) return {};
+  return names;
+}
+
+std::set<std::string> TaskNames(const nlohmann::json& task) {
+  if (!task.is_object()) return {};
+  const auto analysis = task.find("analysis");
+  if (analysis == task.end() || !analysis->is_string()) return {};
+  const AnalysisKind* kind = FindAnalysisKind(analysis->get_ref<const std::string&>());
+  if (!kind) return {};
+  for (const AnalysisOption& o : kind->options) {
+    if (!std::holds_alternative<std::vector<std::string> R::*>(o.field)) continue;
+    const auto list = task.find(o.name);
+    if (list == task.end() || (list->is_array() && list->empty())) return {};
+  }
+  std::set<std::string> names;
+  ScanJson(task, &names);
   if (names.count(".")) return {};
   return names;
 }

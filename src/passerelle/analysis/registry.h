@@ -128,6 +128,10 @@ nlohmann::ordered_json RequestOptions(const AnalysisRequest& request);
 // analysis reads: function names too), for reading only those columns of a file. Empty when it
 // cannot tell: an unknown kind, a list of variables left to mean all of them, R's `.`.
 std::set<std::string> RequestNames(const AnalysisRequest& request);
+// The same for a step a site is sent (every string of it, object keys too: a step carries its
+// request's options, factor levels keyed by their expressions, a propensity score's formula), for
+// a site's reading only the columns its analysis reads. Empty when it cannot tell, as above.
+std::set<std::string> TaskNames(const nlohmann::json& task);
 
 // Every kind and its options as JSON, for `GET /v1/analyses`: [{name, summary, options: [{name,
 // type: "text" | "number" | "variables" | "flag", required, choices, help}]}].

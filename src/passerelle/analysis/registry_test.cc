@@ -78,5 +78,32 @@ TEST(Registry, ARequestNamesTheColumnsItMayRead) {
   EXPECT_EQ(RequestNames(d), std::set<std::string>({"age_dx"}));
 }
 
+TEST(Registry, AStepNamesTheColumnsItsSiteReads) {
+  // A later step of a Cox model: its options, the levels every site uses keyed by their
+  // expressions, the coefficients.
+  const nlohmann::json step = {
+      {"analysis", "coxph"},
+      {"step", "evaluate"},
+      {"formula", "Surv(os_days, os_event) ~ age_dx + organ + I(m_stage != \"M0\")"},
+      {"subset", "sex == \"male\""},
+      {"weights", "w"},
+      {"levels", {{"organ", {"prostate", "bladder"}}, {"I(m_stage != \"M0\")", {"FALSE"}}}},
+      {"beta", {0.5, -1.25}}};
+  const std::set<std::string> names = TaskNames(step);
+  for (const char* name : {"os_days", "os_event", "age_dx", "organ", "m_stage", "sex", "w"}) {
+    EXPECT_TRUE(names.count(name)) << name;
+  }
+  EXPECT_FALSE(names.count("male"));
+  EXPECT_FALSE(names.count("M0"));
+  // Where it cannot tell, none: every column is read.
+  EXPECT_TRUE(
+      TaskNames({{"analysis", "describe"}, {"variables", nlohmann::json::array()}}).empty());
+  EXPECT_TRUE(TaskNames({{"analysis", "describe"}}).empty());
+  EXPECT_TRUE(TaskNames({{"analysis", "describe"}, {"variables", {"age_dx"}}}).count("age_dx"));
+  EXPECT_TRUE(TaskNames({{"analysis", "no_such_kind"}, {"formula", "y ~ x"}}).empty());
+  EXPECT_TRUE(TaskNames({{"analysis", 3}}).empty());
+  EXPECT_TRUE(TaskNames({{"analysis", "glm"}, {"formula", "y ~ ."}}).empty());
+}
+
 }  // namespace
 }  // namespace passerelle::analysis

@@ -233,6 +233,46 @@ TEST_F(FederationTest, AStudyOverThreeNodesGivesRsPooledFit) {
       << refusals;
 }
 
+// A node reads the variables a task names, and reads again, with more, when a later one names
+// others. The ledger knows each record by the same number whatever was read (by its identifier;
+// in a dataset without one, by all its values), so a difference across studies is still seen.
+TEST_F(FederationTest, ADifferenceIsSeenWhateverVariablesEachStudyRead) {
+  std::string toml = ReadAll(kRef + "colon_death.dictionary.toml");
+  const std::string identifier = "type = \"identifier\"";
+  toml.replace(toml.find(identifier), identifier.size(), "type = \"integer\"");
+  auto no_identifier = data::ParseDictionary(toml, "dict");
+  ASSERT_TRUE(no_identifier.ok()) << no_identifier.status().ToString();
+  {
+    auto s = store::SiteStore::Open(dir_ + "/site3");
+    ASSERT_TRUE(s.ok());
+    store::ImportRequest import;
+    import.dataset = "unnamed";
+    import.file_path = kRef + "colon_death_site3.csv";
+    import.dictionary = *no_identifier;
+    ASSERT_TRUE((*s)->Import(import).ok());
+  }
+  StartNode("site3");
+  for (const char* dataset : {"colon", "unnamed"}) {
+    json study = {{"title", "arms"},
+                  {"dataset", dataset},
+                  {"sites", {"site3"}},
+                  {"analyses",
+                   {{{"id", "arms"},
+                     {"function", "table"},
+                     {"rows", "rx"},
+                     {"cols", "sex"},
+                     {"subset", "!is.na(nodes)"}}}}};
+    auto first = Run(study);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    EXPECT_EQ((*first)["results"]["arms"]["status"], "ok") << dataset << (*first).dump();
+    // Every record (age is never missing): the three without `nodes` apart from the first.
+    study["analyses"][0]["subset"] = "age > 0";
+    auto second = Run(study);
+    ASSERT_TRUE(second.ok()) << second.status().ToString();
+    EXPECT_EQ((*second)["results"]["arms"]["status"], "refused") << dataset << (*second).dump();
+  }
+}
+
 // Site 2 keeps its datasets in PostgreSQL; site 3 analyses its warehouse's table where it is,
 // attached; site 1 is in SQLite. The study gives R's pooled fit all the same.
 TEST_F(FederationTest, SitesInSqliteAndInPostgresqlGiveRsPooledFit) {

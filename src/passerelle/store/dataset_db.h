@@ -47,7 +47,8 @@ class DatasetDb {
   // Writes rows into `table` (created, empty) in `types`, on a second thread.
   virtual std::unique_ptr<RowWriter> WriteRows(const std::string& table,
                                                std::vector<data::VarType> types) = 0;
-  // Every row of a version table, as the dictionary types them.
+  // Every row of a version table, as the dictionary types them: the columns of the
+  // dictionary's variables (all of the table's, or some), in its order.
   virtual Result<data::Table> ReadTable(const std::string& table,
                                         const data::Dictionary& dictionary) = 0;
 

@@ -205,9 +205,13 @@ class PostgresDatasetDb : public DatasetDb {
                                 const data::Dictionary& dictionary) override {
     std::vector<data::ColumnBuilder> builders;
     for (const data::Variable& var : dictionary.variables) builders.emplace_back(var);
+    std::string columns;
+    for (const data::Variable& var : dictionary.variables) {
+      columns += (columns.empty() ? "" : ", ") + data::pg::Quote(var.name);
+    }
     data::Table out;
     RETURN_IF_ERROR(connection_->Query(
-        "reading " + Name(table), "SELECT * FROM " + Name(table), {},
+        "reading " + Name(table), "SELECT " + columns + " FROM " + Name(table), {},
         [&](const data::pg::Row& row) -> Status {
           ++out.rows;
           for (size_t i = 0; i < builders.size(); ++i) {

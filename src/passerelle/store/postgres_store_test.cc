@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/gu_test_util.h"
@@ -124,6 +125,19 @@ TEST_F(PostgresStoreTest, ItHoldsTheRowsAStoreInSqliteHolds) {
           << a.variable.name << " row " << r;
     }
   }
+  // Some of the variables (a node reads those its task names): each with the identifier, in the
+  // dictionary's order, as in the whole table, from either store.
+  const std::set<std::string> some = {"psa_dx", "organ", "no_such_variable"};
+  for (SiteStore* store : {reopened->get(), in_sqlite->get()}) {
+    auto part = store->LoadTable("gu_cohort", nullptr, nullptr, &some);
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    std::vector<std::string> names;
+    for (const data::Column& c : part->columns) names.push_back(c.variable.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"patient_id", "organ", "psa_dx"}));
+    EXPECT_EQ(part->rows, from_sqlite->rows);
+    EXPECT_EQ(part->Find("organ")->codes, from_sqlite->Find("organ")->codes);
+    EXPECT_EQ(part->Find("patient_id")->texts, from_sqlite->Find("patient_id")->texts);
+  }
   // The custodian sees the dataset in psql, dates as dates.
   ASSERT_EQ(cluster_->Psql("warehouse",
                            "DO $$ BEGIN IF (SELECT count(*) FROM lyon.gu_cohort WHERE "
@@ -230,6 +244,14 @@ TEST_F(PostgresStoreTest, AWarehouseTableIsAttachedCheckedAndReadWhereItIs) {
   auto read = (*store)->LoadTable("gu_cohort");
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_EQ(Rows(*read), Rows(*expected));
+  // Read for some of its variables, it is checked whole all the same, and keeps those.
+  const std::set<std::string> some = {"os_days"};
+  auto part = (*store)->LoadTable("gu_cohort", nullptr, nullptr, &some);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  ASSERT_EQ(part->columns.size(), 2u);
+  EXPECT_EQ(part->columns[0].variable.name, "patient_id");
+  EXPECT_EQ(part->columns[1].variable.name, "os_days");
+  EXPECT_EQ(part->columns[1].numbers, expected->Find("os_days")->numbers);
   // Nothing was copied: the schema holds the catalog only.
   ASSERT_EQ(cluster_->Psql("warehouse",
                            "DO $$ BEGIN IF (SELECT count(*) FROM pg_tables WHERE schemaname = "

@@ -501,7 +501,8 @@ Result<data::Dictionary> SiteStore::Dictionary(const std::string& dataset) {
 }
 
 Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVersion* version,
-                                         data::Dictionary* dictionary_out) {
+                                         data::Dictionary* dictionary_out,
+                                         const std::set<std::string>* only) {
   RETURN_IF_ERROR(datasets_->Ready());
   ASSIGN_OR_RETURN(std::vector<Stored> current, Current(dataset));
   if (current.empty()) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
@@ -509,6 +510,9 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
   ASSIGN_OR_RETURN(
       data::Dictionary dictionary,
       data::ParseDictionary(stored.dictionary_toml, "stored dictionary of " + dataset));
+  const auto unread = [only](const data::Variable& var) {
+    return only && var.type != data::VarType::kIdentifier && !only->count(var.name);
+  };
   data::Table table;
   if (stored.version.attached) {
     // Read, and checked, again: the warehouse's table is the custodian's to change, and a
@@ -530,8 +534,11 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
     if (!read.ok()) return FailedPrecondition(changed);
     if (reader->ChecksumHex() != stored.version.checksum) return FailedPrecondition(changed);
     table = rows.Finish();
+    std::erase_if(table.columns, [&](const data::Column& c) { return unread(c.variable); });
   } else {
-    ASSIGN_OR_RETURN(table, datasets_->ReadTable(stored.table, dictionary));
+    data::Dictionary read = dictionary;
+    std::erase_if(read.variables, unread);
+    ASSIGN_OR_RETURN(table, datasets_->ReadTable(stored.table, read));
   }
   if (version) *version = stored.version;
   if (dictionary_out) *dictionary_out = std::move(dictionary);

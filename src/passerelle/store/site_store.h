@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -111,10 +112,13 @@ class SiteStore {
 
   // Current version of every dataset, by name.
   Result<std::vector<DatasetVersion>> ListDatasets();
-  // The current version of `dataset` in memory, with its dictionary. NotFound when absent;
-  // FailedPrecondition when an attached table no longer holds the rows it was attached with.
+  // The current version of `dataset` in memory, with its dictionary. `only`: the variables
+  // to read, with every identifier variable (nullptr: all of them), in the dictionary's order.
+  // NotFound when absent; FailedPrecondition when an attached table no longer holds the rows it
+  // was attached with.
   Result<data::Table> LoadTable(const std::string& dataset, DatasetVersion* version = nullptr,
-                                data::Dictionary* dictionary = nullptr);
+                                data::Dictionary* dictionary = nullptr,
+                                const std::set<std::string>* only = nullptr);
   // The dictionary stored with the current version of `dataset`. NotFound when absent.
   Result<data::Dictionary> Dictionary(const std::string& dataset);
   // The site's policy file, parsed and checked.

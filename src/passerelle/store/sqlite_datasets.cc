@@ -98,7 +98,11 @@ class SqliteDatasetDb : public DatasetDb {
                                 const data::Dictionary& dictionary) override {
     std::vector<data::ColumnBuilder> builders;
     for (const data::Variable& var : dictionary.variables) builders.emplace_back(var);
-    ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT * FROM " + Name(table)));
+    std::string columns;
+    for (const data::Variable& var : dictionary.variables) {
+      columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(var.name);
+    }
+    ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT " + columns + " FROM " + Name(table)));
     data::Table out;
     for (;;) {
       ASSIGN_OR_RETURN(bool row, query->Step());

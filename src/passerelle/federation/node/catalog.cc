@@ -1,5 +1,7 @@
 // What the hub may know of the site's data (its catalog: names, versions, dictionaries, never a
 // record), and the dataset tables a node keeps in memory between tasks.
+#include <algorithm>
+
 #include "passerelle/federation/node/node_impl.h"
 
 namespace passerelle::federation {
@@ -42,18 +44,63 @@ json Node::Impl::DatasetEntry(const store::DatasetVersion& v, json variables) {
           {"variables", std::move(variables)}};
 }
 
-Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset) {
+Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
+                                              const std::set<std::string>& names) {
   ASSIGN_OR_RETURN(std::vector<store::DatasetVersion> versions, store->ListDatasets());
   for (const auto& v : versions) {
     if (v.dataset != dataset) continue;
     Loaded& loaded = tables[dataset];
-    if (loaded.version != v.version) {  // a new import: reload, forget the old models
-      ASSIGN_OR_RETURN(loaded.table, store->LoadTable(dataset));
-      ASSIGN_OR_RETURN(loaded.records,
-                       ledger->Number(dataset, data::RecordIdentities(loaded.table)));
-      loaded.version = v.version;
-      loaded.models.Clear();
+    // The dataset's variables among the names (which spell functions and levels too).
+    std::set<std::string> wanted;
+    if (!names.empty()) {
+      ASSIGN_OR_RETURN(data::Dictionary dictionary, store->Dictionary(dataset));
+      for (const data::Variable& var : dictionary.variables) {
+        if (names.count(var.name)) wanted.insert(var.name);
+      }
     }
+    const bool same_version = loaded.version == v.version;
+    if (same_version &&
+        (loaded.every_variable ||
+         (!names.empty() && std::includes(loaded.variables.begin(), loaded.variables.end(),
+                                          wanted.begin(), wanted.end())))) {
+      return &loaded;
+    }
+    // A new import, or a variable the table lacks: read again (the models built on the old
+    // rows forgotten), with the variables held before when the version is the same.
+    bool every = names.empty();
+    if (same_version) wanted.insert(loaded.variables.begin(), loaded.variables.end());
+    ASSIGN_OR_RETURN(data::Table table,
+                     store->LoadTable(dataset, nullptr, nullptr, every ? nullptr : &wanted));
+
+    // The ledger knows a record by its identifier, or by all its values when it has none: a
+    // table of some variables names its records only when each has an identifier.
+    const data::Column* id = nullptr;
+    for (const data::Column& c : table.columns) {
+      if (c.variable.type == data::VarType::kIdentifier) {
+        id = &c;
+        break;
+      }
+    }
+    bool identified = id != nullptr;
+    for (size_t r = 0; identified && r < table.rows; ++r) identified = !id->IsMissing(r);
+    if (!every && !identified) {
+      every = true;
+      ASSIGN_OR_RETURN(table, store->LoadTable(dataset));
+    }
+    ASSIGN_OR_RETURN(std::vector<uint32_t> records,
+                     ledger->Number(dataset, data::RecordIdentities(table)));
+    // Numbered, the records need their identifiers no more, unless a task names them.
+    if (!every) {
+      std::erase_if(table.columns, [&wanted](const data::Column& c) {
+        return c.variable.type == data::VarType::kIdentifier && !wanted.count(c.variable.name);
+      });
+    }
+    loaded.table = std::move(table);
+    loaded.records = std::move(records);
+    loaded.version = v.version;
+    loaded.every_variable = every;
+    loaded.variables = every ? std::set<std::string>() : std::move(wanted);
+    loaded.models.Clear();
     return &loaded;
   }
   return NotFound("site " + store->site_name() + " has no dataset '" + dataset + "'");

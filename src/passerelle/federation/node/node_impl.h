@@ -60,11 +60,14 @@ struct Node::Impl {
   std::set<std::string> nonces;  // tasks already received (this run and, from the audit log,
                                  // earlier ones): a replay is refused
   // The dataset tables in memory, by name, with the version they were loaded at and the models
-  // built on them between rounds.
+  // built on them between rounds. A table holds the variables the tasks so far have named
+  // (analysis::TaskNames), or all of them; `records` numbers its rows in the release ledger.
   struct Loaded {
     int64_t version = 0;
     data::Table table;
-    std::vector<uint32_t> records;  // the ledger's number of each row
+    bool every_variable = false;
+    std::set<std::string> variables;  // the names asked for, when not every variable is held
+    std::vector<uint32_t> records;    // the ledger's number of each row
     analysis::LocalStepCache models;
 
     // Cohorts over the table's rows as the ledger numbers them.
@@ -95,7 +98,9 @@ struct Node::Impl {
   // counts, no ranges, no levels inferred from the data. REQUIRES: `work` held.
   json Catalog();
   static json DatasetEntry(const store::DatasetVersion& v, json variables);
-  Result<Loaded*> Table(const std::string& dataset);
+  // The current version of `dataset` in memory with the variables `names` (empty: all of
+  // them) among those it holds: read again, with the ones held before, when it lacks one.
+  Result<Loaded*> Table(const std::string& dataset, const std::set<std::string>& names);
 
   // Every task's way out: signature, protocol, rules, ledger, audit, custodian (release_gate.cc).
   // The answer when the audit log or the ledger cannot be written: a failure, nothing released.

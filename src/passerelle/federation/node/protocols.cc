@@ -1,5 +1,6 @@
 // Protocols at the node: each version received from the hub verified, logged and reviewed on the
 // site's table (the automatic review), then kept for the custodian; their decisions sent back.
+#include "passerelle/analysis/registry.h"
 #include "passerelle/federation/node/node_impl.h"
 
 namespace passerelle::federation {
@@ -78,7 +79,16 @@ json Node::Impl::ReceiveProtocol(const json& message) {
       request_rules.push_back(rule);
     }
   };
-  Result<Loaded*> loaded = Table(parsed->study.dataset);
+  std::set<std::string> names;  // the analyses' variables, or none: all of them
+  for (const StudyAnalysis& a : parsed->study.analyses) {
+    const std::set<std::string> read = analysis::RequestNames(a.request);
+    if (read.empty()) {
+      names.clear();
+      break;
+    }
+    names.insert(read.begin(), read.end());
+  }
+  Result<Loaded*> loaded = Table(parsed->study.dataset, names);
   if (!loaded.ok()) {
     add({"", "cannot_run", loaded.status().message()});
   } else {

@@ -1,6 +1,7 @@
 // Every task's way out of the site: the hub's signature and a fresh nonce, the protocol (scope
 // "protocol"), the analysis' step under the site's rules, the ledger (differencing and the count
 // audit), the audit chain, and the custodian when approval is manual. Nothing leaves otherwise.
+#include "passerelle/analysis/registry.h"
 #include "passerelle/federation/node/node_impl.h"
 
 namespace passerelle::federation {
@@ -183,7 +184,7 @@ json Node::Impl::RunSigned(const json& task, int64_t id, const store::AuditEntry
     if (policy.scope == "protocol") {
       RETURN_IF_ERROR(InProtocol(task, step.dump(), received.researcher, dataset));
     }
-    ASSIGN_OR_RETURN(Loaded * loaded, Table(dataset));
+    ASSIGN_OR_RETURN(Loaded * loaded, Table(dataset, analysis::TaskNames(step)));
     version = loaded->version;
     ASSIGN_OR_RETURN(release,
                      analysis::RunParsedLocalStep(step, loaded->table, policy, &loaded->models));
