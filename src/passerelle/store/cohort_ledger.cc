@@ -169,26 +169,27 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset,
     }
   }
   std::sort(repeats.begin(), repeats.end());
-  fresh = {};
-  ASSIGN_OR_RETURN(auto insert,
-                   db_->Prepare("INSERT INTO record (dataset, hash, number) VALUES (?1, ?2, ?3)"));
-  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   auto repeat = repeats.begin();
   for (size_t i = 0; i < identities.size(); ++i) {
     if (numbers[i] != kNew) continue;
-    if (repeat != repeats.end() && repeat->first == i) {
-      numbers[i] = numbers[(repeat++)->second];
-      continue;
-    }
-    digest(message, identities[i], hash);
+    const bool repeated = repeat != repeats.end() && repeat->first == i;
+    numbers[i] = repeated ? numbers[(repeat++)->second] : next++;
+  }
+  // Written in the order of their hashes, the ledger's key: each lands after the one before.
+  ASSIGN_OR_RETURN(auto insert,
+                   db_->Prepare("INSERT INTO record (dataset, hash, number) VALUES (?1, ?2, ?3)"));
+  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  for (size_t k = 0; k < fresh.size(); ++k) {
+    if (k > 0 && fresh[k].SameKey(fresh[k - 1])) continue;
+    const uint32_t row = fresh[k].number;
+    digest(message, identities[row], hash);
     insert->BindText(1, dataset);
     insert->BindText(2, HexEncode(std::string_view(reinterpret_cast<char*>(hash), sizeof hash)));
-    insert->BindInt(3, next);
+    insert->BindInt(3, numbers[row]);
     if (Status s = insert->Run(); !s.ok()) {
       (void)db_->Exec("ROLLBACK");
       return s;
     }
-    numbers[i] = next++;
   }
   RETURN_IF_ERROR(db_->Exec("COMMIT"));
   return numbers;
