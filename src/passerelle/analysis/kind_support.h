@@ -118,7 +118,8 @@ Status CheckTerms(const formula::Formula& f, const privacy::Policy& policy);
 
 // A site's model for the tasks of one fit: its frame's figures and its kernel, built at the
 // first task and reused by the rounds that follow (the cache's key is the task without its
-// step and coefficients).
+// step, its coefficients, and what a step's answer brings along: a GLM's null model and first
+// IRLS step, a Cox model's design with its levels, are answered from the same model).
 struct SiteModel {
   double n = 0, p = 0, events = 0, omitted = 0;
   bool whole_weights = true;  // every case weight is a whole number (or there are none)
@@ -140,6 +141,7 @@ struct SiteModel {
   std::vector<Labels> labels;   // of the factors
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
+  std::unique_ptr<stats::GlmKernel> null_glm;  // a GLM's null model, on the same rows
   formula::Formula formula;
   // The model frame's design and response, column-major, when a step needs the rows (a
   // propensity score's balance table).

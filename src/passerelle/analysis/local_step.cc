@@ -346,11 +346,17 @@ Result<std::shared_ptr<const SiteModel>> ModelFor(const json& task, const data::
                                                   LocalStepCache* cache, ModelBuildFn build) {
   if (!cache) return BuildModel(task, table, build);
   json key = task;
-  key.erase("step");
-  key.erase("beta");
+  for (const char* field : {"step", "beta", "null", "with_start", "with_design"}) key.erase(field);
   auto& models = cache->impl_->models;
   const auto found = models.find(key.dump());
   if (found != models.end()) return found->second;
+  // A model of the factor levels every site uses follows the one of the site's own levels (its
+  // "levels" step): that one is done with, and let go before the next is built.
+  if (key.contains("levels")) {
+    json own = key;
+    own.erase("levels");
+    models.erase(own.dump());
+  }
   ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, BuildModel(task, table, build));
   if (models.size() >= LocalStepCache::Impl::kMaxModels) models.clear();
   models.emplace(key.dump(), model);

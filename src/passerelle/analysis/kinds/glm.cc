@@ -113,8 +113,8 @@ Status BuildGlmModel(const json& task, const formula::Formula& f,
     model->events = static_cast<double>(m.n);
   }
   RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/true, model));
-  model->glm = std::make_unique<stats::GlmKernel>(
-      task.value("null", false) ? NullGlmRowsFrom(m) : GlmRowsFrom(std::move(m)), family);
+  model->null_glm = std::make_unique<stats::GlmKernel>(NullGlmRowsFrom(m), family);
+  model->glm = std::make_unique<stats::GlmKernel>(GlmRowsFrom(std::move(m)), family);
   RETURN_IF_ERROR(model->glm->Validate());
   return Status::Ok();
 }
@@ -135,10 +135,10 @@ json GlmAggregateJson(const stats::GlmAggregate& a) {
 Result<std::string> GlmStep(const json& task, const SiteModel* model,
                             const privacy::Policy& policy) {
   RETURN_IF_ERROR(CheckModel(*model, policy));
-  const stats::GlmKernel& kernel = *model->glm;
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
   const bool null_model = task.value("null", false);
+  const stats::GlmKernel& kernel = null_model ? *model->null_glm : *model->glm;
   const auto start = [&] {
     const stats::GlmAggregate a = kernel.EvaluateAtStart();
     json j = GlmAggregateJson(a);
