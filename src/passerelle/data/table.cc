@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <type_traits>
 #include <unordered_map>
 
 namespace passerelle::data {
@@ -14,9 +15,13 @@ const Column* Table::Find(std::string_view name) const {
   return nullptr;
 }
 
-std::vector<std::string> RecordIdentities(const Table& table) {
-  const Column* id = nullptr;
-  for (const Column& c : table.columns) {
+namespace {
+
+// RecordIdentities; of a table that is not const, the identifiers are moved out.
+template <typename T>
+std::vector<std::string> Identities(T& table) {
+  decltype(&table.columns.front()) id = nullptr;
+  for (auto& c : table.columns) {
     if (c.variable.type == VarType::kIdentifier) {
       id = &c;
       break;
@@ -26,7 +31,12 @@ std::vector<std::string> RecordIdentities(const Table& table) {
   for (size_t r = 0; r < table.rows; ++r) {
     std::string& who = out[r];
     if (id && !id->IsMissing(r)) {
-      who = "id:" + id->texts[r];
+      if constexpr (std::is_const_v<T>) {
+        who = "id:" + id->texts[r];
+      } else {
+        who = std::move(id->texts[r]);
+        who.insert(0, "id:");
+      }
     } else {
       who = "row";
       for (const Column& c : table.columns) {
@@ -59,6 +69,12 @@ std::vector<std::string> RecordIdentities(const Table& table) {
   }
   return out;
 }
+
+}  // namespace
+
+std::vector<std::string> RecordIdentities(const Table& table) { return Identities(table); }
+
+std::vector<std::string> RecordIdentities(Table&& table) { return Identities(table); }
 
 ColumnBuilder::ColumnBuilder(Variable variable) {
   column_.variable = std::move(variable);

@@ -510,9 +510,7 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
   ASSIGN_OR_RETURN(
       data::Dictionary dictionary,
       data::ParseDictionary(stored.dictionary_toml, "stored dictionary of " + dataset));
-  const auto unread = [only](const data::Variable& var) {
-    return only && var.type != data::VarType::kIdentifier && !only->count(var.name);
-  };
+  const auto unread = [only](const data::Variable& var) { return only && !only->count(var.name); };
   data::Table table;
   if (stored.version.attached) {
     // Read, and checked, again: the warehouse's table is the custodian's to change, and a

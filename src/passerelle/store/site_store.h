@@ -113,7 +113,7 @@ class SiteStore {
   // Current version of every dataset, by name.
   Result<std::vector<DatasetVersion>> ListDatasets();
   // The current version of `dataset` in memory, with its dictionary. `only`: the variables
-  // to read, with every identifier variable (nullptr: all of them), in the dictionary's order.
+  // to read (nullptr: all of them), in the dictionary's order.
   // NotFound when absent; FailedPrecondition when an attached table no longer holds the rows it
   // was attached with.
   Result<data::Table> LoadTable(const std::string& dataset, DatasetVersion* version = nullptr,

@@ -51,9 +51,10 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
     if (v.dataset != dataset) continue;
     Loaded& loaded = tables[dataset];
     // The dataset's variables among the names (which spell functions and levels too).
+    data::Dictionary dictionary;
     std::set<std::string> wanted;
     if (!names.empty()) {
-      ASSIGN_OR_RETURN(data::Dictionary dictionary, store->Dictionary(dataset));
+      ASSIGN_OR_RETURN(dictionary, store->Dictionary(dataset));
       for (const data::Variable& var : dictionary.variables) {
         if (names.count(var.name)) wanted.insert(var.name);
       }
@@ -69,35 +70,45 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
     // rows forgotten), with the variables held before when the version is the same.
     bool every = names.empty();
     if (same_version) wanted.insert(loaded.variables.begin(), loaded.variables.end());
-    ASSIGN_OR_RETURN(data::Table table,
-                     store->LoadTable(dataset, nullptr, nullptr, every ? nullptr : &wanted));
-
-    // The ledger knows a record by its identifier, or by all its values when it has none: a
-    // table of some variables names its records only when each has an identifier.
-    const data::Column* id = nullptr;
-    for (const data::Column& c : table.columns) {
-      if (c.variable.type == data::VarType::kIdentifier) {
-        id = &c;
-        break;
+    // The ledger knows a record by its identifier (the dataset's first), read on its own and
+    // let go once the records are numbered; or, in a dataset without one or with a row missing
+    // it, by all its values: such a dataset is read whole.
+    std::vector<uint32_t> records;
+    store::DatasetVersion numbered, read;
+    if (!every) {
+      std::set<std::string> identifier;
+      for (const data::Variable& var : dictionary.variables) {
+        if (var.type == data::VarType::kIdentifier) {
+          identifier.insert(var.name);
+          break;
+        }
+      }
+      every = identifier.empty();
+      if (!every) {
+        ASSIGN_OR_RETURN(data::Table ids,
+                         store->LoadTable(dataset, &numbered, nullptr, &identifier));
+        for (size_t r = 0; !every && r < ids.rows; ++r) every = ids.columns[0].IsMissing(r);
+        if (!every) {
+          ASSIGN_OR_RETURN(records,
+                           ledger->Number(dataset, data::RecordIdentities(std::move(ids))));
+        }
       }
     }
-    bool identified = id != nullptr;
-    for (size_t r = 0; identified && r < table.rows; ++r) identified = !id->IsMissing(r);
-    if (!every && !identified) {
-      every = true;
-      ASSIGN_OR_RETURN(table, store->LoadTable(dataset));
-    }
-    ASSIGN_OR_RETURN(std::vector<uint32_t> records,
-                     ledger->Number(dataset, data::RecordIdentities(table)));
-    // Numbered, the records need their identifiers no more, unless a task names them.
-    if (!every) {
-      std::erase_if(table.columns, [&wanted](const data::Column& c) {
-        return c.variable.type == data::VarType::kIdentifier && !wanted.count(c.variable.name);
-      });
+    data::Table table;
+    if (every) {
+      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &read));
+      ASSIGN_OR_RETURN(records, ledger->Number(dataset, data::RecordIdentities(table)));
+    } else {
+      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &read, nullptr, &wanted));
+      // Read twice: the rows numbered must be the rows read.
+      if (read.version != numbered.version || table.rows != records.size()) {
+        return Unavailable("site " + store->site_name() + ": dataset '" + dataset +
+                           "' changed while it was read; ask again");
+      }
     }
     loaded.table = std::move(table);
     loaded.records = std::move(records);
-    loaded.version = v.version;
+    loaded.version = read.version;
     loaded.every_variable = every;
     loaded.variables = every ? std::set<std::string>() : std::move(wanted);
     loaded.models.Clear();
