@@ -209,6 +209,7 @@ class PostgresDatasetDb : public DatasetDb {
     for (const data::Variable& var : dictionary.variables) {
       columns += (columns.empty() ? "" : ", ") + data::pg::Quote(var.name);
     }
+    if (columns.empty()) columns = "1";  // none of its variables: its rows alone
     data::Table out;
     RETURN_IF_ERROR(connection_->Query(
         "reading " + Name(table), "SELECT " + columns + " FROM " + Name(table), {},

@@ -137,6 +137,11 @@ TEST_F(PostgresStoreTest, ItHoldsTheRowsAStoreInSqliteHolds) {
     EXPECT_EQ(part->rows, from_sqlite->rows);
     EXPECT_EQ(part->Find("organ")->codes, from_sqlite->Find("organ")->codes);
     EXPECT_EQ(part->Find("patient_id")->texts, from_sqlite->Find("patient_id")->texts);
+    const std::set<std::string> none = {"no_such_variable"};  // its rows alone
+    auto rows = store->LoadTable("gu_cohort", nullptr, nullptr, &none);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    EXPECT_TRUE(rows->columns.empty());
+    EXPECT_EQ(rows->rows, from_sqlite->rows);
   }
   // The custodian sees the dataset in psql, dates as dates.
   ASSERT_EQ(cluster_->Psql("warehouse",

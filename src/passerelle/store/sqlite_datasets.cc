@@ -102,6 +102,7 @@ class SqliteDatasetDb : public DatasetDb {
     for (const data::Variable& var : dictionary.variables) {
       columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(var.name);
     }
+    if (columns.empty()) columns = "1";  // none of its variables: its rows alone
     ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT " + columns + " FROM " + Name(table)));
     data::Table out;
     for (;;) {

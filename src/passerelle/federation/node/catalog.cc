@@ -87,6 +87,7 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
       if (!every) {
         ASSIGN_OR_RETURN(data::Table ids,
                          store->LoadTable(dataset, &numbered, nullptr, &identifier));
+        every = ids.columns.empty();
         for (size_t r = 0; !every && r < ids.rows; ++r) every = ids.columns[0].IsMissing(r);
         if (!every) {
           ASSIGN_OR_RETURN(records,
