@@ -17,13 +17,15 @@
 #
 # With fed_relay=PATH (bench/relay) and fed_delay_ms=D, each node dials the hub through its own
 # relay that delays every byte D ms each way: a site 2 × D ms of round trip from the hub.
-# fed_hub_args: more options of `hub serve`.
+# fed_hub_args: more options of `hub serve`. fed_store=URL: the next sites keep their datasets in
+# that PostgreSQL schema (`site init --store`).
 fed_pids=()
 fed_sites=()
 fed_hub=
 fed_relay=
 fed_delay_ms=0
 fed_hub_args=()
+fed_store=
 
 fed_init() {
   local out=$1
@@ -36,7 +38,7 @@ fed_init() {
 
 fed_site() {
   local out=$1 site=$2 dataset=$3 csv=$4 dictionary=$5
-  "$fed_bin" site init "$out/$site" --name "$site"
+  "$fed_bin" site init "$out/$site" --name "$site" ${fed_store:+--store "$fed_store"}
   "$fed_bin" site import "$out/$site" --dataset "$dataset" --csv "$csv" --dictionary "$dictionary"
   "$fed_bin" pki issue "$out/ca" --name "$site" --out "$out/$site-certs"
   "$fed_bin" hub site add "$out/hub" --name "$site" --cert "$out/$site-certs/$site.crt" \
