@@ -200,6 +200,7 @@ struct LocalStepCache::Impl {
 LocalStepCache::LocalStepCache() : impl_(std::make_unique<Impl>()) {}
 LocalStepCache::~LocalStepCache() = default;
 void LocalStepCache::Clear() { impl_->models.clear(); }
+size_t LocalStepCache::size() const { return impl_->models.size(); }
 
 // What the site's rules read of a frame, and what every step releases about it.
 // `cross_products`: the steps release X'WX (a GLM's), whose entries are sums over the records

@@ -60,6 +60,7 @@ class LocalStepCache {
   LocalStepCache();
   ~LocalStepCache();
   void Clear();
+  size_t size() const;  // the models held
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

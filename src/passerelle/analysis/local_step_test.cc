@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "passerelle/analysis/federated.h"
 #include "passerelle/analysis/frames.h"
 #include "passerelle/analysis/test_site.h"
 #include "passerelle/data/csv_table.h"
@@ -247,6 +249,32 @@ TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {
 
 namespace passerelle::analysis {
 namespace {
+
+// A site builds a fit's model once: a GLM's design step with its first IRLS step, its
+// evaluations and its null model share one; the model of the site's own factor levels (the
+// "levels" step) is let go once the one of the levels every site uses is built.
+TEST(LocalStep, ASiteKeepsOneModelAFit) {
+  const data::Table table = Site("colon_death_site1.csv");
+  const privacy::Policy policy = privacy::DefaultPolicy("site1");
+  for (const char* function : {"glm", "coxph"}) {
+    LocalStepCache cache;
+    std::mutex mu;  // the hub asks a site's model and null model at once; a node, one at a time
+    std::vector<std::string> steps;
+    const SiteLink link{"site1", testing::OverText([&](const std::string& task) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          steps.push_back(nlohmann::json::parse(task).value("step", ""));
+                          return testing::Aggregate(RunLocalStep(task, table, policy, &cache));
+                        })};
+    AnalysisRequest request;
+    request.function = function;
+    request.formula = std::string(function) == "glm" ? "status ~ rx + sex + age + nodes" : kFormula;
+    request.family = "binomial";
+    auto out = RunFederated(request, {link});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_GE(steps.size(), 4u) << function;
+    EXPECT_EQ(cache.size(), 1u) << function;
+  }
+}
 
 TEST(LocalStep, AggregatesOfTheWrongSizeAreTheSitesFailure) {
   // Valid JSON, wrong shape: refused as the site's failure, never read past its end.

@@ -50,68 +50,59 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
   for (const auto& v : versions) {
     if (v.dataset != dataset) continue;
     Loaded& loaded = tables[dataset];
-    // The dataset's variables among the names (which spell functions and levels too).
-    data::Dictionary dictionary;
-    std::set<std::string> wanted;
-    if (!names.empty()) {
-      ASSIGN_OR_RETURN(dictionary, store->Dictionary(dataset));
-      for (const data::Variable& var : dictionary.variables) {
-        if (names.count(var.name)) wanted.insert(var.name);
-      }
-    }
+    const auto unread = [&loaded](const std::string& name) { return loaded.unread.count(name); };
     const bool same_version = loaded.version == v.version;
-    if (same_version &&
-        (loaded.every_variable ||
-         (!names.empty() && std::includes(loaded.variables.begin(), loaded.variables.end(),
-                                          wanted.begin(), wanted.end())))) {
+    if (same_version && (names.empty() ? loaded.unread.empty()
+                                       : std::none_of(names.begin(), names.end(), unread))) {
       return &loaded;
     }
     // A new import, or a variable the table lacks: read again (the models built on the old
-    // rows forgotten), with the variables held before when the version is the same.
-    bool every = names.empty();
-    if (same_version) wanted.insert(loaded.variables.begin(), loaded.variables.end());
-    // The ledger knows a record by its identifier (the dataset's first), read on its own and
-    // let go once the records are numbered; or, in a dataset without one or with a row missing
-    // it, by all its values: such a dataset is read whole.
-    std::vector<uint32_t> records;
-    store::DatasetVersion numbered, read;
-    if (!every) {
-      std::set<std::string> identifier;
-      for (const data::Variable& var : dictionary.variables) {
-        if (var.type == data::VarType::kIdentifier) {
-          identifier.insert(var.name);
-          break;
-        }
-      }
-      every = identifier.empty();
-      if (!every) {
-        ASSIGN_OR_RETURN(data::Table ids,
-                         store->LoadTable(dataset, &numbered, nullptr, &identifier));
-        every = ids.columns.empty();
-        for (size_t r = 0; !every && r < ids.rows; ++r) every = ids.columns[0].IsMissing(r);
-        if (!every) {
-          ASSIGN_OR_RETURN(records,
-                           ledger->Number(dataset, data::RecordIdentities(std::move(ids))));
-        }
-      }
+    // rows forgotten), with the variables held before when the version is the same. The names
+    // spell functions and levels too: only the dataset's variables among them are read.
+    ASSIGN_OR_RETURN(data::Dictionary dictionary, store->Dictionary(dataset));
+    std::set<std::string> read;
+    std::string identifier;  // the first: the ledger's
+    for (const data::Variable& var : dictionary.variables) {
+      if (names.count(var.name) || (same_version && !unread(var.name))) read.insert(var.name);
+      if (identifier.empty() && var.type == data::VarType::kIdentifier) identifier = var.name;
     }
+    // The ledger knows a record by that identifier, read with the task's variables and let go
+    // once the records are numbered unless a task names it; or, in a dataset without one or
+    // with a row missing it, by all its values: such a dataset is read whole.
+    bool every = names.empty() || identifier.empty();
+    const bool keep_identifier = every || read.count(identifier);
     data::Table table;
-    if (every) {
-      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &read));
-      ASSIGN_OR_RETURN(records, ledger->Number(dataset, data::RecordIdentities(table)));
-    } else {
-      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &read, nullptr, &wanted));
-      // Read twice: the rows numbered must be the rows read.
-      if (read.version != numbered.version || table.rows != records.size()) {
-        return Unavailable("site " + store->site_name() + ": dataset '" + dataset +
-                           "' changed while it was read; ask again");
+    store::DatasetVersion version;
+    data::Column* id = nullptr;
+    if (!every) {
+      read.insert(identifier);
+      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &version, &dictionary, &read));
+      for (data::Column& c : table.columns) {
+        if (c.variable.name == identifier) id = &c;
       }
+      every = !id;
+      for (size_t r = 0; !every && r < table.rows; ++r) every = id->IsMissing(r);
+    }
+    if (every) {
+      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &version, &dictionary));
+    }
+    std::vector<std::string> identities;
+    if (every || keep_identifier) {
+      identities = data::RecordIdentities(table);
+    } else {
+      data::Table ids;
+      ids.rows = table.rows;
+      ids.columns.push_back(std::move(*id));
+      table.columns.erase(table.columns.begin() + (id - table.columns.data()));
+      identities = data::RecordIdentities(std::move(ids));
+    }
+    ASSIGN_OR_RETURN(loaded.records, ledger->Number(dataset, identities));
+    loaded.unread.clear();
+    for (const data::Variable& var : dictionary.variables) {
+      if (!table.Find(var.name)) loaded.unread.insert(var.name);
     }
     loaded.table = std::move(table);
-    loaded.records = std::move(records);
-    loaded.version = read.version;
-    loaded.every_variable = every;
-    loaded.variables = every ? std::set<std::string>() : std::move(wanted);
+    loaded.version = version.version;
     loaded.models.Clear();
     return &loaded;
   }

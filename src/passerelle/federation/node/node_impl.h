@@ -65,9 +65,8 @@ struct Node::Impl {
   struct Loaded {
     int64_t version = 0;
     data::Table table;
-    bool every_variable = false;
-    std::set<std::string> variables;  // the names asked for, when not every variable is held
-    std::vector<uint32_t> records;    // the ledger's number of each row
+    std::set<std::string> unread;   // the dataset's variables the table does not hold
+    std::vector<uint32_t> records;  // the ledger's number of each row
     analysis::LocalStepCache models;
 
     // Cohorts over the table's rows as the ledger numbers them.
