@@ -32,7 +32,12 @@ Table Patients() {
 // An identifier names its record; a repeat is told apart by its occurrence, in row order; a
 // record without one is known by all its values.
 TEST(RecordIdentities, AnIdentifierOrTheRowsValuesARepeatByItsOccurrence) {
-  const std::vector<std::string> want = {"id:a", "id:b", "id:a#2", "row\x1f\x1f" "63", "id:a#3",
+  const std::vector<std::string> want = {"id:a",
+                                         "id:b",
+                                         "id:a#2",
+                                         "row\x1f\x1f"
+                                         "63",
+                                         "id:a#3",
                                          "id:c"};
   const Table table = Patients();
   EXPECT_EQ(RecordIdentities(table), want);
