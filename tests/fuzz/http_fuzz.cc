@@ -14,7 +14,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,21 +51,40 @@ struct Server {
   }
 };
 
-// A connection to the server. The kernel picks the client's port at connect time, among those
-// free for this destination (a hundred thousand connections leave many ports in TIME_WAIT); a
-// failure is tried again before it counts.
+// Stops the run, saying why (libFuzzer then writes the input that led here).
+[[noreturn]] void Fail(const std::string& why) {
+  std::fprintf(stderr, "ERROR: http fuzz target: %s\n", why.c_str());
+  std::abort();
+}
+
+// A connection to the server, from one of 200 loopback addresses in turn: each holds its own
+// range of ports, so the many ports a hundred thousand connections leave in TIME_WAIT never
+// run out, however fast the inputs come. The kernel picks the port at connect time; a refused
+// connect is tried again for ten seconds before it counts.
 int Connect(int port) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
+  static int next = 0;
+  std::string error;
+  for (int attempt = 0; attempt < 500; ++attempt) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) Fail(std::string("no socket: ") + std::strerror(errno));
+    const int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(next++ % 200));
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(static_cast<uint16_t>(port));
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) return fd;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0 &&
+        ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+      return fd;
+    }
+    error = std::strerror(errno);
     ::close(fd);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  std::abort();
+  Fail("no connection to the server within 10 s: " + error);
 }
 
 // Sends `bytes`, ends the client's side, and reads until the server closes; what came back.
@@ -82,7 +103,7 @@ std::string Exchange(int port, const std::string& bytes) {
   char buf[4096];
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EAGAIN) std::abort();  // no end within 10 s
+    if (n < 0 && errno == EAGAIN) Fail("the server did not end the connection within 10 s");
     if (n <= 0) break;
     answer.append(buf, static_cast<size_t>(n));
   }
@@ -96,11 +117,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Server server;
   const std::string answer =
       Exchange(server.port, std::string(reinterpret_cast<const char*>(data), size));
-  if (!answer.empty() && answer.rfind("HTTP/1.1 ", 0) != 0) std::abort();
+  if (!answer.empty() && answer.rfind("HTTP/1.1 ", 0) != 0) {
+    Fail("an answer that is not HTTP: " + answer.substr(0, 200));
+  }
   static int inputs = 0;
   if (++inputs % 10 != 1) return 0;  // a server that hangs fails the next input's exchange
   const std::string ordinary =
       Exchange(server.port, "POST /echo/7?a=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nok");
-  if (ordinary.find("\r\n\r\n/echo/7|a=1;|ok") == std::string::npos) std::abort();
+  if (ordinary.find("\r\n\r\n/echo/7|a=1;|ok") == std::string::npos) {
+    Fail("an ordinary request after this input was answered: " + ordinary.substr(0, 400));
+  }
   return 0;
 }
