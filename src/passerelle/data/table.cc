@@ -27,14 +27,18 @@ std::vector<std::string> Identities(T& table) {
       break;
     }
   }
-  std::vector<std::string> out(table.rows);
+  // Of a table that is not const, the identifiers' strings become the identities.
+  std::vector<std::string> out;
+  if constexpr (!std::is_const_v<T>) {
+    if (id) out = std::move(id->texts);
+  }
+  out.resize(table.rows);
   for (size_t r = 0; r < table.rows; ++r) {
     std::string& who = out[r];
     if (id && !id->IsMissing(r)) {
       if constexpr (std::is_const_v<T>) {
         who = "id:" + id->texts[r];
       } else {
-        who = std::move(id->texts[r]);
         who.insert(0, "id:");
       }
     } else {
@@ -76,8 +80,16 @@ std::vector<std::string> RecordIdentities(const Table& table) { return Identitie
 
 std::vector<std::string> RecordIdentities(Table&& table) { return Identities(table); }
 
-ColumnBuilder::ColumnBuilder(Variable variable) {
+ColumnBuilder::ColumnBuilder(Variable variable, size_t rows) {
   column_.variable = std::move(variable);
+  if (column_.is_numeric()) {
+    column_.numbers.reserve(rows);
+  } else if (column_.variable.type == VarType::kCategory) {
+    column_.codes.reserve(rows);
+  } else {
+    column_.texts.reserve(rows);
+    column_.text_missing.reserve(rows);
+  }
   column_.levels = column_.variable.levels;
   for (size_t i = 0; i < column_.levels.size(); ++i) {
     level_code_.emplace(column_.levels[i], static_cast<int32_t>(i));

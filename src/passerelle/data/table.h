@@ -57,7 +57,8 @@ Result<Table> StackTables(Table a, const Table& b);
 // Builds one column row by row.
 class ColumnBuilder {
  public:
-  explicit ColumnBuilder(Variable variable);
+  // `rows`: how many are coming, when it is known (the column is sized once).
+  explicit ColumnBuilder(Variable variable, size_t rows = 0);
   void AddMissing();
   void AddNumber(double value);          // integer, number, date
   void AddText(std::string_view value);  // category, identifier, text

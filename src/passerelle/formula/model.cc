@@ -188,38 +188,6 @@ Result<Formula> ParseFormula(std::string_view source) {
 namespace {
 
 // The columns one variable contributes: a number gives one; a factor its contrasts.
-struct VariableColumns {
-  std::vector<std::string> suffixes;        // appended to the variable's label
-  std::vector<std::vector<double>> values;  // one per column, full table length
-};
-
-VariableColumns Columns(const Vector& v, bool full_coding) {
-  VariableColumns out;
-  if (v.type != Vector::Type::kFactor && v.type != Vector::Type::kLogical) {
-    out.suffixes.push_back("");
-    out.values.push_back(v.values);
-    return out;
-  }
-  const Vector f = AsFactor(v);
-  for (size_t level = full_coding ? 0 : 1; level < f.levels.size(); ++level) {
-    std::vector<double> column(f.codes.size());
-    for (size_t i = 0; i < f.codes.size(); ++i) {
-      column[i] = f.codes[i] < 0 ? 0.0 : (f.codes[i] == static_cast<int32_t>(level) ? 1.0 : 0.0);
-    }
-    out.suffixes.push_back(f.levels[level]);
-    out.values.push_back(std::move(column));
-  }
-  return out;
-}
-
-// How many columns Columns() gives, without building them.
-size_t ColumnCount(const Vector& v, bool full_coding) {
-  if (v.type != Vector::Type::kFactor && v.type != Vector::Type::kLogical) return 1;
-  const size_t levels =
-      v.type == Vector::Type::kFactor ? v.levels.size() : AsFactor(v).levels.size();
-  return full_coding || levels == 0 ? levels : levels - 1;
-}
-
 // Groups rows by the combination of several vectors' values; labels as R prints strata.
 struct Grouping {
   std::vector<int32_t> codes;
@@ -584,77 +552,106 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     value.levels = kept;
   }
 
-  // Design matrix.
+  // Design matrix. Its columns are counted first, then each is written straight into m.x: a
+  // term's columns are the products of its variables' columns (a variable's number, or the
+  // indicator of one of its levels), in R's order, the first variable varying fastest.
   m.intercept = kind == ModelKind::kRegression && f.intercept;
+  bool first_factor_full = kind == ModelKind::kRegression && !f.intercept;
+  // One variable of a term: its numbers, or its codes and the levels that make columns.
+  struct Part {
+    const std::vector<double>* numbers = nullptr;
+    const Vector* factor = nullptr;
+    Vector converted;  // a logical variable as a factor
+    bool full = false;
+    size_t Count() const {
+      return numbers                          ? 1
+             : full || factor->levels.empty() ? factor->levels.size()
+                                              : factor->levels.size() - 1;
+    }
+  };
+  std::vector<std::vector<Part>> parts(f.terms.size());
+  size_t columns = m.intercept ? 1 : 0;
+  for (size_t ti = 0; ti < f.terms.size(); ++ti) {
+    const Term& t = f.terms[ti];
+    parts[ti] = std::vector<Part>(t.variables.size());  // not moved once filled: `factor` stays
+    size_t term_columns = 1;
+    for (size_t vi = 0; vi < t.variables.size(); ++vi) {
+      const std::string key = Deparse(t.variables[vi]);
+      Part& part = parts[ti][vi];
+      if (const auto place = in_place.find(key); place != in_place.end()) {
+        part.numbers = place->second;
+      } else if (const Vector& value = variables.at(key);
+                 value.type == Vector::Type::kFactor || value.type == Vector::Type::kLogical) {
+        part.full = first_factor_full && t.variables.size() == 1;
+        if (part.full) first_factor_full = false;
+        if (value.type == Vector::Type::kLogical) part.converted = AsFactor(value);
+        part.factor = value.type == Vector::Type::kLogical ? &part.converted : &value;
+      } else {
+        part.numbers = &value.values;
+      }
+      // Counted before they are built: a factor of an identifier, or an interaction of many
+      // levels, would take the memory of the machine.
+      term_columns *= part.Count();
+      if (columns + term_columns > kMaxModelColumns) {
+        return FormulaError(f, "the model would have more than " +
+                                   std::to_string(kMaxModelColumns) + " columns (at '" + key +
+                                   "'); use fewer levels or terms");
+      }
+    }
+    columns += term_columns;
+  }
+  m.x.reserve(columns * m.n);
   if (m.intercept) {
     m.coef_names.push_back("(Intercept)");
     m.column_terms.push_back("(Intercept)");
     m.x.assign(m.n, 1.0);
   }
-  bool first_factor_full = kind == ModelKind::kRegression && !f.intercept;
   // How many terms still need each variable, so its values are released after the last one.
   std::map<std::string, int> uses;
   for (const Term& t : f.terms) {
     for (const Expr& v : t.variables) ++uses[Deparse(v)];
   }
-  m.x.reserve(m.x.size() + m.n * f.terms.size());
-  for (const Term& t : f.terms) {
-    if (t.variables.size() == 1) {
-      // A numeric main effect, the common case: one column gathered straight from the values.
-      const std::string key = Deparse(t.variables[0]);
-      const auto place = in_place.find(key);
-      const Vector* value = place == in_place.end() ? &variables.at(key) : nullptr;
-      if (!value || value->type == Vector::Type::kNumeric) {
-        const std::vector<double>& values = value ? value->values : *place->second;
-        m.coef_names.push_back(key);
-        m.column_terms.push_back(t.label);
+  auto row = [&](size_t k) { return all_rows ? k : m.rows[k]; };
+  for (size_t ti = 0; ti < f.terms.size(); ++ti) {
+    const Term& t = f.terms[ti];
+    const std::vector<Part>& term = parts[ti];
+    size_t count = 1;
+    for (const Part& part : term) count *= part.Count();
+    for (size_t c = 0; c < count; ++c) {
+      // Column c: each variable's own column, the first variable's digit the fastest.
+      std::string name;
+      std::vector<int32_t> level(term.size(), -1);
+      for (size_t vi = 0, rest = c; vi < term.size(); ++vi) {
+        const Part& part = term[vi];
+        name += (vi ? ":" : "") + Deparse(t.variables[vi]);
+        if (part.numbers) continue;
+        level[vi] = static_cast<int32_t>(rest % part.Count() + (part.full ? 0 : 1));
+        rest /= part.Count();
+        name += part.factor->levels[level[vi]];
+      }
+      m.coef_names.push_back(name);
+      m.column_terms.push_back(t.label);
+      if (term.size() == 1 && term[0].numbers) {  // a numeric main effect, the common case
+        const std::vector<double>& values = *term[0].numbers;
         if (all_rows) {
           m.x.insert(m.x.end(), values.begin(), values.end());
         } else {
           for (size_t k = 0; k < m.n; ++k) m.x.push_back(values[m.rows[k]]);
         }
-        if (--uses[key] == 0) variables.erase(key);
         continue;
       }
-    }
-    std::vector<std::string> names = {""};
-    std::vector<std::vector<double>> columns = {std::vector<double>(n_all, 1.0)};
-    for (size_t vi = 0; vi < t.variables.size(); ++vi) {
-      const Expr& var = t.variables[vi];
-      const Vector& value = variables.at(Deparse(var));
-      const bool is_factor =
-          value.type == Vector::Type::kFactor || value.type == Vector::Type::kLogical;
-      const bool full = first_factor_full && is_factor && t.variables.size() == 1;
-      if (full) first_factor_full = false;
-      // Counted before they are built: a factor of an identifier, or an interaction of many
-      // levels, would take the memory of the machine.
-      const size_t would_have = m.coef_names.size() + columns.size() * ColumnCount(value, full);
-      if (would_have > kMaxModelColumns) {
-        return FormulaError(f, "the model would have more than " +
-                                   std::to_string(kMaxModelColumns) + " columns (at '" +
-                                   Deparse(var) + "'); use fewer levels or terms");
-      }
-      VariableColumns vc = Columns(value, full);
-      // R orders interaction columns with the first variable varying fastest.
-      std::vector<std::string> new_names;
-      std::vector<std::vector<double>> new_columns;
-      for (size_t b = 0; b < vc.values.size(); ++b) {
-        for (size_t a = 0; a < columns.size(); ++a) {
-          new_names.push_back(names[a] + (vi ? ":" : "") + Deparse(var) + vc.suffixes[b]);
-          std::vector<double> product(n_all);
-          for (size_t i = 0; i < n_all; ++i) product[i] = columns[a][i] * vc.values[b][i];
-          new_columns.push_back(std::move(product));
+      for (size_t k = 0; k < m.n; ++k) {
+        const size_t r = row(k);
+        double x = 1.0;
+        for (size_t vi = 0; vi < term.size(); ++vi) {
+          x *= term[vi].numbers                         ? (*term[vi].numbers)[r]
+               : term[vi].factor->codes[r] == level[vi] ? 1.0
+                                                        : 0.0;
         }
+        m.x.push_back(x);
       }
-      names = std::move(new_names);
-      columns = std::move(new_columns);
     }
-    for (size_t c = 0; c < columns.size(); ++c) {
-      m.coef_names.push_back(names[c]);
-      m.column_terms.push_back(t.label);
-      const std::vector<double> used = gather(columns[c]);
-      m.x.insert(m.x.end(), used.begin(), used.end());
-    }
+    parts[ti].clear();
     for (const Expr& v : t.variables) {
       if (--uses[Deparse(v)] == 0) variables.erase(Deparse(v));
     }

@@ -79,6 +79,22 @@ TEST(Model, InteractionsOrderedAsR) {
                                       "celllarge:age", "cellsmall:age"}));
 }
 
+// The design as R's model.matrix() gives it (values printed by R 4.2.2), column after column:
+// a factor by a condition, a number, and a factor coded in full without an intercept.
+TEST(Model, DesignValuesAsR) {
+  const ModelFrame m = Build("time ~ cell * I(age > 60) + age", ModelKind::kRegression);
+  EXPECT_EQ(m.coef_names, (std::vector<std::string>{
+                              "(Intercept)", "celllarge", "cellsmall", "I(age > 60)TRUE", "age",
+                              "celllarge:I(age > 60)TRUE", "cellsmall:I(age > 60)TRUE"}));
+  EXPECT_EQ(m.x, (std::vector<double>{1, 1, 1,  1,  1,  0,  0,  1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0,
+                                      1, 0, 60, 70, 50, 65, 55, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  const ModelFrame full = Build("time ~ 0 + cell + age", ModelKind::kRegression);
+  EXPECT_EQ(full.coef_names,
+            (std::vector<std::string>{"celladeno", "celllarge", "cellsmall", "age"}));
+  EXPECT_EQ(full.x,
+            (std::vector<double>{0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 60, 70, 50, 65, 55}));
+}
+
 TEST(Model, SubsetOffsetStrataAndGroups) {
   auto f = ParseFormula("time ~ age + offset(log(time)) + strata(sex)");
   ASSERT_TRUE(f.ok());

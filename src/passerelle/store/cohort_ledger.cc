@@ -112,6 +112,7 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset,
     Sha256Raw(message, out);
   };
   std::vector<KeyedRecord> known;
+  known.reserve(identities.size());  // the ledger knows about as many: grown once at most
   uint32_t next = 0;
   {
     ASSIGN_OR_RETURN(auto read,

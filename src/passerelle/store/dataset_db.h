@@ -48,9 +48,10 @@ class DatasetDb {
   virtual std::unique_ptr<RowWriter> WriteRows(const std::string& table,
                                                std::vector<data::VarType> types) = 0;
   // Every row of a version table, as the dictionary types them: the columns of the
-  // dictionary's variables (all of the table's, or some), in its order.
+  // dictionary's variables (all of the table's, or some), in its order. `rows`, the version's
+  // count, sizes the columns once.
   virtual Result<data::Table> ReadTable(const std::string& table,
-                                        const data::Dictionary& dictionary) = 0;
+                                        const data::Dictionary& dictionary, size_t rows) = 0;
 
   // A table of the database itself, SCHEMA.TABLE, read where it is (PostgreSQL only): its
   // columns as the header, its rows in a fixed order as records, inside the current

@@ -201,10 +201,10 @@ class PostgresDatasetDb : public DatasetDb {
     return std::make_unique<RowWriter>(std::move(types), std::move(write), std::move(finish));
   }
 
-  Result<data::Table> ReadTable(const std::string& table,
-                                const data::Dictionary& dictionary) override {
+  Result<data::Table> ReadTable(const std::string& table, const data::Dictionary& dictionary,
+                                size_t rows) override {
     std::vector<data::ColumnBuilder> builders;
-    for (const data::Variable& var : dictionary.variables) builders.emplace_back(var);
+    for (const data::Variable& var : dictionary.variables) builders.emplace_back(var, rows);
     std::string columns;
     for (const data::Variable& var : dictionary.variables) {
       columns += (columns.empty() ? "" : ", ") + data::pg::Quote(var.name);

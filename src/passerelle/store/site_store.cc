@@ -536,7 +536,8 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
   } else {
     data::Dictionary read = dictionary;
     std::erase_if(read.variables, unread);
-    ASSIGN_OR_RETURN(table, datasets_->ReadTable(stored.table, read));
+    ASSIGN_OR_RETURN(
+        table, datasets_->ReadTable(stored.table, read, static_cast<size_t>(stored.version.rows)));
   }
   if (version) *version = stored.version;
   if (dictionary_out) *dictionary_out = std::move(dictionary);

@@ -94,10 +94,10 @@ class SqliteDatasetDb : public DatasetDb {
     });
   }
 
-  Result<data::Table> ReadTable(const std::string& table,
-                                const data::Dictionary& dictionary) override {
+  Result<data::Table> ReadTable(const std::string& table, const data::Dictionary& dictionary,
+                                size_t rows) override {
     std::vector<data::ColumnBuilder> builders;
-    for (const data::Variable& var : dictionary.variables) builders.emplace_back(var);
+    for (const data::Variable& var : dictionary.variables) builders.emplace_back(var, rows);
     std::string columns;
     for (const data::Variable& var : dictionary.variables) {
       columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(var.name);
