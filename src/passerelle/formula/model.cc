@@ -187,7 +187,6 @@ Result<Formula> ParseFormula(std::string_view source) {
 
 namespace {
 
-// The columns one variable contributes: a number gives one; a factor its contrasts.
 // Groups rows by the combination of several vectors' values; labels as R prints strata.
 struct Grouping {
   std::vector<int32_t> codes;

@@ -34,6 +34,25 @@ class Fenwick {
   std::vector<double> tree_, at_;
 };
 
+// A column-major matrix of `rows` x `cols` turned row-major where it is: the element at
+// j * rows + i goes to i * cols + j, that is, each position k but the last to k * cols modulo
+// (size - 1); the moves form cycles, each followed once (a bit a position marks those done).
+void TransposeInPlace(std::vector<double>* a, size_t rows, size_t cols) {
+  const size_t size = rows * cols;
+  if (rows < 2 || cols < 2) return;
+  std::vector<bool> done(size, false);
+  for (size_t start = 1; start + 1 < size; ++start) {
+    if (done[start]) continue;
+    double carried = (*a)[start];
+    size_t k = start;
+    do {
+      k = k * cols % (size - 1);
+      std::swap(carried, (*a)[k]);
+      done[k] = true;
+    } while (k != start);
+  }
+}
+
 }  // namespace
 
 CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
@@ -59,7 +78,20 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
     for (size_t i = 0; i < n_; ++i) sum += rows.x[j * n_ + i];
     means[j] = n_ ? sum / static_cast<double>(n_) : 0;
   }
-  x_.resize(n_ * p_);
+  // x sorted and centred where it is, one column at a time, then turned row-major in place:
+  // the rows' copy of the design is the kernel's, not a second one beside it.
+  {
+    std::vector<double> column(n_);
+    for (size_t j = 0; j < p_; ++j) {
+      double* in = &rows.x[j * n_];
+      ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
+        for (size_t k = begin; k < end; ++k) column[k] = in[keys[k].row] - means[j];
+      });
+      std::copy(column.begin(), column.end(), in);
+    }
+  }
+  x_ = std::move(rows.x);
+  TransposeInPlace(&x_, n_, p_);
   stop_.resize(n_);
   status_.resize(n_);
   // Offsets, clusters and strata take memory only when the model has them.
@@ -67,11 +99,10 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   if (weighted_) weight_.resize(n_);
   if (!own_clusters_) cluster_.resize(n_);
   if (counting_) start_.resize(n_);
-  // The rows gathered into sorted order (x transposed to row-major and centred), in parts.
+  // The rows' other values gathered into sorted order, in parts.
   ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
     for (size_t k = begin; k < end; ++k) {
       const size_t i = keys[k].row;
-      for (size_t j = 0; j < p_; ++j) x_[k * p_ + j] = rows.x[j * n_ + i] - means[j];
       stop_[k] = rows.stop[i];
       status_[k] = rows.status[i];
       if (!rows.offset.empty()) offset_[k] = rows.offset[i];
@@ -100,7 +131,6 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
   }
   bounds_.push_back(n_);
   keys = {};
-  rows.x = {};  // transposed into x_ above; release the column-major copy now
   if (counting_) {
     by_start_.resize(n_);
     std::iota(by_start_.begin(), by_start_.end(), 0);
