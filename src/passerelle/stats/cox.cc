@@ -34,25 +34,6 @@ class Fenwick {
   std::vector<double> tree_, at_;
 };
 
-// A column-major matrix of `rows` x `cols` turned row-major where it is: the element at
-// j * rows + i goes to i * cols + j, that is, each position k but the last to k * cols modulo
-// (size - 1); the moves form cycles, each followed once (a bit a position marks those done).
-void TransposeInPlace(std::vector<double>* a, size_t rows, size_t cols) {
-  const size_t size = rows * cols;
-  if (rows < 2 || cols < 2) return;
-  std::vector<bool> done(size, false);
-  for (size_t start = 1; start + 1 < size; ++start) {
-    if (done[start]) continue;
-    double carried = (*a)[start];
-    size_t k = start;
-    do {
-      k = k * cols % (size - 1);
-      std::swap(carried, (*a)[k]);
-      done[k] = true;
-    } while (k != start);
-  }
-}
-
 }  // namespace
 
 CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {

@@ -19,13 +19,8 @@ double YLogY(double y, double mu) { return y > 0 ? y * std::log(y / mu) : 0.0; }
 }  // namespace
 
 GlmKernel::GlmKernel(GlmRows rows, Family family)
-    : n_(rows.y.size()), p_(rows.p), family_(family), y_(std::move(rows.y)) {
-  x_.resize(n_ * p_);
-  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      for (size_t j = 0; j < p_; ++j) x_[i * p_ + j] = rows.x[j * n_ + i];
-    }
-  });
+    : n_(rows.y.size()), p_(rows.p), family_(family), x_(std::move(rows.x)), y_(std::move(rows.y)) {
+  TransposeInPlace(&x_, n_, p_);
   has_offset_ = !rows.offset.empty();
   offset_ = rows.offset.empty() ? std::vector<double>(n_, 0.0) : std::move(rows.offset);
   weight_ = rows.weight.empty() ? std::vector<double>(n_, 1.0) : std::move(rows.weight);

@@ -1,6 +1,7 @@
 #include "passerelle/stats/linalg.h"
 
 #include <cmath>
+#include <utility>
 
 namespace passerelle::stats {
 
@@ -102,6 +103,25 @@ __attribute__((target_clones("avx2", "default"))) void AddWeightedCrossProduct(
     for (size_t b = 0; b <= a; ++b, sum += kLanes) {
       lower[a * p + b] += (sum[0] + sum[1]) + (sum[2] + sum[3]);
     }
+  }
+}
+
+// The element at j * rows + i goes to i * cols + j, that is, each position k but the last to
+// k * cols modulo (size - 1); the moves form cycles, each followed once (a bit a position marks
+// those done).
+void TransposeInPlace(std::vector<double>* a, size_t rows, size_t cols) {
+  const size_t size = rows * cols;
+  if (rows < 2 || cols < 2) return;
+  std::vector<bool> done(size, false);
+  for (size_t start = 1; start + 1 < size; ++start) {
+    if (done[start]) continue;
+    double carried = (*a)[start];
+    size_t k = start;
+    do {
+      k = k * cols % (size - 1);
+      std::swap(carried, (*a)[k]);
+      done[k] = true;
+    } while (k != start);
   }
 }
 

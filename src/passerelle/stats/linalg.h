@@ -43,6 +43,9 @@ double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b);
 void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t begin, size_t end,
                              double* lower);
 
+// A column-major matrix of `rows` x `cols` turned row-major where it is, without a second copy.
+void TransposeInPlace(std::vector<double>* a, size_t rows, size_t cols);
+
 }  // namespace passerelle::stats
 
 #endif  // PASSERELLE_STATS_LINALG_H_
