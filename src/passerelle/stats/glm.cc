@@ -21,9 +21,8 @@ double YLogY(double y, double mu) { return y > 0 ? y * std::log(y / mu) : 0.0; }
 GlmKernel::GlmKernel(GlmRows rows, Family family)
     : n_(rows.y.size()), p_(rows.p), family_(family), x_(std::move(rows.x)), y_(std::move(rows.y)) {
   TransposeInPlace(&x_, n_, p_);
-  has_offset_ = !rows.offset.empty();
-  offset_ = rows.offset.empty() ? std::vector<double>(n_, 0.0) : std::move(rows.offset);
-  weight_ = rows.weight.empty() ? std::vector<double>(n_, 1.0) : std::move(rows.weight);
+  offset_ = std::move(rows.offset);  // empty: every row's offset is 0
+  weight_ = std::move(rows.weight);  // empty: every row weighs 1
 }
 
 Status GlmKernel::Validate() const {
@@ -64,7 +63,7 @@ GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start) const 
     total_rss += rss[k];
   }
   a.n = static_cast<double>(n_);
-  a.offset = has_offset_;
+  a.offset = !offset_.empty();
   if (family_ == Family::kGaussian) {
     // The log-likelihood at the ML variance RSS / n (R's logLik for gaussian glm, with the
     // prior weights' term).
@@ -97,7 +96,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
   for (size_t i = begin; i < end; ++i) {
     const double* xi = &x_[i * p];
     const double y = y_[i];
-    const double pw = weight_[i];
+    const double pw = weight_.empty() ? 1.0 : weight_[i];
     a.sum_wy += pw * y;
     a.sum_w += pw;
     if (pw != 1) a.sum_log_w += std::log(pw);  // log(1) adds nothing: skipped, row by row
@@ -114,7 +113,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
             : family_ == Family::kPoisson ? std::log(mu)
                                           : mu;
     } else {
-      eta = offset_[i];
+      eta = offset_.empty() ? 0.0 : offset_[i];
       for (size_t j = 0; j < p; ++j) eta += xi[j] * beta[j];
       if (family_ == Family::kBinomial) {
         // R's logit linkinv clamps eta so that mu stays inside (eps, 1 - eps).
@@ -170,7 +169,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
         variance = 1;
     }
     // Working response and weight: z = eta - offset + (y - mu) / mu'(eta), w = mu'(eta)^2 / V(mu).
-    const double z = eta - offset_[i] + (y - mu) / dmu;
+    const double z = eta - (offset_.empty() ? 0.0 : offset_[i]) + (y - mu) / dmu;
     // The canonical links' mu'(eta) is V(mu) (binomial, poisson) or 1 (gaussian): w = pw mu'(eta)
     // unless mu'(eta) was held at eps.
     const double w = dmu == variance ? pw * dmu : pw * dmu * dmu / variance;

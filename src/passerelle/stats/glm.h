@@ -56,9 +56,9 @@ class GlmKernel {
                 GlmAggregate* a, double* rss) const;
   size_t n_ = 0, p_ = 0;
   Family family_;
-  bool has_offset_ = false;
   std::vector<double> x_;  // row-major
-  std::vector<double> y_, offset_, weight_;
+  std::vector<double> y_;
+  std::vector<double> offset_, weight_;  // empty: none (0), all 1
 };
 
 }  // namespace passerelle::stats
