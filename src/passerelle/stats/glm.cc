@@ -97,6 +97,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
     const double* xi = &x_[i * p];
     const double y = y_[i];
     const double pw = weight_.empty() ? 1.0 : weight_[i];
+    const double offset = offset_.empty() ? 0.0 : offset_[i];
     a.sum_wy += pw * y;
     a.sum_w += pw;
     if (pw != 1) a.sum_log_w += std::log(pw);  // log(1) adds nothing: skipped, row by row
@@ -113,7 +114,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
             : family_ == Family::kPoisson ? std::log(mu)
                                           : mu;
     } else {
-      eta = offset_.empty() ? 0.0 : offset_[i];
+      eta = offset;
       for (size_t j = 0; j < p; ++j) eta += xi[j] * beta[j];
       if (family_ == Family::kBinomial) {
         // R's logit linkinv clamps eta so that mu stays inside (eps, 1 - eps).
@@ -169,7 +170,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
         variance = 1;
     }
     // Working response and weight: z = eta - offset + (y - mu) / mu'(eta), w = mu'(eta)^2 / V(mu).
-    const double z = eta - (offset_.empty() ? 0.0 : offset_[i]) + (y - mu) / dmu;
+    const double z = eta - offset + (y - mu) / dmu;
     // The canonical links' mu'(eta) is V(mu) (binomial, poisson) or 1 (gaussian): w = pw mu'(eta)
     // unless mu'(eta) was held at eps.
     const double w = dmu == variance ? pw * dmu : pw * dmu * dmu / variance;
