@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
-#include <type_traits>
 #include <unordered_map>
 
 namespace passerelle::data {
@@ -15,32 +14,19 @@ const Column* Table::Find(std::string_view name) const {
   return nullptr;
 }
 
-namespace {
-
-// RecordIdentities; of a table that is not const, the identifiers are moved out.
-template <typename T>
-std::vector<std::string> Identities(T& table) {
-  decltype(&table.columns.front()) id = nullptr;
+std::vector<std::string> RecordIdentities(const Table& table) {
+  const Column* id = nullptr;
   for (auto& c : table.columns) {
     if (c.variable.type == VarType::kIdentifier) {
       id = &c;
       break;
     }
   }
-  // Of a table that is not const, the identifiers' strings become the identities.
-  std::vector<std::string> out;
-  if constexpr (!std::is_const_v<T>) {
-    if (id) out = std::move(id->texts);
-  }
-  out.resize(table.rows);
+  std::vector<std::string> out(table.rows);
   for (size_t r = 0; r < table.rows; ++r) {
     std::string& who = out[r];
     if (id && !id->IsMissing(r)) {
-      if constexpr (std::is_const_v<T>) {
-        who = "id:" + id->texts[r];
-      } else {
-        who.insert(0, "id:");
-      }
+      who = "id:" + id->texts[r];
     } else {
       who = "row";
       for (const Column& c : table.columns) {
@@ -73,12 +59,6 @@ std::vector<std::string> Identities(T& table) {
   }
   return out;
 }
-
-}  // namespace
-
-std::vector<std::string> RecordIdentities(const Table& table) { return Identities(table); }
-
-std::vector<std::string> RecordIdentities(Table&& table) { return Identities(table); }
 
 ColumnBuilder::ColumnBuilder(Variable variable, size_t rows) {
   column_.variable = std::move(variable);

@@ -39,8 +39,6 @@ struct Table;
 // identifier variable, or, in a dataset without one (or a row missing it), the row's values.
 // Distinct within the table: a repeat is told apart by its occurrence ("#2").
 std::vector<std::string> RecordIdentities(const Table& table);
-// The same, the identifiers moved out of a table that is done with.
-std::vector<std::string> RecordIdentities(Table&& table);
 
 struct Table {
   std::vector<Column> columns;

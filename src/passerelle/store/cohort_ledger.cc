@@ -3,10 +3,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "passerelle/base/date.h"
 #include "passerelle/base/sha256.h"
@@ -61,32 +61,11 @@ Result<std::unique_ptr<CohortLedger>> CohortLedger::Open(const std::string& dir)
 
 namespace {
 
-// A record as Number holds it: the first 12 bytes of its keyed hash (the ledger keeps the hex of
-// all 32), and a number. Twelve bytes tell 10 million records apart but for odds of about one
-// in 10^15, in 16 bytes of memory a record.
-struct KeyedRecord {
-  uint64_t high = 0;
-  uint32_t low = 0;
-  uint32_t number = 0;
-  bool SameKey(const KeyedRecord& o) const { return high == o.high && low == o.low; }
-  bool operator<(const KeyedRecord& o) const {
-    return high != o.high ? high < o.high : low != o.low ? low < o.low : number < o.number;
-  }
-};
-
-KeyedRecord FromDigest(const unsigned char* digest, uint32_t number) {
-  KeyedRecord r;
-  for (int i = 0; i < 8; ++i) r.high = r.high << 8 | digest[i];
-  for (int i = 8; i < 12; ++i) r.low = r.low << 8 | digest[i];
-  r.number = number;
-  return r;
-}
-
-// The ledger's hex hash, or false when it is not one.
-bool FromHex(std::string_view hex, uint32_t number, KeyedRecord* out) {
-  if (hex.size() != 64) return false;
-  unsigned char digest[12];
-  for (size_t i = 0; i < sizeof digest; ++i) {
+// The first 12 bytes of a record's keyed hash, from the ledger's hex (24 digits; a record
+// written before, all 64). False when it is not one.
+bool FromHex(std::string_view hex, unsigned char digest[12]) {
+  if (hex.size() != 24 && hex.size() != 64) return false;
+  for (size_t i = 0; i < 12; ++i) {
     int byte = 0;
     for (const char c : hex.substr(2 * i, 2)) {
       const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -95,98 +74,122 @@ bool FromHex(std::string_view hex, uint32_t number, KeyedRecord* out) {
     }
     digest[i] = static_cast<unsigned char>(byte);
   }
-  *out = FromDigest(digest, number);
   return true;
 }
 
 }  // namespace
 
+RecordKeys::RecordKeys(std::string prefix, size_t rows)
+    : message_(std::move(prefix)), prefix_size_(message_.size()) {
+  keys_.reserve(rows);
+}
+
+RecordKeys::Key RecordKeys::FromDigest(const unsigned char* digest, uint32_t row) {
+  Key k;
+  for (int i = 0; i < 8; ++i) k.high = k.high << 8 | digest[i];
+  for (int i = 8; i < 12; ++i) k.low = k.low << 8 | digest[i];
+  k.row = row;
+  return k;
+}
+
+// A keyed hash: the ledger holds no identifier, and no one without the key can test one.
+void RecordKeys::Add(std::string_view identity) {
+  message_.resize(prefix_size_);
+  message_ += identity;
+  unsigned char digest[32];
+  Sha256Raw(message_, digest);
+  keys_.push_back(FromDigest(digest, static_cast<uint32_t>(keys_.size())));
+}
+
+void RecordKeys::AddIdentifier(std::string_view identifier) {
+  message_.resize(prefix_size_);
+  message_ += "id:";
+  message_ += identifier;
+  unsigned char digest[32];
+  Sha256Raw(message_, digest);
+  keys_.push_back(FromDigest(digest, static_cast<uint32_t>(keys_.size())));
+}
+
+RecordKeys CohortLedger::Keys(const std::string& dataset, size_t rows) const {
+  return RecordKeys(key_ + '\0' + dataset + '\0', rows);
+}
+
 Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset,
                                                    const std::vector<std::string>& identities) {
-  // A keyed hash: the file holds no identifier, and no one without the key can test one.
-  const std::string prefix = key_ + '\0' + dataset + '\0';
-  const auto digest = [&prefix](std::string& message, const std::string& identity,
-                                unsigned char out[32]) {
-    message.resize(prefix.size());
-    message += identity;
-    Sha256Raw(message, out);
-  };
-  std::vector<KeyedRecord> known;
-  known.reserve(identities.size());  // the ledger knows about as many: grown once at most
+  RecordKeys keys = Keys(dataset, identities.size());
+  for (const std::string& identity : identities) keys.Add(identity);
+  return Number(dataset, std::move(keys));
+}
+
+Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, RecordKeys keys,
+                                                   bool* repeated) {
+  if (!keys.complete()) {
+    return InvalidArgument("the ledger numbers rows by their identities: a row has none");
+  }
+  using Key = RecordKeys::Key;
+  std::vector<Key>& k = keys.keys_;
+  std::sort(k.begin(), k.end());
+  // The rows the ledger knows, found by walking its records in the order of their hashes
+  // beside the rows sorted the same way: nothing of the ledger is held but the current record.
+  constexpr uint32_t kNew = UINT32_MAX;
+  std::vector<uint32_t> numbers(k.size(), kNew);
   uint32_t next = 0;
   {
-    ASSIGN_OR_RETURN(auto read,
-                     db_->Prepare("SELECT hash, number FROM record WHERE +dataset = ?1"));
+    ASSIGN_OR_RETURN(auto read, db_->Prepare("SELECT hash, number FROM record WHERE dataset = ?1 "
+                                             "ORDER BY hash"));
     read->BindText(1, dataset);
+    size_t i = 0;
+    Key previous;
     while (true) {
       ASSIGN_OR_RETURN(bool row, read->Step());
       if (!row) break;
       const uint32_t number = static_cast<uint32_t>(read->Int(1));
-      KeyedRecord r;
-      if (!FromHex(read->Text(0), number, &r)) {
+      unsigned char digest[12];
+      if (!FromHex(read->Text(0), digest)) {
         return Unavailable("the ledger of " + dataset + " is damaged: a record's hash is not one");
       }
-      known.push_back(r);
+      const Key r = RecordKeys::FromDigest(digest, 0);
+      if (r < previous) {
+        return Unavailable("the ledger of " + dataset +
+                           " is damaged: its records are not in order");
+      }
+      previous = r;
       next = std::max(next, number + 1);
+      while (i < k.size() && Key{k[i].high, k[i].low, 0} < r) ++i;
+      for (size_t j = i; j < k.size() && k[j].SameKey(r); ++j) numbers[k[j].row] = number;
     }
   }
-  std::sort(known.begin(), known.end());
-  // Each identity's number when the ledger knows it, on two threads; kNew otherwise.
-  constexpr uint32_t kNew = UINT32_MAX;
-  std::vector<uint32_t> numbers(identities.size(), kNew);
-  const auto look_up = [&](size_t begin, size_t end) {
-    std::string message = prefix;
-    unsigned char hash[32];
-    for (size_t i = begin; i < end; ++i) {
-      digest(message, identities[i], hash);
-      const KeyedRecord key = FromDigest(hash, 0);
-      const auto it = std::lower_bound(known.begin(), known.end(), key);
-      if (it != known.end() && it->SameKey(key)) numbers[i] = it->number;
-    }
-  };
-  {
-    const size_t half = identities.size() / 2;
-    std::thread second(look_up, half, identities.size());
-    look_up(0, half);
-    second.join();
-  }
-  known = {};
   // The new ones numbered in the order of their rows, an identity given twice numbered once.
-  std::vector<KeyedRecord> fresh;  // number: the row
-  std::string message = prefix;
-  unsigned char hash[32];
-  for (size_t i = 0; i < identities.size(); ++i) {
-    if (numbers[i] != kNew) continue;
-    digest(message, identities[i], hash);
-    fresh.push_back(FromDigest(hash, static_cast<uint32_t>(i)));
-  }
-  std::sort(fresh.begin(), fresh.end());
+  std::vector<bool> fresh(k.size());
   std::vector<std::pair<uint32_t, uint32_t>> repeats;  // a row, and the first row of its identity
-  for (size_t k = 1, first = 0; k < fresh.size(); ++k) {
-    if (!fresh[k].SameKey(fresh[first])) {
-      first = k;
+  for (size_t j = 0, first = 0; j < k.size(); ++j) {
+    if (j > 0 && k[j].SameKey(k[first])) {
+      repeats.emplace_back(k[j].row, k[first].row);
     } else {
-      repeats.emplace_back(fresh[k].number, fresh[first].number);
+      first = j;
     }
+    fresh[k[j].row] = numbers[k[j].row] == kNew;
   }
+  if (repeated) *repeated = !repeats.empty();
   std::sort(repeats.begin(), repeats.end());
   auto repeat = repeats.begin();
-  for (size_t i = 0; i < identities.size(); ++i) {
-    if (numbers[i] != kNew) continue;
-    const bool repeated = repeat != repeats.end() && repeat->first == i;
-    numbers[i] = repeated ? numbers[(repeat++)->second] : next++;
+  for (size_t row = 0; row < numbers.size(); ++row) {
+    if (numbers[row] != kNew) continue;
+    const bool again = repeat != repeats.end() && repeat->first == row;
+    numbers[row] = again ? numbers[(repeat++)->second] : next++;
   }
   // Written in the order of their hashes, the ledger's key: each lands after the one before.
   ASSIGN_OR_RETURN(auto insert,
                    db_->Prepare("INSERT INTO record (dataset, hash, number) VALUES (?1, ?2, ?3)"));
   RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  for (size_t k = 0; k < fresh.size(); ++k) {
-    if (k > 0 && fresh[k].SameKey(fresh[k - 1])) continue;
-    const uint32_t row = fresh[k].number;
-    digest(message, identities[row], hash);
+  for (size_t j = 0; j < k.size(); ++j) {
+    if (!fresh[k[j].row] || (j > 0 && k[j].SameKey(k[j - 1]))) continue;
+    char hex[25];
+    std::snprintf(hex, sizeof hex, "%016llx%08x", static_cast<unsigned long long>(k[j].high),
+                  k[j].low);
     insert->BindText(1, dataset);
-    insert->BindText(2, HexEncode(std::string_view(reinterpret_cast<char*>(hash), sizeof hash)));
-    insert->BindInt(3, numbers[row]);
+    insert->BindText(2, std::string_view(hex, 24));
+    insert->BindInt(3, numbers[k[j].row]);
     if (Status s = insert->Run(); !s.ok()) {
       (void)db_->Exec("ROLLBACK");
       return s;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "passerelle/base/status.h"
@@ -29,15 +30,55 @@ namespace passerelle::store {
 
 class Database;
 
+// The ledger's keys of a table's rows, taken one row at a time as the rows are read: 16 bytes
+// a row (the first 12 bytes of the record's keyed hash, and the row), where the identities
+// themselves would take their strings. Made by CohortLedger::Keys, used by Number.
+class RecordKeys {
+ public:
+  // The next row's identity, as data::RecordIdentities writes it.
+  void Add(std::string_view identity);
+  // The next row's identifier (its identity is "id:" and the identifier).
+  void AddIdentifier(std::string_view identifier);
+  // The next row has no identifier: the ledger needs its values, and these keys cannot be
+  // numbered (complete() is false).
+  void AddMissing() { complete_ = false; }
+  bool complete() const { return complete_; }
+  size_t size() const { return keys_.size(); }
+
+ private:
+  friend class CohortLedger;
+  struct Key {
+    uint64_t high = 0;
+    uint32_t low = 0;
+    uint32_t row = 0;
+    bool SameKey(const Key& o) const { return high == o.high && low == o.low; }
+    bool operator<(const Key& o) const {
+      return high != o.high ? high < o.high : low != o.low ? low < o.low : row < o.row;
+    }
+  };
+  static Key FromDigest(const unsigned char* digest, uint32_t row);
+  RecordKeys(std::string prefix, size_t rows);
+  std::string message_;  // the key's prefix, then the identity being hashed
+  size_t prefix_size_ = 0;
+  std::vector<Key> keys_;
+  bool complete_ = true;
+};
+
 class CohortLedger {
  public:
   // Opens DIR/ledger.sqlite, creating it (and DIR/ledger.key) when absent.
   static Result<std::unique_ptr<CohortLedger>> Open(const std::string& dir);
   ~CohortLedger();
 
-  // The ledger's number of each row of `dataset`, from the rows' identities
-  // (data::RecordIdentities: distinct within the table). A record seen in an earlier import keeps
-  // its number.
+  // Keys for the rows of `dataset` (`rows`: about how many).
+  RecordKeys Keys(const std::string& dataset, size_t rows) const;
+  // The ledger's number of each row, from the rows' keys (complete ones). A record seen in an
+  // earlier import keeps its number; new ones take the next numbers in the order of their rows;
+  // rows with the same identity get one number, and `repeated` (when given) says whether any
+  // did.
+  Result<std::vector<uint32_t>> Number(const std::string& dataset, RecordKeys keys,
+                                       bool* repeated = nullptr);
+  // The same from the rows' identities (data::RecordIdentities: distinct within the table).
   Result<std::vector<uint32_t>> Number(const std::string& dataset,
                                        const std::vector<std::string>& identities);
   // The differencing rule on a release's populations, then the count audit on its populations

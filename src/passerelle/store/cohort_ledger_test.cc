@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <numeric>
 
+#include "passerelle/base/sha256.h"
 #include "passerelle/base/test_dir.h"
+#include "passerelle/store/sqlite_db.h"
 
 namespace passerelle::store {
 namespace {
@@ -84,6 +87,48 @@ TEST(CohortLedger, NumbersRecordsByKeyedHashSoAReimportKeepsThem) {
       (*ledger)
           ->Check("gu", std::vector{privacy::Cohort::FromRows(rows, 19).Renumbered(n2)}, {}, policy)
           .ok());
+}
+
+// Keys taken as the rows are read number records as their identities do: the same record the
+// same number, from a ledger written before (its hashes of 64 hex digits) too; an identifier
+// given twice is said, a row without one leaves the keys unusable.
+TEST(CohortLedger, RowsKeyedAsTheyAreReadKeepTheirIdentitiesNumbers) {
+  const std::string dir = testing::FreshTestDir("ledger_keys");
+  auto ledger = CohortLedger::Open(dir);
+  ASSERT_TRUE(ledger.ok());
+  {
+    // A record the ledger numbered before it kept 24 hex digits of each hash.
+    std::ifstream in(dir + "/ledger.key");
+    std::string key;
+    in >> key;
+    auto db = Database::Open(dir + "/ledger.sqlite", false);
+    ASSERT_TRUE(db.ok());
+    const std::string hash = Sha256Hex(key + '\0' + "gu" + '\0' + "id:old");
+    ASSERT_TRUE((*db)->Exec("INSERT INTO record VALUES ('gu', '" + hash + "', 41)").ok());
+  }
+  const std::vector<uint32_t> by_identity = *(*ledger)->Number("gu", {"id:a", "id:b", "id:old"});
+  EXPECT_EQ(by_identity, (std::vector<uint32_t>{42, 43, 41}));
+  RecordKeys keys = (*ledger)->Keys("gu", 4);
+  for (const char* id : {"c", "old", "b", "a"}) keys.AddIdentifier(id);
+  bool repeated = true;
+  EXPECT_EQ(*(*ledger)->Number("gu", std::move(keys), &repeated),
+            (std::vector<uint32_t>{44, 41, 43, 42}));
+  EXPECT_FALSE(repeated);
+  RecordKeys twice = (*ledger)->Keys("gu", 3);
+  for (const char* id : {"a", "d", "a"}) twice.AddIdentifier(id);
+  EXPECT_EQ(*(*ledger)->Number("gu", std::move(twice), &repeated),
+            (std::vector<uint32_t>{42, 45, 42}));
+  EXPECT_TRUE(repeated);
+  RecordKeys gap = (*ledger)->Keys("gu", 2);
+  gap.AddIdentifier("a");
+  gap.AddMissing();
+  EXPECT_FALSE(gap.complete());
+  EXPECT_EQ((*ledger)->Number("gu", std::move(gap)).status().code(), StatusCode::kInvalidArgument);
+  // Reopened, the ledger finds each record again, whichever way its hash was written.
+  ledger = CohortLedger::Open(dir);
+  ASSERT_TRUE(ledger.ok());
+  EXPECT_EQ(*(*ledger)->Number("gu", {"id:d", "id:old", "id:c", "id:e"}),
+            (std::vector<uint32_t>{45, 41, 44, 46}));
 }
 
 }  // namespace

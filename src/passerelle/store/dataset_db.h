@@ -47,11 +47,11 @@ class DatasetDb {
   // Writes rows into `table` (created, empty) in `types`, on a second thread.
   virtual std::unique_ptr<RowWriter> WriteRows(const std::string& table,
                                                std::vector<data::VarType> types) = 0;
-  // Every row of a version table, as the dictionary types them: the columns of the
-  // dictionary's variables (all of the table's, or some), in its order. `rows`, the version's
-  // count, sizes the columns once.
-  virtual Result<data::Table> ReadTable(const std::string& table,
-                                        const data::Dictionary& dictionary, size_t rows) = 0;
+  // Every row of a version table, in the order it was written, as the dictionary types the
+  // `variables` read (all of the table's, or some): each row's values in `sink`'s slot, then
+  // its Commit. A value's text lasts until the Commit returns.
+  virtual Status ReadRows(const std::string& table, const std::vector<data::Variable>& variables,
+                          RowSink* sink) = 0;
 
   // A table of the database itself, SCHEMA.TABLE, read where it is (PostgreSQL only): its
   // columns as the header, its rows in a fixed order as records, inside the current

@@ -201,51 +201,52 @@ class PostgresDatasetDb : public DatasetDb {
     return std::make_unique<RowWriter>(std::move(types), std::move(write), std::move(finish));
   }
 
-  Result<data::Table> ReadTable(const std::string& table, const data::Dictionary& dictionary,
-                                size_t rows) override {
-    std::vector<data::ColumnBuilder> builders;
-    for (const data::Variable& var : dictionary.variables) builders.emplace_back(var, rows);
+  Status ReadRows(const std::string& table, const std::vector<data::Variable>& variables,
+                  RowSink* sink) override {
     std::string columns;
-    for (const data::Variable& var : dictionary.variables) {
+    for (const data::Variable& var : variables) {
       columns += (columns.empty() ? "" : ", ") + data::pg::Quote(var.name);
     }
     if (columns.empty()) columns = "1";  // none of its variables: its rows alone
-    data::Table out;
-    RETURN_IF_ERROR(connection_->Query(
+    return connection_->Query(
         "reading " + Name(table), "SELECT " + columns + " FROM " + Name(table), {},
         [&](const data::pg::Row& row) -> Status {
-          ++out.rows;
-          for (size_t i = 0; i < builders.size(); ++i) {
+          const std::span<data::Value> values = sink->Slot();
+          for (size_t i = 0; i < variables.size(); ++i) {
             const int col = static_cast<int>(i);
             if (row.null(col)) {
-              builders[i].AddMissing();
+              values[i] = data::Value::Missing();
               continue;
             }
             const std::string_view text = row.text(col);
-            switch (dictionary.variables[i].type) {
+            const char* begin = text.data();
+            const char* end = begin + text.size();
+            bool parsed = true;
+            switch (variables[i].type) {
               case data::VarType::kInteger:
-              case data::VarType::kDate:
+              case data::VarType::kDate: {
+                int64_t value = 0;
+                parsed = std::from_chars(begin, end, value).ptr == end;
+                values[i] = data::Value::Integer(value);
+                break;
+              }
               case data::VarType::kNumber: {
                 double value = 0;
-                if (std::from_chars(text.data(), text.data() + text.size(), value).ec !=
-                    std::errc()) {
-                  return Internal(label_ + ": " + Name(table) +
-                                  " holds a value that is not a "
-                                  "number in column " +
-                                  dictionary.variables[i].name);
-                }
-                builders[i].AddNumber(value);
+                parsed = std::from_chars(begin, end, value).ptr == end;
+                values[i] = data::Value::Number(value);
                 break;
               }
               default:
-                builders[i].AddText(text);
+                values[i] = data::Value::Text(text);
                 break;
             }
+            if (!parsed) {
+              return Internal(label_ + ": " + Name(table) +
+                              " holds a value that is not a number in column " + variables[i].name);
+            }
           }
-          return Status::Ok();
-        }));
-    for (auto& builder : builders) out.columns.push_back(builder.Finish());
-    return out;
+          return sink->Commit();
+        });
   }
 
   Result<std::unique_ptr<data::RecordReader>> ReadExternal(const std::string& table) override {

@@ -9,6 +9,7 @@
 #include "passerelle/base/date.h"
 #include "passerelle/base/text.h"
 #include "passerelle/data/infer.h"
+#include "passerelle/store/cohort_ledger.h"
 #include "passerelle/store/dataset_db.h"
 #include "passerelle/store/row_writer.h"
 #include "passerelle/store/sqlite_db.h"
@@ -84,32 +85,52 @@ class Transaction {
   bool open_ = false;
 };
 
-// Rows validated into a table in memory (an attached table's, as it is loaded).
+// Rows read into a table in memory (a stored version's, or an attached table's as it is
+// validated): the variables `only` names as columns (nullptr: all of them), and, with `keys`,
+// the first identifier as the ledger's keys of the rows instead of a column.
 class TableSink : public RowSink {
  public:
-  explicit TableSink(const data::Dictionary& dictionary) : dictionary_(dictionary) {
-    for (const data::Variable& var : dictionary.variables) builders_.emplace_back(var);
-    row_.resize(builders_.size());
+  TableSink(const std::vector<data::Variable>& variables, const std::set<std::string>* only,
+            size_t rows, RecordKeys* keys)
+      : variables_(variables), keys_(keys) {
+    for (size_t i = 0; i < variables.size(); ++i) {
+      const data::Variable& var = variables[i];
+      if (keys && identifier_ < 0 && var.type == data::VarType::kIdentifier) {
+        identifier_ = static_cast<int>(i);
+      }
+      column_.push_back(only && !only->count(var.name) ? -1 : static_cast<int>(builders_.size()));
+      if (column_.back() >= 0) builders_.emplace_back(var, rows);
+    }
+    row_.resize(variables.size());
   }
   std::span<data::Value> Slot() override { return row_; }
   Status Commit() override {
     ++rows_;
     for (size_t i = 0; i < row_.size(); ++i) {
       const data::Value& v = row_[i];
+      if (static_cast<int>(i) == identifier_) {
+        if (v.missing) {
+          keys_->AddMissing();
+        } else {
+          keys_->AddIdentifier(v.text);
+        }
+      }
+      if (column_[i] < 0) continue;
+      data::ColumnBuilder& builder = builders_[static_cast<size_t>(column_[i])];
       if (v.missing) {
-        builders_[i].AddMissing();
+        builder.AddMissing();
         continue;
       }
-      switch (dictionary_.variables[i].type) {
+      switch (variables_[i].type) {
         case data::VarType::kInteger:
         case data::VarType::kDate:
-          builders_[i].AddNumber(static_cast<double>(v.integer));
+          builder.AddNumber(static_cast<double>(v.integer));
           break;
         case data::VarType::kNumber:
-          builders_[i].AddNumber(v.number);
+          builder.AddNumber(v.number);
           break;
         default:
-          builders_[i].AddText(v.text);
+          builder.AddText(v.text);
           break;
       }
     }
@@ -123,7 +144,10 @@ class TableSink : public RowSink {
   }
 
  private:
-  const data::Dictionary& dictionary_;
+  const std::vector<data::Variable>& variables_;
+  RecordKeys* keys_;
+  int identifier_ = -1;
+  std::vector<int> column_;  // each variable's builder, or -1
   std::vector<data::ColumnBuilder> builders_;
   std::vector<data::Value> row_;
   int64_t rows_ = 0;
@@ -502,7 +526,7 @@ Result<data::Dictionary> SiteStore::Dictionary(const std::string& dataset) {
 
 Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVersion* version,
                                          data::Dictionary* dictionary_out,
-                                         const std::set<std::string>* only) {
+                                         const std::set<std::string>* only, RecordKeys* keys) {
   RETURN_IF_ERROR(datasets_->Ready());
   ASSIGN_OR_RETURN(std::vector<Stored> current, Current(dataset));
   if (current.empty()) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
@@ -510,7 +534,7 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
   ASSIGN_OR_RETURN(
       data::Dictionary dictionary,
       data::ParseDictionary(stored.dictionary_toml, "stored dictionary of " + dataset));
-  const auto unread = [only](const data::Variable& var) { return only && !only->count(var.name); };
+  const size_t rows = static_cast<size_t>(stored.version.rows);
   data::Table table;
   if (stored.version.attached) {
     // Read, and checked, again: the warehouse's table is the custodian's to change, and a
@@ -522,22 +546,28 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
     Transaction snapshot(datasets_.get());
     RETURN_IF_ERROR(snapshot.Begin());
     ASSIGN_OR_RETURN(auto reader, datasets_->ReadExternal(stored.table));
-    TableSink rows(dictionary);
+    TableSink sink(dictionary.variables, only, rows, keys);
     const std::string changed =
         "rule attached_unchanged: " + dataset + " version " +
         std::to_string(stored.version.version) + " was attached from " + stored.table +
         ", which changed since; attach it again (passerelle site attach) to check its rows";
     Result<int64_t> read = CheckRows(reader.get(), dictionary, {}, index_date, nullptr,
-                                     "nothing was read.", &rows, nullptr);
+                                     "nothing was read.", &sink, nullptr);
     if (!read.ok()) return FailedPrecondition(changed);
     if (reader->ChecksumHex() != stored.version.checksum) return FailedPrecondition(changed);
-    table = rows.Finish();
-    std::erase_if(table.columns, [&](const data::Column& c) { return unread(c.variable); });
+    table = sink.Finish();
   } else {
-    data::Dictionary read = dictionary;
-    std::erase_if(read.variables, unread);
-    ASSIGN_OR_RETURN(
-        table, datasets_->ReadTable(stored.table, read, static_cast<size_t>(stored.version.rows)));
+    // The variables read: those asked for, and the first identifier when it keys the rows.
+    std::vector<data::Variable> read;
+    bool keyed = false;
+    for (const data::Variable& var : dictionary.variables) {
+      const bool key = keys && !keyed && var.type == data::VarType::kIdentifier;
+      keyed = keyed || key;
+      if (key || !only || only->count(var.name)) read.push_back(var);
+    }
+    TableSink sink(read, only, rows, keys);
+    RETURN_IF_ERROR(datasets_->ReadRows(stored.table, read, &sink));
+    table = sink.Finish();
   }
   if (version) *version = stored.version;
   if (dictionary_out) *dictionary_out = std::move(dictionary);

@@ -29,6 +29,7 @@ namespace passerelle::store {
 
 class Database;
 class DatasetDb;
+class RecordKeys;
 class RowSink;
 
 struct DatasetVersion {
@@ -113,12 +114,16 @@ class SiteStore {
   // Current version of every dataset, by name.
   Result<std::vector<DatasetVersion>> ListDatasets();
   // The current version of `dataset` in memory, with its dictionary. `only`: the variables
-  // to read (nullptr: all of them), in the dictionary's order.
+  // to read (nullptr: all of them), in the dictionary's order. `keys` (from the ledger's
+  // Keys): each row's identifier, the dataset's first, is added to them as the rows are read
+  // (the identifier a column too only when `only` names it; a row without one leaves the keys
+  // incomplete).
   // NotFound when absent; FailedPrecondition when an attached table no longer holds the rows it
   // was attached with.
   Result<data::Table> LoadTable(const std::string& dataset, DatasetVersion* version = nullptr,
                                 data::Dictionary* dictionary = nullptr,
-                                const std::set<std::string>* only = nullptr);
+                                const std::set<std::string>* only = nullptr,
+                                RecordKeys* keys = nullptr);
   // The dictionary stored with the current version of `dataset`. NotFound when absent.
   Result<data::Dictionary> Dictionary(const std::string& dataset);
   // The site's policy file, parsed and checked.

@@ -94,43 +94,41 @@ class SqliteDatasetDb : public DatasetDb {
     });
   }
 
-  Result<data::Table> ReadTable(const std::string& table, const data::Dictionary& dictionary,
-                                size_t rows) override {
-    std::vector<data::ColumnBuilder> builders;
-    for (const data::Variable& var : dictionary.variables) builders.emplace_back(var, rows);
+  Status ReadRows(const std::string& table, const std::vector<data::Variable>& variables,
+                  RowSink* sink) override {
     std::string columns;
-    for (const data::Variable& var : dictionary.variables) {
+    for (const data::Variable& var : variables) {
       columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(var.name);
     }
     if (columns.empty()) columns = "1";  // none of its variables: its rows alone
-    ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT " + columns + " FROM " + Name(table)));
-    data::Table out;
+    ASSIGN_OR_RETURN(
+        auto query, db_->Prepare("SELECT " + columns + " FROM " + Name(table) + " ORDER BY rowid"));
     for (;;) {
       ASSIGN_OR_RETURN(bool row, query->Step());
       if (!row) break;
-      ++out.rows;
-      for (size_t i = 0; i < builders.size(); ++i) {
+      const std::span<data::Value> values = sink->Slot();
+      for (size_t i = 0; i < variables.size(); ++i) {
         const int col = static_cast<int>(i);
         if (query->IsNull(col)) {
-          builders[i].AddMissing();
+          values[i] = data::Value::Missing();
           continue;
         }
-        switch (dictionary.variables[i].type) {
+        switch (variables[i].type) {
           case data::VarType::kInteger:
           case data::VarType::kDate:
-            builders[i].AddNumber(static_cast<double>(query->Int(col)));
+            values[i] = data::Value::Integer(query->Int(col));
             break;
           case data::VarType::kNumber:
-            builders[i].AddNumber(query->Double(col));
+            values[i] = data::Value::Number(query->Double(col));
             break;
           default:
-            builders[i].AddText(query->Text(col));
+            values[i] = data::Value::Text(query->Text(col));
             break;
         }
       }
+      RETURN_IF_ERROR(sink->Commit());
     }
-    for (auto& builder : builders) out.columns.push_back(builder.Finish());
-    return out;
+    return Status::Ok();
   }
 
   Result<std::unique_ptr<data::RecordReader>> ReadExternal(const std::string&) override {

@@ -61,42 +61,35 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
     // spell functions and levels too: only the dataset's variables among them are read.
     ASSIGN_OR_RETURN(data::Dictionary dictionary, store->Dictionary(dataset));
     std::set<std::string> read;
-    std::string identifier;  // the first: the ledger's
+    bool identifier = false;
     for (const data::Variable& var : dictionary.variables) {
       if (names.count(var.name) || (same_version && !unread(var.name))) read.insert(var.name);
-      if (identifier.empty() && var.type == data::VarType::kIdentifier) identifier = var.name;
+      identifier = identifier || var.type == data::VarType::kIdentifier;
     }
-    // The ledger knows a record by that identifier, read with the task's variables and let go
-    // once the records are numbered unless a task names it; or, in a dataset without one or
-    // with a row missing it, by all its values: such a dataset is read whole.
-    bool every = names.empty() || identifier.empty();
-    const bool keep_identifier = every || read.count(identifier);
+    // The ledger knows a record by the dataset's first identifier, keyed as the rows are read
+    // (a column only when a task names it); or, in a dataset without one, with a row missing it
+    // or an identifier given twice, by all its values and its occurrence: such a dataset is
+    // read whole.
     data::Table table;
     store::DatasetVersion version;
-    data::Column* id = nullptr;
-    if (!every) {
-      read.insert(identifier);
-      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &version, &dictionary, &read));
-      for (data::Column& c : table.columns) {
-        if (c.variable.name == identifier) id = &c;
+    std::vector<uint32_t> records;
+    bool whole = names.empty() || !identifier;
+    if (!whole) {
+      store::RecordKeys keys = ledger->Keys(dataset, static_cast<size_t>(v.rows));
+      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &version, &dictionary, &read, &keys));
+      bool repeated = false;
+      whole = !keys.complete();
+      if (!whole) {
+        ASSIGN_OR_RETURN(records, ledger->Number(dataset, std::move(keys), &repeated));
       }
-      every = !id;
-      for (size_t r = 0; !every && r < table.rows; ++r) every = id->IsMissing(r);
+      whole = whole || repeated;
     }
-    if (every) {
+    if (whole) {
+      table = {};
       ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &version, &dictionary));
+      ASSIGN_OR_RETURN(records, ledger->Number(dataset, data::RecordIdentities(table)));
     }
-    std::vector<std::string> identities;
-    if (every || keep_identifier) {
-      identities = data::RecordIdentities(table);
-    } else {
-      data::Table ids;
-      ids.rows = table.rows;
-      ids.columns.push_back(std::move(*id));
-      table.columns.erase(table.columns.begin() + (id - table.columns.data()));
-      identities = data::RecordIdentities(std::move(ids));
-    }
-    ASSIGN_OR_RETURN(loaded.records, ledger->Number(dataset, identities));
+    loaded.records = std::move(records);
     loaded.unread.clear();
     for (const data::Variable& var : dictionary.variables) {
       if (!table.Find(var.name)) loaded.unread.insert(var.name);
