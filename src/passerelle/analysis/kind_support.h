@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -225,9 +226,13 @@ Result<PropensityOutput> LocalPropensity(const AnalysisRequest& request, const d
 
 // At a site. The rows of a kGroups frame in stratum `s` (all rows without strata).
 struct StratumRows {
-  std::vector<double> time, status;
-  std::vector<int32_t> group;
-  std::vector<size_t> rows;  // rows of the table
+  std::span<const double> time, status;
+  std::span<const int32_t> group;
+  std::span<const size_t> rows;  // rows of the table
+  // The stratum's rows when the frame has more than one (otherwise the views are the frame's).
+  std::vector<double> own_time, own_status;
+  std::vector<int32_t> own_group;
+  std::vector<size_t> own_rows;
 };
 StratumRows RowsOfStratum(const formula::ModelFrame& m, size_t s);
 // The records of group `g` of a stratum, as a cohort of the table: all of them, or (`events`)

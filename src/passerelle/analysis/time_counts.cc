@@ -14,13 +14,24 @@ namespace passerelle::analysis {
 
 StratumRows RowsOfStratum(const formula::ModelFrame& m, size_t s) {
   StratumRows r;
-  for (size_t i = 0; i < m.n; ++i) {
-    if (!m.strata.empty() && m.strata[i] != static_cast<int32_t>(s)) continue;
-    r.time.push_back(m.time[i]);
-    r.status.push_back(m.status[i]);
-    r.group.push_back(m.group[i]);
-    r.rows.push_back(m.rows[i]);
+  if (m.strata.empty()) {
+    r.time = m.time;
+    r.status = m.status;
+    r.group = m.group;
+    r.rows = m.rows;
+    return r;
   }
+  for (size_t i = 0; i < m.n; ++i) {
+    if (m.strata[i] != static_cast<int32_t>(s)) continue;
+    r.own_time.push_back(m.time[i]);
+    r.own_status.push_back(m.status[i]);
+    r.own_group.push_back(m.group[i]);
+    r.own_rows.push_back(m.rows[i]);
+  }
+  r.time = r.own_time;
+  r.status = r.own_status;
+  r.group = r.own_group;
+  r.rows = r.own_rows;
   return r;
 }
 
