@@ -48,9 +48,8 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
   // Federated: one kernel per site, each built from that site's rows only.
   std::vector<stats::CoxKernel> kernels;
   kernels.reserve(sites.size());
-  std::vector<stats::GlmKernel> glm_kernels, glm_null;
+  std::vector<stats::GlmKernel> glm_kernels;
   glm_kernels.reserve(sites.size());
-  glm_null.reserve(sites.size());
   for (const std::string& s : sites) {
     const std::string subset = site_var + " == \"" + s + "\"";
     kernels.emplace_back(
@@ -58,7 +57,6 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
     const formula::ModelFrame g =
         Frame(t, "status ~ " + rhs, formula::ModelKind::kRegression, subset);
     glm_kernels.emplace_back(GlmRowsFrom(g), stats::Family::kBinomial);
-    glm_null.emplace_back(NullGlmRowsFrom(g), stats::Family::kBinomial);
   }
   std::vector<LocalCoxSite> local_sites;
   for (const auto& k : kernels) local_sites.emplace_back(&k);
@@ -74,14 +72,13 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
 
   const formula::ModelFrame g = Frame(t, "status ~ " + rhs, formula::ModelKind::kRegression);
   const stats::GlmKernel pooled_glm(GlmRowsFrom(g), stats::Family::kBinomial);
-  const stats::GlmKernel pooled_null(NullGlmRowsFrom(g), stats::Family::kBinomial);
-  LocalGlmSite pooled_site_glm(&pooled_glm), pooled_site_null(&pooled_null);
+  LocalGlmSite pooled_site_glm(&pooled_glm), pooled_site_null(&pooled_glm, 1);
   auto glm_want =
       FitGlm({&pooled_site_glm}, {&pooled_site_null}, g.coef_names, stats::Family::kBinomial, true);
   std::vector<LocalGlmSite> glm_sites, null_sites;
   for (size_t i = 0; i < sites.size(); ++i) {
     glm_sites.emplace_back(&glm_kernels[i]);
-    null_sites.emplace_back(&glm_null[i]);
+    null_sites.emplace_back(&glm_kernels[i], 1);
   }
   std::vector<GlmSite*> gk, gn;
   for (size_t i = 0; i < sites.size(); ++i) {

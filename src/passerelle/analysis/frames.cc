@@ -59,14 +59,4 @@ stats::GlmRows GlmRowsFrom(formula::ModelFrame frame) {
   return rows;
 }
 
-stats::GlmRows NullGlmRowsFrom(const formula::ModelFrame& frame) {
-  stats::GlmRows rows;
-  rows.p = frame.intercept ? 1 : 0;
-  rows.x.assign(frame.intercept ? frame.n : 0, 1.0);
-  rows.y = frame.y;
-  rows.offset = frame.offset;
-  rows.weight = frame.weights;
-  return rows;
-}
-
 }  // namespace passerelle::analysis

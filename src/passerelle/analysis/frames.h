@@ -16,10 +16,9 @@ stats::CoxRows CoxRowsFrom(formula::ModelFrame frame);
 // their ratio. A column of -1, 0 and 1 only is not
 // centred by R (coxph's nocenter): its sum is 0.
 std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total);
-// The GLM rows of the frame, and those of its null model: the intercept alone (no column at all
-// when the model has no intercept), with the same response and offset.
+// The GLM rows of the frame (its null model is the kernel's first column, the intercept, or
+// none: analysis::LocalGlmSite).
 stats::GlmRows GlmRowsFrom(formula::ModelFrame frame);
-stats::GlmRows NullGlmRowsFrom(const formula::ModelFrame& frame);
 
 }  // namespace passerelle::analysis
 

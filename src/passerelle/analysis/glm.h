@@ -36,18 +36,26 @@ class GlmSite {
   virtual Result<stats::GlmAggregate> EvaluateAtStart() = 0;
 };
 
+// A kernel in this process, fitting the model of its design's first `columns` columns: all of
+// them, or the null model's (the intercept, the design's first column, or none: intercept ? 1 :
+// 0), on the same rows.
 class LocalGlmSite : public GlmSite {
  public:
-  explicit LocalGlmSite(const stats::GlmKernel* kernel) : kernel_(kernel) {}
+  LocalGlmSite(const stats::GlmKernel* kernel, size_t columns)
+      : kernel_(kernel), columns_(columns) {}
+  explicit LocalGlmSite(const stats::GlmKernel* kernel) : LocalGlmSite(kernel, kernel->p()) {}
   double n() const override { return static_cast<double>(kernel_->n()); }
   Status Validate() const override { return kernel_->Validate(); }
   Result<stats::GlmAggregate> Evaluate(std::span<const double> beta) override {
     return kernel_->Evaluate(beta);
   }
-  Result<stats::GlmAggregate> EvaluateAtStart() override { return kernel_->EvaluateAtStart(); }
+  Result<stats::GlmAggregate> EvaluateAtStart() override {
+    return kernel_->EvaluateAtStart(columns_);
+  }
 
  private:
   const stats::GlmKernel* kernel_;
+  size_t columns_;
 };
 
 // `null_sites` hold the same rows with the intercept alone (or no column at all when the

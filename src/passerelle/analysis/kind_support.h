@@ -142,7 +142,6 @@ struct SiteModel {
   std::vector<Labels> labels;   // of the factors
   std::unique_ptr<stats::CoxKernel> cox;
   std::unique_ptr<stats::GlmKernel> glm;
-  std::unique_ptr<stats::GlmKernel> null_glm;  // a GLM's null model, on the same rows
   formula::Formula formula;
   // The model frame's design and response, column-major, when a step needs the rows (a
   // propensity score's balance table).

@@ -334,7 +334,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
   std::vector<double> parts[kParallelParts];
   const size_t used = ParallelParts(n_, [&](size_t part, size_t begin, size_t end) {
     parts[part].assign(p * p, 0.0);
-    AddWeightedCrossProduct(x_.data(), v.data(), p, begin, end, parts[part].data());
+    AddWeightedCrossProduct(x_.data(), v.data(), p, p, begin, end, parts[part].data());
   });
   for (size_t k = 0; k < used; ++k) {
     for (size_t e = 0; e < p * p; ++e) info[e] += parts[k][e];

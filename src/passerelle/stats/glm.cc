@@ -37,16 +37,18 @@ Status GlmKernel::Validate() const {
   return Status::Ok();
 }
 
-GlmAggregate GlmKernel::Evaluate(std::span<const double> beta) const { return Step(beta, false); }
-GlmAggregate GlmKernel::EvaluateAtStart() const { return Step({}, true); }
+GlmAggregate GlmKernel::Evaluate(std::span<const double> beta) const {
+  return Step(beta, false, beta.size());
+}
+GlmAggregate GlmKernel::EvaluateAtStart(size_t columns) const { return Step({}, true, columns); }
 
-GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start) const {
-  const size_t p = p_;
+GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start, size_t columns) const {
+  const size_t p = columns;
   // Two row ranges on two threads when large; always summed in the same order.
   GlmAggregate parts[kParallelParts];
   double rss[kParallelParts] = {0, 0};
   const size_t used = ParallelParts(n_, [&](size_t part, size_t begin, size_t end) {
-    StepRows(beta, at_start, begin, end, &parts[part], &rss[part]);
+    StepRows(beta, at_start, columns, begin, end, &parts[part], &rss[part]);
   });
   GlmAggregate a = std::move(parts[0]);
   double total_rss = rss[0];
@@ -76,9 +78,9 @@ GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start) const 
   return a;
 }
 
-void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t begin, size_t end,
-                         GlmAggregate* out, double* rss) const {
-  const size_t p = p_;
+void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t columns, size_t begin,
+                         size_t end, GlmAggregate* out, double* rss) const {
+  const size_t p = columns;
   GlmAggregate& a = *out;
   a.xtwx.assign(p * p, 0.0);
   a.xtwz.assign(p, 0.0);
@@ -94,7 +96,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
     a.loglik += l;
   };
   for (size_t i = begin; i < end; ++i) {
-    const double* xi = &x_[i * p];
+    const double* xi = &x_[i * p_];
     const double y = y_[i];
     const double pw = weight_.empty() ? 1.0 : weight_[i];
     const double offset = offset_.empty() ? 0.0 : offset_[i];
@@ -178,7 +180,7 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t beg
     for (size_t j = 0; j < p; ++j) a.xtwz[j] += w * xi[j] * z;
   }
   if (in_product > 0) add_log_density(std::log(probabilities));
-  AddWeightedCrossProduct(&x_[begin * p], working.data(), p, 0, end - begin, a.xtwx.data());
+  AddWeightedCrossProduct(&x_[begin * p_], working.data(), p, p_, 0, end - begin, a.xtwx.data());
 }
 
 }  // namespace passerelle::stats

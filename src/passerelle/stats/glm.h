@@ -44,16 +44,20 @@ class GlmKernel {
   // Checks the response fits the family (binomial: 0 <= y <= 1; poisson: y >= 0).
   Status Validate() const;
   size_t n() const { return n_; }
-  // The IRLS step at beta: cross-products for the next coefficients, deviance at beta.
+  size_t p() const { return p_; }
+  // The IRLS step at beta, of the model of the design's first beta.size() columns (a null
+  // model: the intercept, the first, or none): cross-products for the next coefficients,
+  // deviance at beta.
   GlmAggregate Evaluate(std::span<const double> beta) const;
-  // The first IRLS step, at R's starting values (mustart); deviance at those values.
-  GlmAggregate EvaluateAtStart() const;
+  // The first IRLS step of the model of the first `columns` columns, at R's starting values
+  // (mustart); deviance at those values.
+  GlmAggregate EvaluateAtStart(size_t columns) const;
 
  private:
-  GlmAggregate Step(std::span<const double> beta, bool at_start) const;
+  GlmAggregate Step(std::span<const double> beta, bool at_start, size_t columns) const;
   // Rows [begin, end) of Step.
-  void StepRows(std::span<const double> beta, bool at_start, size_t begin, size_t end,
-                GlmAggregate* a, double* rss) const;
+  void StepRows(std::span<const double> beta, bool at_start, size_t columns, size_t begin,
+                size_t end, GlmAggregate* a, double* rss) const;
   size_t n_ = 0, p_ = 0;
   Family family_;
   std::vector<double> x_;  // row-major

@@ -76,7 +76,8 @@ double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b) {
 // and two); the lanes' arithmetic is the same either way — no fused multiply-add — so are the
 // results, bit for bit.
 __attribute__((target_clones("avx2", "default"))) void AddWeightedCrossProduct(
-    const double* x, const double* v, size_t p, size_t begin, size_t end, double* lower) {
+    const double* x, const double* v, size_t p, size_t stride, size_t begin, size_t end,
+    double* lower) {
   constexpr size_t kLanes = 4;
   const size_t pairs = p * (p + 1) / 2;
   std::vector<double> acc(pairs * kLanes, 0.0), xt(p * kLanes), yt(p * kLanes);
@@ -84,7 +85,7 @@ __attribute__((target_clones("avx2", "default"))) void AddWeightedCrossProduct(
     for (size_t l = 0; l < kLanes; ++l) {
       const bool row = k + l < end;
       for (size_t a = 0; a < p; ++a) {
-        const double xa = row ? x[(k + l) * p + a] : 0.0;
+        const double xa = row ? x[(k + l) * stride + a] : 0.0;
         xt[a * kLanes + l] = xa;
         yt[a * kLanes + l] = row ? v[k + l] * xa : 0.0;
       }

@@ -36,12 +36,12 @@ class SymmetricFactor {
 // Quadratic form b' A^- b with A factored.
 double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b);
 
-// Adds Σ_i v_i x_i x_i' over rows [begin, end) of the row-major x (p columns) to the lower
-// triangle of `lower` (p x p, row-major). Rows go four at a time into four lanes per entry,
-// added up in a fixed order at the end, so the result depends only on the rows, never on the
-// compiler's vector width.
-void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t begin, size_t end,
-                             double* lower);
+// Adds Σ_i v_i x_i x_i' over rows [begin, end) of the row-major x (its first p columns, a row
+// every `stride` values) to the lower triangle of `lower` (p x p, row-major). Rows go four at a
+// time into four lanes per entry, added up in a fixed order at the end, so the result depends only
+// on the rows, never on the compiler's vector width.
+void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t stride,
+                             size_t begin, size_t end, double* lower);
 
 // A column-major matrix of `rows` x `cols` turned row-major where it is, without a second copy.
 void TransposeInPlace(std::vector<double>* a, size_t rows, size_t cols);

@@ -113,7 +113,6 @@ Status BuildGlmModel(const json& task, const formula::Formula& f,
     model->events = static_cast<double>(m.n);
   }
   RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/true, model));
-  model->null_glm = std::make_unique<stats::GlmKernel>(NullGlmRowsFrom(m), family);
   model->glm = std::make_unique<stats::GlmKernel>(GlmRowsFrom(std::move(m)), family);
   RETURN_IF_ERROR(model->glm->Validate());
   return Status::Ok();
@@ -138,9 +137,11 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
   const bool null_model = task.value("null", false);
-  const stats::GlmKernel& kernel = null_model ? *model->null_glm : *model->glm;
+  // The null model is the intercept alone (the design's first column), or no column at all.
+  const stats::GlmKernel& kernel = *model->glm;
+  const size_t p = null_model ? (model->intercept ? 1 : 0) : model->p;
   const auto start = [&] {
-    const stats::GlmAggregate a = kernel.EvaluateAtStart();
+    const stats::GlmAggregate a = kernel.EvaluateAtStart(p);
     json j = GlmAggregateJson(a);
     // The null model's start gives the weighted mean of the response, at which the null
     // deviance is taken (without an offset): the intercept alone would reach it by iterating.
@@ -166,7 +167,6 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
   if (step == "start") return start().dump();
   if (step == "evaluate") {
     const std::vector<double> beta = task.value("beta", std::vector<double>());
-    const size_t p = null_model ? (model->intercept ? 1 : 0) : model->p;
     if (beta.size() != p) return InvalidArgument("task: beta has the wrong length");
     return GlmAggregateJson(kernel.Evaluate(beta)).dump();
   }
@@ -190,9 +190,8 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const data::Table&
   glm.n_omitted_na = m.n_omitted_na;
   const std::vector<std::string> names = m.coef_names;
   const bool intercept = m.intercept;
-  const stats::GlmKernel null_kernel(NullGlmRowsFrom(m), family);
   const stats::GlmKernel kernel(GlmRowsFrom(std::move(m)), family);
-  LocalGlmSite site(&kernel), null_site(&null_kernel);
+  LocalGlmSite site(&kernel), null_site(&kernel, intercept ? 1 : 0);
   ASSIGN_OR_RETURN(glm.fit, FitGlm({&site}, {&null_site}, names, family, intercept));
   for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(glm);
