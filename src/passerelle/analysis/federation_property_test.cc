@@ -72,13 +72,13 @@ void CheckCoxAndGlm(const data::Table& t, const std::string& site_var,
 
   const formula::ModelFrame g = Frame(t, "status ~ " + rhs, formula::ModelKind::kRegression);
   const stats::GlmKernel pooled_glm(GlmRowsFrom(g), stats::Family::kBinomial);
-  LocalGlmSite pooled_site_glm(&pooled_glm), pooled_site_null(&pooled_glm, 1);
+  LocalGlmSite pooled_site_glm(&pooled_glm), pooled_site_null(&pooled_glm, NullColumns(true));
   auto glm_want =
       FitGlm({&pooled_site_glm}, {&pooled_site_null}, g.coef_names, stats::Family::kBinomial, true);
   std::vector<LocalGlmSite> glm_sites, null_sites;
   for (size_t i = 0; i < sites.size(); ++i) {
     glm_sites.emplace_back(&glm_kernels[i]);
-    null_sites.emplace_back(&glm_kernels[i], 1);
+    null_sites.emplace_back(&glm_kernels[i], NullColumns(true));
   }
   std::vector<GlmSite*> gk, gn;
   for (size_t i = 0; i < sites.size(); ++i) {

@@ -16,8 +16,7 @@ stats::CoxRows CoxRowsFrom(formula::ModelFrame frame);
 // their ratio. A column of -1, 0 and 1 only is not
 // centred by R (coxph's nocenter): its sum is 0.
 std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total);
-// The GLM rows of the frame (its null model is the kernel's first column, the intercept, or
-// none: analysis::LocalGlmSite).
+// The GLM rows of the frame (its null model is the kernel's first columns: NullColumns).
 stats::GlmRows GlmRowsFrom(formula::ModelFrame frame);
 
 }  // namespace passerelle::analysis

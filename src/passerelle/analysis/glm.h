@@ -36,9 +36,11 @@ class GlmSite {
   virtual Result<stats::GlmAggregate> EvaluateAtStart() = 0;
 };
 
+// The columns of a GLM's null model, the design's first: the intercept alone, or none.
+inline size_t NullColumns(bool intercept) { return intercept ? 1 : 0; }
+
 // A kernel in this process, fitting the model of its design's first `columns` columns: all of
-// them, or the null model's (the intercept, the design's first column, or none: intercept ? 1 :
-// 0), on the same rows.
+// them, or the null model's (NullColumns), on the same rows.
 class LocalGlmSite : public GlmSite {
  public:
   LocalGlmSite(const stats::GlmKernel* kernel, size_t columns)

@@ -225,6 +225,9 @@ Result<PropensityOutput> LocalPropensity(const AnalysisRequest& request, const d
 
 // At a site. The rows of a kGroups frame in stratum `s` (all rows without strata).
 struct StratumRows {
+  StratumRows() = default;
+  StratumRows(const StratumRows&) = delete;  // the views would still see the original's rows
+  StratumRows(StratumRows&&) = default;      // a vector moved keeps its buffer: views stay valid
   std::span<const double> time, status;
   std::span<const int32_t> group;
   std::span<const size_t> rows;  // rows of the table

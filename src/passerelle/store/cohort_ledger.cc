@@ -92,19 +92,21 @@ RecordKeys::Key RecordKeys::FromDigest(const unsigned char* digest, uint32_t row
   return k;
 }
 
-// A keyed hash: the ledger holds no identifier, and no one without the key can test one.
 void RecordKeys::Add(std::string_view identity) {
   message_.resize(prefix_size_);
   message_ += identity;
-  unsigned char digest[32];
-  Sha256Raw(message_, digest);
-  keys_.push_back(FromDigest(digest, static_cast<uint32_t>(keys_.size())));
+  Push();
 }
 
 void RecordKeys::AddIdentifier(std::string_view identifier) {
   message_.resize(prefix_size_);
   message_ += "id:";
   message_ += identifier;
+  Push();
+}
+
+// A keyed hash: the ledger holds no identifier, and no one without the key can test one.
+void RecordKeys::Push() {
   unsigned char digest[32];
   Sha256Raw(message_, digest);
   keys_.push_back(FromDigest(digest, static_cast<uint32_t>(keys_.size())));
@@ -149,13 +151,13 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
         return Unavailable("the ledger of " + dataset + " is damaged: a record's hash is not one");
       }
       const Key r = RecordKeys::FromDigest(digest, 0);
-      if (r < previous) {
+      if (r.Before(previous)) {
         return Unavailable("the ledger of " + dataset +
                            " is damaged: its records are not in order");
       }
       previous = r;
       next = std::max(next, number + 1);
-      while (i < k.size() && Key{k[i].high, k[i].low, 0} < r) ++i;
+      while (i < k.size() && k[i].Before(r)) ++i;
       for (size_t j = i; j < k.size() && k[j].SameKey(r); ++j) numbers[k[j].row] = number;
     }
   }

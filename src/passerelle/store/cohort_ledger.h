@@ -52,12 +52,12 @@ class RecordKeys {
     uint32_t low = 0;
     uint32_t row = 0;
     bool SameKey(const Key& o) const { return high == o.high && low == o.low; }
-    bool operator<(const Key& o) const {
-      return high != o.high ? high < o.high : low != o.low ? low < o.low : row < o.row;
-    }
+    bool Before(const Key& o) const { return high != o.high ? high < o.high : low < o.low; }
+    bool operator<(const Key& o) const { return Before(o) || (SameKey(o) && row < o.row); }
   };
   static Key FromDigest(const unsigned char* digest, uint32_t row);
   RecordKeys(std::string prefix, size_t rows);
+  void Push();           // the key of message_, for the next row
   std::string message_;  // the key's prefix, then the identity being hashed
   size_t prefix_size_ = 0;
   std::vector<Key> keys_;

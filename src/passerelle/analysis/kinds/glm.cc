@@ -137,9 +137,8 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
   const std::string step = task.value("step", "");
   if (step == "levels") return LevelsAnswer(*model);
   const bool null_model = task.value("null", false);
-  // The null model is the intercept alone (the design's first column), or no column at all.
   const stats::GlmKernel& kernel = *model->glm;
-  const size_t p = null_model ? (model->intercept ? 1 : 0) : model->p;
+  const size_t p = null_model ? NullColumns(model->intercept) : model->p;
   const auto start = [&] {
     const stats::GlmAggregate a = kernel.EvaluateAtStart(p);
     json j = GlmAggregateJson(a);
@@ -191,7 +190,7 @@ Result<AnalysisOutput> RunGlm(const AnalysisRequest& request, const data::Table&
   const std::vector<std::string> names = m.coef_names;
   const bool intercept = m.intercept;
   const stats::GlmKernel kernel(GlmRowsFrom(std::move(m)), family);
-  LocalGlmSite site(&kernel), null_site(&kernel, intercept ? 1 : 0);
+  LocalGlmSite site(&kernel), null_site(&kernel, NullColumns(intercept));
   ASSIGN_OR_RETURN(glm.fit, FitGlm({&site}, {&null_site}, names, family, intercept));
   for (const std::string& w : glm.fit.warnings) out.notes.push_back("warning: " + w);
   out.result = std::move(glm);

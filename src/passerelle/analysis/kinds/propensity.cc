@@ -303,7 +303,7 @@ Result<PropensityOutput> LocalPropensity(const AnalysisRequest& request, const d
   ASSIGN_OR_RETURN(formula::ModelFrame m,
                    ScoreFrame(request.propensity, request.formula, request.subset, json(), table));
   const stats::GlmKernel kernel(GlmRowsFrom(m), stats::Family::kBinomial);
-  LocalGlmSite site(&kernel), null_site(&kernel, 1);
+  LocalGlmSite site(&kernel), null_site(&kernel, NullColumns(true));
   ASSIGN_OR_RETURN(GlmResult model,
                    FitGlm({&site}, {&null_site}, m.coef_names, stats::Family::kBinomial, true));
   const BalanceSums b = SumBalance(m.x, m.y, m.n, WeightsOf(m, model.coef, request.estimand, 0));
