@@ -273,6 +273,41 @@ TEST_F(FederationTest, ADifferenceIsSeenWhateverVariablesEachStudyRead) {
   }
 }
 
+// Two rows that share an identifier are two records to the ledger (the second known by its
+// occurrence), not one number: otherwise leaving one of them out would leave a population the
+// ledger sees as unchanged, and a table over the rest would tell that patient apart.
+TEST_F(FederationTest, RowsSharingAnIdentifierAreTwoRecordsToTheLedger) {
+  // Site 3's rows, its only patient aged 26 (id 94) given the identifier of its first (id 3).
+  std::string csv = ReadAll(kRef + "colon_death_site3.csv");
+  const std::string aged_26 = "\nsite3,94,";
+  ASSERT_NE(csv.find(aged_26), std::string::npos);
+  csv.replace(csv.find(aged_26), aged_26.size(), "\nsite3,3,");
+  const std::string path = dir_ + "/repeated.csv";
+  std::ofstream(path) << csv;
+  {
+    auto s = store::SiteStore::Open(dir_ + "/site3");
+    ASSERT_TRUE(s.ok());
+    store::ImportRequest import;
+    import.dataset = "repeated";
+    import.file_path = path;
+    import.dictionary =
+        data::ParseDictionary(ReadAll(kRef + "colon_death.dictionary.toml"), "dict").value();
+    ASSERT_TRUE((*s)->Import(import).ok());
+  }
+  StartNode("site3");
+  json study = {{"title", "arms"},
+                {"dataset", "repeated"},
+                {"sites", {"site3"}},
+                {"analyses", {{{"id", "arms"}, {"function", "table"}, {"rows", "rx"}}}}};
+  auto all = Run(study);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ((*all)["results"]["arms"]["status"], "ok") << (*all).dump();
+  study["analyses"][0]["subset"] = "age != 26";
+  auto but_one = Run(study);
+  ASSERT_TRUE(but_one.ok()) << but_one.status().ToString();
+  EXPECT_EQ((*but_one)["results"]["arms"]["status"], "refused") << (*but_one).dump();
+}
+
 // Site 2 keeps its datasets in PostgreSQL; site 3 analyses its warehouse's table where it is,
 // attached; site 1 is in SQLite. The study gives R's pooled fit all the same.
 TEST_F(FederationTest, SitesInSqliteAndInPostgresqlGiveRsPooledFit) {
