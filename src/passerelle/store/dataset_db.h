@@ -47,9 +47,11 @@ class DatasetDb {
   // Writes rows into `table` (created, empty) in `types`, on a second thread.
   virtual std::unique_ptr<RowWriter> WriteRows(const std::string& table,
                                                std::vector<data::VarType> types) = 0;
-  // Every row of a version table, in the order it was written, as the dictionary types the
-  // `variables` read (all of the table's, or some): each row's values in `sink`'s slot, then
-  // its Commit. A value's text lasts until the Commit returns.
+  // Every row of a version table once, as the dictionary types the `variables` read (all of
+  // the table's, or some): each row's values in `sink`'s slot, then its Commit. A value's text
+  // lasts until the Commit returns. SQLite gives the rows in the order they were written;
+  // PostgreSQL in the order of its scan, which two reads need not share: what belongs to a row
+  // (its columns, its ledger key) is taken in the one read.
   virtual Status ReadRows(const std::string& table, const std::vector<data::Variable>& variables,
                           RowSink* sink) = 0;
 
