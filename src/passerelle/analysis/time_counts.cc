@@ -3,6 +3,8 @@
 // counts read and merged.
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <numeric>
 
 #include "passerelle/analysis/kind_support.h"
 #include "passerelle/formula/eval.h"
@@ -35,16 +37,69 @@ StratumRows RowsOfStratum(const formula::ModelFrame& m, size_t s) {
   return r;
 }
 
-// The records of group `g` of a stratum, as a cohort of the table: all of them, or (`events`)
-// those with an event (`cause` 0: any; competing events: that cause).
-privacy::Cohort GroupCohort(const StratumRows& r, size_t g, size_t table_rows, bool events,
-                            double cause) {
-  std::vector<size_t> members;
+namespace {
+
+// The rows of the table in group `g` of a stratum, appended to `rows`: all of them, or
+// (`events`) those with an event (`cause` 0: any; competing events: that cause).
+template <typename Row>
+void GroupRows(const StratumRows& r, size_t g, bool events, double cause, std::vector<Row>* rows) {
   for (size_t i = 0; i < r.rows.size(); ++i) {
     if (r.group[i] != static_cast<int32_t>(g)) continue;
     if (events && (r.status[i] == 0 || (cause != 0 && r.status[i] != cause))) continue;
-    members.push_back(r.rows[i]);
+    rows->push_back(static_cast<Row>(r.rows[i]));
   }
+}
+
+// The formula of a groups frame, after the site's rules on its survival data and terms.
+Result<formula::Formula> GroupsFormula(const json& task, const data::Table& table,
+                                       const privacy::Policy& policy) {
+  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
+  RETURN_IF_ERROR(CheckSurvival(f, task.value("subset", ""), table, policy));
+  RETURN_IF_ERROR(CheckTerms(f, policy));
+  return f;
+}
+
+// A groups frame (or a slice's) holds right-censored times, and competing events only where
+// they are allowed.
+Status CheckGroupsShape(const json& task, const formula::ModelFrame& m, bool competing) {
+  if (!m.start.empty()) return InvalidArgument("task: survival curves take (time, event) data");
+  if (!m.event_levels.empty() && !competing) {
+    return InvalidArgument(task.value("analysis", "") +
+                           " compares one kind of event: give it as 0/1 or a condition");
+  }
+  return Status::Ok();
+}
+
+// The rules on what the frame of `n` rows releases: its size, and its groups, strata and
+// competing causes (`causes_labelled`) as labels ("organ=kidney").
+Status CheckGroupsRelease(const formula::Formula& f, size_t n, bool causes_labelled,
+                          const data::Table& table, const privacy::Policy& policy) {
+  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(n), policy));
+  std::vector<formula::Expr> labelled = f.strata;
+  if (causes_labelled) labelled.push_back(f.surv.back());
+  for (const formula::Term& term : f.terms) {
+    labelled.insert(labelled.end(), term.variables.begin(), term.variables.end());
+  }
+  for (const formula::Expr& e : labelled) {
+    ASSIGN_OR_RETURN(Labels labels, LabelsOf(formula::Deparse(e), table));
+    RETURN_IF_ERROR(privacy::CheckLabel(labels, policy));
+  }
+  return Status::Ok();
+}
+
+// Rows of the table (ascending, no repeats) as a cohort.
+privacy::Cohort CohortOf(const std::vector<uint32_t>& rows, size_t table_rows) {
+  std::vector<uint64_t> bits((table_rows + 63) / 64, 0);
+  for (uint32_t r : rows) bits[r / 64] |= uint64_t{1} << (r % 64);
+  return privacy::Cohort::FromBits(std::move(bits));
+}
+
+}  // namespace
+
+privacy::Cohort GroupCohort(const StratumRows& r, size_t g, size_t table_rows, bool events,
+                            double cause) {
+  std::vector<size_t> members;
+  GroupRows(r, g, events, cause, &members);
   return privacy::Cohort::FromRows(members, table_rows);
 }
 
@@ -60,28 +115,12 @@ void AddEventCounts(const StratumRows& r, size_t g, size_t causes, size_t table_
 
 Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& table,
                                         const privacy::Policy& policy, bool competing) {
-  ASSIGN_OR_RETURN(formula::Formula f, formula::ParseFormula(task.value("formula", "")));
-  RETURN_IF_ERROR(CheckSurvival(f, task.value("subset", ""), table, policy));
-  RETURN_IF_ERROR(CheckTerms(f, policy));
+  ASSIGN_OR_RETURN(formula::Formula f, GroupsFormula(task, table, policy));
   ASSIGN_OR_RETURN(
       formula::ModelFrame m,
       formula::BuildModelFrame(f, table, formula::ModelKind::kGroups, task.value("subset", "")));
-  if (!m.start.empty()) return InvalidArgument("task: survival curves take (time, event) data");
-  if (!m.event_levels.empty() && !competing) {
-    return InvalidArgument(task.value("analysis", "") +
-                           " compares one kind of event: give it as 0/1 or a condition");
-  }
-  RETURN_IF_ERROR(privacy::CheckCohortSize(static_cast<double>(m.n), policy));
-  // Groups and strata leave as labels ("organ=kidney"), and competing events' causes.
-  std::vector<formula::Expr> labelled = f.strata;
-  if (!m.event_levels.empty()) labelled.push_back(f.surv.back());
-  for (const formula::Term& term : f.terms) {
-    labelled.insert(labelled.end(), term.variables.begin(), term.variables.end());
-  }
-  for (const formula::Expr& e : labelled) {
-    ASSIGN_OR_RETURN(Labels labels, LabelsOf(formula::Deparse(e), table));
-    RETURN_IF_ERROR(privacy::CheckLabel(labels, policy));
-  }
+  RETURN_IF_ERROR(CheckGroupsShape(task, m, competing));
+  RETURN_IF_ERROR(CheckGroupsRelease(f, m.n, !m.event_levels.empty(), table, policy));
   return m;
 }
 
@@ -89,61 +128,104 @@ Result<formula::ModelFrame> GroupsFrame(const json& task, const data::Table& tab
 // time grid, each truncated where fewer than k patients would remain (ReleasableRows). A group
 // of fewer than k patients, or with 1 to k-1 events, is withheld whole. Competing events
 // (survfit with a factor event): the events of each cause too, and the event's levels; a group
-// with 1 to k-1 events of a cause is withheld whole.
+// with 1 to k-1 events of a cause is withheld whole. The counts are sums over the table's rows,
+// taken slice by slice (formula::ForEachFrameSlice): the node holds a slice's frame, not the
+// table's.
 Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
                                    const privacy::Policy& policy, bool competing) {
-  ASSIGN_OR_RETURN(formula::ModelFrame m, GroupsFrame(task, table, policy, competing));
+  ASSIGN_OR_RETURN(formula::Formula f, GroupsFormula(task, table, policy));
   const double bin = task.value("bin_days", 0.0);
+  // Each group of each stratum, its counts and records added up over the slices; ordered by
+  // their keys, they come in the whole table's order.
+  struct Group {
+    std::string stratum, label;
+    stats::TimeCounts counts;
+    // Its records, those with an event, and with competing causes those of each cause.
+    std::vector<std::vector<uint32_t>> rows;
+  };
+  std::map<std::pair<std::vector<double>, std::vector<double>>, Group> groups;
+  size_t n = 0, omitted = 0;
+  std::vector<std::string> event_levels;
+  const auto add = [&](formula::ModelFrame& m) -> Status {
+    RETURN_IF_ERROR(CheckGroupsShape(task, m, competing));
+    n += m.n;
+    omitted += m.n_omitted_na;
+    if (!m.event_levels.empty()) event_levels = m.event_levels;
+    for (double& t : m.time) t = privacy::BinTime(t, bin);
+    const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
+    const size_t causes = m.event_levels.empty() ? 0 : m.event_levels.size() - 1;
+    for (size_t s = 0; s < strata && m.n > 0; ++s) {
+      const StratumRows r = RowsOfStratum(m, s);
+      for (size_t g = 0; g < m.group_labels.size(); ++g) {
+        stats::TimeCounts c = stats::CountByTime(r.time, r.status, r.group, g, causes);
+        if (c.n == 0) continue;
+        Group& group = groups[{m.strata_keys.empty() ? std::vector<double>() : m.strata_keys[s],
+                               m.group_keys[g]}];
+        if (group.rows.empty()) {
+          group.stratum = m.strata_labels.empty() ? "" : m.strata_labels[s];
+          group.label = m.group_labels[g];
+          group.counts = std::move(c);
+          group.rows.resize(causes > 1 ? causes + 2 : 2);
+        } else {
+          group.counts = stats::AddCounts(group.counts, c);
+        }
+        for (size_t k = 0; k < group.rows.size(); ++k) {
+          GroupRows(r, g, k > 0, k > 1 ? static_cast<double>(k - 1) : 0.0, &group.rows[k]);
+        }
+      }
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(formula::ForEachFrameSlice(f, table, formula::ModelKind::kGroups,
+                                             task.value("subset", ""), {}, formula::kSliceRows,
+                                             add));
+  RETURN_IF_ERROR(CheckGroupsRelease(f, n, !event_levels.empty(), table, policy));
   RETURN_IF_ERROR(privacy::CheckTimeGrid(bin, policy));
-  for (double& t : m.time) t = privacy::BinTime(t, bin);
-  const size_t strata = m.strata_labels.empty() ? 1 : m.strata_labels.size();
-  const size_t causes = m.event_levels.empty() ? 0 : m.event_levels.size() - 1;
+  const size_t causes = event_levels.empty() ? 0 : event_levels.size() - 1;
   json cells = json::array();
   LocalRelease release;
-  for (size_t s = 0; s < strata; ++s) {
-    const StratumRows r = RowsOfStratum(m, s);
-    for (size_t g = 0; g < m.group_labels.size(); ++g) {
-      const stats::TimeCounts c = stats::CountByTime(r.time, r.status, r.group, g, causes);
-      if (c.n == 0) continue;
-      json cell = {{"group", m.group_labels[g]},
-                   {"stratum", m.strata_labels.empty() ? "" : m.strata_labels[s]}};
-      double events = 0;
-      std::vector<double> leaving(c.time.size());
-      for (size_t j = 0; j < c.time.size(); ++j) {
-        events += c.n_event[j];
-        leaving[j] = c.n_event[j] + c.n_censor[j];
-      }
-      std::vector<double> cause_events;
-      for (const std::vector<double>& d : c.n_cause) {
-        cause_events.push_back(std::accumulate(d.begin(), d.end(), 0.0));
-      }
-      if (privacy::WithholdCurve(c.n, events, cause_events, policy)) {
-        cell["withheld"] = "min_cell_count";
-        cells.push_back(std::move(cell));
-        continue;
-      }
-      const size_t rows = privacy::ReleasableRows(c.n, leaving, policy);
-      auto head = [rows](const std::vector<double>& v) {
-        return std::vector<double>(v.begin(), v.begin() + static_cast<ptrdiff_t>(rows));
-      };
-      cell["n"] = c.n;
-      cell["time"] = head(c.time);
-      cell["n_event"] = head(c.n_event);
-      cell["n_censor"] = head(c.n_censor);
-      if (causes > 0) {
-        json by_cause = json::array();
-        for (const std::vector<double>& d : c.n_cause) by_cause.push_back(head(d));
-        cell["n_cause"] = std::move(by_cause);
-      }
-      cell["truncated"] = rows < c.time.size();
+  for (const auto& [key, group] : groups) {
+    const stats::TimeCounts& c = group.counts;
+    json cell = {{"group", group.label}, {"stratum", group.stratum}};
+    double events = 0;
+    std::vector<double> leaving(c.time.size());
+    for (size_t j = 0; j < c.time.size(); ++j) {
+      events += c.n_event[j];
+      leaving[j] = c.n_event[j] + c.n_censor[j];
+    }
+    std::vector<double> cause_events;
+    for (const std::vector<double>& d : c.n_cause) {
+      cause_events.push_back(std::accumulate(d.begin(), d.end(), 0.0));
+    }
+    if (privacy::WithholdCurve(c.n, events, cause_events, policy)) {
+      cell["withheld"] = "min_cell_count";
       cells.push_back(std::move(cell));
-      release.cohorts.push_back(GroupCohort(r, g, table.rows));
-      AddEventCounts(r, g, causes, table.rows, &release);
+      continue;
+    }
+    const size_t rows = privacy::ReleasableRows(c.n, leaving, policy);
+    auto head = [rows](const std::vector<double>& v) {
+      return std::vector<double>(v.begin(), v.begin() + static_cast<ptrdiff_t>(rows));
+    };
+    cell["n"] = c.n;
+    cell["time"] = head(c.time);
+    cell["n_event"] = head(c.n_event);
+    cell["n_censor"] = head(c.n_censor);
+    if (causes > 0) {
+      json by_cause = json::array();
+      for (const std::vector<double>& d : c.n_cause) by_cause.push_back(head(d));
+      cell["n_cause"] = std::move(by_cause);
+    }
+    cell["truncated"] = rows < c.time.size();
+    cells.push_back(std::move(cell));
+    // The group's records are a population; its events, and each cause's, are counts.
+    release.cohorts.push_back(CohortOf(group.rows[0], table.rows));
+    for (size_t k = 1; k < group.rows.size(); ++k) {
+      release.counts.push_back(CohortOf(group.rows[k], table.rows));
     }
   }
   json aggregate = {{"cells", cells},
-                    {"omitted", ReleasableCount(static_cast<double>(m.n_omitted_na), policy)}};
-  if (!m.event_levels.empty()) aggregate["event_levels"] = m.event_levels;
+                    {"omitted", ReleasableCount(static_cast<double>(omitted), policy)}};
+  if (!event_levels.empty()) aggregate["event_levels"] = event_levels;
   release.aggregate = aggregate.dump();
   return release;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <type_traits>
 #include <unordered_map>
 
 namespace passerelle::data {
@@ -114,6 +115,25 @@ Column ColumnBuilder::Finish() {
     column_.levels = std::move(sorted);
   }
   return std::move(column_);
+}
+
+Table SliceRows(const Table& table, size_t begin, size_t end) {
+  Table out;
+  out.rows = end - begin;
+  const auto part = [begin, end](const auto& values) {
+    using Values = std::decay_t<decltype(values)>;
+    return values.empty() ? Values() : Values(values.begin() + begin, values.begin() + end);
+  };
+  for (const Column& c : table.columns) {
+    Column& slice = out.columns.emplace_back();
+    slice.variable = c.variable;
+    slice.levels = c.levels;
+    slice.numbers = part(c.numbers);
+    slice.codes = part(c.codes);
+    slice.texts = part(c.texts);
+    slice.text_missing = part(c.text_missing);
+  }
+  return out;
 }
 
 Result<Table> StackTables(Table a, const Table& b) {

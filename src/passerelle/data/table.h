@@ -52,6 +52,9 @@ struct Table {
 // variable when the tables do not match.
 Result<Table> StackTables(Table a, const Table& b);
 
+// Rows [begin, end) of `table`, every column.
+Table SliceRows(const Table& table, size_t begin, size_t end);
+
 // Builds one column row by row.
 class ColumnBuilder {
  public:

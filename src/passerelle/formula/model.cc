@@ -187,10 +187,12 @@ Result<Formula> ParseFormula(std::string_view source) {
 
 namespace {
 
-// Groups rows by the combination of several vectors' values; labels as R prints strata.
+// Groups rows by the combination of several vectors' values; labels as R prints strata, and
+// each group's key (ModelFrame::group_keys).
 struct Grouping {
   std::vector<int32_t> codes;
   std::vector<std::string> labels;
+  std::vector<std::vector<double>> keys;
 };
 
 Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& vectors,
@@ -198,12 +200,18 @@ Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& ve
   Grouping g;
   std::vector<Vector> factors;
   for (const Vector& v : vectors) factors.push_back(AsFactor(v));
+  // A group's codes and, the first time it is seen, its key.
   std::map<std::vector<int32_t>, int32_t> index;
-  std::vector<std::vector<int32_t>> keys;
+  std::map<std::vector<int32_t>, std::vector<double>> keys;
+  std::vector<int32_t> codes(factors.size());
   for (size_t r : rows) {
-    std::vector<int32_t> key;
-    for (const Vector& f : factors) key.push_back(f.codes[r]);
-    index.emplace(key, 0);
+    for (size_t k = 0; k < factors.size(); ++k) codes[k] = factors[k].codes[r];
+    if (!index.emplace(codes, 0).second) continue;
+    std::vector<double>& key = keys[codes];
+    for (size_t k = 0; k < factors.size(); ++k) {
+      const Vector& v = vectors[k];
+      key.push_back(v.type == Vector::Type::kFactor ? codes[k] : v.values[v.size() == 1 ? 0 : r]);
+    }
   }
   int32_t next = 0;
   for (auto& [key, code] : index) {
@@ -214,20 +222,45 @@ Grouping GroupRows(const std::vector<Expr>& exprs, const std::vector<Vector>& ve
       label += Deparse(exprs[k]) + "=" + factors[k].levels[key[k]];
     }
     g.labels.push_back(label);
+    g.keys.push_back(std::move(keys[key]));
   }
   g.codes.reserve(rows.size());
   for (size_t r : rows) {
-    std::vector<int32_t> key;
-    for (const Vector& f : factors) key.push_back(f.codes[r]);
-    g.codes.push_back(index[key]);
+    for (size_t k = 0; k < factors.size(); ++k) codes[k] = factors[k].codes[r];
+    g.codes.push_back(index[codes]);
   }
   return g;
+}
+
+}  // namespace
+
+Status NoRowsLeft(const Formula& f) {
+  return InvalidArgument("formula '" + f.source +
+                         "': no rows left after the subset and removing missing values");
+}
+
+namespace {
+
+// A numeric event's coding, from all its values: 0/1, or 1/2 (R's Surv() convention).
+Result<FrameOptions::EventCoding> NumericEventCoding(const Formula& f, const Vector& v) {
+  bool zero_one = true, one_two = true;
+  for (double x : v.values) {
+    if (x != x) continue;
+    zero_one &= x == 0 || x == 1;
+    one_two &= x == 1 || x == 2;
+  }
+  if (zero_one) return FrameOptions::EventCoding::kZeroOne;
+  if (one_two) return FrameOptions::EventCoding::kOneTwo;
+  return FormulaError(f,
+                      "the event variable must be coded 0/1 or 1/2, or be a condition "
+                      "such as status == 2");
 }
 
 // 0/1 event indicator from a logical, 0/1 or 1/2 (R's Surv() convention) coding; for
 // survfit, a factor's codes: competing events, its first level censoring (R's multi-state
 // Surv()).
-Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, bool competing) {
+Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, bool competing,
+                                           FrameOptions::EventCoding coding) {
   if (v.type == Vector::Type::kFactor && competing) {
     std::vector<double> out(v.codes.size());
     for (size_t i = 0; i < out.size(); ++i) {
@@ -242,18 +275,11 @@ Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, bo
   }
   std::vector<double> out = v.values;
   if (v.type == Vector::Type::kLogical) return out;
-  bool zero_one = true, one_two = true;
-  for (double x : out) {
-    if (x != x) continue;
-    zero_one &= x == 0 || x == 1;
-    one_two &= x == 1 || x == 2;
+  if (coding == FrameOptions::EventCoding::kFromValues) {
+    ASSIGN_OR_RETURN(coding, NumericEventCoding(f, v));
   }
-  if (!zero_one && one_two) {
+  if (coding == FrameOptions::EventCoding::kOneTwo) {
     for (double& x : out) x = x != x ? x : x - 1;
-  } else if (!zero_one) {
-    return FormulaError(f,
-                        "the event variable must be coded 0/1 or 1/2, or be a condition "
-                        "such as status == 2");
   }
   return out;
 }
@@ -262,7 +288,9 @@ Result<std::vector<double>> EventIndicator(const Formula& f, const Vector& v, bo
 // ... as R's factor(status) — its levels the values present, the first censoring.
 Result<std::vector<double>> CompetingCodes(const Formula& f, const Vector& v,
                                            std::vector<std::string>* levels) {
-  if (v.type == Vector::Type::kFactor) return EventIndicator(f, v, true);
+  if (v.type == Vector::Type::kFactor) {
+    return EventIndicator(f, v, true, FrameOptions::EventCoding::kFromValues);
+  }
   std::vector<double> values;
   for (double x : v.values) {
     if (x != x) continue;
@@ -273,7 +301,9 @@ Result<std::vector<double>> CompetingCodes(const Formula& f, const Vector& v,
   }
   std::sort(values.begin(), values.end());
   values.erase(std::unique(values.begin(), values.end()), values.end());
-  if (values.size() < 2 || values.back() < 2) return EventIndicator(f, v, false);
+  if (values.size() < 2 || values.back() < 2) {
+    return EventIndicator(f, v, false, FrameOptions::EventCoding::kFromValues);
+  }
   std::vector<double> out(v.values.size());
   for (size_t i = 0; i < out.size(); ++i) {
     const double x = v.values[i];
@@ -423,11 +453,14 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
   // Every row kept: columns are taken as they are.
   const bool all_rows = m.rows.size() == n_all;
   m.n = m.rows.size();
-  if (m.n == 0) {
-    return InvalidArgument("formula '" + f.source +
-                           "': no rows left after the subset and "
-                           "removing missing values");
-  }
+  // The frame's rows are numbered in the larger table once built (the slice's are indices into
+  // its vectors meanwhile).
+  const auto numbered = [&options](ModelFrame frame) {
+    for (size_t& r : frame.rows) r += options.first_row;
+    return frame;
+  };
+  if (m.n == 0 && options.slice) return m;
+  if (m.n == 0) return NoRowsLeft(f);
   auto gather = [&](std::vector<double> column) {
     if (all_rows) return column;
     std::vector<double> out(m.n);
@@ -442,10 +475,11 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
         return FormulaError(f, "survival times must be numbers");
       }
     }
-    ASSIGN_OR_RETURN(std::vector<double> event,
-                     options.competing_events
-                         ? CompetingCodes(f, surv.back(), &m.event_levels)
-                         : EventIndicator(f, surv.back(), kind == ModelKind::kGroups));
+    ASSIGN_OR_RETURN(
+        std::vector<double> event,
+        options.competing_events
+            ? CompetingCodes(f, surv.back(), &m.event_levels)
+            : EventIndicator(f, surv.back(), kind == ModelKind::kGroups, options.event_coding));
     if (surv.back().type == Vector::Type::kFactor) {
       if (counting) return FormulaError(f, "competing events need Surv(time, event)");
       m.event_levels = surv.back().levels;
@@ -456,11 +490,11 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     for (size_t k = 0; k < m.n; ++k) {
       if (counting && m.start[k] >= m.time[k]) {
         return FormulaError(f, "stop time must be greater than start time (row " +
-                                   std::to_string(m.rows[k] + 1) + ")");
+                                   std::to_string(options.first_row + m.rows[k] + 1) + ")");
       }
       if (!counting && m.time[k] < 0) {
-        return FormulaError(
-            f, "survival times must not be negative (row " + std::to_string(m.rows[k] + 1) + ")");
+        return FormulaError(f, "survival times must not be negative (row " +
+                                   std::to_string(options.first_row + m.rows[k] + 1) + ")");
       }
     }
   } else {
@@ -488,7 +522,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       if (!(m.weights[k] > 0) || !std::isfinite(m.weights[k])) {
         return InvalidArgument("weights '" + options.weights +
                                "': must be greater than 0 and finite (row " +
-                               std::to_string(m.rows[k] + 1) + ")");
+                               std::to_string(options.first_row + m.rows[k] + 1) + ")");
       }
     }
   }
@@ -496,6 +530,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     Grouping g = GroupRows(f.strata, strata, m.rows);
     m.strata = std::move(g.codes);
     m.strata_labels = std::move(g.labels);
+    m.strata_keys = std::move(g.keys);
   }
   if (!clusters.empty()) {
     Grouping g = GroupRows(f.clusters, clusters, m.rows);
@@ -515,12 +550,14 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
     if (exprs.empty()) {
       m.group.assign(m.n, 0);
       m.group_labels = {"all"};
+      m.group_keys = {{}};
     } else {
       Grouping g = GroupRows(exprs, vectors, m.rows);
       m.group = std::move(g.codes);
       m.group_labels = std::move(g.labels);
+      m.group_keys = std::move(g.keys);
     }
-    return m;
+    return numbered(std::move(m));
   }
 
   // Factor levels: those the rows use, and R's drop.unused.levels (or the levels asked for).
@@ -655,7 +692,89 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       if (--uses[Deparse(v)] == 0) variables.erase(Deparse(v));
     }
   }
-  return m;
+  return numbered(std::move(m));
+}
+
+namespace {
+
+// Whether each row's value of `e` depends on that row alone: factor() and relevel() take their
+// levels from the values present.
+bool RowWise(const Expr& e) {
+  if (e.IsCall("factor") || e.IsCall("relevel")) return false;
+  return std::all_of(e.args.begin(), e.args.end(), RowWise);
+}
+
+}  // namespace
+
+Result<FrameSlices> PlanFrameSlices(const Formula& f, const data::Table& table, ModelKind kind,
+                                    const std::string& subset, FrameOptions options,
+                                    size_t slice_rows) {
+  FrameSlices plan;
+  std::vector<Expr> exprs = f.surv;
+  if (f.response == Formula::Response::kExpr) exprs.push_back(f.lhs);
+  for (const Term& t : f.terms) exprs.insert(exprs.end(), t.variables.begin(), t.variables.end());
+  for (const auto* more : {&f.strata, &f.clusters, &f.offsets}) {
+    exprs.insert(exprs.end(), more->begin(), more->end());
+  }
+  for (const std::string* text : {&subset, static_cast<const std::string*>(&options.weights)}) {
+    if (text->empty()) continue;
+    ASSIGN_OR_RETURN(Expr e, ParseExpr(*text, text == &subset ? "subset" : "weights"));
+    exprs.push_back(std::move(e));
+  }
+  for (const std::string& text : options.complete_in) {
+    ASSIGN_OR_RETURN(Expr e, ParseExpr(text, "formula"));
+    exprs.push_back(std::move(e));
+  }
+  const bool whole = kind == ModelKind::kCox || table.rows <= slice_rows ||
+                     options.drop_unused_levels ||
+                     !std::all_of(exprs.begin(), exprs.end(), RowWise);
+  if (whole) {
+    plan.options = std::move(options);
+    plan.slice_rows = table.rows;
+    plan.count = 1;
+    return plan;
+  }
+  plan.slice_rows = slice_rows;
+  plan.count = (table.rows + slice_rows - 1) / slice_rows;
+  // A numeric event's coding is its values': all of them.
+  if (f.response == Formula::Response::kSurv && !f.surv.empty()) {
+    ASSIGN_OR_RETURN(Vector event, Evaluate(f.surv.back(), table, "formula '" + f.source + "'"));
+    if (event.type == Vector::Type::kNumeric) {
+      ASSIGN_OR_RETURN(options.event_coding, NumericEventCoding(f, event));
+    }
+  }
+  options.slice = true;
+  plan.options = std::move(options);
+  return plan;
+}
+
+Result<ModelFrame> BuildFrameSlice(const Formula& f, const data::Table& table, ModelKind kind,
+                                   const std::string& subset, const FrameSlices& plan,
+                                   size_t slice) {
+  if (plan.count == 1) return BuildModelFrame(f, table, kind, subset, plan.options);
+  const size_t begin = slice * plan.slice_rows, end = std::min(table.rows, begin + plan.slice_rows);
+  FrameOptions options = plan.options;
+  options.first_row = begin;
+  if (!options.weight_values.empty()) {
+    options.weight_values.assign(plan.options.weight_values.begin() + begin,
+                                 plan.options.weight_values.begin() + end);
+  }
+  return BuildModelFrame(f, data::SliceRows(table, begin, end), kind, subset, options);
+}
+
+Status ForEachFrameSlice(const Formula& f, const data::Table& table, ModelKind kind,
+                         const std::string& subset, FrameOptions options, size_t slice_rows,
+                         const std::function<Status(ModelFrame& frame)>& take) {
+  ASSIGN_OR_RETURN(const FrameSlices plan,
+                   PlanFrameSlices(f, table, kind, subset, std::move(options), slice_rows));
+  size_t n = 0;
+  for (size_t s = 0; s < plan.count; ++s) {
+    ASSIGN_OR_RETURN(ModelFrame m, BuildFrameSlice(f, table, kind, subset, plan, s));
+    n += m.n;
+    RETURN_IF_ERROR(take(m));
+  }
+  if (n == 0) return NoRowsLeft(f);
+  return Status::Ok();
 }
 
 }  // namespace passerelle::formula

@@ -5,6 +5,7 @@
 #define PASSERELLE_FORMULA_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -67,6 +68,14 @@ struct FrameOptions {
   // Expressions that must not be missing either (a propensity score's covariates: the rows
   // complete for both models).
   std::vector<std::string> complete_in;
+  // How a numeric event is coded: found from its values (0/1, else 1/2 as R's Surv()), or as
+  // the whole table's values gave it to a slice of its rows (ForEachFrameSlice).
+  enum class EventCoding { kFromValues, kZeroOne, kOneTwo } event_coding = EventCoding::kFromValues;
+  // The table is a slice of a larger one starting at its row `first_row` (ForEachFrameSlice):
+  // the frame's rows, and the rows its messages name, are the larger table's, and a slice may
+  // leave no row.
+  size_t first_row = 0;
+  bool slice = false;
 };
 
 struct ModelFrame {
@@ -99,6 +108,10 @@ struct ModelFrame {
   // kGroups: group codes and R's labels ("trt=1"; "all" for ~ 1).
   std::vector<int32_t> group;
   std::vector<std::string> group_labels;
+  // Each stratum's and group's place among those of every slice of a table: per variable, its
+  // level's code (a factor keeps the table's levels) or its value (a number, a logical).
+  // Ordered by them, the slices' groups are the whole table's, in its order.
+  std::vector<std::vector<double>> strata_keys, group_keys;
 
   // The factor variables of the terms: all their levels (before any is dropped), and the levels
   // the frame's rows use, in level order.
@@ -115,6 +128,39 @@ struct ModelFrame {
 // InvalidArgument for anything the formula cannot mean on this table.
 Result<ModelFrame> BuildModelFrame(const Formula& formula, const data::Table& table, ModelKind kind,
                                    const std::string& subset, const FrameOptions& options = {});
+
+// The error of a frame left without a row by its subset and missing values.
+Status NoRowsLeft(const Formula& formula);
+
+// The rows a slice of a frame holds.
+inline constexpr size_t kSliceRows = 65536;
+
+// A table's model frame cut into slices of rows (PlanFrameSlices), so that the memory a frame
+// takes is a slice's: the slices' size and count, and the options each is built with.
+struct FrameSlices {
+  size_t slice_rows = 0;  // the whole table's rows when there is one slice
+  size_t count = 0;
+  FrameOptions options;
+};
+// Plans the slices of `slice_rows` rows of the frame BuildModelFrame would build (the whole
+// table at once when it has no more rows), each slice's frame built on its own so that between
+// them they hold the whole frame's rows, values, counts and groups: their rows numbered in
+// `table`, their designs with the same columns (a factor's levels are its column's, or those
+// asked for), their groups ordered by group_keys and strata_keys. A numeric event's coding (0/1
+// or 1/2) is taken from the whole table first. The whole table is one slice for a Cox frame,
+// when unused levels are dropped (which levels some row uses), or when factor() or relevel()
+// appear (levels from the values present). InvalidArgument as BuildModelFrame.
+Result<FrameSlices> PlanFrameSlices(const Formula& formula, const data::Table& table,
+                                    ModelKind kind, const std::string& subset, FrameOptions options,
+                                    size_t slice_rows = kSliceRows);
+// The frame of slice `slice` of `plan` (it may hold no row). InvalidArgument as BuildModelFrame.
+Result<ModelFrame> BuildFrameSlice(const Formula& formula, const data::Table& table, ModelKind kind,
+                                   const std::string& subset, const FrameSlices& plan,
+                                   size_t slice);
+// Each slice's frame given to `take`, in order; InvalidArgument when no slice keeps a row.
+Status ForEachFrameSlice(const Formula& formula, const data::Table& table, ModelKind kind,
+                         const std::string& subset, FrameOptions options, size_t slice_rows,
+                         const std::function<Status(ModelFrame& frame)>& take);
 
 }  // namespace passerelle::formula
 

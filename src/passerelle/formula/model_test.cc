@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "passerelle/formula/eval.h"
 
@@ -152,6 +153,118 @@ TEST(Model, TooManyColumnsAreRefusedBeforeTheyAreBuilt) {
   }
   EXPECT_TRUE(
       BuildModelFrame(*ParseFormula("Surv(time, status) ~ time"), table, ModelKind::kCox, "").ok());
+}
+
+// A table of 40 rows whose first rows have only the event code 1 (the whole table codes events
+// 1/2), groups that first appear in late rows, and missing values.
+data::Table SlicedTable() {
+  data::Variable time{}, status{}, age{}, cell{}, sex{};
+  time.name = "time", time.type = data::VarType::kNumber;
+  status.name = "status", status.type = data::VarType::kInteger;
+  age.name = "age", age.type = data::VarType::kNumber;
+  cell.name = "cell", cell.type = data::VarType::kCategory;
+  cell.levels = {"squamous", "small", "adeno", "large"};
+  sex.name = "sex", sex.type = data::VarType::kInteger;
+  data::ColumnBuilder t(time), s(status), a(age), c(cell), x(sex);
+  for (int i = 0; i < 40; ++i) {
+    t.AddNumber((i * 37) % 23 + 1);
+    s.AddNumber(i < 10 ? 1 : 1 + (i * 7) % 3 % 2);
+    if (i % 9 == 4) {
+      a.AddMissing();
+    } else {
+      a.AddNumber(40 + (i * 13) % 45);
+    }
+    c.AddText(cell.levels[i < 20 ? (i % 2) * 2 : (i * 5) % 4]);
+    x.AddNumber(i < 30 ? 1 + i % 2 : 3);
+  }
+  data::Table table;
+  table.columns = {t.Finish(), s.Finish(), a.Finish(), c.Finish(), x.Finish()};
+  table.rows = 40;
+  return table;
+}
+
+TEST(Model, SlicesOfAFrameAreTheWholeTablesFrame) {
+  const data::Table table = SlicedTable();
+  const std::string subset = "age < 80";
+  for (const char* text : {"Surv(time, status) ~ cell + I(age > 60) + strata(sex)",
+                           "Surv(time, status == 2) ~ sex", "Surv(time, status) ~ 1"}) {
+    SCOPED_TRACE(text);
+    const Formula f = *ParseFormula(text);
+    const Result<ModelFrame> whole = BuildModelFrame(f, table, ModelKind::kGroups, subset);
+    ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+    for (size_t slice_rows : {1, 3, 7, 40}) {
+      SCOPED_TRACE(slice_rows);
+      // Each row's time, event, stratum and group as the slices give them, and each key's label.
+      std::vector<size_t> rows;
+      std::vector<double> time, status;
+      std::vector<std::string> strata, groups;
+      std::map<std::vector<double>, std::string> strata_keys, group_keys;
+      size_t slices = 0, omitted = 0, subset_out = 0;
+      const Status done = ForEachFrameSlice(
+          f, table, ModelKind::kGroups, subset, {}, slice_rows, [&](ModelFrame& m) {
+            ++slices;
+            omitted += m.n_omitted_na;
+            subset_out += m.n_subset_out;
+            for (size_t k = 0; k < m.n; ++k) {
+              rows.push_back(m.rows[k]);
+              time.push_back(m.time[k]);
+              status.push_back(m.status[k]);
+              strata.push_back(m.strata.empty() ? "" : m.strata_labels[m.strata[k]]);
+              groups.push_back(m.group_labels[m.group[k]]);
+            }
+            for (size_t s = 0; s < m.strata_keys.size(); ++s) {
+              strata_keys[m.strata_keys[s]] = m.strata_labels[s];
+            }
+            for (size_t g = 0; g < m.group_keys.size(); ++g) {
+              group_keys[m.group_keys[g]] = m.group_labels[g];
+            }
+            return Status::Ok();
+          });
+      ASSERT_TRUE(done.ok()) << done.ToString();
+      EXPECT_EQ(slices, (table.rows + slice_rows - 1) / slice_rows);
+      EXPECT_EQ(rows, whole->rows);
+      EXPECT_EQ(time, whole->time);
+      EXPECT_EQ(status, whole->status);  // 1/2 from every row, not the first slice's 1s
+      EXPECT_EQ(omitted, whole->n_omitted_na);
+      EXPECT_EQ(subset_out, whole->n_subset_out);
+      for (size_t k = 0; k < whole->n; ++k) {
+        EXPECT_EQ(strata[k], whole->strata.empty() ? "" : whole->strata_labels[whole->strata[k]]);
+        EXPECT_EQ(groups[k], whole->group_labels[whole->group[k]]);
+      }
+      // Ordered by their keys, the slices' groups and strata are the table's, in its order.
+      std::vector<std::string> ordered;
+      for (const auto& [key, label] : group_keys) ordered.push_back(label);
+      EXPECT_EQ(ordered, whole->group_labels);
+      ordered.clear();
+      for (const auto& [key, label] : strata_keys) ordered.push_back(label);
+      EXPECT_EQ(ordered, whole->strata_labels);
+    }
+  }
+}
+
+TEST(Model, LevelsFromEveryRowTakeTheWholeTableAtOnce) {
+  const data::Table table = SlicedTable();
+  for (const char* text :
+       {"Surv(time, status) ~ factor(sex)", "Surv(time, status) ~ relevel(factor(sex), ref = 3)"}) {
+    size_t slices = 0;
+    const Status done = ForEachFrameSlice(*ParseFormula(text), table, ModelKind::kGroups, "", {}, 3,
+                                          [&](ModelFrame& m) {
+                                            ++slices;
+                                            EXPECT_EQ(m.n, 40u);
+                                            return Status::Ok();
+                                          });
+    EXPECT_TRUE(done.ok()) << done.ToString();
+    EXPECT_EQ(slices, 1u) << text;
+  }
+  // A row a slice names in a message is the table's; no row left in any slice is an error.
+  const Status negative =
+      ForEachFrameSlice(*ParseFormula("Surv(22 - time, status) ~ 1"), table, ModelKind::kGroups, "",
+                        {}, 7, [](ModelFrame&) { return Status::Ok(); });
+  EXPECT_NE(negative.message().find("(row 19)"), std::string::npos) << negative.ToString();
+  const Status none =
+      ForEachFrameSlice(*ParseFormula("Surv(time, status) ~ cell"), table, ModelKind::kGroups,
+                        "age > 100", {}, 7, [](ModelFrame&) { return Status::Ok(); });
+  EXPECT_NE(none.message().find("no rows left"), std::string::npos) << none.ToString();
 }
 
 TEST(Eval, NaLogicFollowsR) {
