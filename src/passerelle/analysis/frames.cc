@@ -1,8 +1,10 @@
 #include "passerelle/analysis/frames.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "passerelle/base/parallel.h"
+#include "passerelle/stats/linalg.h"
 
 namespace passerelle::analysis {
 
@@ -57,6 +59,44 @@ stats::GlmRows GlmRowsFrom(formula::ModelFrame frame) {
   rows.offset = std::move(frame.offset);
   rows.weight = std::move(frame.weights);
   return rows;
+}
+
+SlicedGlmRows::SlicedGlmRows(const data::Table& table, formula::Formula formula, std::string subset,
+                             formula::FrameSlices plan, std::vector<size_t> slice_rows, size_t p,
+                             bool offset)
+    : table_(table),
+      formula_(std::move(formula)),
+      subset_(std::move(subset)),
+      plan_(std::move(plan)),
+      slice_rows_(std::move(slice_rows)),
+      p_(p),
+      offset_(offset) {
+  for (size_t rows : slice_rows_) n_ += rows;
+}
+
+Status SlicedGlmRows::Rows(size_t begin, size_t end,
+                           const std::function<void(const stats::GlmPiece&)>& take) const {
+  size_t first = 0;  // the frame row of the slice's first row
+  for (size_t s = 0; s < slice_rows_.size() && first < end; first += slice_rows_[s++]) {
+    const size_t from = std::max(begin, first), to = std::min(end, first + slice_rows_[s]);
+    if (from >= to) continue;
+    ASSIGN_OR_RETURN(formula::ModelFrame m,
+                     formula::BuildFrameSlice(formula_, table_, formula::ModelKind::kRegression,
+                                              subset_, plan_, s));
+    if (m.n != slice_rows_[s] || m.p() != p_) {
+      return Internal("slice " + std::to_string(s) + " of the model's rows changed");
+    }
+    stats::TransposeInPlace(&m.x, m.n, p_);
+    stats::GlmPiece piece;
+    piece.rows = to - from;
+    piece.stride = p_;
+    piece.x = m.x.data() + (from - first) * p_;
+    piece.y = m.y.data() + (from - first);
+    piece.offset = m.offset.empty() ? nullptr : m.offset.data() + (from - first);
+    piece.weight = m.weights.empty() ? nullptr : m.weights.data() + (from - first);
+    take(piece);
+  }
+  return Status::Ok();
 }
 
 }  // namespace passerelle::analysis

@@ -165,6 +165,19 @@ json ConcordanceJson(const stats::ConcordanceAggregate& c, const privacy::Policy
 // where two columns are both non-zero.
 Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, bool cross_products,
                      SiteModel* model);
+// The same, of a frame given slice by slice (formula::ForEachFrameSlice): each slice's frame
+// added in order, then the figures of them all written into the model.
+class FrameFigures {
+ public:
+  FrameFigures(bool cross_products, size_t table_rows);
+  ~FrameFigures();
+  void Add(const formula::ModelFrame& slice);
+  Status Finish(const data::Table& table, SiteModel* model);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 // A step of a model: the site's model for the task (from `cache`, or made by `build` from the
 // formula and the levels every site uses), the survival and term rules, then `step` on it; the
 // release carries the model's cohorts.

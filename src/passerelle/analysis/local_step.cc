@@ -202,27 +202,125 @@ LocalStepCache::~LocalStepCache() = default;
 void LocalStepCache::Clear() { impl_->models.clear(); }
 size_t LocalStepCache::size() const { return impl_->models.size(); }
 
-// What the site's rules read of a frame, and what every step releases about it.
-// `cross_products`: the steps release X'WX (a GLM's), whose entries are sums over the records
-// where two columns are both non-zero.
-Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, bool cross_products,
-                     SiteModel* model) {
-  for (size_t j = 0; j < m.p(); ++j) {
-    double sum = 0;
-    bool indicator = true;
-    for (size_t i = 0; i < m.n; ++i) {
-      sum += m.X(i, j);
-      indicator &= m.X(i, j) == 0 || m.X(i, j) == 1;
+namespace {
+
+// A set of the table's rows, its bits taken only once a row is in it.
+class RowBits {
+ public:
+  void Set(size_t row, size_t table_rows) {
+    if (bits_.empty()) bits_.assign((table_rows + 63) / 64, 0);
+    bits_[row / 64] |= uint64_t{1} << (row % 64);
+  }
+  privacy::Cohort Cohort() { return privacy::Cohort::FromBits(std::move(bits_)); }
+
+ private:
+  std::vector<uint64_t> bits_;
+};
+
+}  // namespace
+
+struct FrameFigures::Impl {
+  bool cross_products = false;
+  size_t table_rows = 0;
+  bool started = false;
+  formula::ModelFrame shape;  // the first frame's names and levels, without its rows
+  double n = 0, omitted = 0;
+  std::vector<double> sums, nonzero;
+  std::vector<uint8_t> indicator;
+  std::vector<double> together;  // [a * p + b], a < b: rows where both are non-zero
+  RowBits cohort;
+  std::vector<RowBits> ones;           // per column: rows where it is 1
+  std::vector<RowBits> pairs;          // [a * p + b]: rows where both are 1
+  std::map<size_t, RowBits> support;   // an interaction's non-zero rows, by column
+  std::map<double, RowBits> response;  // each value's rows, while there are at most 3
+  bool many_values = false;
+};
+
+FrameFigures::FrameFigures(bool cross_products, size_t table_rows)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->cross_products = cross_products;
+  impl_->table_rows = table_rows;
+}
+FrameFigures::~FrameFigures() = default;
+
+void FrameFigures::Add(const formula::ModelFrame& m) {
+  Impl& d = *impl_;
+  d.omitted += static_cast<double>(m.n_omitted_na);
+  if (m.n == 0) return;  // a slice without a row has no design
+  const size_t p = m.p();
+  if (!d.started) {
+    d.started = true;
+    d.shape.coef_names = m.coef_names;
+    d.shape.column_terms = m.column_terms;
+    d.shape.intercept = m.intercept;
+    d.shape.all_levels = m.all_levels;
+    for (const auto& [factor, levels] : m.all_levels) d.shape.used_levels[factor];
+    d.sums.assign(p, 0.0);
+    d.nonzero.assign(p, 0.0);
+    d.indicator.assign(p, 1);
+    d.together.assign(p * p, 0.0);
+    d.ones.resize(p);
+    d.pairs.resize(p * p);
+  }
+  d.n += static_cast<double>(m.n);
+  for (const auto& [factor, levels] : m.used_levels) {
+    std::vector<std::string>& used = d.shape.used_levels[factor];
+    std::vector<std::string> merged;
+    for (const std::string& level : d.shape.all_levels[factor]) {
+      const auto in = [&level](const std::vector<std::string>& v) {
+        return std::find(v.begin(), v.end(), level) != v.end();
+      };
+      if (in(used) || in(levels)) merged.push_back(level);
     }
-    model->sums.push_back(sum);
-    model->indicator.push_back(indicator);
-    const double n = static_cast<double>(m.n);
-    double nonzero = 0;
-    for (size_t i = 0; i < m.n; ++i) nonzero += m.X(i, j) != 0;
+    used = std::move(merged);
+  }
+  for (size_t i = 0; i < m.n; ++i) d.cohort.Set(m.rows[i], d.table_rows);
+  for (size_t j = 0; j < p; ++j) {
+    for (size_t i = 0; i < m.n; ++i) {
+      const double x = m.X(i, j);
+      d.sums[j] += x;
+      d.nonzero[j] += x != 0;
+      d.indicator[j] &= x == 0 || x == 1;
+      if (x == 1) d.ones[j].Set(m.rows[i], d.table_rows);
+    }
+    if (m.coef_names[j].find(':') != std::string::npos) {
+      for (size_t i = 0; i < m.n; ++i) {
+        if (m.X(i, j) != 0) d.support[j].Set(m.rows[i], d.table_rows);
+      }
+    }
+  }
+  for (size_t a = 0; d.cross_products && a < p; ++a) {
+    for (size_t b = a + 1; b < p; ++b) {
+      for (size_t i = 0; i < m.n; ++i) {
+        const double xa = m.X(i, a), xb = m.X(i, b);
+        d.together[a * p + b] += xa != 0 && xb != 0;
+        if (xa == 1 && xb == 1) d.pairs[a * p + b].Set(m.rows[i], d.table_rows);
+      }
+    }
+  }
+  const std::vector<double>& response = m.status.empty() ? m.y : m.status;
+  for (size_t i = 0; i < m.n && !d.many_values; ++i) {
+    d.response[response[i]].Set(m.rows[i], d.table_rows);
+    if (d.response.size() > 3) {
+      d.many_values = true;
+      d.response.clear();
+    }
+  }
+}
+
+// What the site's rules read of a frame, and what every step releases about it.
+Status FrameFigures::Finish(const data::Table& table, SiteModel* model) {
+  Impl& d = *impl_;
+  const formula::ModelFrame& m = d.shape;
+  const size_t p = m.p();
+  for (size_t j = 0; j < p; ++j) {
+    model->sums.push_back(d.sums[j]);
+    model->indicator.push_back(d.indicator[j]);
     // A 0/1 column's ones and zeros; any other column's non-zero records (x:I(cond) is zero
     // but for the records the condition holds).
-    const std::vector<double> groups =
-        indicator ? std::vector<double>{sum, n - sum} : std::vector<double>{nonzero};
+    const std::vector<double> groups = d.indicator[j]
+                                           ? std::vector<double>{d.sums[j], d.n - d.sums[j]}
+                                           : std::vector<double>{d.nonzero[j]};
     for (double group : groups) {
       if (group > 0 && (model->fewest_in_column == 0 || group < model->fewest_in_column)) {
         model->fewest_in_column = group;
@@ -234,19 +332,18 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, boo
   // with a rare condition adds up those patients' values. A pair non-zero together for 1 to k-1
   // records is refused like a rare column; a pair of 0/1 columns states a count for the audit.
   std::vector<std::pair<size_t, size_t>> indicator_pairs;
-  for (size_t a = 0; cross_products && a < m.p(); ++a) {
-    for (size_t b = a + 1; b < m.p(); ++b) {
-      double together = 0;
-      for (size_t i = 0; i < m.n; ++i) together += m.X(i, a) != 0 && m.X(i, b) != 0;
+  for (size_t a = 0; d.cross_products && a < p; ++a) {
+    for (size_t b = a + 1; b < p; ++b) {
+      const double together = d.together[a * p + b];
       if (together > 0 && (model->fewest_in_column == 0 || together < model->fewest_in_column)) {
         model->fewest_in_column = together;
       }
-      if (model->indicator[a] && model->indicator[b]) indicator_pairs.emplace_back(a, b);
+      if (d.indicator[a] && d.indicator[b]) indicator_pairs.emplace_back(a, b);
     }
   }
-  model->n = static_cast<double>(m.n);
-  model->p = static_cast<double>(m.p());
-  model->omitted = static_cast<double>(m.n_omitted_na);
+  model->n = d.n;
+  model->p = static_cast<double>(p);
+  model->omitted = d.omitted;
   model->coef_names = m.coef_names;
   model->column_terms = m.column_terms;
   model->intercept = m.intercept;
@@ -256,46 +353,38 @@ Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, boo
     ASSIGN_OR_RETURN(Labels labels, LabelsOf(factor.first, table));
     model->labels.push_back(std::move(labels));
   }
-  model->cohort = privacy::Cohort::FromRows(m.rows, table.rows);
+  model->cohort = d.cohort.Cohort();
   // Counts that follow from what every step releases: the ones of each 0/1 column (a sum coxph
   // releases, a diagonal of X'WX) and of each pair of them (X'WX), and the records with the
   // larger of a two-valued response (the events of a model, or the count an intercept-only
   // model of a 0/1 outcome gives).
-  auto rows_where = [&](auto&& keep) {
-    std::vector<size_t> rows;
-    for (size_t i = 0; i < m.n; ++i) {
-      if (keep(i)) rows.push_back(m.rows[i]);
-    }
-    return privacy::Cohort::FromRows(rows, table.rows);
-  };
-  for (size_t j = 0; j < m.p(); ++j) {
-    if (model->indicator[j])
-      model->counts.push_back(rows_where([&](size_t i) { return m.X(i, j) == 1; }));
+  for (size_t j = 0; j < p; ++j) {
+    if (d.indicator[j]) model->counts.push_back(d.ones[j].Cohort());
   }
-  for (const std::pair<size_t, size_t>& pair : indicator_pairs) {
-    const size_t a = pair.first, b = pair.second;  // (a lambda cannot capture a binding)
-    model->counts.push_back(rows_where([&](size_t i) { return m.X(i, a) == 1 && m.X(i, b) == 1; }));
-  }
+  for (const auto& [a, b] : indicator_pairs) model->counts.push_back(d.pairs[a * p + b].Cohort());
   // A value crossed with a condition (os_days:I(cond)) is zero but where the condition holds and
   // sums over those records in every step (Cox means, X'WX): they are a population of their own,
   // so two models whose carriers differ by one patient are refused as differencing. (A plain
   // covariate's zeros add nothing: its sum over the model's rows is the same.)
   model->populations = {model->cohort};
-  for (size_t j = 0; j < m.p(); ++j) {
-    if (model->indicator[j] || m.coef_names[j].find(':') == std::string::npos) continue;
-    privacy::Cohort support = rows_where([&](size_t i) { return m.X(i, j) != 0; });
-    if (support.size > 0 && support.size < m.n) model->populations.push_back(std::move(support));
+  for (auto& [j, rows] : d.support) {
+    if (d.indicator[j]) continue;
+    privacy::Cohort support = rows.Cohort();
+    if (support.size > 0 && support.size < d.n) model->populations.push_back(std::move(support));
   }
   // A response of two or three values is counts in disguise (its sum and sum of squares with n
   // solve for them): each value's records are a count.
-  const std::vector<double>& response = m.status.empty() ? m.y : m.status;
-  const std::set<double> values(response.begin(), response.end());
-  if (values.size() >= 2 && values.size() <= 3) {
-    for (const double value : values) {
-      model->counts.push_back(rows_where([&](size_t i) { return response[i] == value; }));
-    }
+  if (d.response.size() >= 2) {
+    for (auto& [value, rows] : d.response) model->counts.push_back(rows.Cohort());
   }
   return Status::Ok();
+}
+
+Status DescribeFrame(const formula::ModelFrame& m, const data::Table& table, bool cross_products,
+                     SiteModel* model) {
+  FrameFigures figures(cross_products, table.rows);
+  figures.Add(m);
+  return figures.Finish(table, model);
 }
 
 Result<std::shared_ptr<const SiteModel>> BuildModel(const json& task, const data::Table& table,

@@ -11,9 +11,12 @@
 
 #include "passerelle/analysis/federated.h"
 #include "passerelle/analysis/frames.h"
+#include "passerelle/analysis/kind_support.h"
 #include "passerelle/analysis/test_site.h"
 #include "passerelle/data/csv_table.h"
 #include "passerelle/formula/model.h"
+#include "passerelle/privacy/disclosure.h"
+#include "passerelle/stats/survival.h"
 
 namespace passerelle::analysis {
 namespace {
@@ -213,6 +216,164 @@ TEST(LocalStep, CompetingEventsWithholdAGroupWithFewEventsOfACause) {
           "bin_days": 30})",
       *table, policy);
   EXPECT_EQ(logrank.status().code(), StatusCode::kInvalidArgument);
+}
+
+// A table of four slices' rows (formula::kSliceRows), two parts of a kernel's rows
+// (kParallelMinRows): an event coded 1/2 whose first slice holds only 1s, a competing event, an
+// organ whose first level first appears in the last slice and whose last no row has.
+data::Table FourSlices() {
+  data::Variable days{}, status{}, event{}, organ{}, sex{};
+  days.name = "days", days.type = data::VarType::kInteger;
+  status.name = "status", status.type = data::VarType::kInteger;
+  event.name = "event", event.type = data::VarType::kCategory;
+  event.levels = {"censor", "progression", "death"};
+  organ.name = "organ", organ.type = data::VarType::kCategory;
+  organ.levels = {"bladder", "kidney", "prostate", "testis"};
+  sex.name = "sex", sex.type = data::VarType::kInteger;
+  data::ColumnBuilder d(days), st(status), e(event), o(organ), x(sex);
+  const size_t n = 3 * formula::kSliceRows + 20000;
+  for (size_t i = 0; i < n; ++i) {
+    d.AddNumber(static_cast<double>(1 + (i * 7919) % 3001));
+    st.AddNumber(i < formula::kSliceRows + 5 ? 1 : 1 + (i * 31) % 5 % 2);
+    e.AddText(event.levels[(i * 13) % 7 % 3]);
+    if (i % 101 == 7) {
+      o.AddMissing();
+    } else {
+      o.AddText(organ.levels[i < 3 * formula::kSliceRows ? 1 + i % 2 : i % 3]);
+    }
+    x.AddNumber(static_cast<double>(1 + (i * 17) % 3 % 2));
+  }
+  data::Table table;
+  table.columns = {d.Finish(), st.Finish(), e.Finish(), o.Finish(), x.Finish()};
+  table.rows = n;
+  return table;
+}
+
+TEST(LocalStep, SurvivalCountsSliceBySliceAreTheWholeTables) {
+  const data::Table table = FourSlices();
+  const privacy::Policy policy = privacy::DefaultPolicy("s1");
+  for (const char* formula :
+       {"Surv(days, status) ~ organ + strata(sex)", "Surv(days, event) ~ organ"}) {
+    SCOPED_TRACE(formula);
+    const nlohmann::json task = {{"analysis", "survfit"},
+                                 {"step", "counts"},
+                                 {"formula", formula},
+                                 {"subset", ""},
+                                 {"bin_days", 30}};
+    auto release = RunLocalStep(task.dump(), table, policy);
+    ASSERT_TRUE(release.ok()) << release.status().ToString();
+    const nlohmann::json cells = nlohmann::json::parse(release->aggregate)["cells"];
+    // The same counts from the whole table's frame at once.
+    formula::ModelFrame m = *formula::BuildModelFrame(*formula::ParseFormula(formula), table,
+                                                      formula::ModelKind::kGroups, "");
+    for (double& t : m.time) t = privacy::BinTime(t, 30);
+    const size_t causes = m.event_levels.empty() ? 0 : m.event_levels.size() - 1;
+    size_t cell = 0, cohort = 0;
+    for (size_t s = 0; s < std::max<size_t>(1, m.strata_labels.size()); ++s) {
+      const StratumRows r = RowsOfStratum(m, s);
+      for (size_t g = 0; g < m.group_labels.size(); ++g) {
+        const stats::TimeCounts c = stats::CountByTime(r.time, r.status, r.group, g, causes);
+        if (c.n == 0) continue;  // no cell for a group the stratum lacks
+        ASSERT_LT(cell, cells.size());
+        const nlohmann::json& got = cells[cell];
+        EXPECT_EQ(got["group"], m.group_labels[g]);
+        EXPECT_EQ(got["stratum"], m.strata_labels.empty() ? "" : m.strata_labels[s]);
+        ASSERT_FALSE(got.contains("withheld"));
+        const size_t rows = got["time"].size();
+        EXPECT_EQ(got["n"], c.n);
+        EXPECT_EQ(got["truncated"], rows < c.time.size());
+        const auto head = [rows](const std::vector<double>& v) {
+          return std::vector<double>(v.begin(), v.begin() + static_cast<ptrdiff_t>(rows));
+        };
+        EXPECT_EQ(got["time"], head(c.time));
+        EXPECT_EQ(got["n_event"], head(c.n_event));
+        EXPECT_EQ(got["n_censor"], head(c.n_censor));
+        for (size_t k = 0; k < causes; ++k) EXPECT_EQ(got["n_cause"][k], head(c.n_cause[k]));
+        EXPECT_EQ(release->cohorts[cell++].digest, GroupCohort(r, g, table.rows).digest);
+        EXPECT_EQ(release->counts[cohort++].digest, GroupCohort(r, g, table.rows, true).digest);
+        for (size_t k = 1; causes > 1 && k <= causes; ++k) {
+          EXPECT_EQ(release->counts[cohort++].digest,
+                    GroupCohort(r, g, table.rows, true, static_cast<double>(k)).digest);
+        }
+      }
+    }
+    EXPECT_EQ(cell, cells.size());
+    EXPECT_EQ(cohort, release->counts.size());
+  }
+}
+
+// A GLM's site model taken slice by slice, its rows built again at each step: the same figures,
+// populations and counts as the whole frame's, and the same sums to the last bit.
+TEST(LocalStep, AGlmSliceBySliceIsTheWholeTables) {
+  const data::Table table = FourSlices();
+  const privacy::Policy policy = privacy::DefaultPolicy("s1");
+  const std::string formula = "I(status == 2) ~ organ + days + sex + days:I(sex == 2)";
+  nlohmann::json task = {{"analysis", "glm"},
+                         {"step", "levels"},
+                         {"formula", formula},
+                         {"subset", "days > 20"},
+                         {"family", "binomial"}};
+  // The site's own levels, then the levels the sites agree.
+  LocalStepCache cache;
+  auto levels = RunLocalStep(task.dump(), table, policy, &cache);
+  ASSERT_TRUE(levels.ok()) << levels.status().ToString();
+  const nlohmann::json answer = nlohmann::json::parse(levels->aggregate);
+  EXPECT_EQ(answer["used_levels"]["organ"], nlohmann::json({"bladder", "kidney", "prostate"}));
+  EXPECT_EQ(answer["levels"]["organ"], nlohmann::json({"bladder", "kidney", "prostate", "testis"}));
+  task["levels"] = answer["used_levels"];
+  task["step"] = "design";
+  task["with_start"] = true;
+  auto design = RunLocalStep(task.dump(), table, policy, &cache);
+  ASSERT_TRUE(design.ok()) << design.status().ToString();
+  const nlohmann::json d = nlohmann::json::parse(design->aggregate);
+  const std::vector<double> beta = {-0.3, 0.2, -0.1, 1e-4, 0.05, -2e-5};
+  task["step"] = "evaluate";
+  task["beta"] = beta;
+  auto evaluated = RunLocalStep(task.dump(), table, policy, &cache);
+  ASSERT_TRUE(evaluated.ok()) << evaluated.status().ToString();
+  const nlohmann::json e = nlohmann::json::parse(evaluated->aggregate);
+
+  // The whole frame at once, its rows held by the kernel: of every level of the site, then of
+  // the levels agreed.
+  const auto whole_model = [&](const formula::FrameOptions& options, SiteModel* model) {
+    formula::ModelFrame m =
+        *formula::BuildModelFrame(*formula::ParseFormula(formula), table,
+                                  formula::ModelKind::kRegression, "days > 20", options);
+    EXPECT_TRUE(DescribeFrame(m, table, /*cross_products=*/true, model).ok());
+    return m;
+  };
+  SiteModel own;
+  whole_model({}, &own);
+  EXPECT_EQ(own.coef_names.size(), beta.size() + 1);  // testis, which no row has
+  formula::FrameOptions options;
+  options.levels["organ"] = {"bladder", "kidney", "prostate"};
+  SiteModel whole;
+  formula::ModelFrame m = whole_model(options, &whole);
+  EXPECT_EQ(d["n"], whole.n);
+  EXPECT_EQ(d["coef_names"], whole.coef_names);
+  EXPECT_EQ(d["coef_names"].size(), beta.size());
+  const auto digests = [](const std::vector<privacy::Cohort>& cohorts) {
+    std::vector<std::string> out;
+    for (const privacy::Cohort& c : cohorts) out.push_back(c.digest);
+    return out;
+  };
+  EXPECT_EQ(digests(levels->cohorts), digests(own.populations));
+  EXPECT_EQ(digests(levels->counts), digests(own.counts));
+  for (const auto* release : {&*design, &*evaluated}) {
+    EXPECT_EQ(digests(release->cohorts), digests(whole.populations));
+    EXPECT_EQ(digests(release->counts), digests(whole.counts));
+  }
+  EXPECT_GT(whole.populations.size(), 1u);  // the interaction's carriers
+  const stats::GlmKernel kernel(GlmRowsFrom(std::move(m)), stats::Family::kBinomial);
+  const stats::GlmAggregate start = *kernel.EvaluateAtStart(beta.size());
+  const stats::GlmAggregate at_beta = *kernel.Evaluate(beta);
+  EXPECT_EQ(d["start"]["xtwx"], start.xtwx);
+  EXPECT_EQ(d["start"]["xtwz"], start.xtwz);
+  EXPECT_EQ(d["start"]["deviance"], start.deviance);
+  EXPECT_EQ(e["xtwx"], at_beta.xtwx);
+  EXPECT_EQ(e["xtwz"], at_beta.xtwz);
+  EXPECT_EQ(e["deviance"], at_beta.deviance);
+  EXPECT_EQ(e["loglik"], at_beta.loglik);
 }
 
 TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {

@@ -18,54 +18,131 @@ double YLogY(double y, double mu) { return y > 0 ? y * std::log(y / mu) : 0.0; }
 
 }  // namespace
 
+// Rows held in memory: x transposed where it is, given in pieces of kPieceRows rows (the
+// working weights are a piece's).
+class HeldGlmRows : public GlmRowSource {
+ public:
+  explicit HeldGlmRows(GlmRows rows)
+      : n_(rows.y.size()),
+        p_(rows.p),
+        x_(std::move(rows.x)),
+        y_(std::move(rows.y)),
+        offset_(std::move(rows.offset)),
+        weight_(std::move(rows.weight)) {
+    TransposeInPlace(&x_, n_, p_);
+  }
+  size_t n() const override { return n_; }
+  size_t p() const override { return p_; }
+  bool offset() const override { return !offset_.empty(); }
+  Status Rows(size_t begin, size_t end,
+              const std::function<void(const GlmPiece&)>& take) const override {
+    constexpr size_t kPieceRows = 65536;
+    for (size_t i = begin; i < end; i += kPieceRows) {
+      GlmPiece piece;
+      piece.rows = std::min(end - i, kPieceRows);
+      piece.stride = p_;
+      piece.x = x_.data() + i * p_;
+      piece.y = y_.data() + i;
+      piece.offset = offset_.empty() ? nullptr : offset_.data() + i;
+      piece.weight = weight_.empty() ? nullptr : weight_.data() + i;
+      take(piece);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  size_t n_, p_;
+  std::vector<double> x_;  // row-major
+  std::vector<double> y_;
+  std::vector<double> offset_, weight_;  // empty: none (0), all 1
+};
+
+// A part of the rows' sums, their pieces added in order.
+struct GlmKernel::Sums {
+  explicit Sums(size_t p) : xtwx(p) {
+    a.xtwx.assign(p * p, 0.0);
+    a.xtwz.assign(p, 0.0);
+  }
+  GlmAggregate a;
+  double rss = 0;
+  WeightedCrossProducts xtwx;
+  std::vector<double> working;  // a piece's working weights
+  // The log density of a 0/1 response of weight 1 is log(mu) or log(1 - mu), each at least
+  // R's bound eps: sixteen of them are multiplied (at least eps^16 ~ 1e-250, far from
+  // underflow) and the product's logarithm taken once, a sixteenth of the logarithms.
+  static constexpr int kLogGroup = 16;
+  double probabilities = 1;
+  int in_product = 0;
+  void AddLogDensity(double l) {
+    a.deviance -= 2 * l;
+    a.loglik += l;
+  }
+  // The rows' last sums.
+  void Finish() {
+    if (in_product > 0) AddLogDensity(std::log(probabilities));
+    xtwx.AddTo(a.xtwx.data());
+  }
+};
+
 GlmKernel::GlmKernel(GlmRows rows, Family family)
-    : n_(rows.y.size()), p_(rows.p), family_(family), x_(std::move(rows.x)), y_(std::move(rows.y)) {
-  TransposeInPlace(&x_, n_, p_);
-  offset_ = std::move(rows.offset);  // empty: every row's offset is 0
-  weight_ = std::move(rows.weight);  // empty: every row weighs 1
-}
+    : GlmKernel(std::make_unique<HeldGlmRows>(std::move(rows)), family) {}
+
+GlmKernel::GlmKernel(std::unique_ptr<const GlmRowSource> rows, Family family)
+    : rows_(std::move(rows)), n_(rows_->n()), p_(rows_->p()), family_(family) {}
 
 Status GlmKernel::Validate() const {
-  for (double y : y_) {
-    if (family_ == Family::kBinomial && (y < 0 || y > 1)) {
-      return InvalidArgument("binomial: the response must be 0/1 (or a condition)");
+  Status wrong = Status::Ok();
+  RETURN_IF_ERROR(rows_->Rows(0, n_, [&](const GlmPiece& piece) {
+    for (size_t i = 0; i < piece.rows && wrong.ok(); ++i) {
+      const double y = piece.y[i];
+      if (family_ == Family::kBinomial && (y < 0 || y > 1)) {
+        wrong = InvalidArgument("binomial: the response must be 0/1 (or a condition)");
+      }
+      if (family_ == Family::kPoisson && y < 0) {
+        wrong = InvalidArgument("poisson: the response must be a non-negative count");
+      }
     }
-    if (family_ == Family::kPoisson && y < 0) {
-      return InvalidArgument("poisson: the response must be a non-negative count");
-    }
-  }
-  return Status::Ok();
+  }));
+  return wrong;
 }
 
-GlmAggregate GlmKernel::Evaluate(std::span<const double> beta) const {
+Result<GlmAggregate> GlmKernel::Evaluate(std::span<const double> beta) const {
   return Step(beta, false, beta.size());
 }
-GlmAggregate GlmKernel::EvaluateAtStart(size_t columns) const { return Step({}, true, columns); }
+Result<GlmAggregate> GlmKernel::EvaluateAtStart(size_t columns) const {
+  return Step({}, true, columns);
+}
 
-GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start, size_t columns) const {
+Result<GlmAggregate> GlmKernel::Step(std::span<const double> beta, bool at_start,
+                                     size_t columns) const {
   const size_t p = columns;
   // Two row ranges on two threads when large; always summed in the same order.
-  GlmAggregate parts[kParallelParts];
-  double rss[kParallelParts] = {0, 0};
+  std::vector<Sums> parts(kParallelParts, Sums(p));
+  Status failed[kParallelParts];
   const size_t used = ParallelParts(n_, [&](size_t part, size_t begin, size_t end) {
-    StepRows(beta, at_start, columns, begin, end, &parts[part], &rss[part]);
+    Sums& sums = parts[part];
+    failed[part] = rows_->Rows(
+        begin, end, [&](const GlmPiece& piece) { AddRows(piece, beta, at_start, columns, &sums); });
+    sums.Finish();
   });
-  GlmAggregate a = std::move(parts[0]);
-  double total_rss = rss[0];
+  for (size_t k = 0; k < used; ++k) RETURN_IF_ERROR(failed[k]);
+  GlmAggregate a = std::move(parts[0].a);
+  double total_rss = parts[0].rss;
   for (size_t k = 1; k < used; ++k) {
-    for (size_t i = 0; i < p * p; ++i) a.xtwx[i] += parts[k].xtwx[i];
-    for (size_t i = 0; i < p; ++i) a.xtwz[i] += parts[k].xtwz[i];
-    a.deviance += parts[k].deviance;
-    a.loglik += parts[k].loglik;
-    a.sum_wy += parts[k].sum_wy;
-    a.sum_w += parts[k].sum_w;
-    a.extreme_fits += parts[k].extreme_fits;
-    a.sum_log_w += parts[k].sum_log_w;
-    a.fractional_successes += parts[k].fractional_successes;
-    total_rss += rss[k];
+    const GlmAggregate& b = parts[k].a;
+    for (size_t i = 0; i < p * p; ++i) a.xtwx[i] += b.xtwx[i];
+    for (size_t i = 0; i < p; ++i) a.xtwz[i] += b.xtwz[i];
+    a.deviance += b.deviance;
+    a.loglik += b.loglik;
+    a.sum_wy += b.sum_wy;
+    a.sum_w += b.sum_w;
+    a.extreme_fits += b.extreme_fits;
+    a.sum_log_w += b.sum_log_w;
+    a.fractional_successes += b.fractional_successes;
+    total_rss += parts[k].rss;
   }
   a.n = static_cast<double>(n_);
-  a.offset = !offset_.empty();
+  a.offset = rows_->offset();
   if (family_ == Family::kGaussian) {
     // The log-likelihood at the ML variance RSS / n (R's logLik for gaussian glm, with the
     // prior weights' term).
@@ -78,28 +155,18 @@ GlmAggregate GlmKernel::Step(std::span<const double> beta, bool at_start, size_t
   return a;
 }
 
-void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t columns, size_t begin,
-                         size_t end, GlmAggregate* out, double* rss) const {
+void GlmKernel::AddRows(const GlmPiece& piece, std::span<const double> beta, bool at_start,
+                        size_t columns, Sums* sums) const {
   const size_t p = columns;
-  GlmAggregate& a = *out;
-  a.xtwx.assign(p * p, 0.0);
-  a.xtwz.assign(p, 0.0);
-  std::vector<double> working(end - begin);  // the rows' working weights
-  // The log density of a 0/1 response of weight 1 is log(mu) or log(1 - mu), each at least
-  // R's bound eps: sixteen of them are multiplied (at least eps^16 ~ 1e-250, far from
-  // underflow) and the product's logarithm taken once, a sixteenth of the logarithms.
-  constexpr int kLogGroup = 16;
-  double probabilities = 1;
-  int in_product = 0;
-  const auto add_log_density = [&a](double l) {
-    a.deviance -= 2 * l;
-    a.loglik += l;
-  };
-  for (size_t i = begin; i < end; ++i) {
-    const double* xi = &x_[i * p_];
-    const double y = y_[i];
-    const double pw = weight_.empty() ? 1.0 : weight_[i];
-    const double offset = offset_.empty() ? 0.0 : offset_[i];
+  GlmAggregate& a = sums->a;
+  double* rss = &sums->rss;
+  std::vector<double>& working = sums->working;
+  working.resize(piece.rows);
+  for (size_t i = 0; i < piece.rows; ++i) {
+    const double* xi = piece.x + i * piece.stride;
+    const double y = piece.y[i];
+    const double pw = piece.weight ? piece.weight[i] : 1.0;
+    const double offset = piece.offset ? piece.offset[i] : 0.0;
     a.sum_wy += pw * y;
     a.sum_w += pw;
     if (pw != 1) a.sum_log_w += std::log(pw);  // log(1) adds nothing: skipped, row by row
@@ -138,11 +205,11 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t col
         // Deviance and log density; for a 0/1 response of weight 1 one logarithm serves both.
         // With weights, R's log density is dbinom(round(w y), round(w), mu).
         if ((y == 0 || y == 1) && pw == 1) {
-          probabilities *= y == 1 ? mu : 1 - mu;
-          if (++in_product == kLogGroup) {
-            add_log_density(std::log(probabilities));
-            probabilities = 1;
-            in_product = 0;
+          sums->probabilities *= y == 1 ? mu : 1 - mu;
+          if (++sums->in_product == Sums::kLogGroup) {
+            sums->AddLogDensity(std::log(sums->probabilities));
+            sums->probabilities = 1;
+            sums->in_product = 0;
           }
         } else {
           a.deviance += 2 * pw * (YLogY(y, mu) + YLogY(1 - y, 1 - mu));
@@ -176,11 +243,10 @@ void GlmKernel::StepRows(std::span<const double> beta, bool at_start, size_t col
     // The canonical links' mu'(eta) is V(mu) (binomial, poisson) or 1 (gaussian): w = pw mu'(eta)
     // unless mu'(eta) was held at eps.
     const double w = dmu == variance ? pw * dmu : pw * dmu * dmu / variance;
-    working[i - begin] = w;
+    working[i] = w;
     for (size_t j = 0; j < p; ++j) a.xtwz[j] += w * xi[j] * z;
   }
-  if (in_product > 0) add_log_density(std::log(probabilities));
-  AddWeightedCrossProduct(&x_[begin * p_], working.data(), p, p_, 0, end - begin, a.xtwx.data());
+  sums->xtwx.Add(piece.x, working.data(), piece.stride, piece.rows);
 }
 
 }  // namespace passerelle::stats

@@ -5,6 +5,8 @@
 #ifndef PASSERELLE_STATS_GLM_H_
 #define PASSERELLE_STATS_GLM_H_
 
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,31 +40,57 @@ struct GlmAggregate {
   double fractional_successes = 0;
 };
 
+// A piece of a GLM's rows as a kernel reads them: x row-major (`rows` rows, a row every
+// `stride` values, the model's columns first), the response, the offsets and the prior weights
+// (nullptr: every row 0, every row 1).
+struct GlmPiece {
+  size_t rows = 0, stride = 0;
+  const double* x = nullptr;
+  const double* y = nullptr;
+  const double* offset = nullptr;
+  const double* weight = nullptr;
+};
+
+// Where a kernel's rows come from: held in memory (GlmRows), or built again at each step, a
+// piece at a time (a model frame's slices: analysis/frames.h), so that the kernel holds a
+// piece's rows rather than all of them.
+class GlmRowSource {
+ public:
+  virtual ~GlmRowSource() = default;
+  virtual size_t n() const = 0;
+  virtual size_t p() const = 0;
+  virtual bool offset() const = 0;  // the rows have offsets
+  // Calls `take` with rows [begin, end), a piece at a time, in order. Called from two threads
+  // at once for ranges apart.
+  virtual Status Rows(size_t begin, size_t end,
+                      const std::function<void(const GlmPiece&)>& take) const = 0;
+};
+
 class GlmKernel {
  public:
   GlmKernel(GlmRows rows, Family family);
+  GlmKernel(std::unique_ptr<const GlmRowSource> rows, Family family);
   // Checks the response fits the family (binomial: 0 <= y <= 1; poisson: y >= 0).
   Status Validate() const;
   size_t n() const { return n_; }
   size_t p() const { return p_; }
   // The IRLS step at beta, of the model of the design's first beta.size() columns (a null
   // model: the intercept, the first, or none): cross-products for the next coefficients,
-  // deviance at beta.
-  GlmAggregate Evaluate(std::span<const double> beta) const;
+  // deviance at beta. The rows' failure to be built, if any.
+  Result<GlmAggregate> Evaluate(std::span<const double> beta) const;
   // The first IRLS step of the model of the first `columns` columns, at R's starting values
   // (mustart); deviance at those values.
-  GlmAggregate EvaluateAtStart(size_t columns) const;
+  Result<GlmAggregate> EvaluateAtStart(size_t columns) const;
 
  private:
-  GlmAggregate Step(std::span<const double> beta, bool at_start, size_t columns) const;
-  // Rows [begin, end) of Step.
-  void StepRows(std::span<const double> beta, bool at_start, size_t columns, size_t begin,
-                size_t end, GlmAggregate* a, double* rss) const;
+  struct Sums;
+  Result<GlmAggregate> Step(std::span<const double> beta, bool at_start, size_t columns) const;
+  // Adds a piece's rows to a part's sums.
+  void AddRows(const GlmPiece& piece, std::span<const double> beta, bool at_start, size_t columns,
+               Sums* sums) const;
+  std::unique_ptr<const GlmRowSource> rows_;
   size_t n_ = 0, p_ = 0;
   Family family_;
-  std::vector<double> x_;  // row-major
-  std::vector<double> y_;
-  std::vector<double> offset_, weight_;  // empty: none (0), all 1
 };
 
 }  // namespace passerelle::stats

@@ -72,39 +72,64 @@ double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b) {
   return q;
 }
 
+namespace {
+
+constexpr size_t kLanes = 4;
+
 // Built twice, for processors with AVX2 (the four lanes in one instruction) and without (two
 // and two); the lanes' arithmetic is the same either way — no fused multiply-add — so are the
 // results, bit for bit.
-__attribute__((target_clones("avx2", "default"))) void AddWeightedCrossProduct(
-    const double* x, const double* v, size_t p, size_t stride, size_t begin, size_t end,
-    double* lower) {
-  constexpr size_t kLanes = 4;
-  const size_t pairs = p * (p + 1) / 2;
-  std::vector<double> acc(pairs * kLanes, 0.0), xt(p * kLanes), yt(p * kLanes);
-  for (size_t k = begin; k < end; k += kLanes) {
-    for (size_t l = 0; l < kLanes; ++l) {
-      const bool row = k + l < end;
-      for (size_t a = 0; a < p; ++a) {
-        const double xa = row ? x[(k + l) * stride + a] : 0.0;
-        xt[a * kLanes + l] = xa;
-        yt[a * kLanes + l] = row ? v[k + l] * xa : 0.0;
-      }
-    }
-    double* out = acc.data();
-    for (size_t a = 0; a < p; ++a) {
-      const double* ya = &yt[a * kLanes];
-      for (size_t b = 0; b <= a; ++b, out += kLanes) {
-        const double* xb = &xt[b * kLanes];
-        for (size_t l = 0; l < kLanes; ++l) out[l] += ya[l] * xb[l];
-      }
-    }
-  }
-  const double* sum = acc.data();
+__attribute__((target_clones("avx2", "default"))) void AddLanes(const double* xt, const double* yt,
+                                                                size_t p, double* acc) {
+  double* out = acc;
   for (size_t a = 0; a < p; ++a) {
-    for (size_t b = 0; b <= a; ++b, sum += kLanes) {
-      lower[a * p + b] += (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    const double* ya = &yt[a * kLanes];
+    for (size_t b = 0; b <= a; ++b, out += kLanes) {
+      const double* xb = &xt[b * kLanes];
+      for (size_t l = 0; l < kLanes; ++l) out[l] += ya[l] * xb[l];
     }
   }
+}
+
+}  // namespace
+
+WeightedCrossProducts::WeightedCrossProducts(size_t p)
+    : p_(p), acc_(p * (p + 1) / 2 * kLanes, 0.0), xt_(p * kLanes, 0.0), yt_(p * kLanes, 0.0) {}
+
+void WeightedCrossProducts::Add(const double* x, const double* v, size_t stride, size_t rows) {
+  for (size_t k = 0; k < rows; ++k) {
+    for (size_t a = 0; a < p_; ++a) {
+      const double xa = x[k * stride + a];
+      xt_[a * kLanes + filled_] = xa;
+      yt_[a * kLanes + filled_] = v[k] * xa;
+    }
+    if (++filled_ == kLanes) Flush();
+  }
+}
+
+void WeightedCrossProducts::Flush() {
+  for (size_t a = 0; a < p_; ++a) {  // lanes without a row add nothing
+    for (size_t l = filled_; l < kLanes; ++l) xt_[a * kLanes + l] = yt_[a * kLanes + l] = 0.0;
+  }
+  AddLanes(xt_.data(), yt_.data(), p_, acc_.data());
+  filled_ = 0;
+}
+
+void WeightedCrossProducts::AddTo(double* lower) {
+  if (filled_ > 0) Flush();
+  const double* sum = acc_.data();
+  for (size_t a = 0; a < p_; ++a) {
+    for (size_t b = 0; b <= a; ++b, sum += kLanes) {
+      lower[a * p_ + b] += (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    }
+  }
+}
+
+void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t stride,
+                             size_t begin, size_t end, double* lower) {
+  WeightedCrossProducts sums(p);
+  sums.Add(x + begin * stride, v + begin, stride, end - begin);
+  sums.AddTo(lower);
 }
 
 // The element at j * rows + i goes to i * cols + j, that is, each position k but the last to

@@ -36,10 +36,25 @@ class SymmetricFactor {
 // Quadratic form b' A^- b with A factored.
 double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b);
 
-// Adds Σ_i v_i x_i x_i' over rows [begin, end) of the row-major x (its first p columns, a row
-// every `stride` values) to the lower triangle of `lower` (p x p, row-major). Rows go four at a
-// time into four lanes per entry, added up in a fixed order at the end, so the result depends only
-// on the rows, never on the compiler's vector width.
+// Σ_i v_i x_i x_i' over rows given a piece at a time, of the row-major x (its first p
+// columns, a row every `stride` values). Rows go four at a time into four lanes per entry,
+// added up in a fixed order at the end, so the result depends only on the rows — never on the
+// compiler's vector width, nor on how the rows were cut into pieces.
+class WeightedCrossProducts {
+ public:
+  explicit WeightedCrossProducts(size_t p);
+  void Add(const double* x, const double* v, size_t stride, size_t rows);
+  // Adds the sum to the lower triangle of `lower` (p x p, row-major).
+  void AddTo(double* lower);
+
+ private:
+  void Flush();  // the rows in the lanes into the sums
+  size_t p_, filled_ = 0;
+  std::vector<double> acc_, xt_, yt_;
+};
+
+// Adds Σ_i v_i x_i x_i' over rows [begin, end) to the lower triangle of `lower`, as
+// WeightedCrossProducts sums them.
 void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t stride,
                              size_t begin, size_t end, double* lower);
 

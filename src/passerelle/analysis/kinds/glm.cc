@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "passerelle/analysis/describe.h"
@@ -89,31 +90,61 @@ Result<stats::GlmAggregate> RemoteGlmSite::EvaluateAtStart() {
   return Ask("start", {});
 }
 
+// The model's frame is taken slice by slice (formula::PlanFrameSlices): its figures added up,
+// and its rows read again from the table's slices at each step, so a node holds a slice's
+// design; a table of one slice keeps its rows in the kernel.
 Status BuildGlmModel(const json& task, const formula::Formula& f,
                      const formula::FrameOptions& options, const data::Table& table,
                      SiteModel* model) {
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kRegression,
-                                            task.value("subset", ""), options));
+  const std::string subset = task.value("subset", "");
+  ASSIGN_OR_RETURN(
+      formula::FrameSlices plan,
+      formula::PlanFrameSlices(f, table, formula::ModelKind::kRegression, subset, options));
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(task.value("family", "")));
-  for (double y : m.y) model->events += y;
+  FrameFigures figures(/*cross_products=*/true, table.rows);
   // Both outcomes of a two-valued response count, whatever the family: a model of a rare
   // outcome would single its patients out, and an intercept-only Poisson or Gaussian model of a
   // 0/1 variable gives its count.
   std::map<double, double> outcomes;
-  for (double y : m.y) outcomes[y] += 1;
+  std::vector<size_t> slice_rows;
+  size_t n = 0, p = 0;
+  bool offset = false;
+  std::optional<stats::GlmRows> held;  // a table of one slice
+  for (size_t s = 0; s < plan.count; ++s) {
+    ASSIGN_OR_RETURN(
+        formula::ModelFrame m,
+        formula::BuildFrameSlice(f, table, formula::ModelKind::kRegression, subset, plan, s));
+    for (double y : m.y) {
+      model->events += y;
+      // Counted up to four values: more and the response is not counts in disguise.
+      if (outcomes.size() <= 3 || outcomes.count(y)) outcomes[y] += 1;
+    }
+    figures.Add(m);
+    slice_rows.push_back(m.n);
+    n += m.n;
+    if (m.n > 0) p = m.p(), offset = !m.offset.empty();
+    if (plan.count == 1) held = GlmRowsFrom(std::move(m));
+  }
+  if (n == 0) return formula::NoRowsLeft(f);
   if (family == stats::Family::kBinomial) {
-    model->events = std::min(model->events, static_cast<double>(m.n) - model->events);
+    model->events = std::min(model->events, static_cast<double>(n) - model->events);
   } else if (outcomes.size() >= 2 && outcomes.size() <= 3) {
     // Two or three values: n, the sum and the sum of squares (the deviance) solve for their
     // counts, so the rarest must be held by at least min_events records.
-    model->events = static_cast<double>(m.n);
+    model->events = static_cast<double>(n);
     for (const auto& [value, count] : outcomes) model->events = std::min(model->events, count);
   } else {
-    model->events = static_cast<double>(m.n);
+    model->events = static_cast<double>(n);
   }
-  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/true, model));
-  model->glm = std::make_unique<stats::GlmKernel>(GlmRowsFrom(std::move(m)), family);
+  RETURN_IF_ERROR(figures.Finish(table, model));
+  if (held) {
+    model->glm = std::make_unique<stats::GlmKernel>(std::move(*held), family);
+  } else {
+    model->glm = std::make_unique<stats::GlmKernel>(
+        std::make_unique<SlicedGlmRows>(table, f, subset, std::move(plan), std::move(slice_rows), p,
+                                        offset),
+        family);
+  }
   RETURN_IF_ERROR(model->glm->Validate());
   return Status::Ok();
 }
@@ -139,8 +170,8 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
   const bool null_model = task.value("null", false);
   const stats::GlmKernel& kernel = *model->glm;
   const size_t p = null_model ? NullColumns(model->intercept) : model->p;
-  const auto start = [&] {
-    const stats::GlmAggregate a = kernel.EvaluateAtStart(p);
+  const auto start = [&]() -> Result<json> {
+    ASSIGN_OR_RETURN(const stats::GlmAggregate a, kernel.EvaluateAtStart(p));
     json j = GlmAggregateJson(a);
     // The null model's start gives the weighted mean of the response, at which the null
     // deviance is taken (without an offset): the intercept alone would reach it by iterating.
@@ -159,15 +190,19 @@ Result<std::string> GlmStep(const json& task, const SiteModel* model,
     // With the first IRLS step, which the fit asks next (a null model's only when it has an
     // intercept: without one it is never iterated): one round trip fewer.
     if (task.value("with_start", false) && (!null_model || model->intercept)) {
-      design["start"] = start();
+      ASSIGN_OR_RETURN(design["start"], start());
     }
     return design.dump();
   }
-  if (step == "start") return start().dump();
+  if (step == "start") {
+    ASSIGN_OR_RETURN(const json j, start());
+    return j.dump();
+  }
   if (step == "evaluate") {
     const std::vector<double> beta = task.value("beta", std::vector<double>());
     if (beta.size() != p) return InvalidArgument("task: beta has the wrong length");
-    return GlmAggregateJson(kernel.Evaluate(beta)).dump();
+    ASSIGN_OR_RETURN(const stats::GlmAggregate a, kernel.Evaluate(beta));
+    return GlmAggregateJson(a).dump();
   }
   return InvalidArgument("task: unknown step '" + step + "'");
 }
