@@ -32,17 +32,19 @@ Cohort Cohort::FromBits(std::vector<uint64_t> bits) {
 }
 
 Cohort Cohort::Renumbered(std::span<const uint32_t> index) const {
-  std::vector<size_t> rows;
-  rows.reserve(size);
-  uint32_t most = 0;
-  for (size_t w = 0; w < bits.size(); ++w) {
-    for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
-      const uint32_t r = index[w * 64 + static_cast<size_t>(std::countr_zero(word))];
-      rows.push_back(r);
-      most = std::max(most, r);
+  // Each member's new number, twice: the largest sizes the bits, then each is set.
+  const auto each = [&](auto&& take) {
+    for (size_t w = 0; w < bits.size(); ++w) {
+      for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+        take(index[w * 64 + static_cast<size_t>(std::countr_zero(word))]);
+      }
     }
-  }
-  return FromRows(rows, rows.empty() ? 0 : size_t{most} + 1);
+  };
+  size_t words = 0;
+  each([&words](uint32_t r) { words = std::max(words, size_t{r} / 64 + 1); });
+  std::vector<uint64_t> out(words, 0);
+  each([&out](uint32_t r) { out[r / 64] |= uint64_t{1} << (r % 64); });
+  return FromBits(std::move(out));
 }
 
 size_t CohortDifference(const Cohort& a, const Cohort& b, size_t limit) {

@@ -2,6 +2,7 @@
 // record), and the dataset tables a node keeps in memory between tasks.
 #include <algorithm>
 
+#include "passerelle/base/memory.h"
 #include "passerelle/federation/node/node_impl.h"
 
 namespace passerelle::federation {
@@ -59,6 +60,7 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
     // A new import, or a variable the table lacks: read again (the models built on the old
     // rows forgotten), with the variables held before when the version is the same. The names
     // spell functions and levels too: only the dataset's variables among them are read.
+    loaded.models.Clear();  // they read the table's rows at each step
     ASSIGN_OR_RETURN(data::Dictionary dictionary, store->Dictionary(dataset));
     std::set<std::string> read;
     bool identifier = false;
@@ -96,7 +98,9 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
     }
     loaded.table = std::move(table);
     loaded.version = version.version;
-    loaded.models.Clear();
+    // The reading's buffers and the ledger's keys, freed, are given back: a slice's frames
+    // would not take their place, and a node's peak would be the reading's plus the step's.
+    ReturnFreedMemory();
     return &loaded;
   }
   return NotFound("site " + store->site_name() + " has no dataset '" + dataset + "'");
