@@ -105,7 +105,7 @@ void Node::Run() {
   // task comes as soon as the hub has it, and a round costs one round trip, not two. The other
   // polls and the answers go on the node's first connection, open since it connected.
   std::future<Result<net::HttpResponse>> ahead;
-  auto poll = [&n, read_timeout](net::HttpsClient* via, std::string body) {
+  auto poll = [read_timeout](net::HttpsClient* via, std::string body) {
     return via->Post("/v1/node/poll", body, read_timeout);
   };
   while (!n.stopping) {
