@@ -22,23 +22,7 @@ Result<stats::GlmAggregate> Sum(const std::vector<GlmSite*>& sites,
                    EachSite<stats::GlmAggregate>(sites.size(), [&](size_t s) {
                      return beta ? sites[s]->Evaluate(*beta) : sites[s]->EvaluateAtStart();
                    }));
-  for (const stats::GlmAggregate& a : parts) {
-    if (total.xtwx.empty()) {
-      total.xtwx.assign(a.xtwx.size(), 0.0);
-      total.xtwz.assign(a.xtwz.size(), 0.0);
-    }
-    for (size_t i = 0; i < a.xtwx.size(); ++i) total.xtwx[i] += a.xtwx[i];
-    for (size_t i = 0; i < a.xtwz.size(); ++i) total.xtwz[i] += a.xtwz[i];
-    total.n += a.n;
-    total.deviance += a.deviance;
-    total.loglik += a.loglik;
-    total.extreme_fits += a.extreme_fits;
-    total.sum_log_w += a.sum_log_w;
-    total.sum_w += a.sum_w;
-    total.sum_wy += a.sum_wy;
-    total.offset = total.offset || a.offset;
-    total.fractional_successes += a.fractional_successes;
-  }
+  for (const stats::GlmAggregate& a : parts) stats::AddGlmAggregate(a, &total);
   return total;
 }
 

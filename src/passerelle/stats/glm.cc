@@ -18,6 +18,24 @@ double YLogY(double y, double mu) { return y > 0 ? y * std::log(y / mu) : 0.0; }
 
 }  // namespace
 
+void AddGlmAggregate(const GlmAggregate& part, GlmAggregate* total) {
+  if (total->xtwx.empty()) {
+    total->xtwx.assign(part.xtwx.size(), 0.0);
+    total->xtwz.assign(part.xtwz.size(), 0.0);
+  }
+  for (size_t i = 0; i < part.xtwx.size(); ++i) total->xtwx[i] += part.xtwx[i];
+  for (size_t i = 0; i < part.xtwz.size(); ++i) total->xtwz[i] += part.xtwz[i];
+  total->n += part.n;
+  total->deviance += part.deviance;
+  total->loglik += part.loglik;
+  total->extreme_fits += part.extreme_fits;
+  total->sum_log_w += part.sum_log_w;
+  total->sum_w += part.sum_w;
+  total->sum_wy += part.sum_wy;
+  total->offset = total->offset || part.offset;
+  total->fractional_successes += part.fractional_successes;
+}
+
 // Rows held in memory: x transposed where it is, given in pieces of kPieceRows rows (the
 // working weights are a piece's).
 class HeldGlmRows : public GlmRowSource {
@@ -129,16 +147,7 @@ Result<GlmAggregate> GlmKernel::Step(std::span<const double> beta, bool at_start
   GlmAggregate a = std::move(parts[0].a);
   double total_rss = parts[0].rss;
   for (size_t k = 1; k < used; ++k) {
-    const GlmAggregate& b = parts[k].a;
-    for (size_t i = 0; i < p * p; ++i) a.xtwx[i] += b.xtwx[i];
-    for (size_t i = 0; i < p; ++i) a.xtwz[i] += b.xtwz[i];
-    a.deviance += b.deviance;
-    a.loglik += b.loglik;
-    a.sum_wy += b.sum_wy;
-    a.sum_w += b.sum_w;
-    a.extreme_fits += b.extreme_fits;
-    a.sum_log_w += b.sum_log_w;
-    a.fractional_successes += b.fractional_successes;
+    AddGlmAggregate(parts[k].a, &a);
     total_rss += parts[k].rss;
   }
   a.n = static_cast<double>(n_);

@@ -40,6 +40,10 @@ struct GlmAggregate {
   double fractional_successes = 0;
 };
 
+// Adds `part`'s sums (a part of a site's rows, a site's) to `total`, sized from `part` when
+// empty; `offset` when either has one.
+void AddGlmAggregate(const GlmAggregate& part, GlmAggregate* total);
+
 // A piece of a GLM's rows as a kernel reads them: x row-major (`rows` rows, a row every
 // `stride` values, the model's columns first), the response, the offsets and the prior weights
 // (nullptr: every row 0, every row 1).
