@@ -11,14 +11,18 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "passerelle/analysis/run.h"
 #include "passerelle/base/clock.h"
 #include "passerelle/base/test_dir.h"
+#include "passerelle/data/csv_table.h"
 #include "passerelle/data/dictionary.h"
 #include "passerelle/federation/hub/hub.h"
 #include "passerelle/federation/node/node.h"
 #include "passerelle/federation/researcher.h"
+#include "passerelle/formula/model.h"
 #include "passerelle/net/pki.h"
 #include "passerelle/net/signing.h"
 #include "passerelle/store/audit_log.h"
@@ -306,6 +310,88 @@ TEST_F(FederationTest, RowsSharingAnIdentifierAreTwoRecordsToTheLedger) {
   auto but_one = Run(study);
   ASSERT_TRUE(but_one.ok()) << but_one.status().ToString();
   EXPECT_EQ((*but_one)["results"]["arms"]["status"], "refused") << (*but_one).dump();
+}
+
+// A dataset of more rows than a model frame's slice (formula::kSliceRows): the node's GLM,
+// its frame taken slice by slice and its rows read back at each step, is the fit of the whole
+// table in this process, to the last bit; so are the curve's counts.
+TEST_F(FederationTest, ADatasetOfManySlicesGivesTheWholeTablesFit) {
+  const std::string rows = ReadAll(kRef + "colon_death_site3.csv");
+  const size_t header = rows.find('\n') + 1;
+  std::string csv = rows.substr(0, header);
+  for (int copy = 0; csv.size() < 12'000'000; ++copy) {  // ~150,000 rows, each its own id
+    std::istringstream in(rows.substr(header));
+    for (std::string line; std::getline(in, line);) {
+      const size_t id = line.find(',') + 1, end = line.find(',', id);
+      csv += line.substr(0, id) +
+             std::to_string(copy * 100000 + std::stoi(line.substr(id, end - id))) +
+             line.substr(end) + "\n";
+    }
+  }
+  const std::string path = dir_ + "/large.csv";
+  std::ofstream(path) << csv;
+  {
+    auto s = store::SiteStore::Open(dir_ + "/site3");
+    ASSERT_TRUE(s.ok());
+    store::ImportRequest import;
+    import.dataset = "large";
+    import.file_path = path;
+    import.dictionary =
+        data::ParseDictionary(ReadAll(kRef + "colon_death.dictionary.toml"), "dict").value();
+    ASSERT_TRUE((*s)->Import(import).ok());
+  }
+  StartNode("site3");
+  const json study = {{"title", "slices"},
+                      {"dataset", "large"},
+                      {"sites", {"site3"}},
+                      {"analyses",
+                       {{{"id", "glm"},
+                         {"function", "glm"},
+                         {"formula", "status ~ rx + age + nodes"},
+                         {"family", "binomial"}},
+                        {{"id", "km"},
+                         {"function", "survfit"},
+                         {"formula", "Surv(time, status) ~ rx"},
+                         {"bin_days", 30}}}}};
+  auto result = Run(study);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const json& glm = (*result)["results"]["glm"];
+  ASSERT_EQ(glm["status"], "ok") << glm.dump();
+  const json& km = (*result)["results"]["km"];
+  ASSERT_EQ(km["status"], "ok") << km.dump();
+
+  data::CsvTableOptions options;
+  options.levels["rx"] = {"Obs", "Lev", "Lev+5FU"};
+  auto table = data::ReadCsvTable({path}, options);
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  ASSERT_GT(table->rows, 2 * formula::kSliceRows);
+  analysis::AnalysisRequest request;
+  request.function = "glm";
+  request.formula = "status ~ rx + age + nodes";
+  request.family = "binomial";
+  auto local = analysis::RunAnalysis(request, *table);
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  const analysis::GlmResult& fit = std::get<analysis::GlmOutput>(local->result).fit;
+  EXPECT_EQ(glm["results"]["n"], fit.n);
+  EXPECT_EQ(glm["results"]["coef"].get<std::vector<double>>(), fit.coef);
+  EXPECT_EQ(glm["results"]["deviance"].get<double>(), fit.deviance);
+  EXPECT_EQ(glm["results"]["null_deviance"].get<double>(), fit.null_deviance);
+  request = {};
+  request.function = "survfit";
+  request.formula = "Surv(time, status) ~ rx";
+  request.bin_days = 30;
+  local = analysis::RunAnalysis(request, *table);
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  const auto& curves = std::get<analysis::SurvfitOutput>(local->result);
+  ASSERT_EQ(km["results"]["strata"].size(), curves.curves.size());
+  for (size_t g = 0; g < curves.curves.size(); ++g) {
+    EXPECT_EQ(km["results"]["strata"][g]["n"], curves.curves[g].n);
+    EXPECT_EQ(km["results"]["strata"][g]["events"], curves.curves[g].events);
+    const json& median = km["results"]["strata"][g]["median"];  // null: not reached
+    EXPECT_TRUE(median.is_null() ? std::isnan(curves.curves[g].median)
+                                 : median == curves.curves[g].median)
+        << median;
+  }
 }
 
 // Site 2 keeps its datasets in PostgreSQL; site 3 analyses its warehouse's table where it is,
