@@ -42,7 +42,7 @@ namespace {
 // The rows of the table in group `g` of a stratum, appended to `rows`: all of them, or
 // (`events`) those with an event (`cause` 0: any; competing events: that cause).
 template <typename Row>
-void GroupRows(const StratumRows& r, size_t g, bool events, double cause, std::vector<Row>* rows) {
+void MembersOf(const StratumRows& r, size_t g, bool events, double cause, std::vector<Row>* rows) {
   for (size_t i = 0; i < r.rows.size(); ++i) {
     if (r.group[i] != static_cast<int32_t>(g)) continue;
     if (events && (r.status[i] == 0 || (cause != 0 && r.status[i] != cause))) continue;
@@ -87,19 +87,12 @@ Status CheckGroupsRelease(const formula::Formula& f, size_t n, bool causes_label
   return Status::Ok();
 }
 
-// Rows of the table (ascending, no repeats) as a cohort.
-privacy::Cohort CohortOf(const std::vector<uint32_t>& rows, size_t table_rows) {
-  std::vector<uint64_t> bits((table_rows + 63) / 64, 0);
-  for (uint32_t r : rows) bits[r / 64] |= uint64_t{1} << (r % 64);
-  return privacy::Cohort::FromBits(std::move(bits));
-}
-
 }  // namespace
 
 privacy::Cohort GroupCohort(const StratumRows& r, size_t g, size_t table_rows, bool events,
                             double cause) {
   std::vector<size_t> members;
-  GroupRows(r, g, events, cause, &members);
+  MembersOf(r, g, events, cause, &members);
   return privacy::Cohort::FromRows(members, table_rows);
 }
 
@@ -170,7 +163,7 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
           group.counts = stats::AddCounts(group.counts, c);
         }
         for (size_t k = 0; k < group.rows.size(); ++k) {
-          GroupRows(r, g, k > 0, k > 1 ? static_cast<double>(k - 1) : 0.0, &group.rows[k]);
+          MembersOf(r, g, k > 0, k > 1 ? static_cast<double>(k - 1) : 0.0, &group.rows[k]);
         }
       }
     }
@@ -218,9 +211,9 @@ Result<LocalRelease> RunCountsStep(const json& task, const data::Table& table,
     cell["truncated"] = rows < c.time.size();
     cells.push_back(std::move(cell));
     // The group's records are a population; its events, and each cause's, are counts.
-    release.cohorts.push_back(CohortOf(group.rows[0], table.rows));
+    release.cohorts.push_back(privacy::Cohort::FromRows(group.rows[0], table.rows));
     for (size_t k = 1; k < group.rows.size(); ++k) {
-      release.counts.push_back(CohortOf(group.rows[k], table.rows));
+      release.counts.push_back(privacy::Cohort::FromRows(group.rows[k], table.rows));
     }
   }
   json aggregate = {{"cells", cells},

@@ -15,10 +15,22 @@ std::string DigestOf(const std::vector<uint64_t>& bits) {
 
 }  // namespace
 
-Cohort Cohort::FromRows(std::span<const size_t> rows, size_t table_rows) {
+namespace {
+
+template <typename Row>
+Cohort OfRows(std::span<const Row> rows, size_t table_rows) {
   std::vector<uint64_t> bits((table_rows + 63) / 64, 0);
-  for (size_t r : rows) bits[r / 64] |= uint64_t{1} << (r % 64);
-  return FromBits(std::move(bits));
+  for (Row r : rows) bits[r / 64] |= uint64_t{1} << (r % 64);
+  return Cohort::FromBits(std::move(bits));
+}
+
+}  // namespace
+
+Cohort Cohort::FromRows(std::span<const size_t> rows, size_t table_rows) {
+  return OfRows(rows, table_rows);
+}
+Cohort Cohort::FromRows(std::span<const uint32_t> rows, size_t table_rows) {
+  return OfRows(rows, table_rows);
 }
 
 Cohort Cohort::FromBits(std::vector<uint64_t> bits) {

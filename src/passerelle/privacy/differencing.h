@@ -26,6 +26,7 @@ struct Cohort {
 
   // `rows`: indices into a table of `table_rows` rows (any order, no repeats).
   static Cohort FromRows(std::span<const size_t> rows, size_t table_rows);
+  static Cohort FromRows(std::span<const uint32_t> rows, size_t table_rows);
   // A cohort read back from its bits (as stored).
   static Cohort FromBits(std::vector<uint64_t> bits);
   // The same records renumbered: bit r becomes bit index[r]. REQUIRES: index covers every bit
