@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <random>
 
 #include "passerelle/formula/eval.h"
 
@@ -265,6 +266,111 @@ TEST(Model, LevelsFromEveryRowTakeTheWholeTableAtOnce) {
       ForEachFrameSlice(*ParseFormula("Surv(time, status) ~ cell"), table, ModelKind::kGroups,
                         "age > 100", {}, 7, [](ModelFrame&) { return Status::Ok(); });
   EXPECT_NE(none.message().find("no rows left"), std::string::npos) << none.ToString();
+}
+
+// Random tables: missing values, an event coded 0/1 or 1/2, a category with a level no row
+// has. Every formula's slices, of any size, hold the whole frame's rows, values and design.
+data::Table RandomTable(unsigned seed) {
+  std::mt19937 rng(seed);
+  const auto uniform = [&rng](int k) { return static_cast<int>(rng() % static_cast<unsigned>(k)); };
+  data::Variable time{}, status{}, age{}, cell{}, sex{};
+  time.name = "time", time.type = data::VarType::kNumber;
+  status.name = "status", status.type = data::VarType::kInteger;
+  age.name = "age", age.type = data::VarType::kNumber;
+  cell.name = "cell", cell.type = data::VarType::kCategory;
+  cell.levels = {"squamous", "small", "adeno", "large"};
+  sex.name = "sex", sex.type = data::VarType::kInteger;
+  data::ColumnBuilder t(time), s(status), a(age), c(cell), x(sex);
+  const int rows = 20 + uniform(80), coding = uniform(2);
+  for (int i = 0; i < rows; ++i) {
+    const auto maybe = [&](data::ColumnBuilder& b, double value) {
+      uniform(20) == 0 ? b.AddMissing() : b.AddNumber(value);
+    };
+    maybe(t, 1 + uniform(30));
+    maybe(s, coding + uniform(2));
+    maybe(a, 30 + uniform(50) + 0.5 * uniform(2));
+    uniform(20) == 0 ? c.AddMissing() : c.AddText(cell.levels[uniform(3)]);
+    x.AddNumber(1 + uniform(2));
+  }
+  data::Table table;
+  table.columns = {t.Finish(), s.Finish(), a.Finish(), c.Finish(), x.Finish()};
+  table.rows = static_cast<size_t>(rows);
+  return table;
+}
+
+TEST(Model, SlicesOfRandomTablesAreTheWholeFrames) {
+  const std::vector<std::pair<const char*, ModelKind>> formulas = {
+      {"Surv(time, status) ~ cell + strata(sex)", ModelKind::kGroups},
+      {"Surv(time, status) ~ I(age > 60) + sex", ModelKind::kGroups},
+      {"Surv(time, status == 1) ~ 1", ModelKind::kGroups},
+      {"status ~ age + cell", ModelKind::kRegression},
+      {"age ~ cell * sex + offset(log(time))", ModelKind::kRegression},
+      {"I(time > 10) ~ age:cell + I(sex == 2) - 1", ModelKind::kRegression}};
+  for (unsigned seed = 0; seed < 25; ++seed) {
+    const data::Table table = RandomTable(seed);
+    for (const auto& [text, kind] : formulas) {
+      for (const char* subset : {"", "age < 70 | sex == 2"}) {
+        SCOPED_TRACE(std::string(text) + " | " + subset + " | seed " + std::to_string(seed));
+        const Formula f = *ParseFormula(text);
+        FrameOptions options;
+        if (kind == ModelKind::kRegression && seed % 2) options.weights = "sex";
+        const Result<ModelFrame> whole = BuildModelFrame(f, table, kind, subset, options);
+        for (size_t slice_rows : {1, 7, 16}) {
+          SCOPED_TRACE(slice_rows);
+          std::vector<size_t> rows;
+          std::vector<double> time, status, y, offset, weights;
+          std::vector<std::vector<double>> x;  // by column
+          std::vector<std::string> groups;
+          size_t omitted = 0, subset_out = 0;
+          const Status done =
+              ForEachFrameSlice(f, table, kind, subset, options, slice_rows, [&](ModelFrame& m) {
+                omitted += m.n_omitted_na;
+                subset_out += m.n_subset_out;
+                if (m.n == 0) return Status::Ok();
+                EXPECT_EQ(m.coef_names, whole->coef_names);
+                x.resize(m.p());
+                for (size_t k = 0; k < m.n; ++k) {
+                  rows.push_back(m.rows[k]);
+                  for (size_t j = 0; j < m.p(); ++j) x[j].push_back(m.X(k, j));
+                  if (kind == ModelKind::kGroups) {
+                    time.push_back(m.time[k]);
+                    status.push_back(m.status[k]);
+                    groups.push_back(m.group_labels[m.group[k]] + "/" +
+                                     (m.strata.empty() ? "" : m.strata_labels[m.strata[k]]));
+                  }
+                }
+                y.insert(y.end(), m.y.begin(), m.y.end());
+                offset.insert(offset.end(), m.offset.begin(), m.offset.end());
+                weights.insert(weights.end(), m.weights.begin(), m.weights.end());
+                return Status::Ok();
+              });
+          ASSERT_EQ(done.ok(), whole.ok()) << done.ToString() << " / " << whole.status().ToString();
+          if (!whole.ok()) {
+            EXPECT_EQ(done.message(), whole.status().message());
+            continue;
+          }
+          EXPECT_EQ(rows, whole->rows);
+          EXPECT_EQ(omitted, whole->n_omitted_na);
+          EXPECT_EQ(subset_out, whole->n_subset_out);
+          EXPECT_EQ(y, whole->y);
+          EXPECT_EQ(offset, whole->offset);
+          EXPECT_EQ(weights, whole->weights);
+          for (size_t j = 0; j < whole->p(); ++j) {
+            EXPECT_EQ(x[j], std::vector<double>(whole->x.begin() + j * whole->n,
+                                                whole->x.begin() + (j + 1) * whole->n));
+          }
+          if (kind != ModelKind::kGroups) continue;
+          EXPECT_EQ(time, whole->time);
+          EXPECT_EQ(status, whole->status);
+          for (size_t k = 0; k < whole->n; ++k) {
+            EXPECT_EQ(groups[k],
+                      whole->group_labels[whole->group[k]] + "/" +
+                          (whole->strata.empty() ? "" : whole->strata_labels[whole->strata[k]]));
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(Eval, NaLogicFollowsR) {
