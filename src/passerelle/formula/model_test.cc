@@ -308,7 +308,9 @@ TEST(Model, SlicesOfRandomTablesAreTheWholeFrames) {
       {"I(time > 10) ~ age:cell + I(sex == 2) - 1", ModelKind::kRegression}};
   for (unsigned seed = 0; seed < 25; ++seed) {
     const data::Table table = RandomTable(seed);
-    for (const auto& [text, kind] : formulas) {
+    for (const auto& formula : formulas) {
+      const char* text = formula.first;
+      const ModelKind kind = formula.second;  // (a lambda cannot capture a binding)
       for (const char* subset : {"", "age < 70 | sex == 2"}) {
         SCOPED_TRACE(std::string(text) + " | " + subset + " | seed " + std::to_string(seed));
         const Formula f = *ParseFormula(text);
