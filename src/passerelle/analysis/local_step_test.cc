@@ -8,6 +8,7 @@
 #include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "passerelle/analysis/federated.h"
 #include "passerelle/analysis/frames.h"
@@ -374,6 +375,25 @@ TEST(LocalStep, AGlmSliceBySliceIsTheWholeTables) {
   EXPECT_EQ(e["xtwz"], at_beta.xtwz);
   EXPECT_EQ(e["deviance"], at_beta.deviance);
   EXPECT_EQ(e["loglik"], at_beta.loglik);
+}
+
+// A response the family cannot take is refused as the slices are read, with the family's rule.
+TEST(LocalStep, AGlmResponseOutsideItsFamilyIsRefused) {
+  const data::Table table = FourSlices();
+  const privacy::Policy policy = privacy::DefaultPolicy("s1");
+  for (const auto& [formula, family, rule] :
+       {std::tuple{"days ~ organ", "binomial", "binomial: the response must be 0/1"},
+        std::tuple{"I(days - 1000) ~ organ", "poisson", "poisson: the response must be a non"}}) {
+    const nlohmann::json task = {{"analysis", "glm"},
+                                 {"step", "levels"},
+                                 {"formula", formula},
+                                 {"subset", ""},
+                                 {"family", family}};
+    auto release = RunLocalStep(task.dump(), table, policy);
+    EXPECT_EQ(release.status().code(), StatusCode::kInvalidArgument) << formula;
+    EXPECT_NE(release.status().message().find(rule), std::string::npos)
+        << release.status().ToString();
+  }
 }
 
 TEST(LocalStep, RemoteGlmSitesGiveThePooledLogisticFit) {

@@ -140,6 +140,18 @@ class FederationTest : public ::testing::Test {
   }
 
   // A node for SITE presenting CERT (from CA), pinning `hub_key` (the hub's by default).
+  // Imports `path` (colon data) into `site`'s store as `dataset`.
+  void ImportColon(const std::string& site, const std::string& dataset, const std::string& path) {
+    auto s = store::SiteStore::Open(dir_ + "/" + site);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store::ImportRequest import;
+    import.dataset = dataset;
+    import.file_path = path;
+    import.dictionary =
+        data::ParseDictionary(ReadAll(kRef + "colon_death.dictionary.toml"), "dict").value();
+    const auto imported = (*s)->Import(import);
+    ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  }
   void StartNode(const std::string& site, const std::string& ca = "ca", std::string cert = "",
                  std::string hub_key = "") {
     NodeConfig config;
@@ -288,16 +300,7 @@ TEST_F(FederationTest, RowsSharingAnIdentifierAreTwoRecordsToTheLedger) {
   csv.replace(csv.find(aged_26), aged_26.size(), "\nsite3,3,");
   const std::string path = dir_ + "/repeated.csv";
   std::ofstream(path) << csv;
-  {
-    auto s = store::SiteStore::Open(dir_ + "/site3");
-    ASSERT_TRUE(s.ok());
-    store::ImportRequest import;
-    import.dataset = "repeated";
-    import.file_path = path;
-    import.dictionary =
-        data::ParseDictionary(ReadAll(kRef + "colon_death.dictionary.toml"), "dict").value();
-    ASSERT_TRUE((*s)->Import(import).ok());
-  }
+  ImportColon("site3", "repeated", path);
   StartNode("site3");
   json study = {{"title", "arms"},
                 {"dataset", "repeated"},
@@ -330,16 +333,7 @@ TEST_F(FederationTest, ADatasetOfManySlicesGivesTheWholeTablesFit) {
   }
   const std::string path = dir_ + "/large.csv";
   std::ofstream(path) << csv;
-  {
-    auto s = store::SiteStore::Open(dir_ + "/site3");
-    ASSERT_TRUE(s.ok());
-    store::ImportRequest import;
-    import.dataset = "large";
-    import.file_path = path;
-    import.dictionary =
-        data::ParseDictionary(ReadAll(kRef + "colon_death.dictionary.toml"), "dict").value();
-    ASSERT_TRUE((*s)->Import(import).ok());
-  }
+  ImportColon("site3", "large", path);
   StartNode("site3");
   const json study = {{"title", "slices"},
                       {"dataset", "large"},

@@ -156,17 +156,34 @@ TEST(Model, TooManyColumnsAreRefusedBeforeTheyAreBuilt) {
       BuildModelFrame(*ParseFormula("Surv(time, status) ~ time"), table, ModelKind::kCox, "").ok());
 }
 
+// The columns of the sliced tables below, filled row by row: time, status, age, a category
+// (one of kCells, or missing) and sex.
+const std::vector<std::string> kCells = {"squamous", "small", "adeno", "large"};
+struct Columns {
+  static data::Variable Of(const char* name, data::VarType type) {
+    data::Variable v{};
+    v.name = name;
+    v.type = type;
+    if (type == data::VarType::kCategory) v.levels = kCells;
+    return v;
+  }
+  data::ColumnBuilder t{Of("time", data::VarType::kNumber)},
+      s{Of("status", data::VarType::kInteger)}, a{Of("age", data::VarType::kNumber)},
+      c{Of("cell", data::VarType::kCategory)}, x{Of("sex", data::VarType::kInteger)};
+  data::Table Finish(size_t rows) {
+    data::Table table;
+    table.columns = {t.Finish(), s.Finish(), a.Finish(), c.Finish(), x.Finish()};
+    table.rows = rows;
+    return table;
+  }
+};
+
 // A table of 40 rows whose first rows have only the event code 1 (the whole table codes events
 // 1/2), groups that first appear in late rows, and missing values.
 data::Table SlicedTable() {
-  data::Variable time{}, status{}, age{}, cell{}, sex{};
-  time.name = "time", time.type = data::VarType::kNumber;
-  status.name = "status", status.type = data::VarType::kInteger;
-  age.name = "age", age.type = data::VarType::kNumber;
-  cell.name = "cell", cell.type = data::VarType::kCategory;
-  cell.levels = {"squamous", "small", "adeno", "large"};
-  sex.name = "sex", sex.type = data::VarType::kInteger;
-  data::ColumnBuilder t(time), s(status), a(age), c(cell), x(sex);
+  Columns columns;
+  data::ColumnBuilder &t = columns.t, &s = columns.s, &a = columns.a, &c = columns.c,
+                      &x = columns.x;
   for (int i = 0; i < 40; ++i) {
     t.AddNumber((i * 37) % 23 + 1);
     s.AddNumber(i < 10 ? 1 : 1 + (i * 7) % 3 % 2);
@@ -175,13 +192,10 @@ data::Table SlicedTable() {
     } else {
       a.AddNumber(40 + (i * 13) % 45);
     }
-    c.AddText(cell.levels[i < 20 ? (i % 2) * 2 : (i * 5) % 4]);
+    c.AddText(kCells[i < 20 ? (i % 2) * 2 : (i * 5) % 4]);
     x.AddNumber(i < 30 ? 1 + i % 2 : 3);
   }
-  data::Table table;
-  table.columns = {t.Finish(), s.Finish(), a.Finish(), c.Finish(), x.Finish()};
-  table.rows = 40;
-  return table;
+  return columns.Finish(40);
 }
 
 TEST(Model, SlicesOfAFrameAreTheWholeTablesFrame) {
@@ -273,14 +287,9 @@ TEST(Model, LevelsFromEveryRowTakeTheWholeTableAtOnce) {
 data::Table RandomTable(unsigned seed) {
   std::mt19937 rng(seed);
   const auto uniform = [&rng](int k) { return static_cast<int>(rng() % static_cast<unsigned>(k)); };
-  data::Variable time{}, status{}, age{}, cell{}, sex{};
-  time.name = "time", time.type = data::VarType::kNumber;
-  status.name = "status", status.type = data::VarType::kInteger;
-  age.name = "age", age.type = data::VarType::kNumber;
-  cell.name = "cell", cell.type = data::VarType::kCategory;
-  cell.levels = {"squamous", "small", "adeno", "large"};
-  sex.name = "sex", sex.type = data::VarType::kInteger;
-  data::ColumnBuilder t(time), s(status), a(age), c(cell), x(sex);
+  Columns columns;
+  data::ColumnBuilder &t = columns.t, &s = columns.s, &a = columns.a, &c = columns.c,
+                      &x = columns.x;
   const int rows = 20 + uniform(80), coding = uniform(2);
   for (int i = 0; i < rows; ++i) {
     const auto maybe = [&](data::ColumnBuilder& b, double value) {
@@ -289,13 +298,10 @@ data::Table RandomTable(unsigned seed) {
     maybe(t, 1 + uniform(30));
     maybe(s, coding + uniform(2));
     maybe(a, 30 + uniform(50) + 0.5 * uniform(2));
-    uniform(20) == 0 ? c.AddMissing() : c.AddText(cell.levels[uniform(3)]);
+    uniform(20) == 0 ? c.AddMissing() : c.AddText(kCells[uniform(3)]);
     x.AddNumber(1 + uniform(2));
   }
-  data::Table table;
-  table.columns = {t.Finish(), s.Finish(), a.Finish(), c.Finish(), x.Finish()};
-  table.rows = static_cast<size_t>(rows);
-  return table;
+  return columns.Finish(static_cast<size_t>(rows));
 }
 
 TEST(Model, SlicesOfRandomTablesAreTheWholeFrames) {

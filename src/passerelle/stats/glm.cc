@@ -108,18 +108,22 @@ GlmKernel::GlmKernel(GlmRows rows, Family family)
 GlmKernel::GlmKernel(std::unique_ptr<const GlmRowSource> rows, Family family)
     : rows_(std::move(rows)), n_(rows_->n()), p_(rows_->p()), family_(family) {}
 
+Status CheckGlmResponse(Family family, std::span<const double> y) {
+  for (double v : y) {
+    if (family == Family::kBinomial && (v < 0 || v > 1)) {
+      return InvalidArgument("binomial: the response must be 0/1 (or a condition)");
+    }
+    if (family == Family::kPoisson && v < 0) {
+      return InvalidArgument("poisson: the response must be a non-negative count");
+    }
+  }
+  return Status::Ok();
+}
+
 Status GlmKernel::Validate() const {
   Status wrong = Status::Ok();
   RETURN_IF_ERROR(rows_->Rows(0, n_, [&](const GlmPiece& piece) {
-    for (size_t i = 0; i < piece.rows && wrong.ok(); ++i) {
-      const double y = piece.y[i];
-      if (family_ == Family::kBinomial && (y < 0 || y > 1)) {
-        wrong = InvalidArgument("binomial: the response must be 0/1 (or a condition)");
-      }
-      if (family_ == Family::kPoisson && y < 0) {
-        wrong = InvalidArgument("poisson: the response must be a non-negative count");
-      }
-    }
+    if (wrong.ok()) wrong = CheckGlmResponse(family_, {piece.y, piece.rows});
   }));
   return wrong;
 }

@@ -40,6 +40,10 @@ struct GlmAggregate {
   double fractional_successes = 0;
 };
 
+// The response fits the family (binomial: 0 <= y <= 1; poisson: y >= 0); InvalidArgument
+// otherwise.
+Status CheckGlmResponse(Family family, std::span<const double> y);
+
 // Adds `part`'s sums (a part of a site's rows, a site's) to `total`, sized from `part` when
 // empty; `offset` when either has one.
 void AddGlmAggregate(const GlmAggregate& part, GlmAggregate* total);
@@ -74,7 +78,7 @@ class GlmKernel {
  public:
   GlmKernel(GlmRows rows, Family family);
   GlmKernel(std::unique_ptr<const GlmRowSource> rows, Family family);
-  // Checks the response fits the family (binomial: 0 <= y <= 1; poisson: y >= 0).
+  // CheckGlmResponse over the kernel's rows (a pass over them).
   Status Validate() const;
   size_t n() const { return n_; }
   size_t p() const { return p_; }

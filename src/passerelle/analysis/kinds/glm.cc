@@ -114,6 +114,7 @@ Status BuildGlmModel(const json& task, const formula::Formula& f,
     ASSIGN_OR_RETURN(
         formula::ModelFrame m,
         formula::BuildFrameSlice(f, table, formula::ModelKind::kRegression, subset, plan, s));
+    RETURN_IF_ERROR(stats::CheckGlmResponse(family, m.y));  // here, not in a pass of its own
     for (double y : m.y) {
       model->events += y;
       // Counted up to four values: more and the response is not counts in disguise.
@@ -145,7 +146,6 @@ Status BuildGlmModel(const json& task, const formula::Formula& f,
                                         offset),
         family);
   }
-  RETURN_IF_ERROR(model->glm->Validate());
   return Status::Ok();
 }
 
