@@ -22,23 +22,24 @@ stats::CoxRows CoxRowsFrom(formula::ModelFrame frame) {
   return rows;
 }
 
-std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total) {
+void CoxColumnSums::Add(const stats::CoxRows& rows) {
   const size_t n = rows.stop.size();
   const bool weighted = !rows.weight.empty() && rows.start.empty();
-  std::vector<double> sums(rows.p, 0.0);
-  *total = 0;
-  for (size_t i = 0; i < n; ++i) *total += weighted ? rows.weight[i] : 1;
+  sums_.resize(rows.p, 0.0);
+  centred_.resize(rows.p, 0);
+  for (size_t i = 0; i < n; ++i) total_ += weighted ? rows.weight[i] : 1;
   // Each column summed in the rows' order, whichever thread sums it: the same bits.
   const auto sum_columns = [&](size_t from, size_t to) {
     for (size_t j = from; j < to; ++j) {
-      bool centred = false;
-      double sum = 0;
+      bool centred = centred_[j];
+      double sum = sums_[j];
       for (size_t i = 0; i < n; ++i) {
         const double x = rows.x[j * n + i];
         centred |= x != -1 && x != 0 && x != 1;
         sum += (weighted ? rows.weight[i] : 1) * x;
       }
-      sums[j] = centred ? sum : 0;
+      sums_[j] = sum;
+      centred_[j] = centred;
     }
   };
   if (n >= kParallelMinRows && rows.p > 1) {
@@ -48,7 +49,19 @@ std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total
   } else {
     sum_columns(0, rows.p);
   }
-  return sums;
+}
+
+std::vector<double> CoxColumnSums::sums() const {
+  std::vector<double> out(sums_.size());
+  for (size_t j = 0; j < out.size(); ++j) out[j] = centred_[j] ? sums_[j] : 0;
+  return out;
+}
+
+std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total) {
+  CoxColumnSums sums;
+  sums.Add(rows);
+  *total = sums.total();
+  return sums.sums();
 }
 
 stats::GlmRows GlmRowsFrom(formula::ModelFrame frame) {

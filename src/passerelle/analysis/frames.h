@@ -15,10 +15,22 @@ namespace passerelle::analysis {
 
 // Moves the frame's design, times, strata, offset and clusters into Cox rows.
 stats::CoxRows CoxRowsFrom(formula::ModelFrame frame);
-// The column sums of Cox rows' design weighted by their case weights, and the weights' total
-// (the rows, unweighted; and always for (start, stop] rows, as R's agreg.fit): R's means are
-// their ratio. A column of -1, 0 and 1 only is not
-// centred by R (coxph's nocenter): its sum is 0.
+// R's means of Cox rows' design, over rows given a piece at a time: each column's sum weighted
+// by the case weights (the rows, unweighted, and always for (start, stop] rows, as R's
+// agreg.fit), and the weights' total; a column of -1, 0 and 1 only is not centred by R
+// (coxph's nocenter): its sum is 0. Each column is summed in the rows' order.
+class CoxColumnSums {
+ public:
+  void Add(const stats::CoxRows& rows);
+  std::vector<double> sums() const;
+  double total() const { return total_; }
+
+ private:
+  std::vector<double> sums_;
+  std::vector<uint8_t> centred_;
+  double total_ = 0;
+};
+// The same of one set of rows: the sums, and the total in *total.
 std::vector<double> WeightedColumnSums(const stats::CoxRows& rows, double* total);
 // The GLM rows of the frame (its null model is the kernel's first columns: NullColumns).
 stats::GlmRows GlmRowsFrom(formula::ModelFrame frame);

@@ -460,15 +460,27 @@ std::string LevelsAnswer(const SiteModel& model) {
 Status BuildCoxSiteModel(const json& task, const formula::Formula& f,
                          const formula::FrameOptions& options, const data::Table& table,
                          SiteModel* model) {
-  ASSIGN_OR_RETURN(formula::ModelFrame m,
-                   formula::BuildModelFrame(f, table, formula::ModelKind::kCox,
-                                            task.value("subset", ""), options));
-  for (double s : m.status) model->events += s;
-  for (double w : m.weights) model->whole_weights = model->whole_weights && w == std::floor(w);
-  RETURN_IF_ERROR(DescribeFrame(m, table, /*cross_products=*/false, model));
-  stats::CoxRows rows = CoxRowsFrom(std::move(m));
-  model->mean_sums = WeightedColumnSums(rows, &model->mean_total);
-  model->cox = std::make_unique<stats::CoxKernel>(std::move(rows));
+  // The frame slice by slice: its figures added up, its rows packed into the kernel.
+  FrameFigures figures(/*cross_products=*/false, table.rows);
+  CoxColumnSums sums;
+  stats::CoxKernel::Builder kernel;
+  RETURN_IF_ERROR(formula::ForEachFrameSlice(
+      f, table, formula::ModelKind::kCox, task.value("subset", ""), options, formula::kSliceRows,
+      [&](formula::ModelFrame& m) {
+        for (double s : m.status) model->events += s;
+        for (double w : m.weights)
+          model->whole_weights = model->whole_weights && w == std::floor(w);
+        figures.Add(m);
+        const std::vector<std::vector<double>> strata_keys = std::move(m.strata_keys);
+        stats::CoxRows rows = CoxRowsFrom(std::move(m));
+        sums.Add(rows);
+        kernel.Add(std::move(rows), strata_keys);
+        return Status::Ok();
+      }));
+  RETURN_IF_ERROR(figures.Finish(table, model));
+  model->mean_sums = sums.sums();
+  model->mean_total = sums.total();
+  model->cox = std::make_unique<stats::CoxKernel>(std::move(kernel).Finish());
   return Status::Ok();
 }
 

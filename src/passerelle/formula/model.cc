@@ -706,7 +706,7 @@ bool RowWise(const Expr& e) {
 
 }  // namespace
 
-Result<FrameSlices> PlanFrameSlices(const Formula& f, const data::Table& table, ModelKind kind,
+Result<FrameSlices> PlanFrameSlices(const Formula& f, const data::Table& table,
                                     const std::string& subset, FrameOptions options,
                                     size_t slice_rows) {
   FrameSlices plan;
@@ -725,7 +725,7 @@ Result<FrameSlices> PlanFrameSlices(const Formula& f, const data::Table& table, 
     ASSIGN_OR_RETURN(Expr e, ParseExpr(text, "formula"));
     exprs.push_back(std::move(e));
   }
-  const bool whole = kind == ModelKind::kCox || table.rows <= slice_rows ||
+  const bool whole = !f.clusters.empty() || table.rows <= slice_rows ||
                      options.drop_unused_levels ||
                      !std::all_of(exprs.begin(), exprs.end(), RowWise);
   if (whole) {
@@ -766,7 +766,7 @@ Status ForEachFrameSlice(const Formula& f, const data::Table& table, ModelKind k
                          const std::string& subset, FrameOptions options, size_t slice_rows,
                          const std::function<Status(ModelFrame& frame)>& take) {
   ASSIGN_OR_RETURN(const FrameSlices plan,
-                   PlanFrameSlices(f, table, kind, subset, std::move(options), slice_rows));
+                   PlanFrameSlices(f, table, subset, std::move(options), slice_rows));
   size_t n = 0;
   for (size_t s = 0; s < plan.count; ++s) {
     ASSIGN_OR_RETURN(ModelFrame m, BuildFrameSlice(f, table, kind, subset, plan, s));

@@ -147,11 +147,12 @@ struct FrameSlices {
 // them they hold the whole frame's rows, values, counts and groups: their rows numbered in
 // `table`, their designs with the same columns (a factor's levels are its column's, or those
 // asked for), their groups ordered by group_keys and strata_keys. A numeric event's coding (0/1
-// or 1/2) is taken from the whole table first. The whole table is one slice for a Cox frame,
-// when unused levels are dropped (which levels some row uses), or when factor() or relevel()
+// or 1/2) is taken from the whole table first. The whole table is one slice for a frame with
+// cluster() (a cluster's code is its place among the values present), when unused levels are
+// dropped (which levels some row uses), or when factor() or relevel()
 // appear (levels from the values present). InvalidArgument as BuildModelFrame.
 Result<FrameSlices> PlanFrameSlices(const Formula& formula, const data::Table& table,
-                                    ModelKind kind, const std::string& subset, FrameOptions options,
+                                    const std::string& subset, FrameOptions options,
                                     size_t slice_rows = kSliceRows);
 // The frame of slice `slice` of `plan` (it may hold no row). InvalidArgument as BuildModelFrame.
 Result<ModelFrame> BuildFrameSlice(const Formula& formula, const data::Table& table, ModelKind kind,

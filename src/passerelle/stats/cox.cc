@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
 #include <numeric>
 #include <thread>
 
@@ -36,88 +38,187 @@ class Fenwick {
 
 }  // namespace
 
-CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
-  counting_ = !rows.start.empty();
-  own_clusters_ = rows.cluster.empty();
+struct CoxKernel::Builder::Impl {
+  size_t n = 0, p = 0;
+  bool first = true, counting = false, offset = false, weights = false, clusters = false;
+  bool strata = false;
+  std::vector<PackedColumn> x;
+  std::vector<double> sums;  // each design column's sum, in the rows' order: the centring means
+  PackedColumn stop;
+  std::vector<uint8_t> status;
+  double events = 0;
+  std::vector<double> start, offset_values, weight;
+  std::vector<int32_t> cluster;
+  // Each row's stratum, numbered as first seen; each stratum's key and number.
+  std::vector<int32_t> stratum;
+  std::map<std::vector<double>, int32_t> strata_ids;
+};
+
+CoxKernel::Builder::Builder() : impl_(std::make_unique<Impl>()) {}
+CoxKernel::Builder::Builder(Builder&&) noexcept = default;
+CoxKernel::Builder::~Builder() = default;
+
+void CoxKernel::Builder::Add(CoxRows piece, const std::vector<std::vector<double>>& strata_keys) {
+  Impl& b = *impl_;
+  const size_t n = piece.stop.size();
+  if (b.first) {
+    b.first = false;
+    b.p = piece.p;
+    b.x.resize(b.p);
+    b.sums.assign(b.p, 0.0);
+    b.counting = !piece.start.empty();
+    b.offset = !piece.offset.empty();
+    b.weights = !piece.weight.empty();
+    b.clusters = !piece.cluster.empty();
+    b.strata = !piece.strata.empty();
+  }
+  for (size_t j = 0; j < b.p; ++j) {
+    const double* column = &piece.x[j * n];
+    for (size_t i = 0; i < n; ++i) {
+      b.x[j].Push(column[i]);
+      b.sums[j] += column[i];
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    b.stop.Push(piece.stop[i]);
+    b.status.push_back(piece.status[i] != 0);
+    b.events += piece.status[i];
+  }
+  const auto append = [](std::vector<double>* to, const std::vector<double>& from) {
+    to->insert(to->end(), from.begin(), from.end());
+  };
+  if (b.counting) append(&b.start, piece.start);
+  if (b.offset) append(&b.offset_values, piece.offset);
+  if (b.weights) append(&b.weight, piece.weight);
+  if (b.clusters) b.cluster.insert(b.cluster.end(), piece.cluster.begin(), piece.cluster.end());
+  if (b.strata) {
+    std::vector<int32_t> id;  // the piece's codes as the builder numbers its strata
+    int32_t codes = 0;
+    for (int32_t c : piece.strata) codes = std::max(codes, c + 1);
+    for (int32_t c = 0; c < codes; ++c) {
+      const std::vector<double> key =
+          strata_keys.empty() ? std::vector<double>{static_cast<double>(c)} : strata_keys[c];
+      id.push_back(
+          b.strata_ids.try_emplace(key, static_cast<int32_t>(b.strata_ids.size())).first->second);
+    }
+    for (int32_t c : piece.strata) b.stratum.push_back(id[c]);
+  }
+  b.n += n;
+}
+
+CoxKernel CoxKernel::Builder::Finish() && { return CoxKernel(std::move(*impl_)); }
+
+namespace {
+
+CoxKernel::Builder OnePiece(CoxRows rows) {
+  CoxKernel::Builder b;
+  b.Add(std::move(rows));
+  return b;
+}
+
+// Rows [0, n) ordered stably by their key (0..keys-1): a counting sort of `order`.
+std::vector<uint32_t> ByKey(const std::vector<uint32_t>& order, size_t keys,
+                            const std::function<size_t(uint32_t)>& key) {
+  std::vector<size_t> at(keys + 1, 0);
+  for (uint32_t row : order) ++at[key(row) + 1];
+  for (size_t k = 0; k < keys; ++k) at[k + 1] += at[k];
+  std::vector<uint32_t> out(order.size());
+  for (uint32_t row : order) out[at[key(row)]++] = row;
+  return out;
+}
+
+template <typename T>
+void Gather(std::vector<T>* v, const std::vector<uint32_t>& order) {
+  if (v->empty()) return;
+  std::vector<T> out(order.size());
+  for (size_t k = 0; k < order.size(); ++k) out[k] = (*v)[order[k]];
+  *v = std::move(out);
+}
+
+}  // namespace
+
+CoxKernel::CoxKernel(CoxRows rows) : CoxKernel(std::move(*OnePiece(std::move(rows)).impl_)) {}
+
+CoxKernel::CoxKernel(Builder::Impl&& b) : n_(b.n), p_(b.p) {
+  counting_ = b.counting;
+  own_clusters_ = !b.clusters;
   // Weights all 1 are no weights (R takes ties = "exact" then).
-  weighted_ = std::any_of(rows.weight.begin(), rows.weight.end(), [](double w) { return w != 1; });
-  auto stratum = [&](size_t i) { return rows.strata.empty() ? 0 : rows.strata[i]; };
+  weighted_ = std::any_of(b.weight.begin(), b.weight.end(), [](double w) { return w != 1; });
+  if (!weighted_) b.weight = {};
+  events_ = b.events;
+  stop_ = std::move(b.stop);
+  stop_.Seal();
   // Rows sorted by stratum, then time descending, then row (a total order): by time first,
   // then stably by stratum.
-  std::vector<KeyedRow> keys(n_);
-  for (size_t i = 0; i < n_; ++i) {
-    keys[i] = {~OrderedKey(rows.stop[i]), static_cast<uint32_t>(i)};
-  }
-  RadixSort(&keys);
-  if (!rows.strata.empty()) {
-    for (KeyedRow& k : keys) k.key = OrderedKey(rows.strata[k.row]);
-    RadixSort(&keys);
-  }
-  std::vector<double> means(p_, 0.0);
-  for (size_t j = 0; j < p_; ++j) {
-    double sum = 0;
-    for (size_t i = 0; i < n_; ++i) sum += rows.x[j * n_ + i];
-    means[j] = n_ ? sum / static_cast<double>(n_) : 0;
-  }
-  // x sorted and centred where it is, one column at a time, then turned row-major in place:
-  // the rows' copy of the design is the kernel's, not a second one beside it.
-  {
-    std::vector<double> column(n_);
-    for (size_t j = 0; j < p_; ++j) {
-      double* in = &rows.x[j * n_];
-      ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-        for (size_t k = begin; k < end; ++k) column[k] = in[keys[k].row] - means[j];
-      });
-      std::copy(column.begin(), column.end(), in);
+  std::vector<uint32_t> order(n_);
+  std::iota(order.begin(), order.end(), 0);
+  if (stop_.coded()) {
+    const std::span<const double> values = stop_.values();
+    std::vector<uint32_t> by_time(values.size());
+    std::iota(by_time.begin(), by_time.end(), 0);
+    std::sort(by_time.begin(), by_time.end(), [&](uint32_t a, uint32_t c) {
+      return OrderedKey(values[a]) > OrderedKey(values[c]);
+    });
+    std::vector<uint32_t> rank(values.size());
+    for (size_t k = 0, r = 0; k < by_time.size(); ++k) {
+      if (k > 0 && OrderedKey(values[by_time[k]]) != OrderedKey(values[by_time[k - 1]])) ++r;
+      rank[by_time[k]] = static_cast<uint32_t>(r);
     }
-  }
-  x_ = std::move(rows.x);
-  TransposeInPlace(&x_, n_, p_);
-  stop_.resize(n_);
-  status_.resize(n_);
-  // Offsets, clusters and strata take memory only when the model has them.
-  if (!rows.offset.empty()) offset_.resize(n_);
-  if (weighted_) weight_.resize(n_);
-  if (!own_clusters_) cluster_.resize(n_);
-  if (counting_) start_.resize(n_);
-  // The rows' other values gathered into sorted order, in parts.
-  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-    for (size_t k = begin; k < end; ++k) {
-      const size_t i = keys[k].row;
-      stop_[k] = rows.stop[i];
-      status_[k] = rows.status[i];
-      if (!rows.offset.empty()) offset_[k] = rows.offset[i];
-      if (weighted_) weight_[k] = rows.weight[i];
-      if (counting_) start_[k] = rows.start[i];
-    }
-  });
-  // Clusters renumbered densely in sorted order; a row without a cluster is its own.
-  std::vector<int32_t> cluster_code;
-  if (!rows.cluster.empty()) {
-    int32_t max_code = 0;
-    for (int32_t c : rows.cluster) max_code = std::max(max_code, c);
-    cluster_code.assign(static_cast<size_t>(max_code) + 1, -1);
+    order = ByKey(order, values.size(), [&](uint32_t row) { return rank[stop_.Code(row)]; });
+  } else {
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) {
+      return OrderedKey(stop_[a]) > OrderedKey(stop_[c]);
+    });
   }
   bounds_.push_back(0);
-  for (size_t k = 0; k < n_; ++k) {
-    events_ += status_[k];
-    if (k > 0 && stratum(keys[k].row) != stratum(keys[k - 1].row)) bounds_.push_back(k);
-    if (rows.cluster.empty()) {
-      ++clusters_;
-    } else {
-      int32_t& code = cluster_code[rows.cluster[keys[k].row]];
+  if (b.strata) {
+    std::vector<int32_t> rank(b.strata_ids.size());
+    int32_t r = 0;
+    for (const auto& [key, id] : b.strata_ids) rank[id] = r++;
+    std::vector<size_t> count(rank.size(), 0);
+    for (int32_t& s : b.stratum) ++count[s = rank[s]];
+    order = ByKey(order, rank.size(), [&](uint32_t row) { return b.stratum[row]; });
+    for (size_t c : count) bounds_.push_back(bounds_.back() + c);
+    b.stratum = {};
+  } else {
+    bounds_.push_back(n_);
+  }
+  // Each column sorted and centred (which changes no bit of a row's centred value).
+  x_ = std::move(b.x);
+  for (size_t j = 0; j < p_; ++j) {
+    x_[j].Seal();
+    x_[j].Permute(order);
+    x_[j].Shift(n_ ? b.sums[j] / static_cast<double>(n_) : 0);
+  }
+  stop_.Permute(order);
+  status_ = std::move(b.status);
+  Gather(&status_, order);
+  start_ = std::move(b.start);
+  Gather(&start_, order);
+  offset_ = std::move(b.offset_values);
+  Gather(&offset_, order);
+  weight_ = std::move(b.weight);
+  Gather(&weight_, order);
+  // Clusters renumbered densely in sorted order; a row without a cluster is its own.
+  if (b.clusters) {
+    int32_t max_code = 0;
+    for (int32_t c : b.cluster) max_code = std::max(max_code, c);
+    std::vector<int32_t> cluster_code(static_cast<size_t>(max_code) + 1, -1);
+    cluster_.resize(n_);
+    for (size_t k = 0; k < n_; ++k) {
+      int32_t& code = cluster_code[b.cluster[order[k]]];
       if (code < 0) code = static_cast<int32_t>(clusters_++);
       cluster_[k] = code;
     }
+  } else {
+    clusters_ = n_;
   }
-  bounds_.push_back(n_);
-  keys = {};
   if (counting_) {
     by_start_.resize(n_);
     std::iota(by_start_.begin(), by_start_.end(), 0);
     for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
       std::stable_sort(by_start_.begin() + bounds_[s], by_start_.begin() + bounds_[s + 1],
-                       [&](size_t a, size_t b) { return start_[a] > start_[b]; });
+                       [&](uint32_t a, uint32_t c) { return start_[a] > start_[c]; });
     }
   }
 }
@@ -125,27 +226,13 @@ CoxKernel::CoxKernel(CoxRows rows) : n_(rows.stop.size()), p_(rows.p) {
 std::vector<double> CoxKernel::LinearPredictor(std::span<const double> beta) const {
   std::vector<double> eta(n_);
   ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      double e = offset_.empty() ? 0.0 : offset_[i];
-      const double* xi = &x_[i * p_];
-      for (size_t j = 0; j < p_; ++j) e += xi[j] * beta[j];
-      eta[i] = e;
-    }
+    std::vector<double> x(p_);
+    for (size_t i = begin; i < end; ++i) eta[i] = Eta(i, beta, x.data());
   });
   return eta;
 }
 
-std::vector<double> CoxKernel::RiskScores(std::span<const double> beta,
-                                          std::vector<double>* eta) const {
-  *eta = LinearPredictor(beta);
-  std::vector<double> r(n_);
-  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) r[i] = W(i) * std::exp((*eta)[i]);
-  });
-  return r;
-}
-
-Status CoxKernel::AddExactTime(const std::vector<double>& r, const std::vector<size_t>& risk,
+Status CoxKernel::AddExactTime(std::span<const double> beta, const std::vector<size_t>& risk,
                                size_t deaths, double* cost, CoxAggregate* out) const {
   // Exact partial likelihood: sum over all subsets of size d of the risk set, by the
   // recursion B_k(m) = B_k(m-1) + r_m B_{k-1}(m-1), with first and second derivatives.
@@ -158,13 +245,13 @@ Status CoxKernel::AddExactTime(const std::vector<double>& r, const std::vector<s
         "ties = \"exact\" would enumerate too many subsets for this "
         "data (many tied events in large risk sets); use efron");
   }
+  std::vector<double> xk(p);
   double r_max = 0;
-  for (size_t k : risk) r_max = std::max(r_max, r[k]);
+  for (size_t k : risk) r_max = std::max(r_max, Risk(k, beta, xk.data()));
   std::vector<double> B(d + 1, 0.0), G((d + 1) * p, 0.0), H((d + 1) * packed, 0.0);
   B[0] = 1;
   for (size_t k : risk) {
-    const double rk = r[k] / r_max;
-    const double* xk = &x_[k * p];
+    const double rk = Risk(k, beta, xk.data()) / r_max;
     for (size_t m = d; m >= 1; --m) {
       const double* g_prev = &G[(m - 1) * p];
       const double* h_prev = &H[(m - 1) * packed];
@@ -199,8 +286,6 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         "efron or breslow");
   }
   const size_t p = p_;
-  std::vector<double> eta;
-  const std::vector<double> r = RiskScores(beta, &eta);
   CoxAggregate out;
   out.score.assign(p, 0.0);
   out.information.assign(p * p, 0.0);  // lower triangle until the end
@@ -208,19 +293,23 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
   // The information's S2 terms, Σ_t A_t S2(t) - B_t D2(t), are one sum over the rows:
   // Σ_i v_i x_i x_i' with v_i = r_i (Σ of A_t over the event times at which row i is at risk,
   // less B_t at its own death). The sweep below finds A_t and B_t and the terms in S0, S1 and
-  // D1; the rows' sum comes after it, in parts (docs/methods/coxph.md).
-  std::vector<double> v(n_, 0.0);
-  std::vector<double> s1(p), d1(p);
+  // D1; the rows' sum comes after it, in parts (docs/methods/coxph.md). A row's risk and
+  // design are read again where they are needed, never held for every row.
+  std::vector<double> s1(p), d1(p), xj(p);
   std::vector<size_t> risk;
   double exact_cost = 0;
   struct EventTime {
     size_t begin, end;  // its rows
     double time, a, b;
   };
+  // Every stratum's event times, stratum s's from first_time[s]; and per time, the sum of A
+  // over it and the stratum's times after it in the sweep (earlier times).
   std::vector<EventTime> times;
+  std::vector<size_t> first_time;
+  std::vector<double> later_a;
   for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
     const size_t begin = bounds_[s], end = bounds_[s + 1];
-    times.clear();
+    first_time.push_back(times.size());
     double s0 = 0;
     std::fill(s1.begin(), s1.end(), 0.0);
     size_t at_risk = 0;
@@ -230,8 +319,9 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
       if (counting_) {
         while (next_removal < end && start_[by_start_[next_removal]] >= t) {
           const size_t gone = by_start_[next_removal++];
-          s0 -= r[gone];
-          for (size_t a = 0; a < p; ++a) s1[a] -= r[gone] * x_[gone * p + a];
+          const double r = Risk(gone, beta, xj.data());
+          s0 -= r;
+          for (size_t a = 0; a < p; ++a) s1[a] -= r * xj[a];
           if (--at_risk == 0) {  // an empty risk set: drop the rounding left by subtraction
             s0 = 0;
             std::fill(s1.begin(), s1.end(), 0.0);
@@ -242,8 +332,8 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
       double deaths = 0, d0 = 0, wd = 0;  // deaths, their weighted risk, their weight
       std::fill(d1.begin(), d1.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
-        const double rj = r[j];
-        const double* xj = &x_[j * p];
+        const double eta = Eta(j, beta, xj.data());
+        const double rj = W(j) * std::exp(eta);
         s0 += rj;
         for (size_t a = 0; a < p; ++a) s1[a] += rj * xj[a];
         ++at_risk;
@@ -251,7 +341,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         deaths += 1;
         const double wj = W(j);
         wd += wj;
-        out.loglik += wj * eta[j];
+        out.loglik += wj * eta;
         d0 += rj;
         for (size_t a = 0; a < p; ++a) {
           out.score[a] += wj * xj[a];
@@ -267,7 +357,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         for (size_t k = begin; k < j; ++k) {
           if (!counting_ || start_[k] < t) risk.push_back(k);
         }
-        RETURN_IF_ERROR(AddExactTime(r, risk, static_cast<size_t>(deaths), &exact_cost, &out));
+        RETURN_IF_ERROR(AddExactTime(beta, risk, static_cast<size_t>(deaths), &exact_cost, &out));
         i = j;
         continue;
       }
@@ -306,35 +396,51 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
       times.push_back({i, j, t, A, B});
       i = j;
     }
-    // Row k is at risk at the event times of rows [0, k]'s groups, i.e. those that end after k
-    // (and, counting-process data, after its start): walk the rows backwards, adding each
-    // event time's A once its rows are reached.
-    std::vector<double> later_a;  // Σ A over event times at or before times[g].time
-    if (counting_) {
-      later_a.resize(times.size() + 1, 0.0);
-      for (size_t g = times.size(); g-- > 0;) later_a[g] = later_a[g + 1] + times[g].a;
-    }
-    double cum = 0;
-    size_t g = times.size();
-    for (size_t k = end; k-- > begin;) {
-      while (g > 0 && times[g - 1].end > k) cum += times[--g].a;
-      double at = cum;
-      if (counting_) {
-        // Event times at or before the start: the first group (in descending time) with
-        // time <= start.
-        const auto first = std::partition_point(
-            times.begin(), times.end(), [&](const EventTime& e) { return e.time > start_[k]; });
-        at -= later_a[static_cast<size_t>(first - times.begin())];
-      }
-      v[k] = r[k] *
-             (status_[k] != 0 && g < times.size() && times[g].begin <= k ? at - times[g].b : at);
+    // A summed from the stratum's last time (the earliest) back.
+    const size_t first = first_time.back();
+    later_a.resize(times.size() + 1);
+    later_a[times.size()] = 0;
+    for (size_t g = times.size(); g-- > first;) {
+      later_a[g] = (g + 1 == times.size() ? 0.0 : later_a[g + 1]) + times[g].a;
     }
   }
-  // Σ v_i x_i x_i' over fixed parts of the rows, added in part order.
+  first_time.push_back(times.size());
+  // Row k is at risk at its stratum's event times whose rows end after k (and, counting-process
+  // data, after its start): v_k sums their A, less B at its own death. Σ v_k x_k x_k' over
+  // fixed parts of the rows, read a block at a time, added in part order.
   std::vector<double> parts[kParallelParts];
   const size_t used = ParallelParts(n_, [&](size_t part, size_t begin, size_t end) {
+    constexpr size_t kBlock = 256;
+    std::vector<double> block(kBlock * p), v(kBlock);
+    WeightedCrossProducts sum(p);
+    size_t s = static_cast<size_t>(std::upper_bound(bounds_.begin(), bounds_.end(), begin) -
+                                   bounds_.begin()) -
+               1;
+    for (size_t from = begin; from < end; from += kBlock) {
+      const size_t rows = std::min(kBlock, end - from);
+      for (size_t e = 0; e < rows; ++e) {
+        const size_t k = from + e;
+        while (k >= bounds_[s + 1]) ++s;
+        const auto stratum_begin = times.begin() + static_cast<std::ptrdiff_t>(first_time[s]);
+        const auto stratum_end = times.begin() + static_cast<std::ptrdiff_t>(first_time[s + 1]);
+        const auto g = std::partition_point(stratum_begin, stratum_end,
+                                            [k](const EventTime& t) { return t.end <= k; });
+        const size_t at_g = static_cast<size_t>(g - times.begin());
+        double at = g == stratum_end ? 0.0 : later_a[at_g];
+        if (counting_) {
+          // Event times at or before the start: from the first (in descending time) with
+          // time <= start.
+          const auto before = std::partition_point(
+              stratum_begin, stratum_end, [&](const EventTime& t) { return t.time > start_[k]; });
+          if (before != stratum_end) at -= later_a[static_cast<size_t>(before - times.begin())];
+        }
+        const double r = Risk(k, beta, &block[e * p]);
+        v[e] = r * (status_[k] != 0 && g != stratum_end && g->begin <= k ? at - g->b : at);
+      }
+      sum.Add(block.data(), v.data(), p, rows);
+    }
     parts[part].assign(p * p, 0.0);
-    AddWeightedCrossProduct(x_.data(), v.data(), p, p, begin, end, parts[part].data());
+    sum.AddTo(parts[part].data());
   });
   for (size_t k = 0; k < used; ++k) {
     for (size_t e = 0; e < p * p; ++e) info[e] += parts[k][e];
@@ -345,13 +451,10 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
   return out;
 }
 
-std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties ties) const {
+void CoxKernel::ScoreResiduals(std::span<const double> beta, Ties ties,
+                               const std::function<void(size_t k, const double* u)>& take) const {
   const size_t p = p_;
-  std::vector<double> eta;
-  const std::vector<double> r = RiskScores(beta, &eta);
-  std::vector<double> resid(n_ * p, 0.0);
-  std::vector<double> s1(p), d1(p);
-
+  std::vector<double> s1(p), d1(p), x(p), u(p);
   for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
     const size_t begin = bounds_[s], end = bounds_[s + 1];
     // Descending sweep: per event time, the hazard increment a0 = sum_j 1/denom_j, the
@@ -361,9 +464,12 @@ std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties
     double s0 = 0;
     std::fill(s1.begin(), s1.end(), 0.0);
     size_t at_risk = 0, next_removal = begin;
+    // Adds row i's weighted risk (and its design, in x) to the risk set; returns the risk.
     auto add = [&](size_t i, double sign) {
-      s0 += sign * r[i];
-      for (size_t a = 0; a < p; ++a) s1[a] += sign * r[i] * x_[i * p + a];
+      const double r = Risk(i, beta, x.data());
+      s0 += sign * r;
+      for (size_t a = 0; a < p; ++a) s1[a] += sign * r * x[a];
+      return r;
     };
     for (size_t i = begin; i < end;) {
       const double t = stop_[i];
@@ -380,13 +486,13 @@ std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties
       double deaths = 0, d0 = 0, wd = 0;
       std::fill(d1.begin(), d1.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
-        add(j, 1.0);
+        const double r = add(j, 1.0);
         ++at_risk;
         if (status_[j] == 0) continue;
         deaths += 1;
         wd += W(j);
-        d0 += r[j];
-        for (size_t a = 0; a < p; ++a) d1[a] += r[j] * x_[j * p + a];
+        d0 += r;
+        for (size_t a = 0; a < p; ++a) d1[a] += r * x[a];
       }
       if (deaths > 0) {
         const bool efron = ties != Ties::kBreslow && deaths > 1;
@@ -429,69 +535,75 @@ std::vector<double> CoxKernel::ScoreResiduals(std::span<const double> beta, Ties
       return static_cast<size_t>(std::upper_bound(times.begin(), times.end(), t) - times.begin());
     };
     for (size_t i = begin; i < end; ++i) {
-      const double* xi = &x_[i * p];
-      double* u = &resid[i * p];
       const size_t hi = upto(stop_[i]);
       const size_t lo = counting_ ? upto(start_[i]) : 0;
       const double h0 = cum0[hi] - cum0[lo];
-      const double risk = r[i] / W(i);  // the row's own exp(eta), unweighted
+      const double risk = Risk(i, beta, x.data()) / W(i);  // the row's own exp(eta), unweighted
       for (size_t a = 0; a < p; ++a) {
-        u[a] = -risk * (xi[a] * h0 - (cum1[hi * p + a] - cum1[lo * p + a]));
+        u[a] = -risk * (x[a] * h0 - (cum1[hi * p + a] - cum1[lo * p + a]));
       }
       if (status_[i] != 0) {
         const size_t src = nt - hi;  // this death's time, in descending storage
         for (size_t a = 0; a < p; ++a) {
-          u[a] += xi[a] - m[src * p + a] + risk * (xi[a] * e0[src] - e1[src * p + a]);
+          u[a] += x[a] - m[src * p + a] + risk * (x[a] * e0[src] - e1[src * p + a]);
         }
       }
+      take(i, u.data());
     }
   }
-  return resid;
 }
 
 std::vector<double> CoxKernel::ClusterMeat(std::span<const double> beta, Ties ties) const {
   const size_t p = p_;
-  const std::vector<double> resid = ScoreResiduals(beta, ties);
-  std::vector<double> sums(clusters_ * p, 0.0);
-  for (size_t i = 0; i < n_; ++i) {
-    for (size_t a = 0; a < p; ++a) sums[Cluster(i) * p + a] += W(i) * resid[i * p + a];
-  }
   std::vector<double> meat(p * p, 0.0);
-  for (size_t c = 0; c < clusters_; ++c) {
-    const double* u = &sums[c * p];
+  // u_c u_c' summed over the clusters in order; a row its own cluster is added as it comes.
+  auto add = [&](const double* u) {
     for (size_t a = 0; a < p; ++a) {
       for (size_t b = 0; b < p; ++b) meat[a * p + b] += u[a] * u[b];
     }
+  };
+  if (own_clusters_) {
+    std::vector<double> u(p);
+    ScoreResiduals(beta, ties, [&](size_t k, const double* resid) {
+      for (size_t a = 0; a < p; ++a) u[a] = W(k) * resid[a];
+      add(u.data());
+    });
+    return meat;
   }
+  std::vector<double> sums(clusters_ * p, 0.0);
+  ScoreResiduals(beta, ties, [&](size_t k, const double* resid) {
+    for (size_t a = 0; a < p; ++a) sums[Cluster(k) * p + a] += W(k) * resid[a];
+  });
+  for (size_t c = 0; c < clusters_; ++c) add(&sums[c * p]);
   return meat;
 }
 
 ZphAggregate CoxKernel::Zph(std::span<const double> beta, Ties ties,
                             const std::function<double(double)>& g) const {
   const size_t p = p_;
-  std::vector<double> eta;
-  const std::vector<double> r = RiskScores(beta, &eta);
   ZphAggregate out;
   out.u.assign(p, 0.0);
   out.gu.assign(p, 0.0);
   out.info.assign(p * p, 0.0);
   out.g_info.assign(p * p, 0.0);
   out.g2_info.assign(p * p, 0.0);
-  std::vector<double> s1(p), s2(p * p), d1(p), d2(p * p), u_t(p), i_t(p * p);
+  std::vector<double> s1(p), s2(p * p), d1(p), d2(p * p), u_t(p), i_t(p * p), x(p);
   for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
     const size_t begin = bounds_[s], end = bounds_[s + 1];
     double s0 = 0;
     std::fill(s1.begin(), s1.end(), 0.0);
     std::fill(s2.begin(), s2.end(), 0.0);
     size_t at_risk = 0, next_removal = begin;
+    // Adds row i's weighted risk (and its design, in x) to the risk set; returns the risk.
     auto add = [&](size_t i, double sign) {
-      const double ri = sign * r[i];
-      const double* xi = &x_[i * p];
+      const double r = Risk(i, beta, x.data());
+      const double ri = sign * r;
       s0 += ri;
       for (size_t a = 0; a < p; ++a) {
-        s1[a] += ri * xi[a];
-        for (size_t b = 0; b < p; ++b) s2[a * p + b] += ri * xi[a] * xi[b];
+        s1[a] += ri * x[a];
+        for (size_t b = 0; b < p; ++b) s2[a * p + b] += ri * x[a] * x[b];
       }
+      return r;
     };
     for (size_t i = begin; i < end;) {
       const double t = stop_[i];
@@ -512,17 +624,16 @@ ZphAggregate CoxKernel::Zph(std::span<const double> beta, Ties ties,
       std::fill(u_t.begin(), u_t.end(), 0.0);
       std::fill(i_t.begin(), i_t.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
-        add(j, 1.0);
+        const double r = add(j, 1.0);
         ++at_risk;
         if (status_[j] == 0) continue;
         deaths += 1;
         wd += W(j);
-        d0 += r[j];
-        const double* xj = &x_[j * p];
+        d0 += r;
         for (size_t a = 0; a < p; ++a) {
-          u_t[a] += W(j) * xj[a];
-          d1[a] += r[j] * xj[a];
-          for (size_t b = 0; b < p; ++b) d2[a * p + b] += r[j] * xj[a] * xj[b];
+          u_t[a] += W(j) * x[a];
+          d1[a] += r * x[a];
+          for (size_t b = 0; b < p; ++b) d2[a * p + b] += r * x[a] * x[b];
         }
       }
       i = j;

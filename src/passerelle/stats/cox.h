@@ -6,13 +6,16 @@
 #ifndef PASSERELLE_STATS_COX_H_
 #define PASSERELLE_STATS_COX_H_
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "passerelle/base/radix_sort.h"
 #include "passerelle/base/status.h"
+#include "passerelle/stats/packed_column.h"
 
 namespace passerelle::stats {
 
@@ -87,6 +90,28 @@ struct ZphAggregate {
 
 class CoxKernel {
  public:
+  // Rows given a piece at a time, in their order (a table's model frame slice by slice): the
+  // kernel keeps them packed (stats::PackedColumn) and sorts them once all are in, so no more
+  // than a piece of rows is ever held as doubles.
+  class Builder {
+   public:
+    Builder();
+    Builder(Builder&&) noexcept;
+    ~Builder();
+    // A piece's rows. Its strata are codes into `strata_keys` (each stratum's place among
+    // every piece's, as formula::ModelFrame::strata_keys orders them); without keys, the codes
+    // are the strata's own, the same in every piece. Clusters: codes the same in every piece.
+    // REQUIRES: consistent lengths, and the same columns (p, start, offset, weights, clusters)
+    // in every piece.
+    void Add(CoxRows piece, const std::vector<std::vector<double>>& strata_keys = {});
+    CoxKernel Finish() &&;
+
+   private:
+    friend class CoxKernel;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+  };
+
   // Sorts the rows by stratum and time, and centres x by its column means (which changes no
   // result: risk sets never cross strata). REQUIRES: consistent lengths.
   explicit CoxKernel(CoxRows rows);
@@ -111,9 +136,25 @@ class CoxKernel {
                    const std::function<double(double)>& g) const;
 
  private:
+  explicit CoxKernel(Builder::Impl&& rows);
+
+  // Row k's design (centred) into x[0..p), and its linear predictor x'beta + offset.
+  void Row(size_t k, double* x) const {
+    for (size_t j = 0; j < p_; ++j) x[j] = x_[j][k];
+  }
+  double Eta(size_t k, std::span<const double> beta, double* x) const {
+    Row(k, x);
+    double e = offset_.empty() ? 0.0 : offset_[k];
+    for (size_t j = 0; j < p_; ++j) e += x[j] * beta[j];
+    return e;
+  }
+  // Its weighted risk w exp(eta).
+  double Risk(size_t k, std::span<const double> beta, double* x) const {
+    return W(k) * std::exp(Eta(k, beta, x));
+  }
   // Adds the exact-ties terms (log likelihood, score, lower triangle of the information) of
   // one event time with `deaths` deaths and the given risk set; `cost` counts the work so far.
-  Status AddExactTime(const std::vector<double>& r, const std::vector<size_t>& risk, size_t deaths,
+  Status AddExactTime(std::span<const double> beta, const std::vector<size_t>& risk, size_t deaths,
                       double* cost, CoxAggregate* out) const;
   // Right-censored data's concordance pairs, rows taken in the order of their risk (by_eta:
   // sorted by eta): the totals into *out, and the influence parts of Concordance per row,
@@ -121,20 +162,21 @@ class CoxKernel {
   void ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, ConcordanceAggregate* out,
                          std::vector<double>* c1, std::vector<double>* m1, std::vector<double>* c2,
                          std::vector<double>* m2) const;
-  // Per-row score residuals (n x p, row-major, in sorted order) at beta, unweighted.
-  std::vector<double> ScoreResiduals(std::span<const double> beta, Ties ties) const;
+  // Each row's score residuals (p values, unweighted) at beta, in sorted order, to `take`.
+  void ScoreResiduals(std::span<const double> beta, Ties ties,
+                      const std::function<void(size_t k, const double* u)>& take) const;
   // Each row's linear predictor eta = x'beta + offset.
   std::vector<double> LinearPredictor(std::span<const double> beta) const;
-  // Each row's weighted risk w exp(eta), and eta.
-  std::vector<double> RiskScores(std::span<const double> beta, std::vector<double>* eta) const;
 
   size_t n_ = 0, p_ = 0;
   double events_ = 0;
   bool counting_ = false, weighted_ = false;
-  bool own_clusters_ = true;  // no cluster() given: each row is its own
-  std::vector<double> x_;     // row-major, centred, sorted
-  std::vector<double> start_, stop_, status_;
-  std::vector<double> weight_;  // empty: every row weighs 1
+  bool own_clusters_ = true;     // no cluster() given: each row is its own
+  std::vector<PackedColumn> x_;  // the design's columns, centred, sorted
+  PackedColumn stop_;            // sorted
+  std::vector<uint8_t> status_;  // 1 event, 0 censored; sorted
+  std::vector<double> start_;    // counting process only
+  std::vector<double> weight_;   // empty: every row weighs 1
   double W(size_t k) const { return weighted_ ? weight_[k] : 1.0; }
   std::vector<double> offset_;    // empty: no offset
   std::vector<int32_t> cluster_;  // empty: each row its own cluster (Cluster(k) is k)
@@ -143,7 +185,7 @@ class CoxKernel {
   // Stratum boundaries in the sorted order: rows [bounds_[s], bounds_[s + 1]).
   std::vector<size_t> bounds_;
   // Within each stratum, rows sorted by start descending (counting process), as indices.
-  std::vector<size_t> by_start_;
+  std::vector<uint32_t> by_start_;
 };
 
 }  // namespace passerelle::stats

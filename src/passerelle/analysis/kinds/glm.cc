@@ -97,9 +97,7 @@ Status BuildGlmModel(const json& task, const formula::Formula& f,
                      const formula::FrameOptions& options, const data::Table& table,
                      SiteModel* model) {
   const std::string subset = task.value("subset", "");
-  ASSIGN_OR_RETURN(
-      formula::FrameSlices plan,
-      formula::PlanFrameSlices(f, table, formula::ModelKind::kRegression, subset, options));
+  ASSIGN_OR_RETURN(formula::FrameSlices plan, formula::PlanFrameSlices(f, table, subset, options));
   ASSIGN_OR_RETURN(stats::Family family, ParseFamily(task.value("family", "")));
   FrameFigures figures(/*cross_products=*/true, table.rows);
   // Both outcomes of a two-valued response count, whatever the family: a model of a rare
