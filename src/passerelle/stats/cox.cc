@@ -223,15 +223,6 @@ CoxKernel::CoxKernel(Builder::Impl&& b) : n_(b.n), p_(b.p) {
   }
 }
 
-std::vector<double> CoxKernel::LinearPredictor(std::span<const double> beta) const {
-  std::vector<double> eta(n_);
-  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-    std::vector<double> x(p_);
-    for (size_t i = begin; i < end; ++i) eta[i] = Eta(i, beta, x.data());
-  });
-  return eta;
-}
-
 Status CoxKernel::AddExactTime(std::span<const double> beta, const std::vector<size_t>& risk,
                                size_t deaths, double* cost, CoxAggregate* out) const {
   // Exact partial likelihood: sum over all subsets of size d of the risk set, by the
@@ -671,159 +662,165 @@ ZphAggregate CoxKernel::Zph(std::span<const double> beta, Ties ties,
   return out;
 }
 
-void CoxKernel::ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, ConcordanceAggregate* out,
-                                  std::vector<double>* c1, std::vector<double>* m1,
-                                  std::vector<double>* c2, std::vector<double>* m2) const {
+void CoxKernel::ConcordanceByRisk(const RiskOrder& order, ConcordanceAggregate* out,
+                                  const std::function<void(size_t, double, double)>& take) const {
   // A death k and a row j are compared when j outlived k: a later time, or a censoring at
   // k's time. With the stratum's distinct times numbered 0, 1, ... ascending, give row j the
   // position 2 t_j + (1 if censored) and death k the position 2 t_k: j outlived k exactly
   // when pos(j) > dpos(k). Rows are taken in order of risk, a group of equal risk at a time;
   // per stratum, one tree holds the rows of lower risk by position (for each death, the rows
   // it is compared with), another the deaths of lower risk (for each row, the deaths it is
-  // compared with). Each tree has two entries per distinct time, so it stays small; the rows
-  // are first gathered into risk order, so both sweeps read memory in sequence.
-  struct Slot {
-    uint32_t stratum, pos;
-    double w;
-    bool death;
-  };
-  std::vector<uint32_t> stratum(n_), pos(n_);
+  // compared with). Each tree has two entries per distinct time, so it stays small.
+  std::vector<uint32_t> pos(n_);
   std::vector<size_t> positions;  // per stratum: 2 x its distinct times
   for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
     const size_t begin = bounds_[s], end = bounds_[s + 1];
     size_t times = 0;
     for (size_t k = end; k-- > begin;) {
       if (k + 1 == end || stop_[k] != stop_[k + 1]) ++times;
-      stratum[k] = static_cast<uint32_t>(s);
       pos[k] = static_cast<uint32_t>(2 * (times - 1) + (status_[k] == 0 ? 1 : 0));
     }
     positions.push_back(2 * times);
   }
+  const auto stratum = [this](size_t k) {
+    return static_cast<size_t>(std::upper_bound(bounds_.begin(), bounds_.end(), k) -
+                               bounds_.begin()) -
+           1;
+  };
   // Per stratum and position: the weight of rows at or after it, and of deaths before it.
   std::vector<std::vector<double>> rows_from(positions.size()), deaths_before(positions.size());
   for (size_t s = 0; s < positions.size(); ++s) {
     rows_from[s].assign(positions[s] + 1, 0.0);
     deaths_before[s].assign(positions[s] + 1, 0.0);
-  }
-  for (size_t k = 0; k < n_; ++k) {
-    rows_from[stratum[k]][pos[k]] += W(k);
-    if (status_[k] != 0) deaths_before[stratum[k]][pos[k] + 1] += W(k);
-  }
-  for (size_t s = 0; s < positions.size(); ++s) {
+    for (size_t k = bounds_[s]; k < bounds_[s + 1]; ++k) {
+      rows_from[s][pos[k]] += W(k);
+      if (status_[k] != 0) deaths_before[s][pos[k] + 1] += W(k);
+    }
     for (size_t q = positions[s]; q-- > 0;) rows_from[s][q] += rows_from[s][q + 1];
     for (size_t q = 1; q <= positions[s]; ++q) deaths_before[s][q] += deaths_before[s][q - 1];
   }
-  std::vector<Slot> slots(n_);
-  for (size_t e = 0; e < n_; ++e) {
-    const size_t k = by_eta[e].row;
-    slots[e] = {stratum[k], pos[k], W(k), status_[k] != 0};
-  }
-  stratum = {};
-  pos = {};
-  // Each death against the rows of lower, equal and higher risk that outlived it. The tree
-  // is indexed from the latest position down, so "outlived" is a prefix.
-  auto deaths_against_rows = [&] {
-    std::vector<Fenwick> trees;
-    for (size_t n : positions) trees.emplace_back(n);
-    std::vector<double> lower;
-    std::vector<Slot> tied;
-    for (size_t g = 0, h = 0; g < n_; g = h) {
-      while (h < n_ && by_eta[h].key == by_eta[g].key) ++h;
-      auto outlived = [&](const Slot& k) {  // rows in the tree that outlived death k
-        return trees[k.stratum].Prefix(positions[k.stratum] - k.pos - 1);
-      };
-      lower.clear();
-      for (size_t e = g; e < h; ++e) lower.push_back(slots[e].death ? outlived(slots[e]) : 0.0);
-      for (size_t e = g; e < h; ++e) {
-        trees[slots[e].stratum].Add(positions[slots[e].stratum] - slots[e].pos, slots[e].w);
+  struct Slot {
+    size_t stratum, pos;
+    double w;
+    bool death;
+  };
+  std::vector<Fenwick> rows_tree, deaths_tree;
+  for (size_t n : positions) rows_tree.emplace_back(n), deaths_tree.emplace_back(n);
+  std::vector<Slot> group, tied;
+  std::vector<double> lower, c1, m1;
+  for (size_t g = 0, h = 0; g < n_; g = h) {
+    for (h = g + 1; h < n_ && !order.starts[h];) ++h;
+    group.clear();
+    for (size_t e = g; e < h; ++e) {
+      const size_t k = order.rows[e];
+      const size_t s = stratum(k);
+      group.push_back({s, pos[k], W(k), status_[k] != 0});
+    }
+    // Each death against the rows of lower, equal and higher risk that outlived it. The tree
+    // is indexed from the latest position down, so "outlived" is a prefix.
+    auto outlived = [&](const Slot& k) {  // rows in the tree that outlived death k
+      return rows_tree[k.stratum].Prefix(positions[k.stratum] - k.pos - 1);
+    };
+    lower.clear();
+    for (const Slot& k : group) lower.push_back(k.death ? outlived(k) : 0.0);
+    for (const Slot& k : group) rows_tree[k.stratum].Add(positions[k.stratum] - k.pos, k.w);
+    if (h - g > 1) {
+      // Events of equal risk at the same time: tied in both.
+      tied.clear();
+      for (const Slot& k : group) {
+        if (k.death) tied.push_back(k);
       }
-      if (h - g > 1) {
-        // Events of equal risk at the same time: tied in both.
-        tied.clear();
-        for (size_t e = g; e < h; ++e) {
-          if (slots[e].death) tied.push_back({slots[e].stratum, slots[e].pos, slots[e].w, true});
+      std::sort(tied.begin(), tied.end(), [](const Slot& a, const Slot& b) {
+        return a.stratum != b.stratum ? a.stratum < b.stratum : a.pos < b.pos;
+      });
+      for (size_t a = 0, b = 0; a < tied.size(); a = b) {
+        double sum = 0, sum2 = 0;
+        for (; b < tied.size() && tied[b].stratum == tied[a].stratum && tied[b].pos == tied[a].pos;
+             ++b) {
+          sum += tied[b].w, sum2 += tied[b].w * tied[b].w;
         }
-        std::sort(tied.begin(), tied.end(), [](const Slot& a, const Slot& b) {
-          return a.stratum != b.stratum ? a.stratum < b.stratum : a.pos < b.pos;
-        });
-        for (size_t a = 0, b = 0; a < tied.size(); a = b) {
-          double sum = 0, sum2 = 0;
-          for (;
-               b < tied.size() && tied[b].stratum == tied[a].stratum && tied[b].pos == tied[a].pos;
-               ++b) {
-            sum += tied[b].w, sum2 += tied[b].w * tied[b].w;
-          }
-          out->tied_both += (sum * sum - sum2) / 2;
-          out->tied_time -= (sum * sum - sum2) / 2;
-        }
-      }
-      for (size_t e = g; e < h; ++e) {
-        const Slot& k = slots[e];
-        if (!k.death) continue;
-        const double below = lower[e - g];
-        const double equal = h - g > 1 ? outlived(k) - below : 0.0;
-        const double total = rows_from[k.stratum][k.pos + 1];
-        const double higher = total - below - equal;
-        out->concordant += k.w * below;  // the one who died first had the higher risk
-        out->discordant += k.w * higher;
-        out->tied_risk += k.w * equal;
-        (*c1)[e] = k.w * (below - higher);
-        (*m1)[e] = k.w * total;
+        out->tied_both += (sum * sum - sum2) / 2;
+        out->tied_time -= (sum * sum - sum2) / 2;
       }
     }
-  };
-  // Each row against the deaths of lower, equal and higher risk that it outlived.
-  auto rows_against_deaths = [&] {
-    std::vector<Fenwick> trees;
-    for (size_t n : positions) trees.emplace_back(n);
-    std::vector<double> lower;
-    for (size_t g = 0, h = 0; g < n_; g = h) {
-      while (h < n_ && by_eta[h].key == by_eta[g].key) ++h;
-      auto outlived = [&](const Slot& j) { return trees[j.stratum].Prefix(j.pos); };
-      lower.clear();
-      for (size_t e = g; e < h; ++e) lower.push_back(outlived(slots[e]));
-      for (size_t e = g; e < h; ++e) {
-        if (slots[e].death) trees[slots[e].stratum].Add(slots[e].pos + 1, slots[e].w);
-      }
-      for (size_t e = g; e < h; ++e) {
-        const Slot& j = slots[e];
-        const double below = lower[e - g];
-        const double equal = h - g > 1 ? outlived(j) - below : 0.0;
-        const double total = deaths_before[j.stratum][j.pos];
-        const double higher = total - below - equal;
-        (*c2)[e] = j.w * (higher - below);  // a death of higher risk than this row: concordant
-        (*m2)[e] = j.w * total;
-      }
+    c1.assign(group.size(), 0.0);
+    m1.assign(group.size(), 0.0);
+    for (size_t e = 0; e < group.size(); ++e) {
+      const Slot& k = group[e];
+      if (!k.death) continue;
+      const double below = lower[e];
+      const double equal = h - g > 1 ? outlived(k) - below : 0.0;
+      const double total = rows_from[k.stratum][k.pos + 1];
+      const double higher = total - below - equal;
+      out->concordant += k.w * below;  // the one who died first had the higher risk
+      out->discordant += k.w * higher;
+      out->tied_risk += k.w * equal;
+      c1[e] = k.w * (below - higher);
+      m1[e] = k.w * total;
     }
-  };
-  if (n_ >= kParallelMinRows) {
-    std::thread second(rows_against_deaths);
-    deaths_against_rows();
-    second.join();
-  } else {
-    deaths_against_rows();
-    rows_against_deaths();
+    // Each row against the deaths of lower, equal and higher risk that it outlived.
+    auto outlived_deaths = [&](const Slot& j) { return deaths_tree[j.stratum].Prefix(j.pos); };
+    lower.clear();
+    for (const Slot& j : group) lower.push_back(outlived_deaths(j));
+    for (const Slot& j : group) {
+      if (j.death) deaths_tree[j.stratum].Add(j.pos + 1, j.w);
+    }
+    for (size_t e = 0; e < group.size(); ++e) {
+      const Slot& j = group[e];
+      const double below = lower[e];
+      const double equal = h - g > 1 ? outlived_deaths(j) - below : 0.0;
+      const double total = deaths_before[j.stratum][j.pos];
+      const double higher = total - below - equal;
+      // A death of higher risk than this row: concordant.
+      take(order.rows[g + e], c1[e] + j.w * (higher - below), m1[e] + j.w * total);
+    }
   }
 }
 
+CoxKernel::RiskOrder CoxKernel::ByRisk(std::span<const double> beta) const {
+  RiskOrder order;
+  std::vector<uint64_t> key(n_);
+  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
+    std::vector<double> x(p_);
+    for (size_t i = begin; i < end; ++i) key[i] = OrderedKey(Eta(i, beta, x.data()));
+  });
+  order.rows.resize(n_);
+  std::iota(order.rows.begin(), order.rows.end(), 0);
+  std::sort(order.rows.begin(), order.rows.end(),
+            [&](uint32_t a, uint32_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; });
+  order.starts.resize(n_);
+  for (size_t e = 0; e < n_; ++e) {
+    order.starts[e] = e == 0 || key[order.rows[e]] != key[order.rows[e - 1]];
+  }
+  return order;
+}
+
 ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const {
-  const std::vector<double> eta = LinearPredictor(beta);
-  std::vector<KeyedRow> by_eta(n_);
-  for (size_t i = 0; i < n_; ++i) by_eta[i] = {OrderedKey(eta[i]), static_cast<uint32_t>(i)};
-  RadixSort(&by_eta);
+  const RiskOrder by_risk = ByRisk(beta);
   // Counting-process data: ranks of the linear predictor, 1-based, equal values sharing one.
   std::vector<uint32_t> rank(counting_ ? n_ : 0);
   uint32_t ranks = 0;
   for (size_t k = 0; counting_ && k < n_; ++k) {
-    if (k == 0 || by_eta[k].key != by_eta[k - 1].key) ++ranks;
-    rank[by_eta[k].row] = ranks;
+    if (by_risk.starts[k]) ++ranks;
+    rank[by_risk.rows[k]] = ranks;
   }
   // Per row: concordant minus discordant pairs (c), and all comparable pairs (m), it takes
   // part in, each pair counted with the other row's case weight (and, in the totals, with the
-  // product of both). The two sweeps are independent and run on two threads with their own
-  // arrays.
+  // product of both), times its own case weight: summed in squares, or per cluster.
   const auto w = [this](size_t k) { return W(k); };
-  std::vector<double> c1(n_, 0.0), m1(n_, 0.0), c2(n_, 0.0), m2(n_, 0.0);
+  double c2 = 0, cm = 0, m2 = 0;
+  std::vector<double> cluster_c(own_clusters_ ? 0 : clusters_, 0.0);
+  std::vector<double> cluster_m(cluster_c.size(), 0.0);
+  const auto take = [&](size_t row, double c, double m) {
+    if (own_clusters_) {
+      c2 += c * c;
+      cm += c * m;
+      m2 += m * m;
+    } else {
+      cluster_c[Cluster(row)] += c;
+      cluster_m[Cluster(row)] += m;
+    }
+  };
   ConcordanceAggregate totals[2];
   // Events at the same time (rows [i, j)) are tied in time, and in both when their risks are
   // equal: pairs weighing w_a w_b, i.e. ((sum w)^2 - sum w^2) / 2 over a set of events.
@@ -859,8 +856,11 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
         totals[0].tied_time += (sum * sum - sum2) / 2;
       }
     }
-    ConcordanceByRisk(by_eta, &totals[0], &c1, &m1, &c2, &m2);
+    ConcordanceByRisk(by_risk, &totals[0], take);
   }
+  // Counting-process data: two sweeps in time, on two threads with their own arrays.
+  std::vector<double> c1(counting_ ? n_ : 0, 0.0), m1(c1.size(), 0.0);
+  std::vector<double> c2_rows(c1.size(), 0.0), m2_rows(c1.size(), 0.0);
 
   // Sweep 1, descending time: each death against those still at risk after it (censored at
   // the same time count as longer; deaths at the same time are tied in time, not compared).
@@ -914,8 +914,9 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
       const double lower = deaths.Prefix(rank[row] - 1);
       const double equal = deaths.At(rank[row]);
       const double higher = deaths_total - lower - equal;
-      c2[row] += sign * (higher - lower);  // a death with higher risk than this row: concordant
-      m2[row] += sign * (lower + higher + equal);
+      // A death with higher risk than this row: concordant.
+      c2_rows[row] += sign * (higher - lower);
+      m2_rows[row] += sign * (lower + higher + equal);
     };
     for (size_t s = 0; s + 1 < bounds_.size(); ++s) {
       const size_t begin = bounds_[s], end = bounds_[s + 1];
@@ -954,32 +955,18 @@ ConcordanceAggregate CoxKernel::Concordance(std::span<const double> beta) const 
     sweep_deaths();
     sweep_rows();
   }
-  ConcordanceAggregate out = totals[0];
-  // Each row's parts, weighted by its case weight (right-censored data's already are, and in
-  // order of risk), summed per cluster.
   for (size_t i = 0; counting_ && i < n_; ++i) {
-    c1[i] = w(i) * (c1[i] + c2[i]);
-    m1[i] = w(i) * (m1[i] + m2[i]);
+    take(i, w(i) * (c1[i] + c2_rows[i]), w(i) * (m1[i] + m2_rows[i]));
   }
-  for (size_t i = 0; !counting_ && i < n_; ++i) {
-    c1[i] += c2[i];
-    m1[i] += m2[i];
+  for (size_t k = 0; k < cluster_c.size(); ++k) {
+    c2 += cluster_c[k] * cluster_c[k];
+    cm += cluster_c[k] * cluster_m[k];
+    m2 += cluster_m[k] * cluster_m[k];
   }
-  if (!own_clusters_) {
-    std::vector<double> cluster_c(clusters_, 0.0), cluster_m(clusters_, 0.0);
-    for (size_t i = 0; i < n_; ++i) {
-      const size_t row = counting_ ? i : by_eta[i].row;
-      cluster_c[Cluster(row)] += c1[i];
-      cluster_m[Cluster(row)] += m1[i];
-    }
-    c1 = std::move(cluster_c);
-    m1 = std::move(cluster_m);
-  }
-  for (size_t k = 0; k < c1.size(); ++k) {
-    out.c2 += c1[k] * c1[k];
-    out.cm += c1[k] * m1[k];
-    out.m2 += m1[k] * m1[k];
-  }
+  ConcordanceAggregate out = totals[0];
+  out.c2 = c2;
+  out.cm = cm;
+  out.m2 = m2;
   return out;
 }
 

@@ -13,7 +13,6 @@
 #include <span>
 #include <vector>
 
-#include "passerelle/base/radix_sort.h"
 #include "passerelle/base/status.h"
 #include "passerelle/stats/packed_column.h"
 
@@ -156,17 +155,21 @@ class CoxKernel {
   // one event time with `deaths` deaths and the given risk set; `cost` counts the work so far.
   Status AddExactTime(std::span<const double> beta, const std::vector<size_t>& risk, size_t deaths,
                       double* cost, CoxAggregate* out) const;
-  // Right-censored data's concordance pairs, rows taken in the order of their risk (by_eta:
-  // sorted by eta): the totals into *out, and the influence parts of Concordance per row,
-  // times the row's case weight, in the order of by_eta.
-  void ConcordanceByRisk(const std::vector<KeyedRow>& by_eta, ConcordanceAggregate* out,
-                         std::vector<double>* c1, std::vector<double>* m1, std::vector<double>* c2,
-                         std::vector<double>* m2) const;
+  // The rows in order of their linear predictor (ties by row), and where each group of equal
+  // values starts.
+  struct RiskOrder {
+    std::vector<uint32_t> rows;
+    std::vector<bool> starts;
+  };
+  RiskOrder ByRisk(std::span<const double> beta) const;
+  // Right-censored data's concordance pairs, rows taken in the order of their risk: the totals
+  // into *out, and each row's influence parts (c, m: see Concordance), times its case weight,
+  // to `take` in that order.
+  void ConcordanceByRisk(const RiskOrder& order, ConcordanceAggregate* out,
+                         const std::function<void(size_t row, double c, double m)>& take) const;
   // Each row's score residuals (p values, unweighted) at beta, in sorted order, to `take`.
   void ScoreResiduals(std::span<const double> beta, Ties ties,
                       const std::function<void(size_t k, const double* u)>& take) const;
-  // Each row's linear predictor eta = x'beta + offset.
-  std::vector<double> LinearPredictor(std::span<const double> beta) const;
 
   size_t n_ = 0, p_ = 0;
   double events_ = 0;
