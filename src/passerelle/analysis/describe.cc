@@ -19,7 +19,7 @@ std::vector<VariableDescription> Describe(const data::Table& table, std::span<co
     if (column.is_numeric()) {
       std::vector<double> values;
       values.reserve(rows.size());
-      for (size_t r : rows) values.push_back(column.numbers[r]);
+      for (size_t r : rows) values.push_back(column.Number(r));
       const stats::NumericSummary s = stats::Summarize(values);
       d.n = s.n;
       d.missing = s.missing;

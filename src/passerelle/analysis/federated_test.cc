@@ -547,7 +547,9 @@ TEST_F(FederatedTest, LogrankWithoutSiteStrataIsThePooledTestOnTheGrid) {
   data::Table t = pooled_;
   auto column = [&](const std::string& name) -> std::vector<double>& {
     for (auto& c : t.columns) {
-      if (c.variable.name == name) return c.numbers;
+      if (c.variable.name != name) continue;
+      c.ToNumbers();
+      return c.numbers;
     }
     throw std::runtime_error(name);
   };
@@ -605,7 +607,7 @@ TEST_F(FederatedTest, TablesAndDescribeAddUp) {
       for (size_t s = 0; s < 3; ++s) {
         std::vector<double> ages;
         for (size_t row = 0; row < tables_[s].rows; ++row) {
-          ages.push_back(tables_[s].Find("age")->numbers[row]);
+          ages.push_back(tables_[s].Find("age")->Number(row));
         }
         std::sort(ages.begin(), ages.end());
         const size_t centre = static_cast<size_t>(std::lround(0.5 * (ages.size() - 1)));

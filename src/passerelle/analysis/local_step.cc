@@ -119,7 +119,7 @@ Status CheckSurvival(const formula::Formula& f, const std::string& subset, const
     bool code = column && std::find(times.begin(), times.end(), name) == times.end() &&
                 (column->variable.type == data::VarType::kCategory || number);
     for (size_t r = 0; number && code && r < table.rows; ++r) {
-      const double v = column->numbers[r];
+      const double v = column->Number(r);
       code = v != v || (v >= 0 && v <= 9 && v == std::floor(v));
     }
     if (!code) {

@@ -172,7 +172,7 @@ TEST(LocalStep, QuartilesNeedFourTimesKRecords) {
     return nlohmann::json::parse(release->aggregate)["variables"][0]["quartiles"];
   };
   std::vector<double> ages;
-  for (size_t r = 0; r < table.rows; ++r) ages.push_back(table.Find("age")->numbers[r]);
+  for (size_t r = 0; r < table.rows; ++r) ages.push_back(table.Find("age")->Number(r));
   std::sort(ages.begin(), ages.end());
   // The youngest 19 and 20 records (ages are distinct enough at the cut).
   const double cut19 = ages[18], cut20 = ages[19];

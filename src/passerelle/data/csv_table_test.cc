@@ -34,11 +34,11 @@ TEST(CsvTable, ManyBatchesKeepTheFilesOrder) {
   EXPECT_FALSE(group->is_numeric());  // text from row 6001 on: a category
   for (size_t i = 0; i < 2 * n; ++i) {
     const size_t r = i % n;
-    EXPECT_EQ(x->numbers[i], static_cast<double>(r)) << i;
+    EXPECT_EQ(x->Number(i), static_cast<double>(r)) << i;
     if (r % 7 == 0) {
-      EXPECT_TRUE(std::isnan(y->numbers[i])) << i;
+      EXPECT_TRUE(std::isnan(y->Number(i))) << i;
     } else {
-      EXPECT_EQ(y->numbers[i], static_cast<double>(r) * 0.5) << i;
+      EXPECT_EQ(y->Number(i), static_cast<double>(r) * 0.5) << i;
     }
     const std::string expected = r < 6000 ? std::to_string(r % 3) : "c";
     EXPECT_EQ(group->levels[group->codes[i]], expected) << i;
@@ -59,12 +59,12 @@ TEST(CsvTable, OnlyTheColumnsNamedAreKept) {
   const Column* a = table->Find("a");
   const Column* c = table->Find("c");
   ASSERT_TRUE(a && c);
-  EXPECT_EQ(a->numbers[0], 1);
-  EXPECT_TRUE(std::isnan(a->numbers[1]));
-  EXPECT_EQ(a->numbers[2], 4);
-  EXPECT_EQ(c->numbers[0], 3);
-  EXPECT_TRUE(std::isnan(c->numbers[1]));
-  EXPECT_EQ(c->numbers[2], 6);
+  EXPECT_EQ(a->Number(0), 1);
+  EXPECT_TRUE(std::isnan(a->Number(1)));
+  EXPECT_EQ(a->Number(2), 4);
+  EXPECT_EQ(c->Number(0), 3);
+  EXPECT_TRUE(std::isnan(c->Number(1)));
+  EXPECT_EQ(c->Number(2), 6);
 }
 
 TEST(CsvTable, ABrokenRecordFarInNamesItsLine) {

@@ -1,6 +1,8 @@
 #include "passerelle/data/table.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <type_traits>
@@ -35,7 +37,7 @@ std::vector<std::string> RecordIdentities(const Table& table) {
         if (c.IsMissing(r)) continue;
         if (c.is_numeric()) {
           char number[32];
-          std::snprintf(number, sizeof number, "%.17g", c.numbers[r]);
+          std::snprintf(number, sizeof number, "%.17g", c.Number(r));
           who += number;
         } else if (c.variable.type == VarType::kCategory) {
           who += c.levels[static_cast<size_t>(c.codes[r])];
@@ -61,9 +63,27 @@ std::vector<std::string> RecordIdentities(const Table& table) {
   return out;
 }
 
+std::vector<double> Column::Numbers() const {
+  if (!integral) return numbers;
+  std::vector<double> out(integers.size());
+  for (size_t r = 0; r < out.size(); ++r) out[r] = Number(r);
+  return out;
+}
+
+void Column::ToNumbers() {
+  if (!integral) return;
+  numbers = Numbers();
+  integers = {};
+  integral = false;
+}
+
 ColumnBuilder::ColumnBuilder(Variable variable, size_t rows) {
   column_.variable = std::move(variable);
-  if (column_.is_numeric()) {
+  column_.integral =
+      column_.variable.type == VarType::kInteger || column_.variable.type == VarType::kDate;
+  if (column_.integral) {
+    column_.integers.reserve(rows);
+  } else if (column_.is_numeric()) {
     column_.numbers.reserve(rows);
   } else if (column_.variable.type == VarType::kCategory) {
     column_.codes.reserve(rows);
@@ -78,7 +98,9 @@ ColumnBuilder::ColumnBuilder(Variable variable, size_t rows) {
 }
 
 void ColumnBuilder::AddMissing() {
-  if (column_.is_numeric()) {
+  if (column_.integral) {
+    column_.integers.push_back(Column::kMissingInteger);
+  } else if (column_.is_numeric()) {
     column_.numbers.push_back(std::numeric_limits<double>::quiet_NaN());
   } else if (column_.variable.type == VarType::kCategory) {
     column_.codes.push_back(-1);
@@ -88,7 +110,15 @@ void ColumnBuilder::AddMissing() {
   }
 }
 
-void ColumnBuilder::AddNumber(double value) { column_.numbers.push_back(value); }
+void ColumnBuilder::AddNumber(double value) {
+  if (column_.integral && value == std::trunc(value) && value > Column::kMissingInteger &&
+      value <= INT32_MAX) {
+    column_.integers.push_back(static_cast<int32_t>(value));
+    return;
+  }
+  column_.ToNumbers();  // a value 32 bits do not hold: the column's numbers as doubles
+  column_.numbers.push_back(value);
+}
 
 void ColumnBuilder::AddText(std::string_view value) {
   if (column_.variable.type != VarType::kCategory) {
@@ -129,6 +159,8 @@ Table SliceRows(const Table& table, size_t begin, size_t end) {
     slice.variable = c.variable;
     slice.levels = c.levels;
     slice.numbers = part(c.numbers);
+    slice.integers = part(c.integers);
+    slice.integral = c.integral;
     slice.codes = part(c.codes);
     slice.texts = part(c.texts);
     slice.text_missing = part(c.text_missing);
@@ -146,8 +178,12 @@ Result<Table> StackTables(Table a, const Table& b) {
     if (other->variable.type != col.variable.type) {
       return InvalidArgument("variable " + col.variable.name + " has different types");
     }
-    if (col.is_numeric()) {
-      col.numbers.insert(col.numbers.end(), other->numbers.begin(), other->numbers.end());
+    if (col.integral && other->integral) {
+      col.integers.insert(col.integers.end(), other->integers.begin(), other->integers.end());
+    } else if (col.is_numeric()) {
+      col.ToNumbers();
+      const std::vector<double> more = other->Numbers();
+      col.numbers.insert(col.numbers.end(), more.begin(), more.end());
     } else if (col.variable.type == VarType::kCategory) {
       std::vector<int32_t> recode;
       for (const std::string& level : other->levels) {

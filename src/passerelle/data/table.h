@@ -17,7 +17,13 @@ namespace passerelle::data {
 
 struct Column {
   Variable variable;
-  std::vector<double> numbers;      // integer, number, date (days since 1970-01-01); NaN = missing
+  // Integer, number, date (days since 1970-01-01); NaN = missing. A row's number is Number(row).
+  std::vector<double> numbers;
+  // Or, when `integral`, an integer or date column whose every value is a whole number of 32
+  // bits, held in 4 bytes a row as R holds its integers (kMissingInteger = missing).
+  std::vector<int32_t> integers;
+  bool integral = false;
+  static constexpr int32_t kMissingInteger = INT32_MIN;
   std::vector<int32_t> codes;       // category: index into levels; -1 = missing
   std::vector<std::string> levels;  // category: the dictionary's order, or sorted byte order
   std::vector<std::string> texts;   // identifier, text
@@ -27,7 +33,16 @@ struct Column {
     return variable.type == VarType::kInteger || variable.type == VarType::kNumber ||
            variable.type == VarType::kDate;
   }
+  double Number(size_t row) const {
+    if (!integral) return numbers[row];
+    return integers[row] == kMissingInteger ? std::nan("") : integers[row];
+  }
+  // Every row's number.
+  std::vector<double> Numbers() const;
+  // Held as `numbers` from now on.
+  void ToNumbers();
   bool IsMissing(size_t row) const {
+    if (integral) return integers[row] == kMissingInteger;
     if (is_numeric()) return std::isnan(numbers[row]);
     if (variable.type == VarType::kCategory) return codes[row] < 0;
     return text_missing[row] != 0;

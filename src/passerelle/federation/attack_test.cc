@@ -237,7 +237,7 @@ TEST_F(AttackTest, AKaplanMeierTailWithOnePatientStaysHome) {
   }
   double last = 0;
   for (size_t i = 0; i < Site3().table.rows; ++i) {
-    last = std::max(last, Site3().table.Find("time")->numbers[i]);
+    last = std::max(last, Site3().table.Find("time")->Number(i));
   }
   EXPECT_LT(cell["time"].back().get<double>(), std::ceil(last / 30) * 30);
   // A finer time grid, to see each patient's own day: refused.
@@ -293,8 +293,8 @@ TEST_F(AttackTest, PaddingACohortWithRecordsThatLackTheVariableIsRefused) {
   std::string target;  // a young patient whose number of nodes the attacker wants
   size_t lacking = 0;
   for (size_t r = 0; r < t.rows; ++r) {
-    lacking += nodes.IsMissing(r) && !(age.numbers[r] > 70);
-    if (target.empty() && !nodes.IsMissing(r) && age.numbers[r] <= 70) target = id.texts[r];
+    lacking += nodes.IsMissing(r) && !(age.Number(r) > 70);
+    if (target.empty() && !nodes.IsMissing(r) && age.Number(r) <= 70) target = id.texts[r];
   }
   ASSERT_FALSE(target.empty());
   ASSERT_GE(lacking + 1, 5u);  // the subsets differ by enough records for the cohort rule
@@ -463,9 +463,9 @@ TEST_F(AttackTest, ACrossProductOfTwoColumnsIsACountToo) {
   for (int T = 30; T < 80 && threshold == 0; ++T) {
     size_t young = 0, young_men = 0, young_women = 0;
     for (size_t r = 0; r < t.rows; ++r) {
-      if (!(age.numbers[r] < T)) continue;
+      if (!(age.Number(r) < T)) continue;
       ++young;
-      (sex.numbers[r] == 1 ? young_men : young_women) += 1;
+      (sex.Number(r) == 1 ? young_men : young_women) += 1;
     }
     if (young >= 5 && young_men >= 1 && young_men <= 4 && young_women >= 5) threshold = T;
   }
@@ -500,7 +500,7 @@ TEST_F(AttackTest, CarriersOneApartAndThreeValuedNumbersAreRefused) {
   const data::Column& sex = *t.Find("sex");
   bool target_is_man = false;
   for (size_t r = 0; r < t.rows; ++r) {
-    if (age.numbers[r] == 80) target_is_man = sex.numbers[r] == 1;
+    if (age.Number(r) == 80) target_is_man = sex.Number(r) == 1;
   }
   const std::string other = target_is_man ? "I(sex == 1 & age != 80)" : "I(sex == 1 | age == 80)";
   auto cox = [&](const std::string& carrier) {
@@ -521,11 +521,11 @@ TEST_F(AttackTest, CarriersOneApartAndThreeValuedNumbersAreRefused) {
     std::map<double, size_t> held;
     size_t missing = 0;
     for (size_t r = 0; r < site1.table.rows; ++r) {
-      if (!(age1.numbers[r] < T)) continue;
+      if (!(age1.Number(r) < T)) continue;
       if (differ.IsMissing(r)) {
         ++missing;
       } else {
-        ++held[differ.numbers[r]];
+        ++held[differ.Number(r)];
       }
     }
     bool rare = false;

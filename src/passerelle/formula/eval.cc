@@ -65,7 +65,7 @@ class Evaluator {
     Vector v;
     if (c->is_numeric()) {
       v.type = Vector::Type::kNumeric;
-      v.values = c->numbers;
+      v.values = c->Numbers();
     } else if (c->variable.type == data::VarType::kCategory) {
       v.type = Vector::Type::kFactor;
       v.codes = c->codes;

@@ -394,7 +394,7 @@ Result<ModelFrame> BuildModelFrame(const Formula& f, const data::Table& table, M
       const data::Column* column = v.kind == Expr::Kind::kName
                                        ? table.Find(v.text)
                                        : static_cast<const data::Column*>(nullptr);
-      if (kind != ModelKind::kGroups && column && column->is_numeric() &&
+      if (kind != ModelKind::kGroups && column && column->is_numeric() && !column->integral &&
           !in_interactions.count(key)) {
         require_numbers(column->numbers);
         in_place.emplace(key, &column->numbers);

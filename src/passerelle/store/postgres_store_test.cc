@@ -33,7 +33,7 @@ std::vector<std::string> Rows(const data::Table& table) {
         out += "NA;";
       } else if (c.is_numeric()) {
         char buffer[40];
-        std::snprintf(buffer, sizeof buffer, "%.17g;", c.numbers[r]);
+        std::snprintf(buffer, sizeof buffer, "%.17g;", c.Number(r));
         out += buffer;
       } else if (c.variable.type == data::VarType::kCategory) {
         out += c.levels[c.codes[r]] + ";";
@@ -118,10 +118,10 @@ TEST_F(PostgresStoreTest, ItHoldsTheRowsAStoreInSqliteHolds) {
     EXPECT_EQ(a.codes, b.codes) << a.variable.name;
     EXPECT_EQ(a.levels, b.levels) << a.variable.name;
     EXPECT_EQ(a.texts, b.texts) << a.variable.name;
-    ASSERT_EQ(a.numbers.size(), b.numbers.size());
-    for (size_t r = 0; r < a.numbers.size(); ++r) {
-      EXPECT_TRUE(a.numbers[r] == b.numbers[r] ||
-                  (std::isnan(a.numbers[r]) && std::isnan(b.numbers[r])))
+    ASSERT_EQ(a.Numbers().size(), b.Numbers().size());
+    for (size_t r = 0; r < a.Numbers().size(); ++r) {
+      EXPECT_TRUE(a.Number(r) == b.Number(r) ||
+                  (std::isnan(a.Number(r)) && std::isnan(b.Number(r))))
           << a.variable.name << " row " << r;
     }
   }
@@ -255,7 +255,7 @@ TEST_F(PostgresStoreTest, AWarehouseTableIsAttachedCheckedAndReadWhereItIs) {
   ASSERT_TRUE(part.ok()) << part.status().ToString();
   ASSERT_EQ(part->columns.size(), 1u);
   EXPECT_EQ(part->columns[0].variable.name, "os_days");
-  EXPECT_EQ(part->columns[0].numbers, expected->Find("os_days")->numbers);
+  EXPECT_EQ(part->columns[0].Numbers(), expected->Find("os_days")->Numbers());
   // Nothing was copied: the schema holds the catalog only.
   ASSERT_EQ(cluster_->Psql("warehouse",
                            "DO $$ BEGIN IF (SELECT count(*) FROM pg_tables WHERE schemaname = "

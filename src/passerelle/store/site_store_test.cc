@@ -131,8 +131,8 @@ TEST_F(SiteStoreTest, EveryValueOfManyRowsIsStoredAsRead) {
     EXPECT_EQ(ids->texts[r], "p" + std::to_string(r));
     EXPECT_EQ(codes->IsMissing(r) ? "" : codes->levels[codes->codes[r]], code(r));
     EXPECT_EQ(grades->IsMissing(r) ? "" : grades->levels[grades->codes[r]], grade(r));
-    EXPECT_EQ(n->IsMissing(r) ? -1 : n->numbers[r], r % 7 == 0 ? -1 : r % 4);
-    EXPECT_EQ(x->IsMissing(r) ? -1 : x->numbers[r], r % 11 == 0 ? -1 : 1.5);
+    EXPECT_EQ(n->IsMissing(r) ? -1 : n->Number(r), r % 7 == 0 ? -1 : r % 4);
+    EXPECT_EQ(x->IsMissing(r) ? -1 : x->Number(r), r % 11 == 0 ? -1 : 1.5);
     EXPECT_EQ(notes->IsMissing(r) ? "" : notes->texts[r], r % 2 ? "note " + std::to_string(r) : "");
   }
 }
@@ -240,8 +240,8 @@ TEST_F(SiteStoreTest, FrenchExcelExport) {
   auto report = store_->Import(r);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   auto table = store_->LoadTable("gu_cohort");
-  EXPECT_DOUBLE_EQ(table->Find("psa_dx")->numbers[0], 7.4);
-  EXPECT_DOUBLE_EQ(table->Find("diagnosis_date")->numbers[0], DaysFromCivil(2018, 3, 1));
+  EXPECT_DOUBLE_EQ(table->Find("psa_dx")->Number(0), 7.4);
+  EXPECT_DOUBLE_EQ(table->Find("diagnosis_date")->Number(0), DaysFromCivil(2018, 3, 1));
 }
 
 }  // namespace
@@ -327,12 +327,12 @@ TEST(SiteStoreFiles, EveryKindOfFileStoresTheCsvsRows) {
       EXPECT_EQ(got.levels, want.levels);
       EXPECT_EQ(got.texts, want.texts);
       EXPECT_EQ(got.text_missing, want.text_missing);
-      ASSERT_EQ(got.numbers.size(), want.numbers.size());
-      for (size_t r = 0; r < want.numbers.size(); ++r) {
-        if (std::isnan(want.numbers[r])) {
-          EXPECT_TRUE(std::isnan(got.numbers[r])) << "row " << r + 1;
+      ASSERT_EQ(got.Numbers().size(), want.Numbers().size());
+      for (size_t r = 0; r < want.Numbers().size(); ++r) {
+        if (std::isnan(want.Number(r))) {
+          EXPECT_TRUE(std::isnan(got.Number(r))) << "row " << r + 1;
         } else {
-          EXPECT_EQ(got.numbers[r], want.numbers[r]) << "row " << r + 1;
+          EXPECT_EQ(got.Number(r), want.Number(r)) << "row " << r + 1;
         }
       }
     }

@@ -76,7 +76,7 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
       if (d.type == data::VarType::kCategory) {
         by_level[static_cast<size_t>(column.codes[r])].push_back(r);
       } else if (column.is_numeric() && by_value.size() <= 3) {
-        by_value[column.numbers[r]].push_back(r);
+        by_value[column.Number(r)].push_back(r);
       }
     }
     // n + missing = rows, and a category's counts + missing = rows: each is suppressed as a
@@ -113,7 +113,7 @@ Result<LocalRelease> RunDescribeStep(const json& task, const data::Table& table,
       v["mean"] = enough ? json(d.mean) : json(nullptr);
       v["sd"] = enough ? json(d.sd) : json(nullptr);
       std::vector<double> sorted;
-      for (size_t r : present) sorted.push_back(column.numbers[r]);
+      for (size_t r : present) sorted.push_back(column.Number(r));
       std::sort(sorted.begin(), sorted.end());
       const size_t k = static_cast<size_t>(std::max(policy.min_cell_count, 2));
       json quartiles = json::array();
