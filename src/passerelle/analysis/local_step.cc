@@ -12,6 +12,7 @@
 #include "passerelle/analysis/frames.h"
 #include "passerelle/analysis/kind_support.h"
 #include "passerelle/analysis/run.h"
+#include "passerelle/base/memory.h"
 #include "passerelle/formula/eval.h"
 #include "passerelle/formula/model.h"
 #include "passerelle/privacy/disclosure.h"
@@ -448,6 +449,9 @@ Result<std::shared_ptr<const SiteModel>> ModelFor(const json& task, const data::
     models.erase(own.dump());
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const SiteModel> model, BuildModel(task, table, build));
+  // What building it freed (slices' frames, sorting's buffers) is given back: the steps that
+  // follow would not take its place, and a node's peak would be the building's plus theirs.
+  ReturnFreedMemory();
   if (models.size() >= LocalStepCache::Impl::kMaxModels) models.clear();
   models.emplace(key.dump(), model);
   return std::shared_ptr<const SiteModel>(std::move(model));
@@ -464,6 +468,7 @@ Status BuildCoxSiteModel(const json& task, const formula::Formula& f,
   FrameFigures figures(/*cross_products=*/false, table.rows);
   CoxColumnSums sums;
   stats::CoxKernel::Builder kernel;
+  kernel.Reserve(table.rows);
   RETURN_IF_ERROR(formula::ForEachFrameSlice(
       f, table, formula::ModelKind::kCox, task.value("subset", ""), options, formula::kSliceRows,
       [&](formula::ModelFrame& m) {
@@ -477,11 +482,12 @@ Status BuildCoxSiteModel(const json& task, const formula::Formula& f,
         kernel.Add(std::move(rows), strata_keys);
         return Status::Ok();
       }));
-  RETURN_IF_ERROR(figures.Finish(table, model));
+  // The kernel sorted and packed before the figures read the labels: their columns would
+  // otherwise sit beside the kernel's before its rows are packed.
+  model->cox = std::make_unique<stats::CoxKernel>(std::move(kernel).Finish());
   model->mean_sums = sums.sums();
   model->mean_total = sums.total();
-  model->cox = std::make_unique<stats::CoxKernel>(std::move(kernel).Finish());
-  return Status::Ok();
+  return figures.Finish(table, model);
 }
 
 json ConcordanceJson(const stats::ConcordanceAggregate& c, const privacy::Policy& policy) {

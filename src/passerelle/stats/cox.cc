@@ -39,7 +39,7 @@ class Fenwick {
 }  // namespace
 
 struct CoxKernel::Builder::Impl {
-  size_t n = 0, p = 0;
+  size_t n = 0, p = 0, reserve = 0;
   bool first = true, counting = false, offset = false, weights = false, clusters = false;
   bool strata = false;
   std::vector<PackedColumn> x;
@@ -65,6 +65,9 @@ void CoxKernel::Builder::Add(CoxRows piece, const std::vector<std::vector<double
     b.first = false;
     b.p = piece.p;
     b.x.resize(b.p);
+    for (PackedColumn& column : b.x) column.Reserve(b.reserve);
+    b.stop.Reserve(b.reserve);
+    b.status.reserve(b.reserve);
     b.sums.assign(b.p, 0.0);
     b.counting = !piece.start.empty();
     b.offset = !piece.offset.empty();
@@ -105,6 +108,8 @@ void CoxKernel::Builder::Add(CoxRows piece, const std::vector<std::vector<double
   }
   b.n += n;
 }
+
+void CoxKernel::Builder::Reserve(size_t rows) { impl_->reserve = rows; }
 
 CoxKernel CoxKernel::Builder::Finish() && { return CoxKernel(std::move(*impl_)); }
 

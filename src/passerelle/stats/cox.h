@@ -103,6 +103,9 @@ class CoxKernel {
     // REQUIRES: consistent lengths, and the same columns (p, start, offset, weights, clusters)
     // in every piece.
     void Add(CoxRows piece, const std::vector<std::vector<double>>& strata_keys = {});
+    // Room for `rows` rows in all (an upper bound: a table's), so that no column grows by
+    // copies of itself.
+    void Reserve(size_t rows);
     CoxKernel Finish() &&;
 
    private:

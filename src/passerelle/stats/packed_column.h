@@ -24,6 +24,8 @@ class PackedColumn {
   std::span<const double> values() const { return values_; }
   uint32_t Code(size_t k) const { return width_ == 1 ? codes8_[k] : codes16_[k]; }
 
+  // Room for `rows` rows of one byte.
+  void Reserve(size_t rows) { codes8_.reserve(rows); }
   // Appends a row.
   void Push(double v);
   // The rows given, no more to come: the index of values is let go.
