@@ -63,6 +63,53 @@ std::vector<std::string> RecordIdentities(const Table& table) {
   return out;
 }
 
+bool IntegerValues::Push(double v) {
+  if (!(v == std::trunc(v) && v > INT32_MIN && v <= INT32_MAX)) return false;
+  const auto x = static_cast<int32_t>(v);
+  const int needed = x > INT8_MIN && x <= INT8_MAX ? 1 : x > INT16_MIN && x <= INT16_MAX ? 2 : 4;
+  if (needed > width_) Widen(needed);
+  Append(x);
+  return true;
+}
+
+void IntegerValues::Append(int32_t v) {
+  if (width_ == 1) {
+    i8_.push_back(static_cast<int8_t>(v));
+  } else if (width_ == 2) {
+    i16_.push_back(static_cast<int16_t>(v));
+  } else {
+    i32_.push_back(v);
+  }
+}
+
+void IntegerValues::Widen(int width) {
+  IntegerValues wider;
+  wider.width_ = width;
+  const size_t n = size();
+  if (width == 2) wider.i16_.reserve(std::max(n + 1, i8_.capacity()));
+  if (width == 4) wider.i32_.reserve(std::max(n + 1, std::max(i8_.capacity(), i16_.capacity())));
+  for (size_t r = 0; r < n; ++r) wider.Append(Missing(r) ? Least(width) : At(r));
+  *this = std::move(wider);
+}
+
+IntegerValues IntegerValues::Slice(size_t begin, size_t end) const {
+  IntegerValues out;
+  out.width_ = width_;
+  const auto part = [&](const auto& v) {
+    using Values = std::decay_t<decltype(v)>;
+    return v.empty() ? Values() : Values(v.begin() + begin, v.begin() + end);
+  };
+  if (width_ == 1) out.i8_ = part(i8_);
+  if (width_ == 2) out.i16_ = part(i16_);
+  if (width_ == 4) out.i32_ = part(i32_);
+  return out;
+}
+
+void IntegerValues::Extend(const IntegerValues& more) {
+  if (more.width_ > width_) Widen(more.width_);
+  for (size_t r = 0; r < more.size(); ++r) Append(more.Missing(r) ? Least(width_) : more.At(r));
+}
+
 std::vector<double> Column::Numbers() const {
   if (!integral) return numbers;
   std::vector<double> out(integers.size());
@@ -82,7 +129,7 @@ ColumnBuilder::ColumnBuilder(Variable variable, size_t rows) {
   column_.integral =
       column_.variable.type == VarType::kInteger || column_.variable.type == VarType::kDate;
   if (column_.integral) {
-    column_.integers.reserve(rows);
+    column_.integers.Reserve(rows);
   } else if (column_.is_numeric()) {
     column_.numbers.reserve(rows);
   } else if (column_.variable.type == VarType::kCategory) {
@@ -99,7 +146,7 @@ ColumnBuilder::ColumnBuilder(Variable variable, size_t rows) {
 
 void ColumnBuilder::AddMissing() {
   if (column_.integral) {
-    column_.integers.push_back(Column::kMissingInteger);
+    column_.integers.PushMissing();
   } else if (column_.is_numeric()) {
     column_.numbers.push_back(std::numeric_limits<double>::quiet_NaN());
   } else if (column_.variable.type == VarType::kCategory) {
@@ -111,11 +158,7 @@ void ColumnBuilder::AddMissing() {
 }
 
 void ColumnBuilder::AddNumber(double value) {
-  if (column_.integral && value == std::trunc(value) && value > Column::kMissingInteger &&
-      value <= INT32_MAX) {
-    column_.integers.push_back(static_cast<int32_t>(value));
-    return;
-  }
+  if (column_.integral && column_.integers.Push(value)) return;
   column_.ToNumbers();  // a value 32 bits do not hold: the column's numbers as doubles
   column_.numbers.push_back(value);
 }
@@ -159,7 +202,7 @@ Table SliceRows(const Table& table, size_t begin, size_t end) {
     slice.variable = c.variable;
     slice.levels = c.levels;
     slice.numbers = part(c.numbers);
-    slice.integers = part(c.integers);
+    if (c.integral) slice.integers = c.integers.Slice(begin, end);
     slice.integral = c.integral;
     slice.codes = part(c.codes);
     slice.texts = part(c.texts);
@@ -179,7 +222,7 @@ Result<Table> StackTables(Table a, const Table& b) {
       return InvalidArgument("variable " + col.variable.name + " has different types");
     }
     if (col.integral && other->integral) {
-      col.integers.insert(col.integers.end(), other->integers.begin(), other->integers.end());
+      col.integers.Extend(other->integers);
     } else if (col.is_numeric()) {
       col.ToNumbers();
       const std::vector<double> more = other->Numbers();

@@ -15,15 +15,45 @@
 
 namespace passerelle::data {
 
+// Whole numbers in as few bytes a row as the widest of them needs: 1, 2 or 4 (the least value
+// of a width marks a missing one).
+class IntegerValues {
+ public:
+  size_t size() const { return width_ == 1 ? i8_.size() : width_ == 2 ? i16_.size() : i32_.size(); }
+  bool Missing(size_t row) const { return Held(row) == Least(width_); }
+  int32_t At(size_t row) const { return Held(row); }
+  // Room for `rows` values of one byte.
+  void Reserve(size_t rows) { i8_.reserve(rows); }
+  // Appends v; false, and nothing appended, when v is not a whole number of 32 bits.
+  bool Push(double v);
+  void PushMissing() { Append(Least(width_)); }
+  IntegerValues Slice(size_t begin, size_t end) const;
+  void Extend(const IntegerValues& more);
+
+ private:
+  static int32_t Least(int width) {
+    return width == 1 ? INT8_MIN : width == 2 ? INT16_MIN : INT32_MIN;
+  }
+  int32_t Held(size_t row) const {
+    return width_ == 1 ? i8_[row] : width_ == 2 ? i16_[row] : i32_[row];
+  }
+  void Append(int32_t v);  // REQUIRES: v fits the width
+  void Widen(int width);   // missing values stay missing
+
+  int width_ = 1;
+  std::vector<int8_t> i8_;
+  std::vector<int16_t> i16_;
+  std::vector<int32_t> i32_;
+};
+
 struct Column {
   Variable variable;
   // Integer, number, date (days since 1970-01-01); NaN = missing. A row's number is Number(row).
   std::vector<double> numbers;
   // Or, when `integral`, an integer or date column whose every value is a whole number of 32
-  // bits, held in 4 bytes a row as R holds its integers (kMissingInteger = missing).
-  std::vector<int32_t> integers;
+  // bits, held in the bytes its values need (as R holds its integers in 4).
+  IntegerValues integers;
   bool integral = false;
-  static constexpr int32_t kMissingInteger = INT32_MIN;
   std::vector<int32_t> codes;       // category: index into levels; -1 = missing
   std::vector<std::string> levels;  // category: the dictionary's order, or sorted byte order
   std::vector<std::string> texts;   // identifier, text
@@ -35,14 +65,14 @@ struct Column {
   }
   double Number(size_t row) const {
     if (!integral) return numbers[row];
-    return integers[row] == kMissingInteger ? std::nan("") : integers[row];
+    return integers.Missing(row) ? std::nan("") : integers.At(row);
   }
   // Every row's number.
   std::vector<double> Numbers() const;
   // Held as `numbers` from now on.
   void ToNumbers();
   bool IsMissing(size_t row) const {
-    if (integral) return integers[row] == kMissingInteger;
+    if (integral) return integers.Missing(row);
     if (is_numeric()) return std::isnan(numbers[row]);
     if (variable.type == VarType::kCategory) return codes[row] < 0;
     return text_missing[row] != 0;

@@ -49,49 +49,59 @@ TEST(RecordIdentities, AnIdentifierOrTheRowsValuesARepeatByItsOccurrence) {
 namespace passerelle::data {
 namespace {
 
-// An integer or date column is held in 4 bytes a row while its values fit 32 bits, and reads
-// back the same numbers; a value that does not fit turns the column into doubles, unchanged.
-TEST(Column, IntegersAreHeldInThirtyTwoBitsAndReadBackTheSame) {
+// An integer or date column is held in as few bytes a row as its values need (1, 2 or 4),
+// widened as they come, and reads back the same numbers and missing values; a value 32 bits do
+// not hold turns the column into doubles, unchanged.
+TEST(Column, IntegersAreHeldInTheBytesTheyNeedAndReadBackTheSame) {
   Variable v;
   v.name = "days", v.type = VarType::kInteger;
-  ColumnBuilder small(v), large(v);
-  const std::vector<double> values = {0, -3, 2147483647, -2147483647, 42};
+  ColumnBuilder narrow(v), small(v), large(v);
+  const double kMissing = -1e300;  // stands for a missing value below
+  const std::vector<double> values = {kMissing, 0,      -3,         127,         -127, kMissing,
+                                      300,      -32767, 2147483647, -2147483647, 42};
   for (ColumnBuilder* b : {&small, &large}) {
-    for (double x : values) b->AddNumber(x);
-    b->AddMissing();
+    for (double x : values) x == kMissing ? b->AddMissing() : b->AddNumber(x);
   }
-  large.AddNumber(4294967296.0);  // 2^32
-  const Column a = small.Finish(), b = large.Finish();
-  EXPECT_TRUE(a.integral);
+  for (double x : {1.0, -128.0, 0.0}) narrow.AddNumber(x);  // -128 needs 2 bytes
+  large.AddNumber(4294967296.0);                            // 2^32
+  const Column a = small.Finish(), b = large.Finish(), c = narrow.Finish();
+  EXPECT_TRUE(a.integral && c.integral);
   EXPECT_TRUE(a.numbers.empty());
   EXPECT_FALSE(b.integral);
   for (size_t r = 0; r < values.size(); ++r) {
-    EXPECT_EQ(a.Number(r), values[r]);
-    EXPECT_EQ(b.Number(r), values[r]);
-    EXPECT_FALSE(a.IsMissing(r));
+    SCOPED_TRACE(r);
+    for (const Column* col : {&a, &b}) {
+      EXPECT_EQ(col->IsMissing(r), values[r] == kMissing);
+      if (values[r] == kMissing) {
+        EXPECT_TRUE(std::isnan(col->Number(r)));
+      } else {
+        EXPECT_EQ(col->Number(r), values[r]);
+      }
+    }
   }
-  EXPECT_TRUE(a.IsMissing(5) && b.IsMissing(5));
-  EXPECT_TRUE(std::isnan(a.Number(5)) && std::isnan(b.Number(5)));
-  EXPECT_EQ(b.Number(6), 4294967296.0);
-  // Sliced, and stacked under a column held as doubles.
-  Table ta, tb;
-  ta.rows = 6, tb.rows = 7;
-  ta.columns = {a}, tb.columns = {b};
-  const Table slice = SliceRows(ta, 1, 3);
+  EXPECT_EQ(b.Number(values.size()), 4294967296.0);
+  EXPECT_EQ(c.Numbers(), std::vector<double>({1, -128, 0}));
+  EXPECT_FALSE(c.IsMissing(1));
+  // Sliced, stacked on a narrower column, and under a column held as doubles.
+  Table ta, tb, tc;
+  ta.rows = values.size(), tb.rows = values.size() + 1, tc.rows = 3;
+  ta.columns = {a}, tb.columns = {b}, tc.columns = {c};
+  const Table slice = SliceRows(ta, 1, 4);
   EXPECT_TRUE(slice.columns[0].integral);
-  EXPECT_EQ(slice.columns[0].Numbers(),
-            std::vector<double>(values.begin() + 1, values.begin() + 3));
+  EXPECT_EQ(slice.columns[0].Numbers(), std::vector<double>({0, -3, 127}));
+  Result<Table> wider = StackTables(tc, ta);
+  ASSERT_TRUE(wider.ok());
+  EXPECT_TRUE(wider->columns[0].integral);
+  EXPECT_EQ(wider->columns[0].Number(1), -128);
+  EXPECT_TRUE(wider->columns[0].IsMissing(3) && wider->columns[0].IsMissing(8));
+  EXPECT_EQ(wider->columns[0].Number(11), 2147483647);
   Result<Table> both = StackTables(ta, tb);
   ASSERT_TRUE(both.ok());
   EXPECT_FALSE(both->columns[0].integral);
-  EXPECT_EQ(both->rows, 13u);
-  EXPECT_EQ(both->columns[0].Number(12), 4294967296.0);
-  EXPECT_EQ(both->columns[0].Number(2), 2147483647);
-  EXPECT_TRUE(both->columns[0].IsMissing(5) && both->columns[0].IsMissing(11));
-  Result<Table> twice = StackTables(ta, ta);
-  ASSERT_TRUE(twice.ok());
-  EXPECT_TRUE(twice->columns[0].integral);
-  EXPECT_EQ(twice->columns[0].Number(9), -2147483647);
+  EXPECT_EQ(both->rows, 2 * values.size() + 1);
+  EXPECT_EQ(both->columns[0].Number(2 * values.size()), 4294967296.0);
+  EXPECT_EQ(both->columns[0].Number(8), 2147483647);
+  EXPECT_TRUE(both->columns[0].IsMissing(5) && both->columns[0].IsMissing(values.size() + 5));
 }
 
 }  // namespace
