@@ -783,19 +783,44 @@ void CoxKernel::ConcordanceByRisk(const RiskOrder& order, ConcordanceAggregate* 
 }
 
 CoxKernel::RiskOrder CoxKernel::ByRisk(std::span<const double> beta) const {
+  // Sorted by the upper half of each row's ordered key (4 bytes a row, not 8), then each run
+  // of rows sharing it by the whole key, read again where the run's keys differ.
+  std::vector<double> x(p_);
+  const auto key = [&](uint32_t row) { return OrderedKey(Eta(row, beta, x.data())); };
   RiskOrder order;
-  std::vector<uint64_t> key(n_);
-  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-    std::vector<double> x(p_);
-    for (size_t i = begin; i < end; ++i) key[i] = OrderedKey(Eta(i, beta, x.data()));
-  });
   order.rows.resize(n_);
   std::iota(order.rows.begin(), order.rows.end(), 0);
-  std::sort(order.rows.begin(), order.rows.end(),
-            [&](uint32_t a, uint32_t b) { return key[a] != key[b] ? key[a] < key[b] : a < b; });
   order.starts.resize(n_);
-  for (size_t e = 0; e < n_; ++e) {
-    order.starts[e] = e == 0 || key[order.rows[e]] != key[order.rows[e - 1]];
+  {
+    std::vector<uint32_t> high(n_);
+    ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
+      std::vector<double> xi(p_);
+      for (size_t i = begin; i < end; ++i) {
+        high[i] = static_cast<uint32_t>(OrderedKey(Eta(i, beta, xi.data())) >> 32);
+      }
+    });
+    std::sort(order.rows.begin(), order.rows.end(), [&](uint32_t a, uint32_t b) {
+      return high[a] != high[b] ? high[a] < high[b] : a < b;
+    });
+    for (size_t e = 0; e < n_; ++e) {
+      order.starts[e] = e == 0 || high[order.rows[e]] != high[order.rows[e - 1]];
+    }
+  }
+  for (size_t g = 0, h = 0; g < n_; g = h) {
+    for (h = g + 1; h < n_ && !order.starts[h];) ++h;
+    if (h - g == 1) continue;
+    const uint64_t first = key(order.rows[g]);
+    bool same = true;
+    for (size_t e = g + 1; same && e < h; ++e) same = key(order.rows[e]) == first;
+    if (same) continue;  // one risk, its rows in order already
+    std::sort(order.rows.begin() + static_cast<std::ptrdiff_t>(g),
+              order.rows.begin() + static_cast<std::ptrdiff_t>(h), [&](uint32_t a, uint32_t b) {
+                const uint64_t ka = key(a), kb = key(b);
+                return ka != kb ? ka < kb : a < b;
+              });
+    for (size_t e = g + 1; e < h; ++e) {
+      order.starts[e] = key(order.rows[e]) != key(order.rows[e - 1]);
+    }
   }
   return order;
 }

@@ -83,6 +83,35 @@ TEST(CoxKernel, ConcordanceByRiskEqualsSweepByTime) {
     EXPECT_TRUE(near(a.m2, b.m2)) << a.m2 << " " << b.m2;
     EXPECT_GT(a.tied_risk, 0);
   }
+  // Risks that differ only in their last digits (rows taken in order of the upper half of their
+  // keys first): the pairs of every death and every row that outlived it, counted one by one.
+  const std::vector<double> beta = {1.0, 1e-9};
+  std::vector<double> eta(n, 0.0), mean(2, 0.0);
+  for (size_t j = 0; j < 2; ++j) {
+    for (size_t i = 0; i < n; ++i) mean[j] += right.x[j * n + i];
+    mean[j] /= static_cast<double>(n);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < 2; ++j) eta[i] += (right.x[j * n + i] - mean[j]) * beta[j];
+  }
+  ConcordanceAggregate want;
+  for (size_t i = 0; i < n; ++i) {
+    if (right.status[i] == 0) continue;
+    for (size_t j = 0; j < n; ++j) {
+      if (right.strata[j] != right.strata[i] ||
+          !(right.stop[j] > right.stop[i] ||
+            (right.stop[j] == right.stop[i] && right.status[j] == 0))) {
+        continue;
+      }
+      const double w = right.weight[i] * right.weight[j];
+      (eta[i] > eta[j] ? want.concordant : eta[i] < eta[j] ? want.discordant : want.tied_risk) += w;
+    }
+  }
+  const ConcordanceAggregate got = by_risk.Concordance(beta);
+  EXPECT_NEAR(got.concordant, want.concordant, 1e-9 * want.concordant);
+  EXPECT_NEAR(got.discordant, want.discordant, 1e-9 * want.discordant);
+  EXPECT_NEAR(got.tied_risk, want.tied_risk, 1e-9 * want.tied_risk);
+  EXPECT_GT(want.tied_risk, 0);  // the rows without x2
 }
 
 }  // namespace
