@@ -37,7 +37,13 @@ Result<Labels> LabelsOf(const std::string& expression, const data::Table& table)
   Labels labels;
   labels.expression = expression;
   ASSIGN_OR_RETURN(formula::Expr e, formula::ParseExpr(expression, "variable"));
-  ASSIGN_OR_RETURN(formula::Vector v, formula::Evaluate(e, table, "variable"));
+  // The expression's values a slice of rows at a time, never the table's.
+  const auto values = [&](size_t begin, size_t end) -> Result<formula::Vector> {
+    if (begin == 0 && end == table.rows) return formula::Evaluate(e, table, "variable");
+    return formula::Evaluate(e, data::SliceRows(table, begin, end), "variable");
+  };
+  const size_t first_end = std::min(table.rows, formula::kSliceRows);
+  ASSIGN_OR_RETURN(formula::Vector v, values(0, first_end));
   if (v.type == formula::Vector::Type::kLogical) return labels;
   std::vector<std::string> names;
   formula::CollectNames(e, &names);
@@ -54,17 +60,24 @@ Result<Labels> LabelsOf(const std::string& expression, const data::Table& table)
     }
     declared.insert(declared.end(), column->variable.levels.begin(), column->variable.levels.end());
   }
-  const formula::Vector f = formula::AsFactor(v);
-  std::vector<double> held(f.levels.size(), 0);
-  for (size_t i = 0; i < table.rows; ++i) {
-    const int32_t code = f.codes[f.codes.size() == 1 ? 0 : i];
-    if (code >= 0) held[code] += 1;
+  std::map<std::string, double> held;  // each label's records
+  for (size_t begin = 0, end = first_end;;) {
+    const formula::Vector f = formula::AsFactor(v);
+    std::vector<double> count(f.levels.size(), 0);
+    for (size_t i = begin; i < end; ++i) {
+      const int32_t code = f.codes[f.codes.size() == 1 ? 0 : i - begin];
+      if (code >= 0) count[code] += 1;
+    }
+    for (size_t l = 0; l < f.levels.size(); ++l) held[f.levels[l]] += count[l];
+    begin = end;
+    if (begin >= table.rows) break;
+    end = std::min(table.rows, begin + formula::kSliceRows);
+    ASSIGN_OR_RETURN(v, values(begin, end));
   }
-  for (size_t l = 0; l < f.levels.size(); ++l) {
-    const bool public_label =
-        std::find(declared.begin(), declared.end(), f.levels[l]) != declared.end();
-    if (!public_label && held[l] > 0 && (labels.fewest == 0 || held[l] < labels.fewest)) {
-      labels.fewest = held[l];
+  for (const auto& [label, records] : held) {
+    const bool public_label = std::find(declared.begin(), declared.end(), label) != declared.end();
+    if (!public_label && records > 0 && (labels.fewest == 0 || records < labels.fewest)) {
+      labels.fewest = records;
     }
   }
   return labels;

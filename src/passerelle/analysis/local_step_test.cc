@@ -448,6 +448,18 @@ TEST(LocalStep, ACoxModelSliceBySliceIsTheWholeTables) {
   }
 }
 
+// A label's records are counted over every slice of the table (its values a slice at a time).
+TEST(LocalStep, LabelsAreCountedOverTheWholeTable) {
+  const data::Table table = FourSlices();
+  double ones = 0;
+  for (size_t r = 0; r < table.rows; ++r) ones += table.Find("sex")->Number(r) == 1;
+  ASSERT_GT(ones, formula::kSliceRows);
+  Result<double> fewest = FewestUndeclaredLabel("sex", table);
+  ASSERT_TRUE(fewest.ok()) << fewest.status().ToString();
+  EXPECT_EQ(*fewest, std::min(ones, static_cast<double>(table.rows) - ones));
+  EXPECT_EQ(*FewestUndeclaredLabel("event", table), 0);  // the dictionary's own levels
+}
+
 // A response the family cannot take is refused as the slices are read, with the family's rule.
 TEST(LocalStep, AGlmResponseOutsideItsFamilyIsRefused) {
   const data::Table table = FourSlices();
