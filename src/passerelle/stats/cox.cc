@@ -121,14 +121,16 @@ CoxKernel::Builder OnePiece(CoxRows rows) {
   return b;
 }
 
-// Rows [0, n) ordered stably by their key (0..keys-1): a counting sort of `order`.
-std::vector<uint32_t> ByKey(const std::vector<uint32_t>& order, size_t keys,
+// The rows of `order` (empty: rows 0..n-1) ordered stably by their key (0..keys-1): a
+// counting sort.
+std::vector<uint32_t> ByKey(const std::vector<uint32_t>& order, size_t n, size_t keys,
                             const std::function<size_t(uint32_t)>& key) {
+  const auto row = [&](size_t k) { return order.empty() ? static_cast<uint32_t>(k) : order[k]; };
   std::vector<size_t> at(keys + 1, 0);
-  for (uint32_t row : order) ++at[key(row) + 1];
+  for (size_t k = 0; k < n; ++k) ++at[key(row(k)) + 1];
   for (size_t k = 0; k < keys; ++k) at[k + 1] += at[k];
-  std::vector<uint32_t> out(order.size());
-  for (uint32_t row : order) out[at[key(row)]++] = row;
+  std::vector<uint32_t> out(n);
+  for (size_t k = 0; k < n; ++k) out[at[key(row(k))]++] = row(k);
   return out;
 }
 
@@ -155,8 +157,7 @@ CoxKernel::CoxKernel(Builder::Impl&& b) : n_(b.n), p_(b.p) {
   stop_.Seal();
   // Rows sorted by stratum, then time descending, then row (a total order): by time first,
   // then stably by stratum.
-  std::vector<uint32_t> order(n_);
-  std::iota(order.begin(), order.end(), 0);
+  std::vector<uint32_t> order;
   if (stop_.coded()) {
     const std::span<const double> values = stop_.values();
     std::vector<uint32_t> by_time(values.size());
@@ -169,8 +170,10 @@ CoxKernel::CoxKernel(Builder::Impl&& b) : n_(b.n), p_(b.p) {
       if (k > 0 && OrderedKey(values[by_time[k]]) != OrderedKey(values[by_time[k - 1]])) ++r;
       rank[by_time[k]] = static_cast<uint32_t>(r);
     }
-    order = ByKey(order, values.size(), [&](uint32_t row) { return rank[stop_.Code(row)]; });
+    order = ByKey(order, n_, values.size(), [&](uint32_t row) { return rank[stop_.Code(row)]; });
   } else {
+    order.resize(n_);
+    std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) {
       return OrderedKey(stop_[a]) > OrderedKey(stop_[c]);
     });
@@ -182,7 +185,7 @@ CoxKernel::CoxKernel(Builder::Impl&& b) : n_(b.n), p_(b.p) {
     for (const auto& [key, id] : b.strata_ids) rank[id] = r++;
     std::vector<size_t> count(rank.size(), 0);
     for (int32_t& s : b.stratum) ++count[s = rank[s]];
-    order = ByKey(order, rank.size(), [&](uint32_t row) { return b.stratum[row]; });
+    order = ByKey(order, n_, rank.size(), [&](uint32_t row) { return b.stratum[row]; });
     for (size_t c : count) bounds_.push_back(bounds_.back() + c);
     b.stratum = {};
   } else {
