@@ -123,8 +123,9 @@ CoxKernel::Builder OnePiece(CoxRows rows) {
 
 // The rows of `order` (empty: rows 0..n-1) ordered stably by their key (0..keys-1): a
 // counting sort.
+template <typename Key>
 std::vector<uint32_t> ByKey(const std::vector<uint32_t>& order, size_t n, size_t keys,
-                            const std::function<size_t(uint32_t)>& key) {
+                            const Key& key) {
   const auto row = [&](size_t k) { return order.empty() ? static_cast<uint32_t>(k) : order[k]; };
   std::vector<size_t> at(keys + 1, 0);
   for (size_t k = 0; k < n; ++k) ++at[key(row(k)) + 1];
