@@ -99,11 +99,11 @@ Status SlicedGlmRows::Rows(size_t begin, size_t end,
     if (m.n != slice_rows_[s] || m.p() != p_) {
       return Internal("slice " + std::to_string(s) + " of the model's rows changed");
     }
-    stats::TransposeInPlace(&m.x, m.n, p_);
     stats::GlmPiece piece;
     piece.rows = to - from;
-    piece.stride = p_;
-    piece.x = m.x.data() + (from - first) * p_;
+    piece.row_step = 1;
+    piece.column_step = m.n;
+    piece.x = m.x.data() + (from - first);
     piece.y = m.y.data() + (from - first);
     piece.offset = m.offset.empty() ? nullptr : m.offset.data() + (from - first);
     piece.weight = m.weights.empty() ? nullptr : m.weights.data() + (from - first);

@@ -437,7 +437,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         const double r = Risk(k, beta, &block[e * p]);
         v[e] = r * (status_[k] != 0 && g != stratum_end && g->begin <= k ? at - g->b : at);
       }
-      sum.Add(block.data(), v.data(), p, rows);
+      sum.Add(block.data(), v.data(), p, 1, rows);
     }
     parts[part].assign(p * p, 0.0);
     sum.AddTo(parts[part].data());

@@ -36,8 +36,8 @@ void AddGlmAggregate(const GlmAggregate& part, GlmAggregate* total) {
   total->fractional_successes += part.fractional_successes;
 }
 
-// Rows held in memory: x transposed where it is, given in pieces of kPieceRows rows (the
-// working weights are a piece's).
+// Rows held in memory, x column-major, given in pieces of kPieceRows rows (the working weights
+// are a piece's).
 class HeldGlmRows : public GlmRowSource {
  public:
   explicit HeldGlmRows(GlmRows rows)
@@ -46,9 +46,7 @@ class HeldGlmRows : public GlmRowSource {
         x_(std::move(rows.x)),
         y_(std::move(rows.y)),
         offset_(std::move(rows.offset)),
-        weight_(std::move(rows.weight)) {
-    TransposeInPlace(&x_, n_, p_);
-  }
+        weight_(std::move(rows.weight)) {}
   size_t n() const override { return n_; }
   size_t p() const override { return p_; }
   bool offset() const override { return !offset_.empty(); }
@@ -58,8 +56,9 @@ class HeldGlmRows : public GlmRowSource {
     for (size_t i = begin; i < end; i += kPieceRows) {
       GlmPiece piece;
       piece.rows = std::min(end - i, kPieceRows);
-      piece.stride = p_;
-      piece.x = x_.data() + i * p_;
+      piece.row_step = 1;
+      piece.column_step = n_;
+      piece.x = x_.data() + i;
       piece.y = y_.data() + i;
       piece.offset = offset_.empty() ? nullptr : offset_.data() + i;
       piece.weight = weight_.empty() ? nullptr : weight_.data() + i;
@@ -70,7 +69,7 @@ class HeldGlmRows : public GlmRowSource {
 
  private:
   size_t n_, p_;
-  std::vector<double> x_;  // row-major
+  std::vector<double> x_;  // column-major
   std::vector<double> y_;
   std::vector<double> offset_, weight_;  // empty: none (0), all 1
 };
@@ -176,7 +175,8 @@ void GlmKernel::AddRows(const GlmPiece& piece, std::span<const double> beta, boo
   std::vector<double>& working = sums->working;
   working.resize(piece.rows);
   for (size_t i = 0; i < piece.rows; ++i) {
-    const double* xi = piece.x + i * piece.stride;
+    const double* xi = piece.x + i * piece.row_step;
+    const size_t step = piece.column_step;
     const double y = piece.y[i];
     const double pw = piece.weight ? piece.weight[i] : 1.0;
     const double offset = piece.offset ? piece.offset[i] : 0.0;
@@ -197,7 +197,7 @@ void GlmKernel::AddRows(const GlmPiece& piece, std::span<const double> beta, boo
                                           : mu;
     } else {
       eta = offset;
-      for (size_t j = 0; j < p; ++j) eta += xi[j] * beta[j];
+      for (size_t j = 0; j < p; ++j) eta += xi[j * step] * beta[j];
       if (family_ == Family::kBinomial) {
         // R's logit linkinv clamps eta so that mu stays inside (eps, 1 - eps).
         // Written as comparisons (std::fmin and std::fmax are calls here), with their result:
@@ -257,9 +257,9 @@ void GlmKernel::AddRows(const GlmPiece& piece, std::span<const double> beta, boo
     // unless mu'(eta) was held at eps.
     const double w = dmu == variance ? pw * dmu : pw * dmu * dmu / variance;
     working[i] = w;
-    for (size_t j = 0; j < p; ++j) a.xtwz[j] += w * xi[j] * z;
+    for (size_t j = 0; j < p; ++j) a.xtwz[j] += w * xi[j * step] * z;
   }
-  sums->xtwx.Add(piece.x, working.data(), piece.stride, piece.rows);
+  sums->xtwx.Add(piece.x, working.data(), piece.row_step, piece.column_step, piece.rows);
 }
 
 }  // namespace passerelle::stats

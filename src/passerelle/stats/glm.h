@@ -48,11 +48,11 @@ Status CheckGlmResponse(Family family, std::span<const double> y);
 // empty; `offset` when either has one.
 void AddGlmAggregate(const GlmAggregate& part, GlmAggregate* total);
 
-// A piece of a GLM's rows as a kernel reads them: x row-major (`rows` rows, a row every
-// `stride` values, the model's columns first), the response, the offsets and the prior weights
-// (nullptr: every row 0, every row 1).
+// A piece of a GLM's rows as a kernel reads them: x (`rows` rows, row i's column j at
+// x[i * row_step + j * column_step], the model's columns first), the response, the offsets and
+// the prior weights (nullptr: every row 0, every row 1).
 struct GlmPiece {
-  size_t rows = 0, stride = 0;
+  size_t rows = 0, row_step = 0, column_step = 0;
   const double* x = nullptr;
   const double* y = nullptr;
   const double* offset = nullptr;

@@ -1,6 +1,7 @@
 #include "passerelle/stats/linalg.h"
 
 #include <cmath>
+#include <cstring>
 #include <utility>
 
 namespace passerelle::stats {
@@ -75,18 +76,33 @@ double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b) {
 namespace {
 
 constexpr size_t kLanes = 4;
+// Rows buffered before they are added: a multiple of kLanes.
+constexpr size_t kBlockRows = 128;
 
-// Built twice, for processors with AVX2 (the four lanes in one instruction) and without (two
-// and two); the lanes' arithmetic is the same either way — no fused multiply-add — so are the
-// results, bit for bit.
+// Four doubles, one lane each: elementwise arithmetic, in one instruction with AVX2 and in two
+// without.
+typedef double Lanes __attribute__((vector_size(kLanes * sizeof(double))));
+
+// acc's four lanes of each entry (a, b), b <= a, += yt[a] * xt[b] over `rows` buffered rows
+// (a multiple of kLanes), row k into lane k mod 4: the same sums, in the same order, as four
+// rows at a time. Built twice, for processors with AVX2 and without; no fused multiply-add
+// either way, so the results are the same bit for bit.
 __attribute__((target_clones("avx2", "default"))) void AddLanes(const double* xt, const double* yt,
-                                                                size_t p, double* acc) {
+                                                                size_t p, size_t rows,
+                                                                double* acc) {
   double* out = acc;
   for (size_t a = 0; a < p; ++a) {
-    const double* ya = &yt[a * kLanes];
+    const double* ya = &yt[a * kBlockRows];
     for (size_t b = 0; b <= a; ++b, out += kLanes) {
-      const double* xb = &xt[b * kLanes];
-      for (size_t l = 0; l < kLanes; ++l) out[l] += ya[l] * xb[l];
+      const double* xb = &xt[b * kBlockRows];
+      Lanes sum, y, x;
+      std::memcpy(&sum, out, sizeof sum);
+      for (size_t k = 0; k < rows; k += kLanes) {
+        std::memcpy(&y, ya + k, sizeof y);
+        std::memcpy(&x, xb + k, sizeof x);
+        sum += y * x;
+      }
+      std::memcpy(out, &sum, sizeof sum);
     }
   }
 }
@@ -94,24 +110,29 @@ __attribute__((target_clones("avx2", "default"))) void AddLanes(const double* xt
 }  // namespace
 
 WeightedCrossProducts::WeightedCrossProducts(size_t p)
-    : p_(p), acc_(p * (p + 1) / 2 * kLanes, 0.0), xt_(p * kLanes, 0.0), yt_(p * kLanes, 0.0) {}
+    : p_(p),
+      acc_(p * (p + 1) / 2 * kLanes, 0.0),
+      xt_(p * kBlockRows, 0.0),
+      yt_(p * kBlockRows, 0.0) {}
 
-void WeightedCrossProducts::Add(const double* x, const double* v, size_t stride, size_t rows) {
+void WeightedCrossProducts::Add(const double* x, const double* v, size_t row_step,
+                                size_t column_step, size_t rows) {
   for (size_t k = 0; k < rows; ++k) {
     for (size_t a = 0; a < p_; ++a) {
-      const double xa = x[k * stride + a];
-      xt_[a * kLanes + filled_] = xa;
-      yt_[a * kLanes + filled_] = v[k] * xa;
+      const double xa = x[k * row_step + a * column_step];
+      xt_[a * kBlockRows + filled_] = xa;
+      yt_[a * kBlockRows + filled_] = v[k] * xa;
     }
-    if (++filled_ == kLanes) Flush();
+    if (++filled_ == kBlockRows) Flush();
   }
 }
 
 void WeightedCrossProducts::Flush() {
+  const size_t rows = (filled_ + kLanes - 1) / kLanes * kLanes;
   for (size_t a = 0; a < p_; ++a) {  // lanes without a row add nothing
-    for (size_t l = filled_; l < kLanes; ++l) xt_[a * kLanes + l] = yt_[a * kLanes + l] = 0.0;
+    for (size_t k = filled_; k < rows; ++k) xt_[a * kBlockRows + k] = yt_[a * kBlockRows + k] = 0.0;
   }
-  AddLanes(xt_.data(), yt_.data(), p_, acc_.data());
+  AddLanes(xt_.data(), yt_.data(), p_, rows, acc_.data());
   filled_ = 0;
 }
 
@@ -122,32 +143,6 @@ void WeightedCrossProducts::AddTo(double* lower) {
     for (size_t b = 0; b <= a; ++b, sum += kLanes) {
       lower[a * p_ + b] += (sum[0] + sum[1]) + (sum[2] + sum[3]);
     }
-  }
-}
-
-void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t stride,
-                             size_t begin, size_t end, double* lower) {
-  WeightedCrossProducts sums(p);
-  sums.Add(x + begin * stride, v + begin, stride, end - begin);
-  sums.AddTo(lower);
-}
-
-// The element at j * rows + i goes to i * cols + j, that is, each position k but the last to
-// k * cols modulo (size - 1); the moves form cycles, each followed once (a bit a position marks
-// those done).
-void TransposeInPlace(std::vector<double>* a, size_t rows, size_t cols) {
-  const size_t size = rows * cols;
-  if (rows < 2 || cols < 2) return;
-  std::vector<bool> done(size, false);
-  for (size_t start = 1; start + 1 < size; ++start) {
-    if (done[start]) continue;
-    double carried = (*a)[start];
-    size_t k = start;
-    do {
-      k = k * cols % (size - 1);
-      std::swap(carried, (*a)[k]);
-      done[k] = true;
-    } while (k != start);
   }
 }
 

@@ -36,14 +36,15 @@ class SymmetricFactor {
 // Quadratic form b' A^- b with A factored.
 double QuadraticForm(const SymmetricFactor& factor, std::span<const double> b);
 
-// Σ_i v_i x_i x_i' over rows given a piece at a time, of the row-major x (its first p
-// columns, a row every `stride` values). Rows go four at a time into four lanes per entry,
-// added up in a fixed order at the end, so the result depends only on the rows — never on the
-// compiler's vector width, nor on how the rows were cut into pieces.
+// Σ_i v_i x_i x_i' over rows given a piece at a time, of x's first p columns (row i's column j
+// at x[i * row_step + j * column_step]: row-major or column-major). Row k goes into lane k mod 4
+// of each entry, the four lanes added up in a fixed order at the end, so the result depends
+// only on the rows — never on the compiler's vector width, nor on how the rows were cut into
+// pieces or buffered.
 class WeightedCrossProducts {
  public:
   explicit WeightedCrossProducts(size_t p);
-  void Add(const double* x, const double* v, size_t stride, size_t rows);
+  void Add(const double* x, const double* v, size_t row_step, size_t column_step, size_t rows);
   // Adds the sum to the lower triangle of `lower` (p x p, row-major).
   void AddTo(double* lower);
 
@@ -52,14 +53,6 @@ class WeightedCrossProducts {
   size_t p_, filled_ = 0;
   std::vector<double> acc_, xt_, yt_;
 };
-
-// Adds Σ_i v_i x_i x_i' over rows [begin, end) to the lower triangle of `lower`, as
-// WeightedCrossProducts sums them.
-void AddWeightedCrossProduct(const double* x, const double* v, size_t p, size_t stride,
-                             size_t begin, size_t end, double* lower);
-
-// A column-major matrix of `rows` x `cols` turned row-major where it is, without a second copy.
-void TransposeInPlace(std::vector<double>* a, size_t rows, size_t cols);
 
 }  // namespace passerelle::stats
 
