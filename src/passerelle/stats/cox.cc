@@ -293,13 +293,8 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
   // The information's S2 terms, Σ_t A_t S2(t) - B_t D2(t), are one sum over the rows:
   // Σ_i v_i x_i x_i' with v_i = r_i (Σ of A_t over the event times at which row i is at risk,
   // less B_t at its own death). The sweep below finds A_t and B_t and the terms in S0, S1 and
-  // D1; the rows' sum comes after it, in parts (docs/methods/coxph.md). Each row's risk is
-  // computed once, in parts, for both; its design is read where it is needed.
-  std::vector<double> risks(n_);
-  ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-    std::vector<double> x(p);
-    for (size_t k = begin; k < end; ++k) risks[k] = Risk(k, beta, x.data());
-  });
+  // D1; the rows' sum comes after it, in parts (docs/methods/coxph.md). A row's risk and
+  // design are read again where they are needed, never held for every row.
   std::vector<double> s1(p), d1(p), xj(p);
   std::vector<size_t> risk;
   double exact_cost = 0;
@@ -324,8 +319,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
       if (counting_) {
         while (next_removal < end && start_[by_start_[next_removal]] >= t) {
           const size_t gone = by_start_[next_removal++];
-          Row(gone, xj.data());
-          const double r = risks[gone];
+          const double r = Risk(gone, beta, xj.data());
           s0 -= r;
           for (size_t a = 0; a < p; ++a) s1[a] -= r * xj[a];
           if (--at_risk == 0) {  // an empty risk set: drop the rounding left by subtraction
@@ -338,13 +332,12 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
       double deaths = 0, d0 = 0, wd = 0;  // deaths, their weighted risk, their weight
       std::fill(d1.begin(), d1.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
-        Row(j, xj.data());
-        const double rj = risks[j];
+        const double eta = Eta(j, beta, xj.data());
+        const double rj = W(j) * std::exp(eta);
         s0 += rj;
         for (size_t a = 0; a < p; ++a) s1[a] += rj * xj[a];
         ++at_risk;
         if (status_[j] == 0) continue;
-        const double eta = EtaOf(j, beta, xj.data());
         deaths += 1;
         const double wj = W(j);
         wd += wj;
@@ -441,8 +434,8 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
               stratum_begin, stratum_end, [&](const EventTime& t) { return t.time > start_[k]; });
           if (before != stratum_end) at -= later_a[static_cast<size_t>(before - times.begin())];
         }
-        Row(k, &block[e * p]);
-        v[e] = risks[k] * (status_[k] != 0 && g != stratum_end && g->begin <= k ? at - g->b : at);
+        const double r = Risk(k, beta, &block[e * p]);
+        v[e] = r * (status_[k] != 0 && g != stratum_end && g->begin <= k ? at - g->b : at);
       }
       sum.Add(block.data(), v.data(), p, 1, rows);
     }

@@ -146,10 +146,6 @@ class CoxKernel {
   }
   double Eta(size_t k, std::span<const double> beta, double* x) const {
     Row(k, x);
-    return EtaOf(k, beta, x);
-  }
-  // The same of its design already read into x.
-  double EtaOf(size_t k, std::span<const double> beta, const double* x) const {
     double e = offset_.empty() ? 0.0 : offset_[k];
     for (size_t j = 0; j < p_; ++j) e += x[j] * beta[j];
     return e;
