@@ -76,14 +76,12 @@ void CoxKernel::Builder::Add(CoxRows piece, const std::vector<std::vector<double
     b.strata = !piece.strata.empty();
   }
   for (size_t j = 0; j < b.p; ++j) {
-    const double* column = &piece.x[j * n];
-    for (size_t i = 0; i < n; ++i) {
-      b.x[j].Push(column[i]);
-      b.sums[j] += column[i];
-    }
+    const std::span<const double> column(&piece.x[j * n], n);
+    b.x[j].Append(column);
+    for (double v : column) b.sums[j] += v;
   }
+  b.stop.Append(piece.stop);
   for (size_t i = 0; i < n; ++i) {
-    b.stop.Push(piece.stop[i]);
     b.status.push_back(piece.status[i] != 0);
     b.events += piece.status[i];
   }

@@ -1,59 +1,91 @@
 #include "passerelle/stats/packed_column.h"
 
+#include <algorithm>
 #include <bit>
+
+#include "passerelle/base/parallel.h"
 
 namespace passerelle::stats {
 
-void PackedColumn::Push(double v) {
-  if (width_ == 8) {
-    raw_.push_back(v);
-    ++rows_;
-    return;
+uint32_t PackedColumn::CodeOf(uint64_t bits, double v) {
+  const auto slot = [this](uint64_t b) {  // b's slot, or the empty one where it would go
+    const size_t mask = slot_code_.size() - 1;
+    size_t s = (b * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(slot_code_.size()));
+    while (slot_code_[s] != UINT32_MAX && slot_bits_[s] != b) s = (s + 1) & mask;
+    return s;
+  };
+  size_t s = 0;
+  if (!slot_code_.empty()) {
+    s = slot(bits);
+    if (slot_code_[s] != UINT32_MAX) return slot_code_[s];
   }
-  const uint64_t bits = std::bit_cast<uint64_t>(v);
-  uint32_t code = last_code_;
-  if (code == UINT32_MAX || bits != last_bits_) {
-    const auto [it, added] = index_.try_emplace(bits, static_cast<uint32_t>(values_.size()));
-    if (added) values_.push_back(v);
-    code = it->second;
-    last_bits_ = bits;
-    last_code_ = code;
+  if (values_.size() == (width_ == 1 ? 256u : 65536u)) return UINT32_MAX;
+  const auto code = static_cast<uint32_t>(values_.size());
+  values_.push_back(v);
+  if (values_.size() * 2 <= slot_code_.size()) {
+    slot_bits_[s] = bits;
+    slot_code_[s] = code;
+    return code;
   }
-  if (values_.size() > (width_ == 1 ? 256u : 65536u)) {
-    Widen();
-    Push(v);
-    return;
+  // Twice the slots, every value placed again.
+  const size_t slots = std::max<size_t>(1024, 2 * slot_code_.size());
+  slot_bits_.assign(slots, 0);
+  slot_code_.assign(slots, UINT32_MAX);
+  for (uint32_t c = 0; c < values_.size(); ++c) {
+    const uint64_t b = std::bit_cast<uint64_t>(values_[c]);
+    const size_t at = slot(b);
+    slot_bits_[at] = b;
+    slot_code_[at] = c;
   }
-  if (width_ == 1) {
-    codes8_.push_back(static_cast<uint8_t>(code));
-  } else {
-    codes16_.push_back(static_cast<uint16_t>(code));
+  return code;
+}
+
+void PackedColumn::Append(std::span<const double> rows) {
+  size_t i = 0;
+  while (width_ != 8 && i < rows.size()) {
+    const uint64_t bits = std::bit_cast<uint64_t>(rows[i]);
+    if (last_code_ == UINT32_MAX || bits != last_bits_) {
+      const uint32_t code = CodeOf(bits, rows[i]);
+      if (code == UINT32_MAX) {  // one value too many for the codes: widen, then this row again
+        Widen();
+        continue;
+      }
+      last_bits_ = bits;
+      last_code_ = code;
+    }
+    if (width_ == 1) {
+      codes8_.push_back(static_cast<uint8_t>(last_code_));
+    } else {
+      codes16_.push_back(static_cast<uint16_t>(last_code_));
+    }
+    ++i;
   }
-  ++rows_;
+  if (width_ == 8)
+    raw_.insert(raw_.end(), rows.begin() + static_cast<std::ptrdiff_t>(i), rows.end());
+  rows_ += rows.size();
 }
 
 void PackedColumn::Widen() {
-  // The value that outgrew the codes is pushed again by the caller, once widened.
-  values_.pop_back();
   if (width_ == 1) {
+    codes16_.reserve(codes8_.capacity());
     codes16_.assign(codes8_.begin(), codes8_.end());
     codes8_ = {};
     width_ = 2;
-    index_.erase(last_bits_);
   } else {
-    raw_.reserve(rows_ + 1);
-    for (size_t k = 0; k < rows_; ++k) raw_.push_back(values_[codes16_[k]]);
+    raw_.reserve(codes16_.capacity());
+    for (uint16_t code : codes16_) raw_.push_back(values_[code]);
     codes16_ = {};
     values_ = {};
-    index_ = {};
+    slot_bits_ = {};
+    slot_code_ = {};
     width_ = 8;
   }
   last_code_ = UINT32_MAX;
-  rows_ = width_ == 8 ? raw_.size() : codes16_.size();
 }
 
 void PackedColumn::Seal() {
-  index_ = {};
+  slot_bits_ = {};
+  slot_code_ = {};
   last_code_ = UINT32_MAX;
   codes8_.shrink_to_fit();
   codes16_.shrink_to_fit();
@@ -63,7 +95,9 @@ void PackedColumn::Seal() {
 void PackedColumn::Permute(std::span<const uint32_t> order) {
   auto gather = [&](auto& v) {
     std::remove_reference_t<decltype(v)> out(order.size());
-    for (size_t k = 0; k < order.size(); ++k) out[k] = v[order[k]];
+    ParallelParts(order.size(), [&](size_t, size_t begin, size_t end) {
+      for (size_t k = begin; k < end; ++k) out[k] = v[order[k]];
+    });
     v = std::move(out);
   };
   if (width_ == 1) gather(codes8_);

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 namespace passerelle::stats {
@@ -26,8 +25,8 @@ class PackedColumn {
 
   // Room for `rows` rows of one byte.
   void Reserve(size_t rows) { codes8_.reserve(rows); }
-  // Appends a row.
-  void Push(double v);
+  // Appends rows.
+  void Append(std::span<const double> rows);
   // The rows given, no more to come: the index of values is let go.
   void Seal();
   // The rows in the order `order` gives (order[k]: the row that becomes row k).
@@ -36,6 +35,9 @@ class PackedColumn {
   void Shift(double shift);
 
  private:
+  // The code of the value with these bits, UINT32_MAX when a new value would not fit the
+  // codes (the caller widens them and asks again).
+  uint32_t CodeOf(uint64_t bits, double v);
   void Widen();  // to the next width, when the distinct values outgrow the codes
 
   size_t rows_ = 0;
@@ -44,8 +46,11 @@ class PackedColumn {
   std::vector<uint16_t> codes16_;
   std::vector<double> raw_;
   std::vector<double> values_;
-  std::unordered_map<uint64_t, uint32_t> index_;  // a value's bits -> its code
-  uint64_t last_bits_ = 0;                        // the last value pushed, and its code
+  // The index of values_: open addressing on a value's bits, a power of two of slots at most
+  // half full, each slot's code (UINT32_MAX: empty) beside its bits.
+  std::vector<uint64_t> slot_bits_;
+  std::vector<uint32_t> slot_code_;
+  uint64_t last_bits_ = 0;  // the last value appended, and its code
   uint32_t last_code_ = UINT32_MAX;
 };
 
