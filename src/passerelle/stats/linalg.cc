@@ -1,5 +1,6 @@
 #include "passerelle/stats/linalg.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -85,15 +86,41 @@ typedef double Lanes __attribute__((vector_size(kLanes * sizeof(double))));
 
 // acc's four lanes of each entry (a, b), b <= a, += yt[a] * xt[b] over `rows` buffered rows
 // (a multiple of kLanes), row k into lane k mod 4: the same sums, in the same order, as four
-// rows at a time. Built twice, for processors with AVX2 and without; no fused multiply-add
-// either way, so the results are the same bit for bit.
+// rows at a time. Four entries of a row of the triangle are taken together, so that their sums
+// do not wait on one another. Built twice, for processors with AVX2 and without; no fused
+// multiply-add either way, so the results are the same bit for bit.
 __attribute__((target_clones("avx2", "default"))) void AddLanes(const double* xt, const double* yt,
                                                                 size_t p, size_t rows,
                                                                 double* acc) {
   double* out = acc;
   for (size_t a = 0; a < p; ++a) {
     const double* ya = &yt[a * kBlockRows];
-    for (size_t b = 0; b <= a; ++b, out += kLanes) {
+    size_t b = 0;
+    for (; b + 4 <= a + 1; b += 4, out += 4 * kLanes) {
+      const double *x0 = &xt[b * kBlockRows], *x1 = x0 + kBlockRows, *x2 = x1 + kBlockRows,
+                   *x3 = x2 + kBlockRows;
+      Lanes s0, s1, s2, s3, y, x;
+      std::memcpy(&s0, out, sizeof s0);
+      std::memcpy(&s1, out + kLanes, sizeof s1);
+      std::memcpy(&s2, out + 2 * kLanes, sizeof s2);
+      std::memcpy(&s3, out + 3 * kLanes, sizeof s3);
+      for (size_t k = 0; k < rows; k += kLanes) {
+        std::memcpy(&y, ya + k, sizeof y);
+        std::memcpy(&x, x0 + k, sizeof x);
+        s0 += y * x;
+        std::memcpy(&x, x1 + k, sizeof x);
+        s1 += y * x;
+        std::memcpy(&x, x2 + k, sizeof x);
+        s2 += y * x;
+        std::memcpy(&x, x3 + k, sizeof x);
+        s3 += y * x;
+      }
+      std::memcpy(out, &s0, sizeof s0);
+      std::memcpy(out + kLanes, &s1, sizeof s1);
+      std::memcpy(out + 2 * kLanes, &s2, sizeof s2);
+      std::memcpy(out + 3 * kLanes, &s3, sizeof s3);
+    }
+    for (; b <= a; ++b, out += kLanes) {
       const double* xb = &xt[b * kBlockRows];
       Lanes sum, y, x;
       std::memcpy(&sum, out, sizeof sum);
@@ -117,13 +144,22 @@ WeightedCrossProducts::WeightedCrossProducts(size_t p)
 
 void WeightedCrossProducts::Add(const double* x, const double* v, size_t row_step,
                                 size_t column_step, size_t rows) {
-  for (size_t k = 0; k < rows; ++k) {
+  while (rows > 0) {
+    const size_t m = std::min(rows, kBlockRows - filled_);
     for (size_t a = 0; a < p_; ++a) {
-      const double xa = x[k * row_step + a * column_step];
-      xt_[a * kBlockRows + filled_] = xa;
-      yt_[a * kBlockRows + filled_] = v[k] * xa;
+      const double* xa = x + a * column_step;
+      double* xt = &xt_[a * kBlockRows + filled_];
+      double* yt = &yt_[a * kBlockRows + filled_];
+      for (size_t k = 0; k < m; ++k) {
+        xt[k] = xa[k * row_step];
+        yt[k] = v[k] * xt[k];
+      }
     }
-    if (++filled_ == kBlockRows) Flush();
+    filled_ += m;
+    x += m * row_step;
+    v += m;
+    rows -= m;
+    if (filled_ == kBlockRows) Flush();
   }
 }
 
