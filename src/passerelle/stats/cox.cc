@@ -277,6 +277,16 @@ Status CoxKernel::AddExactTime(std::span<const double> beta, const std::vector<s
   return Status::Ok();
 }
 
+void CoxKernel::ReadBlock(size_t from, size_t rows, std::span<const double> beta, double* x,
+                          double* eta, double* risk) const {
+  for (size_t j = 0; j < p_; ++j) x_[j].Read(from, rows, &x[j * kBlock]);
+  for (size_t e = 0; e < rows; ++e) eta[e] = offset_.empty() ? 0.0 : offset_[from + e];
+  for (size_t j = 0; j < p_; ++j) {  // each row's terms in the order Eta adds them
+    for (size_t e = 0; e < rows; ++e) eta[e] += x[j * kBlock + e] * beta[j];
+  }
+  for (size_t e = 0; e < rows; ++e) risk[e] = W(from + e) * std::exp(eta[e]);
+}
+
 Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties) const {
   if (ties == Ties::kExact && weighted_) {
     return InvalidArgument(
@@ -296,6 +306,16 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
   std::vector<double> s1(p), d1(p), xj(p);
   std::vector<size_t> risk;
   double exact_cost = 0;
+  // The sweep reads its rows a block at a time: row j's design from xb[a * kBlock + (j - from)].
+  std::vector<double> xb(kBlock * p), etab(kBlock), riskb(kBlock);
+  size_t block_from = SIZE_MAX;
+  const auto in_block = [&](size_t j) {
+    if (block_from == SIZE_MAX || j - block_from >= kBlock) {
+      block_from = j;
+      ReadBlock(j, std::min(kBlock, n_ - j), beta, xb.data(), etab.data(), riskb.data());
+    }
+    return j - block_from;
+  };
   struct EventTime {
     size_t begin, end;  // its rows
     double time, a, b;
@@ -330,8 +350,9 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
       double deaths = 0, d0 = 0, wd = 0;  // deaths, their weighted risk, their weight
       std::fill(d1.begin(), d1.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
-        const double eta = Eta(j, beta, xj.data());
-        const double rj = W(j) * std::exp(eta);
+        const size_t e = in_block(j);
+        const double rj = riskb[e];
+        for (size_t a = 0; a < p; ++a) xj[a] = xb[a * kBlock + e];
         s0 += rj;
         for (size_t a = 0; a < p; ++a) s1[a] += rj * xj[a];
         ++at_risk;
@@ -339,7 +360,7 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
         deaths += 1;
         const double wj = W(j);
         wd += wj;
-        out.loglik += wj * eta;
+        out.loglik += wj * etab[e];
         d0 += rj;
         for (size_t a = 0; a < p; ++a) {
           out.score[a] += wj * xj[a];
@@ -408,21 +429,25 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
   // fixed parts of the rows, read a block at a time, added in part order.
   std::vector<double> parts[kParallelParts];
   const size_t used = ParallelParts(n_, [&](size_t part, size_t begin, size_t end) {
-    constexpr size_t kBlock = 256;
-    std::vector<double> block(kBlock * p), v(kBlock);
+    std::vector<double> x(kBlock * p), eta(kBlock), r(kBlock), v(kBlock);
     WeightedCrossProducts sum(p);
     size_t s = static_cast<size_t>(std::upper_bound(bounds_.begin(), bounds_.end(), begin) -
                                    bounds_.begin()) -
                1;
+    // The stratum's first event time whose rows end after row k (k only grows).
+    auto g = times.begin() + static_cast<std::ptrdiff_t>(first_time[s]);
     for (size_t from = begin; from < end; from += kBlock) {
       const size_t rows = std::min(kBlock, end - from);
+      ReadBlock(from, rows, beta, x.data(), eta.data(), r.data());
       for (size_t e = 0; e < rows; ++e) {
         const size_t k = from + e;
-        while (k >= bounds_[s + 1]) ++s;
+        while (k >= bounds_[s + 1]) {
+          ++s;
+          g = times.begin() + static_cast<std::ptrdiff_t>(first_time[s]);
+        }
         const auto stratum_begin = times.begin() + static_cast<std::ptrdiff_t>(first_time[s]);
         const auto stratum_end = times.begin() + static_cast<std::ptrdiff_t>(first_time[s + 1]);
-        const auto g = std::partition_point(stratum_begin, stratum_end,
-                                            [k](const EventTime& t) { return t.end <= k; });
+        while (g != stratum_end && g->end <= k) ++g;
         const size_t at_g = static_cast<size_t>(g - times.begin());
         double at = g == stratum_end ? 0.0 : later_a[at_g];
         if (counting_) {
@@ -432,10 +457,9 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
               stratum_begin, stratum_end, [&](const EventTime& t) { return t.time > start_[k]; });
           if (before != stratum_end) at -= later_a[static_cast<size_t>(before - times.begin())];
         }
-        const double r = Risk(k, beta, &block[e * p]);
-        v[e] = r * (status_[k] != 0 && g != stratum_end && g->begin <= k ? at - g->b : at);
+        v[e] = r[e] * (status_[k] != 0 && g != stratum_end && g->begin <= k ? at - g->b : at);
       }
-      sum.Add(block.data(), v.data(), p, 1, rows);
+      sum.Add(x.data(), v.data(), 1, kBlock, rows);
     }
     parts[part].assign(p * p, 0.0);
     sum.AddTo(parts[part].data());
@@ -715,8 +739,16 @@ void CoxKernel::ConcordanceByRisk(const RiskOrder& order, ConcordanceAggregate* 
   for (size_t n : positions) rows_tree.emplace_back(n), deaths_tree.emplace_back(n);
   std::vector<Slot> group, tied;
   std::vector<double> lower, c1, m1;
+  // Rows in order of risk are scattered in memory: each one's position and status are asked
+  // for a little before they are needed.
+  constexpr size_t kAhead = 64;
   for (size_t g = 0, h = 0; g < n_; g = h) {
     for (h = g + 1; h < n_ && !order.starts[h];) ++h;
+    for (size_t e = g + kAhead; e < h + kAhead && e < n_; ++e) {
+      const uint32_t k = order.rows[e];
+      __builtin_prefetch(pos.data() + k);
+      __builtin_prefetch(status_.data() + k);
+    }
     group.clear();
     for (size_t e = g; e < h; ++e) {
       const size_t k = order.rows[e];

@@ -154,6 +154,11 @@ class CoxKernel {
   double Risk(size_t k, std::span<const double> beta, double* x) const {
     return W(k) * std::exp(Eta(k, beta, x));
   }
+  // The same of rows [from, from + rows), rows <= kBlock, read a column at a time: the design
+  // into x (column j from x[j * kBlock]), the linear predictors into eta, the risks into risk.
+  static constexpr size_t kBlock = 256;
+  void ReadBlock(size_t from, size_t rows, std::span<const double> beta, double* x, double* eta,
+                 double* risk) const;
   // Adds the exact-ties terms (log likelihood, score, lower triangle of the information) of
   // one event time with `deaths` deaths and the given risk set; `cost` counts the work so far.
   Status AddExactTime(std::span<const double> beta, const std::vector<size_t>& risk, size_t deaths,

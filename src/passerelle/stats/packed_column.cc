@@ -65,6 +65,16 @@ void PackedColumn::Append(std::span<const double> rows) {
   rows_ += rows.size();
 }
 
+void PackedColumn::Read(size_t from, size_t count, double* out) const {
+  if (width_ == 1) {
+    for (size_t k = 0; k < count; ++k) out[k] = values_[codes8_[from + k]];
+  } else if (width_ == 2) {
+    for (size_t k = 0; k < count; ++k) out[k] = values_[codes16_[from + k]];
+  } else {
+    std::copy_n(raw_.begin() + static_cast<std::ptrdiff_t>(from), count, out);
+  }
+}
+
 void PackedColumn::Widen() {
   if (width_ == 1) {
     codes16_.reserve(codes8_.capacity());

@@ -17,6 +17,8 @@ class PackedColumn {
   double operator[](size_t k) const {
     return width_ == 1 ? values_[codes8_[k]] : width_ == 2 ? values_[codes16_[k]] : raw_[k];
   }
+  // Rows [from, from + count) into out.
+  void Read(size_t from, size_t count, double* out) const;
   // Whether rows are codes into values() (else each row holds its value).
   bool coded() const { return width_ != 8; }
   // The distinct values, in the order first given (coded columns).
