@@ -284,6 +284,7 @@ void CoxKernel::ReadBlock(size_t from, size_t rows, std::span<const double> beta
   for (size_t j = 0; j < p_; ++j) {  // each row's terms in the order Eta adds them
     for (size_t e = 0; e < rows; ++e) eta[e] += x[j * kBlock + e] * beta[j];
   }
+  if (risk == nullptr) return;
   for (size_t e = 0; e < rows; ++e) risk[e] = W(from + e) * std::exp(eta[e]);
 }
 
@@ -876,9 +877,13 @@ CoxKernel::RiskOrder CoxKernel::ByRisk(std::span<const double> beta) const {
   {
     std::vector<uint32_t> high(n_);
     ParallelParts(n_, [&](size_t, size_t begin, size_t end) {
-      std::vector<double> xi(p_);
-      for (size_t i = begin; i < end; ++i) {
-        high[i] = static_cast<uint32_t>(OrderedKey(Eta(i, beta, xi.data())) >> 32);
+      std::vector<double> xb(kBlock * p_), eta(kBlock);
+      for (size_t from = begin; from < end; from += kBlock) {
+        const size_t rows = std::min(kBlock, end - from);
+        ReadBlock(from, rows, beta, xb.data(), eta.data(), nullptr);
+        for (size_t e = 0; e < rows; ++e) {
+          high[from + e] = static_cast<uint32_t>(OrderedKey(eta[e]) >> 32);
+        }
       }
     });
     SortByKey(high.data(), order.rows.data(), n_);

@@ -155,7 +155,8 @@ class CoxKernel {
     return W(k) * std::exp(Eta(k, beta, x));
   }
   // The same of rows [from, from + rows), rows <= kBlock, read a column at a time: the design
-  // into x (column j from x[j * kBlock]), the linear predictors into eta, the risks into risk.
+  // into x (column j from x[j * kBlock]), the linear predictors into eta, the risks into risk
+  // (unless it is null).
   static constexpr size_t kBlock = 256;
   void ReadBlock(size_t from, size_t rows, std::span<const double> beta, double* x, double* eta,
                  double* risk) const;
