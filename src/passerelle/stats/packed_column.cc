@@ -76,8 +76,9 @@ void PackedColumn::Read(size_t from, size_t count, double* out) const {
 }
 
 void PackedColumn::Widen() {
+  // Wider codes take only the rows so far and grow as rows come: reserved for every row to
+  // come, they would be held whole while the model's rows are still being read.
   if (width_ == 1) {
-    codes16_.reserve(codes8_.capacity());
     codes16_.assign(codes8_.begin(), codes8_.end());
     codes8_ = {};
     width_ = 2;
