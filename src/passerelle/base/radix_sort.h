@@ -20,6 +20,10 @@ struct KeyedRow {
 // Sorts by key, ascending; rows with equal keys keep their order.
 void RadixSort(std::vector<KeyedRow>* rows);
 
+// Sorts n (key, row) pairs held in two arrays by key, then row, in place: no second copy of
+// them, for orders that must fit a node's memory (a most-significant-byte-first sort).
+void RadixSortInPlace(uint32_t* keys, uint32_t* rows, size_t n);
+
 // A key ascending with x (-0.0 and 0.0 share one key). REQUIRES: x is not NaN.
 inline uint64_t OrderedKey(double x) {
   const uint64_t bits = std::bit_cast<uint64_t>(x == 0 ? 0.0 : x);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 namespace passerelle {
 namespace {
@@ -44,6 +46,29 @@ TEST(RadixSort, IntegersAndSharedBytes) {
   for (uint32_t i = 0; i < same.size(); ++i) same[i].row = i;
   RadixSort(&same);
   for (uint32_t i = 0; i < same.size(); ++i) EXPECT_EQ(same[i].row, i);
+}
+
+// Pairs sorted by key, then row, as std::sort orders them: keys sharing their upper bytes,
+// runs of one key longer than the insertion sort takes, and rows given in no order.
+TEST(RadixSort, InPlaceOrdersPairsByKeyThenRow) {
+  for (size_t n : {0, 1, 31, 33, 1000, 200000}) {
+    std::vector<uint32_t> keys(n), rows(n);
+    uint64_t state = n + 1;
+    for (size_t i = 0; i < n; ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const auto draw = static_cast<uint32_t>(state >> 32);
+      keys[i] = i % 3 == 0 ? 0x12345600u | (draw & 0xff) : i % 3 == 1 ? draw : 7u;
+      rows[i] = static_cast<uint32_t>((i * 7919) % (n ? n : 1));
+    }
+    std::vector<std::pair<uint32_t, uint32_t>> expected;
+    for (size_t i = 0; i < n; ++i) expected.push_back({keys[i], rows[i]});
+    std::sort(expected.begin(), expected.end());
+    RadixSortInPlace(keys.data(), rows.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(keys[i], expected[i].first) << n << " " << i;
+      ASSERT_EQ(rows[i], expected[i].second) << n << " " << i;
+    }
+  }
 }
 
 }  // namespace

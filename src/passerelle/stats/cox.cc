@@ -817,54 +817,6 @@ void CoxKernel::ConcordanceByRisk(const RiskOrder& order, ConcordanceAggregate* 
   }
 }
 
-namespace {
-
-// Sorts `keys` and `rows` together by (key, row), in place: by the keys' most significant byte
-// first (an American flag sort), then the next within each byte's range; short ranges by
-// insertion, ranges of one key by row.
-void SortByKey(uint32_t* keys, uint32_t* rows, size_t n, int shift = 24) {
-  if (n <= 32) {
-    for (size_t i = 1; i < n; ++i) {
-      const uint32_t k = keys[i], r = rows[i];
-      size_t j = i;
-      for (; j > 0 && (keys[j - 1] > k || (keys[j - 1] == k && rows[j - 1] > r)); --j) {
-        keys[j] = keys[j - 1];
-        rows[j] = rows[j - 1];
-      }
-      keys[j] = k;
-      rows[j] = r;
-    }
-    return;
-  }
-  if (shift < 0) {
-    std::sort(rows, rows + n);
-    return;
-  }
-  size_t start[257] = {}, next[256];
-  for (size_t i = 0; i < n; ++i) ++start[(keys[i] >> shift & 255) + 1];
-  for (size_t b = 0; b < 256; ++b) start[b + 1] += start[b];
-  std::copy(start, start + 256, next);
-  for (size_t b = 0; b < 256; ++b) {
-    while (next[b] < start[b + 1]) {
-      uint32_t k = keys[next[b]], r = rows[next[b]];
-      for (size_t d = k >> shift & 255; d != b; d = k >> shift & 255) {
-        std::swap(k, keys[next[d]]);
-        std::swap(r, rows[next[d]]);
-        ++next[d];
-      }
-      keys[next[b]] = k;
-      rows[next[b]] = r;
-      ++next[b];
-    }
-  }
-  for (size_t b = 0; b < 256; ++b) {
-    const size_t count = start[b + 1] - start[b];
-    if (count > 1) SortByKey(keys + start[b], rows + start[b], count, shift - 8);
-  }
-}
-
-}  // namespace
-
 CoxKernel::RiskOrder CoxKernel::ByRisk(std::span<const double> beta) const {
   // Sorted by the upper half of each row's ordered key (4 bytes a row, not 8), then each run
   // of rows sharing it by the whole key, read again where the run's keys differ.
@@ -886,7 +838,7 @@ CoxKernel::RiskOrder CoxKernel::ByRisk(std::span<const double> beta) const {
         }
       }
     });
-    SortByKey(high.data(), order.rows.data(), n_);
+    RadixSortInPlace(high.data(), order.rows.data(), n_);
     for (size_t e = 0; e < n_; ++e) order.starts[e] = e == 0 || high[e] != high[e - 1];
   }
   for (size_t g = 0, h = 0; g < n_; g = h) {
