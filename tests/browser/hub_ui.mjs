@@ -71,6 +71,9 @@ try {
   await page.click('#submit-study');
   const lyon = page.locator('#progress-sites tr[data-site=lyon]');
   await lyon.waitFor();
+  // Pending until the hub has asked it (a busy machine may take a moment).
+  await page.locator('#progress-sites tr[data-site=lyon]:is([data-state=waiting], [data-state=computing])')
+    .waitFor({ timeout: 30000 }).catch(() => {});
   const state = await lyon.getAttribute('data-state');
   check(state === 'waiting' || state === 'computing', `lyon's state: ${state}`);
   check(await page.locator('#progress-analysis').textContent() === 'Analysis 1 of 2: table1', 'the analysis');
