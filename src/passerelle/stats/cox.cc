@@ -841,13 +841,31 @@ CoxKernel::RiskOrder CoxKernel::ByRisk(std::span<const double> beta) const {
     RadixSortInPlace(high.data(), order.rows.data(), n_);
     for (size_t e = 0; e < n_; ++e) order.starts[e] = e == 0 || high[e] != high[e - 1];
   }
+  // A run's keys with their rows, while it is short enough to hold them (a long one is sorted
+  // where it is, its keys read at each comparison).
+  constexpr size_t kKeyedRun = size_t{1} << 16;
+  std::vector<std::pair<uint64_t, uint32_t>> run;
   for (size_t g = 0, h = 0; g < n_; g = h) {
     for (h = g + 1; h < n_ && !order.starts[h];) ++h;
     if (h - g == 1) continue;
+    if (h - g <= kKeyedRun) {  // each key read once, sorted with its row
+      run.clear();
+      for (size_t e = g; e < h; ++e) run.push_back({key(order.rows[e]), order.rows[e]});
+      if (std::all_of(run.begin(), run.end(),
+                      [&](const auto& r) { return r.first == run[0].first; })) {
+        continue;  // one risk, its rows in order already
+      }
+      std::sort(run.begin(), run.end());
+      for (size_t e = g; e < h; ++e) {
+        order.rows[e] = run[e - g].second;
+        if (e > g) order.starts[e] = run[e - g].first != run[e - g - 1].first;
+      }
+      continue;
+    }
     const uint64_t first = key(order.rows[g]);
     bool same = true;
     for (size_t e = g + 1; same && e < h; ++e) same = key(order.rows[e]) == first;
-    if (same) continue;  // one risk, its rows in order already
+    if (same) continue;
     std::sort(order.rows.begin() + static_cast<std::ptrdiff_t>(g),
               order.rows.begin() + static_cast<std::ptrdiff_t>(h), [&](uint32_t a, uint32_t b) {
                 const uint64_t ka = key(a), kb = key(b);
