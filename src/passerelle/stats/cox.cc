@@ -307,16 +307,9 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
   std::vector<double> s1(p), d1(p), xj(p);
   std::vector<size_t> risk;
   double exact_cost = 0;
-  // The sweep reads its rows a block at a time: row j's design from xb[a * kBlock + (j - from)].
+  // The sweep takes every row once, in order, so it reads them a block at a time: row j's
+  // design from xb[a * kBlock + j % kBlock].
   std::vector<double> xb(kBlock * p), etab(kBlock), riskb(kBlock);
-  size_t block_from = SIZE_MAX;
-  const auto in_block = [&](size_t j) {
-    if (block_from == SIZE_MAX || j - block_from >= kBlock) {
-      block_from = j;
-      ReadBlock(j, std::min(kBlock, n_ - j), beta, xb.data(), etab.data(), riskb.data());
-    }
-    return j - block_from;
-  };
   struct EventTime {
     size_t begin, end;  // its rows
     double time, a, b;
@@ -351,7 +344,9 @@ Result<CoxAggregate> CoxKernel::Evaluate(std::span<const double> beta, Ties ties
       double deaths = 0, d0 = 0, wd = 0;  // deaths, their weighted risk, their weight
       std::fill(d1.begin(), d1.end(), 0.0);
       for (; j < end && stop_[j] == t; ++j) {
-        const size_t e = in_block(j);
+        const size_t e = j % kBlock;
+        if (e == 0)
+          ReadBlock(j, std::min(kBlock, n_ - j), beta, xb.data(), etab.data(), riskb.data());
         const double rj = riskb[e];
         for (size_t a = 0; a < p; ++a) xj[a] = xb[a * kBlock + e];
         s0 += rj;
