@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS released (
 CREATE TABLE IF NOT EXISTS record (
   dataset TEXT NOT NULL, hash TEXT NOT NULL, number INTEGER NOT NULL,
   PRIMARY KEY (dataset, hash));
+CREATE TABLE IF NOT EXISTS numbering (
+  dataset TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, source TEXT NOT NULL,
+  numbers BLOB NOT NULL);
 )sql";
 
 Result<std::string> ReadOrCreateKey(const std::string& dir) {
@@ -136,6 +139,16 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
   constexpr uint32_t kNew = UINT32_MAX;
   std::vector<uint32_t> numbers(k.size(), kNew);
   uint32_t next = 0;
+  // Read and written under the ledger's write lock: a site's node and its import command
+  // number the same new records once.
+  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  struct Rollback {
+    Database* db;
+    bool open = true;
+    ~Rollback() {
+      if (open) (void)db->Exec("ROLLBACK");
+    }
+  } rollback{db_.get()};
   {
     ASSIGN_OR_RETURN(auto read, db_->Prepare("SELECT hash, number FROM record WHERE dataset = ?1 "
                                              "ORDER BY hash"));
@@ -183,7 +196,6 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
   // Written in the order of their hashes, the ledger's key: each lands after the one before.
   ASSIGN_OR_RETURN(auto insert,
                    db_->Prepare("INSERT INTO record (dataset, hash, number) VALUES (?1, ?2, ?3)"));
-  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   for (size_t j = 0; j < k.size(); ++j) {
     if (!fresh[k[j].row] || (j > 0 && k[j].SameKey(k[j - 1]))) continue;
     char hex[25];
@@ -192,13 +204,42 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
     insert->BindText(1, dataset);
     insert->BindText(2, std::string_view(hex, 24));
     insert->BindInt(3, numbers[k[j].row]);
-    if (Status s = insert->Run(); !s.ok()) {
-      (void)db_->Exec("ROLLBACK");
-      return s;
-    }
+    RETURN_IF_ERROR(insert->Run());
   }
+  insert.reset();
   RETURN_IF_ERROR(db_->Exec("COMMIT"));
+  rollback.open = false;
   return numbers;
+}
+
+Result<std::optional<std::vector<uint32_t>>> CohortLedger::Kept(const std::string& dataset,
+                                                                int64_t version,
+                                                                const std::string& source) {
+  ASSIGN_OR_RETURN(auto read, db_->Prepare("SELECT numbers FROM numbering WHERE dataset = ?1 "
+                                           "AND version = ?2 AND source = ?3"));
+  read->BindText(1, dataset);
+  read->BindInt(2, version);
+  read->BindText(3, source);
+  ASSIGN_OR_RETURN(bool row, read->Step());
+  if (!row) return std::optional<std::vector<uint32_t>>();
+  const std::string_view blob = read->Blob(0);
+  std::vector<uint32_t> numbers(blob.size() / sizeof(uint32_t));
+  if (!numbers.empty()) {
+    std::memcpy(numbers.data(), blob.data(), numbers.size() * sizeof(uint32_t));
+  }
+  return std::optional(std::move(numbers));
+}
+
+Status CohortLedger::Keep(const std::string& dataset, int64_t version, const std::string& source,
+                          std::span<const uint32_t> numbers) {
+  ASSIGN_OR_RETURN(auto write,
+                   db_->Prepare("INSERT OR REPLACE INTO numbering (dataset, version, source, "
+                                "numbers) VALUES (?1, ?2, ?3, ?4)"));
+  write->BindText(1, dataset);
+  write->BindInt(2, version);
+  write->BindText(3, source);
+  write->BindBlob(4, numbers.data(), numbers.size_bytes());
+  return write->Run();
 }
 
 Result<privacy::ReleasedSets*> CohortLedger::Index(const std::string& dataset) {

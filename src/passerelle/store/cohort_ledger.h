@@ -6,7 +6,8 @@
 // known by a keyed hash of their identity (the dataset's identifier, or the row's values when it
 // has none), numbered once: the same patient keeps their number in every import, so a re-import
 // does not start an empty ledger. The key never leaves the site folder. Read into memory once per
-// dataset.
+// dataset. A dataset version's numbers, once found, are kept with the ledger (by the rows'
+// ordinals in the version), so that reading the version again hashes nothing.
 //
 //   DIR/ledger.sqlite    this ledger (created at the first Open)
 //   DIR/ledger.key       the key of the records' hashes (0600, created at the first Open)
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -81,6 +83,14 @@ class CohortLedger {
   // The same from the rows' identities (data::RecordIdentities: distinct within the table).
   Result<std::vector<uint32_t>> Number(const std::string& dataset,
                                        const std::vector<std::string>& identities);
+  // The numbers of a dataset version's rows, by their ordinals in the version, as Keep kept them
+  // for the same `version` and `source` (what tells this import from another that took the
+  // same version number: its checksum and time); nullopt when none are.
+  Result<std::optional<std::vector<uint32_t>>> Kept(const std::string& dataset, int64_t version,
+                                                    const std::string& source);
+  // Keeps them, in place of any kept for the dataset's earlier versions.
+  Status Keep(const std::string& dataset, int64_t version, const std::string& source,
+              std::span<const uint32_t> numbers);
   // The differencing rule on a release's populations, then the count audit on its populations
   // and counts (skipped when every set was released before: the rounds of a fit), for a release
   // of `dataset`; sets over the ledger's numbers.

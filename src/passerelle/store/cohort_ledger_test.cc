@@ -131,5 +131,29 @@ TEST(CohortLedger, RowsKeyedAsTheyAreReadKeepTheirIdentitiesNumbers) {
             (std::vector<uint32_t>{45, 41, 44, 46}));
 }
 
+TEST(CohortLedger, KeepsOneNumberingADatasetForTheVersionAndSourceItWasFoundFor) {
+  const std::string dir = testing::FreshTestDir("ledger_numbering");
+  {
+    auto ledger = CohortLedger::Open(dir);
+    ASSERT_TRUE(ledger.ok());
+    auto none = (*ledger)->Kept("gu", 1, "a");
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->has_value());
+    ASSERT_TRUE((*ledger)->Keep("gu", 1, "a", std::vector<uint32_t>{7, 3, 5}).ok());
+    ASSERT_TRUE((*ledger)->Keep("other", 4, "b", std::vector<uint32_t>{}).ok());
+  }
+  // Reopened: kept for that version and source only.
+  auto ledger = CohortLedger::Open(dir);
+  ASSERT_TRUE(ledger.ok());
+  EXPECT_EQ(**(*ledger)->Kept("gu", 1, "a"), (std::vector<uint32_t>{7, 3, 5}));
+  EXPECT_FALSE((*ledger)->Kept("gu", 1, "another import")->has_value());
+  EXPECT_FALSE((*ledger)->Kept("gu", 2, "a")->has_value());
+  EXPECT_TRUE((*(*ledger)->Kept("other", 4, "b"))->empty());
+  // A new version's numbers take the place of the old ones.
+  ASSERT_TRUE((*ledger)->Keep("gu", 2, "c", std::vector<uint32_t>{1}).ok());
+  EXPECT_FALSE((*ledger)->Kept("gu", 1, "a")->has_value());
+  EXPECT_EQ(**(*ledger)->Kept("gu", 2, "c"), (std::vector<uint32_t>{1}));
+}
+
 }  // namespace
 }  // namespace passerelle::store

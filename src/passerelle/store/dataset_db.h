@@ -5,6 +5,7 @@
 #ifndef PASSERELLE_STORE_DATASET_DB_H_
 #define PASSERELLE_STORE_DATASET_DB_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,11 @@ class DatasetDb {
   virtual const char* ColumnType(data::VarType type) const = 0;
   // A date column of a version table shown as yyyy-mm-dd in the dataset's view.
   virtual std::string DateShown(const std::string& quoted_column) const = 0;
+  // What a version table's definition adds after its variables' columns: the column that
+  // numbers its rows 0, 1, ... in the order they were written (SQLite's rowid numbers them
+  // already: nothing; PostgreSQL's `_row`, which WriteRows fills in). A variable's name starts
+  // with a letter: it never takes that name.
+  virtual std::string OrdinalColumn() const = 0;
   // Called as each of the site store's operations starts, outside any transaction: a server
   // that closed the connection meanwhile is connected to again.
   virtual Status Ready() = 0;
@@ -44,16 +50,18 @@ class DatasetDb {
   virtual Status Run(const std::string& sql, const Params& params,
                      const std::function<void(const std::vector<std::string>&)>& row = {}) = 0;
 
-  // Writes rows into `table` (created, empty) in `types`, on a second thread.
+  // Writes rows into `table` (created, empty, with the ordinal column) in `types`, on a second
+  // thread.
   virtual std::unique_ptr<RowWriter> WriteRows(const std::string& table,
                                                std::vector<data::VarType> types) = 0;
   // Every row of a version table once, as the dictionary types the `variables` read (all of
   // the table's, or some): each row's values in `sink`'s slot, then its Commit. A value's text
   // lasts until the Commit returns. SQLite gives the rows in the order they were written;
   // PostgreSQL in the order of its scan, which two reads need not share: what belongs to a row
-  // (its columns, its ledger key) is taken in the one read.
+  // (its columns, its ledger key, its ordinal) is taken in the one read. `ordinals`, when
+  // given, gets each row's ordinal as it is committed.
   virtual Status ReadRows(const std::string& table, const std::vector<data::Variable>& variables,
-                          RowSink* sink) = 0;
+                          RowSink* sink, std::vector<uint32_t>* ordinals) = 0;
 
   // A table of the database itself, SCHEMA.TABLE, read where it is (PostgreSQL only): its
   // columns as the header, its rows in a fixed order as records, inside the current

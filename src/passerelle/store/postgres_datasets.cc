@@ -141,6 +141,7 @@ class PostgresDatasetDb : public DatasetDb {
   std::string DateShown(const std::string& column) const override {
     return "DATE '1970-01-01' + " + column + "::integer";
   }
+  std::string OrdinalColumn() const override { return ", \"_row\" BIGINT NOT NULL"; }
   Status Ready() override { return connection_->Reconnect(); }
   Status BeginWrite() override { return connection_->Exec("BEGIN"); }
   Status Exec(const std::string& sql) override { return connection_->Exec(sql); }
@@ -163,7 +164,8 @@ class PostgresDatasetDb : public DatasetDb {
     data::pg::Connection* connection = connection_.get();
     Status begun = connection->CopyBegin("COPY " + Name(table) + " FROM STDIN");
     auto buffer = std::make_shared<std::string>();
-    auto write = [connection, types, buffer, begun](const PackedRows& rows) {
+    auto written = std::make_shared<int64_t>(0);
+    auto write = [connection, types, buffer, written, begun](const PackedRows& rows) {
       if (!begun.ok()) return begun;
       std::string& out = *buffer;
       for (size_t r = 0; r < rows.rows(); ++r) {
@@ -186,6 +188,8 @@ class PostgresDatasetDb : public DatasetDb {
               break;
           }
         }
+        out += '\t';
+        AppendNumber((*written)++, &out);  // the ordinal column
         out += '\n';
         if (out.size() < kCopyChunk) continue;
         RETURN_IF_ERROR(connection->CopyPut(out));
@@ -202,12 +206,11 @@ class PostgresDatasetDb : public DatasetDb {
   }
 
   Status ReadRows(const std::string& table, const std::vector<data::Variable>& variables,
-                  RowSink* sink) override {
+                  RowSink* sink, std::vector<uint32_t>* ordinals) override {
     std::string columns;
-    for (const data::Variable& var : variables) {
-      columns += (columns.empty() ? "" : ", ") + data::pg::Quote(var.name);
-    }
-    if (columns.empty()) columns = "1";  // none of its variables: its rows alone
+    for (const data::Variable& var : variables) columns += data::pg::Quote(var.name) + ", ";
+    columns += "\"_row\"";
+    const int ordinal = static_cast<int>(variables.size());
     return connection_->Query(
         "reading " + Name(table), "SELECT " + columns + " FROM " + Name(table), {},
         [&](const data::pg::Row& row) -> Status {
@@ -244,6 +247,15 @@ class PostgresDatasetDb : public DatasetDb {
               return Internal(label_ + ": " + Name(table) +
                               " holds a value that is not a number in column " + variables[i].name);
             }
+          }
+          if (ordinals) {
+            uint32_t value = 0;
+            const std::string_view text = row.text(ordinal);
+            if (std::from_chars(text.data(), text.data() + text.size(), value).ptr !=
+                text.data() + text.size()) {
+              return Internal(label_ + ": " + Name(table) + " holds a row without its ordinal");
+            }
+            ordinals->push_back(value);
           }
           return sink->Commit();
         });

@@ -12,6 +12,7 @@
 
 #include "passerelle/base/test_dir.h"
 #include "passerelle/data/gu_test_util.h"
+#include "passerelle/store/cohort_ledger.h"
 #include "passerelle/store/postgres_cluster_test_util.h"
 #include "passerelle/store/site_store.h"
 
@@ -142,6 +143,33 @@ TEST_F(PostgresStoreTest, ItHoldsTheRowsAStoreInSqliteHolds) {
     ASSERT_TRUE(rows.ok()) << rows.status().ToString();
     EXPECT_TRUE(rows->columns.empty());
     EXPECT_EQ(rows->rows, from_sqlite->rows);
+  }
+  // Each row comes with its ordinal, by which the ledger numbered it at the import: the same
+  // numbers from either store (each its own ledger), whatever order PostgreSQL's scan takes
+  // (a row written again moves to the end of its table).
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "UPDATE lyon.data_gu_cohort_v1 SET psa_dx = psa_dx WHERE "
+                           "patient_id = 'P1';\n"),
+            "");
+  for (const auto& [store, dir] : {std::pair{reopened->get(), dir_ + "/site"},
+                                   std::pair{in_sqlite->get(), dir_ + "/sqlite"}}) {
+    DatasetVersion v;
+    std::vector<uint32_t> ordinals;
+    const std::set<std::string> ids = {"patient_id"};
+    auto rows = store->LoadTable("gu_cohort", &v, nullptr, &ids, &ordinals);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    auto ledger = CohortLedger::Open(dir);
+    ASSERT_TRUE(ledger.ok());
+    auto numbers = store->RecordNumbers(v, ledger->get());
+    ASSERT_TRUE(numbers.ok()) << numbers.status().ToString();
+    EXPECT_EQ(*numbers, (std::vector<uint32_t>{0, 1, 2, 3}));
+    ASSERT_EQ(ordinals.size(), 4u);
+    EXPECT_EQ(ordinals, store == in_sqlite->get() ? (std::vector<uint32_t>{0, 1, 2, 3})
+                                                  : (std::vector<uint32_t>{1, 2, 3, 0}));
+    for (size_t r = 0; r < ordinals.size(); ++r) {
+      EXPECT_EQ(rows->Find("patient_id")->texts[r],
+                from_sqlite->Find("patient_id")->texts[ordinals[r]]);
+    }
   }
   // The custodian sees the dataset in psql, dates as dates.
   ASSERT_EQ(cluster_->Psql("warehouse",
@@ -277,6 +305,23 @@ TEST_F(PostgresStoreTest, AWarehouseTableIsAttachedCheckedAndReadWhereItIs) {
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->version.version, 2);
   ASSERT_TRUE((*store)->LoadTable("gu_cohort").ok());
+  // Numbered in the ledger as it was attached, its rows by the order they are read in (that of
+  // their values): the patients keep the numbers the first version gave them.
+  {
+    DatasetVersion v;
+    std::vector<uint32_t> ordinals;
+    const std::set<std::string> ids = {"patient_id"};
+    auto rows = (*store)->LoadTable("gu_cohort", &v, nullptr, &ids, &ordinals);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    EXPECT_EQ(ordinals, (std::vector<uint32_t>{0, 1, 2, 3}));
+    auto ledger = CohortLedger::Open(dir_ + "/site");
+    ASSERT_TRUE(ledger.ok());
+    auto numbers = (*store)->RecordNumbers(v, ledger->get());
+    ASSERT_TRUE(numbers.ok()) << numbers.status().ToString();
+    std::vector<std::string> by_number(4);
+    for (size_t r = 0; r < 4; ++r) by_number.at((*numbers)[r]) = rows->columns[0].texts[r];
+    EXPECT_EQ(by_number, (std::vector<std::string>{"P1", "P2", "P3", "P4"}));
+  }
 
   // A table with a row the dictionary refuses: named by row and variable, nothing attached.
   ASSERT_EQ(cluster_->Psql("warehouse",

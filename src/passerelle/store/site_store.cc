@@ -1,5 +1,6 @@
 #include "passerelle/store/site_store.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -386,7 +387,7 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
     create += (i ? ", " : "") + QuoteIdentifier(var.name) + " " + datasets_->ColumnType(var.type);
     types.push_back(var.type);
   }
-  RETURN_IF_ERROR(datasets_->Exec(create + ")"));
+  RETURN_IF_ERROR(datasets_->Exec(create + datasets_->OrdinalColumn() + ")"));
   auto writer = datasets_->WriteRows(table, std::move(types));
   ASSIGN_OR_RETURN(
       v.rows, CheckRows(reader.get(), dictionary, request.cells, request.index_date,
@@ -403,8 +404,14 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
                       : std::filesystem::path(request.file_path).filename().string();
   RETURN_IF_ERROR(
       Record(&v, dictionary, table, previous.empty() ? std::nullopt : std::optional(previous[0])));
+  RETURN_IF_ERROR(NumberNew({v, table, data::DictionaryToToml(dictionary)}));
   RETURN_IF_ERROR(transaction.Commit());
   return report;
+}
+
+Status SiteStore::NumberNew(const Stored& stored) {
+  ASSIGN_OR_RETURN(auto ledger, CohortLedger::Open(dir_));
+  return Number(stored, ledger.get()).status();
 }
 
 Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
@@ -433,6 +440,7 @@ Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
   v.attached = true;
   RETURN_IF_ERROR(Record(&v, dictionary, request.table,
                          previous.empty() ? std::nullopt : std::optional(previous[0])));
+  RETURN_IF_ERROR(NumberNew({v, request.table, data::DictionaryToToml(dictionary)}));
   RETURN_IF_ERROR(transaction.Commit());
   return report;
 }
@@ -526,7 +534,8 @@ Result<data::Dictionary> SiteStore::Dictionary(const std::string& dataset) {
 
 Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVersion* version,
                                          data::Dictionary* dictionary_out,
-                                         const std::set<std::string>* only, RecordKeys* keys) {
+                                         const std::set<std::string>* only,
+                                         std::vector<uint32_t>* ordinals) {
   RETURN_IF_ERROR(datasets_->Ready());
   ASSIGN_OR_RETURN(std::vector<Stored> current, Current(dataset));
   if (current.empty()) return NotFound("site " + site_name_ + " has no dataset '" + dataset + "'");
@@ -534,44 +543,123 @@ Result<data::Table> SiteStore::LoadTable(const std::string& dataset, DatasetVers
   ASSIGN_OR_RETURN(
       data::Dictionary dictionary,
       data::ParseDictionary(stored.dictionary_toml, "stored dictionary of " + dataset));
+  // An attached table is read in one snapshot of the warehouse.
+  Transaction snapshot(datasets_.get());
+  if (stored.version.attached) RETURN_IF_ERROR(snapshot.Begin());
+  ASSIGN_OR_RETURN(data::Table table, Read(stored, dictionary, only, nullptr, ordinals));
+  if (version) *version = stored.version;
+  if (dictionary_out) *dictionary_out = std::move(dictionary);
+  return table;
+}
+
+Result<data::Table> SiteStore::Read(const Stored& stored, const data::Dictionary& dictionary,
+                                    const std::set<std::string>* only, RecordKeys* keys,
+                                    std::vector<uint32_t>* ordinals) {
   const size_t rows = static_cast<size_t>(stored.version.rows);
-  data::Table table;
   if (stored.version.attached) {
     // Read, and checked, again: the warehouse's table is the custodian's to change, and a
-    // changed table is a new version to attach, never rows slipped under an old one.
+    // changed table is a new version to attach, never rows slipped under an old one. Its rows
+    // come in the order of their values: their ordinals are the order they are read in.
+    const DatasetVersion& v = stored.version;
     ASSIGN_OR_RETURN(data::IndexDate index_date,
-                     stored.version.index_date.empty()
-                         ? Result<data::IndexDate>(data::IndexDate::kDiagnosis)
-                         : data::IndexDateFromName(stored.version.index_date));
-    Transaction snapshot(datasets_.get());
-    RETURN_IF_ERROR(snapshot.Begin());
+                     v.index_date.empty() ? Result<data::IndexDate>(data::IndexDate::kDiagnosis)
+                                          : data::IndexDateFromName(v.index_date));
     ASSIGN_OR_RETURN(auto reader, datasets_->ReadExternal(stored.table));
     TableSink sink(dictionary.variables, only, rows, keys);
     const std::string changed =
-        "rule attached_unchanged: " + dataset + " version " +
-        std::to_string(stored.version.version) + " was attached from " + stored.table +
+        "rule attached_unchanged: " + v.dataset + " version " + std::to_string(v.version) +
+        " was attached from " + stored.table +
         ", which changed since; attach it again (passerelle site attach) to check its rows";
     Result<int64_t> read = CheckRows(reader.get(), dictionary, {}, index_date, nullptr,
                                      "nothing was read.", &sink, nullptr);
     if (!read.ok()) return FailedPrecondition(changed);
-    if (reader->ChecksumHex() != stored.version.checksum) return FailedPrecondition(changed);
-    table = sink.Finish();
-  } else {
-    // The variables read: those asked for, and the first identifier when it keys the rows.
-    std::vector<data::Variable> read;
-    bool keyed = false;
-    for (const data::Variable& var : dictionary.variables) {
-      const bool key = keys && !keyed && var.type == data::VarType::kIdentifier;
-      keyed = keyed || key;
-      if (key || !only || only->count(var.name)) read.push_back(var);
+    if (reader->ChecksumHex() != v.checksum) return FailedPrecondition(changed);
+    if (ordinals) {
+      ordinals->resize(static_cast<size_t>(*read));
+      for (size_t r = 0; r < ordinals->size(); ++r) (*ordinals)[r] = static_cast<uint32_t>(r);
     }
-    TableSink sink(read, only, rows, keys);
-    RETURN_IF_ERROR(datasets_->ReadRows(stored.table, read, &sink));
-    table = sink.Finish();
+    return sink.Finish();
   }
-  if (version) *version = stored.version;
-  if (dictionary_out) *dictionary_out = std::move(dictionary);
-  return table;
+  // The variables read: those asked for, and the first identifier when it keys the rows.
+  std::vector<data::Variable> read;
+  bool keyed = false;
+  for (const data::Variable& var : dictionary.variables) {
+    const bool key = keys && !keyed && var.type == data::VarType::kIdentifier;
+    keyed = keyed || key;
+    if (key || !only || only->count(var.name)) read.push_back(var);
+  }
+  TableSink sink(read, only, rows, keys);
+  if (ordinals) ordinals->reserve(rows);
+  RETURN_IF_ERROR(datasets_->ReadRows(stored.table, read, &sink, ordinals));
+  return sink.Finish();
+}
+
+Result<std::vector<uint32_t>> SiteStore::RecordNumbers(const DatasetVersion& version,
+                                                       CohortLedger* ledger) {
+  const std::string source = NumberingSource(version);
+  ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> kept,
+                   ledger->Kept(version.dataset, version.version, source));
+  if (kept && kept->size() == static_cast<size_t>(version.rows)) return std::move(*kept);
+  RETURN_IF_ERROR(datasets_->Ready());
+  ASSIGN_OR_RETURN(std::vector<Stored> current, Current(version.dataset));
+  if (current.empty() || NumberingSource(current[0].version) != source ||
+      current[0].version.version != version.version) {
+    return FailedPrecondition("dataset " + version.dataset +
+                              " has a new version since it was read; ask again");
+  }
+  Transaction snapshot(datasets_.get());
+  if (version.attached) RETURN_IF_ERROR(snapshot.Begin());
+  return Number(current[0], ledger);
+}
+
+std::string SiteStore::NumberingSource(const DatasetVersion& v) {
+  return v.checksum + " " + v.imported_at + " " + std::to_string(v.rows);
+}
+
+Result<std::vector<uint32_t>> SiteStore::Number(const Stored& stored, CohortLedger* ledger) {
+  const DatasetVersion& v = stored.version;
+  ASSIGN_OR_RETURN(
+      data::Dictionary dictionary,
+      data::ParseDictionary(stored.dictionary_toml, "stored dictionary of " + v.dataset));
+  // A record is known by the dataset's first identifier; or, in a dataset without one, with a
+  // row missing it or an identifier given twice, by all its values and its occurrence
+  // (data::RecordIdentities): such a dataset is read whole.
+  const bool identified =
+      std::any_of(dictionary.variables.begin(), dictionary.variables.end(),
+                  [](const data::Variable& var) { return var.type == data::VarType::kIdentifier; });
+  std::vector<uint32_t> ordinals;
+  std::vector<uint32_t> numbers;
+  bool whole = !identified;
+  if (identified) {
+    RecordKeys keys = ledger->Keys(v.dataset, static_cast<size_t>(v.rows));
+    const std::set<std::string> none;
+    ASSIGN_OR_RETURN(data::Table unused, Read(stored, dictionary, &none, &keys, &ordinals));
+    bool repeated = false;
+    whole = !keys.complete();
+    if (!whole) {
+      ASSIGN_OR_RETURN(numbers, ledger->Number(v.dataset, std::move(keys), &repeated));
+    }
+    whole = whole || repeated;
+  }
+  if (whole) {
+    ordinals.clear();
+    ASSIGN_OR_RETURN(data::Table table, Read(stored, dictionary, nullptr, nullptr, &ordinals));
+    ASSIGN_OR_RETURN(numbers, ledger->Number(v.dataset, data::RecordIdentities(table)));
+  }
+  // By ordinal: the rows of a PostgreSQL table come in the order of its scan.
+  constexpr uint32_t kUnread = UINT32_MAX;
+  std::vector<uint32_t> by_ordinal(static_cast<size_t>(v.rows), kUnread);
+  bool complete = numbers.size() == by_ordinal.size() && ordinals.size() == numbers.size();
+  for (size_t r = 0; complete && r < ordinals.size(); ++r) {
+    complete = ordinals[r] < by_ordinal.size() && by_ordinal[ordinals[r]] == kUnread;
+    if (complete) by_ordinal[ordinals[r]] = numbers[r];
+  }
+  if (!complete) {
+    return Internal(datasets_->label() + ": the rows of " + v.dataset + " version " +
+                    std::to_string(v.version) + " are not those it was imported with");
+  }
+  RETURN_IF_ERROR(ledger->Keep(v.dataset, v.version, NumberingSource(v), by_ordinal));
+  return by_ordinal;
 }
 
 }  // namespace passerelle::store

@@ -27,6 +27,7 @@
 
 namespace passerelle::store {
 
+class CohortLedger;
 class Database;
 class DatasetDb;
 class RecordKeys;
@@ -114,16 +115,20 @@ class SiteStore {
   // Current version of every dataset, by name.
   Result<std::vector<DatasetVersion>> ListDatasets();
   // The current version of `dataset` in memory, with its dictionary. `only`: the variables
-  // to read (nullptr: all of them), in the dictionary's order. `keys` (from the ledger's
-  // Keys): each row's identifier, the dataset's first, is added to them as the rows are read
-  // (the identifier a column too only when `only` names it; a row without one leaves the keys
-  // incomplete).
+  // to read (nullptr: all of them), in the dictionary's order. `ordinals`: each row's ordinal
+  // in the version (its place among the rows as they were imported, or as an attached table's
+  // are read), by which RecordNumbers numbers it.
   // NotFound when absent; FailedPrecondition when an attached table no longer holds the rows it
   // was attached with.
   Result<data::Table> LoadTable(const std::string& dataset, DatasetVersion* version = nullptr,
                                 data::Dictionary* dictionary = nullptr,
                                 const std::set<std::string>* only = nullptr,
-                                RecordKeys* keys = nullptr);
+                                std::vector<uint32_t>* ordinals = nullptr);
+  // The release ledger's number of each row of a dataset's `version` (as LoadTable gave it),
+  // by ordinal. Found once, at its import or attachment, and kept with the ledger; found again
+  // (its identifiers read, or every value) and kept when the ledger keeps none for it.
+  // FailedPrecondition when the dataset has a newer version.
+  Result<std::vector<uint32_t>> RecordNumbers(const DatasetVersion& version, CohortLedger* ledger);
   // The dictionary stored with the current version of `dataset`. NotFound when absent.
   Result<data::Dictionary> Dictionary(const std::string& dataset);
   // The site's policy file, parsed and checked.
@@ -143,6 +148,17 @@ class SiteStore {
                             const std::function<void(int64_t)>& progress,
                             const std::string& outcome, RowSink* sink,
                             std::vector<std::string>* absent_optional);
+  // The rows of a stored version (inside the caller's transaction); with `keys`, the first
+  // identifier goes to them (a column too only when `only` names it).
+  Result<data::Table> Read(const Stored& stored, const data::Dictionary& dictionary,
+                           const std::set<std::string>* only, RecordKeys* keys,
+                           std::vector<uint32_t>* ordinals);
+  // The ledger's numbers of a stored version's rows by ordinal, found and kept.
+  Result<std::vector<uint32_t>> Number(const Stored& stored, CohortLedger* ledger);
+  // The same for a version being imported or attached, with the site's ledger.
+  Status NumberNew(const Stored& stored);
+  // What tells a version's rows from another import's that took the same version number.
+  static std::string NumberingSource(const DatasetVersion& v);
   // Writes `v` as the dataset's current version (its rows in `table`), retiring `previous`.
   // Fills in the version's dictionary and time.
   Status Record(DatasetVersion* v, const data::Dictionary& dictionary, const std::string& table,

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "passerelle/base/sha256.h"
@@ -14,6 +15,7 @@
 #include "passerelle/data/synth.h"
 #include "passerelle/data/xlsx.h"
 #include "passerelle/data/zip_test_util.h"
+#include "passerelle/store/cohort_ledger.h"
 #include "passerelle/store/sqlite_db.h"
 
 namespace passerelle::store {
@@ -192,6 +194,73 @@ TEST_F(SiteStoreTest, ReimportReplacesAtomicallyWithANewVersion) {
   EXPECT_EQ(table->rows, 80u);
   auto list = store_->ListDatasets();
   EXPECT_EQ((*list)[0].source_file, "b.csv");
+}
+
+// Each row's number in the release ledger, by its ordinal, as a node reads it.
+std::map<std::string, uint32_t> LedgerNumbers(SiteStore* store, const std::string& dir) {
+  DatasetVersion v;
+  std::vector<uint32_t> ordinals;
+  auto table = store->LoadTable("gu_cohort", &v, nullptr, nullptr, &ordinals);
+  auto ledger = CohortLedger::Open(dir);
+  auto numbers = store->RecordNumbers(v, ledger->get());
+  EXPECT_TRUE(numbers.ok()) << numbers.status().ToString();
+  std::map<std::string, uint32_t> out;
+  if (!table.ok() || !numbers.ok()) return out;
+  const data::Column& id = *table->Find("patient_id");
+  for (size_t r = 0; r < table->rows; ++r) out[id.texts[r]] = (*numbers)[ordinals[r]];
+  return out;
+}
+
+TEST_F(SiteStoreTest, AnImportNumbersItsRowsInTheLedgerOnceAndKeepsTheNumbers) {
+  using data::testing::Changes;
+  ASSERT_TRUE(store_->Import(GuRequest(Write("a.csv", data::testing::GuCsv({{}, {}, {}})))).ok());
+  const std::string source = store_->ListDatasets()->at(0).checksum;
+  {
+    auto ledger = CohortLedger::Open(dir_);
+    auto kept = (*ledger)->Kept("gu_cohort", 1,
+                                source + " " + store_->ListDatasets()->at(0).imported_at + " 3");
+    ASSERT_TRUE(kept.ok() && kept->has_value());
+    EXPECT_EQ(**kept, (std::vector<uint32_t>{0, 1, 2}));
+  }
+  EXPECT_EQ(LedgerNumbers(store_.get(), dir_),
+            (std::map<std::string, uint32_t>{{"P1", 0}, {"P2", 1}, {"P3", 2}}));
+  // A new import: the same patients keep their numbers, in any order; a new one takes the next.
+  const std::string second = data::testing::GuCsv(
+      {{{"patient_id", "P3"}}, {{"patient_id", "P9"}}, {{"patient_id", "P1"}}});
+  ASSERT_TRUE(store_->Import(GuRequest(Write("b.csv", second))).ok());
+  EXPECT_EQ(LedgerNumbers(store_.get(), dir_),
+            (std::map<std::string, uint32_t>{{"P1", 0}, {"P3", 2}, {"P9", 3}}));
+  // Numbers the ledger lost are found again from the rows, the same, and kept.
+  {
+    auto db = Database::Open(dir_ + "/ledger.sqlite", false);
+    ASSERT_TRUE((*db)->Exec("DELETE FROM numbering").ok());
+  }
+  EXPECT_EQ(LedgerNumbers(store_.get(), dir_),
+            (std::map<std::string, uint32_t>{{"P1", 0}, {"P3", 2}, {"P9", 3}}));
+  auto db = Database::Open(dir_ + "/ledger.sqlite", false);
+  auto count = (*db)->Prepare("SELECT count(*) FROM numbering");
+  ASSERT_TRUE(count.ok() && *(*count)->Step());
+  EXPECT_EQ((*count)->Int(0), 1);
+  // Under a dictionary that lets an identifier repeat, a patient given twice is told apart by
+  // the order of the rows: the first keeps the number.
+  ImportRequest repeats = GuRequest(Write(
+      "c.csv",
+      data::testing::GuCsv({{{"patient_id", "P9"}}, {{"patient_id", "P9"}, {"psa_dx", "8"}}})));
+  repeats.dictionary->variables[0].unique = false;
+  ASSERT_EQ(repeats.dictionary->variables[0].name, "patient_id");
+  auto twice = store_->Import(repeats);
+  ASSERT_TRUE(twice.ok()) << twice.status().ToString();
+  DatasetVersion v;
+  std::vector<uint32_t> ordinals;
+  auto table = store_->LoadTable("gu_cohort", &v, nullptr, nullptr, &ordinals);
+  auto ledger = CohortLedger::Open(dir_);
+  auto numbers = store_->RecordNumbers(v, ledger->get());
+  ASSERT_TRUE(numbers.ok()) << numbers.status().ToString();
+  EXPECT_EQ(*numbers, (std::vector<uint32_t>{3, 4}));
+  // A version replaced meanwhile is not numbered.
+  ASSERT_TRUE(store_->Import(GuRequest(Write("d.csv", data::testing::GuCsv({{}})))).ok());
+  EXPECT_EQ(store_->RecordNumbers(v, ledger->get()).status().code(),
+            StatusCode::kFailedPrecondition);
 }
 
 TEST_F(SiteStoreTest, ReservedNamesAreRefusedInAnyCase) {

@@ -34,6 +34,7 @@ class SqliteDatasetDb : public DatasetDb {
   std::string DateShown(const std::string& column) const override {
     return "date(" + column + " * 86400, 'unixepoch')";
   }
+  std::string OrdinalColumn() const override { return ""; }  // rowid - 1
   Status Ready() override { return Status::Ok(); }
   Status BeginWrite() override { return db_->Exec("BEGIN IMMEDIATE"); }
   Status Exec(const std::string& sql) override { return db_->Exec(sql); }
@@ -95,14 +96,12 @@ class SqliteDatasetDb : public DatasetDb {
   }
 
   Status ReadRows(const std::string& table, const std::vector<data::Variable>& variables,
-                  RowSink* sink) override {
+                  RowSink* sink, std::vector<uint32_t>* ordinals) override {
     std::string columns;
-    for (const data::Variable& var : variables) {
-      columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(var.name);
-    }
-    if (columns.empty()) columns = "1";  // none of its variables: its rows alone
-    ASSIGN_OR_RETURN(
-        auto query, db_->Prepare("SELECT " + columns + " FROM " + Name(table) + " ORDER BY rowid"));
+    for (const data::Variable& var : variables) columns += QuoteIdentifier(var.name) + ", ";
+    ASSIGN_OR_RETURN(auto query, db_->Prepare("SELECT " + columns + "rowid - 1 FROM " +
+                                              Name(table) + " ORDER BY rowid"));
+    const int ordinal = static_cast<int>(variables.size());
     for (;;) {
       ASSIGN_OR_RETURN(bool row, query->Step());
       if (!row) break;
@@ -126,6 +125,7 @@ class SqliteDatasetDb : public DatasetDb {
             break;
         }
       }
+      if (ordinals) ordinals->push_back(static_cast<uint32_t>(query->Int(ordinal)));
       RETURN_IF_ERROR(sink->Commit());
     }
     return Status::Ok();

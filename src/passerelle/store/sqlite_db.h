@@ -30,7 +30,8 @@ class Statement {
                       transient ? SQLITE_TRANSIENT : SQLITE_STATIC);
   }
   void BindBlob(int i, const void* data, size_t bytes) {
-    sqlite3_bind_blob64(stmt_, i, data, bytes, SQLITE_TRANSIENT);
+    static const char kEmpty = 0;  // an empty blob, not NULL
+    sqlite3_bind_blob64(stmt_, i, bytes ? data : &kEmpty, bytes, SQLITE_TRANSIENT);
   }
   // True when a row is available, false when done.
   Result<bool> Step();

@@ -63,33 +63,23 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
     loaded.models.Clear();  // they read the table's rows at each step
     ASSIGN_OR_RETURN(data::Dictionary dictionary, store->Dictionary(dataset));
     std::set<std::string> read;
-    bool identifier = false;
     for (const data::Variable& var : dictionary.variables) {
       if (names.count(var.name) || (same_version && !unread(var.name))) read.insert(var.name);
-      identifier = identifier || var.type == data::VarType::kIdentifier;
     }
-    // The ledger knows a record by the dataset's first identifier, keyed as the rows are read
-    // (a column only when a task names it); or, in a dataset without one, with a row missing it
-    // or an identifier given twice, by all its values and its occurrence: such a dataset is
-    // read whole.
-    data::Table table;
+    // Each row numbered in the ledger by its ordinal: the numbers were found at the import and
+    // kept with the ledger, so reading the rows hashes nothing.
     store::DatasetVersion version;
     std::vector<uint32_t> records;
-    bool whole = names.empty() || !identifier;
-    if (!whole) {
-      store::RecordKeys keys = ledger->Keys(dataset, static_cast<size_t>(v.rows));
-      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &version, &dictionary, &read, &keys));
-      bool repeated = false;
-      whole = !keys.complete();
-      if (!whole) {
-        ASSIGN_OR_RETURN(records, ledger->Number(dataset, std::move(keys), &repeated));
+    ASSIGN_OR_RETURN(data::Table table,
+                     store->LoadTable(dataset, &version, &dictionary,
+                                      names.empty() ? nullptr : &read, &records));
+    {
+      ASSIGN_OR_RETURN(const std::vector<uint32_t> numbers,
+                       store->RecordNumbers(version, ledger.get()));
+      for (uint32_t& r : records) {
+        if (r >= numbers.size()) return Internal(dataset + ": a row's ordinal is out of range");
+        r = numbers[r];
       }
-      whole = whole || repeated;
-    }
-    if (whole) {
-      table = {};
-      ASSIGN_OR_RETURN(table, store->LoadTable(dataset, &version, &dictionary));
-      ASSIGN_OR_RETURN(records, ledger->Number(dataset, data::RecordIdentities(table)));
     }
     loaded.records = std::move(records);
     loaded.unread.clear();
@@ -98,7 +88,7 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
     }
     loaded.table = std::move(table);
     loaded.version = version.version;
-    // The reading's buffers and the ledger's keys, freed, are given back: a slice's frames
+    // The reading's buffers, freed, are given back: a slice's frames
     // would not take their place, and a node's peak would be the reading's plus the step's.
     ReturnFreedMemory();
     return &loaded;
