@@ -5,7 +5,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
 
 #include "passerelle/base/sha256.h"
@@ -196,47 +195,48 @@ TEST_F(SiteStoreTest, ReimportReplacesAtomicallyWithANewVersion) {
   EXPECT_EQ((*list)[0].source_file, "b.csv");
 }
 
-// Each row's number in the release ledger, by its ordinal, as a node reads it.
-std::map<std::string, uint32_t> LedgerNumbers(SiteStore* store, const std::string& dir) {
-  DatasetVersion v;
+// Each row's identifier and number in the release ledger ("P1=0"), in the order of their
+// ordinals, as a node numbers the rows it reads; `v`: the version read.
+std::vector<std::string> LedgerNumbers(SiteStore* store, const std::string& dir,
+                                       DatasetVersion* v = nullptr) {
+  DatasetVersion read;
   std::vector<uint32_t> ordinals;
-  auto table = store->LoadTable("gu_cohort", &v, nullptr, nullptr, &ordinals);
+  auto table = store->LoadTable("gu_cohort", &read, nullptr, nullptr, &ordinals);
   auto ledger = CohortLedger::Open(dir);
-  auto numbers = store->RecordNumbers(v, ledger->get());
+  auto numbers = store->RecordNumbers(read, ledger->get());
   EXPECT_TRUE(numbers.ok()) << numbers.status().ToString();
-  std::map<std::string, uint32_t> out;
-  if (!table.ok() || !numbers.ok()) return out;
+  if (v) *v = read;
+  if (!table.ok() || !numbers.ok()) return {};
+  std::vector<std::string> out(table->rows);
   const data::Column& id = *table->Find("patient_id");
-  for (size_t r = 0; r < table->rows; ++r) out[id.texts[r]] = (*numbers)[ordinals[r]];
+  for (size_t r = 0; r < table->rows; ++r) {
+    out.at(ordinals[r]) = id.texts[r] + "=" + std::to_string((*numbers)[ordinals[r]]);
+  }
   return out;
 }
 
 TEST_F(SiteStoreTest, AnImportNumbersItsRowsInTheLedgerOnceAndKeepsTheNumbers) {
-  using data::testing::Changes;
   ASSERT_TRUE(store_->Import(GuRequest(Write("a.csv", data::testing::GuCsv({{}, {}, {}})))).ok());
-  const std::string source = store_->ListDatasets()->at(0).checksum;
   {
+    const DatasetVersion v = store_->ListDatasets()->at(0);
     auto ledger = CohortLedger::Open(dir_);
-    auto kept = (*ledger)->Kept("gu_cohort", 1,
-                                source + " " + store_->ListDatasets()->at(0).imported_at + " 3");
+    auto kept = (*ledger)->Kept("gu_cohort", 1, v.checksum + " " + v.imported_at + " 3");
     ASSERT_TRUE(kept.ok() && kept->has_value());
     EXPECT_EQ(**kept, (std::vector<uint32_t>{0, 1, 2}));
   }
-  EXPECT_EQ(LedgerNumbers(store_.get(), dir_),
-            (std::map<std::string, uint32_t>{{"P1", 0}, {"P2", 1}, {"P3", 2}}));
+  using Numbers = std::vector<std::string>;
+  EXPECT_EQ(LedgerNumbers(store_.get(), dir_), (Numbers{"P1=0", "P2=1", "P3=2"}));
   // A new import: the same patients keep their numbers, in any order; a new one takes the next.
   const std::string second = data::testing::GuCsv(
       {{{"patient_id", "P3"}}, {{"patient_id", "P9"}}, {{"patient_id", "P1"}}});
   ASSERT_TRUE(store_->Import(GuRequest(Write("b.csv", second))).ok());
-  EXPECT_EQ(LedgerNumbers(store_.get(), dir_),
-            (std::map<std::string, uint32_t>{{"P1", 0}, {"P3", 2}, {"P9", 3}}));
+  EXPECT_EQ(LedgerNumbers(store_.get(), dir_), (Numbers{"P3=2", "P9=3", "P1=0"}));
   // Numbers the ledger lost are found again from the rows, the same, and kept.
   {
     auto db = Database::Open(dir_ + "/ledger.sqlite", false);
     ASSERT_TRUE((*db)->Exec("DELETE FROM numbering").ok());
   }
-  EXPECT_EQ(LedgerNumbers(store_.get(), dir_),
-            (std::map<std::string, uint32_t>{{"P1", 0}, {"P3", 2}, {"P9", 3}}));
+  EXPECT_EQ(LedgerNumbers(store_.get(), dir_), (Numbers{"P3=2", "P9=3", "P1=0"}));
   auto db = Database::Open(dir_ + "/ledger.sqlite", false);
   auto count = (*db)->Prepare("SELECT count(*) FROM numbering");
   ASSERT_TRUE(count.ok() && *(*count)->Step());
@@ -251,14 +251,10 @@ TEST_F(SiteStoreTest, AnImportNumbersItsRowsInTheLedgerOnceAndKeepsTheNumbers) {
   auto twice = store_->Import(repeats);
   ASSERT_TRUE(twice.ok()) << twice.status().ToString();
   DatasetVersion v;
-  std::vector<uint32_t> ordinals;
-  auto table = store_->LoadTable("gu_cohort", &v, nullptr, nullptr, &ordinals);
-  auto ledger = CohortLedger::Open(dir_);
-  auto numbers = store_->RecordNumbers(v, ledger->get());
-  ASSERT_TRUE(numbers.ok()) << numbers.status().ToString();
-  EXPECT_EQ(*numbers, (std::vector<uint32_t>{3, 4}));
+  EXPECT_EQ(LedgerNumbers(store_.get(), dir_, &v), (Numbers{"P9=3", "P9=4"}));
   // A version replaced meanwhile is not numbered.
   ASSERT_TRUE(store_->Import(GuRequest(Write("d.csv", data::testing::GuCsv({{}})))).ok());
+  auto ledger = CohortLedger::Open(dir_);
   EXPECT_EQ(store_->RecordNumbers(v, ledger->get()).status().code(),
             StatusCode::kFailedPrecondition);
 }
