@@ -106,6 +106,26 @@ std::string Sha256Hex(std::string_view bytes) {
   return hasher.FinishHex();
 }
 
+struct Sha256Prefix::Impl {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> prefix{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> work{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+};
+
+Sha256Prefix::Sha256Prefix(std::string_view prefix) : impl_(std::make_unique<Impl>()) {
+  EVP_DigestInit_ex(impl_->prefix.get(), EVP_sha256(), nullptr);
+  EVP_DigestUpdate(impl_->prefix.get(), prefix.data(), prefix.size());
+}
+Sha256Prefix::~Sha256Prefix() = default;
+Sha256Prefix::Sha256Prefix(Sha256Prefix&&) noexcept = default;
+Sha256Prefix& Sha256Prefix::operator=(Sha256Prefix&&) noexcept = default;
+
+void Sha256Prefix::Digest(std::string_view rest, unsigned char out[32]) {
+  unsigned int length = 0;
+  EVP_MD_CTX_copy_ex(impl_->work.get(), impl_->prefix.get());
+  EVP_DigestUpdate(impl_->work.get(), rest.data(), rest.size());
+  EVP_DigestFinal_ex(impl_->work.get(), out, &length);
+}
+
 void Sha256Raw(std::string_view bytes, unsigned char out[32]) {
   thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
                                                                             EVP_MD_CTX_free);

@@ -49,6 +49,23 @@ class Sha256Thread {
   std::unique_ptr<Impl> impl_;
 };
 
+// SHA-256 of many short messages that share a prefix (a key): the prefix hashed once, each
+// message's digest from a copy of that state.
+class Sha256Prefix {
+ public:
+  explicit Sha256Prefix(std::string_view prefix);
+  ~Sha256Prefix();
+  Sha256Prefix(Sha256Prefix&&) noexcept;
+  Sha256Prefix& operator=(Sha256Prefix&&) noexcept;
+
+  // The digest of the prefix followed by `rest`, as 32 raw bytes into `out`.
+  void Digest(std::string_view rest, unsigned char out[32]);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 std::string Sha256Hex(std::string_view bytes);
 // The digest of `bytes` as 32 raw bytes into `out`, with a context the calling thread keeps: for
 // many short messages.

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS released (
   PRIMARY KEY (dataset, digest, population));
 CREATE TABLE IF NOT EXISTS record (
   dataset TEXT NOT NULL, hash TEXT NOT NULL, number INTEGER NOT NULL,
-  PRIMARY KEY (dataset, hash));
+  PRIMARY KEY (dataset, hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS numbering (
   dataset TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, source TEXT NOT NULL,
   numbers BLOB NOT NULL);
@@ -82,8 +82,7 @@ bool FromHex(std::string_view hex, unsigned char digest[12]) {
 
 }  // namespace
 
-RecordKeys::RecordKeys(std::string prefix, size_t rows)
-    : message_(std::move(prefix)), prefix_size_(message_.size()) {
+RecordKeys::RecordKeys(std::string_view prefix, size_t rows) : hasher_(prefix) {
   keys_.reserve(rows);
 }
 
@@ -95,23 +94,18 @@ RecordKeys::Key RecordKeys::FromDigest(const unsigned char* digest, uint32_t row
   return k;
 }
 
-void RecordKeys::Add(std::string_view identity) {
-  message_.resize(prefix_size_);
-  message_ += identity;
-  Push();
-}
+void RecordKeys::Add(std::string_view identity) { Push(identity); }
 
 void RecordKeys::AddIdentifier(std::string_view identifier) {
-  message_.resize(prefix_size_);
-  message_ += "id:";
-  message_ += identifier;
-  Push();
+  identity_.assign("id:");
+  identity_ += identifier;
+  Push(identity_);
 }
 
 // A keyed hash: the ledger holds no identifier, and no one without the key can test one.
-void RecordKeys::Push() {
+void RecordKeys::Push(std::string_view identity) {
   unsigned char digest[32];
-  Sha256Raw(message_, digest);
+  hasher_.Digest(identity, digest);
   keys_.push_back(FromDigest(digest, static_cast<uint32_t>(keys_.size())));
 }
 
@@ -193,18 +187,42 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
     const bool again = repeat != repeats.end() && repeat->first == row;
     numbers[row] = again ? numbers[(repeat++)->second] : next++;
   }
-  // Written in the order of their hashes, the ledger's key: each lands after the one before.
-  ASSIGN_OR_RETURN(auto insert,
-                   db_->Prepare("INSERT INTO record (dataset, hash, number) VALUES (?1, ?2, ?3)"));
+  // Written in the order of their hashes, the ledger's key: each lands after the one before,
+  // 64 to a statement (a statement's own work was most of a record's).
+  constexpr size_t kBatch = 64;
+  const auto statement = [&](size_t rows) {
+    std::string sql = "INSERT INTO record (dataset, hash, number) VALUES ";
+    for (size_t i = 0; i < rows; ++i) {
+      sql += (i ? ", (?1, ?" : "(?1, ?") + std::to_string(2 + 2 * i) + ", ?" +
+             std::to_string(3 + 2 * i) + ")";
+    }
+    return db_->Prepare(sql);
+  };
+  ASSIGN_OR_RETURN(auto insert, statement(kBatch));
+  insert->BindText(1, dataset);
+  std::vector<std::pair<size_t, uint32_t>> hashes;  // a fresh record's key (its index) and number
+  hashes.reserve(kBatch);
+  const auto flush = [&](Statement* to) -> Status {
+    for (size_t i = 0; i < hashes.size(); ++i) {
+      const Key& key = k[hashes[i].first];
+      char hex[25];
+      std::snprintf(hex, sizeof hex, "%016llx%08x", static_cast<unsigned long long>(key.high),
+                    key.low);
+      to->BindText(static_cast<int>(2 + 2 * i), std::string_view(hex, 24));
+      to->BindInt(static_cast<int>(3 + 2 * i), hashes[i].second);
+    }
+    hashes.clear();
+    return to->Run();
+  };
   for (size_t j = 0; j < k.size(); ++j) {
     if (!fresh[k[j].row] || (j > 0 && k[j].SameKey(k[j - 1]))) continue;
-    char hex[25];
-    std::snprintf(hex, sizeof hex, "%016llx%08x", static_cast<unsigned long long>(k[j].high),
-                  k[j].low);
-    insert->BindText(1, dataset);
-    insert->BindText(2, std::string_view(hex, 24));
-    insert->BindInt(3, numbers[k[j].row]);
-    RETURN_IF_ERROR(insert->Run());
+    hashes.emplace_back(j, numbers[k[j].row]);
+    if (hashes.size() == kBatch) RETURN_IF_ERROR(flush(insert.get()));
+  }
+  if (!hashes.empty()) {
+    ASSIGN_OR_RETURN(auto last, statement(hashes.size()));
+    last->BindText(1, dataset);
+    RETURN_IF_ERROR(flush(last.get()));
   }
   insert.reset();
   RETURN_IF_ERROR(db_->Exec("COMMIT"));

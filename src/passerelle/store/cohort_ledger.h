@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "passerelle/base/sha256.h"
 #include "passerelle/base/status.h"
 #include "passerelle/privacy/differencing.h"
 #include "passerelle/privacy/policy.h"
@@ -58,10 +59,10 @@ class RecordKeys {
     bool operator<(const Key& o) const { return Before(o) || (SameKey(o) && row < o.row); }
   };
   static Key FromDigest(const unsigned char* digest, uint32_t row);
-  RecordKeys(std::string prefix, size_t rows);
-  void Push();           // the key of message_, for the next row
-  std::string message_;  // the key's prefix, then the identity being hashed
-  size_t prefix_size_ = 0;
+  RecordKeys(std::string_view prefix, size_t rows);
+  void Push(std::string_view identity);  // the key of the next row
+  Sha256Prefix hasher_;                  // the ledger's key and the dataset, hashed once
+  std::string identity_;
   std::vector<Key> keys_;
   bool complete_ = true;
 };

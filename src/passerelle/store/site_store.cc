@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <sstream>
 
 #include "passerelle/base/date.h"
@@ -87,18 +88,14 @@ class Transaction {
 };
 
 // Rows read into a table in memory (a stored version's, or an attached table's as it is
-// validated): the variables `only` names as columns (nullptr: all of them), and, with `keys`,
-// the first identifier as the ledger's keys of the rows instead of a column.
+// validated): the variables `only` names as columns (nullptr: all of them).
 class TableSink : public RowSink {
  public:
   TableSink(const std::vector<data::Variable>& variables, const std::set<std::string>* only,
-            size_t rows, RecordKeys* keys)
-      : variables_(variables), keys_(keys) {
+            size_t rows)
+      : variables_(variables) {
     for (size_t i = 0; i < variables.size(); ++i) {
       const data::Variable& var = variables[i];
-      if (keys && identifier_ < 0 && var.type == data::VarType::kIdentifier) {
-        identifier_ = static_cast<int>(i);
-      }
       column_.push_back(only && !only->count(var.name) ? -1 : static_cast<int>(builders_.size()));
       if (column_.back() >= 0) builders_.emplace_back(var, rows);
     }
@@ -108,15 +105,8 @@ class TableSink : public RowSink {
   Status Commit() override {
     ++rows_;
     for (size_t i = 0; i < row_.size(); ++i) {
-      const data::Value& v = row_[i];
-      if (static_cast<int>(i) == identifier_) {
-        if (v.missing) {
-          keys_->AddMissing();
-        } else {
-          keys_->AddIdentifier(v.text);
-        }
-      }
       if (column_[i] < 0) continue;
+      const data::Value& v = row_[i];
       data::ColumnBuilder& builder = builders_[static_cast<size_t>(column_[i])];
       if (v.missing) {
         builder.AddMissing();
@@ -146,13 +136,43 @@ class TableSink : public RowSink {
 
  private:
   const std::vector<data::Variable>& variables_;
-  RecordKeys* keys_;
-  int identifier_ = -1;
   std::vector<int> column_;  // each variable's builder, or -1
   std::vector<data::ColumnBuilder> builders_;
   std::vector<data::Value> row_;
   int64_t rows_ = 0;
 };
+
+// Rows on their way to `sink`, each one's first identifier (variable `identifier`) added to
+// the ledger's `keys` as it is committed: in the order of the rows' ordinals.
+class KeyedSink : public RowSink {
+ public:
+  KeyedSink(RowSink* sink, size_t identifier, RecordKeys* keys)
+      : sink_(sink), identifier_(identifier), keys_(keys) {}
+  std::span<data::Value> Slot() override { return slot_ = sink_->Slot(); }
+  Status Commit() override {
+    const data::Value& id = slot_[identifier_];
+    if (id.missing) {
+      keys_->AddMissing();
+    } else {
+      keys_->AddIdentifier(id.text);
+    }
+    return sink_->Commit();
+  }
+
+ private:
+  RowSink* sink_;
+  size_t identifier_;
+  RecordKeys* keys_;
+  std::span<data::Value> slot_;
+};
+
+// The place of the first identifier among `variables`, or -1.
+int FirstIdentifier(const std::vector<data::Variable>& variables) {
+  for (size_t i = 0; i < variables.size(); ++i) {
+    if (variables[i].type == data::VarType::kIdentifier) return static_cast<int>(i);
+  }
+  return -1;
+}
 
 // Rows validated and let go (an attached table's, as it is attached).
 class CheckedOnly : public RowSink {
@@ -389,9 +409,15 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   }
   RETURN_IF_ERROR(datasets_->Exec(create + datasets_->OrdinalColumn() + ")"));
   auto writer = datasets_->WriteRows(table, std::move(types));
-  ASSIGN_OR_RETURN(
-      v.rows, CheckRows(reader.get(), dictionary, request.cells, request.index_date,
-                        request.progress, kNothingImported, writer.get(), &report.absent_optional));
+  // The ledger's keys of the rows taken as they are written, for their numbers.
+  ASSIGN_OR_RETURN(auto ledger, CohortLedger::Open(dir_));
+  RecordKeys keys = ledger->Keys(request.dataset, 0);
+  const int identifier = FirstIdentifier(dictionary.variables);
+  KeyedSink keyed(writer.get(), static_cast<size_t>(identifier), &keys);
+  ASSIGN_OR_RETURN(v.rows, CheckRows(reader.get(), dictionary, request.cells, request.index_date,
+                                     request.progress, kNothingImported,
+                                     identifier >= 0 ? static_cast<RowSink*>(&keyed) : writer.get(),
+                                     &report.absent_optional));
   RETURN_IF_ERROR(writer->Finish());
   writer.reset();
   v.checksum = reader->ChecksumHex();
@@ -404,14 +430,11 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
                       : std::filesystem::path(request.file_path).filename().string();
   RETURN_IF_ERROR(
       Record(&v, dictionary, table, previous.empty() ? std::nullopt : std::optional(previous[0])));
-  RETURN_IF_ERROR(NumberNew({v, table, data::DictionaryToToml(dictionary)}));
+  RETURN_IF_ERROR(Number({v, table, data::DictionaryToToml(dictionary)}, ledger.get(),
+                         identifier >= 0 ? &keys : nullptr)
+                      .status());
   RETURN_IF_ERROR(transaction.Commit());
   return report;
-}
-
-Status SiteStore::NumberNew(const Stored& stored) {
-  ASSIGN_OR_RETURN(auto ledger, CohortLedger::Open(dir_));
-  return Number(stored, ledger.get()).status();
 }
 
 Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
@@ -428,9 +451,14 @@ Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
   v.dataset = request.dataset;
   v.version = previous.empty() ? 1 : previous[0].version.version + 1;
   CheckedOnly rows(dictionary.variables.size());  // the rows stay where they are
-  ASSIGN_OR_RETURN(v.rows,
-                   CheckRows(reader.get(), dictionary, {}, request.index_date, request.progress,
-                             kNothingAttached, &rows, &report.absent_optional));
+  ASSIGN_OR_RETURN(auto ledger, CohortLedger::Open(dir_));
+  RecordKeys keys = ledger->Keys(request.dataset, 0);
+  const int identifier = FirstIdentifier(dictionary.variables);
+  KeyedSink keyed(&rows, static_cast<size_t>(identifier), &keys);
+  ASSIGN_OR_RETURN(
+      v.rows, CheckRows(reader.get(), dictionary, {}, request.index_date, request.progress,
+                        kNothingAttached, identifier >= 0 ? static_cast<RowSink*>(&keyed) : &rows,
+                        &report.absent_optional));
   v.checksum = reader->ChecksumHex();
   reader.reset();
   v.dictionary_source = request.dictionary_source;
@@ -440,7 +468,9 @@ Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
   v.attached = true;
   RETURN_IF_ERROR(Record(&v, dictionary, request.table,
                          previous.empty() ? std::nullopt : std::optional(previous[0])));
-  RETURN_IF_ERROR(NumberNew({v, request.table, data::DictionaryToToml(dictionary)}));
+  RETURN_IF_ERROR(Number({v, request.table, data::DictionaryToToml(dictionary)}, ledger.get(),
+                         identifier >= 0 ? &keys : nullptr)
+                      .status());
   RETURN_IF_ERROR(transaction.Commit());
   return report;
 }
@@ -565,33 +595,38 @@ Result<data::Table> SiteStore::Read(const Stored& stored, const data::Dictionary
                      v.index_date.empty() ? Result<data::IndexDate>(data::IndexDate::kDiagnosis)
                                           : data::IndexDateFromName(v.index_date));
     ASSIGN_OR_RETURN(auto reader, datasets_->ReadExternal(stored.table));
-    TableSink sink(dictionary.variables, only, rows, keys);
+    TableSink table(dictionary.variables, only, rows);
+    const int identifier = FirstIdentifier(dictionary.variables);
+    KeyedSink keyed(&table, static_cast<size_t>(identifier), keys);
+    RowSink* sink = keys && identifier >= 0 ? static_cast<RowSink*>(&keyed) : &table;
     const std::string changed =
         "rule attached_unchanged: " + v.dataset + " version " + std::to_string(v.version) +
         " was attached from " + stored.table +
         ", which changed since; attach it again (passerelle site attach) to check its rows";
     Result<int64_t> read = CheckRows(reader.get(), dictionary, {}, index_date, nullptr,
-                                     "nothing was read.", &sink, nullptr);
+                                     "nothing was read.", sink, nullptr);
     if (!read.ok()) return FailedPrecondition(changed);
     if (reader->ChecksumHex() != v.checksum) return FailedPrecondition(changed);
     if (ordinals) {
       ordinals->resize(static_cast<size_t>(*read));
-      for (size_t r = 0; r < ordinals->size(); ++r) (*ordinals)[r] = static_cast<uint32_t>(r);
+      std::iota(ordinals->begin(), ordinals->end(), 0);
     }
-    return sink.Finish();
+    return table.Finish();
   }
   // The variables read: those asked for, and the first identifier when it keys the rows.
   std::vector<data::Variable> read;
-  bool keyed = false;
+  int identifier = -1;
   for (const data::Variable& var : dictionary.variables) {
-    const bool key = keys && !keyed && var.type == data::VarType::kIdentifier;
-    keyed = keyed || key;
+    const bool key = keys && identifier < 0 && var.type == data::VarType::kIdentifier;
+    if (key) identifier = static_cast<int>(read.size());
     if (key || !only || only->count(var.name)) read.push_back(var);
   }
-  TableSink sink(read, only, rows, keys);
+  TableSink table(read, only, rows);
+  KeyedSink keyed(&table, static_cast<size_t>(identifier), keys);
   if (ordinals) ordinals->reserve(rows);
-  RETURN_IF_ERROR(datasets_->ReadRows(stored.table, read, &sink, ordinals));
-  return sink.Finish();
+  RETURN_IF_ERROR(datasets_->ReadRows(
+      stored.table, read, identifier >= 0 ? static_cast<RowSink*>(&keyed) : &table, ordinals));
+  return table.Finish();
 }
 
 Result<std::vector<uint32_t>> SiteStore::RecordNumbers(const DatasetVersion& version,
@@ -616,7 +651,8 @@ std::string SiteStore::NumberingSource(const DatasetVersion& v) {
   return v.checksum + " " + v.imported_at + " " + std::to_string(v.rows);
 }
 
-Result<std::vector<uint32_t>> SiteStore::Number(const Stored& stored, CohortLedger* ledger) {
+Result<std::vector<uint32_t>> SiteStore::Number(const Stored& stored, CohortLedger* ledger,
+                                                RecordKeys* written) {
   const DatasetVersion& v = stored.version;
   ASSIGN_OR_RETURN(
       data::Dictionary dictionary,
@@ -631,9 +667,15 @@ Result<std::vector<uint32_t>> SiteStore::Number(const Stored& stored, CohortLedg
   std::vector<uint32_t> numbers;
   bool whole = !identified;
   if (identified) {
-    RecordKeys keys = ledger->Keys(v.dataset, static_cast<size_t>(v.rows));
-    const std::set<std::string> none;
-    ASSIGN_OR_RETURN(data::Table unused, Read(stored, dictionary, &none, &keys, &ordinals));
+    RecordKeys keys =
+        written ? std::move(*written) : ledger->Keys(v.dataset, static_cast<size_t>(v.rows));
+    if (written) {
+      ordinals.resize(keys.size());
+      std::iota(ordinals.begin(), ordinals.end(), 0);
+    } else {
+      const std::set<std::string> none;
+      ASSIGN_OR_RETURN(data::Table unused, Read(stored, dictionary, &none, &keys, &ordinals));
+    }
     bool repeated = false;
     whole = !keys.complete();
     if (!whole) {

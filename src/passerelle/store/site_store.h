@@ -153,10 +153,10 @@ class SiteStore {
   Result<data::Table> Read(const Stored& stored, const data::Dictionary& dictionary,
                            const std::set<std::string>* only, RecordKeys* keys,
                            std::vector<uint32_t>* ordinals);
-  // The ledger's numbers of a stored version's rows by ordinal, found and kept.
-  Result<std::vector<uint32_t>> Number(const Stored& stored, CohortLedger* ledger);
-  // The same for a version being imported or attached, with the site's ledger.
-  Status NumberNew(const Stored& stored);
+  // The ledger's numbers of a stored version's rows by ordinal, found and kept; from the keys
+  // of the rows as they were `written` or attached (in the order of their ordinals), or read.
+  Result<std::vector<uint32_t>> Number(const Stored& stored, CohortLedger* ledger,
+                                       RecordKeys* written = nullptr);
   // What tells a version's rows from another import's that took the same version number.
   static std::string NumberingSource(const DatasetVersion& v);
   // Writes `v` as the dataset's current version (its rows in `table`), retiring `previous`.
