@@ -16,8 +16,11 @@
 namespace passerelle::store {
 namespace {
 
-// Populations per dataset lineage; records numbered by keyed hash. (A ledger from before the
-// lineage, table `cohorts`, numbered rows per version; it is no longer read.)
+// Populations per dataset lineage; records numbered by keyed hash, a dataset's records kept as
+// one array in the order of their hashes (`records`; a ledger from before kept a row of
+// `record` for each, moved into the array the next time the dataset's records are numbered).
+// (A ledger from before the lineage, table `cohorts`, numbered rows per version; it is no
+// longer read.)
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS released (
   dataset TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, bits BLOB NOT NULL,
@@ -25,7 +28,8 @@ CREATE TABLE IF NOT EXISTS released (
   PRIMARY KEY (dataset, digest, population));
 CREATE TABLE IF NOT EXISTS record (
   dataset TEXT NOT NULL, hash TEXT NOT NULL, number INTEGER NOT NULL,
-  PRIMARY KEY (dataset, hash)) WITHOUT ROWID;
+  PRIMARY KEY (dataset, hash));
+CREATE TABLE IF NOT EXISTS records (dataset TEXT NOT NULL PRIMARY KEY, known BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS numbering (
   dataset TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, source TEXT NOT NULL,
   numbers BLOB NOT NULL);
@@ -80,6 +84,61 @@ bool FromHex(std::string_view hex, unsigned char digest[12]) {
   return true;
 }
 
+// A record the ledger knows, as its array keeps it (16 bytes, the machine's byte order): the
+// first 12 bytes of its keyed hash and its number.
+struct Known {
+  uint64_t high = 0;
+  uint32_t low = 0;
+  uint32_t number = 0;
+  bool Before(const Known& o) const { return high != o.high ? high < o.high : low < o.low; }
+};
+static_assert(sizeof(Known) == 16);
+
+// The records the ledger knows of `dataset`, in the order of their hashes: its array, with the
+// rows of the earlier layout (`moved` when there are any) merged in.
+Result<std::vector<Known>> ReadKnown(Database* db, const std::string& dataset, bool* moved) {
+  const std::string damaged = "the ledger of " + dataset + " is damaged: ";
+  std::vector<Known> known;
+  {
+    ASSIGN_OR_RETURN(auto read, db->Prepare("SELECT known FROM records WHERE dataset = ?1"));
+    read->BindText(1, dataset);
+    ASSIGN_OR_RETURN(bool row, read->Step());
+    const std::string_view blob = row ? read->Blob(0) : std::string_view();
+    if (blob.size() % sizeof(Known) != 0) return Unavailable(damaged + "its records are cut");
+    known.resize(blob.size() / sizeof(Known));
+    if (!known.empty()) std::memcpy(known.data(), blob.data(), blob.size());
+  }
+  std::vector<Known> rows;
+  {
+    ASSIGN_OR_RETURN(auto read, db->Prepare("SELECT hash, number FROM record WHERE dataset = ?1 "
+                                            "ORDER BY hash"));
+    read->BindText(1, dataset);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, read->Step());
+      if (!row) break;
+      unsigned char digest[12];
+      if (!FromHex(read->Text(0), digest))
+        return Unavailable(damaged + "a record's hash is not one");
+      Known r;
+      for (int i = 0; i < 8; ++i) r.high = r.high << 8 | digest[i];
+      for (int i = 8; i < 12; ++i) r.low = r.low << 8 | digest[i];
+      r.number = static_cast<uint32_t>(read->Int(1));
+      rows.push_back(r);
+    }
+  }
+  *moved = !rows.empty();
+  if (*moved) {
+    std::vector<Known> all(known.size() + rows.size());
+    std::merge(known.begin(), known.end(), rows.begin(), rows.end(), all.begin(),
+               [](const Known& a, const Known& b) { return a.Before(b); });
+    known = std::move(all);
+  }
+  for (size_t i = 1; i < known.size(); ++i) {
+    if (known[i].Before(known[i - 1])) return Unavailable(damaged + "its records are not in order");
+  }
+  return known;
+}
+
 }  // namespace
 
 RecordKeys::RecordKeys(std::string_view prefix, size_t rows) : hasher_(prefix) {
@@ -129,7 +188,7 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
   std::vector<Key>& k = keys.keys_;
   std::sort(k.begin(), k.end());
   // The rows the ledger knows, found by walking its records in the order of their hashes
-  // beside the rows sorted the same way: nothing of the ledger is held but the current record.
+  // beside the rows sorted the same way.
   constexpr uint32_t kNew = UINT32_MAX;
   std::vector<uint32_t> numbers(k.size(), kNew);
   uint32_t next = 0;
@@ -143,29 +202,16 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
       if (open) (void)db->Exec("ROLLBACK");
     }
   } rollback{db_.get()};
+  bool moved = false;  // records of the earlier layout, read into the array
+  ASSIGN_OR_RETURN(std::vector<Known> known, ReadKnown(db_.get(), dataset, &moved));
   {
-    ASSIGN_OR_RETURN(auto read, db_->Prepare("SELECT hash, number FROM record WHERE dataset = ?1 "
-                                             "ORDER BY hash"));
-    read->BindText(1, dataset);
     size_t i = 0;
-    Key previous;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, read->Step());
-      if (!row) break;
-      const uint32_t number = static_cast<uint32_t>(read->Int(1));
-      unsigned char digest[12];
-      if (!FromHex(read->Text(0), digest)) {
-        return Unavailable("the ledger of " + dataset + " is damaged: a record's hash is not one");
+    for (const Known& r : known) {
+      next = std::max(next, r.number + 1);
+      while (i < k.size() && (k[i].high != r.high ? k[i].high < r.high : k[i].low < r.low)) ++i;
+      for (size_t j = i; j < k.size() && k[j].high == r.high && k[j].low == r.low; ++j) {
+        numbers[k[j].row] = r.number;
       }
-      const Key r = RecordKeys::FromDigest(digest, 0);
-      if (r.Before(previous)) {
-        return Unavailable("the ledger of " + dataset +
-                           " is damaged: its records are not in order");
-      }
-      previous = r;
-      next = std::max(next, number + 1);
-      while (i < k.size() && k[i].Before(r)) ++i;
-      for (size_t j = i; j < k.size() && k[j].SameKey(r); ++j) numbers[k[j].row] = number;
     }
   }
   // The new ones numbered in the order of their rows, an identity given twice numbered once.
@@ -182,49 +228,38 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
   if (repeated) *repeated = !repeats.empty();
   std::sort(repeats.begin(), repeats.end());
   auto repeat = repeats.begin();
+  size_t added = 0;
   for (size_t row = 0; row < numbers.size(); ++row) {
     if (numbers[row] != kNew) continue;
     const bool again = repeat != repeats.end() && repeat->first == row;
+    if (!again) ++added;
     numbers[row] = again ? numbers[(repeat++)->second] : next++;
   }
-  // Written in the order of their hashes, the ledger's key: each lands after the one before,
-  // 64 to a statement (a statement's own work was most of a record's).
-  constexpr size_t kBatch = 64;
-  const auto statement = [&](size_t rows) {
-    std::string sql = "INSERT INTO record (dataset, hash, number) VALUES ";
-    for (size_t i = 0; i < rows; ++i) {
-      sql += (i ? ", (?1, ?" : "(?1, ?") + std::to_string(2 + 2 * i) + ", ?" +
-             std::to_string(3 + 2 * i) + ")";
+  // The new records merged into the array, which is written whole: one value, where a row for
+  // each record cost the most of an import's numbering.
+  if (added > 0 || moved) {
+    std::vector<Known> all;
+    all.reserve(known.size() + added);
+    auto old = known.begin();
+    for (size_t j = 0; j < k.size(); ++j) {
+      if (!fresh[k[j].row] || (j > 0 && k[j].SameKey(k[j - 1]))) continue;
+      const Known r{k[j].high, k[j].low, numbers[k[j].row]};
+      while (old != known.end() && old->Before(r)) all.push_back(*old++);
+      all.push_back(r);
     }
-    return db_->Prepare(sql);
-  };
-  ASSIGN_OR_RETURN(auto insert, statement(kBatch));
-  insert->BindText(1, dataset);
-  std::vector<std::pair<size_t, uint32_t>> hashes;  // a fresh record's key (its index) and number
-  hashes.reserve(kBatch);
-  const auto flush = [&](Statement* to) -> Status {
-    for (size_t i = 0; i < hashes.size(); ++i) {
-      const Key& key = k[hashes[i].first];
-      char hex[25];
-      std::snprintf(hex, sizeof hex, "%016llx%08x", static_cast<unsigned long long>(key.high),
-                    key.low);
-      to->BindText(static_cast<int>(2 + 2 * i), std::string_view(hex, 24));
-      to->BindInt(static_cast<int>(3 + 2 * i), hashes[i].second);
+    all.insert(all.end(), old, known.end());
+    known = {};
+    ASSIGN_OR_RETURN(auto write, db_->Prepare("INSERT OR REPLACE INTO records (dataset, known) "
+                                              "VALUES (?1, ?2)"));
+    write->BindText(1, dataset);
+    write->BindBlob(2, all.data(), all.size() * sizeof(Known));
+    RETURN_IF_ERROR(write->Run());
+    if (moved) {
+      ASSIGN_OR_RETURN(auto drop, db_->Prepare("DELETE FROM record WHERE dataset = ?1"));
+      drop->BindText(1, dataset);
+      RETURN_IF_ERROR(drop->Run());
     }
-    hashes.clear();
-    return to->Run();
-  };
-  for (size_t j = 0; j < k.size(); ++j) {
-    if (!fresh[k[j].row] || (j > 0 && k[j].SameKey(k[j - 1]))) continue;
-    hashes.emplace_back(j, numbers[k[j].row]);
-    if (hashes.size() == kBatch) RETURN_IF_ERROR(flush(insert.get()));
   }
-  if (!hashes.empty()) {
-    ASSIGN_OR_RETURN(auto last, statement(hashes.size()));
-    last->BindText(1, dataset);
-    RETURN_IF_ERROR(flush(last.get()));
-  }
-  insert.reset();
   RETURN_IF_ERROR(db_->Exec("COMMIT"));
   rollback.open = false;
   return numbers;

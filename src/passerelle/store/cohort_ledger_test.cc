@@ -129,6 +129,13 @@ TEST(CohortLedger, RowsKeyedAsTheyAreReadKeepTheirIdentitiesNumbers) {
   ASSERT_TRUE(ledger.ok());
   EXPECT_EQ(*(*ledger)->Number("gu", {"id:d", "id:old", "id:c", "id:e"}),
             (std::vector<uint32_t>{45, 41, 44, 46}));
+  // The record of the earlier layout (a row of its own) was moved into the dataset's array.
+  auto db = Database::Open(dir + "/ledger.sqlite", false);
+  ASSERT_TRUE(db.ok());
+  auto rows = (*db)->Prepare("SELECT (SELECT count(*) FROM record), length(known) FROM records");
+  ASSERT_TRUE(rows.ok() && *(*rows)->Step());
+  EXPECT_EQ((*rows)->Int(0), 0);
+  EXPECT_EQ((*rows)->Int(1), 6 * 16);  // old, a, b, c, d and e, 16 bytes each
 }
 
 TEST(CohortLedger, KeepsOneNumberingADatasetForTheVersionAndSourceItWasFoundFor) {

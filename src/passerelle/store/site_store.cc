@@ -1,6 +1,5 @@
 #include "passerelle/store/site_store.h"
 
-#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -660,9 +659,7 @@ Result<std::vector<uint32_t>> SiteStore::Number(const Stored& stored, CohortLedg
   // A record is known by the dataset's first identifier; or, in a dataset without one, with a
   // row missing it or an identifier given twice, by all its values and its occurrence
   // (data::RecordIdentities): such a dataset is read whole.
-  const bool identified =
-      std::any_of(dictionary.variables.begin(), dictionary.variables.end(),
-                  [](const data::Variable& var) { return var.type == data::VarType::kIdentifier; });
+  const bool identified = FirstIdentifier(dictionary.variables) >= 0;
   std::vector<uint32_t> ordinals;
   std::vector<uint32_t> numbers;
   bool whole = !identified;

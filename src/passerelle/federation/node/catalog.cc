@@ -88,8 +88,8 @@ Result<Node::Impl::Loaded*> Node::Impl::Table(const std::string& dataset,
     }
     loaded.table = std::move(table);
     loaded.version = version.version;
-    // The reading's buffers, freed, are given back: a slice's frames
-    // would not take their place, and a node's peak would be the reading's plus the step's.
+    // The reading's buffers, freed, are given back: a slice's frames would not take their
+    // place, and a node's peak would be the reading's plus the step's.
     ReturnFreedMemory();
     return &loaded;
   }
