@@ -126,15 +126,6 @@ void Sha256Prefix::Digest(std::string_view rest, unsigned char out[32]) {
   EVP_DigestFinal_ex(impl_->work.get(), out, &length);
 }
 
-void Sha256Raw(std::string_view bytes, unsigned char out[32]) {
-  thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
-                                                                            EVP_MD_CTX_free);
-  unsigned int length = 0;
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
-  EVP_DigestFinal_ex(ctx.get(), out, &length);
-}
-
 std::string RandomHex(size_t bytes) {
   std::string raw(bytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {

@@ -67,9 +67,6 @@ class Sha256Prefix {
 };
 
 std::string Sha256Hex(std::string_view bytes);
-// The digest of `bytes` as 32 raw bytes into `out`, with a context the calling thread keeps: for
-// many short messages.
-void Sha256Raw(std::string_view bytes, unsigned char out[32]);
 
 // `bytes` bytes from the operating system's random generator, as lowercase hex (tokens,
 // nonces); empty if it fails.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "passerelle/base/sha256.h"
 
@@ -34,6 +35,24 @@ TEST(Text, Sha256KnownAnswer) {
   incremental.Update("a");
   incremental.Update("bc");
   EXPECT_EQ(incremental.FinishHex(), Sha256Hex("abc"));
+}
+
+TEST(Text, Sha256PrefixDigestsEachMessageAfterTheSamePrefix) {
+  // A prefix longer than a block (the ledger's key is 64 characters, then the dataset).
+  const std::string prefix = std::string(64, 'k') + '\0' + "gu" + '\0';
+  Sha256Prefix hasher(prefix);
+  for (const std::string& rest :
+       std::vector<std::string>{"id:a", "", "id:a", std::string(200, 'x')}) {
+    unsigned char digest[32];
+    hasher.Digest(rest, digest);
+    std::string hex;
+    for (unsigned char byte : digest) {
+      static const char kDigits[] = "0123456789abcdef";
+      hex += kDigits[byte >> 4];
+      hex += kDigits[byte & 15];
+    }
+    EXPECT_EQ(hex, Sha256Hex(prefix + rest)) << rest;
+  }
 }
 
 TEST(Text, Sha256ThreadHashesChunksInOrder) {
