@@ -104,7 +104,8 @@ class SiteStore {
   // the dataset that replaces the previous one, in one transaction. On any problem nothing is
   // written and InvalidArgument lists the first 20 problems (file:place: variable: rule, cell,
   // the place as the file's reader names it) and their total. The message may quote cells: show it
-  // at the site only, never log it.
+  // at the site only, never log it. The rows are numbered in the site's release ledger
+  // (DIR/ledger.sqlite) before the version commits (RecordNumbers); so are an attached table's.
   Result<ImportReport> Import(const ImportRequest& request);
   // Makes a table of the store's PostgreSQL database the new version of a dataset: every row is
   // validated as an import's, nothing is copied. Its rows are read again, and checked again,
