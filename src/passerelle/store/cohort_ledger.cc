@@ -208,10 +208,9 @@ Result<std::vector<uint32_t>> CohortLedger::Number(const std::string& dataset, R
     size_t i = 0;
     for (const Known& r : known) {
       next = std::max(next, r.number + 1);
-      while (i < k.size() && (k[i].high != r.high ? k[i].high < r.high : k[i].low < r.low)) ++i;
-      for (size_t j = i; j < k.size() && k[j].high == r.high && k[j].low == r.low; ++j) {
-        numbers[k[j].row] = r.number;
-      }
+      const Key key{r.high, r.low};
+      while (i < k.size() && k[i].Before(key)) ++i;
+      for (size_t j = i; j < k.size() && k[j].SameKey(key); ++j) numbers[k[j].row] = r.number;
     }
   }
   // The new ones numbered in the order of their rows, an identity given twice numbered once.

@@ -666,10 +666,7 @@ Result<std::vector<uint32_t>> SiteStore::Number(const Stored& stored, CohortLedg
   if (identified) {
     RecordKeys keys =
         written ? std::move(*written) : ledger->Keys(v.dataset, static_cast<size_t>(v.rows));
-    if (written) {
-      ordinals.resize(keys.size());
-      std::iota(ordinals.begin(), ordinals.end(), 0);
-    } else {
+    if (!written) {  // written keys are in the order of the rows' ordinals already
       const std::set<std::string> none;
       ASSIGN_OR_RETURN(data::Table unused, Read(stored, dictionary, &none, &keys, &ordinals));
     }
@@ -680,6 +677,7 @@ Result<std::vector<uint32_t>> SiteStore::Number(const Stored& stored, CohortLedg
     }
     whole = whole || repeated;
   }
+  const bool read = !written || whole;  // the rows read, with their ordinals
   if (whole) {
     ordinals.clear();
     ASSIGN_OR_RETURN(data::Table table, Read(stored, dictionary, nullptr, nullptr, &ordinals));
@@ -687,10 +685,11 @@ Result<std::vector<uint32_t>> SiteStore::Number(const Stored& stored, CohortLedg
   }
   // By ordinal: the rows of a PostgreSQL table come in the order of its scan.
   constexpr uint32_t kUnread = UINT32_MAX;
-  std::vector<uint32_t> by_ordinal(static_cast<size_t>(v.rows), kUnread);
-  bool complete = numbers.size() == by_ordinal.size() && ordinals.size() == numbers.size();
-  for (size_t r = 0; complete && r < ordinals.size(); ++r) {
-    complete = ordinals[r] < by_ordinal.size() && by_ordinal[ordinals[r]] == kUnread;
+  const size_t rows = static_cast<size_t>(v.rows);
+  std::vector<uint32_t> by_ordinal = read ? std::vector<uint32_t>(rows, kUnread) : numbers;
+  bool complete = numbers.size() == rows && (!read || ordinals.size() == rows);
+  for (size_t r = 0; read && complete && r < ordinals.size(); ++r) {
+    complete = ordinals[r] < rows && by_ordinal[ordinals[r]] == kUnread;
     if (complete) by_ordinal[ordinals[r]] = numbers[r];
   }
   if (!complete) {
