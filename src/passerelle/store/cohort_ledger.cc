@@ -84,6 +84,15 @@ bool FromHex(std::string_view hex, unsigned char digest[12]) {
   return true;
 }
 
+// The first 12 bytes of a record's keyed hash, as the ledger orders records: big-endian, the
+// first 8 in `high`.
+void HashPrefix(const unsigned char* digest, uint64_t* high, uint32_t* low) {
+  *high = 0;
+  *low = 0;
+  for (int i = 0; i < 8; ++i) *high = *high << 8 | digest[i];
+  for (int i = 8; i < 12; ++i) *low = *low << 8 | digest[i];
+}
+
 // A record the ledger knows, as its array keeps it (16 bytes, the machine's byte order): the
 // first 12 bytes of its keyed hash and its number.
 struct Known {
@@ -120,8 +129,7 @@ Result<std::vector<Known>> ReadKnown(Database* db, const std::string& dataset, b
       if (!FromHex(read->Text(0), digest))
         return Unavailable(damaged + "a record's hash is not one");
       Known r;
-      for (int i = 0; i < 8; ++i) r.high = r.high << 8 | digest[i];
-      for (int i = 8; i < 12; ++i) r.low = r.low << 8 | digest[i];
+      HashPrefix(digest, &r.high, &r.low);
       r.number = static_cast<uint32_t>(read->Int(1));
       rows.push_back(r);
     }
@@ -145,14 +153,6 @@ RecordKeys::RecordKeys(std::string_view prefix, size_t rows) : hasher_(prefix) {
   keys_.reserve(rows);
 }
 
-RecordKeys::Key RecordKeys::FromDigest(const unsigned char* digest, uint32_t row) {
-  Key k;
-  for (int i = 0; i < 8; ++i) k.high = k.high << 8 | digest[i];
-  for (int i = 8; i < 12; ++i) k.low = k.low << 8 | digest[i];
-  k.row = row;
-  return k;
-}
-
 void RecordKeys::Add(std::string_view identity) { Push(identity); }
 
 void RecordKeys::AddIdentifier(std::string_view identifier) {
@@ -165,7 +165,9 @@ void RecordKeys::AddIdentifier(std::string_view identifier) {
 void RecordKeys::Push(std::string_view identity) {
   unsigned char digest[32];
   hasher_.Digest(identity, digest);
-  keys_.push_back(FromDigest(digest, static_cast<uint32_t>(keys_.size())));
+  Key& k = keys_.emplace_back();
+  HashPrefix(digest, &k.high, &k.low);
+  k.row = static_cast<uint32_t>(keys_.size() - 1);
 }
 
 RecordKeys CohortLedger::Keys(const std::string& dataset, size_t rows) const {

@@ -58,7 +58,6 @@ class RecordKeys {
     bool Before(const Key& o) const { return high != o.high ? high < o.high : low < o.low; }
     bool operator<(const Key& o) const { return Before(o) || (SameKey(o) && row < o.row); }
   };
-  static Key FromDigest(const unsigned char* digest, uint32_t row);
   RecordKeys(std::string_view prefix, size_t rows);
   void Push(std::string_view identity);  // the key of the next row
   Sha256Prefix hasher_;                  // the ledger's key and the dataset, hashed once

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <numeric>
+#include <thread>
 
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/test_dir.h"
@@ -160,6 +162,49 @@ TEST(CohortLedger, KeepsOneNumberingADatasetForTheVersionAndSourceItWasFoundFor)
   ASSERT_TRUE((*ledger)->Keep("gu", 2, "c", std::vector<uint32_t>{1}).ok());
   EXPECT_FALSE((*ledger)->Kept("gu", 1, "a")->has_value());
   EXPECT_EQ(**(*ledger)->Kept("gu", 2, "c"), (std::vector<uint32_t>{1}));
+}
+
+// An import command and the site's node hold the ledger each: numbering the same new records
+// at the same time, they give each record one number, the one both see.
+TEST(CohortLedger, TwoHoldersNumberingTheSameNewRecordsAtOnceGiveEachOneNumber) {
+  const std::string dir = testing::FreshTestDir("ledger_concurrent");
+  ASSERT_TRUE(CohortLedger::Open(dir).ok());  // the key written once, before both open it
+  constexpr size_t kRecords = 20000;
+  std::vector<std::string> forward, backward;
+  for (size_t i = 0; i < kRecords; ++i) forward.push_back("id:P" + std::to_string(i));
+  backward.assign(forward.rbegin(), forward.rend());
+  std::vector<uint32_t> numbers[2];
+  Status status[2];
+  std::thread holders[2];
+  for (int h = 0; h < 2; ++h) {
+    holders[h] = std::thread([&, h] {
+      auto ledger = CohortLedger::Open(dir);
+      if (!ledger.ok()) {
+        status[h] = ledger.status();
+        return;
+      }
+      for (int round = 0; round < 5 && status[h].ok(); ++round) {
+        auto n = (*ledger)->Number("gu", h == 0 ? forward : backward);
+        status[h] = n.status();
+        if (n.ok()) numbers[h] = std::move(*n);
+      }
+    });
+  }
+  for (std::thread& t : holders) t.join();
+  ASSERT_TRUE(status[0].ok()) << status[0].ToString();
+  ASSERT_TRUE(status[1].ok()) << status[1].ToString();
+  // The same record, the same number; every number once.
+  std::vector<uint32_t> reversed(numbers[1].rbegin(), numbers[1].rend());
+  EXPECT_EQ(numbers[0], reversed);
+  std::vector<uint32_t> sorted = numbers[0];
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<uint32_t> each(kRecords);
+  std::iota(each.begin(), each.end(), 0);
+  EXPECT_EQ(sorted, each);
+  // A third holder, later, finds them all known.
+  auto later = CohortLedger::Open(dir);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(*(*later)->Number("gu", forward), numbers[0]);
 }
 
 }  // namespace

@@ -142,11 +142,19 @@ class TableSink : public RowSink {
 };
 
 // Rows on their way to `sink`, each one's first identifier (variable `identifier`) added to
-// the ledger's `keys` as it is committed: in the order of the rows' ordinals.
+// the ledger's `keys` as it is committed: in the order of the rows' ordinals. Without keys or
+// an identifier (-1), nothing is keyed: `rows()` is then `sink` itself.
 class KeyedSink : public RowSink {
  public:
-  KeyedSink(RowSink* sink, size_t identifier, RecordKeys* keys)
-      : sink_(sink), identifier_(identifier), keys_(keys) {}
+  KeyedSink(RowSink* sink, int identifier, RecordKeys* keys)
+      : sink_(sink),
+        identifier_(static_cast<size_t>(identifier)),
+        keys_(keys),
+        keying_(keys && identifier >= 0) {}
+  // Where the rows go: here, or straight to the sink.
+  RowSink* rows() { return keying_ ? this : sink_; }
+  // The keys taken, or null when none are.
+  RecordKeys* keys() const { return keying_ ? keys_ : nullptr; }
   std::span<data::Value> Slot() override { return slot_ = sink_->Slot(); }
   Status Commit() override {
     const data::Value& id = slot_[identifier_];
@@ -162,6 +170,7 @@ class KeyedSink : public RowSink {
   RowSink* sink_;
   size_t identifier_;
   RecordKeys* keys_;
+  bool keying_;
   std::span<data::Value> slot_;
 };
 
@@ -411,12 +420,10 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
   // The ledger's keys of the rows taken as they are written, for their numbers.
   ASSIGN_OR_RETURN(auto ledger, CohortLedger::Open(dir_));
   RecordKeys keys = ledger->Keys(request.dataset, 0);
-  const int identifier = FirstIdentifier(dictionary.variables);
-  KeyedSink keyed(writer.get(), static_cast<size_t>(identifier), &keys);
-  ASSIGN_OR_RETURN(v.rows, CheckRows(reader.get(), dictionary, request.cells, request.index_date,
-                                     request.progress, kNothingImported,
-                                     identifier >= 0 ? static_cast<RowSink*>(&keyed) : writer.get(),
-                                     &report.absent_optional));
+  KeyedSink keyed(writer.get(), FirstIdentifier(dictionary.variables), &keys);
+  ASSIGN_OR_RETURN(
+      v.rows, CheckRows(reader.get(), dictionary, request.cells, request.index_date,
+                        request.progress, kNothingImported, keyed.rows(), &report.absent_optional));
   RETURN_IF_ERROR(writer->Finish());
   writer.reset();
   v.checksum = reader->ChecksumHex();
@@ -429,9 +436,8 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
                       : std::filesystem::path(request.file_path).filename().string();
   RETURN_IF_ERROR(
       Record(&v, dictionary, table, previous.empty() ? std::nullopt : std::optional(previous[0])));
-  RETURN_IF_ERROR(Number({v, table, data::DictionaryToToml(dictionary)}, ledger.get(),
-                         identifier >= 0 ? &keys : nullptr)
-                      .status());
+  RETURN_IF_ERROR(
+      Number({v, table, data::DictionaryToToml(dictionary)}, ledger.get(), keyed.keys()).status());
   RETURN_IF_ERROR(transaction.Commit());
   return report;
 }
@@ -452,12 +458,10 @@ Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
   CheckedOnly rows(dictionary.variables.size());  // the rows stay where they are
   ASSIGN_OR_RETURN(auto ledger, CohortLedger::Open(dir_));
   RecordKeys keys = ledger->Keys(request.dataset, 0);
-  const int identifier = FirstIdentifier(dictionary.variables);
-  KeyedSink keyed(&rows, static_cast<size_t>(identifier), &keys);
-  ASSIGN_OR_RETURN(
-      v.rows, CheckRows(reader.get(), dictionary, {}, request.index_date, request.progress,
-                        kNothingAttached, identifier >= 0 ? static_cast<RowSink*>(&keyed) : &rows,
-                        &report.absent_optional));
+  KeyedSink keyed(&rows, FirstIdentifier(dictionary.variables), &keys);
+  ASSIGN_OR_RETURN(v.rows,
+                   CheckRows(reader.get(), dictionary, {}, request.index_date, request.progress,
+                             kNothingAttached, keyed.rows(), &report.absent_optional));
   v.checksum = reader->ChecksumHex();
   reader.reset();
   v.dictionary_source = request.dictionary_source;
@@ -467,9 +471,9 @@ Result<ImportReport> SiteStore::Attach(const AttachRequest& request) {
   v.attached = true;
   RETURN_IF_ERROR(Record(&v, dictionary, request.table,
                          previous.empty() ? std::nullopt : std::optional(previous[0])));
-  RETURN_IF_ERROR(Number({v, request.table, data::DictionaryToToml(dictionary)}, ledger.get(),
-                         identifier >= 0 ? &keys : nullptr)
-                      .status());
+  RETURN_IF_ERROR(
+      Number({v, request.table, data::DictionaryToToml(dictionary)}, ledger.get(), keyed.keys())
+          .status());
   RETURN_IF_ERROR(transaction.Commit());
   return report;
 }
@@ -595,15 +599,13 @@ Result<data::Table> SiteStore::Read(const Stored& stored, const data::Dictionary
                                           : data::IndexDateFromName(v.index_date));
     ASSIGN_OR_RETURN(auto reader, datasets_->ReadExternal(stored.table));
     TableSink table(dictionary.variables, only, rows);
-    const int identifier = FirstIdentifier(dictionary.variables);
-    KeyedSink keyed(&table, static_cast<size_t>(identifier), keys);
-    RowSink* sink = keys && identifier >= 0 ? static_cast<RowSink*>(&keyed) : &table;
+    KeyedSink keyed(&table, FirstIdentifier(dictionary.variables), keys);
     const std::string changed =
         "rule attached_unchanged: " + v.dataset + " version " + std::to_string(v.version) +
         " was attached from " + stored.table +
         ", which changed since; attach it again (passerelle site attach) to check its rows";
     Result<int64_t> read = CheckRows(reader.get(), dictionary, {}, index_date, nullptr,
-                                     "nothing was read.", sink, nullptr);
+                                     "nothing was read.", keyed.rows(), nullptr);
     if (!read.ok()) return FailedPrecondition(changed);
     if (reader->ChecksumHex() != v.checksum) return FailedPrecondition(changed);
     if (ordinals) {
@@ -621,10 +623,9 @@ Result<data::Table> SiteStore::Read(const Stored& stored, const data::Dictionary
     if (key || !only || only->count(var.name)) read.push_back(var);
   }
   TableSink table(read, only, rows);
-  KeyedSink keyed(&table, static_cast<size_t>(identifier), keys);
+  KeyedSink keyed(&table, identifier, keys);
   if (ordinals) ordinals->reserve(rows);
-  RETURN_IF_ERROR(datasets_->ReadRows(
-      stored.table, read, identifier >= 0 ? static_cast<RowSink*>(&keyed) : &table, ordinals));
+  RETURN_IF_ERROR(datasets_->ReadRows(stored.table, read, keyed.rows(), ordinals));
   return table.Finish();
 }
 
