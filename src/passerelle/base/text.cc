@@ -14,7 +14,7 @@ std::string_view TrimSpaces(std::string_view s) {
 }
 
 bool IsValidName(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
+  if (s.empty() || s.size() > 63) return false;  // PostgreSQL keeps 63 bytes of a name
   auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   if (!alpha(s[0])) return false;
   for (char c : s) {

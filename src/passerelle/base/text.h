@@ -13,7 +13,8 @@ namespace passerelle {
 
 std::string_view TrimSpaces(std::string_view s);
 // True when `s` is a name usable for a variable or a dataset: a letter, then letters, digits,
-// '_' or '.', at most 64 characters (R's syntactic names, minus the leading dot).
+// '_' or '.', at most 63 characters (R's syntactic names, minus the leading dot; PostgreSQL
+// keeps 63 bytes of a name).
 bool IsValidName(std::string_view s);
 // Byte offset of the first byte that breaks UTF-8 in `s`, or nullopt when `s` is valid UTF-8.
 std::optional<size_t> FindInvalidUtf8(std::string_view s);

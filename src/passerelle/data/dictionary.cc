@@ -31,7 +31,7 @@ Result<Variable> ParseVariable(const toml::table& t, std::string_view label) {
   if (!IsValidName(v.name)) {
     return InvalidArgument(where +
                            ": variable: 'name' must be a letter, then letters, digits, "
-                           "'_' or '.'");
+                           "'_' or '.', at most 63 characters");
   }
   const std::string type_name = t["type"].value_or(std::string());
   const auto type = VarTypeFromName(type_name);

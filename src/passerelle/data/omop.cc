@@ -697,6 +697,12 @@ Status Cohort::Add(CdmTable table, const CdmRow& row, const std::string& place) 
       ASSIGN_OR_RETURN(int64_t gender, ParseId(row[kConceptId], column(kConceptId), place));
       std::string value(TrimSpaces(row[kSourceValue]));
       for (char& c : value) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      // person_id is the person table's key: a second row would make the cohort's values
+      // depend on which row was read last.
+      if (person.in_person_table) {
+        return InvalidArgument(place + ": person_id: person " + std::to_string(person_id) +
+                               " is in the person table twice (rule person_unique)");
+      }
       const auto listed = [&value](const std::vector<std::string>& values) {
         return !value.empty() && std::find(values.begin(), values.end(), value) != values.end();
       };

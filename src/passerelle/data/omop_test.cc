@@ -241,6 +241,22 @@ TEST(OmopTest, AGradeTheDictionaryRefusesNamesItsRow) {
   EXPECT_EQ(message.find("episode 9"), std::string::npos) << message;
 }
 
+TEST(OmopTest, APersonInThePersonTableTwiceIsRefused) {
+  const std::string dir = passerelle::testing::FreshTestDir("omop_person_twice");
+  for (const auto& entry : std::filesystem::directory_iterator(kCdm)) {
+    std::filesystem::copy_file(entry.path(), dir + "/" + entry.path().filename().string());
+  }
+  std::ofstream(dir + "/person.csv", std::ios::app) << "1,8532,1961,,,,0,0,,,,IPP00001,F,,,,,\n";
+  auto reader = OpenOmopCsv(dir, {.site = "lyon", .mapping_file = ""});
+  ASSERT_FALSE(reader.ok());
+  const std::string message = reader.status().message();
+  EXPECT_NE(message.find("person.csv:"), std::string::npos) << message;
+  EXPECT_NE(message.find("person_id: person 1 is in the person table twice (rule person_unique)"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("1961"), std::string::npos) << message;
+}
+
 TEST(OmopTest, RecurrencesComeFromEpisodesAndMetastasesFromConditions) {
   auto reader = OpenOmopCsv(kOncoCdm, {.site = "lyon", .mapping_file = ""});
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
@@ -365,13 +381,24 @@ TEST(OmopTest, AConnectionStringWithAPasswordIsRefused) {
   for (const std::string& connection :
        {std::string("postgresql://lyon:s3cret@db.example/warehouse?schema=cdm"),
         std::string("postgresql:///warehouse?host=/run/postgresql&password=s3cret&schema=cdm"),
-        std::string("host=/run/postgresql dbname=warehouse password=s3cret schema=cdm")}) {
+        std::string("host=/run/postgresql dbname=warehouse password=s3cret schema=cdm"),
+        std::string(
+            "postgresql:///warehouse?host=/run/postgresql&sslpassword=s3cret&schema=cdm")}) {
     const Status checked = pg::ParseTarget(connection, "the OMOP connection").status();
     EXPECT_EQ(checked.code(), StatusCode::kInvalidArgument) << connection;
     EXPECT_NE(checked.message().find("holds a password"), std::string::npos) << checked.message();
     EXPECT_EQ(checked.message().find("s3cret"), std::string::npos) << checked.message();
     const auto opened = OpenOmopPostgres(connection, {.site = "lyon", .mapping_file = ""});
     EXPECT_EQ(opened.status().code(), StatusCode::kInvalidArgument) << connection;
+  }
+  // A string libpq cannot read: its message says why, without the string.
+  for (const std::string& malformed :
+       {std::string("postgresql://lyon:s3cret@[db/warehouse?schema=cdm"),
+        std::string("host=/run/postgresql s3cret schema=cdm")}) {
+    const Status unread = pg::ParseTarget(malformed, "the OMOP connection").status();
+    EXPECT_EQ(unread.code(), StatusCode::kInvalidArgument) << malformed;
+    EXPECT_NE(unread.message().find("cannot be read"), std::string::npos) << unread.message();
+    EXPECT_EQ(unread.message().find("s3cret"), std::string::npos) << unread.message();
   }
   EXPECT_TRUE(pg::ParseTarget("postgresql:///warehouse?host=/run/postgresql&schema=cdm", "c").ok());
   EXPECT_TRUE(pg::ParseTarget("service=lyon_cdm schema=cdm", "c").ok());

@@ -57,13 +57,30 @@ Result<Target> ParseTarget(const std::string& connection, std::string_view what)
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(target.conninfo.c_str(), &error);
   if (!options) {
-    const std::string message = error ? FirstLine(error) : "out of memory";
+    // libpq quotes the string, or a part of it, in its message: the parts go (a password may
+    // be among them), the quoted characters ("=", "]") stay.
+    std::string message = error ? FirstLine(error) : "out of memory";
     if (error) PQfreemem(error);
-    return InvalidArgument(std::string(what) + " string cannot be read: " + message);
+    std::string shown;
+    for (size_t at = 0; at < message.size();) {
+      const size_t open = message.find('"', at);
+      const size_t close = open == std::string::npos ? open : message.find('"', open + 1);
+      if (close == std::string::npos) {
+        shown += message.substr(at);
+        break;
+      }
+      shown += message.substr(at, open - at);
+      shown += close - open <= 2 ? message.substr(open, close - open + 1) : "\"...\"";
+      at = close + 1;
+    }
+    return InvalidArgument(std::string(what) + " string cannot be read: " + shown);
   }
+  // The secrets libpq takes from a connection string: the password, and the one of a client
+  // certificate's key.
   bool password = false;
   for (PQconninfoOption* o = options; o->keyword; ++o) {
-    if (std::string_view(o->keyword) == "password" && o->val && *o->val) password = true;
+    const std::string_view keyword = o->keyword;
+    if ((keyword == "password" || keyword == "sslpassword") && o->val && *o->val) password = true;
   }
   PQconninfoFree(options);
   if (password) {

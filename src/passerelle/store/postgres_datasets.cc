@@ -64,13 +64,27 @@ void AppendNumber(T value, std::string* out) {
   out->append(buffer, end);
 }
 
+// A field into an attached table's checksum, framed by its length (a NULL by a length no text
+// has), so that no byte can pass from one field into the next unnoticed.
+void HashField(Sha256* hasher, std::string_view field, bool null) {
+  const uint64_t length = null ? UINT64_MAX : field.size();
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(length >> (8 * i) & 0xff);
+  hasher->Update(std::string_view(bytes, sizeof bytes));
+  hasher->Update(field);
+}
+
 // A table of the database read in place: its rows in the order of their values, a cursor's
 // FETCH at a time. Record lines number the rows from 1.
 class ExternalTableReader : public data::RecordReader {
  public:
   ExternalTableReader(data::pg::Connection* connection, std::string label,
                       std::vector<std::string> header)
-      : connection_(connection), label_(std::move(label)), header_(std::move(header)) {}
+      : connection_(connection), label_(std::move(label)), header_(std::move(header)) {
+    // The columns' names and order are part of what was checked: two columns whose names
+    // were swapped hold each other's values.
+    for (const std::string& name : header_) HashField(&hasher_, name, false);
+  }
   ~ExternalTableReader() override { (void)connection_->Exec("CLOSE passerelle_rows"); }
 
   const std::vector<std::string>& header() const override { return header_; }
@@ -86,7 +100,10 @@ class ExternalTableReader : public data::RecordReader {
           "reading " + label_, "FETCH " + std::to_string(kFetchRows) + " FROM passerelle_rows", {},
           [this](const data::pg::Row& row) {
             std::vector<std::string> fields;
-            for (int c = 0; c < row.size(); ++c) fields.emplace_back(row.text(c));
+            for (int c = 0; c < row.size(); ++c) {
+              fields.emplace_back(row.text(c));
+              HashField(&hasher_, fields.back(), row.null(c));
+            }
             rows_.push_back(std::move(fields));
             return Status::Ok();
           }));
@@ -95,17 +112,12 @@ class ExternalTableReader : public data::RecordReader {
     if (rows_.empty()) return false;
     record->Clear();
     ++line_;
-    for (const std::string& field : rows_.front()) {
-      record->Add(field, line_);
-      hasher_.Update(field);
-      hasher_.Update(std::string_view("\x1f", 1));
-    }
-    hasher_.Update(std::string_view("\n", 1));
+    for (const std::string& field : rows_.front()) record->Add(field, line_);
     rows_.pop_front();
     return true;
   }
 
-  // SHA-256 of the rows as read (fields ended by 0x1f, rows by a newline).
+  // SHA-256 of the columns' names, then of the rows as read, each field framed by its length.
   std::string ChecksumHex() override { return hasher_.FinishHex(); }
 
  private:

@@ -233,6 +233,40 @@ TEST_F(PostgresStoreTest, AStoreIsMadeOnlyWhereItCanBeAndWithoutAPassword) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/d"));
 }
 
+// The schema may hold the warehouse's own tables and views: an import never replaces one, and
+// a dataset's name leaves its versions' tables room in PostgreSQL's 63 bytes.
+TEST_F(PostgresStoreTest, AnImportLeavesWhatItDidNotMakeAsItWas) {
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "CREATE SCHEMA mixed; CREATE TABLE mixed.src (a integer);\n"
+                           "CREATE VIEW mixed.gu_cohort AS SELECT a FROM mixed.src;\n"),
+            "");
+  auto store =
+      SiteStore::Create(dir_ + "/site", "lyon", cluster_->Connection("warehouse", "mixed"));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::string csv = WriteCsv("cohort.csv", Patients());
+  auto refused = (*store)->Import(CsvImport(csv));
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("rule dataset_name"), std::string::npos)
+      << refused.status().message();
+  ASSERT_EQ(cluster_->Psql("warehouse",
+                           "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_views WHERE schemaname = "
+                           "'mixed' AND viewname = 'gu_cohort' AND definition LIKE '%src%') THEN "
+                           "RAISE 'replaced'; END IF; END $$;\n"),
+            "");
+  EXPECT_TRUE((*store)->ListDatasets()->empty());
+
+  ImportRequest long_name = CsvImport(csv);
+  long_name.dataset = std::string(41, 'a');
+  auto too_long = (*store)->Import(long_name);
+  EXPECT_EQ(too_long.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_long.status().message().find("at most 40 characters"), std::string::npos);
+  long_name.dataset = std::string(40, 'a');
+  ASSERT_TRUE((*store)->Import(long_name).ok());
+  auto second = (*store)->Import(long_name);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->version.version, 2);
+}
+
 // The warehouse's table as a hospital keeps it: typed columns, filled from the cohort's CSV.
 std::string WarehouseTable(const std::string& name, const std::string& csv) {
   std::string create = "CREATE TABLE research." + name + " (";
@@ -304,6 +338,18 @@ TEST_F(PostgresStoreTest, AWarehouseTableIsAttachedCheckedAndReadWhereItIs) {
   auto again = (*store)->Attach(attach);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->version.version, 2);
+  ASSERT_TRUE((*store)->LoadTable("gu_cohort").ok());
+  // Two columns' names swapped: each holds the other's values, and every value read is one the
+  // table held. Refused all the same; swapped back, read again.
+  const std::string swap =
+      "ALTER TABLE research.gu RENAME COLUMN ct_stage TO swapping;\n"
+      "ALTER TABLE research.gu RENAME COLUMN pt_stage TO ct_stage;\n"
+      "ALTER TABLE research.gu RENAME COLUMN swapping TO pt_stage;\n";
+  ASSERT_EQ(cluster_->Psql("warehouse", swap), "");
+  auto swapped = (*store)->LoadTable("gu_cohort");
+  EXPECT_EQ(swapped.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(swapped.status().message().find("rule attached_unchanged"), std::string::npos);
+  ASSERT_EQ(cluster_->Psql("warehouse", swap), "");
   ASSERT_TRUE((*store)->LoadTable("gu_cohort").ok());
   // Numbered in the ledger as it was attached, its rows by the order they are read in (that of
   // their values): the patients keep the numbers the first version gave them.

@@ -55,6 +55,9 @@ const std::string kNothingAttached = "nothing was attached; the store is unchang
 std::string StorePath(const std::string& dir) { return (fs::path(dir) / "store.sqlite").string(); }
 std::string PolicyPath(const std::string& dir) { return (fs::path(dir) / "policy.toml").string(); }
 
+// A dataset's name leaves room for its versions' tables, data_NAME_vN, in 63 bytes.
+constexpr size_t kMaxDatasetName = 40;
+
 // Names the store uses for itself; a dataset may not take them, in any case (SQLite's names are
 // not case-sensitive: "Site" is the table "site").
 bool IsReservedName(const std::string& name) {
@@ -304,10 +307,11 @@ Result<privacy::Policy> SiteStore::LoadPolicy(std::span<const std::string> analy
 }
 
 Status SiteStore::CheckDatasetName(const std::string& dataset) const {
-  if (!IsValidName(dataset) || IsReservedName(dataset)) {
+  if (!IsValidName(dataset) || IsReservedName(dataset) || dataset.size() > kMaxDatasetName) {
     return InvalidArgument("dataset name '" + dataset +
-                           "' must be a letter, then letters, digits, '_' or '.', and not one of "
-                           "site, dataset, dataset_version, data_*");
+                           "' must be a letter, then letters, digits, '_' or '.', at most " +
+                           std::to_string(kMaxDatasetName) +
+                           " characters, and not one of site, dataset, dataset_version, data_*");
   }
   return Status::Ok();
 }
@@ -485,8 +489,11 @@ Status SiteStore::Record(DatasetVersion* version, const data::Dictionary& dictio
   v.imported_at = UtcNowIso();
   DatasetDb& db = *datasets_;
   // A view named after the dataset always shows its current version, dates as yyyy-mm-dd, for
-  // custodians who look at the store with sqlite3 or psql.
-  RETURN_IF_ERROR(db.Exec("DROP VIEW IF EXISTS " + db.Name(v.dataset)));
+  // custodians who look at the store with sqlite3 or psql. Only the view this store made is
+  // replaced: a table or view of that name made by someone else stays, and the import fails.
+  if (previous && !previous->version.attached) {
+    RETURN_IF_ERROR(db.Exec("DROP VIEW IF EXISTS " + db.Name(v.dataset)));
+  }
   if (!v.attached) {
     std::string view = "CREATE VIEW " + db.Name(v.dataset) + " AS SELECT ";
     for (size_t i = 0; i < dictionary.variables.size(); ++i) {
@@ -495,7 +502,12 @@ Status SiteStore::Record(DatasetVersion* version, const data::Dictionary& dictio
       view += i ? ", " : "";
       view += var.type == data::VarType::kDate ? db.DateShown(column) + " AS " + column : column;
     }
-    RETURN_IF_ERROR(db.Exec(view + " FROM " + db.Name(table)));
+    if (Status made = db.Exec(view + " FROM " + db.Name(table)); !made.ok()) {
+      if (made.message().find("already exists") == std::string::npos) return made;
+      return FailedPrecondition(db.label() + " already holds a table or view named " + v.dataset +
+                                " that is not this dataset's (rule dataset_name): rename it, or "
+                                "give the dataset another name");
+    }
   }
   if (previous && !previous->table.empty()) {
     if (!previous->version.attached)
