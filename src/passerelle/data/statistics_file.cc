@@ -274,8 +274,14 @@ class StatisticsReader final : public RecordReader {
   std::vector<Column> columns_;
   std::vector<std::string> header_;
   std::unordered_map<std::string, LabelSet> label_sets_;
-  size_t labels_ = 0;             // value labels in all sets
-  int format_version_ = 0;        // the file's, as ReadStat reads it (Stata's 114 to 119)
+  size_t labels_ = 0;       // value labels in all sets
+  int format_version_ = 0;  // the file's, as ReadStat reads it (Stata's 114 to 119)
+  // The file does not say its encoding (or names ReadStat's default for one that does not),
+  // and none was given: ReadStat reads its text as windows-1252, under which any bytes are
+  // text — GBK bytes too, as nonsense. Its text must then be ASCII.
+  bool encoding_unsaid_ = false;
+  // The rule a text breaks when it is not ASCII in such a file, or empty.
+  std::string UnsaidEncoding(std::string_view text) const;
   long declared_rows_ = -1;       // the rows the file says it holds; -1 when it does not say
   Status first_pass_error_;       // a limit the variables or labels go beyond
   std::string readstat_message_;  // the last message of ReadStat's error handler
@@ -316,6 +322,13 @@ readstat_parser_t* StatisticsReader::NewParser(MemoryFile* memory) const {
 std::string StatisticsReader::Failure(readstat_error_t error) const {
   std::string why = readstat_error_message(error);
   if (!readstat_message_.empty()) why += " (" + readstat_message_ + ")";
+  // The encoding the file names cannot be converted from, or is not its text's.
+  if (error == READSTAT_ERROR_UNSUPPORTED_CHARSET || error == READSTAT_ERROR_CONVERT ||
+      error == READSTAT_ERROR_CONVERT_BAD_STRING || error == READSTAT_ERROR_CONVERT_SHORT_STRING ||
+      error == READSTAT_ERROR_CONVERT_LONG_STRING) {
+    why += "; give its text's encoding with --encoding (" + Join(CsvEncodings(), ", ") +
+           "; gb18030 or gbk for Chinese Windows)";
+  }
   return path_ + ": cannot read it as a " + std::string(PackageName(kind_.package)) +
          " file: " + why;
 }
@@ -332,6 +345,13 @@ bool StatisticsReader::TooManyCells(uint64_t rows, uint64_t variables) const {
 int StatisticsReader::OnMetadata(readstat_metadata_t* metadata, void* ctx) {
   auto* self = static_cast<StatisticsReader*>(ctx);
   self->format_version_ = readstat_get_file_format_version(metadata);
+  const char* encoding = readstat_get_file_encoding(metadata);
+  // Stata's files say UTF-8 from format 118 on (Stata 14), and nothing before.
+  self->encoding_unsaid_ =
+      self->iconv_encoding_.empty() &&
+      (self->kind_.package == Package::kStata
+           ? self->format_version_ < 118
+           : !encoding || !*encoding || AsciiLower(encoding) == "windows-1252");
   const int variables = readstat_get_var_count(metadata);
   if (variables > static_cast<int>(StatisticsLimits::kVariables)) {
     self->first_pass_error_ = InvalidArgument(
@@ -440,6 +460,18 @@ int StatisticsReader::OnVariable(int index, readstat_variable_t* variable, const
   return READSTAT_HANDLER_OK;
 }
 
+std::string StatisticsReader::UnsaidEncoding(std::string_view text) const {
+  if (!encoding_unsaid_) return "";
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return "text that is not ASCII in a file that does not say its encoding (read as "
+             "windows-1252, Chinese text would be misread): give its encoding with --encoding (" +
+             Join(CsvEncodings(), ", ") + "; gb18030 or gbk for Chinese Windows)";
+    }
+  }
+  return "";
+}
+
 int StatisticsReader::OnValueLabel(const char* labels, readstat_value_t value, const char* label,
                                    void* ctx) {
   auto* self = static_cast<StatisticsReader*>(ctx);
@@ -468,8 +500,21 @@ int StatisticsReader::OnValueLabel(const char* labels, readstat_value_t value, c
                         " characters, the limit of a cell");
     return READSTAT_HANDLER_ABORT;
   }
+  const char* string_key = readstat_value_type_class(value) == READSTAT_TYPE_CLASS_STRING
+                               ? readstat_string_value(value)
+                               : "";
+  // Whether the file says its encoding is known once the pass is over (Start checks them then).
+  for (const std::string_view text :
+       {std::string_view(label), std::string_view(string_key ? string_key : "")}) {
+    if (const auto bad = FindInvalidUtf8(text)) {
+      self->first_pass_error_ = InvalidArgument(
+          where + "text that is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
+          "); give the file's encoding with --encoding (" + Join(CsvEncodings(), ", ") + ")");
+      return READSTAT_HANDLER_ABORT;
+    }
+  }
   if (readstat_value_type_class(value) == READSTAT_TYPE_CLASS_STRING) {
-    const char* key = readstat_string_value(value);
+    const char* key = string_key;
     if (!key) return READSTAT_HANDLER_OK;
     if (set.string_index.emplace(key, set.strings.size()).second) {
       set.strings.emplace_back(key, label);
@@ -506,6 +551,17 @@ Status StatisticsReader::Start() {
   if (error == READSTAT_ERROR_OPEN) return NotFound(path_ + ": cannot open the file for reading");
   if (error != READSTAT_OK) return InvalidArgument(Failure(error));
   RETURN_IF_ERROR(CheckWhole());
+  for (const auto& [name, set] : label_sets_) {
+    std::string rule;
+    for (const auto& [key, label] : set.strings) {
+      if (rule.empty()) rule = UnsaidEncoding(key + label);
+    }
+    for (const auto& [key, label] : set.numeric) {
+      if (rule.empty()) rule = UnsaidEncoding(label);
+    }
+    if (!rule.empty())
+      return InvalidArgument(path_ + ": value labels " + QuoteCell(name) + ": " + rule);
+  }
   if (columns_.empty()) return InvalidArgument(path_ + ": the file has no variables");
   for (size_t c = 0; c < columns_.size(); ++c) {
     const std::string problem = ColumnNameProblem(columns_[c].name, header_);
@@ -567,6 +623,10 @@ bool StatisticsReader::CellText(size_t column, readstat_variable_t* variable,
       *rule = "text that is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
               "); if the file does not say its encoding, give it with --encoding (" +
               Join(CsvEncodings(), ", ") + ")";
+      return false;
+    }
+    if (std::string unsaid = UnsaidEncoding(*text); !unsaid.empty()) {
+      *rule = std::move(unsaid);
       return false;
     }
     if (labels) {

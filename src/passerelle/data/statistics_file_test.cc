@@ -68,6 +68,34 @@ TEST(StatisticsFile, ValueLabelsAreTheDeclaredLevelsInTheFilesOrder) {
                                       "penis"}));
 }
 
+// legacy_gbk.sav and legacy_gbk.dta (make_legacy.py): GBK text in files that do not say their
+// encoding. ReadStat would read them as windows-1252, every byte a character: refused unless
+// the encoding is given, and then read as written.
+TEST(StatisticsFile, TextOfAFileThatDoesNotSayItsEncodingNeedsItGiven) {
+  for (const std::string name : {"legacy_gbk.sav", "legacy_gbk.dta"}) {
+    SCOPED_TRACE(name);
+    auto unsaid = OpenRecordReader(Fixture(name), {}, {});
+    ASSERT_FALSE(unsaid.ok());
+    EXPECT_NE(unsaid.status().message().find("not ASCII in a file that does not say its encoding"),
+              std::string::npos)
+        << unsaid.status().message();
+    EXPECT_NE(unsaid.status().message().find("--encoding"), std::string::npos);
+    EXPECT_NE(unsaid.status().message().find("gbk"), std::string::npos);
+    RecordOptions gbk;
+    gbk.encoding = "gbk";
+    auto reader = OpenRecordReader(Fixture(name), gbk, {});
+    ASSERT_TRUE(reader.ok()) << reader.status().message();
+    const size_t g = (*reader)->header().size() - 1;
+    EXPECT_EQ((*reader)->DeclaredLevels(g), (std::vector<std::string>{"高", "低"}));
+    const Records read = ReadAll(reader->get());
+    ASSERT_TRUE(read.status.ok()) << read.status.message();
+    ASSERT_EQ(read.rows.size(), 3u);
+    EXPECT_EQ(read.rows[0][g - 1], "张三");
+    EXPECT_EQ(read.rows[1][g - 1], "北京");
+    EXPECT_EQ(read.rows[1][g], "低");
+  }
+}
+
 TEST(StatisticsFile, DatesAndNumbersFollowTheImportsCellFormat) {
   CellFormat french;
   french.decimal_comma = true;
