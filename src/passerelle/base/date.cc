@@ -1,5 +1,6 @@
 #include "passerelle/base/date.h"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -70,10 +71,13 @@ int DaysInMonth(int y, int m) {
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
+// The years a date may have: a date outside them is a code (9999-12-31 for "no end") or a slip.
+constexpr int kFirstYear = 1800, kLastYear = 2300;
+
+bool RealDay(int y, int m, int d) { return m >= 1 && m <= 12 && d >= 1 && d <= DaysInMonth(y, m); }
+
 std::optional<int32_t> Checked(int y, int m, int d) {
-  if (y < 1800 || y > 2300 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m)) {
-    return std::nullopt;
-  }
+  if (y < kFirstYear || y > kLastYear || !RealDay(y, m, d)) return std::nullopt;
   return DaysFromCivil(y, m, d);
 }
 
@@ -125,41 +129,58 @@ Result<DateFormat> DateFormat::Parse(std::string_view pattern) {
 
 std::optional<int32_t> DateFormat::ParseDays(std::string_view text) const {
   int y = 0, m = 0, d = 0;
+  if (!Parts(text, &y, &m, &d)) return std::nullopt;
+  return Checked(y, m, d);
+}
+
+bool DateFormat::OutOfRange(std::string_view text) const {
+  int y = 0, m = 0, d = 0;
+  return Parts(text, &y, &m, &d) && RealDay(y, m, d) && (y < kFirstYear || y > kLastYear);
+}
+
+bool DateFormat::Parts(std::string_view text, int* year, int* month, int* day) const {
+  int& y = *year;
+  int& m = *month;
+  int& d = *day;
   if (iso_) {
     // The common case, without the pattern walk.
-    if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+    if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
     for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      if (text[i] < '0' || text[i] > '9') return false;
     }
     auto digit = [&](size_t i) { return text[i] - '0'; };
     y = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
     m = digit(5) * 10 + digit(6);
     d = digit(8) * 10 + digit(9);
-    return Checked(y, m, d);
+    return true;
   }
   size_t pos = 0;
   const std::string_view p = pattern_;
   for (size_t i = 0; i < p.size();) {
     std::string_view rest = p.substr(i);
+    // A day or a month may have one digit between separators ("1/2/2020"), never beside
+    // another number (yyyymmdd: 2020112 is not a date).
+    const bool beside = (i > 0 && std::isalpha(static_cast<unsigned char>(p[i - 1]))) ||
+                        (i + 2 < p.size() && std::isalpha(static_cast<unsigned char>(p[i + 2])));
+    const int fewest = beside ? 2 : 1;
     bool ok;
     if (rest.starts_with("yyyy")) {
       ok = ReadNumber(text, &pos, 4, 4, &y);
       i += 4;
     } else if (rest.starts_with("mm")) {
-      ok = ReadNumber(text, &pos, iso_ ? 2 : 1, 2, &m);
+      ok = ReadNumber(text, &pos, fewest, 2, &m);
       i += 2;
     } else if (rest.starts_with("dd")) {
-      ok = ReadNumber(text, &pos, iso_ ? 2 : 1, 2, &d);
+      ok = ReadNumber(text, &pos, fewest, 2, &d);
       i += 2;
     } else {
       ok = pos < text.size() && text[pos] == p[i];
       ++pos;
       ++i;
     }
-    if (!ok) return std::nullopt;
+    if (!ok) return false;
   }
-  if (pos != text.size()) return std::nullopt;
-  return Checked(y, m, d);
+  return pos == text.size();
 }
 
 std::string DateFormat::Format(const CivilDate& date) const {

@@ -37,13 +37,19 @@ class DateFormat {
   const std::string& pattern() const { return pattern_; }
   // Days since 1970-01-01, or nullopt when `text` does not follow the layout or names no real
   // day (2023-02-30). Days and months may have one digit ("1/2/2020") in non-ISO layouts.
+  // Years run from 1800 to 2300.
   std::optional<int32_t> ParseDays(std::string_view text) const;
+  // `text` follows the layout and names a real day, of a year outside 1800 to 2300 (a code
+  // such as 9999-12-31, or a slip).
+  bool OutOfRange(std::string_view text) const;
   // `date` written in the layout ("31/01/2020" for dd/mm/yyyy; years as four digits, clamped
   // to 0000..9999). The day is not checked: a day that does not exist (Excel's 1900-02-29) is
   // written as it is, for ParseDays to refuse.
   std::string Format(const CivilDate& date) const;
 
  private:
+  // The year, month and day `text` writes in the layout, unchecked.
+  bool Parts(std::string_view text, int* year, int* month, int* day) const;
   std::string pattern_;
   bool iso_ = true;
 };

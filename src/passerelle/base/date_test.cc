@@ -25,6 +25,35 @@ TEST(Date, IsoParsingIsStrict) {
   EXPECT_FALSE(iso.ParseDays(""));
 }
 
+TEST(Date, YearsRunFrom1800To2300AndADateOutsideThemIsToldApart) {
+  const DateFormat iso;
+  EXPECT_TRUE(iso.ParseDays("1800-01-01"));
+  EXPECT_TRUE(iso.ParseDays("2300-12-31"));
+  for (const char* code : {"9999-12-31", "1799-12-31", "2301-01-01", "1582-10-13"}) {
+    EXPECT_FALSE(iso.ParseDays(code)) << code;
+    EXPECT_TRUE(iso.OutOfRange(code)) << code;
+  }
+  // Not a day, or not the layout: not a date out of range either.
+  for (const char* text : {"9999-02-30", "2021-03-04", "2021-3-4", "31/12/9999", "abc"}) {
+    EXPECT_FALSE(iso.OutOfRange(text)) << text;
+  }
+}
+
+TEST(Date, ADayOrMonthBesideAnotherNumberHasTwoDigits) {
+  auto compact = DateFormat::Parse("yyyymmdd");
+  ASSERT_TRUE(compact.ok());
+  EXPECT_EQ(compact->ParseDays("20201102"), DaysFromCivil(2020, 11, 2));
+  EXPECT_FALSE(compact->ParseDays("2020112"));
+  auto reversed = DateFormat::Parse("ddmmyyyy");
+  ASSERT_TRUE(reversed.ok());
+  EXPECT_EQ(reversed->ParseDays("02112020"), DaysFromCivil(2020, 11, 2));
+  EXPECT_FALSE(reversed->ParseDays("2112020"));
+  auto mixed = DateFormat::Parse("dd/mmyyyy");
+  ASSERT_TRUE(mixed.ok());
+  EXPECT_EQ(mixed->ParseDays("2/112020"), DaysFromCivil(2020, 11, 2));
+  EXPECT_FALSE(mixed->ParseDays("2/12020"));
+}
+
 TEST(Date, FrenchLayout) {
   auto format = DateFormat::Parse("dd/mm/yyyy");
   ASSERT_TRUE(format.ok());

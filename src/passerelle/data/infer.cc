@@ -14,6 +14,7 @@ struct ColumnEvidence {
   bool all_integer = true;
   bool all_number = true;
   bool all_date = true;
+  bool some_date = false;                // a cell is a date (of any year)
   std::map<std::string, size_t> levels;  // while there are few
   bool many_levels = false;
   std::unordered_set<std::string> distinct;  // text cells, while all are distinct
@@ -48,7 +49,13 @@ Result<Dictionary> InferDictionary(RecordReader* reader, const CellFormat& forma
       ++e.present;
       if (e.all_integer && !ParseInteger(cell)) e.all_integer = false;
       if (e.all_number && !ParseNumber(cell, format.decimal_comma)) e.all_number = false;
-      if (e.all_date && !format.date_format.ParseDays(TrimSpaces(cell))) e.all_date = false;
+      // A date of a year out of range (9999-12-31 for "no end") is a date all the same: the
+      // import refuses it by its rule, where a category would list the dates as levels.
+      const std::string_view trimmed = TrimSpaces(cell);
+      const bool date =
+          format.date_format.ParseDays(trimmed) || format.date_format.OutOfRange(trimmed);
+      e.all_date = e.all_date && date;
+      e.some_date = e.some_date || date;
       if (!e.many_levels) {
         ++e.levels[std::string(cell)];
         if (e.levels.size() > kMaxInferredLevels) e.many_levels = true;
@@ -90,6 +97,8 @@ Result<Dictionary> InferDictionary(RecordReader* reader, const CellFormat& forma
       v.type = VarType::kNumber;
     } else if (e.all_date) {
       v.type = VarType::kDate;
+    } else if (e.some_date) {
+      v.type = VarType::kText;  // dates among other text: never levels, never released
     } else if (!e.many_levels && (e.levels.size() < e.present || e.present < 2)) {
       v.type = VarType::kCategory;
       for (const auto& [level, count] : e.levels) v.levels.push_back(level);  // byte order

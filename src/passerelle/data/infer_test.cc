@@ -34,6 +34,24 @@ TEST(Infer, TypesFromValues) {
   EXPECT_TRUE(ParseDictionary(DictionaryToToml(*d), "again").ok());
 }
 
+// A date column with a code for "no date" (9999-12-31) stays a date, which the import then
+// refuses by its rule; dates among other text make a text column. Never a category whose
+// levels are dates.
+TEST(Infer, AColumnOfDatesIsNeverACategory) {
+  std::string csv = "end_date,when\n";
+  for (int i = 0; i < 30; ++i) {
+    csv += std::string(i % 10 == 0 ? "9999-12-31" : "2020-01-0" + std::to_string(i % 9 + 1)) + "," +
+           (i % 10 == 0 ? "unknown" : "2021-05-0" + std::to_string(i % 3 + 1)) + "\n";
+  }
+  auto reader = CsvReader::FromString(csv, "t.csv", {});
+  ASSERT_TRUE(reader.ok());
+  auto d = InferDictionary(reader->get(), {}, "cohort");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->variables[0].type, VarType::kDate);
+  EXPECT_EQ(d->variables[1].type, VarType::kText);
+  EXPECT_TRUE(d->variables[1].levels.empty());
+}
+
 // A statistics file's value labels say which columns are categories, and their levels' order.
 TEST(Infer, ValueLabelsGiveCategoriesTheirOrder) {
   auto reader = OpenRecordReader(testing::Fixture("gu_lyon.sav"), {}, {});

@@ -83,9 +83,14 @@ bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::s
       break;
     }
     case VarType::kDate: {
-      const auto days = format_.date_format.ParseDays(TrimSpaces(cell));
+      const std::string_view text = TrimSpaces(cell);
+      const auto days = format_.date_format.ParseDays(text);
       if (!days) {
-        *rule = "not a valid date in the layout " + format_.date_format.pattern() + " (type date)";
+        *rule = format_.date_format.OutOfRange(text)
+                    ? "a date outside the years 1800 to 2300 (type date); a date not known is "
+                      "an empty cell"
+                    : "not a valid date in the layout " + format_.date_format.pattern() +
+                          " (type date)";
         return false;
       }
       *value = Value::Integer(*days);

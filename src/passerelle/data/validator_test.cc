@@ -93,6 +93,7 @@ TEST(Validator, ProblemsNameFileLineColumnVariableRuleAndCell) {
                                   "x2,130,-1,2020-02-30,c\n"
                                   ",1,1,2020-01-01,a\n"
                                   "x1,1,1,2020-01-01,a\n"
+                                  "x6,1,1,9999-12-31,a\n"
                                   "x5,1,1\n");
   EXPECT_TRUE(run.outcome.rows.empty());
   EXPECT_EQ(run.outcome.text,
@@ -104,8 +105,10 @@ TEST(Validator, ProblemsNameFileLineColumnVariableRuleAndCell) {
             "f.csv:3:5: arm: not one of the levels (a, b), cell \"c\"\n"
             "f.csv:4:1: id: required value is missing, cell \"\"\n"
             "f.csv:5:1: id: value appears on an earlier row (unique), cell \"x1\"\n"
-            "f.csv:6:4: record has 3 fields but the header has 5\n"
-            "8 problems in f.csv; nothing was imported.");
+            "f.csv:6:4: dx: a date outside the years 1800 to 2300 (type date); a date not known "
+            "is an empty cell, cell \"9999-12-31\"\n"
+            "f.csv:7:4: record has 3 fields but the header has 5\n"
+            "9 problems in f.csv; nothing was imported.");
 }
 
 TEST(Validator, DecimalCommaAndFrenchDates) {
