@@ -67,9 +67,22 @@ std::optional<size_t> FindInvalidUtf8(std::string_view s) {
 
 std::string QuoteCell(std::string_view s) {
   constexpr size_t kMax = 40;
+  size_t end = std::min(s.size(), kMax);
+  // Not in the middle of a UTF-8 character.
+  while (end < s.size() && end > 0 && (static_cast<unsigned char>(s[end]) & 0xc0) == 0x80) --end;
   std::string out = "\"";
-  out.append(s.substr(0, kMax));
-  if (s.size() > kMax) out.append("...");
+  for (const char c : s.substr(0, end)) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) {  // a NUL would end the message where it is printed
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    } else {
+      out.push_back(c);
+    }
+  }
+  if (end < s.size()) out.append("...");
   out.push_back('"');
   return out;
 }

@@ -18,7 +18,8 @@ std::string_view TrimSpaces(std::string_view s);
 bool IsValidName(std::string_view s);
 // Byte offset of the first byte that breaks UTF-8 in `s`, or nullopt when `s` is valid UTF-8.
 std::optional<size_t> FindInvalidUtf8(std::string_view s);
-// Quotes `s` for display in an error message: "abc", with long cells shortened.
+// Quotes `s` for display in an error message: "abc", with long cells shortened (between two
+// characters) and control bytes written \xNN.
 std::string QuoteCell(std::string_view s);
 // Joins with a separator.
 std::string Join(const std::vector<std::string>& parts, std::string_view separator);

@@ -10,6 +10,17 @@
 namespace passerelle {
 namespace {
 
+TEST(Text, QuoteCellShowsControlBytesAndCutsBetweenCharacters) {
+  EXPECT_EQ(QuoteCell("plain"), "\"plain\"");
+  EXPECT_EQ(QuoteCell(std::string("1\0"
+                                  "9\t",
+                                  4)),
+            "\"1\\x009\\x09\"");
+  const std::string long_text = std::string(39, 'a') + "北京";
+  EXPECT_EQ(QuoteCell(long_text), "\"" + std::string(39, 'a') + "...\"");
+  EXPECT_EQ(QuoteCell(std::string(40, 'b')), "\"" + std::string(40, 'b') + "\"");
+}
+
 TEST(Text, Utf8Validation) {
   EXPECT_FALSE(FindInvalidUtf8("plain"));
   EXPECT_FALSE(FindInvalidUtf8("Léon Bérard 武汉"));

@@ -264,7 +264,9 @@ Status CsvReader::ReadHeader() {
   const std::string_view start(buffer_.data() + pos_, buffer_.size() - pos_);
   if (start.starts_with("\xEF\xBB\xBF")) {
     pos_ += 3;
-  } else if (start.starts_with("\xFF\xFE") || start.starts_with("\xFE\xFF")) {
+  } else if (start.starts_with("\xFF\xFE") || start.starts_with("\xFE\xFF") ||
+             // Without its byte-order mark: a header's ASCII letters as pairs with a zero byte.
+             (start.size() >= 2 && (start[0] == '\0' || start[1] == '\0'))) {
     return InvalidArgument(label_ +
                            ": the file is UTF-16; export it as UTF-8, or convert it: iconv -f "
                            "UTF-16 -t UTF-8 '" +
