@@ -810,7 +810,15 @@ bool XlsxReader::CellText(std::string* text, std::string* rule) const {
   } else if (cell_type_ == "inlineStr" || cell_type_ == "str") {
     *text = DecodeExcelEscapes(v);
   } else if (cell_type_ == "b") {
-    *text = v.empty() ? "" : v == "1" || v == "true" ? "TRUE" : "FALSE";
+    const std::string value = AsciiLower(v);
+    if (value == "1" || value == "true") {
+      *text = "TRUE";
+    } else if (value == "0" || value == "false") {
+      *text = "FALSE";
+    } else if (!v.empty()) {
+      *rule = "a TRUE/FALSE cell holds " + QuoteCell(v) + ", which is neither 1 nor 0";
+      return false;
+    }
   } else if (cell_type_ == "e") {
     *text = v;  // #N/A, #DIV/0!: kept, for the dictionary's type to refuse
   } else if (cell_type_ == "d") {
@@ -826,9 +834,21 @@ bool XlsxReader::CellText(std::string* text, std::string* rule) const {
       *rule = "a number cell holds " + QuoteCell(v) + ", which is not a number";
       return false;
     }
+    // Style 0 is the default, which a workbook without styles has too.
+    if (cell_style_ > 0 && static_cast<size_t>(cell_style_) >= date_styles_.size()) {
+      *rule = "the cell's style " + std::to_string(cell_style_) + " is not one of the " +
+              std::to_string(date_styles_.size()) + " styles the workbook has";
+      return false;
+    }
     const bool is_date = cell_style_ >= 0 &&
                          static_cast<size_t>(cell_style_) < date_styles_.size() &&
                          date_styles_[cell_style_];
+    // Before the date system's first day (1900-01-01 is 1, 1904-01-01 is 0): no day at all.
+    if (is_date && std::floor(x) < (date1904_ ? 0 : 1)) {
+      *rule = "a date cell holds the day number " + QuoteCell(v) +
+              ", which is before the first day of the workbook's calendar";
+      return false;
+    }
     // Beyond any calendar a dictionary accepts: left as the number, for the validator to refuse.
     if (is_date && std::abs(x) < 3e6) {
       *text = cells_.date_format.Format(ExcelSerialDate(x, date1904_));

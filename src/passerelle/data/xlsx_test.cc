@@ -213,6 +213,43 @@ TEST(XlsxHostile, AWorkbookInMemoryReadsAsOnDisk) {
   EXPECT_EQ(read.rows, (std::vector<std::vector<std::string>>{{"p1", "61"}}));
 }
 
+// TRUE/FALSE cells are 1 or 0 (or, from some writers, true or false); a date before the
+// calendar's first day is no day; a style the workbook does not have is no style.
+TEST(XlsxHostile, CellsTheirTypeOrStyleCannotHoldAreRefused) {
+  const auto rows = [](const std::string& b2, const std::string& styles = "") {
+    return Workbook(SheetXml(kHeader + Row(2, InlineCell("A2", "p1") + b2)), "", styles);
+  };
+  for (const auto& [v, read] : std::vector<std::pair<std::string, std::string>>{
+           {"1", "TRUE"}, {"0", "FALSE"}, {"true", "TRUE"}, {"FALSE", "FALSE"}}) {
+    auto reader = OpenXlsxBytes(rows("<c r=\"B2\" t=\"b\"><v>" + v + "</v></c>"), "b.xlsx", {}, {});
+    ASSERT_TRUE(reader.ok()) << reader.status().message();
+    const auto all = ReadAll(reader->get());
+    ASSERT_TRUE(all.status.ok()) << all.status.message();
+    EXPECT_EQ(all.rows[0][1], read) << v;
+  }
+  for (const std::string v : {"2", "-1", "yes"}) {
+    const std::string why = Refusal(rows("<c r=\"B2\" t=\"b\"><v>" + v + "</v></c>"));
+    EXPECT_NE(why.find("hostile.xlsx:data!B2: "), std::string::npos) << why;
+    EXPECT_NE(why.find("neither 1 nor 0"), std::string::npos) << why;
+  }
+  const std::string styles = std::string("<?xml version=\"1.0\"?>\n<styleSheet xmlns=\"") +
+                             testing::kSheetNamespace +
+                             "\"><cellXfs count=\"2\"><xf numFmtId=\"0\"/><xf "
+                             "numFmtId=\"14\"/></cellXfs></styleSheet>";
+  auto first = OpenXlsxBytes(rows("<c r=\"B2\" s=\"1\"><v>1</v></c>", styles), "d.xlsx", {}, {});
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(ReadAll(first->get()).rows[0][1], "1900-01-01");
+  for (const std::string v : {"0", "-1", "0.5"}) {
+    const std::string why = Refusal(rows("<c r=\"B2\" s=\"1\"><v>" + v + "</v></c>", styles));
+    EXPECT_NE(why.find("before the first day of the workbook's calendar"), std::string::npos)
+        << v << ": " << why;
+  }
+  const std::string unknown = Refusal(rows("<c r=\"B2\" s=\"50\"><v>1</v></c>", styles));
+  EXPECT_NE(unknown.find("the cell's style 50 is not one of the 2 styles the workbook has"),
+            std::string::npos)
+      << unknown;
+}
+
 // A sheet of 1 GiB and a mebibyte of spaces, deflated to a thousandth: its declared size is
 // refused before a byte is decompressed.
 TEST(XlsxHostile, AZipBombThatDeclaresItsSizeIsRefusedBeforeItIsRead) {
