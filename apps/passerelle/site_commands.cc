@@ -309,8 +309,13 @@ Status DictionaryInfer(const DictionaryInferOptions& options) {
   ASSIGN_OR_RETURN(cells.date_format, DateFormat::Parse(options.date_format));
   // Named after its file (or --name), never after a built-in dictionary.
   std::string name = options.name;
-  if (name.empty()) name = std::filesystem::path(options.file).stem().string();
-  if (data::BuiltinDictionaryText(name + ".v1")) {
+  if (name.empty()) {
+    name = data::InferredDictionaryName(std::filesystem::path(options.file).stem().string());
+  } else if (!IsValidName(name)) {
+    return InvalidArgument("--name: '" + name +
+                           "' must be a letter, then letters, digits, '_' or '.', at most 63 "
+                           "characters");
+  } else if (data::IsBuiltinDictionaryName(name)) {
     return InvalidArgument("--name: '" + name + "' is a built-in dictionary's; choose another");
   }
   ASSIGN_OR_RETURN(auto reader, data::OpenRecordReader(options.file, reading, cells));

@@ -181,6 +181,10 @@ TEST_F(CliTest, AnInferredDictionaryIsTheCustodiansToEdit) {
   // Never named after a built-in dictionary: not by the command, not by an import.
   EXPECT_EQ(Passerelle("dictionary infer --file " + dir_ + "/trial.csv --name gu_cohort").exit_code,
             2);
+  EXPECT_EQ(
+      Passerelle("dictionary infer --file " + dir_ + "/trial.csv --name gu_cohort.v1").exit_code,
+      2);
+  EXPECT_EQ(Passerelle("dictionary infer --file " + dir_ + "/trial.csv --name 'a b'").exit_code, 2);
   ASSERT_EQ(
       Passerelle("site import " + dir_ + "/s --dataset gu_cohort --csv " + dir_ + "/trial.csv")
           .exit_code,

@@ -1,6 +1,7 @@
 #include "passerelle/data/infer.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <unordered_set>
 
@@ -30,6 +31,23 @@ bool LooksLikeIdentifierName(std::string_view name) {
 }
 
 }  // namespace
+
+bool IsBuiltinDictionaryName(std::string_view name) {
+  return BuiltinDictionaryText(std::string(name) + ".v1").has_value() ||
+         BuiltinDictionaryText(name).has_value();
+}
+
+std::string InferredDictionaryName(std::string_view base) {
+  std::string name;
+  for (const char c : base) {
+    const bool kept = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+    name += kept ? c : '_';
+  }
+  if (name.empty() || !std::isalpha(static_cast<unsigned char>(name[0]))) name = "d_" + name;
+  constexpr size_t kRoom = 63 - std::char_traits<char>::length("_inferred");
+  if (name.size() > kRoom) name.resize(kRoom);
+  return IsBuiltinDictionaryName(name) ? name + "_inferred" : name;
+}
 
 Result<Dictionary> InferDictionary(RecordReader* reader, const CellFormat& format,
                                    const std::string& name) {

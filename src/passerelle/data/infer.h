@@ -5,6 +5,7 @@
 #define PASSERELLE_DATA_INFER_H_
 
 #include <string>
+#include <string_view>
 
 #include "passerelle/data/dictionary.h"
 #include "passerelle/data/record_reader.h"
@@ -14,6 +15,14 @@ namespace passerelle::data {
 
 // A text column with at most this many distinct values becomes a category.
 inline constexpr size_t kMaxInferredLevels = 50;
+
+// The name of a dictionary inferred for `base` (a file's name without its extension, or a
+// dataset's): a valid name (a character that may not be in one becomes '_', a letter first:
+// "d_" before a name that starts with none; 63 characters at most), never a built-in
+// dictionary's ("_inferred" added to one).
+std::string InferredDictionaryName(std::string_view base);
+// True when `name` is a built-in dictionary's, or names one with its version (gu_cohort.v1).
+bool IsBuiltinDictionaryName(std::string_view name);
 
 // Reads every record of `reader` and returns a dictionary named `name` for its columns.
 // Rules: all cells whole numbers → integer; numbers → number; dates in `format`'s layout → date;

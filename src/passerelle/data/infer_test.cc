@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "passerelle/base/text.h"
 #include "passerelle/data/csv.h"
 #include "passerelle/data/record_test_util.h"
 
@@ -32,6 +33,24 @@ TEST(Infer, TypesFromValues) {
   EXPECT_EQ(type("empty"), VarType::kNumber);
   // The inferred dictionary is a valid dictionary.
   EXPECT_TRUE(ParseDictionary(DictionaryToToml(*d), "again").ok());
+}
+
+TEST(Infer, AnInferredDictionarysNameIsValidAndNeverABuiltInOne) {
+  EXPECT_EQ(InferredDictionaryName("lyon_export"), "lyon_export");
+  EXPECT_EQ(InferredDictionaryName("gu cohort"), "gu_cohort_inferred");
+  EXPECT_EQ(InferredDictionaryName("gu-cohort 2024"), "gu_cohort_2024");
+  EXPECT_EQ(InferredDictionaryName("gu_cohort.v1"), "gu_cohort.v1_inferred");
+  EXPECT_EQ(InferredDictionaryName("2024 export"), "d_2024_export");
+  EXPECT_EQ(InferredDictionaryName("随访"), "d_______");
+  EXPECT_EQ(InferredDictionaryName(""), "d_");
+  EXPECT_EQ(InferredDictionaryName(std::string(100, 'a')).size(), 54u);
+  for (const std::string base : {"gu cohort", "2024 export", "随访", "", "x;drop table"}) {
+    EXPECT_TRUE(IsValidName(InferredDictionaryName(base))) << base;
+    EXPECT_FALSE(IsBuiltinDictionaryName(InferredDictionaryName(base))) << base;
+  }
+  EXPECT_TRUE(IsBuiltinDictionaryName("gu_cohort"));
+  EXPECT_TRUE(IsBuiltinDictionaryName("gu_cohort.v1"));
+  EXPECT_FALSE(IsBuiltinDictionaryName("lyon"));
 }
 
 // A date column with a code for "no date" (9999-12-31) stays a date, which the import then

@@ -390,11 +390,9 @@ Result<ImportReport> SiteStore::Import(const ImportRequest& request) {
                      data::OpenRecordReader(request.file_path, request.reading, request.cells));
     // Named after the dataset, never after a built-in dictionary (a dataset gu_cohort imported
     // without one has the dictionary gu_cohort_inferred.v1, not gu_cohort.v1).
-    const std::string name = data::BuiltinDictionaryText(request.dataset + ".v1")
-                                 ? request.dataset + "_inferred"
-                                 : request.dataset;
     ASSIGN_OR_RETURN(report.dictionary,
-                     data::InferDictionary(first_pass.get(), request.cells, name));
+                     data::InferDictionary(first_pass.get(), request.cells,
+                                           data::InferredDictionaryName(request.dataset)));
   } else {
     report.dictionary = *request.dictionary;
   }
