@@ -18,6 +18,7 @@
 #include "passerelle/base/sha256.h"
 #include "passerelle/base/text.h"
 #include "passerelle/data/csv.h"
+#include "passerelle/data/value.h"
 
 namespace passerelle::data {
 namespace {
@@ -579,9 +580,11 @@ std::vector<std::string> StatisticsReader::DeclaredLevels(size_t column) const {
   if (column >= columns_.size()) return {};
   const Column& c = columns_[column];
   const auto set = label_sets_.find(c.labels);
-  if (c.labels.empty() || set == label_sets_.end()) return {};
+  if (c.labels.empty() || set == label_sets_.end() || c.temporal != Temporal::kNone) return {};
   std::vector<std::string> levels;
+  // A code labelled "NA", or with an empty label, reads as a missing value: not a level.
   auto add = [&levels](const std::string& level) {
+    if (IsMissingCell(level)) return;
     if (std::find(levels.begin(), levels.end(), level) == levels.end()) levels.push_back(level);
   };
   if (c.is_string) {
@@ -637,7 +640,9 @@ bool StatisticsReader::CellText(size_t column, readstat_variable_t* variable,
   }
   const double x = NumericValue(value);
   if (std::isnan(x)) return true;
-  if (labels) {
+  // A date's value labels are left aside: a date is a date (and a category's levels would show
+  // the dates that have none).
+  if (labels && c.temporal == Temporal::kNone) {
     const auto it = labels->numeric_index.find(x);
     if (it != labels->numeric_index.end()) {
       *text = labels->numeric[it->second].second;

@@ -96,6 +96,20 @@ TEST(StatisticsFile, TextOfAFileThatDoesNotSayItsEncodingNeedsItGiven) {
   }
 }
 
+// odd_labels.sav (make_legacy.py): codes labelled "NA" and "" read as missing values, never as
+// levels; a date's value label is left aside (a category would list the dates as levels).
+TEST(StatisticsFile, LabelsThatNameNoLevelAndLabelsOfDatesAreLeftAside) {
+  auto reader = OpenRecordReader(Fixture("odd_labels.sav"), {}, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  EXPECT_EQ((*reader)->DeclaredLevels(1), (std::vector<std::string>{"yes"}));
+  EXPECT_TRUE((*reader)->DeclaredLevels(2).empty());
+  const Records read = ReadAll(reader->get());
+  ASSERT_TRUE(read.status.ok()) << read.status.message();
+  EXPECT_EQ(read.rows,
+            (std::vector<std::vector<std::string>>{
+                {"r1", "NA", "2020-01-01"}, {"r2", "yes", "2021-05-05"}, {"r3", "", ""}}));
+}
+
 TEST(StatisticsFile, DatesAndNumbersFollowTheImportsCellFormat) {
   CellFormat french;
   french.decimal_comma = true;
