@@ -63,23 +63,40 @@ constexpr std::pair<const char*, const char*> kEncodings[] = {{"gb18030", "GB180
                                                               {"latin1", "ISO-8859-1"},
                                                               {"windows-1252", "WINDOWS-1252"}};
 
-// What text that is not UTF-8 most likely is: Chinese Windows text (GB18030/GBK) comes as pairs
-// of bytes from 0x81 up (the common characters' both bytes are); Latin-1 and Windows-1252 have
-// single accented letters among ASCII.
+// What text that is not UTF-8 most likely is, from its runs of bytes from 0x80 up. Chinese
+// Windows text (GB18030/GBK) has two such bytes a character, and its words are runs of them;
+// Latin-1 and Windows-1252 have single accented letters among ASCII ones ("Hélène"), or two
+// inside a word ("Gößmann"). Windows-1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined:
+// text with one is named Latin-1.
 std::string LikelyEncoding(std::string_view bytes) {
-  size_t pairs = 0, singles = 0;
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    const auto b = static_cast<unsigned char>(bytes[i]);
-    if (b < 0x80) continue;
-    const auto next = i + 1 < bytes.size() ? static_cast<unsigned char>(bytes[i + 1]) : 0;
-    if (b >= 0x81 && next >= 0x81 && next != 0xFF) {
-      ++pairs;
+  const auto high = [&bytes](size_t i) { return static_cast<unsigned char>(bytes[i]) >= 0x80; };
+  const auto letter = [&bytes](size_t i) {
+    return i < bytes.size() && std::isalpha(static_cast<unsigned char>(bytes[i]));
+  };
+  size_t chinese = 0, latin = 0;
+  bool undefined_in_1252 = false;
+  for (size_t i = 0; i < bytes.size();) {
+    if (!high(i)) {
       ++i;
-    } else {
-      ++singles;
+      continue;
     }
+    size_t end = i;
+    while (end < bytes.size() && high(end)) {
+      const auto b = static_cast<unsigned char>(bytes[end]);
+      undefined_in_1252 |= b == 0x81 || b == 0x8D || b == 0x8F || b == 0x90 || b == 0x9D;
+      ++end;
+    }
+    const size_t run = end - i;
+    const bool in_a_word = i > 0 && letter(i - 1) && letter(end);
+    if (run == 1 || (run == 2 && in_a_word)) {
+      ++latin;
+    } else {
+      chinese += run / 2;
+    }
+    i = end;
   }
-  return pairs > singles ? "gb18030" : "windows-1252";
+  if (chinese > latin) return "gb18030";
+  return undefined_in_1252 ? "latin1" : "windows-1252";
 }
 
 }  // namespace
@@ -380,14 +397,19 @@ Result<bool> CsvReader::NextRecord(Record* record) {
         const char* begin = buffer_.data() + pos_;
         const char* end = buffer_.data() + buffer_.size();
         const char* stop = begin;
-        while (stop < end && *stop != '"' && *stop != '\n') ++stop;
+        while (stop < end && *stop != '"' && *stop != '\n' && *stop != '\r') ++stop;
         record->data_.append(begin, static_cast<size_t>(stop - begin));
         pos_ += stop - begin;
         if (stop == end) continue;
-        if (*stop == '\n') {
-          record->data_.push_back('\n');
-          ++line_;
+        if (*stop == '\n' || *stop == '\r') {  // a line ends: LF, CRLF or CR alone
+          const bool cr = *stop == '\r';
+          record->data_.push_back(*stop);
           ++pos_;
+          if (cr && Fill() && buffer_[pos_] == '\n') {
+            record->data_.push_back('\n');
+            ++pos_;
+          }
+          ++line_;
           continue;
         }
         ++pos_;  // the quote

@@ -67,14 +67,19 @@ TEST(Csv, BlankLinesAndMissingFinalNewline) {
 }
 
 TEST(Csv, LinesAreTrackedAcrossEmbeddedNewlines) {
-  auto reader = CsvReader::FromString("a,b\n\"x\ny\",1\n2,3\n", "t.csv", {});
-  ASSERT_TRUE(reader.ok());
-  Record record;
-  ASSERT_TRUE(*(*reader)->Next(&record));
-  EXPECT_EQ(record.line(0), 2u);
-  EXPECT_EQ(record.line(1), 3u);
-  ASSERT_TRUE(*(*reader)->Next(&record));
-  EXPECT_EQ(record.first_line(), 4u);
+  // LF, CRLF, and CR alone (old Mac Excel) end lines inside a quoted field as between records.
+  for (const std::string eol : {"\n", "\r\n", "\r"}) {
+    auto reader =
+        CsvReader::FromString("a,b" + eol + "\"x" + eol + "y\",1" + eol + "2,3" + eol, "t.csv", {});
+    ASSERT_TRUE(reader.ok());
+    Record record;
+    ASSERT_TRUE(*(*reader)->Next(&record));
+    EXPECT_EQ(record.field(0), "x" + eol + "y");
+    EXPECT_EQ(record.line(0), 2u);
+    EXPECT_EQ(record.line(1), 3u);
+    ASSERT_TRUE(*(*reader)->Next(&record));
+    EXPECT_EQ(record.first_line(), 4u);
+  }
 }
 
 TEST(Csv, UnterminatedQuoteNamesItsLine) {
@@ -120,6 +125,17 @@ TEST(Csv, TextNotInUtf8IsRefusedNamingItsLikelyEncoding) {
   ASSERT_FALSE(more.ok());
   EXPECT_NE(more.status().message().find("give --encoding windows-1252"), std::string::npos)
       << more.status().message();
+  // Two Latin-1 letters inside a word, "Gößmann"; one Chinese character alone, 张; a byte
+  // Windows-1252 leaves undefined.
+  for (const auto& [field, likely] : std::vector<std::pair<std::string, std::string>>{
+           {"G\xF6\xDFmann", "windows-1252"}, {"\xD5\xC5", "gb18030"}, {"a\x81z", "latin1"}}) {
+    auto one = CsvReader::FromString("name\n" + field + "\n", "one.csv", {});
+    ASSERT_TRUE(one.ok());
+    more = (*one)->Next(&record);
+    ASSERT_FALSE(more.ok());
+    EXPECT_NE(more.status().message().find("give --encoding " + likely), std::string::npos)
+        << more.status().message();
+  }
   auto header = CsvReader::FromString("\xCE\xE4,n\n1,2\n", "gbk.csv", {});
   EXPECT_FALSE(header.ok());
   auto utf16 = CsvReader::FromString(

@@ -1033,10 +1033,16 @@ class CohortReader : public RecordReader {
     set_stage(kPtStage, kPT);
     set_stage(kPnStage, kPN);
 
-    // The primary treatment: the earliest mapped procedure or drug within the window.
+    // The primary treatment: the earliest mapped procedure or drug within the window, of those
+    // that treat the index tumour's organ.
     const Cohort::Person::Treatment* treatment = nullptr;
     for (const auto& t : person.treatments) {
       if (t.date < dx || t.date > dx + mapping_.treatment_window_days) continue;
+      const std::vector<std::string>& organs = mapping_.treatments[t.rank].organs;
+      if (!organs.empty() &&
+          std::find(organs.begin(), organs.end(), index.tumour.organ) == organs.end()) {
+        continue;
+      }
       const auto key = [](const Cohort::Person::Treatment& x) {
         return std::tuple(x.date, x.rank, x.table == CdmTable::kDrugExposure, x.id);
       };

@@ -56,6 +56,9 @@ struct OmopMapping {
     std::string level;
     std::vector<int64_t> procedure_concepts, drug_concepts;
     std::vector<OmopCode> procedure_codes, drug_codes;
+    // The organs (levels of `organs`) of the index tumours it treats; empty: any. A
+    // cystectomy for a later bladder cancer is not a prostate cancer's primary treatment.
+    std::vector<std::string> organs;
   };
   std::vector<Treatment> treatments;  // in the order that breaks ties of a day
   int treatment_window_days = 365;

@@ -248,8 +248,9 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
   RETURN_IF_ERROR(ReadDays(root, "treatment_window_days", label, &m->treatment_window_days));
   const auto read_treatment = [&](const toml::table& t) -> Status {
     RETURN_IF_ERROR(CheckTomlKeys(
-        t, {"level", "procedure_concepts", "procedure_codes", "drug_concepts", "drug_codes"}, label,
-        "treatment"));
+        t,
+        {"level", "procedure_concepts", "procedure_codes", "drug_concepts", "drug_codes", "organs"},
+        label, "treatment"));
     ASSIGN_OR_RETURN(std::string level, ReadLevel(t, label, "treatment"));
     OmopMapping::Treatment* treatment =
         EntryOf(&m->treatments, &OmopMapping::Treatment::level, level);
@@ -257,6 +258,14 @@ Status ParseOmopMapping(std::string_view toml_text, std::string_view label, Omop
     RETURN_IF_ERROR(ReadIds(t, "drug_concepts", label, &treatment->drug_concepts));
     RETURN_IF_ERROR(ReadCodes(t, "procedure_codes", label, &treatment->procedure_codes));
     RETURN_IF_ERROR(ReadCodes(t, "drug_codes", label, &treatment->drug_codes));
+    RETURN_IF_ERROR(ReadStrings(t, "organs", label, false, &treatment->organs));
+    for (const std::string& organ : treatment->organs) {
+      if (std::none_of(m->organs.begin(), m->organs.end(),
+                       [&organ](const OmopMapping::Organ& o) { return o.level == organ; })) {
+        return InvalidArgument(TomlWhere(label, t.source()) + ": treatment " + level +
+                               ": organs: '" + organ + "' is not one of the mapping's organs");
+      }
+    }
     return Status::Ok();
   };
   RETURN_IF_ERROR(ForEachEntry(root, "treatment", label, read_treatment));

@@ -241,6 +241,30 @@ TEST(OmopTest, AGradeTheDictionaryRefusesNamesItsRow) {
   EXPECT_EQ(message.find("episode 9"), std::string::npos) << message;
 }
 
+// Person 1's prostate cancer (2018-03-10) is treated by prostatectomy on 2018-05-02; a
+// cystectomy on 2018-04-01 treats no prostate cancer, and is not its primary treatment.
+TEST(OmopTest, ATreatmentOfAnotherOrgansCancerIsNotThePrimaryOne) {
+  const std::string dir = passerelle::testing::FreshTestDir("omop_other_organ");
+  for (const auto& entry : std::filesystem::directory_iterator(kCdm)) {
+    std::filesystem::copy_file(entry.path(), dir + "/" + entry.path().filename().string());
+  }
+  std::ofstream(dir + "/procedure_occurrence.csv", std::ios::app)
+      << "9001,1,0,2018-04-01,,,,32817,,,,,,51570,0,\n";
+  auto reader = OpenOmopCsv(dir, {.site = "lyon", .mapping_file = ""});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const std::map<std::string, Row> rows = ReadCohort(reader->get());
+  EXPECT_EQ(rows.at("1").at("primary_treatment"), "radical_prostatectomy");
+  EXPECT_EQ(rows.at("1").at("treatment_date"), "2018-05-02");
+  // A mapping whose treatment names an organ it does not have is refused.
+  std::ofstream(dir + "/site.toml") << "name = \"omop_gu_lyon\"\n[[treatment]]\n"
+                                       "level = \"radical_cystectomy\"\norgans = [\"lung\"]\n";
+  auto refused = OpenOmopCsv(dir, {.site = "lyon", .mapping_file = dir + "/site.toml"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("organs: 'lung' is not one of the mapping's organs"),
+            std::string::npos)
+      << refused.status().message();
+}
+
 TEST(OmopTest, APersonInThePersonTableTwiceIsRefused) {
   const std::string dir = passerelle::testing::FreshTestDir("omop_person_twice");
   for (const auto& entry : std::filesystem::directory_iterator(kCdm)) {

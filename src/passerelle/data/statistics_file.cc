@@ -160,6 +160,7 @@ struct Column {
   std::string labels;  // the name of its label set, or ""
   // SPSS user-missing codes: single values and ranges, as [low, high].
   std::vector<std::pair<double, double>> missing_ranges;
+  std::vector<std::string> missing_strings;  // a text variable's user-missing values
 };
 
 // A batch of records handed from the parsing thread to the caller: kBatchRows, or fewer when
@@ -452,6 +453,12 @@ int StatisticsReader::OnVariable(int index, readstat_variable_t* variable, const
     column.labels.assign(labels, strnlen(labels, width));
   }
   for (int i = 0; i < readstat_variable_get_missing_ranges_count(variable); ++i) {
+    if (column.is_string) {
+      const char* missing =
+          readstat_string_value(readstat_variable_get_missing_range_lo(variable, i));
+      if (missing) column.missing_strings.emplace_back(TrimSpaces(missing));
+      continue;
+    }
     const double low = NumericValue(readstat_variable_get_missing_range_lo(variable, i));
     const double high = NumericValue(readstat_variable_get_missing_range_hi(variable, i));
     if (!std::isnan(low) && !std::isnan(high)) column.missing_ranges.emplace_back(low, high);
@@ -588,7 +595,13 @@ std::vector<std::string> StatisticsReader::DeclaredLevels(size_t column) const {
     if (std::find(levels.begin(), levels.end(), level) == levels.end()) levels.push_back(level);
   };
   if (c.is_string) {
-    for (const auto& [key, level] : set->second.strings) add(level);
+    for (const auto& [key, level] : set->second.strings) {
+      const std::string_view code = TrimSpaces(key);
+      if (std::find(c.missing_strings.begin(), c.missing_strings.end(), code) ==
+          c.missing_strings.end()) {
+        add(level);
+      }
+    }
     return levels;
   }
   for (const auto& [code, level] : set->second.numeric) {

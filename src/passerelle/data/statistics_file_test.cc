@@ -97,17 +97,19 @@ TEST(StatisticsFile, TextOfAFileThatDoesNotSayItsEncodingNeedsItGiven) {
 }
 
 // odd_labels.sav (make_legacy.py): codes labelled "NA" and "" read as missing values, never as
-// levels; a date's value label is left aside (a category would list the dates as levels).
+// levels; a date's value label is left aside (a category would list the dates as levels); a
+// text variable's user-missing code U is a missing value, and its label "unk" no level.
 TEST(StatisticsFile, LabelsThatNameNoLevelAndLabelsOfDatesAreLeftAside) {
   auto reader = OpenRecordReader(Fixture("odd_labels.sav"), {}, {});
   ASSERT_TRUE(reader.ok()) << reader.status().message();
   EXPECT_EQ((*reader)->DeclaredLevels(1), (std::vector<std::string>{"yes"}));
   EXPECT_TRUE((*reader)->DeclaredLevels(2).empty());
+  EXPECT_EQ((*reader)->DeclaredLevels(3), (std::vector<std::string>{"male", "female"}));
   const Records read = ReadAll(reader->get());
   ASSERT_TRUE(read.status.ok()) << read.status.message();
-  EXPECT_EQ(read.rows,
-            (std::vector<std::vector<std::string>>{
-                {"r1", "NA", "2020-01-01"}, {"r2", "yes", "2021-05-05"}, {"r3", "", ""}}));
+  EXPECT_EQ(read.rows, (std::vector<std::vector<std::string>>{{"r1", "NA", "2020-01-01", "male"},
+                                                              {"r2", "yes", "2021-05-05", ""},
+                                                              {"r3", "", "", "female"}}));
 }
 
 TEST(StatisticsFile, DatesAndNumbersFollowTheImportsCellFormat) {
