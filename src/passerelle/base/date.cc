@@ -133,6 +133,11 @@ std::optional<int32_t> DateFormat::ParseDays(std::string_view text) const {
   return Checked(y, m, d);
 }
 
+bool DateFormat::Follows(std::string_view text) const {
+  int y = 0, m = 0, d = 0;
+  return Parts(text, &y, &m, &d);
+}
+
 bool DateFormat::OutOfRange(std::string_view text) const {
   int y = 0, m = 0, d = 0;
   return Parts(text, &y, &m, &d) && RealDay(y, m, d) && (y < kFirstYear || y > kLastYear);

@@ -42,6 +42,8 @@ class DateFormat {
   // `text` follows the layout and names a real day, of a year outside 1800 to 2300 (a code
   // such as 9999-12-31, or a slip).
   bool OutOfRange(std::string_view text) const;
+  // `text` is written in the layout, whether or not it names a day (Excel's 1900-02-29).
+  bool Follows(std::string_view text) const;
   // `date` written in the layout ("31/01/2020" for dd/mm/yyyy; years as four digits, clamped
   // to 0000..9999). The day is not checked: a day that does not exist (Excel's 1900-02-29) is
   // written as it is, for ParseDays to refuse.

@@ -37,6 +37,11 @@ TEST(Date, YearsRunFrom1800To2300AndADateOutsideThemIsToldApart) {
   for (const char* text : {"9999-02-30", "2021-03-04", "2021-3-4", "31/12/9999", "abc"}) {
     EXPECT_FALSE(iso.OutOfRange(text)) << text;
   }
+  // Written in the layout, a day or not.
+  for (const char* text : {"9999-02-30", "1900-02-29", "2021-13-45", "2021-03-04"}) {
+    EXPECT_TRUE(iso.Follows(text)) << text;
+  }
+  for (const char* text : {"2021-3-4", "31/12/2021", "abc", ""}) EXPECT_FALSE(iso.Follows(text));
 }
 
 TEST(Date, ADayOrMonthBesideAnotherNumberHasTwoDigits) {

@@ -70,17 +70,40 @@ std::string QuoteCell(std::string_view s) {
   size_t end = std::min(s.size(), kMax);
   // Not in the middle of a UTF-8 character.
   while (end < s.size() && end > 0 && (static_cast<unsigned char>(s[end]) & 0xc0) == 0x80) --end;
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\"";
-  for (const char c : s.substr(0, end)) {
-    const auto b = static_cast<unsigned char>(c);
+  const std::string_view shown = s.substr(0, end);
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const auto b = static_cast<unsigned char>(shown[i]);
+    const auto at = [&shown, i](size_t k) {
+      return i + k < shown.size() ? static_cast<unsigned char>(shown[i + k]) : 0;
+    };
     if (b < 0x20 || b == 0x7f) {  // a NUL would end the message where it is printed
-      static constexpr char kHex[] = "0123456789abcdef";
       out += "\\x";
       out += kHex[b >> 4];
       out += kHex[b & 15];
-    } else {
-      out.push_back(c);
+      continue;
     }
+    // C1 controls (U+0080 to U+009F) and the marks that turn text around (U+200E, U+200F,
+    // U+202A to U+202E, U+2066 to U+2069) would rewrite the message on a terminal.
+    uint32_t code = 0;
+    size_t length = 0;
+    if (b == 0xC2 && at(1) >= 0x80 && at(1) <= 0x9F) {
+      code = at(1);
+      length = 2;
+    } else if (b == 0xE2 && ((at(1) == 0x80 && (at(2) == 0x8E || at(2) == 0x8F ||
+                                                (at(2) >= 0xAA && at(2) <= 0xAE))) ||
+                             (at(1) == 0x81 && at(2) >= 0xA6 && at(2) <= 0xA9))) {
+      code = 0x2000 | (at(1) & 0x3F) << 6 | (at(2) & 0x3F);
+      length = 3;
+    }
+    if (length == 0) {
+      out.push_back(shown[i]);
+      continue;
+    }
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) out += kHex[code >> shift & 15];
+    i += length - 1;
   }
   if (end < s.size()) out.append("...");
   out.push_back('"');

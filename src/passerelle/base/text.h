@@ -19,7 +19,8 @@ bool IsValidName(std::string_view s);
 // Byte offset of the first byte that breaks UTF-8 in `s`, or nullopt when `s` is valid UTF-8.
 std::optional<size_t> FindInvalidUtf8(std::string_view s);
 // Quotes `s` for display in an error message: "abc", with long cells shortened (between two
-// characters) and control bytes written \xNN.
+// characters), control bytes written \xNN, and C1 controls and the marks that turn text around
+// \uNNNN.
 std::string QuoteCell(std::string_view s);
 // Joins with a separator.
 std::string Join(const std::vector<std::string>& parts, std::string_view separator);

@@ -19,6 +19,13 @@ TEST(Text, QuoteCellShowsControlBytesAndCutsBetweenCharacters) {
   const std::string long_text = std::string(39, 'a') + "北京";
   EXPECT_EQ(QuoteCell(long_text), "\"" + std::string(39, 'a') + "...\"");
   EXPECT_EQ(QuoteCell(std::string(40, 'b')), "\"" + std::string(40, 'b') + "\"");
+  // C1 controls and the marks that turn text around on a terminal; other text as it is.
+  EXPECT_EQ(QuoteCell("a\xC2\x85"
+                      "b\xE2\x80\xAE"
+                      "c\xE2\x81\xA6"
+                      "d\xE2\x80\x8F"),
+            "\"a\\u0085b\\u202ec\\u2066d\\u200f\"");
+  EXPECT_EQ(QuoteCell("é北京\xE2\x80\x94"), "\"é北京\xE2\x80\x94\"");
 }
 
 TEST(Text, Utf8Validation) {

@@ -282,11 +282,13 @@ Status CsvReader::ReadHeader() {
   if (start.starts_with("\xEF\xBB\xBF")) {
     pos_ += 3;
   } else if (start.starts_with("\xFF\xFE") || start.starts_with("\xFE\xFF") ||
-             // Without its byte-order mark: a header's ASCII letters as pairs with a zero byte.
+             // Without its byte-order mark: a header's ASCII letters as pairs with a zero byte,
+             // after it (little-endian) or before it (big-endian), which iconv must be told.
              (start.size() >= 2 && (start[0] == '\0' || start[1] == '\0'))) {
-    return InvalidArgument(label_ +
-                           ": the file is UTF-16; export it as UTF-8, or convert it: iconv -f "
-                           "UTF-16 -t UTF-8 '" +
+    const bool marked = static_cast<unsigned char>(start[0]) >= 0xFE;
+    const char* form = marked ? "UTF-16" : start[0] == '\0' ? "UTF-16BE" : "UTF-16LE";
+    return InvalidArgument(label_ + ": the file is " + form +
+                           "; export it as UTF-8, or convert it: iconv -f " + form + " -t UTF-8 '" +
                            label_ + "' > converted.csv");
   }
   separator_ = options_.separator;

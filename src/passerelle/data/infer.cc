@@ -67,11 +67,10 @@ Result<Dictionary> InferDictionary(RecordReader* reader, const CellFormat& forma
       ++e.present;
       if (e.all_integer && !ParseInteger(cell)) e.all_integer = false;
       if (e.all_number && !ParseNumber(cell, format.decimal_comma)) e.all_number = false;
-      // A date of a year out of range (9999-12-31 for "no end") is a date all the same: the
-      // import refuses it by its rule, where a category would list the dates as levels.
-      const std::string_view trimmed = TrimSpaces(cell);
-      const bool date =
-          format.date_format.ParseDays(trimmed) || format.date_format.OutOfRange(trimmed);
+      // A cell written as a date is one, whether or not it names a day (9999-12-31 for "no
+      // end", 2023-02-30, Excel's 1900-02-29): the import refuses it by its rule, where a
+      // category would list the dates as levels.
+      const bool date = format.date_format.Follows(TrimSpaces(cell));
       e.all_date = e.all_date && date;
       e.some_date = e.some_date || date;
       if (!e.many_levels) {

@@ -59,8 +59,10 @@ TEST(Infer, AnInferredDictionarysNameIsValidAndNeverABuiltInOne) {
 TEST(Infer, AColumnOfDatesIsNeverACategory) {
   std::string csv = "end_date,when\n";
   for (int i = 0; i < 30; ++i) {
-    csv += std::string(i % 10 == 0 ? "9999-12-31" : "2020-01-0" + std::to_string(i % 9 + 1)) + "," +
-           (i % 10 == 0 ? "unknown" : "2021-05-0" + std::to_string(i % 3 + 1)) + "\n";
+    csv += std::string(i % 10 == 0   ? "9999-12-31"
+                       : i % 10 == 1 ? "1900-02-29"
+                                     : "2020-01-0" + std::to_string(i % 9 + 1)) +
+           "," + (i % 10 == 0 ? "unknown" : "2021-05-0" + std::to_string(i % 3 + 1)) + "\n";
   }
   auto reader = CsvReader::FromString(csv, "t.csv", {});
   ASSERT_TRUE(reader.ok());

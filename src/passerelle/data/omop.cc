@@ -631,11 +631,9 @@ Cohort::Cohort(OmopMapping mapping, std::string site)
 }
 Cohort::~Cohort() = default;
 
-bool Cohort::HasPerson(std::string_view person_id) const {
-  int64_t id = 0;
-  const std::string_view text = TrimSpaces(person_id);
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  return ec == std::errc() && end == text.data() + text.size() && persons_.count(id) > 0;
+Result<bool> Cohort::HasPerson(std::string_view person_id, const std::string& place) const {
+  ASSIGN_OR_RETURN(const int64_t id, ParseId(person_id, "person_id", place));
+  return persons_.count(id) > 0;
 }
 
 void Cohort::TableAbsent(CdmTable table) {
@@ -1308,9 +1306,9 @@ Status ReadCdmTable(const std::string& folder, CdmTable table, const ConceptCode
       return InvalidArgument(place + ": " + std::to_string(record.size()) +
                              " fields, the header has " + std::to_string(reader->header().size()));
     }
-    if (table != CdmTable::kConditionOccurrence &&
-        !cohort->HasPerson(record.field(at[kPersonId]))) {
-      continue;
+    if (table != CdmTable::kConditionOccurrence) {
+      ASSIGN_OR_RETURN(const bool in_cohort, cohort->HasPerson(record.field(at[kPersonId]), place));
+      if (!in_cohort) continue;
     }
     for (int f = 0; f < kFieldCount; ++f) {
       row.fields[f] = at[f] < 0 ? "" : std::string(record.field(at[f]));

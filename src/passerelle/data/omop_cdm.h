@@ -101,7 +101,9 @@ class Cohort {
   // Adds a row of `table`; `place` names it in errors (file:line). Conditions that are not GU are
   // dropped; rows of other tables for persons without a GU condition are dropped.
   Status Add(CdmTable table, const CdmRow& row, const std::string& place);
-  bool HasPerson(std::string_view person_id) const;
+  // Whether the row's person_id is a person with a GU condition; an id that is not a whole
+  // number is refused, named by `place`, never passed over.
+  Result<bool> HasPerson(std::string_view person_id, const std::string& place) const;
   // The source has no such table: its fields stay missing, and the records' notes say so.
   void TableAbsent(CdmTable table);
   // Once every table was added: the gu_cohort records, and their places.

@@ -279,6 +279,16 @@ TEST(OmopTest, APersonInThePersonTableTwiceIsRefused) {
             std::string::npos)
       << message;
   EXPECT_EQ(message.find("1961"), std::string::npos) << message;
+  // Nor is a person_id that is no whole number passed over.
+  std::filesystem::copy_file(kCdm + "/person.csv", dir + "/person.csv",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir + "/person.csv", std::ios::app)
+      << "140.0,8532,1961,,,,0,0,,,,IPP00140,F,,,,,\n";
+  auto malformed = OpenOmopCsv(dir, {.site = "lyon", .mapping_file = ""});
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_NE(malformed.status().message().find("person_id: not a whole number, cell \"140.0\""),
+            std::string::npos)
+      << malformed.status().message();
 }
 
 TEST(OmopTest, RecurrencesComeFromEpisodesAndMetastasesFromConditions) {

@@ -472,8 +472,9 @@ std::string StatisticsReader::UnsaidEncoding(std::string_view text) const {
   if (!encoding_unsaid_) return "";
   for (char c : text) {
     if (static_cast<unsigned char>(c) >= 0x80) {
-      return "text that is not ASCII in a file that does not say its encoding (read as "
-             "windows-1252, Chinese text would be misread): give its encoding with --encoding (" +
+      return "text that is not ASCII in a file that does not say its encoding, or says "
+             "windows-1252, which is also what is guessed for one that does not (read so, Chinese "
+             "text would be misread): give its encoding with --encoding (" +
              Join(CsvEncodings(), ", ") + "; gb18030 or gbk for Chinese Windows)";
     }
   }

@@ -52,6 +52,10 @@ Result<std::unique_ptr<RowValidator>> RowValidator::Make(
   return v;
 }
 
+// Text ends at a NUL byte where it is read (SQLite's shell, C programs) and PostgreSQL refuses
+// it: two identifiers that differ after one would look the same.
+constexpr char kNulInText[] = "a NUL byte in the text (type text)";
+
 bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::string* rule) const {
   const Variable& var = dictionary_.variables[i];
   if (IsMissingCell(cell)) {
@@ -118,12 +122,19 @@ bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::s
           return false;
         }
         level = static_cast<int32_t>(it - var.levels.begin());
+      } else if (std::memchr(cell.data(), '\0', cell.size())) {
+        *rule = kNulInText;
+        return false;
       }
       *value = Value::Text(cell, level);
       return true;
     }
     case VarType::kIdentifier:
     case VarType::kText:
+      if (std::memchr(cell.data(), '\0', cell.size())) {
+        *rule = kNulInText;
+        return false;
+      }
       *value = Value::Text(cell);
       return true;
   }

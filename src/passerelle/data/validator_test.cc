@@ -87,6 +87,7 @@ TEST(Validator, ConvertsEveryType) {
 }
 
 TEST(Validator, ProblemsNameFileLineColumnVariableRuleAndCell) {
+  using namespace std::string_literals;
   const Validation run = Validate(Small(),
                                   "id,age,psa,dx,arm\n"
                                   "x1,70.5,4.5,2020-01-31,b\n"
@@ -94,6 +95,7 @@ TEST(Validator, ProblemsNameFileLineColumnVariableRuleAndCell) {
                                   ",1,1,2020-01-01,a\n"
                                   "x1,1,1,2020-01-01,a\n"
                                   "x6,1,1,9999-12-31,a\n"
+                                  "x\0y,1,1,2020-01-01,a\n"s
                                   "x5,1,1\n");
   EXPECT_TRUE(run.outcome.rows.empty());
   EXPECT_EQ(run.outcome.text,
@@ -107,8 +109,9 @@ TEST(Validator, ProblemsNameFileLineColumnVariableRuleAndCell) {
             "f.csv:5:1: id: value appears on an earlier row (unique), cell \"x1\"\n"
             "f.csv:6:4: dx: a date outside the years 1800 to 2300 (type date); a date not known "
             "is an empty cell, cell \"9999-12-31\"\n"
-            "f.csv:7:4: record has 3 fields but the header has 5\n"
-            "9 problems in f.csv; nothing was imported.");
+            "f.csv:7:1: id: a NUL byte in the text (type text), cell \"x\\x00y\"\n"
+            "f.csv:8:4: record has 3 fields but the header has 5\n"
+            "10 problems in f.csv; nothing was imported.");
 }
 
 TEST(Validator, DecimalCommaAndFrenchDates) {

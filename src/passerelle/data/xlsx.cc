@@ -738,7 +738,9 @@ void XlsxReader::Start(std::string_view name, const XML_Char** attributes) {
     cell_column_ = column;
     const char* t = Attribute(attributes, "t");
     cell_type_ = t ? t : "n";
+    // No style is the default one, 0; a style that is no whole number, -1.
     cell_style_ = IntAttribute(Attribute(attributes, "s"), -1);
+    if (!Attribute(attributes, "s")) cell_style_ = 0;
     cell_value_.clear();
   } else if (name == "v") {
     in_value_ = true;
@@ -835,9 +837,12 @@ bool XlsxReader::CellText(std::string* text, std::string* rule) const {
       return false;
     }
     // Style 0 is the default, which a workbook without styles has too.
-    if (cell_style_ > 0 && static_cast<size_t>(cell_style_) >= date_styles_.size()) {
-      *rule = "the cell's style " + std::to_string(cell_style_) + " is not one of the " +
-              std::to_string(date_styles_.size()) + " styles the workbook has";
+    if (cell_style_ < 0 ||
+        (cell_style_ > 0 && static_cast<size_t>(cell_style_) >= date_styles_.size())) {
+      *rule = cell_style_ < 0
+                  ? "the cell's style is not a style's number"
+                  : "the cell's style " + std::to_string(cell_style_) + " is not one of the " +
+                        std::to_string(date_styles_.size()) + " styles the workbook has";
       return false;
     }
     const bool is_date = cell_style_ >= 0 &&

@@ -248,6 +248,12 @@ TEST(XlsxHostile, CellsTheirTypeOrStyleCannotHoldAreRefused) {
   EXPECT_NE(unknown.find("the cell's style 50 is not one of the 2 styles the workbook has"),
             std::string::npos)
       << unknown;
+  for (const std::string s : {"-1", "1.5", " 1", "0x1", "99999999999"}) {
+    const std::string malformed =
+        Refusal(rows("<c r=\"B2\" s=\"" + s + "\"><v>43000</v></c>", styles));
+    EXPECT_NE(malformed.find("the cell's style is not a style's number"), std::string::npos)
+        << s << ": " << malformed;
+  }
 }
 
 // A sheet of 1 GiB and a mebibyte of spaces, deflated to a thousandth: its declared size is

@@ -81,8 +81,10 @@ class ExternalTableReader : public data::RecordReader {
   ExternalTableReader(data::pg::Connection* connection, std::string label,
                       std::vector<std::string> header)
       : connection_(connection), label_(std::move(label)), header_(std::move(header)) {
-    // The columns' names and order are part of what was checked: two columns whose names
-    // were swapped hold each other's values.
+    // The columns' number, names and order are part of what was checked: two columns whose
+    // names were swapped hold each other's values, and without their number a column fewer
+    // could shift the names into the rows and the rows' fields along.
+    HashField(&hasher_, std::to_string(header_.size()), false);
     for (const std::string& name : header_) HashField(&hasher_, name, false);
   }
   ~ExternalTableReader() override { (void)connection_->Exec("CLOSE passerelle_rows"); }
@@ -117,7 +119,8 @@ class ExternalTableReader : public data::RecordReader {
     return true;
   }
 
-  // SHA-256 of the columns' names, then of the rows as read, each field framed by its length.
+  // SHA-256 of the columns' number and names, then of the rows as read, each field framed by
+  // its length.
   std::string ChecksumHex() override { return hasher_.FinishHex(); }
 
  private:

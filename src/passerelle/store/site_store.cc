@@ -616,8 +616,9 @@ Result<data::Table> SiteStore::Read(const Stored& stored, const data::Dictionary
         ", which changed since; attach it again (passerelle site attach) to check its rows";
     Result<int64_t> read = CheckRows(reader.get(), dictionary, {}, index_date, nullptr,
                                      "nothing was read.", keyed.rows(), nullptr);
-    if (!read.ok()) return FailedPrecondition(changed);
-    if (reader->ChecksumHex() != v.checksum) return FailedPrecondition(changed);
+    if (!read.ok() || *read != v.rows || reader->ChecksumHex() != v.checksum) {
+      return FailedPrecondition(changed);
+    }
     if (ordinals) {
       ordinals->resize(static_cast<size_t>(*read));
       std::iota(ordinals->begin(), ordinals->end(), 0);
