@@ -153,6 +153,20 @@ struct LabelSet {
   std::unordered_map<std::string, size_t> string_index;
 };
 
+// How a message on a file's text ends: the advice to give its encoding.
+std::string EncodingAdvice() {
+  return "give its encoding with --encoding (" + Join(CsvEncodings(), ", ") +
+         "; gb18030 or gbk for Chinese Windows)";
+}
+
+// The rule `text` breaks when it is not UTF-8, or "".
+std::string NotUtf8(std::string_view text) {
+  const auto bad = FindInvalidUtf8(text);
+  if (!bad) return "";
+  return "text that is not valid UTF-8 (byte " + std::to_string(*bad + 1) + "); " +
+         EncodingAdvice();
+}
+
 struct Column {
   std::string name;
   bool is_string = false;
@@ -328,8 +342,7 @@ std::string StatisticsReader::Failure(readstat_error_t error) const {
   if (error == READSTAT_ERROR_UNSUPPORTED_CHARSET || error == READSTAT_ERROR_CONVERT ||
       error == READSTAT_ERROR_CONVERT_BAD_STRING || error == READSTAT_ERROR_CONVERT_SHORT_STRING ||
       error == READSTAT_ERROR_CONVERT_LONG_STRING) {
-    why += "; give its text's encoding with --encoding (" + Join(CsvEncodings(), ", ") +
-           "; gb18030 or gbk for Chinese Windows)";
+    why += "; " + EncodingAdvice();
   }
   return path_ + ": cannot read it as a " + std::string(PackageName(kind_.package)) +
          " file: " + why;
@@ -474,8 +487,8 @@ std::string StatisticsReader::UnsaidEncoding(std::string_view text) const {
     if (static_cast<unsigned char>(c) >= 0x80) {
       return "text that is not ASCII in a file that does not say its encoding, or says "
              "windows-1252, which is also what is guessed for one that does not (read so, Chinese "
-             "text would be misread): give its encoding with --encoding (" +
-             Join(CsvEncodings(), ", ") + "; gb18030 or gbk for Chinese Windows)";
+             "text would be misread): " +
+             EncodingAdvice();
     }
   }
   return "";
@@ -515,10 +528,8 @@ int StatisticsReader::OnValueLabel(const char* labels, readstat_value_t value, c
   // Whether the file says its encoding is known once the pass is over (Start checks them then).
   for (const std::string_view text :
        {std::string_view(label), std::string_view(string_key ? string_key : "")}) {
-    if (const auto bad = FindInvalidUtf8(text)) {
-      self->first_pass_error_ = InvalidArgument(
-          where + "text that is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
-          "); give the file's encoding with --encoding (" + Join(CsvEncodings(), ", ") + ")");
+    if (std::string rule = NotUtf8(text); !rule.empty()) {
+      self->first_pass_error_ = InvalidArgument(where + rule);
       return READSTAT_HANDLER_ABORT;
     }
   }
@@ -636,16 +647,9 @@ bool StatisticsReader::CellText(size_t column, readstat_variable_t* variable,
               " characters, the limit of a cell";
       return false;
     }
-    if (const auto bad = FindInvalidUtf8(*text)) {
-      *rule = "text that is not valid UTF-8 (byte " + std::to_string(*bad + 1) +
-              "); if the file does not say its encoding, give it with --encoding (" +
-              Join(CsvEncodings(), ", ") + ")";
-      return false;
-    }
-    if (std::string unsaid = UnsaidEncoding(*text); !unsaid.empty()) {
-      *rule = std::move(unsaid);
-      return false;
-    }
+    *rule = NotUtf8(*text);
+    if (rule->empty()) *rule = UnsaidEncoding(*text);
+    if (!rule->empty()) return false;
     if (labels) {
       const auto it = labels->string_index.find(*text);
       if (it != labels->string_index.end()) *text = labels->strings[it->second].second;
