@@ -15,7 +15,7 @@ struct ColumnEvidence {
   bool all_integer = true;
   bool all_number = true;
   bool all_date = true;
-  bool some_date = false;                // a cell is a date (of any year)
+  bool some_date = false;                // a cell is written as a date
   std::map<std::string, size_t> levels;  // while there are few
   bool many_levels = false;
   std::unordered_set<std::string> distinct;  // text cells, while all are distinct

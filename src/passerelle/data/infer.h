@@ -25,7 +25,8 @@ std::string InferredDictionaryName(std::string_view base);
 bool IsBuiltinDictionaryName(std::string_view name);
 
 // Reads every record of `reader` and returns a dictionary named `name` for its columns.
-// Rules: all cells whole numbers → integer; numbers → number; dates in `format`'s layout → date;
+// Rules: all cells whole numbers → integer; numbers → number; written in `format`'s date
+// layout (a real day or not) → date, some of them → text;
 // few distinct values, or levels the file declares (value labels) → category; a column named id,
 // *_id or *.id, or whose values are all distinct → identifier; otherwise text. A column with no
 // value at all becomes number. A category's levels are in the order the file declares them,
