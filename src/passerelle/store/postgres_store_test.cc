@@ -303,6 +303,23 @@ TEST_F(PostgresStoreTest, AnAttachedTableRebuiltWithAColumnFewerIsRefused) {
   EXPECT_EQ(shifted.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(shifted.status().message().find("rule attached_unchanged"), std::string::npos)
       << shifted.status().message();
+  // A byte moved from the end of one field to the start of the next (0x1F, which once ended
+  // each field in the checksum), and a NULL made an empty text: each field is framed by its
+  // length, a NULL by none.
+  for (const std::string& change :
+       {std::string("UPDATE research.t SET a = 'q', b = E'\\x1fh' WHERE id = 'p1';\n"),
+        std::string("UPDATE research.t SET b = '' WHERE id = 'p2';\n")}) {
+    ASSERT_EQ(cluster_->Psql("warehouse",
+                             "DROP TABLE research.t; CREATE TABLE research.t (id text, a text, b "
+                             "text);\nINSERT INTO research.t VALUES ('p1', E'q\\x1f', 'h'), "
+                             "('p2', 'z', NULL);\n"),
+              "");
+    ASSERT_TRUE((*store)->Attach(attach).ok());
+    ASSERT_TRUE((*store)->LoadTable("t").ok());
+    ASSERT_EQ(cluster_->Psql("warehouse", change), "");
+    auto moved = (*store)->LoadTable("t");
+    EXPECT_EQ(moved.status().code(), StatusCode::kFailedPrecondition) << change;
+  }
 }
 
 // The warehouse's table as a hospital keeps it: typed columns, filled from the cohort's CSV.
