@@ -312,9 +312,7 @@ Status DictionaryInfer(const DictionaryInferOptions& options) {
   if (name.empty()) {
     name = data::InferredDictionaryName(std::filesystem::path(options.file).stem().string());
   } else if (!IsValidName(name)) {
-    return InvalidArgument("--name: '" + name +
-                           "' must be a letter, then letters, digits, '_' or '.', at most 63 "
-                           "characters");
+    return InvalidArgument("--name: '" + name + "' must be " + kValidNameRule);
   } else if (data::IsBuiltinDictionaryName(name)) {
     return InvalidArgument("--name: '" + name + "' is a built-in dictionary's; choose another");
   }

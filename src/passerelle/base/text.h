@@ -16,6 +16,9 @@ std::string_view TrimSpaces(std::string_view s);
 // '_' or '.', at most 63 characters (R's syntactic names, minus the leading dot; PostgreSQL
 // keeps 63 bytes of a name).
 bool IsValidName(std::string_view s);
+// What IsValidName asks, for messages.
+inline constexpr char kValidNameRule[] =
+    "a letter, then letters, digits, '_' or '.', at most 63 characters";
 // Byte offset of the first byte that breaks UTF-8 in `s`, or nullopt when `s` is valid UTF-8.
 std::optional<size_t> FindInvalidUtf8(std::string_view s);
 // Quotes `s` for display in an error message: "abc", with long cells shortened (between two

@@ -29,9 +29,7 @@ Result<Variable> ParseVariable(const toml::table& t, std::string_view label) {
   Variable v;
   v.name = t["name"].value_or(std::string());
   if (!IsValidName(v.name)) {
-    return InvalidArgument(where +
-                           ": variable: 'name' must be a letter, then letters, digits, "
-                           "'_' or '.', at most 63 characters");
+    return InvalidArgument(where + ": variable: 'name' must be " + kValidNameRule);
   }
   const std::string type_name = t["type"].value_or(std::string());
   const auto type = VarTypeFromName(type_name);

@@ -79,8 +79,8 @@ std::string GroupedCount(uint64_t n) {
 
 std::string ColumnNameProblem(std::string_view name, const std::vector<std::string>& header) {
   if (!IsValidName(name)) {
-    return "column name " + QuoteCell(name) +
-           " is not a valid variable name (a letter, then letters, digits, '_' or '.')";
+    return "column name " + QuoteCell(name) + " is not a valid variable name (" + kValidNameRule +
+           ")";
   }
   if (std::find(header.begin(), header.end(), name) != header.end()) {
     return "column name " + QuoteCell(name) + " appears twice";

@@ -52,9 +52,18 @@ Result<std::unique_ptr<RowValidator>> RowValidator::Make(
   return v;
 }
 
+namespace {
+
 // Text ends at a NUL byte where it is read (SQLite's shell, C programs) and PostgreSQL refuses
-// it: two identifiers that differ after one would look the same.
-constexpr char kNulInText[] = "a NUL byte in the text (type text)";
+// it: two identifiers that differ after one would look the same. False, with the rule, for such
+// a text.
+bool NulFree(std::string_view cell, std::string* rule) {
+  if (!std::memchr(cell.data(), '\0', cell.size())) return true;
+  *rule = "a NUL byte in the text (type text)";
+  return false;
+}
+
+}  // namespace
 
 bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::string* rule) const {
   const Variable& var = dictionary_.variables[i];
@@ -122,8 +131,7 @@ bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::s
           return false;
         }
         level = static_cast<int32_t>(it - var.levels.begin());
-      } else if (std::memchr(cell.data(), '\0', cell.size())) {
-        *rule = kNulInText;
+      } else if (!NulFree(cell, rule)) {
         return false;
       }
       *value = Value::Text(cell, level);
@@ -131,10 +139,7 @@ bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::s
     }
     case VarType::kIdentifier:
     case VarType::kText:
-      if (std::memchr(cell.data(), '\0', cell.size())) {
-        *rule = kNulInText;
-        return false;
-      }
+      if (!NulFree(cell, rule)) return false;
       *value = Value::Text(cell);
       return true;
   }

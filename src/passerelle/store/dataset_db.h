@@ -63,6 +63,10 @@ class DatasetDb {
   virtual Status ReadRows(const std::string& table, const std::vector<data::Variable>& variables,
                           RowSink* sink, std::vector<uint32_t>* ordinals) = 0;
 
+  // Whether a table or view of the store's own place (its file, or its schema) has this name,
+  // as the store's statements would name it (Name).
+  virtual Result<bool> Holds(const std::string& name) = 0;
+
   // A table of the database itself, SCHEMA.TABLE, read where it is (PostgreSQL only): its
   // columns as the header, its rows in a fixed order as records, inside the current
   // transaction. Unimplemented for SQLite.

@@ -112,8 +112,7 @@ Result<std::unique_ptr<HubStore>> HubStore::Open(const std::string& dir) {
 
 Result<std::string> HubStore::AddUser(const std::string& name) {
   if (!IsValidName(name)) {
-    return InvalidArgument("user name '" + name +
-                           "' must be a letter, then letters, digits, '_' or '.'");
+    return InvalidArgument("user name '" + name + "' must be " + kValidNameRule);
   }
   const std::string random = RandomHex(32);
   if (random.empty()) return Internal("no random bytes for a token");

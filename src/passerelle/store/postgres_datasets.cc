@@ -276,6 +276,15 @@ class PostgresDatasetDb : public DatasetDb {
         });
   }
 
+  Result<bool> Holds(const std::string& name) override {
+    bool held = false;
+    RETURN_IF_ERROR(Run(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = ? AND c.relname = ?",
+        {connection_->schema(), name}, [&held](const std::vector<std::string>&) { held = true; }));
+    return held;
+  }
+
   Result<std::unique_ptr<data::RecordReader>> ReadExternal(const std::string& table) override {
     const size_t dot = table.find('.');
     const std::string schema = dot == std::string::npos ? "" : table.substr(0, dot);

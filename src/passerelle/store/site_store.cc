@@ -214,8 +214,7 @@ Result<std::unique_ptr<SiteStore>> SiteStore::Create(const std::string& dir,
                                                      const std::string& site_name,
                                                      const std::string& datasets) {
   if (!IsValidName(site_name)) {
-    return InvalidArgument("site name '" + site_name +
-                           "' must be a letter, then letters, digits, '_' or '.'");
+    return InvalidArgument("site name '" + site_name + "' must be " + kValidNameRule);
   }
   if (fs::exists(StorePath(dir))) {
     return AlreadyExists(dir + " already holds a site store");
@@ -311,7 +310,8 @@ Status SiteStore::CheckDatasetName(const std::string& dataset) const {
     return InvalidArgument("dataset name '" + dataset +
                            "' must be a letter, then letters, digits, '_' or '.', at most " +
                            std::to_string(kMaxDatasetName) +
-                           " characters, and not one of site, dataset, dataset_version, data_*");
+                           " characters (its tables' names are longer), and not one of site, "
+                           "dataset, dataset_version, data_*");
   }
   return Status::Ok();
 }
@@ -493,6 +493,12 @@ Status SiteStore::Record(DatasetVersion* version, const data::Dictionary& dictio
     RETURN_IF_ERROR(db.Exec("DROP VIEW IF EXISTS " + db.Name(v.dataset)));
   }
   if (!v.attached) {
+    ASSIGN_OR_RETURN(const bool taken, db.Holds(v.dataset));
+    if (taken) {
+      return FailedPrecondition(db.label() + " already holds a table or view named " + v.dataset +
+                                " that is not this dataset's (rule dataset_name): rename it, or "
+                                "give the dataset another name");
+    }
     std::string view = "CREATE VIEW " + db.Name(v.dataset) + " AS SELECT ";
     for (size_t i = 0; i < dictionary.variables.size(); ++i) {
       const data::Variable& var = dictionary.variables[i];
@@ -500,12 +506,7 @@ Status SiteStore::Record(DatasetVersion* version, const data::Dictionary& dictio
       view += i ? ", " : "";
       view += var.type == data::VarType::kDate ? db.DateShown(column) + " AS " + column : column;
     }
-    if (Status made = db.Exec(view + " FROM " + db.Name(table)); !made.ok()) {
-      if (made.message().find("already exists") == std::string::npos) return made;
-      return FailedPrecondition(db.label() + " already holds a table or view named " + v.dataset +
-                                " that is not this dataset's (rule dataset_name): rename it, or "
-                                "give the dataset another name");
-    }
+    RETURN_IF_ERROR(db.Exec(view + " FROM " + db.Name(table)));
   }
   if (previous && !previous->table.empty()) {
     if (!previous->version.attached)

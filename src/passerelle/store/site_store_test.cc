@@ -268,6 +268,29 @@ TEST_F(SiteStoreTest, ReservedNamesAreRefusedInAnyCase) {
   }
 }
 
+// A custodian's own table in the store's file, named as a dataset's view would be: kept, and
+// the import refused by its rule (SQLite's names in any case).
+TEST_F(SiteStoreTest, AnImportLeavesATableItDidNotMakeAsItWas) {
+  {
+    auto db = Database::Open(dir_ + "/store.sqlite", false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE Gu_Cohort (note TEXT); INSERT INTO Gu_Cohort VALUES "
+                           "('mine')")
+                    .ok());
+  }
+  auto refused = store_->Import(GuRequest(Write("a.csv", data::testing::GuCsv({{}}))));
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("rule dataset_name"), std::string::npos)
+      << refused.status().message();
+  auto db = Database::Open(dir_ + "/store.sqlite", false);
+  ASSERT_TRUE(db.ok());
+  auto kept = (*db)->Prepare("SELECT note FROM gu_cohort");
+  ASSERT_TRUE(kept.ok() && *(*kept)->Step());
+  EXPECT_EQ((*kept)->Text(0), "mine");
+  EXPECT_TRUE(store_->ListDatasets()->empty());
+}
+
 TEST_F(SiteStoreTest, RowsOfAnotherSiteAreRefused) {
   auto result =
       store_->Import(GuRequest(Write("x.csv", data::testing::GuCsv({{{"site", "lyon"}}}))));

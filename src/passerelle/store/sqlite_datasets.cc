@@ -131,6 +131,16 @@ class SqliteDatasetDb : public DatasetDb {
     return Status::Ok();
   }
 
+  Result<bool> Holds(const std::string& name) override {
+    bool held = false;
+    // SQLite's names are not case-sensitive.
+    RETURN_IF_ERROR(
+        Run("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ? "
+            "COLLATE NOCASE",
+            {name}, [&held](const std::vector<std::string>&) { held = true; }));
+    return held;
+  }
+
   Result<std::unique_ptr<data::RecordReader>> ReadExternal(const std::string&) override {
     return FailedPrecondition(
         "a dataset is attached from a site store in PostgreSQL (passerelle site init DIR --name "
