@@ -88,13 +88,21 @@ int Connect(int port) {
 }
 
 // Sends `bytes`, ends the client's side, and reads until the server closes; what came back.
+// libFuzzer's timer (SIGALRM, every few seconds) interrupts a send or a receive, which then
+// fails with EINTR even though the socket is fine (a socket with a timeout is never restarted):
+// that is tried again, not taken for the server's end, until the exchange's 10 s are over.
 std::string Exchange(int port, const std::string& bytes) {
   const int fd = Connect(port);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto interrupted = [&](ssize_t n) {
+    return n < 0 && errno == EINTR && std::chrono::steady_clock::now() < deadline;
+  };
   timeval timeout{10, 0};  // a hang is a failure
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (interrupted(n)) continue;
     if (n <= 0) break;  // the server may have refused and closed
     sent += static_cast<size_t>(n);
   }
@@ -103,7 +111,9 @@ std::string Exchange(int port, const std::string& bytes) {
   char buf[4096];
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EAGAIN) Fail("the server did not end the connection within 10 s");
+    if (interrupted(n)) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      Fail("the server did not end the connection within 10 s");
     if (n <= 0) break;
     answer.append(buf, static_cast<size_t>(n));
   }
