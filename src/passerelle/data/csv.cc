@@ -57,6 +57,9 @@ bool IsAscii(std::string_view s) {
   return (any & 0x8080808080808080ULL) == 0;
 }
 
+// How a refusal of a UTF-8 file given another encoding ends.
+constexpr const char* kLeaveOut = "; leave --encoding out, or give --encoding utf-8";
+
 // The names the command line takes, and iconv's for them.
 constexpr std::pair<const char*, const char*> kEncodings[] = {{"gb18030", "GB18030"},
                                                               {"gbk", "GBK"},
@@ -64,14 +67,22 @@ constexpr std::pair<const char*, const char*> kEncodings[] = {{"gb18030", "GB180
                                                               {"windows-1252", "WINDOWS-1252"}};
 
 // What text that is not UTF-8 most likely is, from its runs of bytes from 0x80 up. Chinese
-// Windows text (GB18030/GBK) has two such bytes a character, and its words are runs of them;
-// Latin-1 and Windows-1252 have single accented letters among ASCII ones ("Hélène"), or two
-// inside a word ("Gößmann"). Windows-1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined:
+// Windows text (GB18030/GBK) has two such bytes a character, and its words are runs of them,
+// mostly of the common characters GB2312 holds (both bytes from 0xA1 up, the first to 0xF7);
+// GB18030 writes the characters GBK lacks (U+20000, or "À") in four bytes, the second and the
+// fourth an ASCII digit. Latin-1 and Windows-1252 have single accented letters among ASCII ones
+// ("Hélène"), two inside a word ("Gößmann"), or a pair that is no common Chinese character
+// ("«" and a no-break space). Windows-1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined:
 // text with one is named Latin-1.
 std::string LikelyEncoding(std::string_view bytes) {
-  const auto high = [&bytes](size_t i) { return static_cast<unsigned char>(bytes[i]) >= 0x80; };
-  const auto letter = [&bytes](size_t i) {
-    return i < bytes.size() && std::isalpha(static_cast<unsigned char>(bytes[i]));
+  const auto byte = [&bytes](size_t i) {
+    return i < bytes.size() ? static_cast<unsigned char>(bytes[i]) : 0;
+  };
+  const auto high = [&](size_t i) { return byte(i) >= 0x80; };
+  const auto digit = [&](size_t i) { return byte(i) >= '0' && byte(i) <= '9'; };
+  const auto letter = [&](size_t i) { return std::isalpha(byte(i)) != 0; };
+  const auto common = [&](size_t i) {
+    return byte(i) >= 0xA1 && byte(i) <= 0xF7 && byte(i + 1) >= 0xA1 && byte(i + 1) <= 0xFE;
   };
   size_t chinese = 0, latin = 0;
   bool undefined_in_1252 = false;
@@ -80,18 +91,25 @@ std::string LikelyEncoding(std::string_view bytes) {
       ++i;
       continue;
     }
+    if (byte(i) <= 0xFE && digit(i + 1) && high(i + 2) && byte(i + 2) <= 0xFE && digit(i + 3)) {
+      ++chinese;  // GB18030's four bytes
+      i += 4;
+      continue;
+    }
     size_t end = i;
     while (end < bytes.size() && high(end)) {
-      const auto b = static_cast<unsigned char>(bytes[end]);
+      const auto b = byte(end);
       undefined_in_1252 |= b == 0x81 || b == 0x8D || b == 0x8F || b == 0x90 || b == 0x9D;
       ++end;
     }
     const size_t run = end - i;
     const bool in_a_word = i > 0 && letter(i - 1) && letter(end);
-    if (run == 1 || (run == 2 && in_a_word)) {
+    size_t characters = 0;
+    for (size_t k = i; k + 1 < end; k += 2) characters += common(k) ? 1 : 0;
+    if (run == 1 || (run == 2 && in_a_word) || characters == 0) {
       ++latin;
     } else {
-      chinese += run / 2;
+      chinese += characters;
     }
     i = end;
   }
@@ -142,7 +160,47 @@ struct CsvReader::Decoder {
   ~Decoder() { iconv_close(cd); }
   iconv_t cd;
   std::string name;
+  // Whether the raw bytes read so far are UTF-8 too, and hold a byte from 0x80 up; the start of
+  // a character a chunk's end split.
+  bool utf8 = true, non_ascii = false;
+  std::string utf8_tail;
+  bool started = false;
 };
+
+void CsvReader::CheckNotUtf8(std::string_view raw, bool last) {
+  Decoder& d = *decoder_;
+  if (!d.started && raw.starts_with("\xEF\xBB\xBF")) {
+    decode_error_ = InvalidArgument(label_ + ": the file starts with UTF-8's byte-order mark: it " +
+                                    "is UTF-8, not " + d.name + kLeaveOut);
+  }
+  d.started = true;
+  if (!d.utf8) return;
+  std::string bytes = std::move(d.utf8_tail);
+  d.utf8_tail.clear();
+  bytes.append(raw);
+  size_t whole = bytes.size();
+  if (!last) {  // a character the chunk's end splits waits for the next chunk
+    for (size_t back = 1; back <= 3 && back <= bytes.size(); ++back) {
+      const auto c = static_cast<unsigned char>(bytes[bytes.size() - back]);
+      if (c < 0x80) break;
+      if (c < 0xC0) continue;
+      const size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+      if (length > back) whole = bytes.size() - back;
+      break;
+    }
+  }
+  const std::string_view checked = std::string_view(bytes).substr(0, whole);
+  d.non_ascii = d.non_ascii || !IsAscii(checked);
+  d.utf8 = !FindInvalidUtf8(checked);
+  d.utf8_tail = bytes.substr(whole);
+  // Text read as another encoding than its own is stored as other characters ("中文" read as
+  // GB18030 becomes "涓枃"); a file whose every byte reads as UTF-8 is UTF-8 (text in GBK or
+  // Latin-1 with more than a few characters from 0x80 up almost never is).
+  if (last && d.utf8 && d.non_ascii && decode_error_.ok()) {
+    decode_error_ = InvalidArgument(label_ + ": the file is UTF-8 (all its text reads as UTF-8), " +
+                                    "not " + d.name + kLeaveOut);
+  }
+}
 
 CsvReader::CsvReader(std::FILE* file, std::string buffer, std::string label, CsvOptions options)
     : file_(file), buffer_(std::move(buffer)), label_(std::move(label)), options_(options) {
@@ -178,6 +236,7 @@ Result<std::unique_ptr<CsvReader>> CsvReader::FromString(std::string contents, s
       new CsvReader(nullptr, std::string(), std::move(label), options));
   reader->decoder_ = std::move(decoder);
   if (reader->decoder_) {
+    reader->CheckNotUtf8(contents, true);
     reader->Decode(std::move(contents), true, &reader->buffer_);
     RETURN_IF_ERROR(reader->decode_error_);
   } else {
@@ -221,9 +280,15 @@ void CsvReader::Decode(std::string in, bool last, std::string* out) {
     const size_t line = 1 + decoded_lines_ + static_cast<size_t>(std::count(in.data(), src, '\n'));
     char hex[8];
     std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned char>(in[at]));
-    decode_error_ = InvalidArgument(label_ + ":" + std::to_string(line) + ": the file is not " +
-                                    decoder_->name + " (byte " + hex + "); give its encoding " +
-                                    "with --encoding (utf-8, " + Join(CsvEncodings(), ", ") + ")");
+    if (decoder_->utf8 && decoder_->non_ascii) {
+      decode_error_ = InvalidArgument(label_ + ":" + std::to_string(line) + ": the file is not " +
+                                      decoder_->name + ": it reads as UTF-8" + kLeaveOut);
+      break;
+    }
+    decode_error_ = InvalidArgument(
+        label_ + ":" + std::to_string(line) + ": the file is not " + decoder_->name + " (byte " +
+        hex + "); give its encoding with --encoding (utf-8, " + Join(CsvEncodings(), ", ") + ")" +
+        (decoder_->name == "gbk" ? "; GB18030 holds every character of GBK, and more" : ""));
     break;
   }
   decoded_lines_ += static_cast<size_t>(std::count(in.data(), src, '\n'));
@@ -259,6 +324,7 @@ bool CsvReader::Fill() {
       hasher_.Wait(0);  // `raw` goes with the decoding
     }
     bytes_read_ += n;
+    CheckNotUtf8(std::string_view(raw).substr(kept), n == 0);
     Decode(std::move(raw), n == 0, &buffer_);
     if (!decode_error_.ok()) buffer_.clear();  // nothing more is read
     if (!buffer_.empty() || n == 0 || !decode_error_.ok()) break;

@@ -68,6 +68,10 @@ class CsvReader : public RecordReader {
   // (UTF-8), keeping an incomplete last character in undecoded_ unless `last`. A byte sequence
   // not of the encoding sets decode_error_.
   void Decode(std::string in, bool last, std::string* out);
+  // Refuses (decode_error_) a file given an encoding that is UTF-8 after all: one that starts
+  // with UTF-8's byte-order mark, or whose raw bytes, `raw` the next of them, all read as UTF-8
+  // with some from 0x80 up.
+  void CheckNotUtf8(std::string_view raw, bool last);
   // Ensures buffer_[pos_] exists; false at end of input.
   bool Fill();
   Status Fail(size_t line, size_t column, std::string_view what) const;

@@ -128,7 +128,13 @@ TEST(Csv, TextNotInUtf8IsRefusedNamingItsLikelyEncoding) {
   // Two Latin-1 letters inside a word, "Gößmann"; one Chinese character alone, 张; a byte
   // Windows-1252 leaves undefined.
   for (const auto& [field, likely] : std::vector<std::pair<std::string, std::string>>{
-           {"G\xF6\xDFmann", "windows-1252"}, {"\xD5\xC5", "gb18030"}, {"a\x81z", "latin1"}}) {
+           {"G\xF6\xDFmann", "windows-1252"},
+           {"\xD5\xC5", "gb18030"},
+           {"a\x81z", "latin1"},
+           // GB18030's four bytes (U+20000), with ASCII digits among them; French quotes
+           // around no-break spaces, a pair that is no common Chinese character.
+           {"\x95\x32\x82\x36\x95\x32\x82\x37", "gb18030"},
+           {"\xAB\xA0oui\xA0\xBB", "windows-1252"}}) {
     auto one = CsvReader::FromString("name\n" + field + "\n", "one.csv", {});
     ASSERT_TRUE(one.ok());
     more = (*one)->Next(&record);
@@ -181,6 +187,53 @@ TEST(Csv, Gb18030Latin1AndWindows1252AreReadIntoUtf8) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("encoding 'big5': use utf-8, gb18030"),
             std::string::npos);
+}
+
+// A UTF-8 file given another encoding would have its text stored as other characters ("中文"
+// read as GB18030 is "涓枃"): refused, whether its bytes happen to decode or not, and across the
+// chunks of a file.
+TEST(Csv, AUtf8FileGivenAnotherEncodingIsRefused) {
+  CsvOptions gb;
+  gb.encoding = "gb18030";
+  for (const std::string& text :
+       {std::string("site\n\xE4\xB8\xAD\xE6\x96\x87\n"), std::string("site\n\xE4\xB8\xAD\n"),
+        std::string("\xEF\xBB\xBFsite\nWuhan\n")}) {
+    auto reader = CsvReader::FromString(text, "u8.csv", gb);
+    Status status = reader.status();
+    Record record;
+    while (status.ok()) {
+      auto more = (*reader)->Next(&record);
+      if (!more.ok()) status = more.status();
+      if (more.ok() && !*more) break;
+    }
+    ASSERT_FALSE(status.ok()) << text;
+    EXPECT_NE(status.message().find("UTF-8"), std::string::npos) << status.message();
+    EXPECT_NE(status.message().find("leave --encoding out"), std::string::npos) << status.message();
+  }
+  // ASCII is ASCII in every encoding; GBK's text is not UTF-8.
+  EXPECT_EQ(ReadAll("site\nLyon\n", gb)[0][0], "Lyon");
+  // A GB18030 file read as GBK is told of GB18030.
+  CsvOptions gbk;
+  gbk.encoding = "gbk";
+  auto four = CsvReader::FromString("site\n\x95\x32\x82\x36\n", "gb.csv", gbk);
+  ASSERT_FALSE(four.ok());
+  EXPECT_NE(four.status().message().find("GB18030 holds every character of GBK"), std::string::npos)
+      << four.status().message();
+
+  const std::string path = ::testing::TempDir() + "/latin_utf8.csv";
+  std::string bytes = "ab\n";  // then rows "é\n" (C3 A9 0A): one splits at byte 1,048,576
+  for (int i = 0; i < 349600; ++i) bytes += "\xC3\xA9\n";
+  std::ofstream(path, std::ios::binary) << bytes;
+  CsvOptions latin1;
+  latin1.encoding = "latin1";
+  auto reader = CsvReader::Open(path, latin1);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  Record record;
+  Result<bool> more = true;
+  while (more.ok() && *more) more = (*reader)->Next(&record);
+  ASSERT_FALSE(more.ok());
+  EXPECT_NE(more.status().message().find("the file is UTF-8"), std::string::npos)
+      << more.status().message();
 }
 
 // A character split by the end of a 1 MiB chunk is read whole; the checksum is of the file's

@@ -89,7 +89,15 @@ std::string TomlString(std::string_view s) {
         out += "\\t";
         break;
       default:
-        out.push_back(c);
+        // TOML allows no other control character in a string, a carriage return included.
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+          static constexpr char kHex[] = "0123456789ABCDEF";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        } else {
+          out.push_back(c);
+        }
     }
   }
   out.push_back('"');

@@ -77,11 +77,6 @@ std::string FormatName(std::string_view format) {
   return name;
 }
 
-bool StartsWithAny(std::string_view s, std::initializer_list<std::string_view> prefixes) {
-  return std::any_of(prefixes.begin(), prefixes.end(),
-                     [&](std::string_view p) { return s.starts_with(p); });
-}
-
 // Reads the display formats of the three packages' manuals. Times of day (SPSS TIME, SAS TIME,
 // Stata %tc with only hours) are not dates and stay numbers; so do Stata's weekly, monthly,
 // quarterly and yearly dates, which count other units than days.
@@ -89,10 +84,12 @@ Temporal TemporalOf(Package package, std::string_view format) {
   if (format.empty()) return Temporal::kNone;
   switch (package) {
     case Package::kSpss: {
-      // Every SPSS date is a number of seconds; DATETIME and YMDHMS add the time of day.
+      // Every SPSS date is a number of seconds; DATETIME and YMDHMS add the time of day, and
+      // QYR, MOYR and WKYR show a part of the date only.
       const std::string name = FormatName(format);
       if (name == "DATE" || name == "ADATE" || name == "EDATE" || name == "SDATE" ||
-          name == "JDATE" || name == "DATETIME" || name == "YMDHMS") {
+          name == "JDATE" || name == "QYR" || name == "MOYR" || name == "WKYR" ||
+          name == "DATETIME" || name == "YMDHMS") {
         return Temporal::kSeconds;
       }
       return Temporal::kNone;
@@ -103,22 +100,45 @@ Temporal TemporalOf(Package package, std::string_view format) {
         return Temporal::kDays;
       }
       if (f.starts_with("%tc") || f.starts_with("%tC")) {
-        // A format showing only the time of day ("%tcHH:MM") is a time, not a date.
+        // A format showing only the time of day ("%tcHH:MM", "%tchh:mm:ss am") is a time, not a
+        // date. Its date codes: century (C, c), year (Y, y), day of the year (J, j), month (N,
+        // n, and the names Mon, mon, Month, month) and day (D, d, and the day's names); MM and
+        // mm are minutes.
         const std::string_view rest = f.substr(3);
-        const bool only_time =
-            !rest.empty() && rest.find_first_of("DdNnMmlCcYy") == std::string_view::npos;
+        const bool only_time = !rest.empty() &&
+                               rest.find_first_of("CcYyJjNnDd") == std::string_view::npos &&
+                               rest.find("Mon") == std::string_view::npos &&
+                               rest.find("mon") == std::string_view::npos;
         return only_time ? Temporal::kNone : Temporal::kMilliseconds;
       }
       return Temporal::kNone;
     }
     case Package::kSas: {
+      // SAS's date formats write a number of days, its datetime formats a number of seconds,
+      // even those that show a part only (DAY, MONYY, YEAR; DTDATE, DTYEAR, E8601DN). A format's
+      // name is matched whole, with the separator letter some take (MMDDYYS, YYMMDDN): a
+      // custodian's own format ("YEARGRP") is not a date. TOD and the TIME formats show a time.
       const std::string name = FormatName(format);
-      if (StartsWithAny(name, {"DATETIME", "DATEAMPM", "E8601DT", "B8601DT", "E8601DX", "E8601DZ",
-                               "NLDATM", "MDYAMPM"})) {
+      auto named = [&name](std::initializer_list<std::string_view> names, bool separated) {
+        return std::any_of(names.begin(), names.end(), [&](std::string_view n) {
+          return name == n || (separated && name.size() == n.size() + 1 && name.starts_with(n) &&
+                               std::string_view("BCDNPS").find(name.back()) != std::string::npos);
+        });
+      };
+      if (named({"DATETIME", "DATEAMPM", "DTDATE",  "DTMONYY",  "DTWKDATX", "DTYEAR",  "DTYYQC",
+                 "E8601DT",  "E8601DN",  "E8601DX", "E8601DZ",  "E8601LX",  "B8601DT", "B8601DN",
+                 "B8601DX",  "B8601DZ",  "B8601LX", "IS8601DT", "IS8601DN", "MDYAMPM", "EURDFDT"},
+                false) ||
+          name.starts_with("NLDATM")) {
         return Temporal::kSeconds;
       }
-      if (StartsWithAny(name, {"DATE", "DDMMYY", "MMDDYY", "YYMMDD", "E8601DA", "B8601DA",
-                               "WEEKDATE", "WEEKDATX", "NLDATE", "MINGUO", "EURDFDD"})) {
+      if (named({"DDMMYY", "MMDDYY", "YYMMDD", "MMYY", "YYMM", "YYQ", "YYQR"}, true) ||
+          named({"DATE",   "DAY",     "DOWNAME",  "JULDAY",   "JULIAN",   "MONNAME", "MONTH",
+                 "MONYY",  "QTR",     "QTRR",     "WEEKDATE", "WEEKDATX", "WEEKDAY", "WEEKU",
+                 "WEEKV",  "WEEKW",   "WORDDATE", "WORDDATX", "YEAR",     "YYMON",   "NENGO",
+                 "MINGUO", "E8601DA", "B8601DA",  "IS8601DA"},
+                false) ||
+          name.starts_with("NLDATE") || name.starts_with("EURDF")) {
         return Temporal::kDays;
       }
       return Temporal::kNone;
@@ -257,7 +277,11 @@ class StatisticsReader final : public RecordReader {
 
  private:
   // A parser reading the file (through `memory` when the file is in memory).
-  readstat_parser_t* NewParser(MemoryFile* memory) const;
+  // A parser of the file, in the encoding given with --encoding unless `as_said`.
+  readstat_parser_t* NewParser(MemoryFile* memory, bool as_said = false) const;
+  // The encoding the file says it is in, as ReadStat reads it without --encoding ("" when it
+  // says none, or cannot be read so).
+  std::string SaidEncoding() const;
   std::string Failure(readstat_error_t error) const;
   // Runs the kind's parser over the file.
   readstat_error_t RunParser(readstat_parser_t* parser);
@@ -321,7 +345,7 @@ class StatisticsReader final : public RecordReader {
   size_t next_in_batch_ = 0;
 };
 
-readstat_parser_t* StatisticsReader::NewParser(MemoryFile* memory) const {
+readstat_parser_t* StatisticsReader::NewParser(MemoryFile* memory, bool as_said) const {
   readstat_parser_t* parser = readstat_parser_init();
   if (!parser) return nullptr;
   if (in_memory_) {
@@ -329,10 +353,37 @@ readstat_parser_t* StatisticsReader::NewParser(MemoryFile* memory) const {
     UseMemoryFile(parser, memory);
   }
   readstat_set_error_handler(parser, &StatisticsReader::OnError);
-  if (!iconv_encoding_.empty()) {
+  if (!iconv_encoding_.empty() && !as_said) {
     readstat_set_file_character_encoding(parser, iconv_encoding_.c_str());
   }
   return parser;
+}
+
+std::string StatisticsReader::SaidEncoding() const {
+  struct Said {
+    Package package;
+    std::string encoding;
+  } said{kind_.package, ""};
+  MemoryFile memory;
+  readstat_parser_t* parser = NewParser(&memory, true);
+  if (!parser) return "";
+  // The context is `said`, not the reader: ReadStat's messages are not needed here.
+  readstat_set_error_handler(parser, [](const char*, void*) {});
+  readstat_set_metadata_handler(parser, [](readstat_metadata_t* metadata, void* ctx) -> int {
+    auto* out = static_cast<Said*>(ctx);
+    const char* encoding = readstat_get_file_encoding(metadata);
+    // Stata's files are UTF-8 from format 118 on, and say nothing before.
+    if (out->package == Package::kStata) {
+      out->encoding = readstat_get_file_format_version(metadata) >= 118 ? "UTF-8" : "";
+    } else if (encoding) {
+      out->encoding = encoding;
+    }
+    return READSTAT_HANDLER_ABORT;  // nothing more is needed
+  });
+  readstat_set_row_limit(parser, 1);
+  (void)kind_.parse(parser, in_memory_ ? "memory" : path_.c_str(), &said);
+  readstat_parser_free(parser);
+  return said.encoding;
 }
 
 std::string StatisticsReader::Failure(readstat_error_t error) const {
@@ -556,6 +607,16 @@ Status StatisticsReader::Start() {
     std::error_code ec;
     file_size_ = std::filesystem::file_size(path_, ec);
     if (ec) file_size_ = UINT64_MAX;  // ReadStat says why it cannot open it
+  }
+  // --encoding is for a file that does not say its own, or names a code page it may not be
+  // in. Read as another encoding, a file that says UTF-8 (as every Stata file from Stata 14 on
+  // does) would have its text stored as other characters.
+  if (!iconv_encoding_.empty() && iconv_encoding_ != "UTF-8") {
+    const std::string said = AsciiLower(SaidEncoding());
+    if (said == "utf-8" || said == "utf8") {
+      return InvalidArgument(path_ + ": the file says its text is UTF-8; --encoding is for a " +
+                             "file that does not say its encoding: leave it out");
+    }
   }
   MemoryFile memory;
   readstat_parser_t* parser = NewParser(&memory);

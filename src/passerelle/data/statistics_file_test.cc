@@ -277,6 +277,98 @@ TEST(StatisticsFile, SpssPortableFile) {
   EXPECT_EQ(read->rows, expected);
 }
 
+// One row of numbers, each with its display format, as a Stata (format 118) or SAS transport
+// file; `text` adds a string variable holding it.
+void WriteFormats(const std::string& path, bool stata,
+                  const std::vector<std::pair<std::string, double>>& formats,
+                  const std::string& text = "") {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr);
+  readstat_writer_t* writer = readstat_writer_init();
+  readstat_set_data_writer(writer, &WriteToFile);
+  std::vector<readstat_variable_t*> variables;
+  for (size_t i = 0; i < formats.size(); ++i) {
+    const std::string name = "V" + std::to_string(i + 1);
+    variables.push_back(readstat_add_variable(writer, name.c_str(), READSTAT_TYPE_DOUBLE, 0));
+    readstat_variable_set_format(variables.back(), formats[i].first.c_str());
+  }
+  readstat_variable_t* string =
+      text.empty() ? nullptr
+                   : readstat_add_variable(writer, "T", READSTAT_TYPE_STRING, text.size());
+  if (stata) {
+    ASSERT_EQ(readstat_writer_set_file_format_version(writer, 118), READSTAT_OK);
+    ASSERT_EQ(readstat_begin_writing_dta(writer, file, 1), READSTAT_OK);
+  } else {
+    ASSERT_EQ(readstat_begin_writing_xport(writer, file, 1), READSTAT_OK);
+  }
+  readstat_begin_row(writer);
+  for (size_t i = 0; i < formats.size(); ++i) {
+    readstat_insert_double_value(writer, variables[i], formats[i].second);
+  }
+  if (string) readstat_insert_string_value(writer, string, text.c_str());
+  readstat_end_row(writer);
+  ASSERT_EQ(readstat_end_writing(writer), READSTAT_OK);
+  readstat_writer_free(writer);
+  std::fclose(file);
+}
+
+// A date shown in part (the month and year, the year, the day of the week) or from a
+// date-time is still a date; a time of day, or a custodian's own format, is a number.
+TEST(StatisticsFile, DatesInEveryFormatAreDatesAndTimesAreNumbers) {
+  const std::string dir = passerelle::testing::FreshTestDir("statistics");
+  constexpr double kDay = 22281;                     // 2021-01-01, days since 1960
+  constexpr double kSeconds = kDay * 86400 + 51900;  // 14:25 that day
+  constexpr double kMilliseconds = kSeconds * 1000;
+  WriteFormats(dir + "/formats.xpt", false,
+               {{"WORDDATE18.", kDay},
+                {"MONYY7.", kDay},
+                {"YEAR4.", kDay},
+                {"JULIAN7.", kDay},
+                {"MMDDYYS10.", kDay},
+                {"DTDATE9.", kSeconds},
+                {"E8601DN10.", kSeconds},
+                {"TIME8.", 51900},
+                {"TOD8.", kSeconds},
+                {"YEARGRP.", kDay}});
+  auto sas = ReadFile(dir + "/formats.xpt");
+  ASSERT_TRUE(sas.ok()) << sas.status().message();
+  ASSERT_TRUE(sas->status.ok()) << sas->status.message();
+  const std::string date = "2021-01-01";
+  EXPECT_EQ(sas->rows,
+            (std::vector<std::vector<std::string>>{
+                {date, date, date, date, date, date, date, "51900", "1925130300", "22281"}}));
+
+  WriteFormats(dir + "/formats.dta", true,
+               {{"%td", kDay},
+                {"%tc", kMilliseconds},
+                {"%tcDD/NN/CCYY_HH:MM", kMilliseconds},
+                {"%tcMon_DD", kMilliseconds},
+                {"%tcHH:MM", 51900000},
+                {"%tchh:mm_am", 51900000}});
+  auto stata = ReadFile(dir + "/formats.dta");
+  ASSERT_TRUE(stata.ok()) << stata.status().message();
+  ASSERT_TRUE(stata->status.ok()) << stata->status.message();
+  EXPECT_EQ(
+      stata->rows,
+      (std::vector<std::vector<std::string>>{{date, date, date, date, "51900000", "51900000"}}));
+}
+
+// --encoding is for a file that does not say its encoding: a Stata file from Stata 14 on is
+// UTF-8, and read as GBK its text would be stored as other characters.
+TEST(StatisticsFile, AnEncodingIsNotGivenToAFileThatSaysUtf8) {
+  const std::string path = passerelle::testing::FreshTestDir("statistics") + "/utf8.dta";
+  WriteFormats(path, true, {{"%9.0g", 1}}, "\xC3\xA9t\xC3\xA9");
+  RecordOptions gbk;
+  gbk.encoding = "gbk";
+  auto refused = OpenRecordReader(path, gbk, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("says its text is UTF-8"), std::string::npos)
+      << refused.status().message();
+  auto read = ReadFile(path);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(read->rows, (std::vector<std::vector<std::string>>{{"1", "\xC3\xA9t\xC3\xA9"}}));
+}
+
 TEST(StatisticsFile, ManyRowsStreamInOrder) {
   const std::string path = passerelle::testing::FreshTestDir("statistics") + "/many.sav";
   constexpr long kRows = 25000;  // many batches of the parsing thread

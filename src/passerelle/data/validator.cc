@@ -54,10 +54,16 @@ Result<std::unique_ptr<RowValidator>> RowValidator::Make(
 
 namespace {
 
-// Text ends at a NUL byte where it is read (SQLite's shell, C programs) and PostgreSQL refuses
-// it: two identifiers that differ after one would look the same. False, with the rule, for such
-// a text.
-bool NulFree(std::string_view cell, std::string* rule) {
+// Text is stored as UTF-8, whatever the file it came from: bytes that are not (a damaged
+// workbook, a statistics file whose text is not in the encoding it names) would be shown as
+// other characters by every reader. Text ends at a NUL byte where it is read (SQLite's shell, C
+// programs) and PostgreSQL refuses it: two identifiers that differ after one would look the
+// same. False, with the rule, for such a text.
+bool TextValid(std::string_view cell, std::string* rule) {
+  if (FindInvalidUtf8(cell)) {
+    *rule = "text that is not valid UTF-8 (type text)";
+    return false;
+  }
   if (!std::memchr(cell.data(), '\0', cell.size())) return true;
   *rule = "a NUL byte in the text (type text)";
   return false;
@@ -131,7 +137,7 @@ bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::s
           return false;
         }
         level = static_cast<int32_t>(it - var.levels.begin());
-      } else if (!NulFree(cell, rule)) {
+      } else if (!TextValid(cell, rule)) {
         return false;
       }
       *value = Value::Text(cell, level);
@@ -139,7 +145,7 @@ bool RowValidator::Convert(size_t i, std::string_view cell, Value* value, std::s
     }
     case VarType::kIdentifier:
     case VarType::kText:
-      if (!NulFree(cell, rule)) return false;
+      if (!TextValid(cell, rule)) return false;
       *value = Value::Text(cell);
       return true;
   }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -232,29 +233,58 @@ class XmlStream {
 void XmlHandler::Refuse(std::string why) { stream_->Refuse(std::move(why)); }
 void XmlHandler::Pause() { stream_->Pause(); }
 
-// Excel writes characters XML cannot hold (a carriage return, say) as _xHHHH_.
+// The UTF-16 unit of an escape _xHHHH_ at `at` in `text`, if one is there.
+std::optional<unsigned> ExcelEscapeAt(const std::string& text, size_t at) {
+  if (at + 7 > text.size() || text.compare(at, 2, "_x") != 0 || text[at + 6] != '_') {
+    return std::nullopt;
+  }
+  unsigned code = 0;
+  const auto [end, ec] = std::from_chars(text.data() + at + 2, text.data() + at + 6, code, 16);
+  if (ec != std::errc() || end != text.data() + at + 6) return std::nullopt;
+  return code;
+}
+
+// Excel writes characters XML cannot hold (a carriage return, say) as _xHHHH_, a UTF-16 unit
+// each: a character beyond U+FFFF is a pair of them (_xD840__xDC00_ is U+20000). A surrogate
+// that is not in a pair is no character: it becomes U+FFFD, as in any UTF-16 decoder.
 std::string DecodeExcelEscapes(std::string text) {
   size_t at = text.find("_x");
   if (at == std::string::npos) return text;
   std::string out;
   size_t from = 0;
   for (; at != std::string::npos; at = text.find("_x", at + 1)) {
-    if (at < from || at + 7 > text.size() || text[at + 6] != '_') continue;
-    unsigned code = 0;
-    const auto [end, ec] = std::from_chars(text.data() + at + 2, text.data() + at + 6, code, 16);
-    if (ec != std::errc() || end != text.data() + at + 6) continue;
+    if (at < from) continue;
+    const std::optional<unsigned> unit = ExcelEscapeAt(text, at);
+    if (!unit) continue;
     out.append(text, from, at - from);
+    unsigned code = *unit;
+    from = at + 7;
+    if (code >= 0xD800 && code <= 0xDBFF) {
+      const std::optional<unsigned> low = ExcelEscapeAt(text, from);
+      if (low && *low >= 0xDC00 && *low <= 0xDFFF) {
+        code = 0x10000 + ((code - 0xD800) << 10) + (*low - 0xDC00);
+        from += 7;
+      } else {
+        code = 0xFFFD;
+      }
+    } else if (code >= 0xDC00 && code <= 0xDFFF) {
+      code = 0xFFFD;
+    }
     if (code < 0x80) {
       out += static_cast<char>(code);
     } else if (code < 0x800) {
       out += static_cast<char>(0xC0 | (code >> 6));
       out += static_cast<char>(0x80 | (code & 0x3F));
-    } else {
+    } else if (code < 0x10000) {
       out += static_cast<char>(0xE0 | (code >> 12));
       out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
       out += static_cast<char>(0x80 | (code & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (code >> 18));
+      out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (code & 0x3F));
     }
-    from = at + 7;
   }
   out.append(text, from, std::string::npos);
   return out;

@@ -213,6 +213,24 @@ TEST(XlsxHostile, AWorkbookInMemoryReadsAsOnDisk) {
   EXPECT_EQ(read.rows, (std::vector<std::vector<std::string>>{{"p1", "61"}}));
 }
 
+// Excel's _xHHHH_ escapes are UTF-16 units: a character beyond U+FFFF is a pair of them, and a
+// surrogate alone is no character (U+FFFD), never bytes that are not UTF-8.
+TEST(Xlsx, EscapedCharactersAreUtf16Units) {
+  const std::string workbook = Workbook(SheetXml(
+      kHeader +
+      Row(2, InlineCell("A2", "a_xD840__xDC00_b_x000D__x00E9_") + "<c r=\"B2\"><v>61</v></c>") +
+      Row(3, InlineCell("A3", "_xD840_x_xDC00_") + "<c r=\"B3\"><v>62</v></c>")));
+  auto reader = OpenXlsxBytes(workbook, "escapes.xlsx", {}, {});
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  const auto read = ReadAll(reader->get());
+  ASSERT_TRUE(read.status.ok()) << read.status.message();
+  EXPECT_EQ(read.rows,
+            (std::vector<std::vector<std::string>>{{"a\xF0\xA0\x80\x80"
+                                                    "b\r\xC3\xA9",
+                                                    "61"},
+                                                   {"\xEF\xBF\xBDx\xEF\xBF\xBD", "62"}}));
+}
+
 // TRUE/FALSE cells are 1 or 0 (or, from some writers, true or false); a date before the
 // calendar's first day is no day; a style the workbook does not have is no style.
 TEST(XlsxHostile, CellsTheirTypeOrStyleCannotHoldAreRefused) {
