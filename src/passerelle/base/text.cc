@@ -98,7 +98,17 @@ std::string QuoteCell(std::string_view s) {
       length = 3;
     }
     if (length == 0) {
-      out.push_back(shown[i]);
+      // A character of another kind as it is; a byte that begins none (text that is not UTF-8)
+      // as its value.
+      const size_t n = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
+      if (n > 0 && i + n <= shown.size() && !FindInvalidUtf8(shown.substr(i, n))) {
+        out.append(shown.substr(i, n));
+        i += n - 1;
+      } else {
+        out += "\\x";
+        out += kHex[b >> 4];
+        out += kHex[b & 15];
+      }
       continue;
     }
     out += "\\u";

@@ -26,6 +26,8 @@ TEST(Text, QuoteCellShowsControlBytesAndCutsBetweenCharacters) {
                       "d\xE2\x80\x8F"),
             "\"a\\u0085b\\u202ec\\u2066d\\u200f\"");
   EXPECT_EQ(QuoteCell("é北京\xE2\x80\x94"), "\"é北京\xE2\x80\x94\"");
+  // Bytes that are not UTF-8 (Latin-1, GBK, a surrogate) as their values.
+  EXPECT_EQ(QuoteCell("caf\xE9 \xCE\xE4 \xED\xA0\x80"), "\"caf\\xe9 \\xce\\xe4 \\xed\\xa0\\x80\"");
 }
 
 TEST(Text, Utf8Validation) {

@@ -41,6 +41,22 @@ TEST(Dictionary, TomlRoundTrip) {
   EXPECT_EQ(again->rules, d->rules);
 }
 
+// Levels as a file gave them (a carriage return inside a quoted cell, a DEL) are written so that
+// TOML reads them back: a dictionary that `dictionary infer` wrote is one an import reads.
+TEST(Dictionary, ControlCharactersInLevelsRoundTrip) {
+  Dictionary d;
+  d.name = "odd";
+  Variable v;
+  v.name = "note";
+  v.type = VarType::kCategory;
+  v.levels = {"a\r\nb", "x\x7Fy", "tab\there", "quote\"back\\", "\x01"};
+  d.variables.push_back(v);
+  auto again = ParseDictionary(DictionaryToToml(d), "again");
+  ASSERT_TRUE(again.ok()) << again.status().ToString() << "\n" << DictionaryToToml(d);
+  ASSERT_EQ(again->variables.size(), 1u);
+  EXPECT_EQ(again->variables[0].levels, v.levels);
+}
+
 TEST(Dictionary, ErrorsNameTheirPlace) {
   auto bad_type =
       ParseDictionary("name = \"x\"\n[[variable]]\nname = \"a\"\ntype = \"float\"\n", "x.toml");

@@ -114,6 +114,24 @@ TEST(Validator, ProblemsNameFileLineColumnVariableRuleAndCell) {
             "10 problems in f.csv; nothing was imported.");
 }
 
+// Text is UTF-8 whatever file it came from: a statistics file whose text is not in the encoding
+// it names hands on other bytes, which are refused as a CSV's are.
+TEST(Validator, TextThatIsNotUtf8IsRefusedFromAnySource) {
+  const Dictionary d = Small();
+  ProblemList problems;
+  const std::vector<std::string> header = {"id", "age", "psa", "dx", "arm"};
+  auto validator = RowValidator::Make(d, header, {}, IndexDate::kDiagnosis, &problems);
+  ASSERT_TRUE(validator.ok()) << validator.status().ToString();
+  Record record;
+  for (const std::string_view field : {"p\xE9", "1", "1", "2020-01-01", "a"}) record.Add(field, 2);
+  std::vector<Value> row;
+  EXPECT_FALSE((*validator)->Check(record, &row, &problems));
+  EXPECT_NE(problems.Format("f.sav", "nothing was imported.")
+                .find("id: text that is not valid UTF-8 (type text), cell \"p\\xe9\""),
+            std::string::npos)
+      << problems.Format("f.sav", "nothing was imported.");
+}
+
 TEST(Validator, DecimalCommaAndFrenchDates) {
   CellFormat format;
   format.decimal_comma = true;
