@@ -95,7 +95,10 @@ Temporal TemporalOf(Package package, std::string_view format) {
       return Temporal::kNone;
     }
     case Package::kStata: {
-      const std::string_view f = format;
+      // "%-td" is "%td" shown left-aligned.
+      std::string left_aligned;
+      std::string_view f = format;
+      if (f.starts_with("%-")) f = left_aligned = "%" + std::string(f.substr(2));
       if (f.starts_with("%td") || (f.starts_with("%d") && !f.starts_with("%dx"))) {
         return Temporal::kDays;
       }

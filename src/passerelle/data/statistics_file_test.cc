@@ -343,14 +343,15 @@ TEST(StatisticsFile, DatesInEveryFormatAreDatesAndTimesAreNumbers) {
                 {"%tc", kMilliseconds},
                 {"%tcDD/NN/CCYY_HH:MM", kMilliseconds},
                 {"%tcMon_DD", kMilliseconds},
+                {"%-td", kDay},
+                {"%-tc", kMilliseconds},
                 {"%tcHH:MM", 51900000},
                 {"%tchh:mm_am", 51900000}});
   auto stata = ReadFile(dir + "/formats.dta");
   ASSERT_TRUE(stata.ok()) << stata.status().message();
   ASSERT_TRUE(stata->status.ok()) << stata->status.message();
-  EXPECT_EQ(
-      stata->rows,
-      (std::vector<std::vector<std::string>>{{date, date, date, date, "51900000", "51900000"}}));
+  EXPECT_EQ(stata->rows, (std::vector<std::vector<std::string>>{
+                             {date, date, date, date, date, date, "51900000", "51900000"}}));
 }
 
 // --encoding is for a file that does not say its encoding: a Stata file from Stata 14 on is
