@@ -189,6 +189,15 @@ TEST(Csv, Gb18030Latin1AndWindows1252AreReadIntoUtf8) {
             std::string::npos);
 }
 
+// Writes a file of a header "ab" and 349,600 rows of `row`, three bytes each: the row at byte
+// 1,048,576, where the first chunk ends, is split after its first byte. Its bytes.
+std::string RowsAcrossAChunk(const std::string& path, const std::string& row) {
+  std::string bytes = "ab\n";
+  for (int i = 0; i < 349600; ++i) bytes += row;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return bytes;
+}
+
 // A UTF-8 file given another encoding would have its text stored as other characters ("中文"
 // read as GB18030 is "涓枃"): refused, whether its bytes happen to decode or not, and across the
 // chunks of a file.
@@ -221,9 +230,7 @@ TEST(Csv, AUtf8FileGivenAnotherEncodingIsRefused) {
       << four.status().message();
 
   const std::string path = ::testing::TempDir() + "/latin_utf8.csv";
-  std::string bytes = "ab\n";  // then rows "é\n" (C3 A9 0A): one splits at byte 1,048,576
-  for (int i = 0; i < 349600; ++i) bytes += "\xC3\xA9\n";
-  std::ofstream(path, std::ios::binary) << bytes;
+  RowsAcrossAChunk(path, "\xC3\xA9\n");  // é in UTF-8
   CsvOptions latin1;
   latin1.encoding = "latin1";
   auto reader = CsvReader::Open(path, latin1);
@@ -240,9 +247,7 @@ TEST(Csv, AUtf8FileGivenAnotherEncodingIsRefused) {
 // own bytes.
 TEST(Csv, AnEncodedFileIsReadAcrossChunks) {
   const std::string path = ::testing::TempDir() + "/gb18030.csv";
-  std::string bytes = "ab\n";  // then rows "中\n" (D6 D0 0A): one splits at byte 1,048,576
-  for (int i = 0; i < 349600; ++i) bytes += "\xD6\xD0\n";
-  std::ofstream(path, std::ios::binary) << bytes;
+  const std::string bytes = RowsAcrossAChunk(path, "\xD6\xD0\n");  // 中 in GB18030
   CsvOptions gb;
   gb.encoding = "gb18030";
   auto reader = CsvReader::Open(path, gb);
