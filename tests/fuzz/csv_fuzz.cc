@@ -1,5 +1,6 @@
 // Fuzz target: the CSV reader and the row validator on arbitrary bytes, against the GU
-// dictionary. Any input must end in rows or a Status, never a crash.
+// dictionary, read as UTF-8 or through one of the encodings (chosen by the input's length, so
+// that every byte stays the file's). Any input must end in rows or a Status, never a crash.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,7 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Dictionary dictionary =
       ParseDictionary(*BuiltinDictionaryText("gu_cohort.v1"), "gu").value();
   std::string input(reinterpret_cast<const char*>(data), size);
-  auto reader = CsvReader::FromString(std::move(input), "fuzz.csv", {});
+  static const char* const kEncodings[] = {"", "", "gb18030", "gbk", "latin1"};
+  CsvOptions options;
+  options.encoding = kEncodings[size % 5];
+  auto reader = CsvReader::FromString(std::move(input), "fuzz.csv", options);
   if (!reader.ok()) return 0;
   ProblemList problems;
   auto validator =
