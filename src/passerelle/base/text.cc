@@ -70,7 +70,6 @@ std::string QuoteCell(std::string_view s) {
   size_t end = std::min(s.size(), kMax);
   // Not in the middle of a UTF-8 character.
   while (end < s.size() && end > 0 && (static_cast<unsigned char>(s[end]) & 0xc0) == 0x80) --end;
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\"";
   const std::string_view shown = s.substr(0, end);
   for (size_t i = 0; i < shown.size(); ++i) {
@@ -78,42 +77,30 @@ std::string QuoteCell(std::string_view s) {
     const auto at = [&shown, i](size_t k) {
       return i + k < shown.size() ? static_cast<unsigned char>(shown[i + k]) : 0;
     };
-    if (b < 0x20 || b == 0x7f) {  // a NUL would end the message where it is printed
-      out += "\\x";
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
+    // A control byte (a NUL would end the message where it is printed), or a byte that begins
+    // no UTF-8 character (text that is not UTF-8), as its value.
+    const size_t n = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
+    if (b < 0x20 || b == 0x7f || n == 0 || i + n > shown.size() ||
+        FindInvalidUtf8(shown.substr(i, n))) {
+      out += "\\x" + HexEncode(shown.substr(i, 1));
       continue;
     }
     // C1 controls (U+0080 to U+009F) and the marks that turn text around (U+200E, U+200F,
-    // U+202A to U+202E, U+2066 to U+2069) would rewrite the message on a terminal.
-    uint32_t code = 0;
-    size_t length = 0;
-    if (b == 0xC2 && at(1) >= 0x80 && at(1) <= 0x9F) {
-      code = at(1);
-      length = 2;
-    } else if (b == 0xE2 && ((at(1) == 0x80 && (at(2) == 0x8E || at(2) == 0x8F ||
-                                                (at(2) >= 0xAA && at(2) <= 0xAE))) ||
-                             (at(1) == 0x81 && at(2) >= 0xA6 && at(2) <= 0xA9))) {
-      code = 0x2000 | (at(1) & 0x3F) << 6 | (at(2) & 0x3F);
-      length = 3;
+    // U+202A to U+202E, U+2066 to U+2069) would rewrite the message on a terminal: as \uXXXX.
+    // Any other character as it is.
+    const bool c1 = b == 0xC2 && at(1) <= 0x9F;
+    const bool turning =
+        b == 0xE2 &&
+        ((at(1) == 0x80 && (at(2) == 0x8E || at(2) == 0x8F || (at(2) >= 0xAA && at(2) <= 0xAE))) ||
+         (at(1) == 0x81 && at(2) >= 0xA6 && at(2) <= 0xA9));
+    if (c1 || turning) {
+      const uint32_t code = c1 ? at(1) : 0x2000 | (at(1) & 0x3F) << 6 | (at(2) & 0x3F);
+      const char unit[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
+      out += "\\u" + HexEncode(std::string_view(unit, 2));
+    } else {
+      out.append(shown.substr(i, n));
     }
-    if (length == 0) {
-      // A character of another kind as it is; a byte that begins none (text that is not UTF-8)
-      // as its value.
-      const size_t n = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
-      if (n > 0 && i + n <= shown.size() && !FindInvalidUtf8(shown.substr(i, n))) {
-        out.append(shown.substr(i, n));
-        i += n - 1;
-      } else {
-        out += "\\x";
-        out += kHex[b >> 4];
-        out += kHex[b & 15];
-      }
-      continue;
-    }
-    out += "\\u";
-    for (int shift = 12; shift >= 0; shift -= 4) out += kHex[code >> shift & 15];
-    i += length - 1;
+    i += n - 1;
   }
   if (end < s.size()) out.append("...");
   out.push_back('"');

@@ -91,10 +91,7 @@ std::string TomlString(std::string_view s) {
       default:
         // TOML allows no other control character in a string, a carriage return included.
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-          static constexpr char kHex[] = "0123456789ABCDEF";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
+          out += "\\u00" + HexEncode(std::string_view(&c, 1));
         } else {
           out.push_back(c);
         }

@@ -277,9 +277,9 @@ TEST(StatisticsFile, SpssPortableFile) {
   EXPECT_EQ(read->rows, expected);
 }
 
-// One row of numbers, each with its display format, as a Stata (format 118) or SAS transport
-// file; `text` adds a string variable holding it.
-void WriteFormats(const std::string& path, bool stata,
+// One row of numbers, each with its display format, as an SPSS (.sav), Stata (.dta, format
+// 118) or SAS transport (.xpt) file; `text` adds a string variable holding it.
+void WriteFormats(const std::string& path,
                   const std::vector<std::pair<std::string, double>>& formats,
                   const std::string& text = "") {
   std::FILE* file = std::fopen(path.c_str(), "wb");
@@ -295,9 +295,11 @@ void WriteFormats(const std::string& path, bool stata,
   readstat_variable_t* string =
       text.empty() ? nullptr
                    : readstat_add_variable(writer, "T", READSTAT_TYPE_STRING, text.size());
-  if (stata) {
+  if (path.ends_with(".dta")) {
     ASSERT_EQ(readstat_writer_set_file_format_version(writer, 118), READSTAT_OK);
     ASSERT_EQ(readstat_begin_writing_dta(writer, file, 1), READSTAT_OK);
+  } else if (path.ends_with(".sav")) {
+    ASSERT_EQ(readstat_begin_writing_sav(writer, file, 1), READSTAT_OK);
   } else {
     ASSERT_EQ(readstat_begin_writing_xport(writer, file, 1), READSTAT_OK);
   }
@@ -319,17 +321,16 @@ TEST(StatisticsFile, DatesInEveryFormatAreDatesAndTimesAreNumbers) {
   constexpr double kDay = 22281;                     // 2021-01-01, days since 1960
   constexpr double kSeconds = kDay * 86400 + 51900;  // 14:25 that day
   constexpr double kMilliseconds = kSeconds * 1000;
-  WriteFormats(dir + "/formats.xpt", false,
-               {{"WORDDATE18.", kDay},
-                {"MONYY7.", kDay},
-                {"YEAR4.", kDay},
-                {"JULIAN7.", kDay},
-                {"MMDDYYS10.", kDay},
-                {"DTDATE9.", kSeconds},
-                {"E8601DN10.", kSeconds},
-                {"TIME8.", 51900},
-                {"TOD8.", kSeconds},
-                {"YEARGRP.", kDay}});
+  WriteFormats(dir + "/formats.xpt", {{"WORDDATE18.", kDay},
+                                      {"MONYY7.", kDay},
+                                      {"YEAR4.", kDay},
+                                      {"JULIAN7.", kDay},
+                                      {"MMDDYYS10.", kDay},
+                                      {"DTDATE9.", kSeconds},
+                                      {"E8601DN10.", kSeconds},
+                                      {"TIME8.", 51900},
+                                      {"TOD8.", kSeconds},
+                                      {"YEARGRP.", kDay}});
   auto sas = ReadFile(dir + "/formats.xpt");
   ASSERT_TRUE(sas.ok()) << sas.status().message();
   ASSERT_TRUE(sas->status.ok()) << sas->status.message();
@@ -338,27 +339,38 @@ TEST(StatisticsFile, DatesInEveryFormatAreDatesAndTimesAreNumbers) {
             (std::vector<std::vector<std::string>>{
                 {date, date, date, date, date, date, date, "51900", "1925130300", "22281"}}));
 
-  WriteFormats(dir + "/formats.dta", true,
-               {{"%td", kDay},
-                {"%tc", kMilliseconds},
-                {"%tcDD/NN/CCYY_HH:MM", kMilliseconds},
-                {"%tcMon_DD", kMilliseconds},
-                {"%-td", kDay},
-                {"%-tc", kMilliseconds},
-                {"%tcHH:MM", 51900000},
-                {"%tchh:mm_am", 51900000}});
+  WriteFormats(dir + "/formats.dta", {{"%td", kDay},
+                                      {"%tc", kMilliseconds},
+                                      {"%tcDD/NN/CCYY_HH:MM", kMilliseconds},
+                                      {"%tcMon_DD", kMilliseconds},
+                                      {"%-td", kDay},
+                                      {"%-tc", kMilliseconds},
+                                      {"%tcHH:MM", 51900000},
+                                      {"%tchh:mm_am", 51900000}});
   auto stata = ReadFile(dir + "/formats.dta");
   ASSERT_TRUE(stata.ok()) << stata.status().message();
   ASSERT_TRUE(stata->status.ok()) << stata->status.message();
   EXPECT_EQ(stata->rows, (std::vector<std::vector<std::string>>{
                              {date, date, date, date, date, date, "51900000", "51900000"}}));
+
+  // SPSS: seconds since 1582-10-14; QYR, MOYR and WKYR show a part of the date.
+  constexpr double kSpssSeconds = 160056.0 * 86400;  // 2021-01-01
+  WriteFormats(dir + "/formats.sav", {{"MOYR8", kSpssSeconds},
+                                      {"QYR8", kSpssSeconds},
+                                      {"WKYR10", kSpssSeconds},
+                                      {"DATETIME20", kSpssSeconds + 51900},
+                                      {"TIME8", 51900}});
+  auto spss = ReadFile(dir + "/formats.sav");
+  ASSERT_TRUE(spss.ok()) << spss.status().message();
+  ASSERT_TRUE(spss->status.ok()) << spss->status.message();
+  EXPECT_EQ(spss->rows, (std::vector<std::vector<std::string>>{{date, date, date, date, "51900"}}));
 }
 
 // --encoding is for a file that does not say its encoding: a Stata file from Stata 14 on is
 // UTF-8, and read as GBK its text would be stored as other characters.
 TEST(StatisticsFile, AnEncodingIsNotGivenToAFileThatSaysUtf8) {
   const std::string path = passerelle::testing::FreshTestDir("statistics") + "/utf8.dta";
-  WriteFormats(path, true, {{"%9.0g", 1}}, "\xC3\xA9t\xC3\xA9");
+  WriteFormats(path, {{"%9.0g", 1}}, "\xC3\xA9t\xC3\xA9");
   RecordOptions gbk;
   gbk.encoding = "gbk";
   auto refused = OpenRecordReader(path, gbk, {});

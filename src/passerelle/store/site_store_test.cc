@@ -43,6 +43,12 @@ class SiteStoreTest : public ::testing::Test {
     r.dictionary_source = "builtin";
     return r;
   }
+  // Runs statements on the store's file as a custodian with sqlite3 would.
+  void ExecInStoreFile(const std::string& sql) {
+    auto db = Database::Open(dir_ + "/store.sqlite", false);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)->Exec(sql).ok()) << sql;
+  }
   std::string StoreBytes() {
     std::ifstream in(dir_ + "/store.sqlite", std::ios::binary);
     std::stringstream s;
@@ -271,14 +277,7 @@ TEST_F(SiteStoreTest, ReservedNamesAreRefusedInAnyCase) {
 // A custodian's own table in the store's file, named as a dataset's view would be: kept, and
 // the import refused by its rule (SQLite's names in any case).
 TEST_F(SiteStoreTest, AnImportLeavesATableItDidNotMakeAsItWas) {
-  {
-    auto db = Database::Open(dir_ + "/store.sqlite", false);
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)
-                    ->Exec("CREATE TABLE Gu_Cohort (note TEXT); INSERT INTO Gu_Cohort VALUES "
-                           "('mine')")
-                    .ok());
-  }
+  ExecInStoreFile("CREATE TABLE Gu_Cohort (note TEXT); INSERT INTO Gu_Cohort VALUES ('mine')");
   auto refused = store_->Import(GuRequest(Write("a.csv", data::testing::GuCsv({{}}))));
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("rule dataset_name"), std::string::npos)
@@ -353,14 +352,10 @@ TEST_F(SiteStoreTest, ViewShowsTheCurrentVersionWithIsoDates) {
 TEST_F(SiteStoreTest, AStoreOfTheFirstLayoutIsOpenedAndKeepsItsDatasets) {
   ASSERT_TRUE(store_->Import(GuRequest(Write("a.csv", data::testing::GuCsv({{}, {}})))).ok());
   store_.reset();
-  {  // the layout before datasets could be attached
-    auto db = Database::Open(dir_ + "/store.sqlite", false);
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)
-                    ->Exec("ALTER TABLE dataset_version DROP COLUMN attached; UPDATE site SET "
-                           "value = '1' WHERE key = 'schema_version'")
-                    .ok());
-  }
+  // the layout before datasets could be attached
+  ExecInStoreFile(
+      "ALTER TABLE dataset_version DROP COLUMN attached; UPDATE site SET value = '1' WHERE key "
+      "= 'schema_version'");
   auto reopened = SiteStore::Open(dir_);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   auto table = (*reopened)->LoadTable("gu_cohort");
